@@ -1,0 +1,37 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "rampart",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "rampart", targets: ["rampart"]),
+        .library(name: "RampartPolicy", targets: ["RampartPolicy"]),
+        .library(name: "RampartCompiler", targets: ["RampartCompiler"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Pure core: model, netsh grammar, batch importer, interpreter, store codec.
+        .target(name: "RampartPolicy", swiftSettings: strict),
+        // Pure core: ordering, expansion, ruleset model, nft text/JSON rendering.
+        .target(name: "RampartCompiler", dependencies: ["RampartPolicy"], swiftSettings: strict),
+        .executableTarget(
+            name: "rampart",
+            dependencies: [
+                "RampartPolicy", "RampartCompiler",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "RampartPolicyTests", dependencies: ["RampartPolicy"], swiftSettings: strict),
+        .testTarget(name: "RampartCompilerTests", dependencies: ["RampartCompiler", "RampartPolicy"], swiftSettings: strict),
+        .testTarget(name: "RampartCLITests", dependencies: ["RampartPolicy", "RampartCompiler"], swiftSettings: strict),
+    ],
+    swiftLanguageModes: [.v6]
+)

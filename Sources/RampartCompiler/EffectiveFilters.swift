@@ -1,0 +1,98 @@
+import RampartPolicy
+
+/// Where an active filter came from, for `show active`, counters and error messages.
+public struct FilterOrigin: Sendable, Equatable, CustomStringConvertible {
+    public enum Source: Sendable, Equatable {
+        case store(StoreLocation)
+        case dynamic
+    }
+
+    public var source: Source
+    public var policy: String?
+    public var rule: String?
+    public var filterList: String?
+    /// 1-based position of the filter in its list.
+    public var position: Int?
+
+    public var description: String {
+        switch source {
+        case .dynamic: return "dynamic"
+        case .store(let l):
+            return "\(l.rawValue)/\(policy ?? "?")/\(rule ?? "?")/\(filterList ?? "?")/#\(position ?? 0)"
+        }
+    }
+}
+
+/// One direction of one filter (a mirrored filter gives two), with its actions for each chain.
+public struct ActiveFilter: Sendable, Equatable {
+    /// `F12`, `F12m` (the mirror half), `D3`, `D3m`.
+    public var id: String
+    public var source: AddressSpec
+    public var destination: AddressSpec
+    public var proto: IPProtocolSpec
+    public var sourcePort: UInt16
+    public var destinationPort: UInt16
+    public var inbound: FilterActionKind
+    public var outbound: FilterActionKind
+    /// Negotiate without an SA: accept clear inbound traffic (`inpass`) or any clear traffic (`soft`).
+    public var inpass: Bool
+    public var soft: Bool
+    public var origin: FilterOrigin
+    /// 0 for stored filters, 1 for dynamic ones: static wins a full tie.
+    public var group: Int
+    public var seq: Int
+    public var isMirror: Bool
+
+    public var weight: Weight { Weight(self) }
+
+    public func action(for hook: Chain.Hook) -> FilterActionKind { hook == .input ? inbound : outbound }
+}
+
+/// Collects the active filters: the assigned policy of the persistent and of the local store
+/// (merged into one list, as the Project decisions say), then the dynamic rules.
+public enum EffectiveFilters {
+    public static func collect(_ store: Store, dynamic: DynamicState? = nil) -> [ActiveFilter] {
+        var out: [ActiveFilter] = []
+        for location in [StoreLocation.persistent, .local] {
+            let s = store[location]
+            guard let policy = s.assignedPolicy else { continue }
+            for rule in policy.rules where rule.active {
+                guard let li = s.filterListIndex(rule.filterList), let ai = s.filterActionIndex(rule.filterAction) else { continue }
+                let list = s.filterLists[li]
+                let action = s.filterActions[ai]
+                for (position, filter) in list.filters.enumerated() {
+                    let origin = FilterOrigin(source: .store(location), policy: policy.name, rule: rule.name,
+                                              filterList: list.name, position: position + 1)
+                    out += halves(of: filter, id: filter.identifier, inbound: action.action, outbound: action.action,
+                                  inpass: action.inpass, soft: action.soft, origin: origin, group: 0)
+                }
+            }
+        }
+        for rule in dynamic?.rules ?? [] {
+            let soft = dynamic?.quickModePolicies.first { $0.name == rule.qmpolicy }?.soft ?? false
+            out += halves(of: rule.filter, id: "D\(rule.seq)", inbound: rule.inbound, outbound: rule.outbound,
+                          inpass: false, soft: soft, origin: FilterOrigin(source: .dynamic), group: 1)
+        }
+        return out
+    }
+
+    /// A mirrored filter swaps addresses (with their masks) and ports in its second half.
+    static func halves(of f: Filter, id: String, inbound: FilterActionKind, outbound: FilterActionKind,
+                       inpass: Bool, soft: Bool, origin: FilterOrigin, group: Int) -> [ActiveFilter] {
+        let first = ActiveFilter(id: id, source: f.source, destination: f.destination, proto: f.proto,
+                                 sourcePort: f.sourcePort, destinationPort: f.destinationPort,
+                                 inbound: inbound, outbound: outbound, inpass: inpass, soft: soft,
+                                 origin: origin, group: group, seq: f.seq, isMirror: false)
+        guard f.mirrored else { return [first] }
+        var mirror = first
+        mirror.id = id + "m"
+        mirror.source = f.destination
+        mirror.destination = f.source
+        mirror.sourcePort = f.destinationPort
+        mirror.destinationPort = f.sourcePort
+        mirror.isMirror = true
+        // A mirror identical to its original (any<->any, same ports) would only repeat it.
+        if mirror.source == first.source && mirror.sourcePort == first.sourcePort { return [first] }
+        return [first, mirror]
+    }
+}

@@ -1,0 +1,105 @@
+import RampartPolicy
+
+/// Renders a `Ruleset` as an nft script. The script replaces table `inet rampart` atomically
+/// (declare, delete, define in one `nft -f` transaction) and touches no other table.
+public enum NftRenderer {
+    public static func script(_ ruleset: Ruleset, header: String? = nil) -> String {
+        var out = ""
+        if let header {
+            for line in header.split(separator: "\n", omittingEmptySubsequences: false) { out += "# \(line)\n" }
+        }
+        out += "table inet \(Ruleset.tableName)\n"
+        out += "delete table inet \(Ruleset.tableName)\n"
+        out += table(ruleset)
+        return out
+    }
+
+    public static func table(_ ruleset: Ruleset) -> String {
+        var out = "table inet \(Ruleset.tableName) {\n"
+        for set in ruleset.sets {
+            out += "\tset \(set.name) {\n"
+            out += "\t\ttype \(set.family == .ipv4 ? "ipv4_addr" : "ipv6_addr")\n"
+            out += "\t\tflags interval\n"
+            if !set.elements.isEmpty {
+                out += "\t\telements = { " + set.elements.map(\.description).joined(separator: ", ") + " }\n"
+            }
+            out += "\t}\n"
+        }
+        for chain in ruleset.chains {
+            out += "\tchain \(chain.name) {\n"
+            out += "\t\ttype filter hook \(chain.hook.rawValue) priority \(priority(chain.priority)); policy \(chain.policy.rawValue);\n"
+            for rule in chain.rules { out += "\t\t" + self.rule(rule) + "\n" }
+            out += "\t}\n"
+        }
+        out += "}\n"
+        return out
+    }
+
+    static func priority(_ p: Int) -> String {
+        p == 0 ? "filter" : (p > 0 ? "filter + \(p)" : "filter - \(-p)")
+    }
+
+    public static func rule(_ rule: RuleSpec) -> String {
+        var parts = rule.matches.map(match) + rule.statements.map(statement)
+        parts.append("comment \"\(rule.id)\"")
+        return parts.joined(separator: " ")
+    }
+
+    static let protocolNames: [UInt8: String] = [
+        1: "icmp", 2: "igmp", 6: "tcp", 17: "udp", 47: "gre", 50: "esp", 51: "ah", 58: "ipv6-icmp",
+        132: "sctp", 136: "udplite",
+    ]
+
+    static let portProtocols: [UInt8: String] = [6: "tcp", 17: "udp", 132: "sctp", 136: "udplite"]
+
+    public static func match(_ m: Match) -> String {
+        switch m {
+        case .inputInterface(let name): return "iif \"\(name)\""
+        case .outputInterface(let name): return "oif \"\(name)\""
+        case .address(let side, let a):
+            let key = (a.family == .ipv4 ? "ip " : "ip6 ") + (side == .source ? "saddr" : "daddr")
+            switch a {
+            case .prefix(let ip, let p): return "\(key) \(p == ip.family.bits ? ip.description : "\(ip)/\(p)")"
+            case .range(let x, let y): return "\(key) \(x)-\(y)"
+            case .set(let name, _): return "\(key) @\(name)"
+            }
+        case .fibAddressType(let side, let type):
+            return "fib \(side == .source ? "saddr" : "daddr") type \(type.rawValue)"
+        case .l4proto(let n): return "meta l4proto \(protocolNames[n] ?? String(n))"
+        case .port(let side, let proto, let port):
+            return "\(portProtocols[proto] ?? "th") \(side == .source ? "sport" : "dport") \(port)"
+        case .icmpv6TypeRange(let a, let b): return "icmpv6 type \(a)-\(b)"
+        case .ctState(let states): return "ct state " + states.map(\.rawValue).joined(separator: ",")
+        case .ipsecInbound: return "meta ipsec exists"
+        case .ipsecOutbound: return "rt ipsec exists"
+        }
+    }
+
+    public static func statement(_ s: Statement) -> String {
+        switch s {
+        case .counter: return "counter"
+        case .limit(let n): return "limit rate \(n)/second"
+        case .log(let prefix, let group): return "log prefix \"\(prefix)\" group \(group)"
+        case .accept: return "accept"
+        case .drop: return "drop"
+        }
+    }
+
+    /// The ruleset as JSON for tools: every rule with its id, origin and nft text.
+    public static func json(_ ruleset: Ruleset) -> JSONValue {
+        .object([
+            ("table", .object([("family", .string("inet")), ("name", .string(Ruleset.tableName))])),
+            ("sets", .array(ruleset.sets.map { s in
+                .object([("name", .string(s.name)), ("type", .string(s.family == .ipv4 ? "ipv4_addr" : "ipv6_addr")),
+                         ("source", .string(s.source)), ("elements", .array(s.elements.map { .string($0.description) }))])
+            })),
+            ("chains", .array(ruleset.chains.map { c in
+                .object([("name", .string(c.name)), ("hook", .string(c.hook.rawValue)), ("priority", .int(c.priority)),
+                         ("policy", .string(c.policy.rawValue)),
+                         ("rules", .array(c.rules.map { r in
+                             .object([("id", .string(r.id)), ("origin", .string(r.origin)), ("nft", .string(rule(r)))])
+                         }))])
+            })),
+        ])
+    }
+}

@@ -1,0 +1,125 @@
+import RampartPolicy
+
+/// The nftables ruleset rampart owns, as plain values: what the nft text renderer prints and
+/// what the netlink layer will linearize. It uses only named sets and single-value matches
+/// (no anonymous sets), so every rule maps to a short, fixed expression sequence.
+public struct Ruleset: Sendable, Equatable {
+    public static let tableName = "rampart"
+
+    public var sets: [NamedSet] = []
+    public var chains: [Chain] = []
+
+    public init(sets: [NamedSet] = [], chains: [Chain] = []) {
+        self.sets = sets
+        self.chains = chains
+    }
+
+    public var ruleCount: Int { chains.reduce(0) { $0 + $1.rules.count } }
+}
+
+/// A named interval set of addresses of one family, filled from the dynamic-address snapshot.
+public struct NamedSet: Sendable, Equatable {
+    public var name: String
+    public var family: IPAddress.Family
+    /// Sorted and merged: nft refuses overlapping interval elements.
+    public var elements: [AddressRange]
+    /// What fills it: `DNS`, `GATEWAY`, or a host name.
+    public var source: String
+
+    public init(name: String, family: IPAddress.Family, elements: [AddressRange], source: String) {
+        self.name = name
+        self.family = family
+        self.elements = AddressRange.normalize(elements.filter { $0.family == family })
+        self.source = source
+    }
+}
+
+public struct Chain: Sendable, Equatable {
+    public enum Hook: String, Sendable {
+        case input, output
+    }
+
+    public enum Policy: String, Sendable {
+        case accept, drop
+    }
+
+    public var name: String
+    public var hook: Hook
+    /// nft's `filter` priority is 0.
+    public var priority: Int = 0
+    public var policy: Policy
+    public var rules: [RuleSpec] = []
+
+    public init(name: String, hook: Hook, priority: Int = 0, policy: Policy, rules: [RuleSpec] = []) {
+        self.name = name
+        self.hook = hook
+        self.priority = priority
+        self.policy = policy
+        self.rules = rules
+    }
+}
+
+public enum PacketSide: String, Sendable {
+    case source, destination
+}
+
+public enum AddressMatch: Sendable, Equatable {
+    case prefix(IPAddress, Int)
+    case range(IPAddress, IPAddress)
+    case set(String, IPAddress.Family)
+
+    public var family: IPAddress.Family {
+        switch self {
+        case .prefix(let a, _), .range(let a, _): return a.family
+        case .set(_, let f): return f
+        }
+    }
+}
+
+public enum FibType: String, Sendable {
+    case local, broadcast, multicast
+}
+
+public enum CtState: String, Sendable {
+    case invalid, established, related, new
+}
+
+/// One match of a rule. Each case is one nft statement and a fixed bytecode sequence.
+public enum Match: Sendable, Equatable {
+    case inputInterface(String)
+    case outputInterface(String)
+    case address(PacketSide, AddressMatch)
+    case fibAddressType(PacketSide, FibType)
+    case l4proto(UInt8)
+    case port(PacketSide, proto: UInt8, port: UInt16)
+    case icmpv6TypeRange(UInt8, UInt8)
+    case ctState([CtState])
+    /// The packet was decrypted by an IPsec SA (input).
+    case ipsecInbound
+    /// The packet will be encrypted by an IPsec SA (output).
+    case ipsecOutbound
+}
+
+public enum Statement: Sendable, Equatable {
+    case counter
+    case limit(perSecond: Int)
+    case log(prefix: String, group: UInt16)
+    case accept
+    case drop
+}
+
+public struct RuleSpec: Sendable, Equatable {
+    public var matches: [Match]
+    public var statements: [Statement]
+    /// Carried into the kernel as the rule comment: maps a rule back to its filter (`F12`, `F12m`, `D3`).
+    public var id: String
+    /// Human-readable origin for listings; not sent to the kernel.
+    public var origin: String
+
+    public init(_ matches: [Match], _ statements: [Statement], id: String, origin: String = "") {
+        self.matches = matches
+        self.statements = statements
+        self.id = id
+        self.origin = origin
+    }
+}

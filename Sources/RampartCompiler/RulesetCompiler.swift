@@ -1,0 +1,212 @@
+import RampartPolicy
+
+public struct CompileOptions: Sendable, Equatable {
+    /// NFLOG group that drop logging uses (rampartd listens on it).
+    public var logGroup: UInt16 = 1000
+    /// Log lines per second per rule, so a flood cannot flood the log.
+    public var logRatePerSecond: Int = 10
+
+    public init(logGroup: UInt16 = 1000, logRatePerSecond: Int = 10) {
+        self.logGroup = logGroup
+        self.logRatePerSecond = logRatePerSecond
+    }
+}
+
+/// Store + dynamic-address snapshot → the ruleset of table `inet rampart`. Pure.
+///
+/// Chain layout (input and output alike; forward is never touched):
+/// 1. loopback accepted; 2. ICMPv6 neighbour discovery (types 133–136) accepted;
+/// 3. invalid packets logged (ipsecdiagnostics bit 4); 4. the ipsecexempt exemptions;
+/// 5. the active filters, most specific first, as first-match rules; 6. policy accept
+/// (a packet that matches no filter is permitted, as in Windows).
+public struct RulesetCompiler {
+    public var options: CompileOptions
+
+    public init(options: CompileOptions = CompileOptions()) { self.options = options }
+
+    public func compile(_ store: Store, dynamic: DynamicState? = nil, addresses: DynamicAddresses = DynamicAddresses()) -> Ruleset {
+        let filters = EffectiveFilters.collect(store, dynamic: dynamic)
+        var sets = SetCollector(addresses: addresses, filters: filters)
+        var chains: [Chain] = []
+        for hook in [Chain.Hook.input, .output] {
+            var chain = Chain(name: hook.rawValue, hook: hook, policy: .accept)
+            chain.rules += RulesetCompiler.baseRules(hook)
+            if store.config.logsInvalid {
+                chain.rules.append(RuleSpec([.ctState([.invalid])], logStatements("rampart invalid "), id: "log-invalid"))
+            }
+            chain.rules += RulesetCompiler.exemptions(level: store.config.ipsecExempt, hook: hook)
+            let logDrops = hook == .input ? store.config.logsInboundDrops : store.config.logsOutboundDrops
+            for filter in Ordering.sorted(filters, for: hook) {
+                chain.rules += rules(for: filter, hook: hook, logDrops: logDrops, sets: &sets)
+            }
+            chains.append(chain)
+        }
+        return Ruleset(sets: sets.namedSets(), chains: chains)
+    }
+
+    func logStatements(_ prefix: String) -> [Statement] {
+        [.limit(perSecond: options.logRatePerSecond), .log(prefix: prefix, group: options.logGroup)]
+    }
+
+    /// Rules every ruleset starts with.
+    static func baseRules(_ hook: Chain.Hook) -> [RuleSpec] {
+        [
+            RuleSpec([hook == .input ? .inputInterface("lo") : .outputInterface("lo")], [.accept], id: "loopback"),
+            // IPv6's ARP: an IPv4 filter never sees ARP either, and a block-all must not break IPv6 itself.
+            RuleSpec([.icmpv6TypeRange(133, 136)], [.accept], id: "icmpv6-nd"),
+        ]
+    }
+
+    /// Default exemptions (reference §6.1): 0 exempts multicast, broadcast, RSVP, Kerberos and ISAKMP;
+    /// 1 multicast, broadcast and ISAKMP; 2 RSVP, Kerberos and ISAKMP; 3 ISAKMP only.
+    static func exemptions(level: Int, hook: Chain.Hook) -> [RuleSpec] {
+        var rules = [RuleSpec([.port(.source, proto: 17, port: 500), .port(.destination, proto: 17, port: 500)], [.accept], id: "exempt-isakmp")]
+        if level == 0 || level == 2 {
+            for proto: UInt8 in [6, 17] {
+                rules.append(RuleSpec([.port(.source, proto: proto, port: 88)], [.accept], id: "exempt-kerberos"))
+                rules.append(RuleSpec([.port(.destination, proto: proto, port: 88)], [.accept], id: "exempt-kerberos"))
+            }
+            rules.append(RuleSpec([.l4proto(46)], [.accept], id: "exempt-rsvp"))
+        }
+        if level == 0 || level == 1 {
+            rules.append(RuleSpec([.fibAddressType(.destination, .broadcast)], [.accept], id: "exempt-broadcast"))
+            rules.append(RuleSpec([.fibAddressType(.destination, .multicast)], [.accept], id: "exempt-multicast"))
+        }
+        return rules
+    }
+
+    /// The rules of one filter half in one chain: one per address family it needs, each followed
+    /// by the verdict its action gives in this direction.
+    func rules(for f: ActiveFilter, hook: Chain.Hook, logDrops: Bool, sets: inout SetCollector) -> [RuleSpec] {
+        // `me` as a source never reaches input (local traffic uses lo), nor as a destination output.
+        if hook == .input && f.source.isMe { return [] }
+        if hook == .output && f.destination.isMe { return [] }
+        var out: [RuleSpec] = []
+        for family in families(of: f) {
+            var matches: [Match] = []
+            matches += address(f.source, side: .source, family: family, sets: &sets)
+            matches += address(f.destination, side: .destination, family: family, sets: &sets)
+            matches += transport(f, family: family)
+            out += verdict(f, matches: matches, hook: hook, logDrops: logDrops)
+        }
+        return out
+    }
+
+    /// nil means one rule for both families.
+    func families(of f: ActiveFilter) -> [IPAddress.Family?] {
+        if let family = f.source.family ?? f.destination.family { return [family] }
+        func setBased(_ a: AddressSpec) -> Bool {
+            switch a {
+            case .server, .dnsName: return true
+            default: return false
+            }
+        }
+        if setBased(f.source) || setBased(f.destination) || f.proto == .icmp { return [.ipv4, .ipv6] }
+        return [nil]
+    }
+
+    func address(_ spec: AddressSpec, side: PacketSide, family: IPAddress.Family?, sets: inout SetCollector) -> [Match] {
+        switch spec {
+        case .any: return []
+        case .me: return [.fibAddressType(side, .local)]
+        case .subnet(let a, let p): return [.address(side, .prefix(a, p))]
+        case .range(let a, let b): return [.address(side, .range(a, b))]
+        case .server(let t):
+            let family = family ?? .ipv4
+            return [.address(side, .set(sets.serverSet(t, family), family))]
+        case .dnsName(let name, let prefix):
+            let family = family ?? .ipv4
+            return [.address(side, .set(sets.hostSet(name, prefix: prefix, family), family))]
+        }
+    }
+
+    func transport(_ f: ActiveFilter, family: IPAddress.Family?) -> [Match] {
+        switch f.proto {
+        case .any: return []
+        case .icmp: return [.l4proto(family == .ipv6 ? 58 : 1)]
+        case .number(let n):
+            var m: [Match] = []
+            if f.sourcePort != 0 { m.append(.port(.source, proto: n, port: f.sourcePort)) }
+            if f.destinationPort != 0 { m.append(.port(.destination, proto: n, port: f.destinationPort)) }
+            return m.isEmpty ? [.l4proto(n)] : m
+        }
+    }
+
+    func verdict(_ f: ActiveFilter, matches: [Match], hook: Chain.Hook, logDrops: Bool) -> [RuleSpec] {
+        let origin = f.origin.description
+        let direction = hook == .input ? "in" : "out"
+        func drop() -> [RuleSpec] {
+            var r: [RuleSpec] = []
+            if logDrops {
+                r.append(RuleSpec(matches, logStatements("rampart \(direction) \(f.id) "), id: f.id, origin: origin))
+            }
+            r.append(RuleSpec(matches, [.counter, .drop], id: f.id, origin: origin))
+            return r
+        }
+        switch f.action(for: hook) {
+        case .permit:
+            return [RuleSpec(matches, [.counter, .accept], id: f.id, origin: origin)]
+        case .block:
+            return drop()
+        case .negotiate:
+            // Negotiate never silently permits: traffic protected by an IPsec SA passes; clear
+            // traffic passes only where inpass (inbound) or soft allow it, else it is blocked.
+            let secured = RuleSpec(matches + [hook == .input ? .ipsecInbound : .ipsecOutbound], [.counter, .accept], id: f.id, origin: origin)
+            let clearAllowed = f.soft || (hook == .input && f.inpass)
+            return [secured] + (clearAllowed ? [RuleSpec(matches, [.counter, .accept], id: f.id, origin: origin)] : drop())
+        }
+    }
+}
+
+/// Collects the named sets the rules refer to, filled from the snapshot.
+struct SetCollector {
+    let addresses: DynamicAddresses
+    var servers: Set<ServerSetKey> = []
+    var hosts: Set<SetNaming.HostKey> = []
+    let hostNames: [SetNaming.HostKey: String]
+
+    struct ServerSetKey: Hashable {
+        var type: ServerType
+        var family: IPAddress.Family
+    }
+
+    init(addresses: DynamicAddresses, filters: [ActiveFilter]) {
+        self.addresses = addresses
+        var keys = Set<SetNaming.HostKey>()
+        for f in filters {
+            for side in [f.source, f.destination] {
+                if case .dnsName(let n, let p) = side { keys.insert(.init(name: n, prefix: p)) }
+            }
+        }
+        hostNames = SetNaming.hostSets(Array(keys))
+    }
+
+    mutating func serverSet(_ type: ServerType, _ family: IPAddress.Family) -> String {
+        servers.insert(.init(type: type, family: family))
+        return SetNaming.server(type, family)
+    }
+
+    mutating func hostSet(_ name: String, prefix: Int?, _ family: IPAddress.Family) -> String {
+        let key = SetNaming.HostKey(name: name, prefix: prefix)
+        hosts.insert(key)
+        return hostNames[key]! + "_" + SetNaming.suffix(family)
+    }
+
+    func namedSets() -> [NamedSet] {
+        var out: [NamedSet] = []
+        for key in servers.sorted(by: { ($0.type, $0.family == .ipv4 ? 0 : 1) < ($1.type, $1.family == .ipv4 ? 0 : 1) }) {
+            let elements = addresses.addresses(for: key.type).map { AddressRange(prefix: $0, length: $0.family.bits) }
+            out.append(NamedSet(name: SetNaming.server(key.type, key.family), family: key.family, elements: elements, source: key.type.rawValue))
+        }
+        for key in hosts.sorted() {
+            for family in IPAddress.Family.allCases {
+                let elements = (addresses.names[key.name] ?? []).filter { $0.family == family }.map { a in
+                    // The filter's mask applies to IPv4 records; IPv6 records are matched as hosts.
+                    AddressRange(prefix: a, length: family == .ipv4 ? (key.prefix ?? 32) : 128)
+                }
+                out.append(NamedSet(name: hostNames[key]! + "_" + SetNaming.suffix(family), family: family, elements: elements, source: key.name))
+            }
+        }
+        return out
+    }
+}

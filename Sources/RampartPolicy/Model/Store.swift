@@ -1,0 +1,60 @@
+/// Where static commands read and write: netsh's `set store location=`.
+public enum StoreLocation: String, Codable, Sendable, CaseIterable {
+    case local, persistent
+}
+
+/// The objects of one store location. Names are unique per kind, compared case-insensitively.
+public struct PolicyStore: Hashable, Sendable, Codable {
+    public var policies: [Policy] = []
+    public var filterLists: [FilterList] = []
+    public var filterActions: [FilterAction] = []
+
+    public init() {}
+
+    public var isEmpty: Bool { policies.isEmpty && filterLists.isEmpty && filterActions.isEmpty }
+
+    public func policyIndex(_ name: String) -> Int? { policies.firstIndex { $0.name.caseInsensitiveEquals(name) } }
+    public func filterListIndex(_ name: String) -> Int? { filterLists.firstIndex { $0.name.caseInsensitiveEquals(name) } }
+    public func filterActionIndex(_ name: String) -> Int? { filterActions.firstIndex { $0.name.caseInsensitiveEquals(name) } }
+
+    public var assignedPolicy: Policy? { policies.first { $0.assigned } }
+
+    /// Rules (with their policy) that use a filter list or filter action.
+    public func rules(usingFilterList name: String) -> [(policy: String, rule: String)] {
+        policies.flatMap { p in p.rules.filter { $0.filterList.caseInsensitiveEquals(name) }.map { (p.name, $0.name) } }
+    }
+
+    public func rules(usingFilterAction name: String) -> [(policy: String, rule: String)] {
+        policies.flatMap { p in p.rules.filter { $0.filterAction.caseInsensitiveEquals(name) }.map { (p.name, $0.name) } }
+    }
+}
+
+/// Everything rampart persists: both store locations and the dynamic configuration.
+/// A value type: a script runs against a copy and the copy is written only if every command succeeded.
+public struct Store: Hashable, Sendable, Codable {
+    public var local = PolicyStore()
+    public var persistent = PolicyStore()
+    public var config = DynamicConfig()
+    /// The last creation number handed out; every object and filter gets the next one.
+    public var sequence: Int = 0
+
+    public init() {}
+
+    public subscript(location: StoreLocation) -> PolicyStore {
+        get { location == .local ? local : persistent }
+        set {
+            if location == .local { local = newValue } else { persistent = newValue }
+        }
+    }
+
+    public mutating func nextSequence() -> Int {
+        sequence += 1
+        return sequence
+    }
+}
+
+extension String {
+    func caseInsensitiveEquals(_ other: String) -> Bool {
+        count == other.count && lowercased() == other.lowercased()
+    }
+}

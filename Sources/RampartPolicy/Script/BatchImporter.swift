@@ -1,0 +1,367 @@
+/// Extracts the `netsh ipsec` commands from a Windows .bat/.cmd file. It follows what is safe to
+/// follow (`^` continuation, `set NAME=value`, `%VAR%`, `&&`/`||`/`&` chains, redirections), lists
+/// every line it skips and why, and refuses control flow it cannot follow rather than guess.
+public struct BatchImporter {
+    public struct Skipped: Sendable, Equatable {
+        public var location: SourceLocation
+        public var text: String
+        public var reason: String
+    }
+
+    public struct Result: Sendable {
+        /// Each netsh command line (starting after the netsh program name) and its starting context.
+        public var commands: [(SourceLine, NetshContext)] = []
+        public var skipped: [Skipped] = []
+        public var variables: [String: String] = [:]
+    }
+
+    public var variables: [String: String]
+
+    /// - Parameter defines: `--define NAME=VALUE` values; `set` lines in the file override them.
+    public init(defines: [String: String] = [:]) {
+        variables = [:]
+        for (k, v) in defines { variables[k.uppercased()] = v }
+    }
+
+    public mutating func extract(_ text: String, file: String) throws(Diagnostic) -> Result {
+        var result = Result()
+        let physical = ScriptRunner.lines(of: text, file: file)
+        var index = 0
+        var exited = false
+        while index < physical.count {
+            var line = physical[index]
+            index += 1
+            // `^` at the end of a line (outside quotes) continues the command on the next line.
+            while endsWithContinuation(line), index < physical.count {
+                line.characters.removeLast()
+                line.origins.removeLast()
+                let next = physical[index]
+                index += 1
+                line.characters += next.characters
+                line.origins += next.origins
+                line.end = next.end
+            }
+            var chars = line.characters[...]
+            while let f = chars.first, f == " " || f == "\t" || f == "@" { chars = chars.dropFirst() }
+            if chars.isEmpty { continue }
+            let offset = line.characters.count - chars.count
+            let trimmed = SourceLine(file: file, characters: Array(chars), origins: Array(line.origins[offset...]), end: line.end)
+            let textLine = trimmed.text
+            if exited {
+                result.skipped.append(.init(location: trimmed.location(at: 0), text: textLine, reason: "after exit"))
+                continue
+            }
+            let word = firstWord(textLine).lowercased()
+            if word == "rem" || textLine.hasPrefix("::") {
+                result.skipped.append(.init(location: trimmed.location(at: 0), text: textLine, reason: "comment"))
+                continue
+            }
+            if textLine.hasPrefix(":") {
+                result.skipped.append(.init(location: trimmed.location(at: 0), text: textLine, reason: "label (no goto follows it)"))
+                continue
+            }
+            let expanded = try expand(trimmed)
+            let segments = try split(expanded.line)
+            for segment in segments {
+                try handle(segment, unresolved: expanded.unresolved, into: &result, exited: &exited)
+                if exited { break }
+            }
+        }
+        result.variables = variables
+        return result
+    }
+
+    // MARK: classification
+
+    private static let skippedCommands: [String: String] = [
+        "echo": "echo", "echo.": "echo", "setlocal": "setlocal (variables are followed)", "endlocal": "endlocal",
+        "cd": "cd (paths are not used)", "chdir": "cd (paths are not used)", "title": "title", "color": "color",
+        "cls": "cls", "pause": "pause", "ver": "ver", "prompt": "prompt",
+    ]
+
+    enum Outcome {
+        case command(SourceLine, NetshContext)
+        case skip(String)
+        case exit
+    }
+
+    private mutating func handle(_ segment: SourceLine, unresolved: [Unresolved], into result: inout Result, exited: inout Bool) throws(Diagnostic) {
+        var chars = segment.characters[...]
+        while let f = chars.first, f == " " || f == "\t" || f == "@" { chars = chars.dropFirst() }
+        let offset = segment.characters.count - chars.count
+        let line = SourceLine(file: segment.file, characters: Array(chars), origins: Array(segment.origins[offset...]), end: segment.end)
+        let text = line.text
+        if text.trimmingBlanks.isEmpty { return }
+        switch try classify(line, unresolved: unresolved) {
+        case .command(let command, let context): result.commands.append((command, context))
+        case .skip(let reason): result.skipped.append(.init(location: line.location(at: 0), text: text, reason: reason))
+        case .exit:
+            result.skipped.append(.init(location: line.location(at: 0), text: text, reason: "exit: end of script"))
+            exited = true
+        }
+    }
+
+    private mutating func classify(_ line: SourceLine, unresolved: [Unresolved]) throws(Diagnostic) -> Outcome {
+        let start = line.location(at: 0)
+        let program = firstWord(line.text)
+        let lower = program.lowercased()
+        if let reason = BatchImporter.skippedCommands[lower] ?? (lower.hasPrefix("echo.") || lower.hasPrefix("echo(") ? "echo" : nil) {
+            return .skip(reason)
+        }
+        switch lower {
+        case "goto", "if", "for", "call", "start", "shift":
+            throw .error("cannot follow '\(lower)' in a batch file: rampart imports straight-line scripts only; flatten it or run the netsh lines with 'rampart exec'", at: start)
+        case "exit":
+            return .exit
+        case "set":
+            try followSet(line, program: program)
+            return .skip("set: variable followed")
+        default: break
+        }
+        if isNetshProgram(program) {
+            return try netshCommand(line, programLength: program.count, unresolved: unresolved)
+        }
+        try checkResolved(line, unresolved: unresolved, from: 0, to: min(program.count, line.characters.count), purpose: "the program name")
+        return .skip("not a netsh command ('\(program)')")
+    }
+
+    private func isNetshProgram(_ word: String) -> Bool {
+        var w = word
+        if w.hasPrefix("\""), w.hasSuffix("\""), w.count >= 2 { w = String(w.dropFirst().dropLast()) }
+        let base = w.split(whereSeparator: { $0 == "\\" || $0 == "/" }).last.map(String.init) ?? w
+        return CommandParser.isNetsh(base)
+    }
+
+    private func netshCommand(_ line: SourceLine, programLength: Int, unresolved: [Unresolved]) throws(Diagnostic) -> Outcome {
+        var rest = line.characters[programLength...]
+        while let f = rest.first, f == " " || f == "\t" { rest = rest.dropFirst() }
+        let restOffset = line.characters.count - rest.count
+        var command = SourceLine(file: line.file, characters: Array(rest), origins: Array(line.origins[restOffset...]), end: line.end)
+        let tokens = try Lexer.tokenize(command)
+        guard let first = tokens.first else {
+            return .skip("netsh without a command (interactive)")
+        }
+        var context = NetshContext.root
+        if first.kind == .word, !first.quoted, first.text.hasPrefix("-") || first.text.hasPrefix("/") {
+            let option = first.text.dropFirst().lowercased()
+            switch option {
+            case "c":
+                guard tokens.count >= 2 else { throw .error("netsh -c needs a context", at: first.location) }
+                let contextWords = try Lexer.tokenize(SourceLine(file: line.file, line: tokens[1].location.line, text: tokens[1].text, firstColumn: tokens[1].location.column))
+                context = try CommandParser.resolveContext(contextWords, from: .root)
+                let after = tokens.count > 2 ? tokens[2].location : command.end
+                guard let cut = command.origins.firstIndex(of: after) else {
+                    return .skip("netsh -c with no command (interactive)")
+                }
+                command = SourceLine(file: line.file, characters: Array(command.characters[cut...]), origins: Array(command.origins[cut...]), end: command.end)
+            case "f":
+                throw .error("netsh -f runs another script; run 'rampart exec \(tokens.count > 1 ? tokens[1].text : "FILE")' on it instead", at: first.location)
+            case "r", "u", "p":
+                throw .error("netsh -\(option) configures a remote machine; rampart manages this machine only", at: first.location)
+            default:
+                throw .error("unknown netsh option '\(first.text)'", at: first.location)
+            }
+        } else if first.kind == .word, !first.quoted, first.text.lowercased() == "exec" {
+            throw .error("netsh exec runs another script; run 'rampart exec \(tokens.count > 1 ? tokens[1].text : "FILE")' on it instead", at: first.location)
+        }
+        let commandTokens = try Lexer.tokenize(command)
+        if context == .root, let head = commandTokens.first {
+            guard case .found = KeywordMatch(head.text, in: ["ipsec"]), !head.quoted else {
+                return .skip("netsh context '\(head.text)' is not ipsec")
+            }
+        }
+        let startIndex = line.origins.firstIndex(of: command.origins.first ?? line.end) ?? line.characters.count
+        try checkResolved(line, unresolved: unresolved, from: startIndex, to: line.characters.count, purpose: "a netsh command")
+        return .command(command, context)
+    }
+
+    private mutating func followSet(_ line: SourceLine, program: String) throws(Diagnostic) {
+        var body = line.text.dropFirst(program.count)
+        while let f = body.first, f == " " || f == "\t" { body = body.dropFirst() }
+        if body.lowercased().hasPrefix("/p") {
+            throw .error("'set /p' reads from the keyboard; define the value with --define NAME=VALUE instead", at: line.location(at: 0))
+        }
+        if body.lowercased().hasPrefix("/a") {
+            throw .error("'set /a' arithmetic is not followed; define the value with --define NAME=VALUE instead", at: line.location(at: 0))
+        }
+        if body.hasPrefix("\""), let close = body.lastIndex(of: "\"") {
+            body = body[body.index(after: body.startIndex)..<close]
+        }
+        guard let eq = body.firstIndex(of: "="), eq != body.startIndex else {
+            throw .error("'set' without NAME=value (listing variables) is not followed", at: line.location(at: 0))
+        }
+        let name = String(body[..<eq]).uppercased()
+        var value = String(body[body.index(after: eq)...])
+        // cmd keeps trailing blanks in values; they are almost always accidental in netsh arguments.
+        while value.last == " " || value.last == "\t" { value.removeLast() }
+        if value.isEmpty {
+            variables.removeValue(forKey: name)
+        } else {
+            variables[name] = value
+        }
+    }
+
+    // MARK: lexical helpers
+
+    private func firstWord(_ text: String) -> String {
+        var word = ""
+        var inQuotes = false
+        for c in text {
+            if c == "\"" { inQuotes.toggle() }
+            if !inQuotes && (c == " " || c == "\t" || c == "&" || c == "|" || c == ">" || c == "<" || c == "(") {
+                if word.isEmpty && c == "(" { word.append(c) }
+                break
+            }
+            word.append(c)
+        }
+        return word
+    }
+
+    private func endsWithContinuation(_ line: SourceLine) -> Bool {
+        guard line.characters.last == "^" else { return false }
+        var inQuotes = false
+        var escaped = false
+        for c in line.characters.dropLast() {
+            if escaped { escaped = false; continue }
+            if c == "\"" { inQuotes.toggle() } else if c == "^" && !inQuotes { escaped = true }
+        }
+        return !inQuotes && !escaped
+    }
+
+    struct Unresolved {
+        var name: String
+        var range: Range<Int>
+        var location: SourceLocation
+    }
+
+    /// Expands `%NAME%` and `%%`. Unknown names stay as written and are remembered: they are an
+    /// error only where the text is used (a netsh argument), not in a line that is skipped anyway.
+    private func expand(_ line: SourceLine) throws(Diagnostic) -> (line: SourceLine, unresolved: [Unresolved]) {
+        var chars: [Character] = []
+        var origins: [SourceLocation] = []
+        var unresolved: [Unresolved] = []
+        let input = line.characters
+        var i = 0
+        while i < input.count {
+            let c = input[i]
+            guard c == "%" else {
+                chars.append(c)
+                origins.append(line.origins[i])
+                i += 1
+                continue
+            }
+            let at = line.origins[i]
+            if i + 1 < input.count, input[i + 1] == "%" {
+                chars.append("%")
+                origins.append(at)
+                i += 2
+                continue
+            }
+            if i + 1 < input.count, input[i + 1].isNumber || input[i + 1] == "*" || input[i + 1] == "~" {
+                throw .error("batch arguments (%\(input[i + 1])) are not followed: pass the values with --define NAME=VALUE and use %NAME%", at: at)
+            }
+            guard let close = input[(i + 1)...].firstIndex(of: "%") else {
+                chars.append(c)
+                origins.append(at)
+                i += 1
+                continue
+            }
+            let name = String(input[(i + 1)..<close])
+            if name.contains(":") {
+                throw .error("variable edits such as %\(name)% are not followed", at: at)
+            }
+            if let value = variables[name.uppercased()] {
+                for v in value {
+                    chars.append(v)
+                    origins.append(at)
+                }
+            } else {
+                let startIndex = chars.count
+                for v in input[i...close] {
+                    chars.append(v)
+                    origins.append(at)
+                }
+                unresolved.append(Unresolved(name: name, range: startIndex..<chars.count, location: at))
+            }
+            i = close + 1
+        }
+        return (SourceLine(file: line.file, characters: chars, origins: origins, end: line.end), unresolved)
+    }
+
+    private func checkResolved(_ line: SourceLine, unresolved: [Unresolved], from: Int, to: Int, purpose: String) throws(Diagnostic) {
+        // `line` may be a suffix of the expanded line: match unresolved names by origin.
+        guard from < to else { return }
+        let used = Set(line.origins[from..<to])
+        for u in unresolved where used.contains(u.location) {
+            throw .error("variable %\(u.name)% is not set (define it with 'set \(u.name)=…' in the file or --define \(u.name)=VALUE)", at: u.location)
+        }
+    }
+
+    /// Splits a line at `&`, `&&`, `||` outside quotes and strips redirections; a pipe is an error.
+    private func split(_ line: SourceLine) throws(Diagnostic) -> [SourceLine] {
+        var segments: [SourceLine] = []
+        var chars: [Character] = []
+        var origins: [SourceLocation] = []
+        let input = line.characters
+        var inQuotes = false
+        var i = 0
+        func flush() {
+            segments.append(SourceLine(file: line.file, characters: chars, origins: origins,
+                                       end: origins.last.map { SourceLocation(file: $0.file, line: $0.line, column: $0.column + 1) } ?? line.end))
+            chars = []
+            origins = []
+        }
+        while i < input.count {
+            let c = input[i]
+            if c == "\"" { inQuotes.toggle() }
+            if !inQuotes {
+                if c == "^", i + 1 < input.count {
+                    chars.append(input[i + 1])
+                    origins.append(line.origins[i + 1])
+                    i += 2
+                    continue
+                }
+                if c == "&" {
+                    flush()
+                    i += (i + 1 < input.count && input[i + 1] == "&") ? 2 : 1
+                    continue
+                }
+                if c == "|" {
+                    if i + 1 < input.count, input[i + 1] == "|" {
+                        flush()
+                        i += 2
+                        continue
+                    }
+                    throw .error("pipes are not followed", at: line.origins[i])
+                }
+                if c == "<" {
+                    throw .error("input redirection is not followed", at: line.origins[i])
+                }
+                if c == ">" || ((c == "1" || c == "2") && i + 1 < input.count && input[i + 1] == ">"
+                                && (chars.last == nil || chars.last == " " || chars.last == "\t")) {
+                    // Skip `[12]>[>]target` or `[12]>&1`: output goes nowhere when rampart runs the command.
+                    var j = i
+                    if c != ">" { j += 1 }
+                    j += 1
+                    if j < input.count, input[j] == ">" { j += 1 }
+                    if j < input.count, input[j] == "&" { j += 1 }
+                    while j < input.count, input[j] == " " || input[j] == "\t" { j += 1 }
+                    var quote = false
+                    while j < input.count {
+                        let d = input[j]
+                        if d == "\"" { quote.toggle() }
+                        if !quote && (d == " " || d == "\t" || d == "&" || d == "|") { break }
+                        j += 1
+                    }
+                    i = j
+                    continue
+                }
+            }
+            chars.append(c)
+            origins.append(line.origins[i])
+            i += 1
+        }
+        flush()
+        return segments
+    }
+}

@@ -1,0 +1,204 @@
+import ArgumentParser
+import Foundation
+import RampartCompiler
+import RampartPolicy
+
+struct Rampart: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rampart",
+        abstract: "Host packet-filter policy in the netsh ipsec language, enforced with nftables.",
+        discussion: """
+            Commands of 'netsh ipsec static' and 'netsh ipsec dynamic' are typed as they are on Windows; a leading
+            'netsh', 'netsh.exe' or 'ipsec' is accepted and ignored:
+              rampart static add filter filterlist=Web srcaddr=any dstaddr=me protocol=tcp dstport=80
+              rampart netsh ipsec dynamic set config bootmode block
+            See rampart(1) in docs/rampart.md.
+            """,
+        subcommands: [NetshStatic.self, NetshDynamic.self, Show.self, Exec.self, Import.self, Compile.self, Dump.self]
+    )
+}
+
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The store file (default $RAMPART_STORE or \(StoreFile.defaultPath)).", valueName: "FILE"))
+    var store: String?
+
+    @Flag(name: .long, help: "Print results as JSON.")
+    var json = false
+
+    var storeFile: StoreFile { StoreFile.resolve(option: store) }
+}
+
+/// Strips the leading words Windows scripts carry (`netsh`, `netsh.exe`, `ipsec`) so that
+/// `rampart netsh ipsec static …` and `rampart static …` are the same command.
+func normalizedArguments(_ raw: [String]) -> [String] {
+    var args = raw
+    while let first = args.first, ["netsh", "netsh.exe", "ipsec"].contains(first.lowercased()) {
+        args.removeFirst()
+    }
+    if let first = args.first, ["static", "dynamic", "dump", "show", "exec", "import", "compile"].contains(first.lowercased()) {
+        args[0] = first.lowercased()
+    }
+    return args
+}
+
+struct NetshStatic: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "static", abstract: "Run one 'netsh ipsec static' command.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(parsing: .allUnrecognized, help: "The netsh command, e.g. add policy name=Web assign=yes.")
+    var words: [String] = []
+
+    func run() throws {
+        try runSingle(context: "static", words: words, global: global)
+    }
+}
+
+struct NetshDynamic: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "dynamic", abstract: "Run one 'netsh ipsec dynamic' command.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(parsing: .allUnrecognized, help: "The netsh command, e.g. set config bootmode block.")
+    var words: [String] = []
+
+    func run() throws {
+        try runSingle(context: "dynamic", words: words, global: global)
+    }
+}
+
+struct Dump: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the whole configuration as a netsh script that 'rampart exec' restores.")
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let store = try loadStore(global.storeFile)
+        print(ScriptWriter.dump(store), terminator: "")
+    }
+}
+
+struct Show: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show stored objects ('show all', 'show policy NAME', …) or the effective ordered filter list ('show active').")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(parsing: .allUnrecognized, help: "all | policy | filterlist | filteraction | rule | store | active, with netsh parameters.")
+    var words: [String] = []
+
+    func run() throws {
+        if words.first?.lowercased() == "active" {
+            let store = try loadStore(global.storeFile)
+            let filters = Ordering.display(EffectiveFilters.collect(store))
+            if global.json {
+                print(ActiveListing.json(filters).rendered())
+            } else {
+                print(ActiveListing.text(filters), terminator: "")
+            }
+            return
+        }
+        try runSingle(context: "static", words: ["show"] + words, global: global)
+    }
+}
+
+struct Exec: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a netsh script file as one transaction: all of it is applied, or none of it.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(name: .long, help: "Check the script against the store and report; write nothing.")
+    var dryRun = false
+
+    @Argument(help: "The script file ('-' for standard input).")
+    var file: String
+
+    func run() throws {
+        let text = try readInput(file)
+        let name = file == "-" ? "<stdin>" : file
+        try transaction(global: global, dryRun: dryRun) { interpreter throws(Diagnostic) in
+            try ScriptRunner.run(ScriptRunner.lines(of: text, file: name), in: &interpreter)
+        }
+    }
+}
+
+struct Import: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Extract and run the netsh ipsec commands of a Windows .bat/.cmd file, as one transaction.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(name: .long, help: "Check the batch file against the store and report; write nothing.")
+    var dryRun = false
+
+    @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Set a batch variable (%NAME%).", valueName: "NAME=VALUE"))
+    var define: [String] = []
+
+    @Argument(help: "The batch file.")
+    var file: String
+
+    func run() throws {
+        var defines: [String: String] = [:]
+        for d in define {
+            guard let eq = d.firstIndex(of: "="), eq != d.startIndex else {
+                throw ValidationError("--define needs NAME=VALUE, got '\(d)'")
+            }
+            defines[String(d[..<eq])] = String(d[d.index(after: eq)...])
+        }
+        let text = try readInput(file)
+        var importer = BatchImporter(defines: defines)
+        let extracted: BatchImporter.Result
+        do {
+            extracted = try importer.extract(text, file: file)
+        } catch {
+            printError(error)
+            printError("\(file): nothing was changed")
+            throw ExitCode.failure
+        }
+        for s in extracted.skipped {
+            print("\(s.location): skipped (\(s.reason)): \(s.text)")
+        }
+        try transaction(global: global, dryRun: dryRun) { interpreter throws(Diagnostic) in
+            try ScriptRunner.run(commands: extracted.commands, in: &interpreter)
+        }
+        print("\(file): \(extracted.commands.count) netsh command\(extracted.commands.count == 1 ? "" : "s") \(dryRun ? "checked" : "applied"), \(extracted.skipped.count) line\(extracted.skipped.count == 1 ? "" : "s") skipped")
+    }
+}
+
+struct Compile: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compile the store into the nftables ruleset of table inet rampart (nothing is applied).")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(name: .long, help: "Print an nft script (the default).")
+    var nft = false
+
+    @Flag(name: .long, help: "Compile the boot-mode ruleset instead of the policy.")
+    var boot = false
+
+    @Option(name: .long, help: ArgumentHelp("A JSON snapshot of dynamic addresses (dns, wins, dhcp, gateway, names).", valueName: "FILE"))
+    var addresses: String?
+
+    func run() throws {
+        let store = try loadStore(global.storeFile)
+        var snapshot = DynamicAddresses()
+        if let addresses {
+            do {
+                snapshot = try JSONDecoder().decode(DynamicAddresses.self, from: Data(readInput(addresses).utf8))
+            } catch let error as DecodingError {
+                printError("\(addresses): not a dynamic-address snapshot: \(error)")
+                throw ExitCode.failure
+            }
+        }
+        let compiler = RulesetCompiler()
+        let ruleset = boot ? compiler.compileBoot(store.config) : compiler.compile(store, addresses: snapshot)
+        if global.json {
+            print(NftRenderer.json(ruleset).rendered())
+        } else {
+            let what = boot ? "boot mode \(store.config.bootMode.rawValue)" : "policy"
+            print(NftRenderer.script(ruleset, header: "rampart compile: \(what) ruleset (\(ruleset.ruleCount) rules)"), terminator: "")
+        }
+    }
+}

@@ -1,0 +1,3 @@
+import ArgumentParser
+
+Rampart.main(normalizedArguments(Array(CommandLine.arguments.dropFirst())))
