@@ -94,6 +94,9 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
         case .v4(let v):
             return "\(v >> 24).\(v >> 16 & 0xff).\(v >> 8 & 0xff).\(v & 0xff)"
         case .v6(let v):
+            if v >> 32 == 0xffff {
+                return "::ffff:" + IPAddress.v4(UInt32(truncatingIfNeeded: v)).description
+            }
             let groups = (0..<8).map { UInt16(truncatingIfNeeded: v >> UInt128(112 - 16 * $0)) }
             // RFC 5952: compress the longest run (length >= 2) of zero groups, the first on ties.
             var best = (start: -1, length: 0)

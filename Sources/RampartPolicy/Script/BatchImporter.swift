@@ -184,7 +184,7 @@ public struct BatchImporter {
         if body.lowercased().hasPrefix("/a") {
             throw .error("'set /a' arithmetic is not followed; define the value with --define NAME=VALUE instead", at: line.location(at: 0))
         }
-        if body.hasPrefix("\""), let close = body.lastIndex(of: "\"") {
+        if body.hasPrefix("\""), let close = body.lastIndex(of: "\""), close > body.startIndex {
             body = body[body.index(after: body.startIndex)..<close]
         }
         guard let eq = body.firstIndex(of: "="), eq != body.startIndex else {

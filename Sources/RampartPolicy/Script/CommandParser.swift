@@ -87,6 +87,8 @@ public enum CommandParser {
             if case .found = KeywordMatch(first.text, in: c.childWords) { return c }
             candidate = c.parent
         }
+        // `static …`/`dynamic …` at the netsh root: shorthand for `ipsec static …`, as on rampart's command line.
+        if context == .root, case .found = KeywordMatch(first.text, in: ["static", "dynamic"]) { return .ipsec }
         return context
     }
 

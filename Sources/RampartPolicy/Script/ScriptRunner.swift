@@ -7,7 +7,7 @@ public enum ScriptRunner {
         if body.first == "\u{FEFF}" { body = body.dropFirst() }
         var out: [SourceLine] = []
         var number = 0
-        for raw in body.split(separator: "\n", omittingEmptySubsequences: false) {
+        for raw in body.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             number += 1
             var line = raw
             if line.last == "\r" { line = line.dropLast() }
