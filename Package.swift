@@ -31,7 +31,7 @@ let package = Package(
         ),
         .testTarget(name: "RampartPolicyTests", dependencies: ["RampartPolicy"], swiftSettings: strict),
         .testTarget(name: "RampartCompilerTests", dependencies: ["RampartCompiler", "RampartPolicy"], swiftSettings: strict),
-        .testTarget(name: "RampartCLITests", dependencies: ["RampartPolicy", "RampartCompiler"], swiftSettings: strict),
+        .testTarget(name: "RampartCLITests", dependencies: ["rampart", "RampartPolicy", "RampartCompiler"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,191 @@
+import Foundation
+import Testing
+
+/// End-to-end tests of the `rampart` binary: argv in, exit status, stdout and stderr out,
+/// and the store file on disk.
+struct CLI {
+    static let binary: String = {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("rampart").path
+    }()
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    let directory: URL
+    var store: String { directory.appendingPathComponent("store.json").path }
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("rampart-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    func cleanup() { try? FileManager.default.removeItem(at: directory) }
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    @discardableResult
+    func run(_ arguments: [String], stdin: String? = nil) throws -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLI.binary)
+        p.arguments = arguments
+        p.currentDirectoryURL = directory
+        var env = ProcessInfo.processInfo.environment
+        env["RAMPART_STORE"] = store
+        p.environment = env
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = input
+        try p.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    func write(_ name: String, _ text: String) throws -> String {
+        let url = directory.appendingPathComponent(name)
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        return url.path
+    }
+
+    func storeBytes() -> Data? { FileManager.default.contents(atPath: store) }
+}
+
+@Suite(.serialized) struct CLITests {
+    static let example = CLI.repository.appendingPathComponent("etc/rampart/examples/web-server.netsh").path
+
+    @Test func exampleCompilesToARulesetTheKernelAccepts() throws {
+        let cli = try CLI()
+        defer { cli.cleanup() }
+        let exec = try cli.run(["exec", Self.example])
+        #expect(exec.status == 0, "\(exec.stderr)")
+        #expect(exec.stderr.contains("warning: no policy named 'Web Server' to delete"))
+        let compiled = try cli.run(["compile", "--nft"])
+        #expect(compiled.status == 0)
+        #expect(compiled.stdout.contains("table inet rampart {"))
+        let file = try cli.write("ruleset.nft", compiled.stdout)
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+        check.arguments = (getuid() == 0 ? ["--net"] : ["--map-root-user", "--net"]) + ["nft", "-c", "-f", file]
+        try check.run()
+        check.waitUntilExit()
+        #expect(check.terminationStatus == 0)
+        let boot = try cli.run(["compile", "--boot"])
+        #expect(boot.stdout.contains("policy drop;"))
+        let json = try cli.run(["compile", "--json"])
+        #expect(json.stdout.contains(#""name": "rampart""#))
+    }
+
+    @Test func aFailingScriptLeavesTheStoreByteForByte() throws {
+        let cli = try CLI()
+        defer { cli.cleanup() }
+        try cli.run(["static", "add", "policy", "name=Keep", "description=original"])
+        let before = try #require(cli.storeBytes())
+        let script = try cli.write("bad.netsh", """
+            pushd ipsec static
+            add policy name=New
+            set policy name=Keep description=changed
+            add rule name=R policy=New filterlist=Nope filteraction=Nope
+            """)
+        let r = try cli.run(["exec", script])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("\(script):4:39: error: no filter list named 'Nope' in the local store"))
+        #expect(r.stderr.contains("nothing was changed"))
+        #expect(cli.storeBytes() == before)
+    }
+
+    @Test func singleCommandsNetshPrefixesAndErrors() throws {
+        let cli = try CLI()
+        defer { cli.cleanup() }
+        #expect(try cli.run(["netsh", "ipsec", "static", "add", "filter", "filterlist=Web", "srcaddr=any", "dstaddr=me", "protocol=tcp", "dstport=80", "mirrored=yes"]).status == 0)
+        #expect(try cli.run(["netsh.exe", "ipsec", "dynamic", "set", "config", "bootmode", "block"]).status == 0)
+        #expect(try cli.run(["ipsec", "static", "add", "filteraction", "name=Allow Web", "action=permit"]).status == 0)
+        let bad = try cli.run(["static", "add", "rule", "name=R", "policy=P", "filterlist=Web", "filter=x"])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("<command line>:1:48: error: 'filter' is ambiguous: it could be filteraction, filterlist"))
+        let offline = try cli.run(["dynamic", "add", "rule", "srcaddr=any", "dstaddr=me", "mmpolicy=m"])
+        #expect(offline.status != 0 && offline.stderr.contains("the daemon is not running"))
+        let show = try cli.run(["show", "all", "--json"])
+        #expect(show.status == 0)
+        for key in [#""policies""#, #""filterlists""#, #""filteractions""#, #""name": "Web""#, #""name": "Allow Web""#, #""action": "permit""#] {
+            #expect(show.stdout.contains(key), "\(key)")
+        }
+        let config = try cli.run(["dynamic", "show", "config"])
+        #expect(config.stdout.contains("bootmode          block"))
+    }
+
+    @Test func corruptStoreIsRefusedAndUntouched() throws {
+        let cli = try CLI()
+        defer { cli.cleanup() }
+        let garbage = Data("{\"format\":\"rampart-store\",\"version\":1,\"sequence\":3,\"stor".utf8)
+        try garbage.write(to: URL(fileURLWithPath: cli.store))
+        let r = try cli.run(["static", "add", "policy", "name=X"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("is corrupt and was left untouched"))
+        #expect(cli.storeBytes() == garbage)
+        let newer = Data(#"{"format":"rampart-store","version":9}"#.utf8)
+        try newer.write(to: URL(fileURLWithPath: cli.store))
+        let v = try cli.run(["show", "all"])
+        #expect(v.status != 0 && v.stderr.contains("format version 9 is newer"))
+    }
+
+    @Test func dryRunWritesNothing() throws {
+        let cli = try CLI()
+        defer { cli.cleanup() }
+        let r = try cli.run(["exec", "--dry-run", Self.example])
+        #expect(r.status == 0 && r.stdout.contains("dry run: the store would change"))
+        #expect(cli.storeBytes() == nil)
+    }
+
+    @Test func batchImportListsSkippedLinesAndApplies() throws {
+        let cli = try CLI()
+        defer { cli.cleanup() }
+        let bat = try cli.write("lockdown.bat", "@echo off\r\nREM lock it down\r\nset P=Locked\r\nnetsh ipsec static add policy name=%P% ^\r\n  description=\"%DESC%\" assign=no > nul\r\npause\r\n")
+        let missing = try cli.run(["import", bat])
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("\(bat):5:16: error: variable %DESC% is not set"))
+        #expect(cli.storeBytes() == nil)
+        let ok = try cli.run(["import", "--define", "DESC=from the command line", bat])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(ok.stdout.contains("\(bat):1:2: skipped (echo): echo off"))
+        #expect(ok.stdout.contains("\(bat):6:1: skipped (pause): pause"))
+        #expect(ok.stdout.contains("1 netsh command applied, 4 lines skipped"))
+        let show = try cli.run(["show", "policy", "Locked"])
+        #expect(show.stdout.contains("Description: from the command line"))
+    }
+
+    @Test func showActiveListsTheEffectiveOrder() throws {
+        let cli = try CLI()
+        defer { cli.cleanup() }
+        try cli.run(["exec", Self.example])
+        let r = try cli.run(["show", "active"])
+        let lines = r.stdout.split(separator: "\n")
+        #expect(lines.first?.hasPrefix("RANK") == true)
+        #expect(lines.last?.contains("A,A #45  block   block   F16") == true)
+        let json = try cli.run(["show", "active", "--json"])
+        #expect(json.stdout.contains(#""fossenRank": 45"#))
+    }
+
+    @Test func exportImportAndDumpRoundTrip() throws {
+        let cli = try CLI()
+        defer { cli.cleanup() }
+        try cli.run(["exec", Self.example])
+        #expect(try cli.run(["static", "exportpolicy", "file=web.ipsec"]).status == 0)
+        let exported = try String(contentsOfFile: cli.directory.appendingPathComponent("web.ipsec").path, encoding: .utf8)
+        #expect(exported.contains("add policy name=\"Web Server\""))
+        let dump = try cli.run(["dump"]).stdout
+        let other = try CLI()
+        defer { other.cleanup() }
+        let restored = try other.run(["exec", "-"], stdin: dump)
+        #expect(restored.status == 0, "\(restored.stderr)")
+        // Filter ids are creation numbers, renumbered by a restore; everything else must be identical.
+        func normalized(_ text: String) -> String { text.replacing(/F\d+/, with: "F#") }
+        #expect(normalized(try other.run(["compile"]).stdout) == normalized(try cli.run(["compile"]).stdout))
+    }
+}
