@@ -30,7 +30,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "RampartPolicyTests", dependencies: ["RampartPolicy"], swiftSettings: strict),
-        .testTarget(name: "RampartCompilerTests", dependencies: ["RampartCompiler", "RampartPolicy"], swiftSettings: strict),
+        .testTarget(name: "RampartCompilerTests", dependencies: ["RampartCompiler", "RampartPolicy"], exclude: ["Golden"], swiftSettings: strict),
         .testTarget(name: "RampartCLITests", dependencies: ["rampart", "RampartPolicy", "RampartCompiler"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

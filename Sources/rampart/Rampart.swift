@@ -25,6 +25,9 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .long, help: "Print results as JSON.")
     var json = false
 
+    @Option(name: .long, help: ArgumentHelp("The store location static commands start in (netsh starts in local).", valueName: "local|persistent"))
+    var location: StoreLocation = .local
+
     var storeFile: StoreFile { StoreFile.resolve(option: store) }
 }
 
@@ -40,6 +43,8 @@ func normalizedArguments(_ raw: [String]) -> [String] {
     }
     return args
 }
+
+extension StoreLocation: ExpressibleByArgument {}
 
 struct NetshStatic: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "static", abstract: "Run one 'netsh ipsec static' command.")

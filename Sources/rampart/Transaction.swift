@@ -55,6 +55,7 @@ func transaction(global: GlobalOptions, dryRun: Bool, readOnly: Bool = false,
             store: original,
             workingDirectory: FileManager.default.currentDirectoryPath,
             readFile: { path in try String(contentsOfFile: path, encoding: .utf8) })
+        interpreter.location = global.location
         do {
             try body(&interpreter)
         } catch {

@@ -116,6 +116,10 @@ struct CLI {
         for key in [#""policies""#, #""filterlists""#, #""filteractions""#, #""name": "Web""#, #""name": "Allow Web""#, #""action": "permit""#] {
             #expect(show.stdout.contains(key), "\(key)")
         }
+        #expect(try cli.run(["static", "add", "policy", "name=AtBoot", "--location", "persistent"]).status == 0)
+        #expect(try cli.run(["show", "store", "--location", "persistent"]).stdout == "Current store: persistent\n")
+        #expect(try cli.run(["show", "policy", "AtBoot", "--location", "persistent"]).stdout.contains("in the persistent store"))
+        #expect(try cli.run(["show", "policy", "AtBoot"]).status != 0)
         let config = try cli.run(["dynamic", "show", "config"])
         #expect(config.stdout.contains("bootmode          block"))
     }

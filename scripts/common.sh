@@ -1,0 +1,32 @@
+# Shared by the scripts: find the Swift toolchain and install what the project needs.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# The Swift toolchain ships outside the Debian archive (/opt/swift on the project's machines).
+if ! command -v swift >/dev/null 2>&1; then
+    for dir in /opt/swift/usr/bin /usr/share/swift/usr/bin; do
+        [ -x "$dir/swift" ] && PATH="$dir:$PATH"
+    done
+    export PATH
+fi
+command -v swift >/dev/null 2>&1 || { echo "swift not found: install the Swift 6 toolchain first" >&2; exit 1; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Debian packages: nft (the test oracle), ip/unshare (namespaces), and the netlink libraries.
+ensure_packages() {
+    local missing=()
+    command -v nft >/dev/null 2>&1 || missing+=(nftables)
+    command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+    command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
+    [ -e /usr/include/libnftnl/table.h ] || missing+=(libnftnl-dev)
+    [ -e /usr/include/libmnl/libmnl.h ] || missing+=(libmnl-dev)
+    if [ "${#missing[@]}" -gt 0 ]; then
+        echo "installing: ${missing[*]}"
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
