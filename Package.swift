@@ -21,16 +21,21 @@ let package = Package(
         .target(name: "RampartPolicy", swiftSettings: strict),
         // Pure core: ordering, expansion, ruleset model, nft text/JSON rendering.
         .target(name: "RampartCompiler", dependencies: ["RampartPolicy"], swiftSettings: strict),
+        // libnftnl + libmnl + the netfilter uapi headers.
+        .systemLibrary(name: "CNetfilter", pkgConfig: "libnftnl", providers: [.apt(["libnftnl-dev", "libmnl-dev"])]),
+        // The one door to the kernel: netlink transport, linearizer, apply, set updates, read-back.
+        .target(name: "RampartNetlink", dependencies: ["CNetfilter", "RampartCompiler", "RampartPolicy"], swiftSettings: strict),
         .executableTarget(
             name: "rampart",
             dependencies: [
-                "RampartPolicy", "RampartCompiler",
+                "RampartPolicy", "RampartCompiler", "RampartNetlink",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),
         .testTarget(name: "RampartPolicyTests", dependencies: ["RampartPolicy"], swiftSettings: strict),
         .testTarget(name: "RampartCompilerTests", dependencies: ["RampartCompiler", "RampartPolicy"], exclude: ["Golden"], swiftSettings: strict),
+        .testTarget(name: "RampartNetlinkTests", dependencies: ["RampartNetlink", "RampartCompiler", "RampartPolicy"], swiftSettings: strict),
         .testTarget(name: "RampartCLITests", dependencies: ["rampart", "RampartPolicy", "RampartCompiler"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

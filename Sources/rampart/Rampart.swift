@@ -14,7 +14,7 @@ struct Rampart: ParsableCommand {
               rampart netsh ipsec dynamic set config bootmode block
             See rampart(1) in docs/rampart.md.
             """,
-        subcommands: [NetshStatic.self, NetshDynamic.self, Show.self, Exec.self, Import.self, Compile.self, Dump.self]
+        subcommands: [NetshStatic.self, NetshDynamic.self, Show.self, Exec.self, Import.self, Compile.self, Apply.self, Flush.self, Counters.self, Dump.self]
     )
 }
 
@@ -38,7 +38,7 @@ func normalizedArguments(_ raw: [String]) -> [String] {
     while let first = args.first, ["netsh", "netsh.exe", "ipsec"].contains(first.lowercased()) {
         args.removeFirst()
     }
-    if let first = args.first, ["static", "dynamic", "dump", "show", "exec", "import", "compile"].contains(first.lowercased()) {
+    if let first = args.first, ["static", "dynamic", "dump", "show", "exec", "import", "compile", "apply", "flush", "counters"].contains(first.lowercased()) {
         args[0] = first.lowercased()
     }
     return args
@@ -183,20 +183,11 @@ struct Compile: ParsableCommand {
     @Flag(name: .long, help: "Compile the boot-mode ruleset instead of the policy.")
     var boot = false
 
-    @Option(name: .long, help: ArgumentHelp("A JSON snapshot of dynamic addresses (dns, wins, dhcp, gateway, names).", valueName: "FILE"))
-    var addresses: String?
+    @OptionGroup var addressOptions: AddressOptions
 
     func run() throws {
         let store = try loadStore(global.storeFile)
-        var snapshot = DynamicAddresses()
-        if let addresses {
-            do {
-                snapshot = try JSONDecoder().decode(DynamicAddresses.self, from: Data(readInput(addresses).utf8))
-            } catch let error as DecodingError {
-                printError("\(addresses): not a dynamic-address snapshot: \(error)")
-                throw ExitCode.failure
-            }
-        }
+        let snapshot = try addressOptions.snapshot()
         let compiler = RulesetCompiler()
         let ruleset = boot ? compiler.compileBoot(store.config) : compiler.compile(store, addresses: snapshot)
         if global.json {

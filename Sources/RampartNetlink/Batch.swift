@@ -1,0 +1,106 @@
+import CNetfilter
+
+/// One nfnetlink batch being built: BATCH_BEGIN, the messages, BATCH_END (with NLM_F_ACK, so a
+/// committed transaction is confirmed). Messages are laid end to end in one buffer and sent with
+/// a single sendmsg; every message keeps its sequence number, place and a label so an error can
+/// be traced back to the rule, set or chain that caused it.
+final class Batch {
+    struct Entry {
+        var sequence: UInt32
+        var offset: Int
+        var length: Int
+        var label: String
+        /// For rules: the instructions, to name the one the kernel rejected.
+        var expressions: [Expr]?
+    }
+
+    private(set) var bytes: [UInt8] = []
+    private(set) var entries: [Entry] = []
+    private(set) var endSequence: UInt32 = 0
+    private var scratch = [UInt8](repeating: 0, count: 256 * 1024)
+    private let socket: NetlinkSocket
+
+    init(socket: NetlinkSocket) {
+        self.socket = socket
+        bytes.reserveCapacity(64 * 1024)
+        let seq = socket.sequence()
+        append(seq, label: "batch begin", expressions: nil) { nftnl_batch_begin($0, seq) }
+    }
+
+    var messageCount: Int { entries.count }
+
+    /// Adds one nf_tables message; `payload` fills it after the header.
+    func add(_ type: nf_tables_msg_types, flags: Int32, label: String, expressions: [Expr]? = nil,
+             payload: (UnsafeMutablePointer<nlmsghdr>) -> Void) {
+        let seq = socket.sequence()
+        append(seq, label: label, expressions: expressions) { buffer in
+            let nlh = nftnl_nlmsg_build_hdr(buffer, UInt16(type.rawValue), familyInet, UInt16(flags), seq)!
+            payload(nlh)
+            return nlh
+        }
+    }
+
+    func finish() {
+        let seq = socket.sequence()
+        endSequence = seq
+        append(seq, label: "batch end", expressions: nil) { buffer in
+            let nlh = nftnl_batch_end(buffer, seq)!
+            nlh.pointee.nlmsg_flags |= UInt16(NLM_F_ACK)
+            return nlh
+        }
+    }
+
+    private func append(_ seq: UInt32, label: String, expressions: [Expr]?, _ build: (UnsafeMutablePointer<CChar>) -> UnsafeMutablePointer<nlmsghdr>) {
+        let length = scratch.withUnsafeMutableBytes { raw -> Int in
+            let base = raw.baseAddress!
+            memset(base, 0, 64)
+            let nlh = build(base.assumingMemoryBound(to: CChar.self))
+            return Int(nlh.pointee.nlmsg_len)
+        }
+        entries.append(Entry(sequence: seq, offset: bytes.count, length: length, label: label, expressions: expressions))
+        bytes.append(contentsOf: scratch[0..<length])
+    }
+
+    func entry(for sequence: UInt32) -> Entry? {
+        // Sequence numbers rise by one per message, so the index is a subtraction.
+        guard let first = entries.first else { return nil }
+        let index = Int(sequence &- first.sequence)
+        guard index >= 0, index < entries.count, entries[index].sequence == sequence else {
+            return entries.first { $0.sequence == sequence }
+        }
+        return entries[index]
+    }
+
+    /// Names what a kernel error offset points at: for a rule, the expression.
+    func describe(_ entry: Entry, offset: Int?) -> String {
+        guard let offset, offset >= 20, offset < entry.length else { return entry.label }
+        let message = Array(bytes[entry.offset..<(entry.offset + entry.length)])
+        var path: [(type: Int, index: Int)] = []
+        var start = 20, end = message.count
+        descend: while start + 4 <= end {
+            var index = 0
+            var at = start
+            while at + 4 <= end {
+                let length = Int(UInt16(message[at]) | UInt16(message[at + 1]) << 8)
+                let type = Int(UInt16(message[at + 2]) | UInt16(message[at + 3]) << 8) & 0x3fff
+                let nested = (UInt16(message[at + 2]) | UInt16(message[at + 3]) << 8) & 0x8000 != 0
+                guard length >= 4 else { break descend }
+                if offset >= at && offset < at + length {
+                    path.append((type, index))
+                    if offset == at || !nested { break descend }
+                    start = at + 4
+                    end = at + length
+                    continue descend
+                }
+                at += (length + 3) & ~3
+                index += 1
+            }
+            break
+        }
+        // NFTA_RULE_EXPRESSIONS (4) / NFTA_LIST_ELEM: the n-th instruction of the rule.
+        if let expressions = entry.expressions, path.count >= 2, path[0].type == 4, path[1].index < expressions.count {
+            return "\(entry.label), expression \(path[1].index + 1) \(expressions[path[1].index].debugText)"
+        }
+        return entry.label + (path.isEmpty ? "" : ", attribute " + path.map { "\($0.type)" }.joined(separator: "/"))
+    }
+}

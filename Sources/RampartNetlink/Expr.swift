@@ -1,0 +1,107 @@
+/// One nf_tables VM instruction, as plain data. The linearizer produces these from the ruleset
+/// model; `NftObjects` turns them into libnftnl expressions. All loads go to register 1 (NFT_REG_1),
+/// verdicts to register 0, exactly as nft does, so `nft list ruleset` reads our rules back unchanged.
+public enum Expr: Equatable, Sendable {
+    public enum MetaKey: UInt32, Sendable {
+        case iif = 4, oif = 5, nfproto = 15, l4proto = 16, secpath = 27
+
+        var name: String {
+            switch self {
+            case .iif: return "iif"
+            case .oif: return "oif"
+            case .nfproto: return "nfproto"
+            case .l4proto: return "l4proto"
+            case .secpath: return "secpath"
+            }
+        }
+    }
+
+    public enum PayloadBase: UInt32, Sendable {
+        case network = 1, transport = 2
+
+        var name: String { self == .network ? "network" : "transport" }
+    }
+
+    public enum CmpOp: UInt32, Sendable {
+        case eq = 0, neq = 1, lt = 2, lte = 3, gt = 4, gte = 5
+
+        var name: String {
+            switch self {
+            case .eq: return "eq"
+            case .neq: return "neq"
+            case .lt: return "lt"
+            case .lte: return "lte"
+            case .gt: return "gt"
+            case .gte: return "gte"
+            }
+        }
+    }
+
+    case meta(MetaKey)
+    case payload(base: PayloadBase, offset: UInt32, length: UInt32)
+    /// reg 1 = (reg 1 & mask) ^ xor
+    case bitwise(mask: [UInt8], xor: [UInt8])
+    case cmp(CmpOp, [UInt8])
+    case lookup(set: String, setID: UInt32)
+    /// `fib saddr|daddr type`: flags NFTA_FIB_F_SADDR (1) or _DADDR (2), result NFT_FIB_RESULT_ADDRTYPE.
+    case fibAddressType(flags: UInt32)
+    /// `ct load state`
+    case ctState
+    /// `rt load ipsec` (NFT_RT_XFRM)
+    case rtIpsec
+    case counter
+    case limit(rate: UInt64, perSeconds: UInt64, burst: UInt32)
+    case log(prefix: String, group: UInt16)
+    case verdict(Int32)
+
+    public static let accept = Expr.verdict(1)
+    public static let drop = Expr.verdict(0)
+
+    /// The libnftnl expression name.
+    public var kind: String {
+        switch self {
+        case .meta: return "meta"
+        case .payload: return "payload"
+        case .bitwise: return "bitwise"
+        case .cmp: return "cmp"
+        case .lookup: return "lookup"
+        case .fibAddressType: return "fib"
+        case .ctState: return "ct"
+        case .rtIpsec: return "rt"
+        case .counter: return "counter"
+        case .limit: return "limit"
+        case .log: return "log"
+        case .verdict: return "immediate"
+        }
+    }
+
+    /// The same text `nft --debug=netlink` and `nftnl_rule_snprintf` print, so tests can compare
+    /// our bytecode with nft's without a kernel.
+    public var debugText: String {
+        switch self {
+        case .meta(let key): return "[ meta load \(key.name) => reg 1 ]"
+        case .payload(let base, let offset, let length): return "[ payload load \(length)b @ \(base.name) header + \(offset) => reg 1 ]"
+        case .bitwise(let mask, let xor): return "[ bitwise reg 1 = ( reg 1 & \(Expr.words(mask)) ) ^ \(Expr.words(xor)) ]"
+        case .cmp(let op, let data): return "[ cmp \(op.name) reg 1 \(Expr.words(data)) ]"
+        case .lookup(let set, _): return "[ lookup reg 1 set \(set) ]"
+        case .fibAddressType(let flags): return "[ fib \(flags == 1 ? "saddr" : "daddr") type => reg 1 ]"
+        case .ctState: return "[ ct load state => reg 1 ]"
+        case .rtIpsec: return "[ rt load ipsec => reg 1 ]"
+        case .counter: return "[ counter pkts 0 bytes 0 ]"
+        case .limit(let rate, let per, let burst):
+            return "[ limit rate \(rate)/\(per == 1 ? "second" : "\(per)s") burst \(burst) type packets flags 0x0 ]"
+        case .log(let prefix, let group): return "[ log prefix \(prefix) group \(group) snaplen 0 qthreshold 0 ]"
+        case .verdict(let v): return "[ immediate reg 0 \(v == 1 ? "accept" : v == 0 ? "drop" : String(v)) ]"
+        }
+    }
+
+    /// Data as libnftnl prints it: 32-bit little-endian words, zero-padded.
+    static func words(_ bytes: [UInt8]) -> String {
+        stride(from: 0, to: bytes.count, by: 4).map { start in
+            var word: UInt32 = 0
+            for (i, b) in bytes[start..<min(start + 4, bytes.count)].enumerated() { word |= UInt32(b) << (8 * UInt32(i)) }
+            let hex = String(word, radix: 16)
+            return "0x" + String(repeating: "0", count: 8 - hex.count) + hex
+        }.joined(separator: " ")
+    }
+}

@@ -1,0 +1,136 @@
+import CNetfilter
+import Glibc
+
+/// What went wrong talking to the kernel, with enough context to act on.
+public struct NetlinkError: Error, CustomStringConvertible, Sendable, Equatable {
+    public var message: String
+    /// The errno the kernel or a syscall returned, when there was one.
+    public var errno: Int32?
+
+    public init(_ message: String, errno: Int32? = nil) {
+        self.message = message
+        self.errno = errno
+    }
+
+    public var description: String { message }
+
+    static func system(_ what: String, _ code: Int32 = Glibc.errno) -> NetlinkError {
+        NetlinkError("\(what): \(String(cString: strerror(code)))", errno: code)
+    }
+}
+
+/// A NETLINK_NETFILTER socket. One owner: it is not Sendable and carries its own sequence counter,
+/// so message numbers are unique per socket (errors map back to the message that caused them).
+public final class NetlinkSocket {
+    private let socket: OpaquePointer
+    public let portID: UInt32
+    private var nextSequence: UInt32
+
+    public init() throws(NetlinkError) {
+        guard let s = mnl_socket_open(NETLINK_NETFILTER) else { throw .system("cannot open a netfilter netlink socket") }
+        guard mnl_socket_bind(s, 0, pid_t(MNL_SOCKET_AUTOPID)) == 0 else {
+            let code = Glibc.errno
+            mnl_socket_close(s)
+            throw .system("cannot bind the netlink socket", code)
+        }
+        socket = s
+        portID = mnl_socket_get_portid(s)
+        // Start from the clock so a restarted process does not reuse the last one's numbers.
+        nextSequence = UInt32(truncatingIfNeeded: time(nil))
+        var on: Int32 = 1
+        // Extended ACKs tell which attribute of a failing message the kernel rejected; capped
+        // ACKs keep the original request out of the error reply.
+        _ = mnl_socket_setsockopt(s, Int32(NETLINK_EXT_ACK), &on, socklen_t(MemoryLayout<Int32>.size))
+        _ = mnl_socket_setsockopt(s, Int32(NETLINK_CAP_ACK), &on, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    deinit { mnl_socket_close(socket) }
+
+    public func sequence() -> UInt32 {
+        nextSequence &+= 1
+        return nextSequence
+    }
+
+    var fd: Int32 { mnl_socket_get_fd(socket) }
+
+    /// Grows the socket buffers for a batch of `bytes` with `messages` messages, as nft does:
+    /// the whole batch goes in one sendmsg, and the kernel may answer every message.
+    public func sizeBuffers(bytes: Int, messages: Int) {
+        var send = Int32(clamping: max(bytes + 65536, 256 * 1024))
+        var receive = Int32(clamping: max(messages * 1024, 256 * 1024))
+        if setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &send, socklen_t(MemoryLayout<Int32>.size)) != 0 {
+            _ = setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &send, socklen_t(MemoryLayout<Int32>.size))
+        }
+        if setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &receive, socklen_t(MemoryLayout<Int32>.size)) != 0 {
+            _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive, socklen_t(MemoryLayout<Int32>.size))
+        }
+    }
+
+    /// Sends `bytes` (one or more netlink messages) to the kernel in one sendmsg.
+    public func send(_ bytes: [UInt8]) throws(NetlinkError) {
+        let result = bytes.withUnsafeBytes { raw -> Int in
+            var address = sockaddr_nl()
+            address.nl_family = sa_family_t(AF_NETLINK)
+            var iov = iovec(iov_base: UnsafeMutableRawPointer(mutating: raw.baseAddress), iov_len: raw.count)
+            return withUnsafeMutablePointer(to: &address) { addr in
+                withUnsafeMutablePointer(to: &iov) { iovp in
+                    var msg = msghdr()
+                    msg.msg_name = UnsafeMutableRawPointer(addr)
+                    msg.msg_namelen = socklen_t(MemoryLayout<sockaddr_nl>.size)
+                    msg.msg_iov = iovp
+                    msg.msg_iovlen = 1
+                    return sendmsg(fd, &msg, 0)
+                }
+            }
+        }
+        guard result == bytes.count else { throw .system("cannot send \(bytes.count) bytes to nf_tables") }
+    }
+
+    /// Receives one datagram; nil when nothing is queued and `wait` is false.
+    public func receive(wait: Bool) throws(NetlinkError) -> [UInt8]? {
+        var buffer = [UInt8](repeating: 0, count: 65536 + 4096)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, wait ? 0 : Int32(MSG_DONTWAIT)) }
+            if n >= 0 { return Array(buffer[0..<n]) }
+            let code = Glibc.errno
+            if code == EINTR { continue }
+            if code == EAGAIN || code == EWOULDBLOCK { return nil }
+            throw .system("cannot receive from nf_tables", code)
+        }
+    }
+}
+
+/// Walks the netlink messages in a datagram.
+struct NetlinkMessages: Sequence {
+    let bytes: [UInt8]
+
+    struct Message {
+        var type: UInt16
+        var flags: UInt16
+        var sequence: UInt32
+        /// The whole message, header included.
+        var data: ArraySlice<UInt8>
+    }
+
+    func makeIterator() -> AnyIterator<Message> {
+        var offset = 0
+        return AnyIterator {
+            guard offset + 16 <= bytes.count else { return nil }
+            let length = Int(NetlinkMessages.u32(bytes, offset))
+            guard length >= 16, offset + length <= bytes.count else { return nil }
+            let message = Message(type: NetlinkMessages.u16(bytes, offset + 4), flags: NetlinkMessages.u16(bytes, offset + 6),
+                                  sequence: NetlinkMessages.u32(bytes, offset + 8), data: bytes[offset..<(offset + length)])
+            offset += (length + 3) & ~3
+            return message
+        }
+    }
+
+    static func u16(_ b: [UInt8], _ at: Int) -> UInt16 { UInt16(b[at]) | UInt16(b[at + 1]) << 8 }
+    static func u32(_ b: [UInt8], _ at: Int) -> UInt32 {
+        UInt32(b[at]) | UInt32(b[at + 1]) << 8 | UInt32(b[at + 2]) << 16 | UInt32(b[at + 3]) << 24
+    }
+    static func u16(_ b: ArraySlice<UInt8>, _ at: Int) -> UInt16 { UInt16(b[at]) | UInt16(b[at + 1]) << 8 }
+    static func u32(_ b: ArraySlice<UInt8>, _ at: Int) -> UInt32 {
+        UInt32(b[at]) | UInt32(b[at + 1]) << 8 | UInt32(b[at + 2]) << 16 | UInt32(b[at + 3]) << 24
+    }
+}

@@ -1,0 +1,195 @@
+import CNetfilter
+import RampartCompiler
+import RampartPolicy
+
+/// libnftnl attribute numbers come as Int (anonymous enums) or as imported enum structs;
+/// the setters take UInt16. One conversion each, instead of casts everywhere.
+@inline(__always) func attr(_ v: Int) -> UInt16 { UInt16(v) }
+@inline(__always) func attr<T: RawRepresentable>(_ v: T) -> UInt16 where T.RawValue: BinaryInteger { UInt16(v.rawValue) }
+
+let familyInet = UInt16(NFPROTO_INET)
+
+/// An `nftnl_table`, owned and freed here.
+final class TableObject {
+    fileprivate let handle: OpaquePointer
+
+    init(name: String) {
+        handle = nftnl_table_alloc()
+        nftnl_table_set_str(handle, attr(NFTNL_TABLE_NAME), name)
+        nftnl_table_set_u32(handle, attr(NFTNL_TABLE_FAMILY), UInt32(NFPROTO_INET))
+    }
+
+    deinit { nftnl_table_free(handle) }
+
+    /// No flags: the table is not owned by our socket, so it outlives the process that made it
+    /// and coexists with `nft flush ruleset` scripts (see docs/kernel-backend.md).
+    func setFlags(_ flags: UInt32) { nftnl_table_set_u32(handle, attr(NFTNL_TABLE_FLAGS), flags) }
+
+    func build(_ nlh: UnsafeMutablePointer<nlmsghdr>) { nftnl_table_nlmsg_build_payload(nlh, handle) }
+}
+
+/// An `nftnl_chain` for one base chain of the ruleset.
+final class ChainObject {
+    fileprivate let handle: OpaquePointer
+
+    init(table: String, chain: Chain) {
+        handle = nftnl_chain_alloc()
+        nftnl_chain_set_str(handle, attr(NFTNL_CHAIN_TABLE), table)
+        nftnl_chain_set_str(handle, attr(NFTNL_CHAIN_NAME), chain.name)
+        nftnl_chain_set_u32(handle, attr(NFTNL_CHAIN_FAMILY), UInt32(NFPROTO_INET))
+        // type filter hook input|output priority P; policy accept|drop;
+        nftnl_chain_set_str(handle, attr(NFTNL_CHAIN_TYPE), "filter")
+        nftnl_chain_set_u32(handle, attr(NFTNL_CHAIN_HOOKNUM), chain.hook == .input ? UInt32(NF_INET_LOCAL_IN.rawValue) : UInt32(NF_INET_LOCAL_OUT.rawValue))
+        nftnl_chain_set_s32(handle, attr(NFTNL_CHAIN_PRIO), Int32(chain.priority))
+        nftnl_chain_set_u32(handle, attr(NFTNL_CHAIN_POLICY), chain.policy == .accept ? UInt32(NF_ACCEPT) : UInt32(NF_DROP))
+    }
+
+    deinit { nftnl_chain_free(handle) }
+
+    func build(_ nlh: UnsafeMutablePointer<nlmsghdr>) { nftnl_chain_nlmsg_build_payload(nlh, handle) }
+}
+
+/// An `nftnl_set`: a named interval set of IPv4 or IPv6 addresses, optionally carrying elements.
+final class SetObject {
+    fileprivate let handle: OpaquePointer
+
+    init(table: String, name: String, family: IPAddress.Family, id: UInt32) {
+        handle = nftnl_set_alloc()
+        nftnl_set_set_str(handle, attr(NFTNL_SET_TABLE), table)
+        nftnl_set_set_str(handle, attr(NFTNL_SET_NAME), name)
+        nftnl_set_set_u32(handle, attr(NFTNL_SET_FAMILY), UInt32(NFPROTO_INET))
+        // set NAME { type ipv4_addr|ipv6_addr; flags interval; }
+        nftnl_set_set_u32(handle, attr(NFTNL_SET_FLAGS), UInt32(NFT_SET_INTERVAL.rawValue))
+        nftnl_set_set_u32(handle, attr(NFTNL_SET_KEY_TYPE), family == .ipv4 ? 7 : 8)
+        nftnl_set_set_u32(handle, attr(NFTNL_SET_KEY_LEN), family == .ipv4 ? 4 : 16)
+        nftnl_set_set_u32(handle, attr(NFTNL_SET_ID), id)
+        // nft's user data: the key is big-endian (BYTEORDER_BIG_ENDIAN = 2), so `nft list` prints addresses.
+        var udata: [UInt8] = [UInt8(NFTNL_UDATA_SET_KEYBYTEORDER.rawValue), 4] + withUnsafeBytes(of: UInt32(2)) { Array($0) }
+        _ = nftnl_set_set_data(handle, attr(NFTNL_SET_USERDATA), &udata, UInt32(udata.count))
+    }
+
+    /// A bare set handle naming an existing set (for element messages).
+    init(table: String, name: String, id: UInt32? = nil) {
+        handle = nftnl_set_alloc()
+        nftnl_set_set_str(handle, attr(NFTNL_SET_TABLE), table)
+        nftnl_set_set_str(handle, attr(NFTNL_SET_NAME), name)
+        nftnl_set_set_u32(handle, attr(NFTNL_SET_FAMILY), UInt32(NFPROTO_INET))
+        if let id { nftnl_set_set_u32(handle, attr(NFTNL_SET_ID), id) }
+    }
+
+    deinit { nftnl_set_free(handle) }
+
+    func add(key: [UInt8], end: Bool) {
+        guard let element = nftnl_set_elem_alloc() else { return }
+        var key = key
+        _ = nftnl_set_elem_set(element, attr(NFTNL_SET_ELEM_KEY), &key, UInt32(key.count))
+        if end { nftnl_set_elem_set_u32(element, attr(NFTNL_SET_ELEM_FLAGS), UInt32(NFT_SET_ELEM_INTERVAL_END.rawValue)) }
+        nftnl_set_elem_add(handle, element)
+    }
+
+    func build(_ nlh: UnsafeMutablePointer<nlmsghdr>) { nftnl_set_nlmsg_build_payload(nlh, handle) }
+
+    func buildElements(_ nlh: UnsafeMutablePointer<nlmsghdr>) { nftnl_set_elems_nlmsg_build_payload(nlh, handle) }
+}
+
+/// An `nftnl_rule` built from linearized expressions, with the rule id as its comment.
+final class RuleObject {
+    fileprivate let handle: OpaquePointer
+
+    init(table: String, chain: String, comment: String, expressions: [Expr]) {
+        handle = nftnl_rule_alloc()
+        nftnl_rule_set_str(handle, attr(NFTNL_RULE_TABLE), table)
+        nftnl_rule_set_str(handle, attr(NFTNL_RULE_CHAIN), chain)
+        nftnl_rule_set_u32(handle, attr(NFTNL_RULE_FAMILY), UInt32(NFPROTO_INET))
+        for e in expressions { nftnl_rule_add_expr(handle, RuleObject.make(e)) }
+        // comment "ID": user data TLV type NFTNL_UDATA_RULE_COMMENT (0), NUL-terminated.
+        var udata = RuleComment.encode(comment)
+        _ = nftnl_rule_set_data(handle, attr(NFTNL_RULE_USERDATA), &udata, UInt32(udata.count))
+    }
+
+    deinit { nftnl_rule_free(handle) }
+
+    func build(_ nlh: UnsafeMutablePointer<nlmsghdr>) { nftnl_rule_nlmsg_build_payload(nlh, handle) }
+
+    /// Allocates the libnftnl expression for one instruction; the rule takes ownership.
+    static func make(_ e: Expr) -> OpaquePointer {
+        let x = nftnl_expr_alloc(e.kind)!
+        let reg1 = UInt32(NFT_REG_1.rawValue)
+        func data(_ type: Int, _ bytes: [UInt8]) {
+            var b = bytes
+            _ = nftnl_expr_set(x, attr(type), &b, UInt32(b.count))
+        }
+        switch e {
+        case .meta(let key):
+            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_META_KEY), key.rawValue)
+            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_META_DREG), reg1)
+        case .payload(let base, let offset, let length):
+            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_PAYLOAD_DREG), reg1)
+            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_PAYLOAD_BASE), base.rawValue)
+            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_PAYLOAD_OFFSET), offset)
+            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_PAYLOAD_LEN), length)
+        case .bitwise(let mask, let xor):
+            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_BITWISE_SREG), reg1)
+            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_BITWISE_DREG), reg1)
+            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_BITWISE_LEN), UInt32(mask.count))
+            data(NFTNL_EXPR_BITWISE_MASK, mask)
+            data(NFTNL_EXPR_BITWISE_XOR, xor)
+        case .cmp(let op, let bytes):
+            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_CMP_SREG), reg1)
+            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_CMP_OP), op.rawValue)
+            data(NFTNL_EXPR_CMP_DATA, bytes)
+        case .lookup(let set, let id):
+            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_LOOKUP_SREG), reg1)
+            nftnl_expr_set_str(x, attr(NFTNL_EXPR_LOOKUP_SET), set)
+            if id != 0 { nftnl_expr_set_u32(x, attr(NFTNL_EXPR_LOOKUP_SET_ID), id) }
+        case .fibAddressType(let flags):
+            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_FIB_DREG), reg1)
+            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_FIB_RESULT), UInt32(NFT_FIB_RESULT_ADDRTYPE.rawValue))
+            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_FIB_FLAGS), flags)
+        case .ctState:
+            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_CT_KEY), UInt32(NFT_CT_STATE.rawValue))
+            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_CT_DREG), reg1)
+        case .rtIpsec:
+            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_RT_KEY), UInt32(NFT_RT_XFRM.rawValue))
+            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_RT_DREG), reg1)
+        case .counter:
+            nftnl_expr_set_u64(x, attr(NFTNL_EXPR_CTR_PACKETS), 0)
+            nftnl_expr_set_u64(x, attr(NFTNL_EXPR_CTR_BYTES), 0)
+        case .limit(let rate, let per, let burst):
+            nftnl_expr_set_u64(x, attr(NFTNL_EXPR_LIMIT_RATE), rate)
+            nftnl_expr_set_u64(x, attr(NFTNL_EXPR_LIMIT_UNIT), per)
+            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_LIMIT_BURST), burst)
+            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_LIMIT_TYPE), UInt32(NFT_LIMIT_PKTS.rawValue))
+            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_LIMIT_FLAGS), 0)
+        case .log(let prefix, let group):
+            nftnl_expr_set_str(x, attr(NFTNL_EXPR_LOG_PREFIX), prefix)
+            nftnl_expr_set_u16(x, attr(NFTNL_EXPR_LOG_GROUP), group)
+        case .verdict(let v):
+            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_IMM_DREG), UInt32(NFT_REG_VERDICT.rawValue))
+            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_IMM_VERDICT), UInt32(bitPattern: v))
+        }
+        return x
+    }
+}
+
+/// Rule comments travel as nft's user-data TLV: type 0 (comment), length, NUL-terminated text.
+public enum RuleComment {
+    public static func encode(_ comment: String) -> [UInt8] {
+        let text = Array(comment.utf8.prefix(126)) + [0]
+        return [0, UInt8(text.count)] + text
+    }
+
+    public static func decode(_ udata: [UInt8]) -> String? {
+        var i = 0
+        while i + 2 <= udata.count {
+            let type = udata[i], length = Int(udata[i + 1])
+            guard i + 2 + length <= udata.count else { return nil }
+            if type == 0 {
+                let value = udata[(i + 2)..<(i + 2 + length)]
+                return String(decoding: value.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            i += 2 + length
+        }
+        return nil
+    }
+}

@@ -1,0 +1,283 @@
+import CNetfilter
+import RampartCompiler
+import RampartPolicy
+
+/// The one door to nf_tables. Everything rampart does to the kernel's packet filter goes
+/// through these methods, each one atomic transaction on table `inet rampart` and nothing else.
+/// Not Sendable: it owns its socket; the daemon keeps it inside one actor.
+public final class NftablesClient {
+    public let table: String
+    let socket: NetlinkSocket
+    var linearizer: Linearizer
+
+    /// Elements per NEWSETELEM message. One message carries its elements in one attribute whose
+    /// length is 16 bits: past 64 KiB it wraps and the kernel silently gets a truncated set.
+    static let elementsPerMessage: [IPAddress.Family: Int] = [.ipv4: 2000, .ipv6: 1000]
+
+    public init(table: String = Ruleset.tableName) throws(NetlinkError) {
+        self.table = table
+        socket = try NetlinkSocket()
+        linearizer = Linearizer(interfaceIndex: { name in
+            let index = if_nametoindex(name)
+            return index == 0 ? nil : index
+        })
+    }
+
+    public struct Report: Sendable, Equatable {
+        public var messages: Int
+        public var bytes: Int
+        public var rules: Int
+        public var setElements: Int
+    }
+
+    // MARK: apply
+
+    /// Replaces table `inet rampart` with `ruleset` in one transaction: create it if absent,
+    /// delete it, create it anew with its sets, chains and rules. Either all of it is in force
+    /// afterwards, or — on any error — the previous table is untouched.
+    @discardableResult
+    public func apply(_ ruleset: Ruleset) throws(NetlinkError) -> Report {
+        let batch = Batch(socket: socket)
+        let tableObject = TableObject(name: table)
+        tableObject.setFlags(0)
+        // table inet rampart (a no-op when it exists, so the delete below cannot fail)
+        batch.add(NFT_MSG_NEWTABLE, flags: NLM_F_CREATE, label: "table inet \(table)") { tableObject.build($0) }
+        // delete table inet rampart
+        batch.add(NFT_MSG_DELTABLE, flags: 0, label: "delete table inet \(table)") { tableObject.build($0) }
+        batch.add(NFT_MSG_NEWTABLE, flags: NLM_F_CREATE, label: "table inet \(table)") { tableObject.build($0) }
+
+        var ids: [String: UInt32] = [:]
+        var elements = 0
+        for (i, set) in ruleset.sets.enumerated() {
+            let id = UInt32(i + 1)
+            ids[set.name] = id
+            let object = SetObject(table: table, name: set.name, family: set.family, id: id)
+            batch.add(NFT_MSG_NEWSET, flags: NLM_F_CREATE, label: "set \(set.name)") { object.build($0) }
+            elements += addElements(set, id: id, to: batch)
+        }
+        for chain in ruleset.chains {
+            let object = ChainObject(table: table, chain: chain)
+            batch.add(NFT_MSG_NEWCHAIN, flags: NLM_F_CREATE, label: "chain \(chain.name)") { object.build($0) }
+        }
+        var linearizer = self.linearizer
+        linearizer.setIDs = ids
+        var rules = 0
+        for chain in ruleset.chains {
+            for rule in chain.rules {
+                let expressions: [Expr]
+                do {
+                    expressions = try linearizer.linearize(rule)
+                } catch {
+                    throw NetlinkError("cannot build rule \(rule.id) of chain \(chain.name): \(error.description)")
+                }
+                let object = RuleObject(table: table, chain: chain.name, comment: rule.id, expressions: expressions)
+                let label = "rule \(rule.id) (chain \(chain.name)\(rule.origin.isEmpty ? "" : ", \(rule.origin)"))"
+                batch.add(NFT_MSG_NEWRULE, flags: NLM_F_CREATE | NLM_F_APPEND, label: label, expressions: expressions) { object.build($0) }
+                rules += 1
+            }
+        }
+        batch.finish()
+        try commit(batch)
+        return Report(messages: batch.messageCount, bytes: batch.bytes.count, rules: rules, setElements: elements)
+    }
+
+    /// Adds the elements of `set` in as many NEWSETELEM messages as the 64 KiB limit needs.
+    private func addElements(_ set: NamedSet, id: UInt32?, to batch: Batch) -> Int {
+        let elements = Linearizer.intervalElements(set.elements, family: set.family)
+        guard !set.elements.isEmpty else { return 0 }
+        let chunk = NftablesClient.elementsPerMessage[set.family]!
+        var start = 0
+        while start < elements.count {
+            let object = SetObject(table: table, name: set.name, id: id)
+            for e in elements[start..<min(start + chunk, elements.count)] { object.add(key: e.key, end: e.end) }
+            // elements = { … } of set NAME (one message per chunk)
+            batch.add(NFT_MSG_NEWSETELEM, flags: NLM_F_CREATE, label: "elements \(start + 1)-\(min(start + chunk, elements.count)) of set \(set.name)") {
+                object.buildElements($0)
+            }
+            start += chunk
+        }
+        return set.elements.count
+    }
+
+    // MARK: set-only updates
+
+    /// Replaces the elements of existing sets in one transaction: each set is flushed and refilled.
+    /// Rules and their counters are not touched, and no packet sees a half-updated set.
+    @discardableResult
+    public func replaceElements(of sets: [NamedSet]) throws(NetlinkError) -> Report {
+        let batch = Batch(socket: socket)
+        var elements = 0
+        for set in sets {
+            // flush set inet rampart NAME: DELSETELEM naming the set without an element list
+            batch.add(NFT_MSG_DELSETELEM, flags: 0, label: "flush set \(set.name)") { nlh in
+                mnl_attr_put_strz(nlh, UInt16(NFTA_SET_ELEM_LIST_TABLE.rawValue), self.table)
+                mnl_attr_put_strz(nlh, UInt16(NFTA_SET_ELEM_LIST_SET.rawValue), set.name)
+            }
+            elements += addElements(set, id: nil, to: batch)
+        }
+        batch.finish()
+        try commit(batch)
+        return Report(messages: batch.messageCount, bytes: batch.bytes.count, rules: 0, setElements: elements)
+    }
+
+    // MARK: delete
+
+    /// Removes table `inet rampart` (and only it). Returns false when it was not there.
+    @discardableResult
+    public func deleteTable() throws(NetlinkError) -> Bool {
+        let existed = try tableExists()
+        let batch = Batch(socket: socket)
+        let object = TableObject(name: table)
+        // table inet rampart; delete table inet rampart — succeeds whether or not it existed
+        batch.add(NFT_MSG_NEWTABLE, flags: NLM_F_CREATE, label: "table inet \(table)") { object.build($0) }
+        batch.add(NFT_MSG_DELTABLE, flags: 0, label: "delete table inet \(table)") { object.build($0) }
+        batch.finish()
+        try commit(batch)
+        return existed
+    }
+
+    // MARK: transactions
+
+    private func commit(_ batch: Batch) throws(NetlinkError) {
+        socket.sizeBuffers(bytes: batch.bytes.count, messages: batch.messageCount)
+        try socket.send(batch.bytes)
+        var committed = false
+        var failures: [String] = []
+        var firstErrno: Int32?
+        // nfnetlink handles the batch inside sendmsg: every reply is queued by now.
+        while let datagram = try socket.receive(wait: false) {
+            for message in NetlinkMessages(bytes: datagram) where message.type == UInt16(NLMSG_ERROR) {
+                let reply = ErrorReply(message)
+                if reply.error == 0 {
+                    if message.sequence == batch.endSequence { committed = true }
+                    continue
+                }
+                firstErrno = firstErrno ?? reply.error
+                let what = batch.entry(for: message.sequence).map { batch.describe($0, offset: reply.offset) } ?? "message \(message.sequence)"
+                failures.append("\(what): \(String(cString: strerror(reply.error)))\(reply.text.map { " (\($0))" } ?? "")")
+            }
+        }
+        if !failures.isEmpty {
+            throw NetlinkError("nf_tables rejected the transaction; nothing was changed. " + failures.prefix(5).joined(separator: "; ")
+                               + (failures.count > 5 ? "; and \(failures.count - 5) more" : ""), errno: firstErrno)
+        }
+        guard committed else {
+            throw NetlinkError("nf_tables did not acknowledge the transaction (no reply to batch end); the ruleset state is unknown")
+        }
+    }
+
+    /// An NLMSG_ERROR reply: errno (positive), and the extended-ACK offset and text if present.
+    struct ErrorReply {
+        var error: Int32
+        var offset: Int?
+        var text: String?
+
+        init(_ message: NetlinkMessages.Message) {
+            let d = message.data
+            let base = d.startIndex
+            error = -Int32(bitPattern: NetlinkMessages.u32(d, base + 16))
+            // Capped ACK: the original header (16 bytes) follows the errno; TLVs after it.
+            var at = base + 16 + 4 + 16
+            if message.flags & 0x100 == 0 {
+                at = base + 16 + 4 + Int(NetlinkMessages.u32(d, base + 20))
+            }
+            guard message.flags & 0x200 != 0 else { return }
+            while at + 4 <= d.endIndex {
+                let length = Int(NetlinkMessages.u16(d, at))
+                let type = NetlinkMessages.u16(d, at + 2) & 0x3fff
+                guard length >= 4, at + length <= d.endIndex else { break }
+                if type == 2, length >= 8 { offset = Int(NetlinkMessages.u32(d, at + 4)) }
+                if type == 1 { text = String(decoding: d[(at + 4)..<(at + length)].prefix { $0 != 0 }, as: UTF8.self) }
+                at += (length + 3) & ~3
+            }
+        }
+    }
+
+    // MARK: read back
+
+    public struct RuleCounter: Sendable, Equatable {
+        public var chain: String
+        public var handle: UInt64
+        /// The rule id from its comment: maps the rule to its filter.
+        public var id: String
+        public var packets: UInt64
+        public var bytes: UInt64
+    }
+
+    /// Whether table `inet rampart` exists.
+    public func tableExists() throws(NetlinkError) -> Bool {
+        do {
+            _ = try dump(NFT_MSG_GETTABLE, flags: 0) { nlh in
+                let object = TableObject(name: self.table)
+                object.build(nlh)
+            }
+            return true
+        } catch where error.errno == ENOENT {
+            return false
+        }
+    }
+
+    /// Every rule of our table with its counter, in chain order.
+    public func ruleCounters() throws(NetlinkError) -> [RuleCounter] {
+        let replies = try dump(NFT_MSG_GETRULE, flags: NLM_F_DUMP) { nlh in
+            let r = nftnl_rule_alloc()!
+            nftnl_rule_set_str(r, attr(NFTNL_RULE_TABLE), self.table)
+            nftnl_rule_set_u32(r, attr(NFTNL_RULE_FAMILY), UInt32(NFPROTO_INET))
+            nftnl_rule_nlmsg_build_payload(nlh, r)
+            nftnl_rule_free(r)
+        }
+        var out: [RuleCounter] = []
+        for message in replies where message.type == UInt16((NFNL_SUBSYS_NFTABLES << 8) | Int32(NFT_MSG_NEWRULE.rawValue)) {
+            let bytes = Array(message.data)
+            bytes.withUnsafeBytes { raw in
+                let nlh = raw.baseAddress!.assumingMemoryBound(to: nlmsghdr.self)
+                let rule = nftnl_rule_alloc()!
+                defer { nftnl_rule_free(rule) }
+                guard nftnl_rule_nlmsg_parse(nlh, rule) >= 0 else { return }
+                var counter = RuleCounter(chain: String(cString: nftnl_rule_get_str(rule, attr(NFTNL_RULE_CHAIN))),
+                                          handle: nftnl_rule_get_u64(rule, attr(NFTNL_RULE_HANDLE)), id: "", packets: 0, bytes: 0)
+                var length: UInt32 = 0
+                if nftnl_rule_is_set(rule, attr(NFTNL_RULE_USERDATA)), let data = nftnl_rule_get_data(rule, attr(NFTNL_RULE_USERDATA), &length) {
+                    counter.id = RuleComment.decode(Array(UnsafeRawBufferPointer(start: data, count: Int(length)))) ?? ""
+                }
+                let iterator = nftnl_expr_iter_create(rule)!
+                defer { nftnl_expr_iter_destroy(iterator) }
+                while let e = nftnl_expr_iter_next(iterator) {
+                    if String(cString: nftnl_expr_get_str(e, attr(NFTNL_EXPR_NAME))) == "counter" {
+                        counter.packets = nftnl_expr_get_u64(e, attr(NFTNL_EXPR_CTR_PACKETS))
+                        counter.bytes = nftnl_expr_get_u64(e, attr(NFTNL_EXPR_CTR_BYTES))
+                    }
+                }
+                out.append(counter)
+            }
+        }
+        return out
+    }
+
+    /// Sends one GET request and collects the replies until NLMSG_DONE (or the single reply).
+    private func dump(_ type: nf_tables_msg_types, flags: Int32, payload: (UnsafeMutablePointer<nlmsghdr>) -> Void) throws(NetlinkError) -> [NetlinkMessages.Message] {
+        let seq = socket.sequence()
+        var request = [UInt8](repeating: 0, count: 4096)
+        let length = request.withUnsafeMutableBytes { raw -> Int in
+            let nlh = nftnl_nlmsg_build_hdr(raw.baseAddress!.assumingMemoryBound(to: CChar.self), UInt16(type.rawValue), familyInet,
+                                            UInt16(flags | NLM_F_ACK), seq)!
+            payload(nlh)
+            return Int(nlh.pointee.nlmsg_len)
+        }
+        try socket.send(Array(request[0..<length]))
+        var replies: [NetlinkMessages.Message] = []
+        while true {
+            guard let datagram = try socket.receive(wait: true) else { continue }
+            for message in NetlinkMessages(bytes: datagram) where message.sequence == seq {
+                if message.type == UInt16(NLMSG_DONE) { return replies }
+                if message.type == UInt16(NLMSG_ERROR) {
+                    let reply = ErrorReply(message)
+                    if reply.error == 0 { return replies }
+                    throw NetlinkError.system("reading table inet \(table)", reply.error)
+                }
+                replies.append(message)
+                if flags & NLM_F_DUMP == 0 { continue }
+            }
+        }
+    }
+}

@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import RampartCompiler
+import RampartNetlink
+import RampartPolicy
+
+/// Options shared by the commands that compile: where dynamic addresses come from.
+struct AddressOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("A JSON snapshot of dynamic addresses (dns, wins, dhcp, gateway, names).", valueName: "FILE"))
+    var addresses: String?
+
+    func snapshot() throws -> DynamicAddresses {
+        guard let addresses else { return DynamicAddresses() }
+        do {
+            return try JSONDecoder().decode(DynamicAddresses.self, from: Data(readInput(addresses).utf8))
+        } catch let error as DecodingError {
+            printError("rampart: error: \(addresses): not a dynamic-address snapshot: \(error)")
+            throw ExitCode.failure
+        }
+    }
+}
+
+func kernelFailure(_ error: NetlinkError) -> ExitCode {
+    printError("rampart: error: \(error)")
+    if error.errno == EPERM {
+        printError("rampart: programming nftables needs CAP_NET_ADMIN (run as root)")
+    }
+    return ExitCode.failure
+}
+
+struct Apply: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compile the store and apply it once, in one transaction, in this network namespace (no daemon).")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var addressOptions: AddressOptions
+
+    @Flag(name: .long, help: "Apply the boot-mode ruleset instead of the policy.")
+    var boot = false
+
+    func run() throws {
+        let store = try loadStore(global.storeFile)
+        let compiler = RulesetCompiler()
+        let ruleset = boot ? compiler.compileBoot(store.config) : compiler.compile(store, addresses: try addressOptions.snapshot())
+        do {
+            let client = try NftablesClient()
+            let clock = ContinuousClock()
+            var report: NftablesClient.Report?
+            let elapsed = try clock.measure { report = try client.apply(ruleset) }
+            let ms = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
+            print("applied \(boot ? "boot mode \(store.config.bootMode.rawValue)" : "policy") to table inet rampart: \(report!.rules) rules, \(ruleset.sets.count) sets (\(report!.setElements) elements), \(report!.messages) messages in one transaction, \(String(format: "%.1f", ms)) ms")
+        } catch let error as NetlinkError {
+            throw kernelFailure(error)
+        }
+    }
+}
+
+struct Flush: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Remove table inet rampart (only it) from this network namespace.")
+
+    func run() throws {
+        do {
+            let existed = try NftablesClient().deleteTable()
+            print(existed ? "removed table inet rampart" : "table inet rampart was not present")
+        } catch {
+            throw kernelFailure(error)
+        }
+    }
+}
+
+struct Counters: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Per-rule packet and byte counters of table inet rampart, mapped to filters.")
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let counters: [NftablesClient.RuleCounter]
+        do {
+            let client = try NftablesClient()
+            guard try client.tableExists() else {
+                printError("rampart: table inet rampart is not present (nothing applied in this namespace)")
+                throw ExitCode.failure
+            }
+            counters = try client.ruleCounters()
+        } catch let error as NetlinkError {
+            throw kernelFailure(error)
+        }
+        // Map filter ids to their origin in the store, when the store is readable.
+        let store = try? global.storeFile.load()
+        var origins: [String: String] = [:]
+        for f in EffectiveFilters.collect(store ?? Store()) { origins[f.id] = f.origin.description }
+        if global.json {
+            print(JSONValue.array(counters.map { c in
+                .object([("chain", .string(c.chain)), ("handle", .int(Int(c.handle))), ("id", .string(c.id)),
+                         ("origin", origins[c.id].map { .string($0) } ?? .null),
+                         ("packets", .int(Int(c.packets))), ("bytes", .int(Int(c.bytes)))])
+            }).rendered())
+            return
+        }
+        var rows = [["CHAIN", "HANDLE", "ID", "PACKETS", "BYTES", "ORIGIN"]]
+        for c in counters {
+            rows.append([c.chain, String(c.handle), c.id, String(c.packets), String(c.bytes), origins[c.id] ?? ""])
+        }
+        let widths = (0..<rows[0].count).map { col in rows.map { $0[col].count }.max()! }
+        for row in rows {
+            print(row.enumerated().map { col, cell in col == row.count - 1 ? cell : cell.padding(toLength: widths[col], withPad: " ", startingAt: 0) }.joined(separator: "  "))
+        }
+    }
+}
