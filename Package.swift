@@ -25,6 +25,8 @@ let package = Package(
         .systemLibrary(name: "CNetfilter", pkgConfig: "libnftnl", providers: [.apt(["libnftnl-dev", "libmnl-dev"])]),
         // The one door to the kernel: netlink transport, linearizer, apply, set updates, read-back.
         .target(name: "RampartNetlink", dependencies: ["CNetfilter", "RampartCompiler", "RampartPolicy"], swiftSettings: strict),
+        // Helpers for tests and benchmarks only: namespaces, processes, generated policies.
+        .target(name: "RampartTestSupport", dependencies: ["RampartNetlink", "CNetfilter"], swiftSettings: strict),
         .executableTarget(
             name: "rampart",
             dependencies: [
@@ -34,8 +36,9 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "RampartPolicyTests", dependencies: ["RampartPolicy"], swiftSettings: strict),
-        .testTarget(name: "RampartCompilerTests", dependencies: ["RampartCompiler", "RampartPolicy"], exclude: ["Golden"], swiftSettings: strict),
-        .testTarget(name: "RampartNetlinkTests", dependencies: ["RampartNetlink", "RampartCompiler", "RampartPolicy"], swiftSettings: strict),
+        .testTarget(name: "RampartCompilerTests", dependencies: ["RampartCompiler", "RampartPolicy", "RampartTestSupport"], exclude: ["Golden"], swiftSettings: strict),
+        .testTarget(name: "RampartNetlinkTests", dependencies: ["RampartNetlink", "RampartCompiler", "RampartPolicy", "RampartTestSupport"], swiftSettings: strict),
+        .testTarget(name: "RampartIntegrationTests", dependencies: ["rampart", "RampartTestSupport", "RampartCompiler", "RampartPolicy"], swiftSettings: strict),
         .testTarget(name: "RampartCLITests", dependencies: ["rampart", "RampartPolicy", "RampartCompiler"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <time.h>
+#include <sys/syscall.h>
 
 #include <libmnl/libmnl.h>
 #include <libnftnl/common.h>
@@ -35,5 +36,7 @@
 /* Macros Swift cannot import, as inline functions. */
 static inline unsigned int rampart_nlmsg_hdrlen(void) { return NLMSG_HDRLEN; }
 static inline unsigned int rampart_nla_type_mask(void) { return NLA_TYPE_MASK; }
+/* setns(fd, CLONE_NEWNET) without _GNU_SOURCE: moves the calling thread into a network namespace. */
+static inline int rampart_enter_netns(int fd) { return (int)syscall(SYS_setns, fd, 0x40000000); }
 
 #endif

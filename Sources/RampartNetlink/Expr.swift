@@ -2,8 +2,8 @@
 /// model; `NftObjects` turns them into libnftnl expressions. All loads go to register 1 (NFT_REG_1),
 /// verdicts to register 0, exactly as nft does, so `nft list ruleset` reads our rules back unchanged.
 public enum Expr: Equatable, Sendable {
-    public enum MetaKey: UInt32, Sendable {
-        case iif = 4, oif = 5, nfproto = 15, l4proto = 16, secpath = 27
+    public enum MetaKey: Sendable {
+        case iif, oif, nfproto, l4proto, secpath
 
         var name: String {
             switch self {
@@ -16,14 +16,14 @@ public enum Expr: Equatable, Sendable {
         }
     }
 
-    public enum PayloadBase: UInt32, Sendable {
-        case network = 1, transport = 2
+    public enum PayloadBase: Sendable {
+        case network, transport
 
         var name: String { self == .network ? "network" : "transport" }
     }
 
-    public enum CmpOp: UInt32, Sendable {
-        case eq = 0, neq = 1, lt = 2, lte = 3, gt = 4, gte = 5
+    public enum CmpOp: Sendable {
+        case eq, neq, lt, lte, gt, gte
 
         var name: String {
             switch self {

@@ -121,11 +121,11 @@ final class RuleObject {
         }
         switch e {
         case .meta(let key):
-            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_META_KEY), key.rawValue)
+            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_META_KEY), metaKey(key))
             nftnl_expr_set_u32(x, attr(NFTNL_EXPR_META_DREG), reg1)
         case .payload(let base, let offset, let length):
             nftnl_expr_set_u32(x, attr(NFTNL_EXPR_PAYLOAD_DREG), reg1)
-            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_PAYLOAD_BASE), base.rawValue)
+            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_PAYLOAD_BASE), base == .network ? UInt32(NFT_PAYLOAD_NETWORK_HEADER.rawValue) : UInt32(NFT_PAYLOAD_TRANSPORT_HEADER.rawValue))
             nftnl_expr_set_u32(x, attr(NFTNL_EXPR_PAYLOAD_OFFSET), offset)
             nftnl_expr_set_u32(x, attr(NFTNL_EXPR_PAYLOAD_LEN), length)
         case .bitwise(let mask, let xor):
@@ -136,7 +136,7 @@ final class RuleObject {
             data(NFTNL_EXPR_BITWISE_XOR, xor)
         case .cmp(let op, let bytes):
             nftnl_expr_set_u32(x, attr(NFTNL_EXPR_CMP_SREG), reg1)
-            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_CMP_OP), op.rawValue)
+            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_CMP_OP), cmpOp(op))
             data(NFTNL_EXPR_CMP_DATA, bytes)
         case .lookup(let set, let id):
             nftnl_expr_set_u32(x, attr(NFTNL_EXPR_LOOKUP_SREG), reg1)
@@ -169,6 +169,28 @@ final class RuleObject {
             nftnl_expr_set_u32(x, attr(NFTNL_EXPR_IMM_VERDICT), UInt32(bitPattern: v))
         }
         return x
+    }
+}
+
+/// The uapi numbers, taken from the kernel headers rather than written by hand.
+func metaKey(_ key: Expr.MetaKey) -> UInt32 {
+    switch key {
+    case .iif: return UInt32(NFT_META_IIF.rawValue)
+    case .oif: return UInt32(NFT_META_OIF.rawValue)
+    case .nfproto: return UInt32(NFT_META_NFPROTO.rawValue)
+    case .l4proto: return UInt32(NFT_META_L4PROTO.rawValue)
+    case .secpath: return UInt32(NFT_META_SECPATH.rawValue)
+    }
+}
+
+func cmpOp(_ op: Expr.CmpOp) -> UInt32 {
+    switch op {
+    case .eq: return UInt32(NFT_CMP_EQ.rawValue)
+    case .neq: return UInt32(NFT_CMP_NEQ.rawValue)
+    case .lt: return UInt32(NFT_CMP_LT.rawValue)
+    case .lte: return UInt32(NFT_CMP_LTE.rawValue)
+    case .gt: return UInt32(NFT_CMP_GT.rawValue)
+    case .gte: return UInt32(NFT_CMP_GTE.rawValue)
     }
 }
 

@@ -38,6 +38,13 @@ struct Apply: ParsableCommand {
     @Flag(name: .long, help: "Apply the boot-mode ruleset instead of the policy.")
     var boot = false
 
+    @Flag(name: .long, help: "Only refill the address sets (DNS, WINS, DHCP, gateway, host names) of the applied ruleset; rules and counters stay.")
+    var setsOnly = false
+
+    func validate() throws {
+        if boot && setsOnly { throw ValidationError("--boot and --sets-only exclude each other") }
+    }
+
     func run() throws {
         let store = try loadStore(global.storeFile)
         let compiler = RulesetCompiler()
@@ -46,9 +53,14 @@ struct Apply: ParsableCommand {
             let client = try NftablesClient()
             let clock = ContinuousClock()
             var report: NftablesClient.Report?
+            if setsOnly {
+                let elapsed = try clock.measure { report = try client.replaceElements(of: ruleset.sets) }
+                print("replaced the elements of \(ruleset.sets.count) sets (\(report!.setElements) elements) in one transaction, \(milliseconds(elapsed)) ms")
+                return
+            }
             let elapsed = try clock.measure { report = try client.apply(ruleset) }
-            let ms = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
-            print("applied \(boot ? "boot mode \(store.config.bootMode.rawValue)" : "policy") to table inet rampart: \(report!.rules) rules, \(ruleset.sets.count) sets (\(report!.setElements) elements), \(report!.messages) messages in one transaction, \(String(format: "%.1f", ms)) ms")
+            let ms = milliseconds(elapsed)
+            print("applied \(boot ? "boot mode \(store.config.bootMode.rawValue)" : "policy") to table inet rampart: \(report!.rules) rules, \(ruleset.sets.count) sets (\(report!.setElements) elements), \(report!.messages) messages in one transaction, \(ms) ms")
         } catch let error as NetlinkError {
             throw kernelFailure(error)
         }
@@ -106,4 +118,8 @@ struct Counters: ParsableCommand {
             print(row.enumerated().map { col, cell in col == row.count - 1 ? cell : cell.padding(toLength: widths[col], withPad: " ", startingAt: 0) }.joined(separator: "  "))
         }
     }
+}
+
+func milliseconds(_ d: Duration) -> String {
+    String(format: "%.1f", Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
 }

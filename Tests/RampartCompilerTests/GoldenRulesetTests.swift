@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import RampartTestSupport
 @testable import RampartCompiler
 @testable import RampartPolicy
 
@@ -24,25 +25,7 @@ import Testing
         bootStateful.bootMode = .stateful
         var bootPermit = bootBlock
         bootPermit.bootMode = .permit
-        let mixed = try storeFrom("""
-            pushd ipsec static
-            add filteraction name=Permit action=permit
-            add filteraction name=Block action=block
-            add filteraction name=Secure action=negotiate inpass=yes qmsec="ESP[3DES,SHA1]:3600s"
-            add filter filterlist=Mixed srcaddr=2001:db8:1::/48 dstaddr=me protocol=tcp dstport=22
-            add filter filterlist=Mixed srcaddr=192.0.2.10-192.0.2.20 dstaddr=me protocol=udp srcport=123 dstport=123
-            add filter filterlist=Mixed srcaddr=me dstaddr=GATEWAY protocol=icmp mirrored=yes
-            add filter filterlist=Mixed srcaddr=me dstaddr=update.example.com protocol=tcp dstport=443
-            add filter filterlist=Mixed srcaddr=any dstaddr=me protocol=47 mirrored=no
-            add filter filterlist=Ipsec srcaddr=198.51.100.0/24 dstaddr=me
-            add filter filterlist=Ban srcaddr=203.0.113.66 dstaddr=me mirrored=no
-            add policy name=Mixed assign=yes
-            add rule name=m policy=Mixed filterlist=Mixed filteraction=Permit
-            add rule name=s policy=Mixed filterlist=Ipsec filteraction=Secure
-            add rule name=b policy=Mixed filterlist=Ban filteraction=Block
-            popd
-            ipsec dynamic set config ipsecexempt 0
-            """)
+        let mixed = try storeFrom(Fixtures.mixedFamilies)
         return [
             ("web-server", NftRenderer.script(compiler.compile(web, addresses: snapshot()))),
             ("web-server-unresolved", NftRenderer.script(compiler.compile(web))),

@@ -1,7 +1,36 @@
-/// Generated policies of realistic shapes for scale tests (and, later, benchmarks).
-enum Fixtures {
+import Foundation
+
+/// Policies for tests and benchmarks: fixed examples and generated ones of realistic shapes.
+public enum Fixtures {
+    /// The repository checkout (for example policies and scripts).
+    public static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    public static var webServerExample: String { repositoryRoot.appendingPathComponent("etc/rampart/examples/web-server.netsh").path }
+
+    /// Every address form and action in one policy: IPv6 prefix, IPv4 range, server type, host
+    /// name, protocol number, negotiate with inpass, block, and exemption level 0.
+    public static let mixedFamilies = """
+        pushd ipsec static
+        add filteraction name=Permit action=permit
+        add filteraction name=Block action=block
+        add filteraction name=Secure action=negotiate inpass=yes qmsec="ESP[3DES,SHA1]:3600s"
+        add filter filterlist=Mixed srcaddr=2001:db8:1::/48 dstaddr=me protocol=tcp dstport=22
+        add filter filterlist=Mixed srcaddr=192.0.2.10-192.0.2.20 dstaddr=me protocol=udp srcport=123 dstport=123
+        add filter filterlist=Mixed srcaddr=me dstaddr=GATEWAY protocol=icmp mirrored=yes
+        add filter filterlist=Mixed srcaddr=me dstaddr=update.example.com protocol=tcp dstport=443
+        add filter filterlist=Mixed srcaddr=any dstaddr=me protocol=47 mirrored=no
+        add filter filterlist=Ipsec srcaddr=198.51.100.0/24 dstaddr=me
+        add filter filterlist=Ban srcaddr=203.0.113.66 dstaddr=me mirrored=no
+        add policy name=Mixed assign=yes
+        add rule name=m policy=Mixed filterlist=Mixed filteraction=Permit
+        add rule name=s policy=Mixed filterlist=Ipsec filteraction=Secure
+        add rule name=b policy=Mixed filterlist=Ban filteraction=Block
+        popd
+        ipsec dynamic set config ipsecexempt 0
+        """
+
     /// `filters` filters over many /32 and /24 sources, TCP/UDP ports, permit and block.
-    static func synthetic(filters: Int) -> String {
+    public static func synthetic(filters: Int) -> String {
         var lines = ["pushd ipsec static", "add filteraction name=Permit action=permit", "add filteraction name=Block action=block"]
         for i in 0..<filters {
             let third = (i / 250) % 256, fourth = i % 250 + 1
@@ -18,7 +47,7 @@ enum Fixtures {
 
     /// A block list shaped like the published ~1,850-line netsh ban scripts: one block filter per
     /// address or subnet (some duplicated), mirrored, plus a management permit.
-    static func blocklist(entries: Int) -> String {
+    public static func blocklist(entries: Int) -> String {
         var lines = ["pushd ipsec static", "add filteraction name=Block action=block", "add filteraction name=Permit action=permit",
                      "add policy name=Blocklist assign=yes"]
         for i in 0..<entries {

@@ -1,0 +1,121 @@
+import CNetfilter
+import Foundation
+import RampartNetlink
+
+/// Runs a program and captures its output. Test and benchmark helper; never used by the product.
+@discardableResult
+public func sh(_ arguments: [String], input: String? = nil, allowFailure: Bool = false) throws -> (status: Int32, out: String, err: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = arguments
+    let out = Pipe(), err = Pipe(), inp = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    p.standardInput = inp
+    try p.run()
+    if let input { inp.fileHandleForWriting.write(Data(input.utf8)) }
+    try inp.fileHandleForWriting.close()
+    // Read both pipes concurrently so neither fills up and blocks the child.
+    let errData = LockedData()
+    let reader = Thread { errData.set(err.fileHandleForReading.readDataToEndOfFile()) }
+    reader.start()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    while !errData.done { usleep(1000) }
+    let result = (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: errData.value, as: UTF8.self))
+    if result.0 != 0 && !allowFailure {
+        throw ShellError(message: "\(arguments.joined(separator: " ")) exited \(result.0): \(result.2)\(result.1.prefix(2000))")
+    }
+    return result
+}
+
+public struct ShellError: Error, CustomStringConvertible {
+    public var message: String
+    public init(message: String) { self.message = message }
+    public var description: String { message }
+}
+
+final class LockedData: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+    private var finished = false
+    func set(_ d: Data) { lock.lock(); data = d; finished = true; lock.unlock() }
+    var done: Bool { lock.lock(); defer { lock.unlock() }; return finished }
+    var value: Data { lock.lock(); defer { lock.unlock() }; return data }
+}
+
+/// A network namespace that exists for one test: created on init, deleted by `delete()`.
+/// Test addresses stay on veth links between such namespaces and never leave them.
+public final class Namespace: @unchecked Sendable {
+    public let name: String
+
+    public init(_ prefix: String) throws {
+        name = "rt-\(prefix)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try sh(["ip", "netns", "add", name])
+        try sh(["ip", "-n", name, "link", "set", "lo", "up"])
+    }
+
+    public func delete() {
+        _ = try? sh(["ip", "netns", "pids", name], allowFailure: true).out.split(separator: "\n").forEach { pid in
+            kill(pid_t(pid) ?? 0, SIGKILL)
+        }
+        _ = try? sh(["ip", "netns", "delete", name], allowFailure: true)
+    }
+
+    /// Runs a command inside the namespace.
+    @discardableResult
+    public func run(_ arguments: [String], input: String? = nil, allowFailure: Bool = false) throws -> (status: Int32, out: String, err: String) {
+        try sh(["ip", "netns", "exec", name] + arguments, input: input, allowFailure: allowFailure)
+    }
+
+    public func nftList() throws -> String { try run(["nft", "list", "ruleset"]).out }
+
+    /// Starts a background process inside the namespace; the caller terminates it.
+    public func spawn(_ arguments: [String]) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        p.arguments = ["netns", "exec", name] + arguments
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        return p
+    }
+
+    /// An nf_tables client whose socket lives in this namespace. The socket is opened on a
+    /// short-lived thread that joins the namespace and then exits, so no pooled thread is ever
+    /// left in another namespace; a netlink socket keeps the namespace it was created in.
+    public func client() throws -> NftablesClient {
+        let box = ClientBox()
+        let path = "/run/netns/\(name)"
+        let thread = Thread {
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            defer { if fd >= 0 { close(fd) } }
+            guard fd >= 0, rampart_enter_netns(fd) == 0 else {
+                box.finish(.failure(ShellError(message: "cannot enter \(path)")))
+                return
+            }
+            do { box.finish(.success(try NftablesClient())) } catch { box.finish(.failure(error)) }
+        }
+        thread.start()
+        return try box.wait().get()
+    }
+}
+
+final class ClientBox: @unchecked Sendable {
+    private let semaphore = DispatchSemaphore(value: 0)
+    private var result: Result<NftablesClient, any Error>?
+    func finish(_ r: Result<NftablesClient, any Error>) { result = r; semaphore.signal() }
+    func wait() -> Result<NftablesClient, any Error> { semaphore.wait(); return result! }
+}
+
+/// Two namespaces joined by a veth pair, with documentation addresses on both ends.
+public func link(_ a: Namespace, _ aAddresses: [String], _ b: Namespace, _ bAddresses: [String]) throws {
+    let ifA = "v\(UInt32.random(in: 0...0xffffff))", ifB = "v\(UInt32.random(in: 0...0xffffff))"
+    try sh(["ip", "link", "add", ifA, "netns", a.name, "type", "veth", "peer", "name", ifB, "netns", b.name])
+    for (ns, iface, addresses) in [(a, ifA, aAddresses), (b, ifB, bAddresses)] {
+        for address in addresses {
+            try sh(["ip", "-n", ns.name, "addr", "add", address, "dev", iface] + (address.contains(":") ? ["nodad"] : []))
+        }
+        try sh(["ip", "-n", ns.name, "link", "set", iface, "up"])
+    }
+}

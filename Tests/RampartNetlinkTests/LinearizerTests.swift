@@ -1,0 +1,111 @@
+import Foundation
+import Testing
+@testable import RampartCompiler
+@testable import RampartNetlink
+@testable import RampartPolicy
+import RampartTestSupport
+
+/// The linearizer must emit, instruction for instruction, what nft emits for the same rule text.
+/// nft itself is the oracle: `nft --debug=netlink -c -f` prints its bytecode without committing.
+@Suite struct LinearizerTests {
+    func storeFrom(_ script: String) throws -> Store {
+        var i = Interpreter(store: Store())
+        try ScriptRunner.run(ScriptRunner.lines(of: script, file: "t"), in: &i)
+        return i.store
+    }
+
+    static func snapshot() -> DynamicAddresses {
+        var a = DynamicAddresses()
+        a.dns = [IPAddress("192.0.2.53")!, IPAddress("2001:db8::53")!]
+        a.gateway = [IPAddress("192.0.2.254")!]
+        a.names["update.example.com"] = [IPAddress("203.0.113.10")!]
+        return a
+    }
+
+    /// nft's bytecode for a ruleset, rule by rule, in chain order.
+    func nftBytecode(_ ruleset: Ruleset) throws -> [[String]] {
+        let text = NftRenderer.table(ruleset)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("rampart-lin-\(UUID().uuidString).nft")
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let out = try sh(["unshare", "--net", "nft", "--debug=netlink", "-c", "-f", file.path])
+        var rules: [[String]] = []
+        var current: [String]?
+        for line in (out.out + out.err).split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("inet rampart ") {
+                if let c = current { rules.append(c) }
+                current = []
+            } else if line.hasPrefix("  [") {
+                current?.append(String(line.dropFirst(2)))
+            }
+        }
+        if let c = current { rules.append(c) }
+        return rules
+    }
+
+    func ours(_ ruleset: Ruleset) throws -> [[String]] {
+        let l = Linearizer()
+        return try ruleset.chains.flatMap { try $0.rules.map { try l.linearize($0).map(\.debugText) } }
+    }
+
+    @Test func matchesNftForTheExamplesAndEveryAddressForm() throws {
+        let web = try storeFrom(String(contentsOfFile: Fixtures.webServerExample, encoding: .utf8))
+        let mixed = try storeFrom(Fixtures.mixedFamilies)
+        let extra = try storeFrom("""
+            pushd ipsec static
+            add filteraction name=P action=permit
+            add filter filterlist=Y srcaddr=198.51.128.0 srcmask=17 dstaddr=me protocol=tcp srcport=1024 dstport=80
+            add filter filterlist=Y srcaddr=2001:db8::/33 dstaddr=2001:db8:1::/127 mirrored=no
+            add filter filterlist=Y srcaddr=192.0.2.1 dstaddr=192.0.2.2 protocol=sctp dstport=9
+            add filter filterlist=Y srcaddr=2001:db8::1 dstaddr=me protocol=icmp
+            add filter filterlist=Y srcaddr=me dstaddr=192.0.2.0/25 protocol=udp srcport=53 mirrored=no
+            add policy name=E assign=yes
+            add rule name=y policy=E filterlist=Y filteraction=P
+            ipsec dynamic set config ipsecdiagnostics 7
+            """)
+        var boot = web.config
+        boot.bootExemptions = try Values.bootExemptions("tcp:0:22:inbound udp:0:123:outbound icmp:0:0:inbound").get()
+        let compiler = RulesetCompiler()
+        var cases: [(String, Ruleset)] = [
+            ("web", compiler.compile(web, addresses: Self.snapshot())),
+            ("mixed", compiler.compile(mixed, addresses: Self.snapshot())),
+            ("extra", compiler.compile(extra)),
+        ]
+        for mode in DynamicConfig.BootMode.allCases {
+            boot.bootMode = mode
+            cases.append(("boot-\(mode)", compiler.compileBoot(boot)))
+        }
+        for (name, ruleset) in cases {
+            let theirs = try nftBytecode(ruleset), mine = try ours(ruleset)
+            #expect(theirs.count >= 6, "\(name): nft printed no bytecode")
+            #expect(mine.count == theirs.count, "\(name): rule count")
+            for (i, (a, b)) in zip(mine, theirs).enumerated() {
+                #expect(a == b, "\(name) rule \(i + 1)")
+            }
+        }
+    }
+
+    @Test func intervalElementsAsNftSendsThem() {
+        let r = [AddressRange(prefix: IPAddress("192.0.2.53")!, length: 32), AddressRange(prefix: IPAddress("198.51.100.0")!, length: 24)]
+        let e = Linearizer.intervalElements(r, family: .ipv4)
+        #expect(e.map { Expr.words($0.key) + ($0.end ? " end" : "") } == [
+            "0x00000000 end", "0x350200c0", "0x360200c0 end", "0x006433c6", "0x006533c6 end",
+        ])
+        let top = Linearizer.intervalElements([AddressRange(first: IPAddress("255.255.255.0")!, last: IPAddress("255.255.255.255")!)], family: .ipv4)
+        #expect(top.count == 2 && top.last?.end == false)
+        let zero = Linearizer.intervalElements([AddressRange(prefix: IPAddress("0.0.0.0")!, length: 8)], family: .ipv4)
+        #expect(zero.map(\.end) == [false, true])
+    }
+
+    @Test func ruleCommentsRoundTrip() {
+        #expect(RuleComment.encode("F12") == [0, 4, 70, 49, 50, 0])
+        #expect(RuleComment.decode(RuleComment.encode("F12m")) == "F12m")
+        #expect(RuleComment.decode([1, 2, 9, 9, 0, 3, 65, 66, 0]) == "AB")
+        #expect(RuleComment.decode([0, 9, 65]) == nil)
+    }
+
+    @Test func unknownInterfaceIsAnError() {
+        let l = Linearizer(interfaceIndex: { _ in nil })
+        #expect(throws: Linearizer.Failure.self) { try l.linearize(RuleSpec([.inputInterface("nope0")], [.accept], id: "x")) }
+    }
+}

@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Traffic probes for rampart's namespace tests and demo (never pointed outside them).
+
+  probe.py serve --tcp 80,443 --udp 53      listen (IPv4 and IPv6) until killed; UDP echoes
+  probe.py tcp HOST PORT [--sport N]        exit 0 if a TCP connection is established
+  probe.py udp HOST PORT [--sport N]        exit 0 if the datagram is echoed back
+"""
+import argparse
+import select
+import socket
+import sys
+
+
+def serve(tcp_ports, udp_ports):
+    sockets = []
+    for port in tcp_ports:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        s.bind(("::", port))
+        s.listen(64)
+        sockets.append(("tcp", s))
+    for port in udp_ports:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        s.bind(("::", port))
+        sockets.append(("udp", s))
+    print("ready", flush=True)
+    while True:
+        ready, _, _ = select.select([s for _, s in sockets], [], [])
+        for kind, s in sockets:
+            if s not in ready:
+                continue
+            if kind == "tcp":
+                conn, _ = s.accept()
+                conn.close()
+            else:
+                data, peer = s.recvfrom(2048)
+                s.sendto(data, peer)
+
+
+def family(host):
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def tcp(host, port, sport, timeout):
+    s = socket.socket(family(host), socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.settimeout(timeout)
+    if sport:
+        s.bind(("", sport))
+    try:
+        s.connect((host, port))
+        return 0
+    except OSError:
+        return 1
+    finally:
+        s.close()
+
+
+def udp(host, port, sport, timeout):
+    s = socket.socket(family(host), socket.SOCK_DGRAM)
+    s.settimeout(timeout)
+    if sport:
+        s.bind(("", sport))
+    try:
+        s.sendto(b"rampart-probe", (host, port))
+        data, _ = s.recvfrom(2048)
+        return 0 if data == b"rampart-probe" else 1
+    except OSError:
+        return 1
+    finally:
+        s.close()
+
+
+def ports(text):
+    return [int(p) for p in text.split(",") if p]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("serve")
+    p.add_argument("--tcp", type=ports, default=[])
+    p.add_argument("--udp", type=ports, default=[])
+    for name in ("tcp", "udp"):
+        p = sub.add_parser(name)
+        p.add_argument("host")
+        p.add_argument("port", type=int)
+        p.add_argument("--sport", type=int, default=0)
+        p.add_argument("--timeout", type=float, default=1.0)
+    a = parser.parse_args()
+    if a.cmd == "serve":
+        serve(a.tcp, a.udp)
+    elif a.cmd == "tcp":
+        sys.exit(tcp(a.host, a.port, a.sport, a.timeout))
+    else:
+        sys.exit(udp(a.host, a.port, a.sport, a.timeout))
+
+
+if __name__ == "__main__":
+    main()
