@@ -4,11 +4,14 @@
   probe.py serve --tcp 80,443 --udp 53      listen (IPv4 and IPv6) until killed; UDP echoes
   probe.py tcp HOST PORT [--sport N]        exit 0 if a TCP connection is established
   probe.py udp HOST PORT [--sport N]        exit 0 if the datagram is echoed back
+  probe.py reach HOST [--timeout S]         resolve HOST's link-layer address (exit 0 once it is known)
 """
 import argparse
 import select
 import socket
+import subprocess
 import sys
+import time
 
 
 def serve(tcp_ports, udp_ports):
@@ -73,6 +76,23 @@ def udp(host, port, sport, timeout):
         s.close()
 
 
+def reach(host, timeout):
+    # A fresh veth link loses the first packets sent while it settles; resolving the neighbour
+    # first means the probes that follow measure the policy, not the link.
+    deadline = time.time() + timeout
+    s = socket.socket(family(host), socket.SOCK_DGRAM)
+    while time.time() < deadline:
+        try:
+            s.sendto(b"", (host, 9))
+        except OSError:
+            pass
+        out = subprocess.run(["ip", "neigh", "show", host], capture_output=True, text=True).stdout
+        if any(state in out for state in ("REACHABLE", "STALE", "DELAY", "PERMANENT")):
+            return 0
+        time.sleep(0.05)
+    return 1
+
+
 def ports(text):
     return [int(p) for p in text.split(",") if p]
 
@@ -89,9 +109,14 @@ def main():
         p.add_argument("port", type=int)
         p.add_argument("--sport", type=int, default=0)
         p.add_argument("--timeout", type=float, default=1.0)
+    p = sub.add_parser("reach")
+    p.add_argument("host")
+    p.add_argument("--timeout", type=float, default=3.0)
     a = parser.parse_args()
     if a.cmd == "serve":
         serve(a.tcp, a.udp)
+    elif a.cmd == "reach":
+        sys.exit(reach(a.host, a.timeout))
     elif a.cmd == "tcp":
         sys.exit(tcp(a.host, a.port, a.sport, a.timeout))
     else:

@@ -53,6 +53,9 @@ public final class Namespace: @unchecked Sendable {
         name = "rt-\(prefix)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try sh(["ip", "netns", "add", name])
         try sh(["ip", "-n", name, "link", "set", "lo", "up"])
+        // No duplicate address detection: a tentative link-local address delays the first IPv6
+        // neighbour solicitation by about a second, which a probe would read as a drop.
+        try sh(["ip", "netns", "exec", name, "sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0"])
     }
 
     public func delete() {

@@ -61,6 +61,10 @@ final class Lab: @unchecked Sendable {
         do {
             try link(server, ["\(Lab.serverInternal4)/24", "\(Lab.serverInternal6)/64"], inside, ["\(Lab.internal4)/24", "\(Lab.internal6)/64"])
             try link(server, ["\(Lab.serverExternal4)/24", "\(Lab.serverExternal6)/64"], external, ["\(Lab.external4)/24", "\(Lab.external6)/64"])
+            for (from, to) in [(server, Lab.internal4), (server, Lab.internal6), (server, Lab.external4), (server, Lab.external6),
+                               (inside, Lab.serverInternal4), (inside, Lab.serverInternal6), (external, Lab.serverExternal4), (external, Lab.serverExternal6)] {
+                try from.run(["python3", RampartCLI.probe, "reach", to])
+            }
         } catch {
             teardown()
             throw error
@@ -90,7 +94,11 @@ final class Lab: @unchecked Sendable {
     }
 
     func teardown() {
-        for p in servers where p.isRunning { p.terminate(); p.waitUntilExit() }
+        // SIGKILL: a child may inherit a signal mask with SIGTERM blocked from the test runner's thread.
+        for p in servers where p.isRunning {
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+        }
         for ns in [server, inside, external] { ns.delete() }
     }
 }
