@@ -35,6 +35,8 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Benchmarks against nft -f (docs/benchmarks.md); not part of the product.
+        .executableTarget(name: "rampart-bench", dependencies: ["RampartTestSupport", "RampartNetlink", "RampartCompiler", "RampartPolicy"], swiftSettings: strict),
         .testTarget(name: "RampartPolicyTests", dependencies: ["RampartPolicy"], swiftSettings: strict),
         .testTarget(name: "RampartCompilerTests", dependencies: ["RampartCompiler", "RampartPolicy", "RampartTestSupport"], exclude: ["Golden"], swiftSettings: strict),
         .testTarget(name: "RampartNetlinkTests", dependencies: ["RampartNetlink", "RampartCompiler", "RampartPolicy", "RampartTestSupport"], swiftSettings: strict),

@@ -16,12 +16,14 @@ as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-# Debian packages: nft (the test oracle), ip/unshare (namespaces), and the netlink libraries.
+# Debian packages: nft (the test oracle), ip/ss/unshare (namespaces), python3 (traffic probes),
+# and the netlink libraries rampart links against.
 ensure_packages() {
     local missing=()
     command -v nft >/dev/null 2>&1 || missing+=(nftables)
     command -v ip >/dev/null 2>&1 || missing+=(iproute2)
     command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
+    command -v python3 >/dev/null 2>&1 || missing+=(python3)
     [ -e /usr/include/libnftnl/table.h ] || missing+=(libnftnl-dev)
     [ -e /usr/include/libmnl/libmnl.h ] || missing+=(libmnl-dev)
     if [ "${#missing[@]}" -gt 0 ]; then

@@ -1,21 +1,41 @@
 #!/usr/bin/env bash
-# Demo on a safe built-in default: the web-server example from Burnett's article is run into a
-# throwaway store, its effective filter order is shown, and the compiled ruleset is loaded into
-# a throwaway network namespace (never the host's), listed back, and the namespace deleted.
+# Demo on a safe built-in default: the standalone web server policy from Burnett's article is
+# applied in a throwaway "server" network namespace, and real TCP/UDP probes from an "internal"
+# and an "external" client namespace show what passes and what is dropped. Documentation
+# addresses only, on veth links between the demo's own namespaces; everything is deleted on exit.
 source "$(dirname "$0")/common.sh"
 cd "$repo_root"
 ensure_packages
 swift build -q
 rampart="$(swift build --show-bin-path)/rampart"
+probe="$repo_root/scripts/probe.py"
 
 work="$(mktemp -d)"
-ns="rampart-demo-$$"
+tag="rampart-demo-$$"
+srv="$tag-server" int="$tag-internal" ext="$tag-external"
+pids=()
 cleanup() {
-    ip netns delete "$ns" 2>/dev/null || true
+    for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+    for ns in "$srv" "$int" "$ext"; do ip netns delete "$ns" 2>/dev/null || true; done
     rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
 export RAMPART_STORE="$work/store.json"
+
+for ns in "$srv" "$int" "$ext"; do
+    ip netns add "$ns"
+    ip -n "$ns" link set lo up
+    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+done
+ip link add rd-si netns "$srv" type veth peer name rd-is netns "$int"
+ip link add rd-se netns "$srv" type veth peer name rd-es netns "$ext"
+ip -n "$srv" addr add 198.51.100.1/24 dev rd-si; ip -n "$srv" addr add 2001:db8:100::1/64 dev rd-si nodad
+ip -n "$int" addr add 198.51.100.10/24 dev rd-is; ip -n "$int" addr add 2001:db8:100::10/64 dev rd-is nodad
+ip -n "$srv" addr add 203.0.113.1/24 dev rd-se; ip -n "$srv" addr add 2001:db8:203::1/64 dev rd-se nodad
+ip -n "$ext" addr add 203.0.113.10/24 dev rd-es; ip -n "$ext" addr add 2001:db8:203::10/64 dev rd-es nodad
+for pair in "$srv rd-si" "$srv rd-se" "$int rd-is" "$ext rd-es"; do set -- $pair; ip -n "$1" link set "$2" up; done
+for target in 198.51.100.10 2001:db8:100::10 203.0.113.10 2001:db8:203::10; do ip netns exec "$srv" python3 "$probe" reach "$target"; done
+ip netns exec "$int" python3 "$probe" reach 198.51.100.1; ip netns exec "$ext" python3 "$probe" reach 203.0.113.1
 
 echo "== rampart exec etc/rampart/examples/web-server.netsh"
 "$rampart" exec etc/rampart/examples/web-server.netsh 2>/dev/null
@@ -23,17 +43,35 @@ echo
 echo "== rampart show active   (most specific first; the first match wins)"
 "$rampart" show active
 echo
-echo "== rampart compile --nft > ruleset.nft"
-cat > "$work/addresses.json" <<'JSON'
-{ "dns": ["192.0.2.53", "2001:db8::53"], "wins": [], "dhcp": [], "gateway": ["192.0.2.254"], "names": {} }
-JSON
-"$rampart" compile --nft --addresses "$work/addresses.json" > "$work/ruleset.nft"
-echo "$(grep -c 'comment' "$work/ruleset.nft") rules"
+echo "== rampart apply (in namespace $srv); the DNS server type is the internal client"
+echo '{"dns": ["198.51.100.10", "2001:db8:100::10"], "wins": [], "dhcp": [], "gateway": [], "names": {}}' > "$work/addresses.json"
+ip netns exec "$srv" "$rampart" apply --addresses "$work/addresses.json"
+
+ip netns exec "$srv" python3 "$probe" serve --tcp 80,443,21,3389,8080 >/dev/null & pids+=($!)
+ip netns exec "$int" python3 "$probe" serve --tcp 80,53 --udp 53 >/dev/null & pids+=($!)
+ip netns exec "$ext" python3 "$probe" serve --tcp 80,53 --udp 53 >/dev/null & pids+=($!)
+sleep 0.5
+
+check() {  # check FROM-NS LABEL PROTO HOST PORT
+    if ip netns exec "$1" python3 "$probe" "$3" "$4" "$5" --timeout 0.5; then result="passes"; else result="DROPPED"; fi
+    printf '  %-46s %-24s %s\n' "$2" "$3 $4:$5" "$result"
+}
 echo
-echo "== nft -f ruleset.nft inside throwaway namespace $ns"
-ip netns add "$ns"
-ip netns exec "$ns" nft -f "$work/ruleset.nft"
-ip netns exec "$ns" nft list ruleset
+echo "== real probes"
+check "$int" "internal client -> server HTTP" tcp 198.51.100.1 80
+check "$ext" "external client -> server HTTPS (IPv6)" tcp 2001:db8:203::1 443
+check "$int" "internal client -> server FTP" tcp 198.51.100.1 21
+check "$int" "internal client -> server Terminal Services" tcp 198.51.100.1 3389
+check "$ext" "external client -> server FTP" tcp 203.0.113.1 21
+check "$ext" "external client -> server Terminal Services" tcp 203.0.113.1 3389
+check "$ext" "external client -> server port 8080" tcp 203.0.113.1 8080
+check "$srv" "server -> external web server (outbound HTTP)" tcp 203.0.113.10 80
+check "$srv" "server -> its DNS server (UDP)" udp 198.51.100.10 53
+check "$srv" "server -> its DNS server (TCP)" tcp 198.51.100.10 53
+check "$srv" "server -> another DNS server" udp 203.0.113.10 53
 echo
-echo "== boot mode: rampart compile --boot"
-"$rampart" compile --boot
+echo "== rampart counters (in $srv): packets per filter"
+ip netns exec "$srv" "$rampart" counters | awk 'NR == 1 || $4 > 0'
+echo
+echo "== rampart flush (in $srv); namespaces are deleted on exit"
+ip netns exec "$srv" "$rampart" flush

@@ -38,6 +38,9 @@ public struct Interpreter {
     public var makeGUID: () -> String
     /// Where a relative `exportpolicy`/`importpolicy` path is resolved.
     public var workingDirectory: String
+    /// Match keys of the filters of lists that `add filter` has touched, so the duplicate warning
+    /// costs O(1) per filter in scripts of thousands. Dropped by every other command.
+    var filterKeys: [String: Set<Filter.MatchKey>] = [:]
 
     public init(store: Store, dynamic: DynamicState? = nil, workingDirectory: String = ".",
                 readFile: @escaping (String) throws -> String = { path in throw ValueError("cannot read \(path)") },
@@ -68,6 +71,7 @@ public struct Interpreter {
     /// Runs one command. On error the interpreter's state is unspecified: callers run scripts on a copy.
     public mutating func execute(_ command: ParsedCommand) throws(Diagnostic) {
         diagnostics += command.warnings
+        if !(command.spec.verb == "add" && command.spec.noun == "filter") { filterKeys.removeAll() }
         let args = Args(command: command)
         switch command.spec.context {
         case .static: try executeStatic(args)
@@ -76,9 +80,10 @@ public struct Interpreter {
         }
     }
 
+    /// The objects of the selected store location, mutated in place (no copy per command).
     var current: PolicyStore {
         get { store[location] }
-        set { store[location] = newValue }
+        _modify { yield &store[location] }
     }
 }
 

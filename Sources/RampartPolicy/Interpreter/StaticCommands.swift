@@ -203,9 +203,12 @@ extension Interpreter {
         }
         var stored = filter
         stored.seq = store.nextSequence()
-        if current.filterLists[index].filters.contains(where: { $0.sameMatch(as: stored) }) {
+        let cacheKey = current.filterLists[index].name.lowercased()
+        var keys = filterKeys.removeValue(forKey: cacheKey) ?? Set(current.filterLists[index].filters.map(\.matchKey))
+        if !keys.insert(stored.matchKey).inserted {
             warn("identical filter already in filter list '\(current.filterLists[index].name)'; both are kept", at: a.command.location)
         }
+        filterKeys[cacheKey] = keys
         current.filterLists[index].filters.append(stored)
     }
 

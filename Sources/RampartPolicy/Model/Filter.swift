@@ -88,6 +88,21 @@ public struct Filter: Hashable, Sendable, Codable {
     }
 
     public var identifier: String { "F\(seq)" }
+
+    /// What `sameMatch` compares, as a hashable value.
+    public var matchKey: MatchKey {
+        MatchKey(source: source, destination: destination, proto: proto, sourcePort: sourcePort,
+                 destinationPort: destinationPort, mirrored: mirrored)
+    }
+
+    public struct MatchKey: Hashable, Sendable {
+        var source: AddressSpec
+        var destination: AddressSpec
+        var proto: IPProtocolSpec
+        var sourcePort: UInt16
+        var destinationPort: UInt16
+        var mirrored: Bool
+    }
 }
 
 public struct FilterList: Hashable, Sendable, Codable {

@@ -45,6 +45,10 @@ public struct Store: Hashable, Sendable, Codable {
         set {
             if location == .local { local = newValue } else { persistent = newValue }
         }
+        // In-place access: scripts of thousands of filters must not copy the store per command.
+        _modify {
+            if location == .local { yield &local } else { yield &persistent }
+        }
     }
 
     public mutating func nextSequence() -> Int {

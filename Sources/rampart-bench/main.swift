@@ -1,0 +1,157 @@
+// Benchmarks rampart's netlink apply against `nft -f` of the same rendered ruleset, each run in a
+// fresh network namespace. Prints medians and ratios as a Markdown table (docs/benchmarks.md).
+//   swift build -c release && .build/release/rampart-bench [--runs N] [--rampart PATH]
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import RampartCompiler
+import RampartNetlink
+import RampartPolicy
+import RampartTestSupport
+
+var runs = 7
+var rampartBinary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("rampart").path
+var arguments = CommandLine.arguments.dropFirst()
+while let a = arguments.popFirst() {
+    switch a {
+    case "--runs": runs = Int(arguments.popFirst() ?? "") ?? runs
+    case "--rampart": rampartBinary = arguments.popFirst() ?? rampartBinary
+    default:
+        FileHandle.standardError.write(Data("usage: rampart-bench [--runs N] [--rampart PATH]\n".utf8))
+        exit(64)
+    }
+}
+
+func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
+func median(_ xs: [Double]) -> Double {
+    let s = xs.sorted()
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+func fmt(_ x: Double) -> String { String(format: x < 10 ? "%.2f" : "%.1f", x) }
+
+func store(_ script: String) -> Store {
+    var i = Interpreter(store: Store())
+    do { try ScriptRunner.run(ScriptRunner.lines(of: script, file: "bench"), in: &i) } catch { fatalError("\(error)") }
+    return i.store
+}
+
+/// Runs a command with posix_spawn and waits: the least overhead a process launch can have, so
+/// process-level timings compare the programs, not the launcher.
+func spawnAndWait(_ arguments: [String]) -> Int32 {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    var cArgs = arguments.map { strdup($0) } + [nil]
+    defer { for p in cArgs { free(p) } }
+    var pid = pid_t()
+    guard posix_spawnp(&pid, arguments[0], &actions, nil, &cArgs, environ) == 0 else { return -1 }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    return status
+}
+
+func timed(_ arguments: [String]) -> Double {
+    let start = ContinuousClock.now
+    let status = spawnAndWait(arguments)
+    let elapsed = ms(ContinuousClock.now - start)
+    if status != 0 { fatalError("\(arguments.joined(separator: " ")) failed: \(status)") }
+    return elapsed
+}
+
+let clock = ContinuousClock()
+let work = FileManager.default.temporaryDirectory.appendingPathComponent("rampart-bench-\(getpid())")
+try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(at: work) }
+
+struct Row {
+    var name: String
+    var ours: Double
+    var nft: Double
+    var oursCLI: Double?
+    var nftCLI: Double?
+}
+var rows: [Row] = []
+
+let workloads: [(String, String)] = [
+    ("100 filters", Fixtures.synthetic(filters: 100)),
+    ("1,000 filters", Fixtures.synthetic(filters: 1_000)),
+    ("10,000 filters", Fixtures.synthetic(filters: 10_000)),
+    ("1,850-filter block list", Fixtures.blocklist(entries: 1_850)),
+]
+
+for (name, script) in workloads {
+    let s = store(script)
+    let ruleset = RulesetCompiler().compile(s)
+    let text = NftRenderer.script(ruleset)
+    let nftFile = work.appendingPathComponent("ruleset.nft").path
+    try text.write(toFile: nftFile, atomically: true, encoding: .utf8)
+    let storeFile = work.appendingPathComponent("store.json").path
+    try StoreFile(path: storeFile).save(s)
+    var ours: [Double] = [], nft: [Double] = [], oursCLI: [Double] = [], nftCLI: [Double] = []
+    for run in 0...runs {
+        // In process: the netlink transaction alone (socket open excluded), vs the nft process.
+        let a = try Namespace("bench"), b = try Namespace("bench")
+        let client = try a.client()
+        let t0 = clock.now
+        try client.apply(ruleset)
+        let inProcess = ms(clock.now - t0)
+        let nftTime = timed(["ip", "netns", "exec", b.name, "nft", "-f", nftFile])
+        a.delete(); b.delete()
+        // Whole commands: `rampart apply` (load store, compile, apply) vs `nft -f` (parse, apply).
+        let c = try Namespace("bench"), d = try Namespace("bench")
+        let oursCommand = timed(["ip", "netns", "exec", c.name, rampartBinary, "apply", "--store", storeFile])
+        let nftCommand = timed(["ip", "netns", "exec", d.name, "nft", "-f", nftFile])
+        c.delete(); d.delete()
+        if run == 0 { continue }  // warm-up
+        ours.append(inProcess); nft.append(nftTime); oursCLI.append(oursCommand); nftCLI.append(nftCommand)
+    }
+    rows.append(Row(name: name, ours: median(ours), nft: median(nft), oursCLI: median(oursCLI), nftCLI: median(nftCLI)))
+    FileHandle.standardError.write(Data("\(name): done\n".utf8))
+}
+
+// Set updates: replace the elements of one set (1 and 10,000 addresses) in a ruleset already applied.
+let setScript = "ipsec static add filter filterlist=L srcaddr=me dstaddr=DNS protocol=udp dstport=53\nipsec static add filteraction name=P action=permit\nipsec static add policy name=X assign=yes\nipsec static add rule name=R policy=X filterlist=L filteraction=P\n"
+let setStore = store(setScript)
+var setRows: [Row] = []
+for count in [1, 10_000] {
+    var addresses = DynamicAddresses()
+    addresses.dns = (0..<count).map { IPAddress.v6(UInt128(0x2001_0db8) << 96 | UInt128($0) * 2) }
+    let ruleset = RulesetCompiler().compile(setStore, addresses: addresses)
+    let set = ruleset.sets.first { $0.name == "dns_v6" }!
+    let elements = set.elements.map(\.description).joined(separator: ", ")
+    let nftFile = work.appendingPathComponent("set.nft").path
+    try "flush set inet rampart dns_v6\nadd element inet rampart dns_v6 { \(elements) }\n".write(toFile: nftFile, atomically: true, encoding: .utf8)
+    var ours: [Double] = [], nft: [Double] = []
+    let a = try Namespace("bench"), b = try Namespace("bench")
+    let client = try a.client()
+    try client.apply(RulesetCompiler().compile(setStore))
+    try b.run(["nft", "-f", "-"], input: NftRenderer.script(RulesetCompiler().compile(setStore)))
+    for run in 0...runs {
+        let t0 = clock.now
+        try client.replaceElements(of: [set])
+        let inProcess = ms(clock.now - t0)
+        let nftTime = timed(["ip", "netns", "exec", b.name, "nft", "-f", nftFile])
+        if run == 0 { continue }
+        ours.append(inProcess); nft.append(nftTime)
+    }
+    a.delete(); b.delete()
+    setRows.append(Row(name: "replace a set's elements with \(count == 1 ? "1 address" : "10,000 addresses")", ours: median(ours), nft: median(nft)))
+}
+
+let date = ISO8601DateFormatter().string(from: Date())
+print("Measured \(date), \(runs) runs each after one warm-up, medians; a fresh network namespace per run.")
+print("")
+print("| workload | rampart netlink apply (in process) | `nft -f` (process) | ratio | `rampart apply` (process) | `nft -f` (process) | ratio |")
+print("|---|---|---|---|---|---|---|")
+for r in rows {
+    print("| \(r.name) | \(fmt(r.ours)) ms | \(fmt(r.nft)) ms | \(fmt(r.ours / r.nft))× | \(fmt(r.oursCLI!)) ms | \(fmt(r.nftCLI!)) ms | \(fmt(r.oursCLI! / r.nftCLI!))× |")
+}
+print("")
+print("| set update | rampart `replaceElements` (in process) | `nft -f` flush + add element (process) | ratio |")
+print("|---|---|---|---|")
+for r in setRows {
+    print("| \(r.name) | \(fmt(r.ours)) ms | \(fmt(r.nft)) ms | \(fmt(r.ours / r.nft))× |")
+}
