@@ -10,11 +10,14 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "rampart", targets: ["rampart"]),
+        .executable(name: "rampartd", targets: ["rampartd"]),
         .library(name: "RampartPolicy", targets: ["RampartPolicy"]),
         .library(name: "RampartCompiler", targets: ["RampartCompiler"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         // Pure core: model, netsh grammar, batch importer, interpreter, store codec.
@@ -25,12 +28,30 @@ let package = Package(
         .systemLibrary(name: "CNetfilter", pkgConfig: "libnftnl", providers: [.apt(["libnftnl-dev", "libmnl-dev"])]),
         // The one door to the kernel: netlink transport, linearizer, apply, set updates, read-back.
         .target(name: "RampartNetlink", dependencies: ["CNetfilter", "RampartCompiler", "RampartPolicy"], swiftSettings: strict),
+        // The control-socket protocol and its blocking client (shared by rampart and rampartd).
+        .target(name: "RampartControl", dependencies: ["RampartPolicy"], swiftSettings: strict),
+        // The daemon's services: startup, reload, self-healing, control socket, systemd notification.
+        .target(
+            name: "RampartDaemon",
+            dependencies: [
+                "RampartPolicy", "RampartCompiler", "RampartNetlink", "RampartControl", "CNetfilter",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "rampartd",
+            dependencies: ["RampartDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
         // Helpers for tests and benchmarks only: namespaces, processes, generated policies.
         .target(name: "RampartTestSupport", dependencies: ["RampartNetlink", "CNetfilter"], swiftSettings: strict),
         .executableTarget(
             name: "rampart",
             dependencies: [
-                "RampartPolicy", "RampartCompiler", "RampartNetlink",
+                "RampartPolicy", "RampartCompiler", "RampartNetlink", "RampartControl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

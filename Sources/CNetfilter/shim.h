@@ -36,6 +36,10 @@
 /* Macros Swift cannot import, as inline functions. */
 static inline unsigned int rampart_nlmsg_hdrlen(void) { return NLMSG_HDRLEN; }
 static inline unsigned int rampart_nla_type_mask(void) { return NLA_TYPE_MASK; }
+/* struct ucred needs _GNU_SOURCE; this is the same layout, for SO_PEERCRED. */
+struct rampart_ucred { pid_t pid; uid_t uid; gid_t gid; };
+static inline int rampart_so_peercred(void) { return SO_PEERCRED; }
+
 /* setns(fd, CLONE_NEWNET) without _GNU_SOURCE: moves the calling thread into a network namespace. */
 static inline int rampart_enter_netns(int fd) { return (int)syscall(SYS_setns, fd, 0x40000000); }
 

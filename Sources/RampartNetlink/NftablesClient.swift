@@ -14,6 +14,9 @@ public final class NftablesClient {
     /// length is 16 bits: past 64 KiB it wraps and the kernel silently gets a truncated set.
     static let elementsPerMessage: [IPAddress.Family: Int] = [.ipv4: 2000, .ipv6: 1000]
 
+    /// The port id of our socket: nf_tables notifications caused by our own changes carry it.
+    public var portID: UInt32 { socket.portID }
+
     public init(table: String = Ruleset.tableName) throws(NetlinkError) {
         self.table = table
         socket = try NetlinkSocket()

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import RampartCompiler
 import RampartNetlink
+import RampartControl
 import RampartPolicy
 
 /// Options shared by the commands that compile: where dynamic addresses come from.
@@ -46,6 +47,11 @@ struct Apply: ParsableCommand {
     }
 
     func run() throws {
+        // With rampartd running, it owns the table and would undo a one-shot apply.
+        if global.store == nil, (try? ControlClient.send(ControlRequest(op: "status"), to: global.socketPath, timeoutSeconds: 10)) != nil {
+            printError("rampart: error: rampartd is running and enforces the store; use 'rampart reload' (or 'systemctl reload rampartd')")
+            throw ExitCode.failure
+        }
         let store = try loadStore(global.storeFile)
         let compiler = RulesetCompiler()
         let ruleset = boot ? compiler.compileBoot(store.config) : compiler.compile(store, addresses: try addressOptions.snapshot())
@@ -98,24 +104,11 @@ struct Counters: ParsableCommand {
             throw kernelFailure(error)
         }
         // Map filter ids to their origin in the store, when the store is readable.
-        let store = try? global.storeFile.load()
-        var origins: [String: String] = [:]
-        for f in EffectiveFilters.collect(store ?? Store()) { origins[f.id] = f.origin.description }
+        let origins = CounterListing.origins((try? global.storeFile.load()) ?? Store())
         if global.json {
-            print(JSONValue.array(counters.map { c in
-                .object([("chain", .string(c.chain)), ("handle", .int(Int(c.handle))), ("id", .string(c.id)),
-                         ("origin", origins[c.id].map { .string($0) } ?? .null),
-                         ("packets", .int(Int(c.packets))), ("bytes", .int(Int(c.bytes)))])
-            }).rendered())
-            return
-        }
-        var rows = [["CHAIN", "HANDLE", "ID", "PACKETS", "BYTES", "ORIGIN"]]
-        for c in counters {
-            rows.append([c.chain, String(c.handle), c.id, String(c.packets), String(c.bytes), origins[c.id] ?? ""])
-        }
-        let widths = (0..<rows[0].count).map { col in rows.map { $0[col].count }.max()! }
-        for row in rows {
-            print(row.enumerated().map { col, cell in col == row.count - 1 ? cell : cell.padding(toLength: widths[col], withPad: " ", startingAt: 0) }.joined(separator: "  "))
+            print(CounterListing.json(counters, origins: origins).rendered())
+        } else {
+            print(CounterListing.text(counters, origins: origins), terminator: "")
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RampartCompiler
+import RampartControl
 import RampartPolicy
 
 struct Rampart: ParsableCommand {
@@ -14,7 +15,7 @@ struct Rampart: ParsableCommand {
               rampart netsh ipsec dynamic set config bootmode block
             See rampart(1) in docs/rampart.md.
             """,
-        subcommands: [NetshStatic.self, NetshDynamic.self, Show.self, Exec.self, Import.self, Compile.self, Apply.self, Flush.self, Counters.self, Dump.self]
+        subcommands: [NetshStatic.self, NetshDynamic.self, Show.self, Exec.self, Import.self, Status.self, Confirm.self, Reload.self, Compile.self, Apply.self, Flush.self, Counters.self, Dump.self]
     )
 }
 
@@ -28,7 +29,12 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The store location static commands start in (netsh starts in local).", valueName: "local|persistent"))
     var location: StoreLocation = .local
 
+    @Option(name: .long, help: ArgumentHelp("rampartd's control socket (default $RAMPART_SOCKET or /run/rampart/control.sock).", valueName: "PATH"))
+    var socket: String?
+
     var storeFile: StoreFile { StoreFile.resolve(option: store) }
+
+    var socketPath: String { controlSocketPath(option: socket) }
 }
 
 /// Strips the leading words Windows scripts carry (`netsh`, `netsh.exe`, `ipsec`) so that
@@ -78,6 +84,7 @@ struct Dump: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
+        if try viaDaemon(ControlRequest(op: "dump"), global: global, changes: false) { return }
         let store = try loadStore(global.storeFile)
         print(ScriptWriter.dump(store), terminator: "")
     }
@@ -94,6 +101,7 @@ struct Show: ParsableCommand {
 
     func run() throws {
         if words.first?.lowercased() == "active" {
+            if try viaDaemon(ControlRequest(op: "active"), global: global, changes: false) { return }
             let store = try loadStore(global.storeFile)
             let filters = Ordering.display(EffectiveFilters.collect(store))
             if global.json {
@@ -116,12 +124,21 @@ struct Exec: ParsableCommand {
     @Flag(name: .long, help: "Check the script against the store and report; write nothing.")
     var dryRun = false
 
+    @Option(name: .long, help: ArgumentHelp("Roll the change back unless 'rampart confirm' follows within this many seconds (needs rampartd).", valueName: "SECONDS"))
+    var confirm: Int?
+
     @Argument(help: "The script file ('-' for standard input).")
     var file: String
 
     func run() throws {
         let text = try readInput(file)
         let name = file == "-" ? "<stdin>" : file
+        let request = ControlRequest(op: "exec", name: name, script: text, dryRun: dryRun, confirmSeconds: confirm, location: global.location.rawValue)
+        if try viaDaemon(request, global: global, changes: !dryRun) { return }
+        if confirm != nil {
+            printError("rampart: error: --confirm needs rampartd, which holds the rollback; it is not running")
+            throw ExitCode.failure
+        }
         try transaction(global: global, dryRun: dryRun) { interpreter throws(Diagnostic) in
             try ScriptRunner.run(ScriptRunner.lines(of: text, file: name), in: &interpreter)
         }
@@ -152,6 +169,8 @@ struct Import: ParsableCommand {
             defines[String(d[..<eq])] = String(d[d.index(after: eq)...])
         }
         let text = try readInput(file)
+        let request = ControlRequest(op: "import", name: file, script: text, dryRun: dryRun, defines: defines, location: global.location.rawValue)
+        if try viaDaemon(request, global: global, changes: !dryRun) { return }
         var importer = BatchImporter(defines: defines)
         let extracted: BatchImporter.Result
         do {
@@ -196,5 +215,35 @@ struct Compile: ParsableCommand {
             let what = boot ? "boot mode \(store.config.bootMode.rawValue)" : "policy"
             print(NftRenderer.script(ruleset, header: "rampart compile: \(what) ruleset (\(ruleset.ruleCount) rules)"), terminator: "")
         }
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "What rampartd is doing: boot mode, store, policies, last apply, problems.")
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        if try viaDaemon(ControlRequest(op: "status"), global: global, changes: false, required: true) { return }
+    }
+}
+
+struct Confirm: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Keep the change made with 'rampart exec --confirm SECONDS'.")
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        _ = try viaDaemon(ControlRequest(op: "confirm"), global: global, changes: true, required: true)
+    }
+}
+
+struct Reload: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Ask rampartd to re-read its configuration and the store and apply them (as SIGHUP does).")
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        _ = try viaDaemon(ControlRequest(op: "reload"), global: global, changes: true, required: true)
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RampartCompiler
+import RampartControl
 import RampartPolicy
 
 func printError(_ message: Any) {
@@ -36,6 +37,9 @@ func loadStore(_ file: StoreFile) throws -> Store {
 
 /// One netsh command from the command line, as a one-line script.
 func runSingle(context: String, words: [String], global: GlobalOptions) throws {
+    let readOnlyCommand = words.first.map { ["show", "sh", "dump"].contains($0.lowercased()) } ?? true
+    let request = ControlRequest(op: "netsh", args: [context] + words, location: global.location.rawValue)
+    if try viaDaemon(request, global: global, changes: !readOnlyCommand) { return }
     let line = ScriptRunner.commandLine(arguments: [context] + words)
     let readOnly = words.first.map { ["show", "sh", "dump"].contains($0.lowercased()) } ?? true
     try transaction(global: global, dryRun: false, readOnly: readOnly) { interpreter throws(Diagnostic) in
@@ -101,40 +105,38 @@ func render(_ outputs: [Output], json: Bool) {
     }
 }
 
-/// `show active`: the effective filter list in match order.
-enum ActiveListing {
-    static func matchText(_ f: ActiveFilter) -> String {
-        var s = "\(f.source.display) -> \(f.destination.display) \(f.proto)"
-        if f.sourcePort != 0 || f.destinationPort != 0 { s += " \(f.sourcePort)->\(f.destinationPort)" }
-        return s
-    }
 
-    static func text(_ filters: [ActiveFilter]) -> String {
-        if filters.isEmpty {
-            return "No active filters: no policy is assigned (or its rules have no filters); all traffic is permitted.\n"
+/// Sends the request to rampartd when it runs and prints its answer; returns false when the
+/// command should work on the store file instead (the daemon is not running, or --store was
+/// given). Says which one it used.
+func viaDaemon(_ request: ControlRequest, global: GlobalOptions, changes: Bool, required: Bool = false) throws -> Bool {
+    if global.store != nil && global.socket == nil && !required { return false }
+    let path = global.socketPath
+    let response: ControlResponse
+    do {
+        response = try ControlClient.send(request, to: path)
+    } catch {
+        if case .notRunning = error {
+            if required {
+                printError("rampart: \(error)")
+                throw ExitCode(3)
+            }
+            if changes { printError("rampart: rampartd is not running: working on the store file \(global.storeFile.path) only") }
+            return false
         }
-        var rows = [["RANK", "WEIGHT", "IN", "OUT", "ID", "ORIGIN", "MATCH"]]
-        for (i, f) in filters.enumerated() {
-            let w = f.weight
-            rows.append([String(i + 1), "\(w.pairLabel) #\(w.fossenRank)", f.inbound.rawValue, f.outbound.rawValue, f.id, f.origin.description, matchText(f)])
-        }
-        let widths = (0..<rows[0].count).map { c in rows.map { $0[c].count }.max()! }
-        return rows.map { row in
-            row.enumerated().map { c, cell in c == row.count - 1 ? cell : cell.padding(toLength: widths[c], withPad: " ", startingAt: 0) }
-                .joined(separator: "  ")
-        }.joined(separator: "\n") + "\n"
+        printError("rampart: error: \(error)")
+        throw ExitCode.failure
     }
-
-    static func json(_ filters: [ActiveFilter]) -> JSONValue {
-        .array(filters.enumerated().map { i, f in
-            .object([
-                ("rank", .int(i + 1)), ("id", .string(f.id)), ("class", .string(f.weight.pairLabel)),
-                ("fossenRank", .int(f.weight.fossenRank)), ("inbound", .string(f.inbound.rawValue)),
-                ("outbound", .string(f.outbound.rawValue)), ("origin", .string(f.origin.description)),
-                ("srcaddr", .string(f.source.display)), ("dstaddr", .string(f.destination.display)),
-                ("protocol", .string(f.proto.description)), ("srcport", .int(Int(f.sourcePort))),
-                ("dstport", .int(Int(f.destinationPort))), ("mirrorHalf", .bool(f.isMirror)),
-            ])
-        })
+    for d in response.diagnostics { printError(d) }
+    guard response.ok else {
+        printError(response.error.map { $0.hasPrefix("<") || $0.contains(": error: ") ? $0 : "rampart: error: \($0)" } ?? "rampart: error: request failed")
+        throw ExitCode.failure
     }
+    if global.json, let json = response.json {
+        print(json)
+    } else {
+        print(response.text, terminator: "")
+    }
+    if changes { printError("rampart: applied by rampartd") }
+    return true
 }

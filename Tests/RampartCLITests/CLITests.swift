@@ -34,6 +34,7 @@ struct CLI {
         p.currentDirectoryURL = directory
         var env = ProcessInfo.processInfo.environment
         env["RAMPART_STORE"] = store
+        env["RAMPART_SOCKET"] = directory.appendingPathComponent("no-daemon.sock").path
         p.environment = env
         let out = Pipe(), err = Pipe(), input = Pipe()
         p.standardOutput = out

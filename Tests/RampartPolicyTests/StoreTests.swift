@@ -53,7 +53,8 @@ import Testing
         try file.withExclusiveLock { try file.save(store) }
         #expect(try file.load() == store)
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("sub").path).sorted()
-        #expect(leftovers == ["store.json", "store.json.lock"])
+        #expect(leftovers == ["store.json", "store.json.boot", "store.json.lock"])
+        #expect(try file.loadBootConfig() == store.config)
         let corrupt = Data("{\"format\":\"rampart-store\",\"version\":1,\"seq".utf8)
         try corrupt.write(to: URL(fileURLWithPath: file.path))
         #expect(throws: StoreError.self) { try file.load() }

@@ -33,6 +33,30 @@ public enum StoreCodec {
         return try! encoder.encode(doc) + Data("\n".utf8)
     }
 
+    struct BootDocument: Codable {
+        var format: String
+        var version: Int
+        var config: DynamicConfig
+    }
+
+    public static func encodeBootConfig(_ config: DynamicConfig) -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return try! encoder.encode(BootDocument(format: "rampart-boot", version: version, config: config)) + Data("\n".utf8)
+    }
+
+    public static func decodeBootConfig(_ data: Data) throws(StoreError) -> DynamicConfig {
+        do {
+            let doc = try JSONDecoder().decode(BootDocument.self, from: data)
+            guard doc.format == "rampart-boot", doc.version <= version else { throw StoreError("not a rampart boot file of a known version") }
+            return doc.config
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError("boot file is damaged: \(describe(error))")
+        }
+    }
+
     public static func decode(_ data: Data) throws(StoreError) -> Store {
         let decoder = JSONDecoder()
         let header: Header

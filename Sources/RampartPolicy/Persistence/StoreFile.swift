@@ -49,9 +49,22 @@ public struct StoreFile: Sendable {
         return try body()
     }
 
-    /// Replaces the store file atomically.
+    /// Replaces the store file atomically, and beside it the boot file: the `dynamic set config`
+    /// settings alone, so rampartd can enforce the boot mode before it reads a large store.
     public func save(_ store: Store) throws {
+        try writeAtomically(StoreCodec.encodeBootConfig(store.config), to: bootPath, mode: 0o640)
         try writeAtomically(StoreCodec.encode(store), to: path, mode: 0o640)
+    }
+
+    /// `<store>.boot`: the boot-mode settings, small enough to read in microseconds.
+    public var bootPath: String { path + ".boot" }
+
+    /// The boot settings: from the boot file, else from the store, else the defaults (stateful).
+    public func loadBootConfig() throws(StoreError) -> DynamicConfig {
+        if let data = FileManager.default.contents(atPath: bootPath) {
+            return try StoreCodec.decodeBootConfig(data)
+        }
+        return exists ? try load().config : DynamicConfig()
     }
 
     func createDirectory(_ directory: String) throws {

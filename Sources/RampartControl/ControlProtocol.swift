@@ -1,0 +1,144 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One request on the control socket: a JSON object on one line (docs/control-protocol.md).
+public struct ControlRequest: Codable, Sendable, Equatable {
+    /// status, netsh, exec, import, active, counters, dump, reload, confirm
+    public var op: String
+    /// `netsh`: the command words as typed after `rampart` (`["static", "add", "policy", "name=X"]`).
+    public var args: [String]?
+    /// `exec`/`import`: the file name used in diagnostics, and its text.
+    public var name: String?
+    public var script: String?
+    public var dryRun: Bool?
+    /// `exec`: roll back unless `confirm` arrives within this many seconds.
+    public var confirmSeconds: Int?
+    /// `import`: batch variables.
+    public var defines: [String: String]?
+    /// Static commands start in this store location (`local` or `persistent`).
+    public var location: String?
+
+    public init(op: String, args: [String]? = nil, name: String? = nil, script: String? = nil, dryRun: Bool? = nil,
+                confirmSeconds: Int? = nil, defines: [String: String]? = nil, location: String? = nil) {
+        self.op = op
+        self.args = args
+        self.name = name
+        self.script = script
+        self.dryRun = dryRun
+        self.confirmSeconds = confirmSeconds
+        self.defines = defines
+        self.location = location
+    }
+}
+
+/// The reply: one JSON object on one line.
+public struct ControlResponse: Codable, Sendable, Equatable {
+    public var ok: Bool
+    /// Why the request failed (nothing was changed).
+    public var error: String?
+    /// Warnings and notes, each rendered `FILE:LINE:COL: warning: …`.
+    public var diagnostics: [String]
+    /// Output for people.
+    public var text: String
+    /// The same output as a JSON document, for `--json`.
+    public var json: String?
+
+    public init(ok: Bool, error: String? = nil, diagnostics: [String] = [], text: String = "", json: String? = nil) {
+        self.ok = ok
+        self.error = error
+        self.diagnostics = diagnostics
+        self.text = text
+        self.json = json
+    }
+
+    public static func failure(_ message: String, diagnostics: [String] = []) -> ControlResponse {
+        ControlResponse(ok: false, error: message, diagnostics: diagnostics)
+    }
+}
+
+public enum ControlCodec {
+    public static func encodeLine<T: Encodable>(_ value: T) -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try! encoder.encode(value)) + Data([0x0a])
+    }
+
+    public static func decode<T: Decodable>(_ type: T.Type, from line: Data) throws -> T {
+        try JSONDecoder().decode(type, from: line)
+    }
+}
+
+/// Where the control socket is: `--socket`, else `RAMPART_SOCKET`, else /run/rampart/control.sock.
+public func controlSocketPath(option: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    option ?? environment["RAMPART_SOCKET"] ?? "/run/rampart/control.sock"
+}
+
+/// A blocking client for one request. Used by the `rampart` command.
+public enum ControlClient {
+    public enum Failure: Error, CustomStringConvertible {
+        /// Nobody listens at the path: the daemon is not running.
+        case notRunning(String)
+        case denied(String)
+        case broken(String)
+
+        public var description: String {
+            switch self {
+            case .notRunning(let m), .denied(let m), .broken(let m): return m
+            }
+        }
+    }
+
+    public static func send(_ request: ControlRequest, to path: String, timeoutSeconds: Int = 120) throws(Failure) -> ControlResponse {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw .broken("cannot create a socket: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { throw .broken("socket path too long: \(path)") }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, b) in bytes.enumerated() { raw[i] = b }
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        if connected != 0 {
+            let code = errno
+            if code == ENOENT || code == ECONNREFUSED { throw .notRunning("rampartd is not running (no listener at \(path))") }
+            if code == EACCES || code == EPERM { throw .denied("permission denied on \(path): only root and members of group rampart may use rampartd") }
+            throw .broken("cannot connect to \(path): \(String(cString: strerror(code)))")
+        }
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let line = ControlCodec.encodeLine(request)
+        let written = line.withUnsafeBytes { raw -> Bool in
+            var offset = 0
+            while offset < raw.count {
+                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 { if errno == EINTR { continue }; return false }
+                offset += n
+            }
+            return true
+        }
+        guard written else { throw .broken("cannot send the request to rampartd: \(String(cString: strerror(errno)))") }
+        var reply = Data()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while !reply.contains(0x0a) {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .broken("no reply from rampartd: \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { break }
+            reply.append(contentsOf: buffer[0..<n])
+        }
+        guard let end = reply.firstIndex(of: 0x0a) else { throw .broken("rampartd closed the connection without a reply") }
+        do {
+            return try ControlCodec.decode(ControlResponse.self, from: reply[..<end])
+        } catch {
+            throw .broken("unreadable reply from rampartd: \(error)")
+        }
+    }
+}

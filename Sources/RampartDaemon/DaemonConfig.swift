@@ -1,0 +1,58 @@
+import Foundation
+import RampartPolicy
+
+/// `/etc/rampart/rampartd.conf`: `key = value` lines, `#` comments. Unknown keys and bad values
+/// are errors naming file, line and column (a typo must not silently fall back to a default).
+public struct DaemonConfig: Sendable, Equatable {
+    public static let defaultPath = "/etc/rampart/rampartd.conf"
+
+    public var store = StoreFile.defaultPath
+    public var socket = "/run/rampart/control.sock"
+    /// Members of this group may query the daemon; only root may change anything.
+    public var controlGroup = "rampart"
+    /// NFLOG group the drop-logging rules send to.
+    public var logGroup: UInt16 = 1000
+    /// Longest request line accepted on the control socket.
+    public var maxRequestBytes = 1_048_576
+    /// A client that sends nothing for this long is disconnected.
+    public var clientTimeoutSeconds = 30
+
+    public init() {}
+
+    static let keys = ["store", "socket", "control_group", "log_group", "max_request_bytes", "client_timeout_seconds"]
+
+    public static func parse(_ text: String, file: String) throws(Diagnostic) -> DaemonConfig {
+        var config = DaemonConfig()
+        for line in ScriptRunner.lines(of: text, file: file) {
+            let raw = line.text
+            let content = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            let trimmed = content.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty { continue }
+            let firstColumn = raw.distance(from: raw.startIndex, to: raw.firstIndex { $0 != " " && $0 != "\t" } ?? raw.startIndex)
+            let at = line.location(at: firstColumn)
+            guard let eq = trimmed.firstIndex(of: "=") else { throw .error("expected 'key = value'", at: at) }
+            let key = trimmed[..<eq].trimmingCharacters(in: .whitespaces).lowercased()
+            let value = trimmed[trimmed.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+            let valueColumn = raw.range(of: value).map { raw.distance(from: raw.startIndex, to: $0.lowerBound) } ?? firstColumn
+            let valueAt = line.location(at: valueColumn)
+            guard !value.isEmpty else { throw .error("'\(key)' has no value", at: valueAt) }
+            func number(_ range: ClosedRange<Int>) throws(Diagnostic) -> Int {
+                guard let n = Int(value), range.contains(n) else {
+                    throw .error("\(key): '\(value)' is not a number from \(range.lowerBound) to \(range.upperBound)", at: valueAt)
+                }
+                return n
+            }
+            switch key {
+            case "store": config.store = value
+            case "socket": config.socket = value
+            case "control_group": config.controlGroup = value
+            case "log_group": config.logGroup = UInt16(try number(0...65535))
+            case "max_request_bytes": config.maxRequestBytes = try number(1024...64 * 1024 * 1024)
+            case "client_timeout_seconds": config.clientTimeoutSeconds = try number(1...3600)
+            default:
+                throw .error("unknown key '\(key)'; known keys: \(keys.joined(separator: ", "))", at: at)
+            }
+        }
+        return config
+    }
+}

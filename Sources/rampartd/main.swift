@@ -1,0 +1,92 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Logging
+import RampartControl
+import RampartDaemon
+import RampartNetlink
+
+/// rampartd: enforce the boot mode at once, then the stored policy; reload on SIGHUP; restore the
+/// table when someone else changes it; serve the control socket. See docs/rampartd.md.
+struct RampartdCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rampartd", abstract: "The rampart host packet-filter daemon.")
+
+    @Option(help: ArgumentHelp("The daemon configuration file.", valueName: "FILE"))
+    var config: String?
+
+    @Option(help: ArgumentHelp("The store file (default: the configuration's 'store', $RAMPART_STORE, /var/lib/rampart/store.json).", valueName: "FILE"))
+    var store: String?
+
+    @Option(help: ArgumentHelp("The control socket (default: the configuration's 'socket', $RAMPART_SOCKET, /run/rampart/control.sock).", valueName: "PATH"))
+    var socket: String?
+
+    func run() throws {
+        let started = ContinuousClock.now
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .info
+            return handler
+        }
+        let logger = Logger(label: "rampartd")
+        let environment = ProcessInfo.processInfo.environment
+
+        // The configuration file is small: read it before the boot mode, since it names the store.
+        let configPath = config ?? DaemonConfig.defaultPath
+        var daemonConfig = DaemonConfig()
+        if let text = try? String(contentsOfFile: configPath, encoding: .utf8) {
+            do {
+                daemonConfig = try DaemonConfig.parse(text, file: configPath)
+            } catch {
+                logger.critical("\(error)")
+                throw ExitCode.failure
+            }
+        } else if config != nil {
+            logger.critical("cannot read the configuration file \(configPath)")
+            throw ExitCode.failure
+        }
+        let overrides = Daemon.Overrides(store: store ?? environment["RAMPART_STORE"], socket: socket ?? environment["RAMPART_SOCKET"])
+        daemonConfig.store = overrides.store ?? daemonConfig.store
+        daemonConfig.socket = overrides.socket ?? daemonConfig.socket
+
+        let daemon: Daemon
+        do {
+            daemon = try Daemon(config: daemonConfig, configPath: configPath, overrides: overrides, logger: logger, started: started)
+        } catch {
+            logger.critical("cannot open the nf_tables netlink socket: \(error) (rampartd needs CAP_NET_ADMIN)")
+            throw ExitCode.failure
+        }
+        let finalConfig = daemonConfig
+        let semaphore = DispatchSemaphore(value: 0)
+        let outcome = StartOutcome()
+        Task {
+            do {
+                try await daemon.enforceBootMode()
+            } catch {
+                logger.critical("cannot enforce the boot mode: \(error)")
+                outcome.failed = true
+                semaphore.signal()
+                return
+            }
+            await daemon.loadPolicy()
+            semaphore.signal()
+        }
+        semaphore.wait()
+        if outcome.failed { throw ExitCode.failure }
+
+        Services.startMonitor(daemon: daemon, logger: logger)
+        do {
+            _ = try ControlServer.start(config: finalConfig, daemon: daemon, logger: logger)
+        } catch {
+            logger.error("control socket \(finalConfig.socket) unavailable: \(error); the policy stays enforced")
+        }
+        Services.handleSignals(daemon: daemon, logger: logger)
+        Services.startWatchdog(daemon: daemon)
+        dispatchMain()
+    }
+}
+
+final class StartOutcome: @unchecked Sendable {
+    var failed = false
+}
+
+RampartdCommand.main()
