@@ -1,4 +1,4 @@
-.PHONY: build test demo clean
+.PHONY: build test demo install clean
 
 build:
 	swift build -c release
@@ -8,6 +8,9 @@ test:
 
 demo:
 	./scripts/demo.sh
+
+install:
+	./scripts/install.sh
 
 clean:
 	rm -rf .build

@@ -5,6 +5,7 @@
   probe.py tcp HOST PORT [--sport N]        exit 0 if a TCP connection is established
   probe.py udp HOST PORT [--sport N]        exit 0 if the datagram is echoed back
   probe.py reach HOST [--timeout S]         resolve HOST's link-layer address (exit 0 once it is known)
+  probe.py attempts HOST PORT --seconds S   connect again and again for S seconds; print how many got through
 """
 import argparse
 import select
@@ -93,6 +94,17 @@ def reach(host, timeout):
     return 1
 
 
+def attempts(host, port, seconds):
+    deadline = time.time() + seconds
+    through = tried = 0
+    while time.time() < deadline:
+        tried += 1
+        if tcp(host, port, 0, 0.05) == 0:
+            through += 1
+    print(f"{through} of {tried}", flush=True)
+    return 0
+
+
 def ports(text):
     return [int(p) for p in text.split(",") if p]
 
@@ -109,12 +121,18 @@ def main():
         p.add_argument("port", type=int)
         p.add_argument("--sport", type=int, default=0)
         p.add_argument("--timeout", type=float, default=1.0)
+    p = sub.add_parser("attempts")
+    p.add_argument("host")
+    p.add_argument("port", type=int)
+    p.add_argument("--seconds", type=float, default=3.0)
     p = sub.add_parser("reach")
     p.add_argument("host")
     p.add_argument("--timeout", type=float, default=3.0)
     a = parser.parse_args()
     if a.cmd == "serve":
         serve(a.tcp, a.udp)
+    elif a.cmd == "attempts":
+        sys.exit(attempts(a.host, a.port, a.seconds))
     elif a.cmd == "reach":
         sys.exit(reach(a.host, a.timeout))
     elif a.cmd == "tcp":

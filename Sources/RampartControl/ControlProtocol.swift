@@ -19,9 +19,12 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var defines: [String: String]?
     /// Static commands start in this store location (`local` or `persistent`).
     public var location: String?
+    /// The client's directory, for relative `exportpolicy`/`importpolicy` paths.
+    public var workingDirectory: String?
 
     public init(op: String, args: [String]? = nil, name: String? = nil, script: String? = nil, dryRun: Bool? = nil,
-                confirmSeconds: Int? = nil, defines: [String: String]? = nil, location: String? = nil) {
+                confirmSeconds: Int? = nil, defines: [String: String]? = nil, location: String? = nil,
+                workingDirectory: String? = FileManager.default.currentDirectoryPath) {
         self.op = op
         self.args = args
         self.name = name
@@ -30,6 +33,18 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         self.confirmSeconds = confirmSeconds
         self.defines = defines
         self.location = location
+        self.workingDirectory = workingDirectory
+    }
+}
+
+/// A file a command produced (`exportpolicy`): the client writes it, as the user who asked.
+public struct ControlFile: Codable, Sendable, Equatable {
+    public var path: String
+    public var contents: String
+
+    public init(path: String, contents: String) {
+        self.path = path
+        self.contents = contents
     }
 }
 
@@ -44,6 +59,8 @@ public struct ControlResponse: Codable, Sendable, Equatable {
     public var text: String
     /// The same output as a JSON document, for `--json`.
     public var json: String?
+    /// Files for the client to write.
+    public var files: [ControlFile]?
 
     public init(ok: Bool, error: String? = nil, diagnostics: [String] = [], text: String = "", json: String? = nil) {
         self.ok = ok

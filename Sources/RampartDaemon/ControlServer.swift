@@ -39,9 +39,14 @@ public enum ControlServer {
             }
             .bind(unixDomainSocketPath: path)
             .wait()
-        // root may change, the control group may query: the file mode lets both connect.
-        chmod(path, 0o660)
-        if let gid = group?.gid { chown(path, 0, gid) }
+        // root may change, the control group may query: the file mode lets both connect. Without
+        // CAP_CHOWN (the unit grants only CAP_NET_ADMIN) the socket stays open to all local users
+        // and SO_PEERCRED alone decides, refusing everyone but root and the group.
+        if let gid = group?.gid, chown(path, 0, gid) == 0 {
+            chmod(path, 0o660)
+        } else {
+            chmod(path, 0o666)
+        }
         logger.info("control socket \(path) (group \(config.controlGroup)\(group == nil ? " does not exist: root only" : ""))")
         return channel
     }

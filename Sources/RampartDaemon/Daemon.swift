@@ -127,6 +127,10 @@ public actor Daemon {
                 phase = .running
             }
         }
+    }
+
+    /// Step 4: READY=1, once a ruleset is committed and the control socket listens.
+    public func announceReady() {
         readyMilliseconds = sinceStart()
         notifier.notify("READY=1\nSTATUS=\(statusLine())")
         logger.notice("ready in \(Self.fmt(readyMilliseconds!)) ms: \(statusLine())")

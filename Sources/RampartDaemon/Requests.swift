@@ -109,7 +109,7 @@ extension Daemon {
                 } catch {
                     return .failure("\(error); fix or remove the store, then 'systemctl reload rampartd'")
                 }
-                var interpreter = Interpreter(store: onDisk, dynamic: dynamic, workingDirectory: "/",
+                var interpreter = Interpreter(store: onDisk, dynamic: dynamic, workingDirectory: request.workingDirectory ?? "/",
                                               readFile: { path in try String(contentsOfFile: path, encoding: .utf8) })
                 if let location = request.location.flatMap(StoreLocation.init(rawValue:)) { interpreter.location = location }
                 do {
@@ -143,9 +143,6 @@ extension Daemon {
                         return .failure("cannot write the store (\(error)); the previous ruleset was restored", diagnostics: diagnostics)
                     }
                 }
-                for pending in interpreter.pendingFiles {
-                    try? writeAtomically(Data(pending.contents.utf8), to: pending.path)
-                }
                 store = interpreter.store
                 dynamic = interpreter.dynamic ?? dynamic
                 storeState = "loaded; changed by \(request.op)"
@@ -164,7 +161,11 @@ extension Daemon {
                         await self?.rollbackIfUnconfirmed(token)
                     }
                 }
-                return ControlResponse(ok: true, diagnostics: diagnostics, text: text + confirmText, json: json)
+                var response = ControlResponse(ok: true, diagnostics: diagnostics, text: text + confirmText, json: json)
+                if !interpreter.pendingFiles.isEmpty {
+                    response.files = interpreter.pendingFiles.map { ControlFile(path: $0.path, contents: $0.contents) }
+                }
+                return response
             }
         } catch {
             return .failure("\(error)")

@@ -35,6 +35,15 @@ public enum Services {
         Retained.sources.append(hup)
     }
 
+    /// Call first thing: a parent may have left HUP/TERM/INT blocked, and the mask is inherited
+    /// by every thread created afterwards.
+    public static func unblockSignals() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for sig in [SIGHUP, SIGTERM, SIGINT] { sigaddset(&set, sig) }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+    }
+
     /// Watches nftables notifications on its own thread; a foreign change to our table is undone.
     public static func startMonitor(daemon: Daemon, logger: Logger) {
         let monitor: NftablesMonitor

@@ -84,6 +84,18 @@ public final class Namespace: @unchecked Sendable {
         return p
     }
 
+    /// Starts a background process inside the namespace and keeps its output for `finish()`.
+    public func spawnCapturing(_ arguments: [String]) throws -> CapturedProcess {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        p.arguments = ["netns", "exec", name] + arguments
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        return CapturedProcess(process: p, pipe: pipe)
+    }
+
     /// An nf_tables client whose socket lives in this namespace. The socket is opened on a
     /// short-lived thread that joins the namespace and then exits, so no pooled thread is ever
     /// left in another namespace; a netlink socket keeps the namespace it was created in.
@@ -120,5 +132,22 @@ public func link(_ a: Namespace, _ aAddresses: [String], _ b: Namespace, _ bAddr
             try sh(["ip", "-n", ns.name, "addr", "add", address, "dev", iface] + (address.contains(":") ? ["nodad"] : []))
         }
         try sh(["ip", "-n", ns.name, "link", "set", iface, "up"])
+    }
+}
+
+public final class CapturedProcess: @unchecked Sendable {
+    let process: Process
+    let pipe: Pipe
+
+    init(process: Process, pipe: Pipe) {
+        self.process = process
+        self.pipe = pipe
+    }
+
+    /// Waits for the process and returns what it printed.
+    public func finish() -> String {
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

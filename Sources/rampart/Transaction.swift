@@ -132,6 +132,14 @@ func viaDaemon(_ request: ControlRequest, global: GlobalOptions, changes: Bool, 
         printError(response.error.map { $0.hasPrefix("<") || $0.contains(": error: ") ? $0 : "rampart: error: \($0)" } ?? "rampart: error: request failed")
         throw ExitCode.failure
     }
+    for file in response.files ?? [] {
+        do {
+            try writeAtomically(Data(file.contents.utf8), to: file.path)
+        } catch {
+            printError("rampart: error: cannot write \(file.path): \(error)")
+            throw ExitCode.failure
+        }
+    }
     if global.json, let json = response.json {
         print(json)
     } else {

@@ -73,13 +73,20 @@ struct RampartdCommand: ParsableCommand {
         semaphore.wait()
         if outcome.failed { throw ExitCode.failure }
 
+        // Serve before announcing readiness, so a client started after us finds the socket.
+        Services.handleSignals(daemon: daemon, logger: logger)
         Services.startMonitor(daemon: daemon, logger: logger)
         do {
             _ = try ControlServer.start(config: finalConfig, daemon: daemon, logger: logger)
         } catch {
             logger.error("control socket \(finalConfig.socket) unavailable: \(error); the policy stays enforced")
         }
-        Services.handleSignals(daemon: daemon, logger: logger)
+        let ready = DispatchSemaphore(value: 0)
+        Task {
+            await daemon.announceReady()
+            ready.signal()
+        }
+        ready.wait()
         Services.startWatchdog(daemon: daemon)
         dispatchMain()
     }
@@ -89,4 +96,7 @@ final class StartOutcome: @unchecked Sendable {
     var failed = false
 }
 
+// Before any thread exists: a parent may have left these signals blocked, and every thread
+// created later inherits the mask; one thread must take them for the signal sources to fire.
+Services.unblockSignals()
 RampartdCommand.main()

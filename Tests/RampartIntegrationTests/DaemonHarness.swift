@@ -1,0 +1,131 @@
+import Foundation
+import Testing
+import RampartControl
+import RampartTestSupport
+
+/// A rampartd running in a namespace with its own store, socket, configuration and a notify
+/// socket standing in for systemd's.
+final class DaemonHarness: @unchecked Sendable {
+    static let binary: String = {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("rampartd").path
+    }()
+
+    let cli: RampartCLI
+    let ns: Namespace
+    var process: Process?
+    let notify: NotifySocket
+    var socket: String { cli.directory.appendingPathComponent("control.sock").path }
+    var configPath: String { cli.directory.appendingPathComponent("rampartd.conf").path }
+    var logPath: String { cli.directory.appendingPathComponent("rampartd.log").path }
+
+    init(cli: RampartCLI, ns: Namespace, config: String = "") throws {
+        self.cli = cli
+        self.ns = ns
+        notify = try NotifySocket(path: cli.directory.appendingPathComponent("notify.sock").path)
+        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    /// Starts rampartd and waits for READY=1; returns every notification received until then.
+    @discardableResult
+    func start(waitForReady: Bool = true) throws -> [String] {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        p.arguments = ["netns", "exec", ns.name, DaemonHarness.binary, "--config", configPath, "--store", cli.store, "--socket", socket]
+        var env = ProcessInfo.processInfo.environment
+        env["NOTIFY_SOCKET"] = notify.path
+        env.removeValue(forKey: "WATCHDOG_USEC")
+        p.environment = env
+        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
+        let logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        logHandle.seekToEndOfFile()
+        p.standardOutput = logHandle
+        p.standardError = logHandle
+        try p.run()
+        process = p
+        guard waitForReady else { return [] }
+        var messages: [String] = []
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            guard let m = notify.receive(timeout: 0.5) else { continue }
+            messages.append(m)
+            if m.split(separator: "\n").contains("READY=1") { return messages }
+        }
+        throw ShellError(message: "rampartd did not report READY=1; log: \(log())")
+    }
+
+    func log() -> String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    func signal(_ sig: Int32) {
+        if let pid = process?.processIdentifier { kill(pid, sig) }
+    }
+
+    func kill9() {
+        guard let p = process else { return }
+        Foundation.kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        process = nil
+    }
+
+    func request(_ request: ControlRequest) throws -> ControlResponse {
+        try ControlClient.send(request, to: socket, timeoutSeconds: 30)
+    }
+
+    /// Runs the rampart CLI against this daemon.
+    @discardableResult
+    func rampart(_ arguments: [String], allowFailure: Bool = false, user: String? = nil) throws -> (status: Int32, out: String, err: String) {
+        var command = ["env", "RAMPART_SOCKET=\(socket)", "RAMPART_STORE=\(cli.store)", RampartCLI.binary] + arguments
+        if let user { command = ["runuser", "-u", user, "--"] + command }
+        return try sh(command, allowFailure: allowFailure)
+    }
+
+    func stop() {
+        kill9()
+        notify.close()
+    }
+
+    /// Waits until `condition` holds, checking every 20 ms, for at most `seconds`.
+    func eventually(_ seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        repeat {
+            if try condition() { return true }
+            usleep(20_000)
+        } while Date() < deadline
+        return false
+    }
+}
+
+/// A datagram socket playing systemd's NOTIFY_SOCKET.
+final class NotifySocket: @unchecked Sendable {
+    let path: String
+    private var fd: Int32
+
+    init(path: String) throws {
+        self.path = path
+        unlink(path)
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, b) in path.utf8.enumerated() { raw[i] = b }
+        }
+        let ok = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard ok == 0 else { throw ShellError(message: "cannot bind \(path)") }
+    }
+
+    func receive(timeout: Double) -> String? {
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&pfd, 1, Int32(timeout * 1000)) > 0 else { return nil }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = recv(fd, &buffer, buffer.count, 0)
+        return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : nil
+    }
+
+    func close() {
+        if fd >= 0 { Glibc.close(fd) }
+        fd = -1
+        unlink(path)
+    }
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds and installs rampart and rampartd: binaries, the systemd unit, /etc/rampart defaults and
+# the 'rampart' group. DESTDIR stages the files elsewhere (packaging, boot tests).
+source "$(dirname "$0")/common.sh"
+cd "$repo_root"
+ensure_packages
+destdir="${DESTDIR:-}"
+# A statically linked Swift standard library: the binaries need only glibc, libnftnl and libmnl.
+swift build -c release --static-swift-stdlib --product rampart
+swift build -c release --static-swift-stdlib --product rampartd
+bin="$(swift build -c release --show-bin-path)"
+install -D -m 0755 "$bin/rampart" "$destdir/usr/sbin/rampart"
+install -D -m 0755 "$bin/rampartd" "$destdir/usr/sbin/rampartd"
+install -D -m 0644 systemd/rampartd.service "$destdir/lib/systemd/system/rampartd.service"
+[ -e "$destdir/etc/rampart/rampartd.conf" ] || install -D -m 0644 etc/rampart/rampartd.conf "$destdir/etc/rampart/rampartd.conf"
+install -d -m 0755 "$destdir/etc/rampart/examples"
+install -m 0644 etc/rampart/examples/*.netsh "$destdir/etc/rampart/examples/"
+install -d -m 0755 "$destdir/usr/share/doc/rampart"
+install -m 0644 docs/*.md "$destdir/usr/share/doc/rampart/"
+if [ -z "$destdir" ]; then
+    getent group rampart >/dev/null || groupadd --system rampart
+    if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+        systemctl daemon-reload
+        echo "installed; enable with: systemctl enable --now rampartd"
+    fi
+else
+    grep -q '^rampart:' "$destdir/etc/group" 2>/dev/null || echo "rampart:x:999:" >> "$destdir/etc/group"
+fi
