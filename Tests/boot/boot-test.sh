@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Boots a real systemd (systemd-nspawn --boot, private network) with the real rampartd binary and
+# unit installed, and collects evidence into OUT for the test to check:
+#   Tests/boot/boot-test.sh UNIT_FILE OUT_DIR
+# The Debian rootfs is built once and cached (/var/tmp/rampart-rootfs-bookworm); each run boots a
+# throwaway overlay of it, so nothing persists. See shared/reference/systemd-boot-test.md.
+set -euo pipefail
+unit="$(realpath "$1")"
+out="$(realpath -m "$2")"
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+source "$repo/scripts/common.sh"
+
+if ! command -v systemd-nspawn >/dev/null || ! command -v debootstrap >/dev/null; then
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd-container debootstrap >/dev/null
+fi
+
+cache=/var/tmp/rampart-rootfs-bookworm
+(
+    flock 9
+    if [ ! -e "$cache/.complete" ]; then
+        rm -rf "$cache"
+        # The mirror apt is configured with on this machine.
+        mirror="$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)"
+        [ -n "$mirror" ] || mirror="$(awk '$1 == "deb" {print $2; exit}' /etc/apt/sources.list)"
+        debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,nftables,iproute2,procps,libnftnl11,libmnl0 \
+            bookworm "$cache" "$mirror" >/var/tmp/rampart-debootstrap.log 2>&1
+        touch "$cache/.complete"
+    fi
+) 9>/var/tmp/rampart-rootfs.lock
+
+work="$(mktemp -d /var/tmp/rampart-boot.XXXXXX)"
+root="$work/root"
+mkdir -p "$work/upper" "$work/work" "$root" "$out"
+cleanup() {
+    for pid in $(pgrep -f "systemd-nspawn.*$root" || true); do kill -9 "$pid" 2>/dev/null || true; done
+    umount "$root" 2>/dev/null || umount -l "$root" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+mount -t overlay overlay -o "lowerdir=$cache,upperdir=$work/upper,workdir=$work/work" "$root"
+
+# The binaries under test, with the Swift runtime libraries they link (at the same paths).
+bin="$(cd "$repo" && swift build --show-bin-path)"
+install -m 0755 "$bin/rampartd" "$bin/rampart" "$root/usr/sbin/"
+for lib in $(ldd "$bin/rampartd" "$bin/rampart" | awk '$3 ~ /^\/opt\// {print $3}' | sort -u); do
+    mkdir -p "$root$(dirname "$lib")"
+    cp -L "$lib" "$root$lib"
+done
+install -m 0644 "$unit" "$root/etc/systemd/system/rampartd.service"
+mkdir -p "$root/etc/systemd/system/sysinit.target.wants" "$root/etc/rampart" "$root/var/lib/rampart"
+ln -sf ../rampartd.service "$root/etc/systemd/system/sysinit.target.wants/rampartd.service"
+install -m 0644 "$repo/etc/rampart/rampartd.conf" "$root/etc/rampart/rampartd.conf"
+RAMPART_SOCKET=/nonexistent "$bin/rampart" exec --store "$root/var/lib/rampart/store.json" "$repo/etc/rampart/examples/web-server.netsh" >/dev/null 2>&1
+
+# The marker collects the evidence once the system is up, then powers off.
+cat > "$root/usr/local/bin/rampart-collect" <<'SH'
+#!/bin/sh
+o=/out
+systemctl is-active rampartd.service > $o/active
+systemctl show -p ActiveEnterTimestampMonotonic --value rampartd.service > $o/rampartd.ts
+systemctl show -p ActiveEnterTimestampMonotonic --value network-pre.target > $o/netpre.ts
+systemctl show -p After --value network-pre.target > $o/netpre.after
+nft list ruleset > $o/ruleset.txt 2>&1
+systemctl show -p MainPID --value rampartd.service > $o/pid.before
+rampart static add filter filterlist="Web In" srcaddr=any dstaddr=me protocol=tcp dstport=8081 --store /var/lib/rampart/store.json > $o/offline.txt 2>&1
+systemctl reload rampartd.service > $o/reload.txt 2>&1
+for i in $(seq 50); do nft list ruleset | grep -q "dport 8081" && break; sleep 0.1; done
+nft list ruleset > $o/ruleset-after-reload.txt 2>&1
+systemctl show -p MainPID --value rampartd.service > $o/pid.after
+systemd-analyze verify /etc/systemd/system/rampartd.service > $o/verify.txt 2>&1; echo $? > $o/verify.rc
+journalctl -b --no-pager -u rampartd.service > $o/journal.txt 2>&1
+systemctl poweroff --no-block
+SH
+chmod 0755 "$root/usr/local/bin/rampart-collect"
+cat > "$root/etc/systemd/system/rampart-collect.service" <<'UNIT'
+[Unit]
+Description=Collect rampart boot-test evidence
+After=multi-user.target rampartd.service network-pre.target
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/bin/rampart-collect
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+mkdir -p "$root/etc/systemd/system/multi-user.target.wants"
+ln -sf ../rampart-collect.service "$root/etc/systemd/system/multi-user.target.wants/rampart-collect.service"
+
+start=$(date +%s%N)
+timeout -k 10 120 systemd-nspawn --quiet --register=no --keep-unit --machine="rampart-boot-$$" --directory="$root" \
+    --private-network --bind="$out:/out" --boot --console=read-only </dev/null >"$out/console.log" 2>&1 || true
+echo $(( ($(date +%s%N) - start) / 1000000 )) > "$out/boot-ms"
