@@ -11,14 +11,20 @@ import RampartPolicy
 import RampartTestSupport
 
 var runs = 7
-var rampartBinary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("rampart").path
+var idleSeconds = 60
+var sections: Set<String> = ["apply", "daemon"]
+let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+var rampartBinary = binDirectory.appendingPathComponent("rampart").path
+var rampartdBinary = binDirectory.appendingPathComponent("rampartd").path
 var arguments = CommandLine.arguments.dropFirst()
 while let a = arguments.popFirst() {
     switch a {
     case "--runs": runs = Int(arguments.popFirst() ?? "") ?? runs
+    case "--idle-seconds": idleSeconds = Int(arguments.popFirst() ?? "") ?? idleSeconds
+    case "--only": sections = [arguments.popFirst() ?? ""]
     case "--rampart": rampartBinary = arguments.popFirst() ?? rampartBinary
     default:
-        FileHandle.standardError.write(Data("usage: rampart-bench [--runs N] [--rampart PATH]\n".utf8))
+        FileHandle.standardError.write(Data("usage: rampart-bench [--runs N] [--idle-seconds S] [--only apply|daemon] [--rampart PATH]\n".utf8))
         exit(64)
     }
 }
@@ -82,7 +88,7 @@ let workloads: [(String, String)] = [
     ("1,850-filter block list", Fixtures.blocklist(entries: 1_850)),
 ]
 
-for (name, script) in workloads {
+for (name, script) in sections.contains("apply") ? workloads : [] {
     let s = store(script)
     let ruleset = RulesetCompiler().compile(s)
     let text = NftRenderer.script(ruleset)
@@ -116,7 +122,7 @@ for (name, script) in workloads {
 let setScript = "ipsec static add filter filterlist=L srcaddr=me dstaddr=DNS protocol=udp dstport=53\nipsec static add filteraction name=P action=permit\nipsec static add policy name=X assign=yes\nipsec static add rule name=R policy=X filterlist=L filteraction=P\n"
 let setStore = store(setScript)
 var setRows: [Row] = []
-for count in [1, 10_000] {
+for count in sections.contains("apply") ? [1, 10_000] : [] {
     var addresses = DynamicAddresses()
     addresses.dns = (0..<count).map { IPAddress.v6(UInt128(0x2001_0db8) << 96 | UInt128($0) * 2) }
     let ruleset = RulesetCompiler().compile(setStore, addresses: addresses)
@@ -143,6 +149,7 @@ for count in [1, 10_000] {
 
 let date = ISO8601DateFormatter().string(from: Date())
 print("Measured \(date), \(runs) runs each after one warm-up, medians; a fresh network namespace per run.")
+if sections.contains("apply") {
 print("")
 print("| workload | rampart netlink apply (in process) | `nft -f` (process) | ratio | `rampart apply` (process) | `nft -f` (process) | ratio |")
 print("|---|---|---|---|---|---|---|")
@@ -154,4 +161,101 @@ print("| set update | rampart `replaceElements` (in process) | `nft -f` flush + 
 print("|---|---|---|---|")
 for r in setRows {
     print("| \(r.name) | \(fmt(r.ours)) ms | \(fmt(r.nft)) ms | \(fmt(r.ours / r.nft))× |")
+}
+}
+
+// rampartd: exec → boot mode enforced and exec → READY=1, timed from outside (spawn to the
+// notification's arrival); then idle CPU, wakeups and memory over `idleSeconds`.
+if sections.contains("daemon") {
+    func daemonRun(_ storePath: String) throws -> (boot: Double, ready: Double) {
+        let ns = try Namespace("benchd")
+        defer { ns.delete() }
+        let notify = try NotifySocket(path: work.appendingPathComponent("notify-\(UUID().uuidString).sock").path)
+        defer { notify.close() }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        p.arguments = ["netns", "exec", ns.name, rampartdBinary, "--store", storePath,
+                       "--socket", work.appendingPathComponent("c-\(UUID().uuidString).sock").path]
+        var env = ProcessInfo.processInfo.environment
+        env["NOTIFY_SOCKET"] = notify.path
+        p.environment = env
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        let start = clock.now
+        try p.run()
+        var boot = 0.0, ready = 0.0
+        while ready == 0, let m = notify.receive(timeout: 20) {
+            let now = ms(clock.now - start)
+            if m.contains("boot mode") && m.contains("enforced") && boot == 0 { boot = now }
+            if m.contains("READY=1") { ready = now }
+        }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        return (boot, ready)
+    }
+    var daemonRows: [(String, Double, Double)] = []
+    for (name, script) in [("web-server example", try String(contentsOfFile: Fixtures.webServerExample, encoding: .utf8)),
+                           ("10,000 filters", Fixtures.synthetic(filters: 10_000))] {
+        let storePath = work.appendingPathComponent("daemon-store.json").path
+        try StoreFile(path: storePath).save(store(script))
+        var boots: [Double] = [], readies: [Double] = []
+        for run in 0...runs {
+            let r = try daemonRun(storePath)
+            if run > 0 { boots.append(r.boot); readies.append(r.ready) }
+        }
+        daemonRows.append((name, median(boots), median(readies)))
+    }
+    print("")
+    print("| rampartd startup (process spawned → notification received) | exec → boot mode enforced | exec → READY=1 |")
+    print("|---|---|---|")
+    for (name, boot, ready) in daemonRows { print("| \(name) | \(fmt(boot)) ms | \(fmt(ready)) ms |") }
+
+    // Idle: one daemon, the web-server example, no watchdog, nothing changing.
+    let storePath = work.appendingPathComponent("daemon-store.json").path
+    try StoreFile(path: storePath).save(store(try String(contentsOfFile: Fixtures.webServerExample, encoding: .utf8)))
+    let ns = try Namespace("idle")
+    defer { ns.delete() }
+    let notify = try NotifySocket(path: work.appendingPathComponent("notify-idle.sock").path)
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+    p.arguments = ["netns", "exec", ns.name, rampartdBinary, "--store", storePath, "--socket", work.appendingPathComponent("idle.sock").path]
+    var env = ProcessInfo.processInfo.environment
+    env["NOTIFY_SOCKET"] = notify.path
+    env.removeValue(forKey: "WATCHDOG_USEC")
+    p.environment = env
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    while let m = notify.receive(timeout: 20), !m.contains("READY=1") {}
+    let pid = p.processIdentifier
+    func sample() -> (cpuTicks: Int, switches: [String: Int], rssKiB: Int) {
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
+        let ticks = fields.count > 13 ? (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0) : 0
+        var switches: [String: Int] = [:]
+        for task in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? [] {
+            let status = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/status", encoding: .utf8)) ?? ""
+            for line in status.split(separator: "\n") where line.hasPrefix("voluntary_ctxt_switches") || line.hasPrefix("nonvoluntary_ctxt_switches") {
+                switches[task, default: 0] += Int(line.split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "") ?? 0
+            }
+        }
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let rss = status.split(separator: "\n").first { $0.hasPrefix("VmRSS") }.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
+        return (ticks, switches, rss)
+    }
+    sleep(2)
+    let a = sample()
+    sleep(UInt32(idleSeconds))
+    let b = sample()
+    kill(pid, SIGKILL)
+    p.waitUntilExit()
+    notify.close()
+    let hz = Double(sysconf(Int32(_SC_CLK_TCK)))
+    print("")
+    print("| rampartd idle for \(idleSeconds) s (web-server example, no watchdog) | value |")
+    print("|---|---|")
+    print("| CPU time used | \(fmt(Double(b.cpuTicks - a.cpuTicks) / hz * 1000)) ms |")
+    let wakeups = b.switches.reduce(0) { $0 + $1.value - (a.switches[$1.key] ?? 0) }
+    print("| context switches, all threads (wakeups) | \(wakeups) (threads: \(b.switches.count)) |")
+    print("| resident memory (VmRSS) | \(b.rssKiB / 1024) MiB (\(b.rssKiB) KiB) |")
 }
