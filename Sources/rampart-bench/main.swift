@@ -23,8 +23,9 @@ while let a = arguments.popFirst() {
     case "--idle-seconds": idleSeconds = Int(arguments.popFirst() ?? "") ?? idleSeconds
     case "--only": sections = [arguments.popFirst() ?? ""]
     case "--rampart": rampartBinary = arguments.popFirst() ?? rampartBinary
+    case "--rampartd": rampartdBinary = arguments.popFirst() ?? rampartdBinary
     default:
-        FileHandle.standardError.write(Data("usage: rampart-bench [--runs N] [--idle-seconds S] [--only apply|daemon] [--rampart PATH]\n".utf8))
+        FileHandle.standardError.write(Data("usage: rampart-bench [--runs N] [--idle-seconds S] [--only apply|daemon] [--rampart PATH] [--rampartd PATH]\n".utf8))
         exit(64)
     }
 }
@@ -228,7 +229,7 @@ if sections.contains("daemon") {
     try p.run()
     while let m = notify.receive(timeout: 20), !m.contains("READY=1") {}
     let pid = p.processIdentifier
-    func sample() -> (cpuTicks: Int, switches: [String: Int], rssKiB: Int) {
+    func sample() -> (cpuTicks: Int, switches: [String: Int], rssKiB: Int, anonKiB: Int) {
         let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
         let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
         let ticks = fields.count > 13 ? (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0) : 0
@@ -240,8 +241,10 @@ if sections.contains("daemon") {
             }
         }
         let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-        let rss = status.split(separator: "\n").first { $0.hasPrefix("VmRSS") }.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
-        return (ticks, switches, rss)
+        func field(_ name: String) -> Int {
+            status.split(separator: "\n").first { $0.hasPrefix(name) }.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
+        }
+        return (ticks, switches, field("VmRSS"), field("RssAnon"))
     }
     sleep(2)
     let a = sample()
@@ -257,5 +260,5 @@ if sections.contains("daemon") {
     print("| CPU time used | \(fmt(Double(b.cpuTicks - a.cpuTicks) / hz * 1000)) ms |")
     let wakeups = b.switches.reduce(0) { $0 + $1.value - (a.switches[$1.key] ?? 0) }
     print("| context switches, all threads (wakeups) | \(wakeups) (threads: \(b.switches.count)) |")
-    print("| resident memory (VmRSS) | \(b.rssKiB / 1024) MiB (\(b.rssKiB) KiB) |")
+    print("| resident memory (VmRSS) | \(b.rssKiB / 1024) MiB (\(b.rssKiB) KiB), of which anonymous \(b.anonKiB) KiB |")
 }
