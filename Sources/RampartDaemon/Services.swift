@@ -1,47 +1,58 @@
 import Dispatch
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 import RampartNetlink
 
 /// The daemon's long-running parts besides the control socket: signals, the nftables monitor and
 /// the systemd watchdog. All are event-driven; an idle daemon makes no periodic wakeups unless
 /// systemd asked for a watchdog.
 public enum Services {
-    /// SIGHUP reloads (a burst of signals coalesces into one more reload); SIGTERM and SIGINT stop,
-    /// leaving the ruleset in force.
-    public static func handleSignals(daemon: Daemon, logger: Logger) {
+    /// Runs on the calling thread for good: SIGHUP reloads (a burst coalesces into one more
+    /// reload); SIGTERM and SIGINT stop, leaving the ruleset in force. The signals are blocked in
+    /// every thread (`takeOverSignals`) and taken here with sigwait: no handler, no dispatch source,
+    /// no timer.
+    public static func serveSignals(daemon: Daemon, logger: Logger) -> Never {
         let gate = ReloadGate()
-        for sig in [SIGHUP, SIGTERM, SIGINT] { signal(sig, SIG_IGN) }
-        let queue = DispatchQueue(label: "rampartd.signals")
-        let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: queue)
-        hup.setEventHandler {
-            guard gate.request() else { return }
-            Task {
-                repeat { await daemon.reload() } while gate.finish()
-            }
-        }
-        hup.resume()
-        for (sig, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT")] {
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
-            source.setEventHandler {
+        var set = signalSet()
+        while true {
+            var sig: Int32 = 0
+            guard sigwait(&set, &sig) == 0 else { continue }
+            switch sig {
+            case SIGHUP:
+                guard gate.request() else { continue }
+                Task {
+                    repeat { await daemon.reload() } while gate.finish()
+                }
+            default:
+                let name = sig == SIGTERM ? "SIGTERM" : "SIGINT"
+                let done = DispatchSemaphore(value: 0)
                 Task {
                     await daemon.shutdown(signal: name)
-                    exit(0)
+                    done.signal()
                 }
+                done.wait()
+                exit(0)
             }
-            source.resume()
-            Retained.sources.append(source)
         }
-        Retained.sources.append(hup)
     }
 
-    /// Call first thing: a parent may have left HUP/TERM/INT blocked, and the mask is inherited
-    /// by every thread created afterwards.
-    public static func unblockSignals() {
+    static func signalSet() -> sigset_t {
         var set = sigset_t()
         sigemptyset(&set)
         for sig in [SIGHUP, SIGTERM, SIGINT] { sigaddset(&set, sig) }
-        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        return set
+    }
+
+    /// Call first thing, before any thread exists: HUP, TERM and INT are blocked here and so in
+    /// every thread created later, to be taken by `serveSignals` with sigwait (whatever mask the
+    /// parent left). Swift concurrency then runs on NIO's event loops instead of libdispatch's
+    /// worker pool, whose monitor timer would wake the process every second.
+    public static func takeOverSignalsAndExecutor() {
+        var set = signalSet()
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
     }
 
     /// Watches nftables notifications on its own thread; a foreign change to our table is undone.
@@ -105,6 +116,3 @@ final class ReloadGate: @unchecked Sendable {
     }
 }
 
-enum Retained {
-    nonisolated(unsafe) static var sources: [any DispatchSourceSignal] = []
-}

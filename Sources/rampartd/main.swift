@@ -74,7 +74,6 @@ struct RampartdCommand: ParsableCommand {
         if outcome.failed { throw ExitCode.failure }
 
         // Serve before announcing readiness, so a client started after us finds the socket.
-        Services.handleSignals(daemon: daemon, logger: logger)
         Services.startMonitor(daemon: daemon, logger: logger)
         do {
             _ = try ControlServer.start(config: finalConfig, daemon: daemon, logger: logger)
@@ -88,7 +87,7 @@ struct RampartdCommand: ParsableCommand {
         }
         ready.wait()
         Services.startWatchdog(daemon: daemon)
-        dispatchMain()
+        Services.serveSignals(daemon: daemon, logger: logger)
     }
 }
 
@@ -96,7 +95,5 @@ final class StartOutcome: @unchecked Sendable {
     var failed = false
 }
 
-// Before any thread exists: a parent may have left these signals blocked, and every thread
-// created later inherits the mask; one thread must take them for the signal sources to fire.
-Services.unblockSignals()
+Services.takeOverSignalsAndExecutor()
 RampartdCommand.main()
