@@ -49,10 +49,11 @@ public enum Services {
     /// every thread created later, to be taken by `serveSignals` with sigwait (whatever mask the
     /// parent left). Swift concurrency then runs on NIO's event loops instead of libdispatch's
     /// worker pool, whose monitor timer would wake the process every second.
-    public static func takeOverSignalsAndExecutor() {
+    @discardableResult
+    public static func takeOverSignalsAndExecutor() -> Bool {
         var set = signalSet()
         pthread_sigmask(SIG_BLOCK, &set, nil)
-        _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        return NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
     }
 
     /// Watches nftables notifications on its own thread; a foreign change to our table is undone.

@@ -28,6 +28,7 @@ struct RampartdCommand: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "rampartd")
+        if !executorOnNIO { logger.debug("Swift concurrency stays on libdispatch") }
         let environment = ProcessInfo.processInfo.environment
 
         // The configuration file is small: read it before the boot mode, since it names the store.
@@ -95,5 +96,5 @@ final class StartOutcome: @unchecked Sendable {
     var failed = false
 }
 
-Services.takeOverSignalsAndExecutor()
+let executorOnNIO = Services.takeOverSignalsAndExecutor()
 RampartdCommand.main()
