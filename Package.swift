@@ -28,6 +28,8 @@ let package = Package(
         .systemLibrary(name: "CNetfilter", pkgConfig: "libnftnl", providers: [.apt(["libnftnl-dev", "libmnl-dev"])]),
         // The one door to the kernel: netlink transport, linearizer, apply, set updates, read-back.
         .target(name: "RampartNetlink", dependencies: ["CNetfilter", "RampartCompiler", "RampartPolicy"], swiftSettings: strict),
+        // Pure parsers of the files dynamic addresses come from: resolv.conf, DHCP leases, smb.conf.
+        .target(name: "RampartSources", dependencies: ["RampartPolicy"], swiftSettings: strict),
         // The control-socket protocol and its blocking client (shared by rampart and rampartd).
         .target(name: "RampartControl", dependencies: ["RampartPolicy"], swiftSettings: strict),
         // The daemon's services: startup, reload, self-healing, control socket, systemd notification.
@@ -60,6 +62,7 @@ let package = Package(
         .executableTarget(name: "rampart-bench", dependencies: ["RampartTestSupport", "RampartNetlink", "RampartCompiler", "RampartPolicy"], swiftSettings: strict),
         .testTarget(name: "RampartPolicyTests", dependencies: ["RampartPolicy"], swiftSettings: strict),
         .testTarget(name: "RampartCompilerTests", dependencies: ["RampartCompiler", "RampartPolicy", "RampartTestSupport"], exclude: ["Golden"], swiftSettings: strict),
+        .testTarget(name: "RampartSourcesTests", dependencies: ["RampartSources", "RampartPolicy"], swiftSettings: strict),
         .testTarget(name: "RampartNetlinkTests", dependencies: ["RampartNetlink", "RampartCompiler", "RampartPolicy", "RampartTestSupport"], swiftSettings: strict),
         .testTarget(name: "RampartIntegrationTests", dependencies: ["rampart", "RampartTestSupport", "RampartCompiler", "RampartPolicy"], swiftSettings: strict),
         .testTarget(name: "RampartCLITests", dependencies: ["rampart", "RampartPolicy", "RampartCompiler"], swiftSettings: strict),

@@ -1,0 +1,43 @@
+import RampartPolicy
+
+/// `nameserver` lines of resolv.conf(5): `#` and `;` comments (also after a value), junk lines
+/// ignored, IPv6 zone ids dropped.
+public enum ResolvConf {
+    public static func nameservers(_ text: String) -> [IPAddress] {
+        var out: [IPAddress] = []
+        for raw in text.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }) {
+            let line = raw.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "#" || $0 == ";" }).first ?? ""
+            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard words.count >= 2, words[0] == "nameserver", let a = AddressText.address(words[1]) else { continue }
+            if !out.contains(a) { out.append(a) }
+        }
+        return out
+    }
+
+    /// True when the file names only systemd-resolved's local stub (127.0.0.53 / 127.0.0.54): the
+    /// real servers are then in /run/systemd/resolve/resolv.conf.
+    public static func isResolvedStub(_ servers: [IPAddress]) -> Bool {
+        !servers.isEmpty && servers.allSatisfy { $0 == IPAddress("127.0.0.53")! || $0 == IPAddress("127.0.0.54")! }
+    }
+}
+
+/// `wins server = …` in the [global] section of smb.conf(5).
+public enum SmbConf {
+    public static func winsServers(_ text: String) -> [IPAddress] {
+        var section = ""
+        var out: [IPAddress] = []
+        for raw in text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
+            let line = raw.trimmingCharacters(in: " \t")
+            if line.hasPrefix("#") || line.hasPrefix(";") || line.isEmpty { continue }
+            if line.hasPrefix("[") {
+                section = String(line.dropFirst().prefix { $0 != "]" }).lowercased()
+                continue
+            }
+            guard section == "global", let eq = line.firstIndex(of: "=") else { continue }
+            let key = line[..<eq].lowercased().split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ")
+            guard key == "wins server" else { continue }
+            out += AddressText.list(line[line.index(after: eq)...])
+        }
+        return out
+    }
+}
