@@ -76,7 +76,15 @@ struct Apply: ParsableCommand {
 struct Flush: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Remove table inet rampart (only it) from this network namespace.")
 
+    @Option(name: .long, help: ArgumentHelp("rampartd's control socket (default $RAMPART_SOCKET or /run/rampart/control.sock).", valueName: "PATH"))
+    var socket: String?
+
     func run() throws {
+        // rampartd would restore the table at once: it has to be stopped first.
+        if (try? ControlClient.send(ControlRequest(op: "status"), to: controlSocketPath(option: socket), timeoutSeconds: 10)) != nil {
+            printError("rampart: error: rampartd is running and would restore the table at once; stop it first ('systemctl stop rampartd')")
+            throw ExitCode.failure
+        }
         do {
             let existed = try NftablesClient().deleteTable()
             print(existed ? "removed table inet rampart" : "table inet rampart was not present")

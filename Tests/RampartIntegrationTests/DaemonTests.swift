@@ -276,6 +276,9 @@ import RampartTestSupport
             #expect(json.contains(#""fossenRank""#))
             let applyWhileRunning = try daemon.rampart(["apply"], allowFailure: true)
             #expect(applyWhileRunning.status != 0 && applyWhileRunning.err.contains("rampartd is running"))
+            let flushWhileRunning = try daemon.rampart(["flush"], allowFailure: true)
+            #expect(flushWhileRunning.status != 0 && flushWhileRunning.err.contains("stop it first"))
+            #expect(try ns.nftList().contains("table inet rampart"))
         }
     }
 }

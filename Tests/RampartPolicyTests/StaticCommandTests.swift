@@ -283,7 +283,7 @@ import Testing
             set store location=local
             add filter filterlist=Names srcaddr=me dstaddr=update.example.com dstmask=24 protocol=tcp dstport=443
             add filter filterlist=Names srcaddr=192.0.2.1-192.0.2.9 dstaddr=me protocol=icmp mirrored=no
-            add filteraction name=Sec action=negotiate inpass=yes qmsec="ESP[3DES,SHA1]:3600s"
+            add filteraction name=Sec action=negotiate inpass=yes qmsec="ESP[3DES,SHA1]:3600s" description="a \\'quoted\\' word"
             add policy name=Main mmsec="3DES-SHA1-2" activatedefaultrule=no
             add rule name=N policy=Main filterlist=Names filteraction=Sec psk="a key" kerberos=yes rootca="CN=\\'Quoted\\' Root"
             set policy Main assign=yes
@@ -318,5 +318,6 @@ import Testing
         #expect(a == b)
         #expect(b.local.policies[0].rules[0].authMethods == [.presharedKey("a key"), .kerberos, .rootCA("CN=\"Quoted\" Root")])
         #expect(b.config.bootExemptions.count == 2)
+        #expect(b.local.filterActions.first { $0.name == "Sec" }?.description == "a \"quoted\" word")
     }
 }

@@ -104,7 +104,9 @@ struct Args {
         return a
     }
 
-    func string(_ name: String) -> String? { command.first(name)?.value }
+    /// A text value. `\'` stands for `"` inside double quotes (netsh's convention for rootca; rampart's
+    /// own dump and export write every embedded double quote that way, so it applies to all text).
+    func string(_ name: String) -> String? { command.first(name)?.value.replacingQuoteEscapes }
 
     func value<T>(_ name: String, _ parse: (String) -> Result<T, ValueError>) throws(Diagnostic) -> T? {
         guard let a = command.first(name) else { return nil }
