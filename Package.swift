@@ -60,9 +60,9 @@ let package = Package(
         ),
         // Benchmarks against nft -f (docs/benchmarks.md); not part of the product.
         .executableTarget(name: "rampart-bench", dependencies: ["RampartTestSupport", "RampartNetlink", "RampartCompiler", "RampartPolicy"], swiftSettings: strict),
-        .testTarget(name: "RampartPolicyTests", dependencies: ["RampartPolicy"], swiftSettings: strict),
+        .testTarget(name: "RampartPolicyTests", dependencies: ["RampartPolicy", "RampartTestSupport"], swiftSettings: strict),
         .testTarget(name: "RampartCompilerTests", dependencies: ["RampartCompiler", "RampartPolicy", "RampartTestSupport"], exclude: ["Golden"], swiftSettings: strict),
-        .testTarget(name: "RampartSourcesTests", dependencies: ["RampartSources", "RampartPolicy"], swiftSettings: strict),
+        .testTarget(name: "RampartSourcesTests", dependencies: ["RampartSources", "RampartPolicy", "RampartTestSupport"], swiftSettings: strict),
         .testTarget(name: "RampartNetlinkTests", dependencies: ["RampartNetlink", "RampartCompiler", "RampartPolicy", "RampartTestSupport"], swiftSettings: strict),
         .testTarget(name: "RampartIntegrationTests", dependencies: ["rampart", "RampartTestSupport", "RampartCompiler", "RampartPolicy"], swiftSettings: strict),
         .testTarget(name: "RampartCLITests", dependencies: ["rampart", "RampartPolicy", "RampartCompiler"], swiftSettings: strict),

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import RampartTestSupport
 @testable import RampartPolicy
 
 @Suite struct StoreTests {

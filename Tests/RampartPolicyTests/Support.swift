@@ -40,15 +40,3 @@ func staticError(_ lines: String, store: Store = Store()) -> Diagnostic? {
 func warnings(_ i: Interpreter) -> [String] {
     i.diagnostics.filter { $0.severity == .warning }.map(\.description)
 }
-
-/// A tiny deterministic generator for property tests (SplitMix64).
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E3779B97F4A7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-        return z ^ (z >> 31)
-    }
-}

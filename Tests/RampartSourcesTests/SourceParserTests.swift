@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import RampartTestSupport
 @testable import RampartPolicy
 @testable import RampartSources
 
@@ -128,17 +129,6 @@ func ips(_ list: [String]) -> [IPAddress] { list.map { IPAddress($0)! } }
 
 /// Arbitrary bytes never crash a parser; they only yield fewer addresses.
 @Suite struct SourceParserPropertyTests {
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E3779B97F4A7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-            z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test func arbitraryBytesNeverCrashAnyParser() {
         var rng = SplitMix(state: 5)
         let seeds = [LeaseTests.dhclient, "ADDRESS=1\nDNS=192.0.2.1\n", "nameserver 192.0.2.1\n", "[global]\nwins server = 192.0.2.1\n", #"{"DNS":[[1,2,3,4]]}"#]

@@ -1,0 +1,14 @@
+/// A small deterministic random generator (SplitMix64) for property tests: a failure reproduces.
+public struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+
+    public init(state: UInt64) { self.state = state }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E3779B97F4A7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
+        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
+        return z ^ (z >> 31)
+    }
+}
