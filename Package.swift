@@ -36,7 +36,7 @@ let package = Package(
         .target(
             name: "RampartDaemon",
             dependencies: [
-                "RampartPolicy", "RampartCompiler", "RampartNetlink", "RampartControl", "CNetfilter",
+                "RampartPolicy", "RampartCompiler", "RampartNetlink", "RampartControl", "RampartSources", "CNetfilter",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -50,6 +50,10 @@ public actor Daemon {
     var restores = 0
     var pendingConfirm: PendingConfirm?
     var confirmTokens = 0
+    /// The addresses the server types stand for now, and where each list came from.
+    var addresses = DynamicAddresses()
+    var provenance: [ServerType: (source: String, changed: Date)] = [:]
+    var refreshPending: Set<ServerType> = []
 
     /// Command-line and environment overrides, which win over the configuration file on reload too.
     public struct Overrides: Sendable {
@@ -112,6 +116,9 @@ public actor Daemon {
     /// Steps 2–4: load the store, apply the policy in one transaction replacing the boot ruleset,
     /// then tell systemd we are ready — only once a ruleset is committed.
     public func loadPolicy() {
+        // Local reads only (a file and the routing table): boot never waits on the network.
+        refreshAddresses(.dns, apply: false)
+        refreshAddresses(.gateway, apply: false)
         let loadStart = ContinuousClock.now
         switch loadStore() {
         case .failure(let message):
@@ -163,7 +170,7 @@ public actor Daemon {
     /// Compiles the in-memory store and dynamic state and applies them in one transaction.
     @discardableResult
     func applyCurrent(reason: String) -> Result<Void, NetlinkError> {
-        apply(compiler.compile(store, dynamic: dynamic), what: "policy", reason: reason)
+        apply(compiler.compile(store, dynamic: dynamic, addresses: addresses), what: "policy", reason: reason)
     }
 
     func apply(_ ruleset: Ruleset, what: String, reason: String) -> Result<Void, NetlinkError> {

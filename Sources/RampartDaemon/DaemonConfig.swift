@@ -16,10 +16,15 @@ public struct DaemonConfig: Sendable, Equatable {
     public var maxRequestBytes = 1_048_576
     /// A client that sends nothing for this long is disconnected.
     public var clientTimeoutSeconds = 30
+    /// The DNS server type follows this file's `nameserver` lines.
+    public var resolvConf = "/etc/resolv.conf"
+    /// Read instead when resolv.conf names only systemd-resolved's stub.
+    public var resolvedResolvConf = "/run/systemd/resolve/resolv.conf"
 
     public init() {}
 
-    static let keys = ["store", "socket", "control_group", "log_group", "max_request_bytes", "client_timeout_seconds"]
+    static let keys = ["store", "socket", "control_group", "log_group", "max_request_bytes", "client_timeout_seconds",
+                       "resolv_conf", "resolved_resolv_conf"]
 
     public static func parse(_ text: String, file: String) throws(Diagnostic) -> DaemonConfig {
         var config = DaemonConfig()
@@ -49,6 +54,8 @@ public struct DaemonConfig: Sendable, Equatable {
             case "log_group": config.logGroup = UInt16(try number(0...65535))
             case "max_request_bytes": config.maxRequestBytes = try number(1024...64 * 1024 * 1024)
             case "client_timeout_seconds": config.clientTimeoutSeconds = try number(1...3600)
+            case "resolv_conf": config.resolvConf = value
+            case "resolved_resolv_conf": config.resolvedResolvConf = value
             default:
                 throw .error("unknown key '\(key)'; known keys: \(keys.joined(separator: ", "))", at: at)
             }

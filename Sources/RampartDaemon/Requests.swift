@@ -30,7 +30,7 @@ extension Daemon {
         guard peer.mayQuery else { return .failure("permission denied: only root and members of group \(config.controlGroup) may use rampartd") }
         let changes: Bool
         switch request.op {
-        case "status", "active", "counters", "dump": changes = false
+        case "status", "active", "counters", "dump", "dynamic": changes = false
         case "netsh": changes = !Daemon.isQuery(request.args ?? [])
         case "exec", "import", "reload", "confirm": changes = true
         default: return .failure("unknown operation '\(request.op)'; see docs/control-protocol.md")
@@ -55,6 +55,8 @@ extension Daemon {
             }
         case "dump":
             return ControlResponse(ok: true, text: ScriptWriter.dump(store))
+        case "dynamic":
+            return ControlResponse(ok: true, text: dynamicText(), json: dynamicJSON().rendered())
         case "reload":
             reload()
             return ControlResponse(ok: phase == .running, error: phase == .running ? nil : problems.last, text: statusText())
@@ -131,7 +133,7 @@ extension Daemon {
                     return ControlResponse(ok: true, diagnostics: diagnostics, text: text, json: json)
                 }
                 let previous = (store: store, dynamic: dynamic, ruleset: applied)
-                let ruleset = compiler.compile(interpreter.store, dynamic: interpreter.dynamic)
+                let ruleset = compiler.compile(interpreter.store, dynamic: interpreter.dynamic, addresses: addresses)
                 if case .failure(let e) = apply(ruleset, what: "policy", reason: "\(request.op) request") {
                     return .failure("the kernel rejected the new ruleset; nothing was changed: \(e)", diagnostics: diagnostics)
                 }
@@ -178,7 +180,7 @@ extension Daemon {
         guard let pending = pendingConfirm, pending.token == token else { return }
         pendingConfirm = nil
         logger.warning("change not confirmed in time: rolling back to the previous policy")
-        let ruleset = compiler.compile(pending.previousStore, dynamic: pending.previousDynamic)
+        let ruleset = compiler.compile(pending.previousStore, dynamic: pending.previousDynamic, addresses: addresses)
         guard case .success = apply(ruleset, what: "policy", reason: "rollback of an unconfirmed change") else {
             fail("rollback: the kernel rejected the previous ruleset")
             return

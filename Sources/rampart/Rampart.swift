@@ -100,6 +100,10 @@ struct Show: ParsableCommand {
     var words: [String] = []
 
     func run() throws {
+        if words.first?.lowercased() == "dynamic" {
+            _ = try viaDaemon(ControlRequest(op: "dynamic"), global: global, changes: false, required: true)
+            return
+        }
         if words.first?.lowercased() == "active" {
             if try viaDaemon(ControlRequest(op: "active"), global: global, changes: false) { return }
             let store = try loadStore(global.storeFile)

@@ -76,6 +76,7 @@ struct RampartdCommand: ParsableCommand {
 
         // Serve before announcing readiness, so a client started after us finds the socket.
         Services.startMonitor(daemon: daemon, logger: logger)
+        Services.startAddressWatchers(daemon: daemon, config: finalConfig, logger: logger)
         do {
             _ = try ControlServer.start(config: finalConfig, daemon: daemon, logger: logger)
         } catch {

@@ -1,0 +1,121 @@
+import CNetfilter
+import Glibc
+import RampartPolicy
+
+/// Default gateways from rtnetlink: an initial dump of the main table, then the route multicast
+/// groups. Blocking reads on its own thread; no polling.
+public final class RouteMonitor: @unchecked Sendable {
+    private let socket: OpaquePointer
+
+    public init() throws(NetlinkError) {
+        guard let s = mnl_socket_open(NETLINK_ROUTE) else { throw .system("cannot open a route netlink socket") }
+        let groups = UInt32(RTMGRP_IPV4_ROUTE) | UInt32(RTMGRP_IPV6_ROUTE)
+        guard mnl_socket_bind(s, groups, pid_t(MNL_SOCKET_AUTOPID)) == 0 else {
+            let code = Glibc.errno
+            mnl_socket_close(s)
+            throw .system("cannot subscribe to route changes", code)
+        }
+        socket = s
+    }
+
+    deinit { mnl_socket_close(socket) }
+
+    /// Calls `changed` after every route change notification (the caller re-reads the gateways).
+    public func run(changed: @escaping @Sendable () -> Void) {
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        let fd = mnl_socket_get_fd(socket)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 {
+                if Glibc.errno == EINTR { continue }
+                if Glibc.errno == ENOBUFS { changed(); continue }
+                return
+            }
+            let relevant = NetlinkMessages(bytes: Array(buffer[0..<n])).contains {
+                $0.type == UInt16(RTM_NEWROUTE) || $0.type == UInt16(RTM_DELROUTE)
+            }
+            if relevant { changed() }
+        }
+    }
+
+    /// The gateways of the default routes (IPv4 and IPv6, multipath included) in the main table.
+    public static func defaultGateways() throws(NetlinkError) -> [IPAddress] {
+        guard let s = mnl_socket_open(NETLINK_ROUTE) else { throw .system("cannot open a route netlink socket") }
+        defer { mnl_socket_close(s) }
+        guard mnl_socket_bind(s, 0, pid_t(MNL_SOCKET_AUTOPID)) == 0 else { throw .system("cannot bind a route netlink socket") }
+        // RTM_GETROUTE dump: nlmsghdr + rtmsg (family AF_UNSPEC: both families)
+        var request = [UInt8](repeating: 0, count: 16 + 12)
+        let seq = UInt32(truncatingIfNeeded: time(nil))
+        func put32(_ v: UInt32, _ at: Int) { for i in 0..<4 { request[at + i] = UInt8(truncatingIfNeeded: v >> (8 * UInt32(i))) } }
+        func put16(_ v: UInt16, _ at: Int) { request[at] = UInt8(v & 0xff); request[at + 1] = UInt8(v >> 8) }
+        put32(UInt32(request.count), 0)
+        put16(UInt16(RTM_GETROUTE), 4)
+        put16(UInt16(NLM_F_REQUEST | NLM_F_DUMP), 6)
+        put32(seq, 8)
+        let fd = mnl_socket_get_fd(s)
+        guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.count else {
+            throw .system("cannot ask for the routing table")
+        }
+        var gateways: [IPAddress] = []
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 {
+                if Glibc.errno == EINTR { continue }
+                throw .system("cannot read the routing table")
+            }
+            for message in NetlinkMessages(bytes: Array(buffer[0..<n])) {
+                if message.type == UInt16(NLMSG_DONE) { return gateways }
+                if message.type == UInt16(NLMSG_ERROR) { throw NetlinkError("the kernel refused the route dump") }
+                guard message.type == UInt16(RTM_NEWROUTE) else { continue }
+                for g in defaultRouteGateways(message.data) where !gateways.contains(g) { gateways.append(g) }
+            }
+        }
+    }
+
+    /// Parses one RTM_NEWROUTE: a default route (destination length 0) of the main table with a
+    /// gateway, or with multipath next hops that have gateways.
+    static func defaultRouteGateways(_ data: ArraySlice<UInt8>) -> [IPAddress] {
+        let base = data.startIndex
+        guard data.count >= 16 + 12 else { return [] }
+        let family = data[base + 16], dstLength = data[base + 17], type = data[base + 23]
+        var table = UInt32(data[base + 20])
+        guard dstLength == 0, type == UInt8(RTN_UNICAST), family == UInt8(AF_INET) || family == UInt8(AF_INET6) else { return [] }
+        var gateways: [IPAddress] = []
+        func address(_ bytes: ArraySlice<UInt8>) -> IPAddress? {
+            if bytes.count == 4 {
+                return .v4(bytes.reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+            }
+            if bytes.count == 16 { return .v6(bytes.reduce(UInt128(0)) { $0 << 8 | UInt128($1) }) }
+            return nil
+        }
+        func attributes(_ slice: ArraySlice<UInt8>, _ body: (UInt16, ArraySlice<UInt8>) -> Void) {
+            var at = slice.startIndex
+            while at + 4 <= slice.endIndex {
+                let length = Int(NetlinkMessages.u16(slice, at)), kind = NetlinkMessages.u16(slice, at + 2) & 0x3fff
+                guard length >= 4, at + length <= slice.endIndex else { return }
+                body(kind, slice[(at + 4)..<(at + length)])
+                at += (length + 3) & ~3
+            }
+        }
+        attributes(data[(base + 28)...]) { kind, value in
+            switch Int32(kind) {
+            case Int32(RTA_TABLE.rawValue) where value.count == 4: table = NetlinkMessages.u32(value, value.startIndex)
+            case Int32(RTA_GATEWAY.rawValue): if let a = address(value) { gateways.append(a) }
+            case Int32(RTA_MULTIPATH.rawValue):
+                // struct rtnexthop { u16 len; u8 flags; u8 hops; i32 ifindex; } then attributes
+                var at = value.startIndex
+                while at + 8 <= value.endIndex {
+                    let length = Int(NetlinkMessages.u16(value, at))
+                    guard length >= 8, at + length <= value.endIndex else { break }
+                    attributes(value[(at + 8)..<(at + length)]) { k, v in
+                        if Int32(k) == Int32(RTA_GATEWAY.rawValue), let a = address(v) { gateways.append(a) }
+                    }
+                    at += (length + 3) & ~3
+                }
+            default: break
+            }
+        }
+        return table == UInt32(RT_TABLE_MAIN.rawValue) ? gateways : []
+    }
+}

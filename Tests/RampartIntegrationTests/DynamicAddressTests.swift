@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+import RampartControl
+import RampartTestSupport
+
+/// The server types follow the system live: resolv.conf and the default routes.
+@Suite(.serialized) struct DynamicAddressTests {
+    static let policy = """
+        pushd ipsec static
+        add filteraction name=Permit action=permit
+        add filteraction name=Block action=block
+        add filter filterlist=Everything srcaddr=any dstaddr=any
+        add filter filterlist=Dns srcaddr=me dstaddr=DNS protocol=udp dstport=53 mirrored=yes
+        add filter filterlist=Dns srcaddr=me dstaddr=DNS protocol=tcp dstport=53 mirrored=yes
+        add filter filterlist=Dns srcaddr=me dstaddr=GATEWAY protocol=icmp mirrored=yes
+        add policy name=P assign=yes
+        add rule name=Block policy=P filterlist=Everything filteraction=Block
+        add rule name=Dns policy=P filterlist=Dns filteraction=Permit
+        """
+
+    @Test func dnsServersFollowResolvConfWithoutAReload() throws {
+        let lab = try Lab()
+        defer { lab.teardown() }
+        let cli = try RampartCLI()
+        defer { cli.cleanup() }
+        try cli.exec(Self.policy)
+        let resolv = cli.directory.appendingPathComponent("resolv.conf").path
+        let resolved = cli.directory.appendingPathComponent("resolved-upstream.conf").path
+        try "# generated\nnameserver \(Lab.internal4) ; the internal client\n".write(toFile: resolv, atomically: true, encoding: .utf8)
+        let daemon = try DaemonHarness(cli: cli, ns: lab.server, config: "resolv_conf = \(resolv)\nresolved_resolv_conf = \(resolved)\n")
+        defer { daemon.stop() }
+        try daemon.start()
+        try lab.listen(lab.inside, tcp: [53], udp: [53])
+        try lab.listen(lab.external, tcp: [53], udp: [53])
+        #expect(try lab.udp(from: lab.server, Lab.internal4, 53))
+        #expect(try !lab.udp(from: lab.server, Lab.external4, 53))
+
+        // Rename-replace (what resolvconf and dhclient-script do): server B in, server A out.
+        try "nameserver \(Lab.external4)\nnameserver \(Lab.external6)\n".write(toFile: resolv, atomically: true, encoding: .utf8)
+        #expect(try daemon.eventually(1) { try lab.server.nftList().contains("elements = { \(Lab.external4) }") })
+        #expect(try lab.udp(from: lab.server, Lab.external4, 53))
+        #expect(try lab.tcp(from: lab.server, Lab.external4, 53))
+        #expect(try lab.udp(from: lab.server, Lab.external6, 53))
+        #expect(try !lab.udp(from: lab.server, Lab.internal4, 53))
+
+        // In-place rewrite (the file itself is watched, as under an `ip netns exec` bind mount).
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: resolv))
+        try handle.truncate(atOffset: 0)
+        try handle.write(contentsOf: Data("nameserver \(Lab.internal4)\n".utf8))
+        try handle.close()
+        #expect(try daemon.eventually(1) { try lab.server.nftList().contains("elements = { \(Lab.internal4) }") })
+        #expect(try lab.udp(from: lab.server, Lab.internal4, 53))
+
+        // systemd-resolved's stub: the real servers come from resolved's own file.
+        try "nameserver \(Lab.external4)\n".write(toFile: resolved, atomically: true, encoding: .utf8)
+        try "nameserver 127.0.0.53\noptions edns0 trust-ad\nsearch .\n".write(toFile: resolv, atomically: true, encoding: .utf8)
+        #expect(try daemon.eventually(1) { try lab.server.nftList().contains("elements = { \(Lab.external4) }") })
+
+        let log = daemon.log()
+        #expect(!log.contains("reloading"), "set updates, not reloads")
+        #expect(log.contains("DNS servers now \(Lab.external4)"))
+        let shown = try daemon.rampart(["show", "dynamic"])
+        #expect(shown.out.contains("DNS      \(Lab.external4)  from \(resolved) (systemd-resolved's upstream servers)"), "\(shown.out)")
+        #expect(try daemon.rampart(["show", "dynamic", "--json"]).out.contains(#""GATEWAY""#))
+    }
+
+    @Test func theGatewaySetFollowsTheDefaultRoute() throws {
+        let lab = try Lab()
+        defer { lab.teardown() }
+        let cli = try RampartCLI()
+        defer { cli.cleanup() }
+        try cli.exec(Self.policy)
+        let daemon = try DaemonHarness(cli: cli, ns: lab.server, config: "resolv_conf = \(cli.directory.path)/none.conf\n")
+        defer { daemon.stop() }
+        try daemon.start()
+        #expect(try !lab.server.nftList().contains("elements = { \(Lab.internal4) }"))
+        try lab.server.run(["ip", "route", "replace", "default", "via", Lab.internal4])
+        #expect(try daemon.eventually(1) { try lab.server.nftList().contains("elements = { \(Lab.internal4) }") })
+        try lab.server.run(["ip", "route", "replace", "default", "via", Lab.external4])
+        #expect(try daemon.eventually(1) { try lab.server.nftList().contains("elements = { \(Lab.external4) }") })
+        try lab.server.run(["ip", "-6", "route", "replace", "default", "via", Lab.external6])
+        #expect(try daemon.eventually(1) { try lab.server.nftList().contains("elements = { \(Lab.external6) }") })
+        try lab.server.run(["ip", "route", "del", "default"])
+        #expect(try daemon.eventually(1) { try !lab.server.nftList().contains("elements = { \(Lab.external4) }") })
+        #expect(!daemon.log().contains("reloading"))
+    }
+}
