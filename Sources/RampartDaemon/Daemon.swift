@@ -119,6 +119,8 @@ public actor Daemon {
         // Local reads only (a file and the routing table): boot never waits on the network.
         refreshAddresses(.dns, apply: false)
         refreshAddresses(.gateway, apply: false)
+        refreshAddresses(.dhcp, apply: false)
+        refreshAddresses(.wins, apply: false)
         let loadStart = ContinuousClock.now
         switch loadStore() {
         case .failure(let message):

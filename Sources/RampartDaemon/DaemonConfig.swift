@@ -20,11 +20,19 @@ public struct DaemonConfig: Sendable, Equatable {
     public var resolvConf = "/etc/resolv.conf"
     /// Read instead when resolv.conf names only systemd-resolved's stub.
     public var resolvedResolvConf = "/run/systemd/resolve/resolv.conf"
+    /// DHCP lease directories: the DHCP (server identifier) and WINS (NetBIOS name servers) types.
+    public var dhclientLeases = "/var/lib/dhcp"
+    public var networkdLeases = "/run/systemd/netif/leases"
+    public var dhcpcdLeases = "/var/lib/dhcpcd"
+    public var networkManagerLeases = "/var/lib/NetworkManager"
+    /// `wins server =` of Samba's [global] section adds to the WINS type.
+    public var smbConf = "/etc/samba/smb.conf"
 
     public init() {}
 
     static let keys = ["store", "socket", "control_group", "log_group", "max_request_bytes", "client_timeout_seconds",
-                       "resolv_conf", "resolved_resolv_conf"]
+                       "resolv_conf", "resolved_resolv_conf", "dhclient_leases", "networkd_leases", "dhcpcd_leases",
+                       "networkmanager_leases", "smb_conf"]
 
     public static func parse(_ text: String, file: String) throws(Diagnostic) -> DaemonConfig {
         var config = DaemonConfig()
@@ -56,6 +64,11 @@ public struct DaemonConfig: Sendable, Equatable {
             case "client_timeout_seconds": config.clientTimeoutSeconds = try number(1...3600)
             case "resolv_conf": config.resolvConf = value
             case "resolved_resolv_conf": config.resolvedResolvConf = value
+            case "dhclient_leases": config.dhclientLeases = value
+            case "networkd_leases": config.networkdLeases = value
+            case "dhcpcd_leases": config.dhcpcdLeases = value
+            case "networkmanager_leases": config.networkManagerLeases = value
+            case "smb_conf": config.smbConf = value
             default:
                 throw .error("unknown key '\(key)'; known keys: \(keys.joined(separator: ", "))", at: at)
             }

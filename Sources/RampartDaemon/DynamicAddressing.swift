@@ -45,17 +45,26 @@ extension Daemon {
                 return
             }
             source = "default routes (main table)"
-        case .wins, .dhcp:
-            return
+        case .dhcp, .wins:
+            let leases = readLeases()
+            if type == .dhcp {
+                found = unique(leases.flatMap(\.info.dhcpServers))
+                source = leases.filter { !$0.info.dhcpServers.isEmpty }.map(\.file).joined(separator: ", ")
+            } else {
+                let fromSamba = SmbConf.winsServers((try? String(contentsOfFile: config.smbConf, encoding: .utf8)) ?? "")
+                found = unique(leases.flatMap(\.info.winsServers) + fromSamba)
+                source = (leases.filter { !$0.info.winsServers.isEmpty }.map(\.file) + (fromSamba.isEmpty ? [] : [config.smbConf])).joined(separator: ", ")
+            }
         }
         guard found != addresses.addresses(for: type) || provenance[type] == nil else { return }
         let before = addresses.addresses(for: type)
         switch type {
         case .dns: addresses.dns = found
         case .gateway: addresses.gateway = found
-        default: break
+        case .dhcp: addresses.dhcp = found
+        case .wins: addresses.wins = found
         }
-        provenance[type] = (source, Date())
+        provenance[type] = (source.isEmpty ? "no lease names one" : source, Date())
         guard apply, before != found else { return }
         updateSets(for: type)
         logger.notice("\(type.rawValue) servers now \(found.isEmpty ? "none" : found.map(\.description).joined(separator: ", ")) (from \(source))")
@@ -80,13 +89,41 @@ extension Daemon {
         }
     }
 
+    func unique(_ list: [IPAddress]) -> [IPAddress] {
+        var out: [IPAddress] = []
+        for a in list where !out.contains(a) { out.append(a) }
+        return out
+    }
+
+    /// Every lease file of every supported DHCP client, parsed.
+    func readLeases() -> [(file: String, info: LeaseInfo)] {
+        var out: [(String, LeaseInfo)] = []
+        func files(_ directory: String, _ accept: (String) -> Bool) -> [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter(accept).sorted().map { directory + "/" + $0 }
+        }
+        func text(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+        for f in files(config.dhclientLeases, { $0.hasSuffix(".leases") || $0.hasSuffix(".lease") }) {
+            out += DhclientLeases.parse(text(f)).map { (f, $0) }
+        }
+        for f in files(config.networkManagerLeases, { $0.hasPrefix("dhclient") && $0.hasSuffix(".lease") }) {
+            out += DhclientLeases.parse(text(f)).map { (f, $0) }
+        }
+        for f in files(config.networkdLeases, { !$0.hasPrefix(".") }) {
+            out.append((f, NetworkdLease.parse(text(f))))
+        }
+        for f in files(config.dhcpcdLeases, { $0.hasSuffix(".lease") || $0.hasSuffix(".lease6") }) {
+            let bytes = [UInt8](FileManager.default.contents(atPath: f) ?? Data())
+            out.append((f, DhcpcdLease.parseBinary(bytes)))
+        }
+        return out
+    }
+
     func dynamicText() -> String {
         var lines: [String] = []
         for type in ServerType.allCases {
             let list = addresses.addresses(for: type)
             var line = "\(type.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(list.isEmpty ? "(none)" : list.map(\.description).joined(separator: ", "))"
             if let p = provenance[type] { line += "  from \(p.source), changed \(ISO8601DateFormatter().string(from: p.changed))" }
-            else if type == .wins || type == .dhcp { line += "  (lease files are not watched yet)" }
             lines.append(line)
         }
         return lines.joined(separator: "\n") + "\n"
@@ -106,9 +143,20 @@ extension Daemon {
 extension Services {
     /// inotify on resolv.conf (and resolved's file), and rtnetlink route notifications.
     public static func startAddressWatchers(daemon: Daemon, config: DaemonConfig, logger: Logger) {
-        let files = FileWatcher(paths: [config.resolvConf, config.resolvedResolvConf])
+        let dnsFiles = Set([config.resolvConf, config.resolvedResolvConf])
+        let files = FileWatcher(paths: [config.resolvConf, config.resolvedResolvConf, config.smbConf],
+                                directories: [config.dhclientLeases, config.networkdLeases, config.dhcpcdLeases, config.networkManagerLeases])
         let fileThread = Thread {
-            files.run { _ in Task { await daemon.sourceChanged(.dns) } }
+            files.run { path in
+                Task {
+                    if dnsFiles.contains(path) {
+                        await daemon.sourceChanged(.dns)
+                    } else {
+                        await daemon.sourceChanged(.dhcp)
+                        await daemon.sourceChanged(.wins)
+                    }
+                }
+            }
         }
         fileThread.start()
         do {

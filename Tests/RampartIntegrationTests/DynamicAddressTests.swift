@@ -84,4 +84,56 @@ import RampartTestSupport
         #expect(try daemon.eventually(1) { try !lab.server.nftList().contains("elements = { \(Lab.external4) }") })
         #expect(!daemon.log().contains("reloading"))
     }
+
+    @Test func dhcpAndWinsFollowTheLeaseFiles() throws {
+        let cli = try RampartCLI()
+        defer { cli.cleanup() }
+        try cli.exec("""
+            pushd ipsec static
+            add filteraction name=Permit action=permit
+            add filter filterlist=L srcaddr=me dstaddr=DHCP protocol=udp dstport=67
+            add filter filterlist=L srcaddr=me dstaddr=WINS protocol=udp dstport=137
+            add policy name=P assign=yes
+            add rule name=R policy=P filterlist=L filteraction=Permit
+            """)
+        let leases = cli.directory.appendingPathComponent("dhcp")
+        let networkd = cli.directory.appendingPathComponent("netif-leases")
+        try FileManager.default.createDirectory(at: leases, withIntermediateDirectories: true)
+        func lease(_ server: String, _ wins: String) -> String {
+            "lease {\n  interface \"eth0\";\n  option dhcp-server-identifier \(server);\n  option netbios-name-servers \(wins);\n}\n"
+        }
+        try lease("192.0.2.67", "192.0.2.137").write(to: leases.appendingPathComponent("dhclient.eth0.leases"), atomically: true, encoding: .utf8)
+        let smb = cli.directory.appendingPathComponent("smb.conf").path
+        let ns = try Namespace("lease")
+        defer { ns.delete() }
+        let daemon = try DaemonHarness(cli: cli, ns: ns, config: """
+            resolv_conf = \(cli.directory.path)/none.conf
+            dhclient_leases = \(leases.path)
+            networkd_leases = \(networkd.path)
+            dhcpcd_leases = \(cli.directory.path)/none
+            networkmanager_leases = \(cli.directory.path)/none
+            smb_conf = \(smb)
+            """)
+        defer { daemon.stop() }
+        try daemon.start()
+        let first = try ns.nftList()
+        #expect(first.contains("elements = { 192.0.2.67 }") && first.contains("elements = { 192.0.2.137 }"), "\(first)")
+        // dhclient appends a newer lease: the last one counts.
+        let handle = try FileHandle(forWritingTo: leases.appendingPathComponent("dhclient.eth0.leases"))
+        handle.seekToEndOfFile()
+        handle.write(Data(lease("198.51.100.67", "198.51.100.137").utf8))
+        try handle.close()
+        #expect(try daemon.eventually(1) { try ns.nftList().contains("elements = { 198.51.100.67 }") })
+        #expect(try ns.nftList().contains("elements = { 198.51.100.137 }"))
+        // A networkd lease directory that appears later, and Samba's WINS server, add to the sets.
+        try FileManager.default.createDirectory(at: networkd, withIntermediateDirectories: true)
+        try "# This is private data. Do not parse.\nADDRESS=203.0.113.10\nSERVER_ADDRESS=203.0.113.67\nDNS=203.0.113.53\n"
+            .write(to: networkd.appendingPathComponent("2"), atomically: true, encoding: .utf8)
+        #expect(try daemon.eventually(1) { try ns.nftList().contains("203.0.113.67") })
+        try "[global]\n  wins server = 203.0.113.137\n".write(toFile: smb, atomically: true, encoding: .utf8)
+        #expect(try daemon.eventually(1) { try ns.nftList().contains("203.0.113.137") })
+        #expect(!daemon.log().contains("reloading"))
+        let shown = try daemon.rampart(["show", "dynamic"]).out
+        #expect(shown.contains("DHCP     198.51.100.67, 203.0.113.67"), "\(shown)")
+    }
 }
