@@ -54,6 +54,10 @@ public actor Daemon {
     var addresses = DynamicAddresses()
     var provenance: [ServerType: (source: String, changed: Date)] = [:]
     var refreshPending: Set<ServerType> = []
+    /// Host names in filters: when each was last resolved, and the last failure.
+    var nameResolution: [String: (at: Date, error: String?)] = [:]
+    var resolving = false
+    var resolveGeneration = 0
 
     /// Command-line and environment overrides, which win over the configuration file on reload too.
     public struct Overrides: Sendable {
@@ -140,6 +144,8 @@ public actor Daemon {
 
     /// Step 4: READY=1, once a ruleset is committed and the control socket listens.
     public func announceReady() {
+        // Host names resolve only now: boot never waits on DNS, which the boot mode may block.
+        resolveNames()
         readyMilliseconds = sinceStart()
         notifier.notify("READY=1\nSTATUS=\(statusLine())")
         logger.notice("ready in \(Self.fmt(readyMilliseconds!)) ms: \(statusLine())")
@@ -234,6 +240,7 @@ public actor Daemon {
         }
         problems = []
         phase = .running
+        resolveNames()
         logger.notice("reloaded: \(statusLine())")
     }
 

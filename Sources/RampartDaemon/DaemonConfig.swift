@@ -27,12 +27,14 @@ public struct DaemonConfig: Sendable, Equatable {
     public var networkManagerLeases = "/var/lib/NetworkManager"
     /// `wins server =` of Samba's [global] section adds to the WINS type.
     public var smbConf = "/etc/samba/smb.conf"
+    /// Host names in filters are resolved again this often (and whenever resolv.conf changes).
+    public var dnsRefreshSeconds = 300
 
     public init() {}
 
     static let keys = ["store", "socket", "control_group", "log_group", "max_request_bytes", "client_timeout_seconds",
                        "resolv_conf", "resolved_resolv_conf", "dhclient_leases", "networkd_leases", "dhcpcd_leases",
-                       "networkmanager_leases", "smb_conf"]
+                       "networkmanager_leases", "smb_conf", "dns_refresh_seconds"]
 
     public static func parse(_ text: String, file: String) throws(Diagnostic) -> DaemonConfig {
         var config = DaemonConfig()
@@ -69,6 +71,7 @@ public struct DaemonConfig: Sendable, Equatable {
             case "dhcpcd_leases": config.dhcpcdLeases = value
             case "networkmanager_leases": config.networkManagerLeases = value
             case "smb_conf": config.smbConf = value
+            case "dns_refresh_seconds": config.dnsRefreshSeconds = try number(1...86400)
             default:
                 throw .error("unknown key '\(key)'; known keys: \(keys.joined(separator: ", "))", at: at)
             }

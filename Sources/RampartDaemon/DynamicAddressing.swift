@@ -13,7 +13,7 @@ extension Daemon {
     public func sourceChanged(_ type: ServerType) {
         guard refreshPending.insert(type).inserted else { return }
         Task { [weak self] in
-            try? await Task.sleep(for: .milliseconds(20))
+            try? await Task.sleep(for: .milliseconds(2))
             await self?.runPendingRefresh(type)
         }
     }
@@ -67,14 +67,18 @@ extension Daemon {
         provenance[type] = (source.isEmpty ? "no lease names one" : source, Date())
         guard apply, before != found else { return }
         updateSets(for: type)
+        // Other DNS servers may answer differently for the host names in filters.
+        if type == .dns { resolveNames() }
         logger.notice("\(type.rawValue) servers now \(found.isEmpty ? "none" : found.map(\.description).joined(separator: ", ")) (from \(source))")
     }
 
     /// Replaces the elements of `type`'s sets that the applied ruleset has.
-    func updateSets(for type: ServerType) {
+    func updateSets(for type: ServerType) { updateSets(sources: [type.rawValue]) }
+
+    func updateSets(sources: Set<String>) {
         guard var ruleset = applied, enforcing == "policy" else { return }
         let fresh = compiler.compile(store, dynamic: dynamic, addresses: addresses)
-        let sets = fresh.sets.filter { set in set.source == type.rawValue && ruleset.sets.contains { $0.name == set.name } }
+        let sets = fresh.sets.filter { set in sources.contains(set.source) && ruleset.sets.contains { $0.name == set.name } }
         guard !sets.isEmpty else { return }
         let clock = ContinuousClock.now
         do {
@@ -85,8 +89,65 @@ extension Daemon {
             applied = ruleset
             logger.info("updated \(sets.map(\.name).joined(separator: ", ")) in \(Self.fmt(Self.ms(ContinuousClock.now - clock))) ms")
         } catch {
-            fail("updating the \(type.rawValue) sets failed; they keep their previous addresses: \(error)")
+            fail("updating the \(sources.sorted().joined(separator: ", ")) sets failed; they keep their previous addresses: \(error)")
         }
+    }
+
+    /// The host names the effective filters use.
+    func hostNames() -> [String] {
+        var names = Set<String>()
+        for f in EffectiveFilters.collect(store, dynamic: dynamic) {
+            for side in [f.source, f.destination] { if case .dnsName(let n, _) = side { names.insert(n) } }
+        }
+        return names.sorted()
+    }
+
+    /// Resolves every host name (all A and AAAA records) on a thread of its own, then updates
+    /// their sets; schedules the next refresh. A failed lookup keeps the last known addresses.
+    func resolveNames() {
+        let names = hostNames()
+        guard !names.isEmpty, !resolving else { return }
+        resolving = true
+        resolveGeneration += 1
+        let generation = resolveGeneration
+        let thread = Thread { [self] in
+            var results: [String: Result<[IPAddress], HostLookupError>] = [:]
+            for name in names { results[name] = HostLookup.resolve(name) }
+            let finished = results
+            Task { await self.namesResolved(finished, generation: generation) }
+        }
+        thread.start()
+    }
+
+    func namesResolved(_ results: [String: Result<[IPAddress], HostLookupError>], generation: Int) {
+        resolving = false
+        var changed = Set<String>()
+        for (name, result) in results {
+            switch result {
+            case .success(let found):
+                nameResolution[name] = (Date(), nil)
+                if addresses.names[name] != found {
+                    addresses.names[name] = found
+                    changed.insert(name)
+                    logger.notice("\(name) now resolves to \(found.map(\.description).joined(separator: ", "))")
+                }
+            case .failure(let error):
+                nameResolution[name] = (Date(), error.message)
+                logger.warning("\(name): lookup failed (\(error.message)); keeping \((addresses.names[name] ?? []).map(\.description).joined(separator: ", "))")
+            }
+        }
+        if !changed.isEmpty { updateSets(sources: changed) }
+        let seconds = config.dnsRefreshSeconds
+        Task { [weak self] in
+            try? await Task.sleep(for: .seconds(seconds))
+            await self?.scheduledResolve(generation)
+        }
+    }
+
+    /// Only the newest schedule fires: a resolv.conf change restarts the interval.
+    func scheduledResolve(_ generation: Int) {
+        guard generation == resolveGeneration else { return }
+        resolveNames()
     }
 
     func unique(_ list: [IPAddress]) -> [IPAddress] {
@@ -126,17 +187,33 @@ extension Daemon {
             if let p = provenance[type] { line += "  from \(p.source), changed \(ISO8601DateFormatter().string(from: p.changed))" }
             lines.append(line)
         }
+        for name in hostNames() {
+            let list = addresses.names[name] ?? []
+            var line = "\(name)  \(list.isEmpty ? "(unresolved)" : list.map(\.description).joined(separator: ", "))"
+            if let r = nameResolution[name] {
+                line += "  resolved \(ISO8601DateFormatter().string(from: r.at))" + (r.error.map { "; LAST LOOKUP FAILED: \($0)" } ?? "")
+            }
+            lines.append(line)
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 
     func dynamicJSON() -> JSONValue {
-        .object(ServerType.allCases.map { type in
+        var members: [(String, JSONValue)] = ServerType.allCases.map { type in
             (type.rawValue, .object([
                 ("addresses", .array(addresses.addresses(for: type).map { .string($0.description) })),
                 ("source", provenance[type].map { .string($0.source) } ?? .null),
                 ("changed", provenance[type].map { .string(ISO8601DateFormatter().string(from: $0.changed)) } ?? .null),
             ]))
-        })
+        }
+        members.append(("names", .object(hostNames().map { name in
+            (name, .object([
+                ("addresses", .array((addresses.names[name] ?? []).map { .string($0.description) })),
+                ("resolved", nameResolution[name].map { .string(ISO8601DateFormatter().string(from: $0.at)) } ?? .null),
+                ("error", nameResolution[name]?.error.map { .string($0) } ?? .null),
+            ]))
+        })))
+        return .object(members)
     }
 }
 
@@ -168,5 +245,42 @@ extension Services {
         } catch {
             logger.error("cannot watch the routing table (\(error)); the gateway set will not follow route changes")
         }
+    }
+}
+
+public struct HostLookupError: Error, Sendable {
+    public var message: String
+}
+
+/// getaddrinfo(3) for one name: every IPv4 and IPv6 address, in the system resolver's order
+/// (so /etc/hosts and nsswitch apply as for every other program).
+enum HostLookup {
+    static func resolve(_ name: String) -> Result<[IPAddress], HostLookupError> {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var result: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(name, nil, &hints, &result)
+        guard status == 0, let first = result else {
+            return .failure(HostLookupError(message: String(cString: gai_strerror(status))))
+        }
+        defer { freeaddrinfo(first) }
+        var out: [IPAddress] = []
+        var cursor: UnsafeMutablePointer<addrinfo>? = first
+        while let info = cursor {
+            if info.pointee.ai_family == AF_INET, let sa = info.pointee.ai_addr {
+                let v4 = sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt32(bigEndian: $0.pointee.sin_addr.s_addr) }
+                let a = IPAddress.v4(v4)
+                if !out.contains(a) { out.append(a) }
+            } else if info.pointee.ai_family == AF_INET6, let sa = info.pointee.ai_addr {
+                let bytes = sa.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { p in
+                    withUnsafeBytes(of: p.pointee.sin6_addr) { Array($0) }
+                }
+                let a = IPAddress.v6(bytes.reduce(UInt128(0)) { $0 << 8 | UInt128($1) })
+                if !out.contains(a) { out.append(a) }
+            }
+            cursor = info.pointee.ai_next
+        }
+        return .success(out)
     }
 }

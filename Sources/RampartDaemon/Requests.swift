@@ -150,6 +150,7 @@ extension Daemon {
                 storeState = "loaded; changed by \(request.op)"
                 problems = []
                 phase = .running
+                resolveNames()
                 var confirmText = ""
                 if let seconds = request.confirmSeconds, seconds > 0 {
                     confirmTokens += 1

@@ -136,4 +136,60 @@ import RampartTestSupport
         let shown = try daemon.rampart(["show", "dynamic"]).out
         #expect(shown.contains("DHCP     198.51.100.67, 203.0.113.67"), "\(shown)")
     }
+
+    /// A host name in a filter, resolved through a DNS server in another namespace (dnsmasq), and
+    /// re-resolved at the next refresh after its record changes.
+    @Test func hostNamesResolveThroughATestDNSServerAndRefresh() throws {
+        if (try? sh(["which", "dnsmasq"]))?.status != 0 {
+            try sh(["sh", "-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dnsmasq-base >/dev/null"])
+        }
+        let lab = try Lab()
+        defer { lab.teardown() }
+        let cli = try RampartCLI()
+        defer { cli.cleanup() }
+        try cli.exec("""
+            pushd ipsec static
+            add filteraction name=Permit action=permit
+            add filter filterlist=L srcaddr=me dstaddr=update.example.test protocol=tcp dstport=443
+            add policy name=P assign=yes
+            add rule name=R policy=P filterlist=L filteraction=Permit
+            """)
+        // `ip netns exec` shows /etc/netns/NAME/resolv.conf as the namespace's /etc/resolv.conf.
+        let netnsEtc = "/etc/netns/\(lab.server.name)"
+        try FileManager.default.createDirectory(atPath: netnsEtc, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: netnsEtc) }
+        try "nameserver \(Lab.internal4)\n".write(toFile: netnsEtc + "/resolv.conf", atomically: true, encoding: .utf8)
+        let hosts = cli.directory.appendingPathComponent("hosts").path
+        let pidFile = cli.directory.appendingPathComponent("dnsmasq.pid").path
+        // dnsmasq daemonizes (closing every inherited descriptor) and leaves its pid in a file.
+        func stopDNS() {
+            if let pid = (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap({ Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) {
+                kill(pid, SIGKILL)
+                usleep(100_000)
+            }
+            try? FileManager.default.removeItem(atPath: pidFile)
+        }
+        func serveDNS(_ v4: String) throws {
+            stopDNS()
+            try "\(v4) update.example.test\n2001:db8:203::80 update.example.test\n".write(toFile: hosts, atomically: true, encoding: .utf8)
+            try lab.inside.run(["dnsmasq", "--no-resolv", "--no-hosts", "--addn-hosts=\(hosts)", "--listen-address=\(Lab.internal4)",
+                                "--bind-interfaces", "--port=53", "--pid-file=\(pidFile)", "--user=root"])
+            for _ in 0..<100 where !(try lab.inside.run(["ss", "-lnuH"]).out.contains(":53 ")) { usleep(20_000) }
+        }
+        try serveDNS("203.0.113.80")
+        defer { stopDNS() }
+        let daemon = try DaemonHarness(cli: cli, ns: lab.server, config: "resolv_conf = \(cli.directory.path)/none.conf\ndns_refresh_seconds = 1\n")
+        defer { daemon.stop() }
+        try daemon.start()
+        #expect(try daemon.eventually(5) { try lab.server.nftList().contains("elements = { 203.0.113.80 }") }, "\(daemon.log())")
+        #expect(try lab.server.nftList().contains("elements = { 2001:db8:203::80 }"))
+        try serveDNS("203.0.113.81")
+        #expect(try daemon.eventually(5) { try lab.server.nftList().contains("elements = { 203.0.113.81 }") })
+        let shown = try daemon.rampart(["show", "dynamic"]).out
+        #expect(shown.contains("update.example.test  203.0.113.81, 2001:db8:203::80") || shown.contains("update.example.test  2001:db8:203::80, 203.0.113.81"), "\(shown)")
+        // The DNS server goes away: the last known addresses stay, and the failure shows.
+        stopDNS()
+        #expect(try daemon.eventually(15) { try daemon.rampart(["show", "dynamic"]).out.contains("LAST LOOKUP FAILED") })
+        #expect(try lab.server.nftList().contains("elements = { 203.0.113.81 }"))
+    }
 }
