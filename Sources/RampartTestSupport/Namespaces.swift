@@ -96,11 +96,28 @@ public final class Namespace: @unchecked Sendable {
         return CapturedProcess(process: p, pipe: pipe)
     }
 
+    /// An nftables notification listener whose socket lives in this namespace.
+    public func monitor() throws -> NftablesMonitor {
+        let box = ResultBox<NftablesMonitor>()
+        let path = "/run/netns/\(name)"
+        let thread = Thread {
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            defer { if fd >= 0 { close(fd) } }
+            guard fd >= 0, rampart_enter_netns(fd) == 0 else {
+                box.finish(.failure(ShellError(message: "cannot enter \(path)")))
+                return
+            }
+            do { box.finish(.success(try NftablesMonitor(table: "rampart"))) } catch { box.finish(.failure(error)) }
+        }
+        thread.start()
+        return try box.wait().get()
+    }
+
     /// An nf_tables client whose socket lives in this namespace. The socket is opened on a
     /// short-lived thread that joins the namespace and then exits, so no pooled thread is ever
     /// left in another namespace; a netlink socket keeps the namespace it was created in.
     public func client() throws -> NftablesClient {
-        let box = ClientBox()
+        let box = ResultBox<NftablesClient>()
         let path = "/run/netns/\(name)"
         let thread = Thread {
             let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -116,11 +133,11 @@ public final class Namespace: @unchecked Sendable {
     }
 }
 
-final class ClientBox: @unchecked Sendable {
+final class ResultBox<T>: @unchecked Sendable {
     private let semaphore = DispatchSemaphore(value: 0)
-    private var result: Result<NftablesClient, any Error>?
-    func finish(_ r: Result<NftablesClient, any Error>) { result = r; semaphore.signal() }
-    func wait() -> Result<NftablesClient, any Error> { semaphore.wait(); return result! }
+    private var result: Result<T, any Error>?
+    func finish(_ r: Result<T, any Error>) { result = r; semaphore.signal() }
+    func wait() -> Result<T, any Error> { semaphore.wait(); return result! }
 }
 
 /// Two namespaces joined by a veth pair, with documentation addresses on both ends.

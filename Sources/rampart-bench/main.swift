@@ -12,7 +12,7 @@ import RampartTestSupport
 
 var runs = 7
 var idleSeconds = 60
-var sections: Set<String> = ["apply", "daemon"]
+var sections: Set<String> = ["apply", "daemon", "sources"]
 let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
 var rampartBinary = binDirectory.appendingPathComponent("rampart").path
 var rampartdBinary = binDirectory.appendingPathComponent("rampartd").path
@@ -25,7 +25,7 @@ while let a = arguments.popFirst() {
     case "--rampart": rampartBinary = arguments.popFirst() ?? rampartBinary
     case "--rampartd": rampartdBinary = arguments.popFirst() ?? rampartdBinary
     default:
-        FileHandle.standardError.write(Data("usage: rampart-bench [--runs N] [--idle-seconds S] [--only apply|daemon] [--rampart PATH] [--rampartd PATH]\n".utf8))
+        FileHandle.standardError.write(Data("usage: rampart-bench [--runs N] [--idle-seconds S] [--only apply|daemon|sources] [--rampart PATH] [--rampartd PATH]\n".utf8))
         exit(64)
     }
 }
@@ -261,4 +261,54 @@ if sections.contains("daemon") {
     let wakeups = b.switches.reduce(0) { $0 + $1.value - (a.switches[$1.key] ?? 0) }
     print("| context switches, all threads (wakeups) | \(wakeups) (threads: \(b.switches.count)) |")
     print("| resident memory (VmRSS) | \(b.rssKiB / 1024) MiB (\(b.rssKiB) KiB), of which anonymous \(b.anonKiB) KiB |")
+}
+
+// Dynamic addresses: latency from a resolv.conf write to the DNS set committed in the kernel (seen
+// as the daemon's NEWSETELEM notification), then idle wakeups with the watchers running.
+if sections.contains("sources") {
+    let ns = try Namespace("src")
+    defer { ns.delete() }
+    let resolv = work.appendingPathComponent("resolv.conf").path
+    try "nameserver 192.0.2.1\n".write(toFile: resolv, atomically: true, encoding: .utf8)
+    let config = work.appendingPathComponent("rampartd.conf").path
+    try "resolv_conf = \(resolv)\n".write(toFile: config, atomically: true, encoding: .utf8)
+    let storePath = work.appendingPathComponent("sources-store.json").path
+    try StoreFile(path: storePath).save(store("ipsec static add filter filterlist=L srcaddr=me dstaddr=DNS protocol=udp dstport=53\nipsec static add filteraction name=P action=permit\nipsec static add policy name=X assign=yes\nipsec static add rule name=R policy=X filterlist=L filteraction=P\n"))
+    let notify = try NotifySocket(path: work.appendingPathComponent("notify-src.sock").path)
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+    p.arguments = ["netns", "exec", ns.name, rampartdBinary, "--config", config, "--store", storePath, "--socket", work.appendingPathComponent("src.sock").path]
+    var env = ProcessInfo.processInfo.environment
+    env["NOTIFY_SOCKET"] = notify.path
+    env.removeValue(forKey: "WATCHDOG_USEC")
+    p.environment = env
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    defer { kill(p.processIdentifier, SIGKILL); p.waitUntilExit(); notify.close() }
+    while let m = notify.receive(timeout: 20), !m.contains("READY=1") {}
+    let monitor = try ns.monitor()
+    let committed = DispatchSemaphore(value: 0)
+    let thread = Thread {
+        monitor.run(ownPortIDs: { [] }, changed: { change in
+            if change.operations.contains("new set element") { committed.signal() }
+        })
+    }
+    thread.start()
+    var latencies: [Double] = []
+    let changes = 200
+    for i in 0..<changes {
+        let t0 = clock.now
+        // Rename-replace, as resolvconf and dhclient-script write it.
+        try "nameserver 192.0.2.\(2 + i % 200)\n".write(toFile: resolv, atomically: true, encoding: .utf8)
+        guard committed.wait(timeout: .now() + 2) == .success else { fatalError("no set update after change \(i)") }
+        latencies.append(ms(clock.now - t0))
+        usleep(5_000)
+    }
+    let sorted = latencies.sorted()
+    let p99 = sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.99).rounded(.up)) - 1)]
+    print("")
+    print("| DNS server change (resolv.conf rename-replace → DNS set committed), \(changes) changes | median | p99 | max |")
+    print("|---|---|---|---|")
+    print("| rampartd | \(fmt(median(latencies))) ms | \(fmt(p99)) ms | \(fmt(sorted.last!)) ms |")
 }

@@ -51,6 +51,18 @@ import RampartTestSupport
         #expect(try daemon.eventually(1) { try lab.server.nftList().contains("elements = { \(Lab.internal4) }") })
         #expect(try lab.udp(from: lab.server, Lab.internal4, 53))
 
+        // A symlink swap, then an in-place change of the symlink's new target.
+        let target = cli.directory.appendingPathComponent("resolv-target.conf").path
+        try "nameserver \(Lab.external4)\n".write(toFile: target, atomically: true, encoding: .utf8)
+        try sh(["ln", "-sfn", target, resolv])
+        #expect(try daemon.eventually(1) { try lab.server.nftList().contains("elements = { \(Lab.external4) }") })
+        let targetHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: target))
+        try targetHandle.truncate(atOffset: 0)
+        try targetHandle.write(contentsOf: Data("nameserver \(Lab.internal4)\n".utf8))
+        try targetHandle.close()
+        #expect(try daemon.eventually(1) { try lab.server.nftList().contains("elements = { \(Lab.internal4) }") })
+        try FileManager.default.removeItem(atPath: resolv)
+
         // systemd-resolved's stub: the real servers come from resolved's own file.
         try "nameserver \(Lab.external4)\n".write(toFile: resolved, atomically: true, encoding: .utf8)
         try "nameserver 127.0.0.53\noptions edns0 trust-ad\nsearch .\n".write(toFile: resolv, atomically: true, encoding: .utf8)
