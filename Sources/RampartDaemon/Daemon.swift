@@ -323,6 +323,9 @@ public actor Daemon {
         if restores > 0 { lines.append("  restored:    \(restores) time(s) after foreign changes to the table") }
         if let p = pendingConfirm { lines.append("  PENDING:     unconfirmed change; rolls back at \(ISO8601DateFormatter().string(from: p.deadline)) unless 'rampart confirm'") }
         for p in problems { lines.append("  PROBLEM:     \(p)") }
+        for (name, r) in nameResolution.sorted(by: { $0.key < $1.key }) {
+            if let error = r.error { lines.append("  LOOKUP:      \(name) failed (\(error)); its set keeps the last known addresses") }
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 }

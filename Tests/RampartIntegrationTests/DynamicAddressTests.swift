@@ -203,5 +203,6 @@ import RampartTestSupport
         stopDNS()
         #expect(try daemon.eventually(15) { try daemon.rampart(["show", "dynamic"]).out.contains("LAST LOOKUP FAILED") })
         #expect(try lab.server.nftList().contains("elements = { 203.0.113.81 }"))
+        #expect(try daemon.rampart(["status"]).out.contains("LOOKUP:      update.example.test failed"))
     }
 }
