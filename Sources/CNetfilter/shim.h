@@ -33,9 +33,7 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink_log.h>
 
-/* Macros Swift cannot import, as inline functions. */
-static inline unsigned int rampart_nlmsg_hdrlen(void) { return NLMSG_HDRLEN; }
-static inline unsigned int rampart_nla_type_mask(void) { return NLA_TYPE_MASK; }
+/* What Swift cannot import directly, as inline functions and types. */
 /* struct ucred needs _GNU_SOURCE; this is the same layout, for SO_PEERCRED. */
 struct rampart_ucred { pid_t pid; uid_t uid; gid_t gid; };
 static inline int rampart_so_peercred(void) { return SO_PEERCRED; }

@@ -184,8 +184,4 @@ final class RequestHandler: ChannelInboundHandler, @unchecked Sendable {
             reply(.failure("bad request: \(error)"), on: context.channel)
         }
     }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        context.fireChannelInactive()
-    }
 }
