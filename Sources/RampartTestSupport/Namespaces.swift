@@ -98,26 +98,19 @@ public final class Namespace: @unchecked Sendable {
 
     /// An nftables notification listener whose socket lives in this namespace.
     public func monitor() throws -> NftablesMonitor {
-        let box = ResultBox<NftablesMonitor>()
-        let path = "/run/netns/\(name)"
-        let thread = Thread {
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
-            defer { if fd >= 0 { close(fd) } }
-            guard fd >= 0, rampart_enter_netns(fd) == 0 else {
-                box.finish(.failure(ShellError(message: "cannot enter \(path)")))
-                return
-            }
-            do { box.finish(.success(try NftablesMonitor(table: "rampart"))) } catch { box.finish(.failure(error)) }
-        }
-        thread.start()
-        return try box.wait().get()
+        try inside { try NftablesMonitor(table: "rampart") }
     }
 
-    /// An nf_tables client whose socket lives in this namespace. The socket is opened on a
-    /// short-lived thread that joins the namespace and then exits, so no pooled thread is ever
-    /// left in another namespace; a netlink socket keeps the namespace it was created in.
+    /// An nf_tables client whose socket lives in this namespace.
     public func client() throws -> NftablesClient {
-        let box = ResultBox<NftablesClient>()
+        try inside { try NftablesClient() }
+    }
+
+    /// Creates something (a netlink socket) on a short-lived thread that has joined the namespace
+    /// and then exits, so no pooled thread is ever left in another namespace; a netlink socket
+    /// keeps the namespace it was created in.
+    func inside<T>(_ make: @escaping @Sendable () throws -> T) throws -> T {
+        let box = ResultBox<T>()
         let path = "/run/netns/\(name)"
         let thread = Thread {
             let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -126,7 +119,7 @@ public final class Namespace: @unchecked Sendable {
                 box.finish(.failure(ShellError(message: "cannot enter \(path)")))
                 return
             }
-            do { box.finish(.success(try NftablesClient())) } catch { box.finish(.failure(error)) }
+            do { box.finish(.success(try make())) } catch { box.finish(.failure(error)) }
         }
         thread.start()
         return try box.wait().get()

@@ -43,6 +43,21 @@ func store(_ script: String) -> Store {
     return i.store
 }
 
+/// Starts rampartd in `ns` with a test NOTIFY_SOCKET and no watchdog; output is discarded.
+@MainActor func startDaemon(in ns: Namespace, _ arguments: [String], notify: NotifySocket) throws -> Process {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+    p.arguments = ["netns", "exec", ns.name, rampartdBinary] + arguments
+    var env = ProcessInfo.processInfo.environment
+    env["NOTIFY_SOCKET"] = notify.path
+    env.removeValue(forKey: "WATCHDOG_USEC")
+    p.environment = env
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    return p
+}
+
 /// Runs a command with posix_spawn and waits: the least overhead a process launch can have, so
 /// process-level timings compare the programs, not the launcher.
 func spawnAndWait(_ arguments: [String]) -> Int32 {
@@ -173,17 +188,8 @@ if sections.contains("daemon") {
         defer { ns.delete() }
         let notify = try NotifySocket(path: work.appendingPathComponent("notify-\(UUID().uuidString).sock").path)
         defer { notify.close() }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        p.arguments = ["netns", "exec", ns.name, rampartdBinary, "--store", storePath,
-                       "--socket", work.appendingPathComponent("c-\(UUID().uuidString).sock").path]
-        var env = ProcessInfo.processInfo.environment
-        env["NOTIFY_SOCKET"] = notify.path
-        p.environment = env
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
         let start = clock.now
-        try p.run()
+        let p = try startDaemon(in: ns, ["--store", storePath, "--socket", work.appendingPathComponent("c-\(UUID().uuidString).sock").path], notify: notify)
         var boot = 0.0, ready = 0.0
         while ready == 0, let m = notify.receive(timeout: 20) {
             let now = ms(clock.now - start)
@@ -217,16 +223,7 @@ if sections.contains("daemon") {
     let ns = try Namespace("idle")
     defer { ns.delete() }
     let notify = try NotifySocket(path: work.appendingPathComponent("notify-idle.sock").path)
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-    p.arguments = ["netns", "exec", ns.name, rampartdBinary, "--store", storePath, "--socket", work.appendingPathComponent("idle.sock").path]
-    var env = ProcessInfo.processInfo.environment
-    env["NOTIFY_SOCKET"] = notify.path
-    env.removeValue(forKey: "WATCHDOG_USEC")
-    p.environment = env
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
-    try p.run()
+    let p = try startDaemon(in: ns, ["--store", storePath, "--socket", work.appendingPathComponent("idle.sock").path], notify: notify)
     while let m = notify.receive(timeout: 20), !m.contains("READY=1") {}
     let pid = p.processIdentifier
     func sample() -> (cpuTicks: Int, switches: [String: Int], rssKiB: Int, anonKiB: Int) {
@@ -275,16 +272,7 @@ if sections.contains("sources") {
     let storePath = work.appendingPathComponent("sources-store.json").path
     try StoreFile(path: storePath).save(store("ipsec static add filter filterlist=L srcaddr=me dstaddr=DNS protocol=udp dstport=53\nipsec static add filteraction name=P action=permit\nipsec static add policy name=X assign=yes\nipsec static add rule name=R policy=X filterlist=L filteraction=P\n"))
     let notify = try NotifySocket(path: work.appendingPathComponent("notify-src.sock").path)
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-    p.arguments = ["netns", "exec", ns.name, rampartdBinary, "--config", config, "--store", storePath, "--socket", work.appendingPathComponent("src.sock").path]
-    var env = ProcessInfo.processInfo.environment
-    env["NOTIFY_SOCKET"] = notify.path
-    env.removeValue(forKey: "WATCHDOG_USEC")
-    p.environment = env
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
-    try p.run()
+    let p = try startDaemon(in: ns, ["--config", config, "--store", storePath, "--socket", work.appendingPathComponent("src.sock").path], notify: notify)
     defer { kill(p.processIdentifier, SIGKILL); p.waitUntilExit(); notify.close() }
     while let m = notify.receive(timeout: 20), !m.contains("READY=1") {}
     let monitor = try ns.monitor()
