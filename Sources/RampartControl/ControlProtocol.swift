@@ -3,6 +3,11 @@ import Foundation
 import Glibc
 #endif
 
+/// What a request asks for. The wire carries the raw value in `op`.
+public enum ControlOperation: String, Codable, Sendable, CaseIterable {
+    case status, netsh, exec, `import`, active, counters, dump, dynamic, reload, confirm
+}
+
 /// One request on the control socket: a JSON object on one line (docs/control-protocol.md).
 public struct ControlRequest: Codable, Sendable, Equatable {
     /// status, netsh, exec, import, active, counters, dump, reload, confirm
@@ -21,6 +26,9 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var location: String?
     /// The client's directory, for relative `exportpolicy`/`importpolicy` paths.
     public var workingDirectory: String?
+
+    /// nil for an operation this version does not know.
+    public var operation: ControlOperation? { ControlOperation(rawValue: op) }
 
     public init(op: String, args: [String]? = nil, name: String? = nil, script: String? = nil, dryRun: Bool? = nil,
                 confirmSeconds: Int? = nil, defines: [String: String]? = nil, location: String? = nil,
@@ -130,28 +138,40 @@ public enum ControlClient {
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let line = ControlCodec.encodeLine(request)
-        let written = line.withUnsafeBytes { raw -> Bool in
+        // MSG_NOSIGNAL: a daemon that closes early (a request over its limit) must not kill us
+        // with SIGPIPE; its reply, sent before it closed, is still there to read.
+        var sendError: Int32 = 0
+        line.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
-                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 { if errno == EINTR { continue }; return false }
+                let n = Glibc.send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    sendError = errno
+                    return
+                }
                 offset += n
             }
-            return true
         }
-        guard written else { throw .broken("cannot send the request to rampartd: \(String(cString: strerror(errno)))") }
+        if sendError != 0 && sendError != EPIPE && sendError != ECONNRESET {
+            throw .broken("cannot send the request to rampartd: \(String(cString: strerror(sendError)))")
+        }
         var reply = Data()
         var buffer = [UInt8](repeating: 0, count: 65536)
         while !reply.contains(0x0a) {
             let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
+                if errno == ECONNRESET && sendError != 0 { break }
                 throw .broken("no reply from rampartd: \(String(cString: strerror(errno)))")
             }
             if n == 0 { break }
             reply.append(contentsOf: buffer[0..<n])
         }
-        guard let end = reply.firstIndex(of: 0x0a) else { throw .broken("rampartd closed the connection without a reply") }
+        guard let end = reply.firstIndex(of: 0x0a) else {
+            if sendError != 0 { throw .broken("rampartd closed the connection while the request was sent (\(String(cString: strerror(sendError)))): is it over the daemon's size limit?") }
+            throw .broken("rampartd closed the connection without a reply")
+        }
         do {
             return try ControlCodec.decode(ControlResponse.self, from: reply[..<end])
         } catch {

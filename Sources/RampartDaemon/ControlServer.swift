@@ -6,19 +6,34 @@ import NIOPosix
 import RampartControl
 
 /// The control socket: a Unix stream socket speaking one JSON request line and one JSON reply
-/// line per connection (docs/control-protocol.md). Peer credentials decide what a client may do;
-/// request size and idle time are bounded; a bad request gets an error reply, never a crash.
+/// line per connection (docs/control-protocol.md). Peer credentials are read at accept: an
+/// outsider is answered and closed at once, before it can hold a descriptor; members and root
+/// have separate connection pools and request sizes; every connection has a whole-request
+/// deadline; a bad request gets an error reply, never a crash.
 public enum ControlServer {
-    public static func start(config: DaemonConfig, daemon: Daemon, logger: Logger) throws -> any Channel {
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public struct Listening: Sendable {
+        public var channel: any Channel
+        /// The socket file's inode, so that only our own socket is removed at stop.
+        public var inode: UInt64
+        /// Set when group members cannot connect (the group is missing or the chown failed).
+        public var warning: String?
+    }
+
+    public static func start(config: DaemonConfig, daemon: Daemon, logger: Logger) throws -> Listening {
         let path = config.socket
-        let directory = (path as NSString).deletingLastPathComponent
-        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
-        // A socket file left by a previous run (kill -9) would make bind fail; nothing listens on it.
-        var info = stat()
-        if lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFSOCK { unlink(path) }
+        try prepareDirectory((path as NSString).deletingLastPathComponent)
+        try clearStaleSocket(path)
         let group = lookupGroup(config.controlGroup)
-        let maxBytes = config.maxRequestBytes
+        let limiter = ConnectionLimiter(members: config.maxConnections, perUser: config.maxConnectionsPerUser, root: config.maxConnections)
         let timeout = TimeAmount.seconds(Int64(config.clientTimeoutSeconds))
+        let limits = RequestHandler.Limits(memberRequest: config.maxRequestBytes, rootRequest: config.maxRequestBytesRoot, reply: config.maxReplyBytes)
+        // Created 0660 by bind itself: never, even for a moment, open to all.
+        let previousMask = umask(0o117)
+        defer { umask(previousMask) }
         let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
@@ -32,23 +47,106 @@ public enum ControlServer {
                 }
                 return credentials.flatMapThrowing { credentials in
                     let peer = ControlServer.peer(credentials, controlGroup: group)
-                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: timeout))
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RequestLineDecoder(maxBytes: maxBytes)))
-                    try channel.pipeline.syncOperations.addHandler(RequestHandler(daemon: daemon, peer: peer, logger: logger))
+                    let pipeline = channel.pipeline.syncOperations
+                    guard peer.role != .outsider else {
+                        try pipeline.addHandler(RefuseHandler(message: "permission denied: only root and members of group \(config.controlGroup) may use rampartd"))
+                        return
+                    }
+                    guard limiter.admit(peer) else {
+                        try pipeline.addHandler(RefuseHandler(message: "too many connections from uid \(peer.uid) (or in all); try again when one ends"))
+                        return
+                    }
+                    channel.closeFuture.whenComplete { _ in limiter.release(peer) }
+                    try pipeline.addHandler(RequestDeadline(after: timeout))
+                    let maxBytes = peer.role == .admin ? limits.rootRequest : limits.memberRequest
+                    try pipeline.addHandler(ByteToMessageHandler(RequestLineDecoder(maxBytes: maxBytes)))
+                    try pipeline.addHandler(RequestHandler(daemon: daemon, peer: peer, limits: limits, logger: logger))
                 }
             }
             .bind(unixDomainSocketPath: path)
             .wait()
-        // root may change, the control group may query: the file mode lets both connect. Without
-        // CAP_CHOWN (the unit grants only CAP_NET_ADMIN) the socket stays open to all local users
-        // and SO_PEERCRED alone decides, refusing everyone but root and the group.
-        if let gid = group?.gid, chown(path, 0, gid) == 0 {
-            chmod(path, 0o660)
-        } else {
-            chmod(path, 0o666)
+        var warning: String?
+        let inode: UInt64
+        do {
+            inode = try setGroup(path, group: group)
+        } catch {
+            channel.close(promise: nil)
+            throw error
         }
-        logger.info("control socket \(path) (group \(config.controlGroup)\(group == nil ? " does not exist: root only" : ""))")
-        return channel
+        if group == nil {
+            // As documented: without the group, root only. Not a fault.
+            logger.notice("group \(config.controlGroup) does not exist: only root can use the control socket")
+        } else if inode == 0 {
+            warning = "cannot give the control socket to group \(config.controlGroup) (\(String(cString: strerror(errno))); rampartd needs CAP_CHOWN): only root can use it"
+        }
+        logger.info("control socket \(path) (mode 0660, group \(group == nil || inode == 0 ? "root" : config.controlGroup))")
+        return Listening(channel: channel, inode: inode == 0 ? socketInode(path) : inode, warning: warning)
+    }
+
+    /// The directory must be a real directory that only its owner (root, or the user running
+    /// rampartd) can write: elsewhere a symlink or another socket could be swapped in.
+    static func prepareDirectory(_ directory: String) throws {
+        let dir = directory.isEmpty ? "." : directory
+        var info = stat()
+        if lstat(dir, &info) != 0 {
+            guard errno == ENOENT, mkdir(dir, 0o755) == 0 || errno == EEXIST else {
+                throw Failure(description: "cannot create the socket directory \(dir): \(String(cString: strerror(errno)))")
+            }
+            guard lstat(dir, &info) == 0 else { throw Failure(description: "cannot stat \(dir): \(String(cString: strerror(errno)))") }
+        }
+        guard (info.st_mode & S_IFMT) == S_IFDIR else {
+            throw Failure(description: "the socket directory \(dir) is not a directory (a symlink is refused too)")
+        }
+        guard info.st_uid == geteuid() else {
+            throw Failure(description: "the socket directory \(dir) belongs to uid \(info.st_uid), not to rampartd's uid \(geteuid()): refused")
+        }
+        guard info.st_mode & 0o022 == 0 else {
+            throw Failure(description: "the socket directory \(dir) is writable by group or others (mode \(String(info.st_mode & 0o7777, radix: 8))): refused; make it 0755")
+        }
+    }
+
+    /// A socket file left by a run that was killed is removed; one that answers belongs to a
+    /// live daemon and is left alone; anything that is not a socket is never unlinked.
+    static func clearStaleSocket(_ path: String) throws {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        guard (info.st_mode & S_IFMT) == S_IFSOCK else {
+            throw Failure(description: "\(path) exists and is not a socket: refused (remove it yourself if it is stale)")
+        }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "cannot create a socket: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, b) in path.utf8.prefix(raw.count - 1).enumerated() { raw[i] = b }
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        if connected == 0 { throw Failure(description: "another process listens on \(path): refused to replace its socket") }
+        unlink(path)
+    }
+
+    /// Gives the socket to root:group through an O_PATH|O_NOFOLLOW descriptor that is checked
+    /// to be a socket: never through the path, which a symlink could have replaced. Returns
+    /// the socket's inode, or 0 when the group could not be set.
+    static func setGroup(_ path: String, group: Group?) throws -> UInt64 {
+        let fd = open(path, rampart_o_path() | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw Failure(description: "cannot open the new socket \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFSOCK else {
+            throw Failure(description: "\(path) is not the socket just created (replaced under us?): refused")
+        }
+        guard let gid = group?.gid else { return UInt64(info.st_ino) }
+        guard fchownat(fd, "", 0, gid, rampart_at_empty_path()) == 0 else { return 0 }
+        return UInt64(info.st_ino)
+    }
+
+    static func socketInode(_ path: String) -> UInt64 {
+        var info = stat()
+        return lstat(path, &info) == 0 ? UInt64(info.st_ino) : 0
     }
 
     struct Group: Sendable {
@@ -69,7 +167,7 @@ public enum ControlServer {
 
     /// SO_PEERCRED: the uid/gid/pid of the connecting process, and whether it belongs to the group.
     static func peer(_ credentials: rampart_ucred?, controlGroup: Group?) -> Peer {
-        guard let credentials else { return Peer(pid: 0, uid: UInt32.max, gid: UInt32.max, mayQuery: false) }
+        guard let credentials else { return Peer(pid: 0, uid: UInt32.max, gid: UInt32.max, member: false) }
         var member = false
         if let group = controlGroup {
             if credentials.gid == group.gid { member = true }
@@ -83,7 +181,91 @@ public enum ControlServer {
                 }
             }
         }
-        return Peer(pid: credentials.pid, uid: credentials.uid, gid: credentials.gid, mayQuery: member)
+        return Peer(pid: credentials.pid, uid: credentials.uid, gid: credentials.gid, member: member)
+    }
+}
+
+/// Connections held at once: members share one pool and each uid has a smaller share of it;
+/// root has a pool of its own, so no member can crowd root out.
+final class ConnectionLimiter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var members = 0
+    private var root = 0
+    private var perUID: [UInt32: Int] = [:]
+    let maxMembers: Int, maxPerUser: Int, maxRoot: Int
+
+    init(members: Int, perUser: Int, root: Int) {
+        maxMembers = members
+        maxPerUser = perUser
+        maxRoot = root
+    }
+
+    func admit(_ peer: Peer) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if peer.uid == 0 {
+            guard root < maxRoot else { return false }
+            root += 1
+            return true
+        }
+        guard members < maxMembers, perUID[peer.uid, default: 0] < maxPerUser else { return false }
+        members += 1
+        perUID[peer.uid, default: 0] += 1
+        return true
+    }
+
+    func release(_ peer: Peer) {
+        lock.lock()
+        defer { lock.unlock() }
+        if peer.uid == 0 {
+            root -= 1
+            return
+        }
+        members -= 1
+        let left = perUID[peer.uid, default: 1] - 1
+        perUID[peer.uid] = left > 0 ? left : nil
+    }
+}
+
+/// Answers a connection that may not stay with one error line, then closes it.
+final class RefuseHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    let message: String
+
+    init(message: String) { self.message = message }
+
+    func channelActive(context: ChannelHandlerContext) {
+        RequestHandler.send(.failure(message), on: context.channel, limit: .max)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+}
+
+/// The whole request must arrive within the deadline, however slowly its bytes drip.
+final class RequestDeadline: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    struct Reached {}
+
+    let after: TimeAmount
+    var task: Scheduled<Void>?
+
+    init(after: TimeAmount) { self.after = after }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        task = context.eventLoop.scheduleTask(in: after) {
+            loopBound.value.fireUserInboundEventTriggered(Reached())
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        task?.cancel()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        task?.cancel()
+        context.fireChannelInactive()
     }
 }
 
@@ -92,18 +274,20 @@ struct RequestLineDecoder: ByteToMessageDecoder {
     typealias InboundOut = ByteBuffer
     let maxBytes: Int
 
-    struct TooLong: Error {}
+    struct TooLong: Error {
+        var limit: Int
+    }
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         if let newline = buffer.readableBytesView.firstIndex(of: 0x0a) {
             let length = newline - buffer.readerIndex
-            guard length <= maxBytes else { throw TooLong() }
+            guard length <= maxBytes else { throw TooLong(limit: maxBytes) }
             let line = buffer.readSlice(length: length)!
             buffer.moveReaderIndex(forwardBy: 1)
             context.fireChannelRead(Self.wrapInboundOut(line))
             return .continue
         }
-        if buffer.readableBytes > maxBytes { throw TooLong() }
+        if buffer.readableBytes > maxBytes { throw TooLong(limit: maxBytes) }
         return .needMoreData
     }
 
@@ -117,19 +301,27 @@ struct RequestLineDecoder: ByteToMessageDecoder {
     }
 }
 
-/// One request per connection: decode, ask the daemon, reply, close.
+/// One request per connection: decode, process, reply, close.
 final class RequestHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
+    struct Limits: Sendable {
+        var memberRequest: Int
+        var rootRequest: Int
+        var reply: Int
+    }
+
     let daemon: Daemon
     let peer: Peer
+    let limits: Limits
     let logger: Logger
     var answered = false
 
-    init(daemon: Daemon, peer: Peer, logger: Logger) {
+    init(daemon: Daemon, peer: Peer, limits: Limits, logger: Logger) {
         self.daemon = daemon
         self.peer = peer
+        self.limits = limits
         self.logger = logger
     }
 
@@ -145,28 +337,34 @@ final class RequestHandler: ChannelInboundHandler, @unchecked Sendable {
             reply(.failure("malformed request: expected one JSON object with an \"op\" field on one line"), on: channel)
             return
         }
-        let daemon = self.daemon, peer = self.peer
+        let daemon = self.daemon, peer = self.peer, logger = self.logger, limit = limits.reply
         Task {
-            let response = await daemon.handle(request, from: peer)
-            RequestHandler.send(response, on: channel)
+            let response = await RequestProcessor.process(request, from: peer, daemon: daemon, logger: logger)
+            RequestHandler.send(response, on: channel, limit: limit)
         }
     }
 
     func reply(_ response: ControlResponse, on channel: any Channel) {
-        RequestHandler.send(response, on: channel)
+        RequestHandler.send(response, on: channel, limit: limits.reply)
     }
 
-    static func send(_ response: ControlResponse, on channel: any Channel) {
-        let line = ControlCodec.encodeLine(response)
+    static func send(_ response: ControlResponse, on channel: any Channel, limit: Int) {
+        var line = ControlCodec.encodeLine(response)
+        if line.count > limit {
+            line = ControlCodec.encodeLine(ControlResponse.failure(
+                "the reply is \(line.count) bytes, over max_reply_bytes (\(limit)): use 'rampart --store FILE …' offline, or raise max_reply_bytes in rampartd.conf"))
+        }
         var buffer = channel.allocator.buffer(capacity: line.count)
         buffer.writeBytes(line)
         channel.writeAndFlush(buffer).whenComplete { _ in channel.close(promise: nil) }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent, !answered {
-            answered = true
-            reply(.failure("timeout: no complete request received"), on: context.channel)
+        if event is RequestDeadline.Reached {
+            if !answered {
+                answered = true
+                reply(.failure("timeout: no complete request within the deadline"), on: context.channel)
+            }
             return
         }
         context.fireUserInboundEventTriggered(event)
@@ -178,8 +376,8 @@ final class RequestHandler: ChannelInboundHandler, @unchecked Sendable {
             return
         }
         answered = true
-        if error is RequestLineDecoder.TooLong {
-            reply(.failure("request too large"), on: context.channel)
+        if let tooLong = error as? RequestLineDecoder.TooLong {
+            reply(.failure("request too large (over \(tooLong.limit) bytes for uid \(peer.uid)); see max_request_bytes in rampartd.conf"), on: context.channel)
         } else {
             reply(.failure("bad request: \(error)"), on: context.channel)
         }

@@ -9,7 +9,30 @@ import RampartPolicy
 /// dynamic rules and the status all live here, so requests, signals and self-healing never race.
 public actor Daemon {
     public enum Phase: String, Sendable {
-        case starting, boot, running, degraded
+        case starting, boot, running
+    }
+
+    /// What is wrong, by area: each area has at most one current problem, cleared when that
+    /// area works again. Any problem makes the daemon degraded.
+    enum ProblemArea: String, Sendable, CaseIterable, Comparable {
+        case boot, store, apply, restore, confirm, socket, sets, dns, gateway, dhcp, wins
+
+        static func < (a: Self, b: Self) -> Bool { allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)! }
+    }
+
+    /// Which ruleset is in the kernel.
+    enum Enforcing: Sendable, Equatable, CustomStringConvertible {
+        case nothing
+        case boot(DynamicConfig.BootMode)
+        case policy
+
+        var description: String {
+            switch self {
+            case .nothing: return "nothing"
+            case .boot(let mode): return "boot mode \(mode.rawValue)"
+            case .policy: return "policy"
+            }
+        }
     }
 
     public struct ApplyRecord: Sendable {
@@ -28,6 +51,8 @@ public actor Daemon {
 
     let logger: Logger
     let notifier: SystemdNotifier
+    /// The control group's name, for messages (fixed at start, as the socket is).
+    public nonisolated let controlGroup: String
     let started: ContinuousClock.Instant
     let startedAt = Date()
     var config: DaemonConfig
@@ -38,12 +63,17 @@ public actor Daemon {
     public nonisolated let portID: UInt32
 
     var phase = Phase.starting
-    var problems: [String] = []
+    var problems: [ProblemArea: String] = [:]
     var store = Store()
     var storeState = "not loaded"
+    /// True once a store file was read: a store that vanishes after that is a fault, not "no policy".
+    var storeWasLoaded = false
     var dynamic = DynamicState()
     var applied: Ruleset?
-    var enforcing = "nothing"
+    var enforcing = Enforcing.nothing
+    /// A failed restore is retried with this delay, doubling to 5 s.
+    var restoreRetryDelay: Duration?
+    var socketFile: (path: String, inode: UInt64)?
     var lastApply: ApplyRecord?
     var bootMilliseconds: Double?
     var readyMilliseconds: Double?
@@ -76,6 +106,7 @@ public actor Daemon {
         self.overrides = overrides
         self.logger = logger
         self.started = started
+        controlGroup = config.controlGroup
         notifier = SystemdNotifier()
         client = try NftablesClient()
         portID = client.portID
@@ -94,6 +125,20 @@ public actor Daemon {
         notifier.notify("STATUS=\(text)")
     }
 
+    /// running, or degraded while any problem stands (boot and starting say where startup is).
+    var state: String { problems.isEmpty || phase != .running ? phase.rawValue : "degraded" }
+
+    func problemList() -> [String] { problems.sorted { $0.key < $1.key }.map(\.value) }
+
+    func report(_ area: ProblemArea, _ message: String) {
+        if problems[area] != message { logger.error("\(message)") }
+        problems[area] = message
+    }
+
+    func clearProblem(_ area: ProblemArea) {
+        problems[area] = nil
+    }
+
     // MARK: startup
 
     /// Step 1: the boot mode, from the small boot file, before anything slow. If even that cannot
@@ -104,13 +149,12 @@ public actor Daemon {
         do {
             bootConfig = try storeFile.loadBootConfig()
         } catch {
-            problems.append("boot settings unreadable (\(error.message)); enforcing the default boot mode, stateful")
-            logger.error("boot settings unreadable: \(error.message); enforcing the default boot mode (stateful)")
+            report(.boot, "boot settings unreadable (\(error.message)); enforcing the default boot mode, stateful")
         }
         let ruleset = compiler.compileBoot(bootConfig)
         try client.apply(ruleset)
         applied = ruleset
-        enforcing = "boot mode \(bootConfig.bootMode.rawValue)"
+        enforcing = .boot(bootConfig.bootMode)
         phase = .boot
         bootMilliseconds = sinceStart()
         logger.notice("boot mode \(bootConfig.bootMode.rawValue) enforced in \(Self.fmt(Self.ms(ContinuousClock.now - clock))) ms (\(Self.fmt(bootMilliseconds!)) ms after exec)")
@@ -126,19 +170,43 @@ public actor Daemon {
         refreshAddresses(.dhcp, apply: false)
         refreshAddresses(.wins, apply: false)
         let loadStart = ContinuousClock.now
+        phase = .running
+        guard rollBackAfterRestart() else { return }
         switch loadStore() {
         case .failure(let message):
-            phase = .degraded
-            problems.append(message)
-            logger.critical("\(message); the boot ruleset stays in force")
+            report(.store, "\(message); the boot ruleset stays in force")
         case .success:
             logger.info("store \(config.store): \(storeState) in \(Self.fmt(Self.ms(ContinuousClock.now - loadStart))) ms")
             if case .failure(let e) = applyCurrent(reason: "startup") {
-                phase = .degraded
-                problems.append("the policy could not be applied: \(e); the boot ruleset stays in force")
-            } else {
-                phase = .running
+                report(.apply, "the policy could not be applied: \(e); the boot ruleset stays in force")
             }
+        }
+    }
+
+    /// A change made with --confirm and not confirmed before rampartd stopped (kill, crash,
+    /// reboot: the usual ways out of a lockout) is rolled back before the policy loads, whatever
+    /// time is left in its window. A damaged journal keeps the boot ruleset: fail closed.
+    /// Returns false when the policy must not be loaded.
+    func rollBackAfterRestart() -> Bool {
+        let file = storeFile
+        let pending: PendingConfirmation?
+        do {
+            pending = try file.loadPending()
+        } catch {
+            report(.confirm, "\(error.message): the store may hold an unconfirmed change; the boot ruleset stays in force until the journal \(file.pendingPath) is removed (and 'systemctl reload rampartd')")
+            return false
+        }
+        guard let pending else { return true }
+        do {
+            try file.withExclusiveLock {
+                try file.save(pending.previous)
+                try file.removePending()
+            }
+            logger.warning("an unconfirmed change (by \(pending.requestedBy), due \(ISO8601DateFormatter().string(from: pending.deadline))) was pending when rampartd stopped: rolled back to the previous store")
+            return true
+        } catch {
+            report(.confirm, "an unconfirmed change is pending but the previous store could not be restored (\(error)); the boot ruleset stays in force")
+            return false
         }
     }
 
@@ -148,6 +216,7 @@ public actor Daemon {
         resolveNames()
         readyMilliseconds = sinceStart()
         notifier.notify("READY=1\nSTATUS=\(statusLine())")
+        if !problems.isEmpty { logger.warning("ready but degraded: \(problemList().joined(separator: "; "))") }
         logger.notice("ready in \(Self.fmt(readyMilliseconds!)) ms: \(statusLine())")
     }
 
@@ -159,6 +228,9 @@ public actor Daemon {
     func loadStore() -> LoadResult {
         let file = storeFile
         guard file.exists else {
+            if storeWasLoaded {
+                return .failure("the store \(config.store) has vanished (deleted, or the configuration names another path); the running ruleset stays in force")
+            }
             store = Store()
             storeState = "missing: no policy is assigned, traffic is not filtered"
             logger.warning("no store at \(config.store): no policy is assigned and traffic is not filtered (Windows semantics); create one with 'rampart exec'")
@@ -166,6 +238,12 @@ public actor Daemon {
         }
         do {
             store = try file.load()
+            storeWasLoaded = true
+            do {
+                if try file.repairBootFile(for: store) { logger.notice("the boot file did not match the store (a writer stopped between them): rewritten") }
+            } catch {
+                logger.error("cannot rewrite the boot file to match the store: \(error)")
+            }
             let assigned = StoreLocation.allCases.compactMap { store[$0].assignedPolicy.map { "\($0.name) (\($0 == store.persistent.assignedPolicy ? "persistent" : "local"))" } }
             storeState = assigned.isEmpty ? "loaded; no policy assigned" : "loaded; assigned: \(assigned.joined(separator: ", "))"
             return .success
@@ -178,10 +256,10 @@ public actor Daemon {
     /// Compiles the in-memory store and dynamic state and applies them in one transaction.
     @discardableResult
     func applyCurrent(reason: String) -> Result<Void, NetlinkError> {
-        apply(compiler.compile(store, dynamic: dynamic, addresses: addresses), what: "policy", reason: reason)
+        apply(compiler.compile(store, dynamic: dynamic, addresses: addresses), what: .policy, reason: reason)
     }
 
-    func apply(_ ruleset: Ruleset, what: String, reason: String) -> Result<Void, NetlinkError> {
+    func apply(_ ruleset: Ruleset, what: Enforcing, reason: String) -> Result<Void, NetlinkError> {
         let clock = ContinuousClock.now
         do {
             let report = try client.apply(ruleset)
@@ -229,7 +307,7 @@ public actor Daemon {
         case .failure(let message):
             (store, storeState) = previous
             fail("reload: \(message); the running ruleset stays in force")
-            storeState = "corrupt on disk (running the previous policy): \(message)"
+            storeState = (storeFile.exists ? "corrupt on disk" : "vanished from disk") + " (running the previous policy): \(message)"
             return
         case .success:
             break
@@ -238,30 +316,64 @@ public actor Daemon {
             fail("reload: the kernel rejected the new ruleset; the running ruleset stays: \(e)")
             return
         }
-        problems = []
+        for area in [ProblemArea.boot, .store, .apply] { clearProblem(area) }
         phase = .running
         resolveNames()
         logger.notice("reloaded: \(statusLine())")
     }
 
     func fail(_ message: String) {
-        problems = [message]
-        phase = .degraded
-        logger.error("\(message)")
+        report(.store, message)
     }
 
-    /// Someone else changed our table: put ours back at once.
+    /// Someone else changed our table: put ours back at once. If that fails (another process
+    /// holds the table with the owner flag, say) the daemon is degraded and retries with backoff
+    /// until the table is ours again.
     public func tableChanged(_ change: TableChange) {
-        guard let ruleset = applied else { return }
+        guard applied != nil else { return }
         logger.warning("table inet rampart was changed by \(change); restoring the \(enforcing)")
-        if case .success = apply(ruleset, what: enforcing, reason: "restore after a foreign change") {
+        guard restoreRetryDelay == nil else { return }
+        restore()
+    }
+
+    func restore() {
+        guard let ruleset = applied else { return }
+        switch apply(ruleset, what: enforcing, reason: "restore after a foreign change") {
+        case .success:
             restores += 1
+            restoreRetryDelay = nil
+            if problems[.restore] != nil { logger.notice("table inet rampart is ours again: the \(enforcing) is enforced") }
+            clearProblem(.restore)
+        case .failure(let error):
+            let delay = min((restoreRetryDelay ?? .milliseconds(50)) * 2, .seconds(5))
+            restoreRetryDelay = delay
+            report(.restore, "table inet rampart could not be restored (\(error.message)); the \(enforcing) is NOT enforced; retrying every \(delay) at most")
+            Task { [weak self] in
+                try? await Task.sleep(for: delay)
+                await self?.restore()
+            }
         }
     }
 
     public func shutdown(signal: String) {
         logger.notice("\(signal): stopping; the \(enforcing) ruleset stays in force ('rampart flush' removes it)")
         notifier.notify("STOPPING=1")
+        // Only our own socket: a path that now holds another file is left alone.
+        if let socket = socketFile {
+            var info = stat()
+            if lstat(socket.path, &info) == 0, UInt64(info.st_ino) == socket.inode { unlink(socket.path) }
+        }
+    }
+
+    /// The control socket listens (`warning`: group members cannot use it).
+    public func controlSocketListening(path: String, inode: UInt64, warning: String?) {
+        socketFile = (path, inode)
+        if let warning { report(.socket, warning) } else { clearProblem(.socket) }
+    }
+
+    /// The policy stays enforced without a control socket, but nobody can change or query it.
+    public func controlSocketFailed(_ message: String) {
+        report(.socket, "control socket \(config.socket) unavailable: \(message); the policy stays enforced but cannot be changed or queried")
     }
 
     public func watchdog() { notifier.notify("WATCHDOG=1") }
@@ -269,18 +381,18 @@ public actor Daemon {
     // MARK: status
 
     func statusLine() -> String {
-        var parts = ["\(phase.rawValue): enforcing the \(enforcing)", "store \(storeState)"]
+        var parts = ["\(state): enforcing the \(enforcing)", "store \(storeState)"]
         if !dynamic.rules.isEmpty { parts.append("\(dynamic.rules.count) dynamic rules") }
-        if let p = problems.last { parts.append(p) }
+        parts += problemList()
         return parts.joined(separator: "; ")
     }
 
     func statusJSON() -> JSONValue {
         let filters = EffectiveFilters.collect(store, dynamic: dynamic)
         var members: [(String, JSONValue)] = [
-            ("state", .string(phase.rawValue)),
+            ("state", .string(state)),
             ("pid", .int(Int(getpid()))),
-            ("enforcing", .string(enforcing)),
+            ("enforcing", .string(enforcing.description)),
             ("bootMode", .string(store.config.bootMode.rawValue)),
             ("store", .object([("path", .string(config.store)), ("state", .string(storeState))])),
             ("socket", .string(config.socket)),
@@ -290,7 +402,7 @@ public actor Daemon {
             ("sets", .int(applied?.sets.count ?? 0)),
             ("dynamicRules", .int(dynamic.rules.count)),
             ("restores", .int(restores)),
-            ("problems", .array(problems.map { .string($0) })),
+            ("problems", .array(problemList().map { .string($0) })),
             ("bootEnforcedMs", bootMilliseconds.map { .string(Self.fmt($0)) } ?? .null),
             ("readyMs", readyMilliseconds.map { .string(Self.fmt($0)) } ?? .null),
         ]
@@ -308,8 +420,9 @@ public actor Daemon {
 
     func statusText() -> String {
         var lines = [
-            "rampartd \(phase.rawValue) (pid \(getpid()), up since \(ISO8601DateFormatter().string(from: startedAt)))",
-            "  enforcing:   the \(enforcing) (\(applied?.ruleCount ?? 0) rules, \(applied?.sets.count ?? 0) sets)",
+            "rampartd \(state) (pid \(getpid()), up since \(ISO8601DateFormatter().string(from: startedAt)))",
+            problems[.restore] == nil ? "  enforcing:   the \(enforcing) (\(applied?.ruleCount ?? 0) rules, \(applied?.sets.count ?? 0) sets)"
+                : "  enforcing:   NOTHING: the \(enforcing) could not be restored (see PROBLEM)",
             "  store:       \(config.store): \(storeState)",
             "  boot mode:   \(store.config.bootMode.rawValue)",
             "  filters:     \(EffectiveFilters.collect(store, dynamic: dynamic).count) active, \(dynamic.rules.count) dynamic rules",
@@ -321,8 +434,8 @@ public actor Daemon {
             lines.append("  startup:     boot mode enforced \(Self.fmt(b)) ms after exec, ready after \(Self.fmt(r)) ms")
         }
         if restores > 0 { lines.append("  restored:    \(restores) time(s) after foreign changes to the table") }
-        if let p = pendingConfirm { lines.append("  PENDING:     unconfirmed change; rolls back at \(ISO8601DateFormatter().string(from: p.deadline)) unless 'rampart confirm'") }
-        for p in problems { lines.append("  PROBLEM:     \(p)") }
+        if let p = pendingConfirm { lines.append("  PENDING:     unconfirmed change; rolls back at \(ISO8601DateFormatter().string(from: p.deadline)) unless 'rampart confirm' (or at once if rampartd restarts)") }
+        for p in problemList() { lines.append("  PROBLEM:     \(p)") }
         for (name, r) in nameResolution.sorted(by: { $0.key < $1.key }) {
             if let error = r.error { lines.append("  LOOKUP:      \(name) failed (\(error)); its set keeps the last known addresses") }
         }

@@ -12,9 +12,17 @@ public struct DaemonConfig: Sendable, Equatable {
     public var controlGroup = "rampart"
     /// NFLOG group the drop-logging rules send to.
     public var logGroup: UInt16 = 1000
-    /// Longest request line accepted on the control socket.
+    /// Longest request line accepted on the control socket from a group member.
     public var maxRequestBytes = 1_048_576
-    /// A client that sends nothing for this long is disconnected.
+    /// The same for root, who may send large scripts.
+    public var maxRequestBytesRoot = 64 * 1_048_576
+    /// Longest reply; a larger one is replaced by an error naming the limit.
+    public var maxReplyBytes = 64 * 1_048_576
+    /// Connections group members may hold at once, in all; root has a pool of the same size of its own.
+    public var maxConnections = 64
+    /// Connections one member uid may hold at once.
+    public var maxConnectionsPerUser = 8
+    /// A client whose whole request has not arrived after this long is disconnected.
     public var clientTimeoutSeconds = 30
     /// The DNS server type follows this file's `nameserver` lines.
     public var resolvConf = "/etc/resolv.conf"
@@ -32,7 +40,8 @@ public struct DaemonConfig: Sendable, Equatable {
 
     public init() {}
 
-    static let keys = ["store", "socket", "control_group", "log_group", "max_request_bytes", "client_timeout_seconds",
+    static let keys = ["store", "socket", "control_group", "log_group", "max_request_bytes", "max_request_bytes_root", "max_reply_bytes",
+                       "max_connections", "max_connections_per_user", "client_timeout_seconds",
                        "resolv_conf", "resolved_resolv_conf", "dhclient_leases", "networkd_leases", "dhcpcd_leases",
                        "networkmanager_leases", "smb_conf", "dns_refresh_seconds"]
 
@@ -63,6 +72,10 @@ public struct DaemonConfig: Sendable, Equatable {
             case "control_group": config.controlGroup = value
             case "log_group": config.logGroup = UInt16(try number(0...65535))
             case "max_request_bytes": config.maxRequestBytes = try number(1024...64 * 1024 * 1024)
+            case "max_request_bytes_root": config.maxRequestBytesRoot = try number(1024...1024 * 1024 * 1024)
+            case "max_reply_bytes": config.maxReplyBytes = try number(65536...1024 * 1024 * 1024)
+            case "max_connections": config.maxConnections = try number(1...4096)
+            case "max_connections_per_user": config.maxConnectionsPerUser = try number(1...4096)
             case "client_timeout_seconds": config.clientTimeoutSeconds = try number(1...3600)
             case "resolv_conf": config.resolvConf = value
             case "resolved_resolv_conf": config.resolvedResolvConf = value

@@ -1,3 +1,4 @@
+import CNetfilter
 import Foundation
 import Logging
 import RampartCompiler
@@ -23,16 +24,34 @@ extension Daemon {
         refreshAddresses(type, apply: true)
     }
 
-    /// Re-reads one source; if its addresses changed, updates the sets in the kernel.
+    /// Re-reads one source; if its addresses changed, updates the sets in the kernel. A source
+    /// that cannot be read (a FIFO, a device, too large, EMFILE…) keeps the last good addresses
+    /// and shows as a problem until it reads again: a failed read is never "no servers".
     func refreshAddresses(_ type: ServerType, apply: Bool) {
         let found: [IPAddress]
         let source: String
+        let area = ProblemArea(type)
+        func unreadable(_ message: String) {
+            report(area, "\(type.rawValue) servers: \(message); the \(type.rawValue) set keeps \(addresses.addresses(for: type).map(\.description).joined(separator: ", ").nonEmpty ?? "no addresses")")
+        }
         switch type {
         case .dns:
-            var servers = ResolvConf.nameservers((try? String(contentsOfFile: config.resolvConf, encoding: .utf8)) ?? "")
             var from = config.resolvConf
+            var servers: [IPAddress]
+            // resolv.conf is replaced, not removed: a moment without it (rm, then write) must not
+            // empty the set. Only with no servers known yet does a missing file mean none.
+            if !addresses.dns.isEmpty && !SourceFile.exists(config.resolvConf) {
+                return unreadable("\(config.resolvConf) is missing")
+            }
+            switch SourceFile.read(config.resolvConf, limit: SourceFile.resolvConfLimit) {
+            case .success(let bytes): servers = ResolvConf.nameservers(bytes: bytes)
+            case .failure(let e): return unreadable(e.message)
+            }
             if ResolvConf.isResolvedStub(servers) {
-                servers = ResolvConf.nameservers((try? String(contentsOfFile: config.resolvedResolvConf, encoding: .utf8)) ?? "")
+                switch SourceFile.read(config.resolvedResolvConf, limit: SourceFile.resolvConfLimit) {
+                case .success(let bytes): servers = ResolvConf.nameservers(bytes: bytes)
+                case .failure(let e): return unreadable(e.message)
+                }
                 from = config.resolvedResolvConf + " (systemd-resolved's upstream servers)"
             }
             found = servers
@@ -41,21 +60,29 @@ extension Daemon {
             do {
                 found = try RouteMonitor.defaultGateways()
             } catch {
-                logger.error("cannot read the default routes: \(error); the gateway set keeps its addresses")
-                return
+                return unreadable("cannot read the default routes: \(error)")
             }
             source = "default routes (main table)"
         case .dhcp, .wins:
-            let leases = readLeases()
+            let leases: [(file: String, info: LeaseInfo)]
+            switch readLeases() {
+            case .success(let l): leases = l
+            case .failure(let e): return unreadable(e.message)
+            }
             if type == .dhcp {
                 found = unique(leases.flatMap(\.info.dhcpServers))
                 source = leases.filter { !$0.info.dhcpServers.isEmpty }.map(\.file).joined(separator: ", ")
             } else {
-                let fromSamba = SmbConf.winsServers((try? String(contentsOfFile: config.smbConf, encoding: .utf8)) ?? "")
+                let fromSamba: [IPAddress]
+                switch SourceFile.read(config.smbConf, limit: SourceFile.leaseLimit) {
+                case .success(let bytes): fromSamba = SmbConf.winsServers(String(decoding: bytes, as: UTF8.self))
+                case .failure(let e): return unreadable(e.message)
+                }
                 found = unique(leases.flatMap(\.info.winsServers) + fromSamba)
                 source = (leases.filter { !$0.info.winsServers.isEmpty }.map(\.file) + (fromSamba.isEmpty ? [] : [config.smbConf])).joined(separator: ", ")
             }
         }
+        clearProblem(area)
         guard found != addresses.addresses(for: type) || provenance[type] == nil else { return }
         let before = addresses.addresses(for: type)
         switch type {
@@ -76,7 +103,7 @@ extension Daemon {
     func updateSets(for type: ServerType) { updateSets(sources: [type.rawValue]) }
 
     func updateSets(sources: Set<String>) {
-        guard var ruleset = applied, enforcing == "policy" else { return }
+        guard var ruleset = applied, enforcing == .policy else { return }
         let fresh = compiler.compile(store, dynamic: dynamic, addresses: addresses)
         let sets = fresh.sets.filter { set in sources.contains(set.source) && ruleset.sets.contains { $0.name == set.name } }
         guard !sets.isEmpty else { return }
@@ -87,9 +114,11 @@ extension Daemon {
                 if let i = ruleset.sets.firstIndex(where: { $0.name == set.name }) { ruleset.sets[i] = set }
             }
             applied = ruleset
+            clearProblem(.sets)
             logger.info("updated \(sets.map(\.name).joined(separator: ", ")) in \(Self.fmt(Self.ms(ContinuousClock.now - clock))) ms")
         } catch {
-            fail("updating the \(sources.sorted().joined(separator: ", ")) sets failed; they keep their previous addresses: \(error)")
+            report(.sets, "updating the \(sources.sorted().joined(separator: ", ")) sets failed; they keep their previous addresses: \(error)")
+            return
         }
     }
 
@@ -156,27 +185,30 @@ extension Daemon {
         return out
     }
 
-    /// Every lease file of every supported DHCP client, parsed.
-    func readLeases() -> [(file: String, info: LeaseInfo)] {
+    /// Every lease file of every supported DHCP client, parsed; the first that cannot be read
+    /// (or listed) fails the whole reading, so the sets keep their last good addresses.
+    func readLeases() -> Result<[(file: String, info: LeaseInfo)], SourceFile.Failure> {
         var out: [(String, LeaseInfo)] = []
-        func files(_ directory: String, _ accept: (String) -> Bool) -> [String] {
-            ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter(accept).sorted().map { directory + "/" + $0 }
+        func files(_ directory: String, _ accept: (String) -> Bool) throws(SourceFile.Failure) -> [String] {
+            try SourceFile.list(directory).filter(accept).sorted().map { directory + "/" + $0 }
         }
-        func text(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
-        for f in files(config.dhclientLeases, { $0.hasSuffix(".leases") || $0.hasSuffix(".lease") }) {
-            out += DhclientLeases.parse(text(f)).map { (f, $0) }
+        do throws(SourceFile.Failure) {
+            for f in try files(config.dhclientLeases, { $0.hasSuffix(".leases") || $0.hasSuffix(".lease") }) {
+                out += DhclientLeases.parse(String(decoding: try SourceFile.read(f, limit: SourceFile.leaseLimit).get(), as: UTF8.self)).map { (f, $0) }
+            }
+            for f in try files(config.networkManagerLeases, { $0.hasPrefix("dhclient") && $0.hasSuffix(".lease") }) {
+                out += DhclientLeases.parse(String(decoding: try SourceFile.read(f, limit: SourceFile.leaseLimit).get(), as: UTF8.self)).map { (f, $0) }
+            }
+            for f in try files(config.networkdLeases, { !$0.hasPrefix(".") }) {
+                out.append((f, NetworkdLease.parse(String(decoding: try SourceFile.read(f, limit: SourceFile.leaseLimit).get(), as: UTF8.self))))
+            }
+            for f in try files(config.dhcpcdLeases, { $0.hasSuffix(".lease") || $0.hasSuffix(".lease6") }) {
+                out.append((f, DhcpcdLease.parseBinary(try SourceFile.read(f, limit: SourceFile.leaseLimit).get())))
+            }
+        } catch {
+            return .failure(error)
         }
-        for f in files(config.networkManagerLeases, { $0.hasPrefix("dhclient") && $0.hasSuffix(".lease") }) {
-            out += DhclientLeases.parse(text(f)).map { (f, $0) }
-        }
-        for f in files(config.networkdLeases, { !$0.hasPrefix(".") }) {
-            out.append((f, NetworkdLease.parse(text(f))))
-        }
-        for f in files(config.dhcpcdLeases, { $0.hasSuffix(".lease") || $0.hasSuffix(".lease6") }) {
-            let bytes = [UInt8](FileManager.default.contents(atPath: f) ?? Data())
-            out.append((f, DhcpcdLease.parseBinary(bytes)))
-        }
-        return out
+        return .success(out)
     }
 
     func dynamicText() -> String {
@@ -245,6 +277,81 @@ extension Services {
         } catch {
             logger.error("cannot watch the routing table (\(error)); the gateway set will not follow route changes")
         }
+    }
+}
+
+extension Daemon.ProblemArea {
+    init(_ type: ServerType) {
+        switch type {
+        case .dns: self = .dns
+        case .gateway: self = .gateway
+        case .dhcp: self = .dhcp
+        case .wins: self = .wins
+        }
+    }
+}
+
+extension String {
+    var nonEmpty: String? { isEmpty ? nil : self }
+}
+
+/// Reads the files addresses come from, bounded: a regular file only (opened without blocking,
+/// so a FIFO cannot hang the daemon), at most `limit` bytes. A missing file is empty: that is
+/// a real "none" (no lease yet, no resolv.conf); anything else that fails is a failure.
+enum SourceFile {
+    static let resolvConfLimit = 1 << 20
+    static let leaseLimit = 4 << 20
+
+    struct Failure: Error, Sendable {
+        var message: String
+    }
+
+    static func read(_ path: String, limit: Int) -> Result<[UInt8], Failure> {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+        guard fd >= 0 else {
+            let code = errno
+            if code == ENOENT || code == ENOTDIR { return .success([]) }
+            return .failure(Failure(message: "cannot read \(path): \(String(cString: strerror(code)))"))
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return .failure(Failure(message: "cannot read \(path): \(String(cString: strerror(errno)))")) }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { return .failure(Failure(message: "\(path) is not a regular file")) }
+        guard Int(info.st_size) <= limit else { return .failure(Failure(message: "\(path) is \(info.st_size) bytes, over the \(limit)-byte limit")) }
+        var bytes = [UInt8](repeating: 0, count: min(limit + 1, Int(info.st_size) + 4096))
+        var count = 0
+        while count <= limit {
+            if count == bytes.count { bytes += [UInt8](repeating: 0, count: min(bytes.count, limit + 1 - bytes.count)) }
+            let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + count, $0.count - count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return .failure(Failure(message: "cannot read \(path): \(String(cString: strerror(errno)))"))
+            }
+            if n == 0 { break }
+            count += n
+        }
+        guard count <= limit else { return .failure(Failure(message: "\(path) grew over the \(limit)-byte limit while being read")) }
+        return .success(Array(bytes[0..<count]))
+    }
+
+    static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0
+    }
+
+    /// A directory's entries; a missing directory has none.
+    static func list(_ directory: String) throws(Failure) -> [String] {
+        guard let dir = opendir(directory) else {
+            if errno == ENOENT || errno == ENOTDIR { return [] }
+            throw Failure(message: "cannot list \(directory): \(String(cString: strerror(errno)))")
+        }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
     }
 }
 

@@ -1,15 +1,41 @@
+import CNetfilter
 import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// sd_notify(3) without libsystemd: datagrams to $NOTIFY_SOCKET (`READY=1`, `STATUS=…`,
-/// `WATCHDOG=1`, `STOPPING=1`). Silent when not started by systemd.
-public struct SystemdNotifier: Sendable {
+/// `WATCHDOG=1`, `STOPPING=1`). Silent when not started by systemd. The datagram socket is
+/// opened once, at start: a watchdog ping must not need a free descriptor later.
+public final class SystemdNotifier: Sendable {
     public let path: String?
+    private let fd: Int32
+    private let address: sockaddr_un
+    private let length: socklen_t
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         path = environment["NOTIFY_SOCKET"].flatMap { $0.isEmpty ? nil : $0 }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        var bytes = Array((path ?? "").utf8)
+        // A leading '@' names an abstract socket: the name starts with a NUL byte.
+        if bytes.first == UInt8(ascii: "@") { bytes[0] = 0 }
+        guard path != nil, bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            fd = -1
+            self.address = address
+            length = 0
+            return
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, b) in bytes.enumerated() { raw[i] = b }
+        }
+        self.address = address
+        length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count)
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    }
+
+    deinit {
+        if fd >= 0 { close(fd) }
     }
 
     /// The watchdog interval systemd asked for, when it is meant for this process.
@@ -20,21 +46,9 @@ public struct SystemdNotifier: Sendable {
     }
 
     public func notify(_ message: String) {
-        guard let path else { return }
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return }
-        defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        var bytes = Array(path.utf8)
-        // A leading '@' names an abstract socket: the name starts with a NUL byte.
-        if bytes.first == UInt8(ascii: "@") { bytes[0] = 0 }
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (i, b) in bytes.enumerated() { raw[i] = b }
-        }
-        let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count)
         let data = Array(message.utf8)
+        var address = self.address
         _ = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, data, data.count, Int32(MSG_NOSIGNAL), $0, length) }
         }

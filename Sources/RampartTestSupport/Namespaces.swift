@@ -96,6 +96,19 @@ public final class Namespace: @unchecked Sendable {
         return CapturedProcess(process: p, pipe: pipe)
     }
 
+    /// Starts a background process inside the namespace fed through a pipe: it runs until `close()`.
+    public func spawnInteractive(_ arguments: [String]) throws -> InteractiveProcess {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        p.arguments = ["netns", "exec", name] + arguments
+        let pipe = Pipe()
+        p.standardInput = pipe
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        return InteractiveProcess(process: p, input: pipe)
+    }
+
     /// An nftables notification listener whose socket lives in this namespace.
     public func monitor() throws -> NftablesMonitor {
         try inside { try NftablesMonitor(table: "rampart") }
@@ -159,6 +172,26 @@ public final class CapturedProcess: @unchecked Sendable {
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+public final class InteractiveProcess: @unchecked Sendable {
+    let process: Process
+    let input: Pipe
+
+    init(process: Process, input: Pipe) {
+        self.process = process
+        self.input = input
+    }
+
+    public func write(_ text: String) {
+        input.fileHandleForWriting.write(Data(text.utf8))
+    }
+
+    /// Ends its input and waits for it to exit.
+    public func close() {
+        try? input.fileHandleForWriting.close()
+        process.waitUntilExit()
     }
 }
 

@@ -51,6 +51,7 @@ func normalizedArguments(_ raw: [String]) -> [String] {
 }
 
 extension StoreLocation: ExpressibleByArgument {}
+extension ScriptText.Encoding: ExpressibleByArgument {}
 
 struct NetshStatic: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "static", abstract: "Run one 'netsh ipsec static' command.")
@@ -128,23 +129,33 @@ struct Exec: ParsableCommand {
     @Flag(name: .long, help: "Check the script against the store and report; write nothing.")
     var dryRun = false
 
-    @Option(name: .long, help: ArgumentHelp("Roll the change back unless 'rampart confirm' follows within this many seconds (needs rampartd).", valueName: "SECONDS"))
+    @Option(name: .long, help: ArgumentHelp("Roll the change back unless 'rampart confirm' follows within this many seconds, 1 to 86400 (needs rampartd).", valueName: "SECONDS"))
     var confirm: Int?
+
+    @Option(name: .long, help: ArgumentHelp("The file's encoding: auto (a BOM, else UTF-16 by its NULs, else UTF-8), utf-8, utf-16le, utf-16be, latin1, cp1252.", valueName: "NAME"))
+    var encoding: ScriptText.Encoding = .auto
 
     @Argument(help: "The script file ('-' for standard input).")
     var file: String
 
+    func validate() throws {
+        if let confirm, !(1...86_400).contains(confirm) {
+            throw ValidationError("--confirm takes 1 to 86400 seconds (a day), not \(confirm)")
+        }
+    }
+
     func run() throws {
-        let text = try readInput(file)
+        let text = try readInput(file, encoding: encoding)
         let name = file == "-" ? "<stdin>" : file
+        let script = try parsed { () throws(Diagnostic) in try ScriptPlan.exec(text, file: name) }
         let request = ControlRequest(op: "exec", name: name, script: text, dryRun: dryRun, confirmSeconds: confirm, location: global.location.rawValue)
-        if try viaDaemon(request, global: global, changes: !dryRun) { return }
+        if try viaDaemon(request, global: global, changes: !dryRun && !script.isQuery) { return }
         if confirm != nil {
             printError("rampart: error: --confirm needs rampartd, which holds the rollback; it is not running")
             throw ExitCode.failure
         }
-        try transaction(global: global, dryRun: dryRun) { interpreter throws(Diagnostic) in
-            try ScriptRunner.run(ScriptRunner.lines(of: text, file: name), in: &interpreter)
+        try transaction(global: global, dryRun: dryRun, readOnly: script.isQuery) { interpreter throws(Diagnostic) in
+            try ScriptRunner.run(script, in: &interpreter)
         }
     }
 }
@@ -161,6 +172,9 @@ struct Import: ParsableCommand {
     @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Set a batch variable (%NAME%).", valueName: "NAME=VALUE"))
     var define: [String] = []
 
+    @Option(name: .long, help: ArgumentHelp("The file's encoding (see 'exec --help'); the default finds UTF-16 as Windows writes it.", valueName: "NAME"))
+    var encoding: ScriptText.Encoding = .auto
+
     @Argument(help: "The batch file.")
     var file: String
 
@@ -172,25 +186,18 @@ struct Import: ParsableCommand {
             }
             defines[String(d[..<eq])] = String(d[d.index(after: eq)...])
         }
-        let text = try readInput(file)
+        let text = try readInput(file, encoding: encoding)
+        let planned = try parsed { () throws(Diagnostic) in try ScriptPlan.import(text, file: file, defines: defines) }
         let request = ControlRequest(op: "import", name: file, script: text, dryRun: dryRun, defines: defines, location: global.location.rawValue)
-        if try viaDaemon(request, global: global, changes: !dryRun) { return }
-        var importer = BatchImporter(defines: defines)
-        let extracted: BatchImporter.Result
-        do {
-            extracted = try importer.extract(text, file: file)
-        } catch {
-            printError(error)
-            printError("\(file): nothing was changed")
-            throw ExitCode.failure
-        }
-        for s in extracted.skipped {
+        if try viaDaemon(request, global: global, changes: !dryRun && !planned.script.isQuery) { return }
+        for s in planned.skipped {
             print("\(s.location): skipped (\(s.reason)): \(s.text)")
         }
-        try transaction(global: global, dryRun: dryRun) { interpreter throws(Diagnostic) in
-            try ScriptRunner.run(commands: extracted.commands, in: &interpreter)
+        try transaction(global: global, dryRun: dryRun, readOnly: planned.script.isQuery) { interpreter throws(Diagnostic) in
+            try ScriptRunner.run(planned.script, in: &interpreter)
         }
-        print("\(file): \(extracted.commands.count) netsh command\(extracted.commands.count == 1 ? "" : "s") \(dryRun ? "checked" : "applied"), \(extracted.skipped.count) line\(extracted.skipped.count == 1 ? "" : "s") skipped")
+        let count = planned.script.commands.count
+        print("\(file): \(count) netsh command\(count == 1 ? "" : "s") \(dryRun ? "checked" : "applied"), \(planned.skipped.count) line\(planned.skipped.count == 1 ? "" : "s") skipped")
     }
 }
 

@@ -8,20 +8,36 @@ func printError(_ message: Any) {
     FileHandle.standardError.write(Data("\(message)\n".utf8))
 }
 
-func readInput(_ path: String) throws -> String {
+/// A script or batch file, decoded as its encoding says (ScriptText): refused, not guessed,
+/// when it is not text. `-` is standard input.
+func readInput(_ path: String, encoding: ScriptText.Encoding = .auto) throws -> String {
+    let data: Data
+    if path == "-" {
+        data = FileHandle.standardInput.readDataToEndOfFile()
+    } else {
+        do {
+            data = try StoreFile.readRegularFile(path, what: "script")
+        } catch {
+            printError("rampart: error: \(error)")
+            throw ExitCode.failure
+        }
+    }
     do {
-        if path == "-" {
-            return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
-        }
-        let data = try Data(contentsOf: URL(fileURLWithPath: path))
-        guard let text = String(data: data, encoding: .utf8) ?? String(data: data, encoding: .isoLatin1) else {
-            throw ValidationError("\(path): not a text file")
-        }
-        return text
-    } catch let error as ValidationError {
-        throw error
+        return try ScriptText.decode([UInt8](data), file: path == "-" ? "<stdin>" : path, encoding: encoding)
     } catch {
-        printError("rampart: error: cannot read \(path): \(error.localizedDescription)")
+        printError(error)
+        printError("rampart: nothing was changed")
+        throw ExitCode.failure
+    }
+}
+
+/// Parses a script up front; a parse error names file, line and column and nothing runs.
+func parsed<T>(_ body: () throws(Diagnostic) -> T) throws -> T {
+    do {
+        return try body()
+    } catch {
+        printError(error)
+        printError("rampart: nothing was changed")
         throw ExitCode.failure
     }
 }
@@ -35,15 +51,16 @@ func loadStore(_ file: StoreFile) throws -> Store {
     }
 }
 
-/// One netsh command from the command line, as a one-line script.
+/// One netsh command from the command line, as a one-line script. Whether it changes anything
+/// is read from its parse, as rampartd decides it.
 func runSingle(context: String, words: [String], global: GlobalOptions) throws {
-    let readOnlyCommand = words.first.map { ["show", "sh", "dump"].contains($0.lowercased()) } ?? true
+    let script = try parsed { () throws(Diagnostic) in
+        try ScriptRunner.parse([try ScriptRunner.commandLine(arguments: [context] + words)], context: .ipsec)
+    }
     let request = ControlRequest(op: "netsh", args: [context] + words, location: global.location.rawValue)
-    if try viaDaemon(request, global: global, changes: !readOnlyCommand) { return }
-    let line = ScriptRunner.commandLine(arguments: [context] + words)
-    let readOnly = words.first.map { ["show", "sh", "dump"].contains($0.lowercased()) } ?? true
-    try transaction(global: global, dryRun: false, readOnly: readOnly) { interpreter throws(Diagnostic) in
-        try ScriptRunner.run([line], in: &interpreter, context: .ipsec)
+    if try viaDaemon(request, global: global, changes: !script.isQuery) { return }
+    try transaction(global: global, dryRun: false, readOnly: script.isQuery) { interpreter throws(Diagnostic) in
+        try ScriptRunner.run(script, in: &interpreter)
     }
 }
 
@@ -58,7 +75,7 @@ func transaction(global: GlobalOptions, dryRun: Bool, readOnly: Bool = false,
         var interpreter = Interpreter(
             store: original,
             workingDirectory: FileManager.default.currentDirectoryPath,
-            readFile: { path in try String(contentsOfFile: path, encoding: .utf8) })
+            readFile: { path in try String(decoding: StoreFile.readRegularFile(path, what: "file"), as: UTF8.self) })
         interpreter.location = global.location
         do {
             try body(&interpreter)

@@ -45,6 +45,15 @@ struct RampartdCommand: ParsableCommand {
             logger.critical("cannot read the configuration file \(configPath)")
             throw ExitCode.failure
         }
+        // Before anything touches the table: a second daemon would fight the first.
+        let instance: InstanceLock.Held
+        do {
+            instance = try InstanceLock.acquire()
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode.failure
+        }
+        raiseDescriptorLimit(logger: logger)
         let overrides = Daemon.Overrides(store: store ?? environment["RAMPART_STORE"], socket: socket ?? environment["RAMPART_SOCKET"])
         daemonConfig.store = overrides.store ?? daemonConfig.store
         daemonConfig.socket = overrides.socket ?? daemonConfig.socket
@@ -77,11 +86,17 @@ struct RampartdCommand: ParsableCommand {
         // Serve before announcing readiness, so a client started after us finds the socket.
         Services.startMonitor(daemon: daemon, logger: logger)
         Services.startAddressWatchers(daemon: daemon, config: finalConfig, logger: logger)
-        do {
-            _ = try ControlServer.start(config: finalConfig, daemon: daemon, logger: logger)
-        } catch {
-            logger.error("control socket \(finalConfig.socket) unavailable: \(error); the policy stays enforced")
+        // Bound here, on the main thread: binding waits on an event loop, which a task may be running on.
+        let server = Result { try ControlServer.start(config: finalConfig, daemon: daemon, logger: logger) }
+        let listening = DispatchSemaphore(value: 0)
+        Task {
+            switch server {
+            case .success(let s): await daemon.controlSocketListening(path: finalConfig.socket, inode: s.inode, warning: s.warning)
+            case .failure(let error): await daemon.controlSocketFailed("\(error)")
+            }
+            listening.signal()
         }
+        listening.wait()
         let ready = DispatchSemaphore(value: 0)
         Task {
             await daemon.announceReady()
@@ -89,9 +104,26 @@ struct RampartdCommand: ParsableCommand {
         }
         ready.wait()
         Services.startWatchdog(daemon: daemon)
-        Services.serveSignals(daemon: daemon, logger: logger)
+        withExtendedLifetime(instance) {
+            Services.serveSignals(daemon: daemon, logger: logger)
+        }
     }
 }
+
+/// systemd's default soft limit is 1024; the hard limit is much higher. The daemon's own work
+/// (netlink, inotify, lease files) must never starve behind client connections.
+func raiseDescriptorLimit(logger: Logger) {
+    var limit = rlimit()
+    guard getrlimit(RLIMIT_NOFILE_VALUE, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+    limit.rlim_cur = limit.rlim_max
+    if setrlimit(RLIMIT_NOFILE_VALUE, &limit) != 0 {
+        logger.warning("cannot raise the descriptor limit to \(limit.rlim_max): \(String(cString: strerror(errno)))")
+    }
+}
+
+#if canImport(Glibc)
+let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+#endif
 
 final class StartOutcome: @unchecked Sendable {
     var failed = false

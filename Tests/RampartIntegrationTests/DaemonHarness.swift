@@ -15,9 +15,13 @@ final class DaemonHarness: @unchecked Sendable {
     let ns: Namespace
     var process: Process?
     let notify: NotifySocket
-    var socket: String { cli.directory.appendingPathComponent("control.sock").path }
+    var socket: String { socketOverride ?? cli.directory.appendingPathComponent("control.sock").path }
     var configPath: String { cli.directory.appendingPathComponent("rampartd.conf").path }
     var logPath: String { cli.directory.appendingPathComponent("rampartd.log").path }
+
+    /// When set, rampartd starts with this many descriptors at most (as LimitNOFILE would).
+    var fileLimit: Int?
+    var socketOverride: String?
 
     init(cli: RampartCLI, ns: Namespace, config: String = "") throws {
         self.cli = cli
@@ -31,7 +35,8 @@ final class DaemonHarness: @unchecked Sendable {
     func start(waitForReady: Bool = true) throws -> [String] {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        p.arguments = ["netns", "exec", ns.name, DaemonHarness.binary, "--config", configPath, "--store", cli.store, "--socket", socket]
+        p.arguments = ["netns", "exec", ns.name] + (fileLimit.map { ["prlimit", "--nofile=\($0):\($0)", "--"] } ?? [])
+            + [DaemonHarness.binary, "--config", configPath, "--store", cli.store, "--socket", socket]
         var env = ProcessInfo.processInfo.environment
         env["NOTIFY_SOCKET"] = notify.path
         env.removeValue(forKey: "WATCHDOG_USEC")

@@ -40,10 +40,10 @@ import Testing
     }
 
     @Test func commandLineArgumentsBecomeOneLine() throws {
-        let line = ScriptRunner.commandLine(arguments: ["static", "add", "policy", "name=IIS Server", "description=", "assign", "=", "yes"])
+        let line = try ScriptRunner.commandLine(arguments: ["static", "add", "policy", "name=IIS Server", "description=", "assign", "=", "yes"])
         #expect(line.text == #"static add policy name="IIS Server" description= assign = yes"#)
         var i = Interpreter(store: Store())
-        try ScriptRunner.run([ScriptRunner.commandLine(arguments: ["static", "add", "policy", "name=IIS Server", "assign=yes"])], in: &i, context: .ipsec)
+        try ScriptRunner.run([try ScriptRunner.commandLine(arguments: ["static", "add", "policy", "name=IIS Server", "assign=yes"])], in: &i, context: .ipsec)
         #expect(i.store.local.policies.first?.name == "IIS Server")
     }
 

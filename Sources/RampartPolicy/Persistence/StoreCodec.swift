@@ -57,6 +57,59 @@ public enum StoreCodec {
         }
     }
 
+    struct PendingDocument: Codable {
+        var format: String
+        var version: Int
+        var deadline: String
+        var requestedBy: String
+        var previous: Document
+    }
+
+    public static func encodePending(_ pending: PendingConfirmation) -> Data {
+        let store = pending.previous
+        let doc = PendingDocument(format: "rampart-pending", version: version, deadline: iso8601(pending.deadline), requestedBy: pending.requestedBy,
+                                  previous: Document(format: format, version: version, sequence: store.sequence, config: store.config,
+                                                     stores: Stores(local: store.local, persistent: store.persistent)))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try! encoder.encode(doc) + Data("\n".utf8)
+    }
+
+    public static func decodePending(_ data: Data) throws(StoreError) -> PendingConfirmation {
+        let doc: PendingDocument
+        do {
+            doc = try JSONDecoder().decode(PendingDocument.self, from: data)
+        } catch {
+            throw StoreError("pending-confirmation journal is damaged: \(describe(error))")
+        }
+        guard doc.format == "rampart-pending", doc.version <= version, let deadline = parseISO8601(doc.deadline) else {
+            throw StoreError("not a pending-confirmation journal of a known version")
+        }
+        var store = Store()
+        store.sequence = doc.previous.sequence
+        store.config = doc.previous.config
+        store.local = doc.previous.stores.local
+        store.persistent = doc.previous.stores.persistent
+        do {
+            try validate(store)
+        } catch {
+            throw StoreError("pending-confirmation journal holds an invalid store: \(error.message)")
+        }
+        return PendingConfirmation(deadline: deadline, previous: store, requestedBy: doc.requestedBy)
+    }
+
+    static func iso8601(_ date: Date) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.string(from: date)
+    }
+
+    static func parseISO8601(_ text: String) -> Date? {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.date(from: text)
+    }
+
     public static func decode(_ data: Data) throws(StoreError) -> Store {
         let decoder = JSONDecoder()
         let header: Header
@@ -74,6 +127,9 @@ public enum StoreCodec {
         do {
             doc = try decoder.decode(Document.self, from: data)
         } catch {
+            // Foundation reports a number too large for its field (a port of 70000) as "not
+            // valid JSON", with no path: find the field ourselves.
+            if let place = outOfRangePort(data) { throw StoreError("number out of range\(place)") }
             throw StoreError(describe(error))
         }
         var store = Store()
@@ -86,11 +142,33 @@ public enum StoreCodec {
     }
 
     /// Checks the invariants every command maintains; a store that breaks them was edited or damaged.
+    /// The largest sequence number or rule id a store may hold: far beyond any real policy, and
+    /// far enough below Int.max that counting on from it can never overflow.
+    public static let maxCounter = Int(Int32.max)
+
     public static func validate(_ store: Store) throws(StoreError) {
         let c = store.config
-        guard (0...7).contains(c.ipsecDiagnostics), (0...1).contains(c.ikeLogging), (0...2).contains(c.strongCRLCheck),
-              (60...86400).contains(c.ipsecLogInterval), (0...3).contains(c.ipsecExempt) else {
-            throw StoreError("config value out of range")
+        func range(_ value: Int, _ allowed: ClosedRange<Int>, _ what: String) throws(StoreError) {
+            guard allowed.contains(value) else {
+                throw StoreError("\(what) is \(value), outside \(allowed.lowerBound)...\(allowed.upperBound)")
+            }
+        }
+        try range(c.ipsecDiagnostics, 0...7, "config.ipsecDiagnostics")
+        try range(c.ikeLogging, 0...1, "config.ikeLogging")
+        try range(c.strongCRLCheck, 0...2, "config.strongCRLCheck")
+        try range(c.ipsecLogInterval, 60...86400, "config.ipsecLogInterval")
+        try range(c.ipsecExempt, 0...3, "config.ipsecExempt")
+        try range(store.sequence, 0...maxCounter, "sequence")
+        func address(_ a: AddressSpec, _ what: String) throws(StoreError) {
+            switch a {
+            case .dnsName(let name, let prefix):
+                guard Values.isHostName(name) else { throw StoreError("\(what): '\(name)' is not a host name") }
+                if let prefix { try range(prefix, 0...32, "\(what): the prefix of \(name)") }
+            case .subnet(let ip, let prefix):
+                try range(prefix, 0...ip.family.bits, "\(what): the prefix of \(ip)")
+            default:
+                break
+            }
         }
         var seqs = Set<Int>()
         func seq(_ n: Int, _ what: String) throws(StoreError) {
@@ -118,6 +196,8 @@ public enum StoreCodec {
                 try seq(l.seq, "filter list '\(l.name)'")
                 for f in l.filters {
                     try seq(f.seq, "a filter of '\(l.name)'")
+                    try address(f.source, "filter F\(f.seq) of '\(l.name)' srcaddr")
+                    try address(f.destination, "filter F\(f.seq) of '\(l.name)' dstaddr")
                     if (f.sourcePort != 0 || f.destinationPort != 0) && !f.proto.hasPorts {
                         throw StoreError("filter F\(f.seq) has ports without TCP or UDP")
                     }
@@ -127,8 +207,17 @@ public enum StoreCodec {
             for p in s.policies {
                 try seq(p.seq, "policy '\(p.name)'")
                 try unique(p.rules.map(\.name), "rule of '\(p.name)'")
+                try range(p.nextRuleID, 1...maxCounter, "policy '\(p.name)' nextRuleID")
+                try range(p.qmpermm, 0...maxCounter, "policy '\(p.name)' qmpermm")
+                try range(p.mmlifetime, 1...maxCounter, "policy '\(p.name)' mmlifetime")
+                try range(p.pollingInterval, 0...maxCounter, "policy '\(p.name)' pollingInterval")
+                var ids = Set<Int>()
                 for r in p.rules {
                     try seq(r.seq, "rule '\(r.name)'")
+                    guard r.id > 0, r.id < p.nextRuleID, ids.insert(r.id).inserted else {
+                        throw StoreError("rule '\(r.name)' of policy '\(p.name)' has an invalid or duplicate id \(r.id) (ids run from 1 to nextRuleID - 1 = \(p.nextRuleID - 1))")
+                    }
+                    if let t = r.tunnel { try address(t, "rule '\(r.name)' tunnel") }
                     guard s.filterListIndex(r.filterList) != nil else {
                         throw StoreError("rule '\(r.name)' of policy '\(p.name)' refers to missing filter list '\(r.filterList)'")
                     }
@@ -138,6 +227,28 @@ public enum StoreCodec {
                 }
             }
         }
+    }
+
+    /// ` at .stores.local.filterLists[0].filters[3].destinationPort: 70000 is not 0...65535`, if any port is.
+    static func outOfRangePort(_ data: Data) -> String? {
+        guard let root = try? JSONSerialization.jsonObject(with: data) else { return nil }
+        func walk(_ value: Any, _ path: String) -> String? {
+            if let object = value as? [String: Any] {
+                for key in object.keys.sorted() {
+                    let child = object[key]!
+                    if key.lowercased().hasSuffix("port"), let n = child as? NSNumber, !(0...65535).contains(n.doubleValue) {
+                        return " at \(path).\(key): \(n) is not 0...65535"
+                    }
+                    if let found = walk(child, path + "." + key) { return found }
+                }
+            } else if let array = value as? [Any] {
+                for (i, child) in array.enumerated() {
+                    if let found = walk(child, path + "[\(i)]") { return found }
+                }
+            }
+            return nil
+        }
+        return walk(root, "")
     }
 
     static func describe(_ error: any Error) -> String {

@@ -5,6 +5,9 @@ import Glibc
 
 /// The store on disk: read strictly, written atomically (temp file, fsync, rename, fsync of the
 /// directory), modified only under an exclusive `flock` on `<store>.lock`.
+///
+/// Beside it: `<store>.boot`, the boot settings alone (read at boot before the store is parsed),
+/// and `<store>.pending`, the journal of a change waiting for `rampart confirm`.
 public struct StoreFile: Sendable {
     public static let defaultPath = "/var/lib/rampart/store.json"
 
@@ -17,17 +20,16 @@ public struct StoreFile: Sendable {
         StoreFile(path: option ?? environment["RAMPART_STORE"] ?? defaultPath)
     }
 
-    public var exists: Bool { FileManager.default.fileExists(atPath: path) }
+    /// True when something is at the path (a dangling symlink counts: reading it is then an error).
+    public var exists: Bool {
+        var info = stat()
+        return lstat(path, &info) == 0
+    }
 
     /// Reads the store; a missing file is an empty store, anything unreadable is an error.
     public func load() throws(StoreError) -> Store {
         guard exists else { return Store() }
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw StoreError("cannot read store \(path): \(error.localizedDescription)")
-        }
+        let data = try Self.readRegularFile(path, what: "store")
         do {
             return try StoreCodec.decode(data)
         } catch {
@@ -35,11 +37,49 @@ public struct StoreFile: Sendable {
         }
     }
 
+    /// Reads a whole regular file (following symlinks); a directory, FIFO, device or socket is
+    /// refused by name rather than read (a FIFO would block, a device never end).
+    public static func readRegularFile(_ path: String, what: String) throws(StoreError) -> Data {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { throw StoreError("cannot read \(what) \(path): \(errnoText())") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw StoreError("cannot read \(what) \(path): \(errnoText())") }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw StoreError("\(what) \(path) is \(fileKind(info.st_mode)), not a regular file")
+        }
+        var data = Data(count: Int(info.st_size))
+        var offset = 0
+        while true {
+            if offset == data.count { data.count += 65536 }
+            let n = data.withUnsafeMutableBytes { raw in read(fd, raw.baseAddress! + offset, raw.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw StoreError("cannot read \(what) \(path): \(errnoText())")
+            }
+            if n == 0 { break }
+            offset += n
+        }
+        data.count = offset
+        return data
+    }
+
+    static func fileKind(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFDIR: return "a directory"
+        case S_IFIFO: return "a FIFO"
+        case S_IFCHR: return "a character device"
+        case S_IFBLK: return "a block device"
+        case S_IFSOCK: return "a socket"
+        default: return "not a regular file"
+        }
+    }
+
     /// Runs `body` holding the exclusive lock, so two writers never interleave read-modify-write.
     public func withExclusiveLock<T>(_ body: () throws -> T) throws -> T {
         let directory = (path as NSString).deletingLastPathComponent
         try createDirectory(directory.isEmpty ? "." : directory)
-        let fd = open(path + ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        let fd = open(path + ".lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw StoreError("cannot open lock file \(path).lock: \(errnoText())") }
         defer { close(fd) }
         while flock(fd, LOCK_EX) != 0 {
@@ -49,11 +89,43 @@ public struct StoreFile: Sendable {
         return try body()
     }
 
-    /// Replaces the store file atomically, and beside it the boot file: the `dynamic set config`
-    /// settings alone, so rampartd can enforce the boot mode before it reads a large store.
+    /// Replaces the store file atomically, and beside it the boot file. The two cannot be
+    /// renamed together, so they are written in an order that keeps the boot file never more
+    /// permissive than the store beside it, whenever the writer stops (full disk, kill -9, power):
+    /// first the meet of the old boot settings and the new (the stricter mode, only the
+    /// exemptions both allow), then the store, then the new boot settings.
     public func save(_ store: Store) throws {
-        try writeAtomically(StoreCodec.encodeBootConfig(store.config), to: bootPath, mode: 0o640)
-        try writeAtomically(StoreCodec.encode(store), to: path, mode: 0o640)
+        let target = resolvedPath()
+        let bootTarget = StoreFile(path: target).bootPath
+        let new = store.config
+        let old = (try? StoreCodec.decodeBootConfig(Self.readRegularFile(bootTarget, what: "boot file"))) ?? new
+        let meet = DynamicConfig.bootMeet(old, new)
+        if meet != old { try writeAtomically(StoreCodec.encodeBootConfig(meet), to: bootTarget, mode: 0o640) }
+        try writeAtomically(StoreCodec.encode(store), to: target, mode: 0o640)
+        if meet != new || !FileManager.default.fileExists(atPath: bootTarget) {
+            try writeAtomically(StoreCodec.encodeBootConfig(new), to: bootTarget, mode: 0o640)
+        }
+    }
+
+    /// Rewrites the boot file from a loaded store when they disagree (a writer stopped between
+    /// the two). Returns true when it did.
+    @discardableResult
+    public func repairBootFile(for store: Store) throws -> Bool {
+        let bootTarget = StoreFile(path: resolvedPath()).bootPath
+        if let data = try? Self.readRegularFile(bootTarget, what: "boot file"), (try? StoreCodec.decodeBootConfig(data)) == store.config {
+            return false
+        }
+        try writeAtomically(StoreCodec.encodeBootConfig(store.config), to: bootTarget, mode: 0o640)
+        return true
+    }
+
+    /// A store that is a symlink (to a managed location, say) stays one: the file it points
+    /// to is what gets replaced.
+    func resolvedPath() -> String {
+        var info = stat()
+        guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFLNK, let real = realpath(path, nil) else { return path }
+        defer { free(real) }
+        return String(cString: real)
     }
 
     /// `<store>.boot`: the boot-mode settings, small enough to read in microseconds.
@@ -61,8 +133,8 @@ public struct StoreFile: Sendable {
 
     /// The boot settings: from the boot file, else from the store, else the defaults (stateful).
     public func loadBootConfig() throws(StoreError) -> DynamicConfig {
-        if let data = FileManager.default.contents(atPath: bootPath) {
-            return try StoreCodec.decodeBootConfig(data)
+        if FileManager.default.fileExists(atPath: bootPath) {
+            return try StoreCodec.decodeBootConfig(Self.readRegularFile(bootPath, what: "boot file"))
         }
         return exists ? try load().config : DynamicConfig()
     }
@@ -77,13 +149,74 @@ public struct StoreFile: Sendable {
             throw StoreError("cannot create \(directory): \(error.localizedDescription)")
         }
     }
+
+    // MARK: the pending-confirmation journal
+
+    /// `<store>.pending`: the store to return to if a change made with `--confirm` is not
+    /// confirmed. Written (and synced) before the new store, removed by `confirm` or the rollback.
+    public var pendingPath: String { path + ".pending" }
+
+    public func savePending(_ pending: PendingConfirmation) throws {
+        try writeAtomically(StoreCodec.encodePending(pending), to: pendingPath, mode: 0o600)
+    }
+
+    /// The journal, if one exists. A damaged journal is an error: the caller decides (rampartd
+    /// refuses to guess and reports it; the previous store cannot be recovered from it).
+    public func loadPending() throws(StoreError) -> PendingConfirmation? {
+        guard FileManager.default.fileExists(atPath: pendingPath) else { return nil }
+        return try StoreCodec.decodePending(Self.readRegularFile(pendingPath, what: "pending-confirmation journal"))
+    }
+
+    public func removePending() throws {
+        guard unlink(pendingPath) == 0 || errno == ENOENT else {
+            throw StoreError("cannot remove \(pendingPath): \(errnoText())")
+        }
+        syncDirectory(of: pendingPath)
+    }
+}
+
+/// A change applied with `rampart exec --confirm`, waiting for `rampart confirm`.
+public struct PendingConfirmation: Sendable, Equatable {
+    /// When the rollback is due (wall clock, for people and for a restart).
+    public var deadline: Date
+    /// The store to return to.
+    public var previous: Store
+    /// Who made the change: `pid 123 uid 0 gid 0`.
+    public var requestedBy: String
+
+    public init(deadline: Date, previous: Store, requestedBy: String) {
+        self.deadline = deadline
+        self.previous = previous
+        self.requestedBy = requestedBy
+    }
+}
+
+extension DynamicConfig.BootMode {
+    /// permit < stateful < block.
+    public var strictness: Int {
+        switch self {
+        case .permit: return 0
+        case .stateful: return 1
+        case .block: return 2
+        }
+    }
+}
+
+extension DynamicConfig {
+    /// Boot settings no more permissive than either: the stricter boot mode, and only the boot
+    /// exemptions both have. The other settings are `b`'s.
+    public static func bootMeet(_ a: DynamicConfig, _ b: DynamicConfig) -> DynamicConfig {
+        var out = b
+        if a.bootMode.strictness > b.bootMode.strictness { out.bootMode = a.bootMode }
+        out.bootExemptions = b.bootExemptions.filter { a.bootExemptions.contains($0) }
+        return out
+    }
 }
 
 /// Writes `data` to `path` so that readers see the old or the new file, never a mix, even after a crash.
 public func writeAtomically(_ data: Data, to path: String, mode: mode_t = 0o644) throws {
-    let directory = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
     let temp = "\(path).tmp.\(getpid())"
-    let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+    let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode)
     guard fd >= 0 else { throw StoreError("cannot create \(temp): \(errnoText())") }
     var ok = false
     defer {
@@ -110,6 +243,11 @@ public func writeAtomically(_ data: Data, to path: String, mode: mode_t = 0o644)
     close(fd)
     guard rename(temp, path) == 0 else { throw StoreError("cannot replace \(path): \(errnoText())") }
     ok = true
+    syncDirectory(of: path)
+}
+
+func syncDirectory(of path: String) {
+    let directory = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
     let dfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
     if dfd >= 0 {
         fsync(dfd)

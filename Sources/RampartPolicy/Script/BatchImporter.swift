@@ -32,9 +32,13 @@ public struct BatchImporter {
             var line = physical[index]
             index += 1
             // `^` at the end of a line (outside quotes) continues the command on the next line.
-            while endsWithContinuation(line), index < physical.count {
-                line.characters.removeLast()
+            // The quote state carries over the join, so each physical line is scanned once.
+            var inQuotes = false
+            var scanned = 0
+            while continues(line.characters[scanned...], inQuotes: &inQuotes), index < physical.count {
                 line.origins.removeLast()
+                line.characters.removeLast()
+                scanned = line.characters.count
                 let next = physical[index]
                 index += 1
                 line.characters += next.characters
@@ -217,15 +221,17 @@ public struct BatchImporter {
         return word
     }
 
-    private func endsWithContinuation(_ line: SourceLine) -> Bool {
-        guard line.characters.last == "^" else { return false }
-        var inQuotes = false
+    /// Scans `chars` from the quote state `inQuotes` (updated to the state at their end): true
+    /// when they end with a `^` that is outside quotes and not itself escaped.
+    private func continues(_ chars: ArraySlice<Character>, inQuotes: inout Bool) -> Bool {
         var escaped = false
-        for c in line.characters.dropLast() {
+        var lastIsCaret = false
+        for c in chars {
+            lastIsCaret = false
             if escaped { escaped = false; continue }
-            if c == "\"" { inQuotes.toggle() } else if c == "^" && !inQuotes { escaped = true }
+            if c == "\"" { inQuotes.toggle() } else if c == "^" && !inQuotes { escaped = true; lastIsCaret = true }
         }
-        return !inQuotes && !escaped
+        return lastIsCaret && !inQuotes
     }
 
     struct Unresolved {
@@ -246,11 +252,11 @@ public struct BatchImporter {
             let c = input[i]
             guard c == "%" else {
                 chars.append(c)
-                origins.append(line.origins[i])
+                origins.append(line.location(at: i))
                 i += 1
                 continue
             }
-            let at = line.origins[i]
+            let at = line.location(at: i)
             if i + 1 < input.count, input[i + 1] == "%" {
                 chars.append("%")
                 origins.append(at)
@@ -317,7 +323,7 @@ public struct BatchImporter {
             if !inQuotes {
                 if c == "^", i + 1 < input.count {
                     chars.append(input[i + 1])
-                    origins.append(line.origins[i + 1])
+                    origins.append(line.location(at: i + 1))
                     i += 2
                     continue
                 }
@@ -332,10 +338,10 @@ public struct BatchImporter {
                         i += 2
                         continue
                     }
-                    throw .error("pipes are not followed", at: line.origins[i])
+                    throw .error("pipes are not followed", at: line.location(at: i))
                 }
                 if c == "<" {
-                    throw .error("input redirection is not followed", at: line.origins[i])
+                    throw .error("input redirection is not followed", at: line.location(at: i))
                 }
                 if c == ">" || ((c == "1" || c == "2") && i + 1 < input.count && input[i + 1] == ">"
                                 && (chars.last == nil || chars.last == " " || chars.last == "\t")) {
@@ -358,7 +364,7 @@ public struct BatchImporter {
                 }
             }
             chars.append(c)
-            origins.append(line.origins[i])
+            origins.append(line.location(at: i))
             i += 1
         }
         flush()

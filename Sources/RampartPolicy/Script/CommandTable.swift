@@ -158,3 +158,24 @@ enum KeywordMatch {
         }
     }
 }
+
+/// What running a command can touch: this, not the words typed, decides who may run it.
+public enum CommandAccess: Sendable, Equatable {
+    /// Reads only: `show`, `dump`, `exportpolicy` (its file is written by the client, as the
+    /// user who asked), and `set store`/`set batch`, which change only how the script itself runs.
+    case query
+    /// Changes the store or the runtime state.
+    case change
+}
+
+extension CommandSpec {
+    public var access: CommandAccess {
+        switch (verb, noun) {
+        case ("show", _), ("dump", _), ("exportpolicy", _), ("set", "store"), ("set", "batch"): return .query
+        default: return .change
+        }
+    }
+
+    /// `importpolicy` reads a file with the daemon's privileges.
+    public var readsFiles: Bool { verb == "importpolicy" }
+}

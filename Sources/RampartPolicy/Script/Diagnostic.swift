@@ -49,27 +49,47 @@ public struct Diagnostic: Error, Hashable, Sendable, Codable, CustomStringConver
 public struct SourceLine: Sendable, Hashable {
     public var file: String
     public var characters: [Character]
-    public var origins: [SourceLocation]
+    /// The physical place of every character. A line read straight from a file maps each
+    /// character to the next column, so that mapping is computed when asked for, not stored:
+    /// a large script then costs one allocation per line, not one per character.
+    public var origins: [SourceLocation] {
+        get { storedOrigins ?? characters.indices.map { SourceLocation(file: file, line: end.line, column: firstColumn + $0) } }
+        set { storedOrigins = newValue }
+    }
     /// Where the line ends (for "missing value at end of line").
     public var end: SourceLocation
+    private var storedOrigins: [SourceLocation]?
+    private var firstColumn: Int
 
     public init(file: String, line: Int, text: String, firstColumn: Int = 1) {
         self.file = file
         self.characters = Array(text)
-        self.origins = characters.indices.map { SourceLocation(file: file, line: line, column: firstColumn + $0) }
+        self.firstColumn = firstColumn
         self.end = SourceLocation(file: file, line: line, column: firstColumn + characters.count)
     }
 
     public init(file: String, characters: [Character], origins: [SourceLocation], end: SourceLocation) {
         self.file = file
         self.characters = characters
-        self.origins = origins
+        self.storedOrigins = origins
+        self.firstColumn = 1
         self.end = end
     }
 
     public var text: String { String(characters) }
 
     public func location(at index: Int) -> SourceLocation {
-        index < origins.count ? origins[index] : end
+        if let storedOrigins { return index < storedOrigins.count ? storedOrigins[index] : end }
+        return index < characters.count ? SourceLocation(file: file, line: end.line, column: firstColumn + index) : end
+    }
+
+    public static func == (a: SourceLine, b: SourceLine) -> Bool {
+        a.file == b.file && a.characters == b.characters && a.end == b.end && a.origins == b.origins
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(file)
+        hasher.combine(characters)
+        hasher.combine(end)
     }
 }
