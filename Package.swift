@@ -65,6 +65,7 @@ let package = Package(
         .testTarget(name: "RampartSourcesTests", dependencies: ["RampartSources", "RampartPolicy", "RampartTestSupport"], swiftSettings: strict),
         .testTarget(name: "RampartNetlinkTests", dependencies: ["RampartNetlink", "RampartCompiler", "RampartPolicy", "RampartTestSupport"], swiftSettings: strict),
         .testTarget(name: "RampartIntegrationTests", dependencies: ["rampart", "RampartTestSupport", "RampartCompiler", "RampartPolicy"], swiftSettings: strict),
+        .testTarget(name: "RampartControlTests", dependencies: ["RampartControl", "RampartPolicy"], swiftSettings: strict),
         .testTarget(name: "RampartCLITests", dependencies: ["rampart", "RampartPolicy", "RampartCompiler"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
