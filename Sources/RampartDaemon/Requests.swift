@@ -39,6 +39,15 @@ struct PreparedRequest: Sendable {
     var location: StoreLocation?
     /// For the audit log: the command line, or the script's name and size.
     var summary: String
+    /// Root's dry runs may read files (`importpolicy`); nobody else's queries read any.
+    var mayReadFiles: Bool
+}
+
+let noFiles: @Sendable (String) throws -> String = { path in throw ValueError("cannot read \(path): only root's requests read files") }
+
+/// How rampartd reads a file a command names: a regular file only, as the daemon's sandbox shows it.
+let daemonReadFile: @Sendable (String) throws -> String = { path in
+    try String(decoding: StoreFile.readRegularFile(path, what: "file"), as: UTF8.self)
 }
 
 /// The request path: parse and authorize off the daemon actor (on the blocking pool, so a large
@@ -119,7 +128,7 @@ enum RequestProcessor {
         }
         let decision = Authorization.decide(operation, script: script, dryRun: request.dryRun ?? false, role: peer.role, group: group)
         return PreparedRequest(request: request, operation: operation, script: script, skipped: skipped, decision: decision,
-                               location: location, summary: summary)
+                               location: location, summary: summary, mayReadFiles: peer.role == .admin)
     }
 }
 
@@ -152,6 +161,7 @@ extension Daemon {
             }
         case .netsh, .exec, .import:
             // A query or a dry run: the store as on disk (what a change would start from), on a copy.
+            let readFile: @Sendable (String) throws -> String = prepared.mayReadFiles ? daemonReadFile : noFiles
             return await offActor {
                 let onDisk: Store
                 do {
@@ -159,12 +169,10 @@ extension Daemon {
                 } catch {
                     return .failure("\(error); fix or remove the store, then 'systemctl reload rampartd'")
                 }
-                var interpreter = Interpreter(store: onDisk, dynamic: snapshot.dynamic, workingDirectory: prepared.request.workingDirectory ?? "/")
-                if let location = prepared.location { interpreter.location = location }
-                do {
-                    try ScriptRunner.run(prepared.script ?? ParsedScript(), in: &interpreter)
-                } catch {
-                    return .failure("\(error)\nnothing was changed", diagnostics: interpreter.diagnostics.map(\.description))
+                let interpreter: Interpreter
+                switch Self.run(prepared, on: onDisk, dynamic: snapshot.dynamic, readFile: readFile) {
+                case .success(let i): interpreter = i
+                case .failure(let failed): return failed.response
                 }
                 var response = Self.outputs(interpreter)
                 if prepared.request.dryRun == true {
@@ -185,6 +193,23 @@ extension Daemon {
         } catch {
             return .failure("rampartd is stopping")
         }
+    }
+
+    struct Failed: Error {
+        var response: ControlResponse
+    }
+
+    /// Runs the prepared commands on a copy of `store`; files are read only through `readFile`.
+    static func run(_ prepared: PreparedRequest, on store: Store, dynamic: DynamicState,
+                    readFile: @escaping (String) throws -> String) -> Result<Interpreter, Failed> {
+        var interpreter = Interpreter(store: store, dynamic: dynamic, workingDirectory: prepared.request.workingDirectory ?? "/", readFile: readFile)
+        if let location = prepared.location { interpreter.location = location }
+        do {
+            try ScriptRunner.run(prepared.script ?? ParsedScript(), in: &interpreter)
+        } catch {
+            return .failure(Failed(response: .failure("\(error)\nnothing was changed", diagnostics: interpreter.diagnostics.map(\.description))))
+        }
+        return .success(interpreter)
     }
 
     static func outputs(_ interpreter: Interpreter) -> ControlResponse {
@@ -246,13 +271,10 @@ extension Daemon {
                 } catch {
                     return .failure("\(error); fix or remove the store, then 'systemctl reload rampartd'")
                 }
-                var interpreter = Interpreter(store: onDisk, dynamic: dynamic, workingDirectory: request.workingDirectory ?? "/",
-                                              readFile: { path in try String(decoding: StoreFile.readRegularFile(path, what: "file"), as: UTF8.self) })
-                if let location = prepared.location { interpreter.location = location }
-                do {
-                    try ScriptRunner.run(prepared.script ?? ParsedScript(), in: &interpreter)
-                } catch {
-                    return .failure("\(error)\nnothing was changed", diagnostics: interpreter.diagnostics.map(\.description))
+                let interpreter: Interpreter
+                switch Self.run(prepared, on: onDisk, dynamic: dynamic, readFile: daemonReadFile) {
+                case .success(let i): interpreter = i
+                case .failure(let failed): return failed.response
                 }
                 var response = Self.outputs(interpreter)
                 let storeChanged = interpreter.store != onDisk

@@ -24,9 +24,22 @@ public enum StoreCodec {
         var persistent: PolicyStore
     }
 
+    static func document(_ store: Store) -> Document {
+        Document(format: format, version: version, sequence: store.sequence, config: store.config,
+                 stores: Stores(local: store.local, persistent: store.persistent))
+    }
+
+    static func store(_ doc: Document) -> Store {
+        var store = Store()
+        store.sequence = doc.sequence
+        store.config = doc.config
+        store.local = doc.stores.local
+        store.persistent = doc.stores.persistent
+        return store
+    }
+
     public static func encode(_ store: Store) -> Data {
-        let doc = Document(format: format, version: version, sequence: store.sequence, config: store.config,
-                           stores: Stores(local: store.local, persistent: store.persistent))
+        let doc = document(store)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         // Encoding plain value types cannot fail; a failure here is a programming error.
@@ -66,10 +79,8 @@ public enum StoreCodec {
     }
 
     public static func encodePending(_ pending: PendingConfirmation) -> Data {
-        let store = pending.previous
         let doc = PendingDocument(format: "rampart-pending", version: version, deadline: iso8601(pending.deadline), requestedBy: pending.requestedBy,
-                                  previous: Document(format: format, version: version, sequence: store.sequence, config: store.config,
-                                                     stores: Stores(local: store.local, persistent: store.persistent)))
+                                  previous: document(pending.previous))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return try! encoder.encode(doc) + Data("\n".utf8)
@@ -85,11 +96,7 @@ public enum StoreCodec {
         guard doc.format == "rampart-pending", doc.version <= version, let deadline = parseISO8601(doc.deadline) else {
             throw StoreError("not a pending-confirmation journal of a known version")
         }
-        var store = Store()
-        store.sequence = doc.previous.sequence
-        store.config = doc.previous.config
-        store.local = doc.previous.stores.local
-        store.persistent = doc.previous.stores.persistent
+        let store = store(doc.previous)
         do {
             try validate(store)
         } catch {
@@ -132,11 +139,7 @@ public enum StoreCodec {
             if let place = outOfRangePort(data) { throw StoreError("number out of range\(place)") }
             throw StoreError(describe(error))
         }
-        var store = Store()
-        store.sequence = doc.sequence
-        store.config = doc.config
-        store.local = doc.stores.local
-        store.persistent = doc.stores.persistent
+        let store = store(doc)
         try validate(store)
         return store
     }

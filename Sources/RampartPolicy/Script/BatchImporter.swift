@@ -35,15 +35,22 @@ public struct BatchImporter {
             // The quote state carries over the join, so each physical line is scanned once.
             var inQuotes = false
             var scanned = 0
-            while continues(line.characters[scanned...], inQuotes: &inQuotes), index < physical.count {
-                line.origins.removeLast()
-                line.characters.removeLast()
-                scanned = line.characters.count
-                let next = physical[index]
-                index += 1
-                line.characters += next.characters
-                line.origins += next.origins
-                line.end = next.end
+            if continues(line.characters[...], inQuotes: &inQuotes), index < physical.count {
+                // Joined in local arrays, each appended in place: linear in the text joined.
+                var characters = line.characters
+                var origins = line.origins
+                var end = line.end
+                repeat {
+                    characters.removeLast()
+                    origins.removeLast()
+                    scanned = characters.count
+                    let next = physical[index]
+                    index += 1
+                    characters += next.characters
+                    origins += next.origins
+                    end = next.end
+                } while continues(characters[scanned...], inQuotes: &inQuotes) && index < physical.count
+                line = SourceLine(file: line.file, characters: characters, origins: origins, end: end)
             }
             var chars = line.characters[...]
             while let f = chars.first, f == " " || f == "\t" || f == "@" { chars = chars.dropFirst() }
