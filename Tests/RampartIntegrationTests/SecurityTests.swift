@@ -123,8 +123,7 @@ import RampartTestSupport
                 let change = try daemon.rampart(["exec", script], allowFailure: true, user: users.member)
                 #expect(change.status != 0 && change.err.contains("needs root"), "\(change.err)")
                 try daemon.rampart(["static", "add", "policy", "name=ByRoot"])
-                #expect(daemon.log().contains(try #require(daemon.log().split(separator: "\n").first { $0.contains("name=ByRoot") }.map(String.init))))
-                let line = daemon.log().split(separator: "\n").first { $0.contains("name=ByRoot") }.map(String.init) ?? ""
+                let line = try #require(daemon.log().split(separator: "\n").first { $0.contains("name=ByRoot") }.map(String.init), "the change is logged")
                 #expect(line.contains("uid 0") && line.contains("gid 0") && line.contains("pid "), "\(line)")
             }
         }
