@@ -15,7 +15,7 @@ public actor Daemon {
     /// What is wrong, by area: each area has at most one current problem, cleared when that
     /// area works again. Any problem makes the daemon degraded.
     enum ProblemArea: String, Sendable, CaseIterable, Comparable {
-        case boot, store, apply, restore, confirm, socket, sets, dns, gateway, dhcp, wins
+        case boot, config, store, apply, restore, confirm, socket, sets, dns, gateway, dhcp, wins
 
         static func < (a: Self, b: Self) -> Bool { allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)! }
     }
@@ -171,7 +171,7 @@ public actor Daemon {
         refreshAddresses(.wins, apply: false)
         let loadStart = ContinuousClock.now
         phase = .running
-        guard rollBackAfterRestart() else { return }
+        guard rollBackOrphanedChange() else { return }
         switch loadStore() {
         case .failure(let message):
             report(.store, "\(message); the boot ruleset stays in force")
@@ -187,22 +187,26 @@ public actor Daemon {
     /// reboot: the usual ways out of a lockout) is rolled back before the policy loads, whatever
     /// time is left in its window. A damaged journal keeps the boot ruleset: fail closed.
     /// Returns false when the policy must not be loaded.
-    func rollBackAfterRestart() -> Bool {
+    func rollBackOrphanedChange() -> Bool {
         let file = storeFile
         let pending: PendingConfirmation?
         do {
             pending = try file.loadPending()
         } catch {
-            report(.confirm, "\(error.message): the store may hold an unconfirmed change; the boot ruleset stays in force until the journal \(file.pendingPath) is removed (and 'systemctl reload rampartd')")
+            report(.confirm, "\(error.message): the store may hold an unconfirmed change; the ruleset in force stays until the journal \(file.pendingPath) is removed (then 'systemctl reload rampartd')")
             return false
         }
-        guard let pending else { return true }
+        guard let pending else {
+            clearProblem(.confirm)
+            return true
+        }
         do {
             try file.withExclusiveLock {
                 try file.save(pending.previous)
                 try file.removePending()
             }
             logger.warning("an unconfirmed change (by \(pending.requestedBy), due \(ISO8601DateFormatter().string(from: pending.deadline))) was pending when rampartd stopped: rolled back to the previous store")
+            clearProblem(.confirm)
             return true
         } catch {
             report(.confirm, "an unconfirmed change is pending but the previous store could not be restored (\(error)); the boot ruleset stays in force")
@@ -279,8 +283,9 @@ public actor Daemon {
     // MARK: reload and self-healing
 
     /// SIGHUP: re-read the configuration and the store, recompile, apply atomically. On any error
-    /// the running ruleset stays and the error shows in the log and the status.
-    public func reload() {
+    /// the running ruleset stays and the error shows in the log and the status. Returns that error, nil on success.
+    @discardableResult
+    public func reload() -> String? {
         logger.notice("reloading")
         notifier.notify("RELOADING=1")
         defer { notifier.notify("READY=1\nSTATUS=\(statusLine())") }
@@ -293,37 +298,38 @@ public actor Daemon {
                 fresh.socket = config.socket
                 config = fresh
             } catch let error as Diagnostic {
-                fail("reload: \(error); the running configuration and ruleset stay")
-                return
+                return failed(.config, "reload: \(error); the running configuration and ruleset stay")
             } catch where (error as NSError).code == NSFileReadNoSuchFileError {
                 // A missing configuration file means the defaults, as at startup.
             } catch {
-                fail("reload: cannot read \(configPath): \(error.localizedDescription)")
-                return
+                return failed(.config, "reload: cannot read \(configPath): \(error.localizedDescription)")
             }
         }
+        clearProblem(.config)
+        // A journal with no change pending in memory was left by a daemon that stopped: as at startup.
+        if pendingConfirm == nil, !rollBackOrphanedChange() { return problems[.confirm] }
         let previous = (store, storeState)
         switch loadStore() {
         case .failure(let message):
             (store, storeState) = previous
-            fail("reload: \(message); the running ruleset stays in force")
             storeState = (storeFile.exists ? "corrupt on disk" : "vanished from disk") + " (running the previous policy): \(message)"
-            return
+            return failed(.store, "reload: \(message); the running ruleset stays in force")
         case .success:
             break
         }
         if case .failure(let e) = applyCurrent(reason: "reload") {
-            fail("reload: the kernel rejected the new ruleset; the running ruleset stays: \(e)")
-            return
+            return failed(.apply, "reload: the kernel rejected the new ruleset; the running ruleset stays: \(e)")
         }
         for area in [ProblemArea.boot, .store, .apply] { clearProblem(area) }
         phase = .running
         resolveNames()
         logger.notice("reloaded: \(statusLine())")
+        return nil
     }
 
-    func fail(_ message: String) {
-        report(.store, message)
+    func failed(_ area: ProblemArea, _ message: String) -> String {
+        report(area, message)
+        return message
     }
 
     /// Someone else changed our table: put ours back at once. If that fails (another process

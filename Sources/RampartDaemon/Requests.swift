@@ -231,8 +231,8 @@ extension Daemon {
     func change(_ prepared: PreparedRequest, from peer: Peer) -> ControlResponse {
         switch prepared.operation {
         case .reload:
-            reload()
-            return ControlResponse(ok: problems.isEmpty, error: problems.isEmpty ? nil : problemList().last, text: statusText())
+            let error = reload()
+            return ControlResponse(ok: error == nil, error: error, text: statusText())
         case .confirm:
             return confirm(by: peer)
         default:

@@ -75,38 +75,30 @@ public final class Namespace: @unchecked Sendable {
 
     /// Starts a background process inside the namespace; the caller terminates it.
     public func spawn(_ arguments: [String]) throws -> Process {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        p.arguments = ["netns", "exec", name] + arguments
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        return p
+        try launch(arguments)
     }
 
     /// Starts a background process inside the namespace and keeps its output for `finish()`.
     public func spawnCapturing(_ arguments: [String]) throws -> CapturedProcess {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        p.arguments = ["netns", "exec", name] + arguments
         let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        return CapturedProcess(process: p, pipe: pipe)
+        return CapturedProcess(process: try launch(arguments, output: pipe), pipe: pipe)
     }
 
     /// Starts a background process inside the namespace fed through a pipe: it runs until `close()`.
     public func spawnInteractive(_ arguments: [String]) throws -> InteractiveProcess {
+        let pipe = Pipe()
+        return InteractiveProcess(process: try launch(arguments, input: pipe), input: pipe)
+    }
+
+    private func launch(_ arguments: [String], input: Pipe? = nil, output: Pipe? = nil) throws -> Process {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
         p.arguments = ["netns", "exec", name] + arguments
-        let pipe = Pipe()
-        p.standardInput = pipe
-        p.standardOutput = FileHandle.nullDevice
+        if let input { p.standardInput = input }
+        p.standardOutput = output ?? FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
-        return InteractiveProcess(process: p, input: pipe)
+        return p
     }
 
     /// An nftables notification listener whose socket lives in this namespace.

@@ -246,6 +246,17 @@ import RampartTestSupport
             #expect(daemon.eventually(5) { daemon.process?.isRunning == false })
             try daemon.start()
             #expect(try ns.nftList() == before)
+            // A damaged journal is not guessed at: the boot ruleset stays, degraded, until it is removed.
+            daemon.kill9()
+            try "{ not a journal".write(toFile: daemon.cli.store + ".pending", atomically: true, encoding: .utf8)
+            try daemon.start()
+            let status = try daemon.request(ControlRequest(op: "status"))
+            #expect(status.json?.contains(#""state": "degraded""#) == true && status.text.contains("journal"), "\(status.text)")
+            #expect(try ns.nftList().contains("boot-dhcpv4"), "the boot ruleset stays")
+            try FileManager.default.removeItem(atPath: daemon.cli.store + ".pending")
+            daemon.signal(SIGHUP)
+            #expect(try daemon.eventually(5) { try ns.nftList() == before }, "reload applies the policy once the journal is gone")
+            #expect(try daemon.request(ControlRequest(op: "status")).json?.contains(#""state": "running""#) == true)
         }
     }
 
