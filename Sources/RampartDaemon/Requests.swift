@@ -58,11 +58,8 @@ enum RequestProcessor {
         guard let operation = request.operation else {
             return .failure("unknown operation '\(request.op.debugDescription.dropFirst().dropLast())'; see docs/control-protocol.md")
         }
+        // Outsiders were answered and closed at accept (ControlServer); Authorization refuses them too.
         let group = daemon.controlGroup
-        if peer.role == .outsider {
-            logger.warning("refused request from \(peer): \(operation.rawValue): not root and not in group \(group)")
-            return .failure("permission denied: only root and members of group \(group) may use rampartd")
-        }
         let prepared: PreparedRequest
         do {
             prepared = try await NIOThreadPool.singleton.runIfActive { try prepare(request, operation, peer: peer, group: group) }
@@ -177,8 +174,8 @@ extension Daemon {
                 var response = Self.outputs(interpreter)
                 if prepared.request.dryRun == true {
                     response.text += "dry run: the store would \(interpreter.store != onDisk ? "" : "not ")change; nothing was written or applied\n"
-                } else if !interpreter.pendingFiles.isEmpty {
-                    response.files = interpreter.pendingFiles.map { ControlFile(path: $0.path, contents: $0.contents) }
+                } else {
+                    response.files = Self.files(interpreter)
                 }
                 return Self.withSkipped(prepared, response)
             }
@@ -210,6 +207,11 @@ extension Daemon {
             return .failure(Failed(response: .failure("\(error)\nnothing was changed", diagnostics: interpreter.diagnostics.map(\.description))))
         }
         return .success(interpreter)
+    }
+
+    /// Files `exportpolicy` produced, for the client to write as the user who asked (nil: none).
+    static func files(_ interpreter: Interpreter) -> [ControlFile]? {
+        interpreter.pendingFiles.isEmpty ? nil : interpreter.pendingFiles.map { ControlFile(path: $0.path, contents: $0.contents) }
     }
 
     static func outputs(_ interpreter: Interpreter) -> ControlResponse {
@@ -280,16 +282,16 @@ extension Daemon {
                 let storeChanged = interpreter.store != onDisk
                 let dynamicChanged = interpreter.dynamic != dynamic
                 guard storeChanged || dynamicChanged || onDisk != store else {
-                    if !interpreter.pendingFiles.isEmpty { response.files = interpreter.pendingFiles.map { ControlFile(path: $0.path, contents: $0.contents) } }
+                    response.files = Self.files(interpreter)
                     return Self.withSkipped(prepared, response)
                 }
-                let previous = (store: store, dynamic: dynamic, ruleset: applied)
+                let previous = (store: store, dynamic: dynamic, ruleset: applied, enforcing: enforcing)
                 let ruleset = compiler.compile(interpreter.store, dynamic: interpreter.dynamic, addresses: addresses)
                 if case .failure(let e) = apply(ruleset, what: .policy, reason: "\(prepared.operation.rawValue) request") {
                     return .failure("the kernel rejected the new ruleset; nothing was changed: \(e)", diagnostics: response.diagnostics)
                 }
                 func undo(_ why: String) -> ControlResponse {
-                    if let old = previous.ruleset { _ = apply(old, what: enforcing, reason: "undo after \(why)") }
+                    if let old = previous.ruleset { _ = apply(old, what: previous.enforcing, reason: "undo after \(why)") }
                     return .failure("\(why); the previous ruleset was restored", diagnostics: response.diagnostics)
                 }
                 var confirmText = ""
@@ -333,9 +335,7 @@ extension Daemon {
                     }
                 }
                 response.text += confirmText
-                if !interpreter.pendingFiles.isEmpty {
-                    response.files = interpreter.pendingFiles.map { ControlFile(path: $0.path, contents: $0.contents) }
-                }
+                response.files = Self.files(interpreter)
                 return Self.withSkipped(prepared, response)
             }
         } catch {
