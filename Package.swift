@@ -26,8 +26,17 @@ let package = Package(
         .target(name: "RampartCompiler", dependencies: ["RampartPolicy"], swiftSettings: strict),
         // libnftnl + libmnl + the netfilter uapi headers.
         .systemLibrary(name: "CNetfilter", pkgConfig: "libnftnl", providers: [.apt(["libnftnl-dev", "libmnl-dev"])]),
+        // The system layer: store file locking and atomic writes, bounded file reads, inotify,
+        // eventfd wakeups, systemd notification, host lookups. The pure modules do no I/O.
+        .target(name: "RampartSystem", dependencies: ["RampartPolicy", "CRampartSystem"], swiftSettings: strict),
+        // eventfd, SO_PEERCRED, O_PATH, setns: what Glibc's module does not import.
+        .target(name: "CRampartSystem"),
         // The one door to the kernel: netlink transport, linearizer, apply, set updates, read-back.
-        .target(name: "RampartNetlink", dependencies: ["CNetfilter", "RampartCompiler", "RampartPolicy"], swiftSettings: strict),
+        .target(name: "RampartNetlink", dependencies: ["CNetfilter", "RampartCompiler", "RampartPolicy", "RampartSystem"], swiftSettings: strict),
+        // A transport that records batches and answers as nf_tables does: tests only.
+        .target(name: "RampartNetlinkFake", dependencies: ["RampartNetlink", "CNetfilter"], swiftSettings: strict),
+        // Every rendering for people and for --json: show, active, counters, status, dynamic.
+        .target(name: "RampartReport", dependencies: ["RampartPolicy", "RampartCompiler"], swiftSettings: strict),
         // Pure parsers of the files dynamic addresses come from: resolv.conf, DHCP leases, smb.conf.
         .target(name: "RampartSources", dependencies: ["RampartPolicy"], swiftSettings: strict),
         // The control-socket protocol and its blocking client (shared by rampart and rampartd).
@@ -36,7 +45,8 @@ let package = Package(
         .target(
             name: "RampartDaemon",
             dependencies: [
-                "RampartPolicy", "RampartCompiler", "RampartNetlink", "RampartControl", "RampartSources", "CNetfilter",
+                "RampartPolicy", "RampartCompiler", "RampartNetlink", "RampartControl", "RampartSources", "RampartSystem",
+                "RampartReport", "CNetfilter", "CRampartSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -45,28 +55,38 @@ let package = Package(
         ),
         .executableTarget(
             name: "rampartd",
-            dependencies: ["RampartDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["RampartDaemon", "RampartSystem", "RampartNetlink", "RampartControl", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
-        // Helpers for tests and benchmarks only: namespaces, processes, generated policies.
-        .target(name: "RampartTestSupport", dependencies: ["RampartNetlink", "CNetfilter"], swiftSettings: strict),
+        // Helpers for tests and benchmarks only. The pure kit (fixtures, the deterministic
+        // generator) links no C library; the namespace kit (netns, processes, notify sockets) is
+        // for the integration tests and benchmarks.
+        .target(name: "RampartTestKit", swiftSettings: strict),
+        .target(name: "RampartNamespaceKit", dependencies: ["RampartNetlink", "CRampartSystem"], swiftSettings: strict),
         .executableTarget(
             name: "rampart",
             dependencies: [
-                "RampartPolicy", "RampartCompiler", "RampartNetlink", "RampartControl",
+                "RampartPolicy", "RampartCompiler", "RampartNetlink", "RampartControl", "RampartSystem", "RampartReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),
         // Benchmarks against nft -f (docs/benchmarks.md); not part of the product.
-        .executableTarget(name: "rampart-bench", dependencies: ["RampartTestSupport", "RampartNetlink", "RampartCompiler", "RampartPolicy"], swiftSettings: strict),
-        .testTarget(name: "RampartPolicyTests", dependencies: ["RampartPolicy", "RampartTestSupport"], swiftSettings: strict),
-        .testTarget(name: "RampartCompilerTests", dependencies: ["RampartCompiler", "RampartPolicy", "RampartTestSupport"], exclude: ["Golden"], swiftSettings: strict),
-        .testTarget(name: "RampartSourcesTests", dependencies: ["RampartSources", "RampartPolicy", "RampartTestSupport"], swiftSettings: strict),
-        .testTarget(name: "RampartNetlinkTests", dependencies: ["RampartNetlink", "RampartCompiler", "RampartPolicy", "RampartTestSupport"], swiftSettings: strict),
-        .testTarget(name: "RampartIntegrationTests", dependencies: ["rampart", "RampartTestSupport", "RampartCompiler", "RampartPolicy"], swiftSettings: strict),
+        .executableTarget(name: "rampart-bench", dependencies: ["RampartTestKit", "RampartNamespaceKit", "RampartNetlink", "RampartCompiler", "RampartPolicy", "RampartSystem", "RampartReport"], swiftSettings: strict),
+        // Pure: no root, no namespace, no libnftnl.
+        .testTarget(name: "RampartPolicyTests", dependencies: ["RampartPolicy", "RampartReport", "RampartSystem", "RampartTestKit"], swiftSettings: strict),
+        .testTarget(name: "RampartCompilerTests", dependencies: ["RampartCompiler", "RampartPolicy", "RampartTestKit"], exclude: ["Golden"], swiftSettings: strict),
+        .testTarget(name: "RampartSourcesTests", dependencies: ["RampartSources", "RampartPolicy", "RampartTestKit"], swiftSettings: strict),
         .testTarget(name: "RampartControlTests", dependencies: ["RampartControl", "RampartPolicy"], swiftSettings: strict),
-        .testTarget(name: "RampartCLITests", dependencies: ["rampart", "RampartPolicy", "RampartCompiler"], swiftSettings: strict),
+        // No root: the netlink wire format, the linearizer against its checked-in bytecode
+        // goldens (nft is the oracle where it can run), and the engine with a recording transport.
+        .testTarget(name: "RampartNetlinkTests", dependencies: ["RampartNetlink", "RampartNetlinkFake", "RampartCompiler", "RampartPolicy", "RampartTestKit", "RampartNamespaceKit"],
+                    exclude: ["Golden"], swiftSettings: strict),
+        .testTarget(name: "RampartDaemonTests", dependencies: ["RampartDaemon", "CRampartSystem", "RampartNetlinkFake", "RampartNetlink", "RampartControl", "RampartSystem", "RampartReport", "RampartCompiler", "RampartPolicy", "RampartTestKit",
+                                                           .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        // Root, namespaces, the real kernel and the real daemon.
+        .testTarget(name: "RampartIntegrationTests", dependencies: ["rampart", "RampartTestKit", "RampartNamespaceKit", "RampartCompiler", "RampartPolicy", "RampartSystem", "RampartControl"], swiftSettings: strict),
+        .testTarget(name: "RampartCLITests", dependencies: ["rampart", "RampartPolicy", "RampartCompiler", "RampartSystem"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

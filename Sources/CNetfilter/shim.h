@@ -33,23 +33,4 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink_log.h>
 
-/* What Swift cannot import directly, as inline functions and types. */
-/* struct ucred needs _GNU_SOURCE; this is the same layout, for SO_PEERCRED. */
-struct rampart_ucred { pid_t pid; uid_t uid; gid_t gid; };
-static inline int rampart_so_peercred(void) { return SO_PEERCRED; }
-/* O_PATH and AT_EMPTY_PATH are _GNU_SOURCE too: the control socket's owner is set through an
- * O_PATH|O_NOFOLLOW descriptor, so a symlink swapped in after bind is never followed. */
-#include <fcntl.h>
-#ifndef O_PATH
-#define O_PATH 010000000
-#endif
-#ifndef AT_EMPTY_PATH
-#define AT_EMPTY_PATH 0x1000
-#endif
-static inline int rampart_o_path(void) { return O_PATH; }
-static inline int rampart_at_empty_path(void) { return AT_EMPTY_PATH; }
-
-/* setns(fd, CLONE_NEWNET) without _GNU_SOURCE: moves the calling thread into a network namespace. */
-static inline int rampart_enter_netns(int fd) { return (int)syscall(SYS_setns, fd, 0x40000000); }
-
 #endif

@@ -123,3 +123,21 @@ public struct RuleSpec: Sendable, Equatable {
         self.origin = origin
     }
 }
+
+/// One rule's counter as read back from the kernel.
+public struct RuleCounter: Sendable, Equatable {
+    public var chain: String
+    public var handle: UInt64
+    /// The rule id from its comment: maps the rule to its filter.
+    public var id: String
+    public var packets: UInt64
+    public var bytes: UInt64
+
+    public init(chain: String, handle: UInt64, id: String, packets: UInt64, bytes: UInt64) {
+        self.chain = chain
+        self.handle = handle
+        self.id = id
+        self.packets = packets
+        self.bytes = bytes
+    }
+}

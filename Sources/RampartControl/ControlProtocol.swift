@@ -8,10 +8,44 @@ public enum ControlOperation: String, Codable, Sendable, CaseIterable {
     case status, netsh, exec, `import`, active, counters, dump, dynamic, reload, confirm
 }
 
+/// Why a request failed, for programs (the CLI's exit status and message form): `error` is for people.
+public enum ControlErrorCode: String, Codable, Sendable, CaseIterable {
+    /// Not a request: bad JSON, a bad field value, a missing field.
+    case badRequest = "bad-request"
+    /// `op` names no operation this daemon knows.
+    case unknownOperation = "unknown-operation"
+    /// The commands did not parse or run; `error` is the diagnostic (`FILE:LINE:COL: error: …`).
+    case script
+    /// Not allowed for the caller (group members query only; others nothing).
+    case denied
+    /// A change applied with --confirm is waiting: no other change until it is confirmed or rolled back.
+    case pendingConfirmation = "pending-confirmation"
+    /// `confirm` with nothing waiting.
+    case nothingToConfirm = "nothing-to-confirm"
+    /// The store could not be read or written.
+    case store
+    /// nf_tables refused the transaction, or could not be read.
+    case kernel
+    /// The request or its reply is over a size limit.
+    case tooLarge = "too-large"
+    /// The whole request did not arrive in time.
+    case timeout
+    /// Too many connections (in all, or from this user).
+    case busy
+    /// rampartd is stopping.
+    case stopping
+    /// The configuration could not be reloaded.
+    case config
+}
+
+/// A request whose `op` this version does not know (decoded, so the reply can say which).
+public struct UnknownOperation: Error, Sendable {
+    public var name: String
+}
+
 /// One request on the control socket: a JSON object on one line (docs/control-protocol.md).
 public struct ControlRequest: Codable, Sendable, Equatable {
-    /// status, netsh, exec, import, active, counters, dump, reload, confirm
-    public var op: String
+    public var op: ControlOperation
     /// `netsh`: the command words as typed after `rampart` (`["static", "add", "policy", "name=X"]`).
     public var args: [String]?
     /// `exec`/`import`: the file name used in diagnostics, and its text.
@@ -27,10 +61,26 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     /// The client's directory, for relative `exportpolicy`/`importpolicy` paths.
     public var workingDirectory: String?
 
-    /// nil for an operation this version does not know.
-    public var operation: ControlOperation? { ControlOperation(rawValue: op) }
+    enum CodingKeys: String, CodingKey {
+        case op, args, name, script, dryRun, confirmSeconds, defines, location, workingDirectory
+    }
 
-    public init(op: String, args: [String]? = nil, name: String? = nil, script: String? = nil, dryRun: Bool? = nil,
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let raw = try c.decode(String.self, forKey: .op)
+        guard let op = ControlOperation(rawValue: raw) else { throw UnknownOperation(name: raw) }
+        self.op = op
+        args = try c.decodeIfPresent([String].self, forKey: .args)
+        name = try c.decodeIfPresent(String.self, forKey: .name)
+        script = try c.decodeIfPresent(String.self, forKey: .script)
+        dryRun = try c.decodeIfPresent(Bool.self, forKey: .dryRun)
+        confirmSeconds = try c.decodeIfPresent(Int.self, forKey: .confirmSeconds)
+        defines = try c.decodeIfPresent([String: String].self, forKey: .defines)
+        location = try c.decodeIfPresent(String.self, forKey: .location)
+        workingDirectory = try c.decodeIfPresent(String.self, forKey: .workingDirectory)
+    }
+
+    public init(op: ControlOperation, args: [String]? = nil, name: String? = nil, script: String? = nil, dryRun: Bool? = nil,
                 confirmSeconds: Int? = nil, defines: [String: String]? = nil, location: String? = nil,
                 workingDirectory: String? = FileManager.default.currentDirectoryPath) {
         self.op = op
@@ -61,6 +111,8 @@ public struct ControlResponse: Codable, Sendable, Equatable {
     public var ok: Bool
     /// Why the request failed (nothing was changed).
     public var error: String?
+    /// The kind of failure, for programs.
+    public var code: ControlErrorCode?
     /// Warnings and notes, each rendered `FILE:LINE:COL: warning: …`.
     public var diagnostics: [String]
     /// Output for people.
@@ -70,16 +122,17 @@ public struct ControlResponse: Codable, Sendable, Equatable {
     /// Files for the client to write.
     public var files: [ControlFile]?
 
-    public init(ok: Bool, error: String? = nil, diagnostics: [String] = [], text: String = "", json: String? = nil) {
+    public init(ok: Bool, error: String? = nil, code: ControlErrorCode? = nil, diagnostics: [String] = [], text: String = "", json: String? = nil) {
         self.ok = ok
         self.error = error
+        self.code = code
         self.diagnostics = diagnostics
         self.text = text
         self.json = json
     }
 
-    public static func failure(_ message: String, diagnostics: [String] = []) -> ControlResponse {
-        ControlResponse(ok: false, error: message, diagnostics: diagnostics)
+    public static func failure(_ code: ControlErrorCode, _ message: String, diagnostics: [String] = []) -> ControlResponse {
+        ControlResponse(ok: false, error: message, code: code, diagnostics: diagnostics)
     }
 }
 

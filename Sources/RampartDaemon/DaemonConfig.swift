@@ -1,5 +1,5 @@
-import Foundation
 import RampartPolicy
+import RampartSystem
 
 /// `/etc/rampart/rampartd.conf`: `key = value` lines, `#` comments. Unknown keys and bad values
 /// are errors naming file, line and column (a typo must not silently fall back to a default).
@@ -44,6 +44,15 @@ public struct DaemonConfig: Sendable, Equatable {
                        "max_connections", "max_connections_per_user", "client_timeout_seconds",
                        "resolv_conf", "resolved_resolv_conf", "dhclient_leases", "networkd_leases", "dhcpcd_leases",
                        "networkmanager_leases", "smb_conf", "dns_refresh_seconds"]
+
+    /// The configuration file's text; nil when there is none (the defaults apply).
+    public static func readFile(_ path: String) throws -> String? {
+        guard SourceFile.exists(path) else { return nil }
+        switch SourceFile.read(path, limit: 1 << 20) {
+        case .success(let bytes): return String(decoding: bytes, as: UTF8.self)
+        case .failure(let failure): throw failure
+        }
+    }
 
     public static func parse(_ text: String, file: String) throws(Diagnostic) -> DaemonConfig {
         var config = DaemonConfig()

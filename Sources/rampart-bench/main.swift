@@ -8,7 +8,9 @@ import Glibc
 import RampartCompiler
 import RampartNetlink
 import RampartPolicy
-import RampartTestSupport
+import RampartSystem
+import RampartNamespaceKit
+import RampartTestKit
 
 var runs = 7
 var idleSeconds = 60
@@ -277,8 +279,10 @@ if sections.contains("sources") {
     while let m = notify.receive(timeout: 20), !m.contains("READY=1") {}
     let monitor = try ns.monitor()
     let committed = DispatchSemaphore(value: 0)
+    let wakeup = try Wakeup()
+    defer { wakeup.stop() }
     let thread = Thread {
-        monitor.run(ownPortIDs: { [] }, changed: { change in
+        try? monitor.run(until: wakeup, ownPortIDs: { [] }, changed: { change in
             if change.operations.contains("new set element") { committed.signal() }
         })
     }

@@ -4,6 +4,8 @@ import RampartCompiler
 import RampartNetlink
 import RampartControl
 import RampartPolicy
+import RampartReport
+import RampartSystem
 
 /// Options shared by the commands that compile: where dynamic addresses come from.
 struct AddressOptions: ParsableArguments {
@@ -48,26 +50,28 @@ struct Apply: ParsableCommand {
 
     func run() throws {
         // With rampartd running, it owns the table and would undo a one-shot apply.
-        if global.store == nil, (try? ControlClient.send(ControlRequest(op: "status"), to: global.socketPath, timeoutSeconds: 10)) != nil {
+        if global.store == nil, (try? ControlClient.send(ControlRequest(op: .status), to: global.socketPath, timeoutSeconds: 10)) != nil {
             printError("rampart: error: rampartd is running and enforces the store; use 'rampart reload' (or 'systemctl reload rampartd')")
             throw ExitCode.failure
         }
         let store = try loadStore(global.storeFile)
         let compiler = RulesetCompiler()
         let ruleset = boot ? compiler.compileBoot(store.config) : compiler.compile(store, addresses: try addressOptions.snapshot())
-        do {
+        do throws(NetlinkError) {
             let client = try NftablesClient()
-            let clock = ContinuousClock()
             var report: NftablesClient.Report?
+            let start = ContinuousClock.now
             if setsOnly {
-                let elapsed = try clock.measure { report = try client.replaceElements(of: ruleset.sets) }
+                report = try client.replaceElements(of: ruleset.sets)
+                let elapsed = ContinuousClock.now - start
                 print("replaced the elements of \(ruleset.sets.count) sets (\(report!.setElements) elements) in one transaction, \(milliseconds(elapsed)) ms")
                 return
             }
-            let elapsed = try clock.measure { report = try client.apply(ruleset) }
+            report = try client.apply(ruleset)
+            let elapsed = ContinuousClock.now - start
             let ms = milliseconds(elapsed)
             print("applied \(boot ? "boot mode \(store.config.bootMode.rawValue)" : "policy") to table inet rampart: \(report!.rules) rules, \(ruleset.sets.count) sets (\(report!.setElements) elements), \(report!.messages) messages in one transaction, \(ms) ms")
-        } catch let error as NetlinkError {
+        } catch {
             throw kernelFailure(error)
         }
     }
@@ -81,7 +85,7 @@ struct Flush: ParsableCommand {
 
     func run() throws {
         // rampartd would restore the table at once: it has to be stopped first.
-        if (try? ControlClient.send(ControlRequest(op: "status"), to: controlSocketPath(option: socket), timeoutSeconds: 10)) != nil {
+        if (try? ControlClient.send(ControlRequest(op: .status), to: controlSocketPath(option: socket), timeoutSeconds: 10)) != nil {
             printError("rampart: error: rampartd is running and would restore the table at once; stop it first ('systemctl stop rampartd')")
             throw ExitCode.failure
         }

@@ -3,6 +3,8 @@ import Foundation
 import RampartCompiler
 import RampartControl
 import RampartPolicy
+import RampartReport
+import RampartSystem
 
 struct Rampart: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -85,7 +87,7 @@ struct Dump: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        if try viaDaemon(ControlRequest(op: "dump"), global: global, changes: false) { return }
+        if try viaDaemon(ControlRequest(op: .dump), global: global, changes: false) { return }
         let store = try loadStore(global.storeFile)
         print(ScriptWriter.dump(store), terminator: "")
     }
@@ -102,11 +104,11 @@ struct Show: ParsableCommand {
 
     func run() throws {
         if words.first?.lowercased() == "dynamic" {
-            _ = try viaDaemon(ControlRequest(op: "dynamic"), global: global, changes: false, required: true)
+            _ = try viaDaemon(ControlRequest(op: .dynamic), global: global, changes: false, required: true)
             return
         }
         if words.first?.lowercased() == "active" {
-            if try viaDaemon(ControlRequest(op: "active"), global: global, changes: false) { return }
+            if try viaDaemon(ControlRequest(op: .active), global: global, changes: false) { return }
             let store = try loadStore(global.storeFile)
             let filters = Ordering.display(EffectiveFilters.collect(store))
             if global.json {
@@ -148,15 +150,13 @@ struct Exec: ParsableCommand {
         let text = try readInput(file, encoding: encoding)
         let name = file == "-" ? "<stdin>" : file
         let script = try parsed { () throws(Diagnostic) in try ScriptPlan.exec(text, file: name) }
-        let request = ControlRequest(op: "exec", name: name, script: text, dryRun: dryRun, confirmSeconds: confirm, location: global.location.rawValue)
+        let request = ControlRequest(op: .exec, name: name, script: text, dryRun: dryRun, confirmSeconds: confirm, location: global.location.rawValue)
         if try viaDaemon(request, global: global, changes: !dryRun && !script.isQuery) { return }
         if confirm != nil {
             printError("rampart: error: --confirm needs rampartd, which holds the rollback; it is not running")
             throw ExitCode.failure
         }
-        try transaction(global: global, dryRun: dryRun, readOnly: script.isQuery) { interpreter throws(Diagnostic) in
-            try ScriptRunner.run(script, in: &interpreter)
-        }
+        try transaction(script, global: global, dryRun: dryRun)
     }
 }
 
@@ -188,14 +188,12 @@ struct Import: ParsableCommand {
         }
         let text = try readInput(file, encoding: encoding)
         let planned = try parsed { () throws(Diagnostic) in try ScriptPlan.import(text, file: file, defines: defines) }
-        let request = ControlRequest(op: "import", name: file, script: text, dryRun: dryRun, defines: defines, location: global.location.rawValue)
+        let request = ControlRequest(op: .`import`, name: file, script: text, dryRun: dryRun, defines: defines, location: global.location.rawValue)
         if try viaDaemon(request, global: global, changes: !dryRun && !planned.script.isQuery) { return }
         for s in planned.skipped {
             print("\(s.location): skipped (\(s.reason)): \(s.text)")
         }
-        try transaction(global: global, dryRun: dryRun, readOnly: planned.script.isQuery) { interpreter throws(Diagnostic) in
-            try ScriptRunner.run(planned.script, in: &interpreter)
-        }
+        try transaction(planned.script, global: global, dryRun: dryRun)
         let count = planned.script.commands.count
         print("\(file): \(count) netsh command\(count == 1 ? "" : "s") \(dryRun ? "checked" : "applied"), \(planned.skipped.count) line\(planned.skipped.count == 1 ? "" : "s") skipped")
     }
@@ -235,7 +233,7 @@ struct Status: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        if try viaDaemon(ControlRequest(op: "status"), global: global, changes: false, required: true) { return }
+        if try viaDaemon(ControlRequest(op: .status), global: global, changes: false, required: true) { return }
     }
 }
 
@@ -245,7 +243,7 @@ struct Confirm: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        _ = try viaDaemon(ControlRequest(op: "confirm"), global: global, changes: true, required: true)
+        _ = try viaDaemon(ControlRequest(op: .confirm), global: global, changes: true, required: true)
     }
 }
 
@@ -255,6 +253,6 @@ struct Reload: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        _ = try viaDaemon(ControlRequest(op: "reload"), global: global, changes: true, required: true)
+        _ = try viaDaemon(ControlRequest(op: .reload), global: global, changes: true, required: true)
     }
 }

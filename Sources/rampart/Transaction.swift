@@ -3,6 +3,8 @@ import Foundation
 import RampartCompiler
 import RampartControl
 import RampartPolicy
+import RampartReport
+import RampartSystem
 
 func printError(_ message: Any) {
     FileHandle.standardError.write(Data("\(message)\n".utf8))
@@ -57,45 +59,40 @@ func runSingle(context: String, words: [String], global: GlobalOptions) throws {
     let script = try parsed { () throws(Diagnostic) in
         try ScriptRunner.parse([try ScriptRunner.commandLine(arguments: [context] + words)], context: .ipsec)
     }
-    let request = ControlRequest(op: "netsh", args: [context] + words, location: global.location.rawValue)
+    let request = ControlRequest(op: .netsh, args: [context] + words, location: global.location.rawValue)
     if try viaDaemon(request, global: global, changes: !script.isQuery) { return }
-    try transaction(global: global, dryRun: false, readOnly: script.isQuery) { interpreter throws(Diagnostic) in
-        try ScriptRunner.run(script, in: &interpreter)
-    }
+    try transaction(script, global: global, dryRun: false)
 }
 
-/// Runs `body` against a copy of the store under the store lock; writes the store and any
-/// exported files only if every command succeeded. Prints diagnostics and outputs.
-func transaction(global: GlobalOptions, dryRun: Bool, readOnly: Bool = false,
-                 _ body: (inout Interpreter) throws(Diagnostic) -> Void) throws {
+/// The offline path of a change: the shared plan (`TransactionPlan`, as rampartd makes it) on
+/// the store file, under the store lock for a change; writes the store and any exported files
+/// only if every command succeeded. Prints diagnostics and outputs.
+func transaction(_ script: ParsedScript, global: GlobalOptions, dryRun: Bool) throws {
     let file = global.storeFile
-    try withoutActuallyEscaping(body) { body in
+    let readOnly = script.isQuery
     let work = {
         let original = try loadStore(file)
-        var interpreter = Interpreter(
-            store: original,
-            workingDirectory: FileManager.default.currentDirectoryPath,
-            readFile: { path in try String(decoding: StoreFile.readRegularFile(path, what: "file"), as: UTF8.self) })
-        interpreter.location = global.location
-        do {
-            try body(&interpreter)
-        } catch {
-            for d in interpreter.diagnostics { printError(d) }
-            printError(error)
+        let plan: TransactionPlan
+        switch TransactionPlan.make(script, on: original, location: global.location, workingDirectory: FileManager.default.currentDirectoryPath,
+                                    readFile: { path in try String(decoding: StoreFile.readRegularFile(path, what: "file"), as: UTF8.self) }) {
+        case .success(let p): plan = p
+        case .failure(let failure):
+            for d in failure.diagnostics { printError(d) }
+            printError(failure.error)
             printError("rampart: nothing was changed")
             throw ExitCode.failure
         }
-        for d in interpreter.diagnostics { printError(d) }
-        render(interpreter.outputs, json: global.json)
+        for d in plan.result.diagnostics { printError(d) }
+        render(plan.result.outputs, json: global.json)
+        let files = plan.result.pendingFiles
         if dryRun {
-            let changed = interpreter.store != original
-            print("dry run: \(changed ? "the store would change" : "the store would not change")\(interpreter.pendingFiles.isEmpty ? "" : ", \(interpreter.pendingFiles.count) file(s) would be written"); nothing was written")
+            print("\(plan.dryRunSummary)\(files.isEmpty ? "" : ", \(files.count) file(s) would be written"); nothing was written")
             return
         }
-        if interpreter.store != original {
-            try file.save(interpreter.store)
+        if plan.storeChanged {
+            try file.save(plan.result.store)
         }
-        for pending in interpreter.pendingFiles {
+        for pending in files {
             try writeAtomically(Data(pending.contents.utf8), to: pending.path)
         }
     }
@@ -108,7 +105,6 @@ func transaction(global: GlobalOptions, dryRun: Bool, readOnly: Bool = false,
     } catch let error as StoreError {
         printError("rampart: error: \(error)")
         throw ExitCode.failure
-    }
     }
 }
 
@@ -146,7 +142,9 @@ func viaDaemon(_ request: ControlRequest, global: GlobalOptions, changes: Bool, 
     }
     for d in response.diagnostics { printError(d) }
     guard response.ok else {
-        printError(response.error.map { $0.hasPrefix("<") || $0.contains(": error: ") ? $0 : "rampart: error: \($0)" } ?? "rampart: error: request failed")
+        // A script error is a diagnostic that already names file, line and column.
+        let message = response.error ?? "request failed"
+        printError(response.code == .script ? message : "rampart: error: \(message)")
         throw ExitCode.failure
     }
     for file in response.files ?? [] {

@@ -1,10 +1,10 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import Logging
 import RampartControl
 import RampartDaemon
 import RampartNetlink
+import RampartSystem
 
 /// rampartd: enforce the boot mode at once, then the stored policy; reload on SIGHUP; restore the
 /// table when someone else changes it; serve the control socket. See docs/rampartd.md.
@@ -34,15 +34,17 @@ struct RampartdCommand: ParsableCommand {
         // The configuration file is small: read it before the boot mode, since it names the store.
         let configPath = config ?? DaemonConfig.defaultPath
         var daemonConfig = DaemonConfig()
-        if let text = try? String(contentsOfFile: configPath, encoding: .utf8) {
-            do {
+        do {
+            if let text = try DaemonConfig.readFile(configPath) {
                 daemonConfig = try DaemonConfig.parse(text, file: configPath)
-            } catch {
-                logger.critical("\(error)")
+            } else if config != nil {
+                logger.critical("cannot read the configuration file \(configPath): it does not exist")
                 throw ExitCode.failure
             }
-        } else if config != nil {
-            logger.critical("cannot read the configuration file \(configPath)")
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            logger.critical("\(error)")
             throw ExitCode.failure
         }
         // Before anything touches the table: a second daemon would fight the first.
@@ -54,58 +56,30 @@ struct RampartdCommand: ParsableCommand {
             throw ExitCode.failure
         }
         raiseDescriptorLimit(logger: logger)
-        let overrides = Daemon.Overrides(store: store ?? environment["RAMPART_STORE"], socket: socket ?? environment["RAMPART_SOCKET"])
+        let overrides = PolicyEngine.Overrides(store: store ?? environment["RAMPART_STORE"], socket: socket ?? environment["RAMPART_SOCKET"])
         daemonConfig.store = overrides.store ?? daemonConfig.store
         daemonConfig.socket = overrides.socket ?? daemonConfig.socket
 
-        let daemon: Daemon
+        let client: NftablesClient
         do {
-            daemon = try Daemon(config: daemonConfig, configPath: configPath, overrides: overrides, logger: logger, started: started)
+            client = try NftablesClient()
         } catch {
             logger.critical("cannot open the nf_tables netlink socket: \(error) (rampartd needs CAP_NET_ADMIN)")
             throw ExitCode.failure
         }
-        let finalConfig = daemonConfig
-        let semaphore = DispatchSemaphore(value: 0)
-        let outcome = StartOutcome()
-        Task {
-            do {
-                try await daemon.enforceBootMode()
-            } catch {
-                logger.critical("cannot enforce the boot mode: \(error)")
-                outcome.failed = true
-                semaphore.signal()
-                return
-            }
-            await daemon.loadPolicy()
-            semaphore.signal()
+        let notifier = SystemdNotifier()
+        let engineEnvironment = EngineEnvironment(notify: { notifier.notify($0) })
+        let engine = PolicyEngine(config: daemonConfig, configPath: configPath, overrides: overrides, client: client,
+                                  environment: engineEnvironment, logger: logger, started: started)
+        let lifecycle = Lifecycle(engine: engine, config: daemonConfig,
+                                  services: Services.all(config: daemonConfig, environment: engineEnvironment), logger: logger)
+        if case .failed(let message) = lifecycle.start() {
+            logger.critical("\(message)")
+            throw ExitCode.failure
         }
-        semaphore.wait()
-        if outcome.failed { throw ExitCode.failure }
-
-        // Serve before announcing readiness, so a client started after us finds the socket.
-        Services.startMonitor(daemon: daemon, logger: logger)
-        Services.startAddressWatchers(daemon: daemon, config: finalConfig, logger: logger)
-        // Bound here, on the main thread: binding waits on an event loop, which a task may be running on.
-        let server = Result { try ControlServer.start(config: finalConfig, daemon: daemon, logger: logger) }
-        let listening = DispatchSemaphore(value: 0)
-        Task {
-            switch server {
-            case .success(let s): await daemon.controlSocketListening(path: finalConfig.socket, inode: s.inode, warning: s.warning)
-            case .failure(let error): await daemon.controlSocketFailed("\(error)")
-            }
-            listening.signal()
-        }
-        listening.wait()
-        let ready = DispatchSemaphore(value: 0)
-        Task {
-            await daemon.announceReady()
-            ready.signal()
-        }
-        ready.wait()
-        Services.startWatchdog(daemon: daemon)
+        // Returns once SIGTERM or SIGINT has stopped every service; the ruleset stays in force.
         withExtendedLifetime(instance) {
-            Services.serveSignals(daemon: daemon, logger: logger)
+            lifecycle.serveSignals()
         }
     }
 }
@@ -125,9 +99,5 @@ func raiseDescriptorLimit(logger: Logger) {
 let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
 #endif
 
-final class StartOutcome: @unchecked Sendable {
-    var failed = false
-}
-
-let executorOnNIO = Services.takeOverSignalsAndExecutor()
+let executorOnNIO = Lifecycle.takeOverSignalsAndExecutor()
 RampartdCommand.main()

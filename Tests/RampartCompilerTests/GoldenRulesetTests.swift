@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import RampartTestSupport
+import RampartTestKit
 @testable import RampartCompiler
 @testable import RampartPolicy
 

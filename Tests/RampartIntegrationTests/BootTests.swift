@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-import RampartTestSupport
+import RampartNamespaceKit
+import RampartTestKit
 
 /// rampartd under a real systemd: systemd-nspawn --boot of a Debian rootfs with the real binary
 /// and the real unit (Tests/boot/boot-test.sh collects the evidence).

@@ -1,7 +1,8 @@
 import Foundation
 import Testing
 import RampartControl
-import RampartTestSupport
+import RampartNamespaceKit
+import RampartTestKit
 
 /// A rampartd running in a namespace with its own store, socket, configuration and a notify
 /// socket standing in for systemd's.

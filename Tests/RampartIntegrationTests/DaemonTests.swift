@@ -1,7 +1,8 @@
 import Foundation
 import Testing
 import RampartControl
-import RampartTestSupport
+import RampartNamespaceKit
+import RampartTestKit
 
 /// rampartd against the real kernel, each test in its own namespaces.
 @Suite(.serialized) struct DaemonTests {
@@ -47,7 +48,7 @@ import RampartTestSupport
             let bootLine = log.range(of: "boot mode block enforced")!.lowerBound
             let applyLine = log.range(of: "applied the policy (startup)")!.lowerBound
             #expect(bootLine < applyLine)
-            let status = try daemon.request(ControlRequest(op: "status"))
+            let status = try daemon.request(ControlRequest(op: .status))
             #expect(status.ok && status.text.contains("rampartd running"))
             #expect(status.json?.contains(#""state": "running""#) == true)
         }
@@ -56,7 +57,7 @@ import RampartTestSupport
     @Test func aMissingStoreMeansNoPolicySaidLoudly() throws {
         try withDaemon("") { daemon, ns in
             try daemon.start()
-            let status = try daemon.request(ControlRequest(op: "status"))
+            let status = try daemon.request(ControlRequest(op: .status))
             #expect(status.text.contains("missing: no policy is assigned, traffic is not filtered"))
             #expect(daemon.log().contains("no policy is assigned and traffic is not filtered"))
             #expect(try ns.nftList().contains("policy accept;"))
@@ -72,7 +73,7 @@ import RampartTestSupport
             try daemon.start()
             let listing = try ns.nftList()
             #expect(listing.contains("policy drop;") && listing.contains("boot-dhcpv4"), "the boot ruleset (block) stays")
-            let status = try daemon.request(ControlRequest(op: "status"))
+            let status = try daemon.request(ControlRequest(op: .status))
             #expect(status.json?.contains(#""state": "degraded""#) == true)
             #expect(status.text.contains("corrupt"))
         }
@@ -112,7 +113,7 @@ import RampartTestSupport
             let good = try String(contentsOfFile: daemon.cli.store, encoding: .utf8)
             try String(good.dropLast(100)).write(toFile: daemon.cli.store, atomically: true, encoding: .utf8)
             daemon.signal(SIGHUP)
-            #expect(try daemon.eventually(5) { try daemon.request(ControlRequest(op: "status")).json?.contains(#""state": "degraded""#) == true })
+            #expect(try daemon.eventually(5) { try daemon.request(ControlRequest(op: .status)).json?.contains(#""state": "degraded""#) == true })
             #expect(try ns.nftList() == before, "the running ruleset stays")
             #expect(daemon.log().contains("the running ruleset stays in force"))
             // Repair and change the store offline, then SIGHUP: applied.
@@ -120,7 +121,7 @@ import RampartTestSupport
             try daemon.cli.exec("ipsec static add filter filterlist=Web srcaddr=any dstaddr=me protocol=tcp dstport=8443")
             daemon.signal(SIGHUP)
             #expect(try daemon.eventually(5) { try ns.nftList().contains("tcp dport 8443") })
-            #expect(try daemon.request(ControlRequest(op: "status")).json?.contains(#""state": "running""#) == true)
+            #expect(try daemon.request(ControlRequest(op: .status)).json?.contains(#""state": "running""#) == true)
         }
     }
 
@@ -192,7 +193,7 @@ import RampartTestSupport
             let results = ResultBox()
             DispatchQueue.concurrentPerform(iterations: 100) { _ in
                 do {
-                    results.add(try ControlClient.send(ControlRequest(op: "status"), to: socket).ok ? nil : "not ok")
+                    results.add(try ControlClient.send(ControlRequest(op: .status), to: socket).ok ? nil : "not ok")
                 } catch {
                     results.add("\(error)")
                 }
@@ -203,7 +204,7 @@ import RampartTestSupport
             #expect(raw.contains("oversized: request too large"), "\(raw)")
             #expect(raw.contains("half-closed: ok"), "\(raw)")
             #expect(raw.contains("unknown op: unknown operation"), "\(raw)")
-            #expect(try daemon.request(ControlRequest(op: "status")).ok, "the daemon survived")
+            #expect(try daemon.request(ControlRequest(op: .status)).ok, "the daemon survived")
         }
     }
 

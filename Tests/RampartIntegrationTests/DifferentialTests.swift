@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-import RampartTestSupport
+import RampartNamespaceKit
+import RampartTestKit
 
 /// The differential oracle: in fresh namespaces, `nft list ruleset` after our netlink apply must be
 /// byte-identical to `nft list ruleset` after `nft -f` of `rampart compile --nft` of the same store.

@@ -1,7 +1,8 @@
 import Foundation
 import Testing
 import RampartControl
-import RampartTestSupport
+import RampartNamespaceKit
+import RampartTestKit
 
 /// The server types follow the system live: resolv.conf and the default routes.
 @Suite(.serialized) struct DynamicAddressTests {

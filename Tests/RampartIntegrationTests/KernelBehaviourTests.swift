@@ -3,7 +3,8 @@ import Testing
 import RampartCompiler
 import RampartNetlink
 import RampartPolicy
-import RampartTestSupport
+import RampartNamespaceKit
+import RampartTestKit
 
 @Suite(.serialized) struct KernelBehaviourTests {
     func store(_ script: String) throws -> Store {

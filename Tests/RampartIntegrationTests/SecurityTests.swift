@@ -1,7 +1,8 @@
 import Foundation
 import Testing
 import RampartControl
-import RampartTestSupport
+import RampartNamespaceKit
+import RampartTestKit
 
 /// Regression tests for the defects found by attacking rampartd (issue 8), one or more per item,
 /// each in its own namespace. docs/security.md maps each boundary to the test that guards it.
@@ -250,13 +251,13 @@ import RampartTestSupport
             daemon.kill9()
             try "{ not a journal".write(toFile: daemon.cli.store + ".pending", atomically: true, encoding: .utf8)
             try daemon.start()
-            let status = try daemon.request(ControlRequest(op: "status"))
+            let status = try daemon.request(ControlRequest(op: .status))
             #expect(status.json?.contains(#""state": "degraded""#) == true && status.text.contains("journal"), "\(status.text)")
             #expect(try ns.nftList().contains("boot-dhcpv4"), "the boot ruleset stays")
             try FileManager.default.removeItem(atPath: daemon.cli.store + ".pending")
             daemon.signal(SIGHUP)
             #expect(try daemon.eventually(5) { try ns.nftList() == before }, "reload applies the policy once the journal is gone")
-            #expect(try daemon.request(ControlRequest(op: "status")).json?.contains(#""state": "running""#) == true)
+            #expect(try daemon.request(ControlRequest(op: .status)).json?.contains(#""state": "running""#) == true)
         }
     }
 
@@ -280,7 +281,7 @@ import RampartTestSupport
             #expect(second.status != 0 && second.err.contains("waiting for confirmation"), "\(second.err)")
             let plain = try daemon.rampart(["static", "add", "policy", "name=Inside"], allowFailure: true)
             #expect(plain.status != 0 && plain.err.contains("waiting for confirmation"), "\(plain.err)")
-            #expect(try daemon.request(ControlRequest(op: "status")).ok, "the daemon survived")
+            #expect(try daemon.request(ControlRequest(op: .status)).ok, "the daemon survived")
             #expect(try daemon.eventually(8) { try ns.nftList() == before }, "the first change was rolled back")
         }
     }
@@ -293,9 +294,9 @@ import RampartTestSupport
             let before = try ns.nftList()
             try FileManager.default.removeItem(atPath: daemon.cli.store)
             daemon.signal(SIGHUP)
-            #expect(try daemon.eventually(5) { try daemon.request(ControlRequest(op: "status")).json?.contains(#""state": "degraded""#) == true })
+            #expect(try daemon.eventually(5) { try daemon.request(ControlRequest(op: .status)).json?.contains(#""state": "degraded""#) == true })
             #expect(try ns.nftList() == before)
-            #expect(try daemon.request(ControlRequest(op: "status")).text.contains("vanished"))
+            #expect(try daemon.request(ControlRequest(op: .status)).text.contains("vanished"))
             // A typo in the configuration's store path: the same.
             try "store = \(daemon.cli.directory.path)/no-such-store.json\n".write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
             daemon.signal(SIGHUP)
@@ -313,13 +314,13 @@ import RampartTestSupport
             let nft = try ns.spawnInteractive(["nft", "-i"])
             nft.write("delete table inet rampart; add table inet rampart { flags owner; }\n")
             #expect(try daemon.eventually(5) {
-                let s = try daemon.request(ControlRequest(op: "status"))
+                let s = try daemon.request(ControlRequest(op: .status))
                 return s.json?.contains(#""state": "degraded""#) == true && s.text.contains("Operation not permitted")
             }, "a failed restore is reported")
             #expect(try !ns.nftList().contains("comment \"F4\""))
             nft.close()
             #expect(try daemon.eventually(10) { try ns.nftList().contains("comment \"F4\"") }, "the table is retaken when its owner goes")
-            #expect(try daemon.eventually(5) { try daemon.request(ControlRequest(op: "status")).json?.contains(#""state": "running""#) == true })
+            #expect(try daemon.eventually(5) { try daemon.request(ControlRequest(op: .status)).json?.contains(#""state": "running""#) == true })
         }
     }
 
@@ -470,9 +471,9 @@ import RampartTestSupport
         // A FIFO in its place: the last good servers stay, the failure shows in status.
         unlink(resolv)
         mkfifo(resolv, 0o644)
-        #expect(try daemon.eventually(3) { try daemon.request(ControlRequest(op: "status")).text.contains(resolv) })
+        #expect(try daemon.eventually(3) { try daemon.request(ControlRequest(op: .status)).text.contains(resolv) })
         #expect(try holdsFirstThree(), "the DNS set keeps its addresses")
-        #expect(try daemon.request(ControlRequest(op: "status")).ok)
+        #expect(try daemon.request(ControlRequest(op: .status)).ok)
     }
 
     // MARK: 10. one daemon per namespace
@@ -493,8 +494,8 @@ import RampartTestSupport
             let thirdExited = third.eventually(10) { third.process?.isRunning == false }
             #expect(thirdExited)
             if !thirdExited { third.kill9() }
-            #expect(try daemon.request(ControlRequest(op: "status")).ok, "the first daemon still answers")
-            let restores = try daemon.request(ControlRequest(op: "status")).json ?? ""
+            #expect(try daemon.request(ControlRequest(op: .status)).ok, "the first daemon still answers")
+            let restores = try daemon.request(ControlRequest(op: .status)).json ?? ""
             #expect(restores.contains(#""restores": 0"#), "no restore fight: \(restores)")
         }
     }
@@ -534,7 +535,7 @@ import RampartTestSupport
             let handle = FileManager.default.createFile(atPath: leases.appendingPathComponent("huge.leases").path, contents: nil)
             #expect(handle)
             try sh(["truncate", "-s", "50M", leases.appendingPathComponent("huge.leases").path])
-            #expect(try daemon.eventually(5) { try daemon.request(ControlRequest(op: "status")).text.contains("huge.leases") })
+            #expect(try daemon.eventually(5) { try daemon.request(ControlRequest(op: .status)).text.contains("huge.leases") })
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-import RampartTestSupport
+import RampartNamespaceKit
+import RampartTestKit
 
 /// The `rampart` binary built next to this test bundle, run inside namespaces with its own store.
 struct RampartCLI {

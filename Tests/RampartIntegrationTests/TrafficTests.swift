@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-import RampartTestSupport
+import RampartNamespaceKit
+import RampartTestKit
 
 /// Real packets between namespaces: what the policy says is what the kernel enforces.
 @Suite(.serialized) struct TrafficTests {

@@ -3,7 +3,8 @@ import Testing
 @testable import RampartCompiler
 @testable import RampartNetlink
 @testable import RampartPolicy
-import RampartTestSupport
+import RampartNamespaceKit
+import RampartTestKit
 
 /// The linearizer must emit, instruction for instruction, what nft emits for the same rule text.
 /// nft itself is the oracle: `nft --debug=netlink -c -f` prints its bytecode without committing.

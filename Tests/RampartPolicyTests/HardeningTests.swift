@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RampartPolicy
+import RampartSystem
 
 /// Pure guards for issue 8's parsing and store items.
 @Suite struct HardeningTests {

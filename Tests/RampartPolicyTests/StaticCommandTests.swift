@@ -1,5 +1,6 @@
 import Testing
 @testable import RampartPolicy
+import RampartReport
 
 @Suite struct StaticCommandTests {
     let base = """

@@ -1,7 +1,8 @@
 import Foundation
 import Testing
-import RampartTestSupport
+import RampartTestKit
 @testable import RampartPolicy
+import RampartSystem
 
 @Suite struct StoreTests {
     func sample() throws -> Store {

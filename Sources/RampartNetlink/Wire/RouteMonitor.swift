@@ -1,9 +1,10 @@
 import CNetfilter
 import Glibc
 import RampartPolicy
+import RampartSystem
 
 /// Default gateways from rtnetlink: an initial dump of the main table, then the route multicast
-/// groups. Blocking reads on its own thread; no polling.
+/// groups. Blocks in poll on the thread of the service that runs it; no polling.
 public final class RouteMonitor: @unchecked Sendable {
     private let socket: OpaquePointer
 
@@ -20,16 +21,27 @@ public final class RouteMonitor: @unchecked Sendable {
 
     deinit { mnl_socket_close(socket) }
 
-    /// Calls `changed` after every route change notification (the caller re-reads the gateways).
-    public func run(changed: @escaping @Sendable () -> Void) {
+    /// The socket's descriptor (for status and tests).
+    public var descriptor: Int32 { mnl_socket_get_fd(socket) }
+
+    /// Calls `changed` after every route change notification (the caller re-reads the gateways),
+    /// until `wakeup` is stopped (returns) or the socket fails (throws, with the errno).
+    public func run(until wakeup: Wakeup, changed: @escaping @Sendable () -> Void) throws(NetlinkError) {
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        let fd = mnl_socket_get_fd(socket)
+        let fd = descriptor
         while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            do {
+                guard try wakeup.waitReadable(fd) else { return }
+            } catch {
+                throw NetlinkError(error.description, errno: error.errno)
+            }
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
             if n < 0 {
-                if Glibc.errno == EINTR { continue }
-                if Glibc.errno == ENOBUFS { changed(); continue }
-                return
+                let code = Glibc.errno
+                if code == EINTR || code == EAGAIN { continue }
+                // Lost notifications: re-read the routes, which is what any notification means.
+                if code == ENOBUFS { changed(); continue }
+                throw .system("receiving route notifications", code)
             }
             let relevant = NetlinkMessages(bytes: Array(buffer[0..<n])).contains {
                 $0.type == UInt16(RTM_NEWROUTE) || $0.type == UInt16(RTM_DELROUTE)
@@ -75,7 +87,7 @@ public final class RouteMonitor: @unchecked Sendable {
 
     /// Parses one RTM_NEWROUTE: a default route (destination length 0) of the main table with a
     /// gateway, or with multipath next hops that have gateways.
-    static func defaultRouteGateways(_ data: ArraySlice<UInt8>) -> [IPAddress] {
+    public static func defaultRouteGateways(_ data: ArraySlice<UInt8>) -> [IPAddress] {
         let base = data.startIndex
         guard data.count >= 16 + 12 else { return [] }
         let family = data[base + 16], dstLength = data[base + 17], type = data[base + 23]
@@ -89,29 +101,22 @@ public final class RouteMonitor: @unchecked Sendable {
             if bytes.count == 16 { return .v6(bytes.reduce(UInt128(0)) { $0 << 8 | UInt128($1) }) }
             return nil
         }
-        func attributes(_ slice: ArraySlice<UInt8>, _ body: (UInt16, ArraySlice<UInt8>) -> Void) {
-            var at = slice.startIndex
-            while at + 4 <= slice.endIndex {
-                let length = Int(NetlinkMessages.u16(slice, at)), kind = NetlinkMessages.u16(slice, at + 2) & 0x3fff
-                guard length >= 4, at + length <= slice.endIndex else { return }
-                body(kind, slice[(at + 4)..<(at + length)])
-                at += (length + 3) & ~3
-            }
-        }
-        attributes(data[(base + 28)...]) { kind, value in
-            switch Int32(kind) {
-            case Int32(RTA_TABLE.rawValue) where value.count == 4: table = NetlinkMessages.u32(value, value.startIndex)
-            case Int32(RTA_GATEWAY.rawValue): if let a = address(value) { gateways.append(a) }
+        // After nlmsghdr (16) and rtmsg (12).
+        for attribute in NetlinkAttributes(data[(base + 28)...]) {
+            switch Int32(attribute.type) {
+            case Int32(RTA_TABLE.rawValue): if let t = attribute.u32 { table = t }
+            case Int32(RTA_GATEWAY.rawValue): if let a = address(attribute.value) { gateways.append(a) }
             case Int32(RTA_MULTIPATH.rawValue):
                 // struct rtnexthop { u16 len; u8 flags; u8 hops; i32 ifindex; } then attributes
+                let value = attribute.value
                 var at = value.startIndex
                 while at + 8 <= value.endIndex {
-                    let length = Int(NetlinkMessages.u16(value, at))
+                    let length = Int(Wire.u16(value, at))
                     guard length >= 8, at + length <= value.endIndex else { break }
-                    attributes(value[(at + 8)..<(at + length)]) { k, v in
-                        if Int32(k) == Int32(RTA_GATEWAY.rawValue), let a = address(v) { gateways.append(a) }
+                    for nested in NetlinkAttributes(value[(at + 8)..<(at + length)]) where Int32(nested.type) == Int32(RTA_GATEWAY.rawValue) {
+                        if let a = address(nested.value) { gateways.append(a) }
                     }
-                    at += (length + 3) & ~3
+                    at += Wire.aligned(length)
                 }
             default: break
             }

@@ -1,4 +1,5 @@
 import CNetfilter
+import CRampartSystem
 import Foundation
 
 /// One rampartd per network namespace: two would restore the table against each other forever.

@@ -1,9 +1,12 @@
 import CNetfilter
+import CRampartSystem
 import Foundation
 import Logging
 import NIOCore
 import NIOPosix
 import RampartControl
+import RampartSystem
+import Synchronization
 
 /// The control socket: a Unix stream socket speaking one JSON request line and one JSON reply
 /// line per connection (docs/control-protocol.md). Peer credentials are read at accept: an
@@ -23,9 +26,9 @@ public enum ControlServer {
         public var warning: String?
     }
 
-    public static func start(config: DaemonConfig, daemon: Daemon, logger: Logger) throws -> Listening {
+    public static func start(config: DaemonConfig, engine: PolicyEngine, logger: Logger) async throws -> Listening {
         let path = config.socket
-        try prepareDirectory((path as NSString).deletingLastPathComponent)
+        try prepareDirectory(Path.directory(of: path))
         try clearStaleSocket(path)
         let group = lookupGroup(config.controlGroup)
         let limiter = ConnectionLimiter(members: config.maxConnections, perUser: config.maxConnectionsPerUser, root: config.maxConnections)
@@ -34,7 +37,7 @@ public enum ControlServer {
         // Created 0660 by bind itself: never, even for a moment, open to all.
         let previousMask = umask(0o117)
         defer { umask(previousMask) }
-        let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
@@ -49,22 +52,22 @@ public enum ControlServer {
                     let peer = ControlServer.peer(credentials, controlGroup: group)
                     let pipeline = channel.pipeline.syncOperations
                     guard peer.role != .outsider else {
-                        try pipeline.addHandler(RefuseHandler(message: "permission denied: only root and members of group \(config.controlGroup) may use rampartd"))
+                        try pipeline.addHandler(RefuseHandler(code: .denied, message: "permission denied: only root and members of group \(config.controlGroup) may use rampartd"))
                         return
                     }
                     guard limiter.admit(peer) else {
-                        try pipeline.addHandler(RefuseHandler(message: "too many connections from uid \(peer.uid) (or in all); try again when one ends"))
+                        try pipeline.addHandler(RefuseHandler(code: .busy, message: "too many connections from uid \(peer.uid) (or in all); try again when one ends"))
                         return
                     }
                     channel.closeFuture.whenComplete { _ in limiter.release(peer) }
                     try pipeline.addHandler(RequestDeadline(after: timeout))
                     let maxBytes = peer.role == .admin ? limits.rootRequest : limits.memberRequest
                     try pipeline.addHandler(ByteToMessageHandler(RequestLineDecoder(maxBytes: maxBytes)))
-                    try pipeline.addHandler(RequestHandler(daemon: daemon, peer: peer, limits: limits, logger: logger))
+                    try pipeline.addHandler(RequestHandler(engine: engine, peer: peer, limits: limits, logger: logger))
                 }
             }
             .bind(unixDomainSocketPath: path)
-            .wait()
+            .get()
         var warning: String?
         let inode: UInt64
         do {
@@ -187,11 +190,14 @@ public enum ControlServer {
 
 /// Connections held at once: members share one pool and each uid has a smaller share of it;
 /// root has a pool of its own, so no member can crowd root out.
-final class ConnectionLimiter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var members = 0
-    private var root = 0
-    private var perUID: [UInt32: Int] = [:]
+final class ConnectionLimiter: Sendable {
+    private struct Counts {
+        var members = 0
+        var root = 0
+        var perUID: [UInt32: Int] = [:]
+    }
+
+    private let counts = Mutex(Counts())
     let maxMembers: Int, maxPerUser: Int, maxRoot: Int
 
     init(members: Int, perUser: Int, root: Int) {
@@ -201,41 +207,45 @@ final class ConnectionLimiter: @unchecked Sendable {
     }
 
     func admit(_ peer: Peer) -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        if peer.uid == 0 {
-            guard root < maxRoot else { return false }
-            root += 1
+        counts.withLock { c in
+            if peer.uid == 0 {
+                guard c.root < maxRoot else { return false }
+                c.root += 1
+                return true
+            }
+            guard c.members < maxMembers, c.perUID[peer.uid, default: 0] < maxPerUser else { return false }
+            c.members += 1
+            c.perUID[peer.uid, default: 0] += 1
             return true
         }
-        guard members < maxMembers, perUID[peer.uid, default: 0] < maxPerUser else { return false }
-        members += 1
-        perUID[peer.uid, default: 0] += 1
-        return true
     }
 
     func release(_ peer: Peer) {
-        lock.lock()
-        defer { lock.unlock() }
-        if peer.uid == 0 {
-            root -= 1
-            return
+        counts.withLock { c in
+            if peer.uid == 0 {
+                c.root -= 1
+                return
+            }
+            c.members -= 1
+            let left = c.perUID[peer.uid, default: 1] - 1
+            c.perUID[peer.uid] = left > 0 ? left : nil
         }
-        members -= 1
-        let left = perUID[peer.uid, default: 1] - 1
-        perUID[peer.uid] = left > 0 ? left : nil
     }
 }
 
 /// Answers a connection that may not stay with one error line, then closes it.
 final class RefuseHandler: ChannelInboundHandler, Sendable {
     typealias InboundIn = ByteBuffer
+    let code: ControlErrorCode
     let message: String
 
-    init(message: String) { self.message = message }
+    init(code: ControlErrorCode, message: String) {
+        self.code = code
+        self.message = message
+    }
 
     func channelActive(context: ChannelHandlerContext) {
-        RequestHandler.send(.failure(message), on: context.channel, limit: .max)
+        RequestHandler.send(.failure(code, message), on: context.channel, limit: .max)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
@@ -312,14 +322,14 @@ final class RequestHandler: ChannelInboundHandler, @unchecked Sendable {
         var reply: Int
     }
 
-    let daemon: Daemon
+    let engine: PolicyEngine
     let peer: Peer
     let limits: Limits
     let logger: Logger
     var answered = false
 
-    init(daemon: Daemon, peer: Peer, limits: Limits, logger: Logger) {
-        self.daemon = daemon
+    init(engine: PolicyEngine, peer: Peer, limits: Limits, logger: Logger) {
+        self.engine = engine
         self.peer = peer
         self.limits = limits
         self.logger = logger
@@ -333,13 +343,16 @@ final class RequestHandler: ChannelInboundHandler, @unchecked Sendable {
         let request: ControlRequest
         do {
             request = try ControlCodec.decode(ControlRequest.self, from: bytes)
+        } catch let unknown as UnknownOperation {
+            reply(.failure(.unknownOperation, "unknown operation '\(unknown.name)'; see docs/control-protocol.md"), on: channel)
+            return
         } catch {
-            reply(.failure("malformed request: expected one JSON object with an \"op\" field on one line"), on: channel)
+            reply(.failure(.badRequest, "malformed request: expected one JSON object with an \"op\" field on one line"), on: channel)
             return
         }
-        let daemon = self.daemon, peer = self.peer, logger = self.logger, limit = limits.reply
+        let engine = self.engine, peer = self.peer, logger = self.logger, limit = limits.reply
         Task {
-            let response = await RequestProcessor.process(request, from: peer, daemon: daemon, logger: logger)
+            let response = await RequestRouter.process(request, from: peer, engine: engine, logger: logger)
             RequestHandler.send(response, on: channel, limit: limit)
         }
     }
@@ -351,7 +364,7 @@ final class RequestHandler: ChannelInboundHandler, @unchecked Sendable {
     static func send(_ response: ControlResponse, on channel: any Channel, limit: Int) {
         var line = ControlCodec.encodeLine(response)
         if line.count > limit {
-            line = ControlCodec.encodeLine(ControlResponse.failure(
+            line = ControlCodec.encodeLine(ControlResponse.failure(.tooLarge,
                 "the reply is \(line.count) bytes, over max_reply_bytes (\(limit)): use 'rampart --store FILE …' offline, or raise max_reply_bytes in rampartd.conf"))
         }
         var buffer = channel.allocator.buffer(capacity: line.count)
@@ -363,7 +376,7 @@ final class RequestHandler: ChannelInboundHandler, @unchecked Sendable {
         if event is RequestDeadline.Reached {
             if !answered {
                 answered = true
-                reply(.failure("timeout: no complete request within the deadline"), on: context.channel)
+                reply(.failure(.timeout, "timeout: no complete request within the deadline"), on: context.channel)
             }
             return
         }
@@ -377,9 +390,9 @@ final class RequestHandler: ChannelInboundHandler, @unchecked Sendable {
         }
         answered = true
         if let tooLong = error as? RequestLineDecoder.TooLong {
-            reply(.failure("request too large (over \(tooLong.limit) bytes for uid \(peer.uid)); see max_request_bytes in rampartd.conf"), on: context.channel)
+            reply(.failure(.tooLarge, "request too large (over \(tooLong.limit) bytes for uid \(peer.uid)); see max_request_bytes in rampartd.conf"), on: context.channel)
         } else {
-            reply(.failure("bad request: \(error)"), on: context.channel)
+            reply(.failure(.badRequest, "bad request: \(error)"), on: context.channel)
         }
     }
 }

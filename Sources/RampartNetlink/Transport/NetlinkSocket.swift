@@ -19,12 +19,10 @@ public struct NetlinkError: Error, CustomStringConvertible, Sendable, Equatable 
     }
 }
 
-/// A NETLINK_NETFILTER socket. One owner: it is not Sendable and carries its own sequence counter,
-/// so message numbers are unique per socket (errors map back to the message that caused them).
-public final class NetlinkSocket {
+/// A NETLINK_NETFILTER socket. One owner: it is not Sendable.
+public final class NetlinkSocket: NetlinkTransport {
     private let socket: OpaquePointer
     public let portID: UInt32
-    private var nextSequence: UInt32
 
     public init() throws(NetlinkError) {
         guard let s = mnl_socket_open(NETLINK_NETFILTER) else { throw .system("cannot open a netfilter netlink socket") }
@@ -35,8 +33,6 @@ public final class NetlinkSocket {
         }
         socket = s
         portID = mnl_socket_get_portid(s)
-        // Start from the clock so a restarted process does not reuse the last one's numbers.
-        nextSequence = UInt32(truncatingIfNeeded: time(nil))
         var on: Int32 = 1
         // Extended ACKs tell which attribute of a failing message the kernel rejected; capped
         // ACKs keep the original request out of the error reply.
@@ -45,11 +41,6 @@ public final class NetlinkSocket {
     }
 
     deinit { mnl_socket_close(socket) }
-
-    public func sequence() -> UInt32 {
-        nextSequence &+= 1
-        return nextSequence
-    }
 
     var fd: Int32 { mnl_socket_get_fd(socket) }
 
@@ -97,40 +88,5 @@ public final class NetlinkSocket {
             if code == EAGAIN || code == EWOULDBLOCK { return nil }
             throw .system("cannot receive from nf_tables", code)
         }
-    }
-}
-
-/// Walks the netlink messages in a datagram.
-struct NetlinkMessages: Sequence {
-    let bytes: [UInt8]
-
-    struct Message {
-        var type: UInt16
-        var flags: UInt16
-        var sequence: UInt32
-        /// The whole message, header included.
-        var data: ArraySlice<UInt8>
-    }
-
-    func makeIterator() -> AnyIterator<Message> {
-        var offset = 0
-        return AnyIterator {
-            guard offset + 16 <= bytes.count else { return nil }
-            let length = Int(NetlinkMessages.u32(bytes, offset))
-            guard length >= 16, offset + length <= bytes.count else { return nil }
-            let message = Message(type: NetlinkMessages.u16(bytes, offset + 4), flags: NetlinkMessages.u16(bytes, offset + 6),
-                                  sequence: NetlinkMessages.u32(bytes, offset + 8), data: bytes[offset..<(offset + length)])
-            offset += (length + 3) & ~3
-            return message
-        }
-    }
-
-    static func u16(_ b: [UInt8], _ at: Int) -> UInt16 { UInt16(b[at]) | UInt16(b[at + 1]) << 8 }
-    static func u32(_ b: [UInt8], _ at: Int) -> UInt32 {
-        UInt32(b[at]) | UInt32(b[at + 1]) << 8 | UInt32(b[at + 2]) << 16 | UInt32(b[at + 3]) << 24
-    }
-    static func u16(_ b: ArraySlice<UInt8>, _ at: Int) -> UInt16 { UInt16(b[at]) | UInt16(b[at + 1]) << 8 }
-    static func u32(_ b: ArraySlice<UInt8>, _ at: Int) -> UInt32 {
-        UInt32(b[at]) | UInt32(b[at + 1]) << 8 | UInt32(b[at + 2]) << 16 | UInt32(b[at + 3]) << 24
     }
 }

@@ -1,4 +1,4 @@
-import CNetfilter
+import CRampartSystem
 import Foundation
 #if canImport(Glibc)
 import Glibc

@@ -1,3 +1,4 @@
+import RampartPolicy
 /// Renders `Output` as readable text or as JSON (`--json`). The JSON shape is a contract:
 /// `show all --json` has top-level `policies`, `filterlists` and `filteractions`.
 public enum ShowRenderer {

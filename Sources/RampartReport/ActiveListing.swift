@@ -1,4 +1,5 @@
 import Foundation
+import RampartCompiler
 import RampartPolicy
 
 /// `show active`: the effective filter list in match order.

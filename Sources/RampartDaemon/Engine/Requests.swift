@@ -1,10 +1,12 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import NIOPosix
 import RampartCompiler
 import RampartControl
 import RampartNetlink
 import RampartPolicy
+import RampartReport
+import RampartSystem
 
 /// Who is on the other end of the control socket (SO_PEERCRED).
 public struct Peer: Sendable, CustomStringConvertible {
@@ -29,10 +31,9 @@ public struct Peer: Sendable, CustomStringConvertible {
 /// The longest `--confirm` window: a day. Longer is a typo, not a safety net.
 public let maximumConfirmSeconds = 86_400
 
-/// A request parsed and authorized: what the actor, or a worker thread, then runs.
+/// A request parsed and authorized: what the engine, or a worker thread, then runs.
 struct PreparedRequest: Sendable {
     var request: ControlRequest
-    var operation: ControlOperation
     var script: ParsedScript?
     var skipped: [BatchImporter.Skipped] = []
     var decision: Decision
@@ -41,6 +42,8 @@ struct PreparedRequest: Sendable {
     var summary: String
     /// Root's dry runs may read files (`importpolicy`); nobody else's queries read any.
     var mayReadFiles: Bool
+
+    var operation: ControlOperation { request.op }
 }
 
 let noFiles: @Sendable (String) throws -> String = { path in throw ValueError("cannot read \(path): only root's requests read files") }
@@ -50,37 +53,34 @@ let daemonReadFile: @Sendable (String) throws -> String = { path in
     try String(decoding: StoreFile.readRegularFile(path, what: "file"), as: UTF8.self)
 }
 
-/// The request path: parse and authorize off the daemon actor (on the blocking pool, so a large
+/// The request path: parse and authorize off the engine (on the blocking pool, so a large
 /// script neither stalls the event loops nor delays self-healing), then run queries on a copy,
-/// off the actor too, and only changes inside it.
-enum RequestProcessor {
-    static func process(_ request: ControlRequest, from peer: Peer, daemon: Daemon, logger: Logger) async -> ControlResponse {
-        guard let operation = request.operation else {
-            return .failure("unknown operation '\(request.op.debugDescription.dropFirst().dropLast())'; see docs/control-protocol.md")
-        }
+/// off the engine too, and only changes inside it.
+public enum RequestRouter {
+    public static func process(_ request: ControlRequest, from peer: Peer, engine: PolicyEngine, logger: Logger) async -> ControlResponse {
         // Outsiders were answered and closed at accept (ControlServer); Authorization refuses them too.
-        let group = daemon.controlGroup
+        let group = engine.controlGroup
         let prepared: PreparedRequest
         do {
-            prepared = try await NIOThreadPool.singleton.runIfActive { try prepare(request, operation, peer: peer, group: group) }
+            prepared = try await NIOThreadPool.singleton.runIfActive { try prepare(request, peer: peer, group: group) }
         } catch let error as Diagnostic {
-            if peer.role != .admin { logger.warning("rejected request from \(peer): \(operation.rawValue): \(error)") }
-            return .failure("\(error)\nnothing was changed")
+            if peer.role != .admin { logger.warning("rejected request from \(peer): \(request.op.rawValue): \(error)") }
+            return .failure(.script, "\(error)\nnothing was changed")
         } catch let error as RequestError {
-            if peer.role != .admin { logger.warning("rejected request from \(peer): \(operation.rawValue): \(error.message)") }
-            return .failure(error.message)
+            if peer.role != .admin { logger.warning("rejected request from \(peer): \(request.op.rawValue): \(error.message)") }
+            return .failure(.badRequest, error.message)
         } catch {
-            return .failure("cannot prepare the request: \(error)")
+            return .failure(.stopping, "cannot prepare the request: \(error)")
         }
         switch prepared.decision {
         case .denied(let reason):
             logger.warning("refused request from \(peer): \(prepared.summary): \(reason)")
-            return .failure(reason)
+            return .failure(.denied, reason)
         case .query:
-            return await daemon.query(prepared)
+            return await engine.query(prepared)
         case .change:
             logger.notice("request from \(peer): \(prepared.summary)")
-            return await daemon.change(prepared, from: peer)
+            return await engine.change(prepared, from: peer)
         }
     }
 
@@ -88,8 +88,9 @@ enum RequestProcessor {
         var message: String
     }
 
-    /// Parses what the request would run and decides what it may do. Pure but for the clock.
-    static func prepare(_ request: ControlRequest, _ operation: ControlOperation, peer: Peer, group: String) throws -> PreparedRequest {
+    /// Parses what the request would run and decides, once, what it may do. Pure.
+    static func prepare(_ request: ControlRequest, peer: Peer, group: String) throws -> PreparedRequest {
+        let operation = request.op
         var location: StoreLocation?
         if let raw = request.location {
             guard let l = StoreLocation(rawValue: raw) else {
@@ -120,75 +121,77 @@ enum RequestProcessor {
             script = planned.script
             skipped = planned.skipped
             summary = "import \(name.debugDescription) (\(planned.script.commands.count) commands\(request.dryRun == true ? ", dry run" : ""))"
-        default:
+        case .status, .active, .counters, .dump, .dynamic, .reload, .confirm:
             break
         }
         let decision = Authorization.decide(operation, script: script, dryRun: request.dryRun ?? false, role: peer.role, group: group)
-        return PreparedRequest(request: request, operation: operation, script: script, skipped: skipped, decision: decision,
+        return PreparedRequest(request: request, script: script, skipped: skipped, decision: decision,
                                location: location, summary: summary, mayReadFiles: peer.role == .admin)
     }
 }
 
-extension Daemon {
-    /// Reads: rendered from a snapshot on the blocking pool, never holding the actor.
+extension PolicyEngine {
+    /// Reads: a snapshot taken on the engine, rendered on the blocking pool.
     func query(_ prepared: PreparedRequest) async -> ControlResponse {
-        let snapshot = (store: store, dynamic: dynamic, addresses: addresses, storePath: config.store)
+        let snapshot = (store: store, dynamic: dynamic, storePath: config.store)
         switch prepared.operation {
         case .status:
-            return ControlResponse(ok: true, text: statusText(), json: statusJSON().rendered())
+            let status = status()
+            return await offEngine { ControlResponse(ok: true, text: StatusReport.text(status), json: StatusReport.json(status).rendered()) }
         case .dynamic:
-            return ControlResponse(ok: true, text: dynamicText(), json: dynamicJSON().rendered())
+            let book = addressBook()
+            return await offEngine { ControlResponse(ok: true, text: book.text, json: book.json.rendered()) }
         case .active:
-            return await offActor {
+            return await offEngine {
                 let filters = Ordering.display(EffectiveFilters.collect(snapshot.store, dynamic: snapshot.dynamic))
                 return ControlResponse(ok: true, text: ActiveListing.text(filters), json: ActiveListing.json(filters).rendered())
             }
         case .dump:
-            return await offActor { ControlResponse(ok: true, text: ScriptWriter.dump(snapshot.store)) }
+            return await offEngine { ControlResponse(ok: true, text: ScriptWriter.dump(snapshot.store)) }
         case .counters:
-            let counters: [NftablesClient.RuleCounter]
+            let counters: [RuleCounter]
             do {
                 counters = try client.ruleCounters()
             } catch {
-                return .failure("cannot read the counters: \(error)")
+                return .failure(.kernel, "cannot read the counters: \(error)")
             }
-            return await offActor {
+            return await offEngine {
                 let origins = CounterListing.origins(snapshot.store, dynamic: snapshot.dynamic)
                 return ControlResponse(ok: true, text: CounterListing.text(counters, origins: origins), json: CounterListing.json(counters, origins: origins).rendered())
             }
         case .netsh, .exec, .import:
             // A query or a dry run: the store as on disk (what a change would start from), on a copy.
             let readFile: @Sendable (String) throws -> String = prepared.mayReadFiles ? daemonReadFile : noFiles
-            return await offActor {
+            return await offEngine {
                 let onDisk: Store
                 do {
                     onDisk = try StoreFile(path: snapshot.storePath).load()
                 } catch {
-                    return .failure("\(error); fix or remove the store, then 'systemctl reload rampartd'")
+                    return .failure(.store, "\(error); fix or remove the store, then 'systemctl reload rampartd'")
                 }
-                let interpreter: Interpreter
-                switch Self.run(prepared, on: onDisk, dynamic: snapshot.dynamic, readFile: readFile) {
-                case .success(let i): interpreter = i
+                let plan: TransactionPlan
+                switch Self.plan(prepared, on: onDisk, dynamic: snapshot.dynamic, readFile: readFile) {
+                case .success(let p): plan = p
                 case .failure(let failed): return failed.response
                 }
-                var response = Self.outputs(interpreter)
+                var response = Self.outputs(plan.result)
                 if prepared.request.dryRun == true {
-                    response.text += "dry run: the store would \(interpreter.store != onDisk ? "" : "not ")change; nothing was written or applied\n"
+                    response.text += plan.dryRunSummary + "; nothing was written or applied\n"
                 } else {
-                    response.files = Self.files(interpreter)
+                    response.files = Self.files(plan.result)
                 }
                 return Self.withSkipped(prepared, response)
             }
         case .reload, .confirm:
-            return .failure("'\(prepared.operation.rawValue)' is not a query")
+            return .failure(.badRequest, "'\(prepared.operation.rawValue)' is not a query")
         }
     }
 
-    nonisolated func offActor(_ body: @escaping @Sendable () -> ControlResponse) async -> ControlResponse {
+    nonisolated func offEngine(_ body: @escaping @Sendable () -> ControlResponse) async -> ControlResponse {
         do {
             return try await NIOThreadPool.singleton.runIfActive(body)
         } catch {
-            return .failure("rampartd is stopping")
+            return .failure(.stopping, "rampartd is stopping")
         }
     }
 
@@ -196,17 +199,11 @@ extension Daemon {
         var response: ControlResponse
     }
 
-    /// Runs the prepared commands on a copy of `store`; files are read only through `readFile`.
-    static func run(_ prepared: PreparedRequest, on store: Store, dynamic: DynamicState,
-                    readFile: @escaping (String) throws -> String) -> Result<Interpreter, Failed> {
-        var interpreter = Interpreter(store: store, dynamic: dynamic, workingDirectory: prepared.request.workingDirectory ?? "/", readFile: readFile)
-        if let location = prepared.location { interpreter.location = location }
-        do {
-            try ScriptRunner.run(prepared.script ?? ParsedScript(), in: &interpreter)
-        } catch {
-            return .failure(Failed(response: .failure("\(error)\nnothing was changed", diagnostics: interpreter.diagnostics.map(\.description))))
-        }
-        return .success(interpreter)
+    static func plan(_ prepared: PreparedRequest, on store: Store, dynamic: DynamicState,
+                     readFile: @escaping (String) throws -> String) -> Result<TransactionPlan, Failed> {
+        TransactionPlan.make(prepared.script ?? ParsedScript(), on: store, dynamic: dynamic, location: prepared.location,
+                             workingDirectory: prepared.request.workingDirectory ?? "/", readFile: readFile)
+            .mapError { Failed(response: .failure(.script, "\($0.error)\nnothing was changed", diagnostics: $0.diagnostics.map(\.description))) }
     }
 
     /// Files `exportpolicy` produced, for the client to write as the user who asked (nil: none).
@@ -229,30 +226,37 @@ extension Daemon {
         return response
     }
 
-    /// Changes: one at a time, inside the actor.
+    /// Changes: one at a time, inside the engine.
     func change(_ prepared: PreparedRequest, from peer: Peer) -> ControlResponse {
         switch prepared.operation {
         case .reload:
             let error = reload()
-            return ControlResponse(ok: error == nil, error: error, text: statusText())
+            return ControlResponse(ok: error == nil, error: error, code: error == nil ? nil : reloadErrorCode(), text: StatusReport.text(status()))
         case .confirm:
             return confirm(by: peer)
         default:
             if let pending = pendingConfirm {
-                return .failure("a change applied with --confirm is waiting for confirmation (rollback at \(ISO8601DateFormatter().string(from: pending.deadline))): "
+                return .failure(.pendingConfirmation, "a change applied with --confirm is waiting for confirmation (rollback at \(Timestamp.iso(pending.deadline))): "
                                 + "run 'rampart confirm' to keep it, or wait for the rollback, then try again; nothing was changed")
             }
             return transact(prepared, from: peer)
         }
     }
 
-    func confirm(by peer: Peer) -> ControlResponse {
-        guard pendingConfirm != nil else { return .failure("nothing to confirm: no change is waiting for confirmation") }
+    func reloadErrorCode() -> ControlErrorCode {
+        if problems[.config] != nil { return .config }
+        if problems[.apply] != nil { return .kernel }
+        return .store
+    }
+
+    public func confirm(by peer: Peer) -> ControlResponse {
+        guard pendingConfirm != nil else { return .failure(.nothingToConfirm, "nothing to confirm: no change is waiting for confirmation") }
         do {
             try storeFile.removePending()
         } catch {
-            return .failure("cannot remove the pending-confirmation journal (\(error)); the change is still pending")
+            return .failure(.store, "cannot remove the pending-confirmation journal (\(error)); the change is still pending")
         }
+        if let token = pendingConfirm?.token { cancelTimer(.confirmDeadline(token: token)) }
         pendingConfirm = nil
         clearProblem(.confirm)
         logger.notice("change confirmed by \(peer)")
@@ -271,28 +275,27 @@ extension Daemon {
                 do {
                     onDisk = try file.load()
                 } catch {
-                    return .failure("\(error); fix or remove the store, then 'systemctl reload rampartd'")
+                    return .failure(.store, "\(error); fix or remove the store, then 'systemctl reload rampartd'")
                 }
-                let interpreter: Interpreter
-                switch Self.run(prepared, on: onDisk, dynamic: dynamic, readFile: daemonReadFile) {
-                case .success(let i): interpreter = i
+                let plan: TransactionPlan
+                switch Self.plan(prepared, on: onDisk, dynamic: dynamic, readFile: daemonReadFile) {
+                case .success(let p): plan = p
                 case .failure(let failed): return failed.response
                 }
-                var response = Self.outputs(interpreter)
-                let storeChanged = interpreter.store != onDisk
-                let dynamicChanged = interpreter.dynamic != dynamic
-                guard storeChanged || dynamicChanged || onDisk != store else {
-                    response.files = Self.files(interpreter)
+                var response = Self.outputs(plan.result)
+                guard plan.changesAnything || onDisk != store else {
+                    response.files = Self.files(plan.result)
                     return Self.withSkipped(prepared, response)
                 }
-                let previous = (store: store, dynamic: dynamic, ruleset: applied, enforcing: enforcing)
-                let ruleset = compiler.compile(interpreter.store, dynamic: interpreter.dynamic, addresses: addresses)
-                if case .failure(let e) = apply(ruleset, what: .policy, reason: "\(prepared.operation.rawValue) request") {
-                    return .failure("the kernel rejected the new ruleset; nothing was changed: \(e)", diagnostics: response.diagnostics)
+                let newDynamic = plan.result.dynamic ?? dynamic
+                let previous = (store: store, dynamic: dynamic, enforcement: enforcement)
+                let ruleset = compiler.compile(plan.result.store, dynamic: newDynamic, addresses: addresses)
+                if case .failure(let e) = apply(.policy(ruleset), reason: "\(prepared.operation.rawValue) request") {
+                    return .failure(.kernel, "the kernel rejected the new ruleset; nothing was changed: \(e)", diagnostics: response.diagnostics)
                 }
                 func undo(_ why: String) -> ControlResponse {
-                    if let old = previous.ruleset { _ = apply(old, what: previous.enforcing, reason: "undo after \(why)") }
-                    return .failure("\(why); the previous ruleset was restored", diagnostics: response.diagnostics)
+                    _ = apply(previous.enforcement, reason: "undo after \(why)")
+                    return .failure(.store, "\(why); the previous ruleset was restored", diagnostics: response.diagnostics)
                 }
                 var confirmText = ""
                 if let seconds = request.confirmSeconds {
@@ -307,9 +310,9 @@ extension Daemon {
                     pendingConfirm = PendingConfirm(token: confirmTokens, deadline: pending.deadline, previousStore: onDisk, previousDynamic: previous.dynamic)
                     confirmText = "applied; run 'rampart confirm' within \(seconds) seconds or the previous policy comes back (also if rampartd restarts meanwhile)\n"
                 }
-                if storeChanged {
+                if plan.storeChanged {
                     do {
-                        try file.save(interpreter.store)
+                        try file.save(plan.result.store)
                     } catch {
                         if request.confirmSeconds != nil {
                             pendingConfirm = nil
@@ -318,28 +321,23 @@ extension Daemon {
                         return undo("cannot write the store (\(error))")
                     }
                 }
-                store = interpreter.store
-                storeWasLoaded = true
-                dynamic = interpreter.dynamic ?? dynamic
-                storeState = "loaded; changed by \(prepared.operation.rawValue)"
+                store = plan.result.store
+                dynamic = newDynamic
+                storeState = .changed(by: prepared.operation.rawValue)
                 clearProblem(.store)
                 clearProblem(.apply)
                 phase = .running
                 resolveNames()
-                if let pending = pendingConfirm, request.confirmSeconds != nil {
-                    let token = pending.token
-                    logger.notice("change applied pending confirmation; rollback at \(ISO8601DateFormatter().string(from: pending.deadline))")
-                    Task { [weak self] in
-                        try? await Task.sleep(for: .seconds(request.confirmSeconds!))
-                        await self?.rollbackIfUnconfirmed(token)
-                    }
+                if let pending = pendingConfirm, let seconds = request.confirmSeconds {
+                    logger.notice("change applied pending confirmation; rollback at \(Timestamp.iso(pending.deadline))")
+                    schedule(.confirmDeadline(token: pending.token), after: .seconds(seconds))
                 }
                 response.text += confirmText
-                response.files = Self.files(interpreter)
+                response.files = Self.files(plan.result)
                 return Self.withSkipped(prepared, response)
             }
         } catch {
-            return .failure("\(error)")
+            return .failure(.store, "\(error)")
         }
     }
 
@@ -349,12 +347,9 @@ extension Daemon {
         guard let pending = pendingConfirm, pending.token == token else { return }
         logger.warning("change not confirmed in time: rolling back to the previous policy")
         let ruleset = compiler.compile(pending.previousStore, dynamic: pending.previousDynamic, addresses: addresses)
-        guard case .success = apply(ruleset, what: .policy, reason: "rollback of an unconfirmed change") else {
+        guard case .success = apply(.policy(ruleset), reason: "rollback of an unconfirmed change") else {
             report(.confirm, "rollback: the kernel rejected the previous ruleset; retrying in 5 s")
-            Task { [weak self] in
-                try? await Task.sleep(for: .seconds(5))
-                await self?.rollbackIfUnconfirmed(token)
-            }
+            schedule(.confirmDeadline(token: token), after: .seconds(5))
             return
         }
         pendingConfirm = nil
@@ -369,6 +364,6 @@ extension Daemon {
         }
         store = pending.previousStore
         dynamic = pending.previousDynamic
-        storeState = "loaded; rolled back an unconfirmed change"
+        storeState = .rolledBack
     }
 }

@@ -10,7 +10,7 @@ public enum CounterListing {
         return out
     }
 
-    public static func json(_ counters: [NftablesClient.RuleCounter], origins: [String: String]) -> JSONValue {
+    public static func json(_ counters: [RuleCounter], origins: [String: String]) -> JSONValue {
         .array(counters.map { c in
             .object([("chain", .string(c.chain)), ("handle", .int(Int(c.handle))), ("id", .string(c.id)),
                      ("origin", origins[c.id].map { .string($0) } ?? .null),
@@ -18,7 +18,7 @@ public enum CounterListing {
         })
     }
 
-    public static func text(_ counters: [NftablesClient.RuleCounter], origins: [String: String]) -> String {
+    public static func text(_ counters: [RuleCounter], origins: [String: String]) -> String {
         var rows = [["CHAIN", "HANDLE", "ID", "PACKETS", "BYTES", "ORIGIN"]]
         for c in counters {
             rows.append([c.chain, String(c.handle), c.id, String(c.packets), String(c.bytes), origins[c.id] ?? ""])

@@ -4,10 +4,11 @@ import RampartPolicy
 
 /// The one door to nf_tables. Everything rampart does to the kernel's packet filter goes
 /// through these methods, each one atomic transaction on table `inet rampart` and nothing else.
-/// Not Sendable: it owns its socket; the daemon keeps it inside one actor.
+/// Not Sendable: it owns its transport; the daemon keeps it inside one actor.
 public final class NftablesClient {
     public let table: String
-    let socket: NetlinkSocket
+    let transport: any NetlinkTransport
+    let numbers = SequenceNumbers()
     var linearizer: Linearizer
 
     /// Elements per NEWSETELEM message. One message carries its elements in one attribute whose
@@ -15,15 +16,22 @@ public final class NftablesClient {
     static let elementsPerMessage: [IPAddress.Family: Int] = [.ipv4: 2000, .ipv6: 1000]
 
     /// The port id of our socket: nf_tables notifications caused by our own changes carry it.
-    public var portID: UInt32 { socket.portID }
+    public var portID: UInt32 { transport.portID }
 
-    public init(table: String = Ruleset.tableName) throws(NetlinkError) {
+    /// A client on a new nf_tables netlink socket.
+    public convenience init(table: String = Ruleset.tableName) throws(NetlinkError) {
+        self.init(table: table, transport: try NetlinkSocket())
+    }
+
+    /// `interfaceIndex` names interfaces for `iif`/`oif` matches (the kernel's, by default).
+    public init(table: String = Ruleset.tableName, transport: any NetlinkTransport,
+                interfaceIndex: @escaping @Sendable (String) -> UInt32? = { name in
+                    let index = if_nametoindex(name)
+                    return index == 0 ? nil : index
+                }) {
         self.table = table
-        socket = try NetlinkSocket()
-        linearizer = Linearizer(interfaceIndex: { name in
-            let index = if_nametoindex(name)
-            return index == 0 ? nil : index
-        })
+        self.transport = transport
+        linearizer = Linearizer(interfaceIndex: interfaceIndex)
     }
 
     public struct Report: Sendable, Equatable {
@@ -40,7 +48,7 @@ public final class NftablesClient {
     /// afterwards, or — on any error — the previous table is untouched.
     @discardableResult
     public func apply(_ ruleset: Ruleset) throws(NetlinkError) -> Report {
-        let batch = Batch(socket: socket)
+        let batch = Batch(numbers: numbers)
         let tableObject = TableObject(name: table)
         tableObject.setFlags(0)
         // table inet rampart (a no-op when it exists, so the delete below cannot fail)
@@ -108,7 +116,7 @@ public final class NftablesClient {
     /// Rules and their counters are not touched, and no packet sees a half-updated set.
     @discardableResult
     public func replaceElements(of sets: [NamedSet]) throws(NetlinkError) -> Report {
-        let batch = Batch(socket: socket)
+        let batch = Batch(numbers: numbers)
         var elements = 0
         for set in sets {
             // flush set inet rampart NAME: DELSETELEM naming the set without an element list
@@ -129,7 +137,7 @@ public final class NftablesClient {
     @discardableResult
     public func deleteTable() throws(NetlinkError) -> Bool {
         let existed = try tableExists()
-        let batch = Batch(socket: socket)
+        let batch = Batch(numbers: numbers)
         let object = TableObject(name: table)
         // table inet rampart; delete table inet rampart — succeeds whether or not it existed
         batch.add(NFT_MSG_NEWTABLE, flags: NLM_F_CREATE, label: "table inet \(table)") { object.build($0) }
@@ -142,15 +150,15 @@ public final class NftablesClient {
     // MARK: transactions
 
     private func commit(_ batch: Batch) throws(NetlinkError) {
-        socket.sizeBuffers(bytes: batch.bytes.count, messages: batch.messageCount)
-        try socket.send(batch.bytes)
+        transport.sizeBuffers(bytes: batch.bytes.count, messages: batch.messageCount)
+        try transport.send(batch.bytes)
         var committed = false
         var failures: [String] = []
         var firstErrno: Int32?
         // nfnetlink handles the batch inside sendmsg: every reply is queued by now.
-        while let datagram = try socket.receive(wait: false) {
+        while let datagram = try transport.receive(wait: false) {
             for message in NetlinkMessages(bytes: datagram) where message.type == UInt16(NLMSG_ERROR) {
-                let reply = ErrorReply(message)
+                guard let reply = ErrorReply(message) else { continue }
                 if reply.error == 0 {
                     if message.sequence == batch.endSequence { committed = true }
                     continue
@@ -169,43 +177,9 @@ public final class NftablesClient {
         }
     }
 
-    /// An NLMSG_ERROR reply: errno (positive), and the extended-ACK offset and text if present.
-    struct ErrorReply {
-        var error: Int32
-        var offset: Int?
-        var text: String?
-
-        init(_ message: NetlinkMessages.Message) {
-            let d = message.data
-            let base = d.startIndex
-            error = -Int32(bitPattern: NetlinkMessages.u32(d, base + 16))
-            // Capped ACK: the original header (16 bytes) follows the errno; TLVs after it.
-            var at = base + 16 + 4 + 16
-            if message.flags & 0x100 == 0 {
-                at = base + 16 + 4 + Int(NetlinkMessages.u32(d, base + 20))
-            }
-            guard message.flags & 0x200 != 0 else { return }
-            while at + 4 <= d.endIndex {
-                let length = Int(NetlinkMessages.u16(d, at))
-                let type = NetlinkMessages.u16(d, at + 2) & 0x3fff
-                guard length >= 4, at + length <= d.endIndex else { break }
-                if type == 2, length >= 8 { offset = Int(NetlinkMessages.u32(d, at + 4)) }
-                if type == 1 { text = String(decoding: d[(at + 4)..<(at + length)].prefix { $0 != 0 }, as: UTF8.self) }
-                at += (length + 3) & ~3
-            }
-        }
-    }
-
     // MARK: read back
 
-    public struct RuleCounter: Sendable, Equatable {
-        public var chain: String
-        public var handle: UInt64
-        /// The rule id from its comment: maps the rule to its filter.
-        public var id: String
-        public var packets: UInt64
-        public var bytes: UInt64
-    }
+    public typealias RuleCounter = RampartCompiler.RuleCounter
 
     /// Whether table `inet rampart` exists.
     public func tableExists() throws(NetlinkError) -> Bool {
@@ -259,7 +233,7 @@ public final class NftablesClient {
 
     /// Sends one GET request and collects the replies until NLMSG_DONE (or the single reply).
     private func dump(_ type: nf_tables_msg_types, flags: Int32, payload: (UnsafeMutablePointer<nlmsghdr>) -> Void) throws(NetlinkError) -> [NetlinkMessages.Message] {
-        let seq = socket.sequence()
+        let seq = numbers.next()
         var request = [UInt8](repeating: 0, count: 4096)
         let length = request.withUnsafeMutableBytes { raw -> Int in
             let nlh = nftnl_nlmsg_build_hdr(raw.baseAddress!.assumingMemoryBound(to: CChar.self), UInt16(type.rawValue), familyInet,
@@ -267,14 +241,14 @@ public final class NftablesClient {
             payload(nlh)
             return Int(nlh.pointee.nlmsg_len)
         }
-        try socket.send(Array(request[0..<length]))
+        try transport.send(Array(request[0..<length]))
         var replies: [NetlinkMessages.Message] = []
         while true {
-            guard let datagram = try socket.receive(wait: true) else { continue }
+            guard let datagram = try transport.receive(wait: true) else { continue }
             for message in NetlinkMessages(bytes: datagram) where message.sequence == seq {
                 if message.type == UInt16(NLMSG_DONE) { return replies }
                 if message.type == UInt16(NLMSG_ERROR) {
-                    let reply = ErrorReply(message)
+                    guard let reply = ErrorReply(message) else { throw NetlinkError("a truncated error reply from nf_tables") }
                     if reply.error == 0 { return replies }
                     throw NetlinkError.system("reading table inet \(table)", reply.error)
                 }

@@ -1,5 +1,6 @@
 import CNetfilter
 import Glibc
+import RampartSystem
 
 /// A change someone else made to table `inet rampart`, from nf_tables' multicast notifications.
 public struct TableChange: Sendable, Equatable, CustomStringConvertible {
@@ -11,6 +12,13 @@ public struct TableChange: Sendable, Equatable, CustomStringConvertible {
     /// True when notifications were lost (receive buffer overrun): assume the worst.
     public var overrun: Bool
 
+    public init(operations: [String], processName: String?, processID: UInt32?, overrun: Bool) {
+        self.operations = operations
+        self.processName = processName
+        self.processID = processID
+        self.overrun = overrun
+    }
+
     public var description: String {
         let who = processName.map { "\($0)\(processID.map { "[\($0)]" } ?? "")" } ?? "an unknown process"
         if overrun { return "notifications were lost; the table may have been changed by \(who)" }
@@ -18,9 +26,9 @@ public struct TableChange: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// Listens on NFNLGRP_NFTABLES for changes to one table made by anyone but `ignoring` (our own
-/// socket's port id), and reports each foreign transaction once. It blocks in `recv` on its own
-/// thread and wakes only when the kernel has something to say: no polling.
+/// Listens on NFNLGRP_NFTABLES for changes to one table made by anyone but us (our own
+/// socket's port id), and reports each foreign transaction once. Blocks in poll on the thread of
+/// the service that runs it and wakes only when the kernel has something to say, or to stop.
 public final class NftablesMonitor: @unchecked Sendable {
     private let socket: OpaquePointer
     private let table: String
@@ -40,47 +48,72 @@ public final class NftablesMonitor: @unchecked Sendable {
 
     deinit { mnl_socket_close(socket) }
 
-    /// Runs forever on the calling thread, calling `changed` for every foreign transaction that
-    /// touched the table. `ownPortIDs` tells which changes are our own.
-    public func run(ownPortIDs: @escaping @Sendable () -> Set<UInt32>, changed: @escaping @Sendable (TableChange) -> Void) {
+    /// The socket's descriptor (for status and tests).
+    public var descriptor: Int32 { mnl_socket_get_fd(socket) }
+
+    /// Calls `changed` for every foreign transaction that touched the table, until `wakeup` is
+    /// stopped (returns) or the socket fails (throws, with the errno). `ownPortIDs` tells which
+    /// changes are our own.
+    public func run(until wakeup: Wakeup, ownPortIDs: @escaping @Sendable () -> Set<UInt32>,
+                    changed: @escaping @Sendable (TableChange) -> Void) throws(NetlinkError) {
         var buffer = [UInt8](repeating: 0, count: 256 * 1024)
-        var pending: [String] = []
-        let fd = mnl_socket_get_fd(socket)
+        var parser = Parser(table: table)
+        let fd = descriptor
         while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            do {
+                guard try wakeup.waitReadable(fd) else { return }
+            } catch {
+                throw NetlinkError(error.description, errno: error.errno)
+            }
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
             if n < 0 {
                 let code = Glibc.errno
-                if code == EINTR { continue }
+                if code == EINTR || code == EAGAIN { continue }
                 if code == ENOBUFS {
-                    pending = []
+                    parser.pending = []
                     changed(TableChange(operations: [], processName: nil, processID: nil, overrun: true))
                     continue
                 }
-                return
+                throw .system("receiving nftables notifications", code)
             }
-            let own = ownPortIDs()
-            for message in NetlinkMessages(bytes: Array(buffer[0..<n])) {
+            for change in parser.consume(Array(buffer[0..<n]), own: ownPortIDs()) { changed(change) }
+        }
+    }
+
+    /// Turns notification datagrams into foreign transactions: the operations on our table
+    /// are collected until the NEWGEN message that ends each transaction. Pure.
+    public struct Parser {
+        public let table: String
+        public var pending: [String] = []
+
+        public init(table: String) {
+            self.table = table
+        }
+
+        public mutating func consume(_ datagram: [UInt8], own: Set<UInt32>) -> [TableChange] {
+            var changes: [TableChange] = []
+            for message in NetlinkMessages(bytes: datagram) {
                 let subsystem = Int32(message.type >> 8), type = Int32(message.type & 0xff)
                 guard subsystem == NFNL_SUBSYS_NFTABLES else { continue }
                 if type == Int32(NFT_MSG_NEWGEN.rawValue) {
                     // Each transaction ends with NEWGEN naming the process that committed it.
                     if !pending.isEmpty {
-                        let attrs = NftablesMonitor.attributes(message.data)
-                        let name = attrs[UInt16(NFTA_GEN_PROC_NAME.rawValue)].map { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                        let pid = attrs[UInt16(NFTA_GEN_PROC_PID.rawValue)].flatMap { $0.count == 4 ? UInt32(bigEndian: $0.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }) : nil }
-                        changed(TableChange(operations: pending, processName: name, processID: pid, overrun: false))
+                        let attrs = message.attributes(after: 4)
+                        let name = attrs[UInt16(NFTA_GEN_PROC_NAME.rawValue)]?.string
+                        let pid = attrs[UInt16(NFTA_GEN_PROC_PID.rawValue)]?.u32BigEndian
+                        changes.append(TableChange(operations: pending, processName: name, processID: pid, overrun: false))
                         pending = []
                     }
                     continue
                 }
-                guard !own.contains(message.sequenceOwner), message.data.count >= 20 else { continue }
+                guard !own.contains(message.portID), message.data.count >= 20 else { continue }
                 let family = message.data[message.data.startIndex + 16]
                 guard family == UInt8(NFPROTO_INET) else { continue }
                 // The table name is attribute 1 in table, chain, rule, set and element messages.
-                let attrs = NftablesMonitor.attributes(message.data)
-                guard let name = attrs[1], String(decoding: name.prefix { $0 != 0 }, as: UTF8.self) == table else { continue }
+                guard let name = message.attributes(after: 4)[1], name.string == table else { continue }
                 if let operation = NftablesMonitor.operationNames[type] { pending.append(operation) }
             }
+            return changes
         }
     }
 
@@ -91,23 +124,4 @@ public final class NftablesMonitor: @unchecked Sendable {
         Int32(NFT_MSG_DELSET.rawValue): "delete set", Int32(NFT_MSG_NEWSET.rawValue): "new set",
         Int32(NFT_MSG_DELSETELEM.rawValue): "delete set element", Int32(NFT_MSG_NEWSETELEM.rawValue): "new set element",
     ]
-
-    /// Top-level attributes after the nlmsghdr and nfgenmsg.
-    static func attributes(_ data: ArraySlice<UInt8>) -> [UInt16: [UInt8]] {
-        var out: [UInt16: [UInt8]] = [:]
-        var at = data.startIndex + 20
-        while at + 4 <= data.endIndex {
-            let length = Int(NetlinkMessages.u16(data, at))
-            let type = NetlinkMessages.u16(data, at + 2) & 0x3fff
-            guard length >= 4, at + length <= data.endIndex else { break }
-            if out[type] == nil { out[type] = Array(data[(at + 4)..<(at + length)]) }
-            at += (length + 3) & ~3
-        }
-        return out
-    }
-}
-
-extension NetlinkMessages.Message {
-    /// nlmsg_pid: in a notification, the port id of the socket whose request caused it.
-    var sequenceOwner: UInt32 { NetlinkMessages.u32(data, data.startIndex + 12) }
 }

@@ -18,12 +18,13 @@ final class Batch {
     private(set) var entries: [Entry] = []
     private(set) var endSequence: UInt32 = 0
     private var scratch = [UInt8](repeating: 0, count: 256 * 1024)
-    private let socket: NetlinkSocket
+    private let numbers: SequenceNumbers
 
-    init(socket: NetlinkSocket) {
-        self.socket = socket
+    /// Numbered from `numbers`: a batch is built (and tested) without a socket.
+    init(numbers: SequenceNumbers) {
+        self.numbers = numbers
         bytes.reserveCapacity(64 * 1024)
-        let seq = socket.sequence()
+        let seq = numbers.next()
         append(seq, label: "batch begin", expressions: nil) { nftnl_batch_begin($0, seq) }
     }
 
@@ -32,7 +33,7 @@ final class Batch {
     /// Adds one nf_tables message; `payload` fills it after the header.
     func add(_ type: nf_tables_msg_types, flags: Int32, label: String, expressions: [Expr]? = nil,
              payload: (UnsafeMutablePointer<nlmsghdr>) -> Void) {
-        let seq = socket.sequence()
+        let seq = numbers.next()
         append(seq, label: label, expressions: expressions) { buffer in
             let nlh = nftnl_nlmsg_build_hdr(buffer, UInt16(type.rawValue), familyInet, UInt16(flags), seq)!
             payload(nlh)
@@ -41,7 +42,7 @@ final class Batch {
     }
 
     func finish() {
-        let seq = socket.sequence()
+        let seq = numbers.next()
         endSequence = seq
         append(seq, label: "batch end", expressions: nil) { buffer in
             let nlh = nftnl_batch_end(buffer, seq)!
@@ -74,29 +75,9 @@ final class Batch {
     /// Names what a kernel error offset points at: for a rule, the expression.
     func describe(_ entry: Entry, offset: Int?) -> String {
         guard let offset, offset >= 20, offset < entry.length else { return entry.label }
-        let message = Array(bytes[entry.offset..<(entry.offset + entry.length)])
-        var path: [(type: Int, index: Int)] = []
-        var start = 20, end = message.count
-        descend: while start + 4 <= end {
-            var index = 0
-            var at = start
-            while at + 4 <= end {
-                let length = Int(UInt16(message[at]) | UInt16(message[at + 1]) << 8)
-                let type = Int(UInt16(message[at + 2]) | UInt16(message[at + 3]) << 8) & 0x3fff
-                let nested = (UInt16(message[at + 2]) | UInt16(message[at + 3]) << 8) & 0x8000 != 0
-                guard length >= 4 else { break descend }
-                if offset >= at && offset < at + length {
-                    path.append((type, index))
-                    if offset == at || !nested { break descend }
-                    start = at + 4
-                    end = at + length
-                    continue descend
-                }
-                at += (length + 3) & ~3
-                index += 1
-            }
-            break
-        }
+        // The attributes start after the nlmsghdr (16) and nfgenmsg (4).
+        let message = bytes[entry.offset..<(entry.offset + entry.length)]
+        let path = NetlinkAttributes(message.dropFirst(20)).path(to: entry.offset + offset)
         // NFTA_RULE_EXPRESSIONS (4) / NFTA_LIST_ELEM: the n-th instruction of the rule.
         if let expressions = entry.expressions, path.count >= 2, path[0].type == 4, path[1].index < expressions.count {
             return "\(entry.label), expression \(path[1].index + 1) \(expressions[path[1].index].debugText)"

@@ -1,0 +1,1 @@
+/* csystem.h is header-only; SwiftPM needs one source file per C target. */

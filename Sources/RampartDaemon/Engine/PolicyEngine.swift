@@ -1,0 +1,474 @@
+import FoundationEssentials
+import Glibc
+import Logging
+import RampartCompiler
+import RampartControl
+import RampartNetlink
+import RampartPolicy
+import RampartSources
+import RampartSystem
+
+/// What the engine needs from the world, injected: the daemon passes the real ones, tests a
+/// recording transport, a notification recorder and fixed address sources.
+public struct EngineEnvironment: Sendable {
+    /// sd_notify: READY=1, STATUS=…, RELOADING=1, STOPPING=1, WATCHDOG=1.
+    public var notify: @Sendable (String) -> Void
+    /// The gateways of the default routes.
+    public var gateways: @Sendable () -> Result<[IPAddress], NetlinkError>
+    /// One host name's addresses (getaddrinfo).
+    public var resolve: @Sendable (String) -> Result<[IPAddress], HostLookupError>
+    /// Reads the configuration file again on reload (nil: there is none; keep the defaults).
+    public var readConfig: @Sendable (String) throws -> String?
+
+    public init(notify: @escaping @Sendable (String) -> Void,
+                gateways: @escaping @Sendable () -> Result<[IPAddress], NetlinkError> = { Result { () throws(NetlinkError) in try RouteMonitor.defaultGateways() } },
+                resolve: @escaping @Sendable (String) -> Result<[IPAddress], HostLookupError> = HostLookup.resolve,
+                readConfig: @escaping @Sendable (String) throws -> String? = DaemonConfig.readFile) {
+        self.notify = notify
+        self.gateways = gateways
+        self.resolve = resolve
+        self.readConfig = readConfig
+    }
+}
+
+/// rampartd's policy engine: what is enforced, the store, the runtime-only dynamic rules, the
+/// addresses the server types stand for, health and pending confirmation, as explicit state.
+/// Every transition — enforce the boot mode, load, reload, transact, confirm, roll back, restore
+/// after tampering, update sets — is a method that looks at that state. It runs on its own
+/// thread (`ThreadExecutor`): netlink commits and file reads never block an event loop, and
+/// requests, signals and self-healing never race.
+public actor PolicyEngine {
+    /// Command-line and environment overrides, which win over the configuration file on reload too.
+    public struct Overrides: Sendable {
+        public var store: String?
+        public var socket: String?
+        public init(store: String?, socket: String?) {
+            self.store = store
+            self.socket = socket
+        }
+    }
+
+    private let executor: ThreadExecutor
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
+    let logger: Logger
+    let environment: EngineEnvironment
+    /// The control group's name, for messages (fixed at start, as the socket is).
+    public nonisolated let controlGroup: String
+    let started: ContinuousClock.Instant
+    let startedAt = Date()
+    var config: DaemonConfig
+    let configPath: String?
+    let overrides: Overrides
+    let client: NftablesClient
+    /// The port id of our netlink socket: notifications carrying it are our own changes.
+    public nonisolated let portID: UInt32
+
+    // The state. Each field is one fact; the combinations are the enums' cases.
+    var phase = Phase.starting
+    var enforcement = Enforcement.nothing
+    var store = Store()
+    var storeState = StoreState.notLoaded
+    var dynamic = DynamicState()
+    var problems: [ProblemArea: String] = [:]
+    var services: [String: ServiceState] = [:]
+    var pendingConfirm: PendingConfirm?
+    var confirmTokens = 0
+    var timers: [TimerKind: ContinuousClock.Instant] = [:]
+    /// A failed restore is retried with this delay, doubling to 5 s.
+    var restoreRetryDelay: Duration?
+    var reloadAfterStartup = false
+    // For status.
+    var socketFile: (path: String, inode: UInt64)?
+    var lastApply: ApplyRecord?
+    var bootMilliseconds: Double?
+    var readyMilliseconds: Double?
+    var restores = 0
+    /// The addresses the server types stand for now, and where each list came from.
+    var addresses = DynamicAddresses()
+    var provenance: [ServerType: (source: String, changed: Date)] = [:]
+    /// Host names in filters: when each was last resolved, and the last failure.
+    var nameResolution: [String: (at: Date, error: String?)] = [:]
+    var resolving = false
+
+    /// Host names waiting for the lookup service.
+    var lookupQueue: [String]?
+    /// Services the daemon runs, by name: READY waits until each has started or failed.
+    var expectedServices: Set<String> = []
+    /// Wake the timer service (the earliest deadline may have moved), the lookup service
+    /// (names to resolve), and whoever waits for services to settle.
+    nonisolated let timerBell = Doorbell()
+    nonisolated let lookupBell = Doorbell()
+    nonisolated let serviceBell = Doorbell()
+
+    public init(config: DaemonConfig, configPath: String?, overrides: Overrides, client: sending NftablesClient,
+                environment: EngineEnvironment, logger: Logger, started: ContinuousClock.Instant = .now) {
+        executor = ThreadExecutor(name: "rampartd.engine")
+        self.config = config
+        self.configPath = configPath
+        self.overrides = overrides
+        self.logger = logger
+        self.started = started
+        self.environment = environment
+        controlGroup = config.controlGroup
+        portID = client.portID
+        self.client = client
+    }
+
+    var storeFile: StoreFile { StoreFile(path: config.store) }
+    var compiler: RulesetCompiler { RulesetCompiler(options: CompileOptions(logGroup: config.logGroup)) }
+    var applied: Ruleset? { enforcement.ruleset }
+
+    func sinceStart() -> Double { Self.ms(ContinuousClock.now - started) }
+
+    static func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
+
+    static func fmt(_ x: Double) -> String {
+        let tenths = Int((x * 10).rounded())
+        return "\(tenths / 10).\(abs(tenths % 10))"
+    }
+
+    func notify(_ message: String) { environment.notify(message) }
+
+    // MARK: health
+
+    public var health: Health {
+        let list = problemList()
+        return list.isEmpty ? .running : .degraded(list)
+    }
+
+    /// The phase while starting; then running or degraded.
+    var stateWord: String {
+        guard phase == .running else { return phase.rawValue }
+        if case .degraded = health { return "degraded" }
+        return "running"
+    }
+
+    func problemList() -> [Problem] {
+        problems.sorted { $0.key < $1.key }.map { Problem(area: $0.key, message: $0.value) }
+    }
+
+    func report(_ area: ProblemArea, _ message: String) {
+        if problems[area] != message { logger.error("\(message)") }
+        problems[area] = message
+    }
+
+    func clearProblem(_ area: ProblemArea) {
+        problems[area] = nil
+    }
+
+    func failed(_ area: ProblemArea, _ message: String) -> String {
+        report(area, message)
+        return message
+    }
+
+    // MARK: services
+
+    /// The services about to start: READY waits for each to run or fail.
+    public func expect(services names: [String]) {
+        expectedServices = Set(names)
+        for name in names where services[name] == nil { services[name] = .starting }
+    }
+
+    /// Every expected service has started or failed once.
+    public func servicesSettled() -> Bool {
+        expectedServices.allSatisfy { services[$0].map { $0 != .starting } ?? false }
+    }
+
+    /// A service has set up and runs (again).
+    public func serviceRunning(_ name: String) {
+        if case .failed = services[name] { logger.notice("service \(name) is running again") }
+        services[name] = .running(since: Date())
+        clearProblem(.service(name))
+        serviceBell.ring()
+    }
+
+    /// A service ended without being asked to: degraded, with the reason, until it runs again.
+    public func serviceFailed(_ name: String, reason: String, retryIn: Duration?) {
+        let retry = retryIn.map { Date().addingTimeInterval(Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18) }
+        services[name] = .failed(reason: reason, at: Date(), retry: retry)
+        report(.service(name), "service \(name) stopped: \(reason)" + (retryIn.map { "; restarting in \($0)" } ?? ""))
+        serviceBell.ring()
+    }
+
+    public func serviceStopped(_ name: String) {
+        services[name] = .stopped
+    }
+
+    public func serviceStates() -> [String: ServiceState] { services }
+
+    // MARK: startup
+
+    /// Step 1: the boot mode, from the small boot file, before anything slow. If even that cannot
+    /// be read, the default boot mode (stateful) is enforced: never nothing.
+    public func enforceBootMode() throws(NetlinkError) {
+        let clock = ContinuousClock.now
+        var bootConfig = DynamicConfig()
+        do {
+            bootConfig = try storeFile.loadBootConfig()
+        } catch {
+            report(.boot, "boot settings unreadable (\(error.message)); enforcing the default boot mode, stateful")
+        }
+        let ruleset = compiler.compileBoot(bootConfig)
+        try client.apply(ruleset)
+        enforcement = .boot(bootConfig.bootMode, ruleset)
+        phase = .boot
+        bootMilliseconds = sinceStart()
+        logger.notice("boot mode \(bootConfig.bootMode.rawValue) enforced in \(Self.fmt(Self.ms(ContinuousClock.now - clock))) ms (\(Self.fmt(bootMilliseconds!)) ms after exec)")
+        notify("STATUS=boot mode \(bootConfig.bootMode.rawValue) enforced; loading the policy")
+    }
+
+    /// Steps 2–3: load the store and apply the policy in one transaction replacing the boot ruleset.
+    public func loadPolicy() {
+        // Local reads only (a file and the routing table): boot never waits on the network.
+        for type in ServerType.allCases { refreshAddresses(type, apply: false) }
+        let loadStart = ContinuousClock.now
+        phase = .running
+        guard rollBackOrphanedChange() else { return }
+        switch loadStore() {
+        case .failure(let message):
+            report(.store, "\(message); the boot ruleset stays in force")
+        case .success:
+            logger.info("store \(config.store): \(storeState) in \(Self.fmt(Self.ms(ContinuousClock.now - loadStart))) ms")
+            if case .failure(let e) = applyCurrent(reason: "startup") {
+                report(.apply, "the policy could not be applied: \(e); the boot ruleset stays in force")
+            }
+        }
+    }
+
+    /// A change made with --confirm and not confirmed before rampartd stopped (kill, crash,
+    /// reboot: the usual ways out of a lockout) is rolled back before the policy loads, whatever
+    /// time is left in its window. A damaged journal keeps the ruleset in force: fail closed.
+    /// Returns false when the policy must not be loaded.
+    func rollBackOrphanedChange() -> Bool {
+        let file = storeFile
+        let pending: PendingConfirmation?
+        do {
+            pending = try file.loadPending()
+        } catch {
+            report(.confirm, "\(error.message): the store may hold an unconfirmed change; the ruleset in force stays until the journal \(file.pendingPath) is removed (then 'systemctl reload rampartd')")
+            return false
+        }
+        guard let pending else {
+            clearProblem(.confirm)
+            return true
+        }
+        do {
+            try file.withExclusiveLock {
+                try file.save(pending.previous)
+                try file.removePending()
+            }
+            logger.warning("an unconfirmed change (by \(pending.requestedBy), due \(Timestamp.iso(pending.deadline))) was pending when rampartd stopped: rolled back to the previous store")
+            clearProblem(.confirm)
+            return true
+        } catch {
+            report(.confirm, "an unconfirmed change is pending but the previous store could not be restored (\(error)); the boot ruleset stays in force")
+            return false
+        }
+    }
+
+    /// Step 4: READY=1, once a ruleset is committed and the control socket listens (or failed).
+    public func announceReady() {
+        // Host names resolve only now: boot never waits on DNS, which the boot mode may block.
+        resolveNames()
+        readyMilliseconds = sinceStart()
+        notify("READY=1\nSTATUS=\(statusLine())")
+        if case .degraded(let list) = health { logger.warning("ready but degraded: \(list.map(\.message).joined(separator: "; "))") }
+        logger.notice("ready in \(Self.fmt(readyMilliseconds!)) ms: \(statusLine())")
+        if reloadAfterStartup {
+            reloadAfterStartup = false
+            reload()
+        }
+    }
+
+    enum LoadResult {
+        case success
+        case failure(String)
+    }
+
+    func loadStore() -> LoadResult {
+        let file = storeFile
+        guard file.exists else {
+            if storeState.wasRead {
+                return .failure("the store \(config.store) has vanished (deleted, or the configuration names another path); the running ruleset stays in force")
+            }
+            store = Store()
+            storeState = .absent
+            logger.warning("no store at \(config.store): no policy is assigned and traffic is not filtered (Windows semantics); create one with 'rampart exec'")
+            return .success
+        }
+        do {
+            store = try file.load()
+            do {
+                if try file.repairBootFile(for: store) { logger.notice("the boot file did not match the store (a writer stopped between them): rewritten") }
+            } catch {
+                logger.error("cannot rewrite the boot file to match the store: \(error)")
+            }
+            storeState = .loaded(assigned: StoreLocation.allCases.compactMap { location in
+                store[location].assignedPolicy.map { "\($0.name) (\($0 == store.persistent.assignedPolicy ? "persistent" : "local"))" }
+            })
+            return .success
+        } catch {
+            if !storeState.wasRead { storeState = .corrupt(error.message) }
+            return .failure(error.message)
+        }
+    }
+
+    /// Compiles the in-memory store and dynamic state and applies them in one transaction.
+    @discardableResult
+    func applyCurrent(reason: String) -> Result<Void, NetlinkError> {
+        apply(.policy(compiler.compile(store, dynamic: dynamic, addresses: addresses)), reason: reason)
+    }
+
+    /// Commits `target`'s ruleset; on success it is what is enforced, on failure nothing changes.
+    func apply(_ target: Enforcement, reason: String) -> Result<Void, NetlinkError> {
+        guard let ruleset = target.ruleset else { return .success(()) }
+        let clock = ContinuousClock.now
+        do {
+            let report = try client.apply(ruleset)
+            let elapsed = Self.ms(ContinuousClock.now - clock)
+            enforcement = target
+            lastApply = ApplyRecord(at: Date(), milliseconds: elapsed, result: "\(report.rules) rules, \(ruleset.sets.count) sets", ok: true)
+            logger.info("applied the \(target) (\(reason)): \(report.rules) rules, \(ruleset.sets.count) sets, \(report.messages) messages in \(Self.fmt(elapsed)) ms")
+            return .success(())
+        } catch {
+            lastApply = ApplyRecord(at: Date(), milliseconds: Self.ms(ContinuousClock.now - clock), result: error.message, ok: false)
+            logger.error("applying the \(target) failed (\(reason)); the previous ruleset stays in force: \(error.message)")
+            return .failure(error)
+        }
+    }
+
+    // MARK: reload and self-healing
+
+    /// SIGHUP: re-read the configuration and the store, recompile, apply atomically. On any error
+    /// the running ruleset stays and the error shows in the log and the status. Returns that
+    /// error, nil on success. During startup it is remembered and runs once ready.
+    @discardableResult
+    public func reload() -> String? {
+        guard phase == .running || phase == .boot, readyMilliseconds != nil else {
+            reloadAfterStartup = true
+            return nil
+        }
+        logger.notice("reloading")
+        notify("RELOADING=1")
+        defer { notify("READY=1\nSTATUS=\(statusLine())") }
+        if let configPath {
+            do {
+                if let text = try environment.readConfig(configPath) {
+                    var fresh = try DaemonConfig.parse(text, file: configPath)
+                    fresh.store = overrides.store ?? fresh.store
+                    fresh.socket = overrides.socket ?? fresh.socket
+                    if fresh.socket != config.socket { logger.warning("socket path changes take effect on restart") }
+                    fresh.socket = config.socket
+                    config = fresh
+                }
+                // No file: the defaults, as at startup.
+            } catch let error as Diagnostic {
+                return failed(.config, "reload: \(error); the running configuration and ruleset stay")
+            } catch {
+                return failed(.config, "reload: cannot read \(configPath): \(error)")
+            }
+        }
+        clearProblem(.config)
+        // A journal with no change pending in memory was left by a daemon that stopped: as at startup.
+        if pendingConfirm == nil, !rollBackOrphanedChange() { return problems[.confirm] }
+        let previous = (store, storeState)
+        switch loadStore() {
+        case .failure(let message):
+            store = previous.0
+            storeState = .previousKept(vanished: !storeFile.exists, reason: message)
+            return failed(.store, "reload: \(message); the running ruleset stays in force")
+        case .success:
+            break
+        }
+        if case .failure(let e) = applyCurrent(reason: "reload") {
+            return failed(.apply, "reload: the kernel rejected the new ruleset; the running ruleset stays: \(e)")
+        }
+        for area in [ProblemArea.boot, .store, .apply] { clearProblem(area) }
+        phase = .running
+        resolveNames()
+        logger.notice("reloaded: \(statusLine())")
+        return nil
+    }
+
+    /// Someone else changed our table: put ours back at once. If that fails (another process
+    /// holds the table with the owner flag, say) the daemon is degraded and retries with backoff
+    /// until the table is ours again.
+    public func tableChanged(_ change: TableChange) {
+        guard applied != nil else { return }
+        logger.warning("table inet rampart was changed by \(change); restoring the \(enforcement)")
+        guard restoreRetryDelay == nil else { return }
+        restore()
+    }
+
+    func restore() {
+        guard applied != nil else { return }
+        switch apply(enforcement, reason: "restore after a foreign change") {
+        case .success:
+            restores += 1
+            restoreRetryDelay = nil
+            cancelTimer(.restoreRetry)
+            if problems[.restore] != nil { logger.notice("table inet rampart is ours again: the \(enforcement) is enforced") }
+            clearProblem(.restore)
+        case .failure(let error):
+            let delay = min((restoreRetryDelay ?? .milliseconds(50)) * 2, .seconds(5))
+            restoreRetryDelay = delay
+            report(.restore, "table inet rampart could not be restored (\(error.message)); the \(enforcement) is NOT enforced; retrying every \(delay) at most")
+            schedule(.restoreRetry, after: delay)
+        }
+    }
+
+    // MARK: timers
+
+    func schedule(_ kind: TimerKind, after delay: Duration) {
+        timers[kind] = .now + delay
+        timerBell.ring()
+    }
+
+    func cancelTimer(_ kind: TimerKind) {
+        timers[kind] = nil
+    }
+
+    /// The earliest timer, for the timer service.
+    public func nextDeadline() -> ContinuousClock.Instant? { timers.values.min() }
+
+    /// Runs every timer due at `now` (tests pass a later instant to let time pass).
+    public func fireDueTimers(now: ContinuousClock.Instant = .now) {
+        let due = timers.filter { $0.value <= now }.sorted { $0.value < $1.value }.map(\.key)
+        for kind in due {
+            timers[kind] = nil
+            switch kind {
+            case .confirmDeadline(let token): rollbackIfUnconfirmed(token)
+            case .restoreRetry: restore()
+            case .refresh(let type): refreshAddresses(type, apply: true)
+            case .resolveNames: resolveNames()
+            }
+        }
+    }
+
+    // MARK: stop
+
+    public func shutdown(signal: String) {
+        phase = .stopping
+        logger.notice("\(signal): stopping; the \(enforcement) ruleset stays in force ('rampart flush' removes it)")
+        notify("STOPPING=1")
+        // Only our own socket: a path that now holds another file is left alone.
+        if let socket = socketFile {
+            var info = stat()
+            if lstat(socket.path, &info) == 0, UInt64(info.st_ino) == socket.inode { unlink(socket.path) }
+        }
+    }
+
+    /// The control socket listens (`warning`: group members cannot use it).
+    public func controlSocketListening(path: String, inode: UInt64, warning: String?) {
+        socketFile = (path, inode)
+        if let warning { report(.socket, warning) } else { clearProblem(.socket) }
+    }
+
+    /// The policy stays enforced without a control socket, but nobody can change or query it.
+    public func controlSocketFailed(_ message: String) {
+        report(.socket, "control socket \(config.socket) unavailable: \(message); the policy stays enforced but cannot be changed or queried")
+    }
+
+    public func watchdog() { notify("WATCHDOG=1") }
+}

@@ -1,0 +1,192 @@
+import CNetfilter
+import Glibc
+import RampartNetlink
+
+/// A netlink transport that answers as nf_tables does, without a kernel: every batch is recorded
+/// (as `nft --debug=netlink` prints it, rendered by libnftnl from the bytes sent), acknowledged,
+/// and applied to a small model of table `inet rampart` so read-backs (table exists, rule dump)
+/// answer from what was committed. For tests of everything above the client; never shipped.
+public final class RecordingTransport: NetlinkTransport, @unchecked Sendable {
+    /// One committed (or rejected) transaction: each message as text.
+    public struct Transaction: Sendable, Equatable {
+        public var messages: [String]
+        public var committed: Bool
+
+        /// Only set-element messages (a set-only update): no table, chain or rule.
+        public var isSetOnly: Bool { messages.allSatisfy { $0.hasPrefix("flush set") || $0.hasPrefix("add element") } }
+        public var rules: Int { messages.filter { $0.hasPrefix("add rule") }.count }
+        public var text: String { messages.joined(separator: "\n") }
+    }
+
+    public let portID: UInt32
+    private let lock = NSLockLite()
+    private var queue: [[UInt8]] = []
+    private var _transactions: [Transaction] = []
+    private var tableExists = false
+    private var rules: [[UInt8]] = []
+    private var rejectNext: Int32?
+
+    public init(portID: UInt32 = 4242) {
+        self.portID = portID
+    }
+
+    /// Every transaction sent so far, oldest first.
+    public var transactions: [Transaction] { lock.with { _transactions } }
+
+    /// Whether the modelled table exists now.
+    public var hasTable: Bool { lock.with { tableExists } }
+
+    /// The next transaction is refused with `errno` on its first message, as the kernel refuses
+    /// one (nothing of it is applied).
+    public func rejectNextTransaction(errno: Int32) { lock.with { rejectNext = errno } }
+
+    /// Someone else deleted the table (`nft delete table inet rampart`).
+    public func deleteTableExternally() {
+        lock.with {
+            tableExists = false
+            rules = []
+        }
+    }
+
+    public func sizeBuffers(bytes: Int, messages: Int) {}
+
+    public func send(_ bytes: [UInt8]) throws(NetlinkError) {
+        lock.with {
+            let messages = Array(NetlinkMessages(bytes: bytes))
+            guard let first = messages.first else { return }
+            if first.type == UInt16(NLMSG_MIN_TYPE) {
+                batch(messages)
+            } else {
+                request(first)
+            }
+        }
+    }
+
+    public func receive(wait: Bool) throws(NetlinkError) -> [UInt8]? {
+        let next: [UInt8]? = lock.with { queue.isEmpty ? nil : queue.removeFirst() }
+        if next == nil && wait { throw NetlinkError("recording transport: nothing to receive (the request got no reply)", errno: EAGAIN) }
+        return next
+    }
+
+    private func batch(_ messages: [NetlinkMessages.Message]) {
+        var texts: [String] = []
+        for message in messages.dropFirst() where message.type != UInt16(NLMSG_MIN_TYPE + 1) {
+            texts.append(Self.render(message))
+        }
+        if let code = rejectNext, messages.count > 1 {
+            rejectNext = nil
+            _transactions.append(Transaction(messages: texts, committed: false))
+            queue.append(error(code, for: messages[1]))
+            return
+        }
+        for message in messages {
+            switch Int32(message.type & 0xff) {
+            case Int32(NFT_MSG_NEWTABLE.rawValue) where message.type >> 8 == UInt16(NFNL_SUBSYS_NFTABLES): tableExists = true
+            case Int32(NFT_MSG_DELTABLE.rawValue) where message.type >> 8 == UInt16(NFNL_SUBSYS_NFTABLES):
+                tableExists = false
+                rules = []
+            case Int32(NFT_MSG_NEWRULE.rawValue) where message.type >> 8 == UInt16(NFNL_SUBSYS_NFTABLES): rules.append(Array(message.data))
+            default: break
+            }
+            if message.flags & UInt16(NLM_F_ACK) != 0 { queue.append(error(0, for: message)) }
+        }
+        _transactions.append(Transaction(messages: texts, committed: true))
+    }
+
+    private func request(_ message: NetlinkMessages.Message) {
+        let type = Int32(message.type & 0xff)
+        if type == Int32(NFT_MSG_GETTABLE.rawValue) {
+            queue.append(tableExists ? error(0, for: message) : error(ENOENT, for: message))
+        } else if type == Int32(NFT_MSG_GETRULE.rawValue) {
+            var datagram: [UInt8] = []
+            for rule in rules {
+                var copy = rule
+                for (i, b) in Wire.le32(message.sequence).enumerated() { copy[8 + i] = b }
+                datagram += copy
+            }
+            datagram += Wire.message(type: UInt16(NLMSG_DONE), flags: UInt16(NLM_F_MULTI), sequence: message.sequence, [0, 0, 0, 0])
+            queue.append(datagram)
+        } else {
+            queue.append(error(EOPNOTSUPP, for: message))
+        }
+    }
+
+    private func error(_ code: Int32, for message: NetlinkMessages.Message) -> [UInt8] {
+        // struct nlmsgerr: the (negative) errno, then the original header (capped).
+        let header = Array(message.data.prefix(16))
+        return Wire.message(type: UInt16(NLMSG_ERROR), flags: 0x100, sequence: message.sequence, Wire.le32(UInt32(bitPattern: -code)) + header)
+    }
+
+    /// One message as nft's debug output shows it: what it does, then libnftnl's rendering.
+    static func render(_ message: NetlinkMessages.Message) -> String {
+        let bytes = Array(message.data)
+        let type = Int32(message.type & 0xff)
+        return bytes.withUnsafeBytes { raw -> String in
+            let nlh = raw.baseAddress!.assumingMemoryBound(to: nlmsghdr.self)
+            var buffer = [CChar](repeating: 0, count: 64 * 1024)
+            func text(_ print: (UnsafeMutablePointer<CChar>, Int) -> Int32) -> String {
+                _ = print(&buffer, buffer.count)
+                return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self).trimmingTrailingBlanks()
+            }
+            switch type {
+            case Int32(NFT_MSG_NEWTABLE.rawValue), Int32(NFT_MSG_DELTABLE.rawValue):
+                let t = nftnl_table_alloc()!
+                defer { nftnl_table_free(t) }
+                _ = nftnl_table_nlmsg_parse(nlh, t)
+                let name = String(cString: nftnl_table_get_str(t, UInt16(NFTNL_TABLE_NAME.rawValue)))
+                return (type == Int32(NFT_MSG_NEWTABLE.rawValue) ? "add table inet " : "delete table inet ") + name
+            case Int32(NFT_MSG_NEWCHAIN.rawValue):
+                let c = nftnl_chain_alloc()!
+                defer { nftnl_chain_free(c) }
+                _ = nftnl_chain_nlmsg_parse(nlh, c)
+                return "add chain " + text { nftnl_chain_snprintf($0, $1, c, 0, 0) }
+            case Int32(NFT_MSG_NEWSET.rawValue):
+                let s = nftnl_set_alloc()!
+                defer { nftnl_set_free(s) }
+                _ = nftnl_set_nlmsg_parse(nlh, s)
+                return "add set " + text { nftnl_set_snprintf($0, $1, s, 0, 0) }
+            case Int32(NFT_MSG_NEWSETELEM.rawValue), Int32(NFT_MSG_DELSETELEM.rawValue):
+                let s = nftnl_set_alloc()!
+                defer { nftnl_set_free(s) }
+                _ = nftnl_set_elems_nlmsg_parse(nlh, s)
+                if type == Int32(NFT_MSG_DELSETELEM.rawValue) {
+                    return "flush set " + String(cString: nftnl_set_get_str(s, UInt16(NFTNL_SET_NAME.rawValue)))
+                }
+                return "add element " + text { nftnl_set_snprintf($0, $1, s, 0, 0) }
+            case Int32(NFT_MSG_NEWRULE.rawValue):
+                let r = nftnl_rule_alloc()!
+                defer { nftnl_rule_free(r) }
+                _ = nftnl_rule_nlmsg_parse(nlh, r)
+                return "add rule " + text { nftnl_rule_snprintf($0, $1, r, 0, 0) }
+            default:
+                return "message type \(message.type)"
+            }
+        }
+    }
+}
+
+extension String {
+    func trimmingTrailingBlanks() -> String {
+        split(separator: "\n", omittingEmptySubsequences: false)
+            .map { line in String(line.reversed().drop { $0 == " " || $0 == "\t" }.reversed()) }
+            .joined(separator: "\n").trimmingCharacters()
+    }
+
+    private func trimmingCharacters() -> String {
+        var s = Substring(self)
+        while s.last == "\n" { s = s.dropLast() }
+        return String(s)
+    }
+}
+
+/// A pthread mutex: this target imports no Foundation.
+final class NSLockLite: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    init() { pthread_mutex_init(&mutex, nil) }
+    deinit { pthread_mutex_destroy(&mutex) }
+    func with<T>(_ body: () -> T) -> T {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return body()
+    }
+}

@@ -1,0 +1,240 @@
+import Foundation
+import Logging
+import RampartCompiler
+import RampartControl
+@testable import RampartDaemon
+import RampartNetlink
+import RampartNetlinkFake
+import RampartPolicy
+import RampartReport
+import RampartSystem
+import Testing
+
+/// The engine's transitions, driven through a recording transport: what is sent to nf_tables,
+/// in which order, and what the status says. No root, no namespace.
+@Suite struct EngineTests {
+    @Test func bootModeThenPolicyThenReady() async throws {
+        let f = try EngineFixture()
+        try await f.engine.enforceBootMode()
+        #expect(f.transport.transactions.count == 1)
+        let boot = try #require(f.transport.transactions.first)
+        #expect(boot.committed)
+        #expect(boot.messages.first == "add table inet rampart")
+        #expect(boot.messages.contains { $0.hasPrefix("add rule inet rampart input") }, "\(boot.text)")
+        #expect(await f.engine.enforcement.description == "boot mode stateful")
+        #expect(!f.messages.contains { $0.contains("READY=1") }, "READY before the policy: \(f.messages)")
+
+        await f.engine.loadPolicy()
+        #expect(f.transport.transactions.count == 2)
+        let policy = f.transport.transactions[1]
+        // The policy replaces the boot ruleset in one transaction: create, delete, create.
+        #expect(Array(policy.messages.prefix(3)) == ["add table inet rampart", "delete table inet rampart", "add table inet rampart"])
+        #expect(policy.messages.contains { $0.hasPrefix("add set") && $0.contains("dns") }, "\(policy.text)")
+        #expect(await f.engine.enforcement.description == "policy")
+
+        await f.engine.announceReady()
+        let ready = try #require(f.notifications.all.first { $0.message.hasPrefix("READY=1") })
+        #expect(ready.transactions == 2, "READY=1 only once the policy is committed")
+        let order = f.messages.map { $0.split(separator: "\n")[0] }
+        #expect(order.firstIndex { $0.hasPrefix("STATUS=boot mode") }! < order.firstIndex { $0.hasPrefix("READY=1") }!)
+        #expect(await f.engine.status().state == "running")
+    }
+
+    @Test func failedBootApplyIsAnError() async throws {
+        let f = try EngineFixture()
+        f.transport.rejectNextTransaction(errno: EPERM)
+        await #expect(throws: NetlinkError.self) { try await f.engine.enforceBootMode() }
+        #expect(await f.engine.enforcement == .nothing)
+        #expect(!f.messages.contains { $0.contains("READY=1") })
+    }
+
+    @Test func reloadKeepsTheRulesetWhenTheStoreIsCorrupt() async throws {
+        let f = try EngineFixture()
+        try await f.start()
+        let before = f.transport.transactions.count
+        let applied = await f.engine.applied
+        try "{ not a store".write(toFile: f.config.store, atomically: true, encoding: .utf8)
+        let error = await f.engine.reload()
+        #expect(error?.contains("the running ruleset stays in force") == true, "\(error ?? "")")
+        #expect(f.transport.transactions.count == before, "nothing was sent to the kernel")
+        #expect(await f.engine.applied == applied)
+        let status = await f.engine.status()
+        #expect(status.state == "degraded")
+        #expect(status.storeState.hasPrefix("corrupt on disk (running the previous policy)"))
+        #expect(StatusReport.text(status).contains("PROBLEM:"))
+        // Fixed: the next reload applies and the problem clears.
+        try f.storeFile.save(try EngineFixture.store(EngineFixture.webServer))
+        #expect(await f.engine.reload() == nil)
+        #expect(f.transport.transactions.count == before + 1)
+        #expect(await f.engine.status().state == "running")
+    }
+
+    @Test func reloadKeepsTheRulesetWhenTheKernelRefuses() async throws {
+        let f = try EngineFixture()
+        try await f.start()
+        let applied = await f.engine.applied
+        f.transport.rejectNextTransaction(errno: EINVAL)
+        let error = await f.engine.reload()
+        #expect(error?.contains("the kernel rejected the new ruleset") == true)
+        #expect(await f.engine.applied == applied)
+        #expect(f.transport.transactions.last?.committed == false)
+        #expect(await f.engine.status().state == "degraded")
+    }
+
+    @Test func confirmedChangeStays() async throws {
+        let f = try EngineFixture()
+        try await f.start()
+        let reply = await f.exec("ipsec static add filter filterlist=Web srcaddr=any dstaddr=me protocol=tcp dstport=8080\n", confirm: 60)
+        #expect(reply.ok, "\(reply.error ?? "")")
+        #expect(try f.storeFile.loadPending() != nil, "the journal is written before the store")
+        #expect(await f.engine.status().pendingDeadline != nil)
+        let changed = try f.storeFile.load()
+        let confirmed = await f.request(ControlRequest(op: .confirm))
+        #expect(confirmed.ok)
+        #expect(try f.storeFile.loadPending() == nil)
+        // The window passes: nothing is rolled back.
+        let count = f.transport.transactions.count
+        await f.engine.fireDueTimers(now: .now + .seconds(3600))
+        #expect(f.transport.transactions.count == count)
+        #expect(try f.storeFile.load() == changed)
+        let again = await f.request(ControlRequest(op: .confirm))
+        #expect(again.code == .nothingToConfirm)
+    }
+
+    @Test func unconfirmedChangeRollsBackStoreAndRuleset() async throws {
+        let f = try EngineFixture()
+        try await f.start()
+        let original = try f.storeFile.load()
+        let originalRules = await f.engine.applied
+        let reply = await f.exec("ipsec static set policy name=Server assign=no\n", confirm: 30)
+        #expect(reply.ok, "\(reply.error ?? "")")
+        #expect(await f.engine.applied != originalRules)
+        // No other change while one waits.
+        let blocked = await f.exec("ipsec static add policy name=Other\n")
+        #expect(blocked.code == .pendingConfirmation)
+        // Before the deadline nothing happens; after it, the previous policy is back.
+        await f.engine.fireDueTimers(now: .now + .seconds(5))
+        #expect(await f.engine.status().pendingDeadline != nil)
+        await f.engine.fireDueTimers(now: .now + .seconds(31))
+        #expect(await f.engine.status().pendingDeadline == nil)
+        #expect(try f.storeFile.load() == original)
+        #expect(try f.storeFile.loadPending() == nil)
+        #expect(await f.engine.applied == originalRules)
+        #expect(await f.engine.status().storeState == "loaded; rolled back an unconfirmed change")
+    }
+
+    /// rampartd stops (kill, crash, reboot) while a change waits for confirmation: the next start
+    /// rolls it back before it loads the policy, whatever time was left — the way out of a lockout.
+    @Test func restartDuringConfirmationRollsBack() async throws {
+        let first = try EngineFixture()
+        try await first.start()
+        let original = try first.storeFile.load()
+        let reply = await first.exec("ipsec static set policy name=Server assign=no\n", confirm: 3600)
+        #expect(reply.ok)
+        #expect(try first.storeFile.load() != original)
+
+        // A new engine on the same files, as after a restart.
+        let transport = RecordingTransport()
+        let second = PolicyEngine(config: first.config, configPath: nil, overrides: .init(store: nil, socket: nil),
+                                  client: NftablesClient(transport: transport, interfaceIndex: { _ in 7 }),
+                                  environment: EngineEnvironment(notify: { _ in }, gateways: { .success([]) }, resolve: { _ in .success([]) }, readConfig: { _ in nil }),
+                                  logger: .init(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }))
+        try await second.enforceBootMode()
+        await second.loadPolicy()
+        #expect(try first.storeFile.load() == original)
+        #expect(try first.storeFile.loadPending() == nil)
+        #expect(await second.status().pendingDeadline == nil)
+        #expect(await second.store == original)
+        #expect(transport.transactions.count == 2)
+    }
+
+    @Test func damagedJournalKeepsTheBootRuleset() async throws {
+        let f = try EngineFixture()
+        try "garbage".write(toFile: f.storeFile.pendingPath, atomically: true, encoding: .utf8)
+        try await f.start()
+        #expect(f.transport.transactions.count == 1, "only the boot ruleset")
+        #expect(await f.engine.enforcement.description == "boot mode stateful")
+        #expect(await f.engine.status().state == "degraded")
+    }
+
+    @Test func foreignDeleteIsRestored() async throws {
+        let f = try EngineFixture()
+        try await f.start()
+        let policy = try #require(f.transport.transactions.last)
+        f.transport.deleteTableExternally()
+        #expect(!f.transport.hasTable)
+        await f.engine.tableChanged(TableChange(operations: ["delete table"], processName: "nft", processID: 99, overrun: false))
+        #expect(f.transport.hasTable)
+        let restore = try #require(f.transport.transactions.last)
+        #expect(restore.messages == policy.messages, "the same ruleset, byte for byte")
+        #expect(await f.engine.status().restores == 1)
+        #expect(await f.engine.status().state == "running")
+    }
+
+    @Test func failedRestoreIsRetriedUntilItWorks() async throws {
+        let f = try EngineFixture()
+        try await f.start()
+        f.transport.deleteTableExternally()
+        f.transport.rejectNextTransaction(errno: EBUSY)
+        await f.engine.tableChanged(TableChange(operations: ["delete table"], processName: nil, processID: nil, overrun: false))
+        var status = await f.engine.status()
+        #expect(status.state == "degraded")
+        #expect(status.restoreFailing)
+        #expect(StatusReport.text(status).contains("NOTHING: the policy could not be restored"))
+        #expect(await f.engine.nextDeadline() != nil, "a retry is scheduled")
+        await f.engine.fireDueTimers(now: .now + .seconds(10))
+        status = await f.engine.status()
+        #expect(status.state == "running")
+        #expect(f.transport.hasTable)
+    }
+
+    @Test func serverAddressChangeUpdatesOnlyTheSets() async throws {
+        let f = try EngineFixture()
+        try await f.start()
+        let before = f.transport.transactions.count
+        let rules = await f.engine.applied?.ruleCount
+        try "nameserver 192.0.2.99\nnameserver 2001:db8::99\n".write(toFile: f.config.resolvConf, atomically: true, encoding: .utf8)
+        await f.engine.sourceChanged(.dns)
+        await f.engine.sourceChanged(.dns)
+        await f.engine.fireDueTimers(now: .now + .seconds(1))
+        #expect(f.transport.transactions.count == before + 1, "a burst is one update")
+        let update = try #require(f.transport.transactions.last)
+        #expect(update.committed)
+        #expect(update.isSetOnly, "\(update.text)")
+        #expect(update.messages.contains { $0.hasPrefix("flush set") })
+        #expect(await f.engine.applied?.ruleCount == rules)
+        let book = await f.engine.addressBook()
+        #expect(book.types.first { $0.type == "DNS" }?.addresses == ["192.0.2.99", "2001:db8::99"])
+        // The same content again: nothing is sent.
+        await f.engine.sourceChanged(.dns)
+        await f.engine.fireDueTimers(now: .now + .seconds(1))
+        #expect(f.transport.transactions.count == before + 1)
+    }
+
+    @Test func unreadableSourceKeepsTheLastAddresses() async throws {
+        let f = try EngineFixture()
+        try await f.start()
+        let before = f.transport.transactions.count
+        try FileManager.default.removeItem(atPath: f.config.resolvConf)
+        try FileManager.default.createDirectory(atPath: f.config.resolvConf, withIntermediateDirectories: false)
+        await f.engine.sourceChanged(.dns)
+        await f.engine.fireDueTimers(now: .now + .seconds(1))
+        #expect(f.transport.transactions.count == before)
+        let status = await f.engine.status()
+        #expect(status.state == "degraded")
+        #expect(status.problems.contains { $0.contains("DNS servers") && $0.contains("192.0.2.53") }, "\(status.problems)")
+    }
+
+    @Test func hostNamesResolveThroughTheLookupQueue() async throws {
+        let f = try EngineFixture(policy: EngineFixture.webServer + "\nipsec static add filter filterlist=Web srcaddr=me dstaddr=update.example.com protocol=tcp dstport=443\n",
+                                  resolve: { _ in .success([IPAddress("203.0.113.10")!]) })
+        try await f.start()
+        let names = try #require(await f.engine.takeLookups())
+        #expect(names == ["update.example.com"])
+        let before = f.transport.transactions.count
+        await f.engine.namesResolved(["update.example.com": .success([IPAddress("203.0.113.10")!])])
+        #expect(f.transport.transactions.count == before + 1)
+        #expect(f.transport.transactions.last?.isSetOnly == true)
+        #expect(await f.engine.nextDeadline() != nil, "the next round is scheduled")
+    }
+}
