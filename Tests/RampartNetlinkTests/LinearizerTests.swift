@@ -4,10 +4,12 @@ import Testing
 @testable import RampartNetlink
 @testable import RampartPolicy
 import RampartNamespaceKit
+import RampartNetlinkFake
 import RampartTestKit
 
 /// The linearizer must emit, instruction for instruction, what nft emits for the same rule text.
-/// nft itself is the oracle: `nft --debug=netlink -c -f` prints its bytecode without committing.
+/// nft itself is the oracle (`nft --debug=netlink -c -f` prints its bytecode without committing);
+/// its answers are checked in as `Golden/*.payload`, so the comparison runs without root too.
 @Suite struct LinearizerTests {
     func storeFrom(_ script: String) throws -> Store {
         var i = Interpreter(store: Store())
@@ -49,7 +51,9 @@ import RampartTestKit
         return try ruleset.chains.flatMap { try $0.rules.map { try l.linearize($0).map(\.debugText) } }
     }
 
-    @Test func matchesNftForTheExamplesAndEveryAddressForm() throws {
+    /// The rulesets the goldens cover: both examples and every address form, protocol, port and
+    /// action, and the three boot modes with exemptions.
+    func cases() throws -> [(String, Ruleset)] {
         let web = try storeFrom(String(contentsOfFile: Fixtures.webServerExample, encoding: .utf8))
         let mixed = try storeFrom(Fixtures.mixedFamilies)
         let extra = try storeFrom("""
@@ -76,14 +80,60 @@ import RampartTestKit
             boot.bootMode = mode
             cases.append(("boot-\(mode)", compiler.compileBoot(boot)))
         }
-        #expect(cases.map(\.1.ruleCount).reduce(0, +) > 100)
-        for (name, ruleset) in cases {
-            let theirs = try nftBytecode(ruleset), mine = try ours(ruleset)
-            #expect(theirs.count == ruleset.ruleCount, "\(name): nft printed bytecode for \(theirs.count) of \(ruleset.ruleCount) rules")
-            #expect(mine.count == theirs.count, "\(name): rule count")
-            for (i, (a, b)) in zip(mine, theirs).enumerated() {
-                #expect(a == b, "\(name) rule \(i + 1)")
+        return cases
+    }
+
+    static let goldenDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
+
+    /// A ruleset's bytecode as a `.payload` file: a comment naming each rule, then its instructions.
+    static func payload(_ ruleset: Ruleset, _ rules: [[String]]) -> String {
+        let ids = ruleset.chains.flatMap { chain in chain.rules.map { "\(chain.name) \($0.id)" } }
+        return zip(ids, rules).map { id, lines in "# \(id)\n" + lines.map { $0 + "\n" }.joined() }.joined(separator: "\n")
+    }
+
+    static func golden(_ name: String) throws -> String {
+        try String(contentsOf: goldenDirectory.appendingPathComponent("\(name).payload"), encoding: .utf8)
+    }
+
+    /// No root needed: the linearizer against the checked-in bytecode nft produced.
+    @Test func matchesTheCheckedInGoldens() throws {
+        let all = try cases()
+        #expect(all.map(\.1.ruleCount).reduce(0, +) > 100)
+        for (name, ruleset) in all {
+            #expect(Self.payload(ruleset, try ours(ruleset)) == (try Self.golden(name)), "\(name).payload")
+        }
+    }
+
+    /// No root needed: what goes over the wire, parsed back by libnftnl from the batch bytes
+    /// (the recording transport), is the golden bytecode too — objects, attributes and all.
+    @Test func theBatchBytesCarryTheGoldenBytecode() throws {
+        for (name, ruleset) in try cases() {
+            let transport = RecordingTransport()
+            let client = NftablesClient(transport: transport)
+            try client.apply(ruleset)
+            let sent = try #require(transport.transactions.last)
+            let rules = sent.messages.filter { $0.hasPrefix("add rule") }.map { message in
+                message.split(separator: "\n").dropFirst().map { String($0.drop { $0 == " " }) }.filter { $0.hasPrefix("[") }
             }
+            let sentText = Self.payload(ruleset, rules), golden = try Self.golden(name)
+            if sentText != golden, let line = zip(sentText.split(separator: "\n"), golden.split(separator: "\n")).first(where: { $0 != $1 }) {
+                Issue.record("\(name): bytes sent differ: \(line.0) vs golden \(line.1)")
+            }
+            #expect(sentText == golden, "\(name): bytes sent")
+        }
+    }
+
+    /// The oracle, where nft can run (root, for unshare): nft's own bytecode for the same rule
+    /// text is the golden. RAMPART_UPDATE_GOLDEN=1 rewrites the goldens from nft.
+    @Test(.enabled(if: geteuid() == 0, "needs root for unshare --net"))
+    func goldensAreWhatNftEmits() throws {
+        let update = ProcessInfo.processInfo.environment["RAMPART_UPDATE_GOLDEN"] == "1"
+        for (name, ruleset) in try cases() {
+            let theirs = try nftBytecode(ruleset)
+            #expect(theirs.count == ruleset.ruleCount, "\(name): nft printed bytecode for \(theirs.count) of \(ruleset.ruleCount) rules")
+            let text = Self.payload(ruleset, theirs)
+            if update { try text.write(to: Self.goldenDirectory.appendingPathComponent("\(name).payload"), atomically: true, encoding: .utf8) }
+            #expect(text == (try Self.golden(name)), "\(name).payload differs from nft's bytecode")
         }
     }
 

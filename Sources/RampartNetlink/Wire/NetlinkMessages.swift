@@ -140,6 +140,12 @@ public struct ErrorReply: Equatable {
     /// The kernel's explanation (NLMSGERR_ATTR_MSG).
     public var text: String?
 
+    public init(error: Int32, offset: Int?, text: String?) {
+        self.error = error
+        self.offset = offset
+        self.text = text
+    }
+
     public init?(_ message: NetlinkMessages.Message) {
         let d = message.data
         guard d.count >= 20 else { return nil }
