@@ -1,3 +1,4 @@
+import FoundationEssentials
 import RampartPolicy
 import RampartSystem
 
@@ -59,14 +60,14 @@ public struct DaemonConfig: Sendable, Equatable {
         for line in ScriptRunner.lines(of: text, file: file) {
             let raw = line.text
             let content = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
-            let trimmed = content.trimmingCharacters(in: .whitespaces)
+            let trimmed = String(content.trimming())
             if trimmed.isEmpty { continue }
             let firstColumn = raw.distance(from: raw.startIndex, to: raw.firstIndex { $0 != " " && $0 != "\t" } ?? raw.startIndex)
             let at = line.location(at: firstColumn)
             guard let eq = trimmed.firstIndex(of: "=") else { throw .error("expected 'key = value'", at: at) }
-            let key = trimmed[..<eq].trimmingCharacters(in: .whitespaces).lowercased()
-            let value = trimmed[trimmed.index(after: eq)...].trimmingCharacters(in: .whitespaces)
-            let valueColumn = raw.range(of: value).map { raw.distance(from: raw.startIndex, to: $0.lowerBound) } ?? firstColumn
+            let key = trimmed[..<eq].trimming().lowercased()
+            let value = String(trimmed[trimmed.index(after: eq)...].trimming())
+            let valueColumn = raw.firstRange(of: value).map { raw.distance(from: raw.startIndex, to: $0.lowerBound) } ?? firstColumn
             let valueAt = line.location(at: valueColumn)
             guard !value.isEmpty else { throw .error("'\(key)' has no value", at: valueAt) }
             func number(_ range: ClosedRange<Int>) throws(Diagnostic) -> Int {

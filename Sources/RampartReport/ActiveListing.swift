@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import RampartCompiler
 import RampartPolicy
 
@@ -19,11 +19,7 @@ public enum ActiveListing {
             let w = f.weight
             rows.append([String(i + 1), "\(w.pairLabel) #\(w.fossenRank)", f.inbound.rawValue, f.outbound.rawValue, f.id, f.origin.description, matchText(f)])
         }
-        let widths = (0..<rows[0].count).map { c in rows.map { $0[c].count }.max()! }
-        return rows.map { row in
-            row.enumerated().map { c, cell in c == row.count - 1 ? cell : cell.padding(toLength: widths[c], withPad: " ", startingAt: 0) }
-                .joined(separator: "  ")
-        }.joined(separator: "\n") + "\n"
+        return TextTable.render(rows)
     }
 
     public static func json(_ filters: [ActiveFilter]) -> JSONValue {

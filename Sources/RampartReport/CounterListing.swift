@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import RampartCompiler
 import RampartPolicy
 
@@ -23,10 +23,6 @@ public enum CounterListing {
         for c in counters {
             rows.append([c.chain, String(c.handle), c.id, String(c.packets), String(c.bytes), origins[c.id] ?? ""])
         }
-        let widths = (0..<rows[0].count).map { col in rows.map { $0[col].count }.max()! }
-        return rows.map { row in
-            row.enumerated().map { col, cell in col == row.count - 1 ? cell : cell.padding(toLength: widths[col], withPad: " ", startingAt: 0) }
-                .joined(separator: "  ")
-        }.joined(separator: "\n") + "\n"
+        return TextTable.render(rows)
     }
 }

@@ -135,7 +135,7 @@ public enum StatusReport {
 
     public static func iso(_ date: Date) -> String { date.formatted(.iso8601) }
 
-    static func pad(_ s: String, _ width: Int) -> String { s + String(repeating: " ", count: max(0, width - s.count)) }
+    static func pad(_ s: String, _ width: Int) -> String { TextTable.pad(s, width) }
 }
 
 /// What `rampart dynamic` shows: each server type's addresses and where they came from, and

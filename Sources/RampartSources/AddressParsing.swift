@@ -4,7 +4,7 @@ import RampartPolicy
 enum AddressText {
     /// An address, dropping an IPv6 zone id (`fe80::1%eth0`): set elements carry no zone.
     static func address(_ text: Substring) -> IPAddress? {
-        var t = text.trimmingCharacters(in: " \t\"'")
+        var t = text.trimming(" \t\"'")
         if let percent = t.firstIndex(of: "%") { t = t[..<percent] }
         return IPAddress(t)
     }
@@ -12,15 +12,6 @@ enum AddressText {
     /// Addresses separated by blanks or commas; junk entries are skipped.
     static func list(_ text: Substring) -> [IPAddress] {
         text.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\t" }).compactMap { address($0) }
-    }
-}
-
-extension Substring {
-    func trimmingCharacters(in set: String) -> Substring {
-        var s = self
-        while let f = s.first, set.contains(f) { s = s.dropFirst() }
-        while let l = s.last, set.contains(l) { s = s.dropLast() }
-        return s
     }
 }
 

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import RampartPolicy
 
 // NetworkManager's internal DHCP client writes only `ADDRESS=` (this machine's own address) into
@@ -99,25 +99,28 @@ public enum NetworkdLease {
 
     static func parseJSON(_ data: Data) -> LeaseInfo {
         var lease = LeaseInfo()
-        guard let object = try? JSONSerialization.jsonObject(with: data) else { return lease }
-        func addresses(_ value: Any?) -> [IPAddress] {
+        guard let object = try? JSONDecoder().decode(JSONDocument.self, from: data) else { return lease }
+        func addresses(_ value: JSONDocument?) -> [IPAddress] {
             switch value {
-            case let s as String: return AddressText.list(Substring(s))
-            case let bytes as [Int] where bytes.count == 4 || bytes.count == 16:
-                guard bytes.allSatisfy({ (0...255).contains($0) }) else { return [] }
-                let n = bytes.reduce(UInt128(0)) { $0 << 8 | UInt128($1) }
-                return [IPAddress(family: bytes.count == 4 ? .ipv4 : .ipv6, numeric: n)]
-            case let list as [Any]: return list.flatMap { addresses($0) }
-            case let dict as [String: Any]:
+            case .string(let s): return AddressText.list(Substring(s))
+            case .array(let list):
+                let bytes = list.compactMap(\.integer)
+                if bytes.count == list.count, bytes.count == 4 || bytes.count == 16 {
+                    guard bytes.allSatisfy({ (0...255).contains($0) }) else { return [] }
+                    let n = bytes.reduce(UInt128(0)) { $0 << 8 | UInt128($1) }
+                    return [IPAddress(family: bytes.count == 4 ? .ipv4 : .ipv6, numeric: n)]
+                }
+                return list.flatMap { addresses($0) }
+            case .object(let dict):
                 return addresses(dict["Address"] ?? dict["address"] ?? dict["addressString"])
             default: return []
             }
         }
-        func find(_ value: Any, keys: [String]) -> Any? {
-            if let dict = value as? [String: Any] {
-                for (k, v) in dict where keys.contains(where: { $0.caseInsensitiveCompare(k) == .orderedSame }) { return v }
-                for (_, v) in dict { if let hit = find(v, keys: keys) { return hit } }
-            }
+        func find(_ value: JSONDocument, keys: [String]) -> JSONDocument? {
+            guard case .object(let dict) = value else { return nil }
+            let wanted = Set(keys.map { $0.lowercased() })
+            for k in dict.keys.sorted() where wanted.contains(k.lowercased()) { return dict[k] }
+            for k in dict.keys.sorted() { if let hit = find(dict[k]!, keys: keys) { return hit } }
             return nil
         }
         lease.dhcpServers = addresses(find(object, keys: ["ServerAddress", "Server_Address", "SERVER_ADDRESS"]))
@@ -134,7 +137,7 @@ public enum DhcpcdLease {
         var lease = LeaseInfo()
         for raw in text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             guard !raw.hasPrefix("#"), let eq = raw.firstIndex(of: "=") else { continue }
-            let key = raw[..<eq].trimmingCharacters(in: " \t"), value = raw[raw.index(after: eq)...].trimmingCharacters(in: "'\" \t")
+            let key = raw[..<eq].trimming(" \t"), value = raw[raw.index(after: eq)...].trimming("'\" \t")
             switch key {
             case "dhcp_server_identifier": lease.dhcpServers = AddressText.list(value)
             case "routers": lease.routers = AddressText.list(value)
@@ -153,8 +156,10 @@ public enum DhcpcdLease {
         guard bytes.count >= 240, Array(bytes[236..<240]) == [99, 130, 83, 99] else { return lease }
         var i = 240
         func addresses(_ data: ArraySlice<UInt8>) -> [IPAddress] {
-            stride(from: data.startIndex, to: data.endIndex - 3, by: 4).map { s in
-                .v4(UInt32(data[s]) << 24 | UInt32(data[s + 1]) << 16 | UInt32(data[s + 2]) << 8 | UInt32(data[s + 3]))
+            stride(from: data.startIndex, to: data.endIndex - 3, by: 4).map { s -> IPAddress in
+                let a = UInt32(data[s]) << 24 | UInt32(data[s + 1]) << 16
+                let b = UInt32(data[s + 2]) << 8 | UInt32(data[s + 3])
+                return .v4(a | b)
             }
         }
         while i < bytes.count {

@@ -41,7 +41,7 @@ public enum SmbConf {
         var section = ""
         var out: [IPAddress] = []
         for raw in text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
-            let line = raw.trimmingCharacters(in: " \t")
+            let line = raw.trimming(" \t")
             if line.hasPrefix("#") || line.hasPrefix(";") || line.isEmpty { continue }
             if line.hasPrefix("[") {
                 section = String(line.dropFirst().prefix { $0 != "]" }).lowercased()

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import RampartPolicy
 #if canImport(Glibc)
 import Glibc
@@ -78,7 +78,7 @@ public struct StoreFile: Sendable {
 
     /// Runs `body` holding the exclusive lock, so two writers never interleave read-modify-write.
     public func withExclusiveLock<T>(_ body: () throws -> T) throws -> T {
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = Path.directory(of: path)
         try createDirectory(directory.isEmpty ? "." : directory)
         let fd = open(path + ".lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw StoreError("cannot open lock file \(path).lock: \(errnoText())") }
@@ -141,13 +141,13 @@ public struct StoreFile: Sendable {
     }
 
     func createDirectory(_ directory: String) throws {
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDir), isDir.boolValue { return }
+        var info = stat()
+        if stat(directory, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR { return }
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o755])
         } catch {
-            throw StoreError("cannot create \(directory): \(error.localizedDescription)")
+            throw StoreError("cannot create \(directory): \(error)")
         }
     }
 
@@ -210,7 +210,7 @@ public func writeAtomically(_ data: Data, to path: String, mode: mode_t = 0o644)
 }
 
 func syncDirectory(of path: String) {
-    let directory = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+    let directory = Path.directory(of: path).isEmpty ? "." : Path.directory(of: path)
     let dfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
     if dfd >= 0 {
         fsync(dfd)

@@ -1,5 +1,5 @@
 import CRampartSystem
-import Foundation
+import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
 #endif

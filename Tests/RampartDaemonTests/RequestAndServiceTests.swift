@@ -83,52 +83,93 @@ private let installInterruptHandler: Void = {
 }()
 
 @Suite(.serialized) struct ServiceFailureTests {
-    /// The thread of a running service, by the name it gave itself.
-    static func thread(named name: String) -> pid_t? {
+    /// The threads of running services, by the name they gave themselves.
+    static func threads(named name: String) -> [pid_t] {
         let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
-        for tid in tasks {
-            if let comm = try? String(contentsOfFile: "/proc/self/task/\(tid)/comm", encoding: .utf8),
-               comm.trimmingCharacters(in: .whitespacesAndNewlines) == String(name.prefix(15)) {
-                return pid_t(tid)
-            }
+        return tasks.compactMap { tid in
+            guard let comm = try? String(contentsOfFile: "/proc/self/task/\(tid)/comm", encoding: .utf8),
+                  comm.trimmingCharacters(in: .whitespacesAndNewlines) == String(name.prefix(15)) else { return nil }
+            return pid_t(tid)
         }
-        return nil
     }
 
-    /// The descriptors of this process whose link names `kind` (anon_inode:inotify, socket:…).
-    static func descriptors(_ kind: String) -> [Int32] {
+    /// The first status that shows `service` failed (taken in one step on the engine, so a quick
+    /// restart cannot make it half old, half new).
+    static func failedStatus(_ f: EngineFixture, _ service: String) async -> DaemonStatus? {
+        var seen: DaemonStatus?
+        _ = await eventually {
+            let s = await f.engine.status()
+            if s.services.contains(where: { $0.name == service && $0.failed }) { seen = s }
+            return seen != nil
+        }
+        return seen
+    }
+
+    /// Replaces descriptor `fd` with a write-only /dev/null, atomically: its owner's next read
+    /// fails (EBADF, or ENOTSOCK for a socket), and no other thread can be handed the number.
+    static func kill(_ fd: Int32) {
+        let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
+        _ = dup2(null, fd)
+        close(null)
+    }
+
+    /// The link of each open descriptor of this process (`socket:[123]`, `anon_inode:inotify`).
+    static func descriptorLinks() -> [Int32: String] {
         let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
-        return fds.compactMap { fd in
-            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(fd)") else { return nil }
-            return target.contains(kind) ? Int32(fd) : nil
+        var out: [Int32: String] = [:]
+        for fd in fds {
+            if let n = Int32(fd), let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(fd)") { out[n] = target }
+        }
+        return out
+    }
+
+    /// The inotify descriptors watching the inode of `path` (from /proc/self/fdinfo): exactly the
+    /// file watcher's, even with other tests running in this process.
+    static func inotifyDescriptors(watching path: String) -> [Int32] {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return [] }
+        let inode = String(UInt64(info.st_ino), radix: 16)
+        return descriptorLinks().filter { $0.value == "anon_inode:inotify" }.keys.filter { fd in
+            let fdinfo = (try? String(contentsOfFile: "/proc/self/fdinfo/\(fd)", encoding: .utf8)) ?? ""
+            return fdinfo.split(separator: "\n").contains { $0.hasPrefix("inotify ") && $0.contains(" ino:\(inode) ") }
         }
     }
 
-    /// The real file watcher service: its inotify descriptor is closed under it. The service
+    /// The NETLINK_ROUTE sockets subscribed to the IPv4 and IPv6 route groups (/proc/self/net/netlink).
+    static func routeSubscriptions() -> [Int32] {
+        let table = (try? String(contentsOfFile: "/proc/self/net/netlink", encoding: .utf8)) ?? ""
+        var inodes = Set<String>()
+        for line in table.split(separator: "\n").dropFirst() {
+            let f = line.split(separator: " ", omittingEmptySubsequences: true)
+            // sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode
+            guard f.count >= 10, f[1] == "0", let groups = UInt32(f[3], radix: 16), groups & 0x440 == 0x440 else { continue }
+            inodes.insert(String(f[9]))
+        }
+        return descriptorLinks().filter { link in inodes.contains { link.value == "socket:[\($0)]" } }.map(\.key)
+    }
+
+    /// The real file watcher service: its inotify descriptor is killed under it. The service
     /// fails with the errno, the daemon is degraded with the reason, and the restart (a new
     /// descriptor) makes it healthy again.
     @Test func killedWatcherDescriptorShowsAsDegradedThenRecovers() async throws {
         _ = installInterruptHandler
         let f = try EngineFixture()
         try await f.start()
-        let before = Set(Self.descriptors("anon_inode:inotify"))
         let supervisor = Task { await Supervisor.run([Services.files(config: f.config)], engine: f.engine, logger: .init(label: "t")) }
         defer { supervisor.cancel() }
         #expect(await eventually { await f.engine.serviceStates()["files"].map { if case .running = $0 { true } else { false } } ?? false })
-        let ours = Set(Self.descriptors("anon_inode:inotify")).subtracting(before)
+        // The watches are installed once the loop runs.
+        #expect(await eventually { Self.inotifyDescriptors(watching: f.config.resolvConf).count == 1 })
+        let ours = Self.inotifyDescriptors(watching: f.config.resolvConf)
         let fd = try #require(ours.first, "the watcher's inotify descriptor")
-        #expect(await eventually { Self.thread(named: "rampartd.files") != nil })
-        let tid = try #require(Self.thread(named: "rampartd.files"))
-        close(fd)
-        // Wake its poll so it sees the closed descriptor (nothing else would: it waits for events).
-        _ = pthreadKill(tid)
-        #expect(await eventually { await f.engine.serviceStates()["files"]?.isFailed == true })
-        let status = await f.engine.status()
+        #expect(await eventually { !Self.threads(named: "rampartd.files").isEmpty })
+        Self.kill(fd)
+        // Wake its poll so it looks again (nothing else would: it waits for events).
+        for tid in Self.threads(named: "rampartd.files") { _ = pthreadKill(tid) }
+        let status = try #require(await Self.failedStatus(f, "files"))
         #expect(status.state == "degraded")
         let text = StatusReport.text(status)
-        // Usually "descriptor N: Bad file descriptor (errno 9)"; under load another thread may
-        // reuse the number first, and the read fails otherwise: either way with its errno.
-        #expect(text.contains("PROBLEM:     service files stopped: ") && text.contains("(errno "), "\(text)")
+        #expect(text.contains("PROBLEM:     service files stopped: reading inotify events: Bad file descriptor (errno 9)"), "\(text)")
         #expect(text.contains("files  FAILED:"), "\(text)")
         // Restarted after the backoff with a fresh descriptor.
         #expect(await eventually { await f.engine.status().state == "running" })
@@ -137,22 +178,22 @@ private let installInterruptHandler: Void = {
         #expect(await f.engine.serviceStates()["files"] == .stopped)
     }
 
-    /// The routes watcher's netlink socket is closed under it: the same path, for a socket.
+    /// The routes watcher's netlink socket is killed under it: the same path, for a socket.
     @Test func killedRouteSocketShowsAsDegraded() async throws {
         _ = installInterruptHandler
         let f = try EngineFixture()
         try await f.start()
-        let before = Set(Self.descriptors("socket:"))
+        let before = Set(Self.routeSubscriptions())
         let supervisor = Task { await Supervisor.run([Services.routes()], engine: f.engine, logger: .init(label: "t")) }
         defer { supervisor.cancel() }
         #expect(await eventually { await f.engine.serviceStates()["routes"].map { if case .running = $0 { true } else { false } } ?? false })
-        let ours = Set(Self.descriptors("socket:")).subtracting(before)
-        #expect(await eventually { Self.thread(named: "rampartd.routes") != nil })
-        let tid = try #require(Self.thread(named: "rampartd.routes"))
-        for fd in ours { close(fd) }
-        _ = pthreadKill(tid)
-        #expect(await eventually { await f.engine.serviceStates()["routes"]?.isFailed == true })
-        #expect(await f.engine.status().problems.contains { $0.contains("service routes stopped") && $0.contains("(errno ") })
+        let ours = Set(Self.routeSubscriptions()).subtracting(before)
+        #expect(ours.count == 1, "the routes service's subscription")
+        #expect(await eventually { !Self.threads(named: "rampartd.routes").isEmpty })
+        for fd in ours { Self.kill(fd) }
+        for tid in Self.threads(named: "rampartd.routes") { _ = pthreadKill(tid) }
+        let problems = try #require(await Self.failedStatus(f, "routes")).problems
+        #expect(problems.contains { $0.contains("service routes stopped: receiving route notifications: Socket operation on non-socket (errno 88)") }, "\(problems)")
         supervisor.cancel()
         await supervisor.value
     }
@@ -177,10 +218,8 @@ private let installInterruptHandler: Void = {
         let f = try EngineFixture()
         try await f.start()
         let runs = Counter()
-        let flaky = DaemonService(name: "flaky") { context in
-            runs.increment()
-            await context.ready()
-        }
+        // Ends at once every time, before it ever counts as running.
+        let flaky = DaemonService(name: "flaky") { _ in runs.increment() }
         let supervisor = Task { await Supervisor.run([flaky], engine: f.engine, logger: .init(label: "t")) }
         #expect(await eventually { runs.value >= 3 })
         supervisor.cancel()

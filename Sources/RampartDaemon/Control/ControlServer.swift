@@ -1,6 +1,6 @@
 import CNetfilter
 import CRampartSystem
-import Foundation
+import FoundationEssentials
 import Logging
 import NIOCore
 import NIOPosix

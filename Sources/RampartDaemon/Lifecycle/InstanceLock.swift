@@ -1,6 +1,7 @@
 import CNetfilter
 import CRampartSystem
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// One rampartd per network namespace: two would restore the table against each other forever.
 /// The lock is an abstract Unix socket, which lives in the network namespace and dies with its

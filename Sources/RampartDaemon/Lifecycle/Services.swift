@@ -53,7 +53,7 @@ public enum Supervisor {
             } catch is CancellationError {
                 break
             } catch {
-                reason = "\(error)"
+                reason = describe(error)
             }
             if Task.isCancelled { break }
             // A service that ran a good while before failing starts over with a short backoff.
@@ -63,6 +63,14 @@ public enum Supervisor {
             backoff = min(backoff * 2, longestBackoff)
         }
         await engine.serviceStopped(service.name)
+    }
+}
+
+extension Supervisor {
+    /// A failure as the status shows it: with its errno when it has one.
+    static func describe(_ error: any Error) -> String {
+        if let netlink = error as? NetlinkError, let code = netlink.errno { return "\(netlink.message) (errno \(code))" }
+        return "\(error)"
     }
 }
 

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// `netsh ipsec static …` (reference §4). Delete cascade (rampart's choice, see docs/netsh-compatibility.md):
 /// deleting a policy deletes its rules; a filter list or filter action still used by a rule cannot be deleted.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One quick-mode offer: `ESP[3DES,SHA1]:100000k/2000s`, `AH[MD5]`, `AH[SHA1]+ESP[DES,MD5]:3600s`.
 /// Stored so negotiate actions round-trip; enforcement needs IKE, which rampart does not speak.
@@ -130,5 +130,5 @@ public func quoted(_ value: String) -> String {
     if !value.isEmpty && !value.contains(where: { $0 == " " || $0 == "\t" || $0 == "=" || $0 == "\"" || $0 == "#" }) {
         return value
     }
-    return "\"" + value.replacingOccurrences(of: "\"", with: "\\'") + "\""
+    return "\"" + value.replacing("\"", with: "\\'") + "\""
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A change applied with `rampart exec --confirm`, waiting for `rampart confirm`.
 public struct PendingConfirmation: Sendable, Equatable {

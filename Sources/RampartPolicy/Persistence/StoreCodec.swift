@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The store's on-disk JSON form (docs/store-format.md). Decoding is strict: a newer version,
 /// an unknown format, a truncated file or an inconsistent store is refused with the reason.
@@ -106,15 +106,11 @@ public enum StoreCodec {
     }
 
     static func iso8601(_ date: Date) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.string(from: date)
+        Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(date)
     }
 
     static func parseISO8601(_ text: String) -> Date? {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.date(from: text)
+        try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)
     }
 
     public static func decode(_ data: Data) throws(StoreError) -> Store {
@@ -234,20 +230,24 @@ public enum StoreCodec {
 
     /// ` at .stores.local.filterLists[0].filters[3].destinationPort: 70000 is not 0...65535`, if any port is.
     static func outOfRangePort(_ data: Data) -> String? {
-        guard let root = try? JSONSerialization.jsonObject(with: data) else { return nil }
-        func walk(_ value: Any, _ path: String) -> String? {
-            if let object = value as? [String: Any] {
-                for key in object.keys.sorted() {
-                    let child = object[key]!
-                    if key.lowercased().hasSuffix("port"), let n = child as? NSNumber, !(0...65535).contains(n.doubleValue) {
-                        return " at \(path).\(key): \(n) is not 0...65535"
+        guard let root = try? JSONDecoder().decode(JSONDocument.self, from: data) else { return nil }
+        func walk(_ value: JSONDocument, _ path: String) -> String? {
+            switch value {
+            case .object(let members):
+                for key in members.keys.sorted() {
+                    let child = members[key]!
+                    if key.lowercased().hasSuffix("port"), case .number(let n) = child, !(0...65535).contains(n) {
+                        let shown = child.integer.map(String.init) ?? String(n)
+                        return " at \(path).\(key): \(shown) is not 0...65535"
                     }
                     if let found = walk(child, path + "." + key) { return found }
                 }
-            } else if let array = value as? [Any] {
-                for (i, child) in array.enumerated() {
+            case .array(let elements):
+                for (i, child) in elements.enumerated() {
                     if let found = walk(child, path + "[\(i)]") { return found }
                 }
+            case .number, .string, .bool, .null:
+                break
             }
             return nil
         }
@@ -257,7 +257,7 @@ public enum StoreCodec {
     static func describe(_ error: any Error) -> String {
         switch error {
         case DecodingError.dataCorrupted(let c):
-            return "damaged JSON\(path(c.codingPath)): \(c.debugDescription)\(c.underlyingError.map { " (\($0.localizedDescription))" } ?? "")"
+            return "damaged JSON\(path(c.codingPath)): \(c.debugDescription)\(c.underlyingError.map { " (\($0))" } ?? "")"
         case DecodingError.keyNotFound(let key, let c):
             return "missing field '\(key.stringValue)'\(path(c.codingPath))"
         case DecodingError.typeMismatch(_, let c), DecodingError.valueNotFound(_, let c):

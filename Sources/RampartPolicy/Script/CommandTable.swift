@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Every `netsh ipsec` command rampart understands, with its parameters in documented order.
 /// Untagged values fill parameters in this order; tags may be shortened to an unambiguous prefix.
@@ -42,7 +42,7 @@ private func p(_ names: String...) -> [P] {
     names.map { n in
         switch n {
         case "description": return P(n, freeText: true)
-        case "guid", "id", "rule*": return P(n.replacingOccurrences(of: "*", with: ""), taggedOnly: true)
+        case "guid", "id", "rule*": return P(n.replacing("*", with: ""), taggedOnly: true)
         case "rootca": return P(n, repeatable: true)
         default: return P(n)
         }
