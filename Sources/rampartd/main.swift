@@ -29,7 +29,7 @@ struct RampartdCommand: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "rampartd")
-        if !executorOnNIO { logger.debug("Swift concurrency stays on libdispatch") }
+        logger.debug("Swift concurrency global executor: \(executor)")
         let environment = ProcessInfo.processInfo.environment
 
         // The configuration file is small: read it before the boot mode, since it names the store.
@@ -100,5 +100,5 @@ func raiseDescriptorLimit(logger: Logger) {
 let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
 #endif
 
-let executorOnNIO = Lifecycle.takeOverSignalsAndExecutor()
+let executor = Lifecycle.takeOverSignalsAndExecutor()
 RampartdCommand.main()

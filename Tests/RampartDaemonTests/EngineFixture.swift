@@ -58,7 +58,8 @@ final class EngineFixture: Sendable {
             notify: { message in box.record((transport.transactions.count, message)) },
             gateways: { .success(gateways) },
             resolve: resolve,
-            readConfig: { _ in nil })
+            readConfig: { _ in nil },
+            releaseStartupMemory: {})
         engine = PolicyEngine(config: config, configPath: nil, overrides: .init(store: nil, socket: nil),
                               client: NftablesClient(transport: transport, interfaceIndex: { _ in 7 }),
                               environment: environment, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))

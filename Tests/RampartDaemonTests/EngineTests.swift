@@ -137,7 +137,7 @@ import Testing
         let transport = RecordingTransport()
         let second = PolicyEngine(config: first.config, configPath: nil, overrides: .init(store: nil, socket: nil),
                                   client: NftablesClient(transport: transport, interfaceIndex: { _ in 7 }),
-                                  environment: EngineEnvironment(notify: { _ in }, gateways: { .success([]) }, resolve: { _ in .success([]) }, readConfig: { _ in nil }),
+                                  environment: EngineEnvironment(notify: { _ in }, gateways: { .success([]) }, resolve: { _ in .success([]) }, readConfig: { _ in nil }, releaseStartupMemory: {}),
                                   logger: .init(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }))
         try await second.enforceBootMode()
         await second.loadPolicy()
@@ -181,7 +181,7 @@ import Testing
         #expect(status.state == "degraded")
         #expect(status.restoreFailing)
         #expect(StatusReport.text(status).contains("NOTHING: the policy could not be restored"))
-        #expect(await f.engine.nextDeadline() != nil, "a retry is scheduled")
+        #expect(await f.engine.timers[.restoreRetry] != nil, "a retry is scheduled")
         await f.engine.fireDueTimers(now: .now + .seconds(10))
         status = await f.engine.status()
         #expect(status.state == "running")
@@ -235,6 +235,6 @@ import Testing
         await f.engine.namesResolved(["update.example.com": .success([IPAddress("203.0.113.10")!])])
         #expect(f.transport.transactions.count == before + 1)
         #expect(f.transport.transactions.last?.isSetOnly == true)
-        #expect(await f.engine.nextDeadline() != nil, "the next round is scheduled")
+        #expect(await f.engine.timers[.resolveNames] != nil, "the next round is scheduled")
     }
 }

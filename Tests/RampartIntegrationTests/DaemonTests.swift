@@ -157,6 +157,27 @@ import RampartTestKit
         }
     }
 
+    /// The real daemon's status lists each service, running; SIGTERM stops them through
+    /// cancellation: exit status 0, STOPPING=1, the socket removed, the ruleset still in force.
+    @Test func statusShowsEachServiceAndStopIsClean() throws {
+        try withDaemon { daemon, ns in
+            try daemon.start()
+            let status = try daemon.request(ControlRequest(op: .status))
+            for service in ["nftables-monitor", "routes", "files", "lookups", "timers"] {
+                #expect(status.text.split(separator: "\n").contains { $0.contains(service) && $0.hasSuffix("running") }, "\(service) in: \(status.text)")
+                #expect(status.json?.contains("\"\(service)\"") == true)
+            }
+            daemon.signal(SIGTERM)
+            #expect(daemon.eventually(5) { daemon.process?.isRunning == false })
+            #expect(daemon.process?.terminationStatus == 0, "a clean stop exits 0")
+            var stopping = false
+            while let m = daemon.notify.receive(timeout: 1) { if m.contains("STOPPING=1") { stopping = true; break } }
+            #expect(stopping, "STOPPING=1 was sent")
+            #expect(!FileManager.default.fileExists(atPath: daemon.socket))
+            #expect(try ns.nftList().contains("comment \"F4\""))
+        }
+    }
+
     /// root may change, the control group may query, everyone else is refused.
     @Test func socketAccessFollowsPeerCredentials() throws {
         let tag = String(UInt32.random(in: 0...0xffff), radix: 16)

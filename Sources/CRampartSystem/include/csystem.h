@@ -37,6 +37,12 @@ static inline int rampart_efd_nonblock(void) { return EFD_NONBLOCK; }
 /* tgkill(2): a signal to one thread of this process (tests interrupt a blocking poll with it). */
 static inline int rampart_tgkill(pid_t tgid, pid_t tid, int sig) { return (int)syscall(SYS_tgkill, tgid, tid, sig); }
 
+/* The Swift runtime's global-enqueue hook, by its C name. A runtime linked statically
+ * (--static-swift-stdlib links with --exclude-libs ALL) does not export it, so dlsym, which
+ * NIO's executor take-over uses, cannot find it; a reference from our own code still links. */
+extern void *swift_task_enqueueGlobal_hook;
+static inline void **rampart_swift_enqueue_global_hook(void) { return &swift_task_enqueueGlobal_hook; }
+
 /* Names the calling thread (ps -L, /proc/PID/task/TID/comm); at most 15 bytes are kept. */
 static inline int rampart_name_thread(const char *name) { return prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0); }
 

@@ -19,15 +19,19 @@ public struct EngineEnvironment: Sendable {
     public var resolve: @Sendable (String) -> Result<[IPAddress], HostLookupError>
     /// Reads the configuration file again on reload (nil: there is none; keep the defaults).
     public var readConfig: @Sendable (String) throws -> String?
+    /// Hands startup's code pages back to the kernel, a second after READY (`WorkingSet`).
+    public var releaseStartupMemory: @Sendable () -> Void
 
     public init(notify: @escaping @Sendable (String) -> Void,
                 gateways: @escaping @Sendable () -> Result<[IPAddress], NetlinkError> = { Result { () throws(NetlinkError) in try RouteMonitor.defaultGateways() } },
                 resolve: @escaping @Sendable (String) -> Result<[IPAddress], HostLookupError> = HostLookup.resolve,
-                readConfig: @escaping @Sendable (String) throws -> String? = DaemonConfig.readFile) {
+                readConfig: @escaping @Sendable (String) throws -> String? = DaemonConfig.readFile,
+                releaseStartupMemory: @escaping @Sendable () -> Void = { WorkingSet.releaseExecutableCode() }) {
         self.notify = notify
         self.gateways = gateways
         self.resolve = resolve
         self.readConfig = readConfig
+        self.releaseStartupMemory = releaseStartupMemory
     }
 }
 
@@ -279,6 +283,7 @@ public actor PolicyEngine {
             reloadAfterStartup = false
             reload()
         }
+        schedule(.releaseStartupMemory, after: .seconds(1))
     }
 
     enum LoadResult {
@@ -442,6 +447,7 @@ public actor PolicyEngine {
             case .restoreRetry: restore()
             case .refresh(let type): refreshAddresses(type, apply: true)
             case .resolveNames: resolveNames()
+            case .releaseStartupMemory: environment.releaseStartupMemory()
             }
         }
     }

@@ -170,6 +170,8 @@ enum TimerKind: Hashable, Sendable {
     case refresh(ServerType)
     /// Host names are resolved again.
     case resolveNames
+    /// Startup is over (READY plus its first refreshes and lookups): its code pages go back.
+    case releaseStartupMemory
 }
 
 public struct ApplyRecord: Sendable {

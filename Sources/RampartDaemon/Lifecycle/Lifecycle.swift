@@ -106,12 +106,12 @@ public final class Lifecycle: Sendable {
     /// Call first thing, before any thread exists: HUP, TERM and INT are blocked here and so in
     /// every thread created later, to be taken by `serveSignals` with sigwait (whatever mask the
     /// parent left). Swift concurrency then runs on NIO's event loops instead of libdispatch's
-    /// worker pool, whose monitor timer would wake the process every second. Returns whether
-    /// the executor moved (it needs `swift_task_enqueueGlobal_hook` in the dynamic symbol table).
+    /// worker pool, whose monitor timer would wake the process every second (`ExecutorTakeOver`).
+    /// Returns how the executor was moved, for the log.
     @discardableResult
-    public static func takeOverSignalsAndExecutor() -> Bool {
+    public static func takeOverSignalsAndExecutor() -> String {
         var set = daemonSignalSet()
         pthread_sigmask(SIG_BLOCK, &set, nil)
-        return NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        return ExecutorTakeOver.install().rawValue
     }
 }

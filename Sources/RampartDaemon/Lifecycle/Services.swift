@@ -59,7 +59,7 @@ public enum Supervisor {
             // A service that ran a good while before failing starts over with a short backoff.
             if ContinuousClock.now - started > .seconds(60) { backoff = firstBackoff }
             await engine.serviceFailed(service.name, reason: reason, retryIn: backoff)
-            try? await Task.sleep(for: backoff)
+            try? await LoopSleep.sleep(for: backoff)
             backoff = min(backoff * 2, longestBackoff)
         }
         await engine.serviceStopped(service.name)
@@ -195,7 +195,7 @@ public enum Services {
                 let next = await engine.nextDeadline()
                 await withTaskGroup(of: Void.self) { group in
                     group.addTask { await engine.timerBell.wait() }
-                    if let next { group.addTask { try? await Task.sleep(until: next, clock: .continuous) } }
+                    if let next { group.addTask { try? await LoopSleep.sleep(until: next) } }
                     await group.next()
                     group.cancelAll()
                 }
@@ -208,7 +208,7 @@ public enum Services {
         DaemonService(name: "watchdog") { context in
             await context.ready()
             while true {
-                try await Task.sleep(for: interval / 2)
+                try await LoopSleep.sleep(for: interval / 2)
                 await context.engine.watchdog()
             }
         }
