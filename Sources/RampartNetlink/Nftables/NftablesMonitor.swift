@@ -56,28 +56,13 @@ public final class NftablesMonitor: @unchecked Sendable {
     /// changes are our own.
     public func run(until wakeup: Wakeup, ownPortIDs: @escaping @Sendable () -> Set<UInt32>,
                     changed: @escaping @Sendable (TableChange) -> Void) throws(NetlinkError) {
-        var buffer = [UInt8](repeating: 0, count: 256 * 1024)
         var parser = Parser(table: table)
-        let fd = descriptor
-        while true {
-            do {
-                guard try wakeup.waitReadable(fd) else { return }
-            } catch {
-                throw NetlinkError(error.description, errno: error.errno)
-            }
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-            if n < 0 {
-                let code = Glibc.errno
-                if code == EINTR || code == EAGAIN { continue }
-                if code == ENOBUFS {
-                    parser.pending = []
-                    changed(TableChange(operations: [], processName: nil, processID: nil, overrun: true))
-                    continue
-                }
-                throw .system("receiving nftables notifications", code)
-            }
-            for change in parser.consume(Array(buffer[0..<n]), own: ownPortIDs()) { changed(change) }
-        }
+        try receiveNotifications(fd: descriptor, bufferSize: 256 * 1024, until: wakeup, what: "nftables notifications", overrun: {
+            parser.pending = []
+            changed(TableChange(operations: [], processName: nil, processID: nil, overrun: true))
+        }, datagram: { bytes in
+            for change in parser.consume(bytes, own: ownPortIDs()) { changed(change) }
+        })
     }
 
     /// Turns notification datagrams into foreign transactions: the operations on our table

@@ -27,25 +27,9 @@ public final class RouteMonitor: @unchecked Sendable {
     /// Calls `changed` after every route change notification (the caller re-reads the gateways),
     /// until `wakeup` is stopped (returns) or the socket fails (throws, with the errno).
     public func run(until wakeup: Wakeup, changed: @escaping @Sendable () -> Void) throws(NetlinkError) {
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        let fd = descriptor
-        while true {
-            do {
-                guard try wakeup.waitReadable(fd) else { return }
-            } catch {
-                throw NetlinkError(error.description, errno: error.errno)
-            }
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-            if n < 0 {
-                let code = Glibc.errno
-                if code == EINTR || code == EAGAIN { continue }
-                // Lost notifications: re-read the routes, which is what any notification means.
-                if code == ENOBUFS { changed(); continue }
-                throw .system("receiving route notifications", code)
-            }
-            let relevant = NetlinkMessages(bytes: Array(buffer[0..<n])).contains {
-                $0.type == UInt16(RTM_NEWROUTE) || $0.type == UInt16(RTM_DELROUTE)
-            }
+        // Lost notifications: re-read the routes, which is what any notification means.
+        try receiveNotifications(fd: descriptor, bufferSize: 64 * 1024, until: wakeup, what: "route notifications", overrun: changed) { bytes in
+            let relevant = NetlinkMessages(bytes: bytes).contains { $0.type == UInt16(RTM_NEWROUTE) || $0.type == UInt16(RTM_DELROUTE) }
             if relevant { changed() }
         }
     }
