@@ -16,14 +16,6 @@ public enum Enforcement: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// The same kind of enforcement with another ruleset (a set update, a restore).
-    func with(_ ruleset: Ruleset) -> Enforcement {
-        switch self {
-        case .nothing, .policy: return .policy(ruleset)
-        case .boot(let mode, _): return .boot(mode, ruleset)
-        }
-    }
-
     public var description: String {
         switch self {
         case .nothing: return "nothing"

@@ -47,6 +47,8 @@ public final class Lifecycle: Sendable {
         }
         await engine.loadPolicy()
         var listening: ControlServer.Listening?
+        // Before the supervisor runs, so that the wait below cannot pass before any service exists.
+        await engine.expect(services: services.map(\.name))
         await withDiscardingTaskGroup { group in
             group.addTask { await Supervisor.run(self.services, engine: self.engine, logger: self.logger) }
             // READY waits for the watchers: a change made right after READY is seen.
