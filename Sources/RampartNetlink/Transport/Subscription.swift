@@ -1,3 +1,4 @@
+import CNetfilter
 import Glibc
 import RampartSystem
 
