@@ -1,0 +1,86 @@
+import RampartPolicy
+
+/// One packet as a filter sees it, at the input or output hook: addresses, protocol, ports (or
+/// the ICMP type), the interface, whether an IPsec SA carried it, and its conntrack state.
+public struct Packet: Sendable, Equatable, CustomStringConvertible {
+    public var source: IPAddress
+    public var destination: IPAddress
+    /// The IP protocol number (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6, …).
+    public var proto: UInt8
+    public var sourcePort: UInt16
+    public var destinationPort: UInt16
+    /// For ICMP and ICMPv6: the type.
+    public var icmpType: UInt8
+    /// The input interface at the input hook, the output interface at the output hook.
+    public var interface: String
+    /// Decrypted by (input) or to be encrypted by (output) an IPsec SA.
+    public var ipsec: Bool
+    public var conntrack: CtState
+
+    public init(source: IPAddress, destination: IPAddress, proto: UInt8, sourcePort: UInt16 = 0, destinationPort: UInt16 = 0,
+                icmpType: UInt8 = 0, interface: String = "eth0", ipsec: Bool = false, conntrack: CtState = .new) {
+        self.source = source
+        self.destination = destination
+        self.proto = proto
+        self.sourcePort = sourcePort
+        self.destinationPort = destinationPort
+        self.icmpType = icmpType
+        self.interface = interface
+        self.ipsec = ipsec
+        self.conntrack = conntrack
+    }
+
+    public var family: IPAddress.Family { source.family }
+
+    /// TCP, UDP, SCTP, DCCP and UDP-Lite carry ports where `th sport`/`th dport` read them.
+    public var hasPorts: Bool { [6, 17, 33, 132, 136].contains(proto) }
+
+    public var description: String {
+        func endpoint(_ a: IPAddress, _ port: UInt16) -> String {
+            guard hasPorts else { return a.description }
+            return a.family == .ipv6 ? "[\(a)]:\(port)" : "\(a):\(port)"
+        }
+        let what = hasPorts ? "proto \(proto)" : (proto == 1 || proto == 58) ? "icmp type \(icmpType)" : "proto \(proto)"
+        return "\(endpoint(source, sourcePort)) -> \(endpoint(destination, destinationPort)) \(what) on \(interface)\(ipsec ? " (ipsec)" : "")"
+    }
+}
+
+/// What the machine is, for matching `me` and the address types: its own addresses.
+public struct Host: Sendable, Equatable {
+    public var localAddresses: Set<IPAddress>
+
+    public init(localAddresses: Set<IPAddress>) {
+        self.localAddresses = localAddresses
+    }
+
+    public func isLocal(_ a: IPAddress) -> Bool { localAddresses.contains(a) }
+
+    public static func isMulticast(_ a: IPAddress) -> Bool {
+        switch a.family {
+        case .ipv4: return a.numeric >> 28 == 0xe
+        case .ipv6: return a.numeric >> 120 == 0xff
+        }
+    }
+
+    public static func isBroadcast(_ a: IPAddress) -> Bool {
+        a.family == .ipv4 && a.numeric == 0xffff_ffff
+    }
+}
+
+/// A verdict and what decided it: a filter's id (`F12`, `F12m`, `D3`), or one of the fixed rules
+/// (`loopback`, `icmpv6-nd`, `exempt-…`), or nil when nothing matched (the default: permit).
+public struct PacketVerdict: Sendable, Equatable, CustomStringConvertible {
+    public enum Action: String, Sendable {
+        case accept, drop
+    }
+
+    public var action: Action
+    public var decidedBy: String?
+
+    public init(_ action: Action, _ decidedBy: String?) {
+        self.action = action
+        self.decidedBy = decidedBy
+    }
+
+    public var description: String { "\(action) (\(decidedBy ?? "no filter matched"))" }
+}

@@ -1,0 +1,140 @@
+import RampartPolicy
+
+/// Windows' filtering semantics, evaluated directly on the active filters — no ruleset, no nft:
+/// the fixed exemptions first, then the most specific matching filter decides (the order of
+/// `Ordering.sorted`), and a packet no filter matches is permitted. The oracle the compiled
+/// ruleset is checked against (`RulesetEvaluator`), and what `rampart explain` runs.
+public struct ReferenceEvaluator: Sendable {
+    public var filters: [ActiveFilter]
+    public var config: DynamicConfig
+    public var addresses: DynamicAddresses
+    public var host: Host
+    /// The filters in decision order, per direction.
+    let ordered: [Chain.Hook: [ActiveFilter]]
+
+    public init(filters: [ActiveFilter], config: DynamicConfig, addresses: DynamicAddresses, host: Host) {
+        self.filters = filters
+        self.config = config
+        self.addresses = addresses
+        self.host = host
+        ordered = [.input: Ordering.sorted(filters, for: .input), .output: Ordering.sorted(filters, for: .output)]
+    }
+
+    public init(store: Store, dynamic: DynamicState? = nil, addresses: DynamicAddresses, host: Host) {
+        self.init(filters: EffectiveFilters.collect(store, dynamic: dynamic), config: store.config, addresses: addresses, host: host)
+    }
+
+    /// Why a filter did not match a packet.
+    public enum Mismatch: Sendable, Equatable, CustomStringConvertible {
+        case source, destination, proto, sourcePort, destinationPort
+
+        public var description: String {
+            switch self {
+            case .source: return "source address"
+            case .destination: return "destination address"
+            case .proto: return "protocol"
+            case .sourcePort: return "source port"
+            case .destinationPort: return "destination port"
+            }
+        }
+    }
+
+    /// The verdict, with the filters looked at before it (in order) and why each did not match.
+    public struct Explanation: Sendable {
+        public var verdict: PacketVerdict
+        /// The deciding filter, when a filter decided; its 1-based rank in the direction's order.
+        public var filter: ActiveFilter?
+        public var rank: Int?
+        public var considered: [(filter: ActiveFilter, rank: Int, mismatch: Mismatch)]
+        /// A fixed rule decided before any filter (loopback, neighbour discovery, an exemption).
+        public var fixedRule: String?
+    }
+
+    public func verdict(_ packet: Packet, _ hook: Chain.Hook) -> PacketVerdict {
+        evaluate(packet, hook, trace: false).verdict
+    }
+
+    public func explain(_ packet: Packet, _ hook: Chain.Hook) -> Explanation {
+        evaluate(packet, hook, trace: true)
+    }
+
+    func evaluate(_ packet: Packet, _ hook: Chain.Hook, trace: Bool) -> Explanation {
+        if let fixed = fixedRule(packet) {
+            return Explanation(verdict: PacketVerdict(.accept, fixed), filter: nil, rank: nil, considered: [], fixedRule: fixed)
+        }
+        var considered: [(ActiveFilter, Int, Mismatch)] = []
+        for (i, f) in (ordered[hook] ?? []).enumerated() {
+            if let mismatch = self.mismatch(f, packet) {
+                if trace { considered.append((f, i + 1, mismatch)) }
+                continue
+            }
+            return Explanation(verdict: PacketVerdict(action(f, packet, hook), f.id), filter: f, rank: i + 1, considered: considered, fixedRule: nil)
+        }
+        return Explanation(verdict: PacketVerdict(.accept, nil), filter: nil, rank: nil, considered: considered, fixedRule: nil)
+    }
+
+    /// Traffic that is never filtered: loopback, IPv6 neighbour discovery, and the `ipsecexempt`
+    /// level's exemptions (0: multicast, broadcast, RSVP, Kerberos, ISAKMP; 1: multicast,
+    /// broadcast, ISAKMP; 2: RSVP, Kerberos, ISAKMP; 3: ISAKMP).
+    func fixedRule(_ p: Packet) -> String? {
+        if p.interface == "lo" { return "loopback" }
+        if p.proto == 58, (133...136).contains(p.icmpType) { return "icmpv6-nd" }
+        if p.proto == 17, p.sourcePort == 500, p.destinationPort == 500 { return "exempt-isakmp" }
+        let level = config.ipsecExempt
+        if level == 0 || level == 2 {
+            if (p.proto == 6 || p.proto == 17), p.sourcePort == 88 || p.destinationPort == 88 { return "exempt-kerberos" }
+            if p.proto == 46 { return "exempt-rsvp" }
+        }
+        if level == 0 || level == 1 {
+            if Host.isBroadcast(p.destination) { return "exempt-broadcast" }
+            if Host.isMulticast(p.destination) { return "exempt-multicast" }
+        }
+        return nil
+    }
+
+    /// What a matching filter does to the packet in this direction.
+    func action(_ f: ActiveFilter, _ p: Packet, _ hook: Chain.Hook) -> PacketVerdict.Action {
+        switch f.action(for: hook) {
+        case .permit: return .accept
+        case .block: return .drop
+        case .negotiate:
+            // Protected traffic passes; clear traffic only with inpass (inbound) or soft.
+            if p.ipsec || f.soft || (hook == .input && f.inpass) { return .accept }
+            return .drop
+        }
+    }
+
+    /// nil when `f` matches `p`, else the first part that does not.
+    public func mismatch(_ f: ActiveFilter, _ p: Packet) -> Mismatch? {
+        guard matches(f.source, p.source) else { return .source }
+        guard matches(f.destination, p.destination) else { return .destination }
+        switch f.proto {
+        case .any: return nil
+        case .icmp: return p.proto == (p.family == .ipv4 ? 1 : 58) ? nil : .proto
+        case .number(let n):
+            guard p.proto == n else { return .proto }
+            if f.sourcePort != 0, !(p.hasPorts && p.sourcePort == f.sourcePort) { return .sourcePort }
+            if f.destinationPort != 0, !(p.hasPorts && p.destinationPort == f.destinationPort) { return .destinationPort }
+            return nil
+        }
+    }
+
+    func matches(_ spec: AddressSpec, _ a: IPAddress) -> Bool {
+        switch spec {
+        case .any: return true
+        case .me: return host.isLocal(a)
+        case .subnet(let net, let prefix):
+            return net.family == a.family && a.masked(prefix: prefix) == net.masked(prefix: prefix)
+        case .range(let first, let last):
+            return first.family == a.family && first.numeric <= a.numeric && a.numeric <= last.numeric
+        case .server(let type):
+            return addresses.addresses(for: type).contains(a)
+        case .dnsName(let name, let prefix):
+            // The filter's mask applies to each IPv4 record; IPv6 records match as hosts.
+            return (addresses.names[name] ?? []).contains { r in
+                guard r.family == a.family else { return false }
+                return r.family == .ipv4 ? a.masked(prefix: prefix ?? 32) == r.masked(prefix: prefix ?? 32) : a == r
+            }
+        }
+    }
+}

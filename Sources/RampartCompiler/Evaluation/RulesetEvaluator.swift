@@ -1,0 +1,66 @@
+import RampartPolicy
+
+/// The compiled `Ruleset` model, evaluated as nf_tables evaluates it: the hook's chain, rule by
+/// rule, the first rule whose matches all hold and that ends in a verdict decides (log and limit
+/// statements do not), else the chain's policy. Pure; checked against `ReferenceEvaluator`.
+public struct RulesetEvaluator: Sendable {
+    public var ruleset: Ruleset
+    public var host: Host
+    let sets: [String: [AddressRange]]
+
+    public init(ruleset: Ruleset, host: Host) {
+        self.ruleset = ruleset
+        self.host = host
+        var sets: [String: [AddressRange]] = [:]
+        for set in ruleset.sets { sets[set.name] = set.elements }
+        self.sets = sets
+    }
+
+    public func verdict(_ packet: Packet, _ hook: Chain.Hook) -> PacketVerdict {
+        guard let chain = ruleset.chains.first(where: { $0.hook == hook }) else { return PacketVerdict(.accept, nil) }
+        for rule in chain.rules where rule.matches.allSatisfy({ matches($0, packet) }) {
+            for statement in rule.statements {
+                switch statement {
+                case .accept: return PacketVerdict(.accept, rule.id)
+                case .drop: return PacketVerdict(.drop, rule.id)
+                case .counter, .limit, .log: continue
+                }
+            }
+        }
+        return PacketVerdict(chain.policy == .accept ? .accept : .drop, nil)
+    }
+
+    func matches(_ m: Match, _ p: Packet) -> Bool {
+        switch m {
+        case .inputInterface(let name), .outputInterface(let name):
+            return p.interface == name
+        case .address(let side, let match):
+            let a = side == .source ? p.source : p.destination
+            // `ip saddr …` / `ip6 saddr …` imply the family.
+            guard a.family == match.family else { return false }
+            switch match {
+            case .prefix(let net, let length): return a.masked(prefix: length) == net.masked(prefix: length)
+            case .range(let first, let last): return first.numeric <= a.numeric && a.numeric <= last.numeric
+            case .set(let name, _):
+                return (sets[name] ?? []).contains { $0.first.numeric <= a.numeric && a.numeric <= $0.last.numeric }
+            }
+        case .fibAddressType(let side, let type):
+            let a = side == .source ? p.source : p.destination
+            switch type {
+            case .local: return host.isLocal(a)
+            case .broadcast: return Host.isBroadcast(a)
+            case .multicast: return Host.isMulticast(a)
+            }
+        case .l4proto(let n):
+            return p.proto == n
+        case .port(let side, let proto, let port):
+            return p.proto == proto && (side == .source ? p.sourcePort : p.destinationPort) == port
+        case .icmpv6TypeRange(let low, let high):
+            return p.proto == 58 && (low...high).contains(p.icmpType)
+        case .ctState(let states):
+            return states.contains(p.conntrack)
+        case .ipsecInbound, .ipsecOutbound:
+            return p.ipsec
+        }
+    }
+}
