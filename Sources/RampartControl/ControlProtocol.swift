@@ -5,7 +5,7 @@ import Glibc
 
 /// What a request asks for. The wire carries the raw value in `op`.
 public enum ControlOperation: String, Codable, Sendable, CaseIterable {
-    case status, netsh, exec, `import`, active, counters, dump, dynamic, reload, confirm
+    case status, netsh, exec, `import`, active, counters, dump, dynamic, explain, reload, confirm
 }
 
 /// Why a request failed, for programs (the CLI's exit status and message form): `error` is for people.
@@ -46,7 +46,8 @@ public struct UnknownOperation: Error, Sendable {
 /// One request on the control socket: a JSON object on one line (docs/control-protocol.md).
 public struct ControlRequest: Codable, Sendable, Equatable {
     public var op: ControlOperation
-    /// `netsh`: the command words as typed after `rampart` (`["static", "add", "policy", "name=X"]`).
+    /// `netsh`: the command words as typed after `rampart` (`["static", "add", "policy", "name=X"]`);
+    /// `explain`: the packet's words (`["in", "tcp", "198.51.100.7:51000", "->", "me:3389"]`).
     public var args: [String]?
     /// `exec`/`import`: the file name used in diagnostics, and its text.
     public var name: String?

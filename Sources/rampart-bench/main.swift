@@ -14,6 +14,8 @@ import RampartTestKit
 
 var runs = 7
 var idleSeconds = 60
+var floodSeconds = 3
+var packetCases: Set<String>?
 var sections: Set<String> = ["apply", "daemon", "sources"]
 let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
 var rampartBinary = binDirectory.appendingPathComponent("rampart").path
@@ -26,8 +28,10 @@ while let a = arguments.popFirst() {
     case "--only": sections = [arguments.popFirst() ?? ""]
     case "--rampart": rampartBinary = arguments.popFirst() ?? rampartBinary
     case "--rampartd": rampartdBinary = arguments.popFirst() ?? rampartdBinary
+    case "--flood-seconds": floodSeconds = Int(arguments.popFirst() ?? "") ?? floodSeconds
+    case "--cases": packetCases = Set((arguments.popFirst() ?? "").split(separator: ",").map(String.init))
     default:
-        FileHandle.standardError.write(Data("usage: rampart-bench [--runs N] [--idle-seconds S] [--only apply|daemon|sources] [--rampart PATH] [--rampartd PATH]\n".utf8))
+        FileHandle.standardError.write(Data("usage: rampart-bench [--runs N] [--idle-seconds S] [--only apply|daemon|sources|packets] [--flood-seconds S] [--cases none,10,1000,10000,100000,blocklist] [--rampart PATH] [--rampartd PATH]\n".utf8))
         exit(64)
     }
 }
@@ -166,7 +170,7 @@ for count in sections.contains("apply") ? [1, 10_000] : [] {
 }
 
 let date = ISO8601DateFormatter().string(from: Date())
-print("Measured \(date), \(runs) runs each after one warm-up, medians; a fresh network namespace per run.")
+if sections != ["packets"] { print("Measured \(date), \(runs) runs each after one warm-up, medians; a fresh network namespace per run.") }
 if sections.contains("apply") {
 print("")
 print("| workload | rampart netlink apply (in process) | `nft -f` (process) | ratio | `rampart apply` (process) | `nft -f` (process) | ratio |")
@@ -303,4 +307,65 @@ if sections.contains("sources") {
     print("| DNS server change (resolv.conf rename-replace → DNS set committed), \(changes) changes | median | p99 | max |")
     print("|---|---|---|---|")
     print("| rampartd | \(fmt(median(latencies))) ms | \(fmt(p99)) ms | \(fmt(sorted.last!)) ms |")
+}
+
+// Per-packet cost: UDP 64-byte packets/s through the input hook of a receiver namespace whose
+// table holds the policy, flooded by iperf3 from a sender namespace over a veth pair, for
+// `floodSeconds` per run. The traffic matches no filter (the reference evaluator checks it): it
+// falls through every filter to the default permit, the worst case for a first-match chain.
+// Only with `--only packets` (it takes minutes).
+if sections == ["packets"] {
+    let sender = "198.51.100.1", receiver = "198.51.100.2", port: UInt16 = 5201
+    let cases: [(key: String, name: String, script: String?)] = [
+        ("none", "no table", nil),
+        ("10", "10 filters", Fixtures.synthetic(filters: 10)),
+        ("1000", "1,000 filters", Fixtures.synthetic(filters: 1_000)),
+        ("10000", "10,000 filters", Fixtures.synthetic(filters: 10_000)),
+        ("100000", "100,000 filters", Fixtures.synthetic(filters: 100_000)),
+        ("blocklist", "1,850-network block list", Fixtures.blocklist(entries: 1_850)),
+    ].filter { packetCases?.contains($0.key) ?? true }
+    struct FloodRow { var name: String; var inputRules: Int; var rates: [Double] }
+    var floodRows: [FloodRow] = []
+    let host = Host(localAddresses: [IPAddress(receiver)!])
+    for c in cases {
+        var ruleset: Ruleset?
+        if let script = c.script {
+            let s = store(script)
+            let compiled = RulesetCompiler().compile(s)
+            let probe = Packet(source: IPAddress(sender)!, destination: IPAddress(receiver)!, proto: 17, sourcePort: 40000, destinationPort: port)
+            let verdict = ReferenceEvaluator(store: s, addresses: DynamicAddresses(), host: host).verdict(probe, .input)
+            guard verdict == PacketVerdict(.accept, nil) else { fatalError("\(c.name): the probe traffic is decided by \(verdict), not the default permit") }
+            guard RulesetEvaluator(ruleset: compiled, host: host).verdict(probe, .input) == verdict else { fatalError("\(c.name): the ruleset disagrees") }
+            ruleset = compiled
+        }
+        var rates: [Double] = []
+        for _ in 0..<runs {
+            let a = try Namespace("pps-a"), b = try Namespace("pps-b")
+            defer { a.delete(); b.delete() }
+            try link(a, ["\(sender)/24"], b, ["\(receiver)/24"])
+            if let ruleset { try b.client().apply(ruleset) }
+            let server = try b.spawn(["iperf3", "-s", "-1", "-B", receiver, "-p", "\(port)"])
+            defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) }; server.waitUntilExit() }
+            usleep(300_000)
+            let out = try a.run(["iperf3", "-c", receiver, "-p", "\(port)", "-u", "-l", "64", "-b", "0", "-t", "\(floodSeconds)", "-J"])
+            guard let data = out.out.data(using: .utf8),
+                  let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let end = json["end"] as? [String: Any], let sum = end["sum"] as? [String: Any],
+                  let packets = sum["packets"] as? Int, let lost = sum["lost_packets"] as? Int, let seconds = sum["seconds"] as? Double, seconds > 0 else {
+                fatalError("\(c.name): unreadable iperf3 result: \(out.out.prefix(400)) \(out.err.prefix(400))")
+            }
+            rates.append(Double(packets - lost) / seconds)
+        }
+        floodRows.append(FloodRow(name: c.name, inputRules: ruleset?.chains.first { $0.hook == .input }?.rules.count ?? 0, rates: rates))
+    }
+    print("Measured \(ISO8601DateFormatter().string(from: Date())), \(runs) runs of \(floodSeconds) s each, medians; fresh namespaces per run.")
+    print("")
+    print("| UDP 64-byte flood, received through the input hook | input chain rules | packets/s | vs 10 filters |")
+    print("|---|---|---|---|")
+    let base = floodRows.first { $0.name == "10 filters" }.map { median($0.rates) }
+    for row in floodRows {
+        let rate = median(row.rates)
+        let ratio = base.map { String(format: "%.2f×", rate / $0) } ?? "—"
+        print("| \(row.name) | \(row.inputRules) | \(Int(rate.rounded())) | \(ratio) |")
+    }
 }

@@ -17,7 +17,7 @@ struct Rampart: ParsableCommand {
               rampart netsh ipsec dynamic set config bootmode block
             See rampart(1) in docs/rampart.md.
             """,
-        subcommands: [NetshStatic.self, NetshDynamic.self, Show.self, Exec.self, Import.self, Status.self, Confirm.self, Reload.self, Compile.self, Apply.self, Flush.self, Counters.self, Dump.self]
+        subcommands: [NetshStatic.self, NetshDynamic.self, Show.self, Exec.self, Import.self, Status.self, Confirm.self, Reload.self, Compile.self, Apply.self, Flush.self, Counters.self, Dump.self, Explain.self]
     )
 }
 
@@ -46,7 +46,7 @@ func normalizedArguments(_ raw: [String]) -> [String] {
     while let first = args.first, ["netsh", "netsh.exe", "ipsec"].contains(first.lowercased()) {
         args.removeFirst()
     }
-    if let first = args.first, ["static", "dynamic", "dump", "show", "exec", "import", "compile", "apply", "flush", "counters"].contains(first.lowercased()) {
+    if let first = args.first, ["static", "dynamic", "dump", "show", "exec", "import", "compile", "apply", "flush", "counters", "explain"].contains(first.lowercased()) {
         args[0] = first.lowercased()
     }
     return args
@@ -254,5 +254,52 @@ struct Reload: ParsableCommand {
 
     func run() throws {
         _ = try viaDaemon(ControlRequest(op: .reload), global: global, changes: true, required: true)
+    }
+}
+
+struct Explain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "What the policy does to one packet, which filter decides, and why the filters before it did not match.",
+        discussion: """
+            PACKET is: in|out PROTO SOURCE [to] DESTINATION, PROTO tcp, udp, icmp or a number, an \
+            endpoint ADDRESS:PORT, [IPV6]:PORT, or me[:PORT] (ports with tcp and udp only); '->' \
+            may stand for 'to' when quoted (a shell takes '>' as a redirection). Examples:
+              rampart explain in tcp 198.51.100.7:51000 to me:3389
+              rampart explain out udp me:40000 '->' 192.0.2.53:53
+              rampart explain in icmp 2001:db8::7 me --icmp-type 128
+            With rampartd running the answer is for what it enforces (its dynamic rules, server \
+            types and host names as it resolved them); otherwise for the store file, with the \
+            addresses of --addresses.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var addressOptions: AddressOptions
+
+    @Option(name: .long, help: "The ICMP type (default: echo request, 8 or 128).")
+    var icmpType: UInt8?
+
+    @Flag(name: .long, help: "The packet came (or goes) through an IPsec SA.")
+    var ipsec = false
+
+    @Option(name: .long, help: "The interface it arrives on (in) or leaves by (out); lo is never filtered.")
+    var interface: String?
+
+    @Argument(parsing: .allUnrecognized, help: ArgumentHelp("The packet.", valueName: "PACKET"))
+    var packet: [String] = []
+
+    func run() throws {
+        var words = packet
+        if let icmpType { words.append("icmp-type=\(icmpType)") }
+        if ipsec { words.append("ipsec") }
+        if let interface { words.append("interface=\(interface)") }
+        if addressOptions.addresses == nil, try viaDaemon(ControlRequest(op: .explain, args: words), global: global, changes: false) { return }
+        let store = try loadStore(global.storeFile)
+        switch ExplainRun.run(words, store: store, dynamic: nil, addresses: try addressOptions.snapshot(), local: LocalAddresses.current()) {
+        case .success(let (text, json)):
+            print(global.json ? json.rendered() : text, terminator: global.json ? "\n" : "")
+        case .failure(let failure):
+            printError("rampart: error: explain: \(failure)")
+            throw ExitCode.failure
+        }
     }
 }

@@ -1,6 +1,7 @@
 import Testing
 @testable import RampartCompiler
 @testable import RampartPolicy
+import RampartReport
 import RampartTestKit
 
 /// The compiled ruleset decides every packet as Windows' semantics do: random policies (every
@@ -215,5 +216,63 @@ import RampartTestKit
         // negotiate before permit at a tie.
         #expect(explained.considered.map { $0.filter.origin.filterList ?? "" } == ["Bad", "Bad", "Ipsec"], "the more specific filters looked at first")
         #expect(explained.considered.allSatisfy { $0.mismatch == .source })
+    }
+}
+
+/// `rampart explain`'s words and its answer: the packet it builds, and the verdict it gives, which
+/// is the compiled ruleset's for the same packet.
+@Suite struct ExplainTests {
+    @Test func packetWords() throws {
+        let q = try PacketQuery.parse(["in", "tcp", "198.51.100.7:51000", "->", "me:3389"])
+        #expect(q.hook == .input && q.proto == 6 && q.source == .address(IPAddress("198.51.100.7")!) && q.sourcePort == 51000)
+        #expect(q.destination == .me && q.destinationPort == 3389)
+        let host = Host(localAddresses: [IPAddress("127.0.0.1")!, IPAddress("192.0.2.1")!, IPAddress("2001:db8::1")!])
+        #expect(try q.packet(on: host).destination == IPAddress("192.0.2.1")!, "me is the host's address, not loopback")
+        let v6 = try PacketQuery.parse(["out", "udp", "[2001:db8::1]:40000", "to", "[2001:db8::53]:53", "ipsec", "interface=wg0"])
+        #expect(v6.ipsec && v6.interface == "wg0" && v6.destinationPort == 53)
+        let icmp = try PacketQuery.parse(["in", "icmp", "2001:db8::7", "me", "icmp-type=135"])
+        let packet = try icmp.packet(on: host)
+        #expect(packet.proto == 58 && packet.icmpType == 135 && packet.destination == IPAddress("2001:db8::1")!)
+        #expect(try PacketQuery.parse(["in", "icmp", "198.51.100.7", "to", "me"]).packet(on: host).icmpType == 8, "echo request by default")
+        for bad in [["sideways", "tcp", "a", "to", "b"], ["in", "tcp", "198.51.100.7", "to", "me:80"], ["in", "udp", "198.51.100.7:0", "to", "me:53"],
+                    ["in", "icmp", "198.51.100.7:5", "to", "me"], ["in", "gre", "198.51.100.7", "to", "me"], ["in", "tcp", "198.51.100.7:1", "to", "me:2", "bogus"]] {
+            #expect(throws: PacketQuery.Failure.self, "\(bad)") { try PacketQuery.parse(bad) }
+        }
+        #expect(throws: PacketQuery.Failure.self) { try PacketQuery.parse(["in", "tcp", "198.51.100.7:1", "to", "[2001:db8::1]:2"]).packet(on: host) }
+        #expect(throws: PacketQuery.Failure.self) { try PacketQuery.parse(["in", "tcp", "me:1", "to", "me:2"]).packet(on: host) }
+    }
+
+    /// For random policies and packets, the words explain turns into the packet, and its verdict
+    /// and deciding filter, are the compiled ruleset's.
+    @Test func explainAgreesWithTheCompiledRuleset() throws {
+        var g = EvaluatorPropertyTests.Generator(random: SplitMix(state: 77))
+        let local = EvaluatorPropertyTests.local
+        for _ in 0..<50 {
+            let store = try storeFrom(g.policy())
+            let compiled = RulesetEvaluator(ruleset: RulesetCompiler().compile(store, addresses: EvaluatorPropertyTests.addresses), host: EvaluatorPropertyTests.host)
+            for _ in 0..<100 {
+                let (p, hook) = g.packet()
+                guard p.interface == "eth0", !p.ipsec, p.proto == 6 || p.proto == 17 || p.proto == 1 || p.proto == 58 || p.proto == 47 else { continue }
+                func endpoint(_ a: IPAddress, _ port: UInt16) -> String {
+                    let text = local.contains(a) ? "me" : (a.family == .ipv6 ? "[\(a)]" : a.description)
+                    return p.hasPorts ? "\(text):\(port)" : (text.hasPrefix("[") ? String(text.dropFirst().dropLast()) : text)
+                }
+                let proto = p.proto == 6 ? "tcp" : p.proto == 17 ? "udp" : p.proto == 47 ? "47" : "icmp"
+                var words = [hook == .input ? "in" : "out", proto, endpoint(p.source, p.sourcePort), "to", endpoint(p.destination, p.destinationPort)]
+                if proto == "icmp" { words.append("icmp-type=\(p.icmpType)") }
+                guard case .success(let result) = ExplainRun.run(words, store: store, dynamic: nil, addresses: EvaluatorPropertyTests.addresses, local: local) else {
+                    Issue.record("\(words) did not parse")
+                    continue
+                }
+                guard case .object(let members) = result.json,
+                      case .string(let verdict)? = members.first(where: { $0.0 == "verdict" })?.1 else {
+                    Issue.record("no verdict in \(result.json.rendered())")
+                    continue
+                }
+                let expected = compiled.verdict(p, hook)
+                #expect(verdict == expected.action.rawValue, "\(words): explain says \(verdict), the ruleset \(expected)")
+                #expect(result.text.contains(expected.decidedBy.map { "decided by: \($0)" } ?? "decided by: no filter matches"), "\(words)\n\(result.text)")
+            }
+        }
     }
 }

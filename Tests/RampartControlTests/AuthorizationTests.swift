@@ -16,7 +16,7 @@ import RampartPolicy
 
     func denied(_ d: Decision) -> Bool { if case .denied = d { return true } else { return false } }
 
-    @Test(arguments: [ControlOperation.status, .active, .counters, .dump, .dynamic])
+    @Test(arguments: [ControlOperation.status, .active, .counters, .dump, .dynamic, .explain])
     func queriesNeedMembership(op: ControlOperation) {
         #expect(decide(op, nil, .admin) == .query)
         #expect(decide(op, nil, .member) == .query)

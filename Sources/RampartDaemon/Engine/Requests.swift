@@ -121,7 +121,7 @@ public enum RequestRouter {
             script = planned.script
             skipped = planned.skipped
             summary = "import \(name.debugDescription) (\(planned.script.commands.count) commands\(request.dryRun == true ? ", dry run" : ""))"
-        case .status, .active, .counters, .dump, .dynamic, .reload, .confirm:
+        case .status, .active, .counters, .dump, .dynamic, .explain, .reload, .confirm:
             break
         }
         let decision = Authorization.decide(operation, script: script, dryRun: request.dryRun ?? false, role: peer.role, group: group)
@@ -148,6 +148,11 @@ extension PolicyEngine {
             }
         case .dump:
             return await offEngine { ControlResponse(ok: true, text: ScriptWriter.dump(snapshot.store)) }
+        case .explain:
+            // What the engine enforces now: its store, dynamic rules and addresses, this namespace's `me`.
+            let addresses = self.addresses
+            let words = prepared.request.args ?? []
+            return await offEngine { Explain.response(words, store: snapshot.store, dynamic: snapshot.dynamic, addresses: addresses) }
         case .counters:
             let counters: [RuleCounter]
             do {
@@ -184,6 +189,15 @@ extension PolicyEngine {
             }
         case .reload, .confirm:
             return .failure(.badRequest, "'\(prepared.operation.rawValue)' is not a query")
+        }
+    }
+
+    enum Explain {
+        static func response(_ words: [String], store: Store, dynamic: DynamicState, addresses: DynamicAddresses) -> ControlResponse {
+            switch ExplainRun.run(words, store: store, dynamic: dynamic, addresses: addresses, local: LocalAddresses.current()) {
+            case .success(let (text, json)): return ControlResponse(ok: true, text: text, json: json.rendered())
+            case .failure(let failure): return .failure(.badRequest, "explain: \(failure)")
+            }
         }
     }
 

@@ -1,0 +1,120 @@
+import RampartPolicy
+
+/// The packet `rampart explain` asks about, from its words:
+/// `in|out PROTO SOURCE [->|to] DESTINATION [icmp-type=N] [ipsec] [interface=NAME]`, where PROTO is
+/// tcp, udp, icmp or a number, and an endpoint is `ADDRESS[:PORT]`, `[IPV6]:PORT` or `me[:PORT]`.
+public struct PacketQuery: Sendable, Equatable {
+    public enum Endpoint: Sendable, Equatable {
+        case me
+        case address(IPAddress)
+    }
+
+    public var hook: Chain.Hook
+    /// nil for `icmp`: 1 or 58 by the address family.
+    public var proto: UInt8?
+    public var source: Endpoint
+    public var sourcePort: UInt16
+    public var destination: Endpoint
+    public var destinationPort: UInt16
+    public var icmpType: UInt8?
+    public var ipsec = false
+    public var interface = "eth0"
+
+    public struct Failure: Error, CustomStringConvertible, Equatable {
+        public var description: String
+    }
+
+    static let usage = "expected: in|out PROTO SOURCE [to] DESTINATION, e.g. 'in tcp 198.51.100.7:51000 to me:3389'"
+
+    public static func parse(_ words: [String]) throws(Failure) -> PacketQuery {
+        var rest = words[...]
+        guard let direction = rest.popFirst(), let hook = ["in": Chain.Hook.input, "out": .output][direction.lowercased()] else {
+            throw Failure(description: usage)
+        }
+        // `->` (quoted in a shell, where `>` redirects), `to`, or nothing between the endpoints.
+        guard let protoWord = rest.popFirst()?.lowercased(), let source = rest.popFirst() else { throw Failure(description: usage) }
+        if let arrow = rest.first, arrow == "->" || arrow.lowercased() == "to" { rest.removeFirst() }
+        guard let destination = rest.popFirst() else { throw Failure(description: usage) }
+        var proto: UInt8?
+        switch protoWord {
+        case "tcp": proto = 6
+        case "udp": proto = 17
+        case "icmp": proto = nil
+        default:
+            guard let n = UInt8(protoWord) else { throw Failure(description: "unknown protocol '\(protoWord)': tcp, udp, icmp or a number 0-255") }
+            proto = n
+        }
+        let (s, sp) = try endpoint(source)
+        let (d, dp) = try endpoint(destination)
+        var query = PacketQuery(hook: hook, proto: proto, source: s, sourcePort: sp ?? 0, destination: d, destinationPort: dp ?? 0)
+        let ported = proto == 6 || proto == 17
+        if ported && (sp == nil || dp == nil) { throw Failure(description: "\(protoWord) needs a port on both sides (ADDRESS:PORT)") }
+        if !ported && (sp != nil || dp != nil) { throw Failure(description: "ports are for tcp and udp only") }
+        for word in rest {
+            let parts = word.split(separator: "=", maxSplits: 1).map(String.init)
+            switch (parts[0].lowercased(), parts.count == 2 ? parts[1] : nil) {
+            case ("ipsec", nil): query.ipsec = true
+            case ("interface", let name?) where !name.isEmpty: query.interface = name
+            case ("icmp-type", let n?):
+                guard proto == nil || proto == 1 || proto == 58, let t = UInt8(n) else { throw Failure(description: "icmp-type takes 0-255, with icmp only") }
+                query.icmpType = t
+            default: throw Failure(description: "unexpected '\(word)'; after the packet: icmp-type=N, ipsec, interface=NAME")
+            }
+        }
+        return query
+    }
+
+    static func endpoint(_ text: String) throws(Failure) -> (Endpoint, UInt16?) {
+        var address = text, port: String?
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { throw Failure(description: "'\(text)': unclosed '['") }
+            address = String(text[text.index(after: text.startIndex)..<close])
+            let after = text[text.index(after: close)...]
+            if !after.isEmpty {
+                guard after.first == ":" else { throw Failure(description: "'\(text)': expected ':PORT' after ']'") }
+                port = String(after.dropFirst())
+            }
+        } else if text.filter({ $0 == ":" }).count == 1 {
+            let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+            address = String(parts[0])
+            port = String(parts[1])
+        }
+        var number: UInt16?
+        if let port {
+            guard let p = UInt16(port), p > 0 else { throw Failure(description: "'\(text)': the port must be 1-65535") }
+            number = p
+        }
+        if address.lowercased() == "me" { return (.me, number) }
+        guard let a = IPAddress(address) else { throw Failure(description: "'\(address)' is not an IP address or 'me'") }
+        return (.address(a), number)
+    }
+
+    /// The packet, with `me` replaced by this host's address of the other side's family.
+    public func packet(on host: Host) throws(Failure) -> Packet {
+        let family: IPAddress.Family
+        switch (source, destination) {
+        case (.address(let a), .address(let b)):
+            guard a.family == b.family else { throw Failure(description: "the source and destination are of different IP versions") }
+            family = a.family
+        case (.address(let a), .me), (.me, .address(let a)): family = a.family
+        case (.me, .me): throw Failure(description: "both sides are 'me': that traffic uses the loopback interface and is always permitted")
+        }
+        // Loopback and link-local addresses stand for `me` only when there is nothing else.
+        func ordinary(_ a: IPAddress) -> Bool {
+            a.family == .ipv4 ? a.numeric >> 24 != 127 && a.numeric >> 16 != 0xa9fe : a.numeric != 1 && a.numeric >> 118 != 0x3fa
+        }
+        let candidates = host.localAddresses.filter { $0.family == family }
+        guard let mine = candidates.filter(ordinary).min() ?? candidates.min() else {
+            throw Failure(description: "this host has no \(family == .ipv4 ? "IPv4" : "IPv6") address to stand for 'me'")
+        }
+        func resolve(_ e: Endpoint) -> IPAddress {
+            if case .address(let a) = e { return a }
+            return mine
+        }
+        let number = proto ?? (family == .ipv4 ? 1 : 58)
+        var p = Packet(source: resolve(source), destination: resolve(destination), proto: number, sourcePort: sourcePort,
+                       destinationPort: destinationPort, interface: interface, ipsec: ipsec)
+        if number == 1 || number == 58 { p.icmpType = icmpType ?? (number == 1 ? 8 : 128) }
+        return p
+    }
+}

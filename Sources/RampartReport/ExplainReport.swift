@@ -1,0 +1,80 @@
+import RampartCompiler
+import RampartPolicy
+
+/// `rampart explain`: what would happen to one packet, which filter decides, and the filters
+/// before it in the order and why each did not match.
+public enum ExplainReport {
+    static func filterText(_ f: ActiveFilter, rank: Int, _ hook: Chain.Hook) -> String {
+        "\(f.id) rank \(rank) (\(f.weight.pairLabel) #\(f.weight.fossenRank), \(f.action(for: hook).rawValue)): \(ActiveListing.matchText(f))  [\(f.origin)]"
+    }
+
+    public static func text(_ e: ReferenceEvaluator.Explanation, packet: Packet, hook: Chain.Hook) -> String {
+        var lines = ["\(hook == .input ? "in" : "out") \(packet)", "verdict: \(e.verdict.action == .accept ? "permit" : "block") (\(e.verdict.action))"]
+        if let fixed = e.fixedRule {
+            lines.append("decided by: \(fixed): \(fixedRuleText(fixed)), before any filter")
+        } else if let f = e.filter, let rank = e.rank {
+            lines.append("decided by: " + filterText(f, rank: rank, hook))
+            if f.action(for: hook) == .negotiate {
+                lines.append("  negotiate: " + (packet.ipsec ? "protected by an IPsec SA, so permitted"
+                    : f.soft || (hook == .input && f.inpass) ? "clear traffic permitted (\(f.soft ? "soft" : "inpass"))" : "clear traffic blocked (no SA, no inpass/soft)"))
+            }
+        } else {
+            lines.append("decided by: no filter matches: permitted (as in Windows)")
+        }
+        if !e.considered.isEmpty {
+            lines.append("considered before it, in order:")
+            for c in e.considered { lines.append("  \(filterText(c.filter, rank: c.rank, hook)) — \(c.mismatch) does not match") }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    public static func json(_ e: ReferenceEvaluator.Explanation, packet: Packet, hook: Chain.Hook) -> JSONValue {
+        func filter(_ f: ActiveFilter, _ rank: Int) -> [(String, JSONValue)] {
+            [("id", .string(f.id)), ("rank", .int(rank)), ("class", .string(f.weight.pairLabel)), ("fossenRank", .int(f.weight.fossenRank)),
+             ("action", .string(f.action(for: hook).rawValue)), ("match", .string(ActiveListing.matchText(f))), ("origin", .string(f.origin.description))]
+        }
+        var decided: JSONValue = .null
+        if let fixed = e.fixedRule {
+            decided = .object([("rule", .string(fixed))])
+        } else if let f = e.filter, let rank = e.rank {
+            decided = .object(filter(f, rank))
+        }
+        return .object([
+            ("direction", .string(hook == .input ? "in" : "out")),
+            ("packet", .object([("source", .string(packet.source.description)), ("destination", .string(packet.destination.description)),
+                                ("protocol", .int(Int(packet.proto))), ("sourcePort", .int(Int(packet.sourcePort))),
+                                ("destinationPort", .int(Int(packet.destinationPort))), ("icmpType", .int(Int(packet.icmpType))),
+                                ("interface", .string(packet.interface)), ("ipsec", .bool(packet.ipsec))])),
+            ("verdict", .string(e.verdict.action.rawValue)),
+            ("decidedBy", decided),
+            ("considered", .array(e.considered.map { .object(filter($0.filter, $0.rank) + [("mismatch", .string($0.mismatch.description))]) })),
+        ])
+    }
+
+    static func fixedRuleText(_ rule: String) -> String {
+        switch rule {
+        case "loopback": return "loopback traffic is never filtered"
+        case "icmpv6-nd": return "IPv6 neighbour discovery is never filtered"
+        case "exempt-isakmp": return "ISAKMP (UDP 500 to 500) is always exempt"
+        default: return "exempt at the configured ipsecexempt level"
+        }
+    }
+}
+
+/// The whole of `rampart explain`, from the words to the rendering, as the CLI (offline) and
+/// rampartd (on what it enforces) both run it.
+public enum ExplainRun {
+    public static func run(_ words: [String], store: Store, dynamic: DynamicState?, addresses: DynamicAddresses,
+                           local: [IPAddress]) -> Result<(text: String, json: JSONValue), PacketQuery.Failure> {
+        do throws(PacketQuery.Failure) {
+            let query = try PacketQuery.parse(words)
+            let host = Host(localAddresses: Set(local))
+            let packet = try query.packet(on: host)
+            let evaluator = ReferenceEvaluator(store: store, dynamic: dynamic, addresses: addresses, host: host)
+            let explanation = evaluator.explain(packet, query.hook)
+            return .success((ExplainReport.text(explanation, packet: packet, hook: query.hook), ExplainReport.json(explanation, packet: packet, hook: query.hook)))
+        } catch {
+            return .failure(error)
+        }
+    }
+}

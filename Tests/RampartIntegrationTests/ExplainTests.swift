@@ -1,0 +1,93 @@
+import Foundation
+import Testing
+import RampartNamespaceKit
+import RampartTestKit
+
+/// `rampart explain` against real probes: for every probe of the web-server example, the explained
+/// verdicts of its packet and of the reply say whether the connection works, and the filter the
+/// explanation names is the one whose counter the probe's packets increment.
+@Suite(.serialized) struct ExplainTests {
+    typealias L = Lab
+
+    struct Probe {
+        var inbound: Bool
+        var client: KeyPath<Lab, Namespace>
+        var clientAddress: String
+        var serverAddress: String
+        var proto: String
+        var port: Int
+    }
+
+    static func endpoint(_ address: String, _ port: Int) -> String { address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)" }
+
+    /// The JSON verdict and deciding rule of one explained packet, run in the server's namespace.
+    static func explain(_ cli: RampartCLI, _ lab: Lab, _ addresses: String, _ words: [String]) throws -> (verdict: String, id: String?) {
+        let out = try cli.run(["explain", "--json", "--addresses", addresses] + words, in: lab.server).out
+        let json = try JSONSerialization.jsonObject(with: Data(out.utf8)) as! [String: Any]
+        let decided = json["decidedBy"] as? [String: Any]
+        return (json["verdict"] as! String, (decided?["id"] ?? decided?["rule"]) as? String)
+    }
+
+    /// Packets counted per rule id (`rampart counters --json` in the server).
+    static func counters(_ cli: RampartCLI, _ lab: Lab) throws -> [String: Int] {
+        let out = try cli.run(["counters", "--json"], in: lab.server).out
+        var totals: [String: Int] = [:]
+        for row in try JSONSerialization.jsonObject(with: Data(out.utf8)) as! [[String: Any]] {
+            totals[row["id"] as! String, default: 0] += row["packets"] as! Int
+        }
+        return totals
+    }
+
+    @Test func everyProbeOfTheWebServerExampleIsAsExplained() throws {
+        let lab = try Lab()
+        defer { lab.teardown() }
+        let cli = try RampartCLI()
+        defer { cli.cleanup() }
+        try cli.exec(try String(contentsOfFile: Fixtures.webServerExample, encoding: .utf8))
+        let addresses = try cli.addresses(#"{"dns": ["198.51.100.10", "2001:db8:100::10"], "wins": [], "dhcp": [], "gateway": [], "names": {}}"#)
+        try cli.run(["apply", "--addresses", addresses], in: lab.server)
+        try lab.listen(lab.server, tcp: [80, 443, 21, 3389, 8080])
+        try lab.listen(lab.inside, tcp: [80, 53], udp: [53])
+        try lab.listen(lab.external, tcp: [80, 53], udp: [53])
+        var probes: [Probe] = []
+        for port in [80, 443, 21, 3389, 8080] {
+            probes.append(Probe(inbound: true, client: \.inside, clientAddress: L.internal4, serverAddress: L.serverInternal4, proto: "tcp", port: port))
+            probes.append(Probe(inbound: true, client: \.external, clientAddress: L.external4, serverAddress: L.serverExternal4, proto: "tcp", port: port))
+            probes.append(Probe(inbound: true, client: \.external, clientAddress: L.external6, serverAddress: L.serverExternal6, proto: "tcp", port: port))
+        }
+        probes.append(Probe(inbound: true, client: \.inside, clientAddress: L.internal6, serverAddress: L.serverInternal6, proto: "tcp", port: 80))
+        for (client, address, server) in [(\Lab.external, L.external4, L.serverExternal4), (\Lab.external, L.external6, L.serverExternal6), (\Lab.inside, L.internal4, L.serverInternal4)] {
+            probes.append(Probe(inbound: false, client: client, clientAddress: address, serverAddress: server, proto: "tcp", port: 80))
+        }
+        for (client, address, server) in [(\Lab.inside, L.internal4, L.serverInternal4), (\Lab.inside, L.internal6, L.serverInternal6), (\Lab.external, L.external4, L.serverExternal4)] {
+            probes.append(Probe(inbound: false, client: client, clientAddress: address, serverAddress: server, proto: "udp", port: 53))
+            probes.append(Probe(inbound: false, client: client, clientAddress: address, serverAddress: server, proto: "tcp", port: 53))
+        }
+        var permitted = 0, blocked = 0
+        for (i, p) in probes.enumerated() {
+            let ephemeral = 41000 + i
+            // The first packet and its reply, as they pass the server's hooks.
+            let (first, reply): ([String], [String])
+            if p.inbound {
+                first = ["in", p.proto, Self.endpoint(p.clientAddress, ephemeral), "to", Self.endpoint(p.serverAddress, p.port)]
+                reply = ["out", p.proto, Self.endpoint(p.serverAddress, p.port), "to", Self.endpoint(p.clientAddress, ephemeral)]
+            } else {
+                first = ["out", p.proto, Self.endpoint(p.serverAddress, ephemeral), "to", Self.endpoint(p.clientAddress, p.port)]
+                reply = ["in", p.proto, Self.endpoint(p.clientAddress, p.port), "to", Self.endpoint(p.serverAddress, ephemeral)]
+            }
+            let a = try Self.explain(cli, lab, addresses, first), b = try Self.explain(cli, lab, addresses, reply)
+            let explained = a.verdict == "accept" && b.verdict == "accept"
+            let before = try Self.counters(cli, lab)
+            let from = p.inbound ? lab[keyPath: p.client] : lab.server
+            let target = p.inbound ? p.serverAddress : p.clientAddress
+            let works = p.proto == "tcp" ? try lab.tcp(from: from, target, p.port, sourcePort: ephemeral) : try lab.udp(from: from, target, p.port, sourcePort: ephemeral)
+            #expect(works == explained, "\(first.joined(separator: " ")): explained \(a) then \(reply.joined(separator: " ")): \(b), but the probe \(works ? "got through" : "did not")")
+            let after = try Self.counters(cli, lab)
+            if let id = a.id, id.hasPrefix("F") {
+                #expect((after[id] ?? 0) > (before[id] ?? 0), "\(first.joined(separator: " ")): the explained filter \(id) counted no packet")
+            }
+            if explained { permitted += 1 } else { blocked += 1 }
+        }
+        #expect(permitted >= 10 && blocked >= 8, "the probes cover both outcomes: \(permitted) permitted, \(blocked) blocked")
+    }
+}
