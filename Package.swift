@@ -72,7 +72,7 @@ let package = Package(
             swiftSettings: strict
         ),
         // Benchmarks against nft -f (docs/benchmarks.md); not part of the product.
-        .executableTarget(name: "rampart-bench", dependencies: ["RampartTestKit", "RampartNamespaceKit", "RampartNetlink", "RampartCompiler", "RampartPolicy", "RampartSystem", "RampartReport"], swiftSettings: strict),
+        .executableTarget(name: "rampart-bench", dependencies: ["RampartTestKit", "RampartNamespaceKit", "RampartNetlink", "RampartCompiler", "RampartPolicy", "RampartSystem", "RampartReport", "CNetfilter"], swiftSettings: strict),
         // Pure: no root, no namespace, no libnftnl.
         .testTarget(name: "RampartPolicyTests", dependencies: ["RampartPolicy", "RampartReport", "RampartSystem", "RampartTestKit"], swiftSettings: strict),
         .testTarget(name: "RampartCompilerTests", dependencies: ["RampartCompiler", "RampartPolicy", "RampartReport", "RampartTestKit"], exclude: ["Golden"], swiftSettings: strict),

@@ -9,6 +9,8 @@ import RampartCompiler
 import RampartNetlink
 import RampartPolicy
 import RampartSystem
+import RampartReport
+import CNetfilter
 import RampartNamespaceKit
 import RampartTestKit
 
@@ -31,7 +33,7 @@ while let a = arguments.popFirst() {
     case "--flood-seconds": floodSeconds = Int(arguments.popFirst() ?? "") ?? floodSeconds
     case "--cases": packetCases = Set((arguments.popFirst() ?? "").split(separator: ",").map(String.init))
     default:
-        FileHandle.standardError.write(Data("usage: rampart-bench [--runs N] [--idle-seconds S] [--only apply|daemon|sources|packets] [--flood-seconds S] [--cases none,10,1000,10000,100000,blocklist] [--rampart PATH] [--rampartd PATH]\n".utf8))
+        FileHandle.standardError.write(Data("usage: rampart-bench [--runs N] [--idle-seconds S] [--only apply|daemon|sources|packets|stages] [--flood-seconds S] [--cases none,10,1000,10000,100000,blocklist] [--rampart PATH] [--rampartd PATH]\n".utf8))
         exit(64)
     }
 }
@@ -170,7 +172,9 @@ for count in sections.contains("apply") ? [1, 10_000] : [] {
 }
 
 let date = ISO8601DateFormatter().string(from: Date())
-if sections != ["packets"] { print("Measured \(date), \(runs) runs each after one warm-up, medians; a fresh network namespace per run.") }
+if sections == ["stages"] {
+    print("Measured \(date), in process, medians of \(runs) runs.")
+} else if sections != ["packets"] { print("Measured \(date), \(runs) runs each after one warm-up, medians; a fresh network namespace per run.") }
 if sections.contains("apply") {
 print("")
 print("| workload | rampart netlink apply (in process) | `nft -f` (process) | ratio | `rampart apply` (process) | `nft -f` (process) | ratio |")
@@ -367,5 +371,70 @@ if sections == ["packets"] {
         let rate = median(row.rates)
         let ratio = base.map { String(format: "%.2f×", rate / $0) } ?? "—"
         print("| \(row.name) | \(row.inputRules) | \(Int(rate.rounded())) | \(ratio) |")
+    }
+}
+
+// Growth of every stage with the policy's size: the synthetic policy and the block list at 1,000,
+// 10,000 and 100,000 filters, each stage timed in process (median of `runs`), and the ratio of
+// each size to the previous one (10 means linear). Only with `--only stages`.
+if sections == ["stages"] {
+    /// Acknowledges every message as nf_tables would, records nothing: the client's own cost.
+    final class NullTransport: NetlinkTransport {
+        let portID: UInt32 = 1
+        var replies: [[UInt8]] = []
+        func sizeBuffers(bytes: Int, messages: Int) {}
+        func send(_ bytes: [UInt8]) throws(NetlinkError) {
+            for m in NetlinkMessages(bytes: bytes) where m.flags & UInt16(NLM_F_ACK) != 0 {
+                replies.append(Wire.message(type: UInt16(NLMSG_ERROR), flags: 0x100, sequence: m.sequence, Wire.le32(0) + Array(m.data.prefix(16))))
+            }
+        }
+        func receive(wait: Bool) throws(NetlinkError) -> [UInt8]? { replies.isEmpty ? nil : replies.removeFirst() }
+    }
+    func time(_ body: () throws -> Void) rethrows -> Double {
+        var samples: [Double] = []
+        for _ in 0..<max(1, runs) {
+            let start = ContinuousClock.now
+            try body()
+            samples.append(ms(ContinuousClock.now - start))
+        }
+        return median(samples)
+    }
+    let stageNames = ["parse", "interpret", "store encode", "store decode", "order", "compile", "linearize + batch", "show active", "counters listing", "dump"]
+    for (shape, make) in [("synthetic", { (n: Int) in Fixtures.synthetic(filters: n) }), ("block list", { (n: Int) in Fixtures.blocklist(entries: n) })] {
+        var table: [[Double]] = []
+        let sizes = [1_000, 10_000, 100_000]
+        for n in sizes {
+            let text = make(n)
+            var parsed = ParsedScript()
+            var s = Store()
+            var data = Data()
+            var filters: [ActiveFilter] = []
+            var ruleset = Ruleset()
+            var row: [Double] = []
+            row.append(try time { parsed = try ScriptRunner.parse(ScriptRunner.lines(of: text, file: "bench")) })
+            row.append(try time {
+                var i = Interpreter(store: Store())
+                try ScriptRunner.run(parsed, in: &i)
+                s = i.store
+            })
+            row.append(time { data = StoreCodec.encode(s) })
+            row.append(try time { _ = try StoreCodec.decode(data) })
+            row.append(time { filters = Ordering.sorted(EffectiveFilters.collect(s), for: .input) })
+            row.append(time { ruleset = RulesetCompiler().compile(s) })
+            row.append(try time { try NftablesClient(transport: NullTransport()).apply(ruleset) })
+            row.append(time { _ = ActiveListing.text(Ordering.display(EffectiveFilters.collect(s))) })
+            let counters = ruleset.chains.flatMap { chain in chain.rules.enumerated().map { RuleCounter(chain: chain.name, handle: UInt64($0.offset), id: $0.element.id, packets: 1, bytes: 64) } }
+            row.append(time { _ = CounterListing.text(counters, origins: CounterListing.origins(s)) })
+            row.append(time { _ = ScriptWriter.dump(s) })
+            _ = filters
+            table.append(row)
+        }
+        print("")
+        print("| \(shape): stage (ms) | 1,000 | 10,000 | 100,000 | 10k/1k | 100k/10k |")
+        print("|---|---|---|---|---|---|")
+        for (i, name) in stageNames.enumerated() {
+            let a = table[0][i], b = table[1][i], c = table[2][i]
+            print("| \(name) | \(fmt(a)) | \(fmt(b)) | \(fmt(c)) | \(String(format: "%.1f", b / max(a, 0.001))) | \(String(format: "%.1f", c / max(b, 0.001))) |")
+        }
     }
 }
