@@ -9,7 +9,7 @@ import RampartTestKit
 /// actions with inpass and soft, exemption levels, IPv4 and IPv6) and random packets, the
 /// reference evaluator on the filters against the evaluator of the compiled ruleset — the same
 /// verdict and the same deciding filter for every packet.
-@Suite struct EvaluatorPropertyTests {
+@Suite(.serialized) struct EvaluatorPropertyTests {
     static let local: [IPAddress] = [IPAddress("192.0.2.1")!, IPAddress("2001:db8::1")!]
     static let host = Host(localAddresses: Set(local))
 
@@ -142,7 +142,8 @@ import RampartTestKit
         }
     }
 
-    /// 1,000 policies × 1,000 packets, in 10 batches that run in parallel.
+    /// 1,000 policies × 1,000 packets, in 10 batches, one at a time (CPU-bound: in parallel they would
+    /// starve the other suites' tasks on a 2-core machine).
     @Test(arguments: 0..<10)
     func compiledRulesetDecidesAsWindowsDoes(batch: Int) throws {
         var g = Generator(random: SplitMix(state: UInt64(0xA11CE + batch)))

@@ -98,7 +98,7 @@ final class EngineFixture: Sendable {
 }
 
 /// Waits (bounded) for a condition the engine reaches asynchronously, e.g. a service failing.
-func eventually(_ seconds: Double = 10, _ condition: () async -> Bool) async -> Bool {
+func eventually(_ seconds: Double = 60, _ condition: () async -> Bool) async -> Bool {
     let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
     while ContinuousClock.now < deadline {
         if await condition() { return true }
