@@ -20,7 +20,13 @@ public enum NftRenderer {
             out += "\tset \(set.name) {\n"
             out += "\t\ttype \(set.family == .ipv4 ? "ipv4_addr" : "ipv6_addr")\n"
             out += "\t\tflags interval\n"
-            if !set.elements.isEmpty {
+            if set.isFilterSet {
+                // Each element counts its own packets and names its filter.
+                out += "\t\tcounter\n"
+                if !set.elements.isEmpty {
+                    out += "\t\telements = { " + zip(set.elements, set.elementIDs).map { "\($0) comment \"\($1)\"" }.joined(separator: ", ") + " }\n"
+                }
+            } else if !set.elements.isEmpty {
                 out += "\t\telements = { " + set.elements.map(\.description).joined(separator: ", ") + " }\n"
             }
             out += "\t}\n"
@@ -91,7 +97,9 @@ public enum NftRenderer {
             ("table", .object([("family", .string("inet")), ("name", .string(Ruleset.tableName))])),
             ("sets", .array(ruleset.sets.map { s in
                 .object([("name", .string(s.name)), ("type", .string(s.family == .ipv4 ? "ipv4_addr" : "ipv6_addr")),
-                         ("source", .string(s.source)), ("elements", .array(s.elements.map { .string($0.description) }))])
+                         ("source", .string(s.source)),
+                         ("elements", .array(s.isFilterSet ? zip(s.elements, s.elementIDs).map { .object([("address", .string($0.description)), ("id", .string($1))]) }
+                                                            : s.elements.map { .string($0.description) }))])
             })),
             ("chains", .array(ruleset.chains.map { c in
                 .object([("name", .string(c.name)), ("hook", .string(c.hook.rawValue)), ("priority", .int(c.priority)),

@@ -17,13 +17,21 @@ public struct Ruleset: Sendable, Equatable {
     public var ruleCount: Int { chains.reduce(0) { $0 + $1.rules.count } }
 }
 
-/// A named interval set of addresses of one family, filled from the dynamic-address snapshot.
+/// A named interval set of addresses of one family: filled from the dynamic-address snapshot
+/// (a server type's or a host name's addresses), or a *filter set*, the addresses of a run of
+/// filters the compiler grouped into one rule, each element carrying its filter's id.
 public struct NamedSet: Sendable, Equatable {
+    /// What fills a set of filters.
+    public static let filterSource = "filters"
+
     public var name: String
     public var family: IPAddress.Family
-    /// Sorted and merged: nft refuses overlapping interval elements.
+    /// Sorted; merged for address sets (nft refuses overlapping interval elements). A filter set's
+    /// elements never overlap and are not merged: each is one filter.
     public var elements: [AddressRange]
-    /// What fills it: `DNS`, `GATEWAY`, or a host name.
+    /// For a filter set: the id of the filter each element comes from (the element's comment).
+    public var elementIDs: [String] = []
+    /// What fills it: `DNS`, `GATEWAY`, a host name, or `filters`.
     public var source: String
 
     public init(name: String, family: IPAddress.Family, elements: [AddressRange], source: String) {
@@ -31,6 +39,32 @@ public struct NamedSet: Sendable, Equatable {
         self.family = family
         self.elements = AddressRange.normalize(elements.filter { $0.family == family })
         self.source = source
+    }
+
+    /// A filter set: `elements` must not overlap (the compiler guarantees it).
+    public init(filterSet name: String, family: IPAddress.Family, elements: [(range: AddressRange, id: String)]) {
+        self.name = name
+        self.family = family
+        let sorted = elements.sorted { $0.range < $1.range }
+        self.elements = sorted.map(\.range)
+        elementIDs = sorted.map(\.id)
+        source = NamedSet.filterSource
+    }
+
+    /// Elements carry counters and their filters' ids.
+    public var isFilterSet: Bool { source == NamedSet.filterSource }
+
+    /// The id of the element that holds `address`, for a filter set.
+    public func elementID(containing address: IPAddress) -> String? {
+        guard address.family == family else { return nil }
+        // Sorted and disjoint: a binary search on the first address.
+        var low = 0, high = elements.count
+        while low < high {
+            let mid = (low + high) / 2
+            if elements[mid].first.numeric <= address.numeric { low = mid + 1 } else { high = mid }
+        }
+        guard low > 0, address.numeric <= elements[low - 1].last.numeric else { return nil }
+        return elementIDs.isEmpty ? "" : elementIDs[low - 1]
     }
 }
 

@@ -17,7 +17,8 @@ public struct CompileOptions: Sendable, Equatable {
 /// Chain layout (input and output alike; forward is never touched):
 /// 1. loopback accepted; 2. ICMPv6 neighbour discovery (types 133–136) accepted;
 /// 3. invalid packets logged (ipsecdiagnostics bit 4); 4. the ipsecexempt exemptions;
-/// 5. the active filters, most specific first, as first-match rules; 6. policy accept
+/// 5. the active filters, most specific first, as first-match rules (runs of them grouped into
+/// one rule over a set, `Grouping`); 6. policy accept
 /// (a packet that matches no filter is permitted, as in Windows).
 public struct RulesetCompiler {
     public var options: CompileOptions
@@ -28,6 +29,7 @@ public struct RulesetCompiler {
         let filters = EffectiveFilters.collect(store, dynamic: dynamic)
         var sets = SetCollector(addresses: addresses, filters: filters)
         var chains: [Chain] = []
+        var filterSets: [NamedSet] = []
         for hook in [Chain.Hook.input, .output] {
             var chain = Chain(name: hook.rawValue, hook: hook, policy: .accept)
             chain.rules += RulesetCompiler.baseRules(hook)
@@ -36,12 +38,14 @@ public struct RulesetCompiler {
             }
             chain.rules += RulesetCompiler.exemptions(level: store.config.ipsecExempt, hook: hook)
             let logDrops = hook == .input ? store.config.logsInboundDrops : store.config.logsOutboundDrops
+            var filterRules: [RuleSpec] = []
             for filter in Ordering.sorted(filters, for: hook) {
-                chain.rules += rules(for: filter, hook: hook, logDrops: logDrops, sets: &sets)
+                filterRules += rules(for: filter, hook: hook, logDrops: logDrops, sets: &sets)
             }
+            chain.rules += Grouping.group(filterRules, chain: hook.rawValue, sets: &filterSets)
             chains.append(chain)
         }
-        return Ruleset(sets: sets.namedSets(), chains: chains)
+        return Ruleset(sets: sets.namedSets() + filterSets, chains: chains)
     }
 
     func logStatements(_ prefix: String) -> [Statement] {

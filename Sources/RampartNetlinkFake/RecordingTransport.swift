@@ -97,6 +97,9 @@ public final class RecordingTransport: NetlinkTransport, @unchecked Sendable {
         let type = Int32(message.type & 0xff)
         if type == Int32(NFT_MSG_GETTABLE.rawValue) {
             queue.append(tableExists ? error(0, for: message) : error(ENOENT, for: message))
+        } else if type == Int32(NFT_MSG_GETSET.rawValue) || type == Int32(NFT_MSG_GETSETELEM.rawValue) {
+            // Sets are not modelled: an empty dump.
+            queue.append(Wire.message(type: UInt16(NLMSG_DONE), flags: UInt16(NLM_F_MULTI), sequence: message.sequence, [0, 0, 0, 0]))
         } else if type == Int32(NFT_MSG_GETRULE.rawValue) {
             var datagram: [UInt8] = []
             for rule in rules {

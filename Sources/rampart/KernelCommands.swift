@@ -111,7 +111,7 @@ struct Counters: ParsableCommand {
                 printError("rampart: table inet rampart is not present (nothing applied in this namespace)")
                 throw ExitCode.failure
             }
-            counters = try client.ruleCounters()
+            counters = try client.ruleCounters() + client.elementCounters()
         } catch let error as NetlinkError {
             throw kernelFailure(error)
         }

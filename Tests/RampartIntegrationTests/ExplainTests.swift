@@ -91,3 +91,50 @@ import RampartTestKit
         #expect(permitted >= 10 && blocked >= 8, "the probes cover both outcomes: \(permitted) permitted, \(blocked) blocked")
     }
 }
+
+/// A block list compiles to one rule over a set whose elements keep their filters: real traffic
+/// is dropped or passes as listed, every element counts exactly the packets of its filter, and
+/// `rampart explain` names the same filter.
+@Suite(.serialized) struct GroupedFilterTests {
+    typealias L = Lab
+
+    @Test func aBlockListIsOneRuleWithExactCountsPerFilter() throws {
+        let lab = try Lab()
+        defer { lab.teardown() }
+        let cli = try RampartCLI()
+        defer { cli.cleanup() }
+        var lines = ["pushd ipsec static", "add filteraction name=Block action=block", "add policy name=Ban assign=yes"]
+        for i in 20..<70 { lines.append("add filter filterlist=Banned srcaddr=203.0.113.\(i) dstaddr=me mirrored=no") }
+        lines.append("add filter filterlist=Banned srcaddr=\(L.external4) dstaddr=me mirrored=no")
+        lines.append("add filter filterlist=Banned srcaddr=2001:db8:203::\(99) dstaddr=me mirrored=no")
+        lines += ["add rule name=Ban policy=Ban filterlist=Banned filteraction=Block", "popd"]
+        try cli.exec(lines.joined(separator: "\n") + "\n")
+        try cli.run(["apply"], in: lab.server)
+        let listing = try lab.server.nftList()
+        let input = listing.components(separatedBy: "chain input")[1].components(separatedBy: "chain output")[0]
+        #expect(input.components(separatedBy: "@input_f").count - 1 == 1, "one rule for the run of 51 IPv4 hosts:\n\(input)")
+        #expect(listing.contains("comment \"F51\""), "elements carry their filters' ids")
+        try lab.listen(lab.server, tcp: [80], udp: [9999])
+        #expect(try lab.tcp(from: lab.inside, L.serverInternal4, 80), "a host not on the list passes")
+        #expect(try !lab.tcp(from: lab.external, L.serverExternal4, 80), "a listed host is dropped")
+        // The filter for the external client, as explain names it, counts exactly what it sent.
+        let explained = try cli.run(["explain", "--json", "in", "udp", "\(L.external4):40000", "to", "\(L.serverExternal4):9999"], in: lab.server).out
+        let json = try JSONSerialization.jsonObject(with: Data(explained.utf8)) as! [String: Any]
+        #expect(json["verdict"] as? String == "drop")
+        let id = try #require((json["decidedBy"] as? [String: Any])?["id"] as? String)
+        func packets(_ id: String) throws -> Int {
+            let out = try cli.run(["counters", "--json"], in: lab.server).out
+            return (try JSONSerialization.jsonObject(with: Data(out.utf8)) as! [[String: Any]]).filter { $0["id"] as? String == id }.reduce(0) { $0 + ($1["packets"] as! Int) }
+        }
+        let before = try packets(id)
+        let sent = 7
+        try lab.external.run(["python3", "-c", """
+            import socket
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind(("\(L.external4)", 40000))
+            for _ in range(\(sent)): s.sendto(b"x" * 32, ("\(L.serverExternal4)", 9999))
+            """])
+        #expect(try packets(id) - before == sent, "the element of \(id) counted exactly the \(sent) datagrams")
+        #expect(try packets("F1") == 0, "another element counted nothing")
+    }
+}

@@ -6,28 +6,39 @@ import RampartPolicy
 public struct RulesetEvaluator: Sendable {
     public var ruleset: Ruleset
     public var host: Host
-    let sets: [String: [AddressRange]]
+    let sets: [String: NamedSet]
 
     public init(ruleset: Ruleset, host: Host) {
         self.ruleset = ruleset
         self.host = host
-        var sets: [String: [AddressRange]] = [:]
-        for set in ruleset.sets { sets[set.name] = set.elements }
+        var sets: [String: NamedSet] = [:]
+        for set in ruleset.sets { sets[set.name] = set }
         self.sets = sets
     }
 
+    /// The verdict, and what decided it: the rule's id, or for a rule over a filter set the id of
+    /// the element that matched (its comment, as `counters` reads it back).
     public func verdict(_ packet: Packet, _ hook: Chain.Hook) -> PacketVerdict {
         guard let chain = ruleset.chains.first(where: { $0.hook == hook }) else { return PacketVerdict(.accept, nil) }
         for rule in chain.rules where rule.matches.allSatisfy({ matches($0, packet) }) {
             for statement in rule.statements {
                 switch statement {
-                case .accept: return PacketVerdict(.accept, rule.id)
-                case .drop: return PacketVerdict(.drop, rule.id)
+                case .accept: return PacketVerdict(.accept, decidedBy(rule, packet))
+                case .drop: return PacketVerdict(.drop, decidedBy(rule, packet))
                 case .counter, .limit, .log: continue
                 }
             }
         }
         return PacketVerdict(chain.policy == .accept ? .accept : .drop, nil)
+    }
+
+    func decidedBy(_ rule: RuleSpec, _ p: Packet) -> String {
+        for m in rule.matches {
+            if case .address(let side, .set(let name, _)) = m, let set = sets[name], set.isFilterSet {
+                return set.elementID(containing: side == .source ? p.source : p.destination) ?? rule.id
+            }
+        }
+        return rule.id
     }
 
     func matches(_ m: Match, _ p: Packet) -> Bool {
@@ -42,7 +53,9 @@ public struct RulesetEvaluator: Sendable {
             case .prefix(let net, let length): return a.masked(prefix: length) == net.masked(prefix: length)
             case .range(let first, let last): return first.numeric <= a.numeric && a.numeric <= last.numeric
             case .set(let name, _):
-                return (sets[name] ?? []).contains { $0.first.numeric <= a.numeric && a.numeric <= $0.last.numeric }
+                guard let set = sets[name] else { return false }
+                if set.isFilterSet { return set.elementID(containing: a) != nil }
+                return set.elements.contains { $0.first.numeric <= a.numeric && a.numeric <= $0.last.numeric }
             }
         case .fibAddressType(let side, let type):
             let a = side == .source ? p.source : p.destination

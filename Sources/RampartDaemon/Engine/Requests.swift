@@ -156,7 +156,7 @@ extension PolicyEngine {
         case .counters:
             let counters: [RuleCounter]
             do {
-                counters = try client.ruleCounters()
+                counters = try client.ruleCounters() + client.elementCounters()
             } catch {
                 return .failure(.kernel, "cannot read the counters: \(error)")
             }

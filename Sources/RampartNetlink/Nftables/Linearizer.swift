@@ -152,15 +152,21 @@ public struct Linearizer: Sendable {
     /// (unless the first range starts there), then a start element and an end element (`last + 1`,
     /// flagged END) per range; no end element after a range that reaches the top of the space.
     public static func intervalElements(_ ranges: [AddressRange], family: IPAddress.Family) -> [(key: [UInt8], end: Bool)] {
-        let normalized = AddressRange.normalize(ranges.filter { $0.family == family })
-        var out: [(key: [UInt8], end: Bool)] = []
+        intervalElements(AddressRange.normalize(ranges.filter { $0.family == family }), family: family, comments: nil).map { ($0.key, $0.end) }
+    }
+
+    /// The same for sorted, disjoint ranges that are not merged (a filter set: each one filter),
+    /// the start element of each carrying its comment. Adjacent ranges give an end and a start
+    /// element with the same key, as nft sends them.
+    public static func intervalElements(_ sorted: [AddressRange], family: IPAddress.Family, comments: [String]?) -> [(key: [UInt8], end: Bool, comment: String?)] {
+        var out: [(key: [UInt8], end: Bool, comment: String?)] = []
         let zero = IPAddress(family: family, numeric: 0)
-        if normalized.first?.first != zero { out.append((bytes(zero), true)) }
+        if sorted.first?.first != zero { out.append((bytes(zero), true, nil)) }
         let top: UInt128 = family == .ipv4 ? UInt128(UInt32.max) : UInt128.max
-        for r in normalized {
-            out.append((bytes(r.first), false))
+        for (i, r) in sorted.enumerated() {
+            out.append((bytes(r.first), false, comments?[i]))
             if r.last.numeric != top {
-                out.append((bytes(IPAddress(family: family, numeric: r.last.numeric + 1)), true))
+                out.append((bytes(IPAddress(family: family, numeric: r.last.numeric + 1)), true, nil))
             }
         }
         return out

@@ -53,7 +53,7 @@ final class ChainObject {
 final class SetObject {
     fileprivate let handle: OpaquePointer
 
-    init(table: String, name: String, family: IPAddress.Family, id: UInt32) {
+    init(table: String, name: String, family: IPAddress.Family, id: UInt32, counters: Bool = false) {
         handle = nftnl_set_alloc()
         nftnl_set_set_str(handle, attr(NFTNL_SET_TABLE), table)
         nftnl_set_set_str(handle, attr(NFTNL_SET_NAME), name)
@@ -66,6 +66,10 @@ final class SetObject {
         // nft's user data: the key is big-endian (BYTEORDER_BIG_ENDIAN = 2), so `nft list` prints addresses.
         var udata: [UInt8] = [UInt8(NFTNL_UDATA_SET_KEYBYTEORDER.rawValue), 4] + withUnsafeBytes(of: UInt32(2)) { Array($0) }
         _ = nftnl_set_set_data(handle, attr(NFTNL_SET_USERDATA), &udata, UInt32(udata.count))
+        if counters {
+            // set NAME { …; counter; }: the kernel gives every element a counter of its own.
+            nftnl_set_add_expr(handle, nftnl_expr_alloc("counter"))
+        }
     }
 
     /// A bare set handle naming an existing set (for element messages).
@@ -79,11 +83,17 @@ final class SetObject {
 
     deinit { nftnl_set_free(handle) }
 
-    func add(key: [UInt8], end: Bool) {
+    /// `comment`: the element's comment (a filter set's start elements carry their filter's id).
+    func add(key: [UInt8], end: Bool, comment: String? = nil) {
         guard let element = nftnl_set_elem_alloc() else { return }
         var key = key
         _ = nftnl_set_elem_set(element, attr(NFTNL_SET_ELEM_KEY), &key, UInt32(key.count))
         if end { nftnl_set_elem_set_u32(element, attr(NFTNL_SET_ELEM_FLAGS), UInt32(NFT_SET_ELEM_INTERVAL_END.rawValue)) }
+        if let comment {
+            // elements = { ADDRESS comment "F12" }: the same user data as a rule comment.
+            var udata = RuleComment.encode(comment)
+            _ = nftnl_set_elem_set(element, attr(NFTNL_SET_ELEM_USERDATA), &udata, UInt32(udata.count))
+        }
         nftnl_set_elem_add(handle, element)
     }
 

@@ -62,7 +62,7 @@ public final class NftablesClient {
         for (i, set) in ruleset.sets.enumerated() {
             let id = UInt32(i + 1)
             ids[set.name] = id
-            let object = SetObject(table: table, name: set.name, family: set.family, id: id)
+            let object = SetObject(table: table, name: set.name, family: set.family, id: id, counters: set.isFilterSet)
             batch.add(NFT_MSG_NEWSET, flags: NLM_F_CREATE, label: "set \(set.name)") { object.build($0) }
             elements += addElements(set, id: id, to: batch)
         }
@@ -94,13 +94,15 @@ public final class NftablesClient {
 
     /// Adds the elements of `set` in as many NEWSETELEM messages as the 64 KiB limit needs.
     private func addElements(_ set: NamedSet, id: UInt32?, to batch: Batch) -> Int {
-        let elements = Linearizer.intervalElements(set.elements, family: set.family)
+        let elements = set.isFilterSet ? Linearizer.intervalElements(set.elements, family: set.family, comments: set.elementIDs)
+            : Linearizer.intervalElements(set.elements, family: set.family).map { ($0.key, $0.end, nil) }
         guard !set.elements.isEmpty else { return 0 }
-        let chunk = NftablesClient.elementsPerMessage[set.family]!
+        // Comments make elements longer: fewer per message, under the 64 KiB attribute limit.
+        let chunk = NftablesClient.elementsPerMessage[set.family]! / (set.isFilterSet ? 2 : 1)
         var start = 0
         while start < elements.count {
             let object = SetObject(table: table, name: set.name, id: id)
-            for e in elements[start..<min(start + chunk, elements.count)] { object.add(key: e.key, end: e.end) }
+            for e in elements[start..<min(start + chunk, elements.count)] { object.add(key: e.0, end: e.1, comment: e.2) }
             // elements = { … } of set NAME (one message per chunk)
             batch.add(NFT_MSG_NEWSETELEM, flags: NLM_F_CREATE, label: "elements \(start + 1)-\(min(start + chunk, elements.count)) of set \(set.name)") {
                 object.buildElements($0)
@@ -226,6 +228,67 @@ public final class NftablesClient {
                     }
                 }
                 out.append(counter)
+            }
+        }
+        return out
+    }
+
+    /// The per-element counters of the filter sets (grouped filters): one row per element, with
+    /// its filter's id (the element comment) and the chain of the rule that uses the set.
+    public func elementCounters() throws(NetlinkError) -> [RuleCounter] {
+        let setReplies = try dump(NFT_MSG_GETSET, flags: NLM_F_DUMP) { nlh in
+            let set = nftnl_set_alloc()!
+            nftnl_set_set_str(set, attr(NFTNL_SET_TABLE), self.table)
+            nftnl_set_set_u32(set, attr(NFTNL_SET_FAMILY), UInt32(NFPROTO_INET))
+            nftnl_set_nlmsg_build_payload(nlh, set)
+            nftnl_set_free(set)
+        }
+        var names: [String] = []
+        for message in setReplies where message.type == UInt16((NFNL_SUBSYS_NFTABLES << 8) | Int32(NFT_MSG_NEWSET.rawValue)) {
+            Array(message.data).withUnsafeBytes { raw in
+                let set = nftnl_set_alloc()!
+                defer { nftnl_set_free(set) }
+                guard nftnl_set_nlmsg_parse(raw.baseAddress!.assumingMemoryBound(to: nlmsghdr.self), set) >= 0 else { return }
+                let name = String(cString: nftnl_set_get_str(set, attr(NFTNL_SET_NAME)))
+                if SetNaming.isFilterSet(name) { names.append(name) }
+            }
+        }
+        var out: [RuleCounter] = []
+        for name in names.sorted() {
+            let replies = try dump(NFT_MSG_GETSETELEM, flags: NLM_F_DUMP) { nlh in
+                let set = nftnl_set_alloc()!
+                nftnl_set_set_str(set, attr(NFTNL_SET_TABLE), self.table)
+                nftnl_set_set_str(set, attr(NFTNL_SET_NAME), name)
+                nftnl_set_set_u32(set, attr(NFTNL_SET_FAMILY), UInt32(NFPROTO_INET))
+                nftnl_set_elems_nlmsg_build_payload(nlh, set)
+                nftnl_set_free(set)
+            }
+            let chain = String(name.prefix { $0 != "_" })
+            for message in replies where message.type == UInt16((NFNL_SUBSYS_NFTABLES << 8) | Int32(NFT_MSG_NEWSETELEM.rawValue)) {
+                Array(message.data).withUnsafeBytes { raw in
+                    let set = nftnl_set_alloc()!
+                    defer { nftnl_set_free(set) }
+                    guard nftnl_set_elems_nlmsg_parse(raw.baseAddress!.assumingMemoryBound(to: nlmsghdr.self), set) >= 0,
+                          let iterator = nftnl_set_elems_iter_create(set) else { return }
+                    defer { nftnl_set_elems_iter_destroy(iterator) }
+                    while let element = nftnl_set_elems_iter_next(iterator) {
+                        var length: UInt32 = 0
+                        guard nftnl_set_elem_is_set(element, attr(NFTNL_SET_ELEM_USERDATA)),
+                              let data = nftnl_set_elem_get(element, attr(NFTNL_SET_ELEM_USERDATA), &length),
+                              let id = RuleComment.decode(Array(UnsafeRawBufferPointer(start: data, count: Int(length)))) else { continue }
+                        final class Totals { var packets: UInt64 = 0, bytes: UInt64 = 0 }
+                        let totals = Totals()
+                        _ = nftnl_set_elem_expr_foreach(element, { expr, context in
+                            let totals = Unmanaged<Totals>.fromOpaque(context!).takeUnretainedValue()
+                            if String(cString: nftnl_expr_get_str(expr, attr(NFTNL_EXPR_NAME))) == "counter" {
+                                totals.packets += nftnl_expr_get_u64(expr, attr(NFTNL_EXPR_CTR_PACKETS))
+                                totals.bytes += nftnl_expr_get_u64(expr, attr(NFTNL_EXPR_CTR_BYTES))
+                            }
+                            return 0
+                        }, Unmanaged.passUnretained(totals).toOpaque())
+                        out.append(RuleCounter(chain: chain, handle: 0, id: id, packets: totals.packets, bytes: totals.bytes))
+                    }
+                }
             }
         }
         return out
