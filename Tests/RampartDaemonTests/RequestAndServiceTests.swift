@@ -60,6 +60,22 @@ import Testing
         #expect(try f.storeFile.load().local.policies.contains { $0.name == "Y" } == false, "a refused transaction writes nothing")
     }
 
+    /// `explain` through the daemon: on the policy it enforces and the addresses it follows.
+    @Test func explainAnswersOnWhatIsEnforced() async throws {
+        let f = try EngineFixture()
+        try await f.start()
+        // The DNS filter permits `me -> DNS udp 53` (the fixture's resolv.conf names 192.0.2.53);
+        // the block-all's mirror half drops anything else from `me`.
+        let dns = await f.request(ControlRequest(op: .explain, args: ["out", "udp", "me:40000", "to", "192.0.2.53:53"]), from: EngineFixture.member)
+        #expect(dns.ok, "\(dns.error ?? "")")
+        #expect(dns.json?.contains(#""verdict": "accept""#) == true, "\(dns.text)")
+        #expect(dns.text.contains("decided by: F") && dns.text.contains("me -> DNS UDP"), "\(dns.text)")
+        let other = await f.request(ControlRequest(op: .explain, args: ["out", "udp", "me:40000", "to", "192.0.2.54:53"]))
+        #expect(other.text.contains("verdict: block") && other.text.contains("Rest"), "\(other.text)")
+        let bad = await f.request(ControlRequest(op: .explain, args: ["sideways"]))
+        #expect(bad.code == .badRequest)
+    }
+
     @Test func statusShowsServicesAndProblems() async throws {
         let f = try EngineFixture()
         try await f.start()
