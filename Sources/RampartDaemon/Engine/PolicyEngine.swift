@@ -5,6 +5,7 @@ import RampartCompiler
 import RampartControl
 import RampartNetlink
 import RampartPolicy
+import RampartReport
 import RampartSources
 import RampartSystem
 
@@ -127,10 +128,7 @@ public actor PolicyEngine {
 
     static func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
 
-    static func fmt(_ x: Double) -> String {
-        let tenths = Int((x * 10).rounded())
-        return "\(tenths / 10).\(abs(tenths % 10))"
-    }
+    static func fmt(_ x: Double) -> String { StatusReport.decimal(x) }
 
     func notify(_ message: String) { environment.notify(message) }
 
@@ -262,7 +260,7 @@ public actor PolicyEngine {
                 try file.save(pending.previous)
                 try file.removePending()
             }
-            logger.warning("an unconfirmed change (by \(pending.requestedBy), due \(Timestamp.iso(pending.deadline))) was pending when rampartd stopped: rolled back to the previous store")
+            logger.warning("an unconfirmed change (by \(pending.requestedBy), due \(StatusReport.iso(pending.deadline))) was pending when rampartd stopped: rolled back to the previous store")
             clearProblem(.confirm)
             return true
         } catch {

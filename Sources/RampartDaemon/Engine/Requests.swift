@@ -250,7 +250,7 @@ extension PolicyEngine {
             return confirm(by: peer)
         default:
             if let pending = pendingConfirm {
-                return .failure(.pendingConfirmation, "a change applied with --confirm is waiting for confirmation (rollback at \(Timestamp.iso(pending.deadline))): "
+                return .failure(.pendingConfirmation, "a change applied with --confirm is waiting for confirmation (rollback at \(StatusReport.iso(pending.deadline))): "
                                 + "run 'rampart confirm' to keep it, or wait for the rollback, then try again; nothing was changed")
             }
             return transact(prepared, from: peer)
@@ -343,7 +343,7 @@ extension PolicyEngine {
                 phase = .running
                 resolveNames()
                 if let pending = pendingConfirm, let seconds = request.confirmSeconds {
-                    logger.notice("change applied pending confirmation; rollback at \(Timestamp.iso(pending.deadline))")
+                    logger.notice("change applied pending confirmation; rollback at \(StatusReport.iso(pending.deadline))")
                     schedule(.confirmDeadline(token: pending.token), after: .seconds(seconds))
                 }
                 response.text += confirmText

@@ -1,6 +1,7 @@
 import FoundationEssentials
 import RampartCompiler
 import RampartPolicy
+import RampartReport
 
 /// Which ruleset is in the kernel, with the ruleset itself: "policy enforced" without a ruleset
 /// (or a ruleset with nothing said about it) cannot be written down.
@@ -138,7 +139,7 @@ public enum ServiceState: Sendable, Equatable, CustomStringConvertible {
         case .starting: return "starting"
         case .running: return "running"
         case .failed(let reason, _, let retry):
-            return "FAILED: \(reason)" + (retry.map { "; restarting at \(Timestamp.iso($0))" } ?? "; not restarted")
+            return "FAILED: \(reason)" + (retry.map { "; restarting at \(StatusReport.iso($0))" } ?? "; not restarted")
         case .stopped: return "stopped"
         }
     }
@@ -171,9 +172,4 @@ public struct ApplyRecord: Sendable {
     public var milliseconds: Double
     public var result: String
     public var ok: Bool
-}
-
-/// Dates as ISO 8601 text, without Foundation's formatter classes.
-public enum Timestamp {
-    public static func iso(_ date: Date) -> String { date.formatted(.iso8601) }
 }
