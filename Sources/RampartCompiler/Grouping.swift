@@ -6,10 +6,10 @@ import RampartPolicy
 /// decides every packet the same way. Its elements keep their filters' identifiers (the element
 /// comments) and their own counters, so `counters` and `explain` still name the filter.
 ///
-/// A run is only ever *consecutive* rules of the chain in its order, which is never changed here;
-/// within it the varying address has one prefix length, so two elements overlap only when they are
-/// equal, and an equal later one can never decide (the earlier one always matches first): it is
-/// left out. Rules that log (drop logging names its filter in the log prefix), negotiate's rules
+/// A run is only ever *consecutive* rules of the chain in its order, which is never changed here.
+/// Its elements are painted in first-match order (`paint`): every address belongs to the first
+/// element that holds it, so an element wholly covered by earlier ones is left out (it can never
+/// decide) and a wider one keeps only the ranges around the narrower ones before it. Rules that log (drop logging names its filter in the log prefix), negotiate's rules
 /// (their matches differ from one another) and ranges are never grouped.
 enum Grouping {
     struct Varying: Equatable {
@@ -36,12 +36,66 @@ enum Grouping {
     }
 
     static func sameShape(_ a: RuleSpec, _ va: Varying, _ b: RuleSpec, _ vb: Varying) -> Bool {
-        guard va.index == vb.index, va.side == vb.side, va.family == vb.family, va.length == vb.length,
+        guard va.index == vb.index, va.side == vb.side, va.family == vb.family,
               a.statements == b.statements, a.matches.count == b.matches.count else { return false }
         for i in a.matches.indices where i != va.index {
             if a.matches[i] != b.matches[i] { return false }
         }
         return true
+    }
+
+    /// First match, as disjoint ranges: each address of the union belongs to the first element (in
+    /// chain order) that holds it. A later element keeps only what no earlier one covers — nothing,
+    /// when it is shadowed whole; the rest of a wider prefix around a narrower one, as ranges.
+    /// Linear per stretch of one prefix length (a run's elements come in order of width).
+    static func paint(_ ordered: [(range: AddressRange, id: String)]) -> [(range: AddressRange, id: String)] {
+        var painted: [(range: AddressRange, id: String)] = []
+        var start = ordered.startIndex
+        while start < ordered.endIndex {
+            // A stretch of one prefix length: its elements overlap only when equal; the first wins.
+            let size = ordered[start].range.last.numeric &- ordered[start].range.first.numeric
+            var end = start
+            while end < ordered.endIndex, ordered[end].range.last.numeric &- ordered[end].range.first.numeric == size { end += 1 }
+            var seen = Set<AddressRange>()
+            let stretch = ordered[start..<end].filter { seen.insert($0.range).inserted }.sorted { $0.range < $1.range }
+            // What each keeps after the earlier stretches (a merge walk over two sorted lists).
+            var pieces: [(range: AddressRange, id: String)] = []
+            var p = 0
+            for element in stretch {
+                var low = element.range.first.numeric
+                let high = element.range.last.numeric
+                let family = element.range.family
+                while p < painted.count, painted[p].range.last.numeric < low { p += 1 }
+                var q = p
+                var exhausted = false
+                while q < painted.count, painted[q].range.first.numeric <= high {
+                    let covered = painted[q].range
+                    if covered.first.numeric > low {
+                        pieces.append((AddressRange(first: IPAddress(family: family, numeric: low), last: IPAddress(family: family, numeric: covered.first.numeric - 1)), element.id))
+                    }
+                    if covered.last.numeric >= high { exhausted = true; break }
+                    low = covered.last.numeric + 1
+                    q += 1
+                }
+                if !exhausted {
+                    pieces.append((AddressRange(first: IPAddress(family: family, numeric: low), last: IPAddress(family: family, numeric: high)), element.id))
+                }
+            }
+            // Merge, keeping the order by first address.
+            var merged: [(range: AddressRange, id: String)] = []
+            merged.reserveCapacity(painted.count + pieces.count)
+            var a = 0, b = 0
+            while a < painted.count || b < pieces.count {
+                if b == pieces.count || (a < painted.count && painted[a].range.first.numeric < pieces[b].range.first.numeric) {
+                    merged.append(painted[a]); a += 1
+                } else {
+                    merged.append(pieces[b]); b += 1
+                }
+            }
+            painted = merged
+            start = end
+        }
+        return painted
     }
 
     /// The chain's filter rules with every run of at least `minimumRun` grouped; the new filter sets
@@ -66,14 +120,10 @@ enum Grouping {
             }
             count += 1
             let name = "\(chain)_f\(count)_\(SetNaming.suffix(first.family))"
-            var seen = Set<AddressRange>()
-            var elements: [(range: AddressRange, id: String)] = []
-            for rule in rules[i..<j] {
+            let elements = paint(rules[i..<j].map { rule in
                 let v = varying(rule)!
-                let range = AddressRange(prefix: v.address, length: v.length)
-                // An equal element further down the run is shadowed by the first: it never decides.
-                if seen.insert(range).inserted { elements.append((range, rule.id)) }
-            }
+                return (AddressRange(prefix: v.address, length: v.length), rule.id)
+            })
             sets.append(NamedSet(filterSet: name, family: first.family, elements: elements))
             var grouped = rules[i]
             grouped.matches[first.index] = .address(first.side, .set(name, first.family))

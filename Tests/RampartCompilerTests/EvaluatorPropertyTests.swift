@@ -100,7 +100,9 @@ import RampartTestKit
                     let side = chance(75) ? "src" : "dst"
                     let other = side == "src" ? "dstaddr=\(pick(["me", "any"]))" : "srcaddr=\(pick(["me", "any"]))"
                     for _ in 0..<number(2...12) {
-                        let address = subnet ? "\(pick(["192.0.2", "198.51.100", "203.0.113"])).\(pick([0, 16, 32, 64, 128])) \(side)mask=28"
+                        // Hosts, /28s and /24s of the same networks: wider ones overlap narrower ones.
+                        let mask = subnet ? pick([28, 28, 24]) : (chance(75) ? 32 : pick([28, 24]))
+                        let address = mask < 32 ? "\(pick(["192.0.2", "198.51.100", "203.0.113"])).\(pick([0, 16, 32, 64, 128])) \(side)mask=\(mask)"
                             : (chance(80) ? "\(pick(["192.0.2", "198.51.100", "203.0.113"])).\(number(1...20))" : pick(EvaluatorPropertyTests.v6Hosts))
                         lines.append("add filter filterlist=L\(l) \(side)addr=\(address) \(other)\(tail)")
                     }
@@ -292,5 +294,23 @@ import RampartTestKit
                 #expect(result.text.contains(expected.decidedBy.map { "decided by: \($0)" } ?? "decided by: no filter matches"), "\(words)\n\(result.text)")
             }
         }
+    }
+}
+
+/// First-match painting of a run's elements.
+@Suite struct PaintingTests {
+    func r(_ text: String) -> AddressRange {
+        let parts = text.split(separator: "/")
+        return AddressRange(prefix: IPAddress(String(parts[0]))!, length: parts.count == 2 ? Int(parts[1])! : 32)
+    }
+
+    @Test func earlierElementsKeepTheirAddresses() {
+        let painted = Grouping.paint([(r("192.0.2.5"), "A"), (r("192.0.2.5"), "B"), (r("192.0.2.0/30"), "C"), (r("192.0.2.0/24"), "D"), (r("192.0.2.0/28"), "E")])
+        #expect(painted.map { "\($0.range) \($0.id)" } == [
+            "192.0.2.0/30 C", "192.0.2.4 D", "192.0.2.5 A", "192.0.2.6-192.0.2.255 D",
+        ], "B and E are shadowed whole; D keeps what is left around A and C")
+        #expect(Grouping.paint([]).isEmpty)
+        let top = Grouping.paint([(r("255.255.255.255"), "T"), (r("255.255.255.0/24"), "W")])
+        #expect(top.map { "\($0.range) \($0.id)" } == ["255.255.255.0-255.255.255.254 W", "255.255.255.255 T"])
     }
 }
