@@ -6,11 +6,13 @@ import RampartPolicy
 /// decides every packet the same way. Its elements keep their filters' identifiers (the element
 /// comments) and their own counters, so `counters` and `explain` still name the filter.
 ///
-/// A run is only ever *consecutive* rules of the chain in its order, which is never changed here.
-/// Its elements are painted in first-match order (`paint`): every address belongs to the first
-/// element that holds it, so an element wholly covered by earlier ones is left out (it can never
-/// decide) and a wider one keeps only the ranges around the narrower ones before it. Rules that log (drop logging names its filter in the log prefix), negotiate's rules
-/// (their matches differ from one another) and ranges are never grouped.
+/// A run may gather later rules of its shape across rules in between only when the moved rule is
+/// disjoint from each of them (no packet matches both: two such first-match rules commute); every
+/// other order is kept. Its elements are painted in first-match order (`paint`): every address
+/// belongs to the first element that holds it, so an element wholly covered by earlier ones is left
+/// out (it can never decide) and a wider one keeps only the ranges around the narrower ones before
+/// it. The rules of a filter that has more than one in the chain (negotiate's pair, a logged drop, a
+/// filter for both address families) are never grouped, nor are address ranges.
 enum Grouping {
     struct Varying: Equatable {
         var index: Int
@@ -98,31 +100,85 @@ enum Grouping {
         return painted
     }
 
+    /// Rules a candidate may be moved across before the search for more of its run stops.
+    static let maximumBarriers = 8
+
+    /// True when no packet can match both rules, so their order does not matter: on some field
+    /// they require different things (address families, disjoint literal addresses on the same
+    /// side, protocols, ports on the same side). Sets (their contents change) and `me` prove nothing.
+    static func disjoint(_ a: RuleSpec, _ b: RuleSpec) -> Bool {
+        for x in a.matches {
+            for y in b.matches where conflict(x, y) { return true }
+        }
+        return false
+    }
+
+    static func conflict(_ x: Match, _ y: Match) -> Bool {
+        switch (x, y) {
+        case (.address(let s1, let m1), .address(let s2, let m2)):
+            if m1.family != m2.family { return true }
+            guard s1 == s2, let r1 = literal(m1), let r2 = literal(m2) else { return false }
+            return r1.last.numeric < r2.first.numeric || r2.last.numeric < r1.first.numeric
+        case (.l4proto(let p), .l4proto(let q)): return p != q
+        case (.l4proto(let p), .port(_, let q, _)), (.port(_, let q, _), .l4proto(let p)): return p != q
+        case (.port(let s1, let p, let n), .port(let s2, let q, let m)): return p != q || (s1 == s2 && n != m)
+        default: return false
+        }
+    }
+
+    static func literal(_ m: AddressMatch) -> AddressRange? {
+        switch m {
+        case .prefix(let a, let length): return AddressRange(prefix: a, length: length)
+        case .range(let a, let b): return AddressRange(first: a, last: b)
+        case .set: return nil
+        }
+    }
+
     /// The chain's filter rules with every run of at least `minimumRun` grouped; the new filter sets
-    /// are appended to `sets`.
+    /// are appended to `sets`. A run gathers the rules of its shape that follow it, moving each one
+    /// forward across the rules in between only when it is disjoint from every one of them (two
+    /// first-match rules that no packet matches both commute; any other order is kept).
     static func group(_ rules: [RuleSpec], chain: String, sets: inout [NamedSet]) -> [RuleSpec] {
         var out: [RuleSpec] = []
         out.reserveCapacity(rules.count)
-        var i = 0
+        var taken = [Bool](repeating: false, count: rules.count)
         var count = 0
-        while i < rules.count {
+        // A filter with more than one rule here (negotiate's pair, a logged drop, both families) keeps them.
+        var rulesPerFilter: [String: Int] = [:]
+        for rule in rules { rulesPerFilter[rule.id, default: 0] += 1 }
+        func varying(_ rule: RuleSpec) -> Varying? { rulesPerFilter[rule.id] == 1 ? Grouping.varying(rule) : nil }
+        for i in rules.indices where !taken[i] {
+            taken[i] = true
             guard let first = varying(rules[i]) else {
                 out.append(rules[i])
-                i += 1
                 continue
             }
-            var j = i + 1
-            while j < rules.count, let v = varying(rules[j]), sameShape(rules[i], first, rules[j], v) { j += 1 }
-            if j - i < minimumRun {
-                out.append(contentsOf: rules[i..<j])
-                i = j
+            var members = [i]
+            var barriers: [Int] = []
+            var k = i + 1
+            while k < rules.count {
+                if !taken[k] {
+                    if let v = varying(rules[k]), sameShape(rules[i], first, rules[k], v), barriers.allSatisfy({ disjoint(rules[$0], rules[k]) }) {
+                        members.append(k)
+                        taken[k] = true
+                    } else {
+                        barriers.append(k)
+                        if barriers.count > maximumBarriers { break }
+                    }
+                }
+                k += 1
+            }
+            if members.count < minimumRun {
+                // Alone: it stays where it was, and what it passed over is considered again.
+                for m in members.dropFirst() { taken[m] = false }
+                out.append(rules[i])
                 continue
             }
             count += 1
             let name = "\(chain)_f\(count)_\(SetNaming.suffix(first.family))"
-            let elements = paint(rules[i..<j].map { rule in
-                let v = varying(rule)!
-                return (AddressRange(prefix: v.address, length: v.length), rule.id)
+            let elements = paint(members.map { m in
+                let v = varying(rules[m])!
+                return (AddressRange(prefix: v.address, length: v.length), rules[m].id)
             })
             sets.append(NamedSet(filterSet: name, family: first.family, elements: elements))
             var grouped = rules[i]
@@ -130,7 +186,6 @@ enum Grouping {
             grouped.id = name
             grouped.origin = "\(elements.count) filters (set \(name))"
             out.append(grouped)
-            i = j
         }
         return out
     }

@@ -314,3 +314,51 @@ import RampartTestKit
         #expect(top.map { "\($0.range) \($0.id)" } == ["255.255.255.0-255.255.255.254 W", "255.255.255.255 T"])
     }
 }
+
+/// Which rules may move: only across rules no packet matches together with them.
+@Suite struct CommutationTests {
+    @Test func aRunGathersAcrossDisjointRulesOnly() throws {
+        let store = try storeFrom("""
+            pushd ipsec static
+            add filteraction name=Block action=block
+            add filteraction name=Permit action=permit
+            add filter filterlist=Ban srcaddr=203.0.113.7 dstaddr=me mirrored=no
+            add filter filterlist=Ban srcaddr=203.0.113.8 dstaddr=me mirrored=no
+            add filter filterlist=Ban srcaddr=203.0.113.0 srcmask=24 dstaddr=me mirrored=no
+            add filter filterlist=Ban srcaddr=198.51.100.0 srcmask=24 dstaddr=me mirrored=no
+            add filter filterlist=Ssh srcaddr=198.51.100.0 srcmask=24 dstaddr=me protocol=tcp dstport=22 mirrored=no
+            add policy name=P assign=yes
+            add rule name=a policy=P filterlist=Ban filteraction=Block
+            add rule name=b policy=P filterlist=Ssh filteraction=Permit
+            popd
+            """)
+        let ruleset = RulesetCompiler().compile(store)
+        let input = ruleset.chains[0].rules.filter { !["loopback", "icmpv6-nd"].contains($0.id) && !$0.id.hasPrefix("exempt") }
+        // Order: the two hosts (S,S), then the SSH permit (R,S, with a port), then the /24 blocks.
+        // 203.0.113.0/24 is disjoint from the permit's 198.51.100.0/24: it joins the hosts' set.
+        // 198.51.100.0/24 is not (SSH from there must still pass): it stays after the permit.
+        #expect(input.count == 3, "\(input.map(NftRenderer.rule))")
+        let set = try #require(ruleset.sets.first { $0.isFilterSet })
+        // Painted: the /24 keeps what the two hosts before it do not cover.
+        #expect(set.elements.map(\.description) == ["203.0.113.0-203.0.113.6", "203.0.113.7", "203.0.113.8", "203.0.113.9-203.0.113.255"])
+        #expect(input[0].id == set.name)
+        #expect(input[1].id.hasPrefix("F") && NftRenderer.rule(input[1]).contains("dport 22"))
+        #expect(NftRenderer.rule(input[2]).contains("198.51.100.0/24") && NftRenderer.rule(input[2]).contains("drop"))
+        let host = Host(localAddresses: [IPAddress("192.0.2.1")!])
+        let reference = ReferenceEvaluator(store: store, addresses: DynamicAddresses(), host: host)
+        let compiled = RulesetEvaluator(ruleset: ruleset, host: host)
+        for (source, port) in [("203.0.113.7", 22), ("203.0.113.9", 80), ("198.51.100.5", 22), ("198.51.100.5", 80), ("192.0.2.200", 22)] {
+            let p = Packet(source: IPAddress(source)!, destination: IPAddress("192.0.2.1")!, proto: 6, sourcePort: 50000, destinationPort: UInt16(port))
+            #expect(reference.verdict(p, .input) == compiled.verdict(p, .input), "\(source):\(port)")
+        }
+        #expect(Grouping.disjoint(input[1], RuleSpec([.address(.source, .prefix(IPAddress("203.0.113.0")!, 24))], [.counter, .drop], id: "x")))
+        #expect(!Grouping.disjoint(input[1], RuleSpec([.address(.source, .prefix(IPAddress("198.51.100.0")!, 24))], [.counter, .drop], id: "x")))
+        #expect(Grouping.disjoint(RuleSpec([.l4proto(6)], [.accept], id: "a"), RuleSpec([.port(.destination, proto: 17, port: 53)], [.accept], id: "b")))
+        #expect(!Grouping.disjoint(RuleSpec([.fibAddressType(.destination, .local)], [.accept], id: "a"), RuleSpec([.address(.destination, .prefix(IPAddress("192.0.2.1")!, 32))], [.accept], id: "b")), "`me` proves nothing")
+    }
+
+    @Test func theBlockListIsAFewRules() throws {
+        let ruleset = RulesetCompiler().compile(try storeFrom(Fixtures.blocklist(entries: 1_850)))
+        #expect(ruleset.chains.allSatisfy { $0.rules.count <= 6 }, "\(ruleset.chains.map { $0.rules.count })")
+    }
+}
