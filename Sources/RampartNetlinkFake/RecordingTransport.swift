@@ -14,7 +14,6 @@ public final class RecordingTransport: NetlinkTransport, @unchecked Sendable {
 
         /// Only set-element messages (a set-only update): no table, chain or rule.
         public var isSetOnly: Bool { messages.allSatisfy { $0.hasPrefix("flush set") || $0.hasPrefix("add element") } }
-        public var rules: Int { messages.filter { $0.hasPrefix("add rule") }.count }
         public var text: String { messages.joined(separator: "\n") }
     }
 

@@ -23,9 +23,6 @@ public final class FileWatcher: @unchecked Sendable {
 
     deinit { close(fd) }
 
-    /// The inotify descriptor (for status and tests).
-    public var descriptor: Int32 { fd }
-
     /// (Re)installs the watches: after a file was replaced its inode watch must be renewed.
     func rearm() {
         for wd in watches.keys { inotify_rm_watch(fd, wd) }

@@ -48,8 +48,8 @@ public final class NftablesMonitor: @unchecked Sendable {
 
     deinit { mnl_socket_close(socket) }
 
-    /// The socket's descriptor (for status and tests).
-    public var descriptor: Int32 { mnl_socket_get_fd(socket) }
+    /// The socket's descriptor.
+    var descriptor: Int32 { mnl_socket_get_fd(socket) }
 
     /// Calls `changed` for every foreign transaction that touched the table, until `wakeup` is
     /// stopped (returns) or the socket fails (throws, with the errno). `ownPortIDs` tells which

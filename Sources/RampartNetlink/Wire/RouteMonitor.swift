@@ -21,8 +21,8 @@ public final class RouteMonitor: @unchecked Sendable {
 
     deinit { mnl_socket_close(socket) }
 
-    /// The socket's descriptor (for status and tests).
-    public var descriptor: Int32 { mnl_socket_get_fd(socket) }
+    /// The socket's descriptor.
+    var descriptor: Int32 { mnl_socket_get_fd(socket) }
 
     /// Calls `changed` after every route change notification (the caller re-reads the gateways),
     /// until `wakeup` is stopped (returns) or the socket fails (throws, with the errno).
