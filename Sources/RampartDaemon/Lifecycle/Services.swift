@@ -153,6 +153,7 @@ public enum Services {
                                           directories: [config.dhclientLeases, config.networkdLeases, config.dhcpcdLeases, config.networkManagerLeases])
             let wakeup = try Wakeup()
             await context.ready()
+            // Changes made before the watches were installed (or while a failed watcher was down).
             for type in ServerType.allCases where type != .gateway { await context.engine.sourceChanged(type) }
             try await BlockingThread.events(name: "rampartd.files", wakeup: wakeup, of: String.self) { emit in
                 try watcher.run(until: wakeup, changed: emit)
