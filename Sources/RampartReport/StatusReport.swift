@@ -22,6 +22,9 @@ public struct DaemonStatus: Sendable {
         /// running, starting, stopped, or FAILED: reason…
         public var state: String
         public var failed: Bool
+        /// Failures since rampartd started, and the last one's reason (kept once it runs again).
+        public var failures = 0
+        public var lastFailure: String?
         public init(name: String, state: String, failed: Bool) {
             self.name = name
             self.state = state
@@ -89,6 +92,7 @@ public enum StatusReport {
             let width = s.services.map(\.name.count).max() ?? 0
             lines.append("  services:    " + s.services.enumerated().map { i, service in
                 (i == 0 ? "" : "               ") + pad(service.name, width) + "  " + service.state
+                    + (service.failed || service.failures == 0 ? "" : " (failed \(service.failures) time\(service.failures == 1 ? "" : "s"), last: \(service.lastFailure ?? "?"))")
             }.joined(separator: "\n"))
         }
         for p in s.problems { lines.append("  PROBLEM:     \(p)") }
@@ -111,7 +115,8 @@ public enum StatusReport {
             ("dynamicRules", .int(s.dynamicRules)),
             ("restores", .int(s.restores)),
             ("problems", .array(s.problems.map { .string($0) })),
-            ("services", .object(s.services.map { ($0.name, .object([("state", .string($0.state)), ("failed", .bool($0.failed))])) })),
+            ("services", .object(s.services.map { ($0.name, .object([("state", .string($0.state)), ("failed", .bool($0.failed)),
+                                                                    ("failures", .int($0.failures)), ("lastFailure", $0.lastFailure.map { .string($0) } ?? .null)])) })),
             ("bootEnforcedMs", s.bootMilliseconds.map { .string(decimal($0)) } ?? .null),
             ("readyMs", s.readyMilliseconds.map { .string(decimal($0)) } ?? .null),
         ]

@@ -164,34 +164,53 @@ private let installInterruptHandler: Void = {
         return descriptorLinks().filter { link in inodes.contains { link.value == "socket:[\($0)]" } }.map(\.key)
     }
 
-    /// The real file watcher service: its inotify descriptor is killed under it. The service
-    /// fails with the errno, the daemon is degraded with the reason, and the restart (a new
-    /// descriptor) makes it healthy again.
-    @Test func killedWatcherDescriptorShowsAsDegradedThenRecovers() async throws {
+    /// Runs the real file watcher service and kills its inotify descriptor under it.
+    static func runAndKillTheFileWatcher(_ f: EngineFixture, firstBackoff: Duration) async throws -> Task<Void, Never> {
         _ = installInterruptHandler
-        let f = try EngineFixture()
-        try await f.start()
-        let supervisor = Task { await Supervisor.run([Services.files(config: f.config)], engine: f.engine, logger: .init(label: "t")) }
-        defer { supervisor.cancel() }
+        let supervisor = Task { await Supervisor.run([Services.files(config: f.config)], engine: f.engine, logger: .init(label: "t"), firstBackoff: firstBackoff) }
         #expect(await eventually { await f.engine.serviceStates()["files"].map { if case .running = $0 { true } else { false } } ?? false })
         // The watches are installed once the loop runs.
         #expect(await eventually { Self.inotifyDescriptors(watching: f.config.resolvConf).count == 1 })
-        let ours = Self.inotifyDescriptors(watching: f.config.resolvConf)
-        let fd = try #require(ours.first, "the watcher's inotify descriptor")
+        let fd = try #require(Self.inotifyDescriptors(watching: f.config.resolvConf).first, "the watcher's inotify descriptor")
         #expect(await eventually { !Self.threads(named: "rampartd.files").isEmpty })
         Self.kill(fd)
         // Wake its poll so it looks again (nothing else would: it waits for events).
         for tid in Self.threads(named: "rampartd.files") { _ = pthreadKill(tid) }
+        return supervisor
+    }
+
+    /// The real file watcher service: its inotify descriptor is killed under it. The service fails
+    /// with the errno and the daemon is degraded with the reason (the restart is a minute away here).
+    @Test func killedWatcherDescriptorShowsAsDegraded() async throws {
+        let f = try EngineFixture()
+        try await f.start()
+        let supervisor = try await Self.runAndKillTheFileWatcher(f, firstBackoff: .seconds(60))
+        defer { supervisor.cancel() }
         let status = try #require(await Self.failedStatus(f, "files"))
         #expect(status.state == "degraded")
         let text = StatusReport.text(status)
         #expect(text.contains("PROBLEM:     service files stopped: reading inotify events: Bad file descriptor (errno 9)"), "\(text)")
         #expect(text.contains("files  FAILED:"), "\(text)")
-        // Restarted after the backoff with a fresh descriptor.
-        #expect(await eventually { await f.engine.status().state == "running" })
         supervisor.cancel()
         await supervisor.value
         #expect(await f.engine.serviceStates()["files"] == .stopped)
+    }
+
+    /// The same, with the usual backoff: the restart (a new descriptor) makes it healthy again, and
+    /// the failure stays on record in the status.
+    @Test func aKilledWatcherRecoversWithItsFailureOnRecord() async throws {
+        let f = try EngineFixture()
+        try await f.start()
+        let supervisor = try await Self.runAndKillTheFileWatcher(f, firstBackoff: Supervisor.firstBackoff)
+        defer { supervisor.cancel() }
+        #expect(await eventually {
+            let s = await f.engine.status()
+            return s.state == "running" && s.services.contains { $0.name == "files" && $0.state == "running" && $0.failures == 1 }
+        })
+        let text = StatusReport.text(await f.engine.status())
+        #expect(text.contains("files  running (failed 1 time, last: reading inotify events: Bad file descriptor (errno 9))"), "\(text)")
+        supervisor.cancel()
+        await supervisor.value
     }
 
     /// The routes watcher's netlink socket is killed under it: the same path, for a socket.
@@ -200,7 +219,7 @@ private let installInterruptHandler: Void = {
         let f = try EngineFixture()
         try await f.start()
         let before = Set(Self.routeSubscriptions())
-        let supervisor = Task { await Supervisor.run([Services.routes()], engine: f.engine, logger: .init(label: "t")) }
+        let supervisor = Task { await Supervisor.run([Services.routes()], engine: f.engine, logger: .init(label: "t"), firstBackoff: .seconds(60)) }
         defer { supervisor.cancel() }
         #expect(await eventually { await f.engine.serviceStates()["routes"].map { if case .running = $0 { true } else { false } } ?? false })
         let ours = Set(Self.routeSubscriptions()).subtracting(before)

@@ -77,6 +77,8 @@ public actor PolicyEngine {
     var dynamic = DynamicState()
     var problems: [ProblemArea: String] = [:]
     var services: [String: ServiceState] = [:]
+    /// How often each service has failed, and why the last time: kept after it runs again.
+    var serviceFailures: [String: (count: Int, last: String)] = [:]
     var pendingConfirm: PendingConfirm?
     var confirmTokens = 0
     var timers: [TimerKind: ContinuousClock.Instant] = [:]
@@ -189,6 +191,7 @@ public actor PolicyEngine {
     public func serviceFailed(_ name: String, reason: String, retryIn: Duration?) {
         let retry = retryIn.map { Date().addingTimeInterval(Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18) }
         services[name] = .failed(reason: reason, at: Date(), retry: retry)
+        serviceFailures[name] = ((serviceFailures[name]?.count ?? 0) + 1, reason)
         report(.service(name), "service \(name) stopped: \(reason)" + (retryIn.map { "; restarting in \($0)" } ?? ""))
         serviceBell.ring()
     }

@@ -28,7 +28,11 @@ extension PolicyEngine {
         s.restores = restores
         s.pendingDeadline = pendingConfirm?.deadline
         s.problems = problemList().map(\.message)
-        s.services = services.sorted { $0.key < $1.key }.map { DaemonStatus.Service(name: $0.key, state: $0.value.description, failed: $0.value.isFailed) }
+        s.services = services.sorted { $0.key < $1.key }.map { name, state in
+            var service = DaemonStatus.Service(name: name, state: state.description, failed: state.isFailed)
+            if let f = serviceFailures[name] { (service.failures, service.lastFailure) = (f.count, f.last) }
+            return service
+        }
         s.failedLookups = nameResolution.sorted { $0.key < $1.key }.compactMap { name, r in r.error.map { (name, $0) } }
         return s
     }

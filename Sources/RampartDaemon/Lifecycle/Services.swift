@@ -33,16 +33,17 @@ public enum Supervisor {
     public static let firstBackoff = Duration.milliseconds(100)
     public static let longestBackoff = Duration.seconds(30)
 
-    public static func run(_ services: [DaemonService], engine: PolicyEngine, logger: Logger) async {
+    /// `firstBackoff`: the wait before the first restart (tests lengthen it to look at a failure).
+    public static func run(_ services: [DaemonService], engine: PolicyEngine, logger: Logger, firstBackoff: Duration = firstBackoff) async {
         await engine.expect(services: services.map(\.name))
         await withDiscardingTaskGroup { group in
             for service in services {
-                group.addTask { await supervise(service, engine: engine, logger: logger) }
+                group.addTask { await supervise(service, engine: engine, logger: logger, firstBackoff: firstBackoff) }
             }
         }
     }
 
-    static func supervise(_ service: DaemonService, engine: PolicyEngine, logger: Logger) async {
+    static func supervise(_ service: DaemonService, engine: PolicyEngine, logger: Logger, firstBackoff: Duration) async {
         var backoff = firstBackoff
         while !Task.isCancelled {
             let started = ContinuousClock.now
