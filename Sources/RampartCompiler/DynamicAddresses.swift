@@ -30,11 +30,11 @@ public enum SetNaming {
 
     static func suffix(_ family: IPAddress.Family) -> String { family == .ipv4 ? "v4" : "v6" }
 
-    /// A set of grouped filters: `input_f3_v4`, `output_f1_v6` (`Grouping`).
+    /// A set of grouped filters: `input_f3_v4`, `output_f1_v6`, `input_f2` (ports only) (`Grouping`).
     public static func isFilterSet(_ name: String) -> Bool {
         let parts = name.split(separator: "_")
-        return parts.count == 3 && (parts[0] == "input" || parts[0] == "output") && parts[1].hasPrefix("f")
-            && parts[1].dropFirst().allSatisfy(\.isNumber) && (parts[2] == "v4" || parts[2] == "v6")
+        return (parts.count == 2 || parts.count == 3) && (parts[0] == "input" || parts[0] == "output") && parts[1].hasPrefix("f")
+            && parts[1].count > 1 && parts[1].dropFirst().allSatisfy(\.isNumber) && (parts.count == 2 || parts[2] == "v4" || parts[2] == "v6")
     }
 
     /// A set base name per (host name, prefix), unique even when sanitising makes two names collide.

@@ -1,106 +1,100 @@
 import RampartPolicy
 
-/// Runs of filters become one rule over a set. In a first-match chain, consecutive rules with the
-/// same verdict and the same matches but one address form a union: the first of them that matches
-/// decides, and none of the rules between them has another verdict, so one rule matching the union
-/// decides every packet the same way. Its elements keep their filters' identifiers (the element
-/// comments) and their own counters, so `counters` and `explain` still name the filter.
+/// Runs of filters become rules over hash sets. In a first-match chain, rules with the same verdict
+/// and the same matches except for one address prefix and/or one port form a union: the first of
+/// them that matches decides, and none of the rules between them has another verdict, so rules
+/// matching the union decide every packet the same way. The union is split by prefix length: one
+/// rule per length looks the packet's masked address (and port) up in a hash set, so a lookup costs
+/// the same for 10 or 100,000 filters (`ip saddr & 255.255.255.0 . tcp dport @input_f2_v4`). Its
+/// elements keep their filters' ids (the element comments) and their own counters, so `counters`
+/// and `explain` still name the filter.
 ///
 /// A run may gather later rules of its shape across rules in between only when the moved rule is
 /// disjoint from each of them (no packet matches both: two such first-match rules commute); every
-/// other order is kept. Its elements are painted in first-match order (`paint`): every address
-/// belongs to the first element that holds it, so an element wholly covered by earlier ones is left
-/// out (it can never decide) and a wider one keeps only the ranges around the narrower ones before
-/// it. The rules of a filter that has more than one in the chain (negotiate's pair, a logged drop, a
-/// filter for both address families) are never grouped, nor are address ranges.
+/// other order is kept. Within a run every packet must be counted by its first-match filter: an
+/// element covered by an earlier one (the same or a shorter prefix holding it, the same port) can
+/// never decide and is left out, and the per-length rules come longest prefix first, so where a
+/// narrower element survives it was earlier than every wider one holding it. The rules of a filter
+/// that has more than one in the chain (negotiate's pair, a logged drop, a filter for both address
+/// families) are never grouped, nor are address ranges.
 enum Grouping {
-    struct Varying: Equatable {
-        var index: Int
-        var side: PacketSide
-        var family: IPAddress.Family
-        var length: Int
-        var address: IPAddress
+    /// Where a rule's key fields are and what they hold.
+    struct Keyed {
+        var addressIndex: Int?
+        var address: (side: PacketSide, family: IPAddress.Family, value: IPAddress, length: Int)?
+        var portIndex: Int?
+        var port: (side: PacketSide, proto: UInt8, value: UInt16)?
     }
 
     /// Runs shorter than this stay separate rules.
     static let minimumRun = 2
 
-    static func varying(_ rule: RuleSpec) -> Varying? {
+    /// A rule's first literal address prefix and its only port match; nil when it has neither or
+    /// does not end in a plain counted verdict.
+    static func keyed(_ rule: RuleSpec) -> Keyed? {
         guard rule.statements == [.counter, .accept] || rule.statements == [.counter, .drop],
               rule.id.hasPrefix("F") || rule.id.hasPrefix("D") else { return nil }
-        var found: Varying?
+        var keyed = Keyed()
+        var ports = 0
         for (i, m) in rule.matches.enumerated() {
-            guard case .address(let side, let match) = m else { continue }
-            guard case .prefix(let a, let length) = match, found == nil else { return nil }
-            found = Varying(index: i, side: side, family: a.family, length: length, address: a)
+            switch m {
+            case .address(let side, .prefix(let a, let length)) where keyed.addressIndex == nil && length > 0:
+                keyed.addressIndex = i
+                keyed.address = (side, a.family, a.masked(prefix: length), length)
+            case .port(let side, let proto, let value):
+                ports += 1
+                keyed.portIndex = i
+                keyed.port = (side, proto, value)
+            default:
+                break
+            }
         }
-        return found
+        if ports != 1 {
+            keyed.portIndex = nil
+            keyed.port = nil
+        }
+        return keyed.addressIndex == nil && keyed.portIndex == nil ? nil : keyed
     }
 
-    static func sameShape(_ a: RuleSpec, _ va: Varying, _ b: RuleSpec, _ vb: Varying) -> Bool {
-        guard va.index == vb.index, va.side == vb.side, va.family == vb.family,
+    /// The same verdict and matches, the key fields in the same places (their values may differ).
+    static func sameShape(_ a: RuleSpec, _ ka: Keyed, _ b: RuleSpec, _ kb: Keyed) -> Bool {
+        guard ka.addressIndex == kb.addressIndex, ka.portIndex == kb.portIndex,
+              ka.address?.side == kb.address?.side, ka.address?.family == kb.address?.family,
+              ka.port?.side == kb.port?.side, ka.port?.proto == kb.port?.proto,
               a.statements == b.statements, a.matches.count == b.matches.count else { return false }
-        for i in a.matches.indices where i != va.index {
+        for i in a.matches.indices where i != ka.addressIndex && i != ka.portIndex {
             if a.matches[i] != b.matches[i] { return false }
         }
         return true
     }
 
-    /// First match, as disjoint ranges: each address of the union belongs to the first element (in
-    /// chain order) that holds it. A later element keeps only what no earlier one covers — nothing,
-    /// when it is shadowed whole; the rest of a wider prefix around a narrower one, as ranges.
-    /// Linear per stretch of one prefix length (a run's elements come in order of width).
-    static func paint(_ ordered: [(range: AddressRange, id: String)]) -> [(range: AddressRange, id: String)] {
-        var painted: [(range: AddressRange, id: String)] = []
-        var start = ordered.startIndex
-        while start < ordered.endIndex {
-            // A stretch of one prefix length: its elements overlap only when equal; the first wins.
-            let size = ordered[start].range.last.numeric &- ordered[start].range.first.numeric
-            var end = start
-            while end < ordered.endIndex, ordered[end].range.last.numeric &- ordered[end].range.first.numeric == size { end += 1 }
-            var seen = Set<AddressRange>()
-            let stretch = ordered[start..<end].filter { seen.insert($0.range).inserted }.sorted { $0.range < $1.range }
-            // What each keeps after the earlier stretches (a merge walk over two sorted lists).
-            var pieces: [(range: AddressRange, id: String)] = []
-            var p = 0
-            for element in stretch {
-                var low = element.range.first.numeric
-                let high = element.range.last.numeric
-                let family = element.range.family
-                while p < painted.count, painted[p].range.last.numeric < low { p += 1 }
-                var q = p
-                var exhausted = false
-                while q < painted.count, painted[q].range.first.numeric <= high {
-                    let covered = painted[q].range
-                    if covered.first.numeric > low {
-                        pieces.append((AddressRange(first: IPAddress(family: family, numeric: low), last: IPAddress(family: family, numeric: covered.first.numeric - 1)), element.id))
-                    }
-                    if covered.last.numeric >= high { exhausted = true; break }
-                    low = covered.last.numeric + 1
-                    q += 1
-                }
-                if !exhausted {
-                    pieces.append((AddressRange(first: IPAddress(family: family, numeric: low), last: IPAddress(family: family, numeric: high)), element.id))
+    /// The address family and protocol a rule requires, where it requires one.
+    struct Requirement {
+        var family: IPAddress.Family?
+        var proto: UInt8?
+
+        init(_ rule: RuleSpec) {
+            for m in rule.matches {
+                switch m {
+                case .address(_, let a): family = family ?? a.family
+                case .filterSet(_, let key): family = family ?? key.address?.family; proto = proto ?? key.port?.proto
+                case .l4proto(let p), .port(_, let p, _): proto = proto ?? p
+                case .icmpv6TypeRange: family = .ipv6; proto = 58
+                default: break
                 }
             }
-            // Merge, keeping the order by first address.
-            var merged: [(range: AddressRange, id: String)] = []
-            merged.reserveCapacity(painted.count + pieces.count)
-            var a = 0, b = 0
-            while a < painted.count || b < pieces.count {
-                if b == pieces.count || (a < painted.count && painted[a].range.first.numeric < pieces[b].range.first.numeric) {
-                    merged.append(painted[a]); a += 1
-                } else {
-                    merged.append(pieces[b]); b += 1
-                }
-            }
-            painted = merged
-            start = end
         }
-        return painted
+
+        /// No packet has both: rules with these requirements commute.
+        func excludes(_ other: Requirement) -> Bool {
+            if let f = family, let g = other.family, f != g { return true }
+            if let p = proto, let q = other.proto, p != q { return true }
+            return false
+        }
     }
 
-    /// Rules a candidate may be moved across before the search for more of its run stops.
+    /// Rules a candidate may be moved across (among those of its family and protocol) before the
+    /// search for more of its run stops.
     static let maximumBarriers = 8
 
     /// True when no packet can match both rules, so their order does not matter: on some field
@@ -134,11 +128,49 @@ enum Grouping {
         }
     }
 
+    /// One filter of a run, in first-match order.
+    struct Member {
+        var rule: Int
+        var address: IPAddress?
+        var length: Int?
+        var port: UInt16?
+        var id: String
+    }
+
+    struct Covered: Hashable {
+        var address: IPAddress?
+        var length: Int?
+        var port: UInt16?
+    }
+
+    /// The members that can decide a packet: each one that an earlier member covers (an equal or
+    /// shorter prefix holding its address, the same port) is left out. Linear in the members times
+    /// the prefix lengths seen.
+    static func deciding(_ members: [Member]) -> [Member] {
+        var seen = Set<Covered>()
+        var lengths: [Int] = []
+        var kept: [Member] = []
+        kept.reserveCapacity(members.count)
+        for m in members {
+            let covered: Bool
+            if let a = m.address, let length = m.length {
+                covered = lengths.contains { $0 <= length && seen.contains(Covered(address: a.masked(prefix: $0), length: $0, port: m.port)) }
+            } else {
+                covered = seen.contains(Covered(address: nil, length: nil, port: m.port))
+            }
+            guard !covered else { continue }
+            kept.append(m)
+            seen.insert(Covered(address: m.address, length: m.length, port: m.port))
+            if let length = m.length, !lengths.contains(length) { lengths.append(length) }
+        }
+        return kept
+    }
+
     /// The chain's filter rules with every run of at least `minimumRun` grouped; the new filter sets
     /// are appended to `sets`. A run gathers the rules of its shape that follow it, moving each one
     /// forward across the rules in between only when it is disjoint from every one of them (two
     /// first-match rules that no packet matches both commute; any other order is kept).
-    static func group(_ rules: [RuleSpec], chain: String, sets: inout [NamedSet]) -> [RuleSpec] {
+    static func group(_ rules: [RuleSpec], chain: String, sets: inout [FilterSet]) -> [RuleSpec] {
         var out: [RuleSpec] = []
         out.reserveCapacity(rules.count)
         var taken = [Bool](repeating: false, count: rules.count)
@@ -146,10 +178,11 @@ enum Grouping {
         // A filter with more than one rule here (negotiate's pair, a logged drop, both families) keeps them.
         var rulesPerFilter: [String: Int] = [:]
         for rule in rules { rulesPerFilter[rule.id, default: 0] += 1 }
-        func varying(_ rule: RuleSpec) -> Varying? { rulesPerFilter[rule.id] == 1 ? Grouping.varying(rule) : nil }
+        let keys = rules.map { rulesPerFilter[$0.id] == 1 ? keyed($0) : nil }
+        let requirements = rules.map(Requirement.init)
         for i in rules.indices where !taken[i] {
             taken[i] = true
-            guard let first = varying(rules[i]) else {
+            guard let first = keys[i] else {
                 out.append(rules[i])
                 continue
             }
@@ -157,8 +190,9 @@ enum Grouping {
             var barriers: [Int] = []
             var k = i + 1
             while k < rules.count {
-                if !taken[k] {
-                    if let v = varying(rules[k]), sameShape(rules[i], first, rules[k], v), barriers.allSatisfy({ disjoint(rules[$0], rules[k]) }) {
+                // A rule of another family or protocol commutes with every member: no check, no count.
+                if !taken[k], !requirements[i].excludes(requirements[k]) {
+                    if let v = keys[k], sameShape(rules[i], first, rules[k], v), barriers.allSatisfy({ disjoint(rules[$0], rules[k]) }) {
                         members.append(k)
                         taken[k] = true
                     } else {
@@ -174,19 +208,65 @@ enum Grouping {
                 out.append(rules[i])
                 continue
             }
-            count += 1
-            let name = "\(chain)_f\(count)_\(SetNaming.suffix(first.family))"
-            let elements = paint(members.map { m in
-                let v = varying(rules[m])!
-                return (AddressRange(prefix: v.address, length: v.length), rules[m].id)
+            let kept = deciding(members.map { m in
+                let key = keys[m]!
+                return Member(rule: m, address: key.address?.value, length: key.address?.length, port: key.port?.value, id: rules[m].id)
             })
-            sets.append(NamedSet(filterSet: name, family: first.family, elements: elements))
-            var grouped = rules[i]
-            grouped.matches[first.index] = .address(first.side, .set(name, first.family))
-            grouped.id = name
-            grouped.origin = "\(elements.count) filters (set \(name))"
-            out.append(grouped)
+            // One rule per prefix length, the longest first.
+            var byLength: [Int: [Member]] = [:]
+            for m in kept { byLength[m.length ?? 0, default: []].append(m) }
+            for length in byLength.keys.sorted(by: >) {
+                let part = byLength[length]!
+                if part.count == 1 {
+                    out.append(rules[part[0].rule])
+                    continue
+                }
+                count += 1
+                let (set, rule) = self.rule(over: part, first: first, template: rules[i], chain: chain, number: count)
+                sets.append(set)
+                out.append(rule)
+            }
         }
         return out
+    }
+
+    /// The rule and set for members of one prefix length: the key holds the fields that vary
+    /// among them; a field they all share stays a plain match.
+    static func rule(over part: [Member], first: Keyed, template: RuleSpec, chain: String, number: Int) -> (FilterSet, RuleSpec) {
+        let sharedAddress = part.allSatisfy { $0.address == part[0].address } ? part[0].address : nil
+        let sharedPort = part.allSatisfy { $0.port == part[0].port } ? part[0].port : nil
+        var key = FilterSet.Key()
+        if let a = first.address, sharedAddress == nil {
+            key.address = FilterSet.AddressField(side: a.side, family: a.family, length: part[0].length!)
+        }
+        if let p = first.port, sharedPort == nil {
+            key.port = FilterSet.PortField(side: p.side, proto: p.proto)
+        }
+        let name = "\(chain)_f\(number)" + (key.address.map { "_" + SetNaming.suffix($0.family) } ?? "")
+        let set = FilterSet(name: name, key: key, elements: part.map {
+            FilterSet.Element(address: key.address == nil ? nil : $0.address, port: key.port == nil ? nil : $0.port, id: $0.id)
+        })
+        // The lookup takes the place of its first field; a second key field's own match goes.
+        var matches = template.matches
+        var lookupAt: Int?, folded: Int?
+        if let index = first.addressIndex, let a = first.address {
+            if key.address == nil { matches[index] = .address(a.side, .prefix(sharedAddress!, part[0].length!)) } else { lookupAt = index }
+        }
+        if let index = first.portIndex, let p = first.port {
+            if key.port == nil {
+                matches[index] = .port(p.side, proto: p.proto, port: sharedPort!)
+            } else if lookupAt == nil {
+                lookupAt = index
+            } else {
+                folded = index
+            }
+        }
+        matches[lookupAt!] = .filterSet(name, key)
+        if let folded { matches.remove(at: folded) }
+        var rule = template
+        rule.matches = matches
+        rule.id = name
+        rule.origin = "\(part.count) filters (set \(name))"
+        return (set, rule)
     }
 }

@@ -20,14 +20,18 @@ public enum NftRenderer {
             out += "\tset \(set.name) {\n"
             out += "\t\ttype \(set.family == .ipv4 ? "ipv4_addr" : "ipv6_addr")\n"
             out += "\t\tflags interval\n"
-            if set.isFilterSet {
-                // Each element counts its own packets and names its filter.
-                out += "\t\tcounter\n"
-                if !set.elements.isEmpty {
-                    out += "\t\telements = { " + zip(set.elements, set.elementIDs).map { "\($0) comment \"\($1)\"" }.joined(separator: ", ") + " }\n"
-                }
-            } else if !set.elements.isEmpty {
+            if !set.elements.isEmpty {
                 out += "\t\telements = { " + set.elements.map(\.description).joined(separator: ", ") + " }\n"
+            }
+            out += "\t}\n"
+        }
+        for set in ruleset.filterSets {
+            out += "\tset \(set.name) {\n"
+            out += "\t\ttype \(type(set.key))\n"
+            // Each element counts its own packets and names its filter.
+            out += "\t\tcounter\n"
+            if !set.elements.isEmpty {
+                out += "\t\telements = { " + set.elements.map { "\(element($0)) comment \"\($0.id)\"" }.joined(separator: ", ") + " }\n"
             }
             out += "\t}\n"
         }
@@ -39,6 +43,29 @@ public enum NftRenderer {
         }
         out += "}\n"
         return out
+    }
+
+    /// `ipv4_addr . inet_service`, `ipv6_addr`, `inet_service`.
+    public static func type(_ key: FilterSet.Key) -> String {
+        [key.address.map { $0.family == .ipv4 ? "ipv4_addr" : "ipv6_addr" }, key.port.map { _ in "inet_service" }].compactMap { $0 }.joined(separator: " . ")
+    }
+
+    /// `198.51.100.0 . 22`
+    public static func element(_ e: FilterSet.Element) -> String {
+        [e.address?.description, e.port.map(String.init)].compactMap { $0 }.joined(separator: " . ")
+    }
+
+    /// `ip saddr & 255.255.255.0 . tcp dport`
+    public static func key(_ key: FilterSet.Key) -> String {
+        var fields: [String] = []
+        if let a = key.address {
+            let field = (a.family == .ipv4 ? "ip " : "ip6 ") + (a.side == .source ? "saddr" : "daddr")
+            fields.append(a.length == a.family.bits ? field : "\(field) & \(IPAddress(family: a.family, numeric: IPAddress.mask(prefix: a.length, family: a.family)))")
+        }
+        if let p = key.port {
+            fields.append("\(portProtocols[p.proto] ?? "th") \(p.side == .source ? "sport" : "dport")")
+        }
+        return fields.joined(separator: " . ")
     }
 
     static func priority(_ p: Int) -> String {
@@ -69,6 +96,7 @@ public enum NftRenderer {
             case .range(let x, let y): return "\(key) \(x)-\(y)"
             case .set(let name, _): return "\(key) @\(name)"
             }
+        case .filterSet(let name, let k): return "\(key(k)) @\(name)"
         case .fibAddressType(let side, let type):
             return "fib \(side == .source ? "saddr" : "daddr") type \(type.rawValue)"
         case .l4proto(let n): return "meta l4proto \(protocolNames[n] ?? String(n))"
@@ -97,9 +125,10 @@ public enum NftRenderer {
             ("table", .object([("family", .string("inet")), ("name", .string(Ruleset.tableName))])),
             ("sets", .array(ruleset.sets.map { s in
                 .object([("name", .string(s.name)), ("type", .string(s.family == .ipv4 ? "ipv4_addr" : "ipv6_addr")),
-                         ("source", .string(s.source)),
-                         ("elements", .array(s.isFilterSet ? zip(s.elements, s.elementIDs).map { .object([("address", .string($0.description)), ("id", .string($1))]) }
-                                                            : s.elements.map { .string($0.description) }))])
+                         ("source", .string(s.source)), ("elements", .array(s.elements.map { .string($0.description) }))])
+            } + ruleset.filterSets.map { s in
+                .object([("name", .string(s.name)), ("type", .string(type(s.key))), ("source", .string("filters")), ("key", .string(key(s.key))),
+                         ("elements", .array(s.elements.map { .object([("key", .string(element($0))), ("id", .string($0.id))]) }))])
             })),
             ("chains", .array(ruleset.chains.map { c in
                 .object([("name", .string(c.name)), ("hook", .string(c.hook.rawValue)), ("priority", .int(c.priority)),

@@ -6,32 +6,30 @@ import RampartPolicy
 public struct Ruleset: Sendable, Equatable {
     public static let tableName = "rampart"
 
+    /// Address sets, filled from the dynamic-address snapshot.
     public var sets: [NamedSet] = []
+    /// The sets of grouped filters (`Grouping`).
+    public var filterSets: [FilterSet] = []
     public var chains: [Chain] = []
 
-    public init(sets: [NamedSet] = [], chains: [Chain] = []) {
+    public init(sets: [NamedSet] = [], filterSets: [FilterSet] = [], chains: [Chain] = []) {
         self.sets = sets
+        self.filterSets = filterSets
         self.chains = chains
     }
 
     public var ruleCount: Int { chains.reduce(0) { $0 + $1.rules.count } }
+    public var setCount: Int { sets.count + filterSets.count }
 }
 
-/// A named interval set of addresses of one family: filled from the dynamic-address snapshot
-/// (a server type's or a host name's addresses), or a *filter set*, the addresses of a run of
-/// filters the compiler grouped into one rule, each element carrying its filter's id.
+/// A named interval set of addresses of one family, filled from the dynamic-address snapshot
+/// (a server type's or a host name's addresses).
 public struct NamedSet: Sendable, Equatable {
-    /// What fills a set of filters.
-    public static let filterSource = "filters"
-
     public var name: String
     public var family: IPAddress.Family
-    /// Sorted; merged for address sets (nft refuses overlapping interval elements). A filter set's
-    /// elements never overlap and are not merged: each is one filter.
+    /// Sorted and merged (nft refuses overlapping interval elements).
     public var elements: [AddressRange]
-    /// For a filter set: the id of the filter each element comes from (the element's comment).
-    public var elementIDs: [String] = []
-    /// What fills it: `DNS`, `GATEWAY`, a host name, or `filters`.
+    /// What fills it: `DNS`, `GATEWAY`, a host name.
     public var source: String
 
     public init(name: String, family: IPAddress.Family, elements: [AddressRange], source: String) {
@@ -40,31 +38,96 @@ public struct NamedSet: Sendable, Equatable {
         self.elements = AddressRange.normalize(elements.filter { $0.family == family })
         self.source = source
     }
+}
 
-    /// A filter set: `elements` must not overlap (the compiler guarantees it).
-    public init(filterSet name: String, family: IPAddress.Family, elements: [(range: AddressRange, id: String)]) {
-        self.name = name
-        self.family = family
-        let sorted = elements.sorted { $0.range < $1.range }
-        self.elements = sorted.map(\.range)
-        elementIDs = sorted.map(\.id)
-        source = NamedSet.filterSource
+/// The set of a run of grouped filters: a hash set whose key is the packet's address under one
+/// mask, its port, or both concatenated (`ip saddr & 255.255.255.0 . tcp dport`); each element is
+/// one filter, carries its id as its comment and counts its own packets.
+public struct FilterSet: Sendable, Equatable {
+    /// What the rule looks up: which fields, in this order.
+    public struct Key: Sendable, Hashable {
+        public var address: AddressField?
+        public var port: PortField?
+
+        public init(address: AddressField? = nil, port: PortField? = nil) {
+            self.address = address
+            self.port = port
+        }
     }
 
-    /// Elements carry counters and their filters' ids.
-    public var isFilterSet: Bool { source == NamedSet.filterSource }
+    /// The packet's source or destination address, masked to `length` bits.
+    public struct AddressField: Sendable, Hashable {
+        public var side: PacketSide
+        public var family: IPAddress.Family
+        public var length: Int
 
-    /// The id of the element that holds `address`, for a filter set.
-    public func elementID(containing address: IPAddress) -> String? {
-        guard address.family == family else { return nil }
-        // Sorted and disjoint: a binary search on the first address.
+        public init(side: PacketSide, family: IPAddress.Family, length: Int) {
+            self.side = side
+            self.family = family
+            self.length = length
+        }
+    }
+
+    /// The packet's source or destination port of one protocol.
+    public struct PortField: Sendable, Hashable {
+        public var side: PacketSide
+        public var proto: UInt8
+
+        public init(side: PacketSide, proto: UInt8) {
+            self.side = side
+            self.proto = proto
+        }
+    }
+
+    public struct Element: Sendable, Hashable, Comparable {
+        /// Already masked to the key's length.
+        public var address: IPAddress?
+        public var port: UInt16?
+        /// The filter's id: the element's comment.
+        public var id: String
+
+        public init(address: IPAddress? = nil, port: UInt16? = nil, id: String) {
+            self.address = address
+            self.port = port
+            self.id = id
+        }
+
+        public static func < (a: Element, b: Element) -> Bool {
+            if a.address != b.address, let x = a.address, let y = b.address { return x < y }
+            return (a.port ?? 0, a.id) < (b.port ?? 0, b.id)
+        }
+    }
+
+    public var name: String
+    public var key: Key
+    /// Sorted by key; no two share a key (the compiler keeps the first-match one).
+    public var elements: [Element]
+
+    public init(name: String, key: Key, elements: [Element]) {
+        self.name = name
+        self.key = key
+        self.elements = elements.sorted()
+    }
+
+    /// The id of the element `packet` hits, if any.
+    public func elementID(_ packet: Packet) -> String? {
+        let wanted = Element(address: key.address.map { a in (a.side == .source ? packet.source : packet.destination).masked(prefix: a.length) },
+                             port: key.port.map { $0.side == .source ? packet.sourcePort : packet.destinationPort }, id: "")
+        if let a = key.address, packet.source.family != a.family { return nil }
+        if let p = key.port, packet.proto != p.proto { return nil }
+        // Sorted by (address, port): a binary search for the first element not below the key.
         var low = 0, high = elements.count
         while low < high {
             let mid = (low + high) / 2
-            if elements[mid].first.numeric <= address.numeric { low = mid + 1 } else { high = mid }
+            if FilterSet.keyLess(elements[mid], wanted) { low = mid + 1 } else { high = mid }
         }
-        guard low > 0, address.numeric <= elements[low - 1].last.numeric else { return nil }
-        return elementIDs.isEmpty ? "" : elementIDs[low - 1]
+        guard low < elements.count, elements[low].address == wanted.address, elements[low].port == wanted.port else { return nil }
+        return elements[low].id
+    }
+
+    static func keyLess(_ a: Element, _ b: Element) -> Bool {
+        if a.address != b.address, let x = a.address, let y = b.address { return x < y }
+        return (a.port ?? 0) < (b.port ?? 0)
     }
 }
 
@@ -123,6 +186,8 @@ public enum Match: Sendable, Equatable {
     case inputInterface(String)
     case outputInterface(String)
     case address(PacketSide, AddressMatch)
+    /// The key of a filter set (`ip saddr & MASK . tcp dport @name`), in it or not.
+    case filterSet(String, FilterSet.Key)
     case fibAddressType(PacketSide, FibType)
     case l4proto(UInt8)
     case port(PacketSide, proto: UInt8, port: UInt16)

@@ -29,7 +29,7 @@ public struct RulesetCompiler {
         let filters = EffectiveFilters.collect(store, dynamic: dynamic)
         var sets = SetCollector(addresses: addresses, filters: filters)
         var chains: [Chain] = []
-        var filterSets: [NamedSet] = []
+        var filterSets: [FilterSet] = []
         for hook in [Chain.Hook.input, .output] {
             var chain = Chain(name: hook.rawValue, hook: hook, policy: .accept)
             chain.rules += RulesetCompiler.baseRules(hook)
@@ -45,7 +45,7 @@ public struct RulesetCompiler {
             chain.rules += Grouping.group(filterRules, chain: hook.rawValue, sets: &filterSets)
             chains.append(chain)
         }
-        return Ruleset(sets: sets.namedSets() + filterSets, chains: chains)
+        return Ruleset(sets: sets.namedSets(), filterSets: filterSets, chains: chains)
     }
 
     func logStatements(_ prefix: String) -> [Statement] {

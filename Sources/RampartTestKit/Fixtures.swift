@@ -29,6 +29,38 @@ public enum Fixtures {
         ipsec dynamic set config ipsecexempt 0
         """
 
+    /// Every grouped shape: address and port concatenated (IPv4 hosts, /24 and /17; IPv6 /48
+    /// and hosts; mirrored, so the output chain has `daddr . sport`), addresses alone (hosts and
+    /// a /26, IPv4 and IPv6 /64s) and ports alone, with a host block inside a permitted subnet.
+    public static let groupedShapes = """
+        pushd ipsec static
+        add filteraction name=Permit action=permit
+        add filteraction name=Block action=block
+        add filter filterlist=Svc srcaddr=198.51.100.0 srcmask=24 dstaddr=me protocol=tcp dstport=22
+        add filter filterlist=Svc srcaddr=203.0.113.0 srcmask=24 dstaddr=me protocol=tcp dstport=80
+        add filter filterlist=Svc srcaddr=198.51.100.7 dstaddr=me protocol=tcp dstport=25
+        add filter filterlist=Svc srcaddr=198.51.100.8 dstaddr=me protocol=tcp dstport=26
+        add filter filterlist=Svc srcaddr=198.51.128.0 srcmask=17 dstaddr=me protocol=udp dstport=53
+        add filter filterlist=Svc srcaddr=192.0.0.0 srcmask=17 dstaddr=me protocol=udp dstport=54
+        add filter filterlist=Svc srcaddr=2001:db8:1::/48 dstaddr=me protocol=tcp dstport=443
+        add filter filterlist=Svc srcaddr=2001:db8:2::/48 dstaddr=me protocol=tcp dstport=8443
+        add filter filterlist=Svc srcaddr=2001:db8:3::7 dstaddr=me protocol=tcp dstport=443
+        add filter filterlist=Svc srcaddr=2001:db8:3::8 dstaddr=me protocol=tcp dstport=444
+        add filter filterlist=Web srcaddr=any dstaddr=me protocol=tcp dstport=8080 mirrored=no
+        add filter filterlist=Web srcaddr=any dstaddr=me protocol=tcp dstport=8081 mirrored=no
+        add filter filterlist=Ban srcaddr=203.0.113.5 dstaddr=me mirrored=no
+        add filter filterlist=Ban srcaddr=203.0.113.6 dstaddr=me mirrored=no
+        add filter filterlist=Ban srcaddr=203.0.113.64 srcmask=26 dstaddr=me mirrored=no
+        add filter filterlist=Ban srcaddr=198.51.100.9 dstaddr=me mirrored=no
+        add filter filterlist=Ban srcaddr=2001:db8:bad:1::/64 dstaddr=me mirrored=no
+        add filter filterlist=Ban srcaddr=2001:db8:bad:2::/64 dstaddr=me mirrored=no
+        add policy name=Shapes assign=yes
+        add rule name=s policy=Shapes filterlist=Svc filteraction=Permit
+        add rule name=w policy=Shapes filterlist=Web filteraction=Permit
+        add rule name=b policy=Shapes filterlist=Ban filteraction=Block
+        popd
+        """
+
     /// `filters` filters over many /32 and /24 sources, TCP/UDP ports, permit and block.
     public static func synthetic(filters: Int) -> String {
         var lines = ["pushd ipsec static", "add filteraction name=Permit action=permit", "add filteraction name=Block action=block"]

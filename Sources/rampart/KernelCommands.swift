@@ -70,7 +70,7 @@ struct Apply: ParsableCommand {
             report = try client.apply(ruleset)
             let elapsed = ContinuousClock.now - start
             let ms = milliseconds(elapsed)
-            print("applied \(boot ? "boot mode \(store.config.bootMode.rawValue)" : "policy") to table inet rampart: \(report!.rules) rules, \(ruleset.sets.count) sets (\(report!.setElements) elements), \(report!.messages) messages in one transaction, \(ms) ms")
+            print("applied \(boot ? "boot mode \(store.config.bootMode.rawValue)" : "policy") to table inet rampart: \(report!.rules) rules, \(ruleset.setCount) sets (\(report!.setElements) elements), \(report!.messages) messages in one transaction, \(ms) ms")
         } catch {
             throw kernelFailure(error)
         }

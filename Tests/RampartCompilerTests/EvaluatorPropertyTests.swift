@@ -170,7 +170,7 @@ import RampartTestKit
             let reference = ReferenceEvaluator(store: store, addresses: Self.addresses, host: Self.host)
             let ruleset = compiler.compile(store, addresses: Self.addresses)
             let compiled = RulesetEvaluator(ruleset: ruleset, host: Self.host)
-            let groupedRules = Set(ruleset.sets.filter(\.isFilterSet).flatMap(\.elementIDs))
+            let groupedRules = Set(ruleset.filterSets.flatMap { $0.elements.map(\.id) })
             var failures = 0
             for _ in 0..<1000 {
                 let (packet, hook) = g.packet()
@@ -300,21 +300,27 @@ import RampartTestKit
     }
 }
 
-/// First-match painting of a run's elements.
-@Suite struct PaintingTests {
-    func r(_ text: String) -> AddressRange {
+/// Which members of a run can decide a packet (the rest are covered by earlier ones).
+@Suite struct DecidingTests {
+    func m(_ text: String, _ id: String) -> Grouping.Member { m(text, nil, id) }
+
+    func m(_ text: String, _ port: UInt16?, _ id: String) -> Grouping.Member {
         let parts = text.split(separator: "/")
-        return AddressRange(prefix: IPAddress(String(parts[0]))!, length: parts.count == 2 ? Int(parts[1])! : 32)
+        let length = parts.count == 2 ? Int(parts[1])! : 32
+        return Grouping.Member(rule: 0, address: IPAddress(String(parts[0]))!.masked(prefix: length), length: length, port: port, id: id)
     }
 
-    @Test func earlierElementsKeepTheirAddresses() {
-        let painted = Grouping.paint([(r("192.0.2.5"), "A"), (r("192.0.2.5"), "B"), (r("192.0.2.0/30"), "C"), (r("192.0.2.0/24"), "D"), (r("192.0.2.0/28"), "E")])
-        #expect(painted.map { "\($0.range) \($0.id)" } == [
-            "192.0.2.0/30 C", "192.0.2.4 D", "192.0.2.5 A", "192.0.2.6-192.0.2.255 D",
-        ], "B and E are shadowed whole; D keeps what is left around A and C")
-        #expect(Grouping.paint([]).isEmpty)
-        let top = Grouping.paint([(r("255.255.255.255"), "T"), (r("255.255.255.0/24"), "W")])
-        #expect(top.map { "\($0.range) \($0.id)" } == ["255.255.255.0-255.255.255.254 W", "255.255.255.255 T"])
+    @Test func earlierElementsCoverLaterOnes() {
+        let kept = Grouping.deciding([m("192.0.2.5", "A"), m("192.0.2.5", "B"), m("192.0.2.0/30", "C"), m("192.0.2.0/24", "D"), m("192.0.2.0/28", "E"), m("192.0.2.77", "F")])
+        #expect(kept.map(\.id) == ["A", "C", "D"], "B repeats A; E and F lie inside D, which came before them")
+        #expect(Grouping.deciding([]).isEmpty)
+    }
+
+    @Test func portsAreApart() {
+        let kept = Grouping.deciding([m("198.51.100.0/24", 22, "P"), m("198.51.100.9", 22, "Q"), m("198.51.100.9", 80, "R"), m("198.51.100.9", 80, "S")])
+        #expect(kept.map(\.id) == ["P", "R"])
+        let portsOnly = Grouping.deciding([Grouping.Member(rule: 0, port: 80, id: "W"), Grouping.Member(rule: 1, port: 443, id: "X"), Grouping.Member(rule: 2, port: 80, id: "Y")])
+        #expect(portsOnly.map(\.id) == ["W", "X"])
     }
 }
 
@@ -338,15 +344,16 @@ import RampartTestKit
         let ruleset = RulesetCompiler().compile(store)
         let input = ruleset.chains[0].rules.filter { !["loopback", "icmpv6-nd"].contains($0.id) && !$0.id.hasPrefix("exempt") }
         // Order: the two hosts (S,S), then the SSH permit (R,S, with a port), then the /24 blocks.
-        // 203.0.113.0/24 is disjoint from the permit's 198.51.100.0/24: it joins the hosts' set.
+        // 203.0.113.0/24 is disjoint from the permit's 198.51.100.0/24: it joins the hosts' run,
+        // as the rule for its prefix length after the hosts' set.
         // 198.51.100.0/24 is not (SSH from there must still pass): it stays after the permit.
-        #expect(input.count == 3, "\(input.map(NftRenderer.rule))")
-        let set = try #require(ruleset.sets.first { $0.isFilterSet })
-        // Painted: the /24 keeps what the two hosts before it do not cover.
-        #expect(set.elements.map(\.description) == ["203.0.113.0-203.0.113.6", "203.0.113.7", "203.0.113.8", "203.0.113.9-203.0.113.255"])
+        #expect(input.count == 4, "\(input.map(NftRenderer.rule))")
+        let set = try #require(ruleset.filterSets.first)
+        #expect(set.elements.map { "\($0.address!)" } == ["203.0.113.7", "203.0.113.8"])
         #expect(input[0].id == set.name)
-        #expect(input[1].id.hasPrefix("F") && NftRenderer.rule(input[1]).contains("dport 22"))
-        #expect(NftRenderer.rule(input[2]).contains("198.51.100.0/24") && NftRenderer.rule(input[2]).contains("drop"))
+        #expect(NftRenderer.rule(input[1]).contains("203.0.113.0/24") && NftRenderer.rule(input[1]).contains("drop"))
+        #expect(input[2].id.hasPrefix("F") && NftRenderer.rule(input[2]).contains("dport 22"))
+        #expect(NftRenderer.rule(input[3]).contains("198.51.100.0/24") && NftRenderer.rule(input[3]).contains("drop"))
         let host = Host(localAddresses: [IPAddress("192.0.2.1")!])
         let reference = ReferenceEvaluator(store: store, addresses: DynamicAddresses(), host: host)
         let compiled = RulesetEvaluator(ruleset: ruleset, host: host)
@@ -354,8 +361,8 @@ import RampartTestKit
             let p = Packet(source: IPAddress(source)!, destination: IPAddress("192.0.2.1")!, proto: 6, sourcePort: 50000, destinationPort: UInt16(port))
             #expect(reference.verdict(p, .input) == compiled.verdict(p, .input), "\(source):\(port)")
         }
-        #expect(Grouping.disjoint(input[1], RuleSpec([.address(.source, .prefix(IPAddress("203.0.113.0")!, 24))], [.counter, .drop], id: "x")))
-        #expect(!Grouping.disjoint(input[1], RuleSpec([.address(.source, .prefix(IPAddress("198.51.100.0")!, 24))], [.counter, .drop], id: "x")))
+        #expect(Grouping.disjoint(input[2], RuleSpec([.address(.source, .prefix(IPAddress("203.0.113.0")!, 24))], [.counter, .drop], id: "x")))
+        #expect(!Grouping.disjoint(input[2], RuleSpec([.address(.source, .prefix(IPAddress("198.51.100.0")!, 24))], [.counter, .drop], id: "x")))
         #expect(Grouping.disjoint(RuleSpec([.l4proto(6)], [.accept], id: "a"), RuleSpec([.port(.destination, proto: 17, port: 53)], [.accept], id: "b")))
         #expect(!Grouping.disjoint(RuleSpec([.fibAddressType(.destination, .local)], [.accept], id: "a"), RuleSpec([.address(.destination, .prefix(IPAddress("192.0.2.1")!, 32))], [.accept], id: "b")), "`me` proves nothing")
     }

@@ -14,6 +14,7 @@ import RampartTestKit
     static let cases: [(String, @Sendable () throws -> String, [String])] = [
         ("web-server", { try String(contentsOfFile: Fixtures.webServerExample, encoding: .utf8) }, []),
         ("mixed-families", { Fixtures.mixedFamilies }, []),
+        ("grouped-shapes", { Fixtures.groupedShapes }, []),
         ("boot-block", { try String(contentsOfFile: Fixtures.webServerExample, encoding: .utf8) + "\nipsec dynamic set config bootexemptions tcp:0:22:inbound,udp:0:123:outbound\n" }, ["--boot"]),
         ("boot-stateful", { try String(contentsOfFile: Fixtures.webServerExample, encoding: .utf8) + "\nipsec dynamic set config bootmode stateful\nipsec dynamic set config bootexemptions tcp:0:22:inbound\n" }, ["--boot"]),
         ("boot-permit", { "ipsec dynamic set config bootmode permit\n" }, ["--boot"]),

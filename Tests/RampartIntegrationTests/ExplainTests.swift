@@ -92,11 +92,91 @@ import RampartTestKit
     }
 }
 
-/// A block list compiles to one rule over a set whose elements keep their filters: real traffic
+/// Grouped filters compile to rules over sets whose elements keep their filters: real traffic
 /// is dropped or passes as listed, every element counts exactly the packets of its filter, and
 /// `rampart explain` names the same filter.
 @Suite(.serialized) struct GroupedFilterTests {
     typealias L = Lab
+
+    /// The datagrams of one sender to one port; the packet counter of filter `id` afterwards.
+    static func send(_ count: Int, from ns: Namespace, _ source: String, to destination: String, _ port: Int) throws {
+        let family = source.contains(":") ? "AF_INET6" : "AF_INET"
+        try ns.run(["python3", "-c", """
+            import socket
+            s = socket.socket(socket.\(family), socket.SOCK_DGRAM)
+            s.bind(("\(source)", 0))
+            for _ in range(\(count)): s.sendto(b"x" * 32, ("\(destination)", \(port)))
+            """])
+    }
+
+    static func packets(_ cli: RampartCLI, _ ns: Namespace, _ id: String) throws -> Int {
+        let out = try cli.run(["counters", "--json"], in: ns).out
+        return (try JSONSerialization.jsonObject(with: Data(out.utf8)) as! [[String: Any]]).filter { $0["id"] as? String == id }.reduce(0) { $0 + ($1["packets"] as! Int) }
+    }
+
+    /// One run of each grouped shape (IPv4 and IPv6 hosts and prefixes concatenated with a port,
+    /// addresses alone, ports alone) with a host block inside a permitted prefix: each probe's
+    /// datagrams are counted, exactly, by the filter `explain` names, and pass or not as it says.
+    @Test func everyGroupedShapeCountsExactlyPerFilter() throws {
+        let lab = try Lab()
+        defer { lab.teardown() }
+        let cli = try RampartCLI()
+        defer { cli.cleanup() }
+        try cli.exec("""
+            pushd ipsec static
+            add filteraction name=Permit action=permit
+            add filteraction name=Block action=block
+            add filter filterlist=P srcaddr=\(L.external4) dstaddr=me protocol=udp dstport=5001 mirrored=no
+            add filter filterlist=P srcaddr=203.0.113.99 dstaddr=me protocol=udp dstport=5002 mirrored=no
+            add filter filterlist=P srcaddr=198.51.100.0 srcmask=24 dstaddr=me protocol=udp dstport=5003 mirrored=no
+            add filter filterlist=P srcaddr=192.0.2.0 srcmask=24 dstaddr=me protocol=udp dstport=5004 mirrored=no
+            add filter filterlist=P srcaddr=\(L.external6) dstaddr=me protocol=udp dstport=5005 mirrored=no
+            add filter filterlist=P srcaddr=2001:db8:203::99 dstaddr=me protocol=udp dstport=5006 mirrored=no
+            add filter filterlist=P srcaddr=2001:db8:100::/64 dstaddr=me protocol=udp dstport=5007 mirrored=no
+            add filter filterlist=P srcaddr=2001:db8:99::/64 dstaddr=me protocol=udp dstport=5008 mirrored=no
+            add filter filterlist=P srcaddr=2001:db8:98::/64 dstaddr=me protocol=udp dstport=5011 mirrored=no
+            add filter filterlist=P srcaddr=any dstaddr=me protocol=udp dstport=5009 mirrored=no
+            add filter filterlist=P srcaddr=any dstaddr=me protocol=udp dstport=5010 mirrored=no
+            add filter filterlist=B srcaddr=\(L.internal6) dstaddr=me mirrored=no
+            add filter filterlist=B srcaddr=2001:db8:100::99 dstaddr=me mirrored=no
+            add policy name=Shapes assign=yes
+            add rule name=p policy=Shapes filterlist=P filteraction=Permit
+            add rule name=b policy=Shapes filterlist=B filteraction=Block
+            popd
+            """)
+        try cli.run(["apply"], in: lab.server)
+        let listing = try lab.server.nftList()
+        let input = listing.components(separatedBy: "chain input")[1].components(separatedBy: "chain output")[0]
+        for shape in ["ip saddr . udp dport @input_f", "ip saddr & 255.255.255.0 . udp dport @input_f", "ip6 saddr . udp dport @input_f",
+                      "ip6 saddr & ffff:ffff:ffff:ffff:: . udp dport @input_f", "ip6 saddr @input_f", "udp dport @input_f"] {
+            #expect(input.contains(shape), "\(shape) in\n\(input)")
+        }
+        // The /64 holding the blocked host keeps its place after the block: the only plain rule.
+        #expect(input.components(separatedBy: "comment \"F").count - 1 == 1, "every other filter is in a set:\n\(input)")
+        let none = try cli.addresses(#"{"dns": [], "wins": [], "dhcp": [], "gateway": [], "names": {}}"#)
+        try lab.listen(lab.server, tcp: [], udp: [5001, 5003, 5005, 5007, 5009])
+        let probes: [(Namespace, String, String, Int, String)] = [
+            (lab.external, L.external4, L.serverExternal4, 5001, "accept"),
+            (lab.inside, L.internal4, L.serverInternal4, 5003, "accept"),
+            (lab.external, L.external6, L.serverExternal6, 5005, "accept"),
+            (lab.inside, L.internal6, L.serverInternal6, 5007, "drop"),
+            (lab.inside, L.internal4, L.serverInternal4, 5009, "accept"),
+        ]
+        var ids: Set<String> = []
+        for (ns, source, destination, port, verdict) in probes {
+            let words = ["in", "udp", ExplainTests.endpoint(source, 40000), "to", ExplainTests.endpoint(destination, port)]
+            let explained = try ExplainTests.explain(cli, lab, none, words)
+            #expect(explained.verdict == verdict, "\(words)")
+            let id = try #require(explained.id)
+            #expect(id.hasPrefix("F"), "\(words) is decided by a filter, not \(id)")
+            ids.insert(id)
+            #expect(try lab.udp(from: ns, destination, port) == (verdict == "accept"), "\(words)")
+            let before = try Self.packets(cli, lab.server, id)
+            try Self.send(9, from: ns, source, to: destination, port)
+            #expect(try Self.packets(cli, lab.server, id) - before == 9, "\(words): the element of \(id) counted exactly 9 datagrams")
+        }
+        #expect(ids.count == probes.count, "five probes, five filters: \(ids)")
+    }
 
     @Test func aBlockListIsOneRuleWithExactCountsPerFilter() throws {
         let lab = try Lab()

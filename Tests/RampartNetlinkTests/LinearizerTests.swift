@@ -75,6 +75,7 @@ import RampartTestKit
             ("web", compiler.compile(web, addresses: Self.snapshot())),
             ("mixed", compiler.compile(mixed, addresses: Self.snapshot())),
             ("extra", compiler.compile(extra)),
+            ("grouped", compiler.compile(try storeFrom(Fixtures.groupedShapes))),
         ]
         for mode in DynamicConfig.BootMode.allCases {
             boot.bootMode = mode

@@ -7,6 +7,7 @@ public struct RulesetEvaluator: Sendable {
     public var ruleset: Ruleset
     public var host: Host
     let sets: [String: NamedSet]
+    let filterSets: [String: FilterSet]
 
     public init(ruleset: Ruleset, host: Host) {
         self.ruleset = ruleset
@@ -14,6 +15,9 @@ public struct RulesetEvaluator: Sendable {
         var sets: [String: NamedSet] = [:]
         for set in ruleset.sets { sets[set.name] = set }
         self.sets = sets
+        var filterSets: [String: FilterSet] = [:]
+        for set in ruleset.filterSets { filterSets[set.name] = set }
+        self.filterSets = filterSets
     }
 
     /// The verdict, and what decided it: the rule's id, or for a rule over a filter set the id of
@@ -34,9 +38,7 @@ public struct RulesetEvaluator: Sendable {
 
     func decidedBy(_ rule: RuleSpec, _ p: Packet) -> String {
         for m in rule.matches {
-            if case .address(let side, .set(let name, _)) = m, let set = sets[name], set.isFilterSet {
-                return set.elementID(containing: side == .source ? p.source : p.destination) ?? rule.id
-            }
+            if case .filterSet(let name, _) = m, let id = filterSets[name]?.elementID(p) { return id }
         }
         return rule.id
     }
@@ -54,9 +56,10 @@ public struct RulesetEvaluator: Sendable {
             case .range(let first, let last): return first.numeric <= a.numeric && a.numeric <= last.numeric
             case .set(let name, _):
                 guard let set = sets[name] else { return false }
-                if set.isFilterSet { return set.elementID(containing: a) != nil }
                 return set.elements.contains { $0.first.numeric <= a.numeric && a.numeric <= $0.last.numeric }
             }
+        case .filterSet(let name, _):
+            return filterSets[name]?.elementID(p) != nil
         case .fibAddressType(let side, let type):
             let a = side == .source ? p.source : p.destination
             switch type {

@@ -334,8 +334,8 @@ public actor PolicyEngine {
             let report = try client.apply(ruleset)
             let elapsed = Self.ms(ContinuousClock.now - clock)
             enforcement = target
-            lastApply = ApplyRecord(at: Date(), milliseconds: elapsed, result: "\(report.rules) rules, \(ruleset.sets.count) sets", ok: true)
-            logger.info("applied the \(target) (\(reason)): \(report.rules) rules, \(ruleset.sets.count) sets, \(report.messages) messages in \(Self.fmt(elapsed)) ms")
+            lastApply = ApplyRecord(at: Date(), milliseconds: elapsed, result: "\(report.rules) rules, \(ruleset.setCount) sets", ok: true)
+            logger.info("applied the \(target) (\(reason)): \(report.rules) rules, \(ruleset.setCount) sets, \(report.messages) messages in \(Self.fmt(elapsed)) ms")
             return .success(())
         } catch {
             lastApply = ApplyRecord(at: Date(), milliseconds: Self.ms(ContinuousClock.now - clock), result: error.message, ok: false)

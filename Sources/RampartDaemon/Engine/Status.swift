@@ -14,7 +14,7 @@ extension PolicyEngine {
         s.enforcing = enforcement.description
         s.restoreFailing = problems[.restore] != nil
         s.rules = applied?.ruleCount ?? 0
-        s.sets = applied?.sets.count ?? 0
+        s.sets = applied?.setCount ?? 0
         s.storePath = config.store
         s.storeState = storeState.description
         s.socket = config.socket

@@ -1,5 +1,5 @@
 /// One nf_tables VM instruction, as plain data. The linearizer produces these from the ruleset
-/// model; `NftObjects` turns them into libnftnl expressions. All loads go to register 1 (NFT_REG_1),
+/// model; `NftObjects` turns them into libnftnl expressions. All loads go to register 1 (NFT_REG_1) but a concatenation's later fields,
 /// verdicts to register 0, exactly as nft does, so `nft list ruleset` reads our rules back unchanged.
 public enum Expr: Equatable, Sendable {
     public enum MetaKey: Sendable {
@@ -38,7 +38,9 @@ public enum Expr: Equatable, Sendable {
     }
 
     case meta(MetaKey)
-    case payload(base: PayloadBase, offset: UInt32, length: UInt32)
+    /// Loads into register 1 unless told otherwise (the second field of a concatenation: 32-bit
+    /// register 9, or 128-bit register 2 after an IPv6 address).
+    case payload(base: PayloadBase, offset: UInt32, length: UInt32, register: UInt32 = 1)
     /// reg 1 = (reg 1 & mask) ^ xor
     case bitwise(mask: [UInt8], xor: [UInt8])
     case cmp(CmpOp, [UInt8])
@@ -80,7 +82,7 @@ public enum Expr: Equatable, Sendable {
     public var debugText: String {
         switch self {
         case .meta(let key): return "[ meta load \(key.name) => reg 1 ]"
-        case .payload(let base, let offset, let length): return "[ payload load \(length)b @ \(base.name) header + \(offset) => reg 1 ]"
+        case .payload(let base, let offset, let length, let register): return "[ payload load \(length)b @ \(base.name) header + \(offset) => reg \(register) ]"
         case .bitwise(let mask, let xor): return "[ bitwise reg 1 = ( reg 1 & \(Expr.words(mask)) ) ^ \(Expr.words(xor)) ]"
         case .cmp(let op, let data): return "[ cmp \(op.name) reg 1 \(Expr.words(data)) ]"
         case .lookup(let set, _): return "[ lookup reg 1 set \(set) ]"

@@ -81,6 +81,29 @@ public struct Linearizer: Sendable {
                     // ip saddr @set: payload load, lookup
                     out += [.payload(base: .network, offset: offset, length: UInt32(bytes)), .lookup(set: name, setID: setIDs[name] ?? 0)]
                 }
+            case .filterSet(let name, let key):
+                if let a = key.address {
+                    needFamily(a.family)
+                    if let p = key.port { needL4(p.proto) }
+                    let bytes = a.family == .ipv4 ? 4 : 16
+                    let offset: UInt32 = a.family == .ipv4 ? (a.side == .source ? 12 : 16) : (a.side == .source ? 8 : 24)
+                    // ip saddr [& MASK] …: payload load 4|16b @ network + offset → reg 1, bitwise mask
+                    out.append(.payload(base: .network, offset: offset, length: UInt32(bytes)))
+                    if a.length < a.family.bits {
+                        out.append(.bitwise(mask: Linearizer.bytes(IPAddress(family: a.family, numeric: IPAddress.mask(prefix: a.length, family: a.family))),
+                                            xor: Array(repeating: 0, count: bytes)))
+                    }
+                } else if let p = key.port {
+                    needL4(p.proto)
+                }
+                if let p = key.port {
+                    // … . tcp sport|dport: payload load 2b @ transport + 0|2 → the next free register
+                    // (32-bit reg 9 after an IPv4 address, 128-bit reg 2 after an IPv6 one, else reg 1)
+                    let register: UInt32 = key.address == nil ? 1 : (key.address!.family == .ipv4 ? 9 : 2)
+                    out.append(.payload(base: .transport, offset: p.side == .source ? 0 : 2, length: 2, register: register))
+                }
+                // @NAME: lookup reg 1 set NAME
+                out.append(.lookup(set: name, setID: setIDs[name] ?? 0))
             case .fibAddressType(let side, let type):
                 // fib saddr|daddr type T: fib → reg 1, cmp eq RTN_T (host order)
                 let rtn: UInt32 = type == .local ? 2 : type == .broadcast ? 3 : 5
@@ -150,23 +173,17 @@ public struct Linearizer: Sendable {
 
     /// Interval-set elements as nft 1.0.6 sends them: a leading end element at the zero address
     /// (unless the first range starts there), then a start element and an end element (`last + 1`,
-    /// flagged END) per range; no end element after a range that reaches the top of the space.
+    /// flagged END) per merged range; no end element after a range that reaches the top of the space.
     public static func intervalElements(_ ranges: [AddressRange], family: IPAddress.Family) -> [(key: [UInt8], end: Bool)] {
-        intervalElements(AddressRange.normalize(ranges.filter { $0.family == family }), family: family, comments: nil).map { ($0.key, $0.end) }
-    }
-
-    /// The same for sorted, disjoint ranges that are not merged (a filter set: each one filter),
-    /// the start element of each carrying its comment. Adjacent ranges give an end and a start
-    /// element with the same key, as nft sends them.
-    public static func intervalElements(_ sorted: [AddressRange], family: IPAddress.Family, comments: [String]?) -> [(key: [UInt8], end: Bool, comment: String?)] {
-        var out: [(key: [UInt8], end: Bool, comment: String?)] = []
+        let sorted = AddressRange.normalize(ranges.filter { $0.family == family })
+        var out: [(key: [UInt8], end: Bool)] = []
         let zero = IPAddress(family: family, numeric: 0)
-        if sorted.first?.first != zero { out.append((bytes(zero), true, nil)) }
+        if sorted.first?.first != zero { out.append((bytes(zero), true)) }
         let top: UInt128 = family == .ipv4 ? UInt128(UInt32.max) : UInt128.max
-        for (i, r) in sorted.enumerated() {
-            out.append((bytes(r.first), false, comments?[i]))
+        for r in sorted {
+            out.append((bytes(r.first), false))
             if r.last.numeric != top {
-                out.append((bytes(IPAddress(family: family, numeric: r.last.numeric + 1)), true, nil))
+                out.append((bytes(IPAddress(family: family, numeric: r.last.numeric + 1)), true))
             }
         }
         return out

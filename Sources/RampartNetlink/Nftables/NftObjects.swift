@@ -49,11 +49,12 @@ final class ChainObject {
     func build(_ nlh: UnsafeMutablePointer<nlmsghdr>) { nftnl_chain_nlmsg_build_payload(nlh, handle) }
 }
 
-/// An `nftnl_set`: a named interval set of IPv4 or IPv6 addresses, optionally carrying elements.
+/// An `nftnl_set`: a named interval set of addresses, or a filter set (a hash set); or a bare
+/// handle naming one, carrying elements.
 final class SetObject {
     fileprivate let handle: OpaquePointer
 
-    init(table: String, name: String, family: IPAddress.Family, id: UInt32, counters: Bool = false) {
+    init(table: String, name: String, family: IPAddress.Family, id: UInt32) {
         handle = nftnl_set_alloc()
         nftnl_set_set_str(handle, attr(NFTNL_SET_TABLE), table)
         nftnl_set_set_str(handle, attr(NFTNL_SET_NAME), name)
@@ -66,10 +67,50 @@ final class SetObject {
         // nft's user data: the key is big-endian (BYTEORDER_BIG_ENDIAN = 2), so `nft list` prints addresses.
         var udata: [UInt8] = [UInt8(NFTNL_UDATA_SET_KEYBYTEORDER.rawValue), 4] + withUnsafeBytes(of: UInt32(2)) { Array($0) }
         _ = nftnl_set_set_data(handle, attr(NFTNL_SET_USERDATA), &udata, UInt32(udata.count))
-        if counters {
-            // set NAME { …; counter; }: the kernel gives every element a counter of its own.
-            nftnl_set_add_expr(handle, nftnl_expr_alloc("counter"))
+    }
+
+    /// The hash set of a run of grouped filters; every element counts its own packets.
+    init(table: String, filterSet set: FilterSet, id: UInt32) {
+        handle = nftnl_set_alloc()
+        nftnl_set_set_str(handle, attr(NFTNL_SET_TABLE), table)
+        nftnl_set_set_str(handle, attr(NFTNL_SET_NAME), set.name)
+        nftnl_set_set_u32(handle, attr(NFTNL_SET_FAMILY), UInt32(NFPROTO_INET))
+        // set NAME { type ipv4_addr . inet_service; counter; }: no flags (a hash set of exact keys)
+        nftnl_set_set_u32(handle, attr(NFTNL_SET_FLAGS), 0)
+        // nft's datatype ids: ipv4_addr 7, ipv6_addr 8, inet_service 13; a concatenation is
+        // (first << 6) | second, and each field takes a whole number of 32-bit registers.
+        let addressType: UInt32? = set.key.address.map { $0.family == .ipv4 ? 7 : 8 }
+        let addressLength: UInt32 = set.key.address.map { $0.family == .ipv4 ? 4 : 16 } ?? 0
+        var udata: [UInt8]
+        switch (addressType, set.key.port != nil) {
+        case (let a?, true):
+            nftnl_set_set_u32(handle, attr(NFTNL_SET_KEY_TYPE), a << 6 | 13)
+            nftnl_set_set_u32(handle, attr(NFTNL_SET_KEY_LEN), addressLength + 4)
+            // nft's user data for a concatenated type: key byte order 0 (mixed), then a key
+            // "typeof" of an empty concatenation (expression type 13) that `nft list` reads back.
+            udata = [UInt8(NFTNL_UDATA_SET_KEYBYTEORDER.rawValue), 4, 0, 0, 0, 0,
+                     UInt8(NFTNL_UDATA_SET_KEY_TYPEOF.rawValue), 8, 0, 4, 13, 0, 0, 0, 1, 0]
+        case (let a?, false):
+            nftnl_set_set_u32(handle, attr(NFTNL_SET_KEY_TYPE), a)
+            nftnl_set_set_u32(handle, attr(NFTNL_SET_KEY_LEN), addressLength)
+            udata = [UInt8(NFTNL_UDATA_SET_KEYBYTEORDER.rawValue), 4] + withUnsafeBytes(of: UInt32(2)) { Array($0) }
+        case (nil, _):
+            nftnl_set_set_u32(handle, attr(NFTNL_SET_KEY_TYPE), 13)
+            nftnl_set_set_u32(handle, attr(NFTNL_SET_KEY_LEN), 2)
+            udata = [UInt8(NFTNL_UDATA_SET_KEYBYTEORDER.rawValue), 4] + withUnsafeBytes(of: UInt32(2)) { Array($0) }
         }
+        nftnl_set_set_u32(handle, attr(NFTNL_SET_ID), id)
+        _ = nftnl_set_set_data(handle, attr(NFTNL_SET_USERDATA), &udata, UInt32(udata.count))
+        // set NAME { …; counter; }: the kernel gives every element a counter of its own.
+        nftnl_set_add_expr(handle, nftnl_expr_alloc("counter"))
+    }
+
+    /// A filter set element's key: the address, then the port, each padded to 32 bits when
+    /// concatenated (a lone port is 2 bytes).
+    static func key(_ e: FilterSet.Element, _ key: FilterSet.Key) -> [UInt8] {
+        var out: [UInt8] = e.address.map(Linearizer.bytes) ?? []
+        if let port = e.port { out += Linearizer.be16(port) + (key.address == nil ? [] : [0, 0]) }
+        return out
     }
 
     /// A bare set handle naming an existing set (for element messages).
@@ -133,8 +174,8 @@ final class RuleObject {
         case .meta(let key):
             nftnl_expr_set_u32(x, attr(NFTNL_EXPR_META_KEY), metaKey(key))
             nftnl_expr_set_u32(x, attr(NFTNL_EXPR_META_DREG), reg1)
-        case .payload(let base, let offset, let length):
-            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_PAYLOAD_DREG), reg1)
+        case .payload(let base, let offset, let length, let register):
+            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_PAYLOAD_DREG), register)
             nftnl_expr_set_u32(x, attr(NFTNL_EXPR_PAYLOAD_BASE), base == .network ? UInt32(NFT_PAYLOAD_NETWORK_HEADER.rawValue) : UInt32(NFT_PAYLOAD_TRANSPORT_HEADER.rawValue))
             nftnl_expr_set_u32(x, attr(NFTNL_EXPR_PAYLOAD_OFFSET), offset)
             nftnl_expr_set_u32(x, attr(NFTNL_EXPR_PAYLOAD_LEN), length)

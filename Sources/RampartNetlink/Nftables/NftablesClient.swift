@@ -62,7 +62,14 @@ public final class NftablesClient {
         for (i, set) in ruleset.sets.enumerated() {
             let id = UInt32(i + 1)
             ids[set.name] = id
-            let object = SetObject(table: table, name: set.name, family: set.family, id: id, counters: set.isFilterSet)
+            let object = SetObject(table: table, name: set.name, family: set.family, id: id)
+            batch.add(NFT_MSG_NEWSET, flags: NLM_F_CREATE, label: "set \(set.name)") { object.build($0) }
+            elements += addElements(set, id: id, to: batch)
+        }
+        for (i, set) in ruleset.filterSets.enumerated() {
+            let id = UInt32(ruleset.sets.count + i + 1)
+            ids[set.name] = id
+            let object = SetObject(table: table, filterSet: set, id: id)
             batch.add(NFT_MSG_NEWSET, flags: NLM_F_CREATE, label: "set \(set.name)") { object.build($0) }
             elements += addElements(set, id: id, to: batch)
         }
@@ -94,22 +101,32 @@ public final class NftablesClient {
 
     /// Adds the elements of `set` in as many NEWSETELEM messages as the 64 KiB limit needs.
     private func addElements(_ set: NamedSet, id: UInt32?, to batch: Batch) -> Int {
-        let elements = set.isFilterSet ? Linearizer.intervalElements(set.elements, family: set.family, comments: set.elementIDs)
-            : Linearizer.intervalElements(set.elements, family: set.family).map { ($0.key, $0.end, nil) }
         guard !set.elements.isEmpty else { return 0 }
-        // Comments make elements longer: fewer per message, under the 64 KiB attribute limit.
-        let chunk = NftablesClient.elementsPerMessage[set.family]! / (set.isFilterSet ? 2 : 1)
+        let elements = Linearizer.intervalElements(set.elements, family: set.family)
+        addChunks(of: set.name, id: id, elements.map { ($0.key, $0.end, nil) }, chunk: NftablesClient.elementsPerMessage[set.family]!, to: batch)
+        return set.elements.count
+    }
+
+    /// The same for a filter set: one element per filter, with its id as the comment.
+    private func addElements(_ set: FilterSet, id: UInt32, to batch: Batch) -> Int {
+        guard !set.elements.isEmpty else { return 0 }
+        let elements = set.elements.map { (SetObject.key($0, set.key), false, Optional($0.id)) }
+        // Comments (and IPv6 keys) make elements longer: fewer per message, under the 64 KiB limit.
+        addChunks(of: set.name, id: id, elements, chunk: NftablesClient.elementsPerMessage[set.key.address?.family ?? .ipv4]! / 2, to: batch)
+        return set.elements.count
+    }
+
+    private func addChunks(of name: String, id: UInt32?, _ elements: [([UInt8], Bool, String?)], chunk: Int, to batch: Batch) {
         var start = 0
         while start < elements.count {
-            let object = SetObject(table: table, name: set.name, id: id)
+            let object = SetObject(table: table, name: name, id: id)
             for e in elements[start..<min(start + chunk, elements.count)] { object.add(key: e.0, end: e.1, comment: e.2) }
             // elements = { … } of set NAME (one message per chunk)
-            batch.add(NFT_MSG_NEWSETELEM, flags: NLM_F_CREATE, label: "elements \(start + 1)-\(min(start + chunk, elements.count)) of set \(set.name)") {
+            batch.add(NFT_MSG_NEWSETELEM, flags: NLM_F_CREATE, label: "elements \(start + 1)-\(min(start + chunk, elements.count)) of set \(name)") {
                 object.buildElements($0)
             }
             start += chunk
         }
-        return set.elements.count
     }
 
     // MARK: set-only updates
