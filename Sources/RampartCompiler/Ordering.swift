@@ -13,9 +13,23 @@ public struct Weight: Comparable, Sendable, Hashable {
 
     static let pairOrder: [String] = ["SS", "RS", "SR", "RR", "AS", "SA", "AR", "RA", "AA"]
 
+    /// The index of source + destination specificity in `pairOrder`.
+    static func pairIndex(_ source: AddressSpec.Specificity, _ destination: AddressSpec.Specificity) -> Int {
+        switch (source, destination) {
+        case (.single, .single): return 0
+        case (.range, .single): return 1
+        case (.single, .range): return 2
+        case (.range, .range): return 3
+        case (.any, .single): return 4
+        case (.single, .any): return 5
+        case (.any, .range): return 6
+        case (.range, .any): return 7
+        case (.any, .any): return 8
+        }
+    }
+
     public init(_ f: ActiveFilter) {
-        let pair = f.source.specificity.rawValue + f.destination.specificity.rawValue
-        pairClass = Weight.pairOrder.firstIndex(of: pair)!
+        pairClass = Weight.pairIndex(f.source.specificity, f.destination.specificity)
         destinationWildcardBits = f.destination.wildcardBits
         sourceWildcardBits = f.source.wildcardBits
         switch (f.proto.isAny, f.sourcePort != 0, f.destinationPort != 0) {
@@ -46,24 +60,35 @@ public enum Ordering {
     /// Most specific first; ties broken by the chain's action (block > negotiate > permit),
     /// then stored before dynamic, then creation order, then original half before mirror half.
     public static func sorted(_ filters: [ActiveFilter], for hook: Chain.Hook) -> [ActiveFilter] {
-        filters.map { ($0, $0.weight) }.sorted { lhs, rhs in
-            let (a, wa) = lhs, (b, wb) = rhs
-            if wa != wb { return wa < wb }
-            let ra = a.action(for: hook).restrictiveness, rb = b.action(for: hook).restrictiveness
-            if ra != rb { return ra < rb }
-            return (a.group, a.seq, a.isMirror ? 1 : 0) < (b.group, b.seq, b.isMirror ? 1 : 0)
-        }.map(\.0)
+        order(filters) { $0.action(for: hook).restrictiveness }
+    }
+
+    /// The full sort key of a filter half, as plain integers: the filters themselves are large
+    /// values, so the sort moves indices and compares these.
+    struct Key: Comparable {
+        var weight: Weight
+        var restrictiveness: Int
+        var group: Int
+        var seq: Int
+        var mirror: Int
+        var index: Int
+
+        static func < (a: Key, b: Key) -> Bool {
+            if a.weight != b.weight { return a.weight < b.weight }
+            return (a.restrictiveness, a.group, a.seq, a.mirror, a.index) < (b.restrictiveness, b.group, b.seq, b.mirror, b.index)
+        }
+    }
+
+    static func order(_ filters: [ActiveFilter], restrictiveness: (ActiveFilter) -> Int) -> [ActiveFilter] {
+        var keys = filters.enumerated().map { i, f in
+            Key(weight: f.weight, restrictiveness: restrictiveness(f), group: f.group, seq: f.seq, mirror: f.isMirror ? 1 : 0, index: i)
+        }
+        keys.sort()
+        return keys.map { filters[$0.index] }
     }
 
     /// The order shown by `show active`: by weight, then the more restrictive of the two actions.
     public static func display(_ filters: [ActiveFilter]) -> [ActiveFilter] {
-        filters.map { ($0, $0.weight) }.sorted { lhs, rhs in
-            let (a, wa) = lhs, (b, wb) = rhs
-            if wa != wb { return wa < wb }
-            let ra = min(a.inbound.restrictiveness, a.outbound.restrictiveness)
-            let rb = min(b.inbound.restrictiveness, b.outbound.restrictiveness)
-            if ra != rb { return ra < rb }
-            return (a.group, a.seq, a.isMirror ? 1 : 0) < (b.group, b.seq, b.isMirror ? 1 : 0)
-        }.map(\.0)
+        order(filters) { min($0.inbound.restrictiveness, $0.outbound.restrictiveness) }
     }
 }

@@ -212,14 +212,37 @@ public struct RuleSpec: Sendable, Equatable {
     public var statements: [Statement]
     /// Carried into the kernel as the rule comment: maps a rule back to its filter (`F12`, `F12m`, `D3`).
     public var id: String
-    /// Human-readable origin for listings; not sent to the kernel.
-    public var origin: String
+    /// Human-readable origin for listings; not sent to the kernel. Kept as the filter's origin
+    /// and spelled out only when asked for: 10,000 filters would otherwise build 10,000 strings.
+    public var origin: String {
+        get {
+            switch originStorage {
+            case .text(let text): return text
+            case .filter(let origin): return origin.description
+            }
+        }
+        set { originStorage = .text(newValue) }
+    }
+
+    enum Origin: Sendable, Equatable {
+        case text(String)
+        case filter(FilterOrigin)
+    }
+
+    var originStorage: Origin
 
     public init(_ matches: [Match], _ statements: [Statement], id: String, origin: String = "") {
         self.matches = matches
         self.statements = statements
         self.id = id
-        self.origin = origin
+        originStorage = .text(origin)
+    }
+
+    init(_ matches: [Match], _ statements: [Statement], id: String, filter origin: FilterOrigin) {
+        self.matches = matches
+        self.statements = statements
+        self.id = id
+        originStorage = .filter(origin)
     }
 }
 

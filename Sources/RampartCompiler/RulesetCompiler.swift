@@ -137,27 +137,27 @@ public struct RulesetCompiler {
     }
 
     func verdict(_ f: ActiveFilter, matches: [Match], hook: Chain.Hook, logDrops: Bool) -> [RuleSpec] {
-        let origin = f.origin.description
+        let origin = f.origin
         let direction = hook == .input ? "in" : "out"
         func drop() -> [RuleSpec] {
             var r: [RuleSpec] = []
             if logDrops {
-                r.append(RuleSpec(matches, logStatements("rampart \(direction) \(f.id) "), id: f.id, origin: origin))
+                r.append(RuleSpec(matches, logStatements("rampart \(direction) \(f.id) "), id: f.id, filter: origin))
             }
-            r.append(RuleSpec(matches, [.counter, .drop], id: f.id, origin: origin))
+            r.append(RuleSpec(matches, [.counter, .drop], id: f.id, filter: origin))
             return r
         }
         switch f.action(for: hook) {
         case .permit:
-            return [RuleSpec(matches, [.counter, .accept], id: f.id, origin: origin)]
+            return [RuleSpec(matches, [.counter, .accept], id: f.id, filter: origin)]
         case .block:
             return drop()
         case .negotiate:
             // Negotiate never silently permits: traffic protected by an IPsec SA passes; clear
             // traffic passes only where inpass (inbound) or soft allow it, else it is blocked.
-            let secured = RuleSpec(matches + [hook == .input ? .ipsecInbound : .ipsecOutbound], [.counter, .accept], id: f.id, origin: origin)
+            let secured = RuleSpec(matches + [hook == .input ? .ipsecInbound : .ipsecOutbound], [.counter, .accept], id: f.id, filter: origin)
             let clearAllowed = f.soft || (hook == .input && f.inpass)
-            return [secured] + (clearAllowed ? [RuleSpec(matches, [.counter, .accept], id: f.id, origin: origin)] : drop())
+            return [secured] + (clearAllowed ? [RuleSpec(matches, [.counter, .accept], id: f.id, filter: origin)] : drop())
         }
     }
 }

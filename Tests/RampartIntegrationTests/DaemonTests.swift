@@ -120,7 +120,7 @@ import RampartTestKit
             try good.write(toFile: daemon.cli.store, atomically: true, encoding: .utf8)
             try daemon.cli.exec("ipsec static add filter filterlist=Web srcaddr=any dstaddr=me protocol=tcp dstport=8443")
             daemon.signal(SIGHUP)
-            #expect(try daemon.eventually(5) { try ns.nftList().contains("tcp dport 8443") })
+            #expect(try daemon.eventually(5) { try ns.nftList().listsPort(8443) })
             #expect(try daemon.request(ControlRequest(op: .status)).json?.contains(#""state": "running""#) == true)
         }
     }
@@ -265,7 +265,7 @@ import RampartTestKit
             let change = try daemon.cli.file("change.netsh", "ipsec static add filter filterlist=Web srcaddr=any dstaddr=me protocol=tcp dstport=2222\n")
             let applied = try daemon.rampart(["exec", "--confirm", "2", change])
             #expect(applied.out.contains("run 'rampart confirm' within 2 seconds"))
-            #expect(try ns.nftList().contains("tcp dport 2222"))
+            #expect(try ns.nftList().listsPort(2222))
             // Nobody confirms: the previous policy and store come back.
             #expect(try daemon.eventually(6) { try ns.nftList() == before })
             #expect(try String(contentsOfFile: daemon.cli.store, encoding: .utf8) == storeBefore)
@@ -274,7 +274,7 @@ import RampartTestKit
             try daemon.rampart(["exec", "--confirm", "2", change])
             #expect(try daemon.rampart(["confirm"]).out.contains("confirmed"))
             usleep(2_500_000)
-            #expect(try ns.nftList().contains("tcp dport 2222"))
+            #expect(try ns.nftList().listsPort(2222))
             #expect(try daemon.rampart(["confirm"], allowFailure: true).status != 0, "nothing left to confirm")
         }
     }
@@ -284,7 +284,7 @@ import RampartTestKit
             try daemon.start()
             let add = try daemon.rampart(["static", "add", "filter", "filterlist=Web", "srcaddr=any", "dstaddr=me", "protocol=tcp", "dstport=4443"])
             #expect(add.err.contains("applied by rampartd"))
-            #expect(try ns.nftList().contains("tcp dport 4443"), "applied at once")
+            #expect(try ns.nftList().listsPort(4443), "applied at once")
             try daemon.rampart(["dynamic", "add", "mmpolicy", "name=m"])
             try daemon.rampart(["dynamic", "add", "rule", "srcaddr=198.51.100.0/24", "dstaddr=me", "mmpolicy=m", "protocol=tcp", "dstport=5555",
                                 "actioninbound=permit", "actionoutbound=permit"])
@@ -294,7 +294,7 @@ import RampartTestKit
             daemon.kill9()
             try daemon.start()
             #expect(try !ns.nftList().contains("comment \"D1\""))
-            #expect(try ns.nftList().contains("tcp dport 4443"))
+            #expect(try ns.nftList().listsPort(4443))
             let json = try daemon.rampart(["show", "active", "--json"]).out
             #expect(json.contains(#""fossenRank""#))
             let applyWhileRunning = try daemon.rampart(["apply"], allowFailure: true)

@@ -234,7 +234,7 @@ import RampartTestKit
             let storeBefore = try String(contentsOfFile: daemon.cli.store, encoding: .utf8)
             let blockAll = try daemon.cli.file("block-all.netsh", "ipsec static add filter filterlist=Web srcaddr=any dstaddr=me protocol=tcp dstport=2222\n")
             try daemon.rampart(["exec", "--confirm", "60", blockAll])
-            #expect(try ns.nftList().contains("tcp dport 2222"))
+            #expect(try ns.nftList().listsPort(2222))
             daemon.kill9()
             try daemon.start()
             #expect(try ns.nftList() == before, "the unconfirmed change did not survive the restart")
@@ -334,9 +334,9 @@ import RampartTestKit
         let cases: [(String, String)] = [
             (#""sequence" : \d+"#, #""sequence" : 9223372036854775807"#),
             (#""nextRuleID" : \d+"#, #""nextRuleID" : 9223372036854775807"#),
-            (#""name" : "localhost""#, #""name" : "localhost", "prefix" : 999"#),
-            (#""name" : "localhost""#, #""name" : "localhost", "prefix" : -5"#),
-            (#""destinationPort" : 21"#, #""destinationPort" : 70000"#),
+            (#"dns:localhost "#, #"dns:localhost/999 "#),
+            (#"dns:localhost "#, #"dns:localhost/-5 "#),
+            (#" 6 0 21 mirrored"#, #" 6 0 70000 mirrored"#),
         ]
         for (pattern, replacement) in cases {
             let bad = good.replacingOccurrences(of: pattern, with: replacement, options: .regularExpression)
@@ -348,10 +348,10 @@ import RampartTestKit
             let compiled = try sh([RampartCLI.binary, "compile", "--store", cli.store], allowFailure: true)
             #expect(compiled.status == 1, "compile refuses it too: \(compiled.out)")
         }
-        // The port is named by its path, not "not valid JSON".
-        try good.replacingOccurrences(of: #""destinationPort" : 21"#, with: #""destinationPort" : 70000"#).write(toFile: cli.store, atomically: true, encoding: .utf8)
+        // The port is named with its filter and path, not "not valid JSON".
+        try good.replacingOccurrences(of: #" 6 0 21 mirrored"#, with: #" 6 0 70000 mirrored"#).write(toFile: cli.store, atomically: true, encoding: .utf8)
         let port = try sh([RampartCLI.binary, "compile", "--store", cli.store], allowFailure: true)
-        #expect(port.err.contains("destinationPort"), "\(port.err)")
+        #expect(port.err.contains("destination port 70000 is not 0...65535") && port.err.contains(".filters["), "\(port.err)")
     }
 
     // MARK: 7. the boot file and the store stay consistent
@@ -366,7 +366,8 @@ import RampartTestKit
         defer { _ = try? sh(["umount", "-l", mount], allowFailure: true) }
         let store = mount + "/store.json"
         var script = "ipsec dynamic set config bootmode block\n"
-        for i in 0..<1500 { script += "ipsec static add filter filterlist=Big srcaddr=192.0.2.\(i % 250 + 1) dstaddr=me protocol=tcp dstport=\(i + 1000) description=padding-padding-padding\n" }
+        let padding = String(repeating: "padding-", count: 20)
+        for i in 0..<3000 { script += "ipsec static add filter filterlist=Big srcaddr=192.0.2.\(i % 250 + 1) dstaddr=me protocol=tcp dstport=\(i + 1000) description=\(padding)\n" }
         try sh([RampartCLI.binary, "exec", "--store", store, try cli.file("big.netsh", script)])
         let size = (try FileManager.default.attributesOfItem(atPath: store)[.size] as? Int) ?? 0
         #expect(size > 400_000 && size < 1_000_000, "the store (\(size) bytes) cannot be written twice on the 1 MiB disk")
@@ -550,7 +551,7 @@ import RampartTestKit
                 let file = try daemon.cli.file("large.netsh", script)
                 let r = try daemon.rampart(["exec", file], allowFailure: true)
                 #expect(r.status == 0, "root sends an 8 MB script: exit \(r.status) \(r.err)")
-                #expect(try ns.nftList().contains("tcp dport 8444"))
+                #expect(try ns.nftList().listsPort(8444))
                 let m = try daemon.rampart(["exec", "--dry-run", file], allowFailure: true, user: users.member)
                 #expect(m.status == 1 && m.err.contains("too large"), "exit \(m.status): \(m.err)")
             }

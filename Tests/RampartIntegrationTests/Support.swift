@@ -103,3 +103,11 @@ final class Lab: @unchecked Sendable {
         for ns in [server, inside, external] { ns.delete() }
     }
 }
+
+extension String {
+    /// An `nft list ruleset` text matches TCP/UDP port `port`: in a rule (`tcp dport 22`) or as an
+    /// element of a grouped filter set (`{ 22 counter packets …`, `192.0.2.7 . 22 counter packets …`).
+    func listsPort(_ port: Int) -> Bool {
+        contains("dport \(port) ") || contains("dport \(port)\n") || contains(" \(port) counter packets")
+    }
+}

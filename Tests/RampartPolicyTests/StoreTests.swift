@@ -34,8 +34,8 @@ import RampartSystem
         #expect(throws: StoreError("not a rampart store (damaged JSON: The given data was not valid JSON.)")) {
             try StoreCodec.decode(Data("{".utf8))
         }
-        let newer = String(decoding: good, as: UTF8.self).replacingOccurrences(of: "\"version\" : 1", with: "\"version\" : 2")
-        #expect(throws: StoreError("format version 2 is newer than this rampart understands (1); upgrade rampart")) {
+        let newer = String(decoding: good, as: UTF8.self).replacingOccurrences(of: "\"version\" : 2", with: "\"version\" : 3")
+        #expect(throws: StoreError("format version 3 is newer than this rampart understands (2); upgrade rampart")) {
             try StoreCodec.decode(Data(newer.utf8))
         }
         let dangling = String(decoding: good, as: UTF8.self).replacingOccurrences(of: "\"filterList\" : \"L\"", with: "\"filterList\" : \"Gone\"")
@@ -44,6 +44,66 @@ import RampartSystem
         }
         let foreign = Data(#"{"format":"something-else","version":1}"#.utf8)
         #expect(throws: StoreError("unknown format 'something-else' (expected 'rampart-store')")) { try StoreCodec.decode(foreign) }
+    }
+
+    /// Version 2 writes a filter as one line; every address form, protocol and flag survives it.
+    @Test func filtersAreLinesInVersion2() throws {
+        let store = try sample()
+        let text = String(decoding: StoreCodec.encode(store), as: UTF8.self)
+        #expect(text.contains("\"version\" : 2"))
+        for line in ["192.0.2.0/24 me 6 0 22 mirrored", "2001:db8::1-2001:db8::9 me any 0 0 mirrored", "me server:DNS 17 0 53 mirrored",
+                     "me dns:host.example/24 icmp 0 0 mirrored"] {
+            #expect(text.contains(line), "\(line) in\n\(text)")
+        }
+        let described = Filter(seq: 7, source: .any, destination: .me, proto: .tcp, destinationPort: 80, mirrored: false, description: "web  from anywhere ")
+        #expect(described.storeLine == "7 any me 6 0 80 one-way web  from anywhere ")
+        #expect(try Filter(storeLine: described.storeLine) == described)
+    }
+
+    /// A version 1 store (filters as objects) is read as it is; the next write is version 2.
+    @Test func version1StoresAreReadAndRewrittenAsVersion2() throws {
+        let v1 = """
+            {"format": "rampart-store", "version": 1, "sequence": 3,
+             "config": {"bootExemptions": [], "bootMode": "stateful", "ikeLogging": 0, "ipsecDiagnostics": 0, "ipsecExempt": 3,
+                        "ipsecLogInterval": 3600, "strongCRLCheck": 0},
+             "stores": {"persistent": {"filterActions": [], "filterLists": [], "policies": []},
+                        "local": {"filterActions": [], "policies": [],
+                                  "filterLists": [{"name": "L", "description": "", "guid": "{g}", "seq": 1, "filters": [
+                                      {"seq": 2, "source": {"kind": "subnet", "address": "192.0.2.0", "prefix": 24}, "destination": {"kind": "me"},
+                                       "proto": 6, "sourcePort": 0, "destinationPort": 22, "mirrored": true, "description": "ssh"},
+                                      {"seq": 3, "source": {"kind": "dnsName", "name": "host.example", "prefix": 24}, "destination": {"kind": "server", "server": "DNS"},
+                                       "proto": "icmp", "sourcePort": 0, "destinationPort": 0, "mirrored": false, "description": ""}]}]}}}
+            """
+        let store = try StoreCodec.decode(Data(v1.utf8))
+        let filters = store.local.filterLists[0].filters
+        #expect(filters.map(\.storeLine) == ["2 192.0.2.0/24 me 6 0 22 mirrored ssh", "3 dns:host.example/24 server:DNS icmp 0 0 one-way"])
+        let rewritten = StoreCodec.encode(store)
+        #expect(String(decoding: rewritten, as: UTF8.self).contains("\"version\" : 2"))
+        #expect(try StoreCodec.decode(rewritten) == store)
+        // Each version has its own filter form: lines in a version 1 store are refused, and so are objects in version 2.
+        let mixed = String(decoding: rewritten, as: UTF8.self).replacingOccurrences(of: "\"version\" : 2", with: "\"version\" : 1")
+        #expect(throws: StoreError.self) { try StoreCodec.decode(Data(mixed.utf8)) }
+        #expect(throws: StoreError.self) { try StoreCodec.decode(Data(v1.replacingOccurrences(of: "\"version\": 1", with: "\"version\": 2").utf8)) }
+    }
+
+    /// A damaged filter line is refused with its place and the reason.
+    @Test func damagedFilterLinesAreRefusedWithTheirPlace() throws {
+        let good = String(decoding: StoreCodec.encode(try sample()), as: UTF8.self)
+        for (from, to, reason) in [("192.0.2.0/24 me 6 0 22", "192.0.2.0/33 me 6 0 22", "is not an address with a prefix in range"),
+                                   ("192.0.2.0/24 me 6 0 22", "192.0.2.0/24 me 6 0 70000", "destination port 70000 is not 0...65535"),
+                                   ("192.0.2.0/24 me 6 0 22 mirrored", "192.0.2.0/24 me 6 0 22 both", "'both' is neither mirrored nor one-way"),
+                                   ("192.0.2.0/24 me 6", "192.0.2.0/24 me tcp", "unknown protocol 'tcp'"),
+                                   ("me server:DNS", "me server:NTP", "names no server type"),
+                                   ("192.0.2.0/24 me 6 0 22 mirrored", "192.0.2.0/24 me 6", "has 4 of its 7 fields")] {
+            let bad = good.replacingOccurrences(of: from, with: to)
+            #expect(bad != good)
+            do {
+                _ = try StoreCodec.decode(Data(bad.utf8))
+                Issue.record("\(to) was accepted")
+            } catch {
+                #expect(error.message.contains(reason) && error.message.contains("at .stores.local.filterLists[0].filters["), "\(error.message)")
+            }
+        }
     }
 
     @Test func fileSaveIsAtomicAndLoadRefusesCorruptFilesUntouched() throws {

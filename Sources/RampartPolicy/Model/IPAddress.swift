@@ -32,7 +32,15 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
         }
     }
 
-    public init?(_ text: Substring) { self.init(String(text)) }
+    public init?(_ text: Substring) {
+        if let v4 = IPAddress.parseV4(text) {
+            self = .v4(v4)
+        } else if let v6 = IPAddress.parseV6(String(text)) {
+            self = .v6(v6)
+        } else {
+            return nil
+        }
+    }
 
     /// Parses dotted IPv4 or RFC 4291 IPv6 text (with an optional embedded IPv4 tail).
     /// A zone id (`fe80::1%eth0`) is not accepted here; callers strip it where it is legal.
@@ -46,16 +54,27 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
         }
     }
 
+    /// Byte by byte: addresses are parsed for every filter of a store and every line of a script.
     static func parseV4(_ text: Substring) -> UInt32? {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
-        var value: UInt32 = 0
-        for part in parts {
-            guard !part.isEmpty, part.count <= 3, part.allSatisfy({ $0.isASCII && $0.isNumber }),
-                  let octet = UInt32(part), octet <= 255 else { return nil }
-            value = value << 8 | octet
+        var value: UInt32 = 0, octet: UInt32 = 0, digits = 0, dots = 0
+        for b in text.utf8 {
+            if b == UInt8(ascii: ".") {
+                guard digits > 0, dots < 3 else { return nil }
+                value = value << 8 | octet
+                octet = 0
+                digits = 0
+                dots += 1
+            } else if b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") {
+                guard digits < 3 else { return nil }
+                octet = octet * 10 + UInt32(b - UInt8(ascii: "0"))
+                digits += 1
+                guard octet <= 255 else { return nil }
+            } else {
+                return nil
+            }
         }
-        return value
+        guard dots == 3, digits > 0 else { return nil }
+        return value << 8 | octet
     }
 
     static func parseV6(_ text: String) -> UInt128? {

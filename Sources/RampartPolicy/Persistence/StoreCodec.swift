@@ -4,7 +4,22 @@ import FoundationEssentials
 /// an unknown format, a truncated file or an inconsistent store is refused with the reason.
 public enum StoreCodec {
     public static let format = "rampart-store"
-    public static let version = 1
+    /// 2: filters are one line each (`Filter.storeLine`). Version 1 stores are read as they are and
+    /// written as version 2 by the next change.
+    public static let version = 2
+
+    /// How a filter list's filters are written: objects (version 1) or lines (version 2).
+    enum FilterForm: Sendable, Equatable {
+        case objects, lines
+    }
+
+    static let filterForm = CodingUserInfoKey(rawValue: "rampart.filterForm")!
+
+    static func decoder(version: Int) -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.userInfo[filterForm] = version == 1 ? FilterForm.objects : FilterForm.lines
+        return decoder
+    }
 
     struct Header: Decodable {
         var format: String
@@ -89,7 +104,7 @@ public enum StoreCodec {
     public static func decodePending(_ data: Data) throws(StoreError) -> PendingConfirmation {
         let doc: PendingDocument
         do {
-            doc = try JSONDecoder().decode(PendingDocument.self, from: data)
+            doc = try decoder(version: try JSONDecoder().decode(Header.self, from: data).version).decode(PendingDocument.self, from: data)
         } catch {
             throw StoreError("pending-confirmation journal is damaged: \(describe(error))")
         }
@@ -128,7 +143,7 @@ public enum StoreCodec {
         guard header.version >= 1 else { throw StoreError("invalid format version \(header.version)") }
         let doc: Document
         do {
-            doc = try decoder.decode(Document.self, from: data)
+            doc = try StoreCodec.decoder(version: header.version).decode(Document.self, from: data)
         } catch {
             // Foundation reports a number too large for its field (a port of 70000) as "not
             // valid JSON", with no path: find the field ourselves.
