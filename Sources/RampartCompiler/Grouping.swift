@@ -14,9 +14,10 @@ import RampartPolicy
 /// other order is kept. Within a run every packet must be counted by its first-match filter: an
 /// element covered by an earlier one (the same or a shorter prefix holding it, the same port) can
 /// never decide and is left out, and the per-length rules come longest prefix first, so where a
-/// narrower element survives it was earlier than every wider one holding it. The rules of a filter
-/// that has more than one in the chain (negotiate's pair, a logged drop, a filter for both address
-/// families) are never grouped, nor are address ranges.
+/// narrower element survives it was earlier than every wider one holding it. A logged drop (its
+/// log rule and its drop rule) is grouped as one unit; the rules of a filter that has more than one
+/// verdict rule in the chain (negotiate's pair, a filter for both address families) are never
+/// grouped, nor are address ranges.
 enum Grouping {
     /// Where a rule's key fields are and what they hold.
     struct Keyed {
@@ -170,12 +171,34 @@ enum Grouping {
     /// are appended to `sets`. A run gathers the rules of its shape that follow it, moving each one
     /// forward across the rules in between only when it is disjoint from every one of them (two
     /// first-match rules that no packet matches both commute; any other order is kept).
-    static func group(_ rules: [RuleSpec], chain: String, sets: inout [FilterSet]) -> [RuleSpec] {
+    static func group(_ chainRules: [RuleSpec], chain: String, sets: inout [FilterSet]) -> [RuleSpec] {
+        // A logged drop is two rules of one filter (limit + log, then counter + drop, the same
+        // matches): it is grouped as one unit, and a grouped run of them keeps the pair, the log
+        // rule's prefix naming the set (the logger finds the element, so the filter, from the packet).
+        var rules: [RuleSpec] = []
+        var logRule: [Int: RuleSpec] = [:]
+        rules.reserveCapacity(chainRules.count)
+        var j = 0
+        while j < chainRules.count {
+            if j + 1 < chainRules.count, isLog(chainRules[j]), chainRules[j + 1].statements == [.counter, .drop],
+               chainRules[j].id == chainRules[j + 1].id, chainRules[j].matches == chainRules[j + 1].matches {
+                logRule[rules.count] = chainRules[j]
+                rules.append(chainRules[j + 1])
+                j += 2
+            } else {
+                rules.append(chainRules[j])
+                j += 1
+            }
+        }
         var out: [RuleSpec] = []
-        out.reserveCapacity(rules.count)
+        out.reserveCapacity(chainRules.count)
+        func emit(_ unit: Int) {
+            if let log = logRule[unit] { out.append(log) }
+            out.append(rules[unit])
+        }
         var taken = [Bool](repeating: false, count: rules.count)
         var count = 0
-        // A filter with more than one rule here (negotiate's pair, a logged drop, both families) keeps them.
+        // A filter with more than one rule here (negotiate's pair, both families) keeps them.
         var rulesPerFilter: [String: Int] = [:]
         for rule in rules { rulesPerFilter[rule.id, default: 0] += 1 }
         let keys = rules.map { rulesPerFilter[$0.id] == 1 ? keyed($0) : nil }
@@ -183,16 +206,18 @@ enum Grouping {
         for i in rules.indices where !taken[i] {
             taken[i] = true
             guard let first = keys[i] else {
-                out.append(rules[i])
+                emit(i)
                 continue
             }
+            let logged = logRule[i] != nil
             var members = [i]
             var barriers: [Int] = []
             var k = i + 1
             while k < rules.count {
                 // A rule of another family or protocol commutes with every member: no check, no count.
                 if !taken[k], !requirements[i].excludes(requirements[k]) {
-                    if let v = keys[k], sameShape(rules[i], first, rules[k], v), barriers.allSatisfy({ disjoint(rules[$0], rules[k]) }) {
+                    if let v = keys[k], (logRule[k] != nil) == logged, sameShape(rules[i], first, rules[k], v),
+                       barriers.allSatisfy({ disjoint(rules[$0], rules[k]) }) {
                         members.append(k)
                         taken[k] = true
                     } else {
@@ -205,7 +230,7 @@ enum Grouping {
             if members.count < minimumRun {
                 // Alone: it stays where it was, and what it passed over is considered again.
                 for m in members.dropFirst() { taken[m] = false }
-                out.append(rules[i])
+                emit(i)
                 continue
             }
             let kept = deciding(members.map { m in
@@ -218,16 +243,35 @@ enum Grouping {
             for length in byLength.keys.sorted(by: >) {
                 let part = byLength[length]!
                 if part.count == 1 {
-                    out.append(rules[part[0].rule])
+                    emit(part[0].rule)
                     continue
                 }
                 count += 1
                 let (set, rule) = self.rule(over: part, first: first, template: rules[i], chain: chain, number: count)
                 sets.append(set)
+                if let log = logRule[i] {
+                    // limit rate N/second log prefix "rampart in input_f3_v4 " group G, over the same key
+                    var grouped = log
+                    grouped.matches = rule.matches
+                    grouped.id = rule.id
+                    grouped.origin = rule.origin
+                    grouped.statements = log.statements.map { statement in
+                        guard case .log(let prefix, let group) = statement else { return statement }
+                        // "rampart in F12 " → "rampart in input_f3_v4 "
+                        let named = prefix.hasSuffix(" \(log.id) ") ? String(prefix.dropLast(log.id.count + 1)) + rule.id + " " : prefix
+                        return .log(prefix: named, group: group)
+                    }
+                    out.append(grouped)
+                }
                 out.append(rule)
             }
         }
         return out
+    }
+
+    static func isLog(_ rule: RuleSpec) -> Bool {
+        guard rule.statements.count == 2, case .limit = rule.statements[0], case .log = rule.statements[1] else { return false }
+        return true
     }
 
     /// The rule and set for members of one prefix length: the key holds the fields that vary

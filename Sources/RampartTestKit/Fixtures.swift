@@ -59,6 +59,7 @@ public enum Fixtures {
         add rule name=w policy=Shapes filterlist=Web filteraction=Permit
         add rule name=b policy=Shapes filterlist=Ban filteraction=Block
         popd
+
         """
 
     /// `filters` filters over many /32 and /24 sources, TCP/UDP ports, permit and block.

@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import RampartCompiler
 import RampartNetlink
 import RampartControl
@@ -126,5 +127,8 @@ struct Counters: ParsableCommand {
 }
 
 func milliseconds(_ d: Duration) -> String {
-    String(format: "%.1f", Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
+    // Tenths of a millisecond, rounded.
+    let hundredths = d.components.seconds * 100_000 + d.components.attoseconds / 10_000_000_000_000
+    let tenths = (hundredths + 5) / 10
+    return "\(tenths / 10).\(tenths % 10)"
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import RampartCompiler
 import RampartControl
 import RampartPolicy
@@ -7,7 +8,32 @@ import RampartReport
 import RampartSystem
 
 func printError(_ message: Any) {
-    FileHandle.standardError.write(Data("\(message)\n".utf8))
+    writeAll(2, Array("\(message)\n".utf8))
+}
+
+/// The whole buffer to a descriptor (FoundationEssentials has no FileHandle; the CLI links only it,
+/// which saves loading Foundation and ICU at every start).
+func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
+    var offset = 0
+    while offset < bytes.count {
+        let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        guard n > 0 else { return }
+        offset += n
+    }
+}
+
+/// Standard input to its end.
+func readStandardInput() -> Data {
+    var out: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        guard n > 0 else { break }
+        out += buffer[0..<n]
+    }
+    return Data(out)
 }
 
 /// A script or batch file, decoded as its encoding says (ScriptText): refused, not guessed,
@@ -15,7 +41,7 @@ func printError(_ message: Any) {
 func readInput(_ path: String, encoding: ScriptText.Encoding = .auto) throws -> String {
     let data: Data
     if path == "-" {
-        data = FileHandle.standardInput.readDataToEndOfFile()
+        data = readStandardInput()
     } else {
         do {
             data = try StoreFile.readRegularFile(path, what: "script")

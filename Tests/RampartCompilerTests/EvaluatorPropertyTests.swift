@@ -94,8 +94,11 @@ import RampartTestKit
                          "add policy name=P assign=yes"]
             for l in 0..<number(1...5) {
                 if chance(35) {
-                    // A block-list run: one shape, one varying address (the compiler groups these).
-                    let tail = pick(["", " protocol=tcp dstport=22", " protocol=udp", " protocol=icmp"]) + " mirrored=\(chance(50) ? "yes" : "no")"
+                    // A block-list run: one shape, a varying address and maybe a varying port (the
+                    // compiler groups these, concatenating address and port where both vary).
+                    let proto = pick(["", " protocol=tcp dstport=22", " protocol=udp", " protocol=icmp", " protocol=tcp", " protocol=udp"])
+                    let varyPorts = proto == " protocol=tcp" || proto == " protocol=udp"
+                    let mirrored = " mirrored=\(chance(50) ? "yes" : "no")"
                     let subnet = chance(30)
                     let side = chance(75) ? "src" : "dst"
                     let other = side == "src" ? "dstaddr=\(pick(["me", "any"]))" : "srcaddr=\(pick(["me", "any"]))"
@@ -104,7 +107,8 @@ import RampartTestKit
                         let mask = subnet ? pick([28, 28, 24]) : (chance(75) ? 32 : pick([28, 24]))
                         let address = mask < 32 ? "\(pick(["192.0.2", "198.51.100", "203.0.113"])).\(pick([0, 16, 32, 64, 128])) \(side)mask=\(mask)"
                             : (chance(80) ? "\(pick(["192.0.2", "198.51.100", "203.0.113"])).\(number(1...20))" : pick(EvaluatorPropertyTests.v6Hosts))
-                        lines.append("add filter filterlist=L\(l) \(side)addr=\(address) \(other)\(tail)")
+                        let port = varyPorts ? " \(pick(["src", "dst", "dst"]))port=\(pick([22, 53, 80, 443]))" : ""
+                        lines.append("add filter filterlist=L\(l) \(side)addr=\(address) \(other)\(proto)\(port)\(mirrored)")
                     }
                 } else {
                     for _ in 0..<number(1...6) { lines.append(filter("L\(l)")) }
@@ -113,6 +117,8 @@ import RampartTestKit
             }
             lines.append("popd")
             lines.append("ipsec dynamic set config ipsecexempt \(number(0...3))")
+            // Drop logging (log rules never decide, but a grouped logged drop must keep its pair).
+            if chance(30) { lines.append("ipsec dynamic set config ipsecdiagnostics \(number(1...7))") }
             return lines.joined(separator: "\n") + "\n"
         }
 
