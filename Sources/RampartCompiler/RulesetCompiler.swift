@@ -5,10 +5,13 @@ public struct CompileOptions: Sendable, Equatable {
     public var logGroup: UInt16 = 1000
     /// Log lines per second per rule, so a flood cannot flood the log.
     public var logRatePerSecond: Int = 10
+    /// Runs of filters become rules over sets (`Grouping`); off only to measure what it saves.
+    public var groupsFilters = true
 
-    public init(logGroup: UInt16 = 1000, logRatePerSecond: Int = 10) {
+    public init(logGroup: UInt16 = 1000, logRatePerSecond: Int = 10, groupsFilters: Bool = true) {
         self.logGroup = logGroup
         self.logRatePerSecond = logRatePerSecond
+        self.groupsFilters = groupsFilters
     }
 }
 
@@ -42,7 +45,7 @@ public struct RulesetCompiler {
             for filter in Ordering.sorted(filters, for: hook) {
                 filterRules += rules(for: filter, hook: hook, logDrops: logDrops, sets: &sets)
             }
-            chain.rules += Grouping.group(filterRules, chain: hook.rawValue, sets: &filterSets)
+            chain.rules += options.groupsFilters ? Grouping.group(filterRules, chain: hook.rawValue, sets: &filterSets) : filterRules
             chains.append(chain)
         }
         return Ruleset(sets: sets.namedSets(), filterSets: filterSets, chains: chains)

@@ -33,7 +33,7 @@ while let a = arguments.popFirst() {
     case "--flood-seconds": floodSeconds = Int(arguments.popFirst() ?? "") ?? floodSeconds
     case "--cases": packetCases = Set((arguments.popFirst() ?? "").split(separator: ",").map(String.init))
     default:
-        FileHandle.standardError.write(Data("usage: rampart-bench [--runs N] [--idle-seconds S] [--only apply|daemon|sources|packets|stages] [--flood-seconds S] [--cases none,10,1000,10000,100000,blocklist] [--rampart PATH] [--rampartd PATH]\n".utf8))
+        FileHandle.standardError.write(Data("usage: rampart-bench [--runs N] [--idle-seconds S] [--only apply|daemon|sources|packets|stages|commands] [--flood-seconds S] [--cases none,10u,10000u,10,1000,10000,100000,blocklist] [--rampart PATH] [--rampartd PATH]\n".utf8))
         exit(64)
     }
 }
@@ -174,7 +174,7 @@ for count in sections.contains("apply") ? [1, 10_000] : [] {
 let date = ISO8601DateFormatter().string(from: Date())
 if sections == ["stages"] {
     print("Measured \(date), in process, medians of \(runs) runs.")
-} else if sections != ["packets"] { print("Measured \(date), \(runs) runs each after one warm-up, medians; a fresh network namespace per run.") }
+} else if sections != ["packets"], sections != ["commands"] { print("Measured \(date), \(runs) runs each after one warm-up, medians; a fresh network namespace per run.") }
 if sections.contains("apply") {
 print("")
 print("| workload | rampart netlink apply (in process) | `nft -f` (process) | ratio | `rampart apply` (process) | `nft -f` (process) | ratio |")
@@ -320,34 +320,42 @@ if sections.contains("sources") {
 // Only with `--only packets` (it takes minutes).
 if sections == ["packets"] {
     let sender = "198.51.100.1", receiver = "198.51.100.2", port: UInt16 = 5201
-    let cases: [(key: String, name: String, script: String?)] = [
-        ("none", "no table", nil),
-        ("10", "10 filters", Fixtures.synthetic(filters: 10)),
-        ("1000", "1,000 filters", Fixtures.synthetic(filters: 1_000)),
-        ("10000", "10,000 filters", Fixtures.synthetic(filters: 10_000)),
-        ("100000", "100,000 filters", Fixtures.synthetic(filters: 100_000)),
-        ("blocklist", "1,850-network block list", Fixtures.blocklist(entries: 1_850)),
+    let cases: [(key: String, name: String, script: String?, grouped: Bool)] = [
+        ("none", "no table", nil, true),
+        ("10u", "10 filters, a rule each (grouping off)", Fixtures.synthetic(filters: 10), false),
+        ("10000u", "10,000 filters, a rule each (grouping off)", Fixtures.synthetic(filters: 10_000), false),
+        ("10", "10 filters", Fixtures.synthetic(filters: 10), true),
+        ("1000", "1,000 filters", Fixtures.synthetic(filters: 1_000), true),
+        ("10000", "10,000 filters", Fixtures.synthetic(filters: 10_000), true),
+        ("100000", "100,000 filters", Fixtures.synthetic(filters: 100_000), true),
+        ("blocklist", "1,850-network block list", Fixtures.blocklist(entries: 1_850), true),
     ].filter { packetCases?.contains($0.key) ?? true }
     struct FloodRow { var name: String; var inputRules: Int; var rates: [Double] }
     var floodRows: [FloodRow] = []
     let host = Host(localAddresses: [IPAddress(receiver)!])
+    var rulesets: [Ruleset?] = []
     for c in cases {
         var ruleset: Ruleset?
         if let script = c.script {
             let s = store(script)
-            let compiled = RulesetCompiler().compile(s)
+            let compiled = RulesetCompiler(options: CompileOptions(groupsFilters: c.grouped)).compile(s)
             let probe = Packet(source: IPAddress(sender)!, destination: IPAddress(receiver)!, proto: 17, sourcePort: 40000, destinationPort: port)
             let verdict = ReferenceEvaluator(store: s, addresses: DynamicAddresses(), host: host).verdict(probe, .input)
             guard verdict == PacketVerdict(.accept, nil) else { fatalError("\(c.name): the probe traffic is decided by \(verdict), not the default permit") }
             guard RulesetEvaluator(ruleset: compiled, host: host).verdict(probe, .input) == verdict else { fatalError("\(c.name): the ruleset disagrees") }
             ruleset = compiled
         }
-        var rates: [Double] = []
-        for _ in 0..<runs {
+        rulesets.append(ruleset)
+    }
+    // Round by round, every case once per round: a drift of the machine's speed over the minutes of
+    // the run then weighs on every case alike instead of on whichever ran last.
+    var rates = [[Double]](repeating: [], count: cases.count)
+    for _ in 0..<runs {
+        for (index, c) in cases.enumerated() {
             let a = try Namespace("pps-a"), b = try Namespace("pps-b")
             defer { a.delete(); b.delete() }
             try link(a, ["\(sender)/24"], b, ["\(receiver)/24"])
-            if let ruleset { try b.client().apply(ruleset) }
+            if let ruleset = rulesets[index] { try b.client().apply(ruleset) }
             let server = try b.spawn(["iperf3", "-s", "-1", "-B", receiver, "-p", "\(port)"])
             defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) }; server.waitUntilExit() }
             usleep(300_000)
@@ -358,9 +366,11 @@ if sections == ["packets"] {
                   let packets = sum["packets"] as? Int, let lost = sum["lost_packets"] as? Int, let seconds = sum["seconds"] as? Double, seconds > 0 else {
                 fatalError("\(c.name): unreadable iperf3 result: \(out.out.prefix(400)) \(out.err.prefix(400))")
             }
-            rates.append(Double(packets - lost) / seconds)
+            rates[index].append(Double(packets - lost) / seconds)
         }
-        floodRows.append(FloodRow(name: c.name, inputRules: ruleset?.chains.first { $0.hook == .input }?.rules.count ?? 0, rates: rates))
+    }
+    for (index, c) in cases.enumerated() {
+        floodRows.append(FloodRow(name: c.name, inputRules: rulesets[index]?.chains.first { $0.hook == .input }?.rules.count ?? 0, rates: rates[index]))
     }
     print("Measured \(ISO8601DateFormatter().string(from: Date())), \(runs) runs of \(floodSeconds) s each, medians; fresh namespaces per run.")
     print("")
@@ -436,5 +446,47 @@ if sections == ["stages"] {
             let a = table[0][i], b = table[1][i], c = table[2][i]
             print("| \(name) | \(fmt(a)) | \(fmt(b)) | \(fmt(c)) | \(String(format: "%.1f", b / max(a, 0.001))) | \(String(format: "%.1f", c / max(b, 0.001))) |")
         }
+    }
+}
+
+// The commands an admin runs, as processes, on block lists of 1,000, 10,000 and 100,000 networks:
+// exec of the script, apply in a fresh namespace, one more filter, apply again (replacing the
+// table), counters from the kernel, show active, and `nft list ruleset` of the result for scale.
+// Medians of `runs`. Only with `--only commands`.
+if sections == ["commands"] {
+    let sizes = [1_000, 10_000, 100_000]
+    let steps = ["exec (script → store)", "apply (fresh namespace)", "static add filter (update)", "apply again (replace)",
+                 "counters", "show active", "nft list ruleset (for scale)"]
+    var table = [[Double]](repeating: [], count: steps.count)
+    var elements: [Int] = []
+    for n in sizes {
+        let script = work.appendingPathComponent("blocklist-\(n).netsh").path
+        try Fixtures.blocklist(entries: n).write(toFile: script, atomically: true, encoding: .utf8)
+        var samples = [[Double]](repeating: [], count: steps.count)
+        for _ in 0..<max(1, n >= 100_000 ? min(runs, 3) : runs) {
+            let storePath = work.appendingPathComponent("commands-\(n).json").path
+            for suffix in ["", ".boot", ".lock"] { unlink(storePath + suffix) }
+            let ns = try Namespace("cmds")
+            defer { ns.delete() }
+            let inNS = ["ip", "netns", "exec", ns.name, rampartBinary]
+            samples[0].append(timed([rampartBinary, "exec", "--store", storePath, script]))
+            samples[1].append(timed(inNS + ["apply", "--store", storePath]))
+            samples[2].append(timed([rampartBinary, "static", "add", "filter", "filterlist=Banned", "srcaddr=192.0.2.77", "dstaddr=me", "--store", storePath]))
+            samples[3].append(timed(inNS + ["apply", "--store", storePath]))
+            samples[4].append(timed(inNS + ["counters", "--store", storePath]))
+            samples[5].append(timed([rampartBinary, "show", "active", "--store", storePath]))
+            samples[6].append(timed(["ip", "netns", "exec", ns.name, "nft", "list", "ruleset"]))
+        }
+        for i in steps.indices { table[i].append(median(samples[i])) }
+        let compiled = RulesetCompiler().compile(store(Fixtures.blocklist(entries: n)))
+        elements.append(compiled.filterSets.reduce(0) { $0 + $1.elements.count })
+    }
+    print("Measured \(ISO8601DateFormatter().string(from: Date())), block lists of \(sizes.map(String.init).joined(separator: "/")) networks (\(elements.map(String.init).joined(separator: "/")) set elements, both halves), medians; processes.")
+    print("")
+    print("| command (ms) | 1,000 | 10,000 | 100,000 | 10k/1k | 100k/10k |")
+    print("|---|---|---|---|---|---|")
+    for (i, step) in steps.enumerated() {
+        let t = table[i]
+        print("| \(step) | \(fmt(t[0])) | \(fmt(t[1])) | \(fmt(t[2])) | \(String(format: "%.1f", t[1] / t[0])) | \(String(format: "%.1f", t[2] / t[1])) |")
     }
 }

@@ -17,7 +17,7 @@ struct Rampart: ParsableCommand {
               rampart netsh ipsec dynamic set config bootmode block
             See rampart(1) in docs/rampart.md.
             """,
-        subcommands: [NetshStatic.self, NetshDynamic.self, Show.self, Exec.self, Import.self, Status.self, Confirm.self, Reload.self, Compile.self, Apply.self, Flush.self, Counters.self, Dump.self, Explain.self]
+        subcommands: [NetshStatic.self, NetshDynamic.self, Show.self, Exec.self, Import.self, Status.self, Confirm.self, Reload.self, Compile.self, Apply.self, Flush.self, Counters.self, Dump.self, Explain.self, UpgradeStore.self]
     )
 }
 
@@ -90,6 +90,38 @@ struct Dump: ParsableCommand {
         if try viaDaemon(ControlRequest(op: .dump), global: global, changes: false) { return }
         let store = try loadStore(global.storeFile)
         print(ScriptWriter.dump(store), terminator: "")
+    }
+}
+
+struct UpgradeStore: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "upgrade-store",
+        abstract: "Rewrite the store file in the current format version (loading never rewrites it).")
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let file = global.storeFile
+        do {
+            try file.withExclusiveLock {
+                guard file.exists else {
+                    print("no store at \(file.path); nothing to upgrade")
+                    return
+                }
+                let declared = try StoreCodec.declaredVersion(try StoreFile.readRegularFile(file.path, what: "store"))
+                let store = try file.load()
+                guard declared < StoreCodec.version else {
+                    print("store \(file.path) is format version \(declared) already")
+                    return
+                }
+                try file.save(store)
+                let filters = StoreLocation.allCases.reduce(0) { n, l in n + store[l].filterLists.reduce(0) { $0 + $1.filters.count } }
+                print("store \(file.path): format version \(declared) → \(StoreCodec.version) (\(filters) filters)")
+            }
+        } catch let error as StoreError {
+            printError("rampart: error: \(error)")
+            throw ExitCode.failure
+        }
     }
 }
 

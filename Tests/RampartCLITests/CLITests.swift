@@ -193,4 +193,20 @@ struct CLI {
         func normalized(_ text: String) -> String { text.replacing(/F\d+/, with: "F#") }
         #expect(normalized(try other.run(["compile"]).stdout) == normalized(try cli.run(["compile"]).stdout))
     }
+
+    /// Loading a version 1 store never rewrites it; `upgrade-store` does, once, keeping the policy.
+    @Test func upgradeStoreRewritesAVersion1StoreOnce() throws {
+        let cli = try CLI()
+        defer { cli.cleanup() }
+        let v1 = #"{"format": "rampart-store", "version": 1, "sequence": 2, "config": {"bootExemptions": [], "bootMode": "stateful", "ikeLogging": 0, "ipsecDiagnostics": 0, "ipsecExempt": 3, "ipsecLogInterval": 3600, "strongCRLCheck": 0}, "stores": {"persistent": {"filterActions": [], "filterLists": [], "policies": []}, "local": {"filterActions": [], "policies": [], "filterLists": [{"name": "L", "description": "", "guid": "{g}", "seq": 1, "filters": [{"seq": 2, "source": {"kind": "subnet", "address": "192.0.2.0", "prefix": 24}, "destination": {"kind": "me"}, "proto": 6, "sourcePort": 0, "destinationPort": 22, "mirrored": true, "description": "ssh"}]}]}}}"#
+        try v1.write(toFile: cli.store, atomically: true, encoding: .utf8)
+        let before = try cli.run(["dump"]).stdout
+        #expect(try String(contentsOfFile: cli.store, encoding: .utf8) == v1, "reading left the file as it was")
+        let upgraded = try cli.run(["upgrade-store"])
+        #expect(upgraded.status == 0 && upgraded.stdout.contains("format version 1 → 2 (1 filters)"), "\(upgraded.stdout)\(upgraded.stderr)")
+        let text = try String(contentsOfFile: cli.store, encoding: .utf8)
+        #expect(text.contains(#""version" : 2"#) && text.contains(#""2 192.0.2.0/24 me 6 0 22 mirrored ssh""#), "\(text)")
+        #expect(try cli.run(["dump"]).stdout == before, "the same policy")
+        #expect(try cli.run(["upgrade-store"]).stdout.contains("is format version 2 already"))
+    }
 }

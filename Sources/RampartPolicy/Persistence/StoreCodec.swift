@@ -128,6 +128,15 @@ public enum StoreCodec {
         try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)
     }
 
+    /// The format version a store file declares (it is not otherwise checked here).
+    public static func declaredVersion(_ data: Data) throws(StoreError) -> Int {
+        do {
+            return try JSONDecoder().decode(Header.self, from: data).version
+        } catch {
+            throw StoreError("not a rampart store (\(describe(error)))")
+        }
+    }
+
     public static func decode(_ data: Data) throws(StoreError) -> Store {
         let decoder = JSONDecoder()
         let header: Header
