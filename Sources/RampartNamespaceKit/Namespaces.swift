@@ -106,6 +106,11 @@ public final class Namespace: @unchecked Sendable {
         try inside { try NftablesMonitor(table: "rampart") }
     }
 
+    /// A socket bound to NFLOG `group` of this namespace.
+    public func nflog(group: UInt16) throws -> NflogSocket {
+        try inside { try NflogSocket(group: group) }
+    }
+
     /// An nf_tables client whose socket lives in this namespace.
     public func client() throws -> NftablesClient {
         try inside { try NftablesClient() }

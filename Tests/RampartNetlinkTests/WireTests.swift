@@ -135,3 +135,38 @@ import RampartTestKit
         }
     }
 }
+
+/// The nfnetlink_log messages rampart builds and reads.
+@Suite struct NflogWireTests {
+    /// A packet message as the kernel sends it: nlmsghdr, nfgenmsg, then the attributes.
+    static func packetMessage(prefix: String, hook: UInt8, indev: UInt32, payload: [UInt8]) -> [UInt8] {
+        var attributes = Wire.attribute(UInt16(NFULA_PACKET_HDR.rawValue), [0x08, 0x00, hook, 0])
+        attributes += Wire.attribute(UInt16(NFULA_IFINDEX_INDEV.rawValue), withUnsafeBytes(of: indev.bigEndian) { Array($0) })
+        attributes += Wire.attribute(UInt16(NFULA_PREFIX.rawValue), Array(prefix.utf8) + [0])
+        attributes += Wire.attribute(UInt16(NFULA_PAYLOAD.rawValue), payload)
+        let length = 20 + attributes.count
+        var out = withUnsafeBytes(of: UInt32(length).littleEndian) { Array($0) }
+        out += withUnsafeBytes(of: Nflog.packetType.littleEndian) { Array($0) } + [0, 0] + [0, 0, 0, 0] + [0, 0, 0, 0]
+        return out + [2, 0, 0x03, 0xe8] + attributes
+    }
+
+    @Test func packetsAreRead() {
+        let payload: [UInt8] = [0x45, 0, 0, 20] + [UInt8](repeating: 0, count: 16)
+        let one = Self.packetMessage(prefix: "rampart in F12 ", hook: 1, indev: 7, payload: payload)
+        let packets = Nflog.packets(one + Self.packetMessage(prefix: "rampart invalid ", hook: 3, indev: 2, payload: [1, 2, 3]))
+        #expect(packets == [NflogPacket(family: 2, hook: 1, prefix: "rampart in F12 ", inInterface: 7, payload: payload),
+                            NflogPacket(family: 2, hook: 3, prefix: "rampart invalid ", inInterface: 2, payload: [1, 2, 3])])
+        // Truncated anywhere: whole messages only, never a read past the end.
+        for cut in 0..<one.count { _ = Nflog.packets(Array(one.prefix(cut))) }
+        #expect(Nflog.packets(Array(one.prefix(one.count - 1))).isEmpty)
+    }
+
+    @Test func configMessagesAreWhatTheUapiSays() {
+        let bind = Nflog.config(group: 1000, sequence: 5, attributes: Nflog.bind)
+        #expect(bind.count == 28)
+        #expect(Array(bind[4..<6]) == [0x01, 0x04], "type NFULNL_MSG_CONFIG of subsystem ULOG (4 << 8 | 1)")
+        #expect(Array(bind[16..<20]) == [0, 0, 0x03, 0xe8], "AF_UNSPEC, version 0, res_id = group 1000 big-endian")
+        #expect(Array(bind[20..<25]) == [5, 0, 1, 0, UInt8(NFULNL_CFG_CMD_BIND.rawValue)])
+        #expect(Array(Nflog.copyPackets(128)) == [10, 0, 2, 0, 0, 0, 0, 128, 2, 0, 0, 0])
+    }
+}
