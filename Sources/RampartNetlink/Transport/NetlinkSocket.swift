@@ -25,12 +25,7 @@ public final class NetlinkSocket: NetlinkTransport {
     public let portID: UInt32
 
     public init() throws(NetlinkError) {
-        guard let s = mnl_socket_open(NETLINK_NETFILTER) else { throw .system("cannot open a netfilter netlink socket") }
-        guard mnl_socket_bind(s, 0, pid_t(MNL_SOCKET_AUTOPID)) == 0 else {
-            let code = Glibc.errno
-            mnl_socket_close(s)
-            throw .system("cannot bind the netlink socket", code)
-        }
+        let s = try openNetfilterSocket(what: "the netlink socket")
         socket = s
         portID = mnl_socket_get_portid(s)
         var on: Int32 = 1
@@ -47,14 +42,8 @@ public final class NetlinkSocket: NetlinkTransport {
     /// Grows the socket buffers for a batch of `bytes` with `messages` messages, as nft does:
     /// the whole batch goes in one sendmsg, and the kernel may answer every message.
     public func sizeBuffers(bytes: Int, messages: Int) {
-        var send = Int32(clamping: max(bytes + 65536, 256 * 1024))
-        var receive = Int32(clamping: max(messages * 1024, 256 * 1024))
-        if setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &send, socklen_t(MemoryLayout<Int32>.size)) != 0 {
-            _ = setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &send, socklen_t(MemoryLayout<Int32>.size))
-        }
-        if setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &receive, socklen_t(MemoryLayout<Int32>.size)) != 0 {
-            _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive, socklen_t(MemoryLayout<Int32>.size))
-        }
+        setBuffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, max(bytes + 65536, 256 * 1024))
+        setBuffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, max(messages * 1024, 256 * 1024))
     }
 
     /// Sends `bytes` (one or more netlink messages) to the kernel in one sendmsg.
@@ -88,5 +77,25 @@ public final class NetlinkSocket: NetlinkTransport {
             if code == EAGAIN || code == EWOULDBLOCK { return nil }
             throw .system("cannot receive from nf_tables", code)
         }
+    }
+}
+
+/// A libmnl socket on NETLINK_NETFILTER, bound with an automatic port id.
+func openNetfilterSocket(what: String) throws(NetlinkError) -> OpaquePointer {
+    guard let s = mnl_socket_open(NETLINK_NETFILTER) else { throw .system("cannot open a netfilter netlink socket") }
+    guard mnl_socket_bind(s, 0, pid_t(MNL_SOCKET_AUTOPID)) == 0 else {
+        let code = Glibc.errno
+        mnl_socket_close(s)
+        throw .system("cannot bind \(what)", code)
+    }
+    return s
+}
+
+/// Sets a socket buffer size past the sysctl maximum where the process may (root: the FORCE
+/// option), else as far as the maximum allows.
+func setBuffer(_ fd: Int32, _ force: Int32, _ plain: Int32, _ bytes: Int) {
+    var size = Int32(clamping: bytes)
+    if setsockopt(fd, SOL_SOCKET, force, &size, socklen_t(MemoryLayout<Int32>.size)) != 0 {
+        _ = setsockopt(fd, SOL_SOCKET, plain, &size, socklen_t(MemoryLayout<Int32>.size))
     }
 }

@@ -13,19 +13,10 @@ public final class NflogSocket: @unchecked Sendable {
     /// any IPv4 or IPv6 packet whose extension headers rampart reads); `receiveBuffer`: the socket
     /// buffer, forced past rmem_max where the process may (root).
     public init(group: UInt16, copyBytes: UInt32 = 128, receiveBuffer: Int = 4 << 20) throws(NetlinkError) {
-        guard let s = mnl_socket_open(NETLINK_NETFILTER) else { throw .system("cannot open a netfilter netlink socket") }
-        guard mnl_socket_bind(s, 0, pid_t(MNL_SOCKET_AUTOPID)) == 0 else {
-            let code = Glibc.errno
-            mnl_socket_close(s)
-            throw .system("cannot bind the NFLOG socket", code)
-        }
+        let s = try openNetfilterSocket(what: "the NFLOG socket")
         socket = s
         self.group = group
-        let fd = mnl_socket_get_fd(s)
-        var size = Int32(clamping: receiveBuffer)
-        if setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, socklen_t(MemoryLayout<Int32>.size)) != 0 {
-            _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        }
+        setBuffer(mnl_socket_get_fd(s), SO_RCVBUFFORCE, SO_RCVBUF, receiveBuffer)
         try request(Nflog.config(group: group, sequence: 1, attributes: Nflog.bind), what: "binding NFLOG group \(group)")
         try request(Nflog.config(group: group, sequence: 2, attributes: Nflog.copyPackets(copyBytes)), what: "setting the copy mode of NFLOG group \(group)")
     }
