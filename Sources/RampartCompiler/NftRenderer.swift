@@ -83,6 +83,9 @@ public enum NftRenderer {
         132: "sctp", 136: "udplite",
     ]
 
+    /// `tcp`, `udp`, `icmp`, …, or the number.
+    public static func protocolName(_ n: UInt8) -> String { protocolNames[n] ?? String(n) }
+
     static let portProtocols: [UInt8: String] = [6: "tcp", 17: "udp", 132: "sctp", 136: "udplite"]
 
     public static func match(_ m: Match) -> String {

@@ -78,6 +78,9 @@ import RampartTestKit
         let logged = records.lock.withLock { records.packets }
         #expect(records.lock.withLock { records.lost } == 0)
         #expect(logged.count == 3 * probes.count, "\(logged.map(\.prefix))")
+        // Numbered by the kernel, one after another: nothing was lost.
+        let sequence = logged.compactMap(\.sequence)
+        #expect(sequence.count == logged.count && zip(sequence, sequence.dropFirst()).allSatisfy { $1 == $0 &+ 1 }, "\(sequence)")
 
         let host = Host(localAddresses: Set([L.serverInternal4, L.serverInternal6, L.serverExternal4, L.serverExternal6].map { IPAddress($0)! }))
         let reference = ReferenceEvaluator(store: store, addresses: DynamicAddresses(), host: host)
@@ -92,5 +95,38 @@ import RampartTestKit
             if let id = attribution.id { named[id, default: 0] += 1 }
         }
         #expect(named.count == probes.count && named.values.allSatisfy { $0 == 3 }, "each probe's three datagrams, each probe a filter of its own: \(named)")
+    }
+}
+
+/// rampartd reads NFLOG: drops sent from a namespace come back, at the end of their
+/// `ipsecloginterval` (60 s, the shortest netsh allows), as one aggregated record naming the filter.
+@Suite(.serialized) struct DropRecordTests {
+    typealias L = Lab
+
+    @Test func theDaemonRecordsDropsPerInterval() throws {
+        let lab = try Lab()
+        defer { lab.teardown() }
+        let cli = try RampartCLI()
+        defer { cli.cleanup() }
+        try cli.exec("""
+            pushd ipsec static
+            add filteraction name=Block action=block
+            add filter filterlist=B srcaddr=\(L.external4) dstaddr=me protocol=udp dstport=6001 mirrored=no
+            add filter filterlist=B srcaddr=203.0.113.99 dstaddr=me protocol=udp dstport=6001 mirrored=no
+            add policy name=P assign=yes
+            add rule name=b policy=P filterlist=B filteraction=Block
+            popd
+            ipsec dynamic set config ipsecdiagnostics 1
+            ipsec dynamic set config ipsecloginterval 60
+
+            """)
+        let daemon = try DaemonHarness(cli: cli, ns: lab.server)
+        defer { daemon.stop() }
+        try daemon.start()
+        // Four datagrams: under the log rule's burst of 5, so each is logged.
+        try GroupedFilterTests.send(4, from: lab.external, L.external4, to: L.serverExternal4, 6001)
+        let line = "drop in F3 [local/P/b/B/#1]: udp \(L.external4) -> \(L.serverExternal4) port 6001, 4 packet(s)"
+        #expect(daemon.eventually(75) { daemon.log().contains(line) }, "\(daemon.log())")
+        #expect(daemon.log().contains("4 logged (4 in 1 record(s), 0 not itemised), 0 lost"), "\(daemon.log())")
     }
 }

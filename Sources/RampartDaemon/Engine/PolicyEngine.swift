@@ -91,6 +91,11 @@ public actor PolicyEngine {
     var bootMilliseconds: Double?
     var readyMilliseconds: Double?
     var restores = 0
+    /// Drops logged in the current `ipsecloginterval` (nil until the first: no timer while idle),
+    /// the last interval's summary, and the last NFLOG sequence number seen (a gap is a loss).
+    var drops: DropAggregator?
+    var lastDropSummary: DropAggregator.Summary?
+    var lastLogSequence: UInt32?
     /// The addresses the server types stand for now, and where each list came from.
     var addresses = DynamicAddresses()
     var provenance: [ServerType: (source: String, changed: Date)] = [:]
@@ -449,6 +454,7 @@ public actor PolicyEngine {
             case .refresh(let type): refreshAddresses(type, apply: true)
             case .resolveNames: resolveNames()
             case .releaseStartupMemory: environment.releaseStartupMemory()
+            case .dropSummary: summariseDrops()
             }
         }
     }

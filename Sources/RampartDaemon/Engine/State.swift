@@ -165,6 +165,8 @@ enum TimerKind: Hashable, Sendable {
     case resolveNames
     /// Startup is over (READY plus its first refreshes and lookups): its code pages go back.
     case releaseStartupMemory
+    /// The `ipsecloginterval` of the first drop logged since the last summary ends.
+    case dropSummary
 }
 
 public struct ApplyRecord: Sendable {

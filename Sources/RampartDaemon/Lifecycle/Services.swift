@@ -187,6 +187,27 @@ public enum Services {
         }
     }
 
+    /// The drops the ruleset logs to NFLOG group `group`, to the engine's per-interval records.
+    public static func dropLog(group: UInt16) -> DaemonService {
+        enum Event: Sendable {
+            case packet(NflogPacket)
+            case overrun
+        }
+        return DaemonService(name: "drop-log") { context in
+            let socket = try NflogSocket(group: group)
+            let wakeup = try Wakeup()
+            await context.ready()
+            try await BlockingThread.events(name: "rampartd.nflog", wakeup: wakeup, of: Event.self) { emit in
+                try socket.run(until: wakeup, lost: { emit(.overrun) }) { emit(.packet($0)) }
+            } handle: { event in
+                switch event {
+                case .packet(let packet): await context.engine.dropLogged(packet)
+                case .overrun: await context.engine.dropLogOverrun()
+                }
+            }
+        }
+    }
+
     /// The engine's timers: sleeps until the earliest, or until the engine schedules another.
     public static func timers() -> DaemonService {
         DaemonService(name: "timers") { context in
@@ -218,7 +239,7 @@ public enum Services {
 
     /// Every service rampartd runs.
     public static func all(config: DaemonConfig, environment: EngineEnvironment) -> [DaemonService] {
-        var list = [nftablesMonitor(), routes(), files(config: config), lookups(resolve: environment.resolve), timers()]
+        var list = [nftablesMonitor(), routes(), files(config: config), lookups(resolve: environment.resolve), timers(), dropLog(group: config.logGroup)]
         if let interval = SystemdNotifier.watchdogInterval() { list.append(watchdog(interval: interval)) }
         return list
     }

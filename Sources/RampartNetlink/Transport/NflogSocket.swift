@@ -18,7 +18,8 @@ public final class NflogSocket: @unchecked Sendable {
         self.group = group
         setBuffer(mnl_socket_get_fd(s), SO_RCVBUFFORCE, SO_RCVBUF, receiveBuffer)
         try request(Nflog.config(group: group, sequence: 1, attributes: Nflog.bind), what: "binding NFLOG group \(group)")
-        try request(Nflog.config(group: group, sequence: 2, attributes: Nflog.copyPackets(copyBytes)), what: "setting the copy mode of NFLOG group \(group)")
+        try request(Nflog.config(group: group, sequence: 2, attributes: Nflog.copyPackets(copyBytes) + Nflog.numbered),
+                    what: "setting the copy mode of NFLOG group \(group)")
     }
 
     deinit { mnl_socket_close(socket) }

@@ -11,14 +11,17 @@ public struct NflogPacket: Sendable, Equatable {
     public var inInterface: UInt32?
     public var outInterface: UInt32?
     public var payload: [UInt8]
+    /// The group's own sequence number (NFULA_SEQ): a gap is packets the kernel could not deliver.
+    public var sequence: UInt32?
 
-    public init(family: UInt8, hook: UInt8, prefix: String, inInterface: UInt32? = nil, outInterface: UInt32? = nil, payload: [UInt8]) {
+    public init(family: UInt8, hook: UInt8, prefix: String, inInterface: UInt32? = nil, outInterface: UInt32? = nil, payload: [UInt8], sequence: UInt32? = nil) {
         self.family = family
         self.hook = hook
         self.prefix = prefix
         self.inInterface = inInterface
         self.outInterface = outInterface
         self.payload = payload
+        self.sequence = sequence
     }
 }
 
@@ -45,6 +48,7 @@ public enum Nflog {
                 case Int(NFULA_IFINDEX_INDEV.rawValue): packet.inInterface = a.u32BigEndian
                 case Int(NFULA_IFINDEX_OUTDEV.rawValue): packet.outInterface = a.u32BigEndian
                 case Int(NFULA_PAYLOAD.rawValue): packet.payload = Array(a.value)
+                case Int(NFULA_SEQ.rawValue): packet.sequence = a.u32BigEndian
                 default: break
                 }
             }
@@ -71,6 +75,9 @@ public enum Nflog {
 
     /// NFULA_CFG_CMD: bind this socket to the group (struct nfulnl_msg_config_cmd { __u8 command; }).
     static let bind = Wire.attribute(UInt16(NFULA_CFG_CMD.rawValue), [UInt8(NFULNL_CFG_CMD_BIND.rawValue)])
+
+    /// NFULA_CFG_FLAGS: number the group's packets (NFULNL_CFG_F_SEQ), so losses are counted exactly.
+    static let numbered = Wire.attribute(UInt16(NFULA_CFG_FLAGS.rawValue), [0, UInt8(NFULNL_CFG_F_SEQ)])
 
     /// NFULA_CFG_MODE: copy the first `bytes` of each packet (struct nfulnl_msg_config_mode {
     /// __be32 copy_range; __u8 copy_mode; __u8 _pad; }).

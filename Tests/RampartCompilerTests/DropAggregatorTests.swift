@@ -1,0 +1,42 @@
+import Testing
+import RampartCompiler
+import RampartPolicy
+import RampartReport
+
+/// Drops aggregate per tuple within an interval, bounded, with totals that add up.
+@Suite struct DropAggregatorTests {
+    func packet(_ source: String, _ proto: UInt8 = 6, sport: UInt16 = 40000, dport: UInt16 = 22, type: UInt8 = 0) -> Packet {
+        Packet(source: IPAddress(source)!, destination: IPAddress("192.0.2.1")!, proto: proto, sourcePort: sport, destinationPort: dport, icmpType: type)
+    }
+
+    @Test func dropsAggregatePerTupleWithTimes() {
+        var a = DropAggregator(limit: 10, start: 100)
+        let f12 = LogAttribution(kind: .filter, direction: "in", id: "F12")
+        // 37 SYNs from one host to one port, from changing source ports: one record.
+        for i in 0..<37 { a.add(f12, packet("203.0.113.7", sport: UInt16(40000 + i)), direction: "in", at: 100 + Double(i)) }
+        for i in 0..<5 { a.add(LogAttribution(kind: .filter, direction: "in", id: "F3"), packet("198.51.100.9", 17, dport: 53), direction: "in", at: 110 + Double(i)) }
+        a.add(f12, packet("203.0.113.7", 1, type: 8), direction: "in", at: 120)
+        a.add(f12, packet("203.0.113.7", 1, type: 8), direction: "in", at: 121)
+        a.add(LogAttribution(kind: .invalid, direction: nil, id: nil), packet("203.0.113.8"), direction: "out", at: 122)
+        let s = a.finish(at: 160)
+        #expect(s.records.map(\.count) == [37, 5, 2, 1])
+        #expect(s.records[0].first == 100 && s.records[0].last == 136)
+        #expect(s.records[2].key.port == 8 && s.records[2].key.proto == 1, "ICMP by type")
+        #expect(s.records[3].key.direction == "out" && s.records[3].key.kind == .invalid && s.records[3].key.filter == nil)
+        #expect(s.total == 45 && s.lost == 0 && s.start == 100 && s.end == 160)
+        let next = a.finish(at: 220)
+        #expect(next.records.isEmpty && next.total == 0 && next.start == 160, "a new interval starts empty")
+    }
+
+    @Test func theTableIsBoundedAndTotalsReconcile() {
+        var a = DropAggregator(limit: 3, start: 0)
+        for i in 0..<10 { a.add(LogAttribution(kind: .filter, direction: "in", id: "F\(i % 2)"), packet("203.0.113.\(i + 1)"), direction: "in", at: Double(i)) }
+        a.add(LogAttribution(kind: .filter, direction: "in", id: "F0"), packet("203.0.113.1"), direction: "in", at: 11)
+        a.lost(4)
+        let s = a.finish(at: 60)
+        #expect(s.records.count == 3)
+        #expect(s.records[0].count == 2, "a known tuple still counts when the table is full")
+        #expect(s.notItemised == ["F0": 3, "F1": 4])
+        #expect(s.itemised == 4 && s.total == 11 && s.lost == 4)
+    }
+}

@@ -1,0 +1,53 @@
+import Foundation
+import Testing
+import RampartCompiler
+@testable import RampartDaemon
+import RampartNetlink
+import RampartPolicy
+
+/// The engine's drop records: NFLOG packets attributed to their filters (grouped ones through
+/// their set's elements), aggregated per `ipsecloginterval`, losses counted from the sequence.
+@Suite struct DropLogTests {
+    static func udp(from source: [UInt8], port: UInt16) -> [UInt8] {
+        [0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0] + source + [192, 0, 2, 1] + [0x9c, 0x40, UInt8(port >> 8), UInt8(port & 0xff), 0, 8, 0, 0]
+    }
+
+    @Test func dropsAreRecordedPerIntervalNamingTheirFilters() async throws {
+        let f = try EngineFixture(policy: """
+            pushd ipsec static
+            add filteraction name=Block action=block
+            add filter filterlist=Ban srcaddr=203.0.113.7 dstaddr=me mirrored=no
+            add filter filterlist=Ban srcaddr=203.0.113.8 dstaddr=me mirrored=no
+            add filter filterlist=Ban srcaddr=198.51.100.0 srcmask=24 dstaddr=me protocol=udp dstport=53 mirrored=no
+            add policy name=P assign=yes
+            add rule name=b policy=P filterlist=Ban filteraction=Block
+            popd
+            ipsec dynamic set config ipsecdiagnostics 7
+            ipsec dynamic set config ipsecloginterval 60
+
+            """)
+        try await f.start()
+        let ruleset = try #require(await f.engine.applied)
+        let set = try #require(ruleset.filterSets.first { $0.key.address?.length == 32 })
+        let idle = await f.engine.dropIntervalRunning
+        #expect(!idle, "no drop timer while nothing is dropped")
+        var sequence: UInt32 = 0
+        func log(_ prefix: String, _ payload: [UInt8], skip: UInt32 = 0) async {
+            sequence += 1 + skip
+            await f.engine.dropLogged(NflogPacket(family: 2, hook: 1, prefix: prefix, inInterface: 1, payload: payload, sequence: sequence))
+        }
+        for _ in 0..<4 { await log("rampart in \(set.name) ", Self.udp(from: [203, 0, 113, 8], port: 9)) }
+        await log("rampart in F5 ", Self.udp(from: [198, 51, 100, 20], port: 53), skip: 2)
+        await log("rampart invalid ", Self.udp(from: [198, 51, 100, 20], port: 53))
+        await log("someone else's prefix ", Self.udp(from: [198, 51, 100, 20], port: 53))
+        let running = await f.engine.dropIntervalRunning
+        #expect(running, "the interval of the first drop is running")
+        await f.engine.fireDueTimers(now: .now + .seconds(61))
+        let summary = try #require(await f.engine.lastDrops())
+        #expect(summary.records.map { "\($0.key.filter ?? $0.key.kind.rawValue) \($0.key.source) \($0.count)" } == ["F4 203.0.113.8 4", "F5 198.51.100.20 1", "invalid 198.51.100.20 1"])
+        #expect(summary.lost == 2, "sequence 5 → 8: two packets the kernel could not deliver")
+        #expect(summary.total == 6)
+        let after = await f.engine.dropIntervalRunning
+        #expect(!after, "no timer until the next drop")
+    }
+}
