@@ -75,7 +75,7 @@ let package = Package(
         .executableTarget(name: "rampart-bench", dependencies: ["RampartTestKit", "RampartNamespaceKit", "RampartNetlink", "RampartCompiler", "RampartPolicy", "RampartSystem", "RampartReport", "CNetfilter"], swiftSettings: strict),
         // Pure: no root, no namespace, no libnftnl.
         .testTarget(name: "RampartPolicyTests", dependencies: ["RampartPolicy", "RampartReport", "RampartSystem", "RampartTestKit"], swiftSettings: strict),
-        .testTarget(name: "RampartCompilerTests", dependencies: ["RampartCompiler", "RampartPolicy", "RampartReport", "RampartTestKit"], exclude: ["Golden"], swiftSettings: strict),
+        .testTarget(name: "RampartCompilerTests", dependencies: ["RampartCompiler", "RampartPolicy", "RampartReport", "RampartSystem", "RampartTestKit"], exclude: ["Golden"], swiftSettings: strict),
         .testTarget(name: "RampartSourcesTests", dependencies: ["RampartSources", "RampartPolicy", "RampartTestKit"], swiftSettings: strict),
         .testTarget(name: "RampartControlTests", dependencies: ["RampartControl", "RampartPolicy"], swiftSettings: strict),
         // No root: the netlink wire format, the linearizer against its checked-in bytecode

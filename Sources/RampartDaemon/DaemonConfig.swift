@@ -38,13 +38,17 @@ public struct DaemonConfig: Sendable, Equatable {
     public var smbConf = "/etc/samba/smb.conf"
     /// Host names in filters are resolved again this often (and whenever resolv.conf changes).
     public var dnsRefreshSeconds = 300
+    /// The W3C drop log (`pfirewall.log`-like); nil: none.
+    public var logFile: String?
+    /// The drop log is rotated (to `PATH.1`, replacing it) before it would pass this size.
+    public var logFileMaxBytes = 16 * 1_048_576
 
     public init() {}
 
     static let keys = ["store", "socket", "control_group", "log_group", "max_request_bytes", "max_request_bytes_root", "max_reply_bytes",
                        "max_connections", "max_connections_per_user", "client_timeout_seconds",
                        "resolv_conf", "resolved_resolv_conf", "dhclient_leases", "networkd_leases", "dhcpcd_leases",
-                       "networkmanager_leases", "smb_conf", "dns_refresh_seconds"]
+                       "networkmanager_leases", "smb_conf", "dns_refresh_seconds", "log_file", "log_file_max_bytes"]
 
     /// The configuration file's text; nil when there is none (the defaults apply).
     public static func readFile(_ path: String) throws -> String? {
@@ -95,6 +99,8 @@ public struct DaemonConfig: Sendable, Equatable {
             case "networkmanager_leases": config.networkManagerLeases = value
             case "smb_conf": config.smbConf = value
             case "dns_refresh_seconds": config.dnsRefreshSeconds = try number(1...86400)
+            case "log_file": config.logFile = value
+            case "log_file_max_bytes": config.logFileMaxBytes = try number(4096...(1 << 40))
             default:
                 throw .error("unknown key '\(key)'; known keys: \(keys.joined(separator: ", "))", at: at)
             }

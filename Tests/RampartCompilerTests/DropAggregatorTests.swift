@@ -1,7 +1,9 @@
 import Testing
-import RampartCompiler
+@testable import RampartCompiler
 import RampartPolicy
 import RampartReport
+import RampartSystem
+import Foundation
 
 /// Drops aggregate per tuple within an interval, bounded, with totals that add up.
 @Suite struct DropAggregatorTests {
@@ -38,5 +40,29 @@ import RampartReport
         #expect(s.records[0].count == 2, "a known tuple still counts when the table is full")
         #expect(s.notItemised == ["F0": 3, "F1": 4])
         #expect(s.itemised == 4 && s.total == 11 && s.lost == 4)
+    }
+
+    @Test func w3cLinesAndRotation() throws {
+        var a = DropAggregator(limit: 10, start: 0)
+        a.add(LogAttribution(kind: .filter, direction: "in", id: "F3"), packet("203.0.113.7", 17, dport: 53), direction: "in", at: 1_764_638_625)
+        a.add(LogAttribution(kind: .filter, direction: "in", id: "F3"), packet("203.0.113.7", 17, dport: 53), direction: "in", at: 1_764_638_626)
+        a.add(LogAttribution(kind: .invalid, direction: nil, id: nil), packet("203.0.113.8", 1, type: 8), direction: "out", at: 1_764_638_627)
+        let origin = FilterOrigin(source: .store(.local), policy: "Web Server", rule: "Block all", filterList: "L", position: 1)
+        let lines = W3CLog.lines(a.finish(at: 1_764_638_700), origins: ["F3": origin])
+        #expect(lines == """
+            2025-12-02 01:23:45 DROP UDP 203.0.113.7 192.0.2.1 - 53 2 F3 Block_all Web_Server in
+            2025-12-02 01:23:47 DROP ICMP 203.0.113.8 192.0.2.1 - - 1 invalid - - out
+
+            """)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rampart-w3c-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let file = LogFile(path: directory + "/drops.log", maxBytes: 500, header: W3CLog.header(software: "test"))
+        try file.append(lines)
+        try file.append(lines)
+        #expect(try String(contentsOfFile: file.path, encoding: .utf8) == W3CLog.header(software: "test") + lines + lines)
+        try file.append(lines)
+        #expect(try String(contentsOfFile: file.path + ".1", encoding: .utf8) == W3CLog.header(software: "test") + lines + lines, "rotated before passing 500 bytes")
+        #expect(try String(contentsOfFile: file.path, encoding: .utf8) == W3CLog.header(software: "test") + lines, "a new file starts with the directives")
     }
 }

@@ -120,7 +120,8 @@ import RampartTestKit
             ipsec dynamic set config ipsecloginterval 60
 
             """)
-        let daemon = try DaemonHarness(cli: cli, ns: lab.server)
+        let logFile = cli.directory.appendingPathComponent("drops.log").path
+        let daemon = try DaemonHarness(cli: cli, ns: lab.server, config: "log_file = \(logFile)\n")
         defer { daemon.stop() }
         try daemon.start()
         // Four datagrams: under the log rule's burst of 5, so each is logged.
@@ -128,5 +129,20 @@ import RampartTestKit
         let line = "drop in F3 [local/P/b/B/#1]: udp \(L.external4) -> \(L.serverExternal4) port 6001, 4 packet(s)"
         #expect(daemon.eventually(75) { daemon.log().contains(line) }, "\(daemon.log())")
         #expect(daemon.log().contains("4 logged (4 in 1 record(s), 0 not itemised), 0 lost"), "\(daemon.log())")
+        // The W3C file, read back by Python's csv module with the #Fields directive as the header.
+        let parsed = try sh(["python3", "-c", """
+            import csv, json, sys
+            lines = open(sys.argv[1]).read().splitlines()
+            assert lines[0] == "#Version: 1.0" and lines[2] == "#Time Format: UTC", lines[:3]
+            fields = next(l for l in lines if l.startswith("#Fields: "))[len("#Fields: "):].split(" ")
+            rows = [dict(zip(fields, r)) for r in csv.reader([l for l in lines if not l.startswith("#")], delimiter=" ")]
+            print(json.dumps(rows))
+            """, logFile]).out
+        let rows = try JSONSerialization.jsonObject(with: Data(parsed.utf8)) as? [[String: String]]
+        let row = try #require(rows?.first, "\(parsed)")
+        #expect(rows?.count == 1)
+        #expect(row["action"] == "DROP" && row["protocol"] == "UDP" && row["src-ip"] == L.external4 && row["dst-ip"] == L.serverExternal4)
+        #expect(row["dst-port"] == "6001" && row["src-port"] == "-" && row["count"] == "4" && row["direction"] == "in")
+        #expect(row["filter"] == "F3" && row["rule"] == "b" && row["policy"] == "P", "\(row)")
     }
 }

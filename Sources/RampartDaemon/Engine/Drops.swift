@@ -4,6 +4,7 @@ import Logging
 import RampartCompiler
 import RampartNetlink
 import RampartReport
+import RampartSystem
 
 /// Drop logging: the packets the ruleset's log rules hand to NFLOG, attributed to the filter that
 /// dropped them and aggregated per `ipsecloginterval` (reference §10). At the end of the interval
@@ -55,6 +56,17 @@ extension PolicyEngine {
             let proto = NftRenderer.protocolName(k.proto)
             let port = k.port.map { k.proto == 1 || k.proto == 58 ? " type \($0)" : " port \($0)" } ?? ""
             logger.notice("drop \(k.direction) \(what): \(proto) \(k.source) -> \(k.destination)\(port), \(r.count) packet(s), first \(when(r.first)), last \(when(r.last))")
+        }
+        if let path = config.logFile, !summary.records.isEmpty {
+            var filterOrigins: [String: FilterOrigin] = [:]
+            for f in EffectiveFilters.collect(store, dynamic: dynamic) { filterOrigins[f.id] = f.origin }
+            let file = LogFile(path: path, maxBytes: config.logFileMaxBytes, header: W3CLog.header(software: "rampartd"))
+            do {
+                try file.append(W3CLog.lines(summary, origins: filterOrigins))
+                clearProblem(.logFile)
+            } catch {
+                report(.logFile, "the drop log \(path) cannot be written (\(error)); its records are in this log only")
+            }
         }
         let notItemised = summary.notItemised.values.reduce(0, +)
         logger.notice("drops from \(when(summary.start)) to \(when(summary.end)): \(summary.total) logged (\(summary.itemised) in \(summary.records.count) record(s), \(notItemised) not itemised), \(summary.lost) lost")

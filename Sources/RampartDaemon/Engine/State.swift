@@ -69,7 +69,7 @@ public enum StoreState: Sendable, Equatable, CustomStringConvertible {
 /// What is wrong, by area: each area has at most one current problem, cleared when that area
 /// works again. Services report under their own names.
 public enum ProblemArea: Sendable, Hashable, Comparable, CustomStringConvertible {
-    case boot, config, store, apply, restore, confirm, socket, sets, dns, gateway, dhcp, wins
+    case boot, config, store, apply, restore, confirm, socket, sets, dns, gateway, dhcp, wins, logFile
     case service(String)
 
     var rank: Int {
@@ -86,7 +86,8 @@ public enum ProblemArea: Sendable, Hashable, Comparable, CustomStringConvertible
         case .gateway: 9
         case .dhcp: 10
         case .wins: 11
-        case .service: 12
+        case .logFile: 12
+        case .service: 13
         }
     }
 
