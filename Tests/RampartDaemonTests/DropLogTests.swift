@@ -27,6 +27,10 @@ import RampartPolicy
 
             """)
         try await f.start()
+        // A prefix that is not rampart's starts nothing.
+        await f.engine.dropLogged(NflogPacket(family: 2, hook: 1, prefix: "iptables DROP ", inInterface: 1, payload: Self.udp(from: [203, 0, 113, 8], port: 9)))
+        let untouched = await f.engine.dropIntervalRunning
+        #expect(!untouched)
         let ruleset = try #require(await f.engine.applied)
         let set = try #require(ruleset.filterSets.first { $0.key.address?.length == 32 })
         let idle = await f.engine.dropIntervalRunning

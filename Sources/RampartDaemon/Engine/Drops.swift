@@ -16,17 +16,21 @@ extension PolicyEngine {
 
     /// One packet from NFLOG.
     public func dropLogged(_ logged: NflogPacket, at time: Date = Date()) {
-        startDropInterval(at: time)
         if let sequence = logged.sequence {
-            if let last = lastLogSequence, sequence &- last > 1, sequence &- last < 1 << 31 { drops?.lost(Int(sequence &- last &- 1)) }
+            if let last = lastLogSequence, sequence &- last > 1, sequence &- last < 1 << 31 {
+                startDropInterval(at: time)
+                drops?.lost(Int(sequence &- last &- 1))
+            }
             lastLogSequence = sequence
         }
         let index = logged.hook == 3 ? logged.outInterface : logged.inInterface
         var name = [CChar](repeating: 0, count: Int(IF_NAMESIZE) + 1)
         let interface = index.flatMap { if_indextoname($0, &name) }
             .map { _ in String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) } ?? ""
+        // Another table's log rule may use the group too: only rampart's prefixes are records.
         guard let packet = Packet(headers: logged.payload[...], interface: interface),
               let attribution = LogAttribution(prefix: logged.prefix, packet: packet, ruleset: applied ?? Ruleset()) else { return }
+        startDropInterval(at: time)
         drops?.add(attribution, packet, direction: logged.hook == 3 ? "out" : "in", at: time.timeIntervalSince1970)
     }
 
