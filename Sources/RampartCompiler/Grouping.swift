@@ -78,7 +78,6 @@ enum Grouping {
             for m in rule.matches {
                 switch m {
                 case .address(_, let a): family = family ?? a.family
-                case .filterSet(_, let key): family = family ?? key.address?.family; proto = proto ?? key.port?.proto
                 case .l4proto(let p), .port(_, let p, _): proto = proto ?? p
                 case .icmpv6TypeRange: family = .ipv6; proto = 58
                 default: break

@@ -93,8 +93,7 @@ public struct FilterSet: Sendable, Equatable {
         }
 
         public static func < (a: Element, b: Element) -> Bool {
-            if a.address != b.address, let x = a.address, let y = b.address { return x < y }
-            return (a.port ?? 0, a.id) < (b.port ?? 0, b.id)
+            FilterSet.keyLess(a, b) || (!FilterSet.keyLess(b, a) && a.id < b.id)
         }
     }
 
@@ -111,10 +110,10 @@ public struct FilterSet: Sendable, Equatable {
 
     /// The id of the element `packet` hits, if any.
     public func elementID(_ packet: Packet) -> String? {
-        let wanted = Element(address: key.address.map { a in (a.side == .source ? packet.source : packet.destination).masked(prefix: a.length) },
-                             port: key.port.map { $0.side == .source ? packet.sourcePort : packet.destinationPort }, id: "")
         if let a = key.address, packet.source.family != a.family { return nil }
         if let p = key.port, packet.proto != p.proto { return nil }
+        let wanted = Element(address: key.address.map { a in (a.side == .source ? packet.source : packet.destination).masked(prefix: a.length) },
+                             port: key.port.map { $0.side == .source ? packet.sourcePort : packet.destinationPort }, id: "")
         // Sorted by (address, port): a binary search for the first element not below the key.
         var low = 0, high = elements.count
         while low < high {

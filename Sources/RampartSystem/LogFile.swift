@@ -24,12 +24,6 @@ public struct LogFile: Sendable {
         guard fd >= 0 else { throw SystemError("cannot open \(path)", errno: errno) }
         defer { close(fd) }
         let bytes = Array(((size == 0 ? header : "") + text).utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n < 0, errno == EINTR { continue }
-            guard n > 0 else { throw SystemError("cannot write \(path)", errno: errno) }
-            offset += n
-        }
+        if let code = bytes.withUnsafeBytes({ writeAll(fd, $0) }) { throw SystemError("cannot write \(path)", errno: code) }
     }
 }

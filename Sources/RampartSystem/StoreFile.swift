@@ -185,18 +185,9 @@ public func writeAtomically(_ data: Data, to path: String, mode: mode_t = 0o644)
     defer {
         if !ok { unlink(temp) }
     }
-    try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws in
-        var offset = 0
-        while offset < raw.count {
-            let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                let text = errnoText()
-                close(fd)
-                throw StoreError("cannot write \(temp): \(text)")
-            }
-            offset += n
-        }
+    if let code = data.withUnsafeBytes({ writeAll(fd, $0) }) {
+        close(fd)
+        throw StoreError("cannot write \(temp): \(String(cString: strerror(code)))")
     }
     guard fsync(fd) == 0 else {
         let text = errnoText()

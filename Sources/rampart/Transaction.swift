@@ -8,19 +8,8 @@ import RampartReport
 import RampartSystem
 
 func printError(_ message: Any) {
-    writeAll(2, Array("\(message)\n".utf8))
-}
-
-/// The whole buffer to a descriptor (FoundationEssentials has no FileHandle; the CLI links only it,
-/// which saves loading Foundation and ICU at every start).
-func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
-    var offset = 0
-    while offset < bytes.count {
-        let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        if n < 0 && errno == EINTR { continue }
-        guard n > 0 else { return }
-        offset += n
-    }
+    // FoundationEssentials has no FileHandle; the CLI links only it (no Foundation or ICU at start).
+    _ = Array("\(message)\n".utf8).withUnsafeBytes { writeAll(2, $0) }
 }
 
 /// Standard input to its end.
