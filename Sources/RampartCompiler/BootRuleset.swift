@@ -15,11 +15,11 @@ public extension RulesetCompiler {
         case .block, .stateful:
             var input = Chain(name: "input", hook: .input, policy: .drop)
             input.rules = bootRules(.input, config)
-            if config.logsInboundDrops { input.rules.append(RuleSpec([], logStatements("rampart boot in "), id: "boot-log")) }
+            if config.logsInboundDrops { input.rules.append(RuleSpec([], countedLog("rampart boot in "), id: "boot-log")) }
             var output = Chain(name: "output", hook: .output, policy: config.bootMode == .block ? .drop : .accept)
             if config.bootMode == .block {
                 output.rules = bootRules(.output, config)
-                if config.logsOutboundDrops { output.rules.append(RuleSpec([], logStatements("rampart boot out "), id: "boot-log")) }
+                if config.logsOutboundDrops { output.rules.append(RuleSpec([], countedLog("rampart boot out "), id: "boot-log")) }
             }
             return Ruleset(chains: [input, output])
         }

@@ -171,7 +171,7 @@ enum Grouping {
     /// forward across the rules in between only when it is disjoint from every one of them (two
     /// first-match rules that no packet matches both commute; any other order is kept).
     static func group(_ chainRules: [RuleSpec], chain: String, sets: inout [FilterSet]) -> [RuleSpec] {
-        // A logged drop is two rules of one filter (limit + log, then counter + drop, the same
+        // A logged drop is two rules of one filter (log, then counter + drop, the same
         // matches): it is grouped as one unit, and a grouped run of them keeps the pair, the log
         // rule's prefix naming the set (the logger finds the element, so the filter, from the packet).
         var rules: [RuleSpec] = []
@@ -249,7 +249,7 @@ enum Grouping {
                 let (set, rule) = self.rule(over: part, first: first, template: rules[i], chain: chain, number: count)
                 sets.append(set)
                 if let log = logRule[i] {
-                    // limit rate N/second log prefix "rampart in input_f3_v4 " group G, over the same key
+                    // log prefix "rampart in input_f3_v4 " group G, over the same key
                     var grouped = log
                     grouped.matches = rule.matches
                     grouped.id = rule.id
@@ -269,7 +269,7 @@ enum Grouping {
     }
 
     static func isLog(_ rule: RuleSpec) -> Bool {
-        guard rule.statements.count == 2, case .limit = rule.statements[0], case .log = rule.statements[1] else { return false }
+        guard rule.statements.count == 1, case .log = rule.statements[0] else { return false }
         return true
     }
 

@@ -115,7 +115,6 @@ public enum NftRenderer {
     public static func statement(_ s: Statement) -> String {
         switch s {
         case .counter: return "counter"
-        case .limit(let n): return "limit rate \(n)/second"
         case .log(let prefix, let group): return "log prefix \"\(prefix)\" group \(group)"
         case .accept: return "accept"
         case .drop: return "drop"

@@ -200,7 +200,6 @@ public enum Match: Sendable, Equatable {
 
 public enum Statement: Sendable, Equatable {
     case counter
-    case limit(perSecond: Int)
     case log(prefix: String, group: UInt16)
     case accept
     case drop

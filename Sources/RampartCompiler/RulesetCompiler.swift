@@ -3,14 +3,11 @@ import RampartPolicy
 public struct CompileOptions: Sendable, Equatable {
     /// NFLOG group that drop logging uses (rampartd listens on it).
     public var logGroup: UInt16 = 1000
-    /// Log lines per second per rule, so a flood cannot flood the log.
-    public var logRatePerSecond: Int = 10
     /// Runs of filters become rules over sets (`Grouping`); off only to measure what it saves.
     public var groupsFilters = true
 
-    public init(logGroup: UInt16 = 1000, logRatePerSecond: Int = 10, groupsFilters: Bool = true) {
+    public init(logGroup: UInt16 = 1000, groupsFilters: Bool = true) {
         self.logGroup = logGroup
-        self.logRatePerSecond = logRatePerSecond
         self.groupsFilters = groupsFilters
     }
 }
@@ -37,7 +34,7 @@ public struct RulesetCompiler {
             var chain = Chain(name: hook.rawValue, hook: hook, policy: .accept)
             chain.rules += RulesetCompiler.baseRules(hook)
             if store.config.logsInvalid {
-                chain.rules.append(RuleSpec([.ctState([.invalid])], logStatements("rampart invalid "), id: "log-invalid"))
+                chain.rules.append(RuleSpec([.ctState([.invalid])], countedLog("rampart invalid "), id: "log-invalid"))
             }
             chain.rules += RulesetCompiler.exemptions(level: store.config.ipsecExempt, hook: hook)
             let logDrops = hook == .input ? store.config.logsInboundDrops : store.config.logsOutboundDrops
@@ -51,8 +48,16 @@ public struct RulesetCompiler {
         return Ruleset(sets: sets.namedSets(), filterSets: filterSets, chains: chains)
     }
 
+    /// Every logged packet goes to NFLOG, unlimited: rampartd aggregates them, so its records count
+    /// exactly what was dropped and a flood cannot flood the journal (docs/logging.md). A filter's
+    /// drop rule that follows carries the counter; a log rule that is the last word (boot mode's
+    /// policy drop, invalid packets) counts for itself, so every logged total has a kernel count.
     func logStatements(_ prefix: String) -> [Statement] {
-        [.limit(perSecond: options.logRatePerSecond), .log(prefix: prefix, group: options.logGroup)]
+        [.log(prefix: prefix, group: options.logGroup)]
+    }
+
+    func countedLog(_ prefix: String) -> [Statement] {
+        [.counter, .log(prefix: prefix, group: options.logGroup)]
     }
 
     /// Rules every ruleset starts with.

@@ -97,7 +97,7 @@ import Testing
             let text = NftRenderer.table(r)
             #expect(text.contains(#"log prefix "rampart in F6 " group 1000"#) == inLog)
             #expect(text.contains(#"log prefix "rampart out F6 " group 1000"#) == outLog)
-            #expect(text.contains(#"ct state invalid limit rate 10/second log prefix "rampart invalid ""#) == invalid)
+            #expect(text.contains(#"ct state invalid counter log prefix "rampart invalid ""#) == invalid)
         }
     }
 

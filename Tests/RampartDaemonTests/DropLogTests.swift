@@ -28,17 +28,21 @@ import RampartPolicy
             """)
         try await f.start()
         // A prefix that is not rampart's starts nothing.
-        await f.engine.dropLogged(NflogPacket(family: 2, hook: 1, prefix: "iptables DROP ", inInterface: 1, payload: Self.udp(from: [203, 0, 113, 8], port: 9)))
+        await f.engine.dropsLogged([NflogPacket(family: 2, hook: 1, prefix: "iptables DROP ", inInterface: 1, payload: Self.udp(from: [203, 0, 113, 8], port: 9))])
         let untouched = await f.engine.dropIntervalRunning
         #expect(!untouched)
         let ruleset = try #require(await f.engine.applied)
         let set = try #require(ruleset.filterSets.first { $0.key.address?.length == 32 })
         let idle = await f.engine.dropIntervalRunning
         #expect(!idle, "no drop timer while nothing is dropped")
+        // As the reader thread hands them over: through the queue that counts sequence gaps.
+        let queue = DropQueue(capacity: 100)
         var sequence: UInt32 = 0
         func log(_ prefix: String, _ payload: [UInt8], skip: UInt32 = 0) async {
             sequence += 1 + skip
-            await f.engine.dropLogged(NflogPacket(family: 2, hook: 1, prefix: prefix, inInterface: 1, payload: payload, sequence: sequence))
+            _ = queue.push([NflogPacket(family: 2, hook: 1, prefix: prefix, inInterface: 1, payload: payload, sequence: sequence)])
+            let (packets, lost, overrun) = queue.take()
+            await f.engine.dropsLogged(packets, lost: lost, overrun: overrun)
         }
         for _ in 0..<4 { await log("rampart in \(set.name) ", Self.udp(from: [203, 0, 113, 8], port: 9)) }
         await log("rampart in F5 ", Self.udp(from: [198, 51, 100, 20], port: 53), skip: 2)
@@ -53,5 +57,22 @@ import RampartPolicy
         #expect(summary.total == 6)
         let after = await f.engine.dropIntervalRunning
         #expect(!after, "no timer until the next drop")
+    }
+
+    @Test func theQueueIsBoundedAndCountsWhatItCannotHold() {
+        let queue = DropQueue(capacity: 3)
+        func packet(_ n: UInt32) -> NflogPacket { NflogPacket(family: 2, hook: 1, prefix: "rampart in F1 ", payload: [], sequence: n) }
+        #expect(queue.push([packet(1), packet(2)]), "the first batch wakes the consumer")
+        #expect(!queue.push([packet(5)]), "a queue with packets needs no second wakeup; 3 and 4 are lost")
+        #expect(!queue.push([packet(6), packet(7)]), "past the capacity a batch is dropped and counted")
+        var taken = queue.take()
+        #expect(taken.packets.compactMap(\.sequence) == [1, 2, 5])
+        #expect(taken.lost == 4)
+        #expect(queue.push([packet(8)]), "after a take the next batch wakes the consumer again")
+        #expect(queue.overrun() == false)
+        taken = queue.take()
+        #expect(taken.packets.compactMap(\.sequence) == [8])
+        #expect(taken.lost == 0 && taken.overrun)
+        #expect(queue.overrun(), "ENOBUFS alone wakes the consumer: the interval must report it")
     }
 }

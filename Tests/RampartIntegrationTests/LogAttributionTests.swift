@@ -52,12 +52,12 @@ import RampartTestKit
         }
         let records = Records()
         let reader = Thread {
-            try? socket.run(until: wakeup, lost: { records.lock.withLock { records.lost += 1 } }) { p in
-                records.lock.withLock { records.packets.append(p) }
+            try? socket.run(until: wakeup, lost: { records.lock.withLock { records.lost += 1 } }) { batch in
+                records.lock.withLock { records.packets += batch }
             }
         }
         reader.start()
-        // Three datagrams per probe, far below the log rules' burst of 5.
+        // Three datagrams per probe.
         let probes: [(Namespace, String, String, Int)] = [
             (lab.external, L.external4, L.serverExternal4, 6001),
             (lab.inside, L.internal4, L.serverInternal4, 6002),

@@ -1,7 +1,7 @@
 import RampartPolicy
 
 /// The compiled `Ruleset` model, evaluated as nf_tables evaluates it: the hook's chain, rule by
-/// rule, the first rule whose matches all hold and that ends in a verdict decides (log and limit
+/// rule, the first rule whose matches all hold and that ends in a verdict decides (log
 /// statements do not), else the chain's policy. Pure; checked against `ReferenceEvaluator`.
 public struct RulesetEvaluator: Sendable {
     public var ruleset: Ruleset
@@ -29,7 +29,7 @@ public struct RulesetEvaluator: Sendable {
                 switch statement {
                 case .accept: return PacketVerdict(.accept, decidedBy(rule, packet))
                 case .drop: return PacketVerdict(.drop, decidedBy(rule, packet))
-                case .counter, .limit, .log: continue
+                case .counter, .log: continue
                 }
             }
         }

@@ -14,30 +14,32 @@ extension PolicyEngine {
     /// Distinct records per interval; past it drops are counted per filter as not itemised.
     static let dropRecordLimit = 1000
 
-    /// One packet from NFLOG.
-    public func dropLogged(_ logged: NflogPacket, at time: Date = Date()) {
-        if let sequence = logged.sequence {
-            if let last = lastLogSequence, sequence &- last > 1, sequence &- last < 1 << 31 {
-                startDropInterval(at: time)
-                drops?.lost(Int(sequence &- last &- 1))
-            }
-            lastLogSequence = sequence
+    /// Packets from NFLOG, and what the reader counted as lost since the last batch (`DropQueue`).
+    public func dropsLogged(_ packets: [NflogPacket], lost: Int = 0, overrun: Bool = false, at time: Date = Date()) {
+        if lost > 0 || overrun {
+            startDropInterval(at: time)
+            drops?.lost(lost)
         }
-        let index = logged.hook == 3 ? logged.outInterface : logged.inInterface
-        var name = [CChar](repeating: 0, count: Int(IF_NAMESIZE) + 1)
-        let interface = index.flatMap { if_indextoname($0, &name) }
-            .map { _ in String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) } ?? ""
-        // Another table's log rule may use the group too: only rampart's prefixes are records.
-        guard let packet = Packet(headers: logged.payload[...], interface: interface),
-              let attribution = LogAttribution(prefix: logged.prefix, packet: packet, ruleset: applied ?? Ruleset()) else { return }
-        startDropInterval(at: time)
-        drops?.add(attribution, packet, direction: logged.hook == 3 ? "out" : "in", at: time.timeIntervalSince1970)
+        let ruleset = applied ?? Ruleset()
+        for logged in packets {
+            let outbound = logged.hook == 3
+            let interface = (outbound ? logged.outInterface : logged.inInterface).map(interfaceName) ?? ""
+            // Another table's log rule may use the group too: only rampart's prefixes are records.
+            guard let packet = Packet(headers: logged.payload[...], interface: interface),
+                  let attribution = LogAttribution(prefix: logged.prefix, packet: packet, ruleset: ruleset) else { continue }
+            startDropInterval(at: time)
+            drops?.add(attribution, packet, direction: outbound ? "out" : "in", at: time.timeIntervalSince1970)
+        }
     }
 
-    /// The kernel could not queue NFLOG packets (ENOBUFS); the sequence numbers say how many when
-    /// the next one arrives, so this only makes sure the interval reports the loss.
-    public func dropLogOverrun(at time: Date = Date()) {
-        startDropInterval(at: time)
+    /// Names by index, cached for the interval: a flood must not cost an ioctl per packet.
+    private func interfaceName(_ index: UInt32) -> String {
+        if let known = interfaceNames[index] { return known }
+        var name = [CChar](repeating: 0, count: Int(IF_NAMESIZE) + 1)
+        let found = if_indextoname(index, &name) != nil
+            ? String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+        interfaceNames[index] = found
+        return found
     }
 
     func startDropInterval(at time: Date) {
@@ -51,6 +53,7 @@ extension PolicyEngine {
         guard var current = drops else { return }
         let summary = current.finish(at: time.timeIntervalSince1970)
         drops = nil
+        interfaceNames = [:]
         lastDropSummary = summary
         let origins = CounterListing.origins(store, dynamic: dynamic)
         func when(_ t: Double) -> String { Date(timeIntervalSince1970: t).formatted(.iso8601) }

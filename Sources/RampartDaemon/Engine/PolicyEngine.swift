@@ -95,7 +95,7 @@ public actor PolicyEngine {
     /// the last interval's summary, and the last NFLOG sequence number seen (a gap is a loss).
     var drops: DropAggregator?
     var lastDropSummary: DropAggregator.Summary?
-    var lastLogSequence: UInt32?
+    var interfaceNames: [UInt32: String] = [:]
     /// The addresses the server types stand for now, and where each list came from.
     var addresses = DynamicAddresses()
     var provenance: [ServerType: (source: String, changed: Date)] = [:]

@@ -189,21 +189,20 @@ public enum Services {
 
     /// The drops the ruleset logs to NFLOG group `group`, to the engine's per-interval records.
     public static func dropLog(group: UInt16) -> DaemonService {
-        enum Event: Sendable {
-            case packet(NflogPacket)
-            case overrun
-        }
-        return DaemonService(name: "drop-log") { context in
+        DaemonService(name: "drop-log") { context in
             let socket = try NflogSocket(group: group)
             let wakeup = try Wakeup()
+            // 64k packets of 128 bytes: what the engine has not attributed yet stays bounded.
+            let queue = DropQueue(capacity: 1 << 16)
             await context.ready()
-            try await BlockingThread.events(name: "rampartd.nflog", wakeup: wakeup, of: Event.self) { emit in
-                try socket.run(until: wakeup, lost: { emit(.overrun) }) { emit(.packet($0)) }
-            } handle: { event in
-                switch event {
-                case .packet(let packet): await context.engine.dropLogged(packet)
-                case .overrun: await context.engine.dropLogOverrun()
+            try await BlockingThread.events(name: "rampartd.nflog", wakeup: wakeup, of: Bool.self) { emit in
+                try socket.run(until: wakeup, lost: { if queue.overrun() { emit(true) } }) { batch in
+                    if queue.push(batch) { emit(true) }
                 }
+            } handle: { _ in
+                let (packets, lost, overrun) = queue.take()
+                if packets.isEmpty && lost == 0 && !overrun { return }
+                await context.engine.dropsLogged(packets, lost: lost, overrun: overrun)
             }
         }
     }

@@ -52,7 +52,6 @@ public enum Expr: Equatable, Sendable {
     /// `rt load ipsec` (NFT_RT_XFRM)
     case rtIpsec
     case counter
-    case limit(rate: UInt64, perSeconds: UInt64, burst: UInt32)
     case log(prefix: String, group: UInt16)
     case verdict(Int32)
 
@@ -71,7 +70,6 @@ public enum Expr: Equatable, Sendable {
         case .ctState: return "ct"
         case .rtIpsec: return "rt"
         case .counter: return "counter"
-        case .limit: return "limit"
         case .log: return "log"
         case .verdict: return "immediate"
         }
@@ -90,8 +88,6 @@ public enum Expr: Equatable, Sendable {
         case .ctState: return "[ ct load state => reg 1 ]"
         case .rtIpsec: return "[ rt load ipsec => reg 1 ]"
         case .counter: return "[ counter pkts 0 bytes 0 ]"
-        case .limit(let rate, let per, let burst):
-            return "[ limit rate \(rate)/\(per == 1 ? "second" : "\(per)s") burst \(burst) type packets flags 0x0 ]"
         case .log(let prefix, let group): return "[ log prefix \(prefix) group \(group) snaplen 0 qthreshold 0 ]"
         case .verdict(let v): return "[ immediate reg 0 \(v == 1 ? "accept" : v == 0 ? "drop" : String(v)) ]"
         }

@@ -150,8 +150,6 @@ public struct Linearizer: Sendable {
         for statement in rule.statements {
             switch statement {
             case .counter: out.append(.counter)
-            // limit rate N/second (nft's default burst is 5 packets)
-            case .limit(let n): out.append(.limit(rate: UInt64(n), perSeconds: 1, burst: 5))
             case .log(let prefix, let group): out.append(.log(prefix: prefix, group: group))
             case .accept: out.append(.accept)
             case .drop: out.append(.drop)

@@ -206,12 +206,6 @@ final class RuleObject {
         case .counter:
             nftnl_expr_set_u64(x, attr(NFTNL_EXPR_CTR_PACKETS), 0)
             nftnl_expr_set_u64(x, attr(NFTNL_EXPR_CTR_BYTES), 0)
-        case .limit(let rate, let per, let burst):
-            nftnl_expr_set_u64(x, attr(NFTNL_EXPR_LIMIT_RATE), rate)
-            nftnl_expr_set_u64(x, attr(NFTNL_EXPR_LIMIT_UNIT), per)
-            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_LIMIT_BURST), burst)
-            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_LIMIT_TYPE), UInt32(NFT_LIMIT_PKTS.rawValue))
-            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_LIMIT_FLAGS), 0)
         case .log(let prefix, let group):
             nftnl_expr_set_str(x, attr(NFTNL_EXPR_LOG_PREFIX), prefix)
             nftnl_expr_set_u16(x, attr(NFTNL_EXPR_LOG_GROUP), group)

@@ -18,7 +18,8 @@ public final class NflogSocket: @unchecked Sendable {
         self.group = group
         setBuffer(mnl_socket_get_fd(s), SO_RCVBUFFORCE, SO_RCVBUF, receiveBuffer)
         try request(Nflog.config(group: group, sequence: 1, attributes: Nflog.bind), what: "binding NFLOG group \(group)")
-        try request(Nflog.config(group: group, sequence: 2, attributes: Nflog.copyPackets(copyBytes) + Nflog.numbered),
+        try request(Nflog.config(group: group, sequence: 2, attributes: Nflog.copyPackets(copyBytes) + Nflog.numbered
+                                    + Nflog.batched(packets: 64, hundredths: 1, bufferBytes: 64 << 10)),
                     what: "setting the copy mode of NFLOG group \(group)")
     }
 
@@ -46,11 +47,12 @@ public final class NflogSocket: @unchecked Sendable {
         }
     }
 
-    /// Hands every logged packet to `packet` until `wakeup` is stopped (returns) or the socket fails
+    /// Hands the logged packets of each datagram to `packets` until `wakeup` is stopped (returns) or the socket fails
     /// (throws). `lost` is called when the kernel reports that packets could not be queued.
-    public func run(until wakeup: Wakeup, lost: () -> Void, packet: (NflogPacket) -> Void) throws(NetlinkError) {
+    public func run(until wakeup: Wakeup, lost: () -> Void, packets: ([NflogPacket]) -> Void) throws(NetlinkError) {
         try receiveNotifications(fd: descriptor, bufferSize: 256 * 1024, until: wakeup, what: "NFLOG packets", overrun: lost) { datagram in
-            for p in Nflog.packets(datagram) { packet(p) }
+            let batch = Nflog.packets(datagram)
+            if !batch.isEmpty { packets(batch) }
         }
     }
 }

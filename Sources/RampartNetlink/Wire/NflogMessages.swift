@@ -79,6 +79,16 @@ public enum Nflog {
     /// NFULA_CFG_FLAGS: number the group's packets (NFULNL_CFG_F_SEQ), so losses are counted exactly.
     static let numbered = Wire.attribute(UInt16(NFULA_CFG_FLAGS.rawValue), [0, UInt8(NFULNL_CFG_F_SEQ)])
 
+    /// NFULA_CFG_QTHRESH, NFULA_CFG_TIMEOUT, NFULA_CFG_NLBUFSIZ: the kernel queues up to `packets`
+    /// packets (or `bufferBytes`) into one datagram, sent at the latest after `hundredths` of a
+    /// second, so a flood costs one receive per batch, not per packet. Each a __be32.
+    static func batched(packets: UInt32, hundredths: UInt32, bufferBytes: UInt32) -> [UInt8] {
+        func be32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)] }
+        return Wire.attribute(UInt16(NFULA_CFG_QTHRESH.rawValue), be32(packets))
+            + Wire.attribute(UInt16(NFULA_CFG_TIMEOUT.rawValue), be32(hundredths))
+            + Wire.attribute(UInt16(NFULA_CFG_NLBUFSIZ.rawValue), be32(bufferBytes))
+    }
+
     /// NFULA_CFG_MODE: copy the first `bytes` of each packet (struct nfulnl_msg_config_mode {
     /// __be32 copy_range; __u8 copy_mode; __u8 _pad; }).
     static func copyPackets(_ bytes: UInt32) -> [UInt8] {
