@@ -25,6 +25,8 @@ let package = Package(
         // Pure core: ordering, expansion, ruleset model, nft text/JSON rendering.
         .target(name: "RampartCompiler", dependencies: ["RampartPolicy"], swiftSettings: strict),
         // libnftnl + libmnl + the netfilter uapi headers.
+        // sd_journal_sendv: rampartd's records go to the journal with their own fields.
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .systemLibrary(name: "CNetfilter", pkgConfig: "libnftnl", providers: [.apt(["libnftnl-dev", "libmnl-dev"])]),
         // The system layer: store file locking and atomic writes, bounded file reads, inotify,
         // eventfd wakeups, systemd notification, host lookups. The pure modules do no I/O.
@@ -46,7 +48,7 @@ let package = Package(
             name: "RampartDaemon",
             dependencies: [
                 "RampartPolicy", "RampartCompiler", "RampartNetlink", "RampartControl", "RampartSources", "RampartSystem",
-                "RampartReport", "CNetfilter", "CRampartSystem",
+                "RampartReport", "CNetfilter", "CRampartSystem", "CSystemd",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -24,6 +24,8 @@ ensure_packages() {
     command -v ip >/dev/null 2>&1 || missing+=(iproute2)
     command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
     command -v python3 >/dev/null 2>&1 || missing+=(python3)
+    command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+    [ -e /usr/include/systemd/sd-journal.h ] || missing+=(libsystemd-dev)
     [ -e /usr/include/libnftnl/table.h ] || missing+=(libnftnl-dev)
     [ -e /usr/include/libmnl/libmnl.h ] || missing+=(libmnl-dev)
     if [ "${#missing[@]}" -gt 0 ]; then

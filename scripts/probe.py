@@ -6,7 +6,11 @@
   probe.py udp HOST PORT [--sport N]        exit 0 if the datagram is echoed back
   probe.py reach HOST [--timeout S]         resolve HOST's link-layer address (exit 0 once it is known)
   probe.py attempts HOST PORT --seconds S   connect again and again for S seconds; print how many got through
+  probe.py segments SRC HOST PORT --count N --flags S   send N bare IPv4 TCP segments (raw, no retransmits);
+                                            flags S (SYN) or SR (SYN+RST: conntrack calls it invalid)
+  probe.py pings HOST --count N             send N ICMP echo requests (raw), without waiting for replies
 """
+import struct
 import argparse
 import select
 import socket
@@ -105,6 +109,36 @@ def attempts(host, port, seconds):
     return 0
 
 
+def checksum(data):
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def segments(src, host, port, count, flags):
+    bits = {"S": 0x02, "SR": 0x06}[flags]
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+    for i in range(count):
+        sport = 40000 + i
+        header = struct.pack("!HHIIBBHHH", sport, port, 1000 + i, 0, 5 << 4, bits, 8192, 0, 0)
+        pseudo = socket.inet_aton(src) + socket.inet_aton(host) + struct.pack("!BBH", 0, 6, len(header))
+        header = header[:16] + struct.pack("!H", checksum(pseudo + header)) + header[18:]
+        s.sendto(header, (host, 0))
+    return 0
+
+
+def pings(host, count):
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    for i in range(count):
+        header = struct.pack("!BBHHH", 8, 0, 0, 0x5250, i) + b"rampart"
+        header = header[:2] + struct.pack("!H", checksum(header)) + header[4:]
+        s.sendto(header, (host, 0))
+    return 0
+
+
 def ports(text):
     return [int(p) for p in text.split(",") if p]
 
@@ -125,6 +159,15 @@ def main():
     p.add_argument("host")
     p.add_argument("port", type=int)
     p.add_argument("--seconds", type=float, default=3.0)
+    p = sub.add_parser("segments")
+    p.add_argument("src")
+    p.add_argument("host")
+    p.add_argument("port", type=int)
+    p.add_argument("--count", type=int, default=1)
+    p.add_argument("--flags", default="S")
+    p = sub.add_parser("pings")
+    p.add_argument("host")
+    p.add_argument("--count", type=int, default=1)
     p = sub.add_parser("reach")
     p.add_argument("host")
     p.add_argument("--timeout", type=float, default=3.0)
@@ -133,6 +176,10 @@ def main():
         serve(a.tcp, a.udp)
     elif a.cmd == "attempts":
         sys.exit(attempts(a.host, a.port, a.seconds))
+    elif a.cmd == "segments":
+        sys.exit(segments(a.src, a.host, a.port, a.count, a.flags))
+    elif a.cmd == "pings":
+        sys.exit(pings(a.host, a.count))
     elif a.cmd == "reach":
         sys.exit(reach(a.host, a.timeout))
     elif a.cmd == "tcp":

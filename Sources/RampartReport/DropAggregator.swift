@@ -2,7 +2,7 @@ import RampartCompiler
 import RampartPolicy
 
 /// The drops of one `ipsecloginterval`, aggregated: one record per (direction, what dropped it,
-/// protocol, source, destination, destination port — or ICMP type) with a count and the first and
+/// protocol, source, destination, destination port — or ICMP type —, interface) with a count and the first and
 /// last time, as Windows' IPSec diagnostics summarised them. Pure: the daemon feeds it attributed
 /// packets and asks for the interval's summary when the interval ends.
 ///
@@ -22,6 +22,8 @@ public struct DropAggregator: Sendable {
         public var destination: IPAddress
         /// The destination port for protocols with ports, the type for ICMP and ICMPv6, else nil.
         public var port: UInt16?
+        /// The interface the packet came in on (in) or was to leave by (out).
+        public var interface: String = ""
     }
 
     public struct Record: Equatable, Sendable {
@@ -62,7 +64,7 @@ public struct DropAggregator: Sendable {
     public mutating func add(_ attribution: LogAttribution, _ packet: Packet, direction: String, at time: Double) {
         let port: UInt16? = packet.hasPorts ? packet.destinationPort : (packet.proto == 1 || packet.proto == 58) ? UInt16(packet.icmpType) : nil
         let key = Key(direction: attribution.direction ?? direction, kind: attribution.kind, filter: attribution.id, proto: packet.proto,
-                      source: packet.source, destination: packet.destination, port: port)
+                      source: packet.source, destination: packet.destination, port: port, interface: packet.interface)
         if let i = index[key] {
             records[i].count += 1
             records[i].last = time

@@ -23,11 +23,7 @@ struct RampartdCommand: ParsableCommand {
 
     func run() throws {
         let started = ContinuousClock.now
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .info
-            return handler
-        }
+        DaemonLog.bootstrap()
         let logger = Logger(label: "rampartd")
         logger.debug("Swift concurrency global executor: \(executor)")
         let environment = ProcessInfo.processInfo.environment

@@ -209,4 +209,44 @@ struct CLI {
         #expect(try cli.run(["dump"]).stdout == before, "the same policy")
         #expect(try cli.run(["upgrade-store"]).stdout.contains("is format version 2 already"))
     }
+
+    static let golden = CLI.repository.appendingPathComponent("Tests/RampartCLITests/Golden")
+
+    /// `rampart logs` in its four formats, from a `journalctl -o json` export holding records,
+    /// totals and an unrelated entry, against checked-in expected output; then read back from the
+    /// W3C form it wrote, and selected by filter, address and time.
+    @Test func logsInEveryFormatMatchTheGoldens() throws {
+        let cli = try CLI()
+        defer { cli.cleanup() }
+        let export = Self.golden.appendingPathComponent("drops.journal.json").path
+        for format in ["text", "json", "csv", "w3c"] {
+            let r = try cli.run(["logs", "--file", export, "--format", format])
+            let expected = try String(contentsOfFile: Self.golden.appendingPathComponent("logs.\(format)").path, encoding: .utf8)
+            #expect(r.status == 0 && r.stdout == expected, "\(format): \(r.stdout)\(r.stderr)")
+        }
+        let w3c = cli.directory.appendingPathComponent("drops.log").path
+        try cli.run(["logs", "--file", export, "--format", "w3c"]).stdout.write(toFile: w3c, atomically: true, encoding: .utf8)
+        let back = try cli.run(["logs", "--file", w3c, "--format", "csv"]).stdout.split(separator: "\n")
+        #expect(back.count == 6 && back[1] == "record,2026-12-02T08:01:00Z,2026-12-02T08:01:00Z,in,F16,Block_all,Web_Server,,,tcp,203.0.113.7,192.0.2.10,23,,,37",
+                "the W3C fields survive; its one time is the first packet's: \(back)")
+        let totals = try cli.run(["logs", "--file", w3c, "--format", "json"]).stdout.split(separator: "\n").filter { $0.contains(#""type":"total""#) }
+        #expect(totals.count == 2 && totals[1].contains(#""lost":7"#), "totals come back from the #Remark directives: \(totals)")
+
+        func counts(_ extra: [String]) throws -> [String] {
+            try cli.run(["logs", "--file", export, "--format", "json"] + extra).stdout.split(separator: "\n").map { line in
+                line.firstMatch(of: /"count":(\d+)/).map { String($0.1) } ?? (line.firstMatch(of: /"logged":(\d+)/).map { "total \($0.1)" } ?? "?")
+            }
+        }
+        #expect(try counts(["--filter", "F3"]) == ["2"], "a filter's records, no totals")
+        #expect(try counts(["--filter", "invalid"]) == ["1"])
+        #expect(try counts(["--address", "2001:db8::/32"]) == ["3"])
+        #expect(try counts(["--address", "192.0.2.10"]) == ["37", "5", "1", "2"], "source or destination")
+        #expect(try counts(["--since", "2026-12-02 08:01:30", "--until", "2026-12-02T08:19:01Z"]) == ["37", "1", "total 46", "2", "total 2"],
+                "records whose packets overlap the window")
+        #expect(try counts(["--since", "2026-12-02T08:19:06Z"]) == ["total 2"])
+        let bad = try cli.run(["logs", "--file", export, "--since", "yesterday"])
+        #expect(bad.status != 0 && bad.stderr.contains("--since: not a time: 'yesterday'"))
+        let missing = try cli.run(["logs", "--file", cli.directory.appendingPathComponent("none.log").path])
+        #expect(missing.status != 0 && missing.stderr.contains("cannot read"), "\(missing.stderr)")
+    }
 }

@@ -45,24 +45,39 @@ import Foundation
     @Test func w3cLinesAndRotation() throws {
         var a = DropAggregator(limit: 10, start: 0)
         a.add(LogAttribution(kind: .filter, direction: "in", id: "F3"), packet("203.0.113.7", 17, dport: 53), direction: "in", at: 1_764_638_625)
-        a.add(LogAttribution(kind: .filter, direction: "in", id: "F3"), packet("203.0.113.7", 17, dport: 53), direction: "in", at: 1_764_638_626)
+        a.add(LogAttribution(kind: .filter, direction: "in", id: "F3"), packet("203.0.113.7", 17, dport: 53), direction: "in", at: 1_764_638_626.7)
         a.add(LogAttribution(kind: .invalid, direction: nil, id: nil), packet("203.0.113.8", 1, type: 8), direction: "out", at: 1_764_638_627)
         let origin = FilterOrigin(source: .store(.local), policy: "Web Server", rule: "Block all", filterList: "L", position: 1)
-        let lines = W3CLog.lines(a.finish(at: 1_764_638_700), origins: ["F3": origin])
+        let entries = DropLog.entries(a.finish(at: 1_764_638_700), origins: ["F3": origin])
+        let lines = W3CLog.lines(entries)
         #expect(lines == """
             2025-12-02 01:23:45 DROP UDP 203.0.113.7 192.0.2.1 - 53 2 F3 Block_all Web_Server in
             2025-12-02 01:23:47 DROP ICMP 203.0.113.8 192.0.2.1 - - 1 invalid - - out
+            #Remark: total start=1970-01-01T00:00:00Z end=2025-12-02T01:25:00Z logged=3 itemised=3 records=2 not-itemised=0 lost=0
 
             """)
+        // Every journal field comes back as it went; the W3C line keeps its own fields.
+        for entry in entries {
+            let fields = Dictionary(uniqueKeysWithValues: DropLog.journalFields(entry))
+            #expect(DropLog.entry(journal: fields) == entry)
+        }
+        let parsed = W3CLog.parse(W3CLog.header(software: "t") + lines)
+        #expect(parsed.count == 3)
+        if case .record(let r) = parsed[0] {
+            #expect(r.filter == "F3" && r.count == 2 && r.port == 53 && r.proto == "udp" && r.rule == "Block_all" && r.first == 1_764_638_625)
+        } else {
+            Issue.record("a record first: \(parsed)")
+        }
+        #expect(parsed[2] == entries[2], "the total, from its #Remark")
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rampart-w3c-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let file = LogFile(path: directory + "/drops.log", maxBytes: 500, header: W3CLog.header(software: "test"))
+        let file = LogFile(path: directory + "/drops.log", maxBytes: 800, header: W3CLog.header(software: "test"))
         try file.append(lines)
         try file.append(lines)
         #expect(try String(contentsOfFile: file.path, encoding: .utf8) == W3CLog.header(software: "test") + lines + lines)
         try file.append(lines)
-        #expect(try String(contentsOfFile: file.path + ".1", encoding: .utf8) == W3CLog.header(software: "test") + lines + lines, "rotated before passing 500 bytes")
+        #expect(try String(contentsOfFile: file.path + ".1", encoding: .utf8) == W3CLog.header(software: "test") + lines + lines, "rotated before passing 800 bytes")
         #expect(try String(contentsOfFile: file.path, encoding: .utf8) == W3CLog.header(software: "test") + lines, "a new file starts with the directives")
     }
 }

@@ -11,8 +11,12 @@ import RampartSystem
 /// of the first drop, one record per aggregate and a total go to the log; no timer runs while
 /// nothing is dropped.
 extension PolicyEngine {
-    /// Distinct records per interval; past it drops are counted per filter as not itemised.
-    static let dropRecordLimit = 1000
+    /// rampartd.conf's `log_interval_seconds`, else the store's `ipsecloginterval`.
+    var dropInterval: Int { config.logIntervalSeconds ?? store.config.ipsecLogInterval }
+
+    /// Distinct records per interval (`log_records`), at most 100 per second of it: far below the
+    /// journal's 10,000 per 30 s whatever the flood.
+    var dropRecordLimit: Int { min(config.logRecords, 100 * dropInterval) }
 
     /// Packets from NFLOG, and what the reader counted as lost since the last batch (`DropQueue`).
     public func dropsLogged(_ packets: [NflogPacket], lost: Int = 0, overrun: Bool = false, at time: Date = Date()) {
@@ -44,8 +48,8 @@ extension PolicyEngine {
 
     func startDropInterval(at time: Date) {
         guard drops == nil else { return }
-        drops = DropAggregator(limit: Self.dropRecordLimit, start: time.timeIntervalSince1970)
-        schedule(.dropSummary, after: .seconds(store.config.ipsecLogInterval))
+        drops = DropAggregator(limit: dropRecordLimit, start: time.timeIntervalSince1970)
+        schedule(.dropSummary, after: .seconds(dropInterval))
     }
 
     /// The interval's records and total, to the log.
@@ -55,28 +59,23 @@ extension PolicyEngine {
         drops = nil
         interfaceNames = [:]
         lastDropSummary = summary
-        let origins = CounterListing.origins(store, dynamic: dynamic)
-        func when(_ t: Double) -> String { Date(timeIntervalSince1970: t).formatted(.iso8601) }
-        for r in summary.records {
-            let k = r.key
-            let what = k.kind == .filter ? (k.filter.map { "\($0)\(origins[$0].map { " [\($0)]" } ?? "")" } ?? "a grouped filter no longer in force") : (k.kind == .boot ? "boot mode" : "invalid")
-            let proto = NftRenderer.protocolName(k.proto)
-            let port = k.port.map { k.proto == 1 || k.proto == 58 ? " type \($0)" : " port \($0)" } ?? ""
-            logger.notice("drop \(k.direction) \(what): \(proto) \(k.source) -> \(k.destination)\(port), \(r.count) packet(s), first \(when(r.first)), last \(when(r.last))")
+        var origins: [String: FilterOrigin] = [:]
+        for f in EffectiveFilters.collect(store, dynamic: dynamic) { origins[f.id] = f.origin }
+        let entries = DropLog.entries(summary, origins: origins)
+        for entry in entries {
+            var fields: Logger.Metadata = [:]
+            for (key, value) in DropLog.journalFields(entry) { fields[key] = .string(value) }
+            logger.notice("\(DropLog.message(entry))", metadata: fields)
         }
         if let path = config.logFile, !summary.records.isEmpty {
-            var filterOrigins: [String: FilterOrigin] = [:]
-            for f in EffectiveFilters.collect(store, dynamic: dynamic) { filterOrigins[f.id] = f.origin }
             let file = LogFile(path: path, maxBytes: config.logFileMaxBytes, header: W3CLog.header(software: "rampartd"))
             do {
-                try file.append(W3CLog.lines(summary, origins: filterOrigins))
+                try file.append(W3CLog.lines(entries))
                 clearProblem(.logFile)
             } catch {
                 report(.logFile, "the drop log \(path) cannot be written (\(error)); its records are in this log only")
             }
         }
-        let notItemised = summary.notItemised.values.reduce(0, +)
-        logger.notice("drops from \(when(summary.start)) to \(when(summary.end)): \(summary.total) logged (\(summary.itemised) in \(summary.records.count) record(s), \(notItemised) not itemised), \(summary.lost) lost")
     }
 
     /// Whether an interval's summary is due (none while nothing is dropped).

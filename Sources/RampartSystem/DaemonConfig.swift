@@ -1,6 +1,5 @@
 import FoundationEssentials
 import RampartPolicy
-import RampartSystem
 
 /// `/etc/rampart/rampartd.conf`: `key = value` lines, `#` comments. Unknown keys and bad values
 /// are errors naming file, line and column (a typo must not silently fall back to a default).
@@ -42,13 +41,20 @@ public struct DaemonConfig: Sendable, Equatable {
     public var logFile: String?
     /// The drop log is rotated (to `PATH.1`, replacing it) before it would pass this size.
     public var logFileMaxBytes = 16 * 1_048_576
+    /// Overrides the store's `ipsecloginterval` (60–86,400 s in netsh) with any interval from 1 s.
+    public var logIntervalSeconds: Int?
+    /// Distinct drop records per interval; past it drops are counted per filter as not itemised.
+    /// At most 100 per second of interval, so the journal's per-service rate limit (10,000 per
+    /// 30 s on Debian) is never reached, whatever the flood.
+    public var logRecords = 1000
 
     public init() {}
 
     static let keys = ["store", "socket", "control_group", "log_group", "max_request_bytes", "max_request_bytes_root", "max_reply_bytes",
                        "max_connections", "max_connections_per_user", "client_timeout_seconds",
                        "resolv_conf", "resolved_resolv_conf", "dhclient_leases", "networkd_leases", "dhcpcd_leases",
-                       "networkmanager_leases", "smb_conf", "dns_refresh_seconds", "log_file", "log_file_max_bytes"]
+                       "networkmanager_leases", "smb_conf", "dns_refresh_seconds", "log_file", "log_file_max_bytes",
+                       "log_interval_seconds", "log_records"]
 
     /// The configuration file's text; nil when there is none (the defaults apply).
     public static func readFile(_ path: String) throws -> String? {
@@ -101,6 +107,8 @@ public struct DaemonConfig: Sendable, Equatable {
             case "dns_refresh_seconds": config.dnsRefreshSeconds = try number(1...86400)
             case "log_file": config.logFile = value
             case "log_file_max_bytes": config.logFileMaxBytes = try number(4096...(1 << 40))
+            case "log_interval_seconds": config.logIntervalSeconds = try number(1...86400)
+            case "log_records": config.logRecords = try number(1...100_000)
             default:
                 throw .error("unknown key '\(key)'; known keys: \(keys.joined(separator: ", "))", at: at)
             }
