@@ -42,6 +42,17 @@ import RampartTestKit
         #expect(!e.value("pid.before").isEmpty && e.value("pid.before") == e.value("pid.after"), "reloaded without a restart")
         #expect(e.value("verify.rc") == "0", "systemd-analyze verify: \(e.value("verify.txt"))")
         #expect(e.value("journal.txt").contains("boot mode block enforced"))
+        // The journal path: one record with its fields, and the interval's total, read back by rampart logs.
+        let journal = e.value("drops.json").split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let record = journal.first { $0["MESSAGE_ID"] as? String == "5fc87e72c7924a2c9bb114fbaef7a8bf" }
+        #expect(record?["RAMPART_FILTER"] as? String == "F16" && record?["RAMPART_DIRECTION"] as? String == "out", "\(e.value("drops.json"))")
+        #expect(record?["RAMPART_PROTO"] as? String == "udp" && record?["RAMPART_SRC"] as? String == "192.0.2.1" && record?["RAMPART_DST"] as? String == "192.0.2.2")
+        #expect(record?["RAMPART_DPORT"] as? String == "9" && record?["RAMPART_COUNT"] as? String == "5" && record?["RAMPART_INTERFACE"] as? String == "rp0")
+        #expect(record?["RAMPART_POLICY"] as? String == "Web Server" && record?["RAMPART_RULE"] as? String == "Block all" && record?["PRIORITY"] as? String == "5")
+        #expect((record?["MESSAGE"] as? String)?.hasPrefix("drop out F16 [local/Web Server/Block all/All Traffic/#1]: udp 192.0.2.1 -> 192.0.2.2 port 9 on rp0, 5 packet(s)") == true)
+        let total = journal.first { $0["MESSAGE_ID"] as? String == "b0652373b651450e94d4462294043fbd" }
+        #expect(total?["RAMPART_LOGGED"] as? String == "5" && total?["RAMPART_LOST"] as? String == "0", "\(e.value("drops.json"))")
+        #expect(e.value("logs.json").contains(#""count":5,"destination":"192.0.2.2","direction":"out","filter":"F16""#), "rampart logs reads the journal: \(e.value("logs.json"))")
     }
 
     /// The same test fails when the unit lacks its ordering lines: it can fail.

@@ -132,6 +132,7 @@ import RampartTestKit
         // The human lines name the filter with its origin, the interface, and the interval's total.
         #expect(daemon.log().contains("drop in F4 [local/P/b/B/#1]: tcp \(L.external4) -> \(L.serverExternal4) port 23 on "), "\(daemon.log())")
         #expect(daemon.log().contains("45 logged (45 in 3 record(s), 0 not itemised), 0 lost"), "\(daemon.log())")
+        #expect(!daemon.log().contains("RAMPART_") && !daemon.log().contains("MESSAGE_ID"), "journal fields stay out of stderr")
     }
 
     /// Before the policy is in force (here: the store cannot be read, so the boot ruleset stays),

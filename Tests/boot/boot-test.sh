@@ -53,6 +53,9 @@ mkdir -p "$root/etc/systemd/system/sysinit.target.wants" "$root/etc/rampart" "$r
 ln -sf ../rampartd.service "$root/etc/systemd/system/sysinit.target.wants/rampartd.service"
 install -m 0644 "$repo/etc/rampart/rampartd.conf" "$root/etc/rampart/rampartd.conf"
 RAMPART_SOCKET=/nonexistent "$bin/rampart" exec --store "$root/var/lib/rampart/store.json" "$repo/etc/rampart/examples/web-server.netsh" >/dev/null 2>&1
+# Outbound drops are logged, and summarised every 2 s: the journal path is tested below.
+RAMPART_SOCKET=/nonexistent "$bin/rampart" dynamic set config ipsecdiagnostics 2 --store "$root/var/lib/rampart/store.json" >/dev/null
+echo "log_interval_seconds = 2" >> "$root/etc/rampart/rampartd.conf"
 
 # The marker collects the evidence once the system is up, then powers off.
 cat > "$root/usr/local/bin/rampart-collect" <<'SH'
@@ -70,6 +73,16 @@ for i in $(seq 50); do nft list ruleset | grep -q "dport 8081" && break; sleep 0
 nft list ruleset > $o/ruleset-after-reload.txt 2>&1
 systemctl show -p MainPID --value rampartd.service > $o/pid.after
 systemd-analyze verify /etc/systemd/system/rampartd.service > $o/verify.txt 2>&1; echo $? > $o/verify.rc
+# Five datagrams out of a veth link (documentation addresses): the policy blocks them, rampartd
+# logs them to the journal as one record with its fields.
+ip link add rp0 type veth peer name rp1
+# No IPv6 on the link: its MLD reports would be blocked (and logged) too.
+echo 1 > /proc/sys/net/ipv6/conf/rp0/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/rp1/disable_ipv6
+ip addr add 192.0.2.1/24 dev rp0 && ip link set rp0 up && ip link set rp1 up
+bash -c 'for i in 1 2 3 4 5; do echo x 2>/dev/null > /dev/udp/192.0.2.2/9; done' 2>/dev/null
+for i in $(seq 100); do journalctl -q -o json MESSAGE_ID=b0652373b651450e94d4462294043fbd | grep -q . && break; sleep 0.1; done
+journalctl -b -q --no-pager -o json MESSAGE_ID=5fc87e72c7924a2c9bb114fbaef7a8bf MESSAGE_ID=b0652373b651450e94d4462294043fbd > $o/drops.json 2>&1
+rampart logs --format json > $o/logs.json 2>&1
 journalctl -b --no-pager -u rampartd.service > $o/journal.txt 2>&1
 systemctl poweroff --no-block
 SH
