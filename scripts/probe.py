@@ -8,6 +8,8 @@
   probe.py attempts HOST PORT --seconds S   connect again and again for S seconds; print how many got through
   probe.py segments SRC HOST PORT --count N --flags S   send N bare IPv4 TCP segments (raw, no retransmits);
                                             flags S (SYN) or SR (SYN+RST: conntrack calls it invalid)
+  probe.py flood HOST --rate R --seconds S --ports A-B   UDP datagrams at R/s (at most) for S s, to ports A..B
+                                            in turn; prints how many were sent (bounded: R*S at most)
   probe.py pings HOST --count N             send N ICMP echo requests (raw), without waiting for replies
 """
 import struct
@@ -139,6 +141,32 @@ def pings(host, count):
     return 0
 
 
+def flood(host, rate, seconds, first, last):
+    s = socket.socket(family(host), socket.SOCK_DGRAM)
+    payload = b"rampart-flood"
+    limit = int(rate * seconds)
+    start = time.monotonic()
+    sent = 0
+    port = first
+    while sent < limit:
+        now = time.monotonic() - start
+        if now >= seconds:
+            break
+        due = min(limit, int(rate * now) + 1000)
+        if sent >= due:
+            time.sleep(0.001)
+            continue
+        for _ in range(due - sent):
+            try:
+                s.sendto(payload, (host, port))
+            except OSError:
+                pass
+            sent += 1
+            port = first if port >= last else port + 1
+    print(sent, flush=True)
+    return 0
+
+
 def ports(text):
     return [int(p) for p in text.split(",") if p]
 
@@ -165,6 +193,11 @@ def main():
     p.add_argument("port", type=int)
     p.add_argument("--count", type=int, default=1)
     p.add_argument("--flags", default="S")
+    p = sub.add_parser("flood")
+    p.add_argument("host")
+    p.add_argument("--rate", type=float, default=100000)
+    p.add_argument("--seconds", type=float, default=10)
+    p.add_argument("--ports", default="9-9")
     p = sub.add_parser("pings")
     p.add_argument("host")
     p.add_argument("--count", type=int, default=1)
@@ -178,6 +211,9 @@ def main():
         sys.exit(attempts(a.host, a.port, a.seconds))
     elif a.cmd == "segments":
         sys.exit(segments(a.src, a.host, a.port, a.count, a.flags))
+    elif a.cmd == "flood":
+        first, last = (int(x) for x in a.ports.split("-"))
+        sys.exit(flood(a.host, a.rate, a.seconds, first, last))
     elif a.cmd == "pings":
         sys.exit(pings(a.host, a.count))
     elif a.cmd == "reach":

@@ -215,4 +215,59 @@ import RampartTestKit
         #expect(row["dst-port"] == "6001" && row["src-port"] == "-" && row["count"] == "4" && row["direction"] == "in")
         #expect(row["filter"] == "F3" && row["rule"] == "b" && row["policy"] == "P", "\(row)")
     }
+
+    /// Peak and current resident memory of a process, in KiB (VmHWM, VmRSS).
+    static func memory(_ pid: Int32) -> (peak: Int, now: Int) {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        func kib(_ key: String) -> Int {
+            status.split(separator: "\n").first { $0.hasPrefix(key + ":") }.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
+        }
+        return (kib("VmHWM"), kib("VmRSS"))
+    }
+
+    /// 100,000 datagrams a second for 10 s (bounded: at most a million) to 3,000 ports, each drop
+    /// logged: rampartd's memory stays bounded, each interval writes at most its bounded number
+    /// of records, and every drop the kernel counted is itemised, not itemised, or lost.
+    @Test func aFloodIsAccountedForExactlyInBoundedMemory() throws {
+        let lab = try Lab()
+        defer { lab.teardown() }
+        let cli = try RampartCLI()
+        defer { cli.cleanup() }
+        try cli.exec("""
+            pushd ipsec static
+            add filteraction name=Block action=block
+            add filter filterlist=B srcaddr=\(L.external4) dstaddr=me protocol=udp mirrored=no
+            add policy name=P assign=yes
+            add rule name=b policy=P filterlist=B filteraction=Block
+            popd
+            ipsec dynamic set config ipsecdiagnostics 1
+
+            """)
+        let file = cli.directory.appendingPathComponent("drops.log").path
+        // 2 s intervals: at most min(log_records, 100 × 2) = 200 records each.
+        let daemon = try DaemonHarness(cli: cli, ns: lab.server, config: "log_file = \(file)\nlog_interval_seconds = 2\n")
+        defer { daemon.stop() }
+        try daemon.start()
+        let pid = try #require(daemon.process?.processIdentifier)
+        #expect((try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?.hasPrefix("rampartd") == true)
+        let idle = Self.memory(pid)
+        let before = try Self.kernelCounts(lab.server)
+        let sent = Int(try lab.external.run(["python3", RampartCLI.probe, "flood", L.serverExternal4, "--rate", "100000", "--seconds", "10",
+                                             "--ports", "1-3000"]).out.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        let counted = Self.delta(try Self.kernelCounts(lab.server), before)["input drop"] ?? 0
+        _ = try daemon.eventually(60) { let t = Self.tally(try Self.entries(daemon, file)); return t.logged + t.lost >= counted }
+        let flooded = Self.memory(pid)
+        let entries = try Self.entries(daemon, file)
+        let totals = entries.filter { $0["type"] as? String == "total" }
+        let logged = totals.reduce(0) { $0 + ($1["logged"] as! Int) }, lost = totals.reduce(0) { $0 + ($1["lost"] as! Int) }
+        let itemised = totals.reduce(0) { $0 + ($1["itemised"] as! Int) }, notItemised = totals.reduce(0) { $0 + ($1["notItemised"] as! Int) }
+        print("flood: \(sent) sent, \(counted) dropped by the kernel, \(logged) logged (\(itemised) itemised, \(notItemised) not), \(lost) lost, "
+              + "\(totals.count) intervals, \(entries.count - totals.count) records; rampartd RSS \(idle.now) KiB idle, peak \(flooded.peak) KiB")
+        #expect(counted > 0 && counted <= sent)
+        #expect(logged + lost == counted, "every drop the kernel counted is accounted for: \(logged) logged + \(lost) lost vs \(counted)")
+        #expect(itemised + notItemised == logged)
+        #expect(totals.allSatisfy { ($0["records"] as! Int) <= 200 }, "bounded per interval: \(totals.map { $0["records"]! })")
+        #expect(entries.count - totals.count <= 200 * totals.count)
+        #expect(flooded.peak < 96 * 1024, "rampartd's peak RSS \(flooded.peak) KiB")
+    }
 }
