@@ -156,7 +156,7 @@ def flood(host, rate, seconds, first, last):
         if sent >= due:
             time.sleep(0.001)
             continue
-        for _ in range(due - sent):
+        for _ in range(min(1000, due - sent)):
             try:
                 s.sendto(payload, (host, port))
             except OSError:

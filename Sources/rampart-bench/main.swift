@@ -33,7 +33,7 @@ while let a = arguments.popFirst() {
     case "--flood-seconds": floodSeconds = Int(arguments.popFirst() ?? "") ?? floodSeconds
     case "--cases": packetCases = Set((arguments.popFirst() ?? "").split(separator: ",").map(String.init))
     default:
-        FileHandle.standardError.write(Data("usage: rampart-bench [--runs N] [--idle-seconds S] [--only apply|daemon|sources|packets|stages|commands] [--flood-seconds S] [--cases none,10u,10000u,10,1000,10000,100000,blocklist] [--rampart PATH] [--rampartd PATH]\n".utf8))
+        FileHandle.standardError.write(Data("usage: rampart-bench [--runs N] [--idle-seconds S] [--only apply|daemon|sources|packets|stages|commands|flood] [--flood-seconds S] [--cases none,10u,10000u,10,1000,10000,100000,blocklist] [--rampart PATH] [--rampartd PATH]\n".utf8))
         exit(64)
     }
 }
@@ -488,5 +488,91 @@ if sections == ["commands"] {
     for (i, step) in steps.enumerated() {
         let t = table[i]
         print("| \(step) | \(fmt(t[0])) | \(fmt(t[1])) | \(fmt(t[2])) | \(String(format: "%.1f", t[1] / t[0])) | \(String(format: "%.1f", t[2] / t[1])) |")
+    }
+}
+
+// Drop logging under a flood: rampartd (this build) in a receiver namespace whose policy blocks
+// a sender's UDP, flooded by probe.py for `floodSeconds` at 100,000/s and as fast as it can send,
+// with ipsecdiagnostics 1 (every drop logged) against 0 (none): the daemon's CPU, its peak RSS,
+// and what the records account for. Only with `--only flood`.
+if sections == ["flood"] {
+    let sender = "203.0.113.10", receiver = "203.0.113.1"
+    let probe = Fixtures.repositoryRoot.appendingPathComponent("scripts/probe.py").path
+    let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+    func cpuSeconds(_ pid: Int32) -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return 0 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // utime and stime: fields 14 and 15 of proc(5), 12 and 13 after the command name.
+        return ((Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)) / ticks
+    }
+    func peakKiB(_ pid: Int32) -> Int {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        return status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }.flatMap { Int($0.split(separator: " ")[1]) } ?? 0
+    }
+    struct Sample { var offered: Double; var dropped: Double; var cpu: Double; var peak: Double; var logged: Double; var lost: Double }
+    let cases: [(name: String, rate: Double, bits: Int)] = [
+        ("100,000/s, every drop logged", 100_000, 1), ("100,000/s, logging off", 100_000, 0),
+        ("flat out, every drop logged", 10_000_000, 1), ("flat out, logging off", 10_000_000, 0),
+    ]
+    var samples = [[Sample]](repeating: [], count: cases.count)
+    for _ in 0..<runs {
+        for (index, c) in cases.enumerated() {
+            let a = try Namespace("flood-a"), b = try Namespace("flood-b")
+            defer { a.delete(); b.delete() }
+            try link(a, ["\(sender)/24"], b, ["\(receiver)/24"])
+            let work = FileManager.default.temporaryDirectory.appendingPathComponent("rampart-flood-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: work) }
+            let logFile = work.appendingPathComponent("drops.log").path
+            let config = work.appendingPathComponent("rampartd.conf").path
+            try "log_file = \(logFile)\nlog_interval_seconds = 2\n".write(toFile: config, atomically: true, encoding: .utf8)
+            let storePath = work.appendingPathComponent("store.json").path
+            try StoreFile(path: storePath).save(store("""
+                ipsec static add filteraction name=Block action=block
+                ipsec static add filter filterlist=B srcaddr=\(sender) dstaddr=me protocol=udp mirrored=no
+                ipsec static add policy name=P assign=yes
+                ipsec static add rule name=b policy=P filterlist=B filteraction=Block
+                ipsec dynamic set config ipsecdiagnostics \(c.bits)
+
+                """))
+            let notify = try NotifySocket(path: work.appendingPathComponent("notify.sock").path)
+            let p = try startDaemon(in: b, ["--config", config, "--store", storePath, "--socket", work.appendingPathComponent("c.sock").path], notify: notify)
+            defer { kill(p.processIdentifier, SIGKILL); p.waitUntilExit(); notify.close() }
+            while let m = notify.receive(timeout: 20), !m.contains("READY=1") {}
+            let pid = p.processIdentifier
+            let cpu0 = cpuSeconds(pid)
+            let t0 = Date()
+            let out = try a.run(["python3", probe, "flood", receiver, "--rate", "\(Int(c.rate))", "--seconds", "\(floodSeconds)", "--ports", "1-3000"])
+            let wall = Date().timeIntervalSince(t0)
+            let listed = try b.run(["nft", "-j", "list", "table", "inet", "rampart"]).out
+            let dropped = listed.matches(of: /"counter": \{"packets": (\d+)/).reduce(0) { $0 + (Int($1.1) ?? 0) }
+            // The records of the last interval come up to 2 s after the flood.
+            var logged = 0, lost = 0
+            let deadline = Date().addingTimeInterval(c.bits == 0 ? 3 : 30)
+            repeat {
+                usleep(200_000)
+                let text = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
+                logged = 0
+                lost = 0
+                for case .total(let t) in W3CLog.parse(text) {
+                    logged += t.logged
+                    lost += t.lost
+                }
+            } while logged + lost < dropped && Date() < deadline && c.bits != 0
+            let cpu = (cpuSeconds(pid) - cpu0) / wall
+            samples[index].append(Sample(offered: (Double(out.out.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) / wall,
+                                         dropped: Double(dropped) / wall, cpu: cpu * 100, peak: Double(peakKiB(pid)) / 1024,
+                                         logged: Double(logged), lost: Double(lost)))
+        }
+    }
+    print("Measured \(ISO8601DateFormatter().string(from: Date())), \(runs) runs of \(floodSeconds) s each, medians; fresh namespaces per run; sender: scripts/probe.py flood.")
+    print("")
+    print("| UDP flood to a blocked port | drops/s | rampartd CPU | rampartd peak RSS | logged | lost |")
+    print("|---|---|---|---|---|---|")
+    for (index, c) in cases.enumerated() {
+        let s = samples[index]
+        print("| \(c.name) | \(Int(median(s.map(\.dropped)).rounded())) | \(fmt(median(s.map(\.cpu)))) % | \(fmt(median(s.map(\.peak)))) MiB "
+              + "| \(Int(median(s.map(\.logged)))) | \(Int(median(s.map(\.lost)))) |")
     }
 }
