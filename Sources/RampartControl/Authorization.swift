@@ -27,7 +27,7 @@ public enum Authorization {
         }
         let needsRoot = Decision.denied("permission denied: '\(operation.rawValue)' changes the policy and needs root")
         switch operation {
-        case .status, .active, .counters, .dump, .dynamic, .explain:
+        case .status, .active, .counters, .dump, .dynamic, .explain, .metrics, .monitor:
             return .query
         case .reload, .confirm:
             return role == .admin ? .change : needsRoot

@@ -5,7 +5,7 @@ import Glibc
 
 /// What a request asks for. The wire carries the raw value in `op`.
 public enum ControlOperation: String, Codable, Sendable, CaseIterable {
-    case status, netsh, exec, `import`, active, counters, dump, dynamic, explain, reload, confirm
+    case status, netsh, exec, `import`, active, counters, dump, dynamic, explain, metrics, monitor, reload, confirm
 }
 
 /// Why a request failed, for programs (the CLI's exit status and message form): `error` is for people.

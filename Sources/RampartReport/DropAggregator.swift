@@ -41,6 +41,8 @@ public struct DropAggregator: Sendable {
         public var records: [Record]
         /// Drops past `limit` distinct records, per filter (`""` for drops with no filter).
         public var notItemised: [String: Int]
+        /// The same drops by "direction kind" (`in filter`, `out boot`, `in invalid`).
+        public var notItemisedByKind: [String: Int] = [:]
         public var lost: Int
 
         public var itemised: Int { records.reduce(0) { $0 + $1.count } }
@@ -53,6 +55,7 @@ public struct DropAggregator: Sendable {
     private var index: [Key: Int] = [:]
     private var records: [Record] = []
     private var notItemised: [String: Int] = [:]
+    private var notItemisedByKind: [String: Int] = [:]
     private var lost = 0
 
     public init(limit: Int = 1000, start: Double) {
@@ -73,6 +76,7 @@ public struct DropAggregator: Sendable {
             records.append(Record(key: key, count: 1, first: time, last: time))
         } else {
             notItemised[attribution.id ?? "", default: 0] += 1
+            notItemisedByKind["\(key.direction) \(key.kind.rawValue)", default: 0] += 1
         }
     }
 
@@ -81,8 +85,13 @@ public struct DropAggregator: Sendable {
 
     /// The interval's summary; the aggregator starts the next interval at `time`.
     public mutating func finish(at time: Double) -> Summary {
-        let summary = Summary(start: start, end: time, records: records, notItemised: notItemised, lost: lost)
+        let summary = current(at: time)
         self = DropAggregator(limit: limit, start: time)
         return summary
+    }
+
+    /// The interval so far, leaving it running.
+    public func current(at time: Double) -> Summary {
+        Summary(start: start, end: time, records: records, notItemised: notItemised, notItemisedByKind: notItemisedByKind, lost: lost)
     }
 }

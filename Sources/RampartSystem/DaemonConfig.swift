@@ -47,6 +47,10 @@ public struct DaemonConfig: Sendable, Equatable {
     /// At most 100 per second of interval, so the journal's per-service rate limit (10,000 per
     /// 30 s on Debian) is never reached, whatever the flood.
     public var logRecords = 1000
+    /// Prometheus text for node_exporter's textfile collector, rewritten every
+    /// `metricsIntervalSeconds`; nil: none (`rampart metrics` answers anyway).
+    public var metricsTextfile: String?
+    public var metricsIntervalSeconds = 30
 
     public init() {}
 
@@ -54,7 +58,7 @@ public struct DaemonConfig: Sendable, Equatable {
                        "max_connections", "max_connections_per_user", "client_timeout_seconds",
                        "resolv_conf", "resolved_resolv_conf", "dhclient_leases", "networkd_leases", "dhcpcd_leases",
                        "networkmanager_leases", "smb_conf", "dns_refresh_seconds", "log_file", "log_file_max_bytes",
-                       "log_interval_seconds", "log_records"]
+                       "log_interval_seconds", "log_records", "metrics_textfile", "metrics_interval_seconds"]
 
     /// The configuration file's text; nil when there is none (the defaults apply).
     public static func readFile(_ path: String) throws -> String? {
@@ -109,6 +113,8 @@ public struct DaemonConfig: Sendable, Equatable {
             case "log_file_max_bytes": config.logFileMaxBytes = try number(4096...(1 << 40))
             case "log_interval_seconds": config.logIntervalSeconds = try number(1...86400)
             case "log_records": config.logRecords = try number(1...100_000)
+            case "metrics_textfile": config.metricsTextfile = value
+            case "metrics_interval_seconds": config.metricsIntervalSeconds = try number(1...3600)
             default:
                 throw .error("unknown key '\(key)'; known keys: \(keys.joined(separator: ", "))", at: at)
             }

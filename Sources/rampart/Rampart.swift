@@ -17,7 +17,7 @@ struct Rampart: ParsableCommand {
               rampart netsh ipsec dynamic set config bootmode block
             See rampart(1) in docs/rampart.md.
             """,
-        subcommands: [NetshStatic.self, NetshDynamic.self, Show.self, Exec.self, Import.self, Status.self, Confirm.self, Reload.self, Compile.self, Apply.self, Flush.self, Counters.self, Dump.self, Explain.self, Logs.self, UpgradeStore.self]
+        subcommands: [NetshStatic.self, NetshDynamic.self, Show.self, Exec.self, Import.self, Status.self, Confirm.self, Reload.self, Compile.self, Apply.self, Flush.self, Counters.self, Dump.self, Explain.self, Logs.self, Metrics.self, Monitor.self, UpgradeStore.self]
     )
 }
 
@@ -266,6 +266,21 @@ struct Status: ParsableCommand {
 
     func run() throws {
         if try viaDaemon(ControlRequest(op: .status), global: global, changes: false, required: true) { return }
+    }
+}
+
+struct Metrics: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "rampartd's metrics as Prometheus text: per-filter packets and bytes, logged drops, sets, applies, health.",
+        discussion: "rampartd.conf's metrics_textfile writes the same for node_exporter's textfile collector. See docs/metrics.md.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(help: "OpenMetrics 1.0 text instead (counter families without _total, # UNIT, # EOF).")
+    var openmetrics = false
+
+    func run() throws {
+        _ = try viaDaemon(ControlRequest(op: .metrics, args: openmetrics ? ["openmetrics"] : nil), global: global, changes: false, required: true)
     }
 }
 

@@ -59,6 +59,7 @@ extension PolicyEngine {
         drops = nil
         interfaceNames = [:]
         lastDropSummary = summary
+        Self.add(summary, to: &totals)
         var origins: [String: FilterOrigin] = [:]
         for f in EffectiveFilters.collect(store, dynamic: dynamic) { origins[f.id] = f.origin }
         let entries = DropLog.entries(summary, origins: origins)
@@ -76,6 +77,14 @@ extension PolicyEngine {
                 report(.logFile, "the drop log \(path) cannot be written (\(error)); its records are in this log only")
             }
         }
+    }
+
+    static func add(_ summary: DropAggregator.Summary, to totals: inout Totals) {
+        for r in summary.records { totals.drops["\(r.key.direction) \(r.key.kind.rawValue)", default: 0] += r.count }
+        for (key, count) in summary.notItemisedByKind { totals.drops[key, default: 0] += count }
+        totals.itemised += summary.itemised
+        totals.notItemised += summary.notItemised.values.reduce(0, +)
+        totals.lost += summary.lost
     }
 
     /// Whether an interval's summary is due (none while nothing is dropped).

@@ -96,6 +96,8 @@ public actor PolicyEngine {
     var drops: DropAggregator?
     var lastDropSummary: DropAggregator.Summary?
     var interfaceNames: [UInt32: String] = [:]
+    /// Since rampartd started, for the metrics.
+    var totals = Totals()
     /// The addresses the server types stand for now, and where each list came from.
     var addresses = DynamicAddresses()
     var provenance: [ServerType: (source: String, changed: Date)] = [:]
@@ -290,6 +292,7 @@ public actor PolicyEngine {
             reload()
         }
         schedule(.releaseStartupMemory, after: .seconds(1))
+        startMetricsFile()
     }
 
     enum LoadResult {
@@ -340,10 +343,14 @@ public actor PolicyEngine {
             let elapsed = Self.ms(ContinuousClock.now - clock)
             enforcement = target
             lastApply = ApplyRecord(at: Date(), milliseconds: elapsed, result: "\(report.rules) rules, \(ruleset.setCount) sets", ok: true)
+            totals.applies += 1
+            totals.applySeconds += elapsed / 1000
             logger.info("applied the \(target) (\(reason)): \(report.rules) rules, \(ruleset.setCount) sets, \(report.messages) messages in \(Self.fmt(elapsed)) ms")
             return .success(())
         } catch {
             lastApply = ApplyRecord(at: Date(), milliseconds: Self.ms(ContinuousClock.now - clock), result: error.message, ok: false)
+            totals.applyFailures += 1
+            totals.applySeconds += lastApply!.milliseconds / 1000
             logger.error("applying the \(target) failed (\(reason)); the previous ruleset stays in force: \(error.message)")
             return .failure(error)
         }
@@ -381,6 +388,7 @@ public actor PolicyEngine {
             }
         }
         clearProblem(.config)
+        startMetricsFile()
         // A journal with no change pending in memory was left by a daemon that stopped: as at startup.
         if pendingConfirm == nil, !rollBackOrphanedChange() { return problems[.confirm] }
         let previous = (store, storeState)
@@ -455,6 +463,7 @@ public actor PolicyEngine {
             case .resolveNames: resolveNames()
             case .releaseStartupMemory: environment.releaseStartupMemory()
             case .dropSummary: summariseDrops()
+            case .metricsFile: writeMetricsFile()
             }
         }
     }

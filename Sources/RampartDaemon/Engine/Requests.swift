@@ -121,7 +121,7 @@ public enum RequestRouter {
             script = planned.script
             skipped = planned.skipped
             summary = "import \(name.debugDescription) (\(planned.script.commands.count) commands\(request.dryRun == true ? ", dry run" : ""))"
-        case .status, .active, .counters, .dump, .dynamic, .explain, .reload, .confirm:
+        case .status, .active, .counters, .dump, .dynamic, .explain, .metrics, .monitor, .reload, .confirm:
             break
         }
         let decision = Authorization.decide(operation, script: script, dryRun: request.dryRun ?? false, role: peer.role, group: group)
@@ -163,6 +163,22 @@ extension PolicyEngine {
             return await offEngine {
                 let origins = CounterListing.origins(snapshot.store, dynamic: snapshot.dynamic)
                 return ControlResponse(ok: true, text: CounterListing.text(counters, origins: origins), json: CounterListing.json(counters, origins: origins).rendered())
+            }
+        case .metrics:
+            let snapshot: MetricsSnapshot
+            do {
+                snapshot = try metrics()
+            } catch {
+                return .failure(.kernel, "cannot read the counters: \(error)")
+            }
+            let format: MetricsSnapshot.Format = prepared.request.args == ["openmetrics"] ? .openMetrics : .prometheus
+            return await offEngine { ControlResponse(ok: true, text: snapshot.render(format)) }
+        case .monitor:
+            do {
+                let snapshot = try monitorSnapshot()
+                return await offEngine { ControlResponse(ok: true, text: "", json: snapshot.json()) }
+            } catch {
+                return .failure(.kernel, "cannot read the counters: \(error)")
             }
         case .netsh, .exec, .import:
             // A query or a dry run: the store as on disk (what a change would start from), on a copy.

@@ -69,7 +69,7 @@ public enum StoreState: Sendable, Equatable, CustomStringConvertible {
 /// What is wrong, by area: each area has at most one current problem, cleared when that area
 /// works again. Services report under their own names.
 public enum ProblemArea: Sendable, Hashable, Comparable, CustomStringConvertible {
-    case boot, config, store, apply, restore, confirm, socket, sets, dns, gateway, dhcp, wins, logFile
+    case boot, config, store, apply, restore, confirm, socket, sets, dns, gateway, dhcp, wins, logFile, metricsFile
     case service(String)
 
     var rank: Int {
@@ -87,7 +87,8 @@ public enum ProblemArea: Sendable, Hashable, Comparable, CustomStringConvertible
         case .dhcp: 10
         case .wins: 11
         case .logFile: 12
-        case .service: 13
+        case .metricsFile: 13
+        case .service: 14
         }
     }
 
@@ -168,6 +169,20 @@ enum TimerKind: Hashable, Sendable {
     case releaseStartupMemory
     /// The `ipsecloginterval` of the first drop logged since the last summary ends.
     case dropSummary
+    /// `metrics_textfile` is written again.
+    case metricsFile
+}
+
+/// Counts since rampartd started.
+struct Totals: Sendable {
+    var applies = 0
+    var applyFailures = 0
+    var applySeconds: Double = 0
+    /// Logged drops of finished intervals, by "direction kind".
+    var drops: [String: Int] = [:]
+    var itemised = 0
+    var notItemised = 0
+    var lost = 0
 }
 
 public struct ApplyRecord: Sendable {

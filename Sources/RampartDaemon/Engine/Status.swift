@@ -2,7 +2,9 @@ import FoundationEssentials
 import Glibc
 import RampartCompiler
 import RampartPolicy
+import RampartNetlink
 import RampartReport
+import RampartSystem
 
 extension PolicyEngine {
     /// The status as data, in one step on the engine; rendered by `StatusReport` elsewhere.
@@ -49,5 +51,85 @@ extension PolicyEngine {
                 AddressBookReport.NameRow(name: name, addresses: (addresses.names[name] ?? []).map(\.description),
                                           resolved: nameResolution[name]?.at, error: nameResolution[name]?.error)
             })
+    }
+}
+
+extension PolicyEngine {
+    /// The metrics, in one step on the engine (the counters are one netlink dump of the table).
+    func metrics() throws(NetlinkError) -> MetricsSnapshot {
+        var m = MetricsSnapshot()
+        let problemCount = problemList().count
+        m.healthy = problemCount == 0 && enforcement.ruleset != nil
+        m.problems = problemCount
+        switch enforcement {
+        case .policy: m.enforcing = "policy"
+        case .boot: m.enforcing = "boot"
+        default: m.enforcing = "nothing"
+        }
+        m.bootMode = store.config.bootMode.rawValue
+        m.startedAt = startedAt.timeIntervalSince1970
+        m.rules = applied?.ruleCount ?? 0
+        var origins: [String: FilterOrigin] = [:]
+        for f in EffectiveFilters.collect(store, dynamic: dynamic) { origins[f.id] = f.origin }
+        if applied != nil {
+            m.filters = MetricsSnapshot.filterCounts(try client.ruleCounters() + client.elementCounters(), origins: origins)
+        }
+        var live = totals
+        if let current = drops?.current(at: Date().timeIntervalSince1970) { Self.add(current, to: &live) }
+        m.dropsLogged = live.drops
+        (m.itemised, m.notItemised, m.lost) = (live.itemised, live.notItemised, live.lost)
+        for set in applied?.sets ?? [] { m.setElements[set.name] = set.elements.count }
+        m.filterSetElements = applied?.filterSets.reduce(0) { $0 + $1.elements.count } ?? 0
+        (m.applies, m.applyFailures, m.applySeconds) = (totals.applies, totals.applyFailures, totals.applySeconds)
+        m.lastApplyTimestamp = lastApply?.at.timeIntervalSince1970
+        m.restores = restores
+        return m
+    }
+
+    /// The metrics file's first write, once configured (at READY, or by a reload that adds it).
+    func startMetricsFile() {
+        if config.metricsTextfile != nil, timers[.metricsFile] == nil { writeMetricsFile() }
+        if config.metricsTextfile == nil { clearProblem(.metricsFile) }
+    }
+
+    /// `metrics_textfile`: the Prometheus text for node_exporter's textfile collector, replaced
+    /// atomically (a temporary file in the same directory, renamed) every `metrics_interval_seconds`.
+    func writeMetricsFile() {
+        guard let path = config.metricsTextfile else { return }
+        defer { schedule(.metricsFile, after: .seconds(config.metricsIntervalSeconds)) }
+        do {
+            try writeAtomically(Data(try metrics().render(.prometheus).utf8), to: path)
+            clearProblem(.metricsFile)
+        } catch {
+            report(.metricsFile, "the metrics file \(path) cannot be written (\(error))")
+        }
+    }
+}
+
+extension PolicyEngine {
+    /// `rampart monitor`'s frame data, in one step on the engine.
+    func monitorSnapshot() throws(NetlinkError) -> MonitorSnapshot {
+        let s = status()
+        var origins: [String: FilterOrigin] = [:]
+        for f in EffectiveFilters.collect(store, dynamic: dynamic) { origins[f.id] = f.origin }
+        let counts = applied == nil ? [] : MetricsSnapshot.filterCounts(try client.ruleCounters() + client.elementCounters(), origins: origins)
+        let views = MonitorSnapshot.filters(store, dynamic: dynamic, addresses: addresses)
+        var info = stat()
+        let modified = stat(config.store, &info) == 0 ? Double(info.st_mtim.tv_sec) : nil
+        // The newest first: the interval in progress, then the last one.
+        let now = Date().timeIntervalSince1970
+        var records: [DropLog.Entry] = []
+        if let current = drops?.current(at: now) { records += DropLog.entries(current, origins: origins) }
+        if let last = lastDropSummary { records += DropLog.entries(last, origins: origins) }
+        let drops = records.compactMap { e -> DropLog.Record? in if case .record(let r) = e { return r } else { return nil } }
+            .sorted { $0.last > $1.last }.prefix(10)
+        let book = addressBook()
+        let sets = book.types.map { MonitorSnapshot.AddressSet(name: $0.type, addresses: $0.addresses, source: $0.source, changed: $0.changed?.timeIntervalSince1970) }
+            + book.names.map { MonitorSnapshot.AddressSet(name: $0.name, addresses: $0.addresses, source: "DNS", changed: $0.resolved?.timeIntervalSince1970, error: $0.error) }
+        return MonitorSnapshot(time: now, state: s.state, problems: s.problems, enforcing: s.enforcing, bootMode: s.bootMode,
+                               policies: s.assignedPolicies.map { MonitorSnapshot.Policy(location: $0.0, name: $0.1) },
+                               store: config.store, storeModified: modified,
+                               lastApply: s.lastApply.map { "\($0.ok ? "" : "FAILED ")\(DropLog.timestamp($0.at.timeIntervalSince1970.rounded(.down))), \($0.result)" },
+                               generic: views.generic, specific: views.specific, counters: MonitorSnapshot.counters(counts), drops: Array(drops), sets: sets)
     }
 }

@@ -1,0 +1,210 @@
+import FoundationEssentials
+import RampartCompiler
+import RampartPolicy
+
+/// What `rampart monitor` shows, as rampartd answers its `monitor` query: the IP Security
+/// Monitor's views — the active policy, the generic filters as configured, the specific filters
+/// with server types and host names expanded to their current addresses, per-filter counters,
+/// the last drops, and the dynamic sets with their sources.
+public struct MonitorSnapshot: Codable, Sendable, Equatable {
+    public struct Filter: Codable, Sendable, Equatable {
+        public var id: String
+        public var origin: String
+        public var source: String
+        public var destination: String
+        public var proto: String
+        public var sourcePort: Int
+        public var destinationPort: Int
+        public var inbound: String
+        public var outbound: String
+        /// Generic view: the filter is mirrored. Specific view: this row is a mirror half.
+        public var mirrored: Bool
+    }
+
+    public struct Counter: Codable, Sendable, Equatable {
+        public var id: String
+        public var packets: UInt64
+        public var bytes: UInt64
+    }
+
+    public struct AddressSet: Codable, Sendable, Equatable {
+        public var name: String
+        public var addresses: [String]
+        public var source: String?
+        public var changed: Double?
+        public var error: String?
+
+        public init(name: String, addresses: [String], source: String?, changed: Double?, error: String? = nil) {
+            self.name = name
+            self.addresses = addresses
+            self.source = source
+            self.changed = changed
+            self.error = error
+        }
+    }
+
+    public struct Policy: Codable, Sendable, Equatable {
+        public var location: String
+        public var name: String?
+
+        public init(location: String, name: String?) {
+            self.location = location
+            self.name = name
+        }
+    }
+
+    public var time: Double
+    public var state: String
+    public var problems: [String]
+    public var enforcing: String
+    public var bootMode: String
+    public var policies: [Policy]
+    public var store: String
+    public var storeModified: Double?
+    public var lastApply: String?
+    public var generic: [Filter]
+    public var specific: [Filter]
+    public var counters: [Counter]
+    /// The newest records: of the interval in progress, then of the last one.
+    public var drops: [DropLog.Record]
+    public var sets: [AddressSet]
+
+    public init(time: Double, state: String, problems: [String], enforcing: String, bootMode: String, policies: [Policy], store: String,
+                storeModified: Double?, lastApply: String?, generic: [Filter], specific: [Filter], counters: [Counter],
+                drops: [DropLog.Record], sets: [AddressSet]) {
+        self.time = time
+        self.state = state
+        self.problems = problems
+        self.enforcing = enforcing
+        self.bootMode = bootMode
+        self.policies = policies
+        self.store = store
+        self.storeModified = storeModified
+        self.lastApply = lastApply
+        self.generic = generic
+        self.specific = specific
+        self.counters = counters
+        self.drops = drops
+        self.sets = sets
+    }
+
+    /// The filters of `store` and `dynamic` in both views.
+    public static func filters(_ store: Store, dynamic: DynamicState, addresses: DynamicAddresses) -> (generic: [Filter], specific: [Filter]) {
+        let active = Ordering.display(EffectiveFilters.collect(store, dynamic: dynamic))
+        func row(_ f: ActiveFilter, _ source: String, _ destination: String, mirrored: Bool) -> Filter {
+            Filter(id: f.id, origin: f.origin.description, source: source, destination: destination, proto: f.proto.description,
+                   sourcePort: Int(f.sourcePort), destinationPort: Int(f.destinationPort), inbound: f.inbound.rawValue, outbound: f.outbound.rawValue,
+                   mirrored: mirrored)
+        }
+        // A filter's halves are F12 and F12m: the generic view is the first, marked mirrored when both exist.
+        let mirroredIDs = Set(active.filter(\.isMirror).map { String($0.id.dropLast()) })
+        let generic = active.filter { !$0.isMirror }.sorted { ($0.group, $0.seq) < ($1.group, $1.seq) }
+            .map { row($0, $0.source.display, $0.destination.display, mirrored: mirroredIDs.contains($0.id)) }
+        func expanded(_ a: AddressSpec) -> [String] {
+            switch a {
+            case .server(let type):
+                let list = addresses.addresses(for: type).map(\.description)
+                return list.isEmpty ? ["(no \(type.rawValue) server)"] : list
+            case .dnsName(let name, let prefix):
+                let list = (addresses.names[name] ?? []).map { a in prefix.map { "\(a)/\($0)" } ?? a.description }
+                return list.isEmpty ? ["(\(name) unresolved)"] : list
+            default:
+                return [a.display]
+            }
+        }
+        var specific: [Filter] = []
+        for f in active {
+            for s in expanded(f.source) {
+                for d in expanded(f.destination) { specific.append(row(f, s, d, mirrored: f.isMirror)) }
+            }
+        }
+        return (generic, specific)
+    }
+
+    public static func counters(_ counts: [MetricsSnapshot.FilterCount]) -> [Counter] {
+        var out: [String: Counter] = [:]
+        for c in counts {
+            out[c.filter, default: Counter(id: c.filter, packets: 0, bytes: 0)].packets += c.packets
+            out[c.filter, default: Counter(id: c.filter, packets: 0, bytes: 0)].bytes += c.bytes
+        }
+        return out.values.sorted { $0.id < $1.id }
+    }
+
+    public func json() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    public static func decode(_ text: String) -> MonitorSnapshot? {
+        try? JSONDecoder().decode(MonitorSnapshot.self, from: Data(text.utf8))
+    }
+}
+
+/// One frame of `rampart monitor`, as text. `previous` gives the rates; `height` (terminal rows)
+/// trims the specific filters to fit, nil prints everything (`--once`).
+public enum MonitorView {
+    public static func frame(_ s: MonitorSnapshot, previous: MonitorSnapshot?, height: Int?) -> String {
+        let assigned = s.policies.map { "\($0.location): \($0.name.map { "\"\($0)\"" } ?? "none assigned")" }.joined(separator: ", ")
+        var head = """
+            Rampart monitor — rampartd \(s.state)\(s.problems.isEmpty ? ", healthy" : ", \(s.problems.count) problem(s)")   \(DropLog.timestamp(s.time.rounded(.down)))
+            Policy: \(assigned); enforcing \(s.enforcing); boot mode \(s.bootMode)
+            Store: \(s.store)\(s.storeModified.map { ", modified \(DropLog.timestamp($0.rounded(.down)))" } ?? "")\(s.lastApply.map { "; last apply: \($0)" } ?? "")
+
+            """
+        for p in s.problems { head += "  problem: \(p)\n" }
+
+        var generic = [["ID", "SOURCE", "DESTINATION", "PROTO", "SPORT", "DPORT", "MIRRORED", "IN", "OUT", "ORIGIN"]]
+        for f in s.generic {
+            generic.append([f.id, f.source, f.destination, f.proto, port(f.sourcePort), port(f.destinationPort), f.mirrored ? "yes" : "no", f.inbound, f.outbound, f.origin])
+        }
+        let before = Dictionary(uniqueKeysWithValues: (previous?.counters ?? []).map { ($0.id, $0) })
+        let elapsed = previous.map { s.time - $0.time } ?? 0
+        let counters = Dictionary(uniqueKeysWithValues: s.counters.map { ($0.id, $0) })
+        var specific = [["ID", "SOURCE", "DESTINATION", "PROTO", "SPORT", "DPORT", "ACTION", "PACKETS", "BYTES", "PKT/S"]]
+        var shown = Set<String>()
+        for f in s.specific {
+            let c = counters[f.id]
+            let first = shown.insert(f.id).inserted
+            var rate = ""
+            if first, let c, let b = before[f.id], elapsed > 0, c.packets >= b.packets { rate = oneDecimal(Double(c.packets - b.packets) / elapsed) }
+            let action = f.mirrored ? f.outbound : f.inbound
+            specific.append([f.id, f.source, f.destination, f.proto, port(f.sourcePort), port(f.destinationPort), action,
+                             first ? String(c?.packets ?? 0) : "", first ? String(c?.bytes ?? 0) : "", rate])
+        }
+        var drops = [["LAST", "DIR", "FILTER", "PROTO", "SOURCE", "DESTINATION", "PORT", "COUNT"]]
+        for r in s.drops {
+            drops.append([DropLog.timestamp(r.last), r.direction, r.filter, r.proto, r.source, r.destination,
+                          r.icmpType.map { "type \($0)" } ?? r.port.map(String.init) ?? "", String(r.count)])
+        }
+        var sets = [["SET", "ADDRESSES", "FROM", "CHANGED"]]
+        for a in s.sets {
+            sets.append([a.name, a.addresses.isEmpty ? "(none)" : a.addresses.joined(separator: " "), a.error.map { "error: \($0)" } ?? a.source ?? "",
+                         a.changed.map { DropLog.timestamp($0.rounded(.down)) } ?? ""])
+        }
+        let genericText = TextTable.render(generic)
+        let dropsText = s.drops.isEmpty ? "  none\n" : TextTable.render(drops)
+        let setsText = TextTable.render(sets)
+        var specificLines = TextTable.render(specific).split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+        if let height {
+            let fixed = head.split(separator: "\n", omittingEmptySubsequences: false).count + genericText.split(separator: "\n").count
+                + dropsText.split(separator: "\n").count + setsText.split(separator: "\n").count + 8
+            let room = max(2, height - fixed)
+            if specificLines.count > room {
+                let hidden = specificLines.count - (room - 1)
+                specificLines = Array(specificLines.prefix(room - 1)) + ["  … \(hidden) more (rampart monitor --once shows all)"]
+            }
+        }
+        return head + "\nGeneric filters (as configured)\n" + genericText
+            + "\nSpecific filters (server types and host names expanded; counters since the last apply)\n" + specificLines.joined(separator: "\n") + "\n"
+            + "\nLast drops\n" + dropsText
+            + "\nDynamic sets\n" + setsText
+    }
+
+    static func port(_ p: Int) -> String { p == 0 ? "any" : String(p) }
+
+    static func oneDecimal(_ x: Double) -> String {
+        let tenths = Int((x * 10).rounded())
+        return "\(tenths / 10).\(tenths % 10)"
+    }
+}
