@@ -19,12 +19,32 @@ public struct MonitorSnapshot: Codable, Sendable, Equatable {
         public var outbound: String
         /// Generic view: the filter is mirrored. Specific view: this row is a mirror half.
         public var mirrored: Bool
+
+        public init(id: String, origin: String, source: String, destination: String, proto: String, sourcePort: Int, destinationPort: Int,
+                    inbound: String, outbound: String, mirrored: Bool) {
+            self.id = id
+            self.origin = origin
+            self.source = source
+            self.destination = destination
+            self.proto = proto
+            self.sourcePort = sourcePort
+            self.destinationPort = destinationPort
+            self.inbound = inbound
+            self.outbound = outbound
+            self.mirrored = mirrored
+        }
     }
 
     public struct Counter: Codable, Sendable, Equatable {
         public var id: String
         public var packets: UInt64
         public var bytes: UInt64
+
+        public init(id: String, packets: UInt64, bytes: UInt64) {
+            self.id = id
+            self.packets = packets
+            self.bytes = bytes
+        }
     }
 
     public struct AddressSet: Codable, Sendable, Equatable {
