@@ -50,6 +50,15 @@ import RampartTestKit
         return counts
     }
 
+    /// rampartd in the lab's server namespace on `cli`'s store, its drop records every `interval`
+    /// seconds also in the W3C file it returns.
+    static func daemon(_ lab: Lab, _ cli: RampartCLI, interval: Int = 1) throws -> (DaemonHarness, String) {
+        let file = cli.directory.appendingPathComponent("drops.log").path
+        let daemon = try DaemonHarness(cli: cli, ns: lab.server, config: "log_file = \(file)\nlog_interval_seconds = \(interval)\n")
+        try daemon.start()
+        return (daemon, file)
+    }
+
     static func delta(_ after: [String: Int], _ before: [String: Int]) -> [String: Int] {
         var d: [String: Int] = [:]
         for (k, v) in after where v - (before[k] ?? 0) != 0 { d[k] = v - (before[k] ?? 0) }
@@ -83,10 +92,8 @@ import RampartTestKit
             popd
 
             """)
-        let file = cli.directory.appendingPathComponent("drops.log").path
-        let daemon = try DaemonHarness(cli: cli, ns: lab.server, config: "log_file = \(file)\nlog_interval_seconds = 1\n")
+        let (daemon, file) = try Self.daemon(lab, cli)
         defer { daemon.stop() }
-        try daemon.start()
         let probe = RampartCLI.probe
         for bits in 0...7 {
             // Takes effect on the next apply, without a restart.
@@ -97,13 +104,7 @@ import RampartTestKit
             try lab.external.run(["python3", probe, "segments", L.external4, L.serverExternal4, "23", "--count", "37"])
             try GroupedFilterTests.send(5, from: lab.inside, L.internal4, to: L.serverInternal4, 161)
             try lab.external.run(["python3", probe, "pings", L.serverExternal4, "--count", "3"])
-            try lab.server.run(["python3", "-c", """
-                import socket
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                for _ in range(4):
-                    try: s.sendto(b"x", ("\(L.external4)", 9))
-                    except PermissionError: pass
-                """])
+            try GroupedFilterTests.send(4, from: lab.server, L.serverExternal4, to: L.external4, 9)
             try lab.external.run(["python3", probe, "segments", L.external4, L.serverExternal4, "8080", "--count", "2", "--flags", "SR"])
             // Permitted: never a record.
             try lab.external.run(["python3", probe, "segments", L.external4, L.serverExternal4, "80", "--count", "3"])
@@ -150,20 +151,12 @@ import RampartTestKit
                 """)
             // The boot settings are readable; the store is not.
             try "{ not a store".write(toFile: cli.store, atomically: true, encoding: .utf8)
-            let file = cli.directory.appendingPathComponent("drops.log").path
-            let daemon = try DaemonHarness(cli: cli, ns: lab.server, config: "log_file = \(file)\nlog_interval_seconds = 1\n")
+            let (daemon, file) = try Self.daemon(lab, cli)
             defer { daemon.stop() }
-            try daemon.start()
             #expect(daemon.log().contains("the boot ruleset stays in force"), "\(daemon.log())")
             let before = try Self.kernelCounts(lab.server)
             try GroupedFilterTests.send(6, from: lab.external, L.external4, to: L.serverExternal4, 161)
-            try lab.server.run(["python3", "-c", """
-                import socket
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                for _ in range(3):
-                    try: s.sendto(b"x", ("\(L.external4)", 9))
-                    except PermissionError: pass
-                """])
+            try GroupedFilterTests.send(3, from: lab.server, L.serverExternal4, to: L.external4, 9)
             var expected: [String: Int] = [:]
             if bits & 1 != 0 { expected["in boot-mode udp \(L.external4) \(L.serverExternal4) 161"] = 6 }
             if bits & 2 != 0 { expected["out boot-mode udp \(L.serverExternal4) \(L.external4) 9"] = 3 }
@@ -194,10 +187,8 @@ import RampartTestKit
             ipsec dynamic set config ipsecdiagnostics 1
 
             """)
-        let logFile = cli.directory.appendingPathComponent("drops.log").path
-        let daemon = try DaemonHarness(cli: cli, ns: lab.server, config: "log_file = \(logFile)\nlog_interval_seconds = 1\n")
+        let (daemon, logFile) = try Self.daemon(lab, cli)
         defer { daemon.stop() }
-        try daemon.start()
         try GroupedFilterTests.send(4, from: lab.external, L.external4, to: L.serverExternal4, 6001)
         #expect(daemon.eventually(20) { daemon.log().contains("4 logged (4 in 1 record(s), 0 not itemised), 0 lost") }, "\(daemon.log())")
         let parsed = try sh(["python3", "-c", """
@@ -243,11 +234,9 @@ import RampartTestKit
             ipsec dynamic set config ipsecdiagnostics 1
 
             """)
-        let file = cli.directory.appendingPathComponent("drops.log").path
         // 2 s intervals: at most min(log_records, 100 × 2) = 200 records each.
-        let daemon = try DaemonHarness(cli: cli, ns: lab.server, config: "log_file = \(file)\nlog_interval_seconds = 2\n")
+        let (daemon, file) = try Self.daemon(lab, cli, interval: 2)
         defer { daemon.stop() }
-        try daemon.start()
         let pid = try #require(daemon.process?.processIdentifier)
         #expect((try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?.hasPrefix("rampartd") == true)
         let idle = Self.memory(pid)
