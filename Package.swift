@@ -88,7 +88,7 @@ let package = Package(
                                                            .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         // Root, namespaces, the real kernel and the real daemon.
         .testTarget(name: "RampartIntegrationTests", dependencies: ["rampart", "RampartTestKit", "RampartNamespaceKit", "RampartCompiler", "RampartPolicy", "RampartSystem", "RampartControl"], swiftSettings: strict),
-        .testTarget(name: "RampartCLITests", dependencies: ["rampart", "RampartPolicy", "RampartCompiler", "RampartSystem"], exclude: ["Golden"], swiftSettings: strict),
+        .testTarget(name: "RampartCLITests", dependencies: ["rampart", "RampartPolicy", "RampartCompiler", "RampartReport", "RampartSystem"], exclude: ["Golden"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

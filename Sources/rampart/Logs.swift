@@ -136,15 +136,24 @@ struct Logs: ParsableCommand {
             printError("rampart: error: cannot read \(path): \(String(cString: strerror(errno)))")
             throw ExitCode.failure
         }
+        func inode() -> UInt64 {
+            var info = stat()
+            return stat(path, &info) == 0 ? UInt64(info.st_ino) : 0
+        }
+        var current = inode()
         var bytes = try contents(path)
         var shown = bytes.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
         for e in DropLogQuery.entries(file: String(decoding: bytes[0..<shown], as: UTF8.self)) { out.show(e) }
         guard follow else { return }
         while true {
             usleep(500_000)
-            let now = try contents(path)
-            if now.count < shown || now.prefix(min(shown, 64)) != bytes.prefix(min(shown, 64)) { shown = 0 }
-            bytes = now
+            // Rotated (a new inode) or truncated: the new file from its start.
+            let now = inode()
+            bytes = try contents(path)
+            if now != current || bytes.count < shown {
+                current = now
+                shown = 0
+            }
             let end = bytes.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
             guard end > shown else { continue }
             // The directives stay in force for what follows: parse with the file's #Fields.

@@ -1,4 +1,5 @@
 import Foundation
+import RampartReport
 import Testing
 
 /// End-to-end tests of the `rampart` binary: argv in, exit status, stdout and stderr out,
@@ -248,5 +249,48 @@ struct CLI {
         #expect(bad.status != 0 && bad.stderr.contains("--since: not a time: 'yesterday'"))
         let missing = try cli.run(["logs", "--file", cli.directory.appendingPathComponent("none.log").path])
         #expect(missing.status != 0 && missing.stderr.contains("cannot read"), "\(missing.stderr)")
+    }
+
+    /// `--follow` on a W3C file: what rampartd appends is printed as it comes, and after a rotation
+    /// (PATH renamed to PATH.1, a new PATH with its directives) the new file's records too.
+    @Test func logsFollowAFileAcrossARotation() throws {
+        let cli = try CLI()
+        defer { cli.cleanup() }
+        let header = W3CLog.header(software: "rampartd")
+        func line(_ port: Int) -> String { "2026-12-02 08:01:00 DROP UDP 203.0.113.7 192.0.2.10 - \(port) 1 F3 b P in\n" }
+        let path = try cli.write("drops.log", header + line(1))
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLI.binary)
+        p.arguments = ["logs", "--follow", "--file", path, "--format", "csv"]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        // SIGKILL: the child may inherit a mask with SIGTERM blocked from the test runner's thread.
+        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) }; p.waitUntilExit() }
+        final class Collected: @unchecked Sendable {
+            let lock = NSLock()
+            var text = ""
+        }
+        let collected = Collected()
+        out.fileHandleForReading.readabilityHandler = { h in
+            let chunk = String(decoding: h.availableData, as: UTF8.self)
+            collected.lock.withLock { collected.text += chunk }
+        }
+        func ports() -> [String] {
+            collected.lock.withLock { collected.text }.split(separator: "\n").dropFirst().map { String($0.split(separator: ",", omittingEmptySubsequences: false)[12]) }
+        }
+        func eventually(_ condition: () -> Bool) -> Bool {
+            for _ in 0..<200 { if condition() { return true }; usleep(50_000) }
+            return false
+        }
+        #expect(eventually { ports() == ["1"] }, "\(ports())")
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        handle.seekToEndOfFile()
+        handle.write(Data((line(2) + line(3)).utf8))
+        try handle.close()
+        #expect(eventually { ports() == ["1", "2", "3"] }, "appended lines: \(ports())")
+        try FileManager.default.moveItem(atPath: path, toPath: path + ".1")
+        try (header + line(4)).write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(eventually { ports() == ["1", "2", "3", "4"] }, "after the rotation: \(ports())")
     }
 }
