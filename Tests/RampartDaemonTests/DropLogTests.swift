@@ -76,3 +76,19 @@ import RampartPolicy
         #expect(queue.overrun(), "ENOBUFS alone wakes the consumer: the interval must report it")
     }
 }
+
+/// Where rampartd's messages go: journal fields for upper-case metadata, the stream check.
+@Suite struct DaemonLogTests {
+    @Test func journalFieldsAndTheStreamCheck() {
+        #expect(DaemonLog.isJournalField("RAMPART_FILTER") && DaemonLog.isJournalField("MESSAGE_ID"))
+        #expect(!DaemonLog.isJournalField("filter") && !DaemonLog.isJournalField("_PID") && !DaemonLog.isJournalField("RAMPART-X"))
+        let fields = DaemonLog.fields(level: .notice, message: "drop in F3", metadata: ["RAMPART_FILTER": "F3", "MESSAGE_ID": "abc", "peer": "uid 0"],
+                                      file: "Drops.swift", function: "f()", line: 7)
+        #expect(fields == ["MESSAGE=drop in F3 peer=uid 0", "PRIORITY=5", "SYSLOG_IDENTIFIER=rampartd", "CODE_FILE=Drops.swift", "CODE_LINE=7",
+                           "CODE_FUNC=f()", "MESSAGE_ID=abc", "RAMPART_FILTER=F3"])
+        var info = stat()
+        fstat(2, &info)
+        #expect(DaemonLog.stderrIsJournal("\(info.st_dev):\(info.st_ino)"), "stderr is the stream JOURNAL_STREAM names")
+        #expect(!DaemonLog.stderrIsJournal("\(info.st_dev):\(info.st_ino + 1)") && !DaemonLog.stderrIsJournal(nil) && !DaemonLog.stderrIsJournal("x"))
+    }
+}
