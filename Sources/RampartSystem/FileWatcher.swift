@@ -34,6 +34,25 @@ public final class FileWatcher: @unchecked Sendable {
             let wd = inotify_add_watch(fd, target.isEmpty ? "/" : target, mask)
             if wd >= 0 { watches[wd, default: []].append(entry) }
         }
+        // `name` in `directory`, for `path`. A directory that does not exist yet (systemd-resolved's
+        // /run/systemd/resolve, a client's first lease directory) is watched from its nearest
+        // existing ancestor, for the next component on the way; when that appears, the event
+        // re-arms the watches one level deeper, and the source is read again.
+        func addEntry(_ directory: String, _ name: String, for path: String) {
+            var directory = directory.isEmpty ? "/" : directory
+            var name = name
+            while true {
+                let wd = inotify_add_watch(fd, directory, dirMask)
+                if wd >= 0 {
+                    watches[wd, default: []].append((path, name))
+                    return
+                }
+                guard errno == ENOENT || errno == ENOTDIR, directory != "/" else { return }
+                name = Path.lastComponent(directory)
+                directory = Path.directory(of: directory)
+                if directory.isEmpty { directory = "/" }
+            }
+        }
         for path in paths {
             var targets = [path]
             if let resolved = Path.symlinkTarget(path) {
@@ -41,13 +60,13 @@ public final class FileWatcher: @unchecked Sendable {
             }
             for target in targets {
                 add(target, fileMask, (path, nil))
-                add(Path.directory(of: target), dirMask, (path, Path.lastComponent(target)))
+                addEntry(Path.directory(of: target), Path.lastComponent(target), for: path)
             }
         }
         for directory in directories {
             add(directory, dirMask | UInt32(IN_DELETE_SELF | IN_MOVE_SELF), (directory, nil))
             // A directory that appears later (a DHCP client's first lease) is seen from its parent.
-            add(Path.directory(of: directory), dirMask, (directory, Path.lastComponent(directory)))
+            addEntry(Path.directory(of: directory), Path.lastComponent(directory), for: directory)
         }
     }
 

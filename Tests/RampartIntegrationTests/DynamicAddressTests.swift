@@ -206,4 +206,48 @@ import RampartTestKit
         #expect(try lab.server.nftList().contains("elements = { 203.0.113.81 }"))
         #expect(try daemon.rampart(["status"]).out.contains("LOOKUP:      update.example.test failed"))
     }
+
+    /// Sources whose directories do not exist when rampartd starts — systemd-resolved's
+    /// /run/systemd/resolve (resolv.conf a symlink into it), a DHCP client's first lease directory two
+    /// levels down — are watched from their nearest existing ancestor and followed once they appear.
+    @Test func sourcesInDirectoriesThatAppearLaterAreFollowed() throws {
+        let cli = try RampartCLI()
+        defer { cli.cleanup() }
+        try cli.exec("""
+            pushd ipsec static
+            add filteraction name=Permit action=permit
+            add filter filterlist=L srcaddr=me dstaddr=DNS protocol=udp dstport=53
+            add filter filterlist=L srcaddr=me dstaddr=DHCP protocol=udp dstport=67
+            add policy name=P assign=yes
+            add rule name=R policy=P filterlist=L filteraction=Permit
+            """)
+        let root = cli.directory.path
+        let resolv = root + "/etc/resolv.conf"
+        try FileManager.default.createDirectory(atPath: root + "/etc", withIntermediateDirectories: true)
+        // As on a systemd-resolved machine: a symlink into a directory nothing has created yet.
+        try FileManager.default.createSymbolicLink(atPath: resolv, withDestinationPath: root + "/run/systemd/resolve/stub-resolv.conf")
+        let ns = try Namespace("late")
+        defer { ns.delete() }
+        let daemon = try DaemonHarness(cli: cli, ns: ns, config: """
+            resolv_conf = \(resolv)
+            resolved_resolv_conf = \(root)/run/systemd/resolve/resolv.conf
+            dhclient_leases = \(root)/var/lib/dhcp
+            networkd_leases = \(root)/none
+            dhcpcd_leases = \(root)/none
+            networkmanager_leases = \(root)/none
+            smb_conf = \(root)/none.conf
+            """)
+        defer { daemon.stop() }
+        try daemon.start()
+        #expect(try !ns.nftList().contains("192.0.2.53"))
+        try FileManager.default.createDirectory(atPath: root + "/run/systemd/resolve", withIntermediateDirectories: true)
+        try "nameserver 192.0.2.53\n".write(toFile: root + "/run/systemd/resolve/stub-resolv.conf", atomically: true, encoding: .utf8)
+        let dns = try daemon.eventually(5) { try ns.nftList().contains("elements = { 192.0.2.53 }") }
+        #expect(dns, "the DNS set follows the file in the new directory")
+        try FileManager.default.createDirectory(atPath: root + "/var/lib/dhcp", withIntermediateDirectories: true)
+        try "lease {\n  interface \"eth0\";\n  option dhcp-server-identifier 192.0.2.67;\n}\n"
+            .write(toFile: root + "/var/lib/dhcp/dhclient.eth0.leases", atomically: true, encoding: .utf8)
+        let dhcp = try daemon.eventually(5) { try ns.nftList().contains("elements = { 192.0.2.67 }") }
+        #expect(dhcp, "the DHCP set follows the lease in the new directory")
+    }
 }
