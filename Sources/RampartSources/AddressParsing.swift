@@ -22,6 +22,10 @@ public struct LeaseInfo: Sendable, Equatable {
     public var routers: [IPAddress] = []
     public var dnsServers: [IPAddress] = []
     public var winsServers: [IPAddress] = []
+    /// When the lease ends, seconds since the epoch; nil when the file does not say (or `never`).
+    public var expires: Double?
+    /// dhcpcd's binary lease: the lease time (option 51), counted from the file's modification.
+    public var leaseSeconds: UInt32?
 
     public init(interface: String? = nil) { self.interface = interface }
 }

@@ -5,10 +5,12 @@ import RampartPolicy
 // /var/lib/NetworkManager/internal-*.lease: no servers to take from it. Its dhclient mode writes
 // dhclient leases, read by `DhclientLeases`.
 
-/// ISC dhclient lease files: a log of `lease { … }` blocks; the last one per interface wins
-/// (dhclient.leases(5)). Junk values (`invalid`, `expired`) are skipped, as is anything unparsable.
+/// ISC dhclient lease files: a log of `lease { … }` blocks (dhclient.leases(5)). Per interface the
+/// current lease is the one that expires last among those not expired at `now` (a later block wins
+/// a tie or an unknown expiry); an interface whose leases have all expired has none. Junk values
+/// (`invalid`, `expired`) are skipped, as is anything unparsable.
 public enum DhclientLeases {
-    public static func parse(_ text: String) -> [LeaseInfo] {
+    public static func parse(_ text: String, now: Double = Date().timeIntervalSince1970) -> [LeaseInfo] {
         var byInterface: [String: LeaseInfo] = [:]
         var order: [String] = []
         var current: LeaseInfo?
@@ -18,10 +20,14 @@ public enum DhclientLeases {
                 continue
             }
             if statement == ["}"] {
-                if let lease = current {
+                if let lease = current, (lease.expires ?? .infinity) > now {
                     let key = lease.interface ?? ""
                     if byInterface[key] == nil { order.append(key) }
-                    byInterface[key] = lease
+                    if let best = byInterface[key], let a = best.expires, let b = lease.expires, b < a {
+                        // An older lease logged after a newer one: the newer stays current.
+                    } else {
+                        byInterface[key] = lease
+                    }
                 }
                 current = nil
                 continue
@@ -29,6 +35,8 @@ public enum DhclientLeases {
             guard current != nil, let first = statement.first else { continue }
             if first == "interface", statement.count >= 2 {
                 current!.interface = statement[1]
+            } else if first == "expire", statement.count >= 2 {
+                current!.expires = expiry(Array(statement.dropFirst()))
             } else if first == "option", statement.count >= 3 {
                 let values = AddressText.list(Substring(statement[2...].joined(separator: " ")))
                 switch statement[1] {
@@ -41,6 +49,24 @@ public enum DhclientLeases {
             }
         }
         return order.compactMap { byInterface[$0] }
+    }
+
+    /// `expire 4 2026/12/03 08:00:00` (weekday, UTC date and time), `expire epoch 1796198400`, or
+    /// `expire never` (nil).
+    static func expiry(_ words: [String]) -> Double? {
+        if words.count >= 2, words[0] == "epoch" { return Double(words[1]) }
+        guard words.count >= 3 else { return nil }
+        let date = words[1].split(separator: "/"), time = words[2].split(separator: ":")
+        guard date.count == 3, time.count == 3, let y = Int(date[0]), let m = Int(date[1]), let d = Int(date[2]),
+              let hh = Int(time[0]), let mm = Int(time[1]), let ss = Int(time[2]), (1...12).contains(m), (1...31).contains(d) else { return nil }
+        // Days from the civil date (proleptic Gregorian), as in Howard Hinnant's days_from_civil.
+        let yy = m <= 2 ? y - 1 : y
+        let era = (yy >= 0 ? yy : yy - 399) / 400
+        let yoe = yy - era * 400
+        let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146097 + doe - 719468
+        return Double(days * 86400 + hh * 3600 + mm * 60 + ss)
     }
 
     /// Statements split at `;`, `{` and `}`, with `#` comments and quoted strings handled.
@@ -130,27 +156,10 @@ public enum NetworkdLease {
     }
 }
 
-/// dhcpcd: `dhcpcd --dumplease` output (shell variables), or its binary lease file, which is the
-/// raw DHCP message the server sent.
+/// dhcpcd's binary lease file: the raw DHCP message the server sent.
 public enum DhcpcdLease {
-    public static func parseDump(_ text: String) -> LeaseInfo {
-        var lease = LeaseInfo()
-        for raw in text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
-            guard !raw.hasPrefix("#"), let eq = raw.firstIndex(of: "=") else { continue }
-            let key = raw[..<eq].trimming(" \t"), value = raw[raw.index(after: eq)...].trimming("'\" \t")
-            switch key {
-            case "dhcp_server_identifier": lease.dhcpServers = AddressText.list(value)
-            case "routers": lease.routers = AddressText.list(value)
-            case "domain_name_servers": lease.dnsServers = AddressText.list(value)
-            case "netbios_name_servers": lease.winsServers = AddressText.list(value)
-            default: break
-            }
-        }
-        return lease
-    }
-
     /// The BOOTP/DHCP message: 236 fixed bytes, the magic cookie, then options (RFC 2132):
-    /// 54 server identifier, 3 routers, 6 DNS servers, 44 NetBIOS name servers.
+    /// 54 server identifier, 3 routers, 6 DNS servers, 44 NetBIOS name servers, 51 lease time.
     public static func parseBinary(_ bytes: [UInt8]) -> LeaseInfo {
         var lease = LeaseInfo()
         guard bytes.count >= 240, Array(bytes[236..<240]) == [99, 130, 83, 99] else { return lease }
@@ -175,6 +184,8 @@ public enum DhcpcdLease {
             case 3: lease.routers = addresses(data)
             case 6: lease.dnsServers = addresses(data)
             case 44: lease.winsServers = addresses(data)
+            case 51 where data.count == 4:
+                lease.leaseSeconds = data.reduce(0) { $0 << 8 | UInt32($1) }
             default: break
             }
             i += 2 + length

@@ -29,10 +29,12 @@ public struct DaemonConfig: Sendable, Equatable {
     /// Read instead when resolv.conf names only systemd-resolved's stub.
     public var resolvedResolvConf = "/run/systemd/resolve/resolv.conf"
     /// DHCP lease directories: the DHCP (server identifier) and WINS (NetBIOS name servers) types.
-    public var dhclientLeases = "/var/lib/dhcp"
-    public var networkdLeases = "/run/systemd/netif/leases"
-    public var dhcpcdLeases = "/var/lib/dhcpcd"
-    public var networkManagerLeases = "/var/lib/NetworkManager"
+    /// Debian's and RHEL's dhclient directories.
+    public var dhclientLeases = ["/var/lib/dhcp", "/var/lib/dhclient"]
+    public var networkdLeases = ["/run/systemd/netif/leases"]
+    /// dhcpcd's, and Raspberry Pi OS's dhcpcd5.
+    public var dhcpcdLeases = ["/var/lib/dhcpcd", "/var/lib/dhcpcd5"]
+    public var networkManagerLeases = ["/var/lib/NetworkManager"]
     /// `wins server =` of Samba's [global] section adds to the WINS type.
     public var smbConf = "/etc/samba/smb.conf"
     /// Host names in filters are resolved again this often (and whenever resolv.conf changes).
@@ -84,6 +86,8 @@ public struct DaemonConfig: Sendable, Equatable {
             let valueColumn = raw.firstRange(of: value).map { raw.distance(from: raw.startIndex, to: $0.lowerBound) } ?? firstColumn
             let valueAt = line.location(at: valueColumn)
             guard !value.isEmpty else { throw .error("'\(key)' has no value", at: valueAt) }
+            // Lease directories: a list separated by blanks or commas.
+            func directories() -> [String] { value.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," }).map(String.init) }
             func number(_ range: ClosedRange<Int>) throws(Diagnostic) -> Int {
                 guard let n = Int(value), range.contains(n) else {
                     throw .error("\(key): '\(value)' is not a number from \(range.lowerBound) to \(range.upperBound)", at: valueAt)
@@ -103,10 +107,10 @@ public struct DaemonConfig: Sendable, Equatable {
             case "client_timeout_seconds": config.clientTimeoutSeconds = try number(1...3600)
             case "resolv_conf": config.resolvConf = value
             case "resolved_resolv_conf": config.resolvedResolvConf = value
-            case "dhclient_leases": config.dhclientLeases = value
-            case "networkd_leases": config.networkdLeases = value
-            case "dhcpcd_leases": config.dhcpcdLeases = value
-            case "networkmanager_leases": config.networkManagerLeases = value
+            case "dhclient_leases": config.dhclientLeases = directories()
+            case "networkd_leases": config.networkdLeases = directories()
+            case "dhcpcd_leases": config.dhcpcdLeases = directories()
+            case "networkmanager_leases": config.networkManagerLeases = directories()
             case "smb_conf": config.smbConf = value
             case "dns_refresh_seconds": config.dnsRefreshSeconds = try number(1...86400)
             case "log_file": config.logFile = value

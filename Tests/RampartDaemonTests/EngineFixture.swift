@@ -43,10 +43,10 @@ final class EngineFixture: Sendable {
         config.socket = directory + "/control.sock"
         config.resolvConf = directory + "/resolv.conf"
         config.resolvedResolvConf = directory + "/resolved.conf"
-        config.dhclientLeases = directory + "/dhclient"
-        config.networkdLeases = directory + "/networkd"
-        config.dhcpcdLeases = directory + "/dhcpcd"
-        config.networkManagerLeases = directory + "/nm"
+        config.dhclientLeases = [directory + "/dhclient"]
+        config.networkdLeases = [directory + "/networkd"]
+        config.dhcpcdLeases = [directory + "/dhcpcd"]
+        config.networkManagerLeases = [directory + "/nm"]
         config.smbConf = directory + "/smb.conf"
         self.config = config
         try (dns.map { "nameserver \($0)" }.joined(separator: "\n") + "\n").write(toFile: config.resolvConf, atomically: true, encoding: .utf8)

@@ -212,6 +212,42 @@ import Testing
         #expect(f.transport.transactions.count == before + 1)
     }
 
+    /// An expired lease is not current: the DHCP set leaves it out, and a current lease's expiry
+    /// is a timer that reads the leases again even though no file changes.
+    @Test func expiredLeasesAreLeftOutAndExpiryIsFollowed() async throws {
+        let f = try EngineFixture(policy: EngineFixture.webServer + "\nipsec static add filter filterlist=Web srcaddr=me dstaddr=DHCP protocol=udp dstport=67\n")
+        let directory = f.config.dhclientLeases[0]
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        func stamp(_ t: Date) -> String {
+            let c = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: t)
+            return String(format: "%d %04d/%02d/%02d %02d:%02d:%02d", c.weekday! - 1, c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
+        }
+        let now = Date()
+        try """
+            lease {
+              interface "eth0";
+              option dhcp-server-identifier 192.0.2.67;
+              expire \(stamp(now.addingTimeInterval(-60)));
+            }
+            lease {
+              interface "eth1";
+              option dhcp-server-identifier 198.51.100.67;
+              expire \(stamp(now.addingTimeInterval(3)));
+            }
+
+            """.write(toFile: directory + "/dhclient.leases", atomically: true, encoding: .utf8)
+        try await f.start()
+        var book = await f.engine.addressBook()
+        #expect(book.types.first { $0.type == "DHCP" }?.addresses == ["198.51.100.67"], "eth0's lease expired a minute ago")
+        let due = try #require(await f.engine.timers[.refresh(.dhcp)], "a refresh when eth1's lease expires")
+        #expect(due <= .now + .seconds(4))
+        // The lease's end is wall-clock time: wait for it.
+        try await Task.sleep(for: .seconds(4))
+        await f.engine.fireDueTimers(now: .now + .seconds(1))
+        book = await f.engine.addressBook()
+        #expect(book.types.first { $0.type == "DHCP" }?.addresses == [], "both expired: no DHCP server until the client writes a current lease")
+    }
+
     @Test func unreadableSourceKeepsTheLastAddresses() async throws {
         let f = try EngineFixture()
         try await f.start()

@@ -105,20 +105,46 @@ func ips(_ list: [String]) -> [IPAddress] { list.map { IPAddress($0)! } }
         #expect(lease.dnsServers == ips(["192.0.2.53", "2001:db8::53"]))
     }
 
-    @Test func dhcpcdDumpAndBinary() {
-        let dump = "broadcast_address='192.0.2.255'\ndhcp_server_identifier='192.0.2.254'\ndomain_name_servers='192.0.2.53 192.0.2.54'\nnetbios_name_servers='192.0.2.70'\nrouters='192.0.2.1'\n"
-        let lease = DhcpcdLease.parseDump(dump)
-        #expect(lease.dhcpServers == ips(["192.0.2.254"]) && lease.routers == ips(["192.0.2.1"]))
-        #expect(lease.dnsServers == ips(["192.0.2.53", "192.0.2.54"]) && lease.winsServers == ips(["192.0.2.70"]))
+    @Test func dhcpcdBinary() {
+        var lease = LeaseInfo()
+        lease.dhcpServers = ips(["192.0.2.254"])
+        lease.routers = ips(["192.0.2.1"])
+        lease.dnsServers = ips(["192.0.2.53", "192.0.2.54"])
+        lease.winsServers = ips(["192.0.2.70"])
+        lease.leaseSeconds = 86400
         var message = [UInt8](repeating: 0, count: 236) + [99, 130, 83, 99]
         message += [53, 1, 5]                                  // DHCPACK
         message += [54, 4, 192, 0, 2, 254]                     // server identifier
         message += [3, 4, 192, 0, 2, 1]                        // routers
         message += [6, 8, 192, 0, 2, 53, 192, 0, 2, 54]        // DNS
+        message += [51, 4, 0, 1, 81, 128]                      // lease time: 86,400 s
         message += [0, 44, 4, 192, 0, 2, 70, 255]              // pad, NetBIOS name servers, end
         let binary = DhcpcdLease.parseBinary(message)
         #expect(binary == lease)
         #expect(DhcpcdLease.parseBinary(Array(message.prefix(250))).dhcpServers == ips(["192.0.2.254"]), "a truncated message yields what is complete")
+    }
+
+    /// The current lease is the one that expires last among those not yet expired, wherever it is in
+    /// the log; an interface whose leases have all expired has none.
+    @Test func dhclientExpiredLeasesAreNotCurrent() {
+        func block(_ interface: String, _ server: String, _ expire: String) -> String {
+            "lease {\n  interface \"\(interface)\";\n  option dhcp-server-identifier \(server);\n  expire \(expire);\n}\n"
+        }
+        // 2026-12-02 12:00:00 UTC
+        let now: Double = 1_796_212_800
+        let text = block("eth0", "192.0.2.1", "3 2026/12/02 11:00:00")      // expired an hour ago
+            + block("eth0", "192.0.2.2", "4 2026/12/03 12:00:00")           // current, expires tomorrow
+            + block("eth0", "192.0.2.3", "2 2026/12/01 12:00:00")           // an old one logged later: expired
+            + block("eth1", "198.51.100.1", "epoch 1796212000")             // expired (epoch form)
+            + block("eth2", "203.0.113.1", "never")
+        let leases = DhclientLeases.parse(text, now: now)
+        #expect(leases.map(\.interface) == ["eth0", "eth2"], "eth1's only lease has expired")
+        #expect(leases.first?.dhcpServers == ips(["192.0.2.2"]) && leases.first?.expires == 1_796_299_200)
+        #expect(leases.last?.expires == nil, "never")
+        #expect(DhclientLeases.parse(text, now: 1_796_299_300).map(\.interface) == ["eth2"], "a day later only the lease that never expires is left")
+        // Two current leases: the one that expires last, even if logged first.
+        let two = block("eth0", "192.0.2.9", "5 2026/12/04 12:00:00") + block("eth0", "192.0.2.8", "4 2026/12/03 12:00:00")
+        #expect(DhclientLeases.parse(two, now: now).first?.dhcpServers == ips(["192.0.2.9"]))
     }
 
     @Test func smbConfWinsServer() {
@@ -146,7 +172,7 @@ func ips(_ list: [String]) -> [IPAddress] { list.map { IPAddress($0)! } }
             let text = String(decoding: bytes, as: UTF8.self)
             total += ResolvConf.nameservers(text).count + SmbConf.winsServers(text).count
             total += DhclientLeases.parse(text).count + NetworkdLease.parse(text).dnsServers.count
-            total += DhcpcdLease.parseDump(text).routers.count + DhcpcdLease.parseBinary([UInt8](repeating: 0, count: 236) + [99, 130, 83, 99] + bytes).dnsServers.count
+            total += DhcpcdLease.parseBinary([UInt8](repeating: 0, count: 236) + [99, 130, 83, 99] + bytes).dnsServers.count
         }
         #expect(total > 0, "the mutated seeds still yield addresses sometimes")
     }

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Glibc
 import Logging
 import RampartCompiler
 import RampartNetlink
@@ -169,28 +170,48 @@ extension PolicyEngine {
         return out
     }
 
-    /// Every lease file of every supported DHCP client, parsed; the first that cannot be read
-    /// (or listed) fails the whole reading, so the sets keep their last good addresses.
-    func readLeases() -> Result<[(file: String, info: LeaseInfo)], SourceFile.Failure> {
+    /// Every current lease of every supported DHCP client, parsed; the first file that cannot be
+    /// read (or directory listed) fails the whole reading, so the sets keep their last good
+    /// addresses. Expired leases are left out, and the sets are read again when the next current
+    /// one expires (a lease that ends while its file stays as it is).
+    func readLeases(now: Double = Date().timeIntervalSince1970) -> Result<[(file: String, info: LeaseInfo)], SourceFile.Failure> {
         var out: [(String, LeaseInfo)] = []
-        func files(_ directory: String, _ accept: (String) -> Bool) throws(SourceFile.Failure) -> [String] {
-            try SourceFile.list(directory).filter(accept).sorted().map { directory + "/" + $0 }
+        func files(_ directories: [String], _ accept: (String) -> Bool) throws(SourceFile.Failure) -> [String] {
+            var all: [String] = []
+            for directory in directories { all += try SourceFile.list(directory).filter(accept).sorted().map { directory + "/" + $0 } }
+            return all
         }
+        func text(_ f: String) throws(SourceFile.Failure) -> String { String(decoding: try SourceFile.read(f, limit: SourceFile.leaseLimit).get(), as: UTF8.self) }
         do throws(SourceFile.Failure) {
             for f in try files(config.dhclientLeases, { $0.hasSuffix(".leases") || $0.hasSuffix(".lease") }) {
-                out += DhclientLeases.parse(String(decoding: try SourceFile.read(f, limit: SourceFile.leaseLimit).get(), as: UTF8.self)).map { (f, $0) }
+                out += DhclientLeases.parse(try text(f), now: now).map { (f, $0) }
             }
             for f in try files(config.networkManagerLeases, { $0.hasPrefix("dhclient") && $0.hasSuffix(".lease") }) {
-                out += DhclientLeases.parse(String(decoding: try SourceFile.read(f, limit: SourceFile.leaseLimit).get(), as: UTF8.self)).map { (f, $0) }
+                out += DhclientLeases.parse(try text(f), now: now).map { (f, $0) }
             }
+            // networkd removes a lease file when the lease ends.
             for f in try files(config.networkdLeases, { !$0.hasPrefix(".") }) {
-                out.append((f, NetworkdLease.parse(String(decoding: try SourceFile.read(f, limit: SourceFile.leaseLimit).get(), as: UTF8.self))))
+                out.append((f, NetworkdLease.parse(try text(f))))
             }
             for f in try files(config.dhcpcdLeases, { $0.hasSuffix(".lease") || $0.hasSuffix(".lease6") }) {
-                out.append((f, DhcpcdLease.parseBinary(try SourceFile.read(f, limit: SourceFile.leaseLimit).get())))
+                var lease = DhcpcdLease.parseBinary(try SourceFile.read(f, limit: SourceFile.leaseLimit).get())
+                // dhcpcd rewrites the file at each renewal: the lease runs from then.
+                var info = stat()
+                if let seconds = lease.leaseSeconds, seconds != UInt32.max, stat(f, &info) == 0 {
+                    lease.expires = Double(info.st_mtim.tv_sec) + Double(seconds)
+                }
+                if (lease.expires ?? .infinity) > now { out.append((f, lease)) }
             }
         } catch {
             return .failure(error)
+        }
+        if let next = out.compactMap(\.1.expires).min() {
+            let at = ContinuousClock.now + .seconds(max(1, Int((next - now).rounded(.up))))
+            // Never later than a refresh already due (a change just seen).
+            for kind in [TimerKind.refresh(.dhcp), .refresh(.wins)] where timers[kind].map({ $0 > at }) ?? true {
+                timers[kind] = at
+                timerBell.ring()
+            }
         }
         return .success(out)
     }

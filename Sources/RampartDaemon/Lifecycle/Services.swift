@@ -151,7 +151,7 @@ public enum Services {
         let dnsFiles = Set([config.resolvConf, config.resolvedResolvConf])
         return DaemonService(name: "files") { context in
             let watcher = try FileWatcher(paths: [config.resolvConf, config.resolvedResolvConf, config.smbConf],
-                                          directories: [config.dhclientLeases, config.networkdLeases, config.dhcpcdLeases, config.networkManagerLeases])
+                                          directories: config.dhclientLeases + config.networkdLeases + config.dhcpcdLeases + config.networkManagerLeases)
             let wakeup = try Wakeup()
             await context.ready()
             // Changes made before the watches were installed (or while a failed watcher was down).
