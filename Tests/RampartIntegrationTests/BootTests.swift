@@ -12,6 +12,9 @@ import RampartTestKit
         func value(_ name: String) -> String { (files[name] ?? "").trimmingCharacters(in: .whitespacesAndNewlines) }
 
         /// rampartd became active (ready: Type=notify) before network-pre.target, which is ordered after it.
+        /// rampartd is ordered after nftables.service, whose start flushes the ruleset.
+        var orderedAfterNftables: Bool { value("rampartd.after").split(separator: " ").contains("nftables.service") }
+
         var orderedBeforeNetwork: Bool {
             guard let a = UInt64(value("rampartd.ts")), let b = UInt64(value("netpre.ts")), a > 0, b > 0 else { return false }
             return a <= b && value("netpre.after").split(separator: " ").contains("rampartd.service")
@@ -42,6 +45,13 @@ import RampartTestKit
         #expect(!e.value("pid.before").isEmpty && e.value("pid.before") == e.value("pid.after"), "reloaded without a restart")
         #expect(e.value("verify.rc") == "0", "systemd-analyze verify: \(e.value("verify.txt"))")
         #expect(e.value("journal.txt").contains("boot mode block enforced"))
+        // nftables.service (enabled) flushed the ruleset before rampartd started, not after: its table
+        // and ours are both there, and rampartd never had to restore its own.
+        #expect(e.orderedAfterNftables, "After= [\(e.value("rampartd.after"))]")
+        let nftablesDone = UInt64(e.value("nftables.ts")) ?? 0, rampartdStarted = UInt64(e.value("rampartd.start")) ?? 0
+        #expect(nftablesDone > 0 && nftablesDone <= rampartdStarted, "nftables.service active at \(nftablesDone), rampartd started at \(rampartdStarted)")
+        #expect(e.value("ruleset.txt").contains("table inet filter"), "nftables.conf was loaded")
+        #expect(e.value("status.json").contains(#""restores": 0,"#), "\(e.value("status.json"))")
         // The journal path: one record with its fields, and the interval's total, read back by rampart logs.
         let journal = e.value("drops.json").split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         let record = journal.first { $0["MESSAGE_ID"] as? String == "5fc87e72c7924a2c9bb114fbaef7a8bf" }
@@ -61,11 +71,12 @@ import RampartTestKit
         defer { try? FileManager.default.removeItem(at: stripped) }
         let text = try String(contentsOfFile: Self.unit, encoding: .utf8)
             .split(separator: "\n", omittingEmptySubsequences: false)
-            .filter { !$0.hasPrefix("Wants=network-pre.target") && !$0.hasPrefix("Before=") }
+            .filter { !$0.hasPrefix("Wants=network-pre.target") && !$0.hasPrefix("Before=") && !$0.hasPrefix("After=nftables.service") }
             .joined(separator: "\n")
         try text.write(to: stripped, atomically: true, encoding: .utf8)
         let e = try boot(unit: stripped.path)
         #expect(e.value("active") == "active", "the daemon itself still starts")
+        #expect(!e.orderedAfterNftables, "no ordering after nftables.service without its line: [\(e.value("rampartd.after"))]")
         #expect(!e.orderedBeforeNetwork, "ordering evidence without the ordering lines: rampartd \(e.value("rampartd.ts")), network-pre.target \(e.value("netpre.ts")) after [\(e.value("netpre.after"))]")
     }
 

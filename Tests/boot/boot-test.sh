@@ -51,6 +51,8 @@ done
 install -m 0644 "$unit" "$root/etc/systemd/system/rampartd.service"
 mkdir -p "$root/etc/systemd/system/sysinit.target.wants" "$root/etc/rampart" "$root/var/lib/rampart"
 ln -sf ../rampartd.service "$root/etc/systemd/system/sysinit.target.wants/rampartd.service"
+# Debian's nftables.service enabled too: its 'flush ruleset' at start must come before rampartd.
+ln -sf /lib/systemd/system/nftables.service "$root/etc/systemd/system/sysinit.target.wants/nftables.service"
 install -m 0644 "$repo/etc/rampart/rampartd.conf" "$root/etc/rampart/rampartd.conf"
 RAMPART_SOCKET=/nonexistent "$bin/rampart" exec --store "$root/var/lib/rampart/store.json" "$repo/etc/rampart/examples/web-server.netsh" >/dev/null 2>&1
 # Outbound drops are logged, and summarised every 2 s: the journal path is tested below.
@@ -66,6 +68,10 @@ systemctl show -p ActiveEnterTimestampMonotonic --value rampartd.service > $o/ra
 systemctl show -p ActiveEnterTimestampMonotonic --value network-pre.target > $o/netpre.ts
 systemctl show -p After --value network-pre.target > $o/netpre.after
 nft list ruleset > $o/ruleset.txt 2>&1
+systemctl show -p ActiveEnterTimestampMonotonic --value nftables.service > $o/nftables.ts
+systemctl show -p ExecMainStartTimestampMonotonic --value rampartd.service > $o/rampartd.start
+systemctl show -p After --value rampartd.service > $o/rampartd.after
+rampart status --json > $o/status.json 2>&1
 systemctl show -p MainPID --value rampartd.service > $o/pid.before
 rampart static add filter filterlist="Web In" srcaddr=any dstaddr=me protocol=tcp dstport=8081 --store /var/lib/rampart/store.json > $o/offline.txt 2>&1
 systemctl reload rampartd.service > $o/reload.txt 2>&1
