@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test: unit tests, golden rulesets checked by the kernel (nft -c in fresh network
-# namespaces) and end-to-end CLI tests. Needs root (network namespaces); installs what it needs.
+# namespaces) and end-to-end CLI tests, then a fuzz smoke run. Needs root (network namespaces);
+# installs what it needs.
 source "$(dirname "$0")/common.sh"
 cd "$repo_root"
 ensure_packages
 swift build --build-tests
 swift test --skip-build
+# A short smoke run of every fuzz target (libFuzzer + AddressSanitizer, 5 s each): docs/fuzzing.md.
+./fuzz/run.sh --smoke

@@ -54,11 +54,13 @@ public enum DhclientLeases {
     /// `expire 4 2026/12/03 08:00:00` (weekday, UTC date and time), `expire epoch 1796198400`, or
     /// `expire never` (nil).
     static func expiry(_ words: [String]) -> Double? {
-        if words.count >= 2, words[0] == "epoch" { return Double(words[1]) }
+        if words.count >= 2, words[0] == "epoch" { return Double(words[1]).flatMap { $0.isFinite ? $0 : nil } }
         guard words.count >= 3 else { return nil }
         let date = words[1].split(separator: "/"), time = words[2].split(separator: ":")
+        // Bounded before any arithmetic: a lease file is outside input (a huge year must not overflow).
         guard date.count == 3, time.count == 3, let y = Int(date[0]), let m = Int(date[1]), let d = Int(date[2]),
-              let hh = Int(time[0]), let mm = Int(time[1]), let ss = Int(time[2]), (1...12).contains(m), (1...31).contains(d) else { return nil }
+              let hh = Int(time[0]), let mm = Int(time[1]), let ss = Int(time[2]), (1970...9999).contains(y), (1...12).contains(m),
+              (1...31).contains(d), (0...23).contains(hh), (0...59).contains(mm), (0...60).contains(ss) else { return nil }
         // Days from the civil date (proleptic Gregorian), as in Howard Hinnant's days_from_civil.
         let yy = m <= 2 ? y - 1 : y
         let era = (yy >= 0 ? yy : yy - 399) / 400

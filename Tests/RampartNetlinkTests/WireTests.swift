@@ -51,6 +51,14 @@ import RampartTestKit
         #expect(walk.path(to: 1000).isEmpty)
     }
 
+    /// Found by the netlink fuzz target: an errno of INT32_MIN trapped on negation.
+    @Test func fuzzCrashErrnoOfInt32MinIsNotATrap() {
+        let bytes: [UInt8] = [0x28, 0, 0, 0, 2, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x14, 0, 0, 0x2e,
+                              0x55, 0x49, 0x6e, 0x74, 0, 0x23, 0x0a, 0x05, 0, 0x07, 0xff, 0xff, 0xff, 0, 0, 0]
+        let message = NetlinkMessages(bytes: bytes).first { _ in true }
+        #expect(message.flatMap(ErrorReply.init)?.error == Int32.min)
+    }
+
     @Test func errorRepliesWithExtendedAck() {
         let original = Wire.message(type: 0x0a06, flags: 5, sequence: 77, [0, 0, 0, 0])
         let ack = Wire.le32(UInt32(bitPattern: -22)) + Array(original.prefix(16))

@@ -147,6 +147,17 @@ func ips(_ list: [String]) -> [IPAddress] { list.map { IPAddress($0)! } }
         #expect(DhclientLeases.parse(two, now: now).first?.dhcpServers == ips(["192.0.2.9"]))
     }
 
+    /// Found by the dhclient fuzz target (fuzz/run.sh): an `expire` date with a huge field
+    /// overflowed the date arithmetic and trapped. Now it is no expiry, and the lease stays usable.
+    @Test func fuzzCrashHugeExpiryDateIsRejected() {
+        let text = "lease {\n  interface \"eth0\";\n  option dhcp-server-identifier 192.0.2.1;\n  expire 4 2026/12/04 +07:0055555555555555555525:06;\n}\n"
+            + "lease {\n  interface \"eth1\";\n  expire 4 99999999999999999/12/04 07:00:00;\n}\n"
+            + "lease {\n  interface \"eth2\";\n  expire epoch 1e999;\n}\n"
+        let leases = DhclientLeases.parse(text, now: 1_796_212_800)
+        #expect(leases.map(\.interface) == ["eth0", "eth1", "eth2"] && leases.allSatisfy { $0.expires == nil })
+        #expect(DhclientLeases.expiry(["4", "2026/12/04", "25:00:00"]) == nil)
+    }
+
     @Test func smbConfWinsServer() {
         let text = "[global]\n  workgroup = EXAMPLE\n  wins server = 192.0.2.70, 192.0.2.71 wins.example.test\n; wins server = 192.0.2.99\n[share]\n  wins server = 192.0.2.98\n"
         #expect(SmbConf.winsServers(text) == ips(["192.0.2.70", "192.0.2.71"]))

@@ -150,7 +150,8 @@ public struct ErrorReply: Equatable {
         let d = message.data
         guard d.count >= 20 else { return nil }
         let base = d.startIndex
-        error = -Int32(bitPattern: Wire.u32(d, base + 16))
+        // Wrapping: INT32_MIN has no negation, and this is bytes from a socket.
+        error = 0 &- Int32(bitPattern: Wire.u32(d, base + 16))
         // NLM_F_CAPPED (0x100): only the original header (16 bytes) follows the errno, TLVs after it.
         var at = base + 16 + 4 + 16
         if message.flags & 0x100 == 0, d.count >= 24 {
