@@ -7,5 +7,8 @@ cd "$repo_root"
 ensure_packages
 swift build --build-tests
 swift test --skip-build
+# Every input a fuzz target once crashed on (fuzz/crashes/TARGET-what), replayed: fixed stays fixed.
+bin="$(swift build --show-bin-path)"
+for f in fuzz/crashes/*; do name="${f##*/}"; "$bin/rampart-fuzz" "${name%%-*}" "$f"; done
 # A short smoke run of every fuzz target (libFuzzer + AddressSanitizer, 5 s each): docs/fuzzing.md.
 ./fuzz/run.sh --smoke
