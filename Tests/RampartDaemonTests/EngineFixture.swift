@@ -34,6 +34,12 @@ final class EngineFixture: Sendable {
         popd
         """
 
+    /// Seconds added to the wall clock the engine sees (lease expiry).
+    final class ClockOffset: Sendable {
+        let seconds = Mutex<Double>(0)
+    }
+    let clockOffset = ClockOffset()
+
     init(policy: String? = EngineFixture.webServer, dns: [String] = ["192.0.2.53"], gateways: [IPAddress] = [IPAddress("192.0.2.1")!],
          resolve: @escaping @Sendable (String) -> Result<[IPAddress], HostLookupError> = { _ in .failure(HostLookupError(message: "no DNS in tests")) }) throws {
         directory = NSTemporaryDirectory() + "rampart-engine-\(UUID().uuidString)"
@@ -54,12 +60,14 @@ final class EngineFixture: Sendable {
         let transport = RecordingTransport()
         self.transport = transport
         let box = notifications
+        let offset = clockOffset
         let environment = EngineEnvironment(
             notify: { message in box.record((transport.transactions.count, message)) },
             gateways: { .success(gateways) },
             resolve: resolve,
             readConfig: { _ in nil },
-            releaseStartupMemory: {})
+            releaseStartupMemory: {},
+            wallClock: { Date().timeIntervalSince1970 + offset.seconds.withLock { $0 } })
         engine = PolicyEngine(config: config, configPath: nil, overrides: .init(store: nil, socket: nil),
                               client: NftablesClient(transport: transport, interfaceIndex: { _ in 7 }),
                               environment: environment, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))

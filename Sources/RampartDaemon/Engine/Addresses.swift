@@ -174,7 +174,8 @@ extension PolicyEngine {
     /// read (or directory listed) fails the whole reading, so the sets keep their last good
     /// addresses. Expired leases are left out, and the sets are read again when the next current
     /// one expires (a lease that ends while its file stays as it is).
-    func readLeases(now: Double = Date().timeIntervalSince1970) -> Result<[(file: String, info: LeaseInfo)], SourceFile.Failure> {
+    func readLeases() -> Result<[(file: String, info: LeaseInfo)], SourceFile.Failure> {
+        let now = environment.wallClock()
         var out: [(String, LeaseInfo)] = []
         func files(_ directories: [String], _ accept: (String) -> Bool) throws(SourceFile.Failure) -> [String] {
             var all: [String] = []

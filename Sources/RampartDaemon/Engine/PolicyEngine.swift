@@ -22,17 +22,21 @@ public struct EngineEnvironment: Sendable {
     public var readConfig: @Sendable (String) throws -> String?
     /// Hands startup's code pages back to the kernel, a second after READY (`WorkingSet`).
     public var releaseStartupMemory: @Sendable () -> Void
+    /// Wall-clock time, seconds since the epoch: what lease expiry is measured against.
+    public var wallClock: @Sendable () -> Double
 
     public init(notify: @escaping @Sendable (String) -> Void,
                 gateways: @escaping @Sendable () -> Result<[IPAddress], NetlinkError> = { Result { () throws(NetlinkError) in try RouteMonitor.defaultGateways() } },
                 resolve: @escaping @Sendable (String) -> Result<[IPAddress], HostLookupError> = HostLookup.resolve,
                 readConfig: @escaping @Sendable (String) throws -> String? = DaemonConfig.readFile,
-                releaseStartupMemory: @escaping @Sendable () -> Void = { WorkingSet.releaseExecutableCode() }) {
+                releaseStartupMemory: @escaping @Sendable () -> Void = { WorkingSet.releaseExecutableCode() },
+                wallClock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.notify = notify
         self.gateways = gateways
         self.resolve = resolve
         self.readConfig = readConfig
         self.releaseStartupMemory = releaseStartupMemory
+        self.wallClock = wallClock
     }
 }
 
