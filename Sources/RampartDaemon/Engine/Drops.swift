@@ -60,8 +60,7 @@ extension PolicyEngine {
         interfaceNames = [:]
         lastDropSummary = summary
         Self.add(summary, to: &totals)
-        var origins: [String: FilterOrigin] = [:]
-        for f in EffectiveFilters.collect(store, dynamic: dynamic) { origins[f.id] = f.origin }
+        let origins = filterOrigins()
         let entries = DropLog.entries(summary, origins: origins)
         for entry in entries {
             var fields: Logger.Metadata = [:]

@@ -55,6 +55,13 @@ extension PolicyEngine {
 }
 
 extension PolicyEngine {
+    /// Where each active filter comes from, by id: what drop records, metrics and the monitor name.
+    func filterOrigins() -> [String: FilterOrigin] {
+        var origins: [String: FilterOrigin] = [:]
+        for f in EffectiveFilters.collect(store, dynamic: dynamic) { origins[f.id] = f.origin }
+        return origins
+    }
+
     /// The metrics, in one step on the engine (the counters are one netlink dump of the table).
     func metrics() throws(NetlinkError) -> MetricsSnapshot {
         var m = MetricsSnapshot()
@@ -69,8 +76,7 @@ extension PolicyEngine {
         m.bootMode = store.config.bootMode.rawValue
         m.startedAt = startedAt.timeIntervalSince1970
         m.rules = applied?.ruleCount ?? 0
-        var origins: [String: FilterOrigin] = [:]
-        for f in EffectiveFilters.collect(store, dynamic: dynamic) { origins[f.id] = f.origin }
+        let origins = filterOrigins()
         if applied != nil {
             m.filters = MetricsSnapshot.filterCounts(try client.ruleCounters() + client.elementCounters(), origins: origins)
         }
@@ -110,8 +116,7 @@ extension PolicyEngine {
     /// `rampart monitor`'s frame data, in one step on the engine.
     func monitorSnapshot() throws(NetlinkError) -> MonitorSnapshot {
         let s = status()
-        var origins: [String: FilterOrigin] = [:]
-        for f in EffectiveFilters.collect(store, dynamic: dynamic) { origins[f.id] = f.origin }
+        let origins = filterOrigins()
         let counts = applied == nil ? [] : MetricsSnapshot.filterCounts(try client.ruleCounters() + client.elementCounters(), origins: origins)
         let views = MonitorSnapshot.filters(store, dynamic: dynamic, addresses: addresses)
         var info = stat()
