@@ -63,8 +63,9 @@ let package = Package(
         // Helpers for tests and benchmarks only. The pure kit (fixtures, the deterministic
         // generator) links no C library; the namespace kit (netns, processes, notify sockets) is
         // for the integration tests and benchmarks.
-        .target(name: "RampartTestKit", swiftSettings: strict),
-        .target(name: "RampartNamespaceKit", dependencies: ["RampartNetlink", "CRampartSystem"], swiftSettings: strict),
+        .target(name: "CRampartTestKit"),
+        .target(name: "RampartTestKit", dependencies: ["CRampartTestKit"], swiftSettings: strict),
+        .target(name: "RampartNamespaceKit", dependencies: ["RampartNetlink", "CRampartSystem", "RampartTestKit"], swiftSettings: strict),
         .executableTarget(
             name: "rampart",
             dependencies: [
@@ -92,7 +93,7 @@ let package = Package(
                                                            .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         // Root, namespaces, the real kernel and the real daemon.
         .testTarget(name: "RampartIntegrationTests", dependencies: ["rampart", "RampartTestKit", "RampartNamespaceKit", "RampartCompiler", "RampartPolicy", "RampartSystem", "RampartControl"], swiftSettings: strict),
-        .testTarget(name: "RampartCLITests", dependencies: ["rampart", "RampartPolicy", "RampartCompiler", "RampartReport", "RampartSystem"], exclude: ["Golden"], swiftSettings: strict),
+        .testTarget(name: "RampartCLITests", dependencies: ["rampart", "RampartPolicy", "RampartCompiler", "RampartReport", "RampartSystem", "RampartTestKit"], exclude: ["Golden"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,30 +1,20 @@
 import CRampartSystem
 import Foundation
 import RampartNetlink
+@_exported import RampartTestKit
 
-/// Runs a program and captures its output. Test and benchmark helper; never used by the product.
+/// Runs a program and captures its output, bounded by `timeout` seconds (the process group is
+/// killed and an error thrown on expiry). Test and benchmark helper; never used by the product.
 @discardableResult
-public func sh(_ arguments: [String], input: String? = nil, allowFailure: Bool = false) throws -> (status: Int32, out: String, err: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = arguments
-    let out = Pipe(), err = Pipe(), inp = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    p.standardInput = inp
-    try p.run()
-    if let input { inp.fileHandleForWriting.write(Data(input.utf8)) }
-    try inp.fileHandleForWriting.close()
-    // Read both pipes concurrently so neither fills up and blocks the child.
-    let errData = LockedData()
-    let reader = Thread { errData.set(err.fileHandleForReading.readDataToEndOfFile()) }
-    reader.start()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    while !errData.done { usleep(1000) }
-    let result = (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: errData.value, as: UTF8.self))
-    if result.0 != 0 && !allowFailure {
-        throw ShellError(message: "\(arguments.joined(separator: " ")) exited \(result.0): \(result.2)\(result.1.prefix(2000))")
+public func sh(_ arguments: [String], input: String? = nil, allowFailure: Bool = false, timeout: Double = 600) throws -> (status: Int32, out: String, err: String) {
+    let result: (status: Int32, out: String, err: String)
+    do {
+        result = try ChildProcess.run(arguments, input: input, timeout: timeout)
+    } catch let error as ChildProcessError {
+        throw ShellError(message: error.message)
+    }
+    if result.status != 0 && !allowFailure {
+        throw ShellError(message: "\(arguments.joined(separator: " ")) exited \(result.status): \(result.err)\(result.out.prefix(2000))")
     }
     return result
 }
@@ -33,15 +23,6 @@ public struct ShellError: Error, CustomStringConvertible {
     public var message: String
     public init(message: String) { self.message = message }
     public var description: String { message }
-}
-
-final class LockedData: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data = Data()
-    private var finished = false
-    func set(_ d: Data) { lock.lock(); data = d; finished = true; lock.unlock() }
-    var done: Bool { lock.lock(); defer { lock.unlock() }; return finished }
-    var value: Data { lock.lock(); defer { lock.unlock() }; return data }
 }
 
 /// A network namespace that exists for one test: created on init, deleted by `delete()`.
@@ -74,7 +55,7 @@ public final class Namespace: @unchecked Sendable {
     public func nftList() throws -> String { try run(["nft", "list", "ruleset"]).out }
 
     /// Starts a background process inside the namespace; the caller terminates it.
-    public func spawn(_ arguments: [String]) throws -> Process {
+    public func spawn(_ arguments: [String]) throws -> ChildProcess {
         try launch(arguments)
     }
 
@@ -90,15 +71,9 @@ public final class Namespace: @unchecked Sendable {
         return InteractiveProcess(process: try launch(arguments, input: pipe), input: pipe)
     }
 
-    private func launch(_ arguments: [String], input: Pipe? = nil, output: Pipe? = nil) throws -> Process {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        p.arguments = ["netns", "exec", name] + arguments
-        if let input { p.standardInput = input }
-        p.standardOutput = output ?? FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        return p
+    private func launch(_ arguments: [String], input: Pipe? = nil, output: Pipe? = nil) throws -> ChildProcess {
+        try ChildProcess(["/usr/sbin/ip", "netns", "exec", name] + arguments,
+                         stdin: input.map { .pipe($0) } ?? .null, stdout: output.map { .pipe($0) } ?? .null)
     }
 
     /// An nftables notification listener whose socket lives in this namespace.
@@ -156,10 +131,10 @@ public func link(_ a: Namespace, _ aAddresses: [String], _ b: Namespace, _ bAddr
 }
 
 public final class CapturedProcess: @unchecked Sendable {
-    let process: Process
+    let process: ChildProcess
     let pipe: Pipe
 
-    init(process: Process, pipe: Pipe) {
+    init(process: ChildProcess, pipe: Pipe) {
         self.process = process
         self.pipe = pipe
     }
@@ -173,10 +148,10 @@ public final class CapturedProcess: @unchecked Sendable {
 }
 
 public final class InteractiveProcess: @unchecked Sendable {
-    let process: Process
+    let process: ChildProcess
     let input: Pipe
 
-    init(process: Process, input: Pipe) {
+    init(process: ChildProcess, input: Pipe) {
         self.process = process
         self.input = input
     }

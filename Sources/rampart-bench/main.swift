@@ -52,18 +52,11 @@ func store(_ script: String) -> Store {
 }
 
 /// Starts rampartd in `ns` with a test NOTIFY_SOCKET and no watchdog; output is discarded.
-@MainActor func startDaemon(in ns: Namespace, _ arguments: [String], notify: NotifySocket) throws -> Process {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-    p.arguments = ["netns", "exec", ns.name, rampartdBinary] + arguments
+@MainActor func startDaemon(in ns: Namespace, _ arguments: [String], notify: NotifySocket) throws -> ChildProcess {
     var env = ProcessInfo.processInfo.environment
     env["NOTIFY_SOCKET"] = notify.path
     env.removeValue(forKey: "WATCHDOG_USEC")
-    p.environment = env
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
-    try p.run()
-    return p
+    return try ChildProcess(["/usr/sbin/ip", "netns", "exec", ns.name, rampartdBinary] + arguments, environment: env)
 }
 
 /// Runs a command with posix_spawn and waits: the least overhead a process launch can have, so

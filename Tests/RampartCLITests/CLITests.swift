@@ -1,5 +1,6 @@
 import Foundation
 import RampartReport
+import RampartTestKit
 import Testing
 
 /// End-to-end tests of the `rampart` binary: argv in, exit status, stdout and stderr out,
@@ -29,25 +30,11 @@ struct CLI {
 
     @discardableResult
     func run(_ arguments: [String], stdin: String? = nil) throws -> Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CLI.binary)
-        p.arguments = arguments
-        p.currentDirectoryURL = directory
         var env = ProcessInfo.processInfo.environment
         env["RAMPART_STORE"] = store
         env["RAMPART_SOCKET"] = directory.appendingPathComponent("no-daemon.sock").path
-        p.environment = env
-        let out = Pipe(), err = Pipe(), input = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = input
-        try p.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        let r = try ChildProcess.run([CLI.binary] + arguments, input: stdin ?? "", environment: env, directory: directory.path)
+        return Result(status: r.status, stdout: r.out, stderr: r.err)
     }
 
     func write(_ name: String, _ text: String) throws -> String {
@@ -72,12 +59,8 @@ struct CLI {
         #expect(compiled.status == 0)
         #expect(compiled.stdout.contains("table inet rampart {"))
         let file = try cli.write("ruleset.nft", compiled.stdout)
-        let check = Process()
-        check.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
-        check.arguments = (getuid() == 0 ? ["--net"] : ["--map-root-user", "--net"]) + ["nft", "-c", "-f", file]
-        try check.run()
-        check.waitUntilExit()
-        #expect(check.terminationStatus == 0)
+        let check = try ChildProcess.run(["/usr/bin/unshare"] + (getuid() == 0 ? ["--net"] : ["--map-root-user", "--net"]) + ["nft", "-c", "-f", file])
+        #expect(check.status == 0, "\(check.err)")
         let boot = try cli.run(["compile", "--boot"])
         #expect(boot.stdout.contains("policy drop;"))
         let json = try cli.run(["compile", "--json"])
@@ -259,12 +242,8 @@ struct CLI {
         let header = W3CLog.header(software: "rampartd")
         func line(_ port: Int) -> String { "2026-12-02 08:01:00 DROP UDP 203.0.113.7 192.0.2.10 - \(port) 1 F3 b P in\n" }
         let path = try cli.write("drops.log", header + line(1))
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CLI.binary)
-        p.arguments = ["logs", "--follow", "--file", path, "--format", "csv"]
         let out = Pipe()
-        p.standardOutput = out
-        try p.run()
+        let p = try ChildProcess([CLI.binary, "logs", "--follow", "--file", path, "--format", "csv"], stdout: .pipe(out))
         // SIGKILL: the child may inherit a mask with SIGTERM blocked from the test runner's thread.
         defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) }; p.waitUntilExit() }
         final class Collected: @unchecked Sendable {

@@ -1,4 +1,5 @@
 import Foundation
+import RampartTestKit
 import Testing
 @testable import RampartCompiler
 @testable import RampartPolicy
@@ -32,14 +33,6 @@ func nftCheck(_ text: String) throws -> (status: Int32, output: String) {
     let file = FileManager.default.temporaryDirectory.appendingPathComponent("rampart-check-\(UUID().uuidString).nft")
     try text.write(to: file, atomically: true, encoding: .utf8)
     defer { try? FileManager.default.removeItem(at: file) }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
-    process.arguments = (getuid() == 0 ? ["--net"] : ["--map-root-user", "--net"]) + ["nft", "-c", "-f", file.path]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    let r = try ChildProcess.run(["/usr/bin/unshare"] + (getuid() == 0 ? ["--net"] : ["--map-root-user", "--net"]) + ["nft", "-c", "-f", file.path])
+    return (r.status, r.err + r.out)
 }

@@ -14,7 +14,7 @@ final class DaemonHarness: @unchecked Sendable {
 
     let cli: RampartCLI
     let ns: Namespace
-    var process: Process?
+    var process: ChildProcess?
     let notify: NotifySocket
     var socket: String { socketOverride ?? cli.directory.appendingPathComponent("control.sock").path }
     var configPath: String { cli.directory.appendingPathComponent("rampartd.conf").path }
@@ -34,21 +34,16 @@ final class DaemonHarness: @unchecked Sendable {
     /// Starts rampartd and waits for READY=1; returns every notification received until then.
     @discardableResult
     func start(waitForReady: Bool = true) throws -> [String] {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        p.arguments = ["netns", "exec", ns.name] + (fileLimit.map { ["prlimit", "--nofile=\($0):\($0)", "--"] } ?? [])
-            + [DaemonHarness.binary, "--config", configPath, "--store", cli.store, "--socket", socket]
         var env = ProcessInfo.processInfo.environment
         env["NOTIFY_SOCKET"] = notify.path
         env.removeValue(forKey: "WATCHDOG_USEC")
-        p.environment = env
         if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
         let logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        defer { try? logHandle.close() }
         logHandle.seekToEndOfFile()
-        p.standardOutput = logHandle
-        p.standardError = logHandle
-        try p.run()
-        process = p
+        process = try ChildProcess(["/usr/sbin/ip", "netns", "exec", ns.name] + (fileLimit.map { ["prlimit", "--nofile=\($0):\($0)", "--"] } ?? [])
+                                   + [DaemonHarness.binary, "--config", configPath, "--store", cli.store, "--socket", socket],
+                                   environment: env, stdout: .file(logHandle), stderr: .file(logHandle))
         guard waitForReady else { return [] }
         var messages: [String] = []
         let deadline = Date().addingTimeInterval(20)

@@ -147,12 +147,9 @@ import RampartTestKit
                 // credentials at accept must hold the line by themselves.
                 chmod(daemon.socket, 0o666)
                 // The flood holds its connections for 4 s; root asks, and the descriptors are counted, meanwhile.
-                let flood = Process()
-                flood.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
-                flood.arguments = ["--nofile=4096:4096", "runuser", "-u", users.other, "--", "python3", "-c", Self.flood, daemon.socket, "1100", "4"]
                 let floodOut = Pipe()
-                flood.standardOutput = floodOut
-                try flood.run()
+                let flood = try ChildProcess(["/usr/bin/prlimit", "--nofile=4096:4096", "runuser", "-u", users.other, "--", "python3", "-c", Self.flood, daemon.socket, "1100", "4"],
+                                             stdout: .pipe(floodOut))
                 usleep(2_000_000)
                 let status = try daemon.rampart(["status"], allowFailure: true)
                 #expect(status.status == 0 && status.out.contains("rampartd running"), "root is served during the flood: \(status.err)")
@@ -388,12 +385,7 @@ import RampartTestKit
         var mismatched = 0
         for trial in 0..<60 {
             let mode = ["permit", "block", "stateful"][trial % 3]
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: RampartCLI.binary)
-            p.arguments = ["dynamic", "set", "config", "bootmode", mode, "--store", cli.store]
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            try p.run()
+            let p = try ChildProcess([RampartCLI.binary, "dynamic", "set", "config", "bootmode", mode, "--store", cli.store])
             usleep(UInt32.random(in: 5_000...120_000))
             kill(p.processIdentifier, SIGKILL)
             p.waitUntilExit()

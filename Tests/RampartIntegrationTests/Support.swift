@@ -48,7 +48,7 @@ struct RampartCLI {
 /// internal 198.51.100.0/24 + 2001:db8:100::/64, external 203.0.113.0/24 + 2001:db8:203::/64.
 final class Lab: @unchecked Sendable {
     let server: Namespace, inside: Namespace, external: Namespace
-    private var servers: [Process] = []
+    private var servers: [ChildProcess] = []
 
     static let serverInternal4 = "198.51.100.1", serverInternal6 = "2001:db8:100::1"
     static let serverExternal4 = "203.0.113.1", serverExternal6 = "2001:db8:203::1"
