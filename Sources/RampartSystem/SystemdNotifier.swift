@@ -45,12 +45,19 @@ public final class SystemdNotifier: Sendable {
         return .microseconds(Int64(usec))
     }
 
-    public func notify(_ message: String) {
-        guard fd >= 0 else { return }
+    /// Sends without ever waiting: the engine calls this, and a receiver that stopped reading
+    /// (systemd busy, or a test's socket nobody drains) once held the engine in sendto(), so that
+    /// self-healing and the control socket stopped. A message the socket has no room for is
+    /// dropped and false returned; the caller logs it. Every message rampartd sends is a state
+    /// that a later one repeats (STATUS, READY after each reload, the next WATCHDOG ping).
+    @discardableResult
+    public func notify(_ message: String) -> Bool {
+        guard fd >= 0 else { return true }
         let data = Array(message.utf8)
         var address = self.address
-        _ = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, data, data.count, Int32(MSG_NOSIGNAL), $0, length) }
+        let sent = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, data, data.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT), $0, length) }
         }
+        return sent >= 0
     }
 }

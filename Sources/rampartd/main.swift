@@ -6,6 +6,7 @@ import RampartControl
 import RampartDaemon
 import RampartNetlink
 import RampartSystem
+import Synchronization
 
 /// rampartd: enforce the boot mode at once, then the stored policy; reload on SIGHUP; restore the
 /// table when someone else changes it; serve the control socket. See docs/rampartd.md.
@@ -65,7 +66,15 @@ struct RampartdCommand: ParsableCommand {
             throw ExitCode.failure
         }
         let notifier = SystemdNotifier()
-        let engineEnvironment = EngineEnvironment(notify: { notifier.notify($0) })
+        let undelivered = UndeliveredNotifications()
+        let engineEnvironment = EngineEnvironment(notify: { message in
+            if !notifier.notify(message) {
+                let n = undelivered.count()
+                if n == 1 || n % 1000 == 0 {
+                    logger.warning("the notify socket is full: \(n) notification(s) to the service manager dropped so far (rampartd goes on)")
+                }
+            }
+        })
         let engine = PolicyEngine(config: daemonConfig, configPath: configPath, overrides: overrides, client: client,
                                   environment: engineEnvironment, logger: logger, started: started)
         let lifecycle = Lifecycle(engine: engine, config: daemonConfig,
@@ -98,3 +107,9 @@ let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
 
 let executor = Lifecycle.takeOverSignalsAndExecutor()
 RampartdCommand.main()
+
+/// How many sd_notify messages found the service manager's socket full.
+final class UndeliveredNotifications: Sendable {
+    private let value = Atomic<Int>(0)
+    func count() -> Int { value.add(1, ordering: .relaxed).newValue }
+}

@@ -74,10 +74,10 @@ final class DaemonHarness: @unchecked Sendable {
 
     /// Runs the rampart CLI against this daemon.
     @discardableResult
-    func rampart(_ arguments: [String], allowFailure: Bool = false, user: String? = nil) throws -> (status: Int32, out: String, err: String) {
+    func rampart(_ arguments: [String], allowFailure: Bool = false, user: String? = nil, timeout: Double = 600) throws -> (status: Int32, out: String, err: String) {
         var command = ["env", "RAMPART_SOCKET=\(socket)", "RAMPART_STORE=\(cli.store)", RampartCLI.binary] + arguments
         if let user { command = ["runuser", "-u", user, "--"] + command }
-        return try sh(command, allowFailure: allowFailure)
+        return try sh(command, allowFailure: allowFailure, timeout: timeout)
     }
 
     func stop() {

@@ -157,6 +157,25 @@ import RampartTestKit
         }
     }
 
+    /// Found by the soak test: the service manager's notify socket is full (nobody reads it, as
+    /// when systemd is busy). rampartd used to block in sendto() on the engine thread, and then
+    /// answered nothing and restored nothing. Now it drops the notification, says so, and goes on.
+    @Test func aFullNotifySocketNeverStopsTheDaemon() throws {
+        try withDaemon { daemon, ns in
+            try daemon.start()
+            // The harness reads nothing from here on; the socket's queue holds 10 datagrams by default.
+            for _ in 0..<30 {
+                let reload = try daemon.rampart(["reload"], allowFailure: true, timeout: 20)
+                #expect(reload.status == 0, "\(reload.err)")
+            }
+            let status = try daemon.rampart(["status"], allowFailure: true, timeout: 20)
+            #expect(status.status == 0 && status.out.contains("rampartd running"), "\(status.err)")
+            try ns.run(["nft", "delete", "table", "inet", "rampart"])
+            #expect(try daemon.eventually(5) { try ns.nftList().contains("comment \"F4\"") }, "the table is restored")
+            #expect(daemon.log().contains("the notify socket is full"), "the drops are logged")
+        }
+    }
+
     /// The real daemon's status lists each service, running; SIGTERM stops them through
     /// cancellation: exit status 0, STOPPING=1, the socket removed, the ruleset still in force.
     @Test func statusShowsEachServiceAndStopIsClean() throws {
