@@ -163,7 +163,7 @@ def deletions():
 def drops():
     r = lab.run("client", ["python3", PROBE, "flood", SERVER, "--rate", "20000", "--seconds", "0.1", "--ports", "161-161"], capture_output=True, text=True)
     count("drop bursts")
-    count("datagrams sent", 2000)
+    count("datagrams sent", int(r.stdout.split()[-1]) if r.returncode == 0 and r.stdout.split() else 0)
 
 
 def probe(kind, port):
@@ -224,6 +224,19 @@ print(f"  descriptors: {samples[0][2]} at start, {first[2]} after warm-up, {last
 print(f"  threads: {samples[0][3]} at start, {first[3]} after warm-up, {last[3]} at the end, most {max(s[3] for s in samples)}")
 dropped = [line for line in metrics.splitlines() if line.startswith(("rampart_drops_logged_total", "rampart_log_events_total", "rampart_restores_total", "rampart_applies_total"))]
 print("  " + "\n  ".join(dropped[:12]))
+def metric(name):
+    for line in metrics.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return None
+
+
+lost = metric('rampart_log_events_total{outcome="lost"}')
+logged = sum(float(l.split()[-1]) for l in dropped if l.startswith("rampart_drops_logged_total"))
+if lost is None or lost > 0:
+    violate(f"drop events lost: {lost}")
+if logged < counts["datagrams sent"]:
+    violate(f"{logged:.0f} drops logged, fewer than the {counts['datagrams sent']} datagrams sent to the blocked port")
 if last[1] > first[1] * 1.25 + 2048:
     violate(f"RSS grew from {first[1]} KiB to {last[1]} KiB")
 if last[2] > first[2] + 4:
