@@ -14,3 +14,6 @@ bin="$(swift build --show-bin-path)"
 for f in fuzz/crashes/*; do name="${f##*/}"; "$bin/rampart-fuzz" "${name%%-*}" "$f"; done
 # A short smoke run of every fuzz target (libFuzzer + AddressSanitizer, 5 s each): docs/fuzzing.md.
 ./fuzz/run.sh --smoke
+# Short runs of the crash-safety trials and the soak test (docs/hardening.md has the long runs).
+python3 scripts/crash-trials.py --trials 20 --filters 300 --writers 4 --rounds 3 --bin "$bin"
+python3 scripts/soak.py --minutes 0.5 --bin "$bin"

@@ -101,6 +101,8 @@ public struct StoreFile: Sendable {
         let new = store.config
         let old = (try? StoreCodec.decodeBootConfig(Self.readRegularFile(bootTarget, what: "boot file"))) ?? new
         let meet = DynamicConfig.bootMeet(old, new)
+        removeStaleTemporaries(of: target)
+        removeStaleTemporaries(of: bootTarget)
         if meet != old { try writeAtomically(StoreCodec.encodeBootConfig(meet), to: bootTarget, mode: 0o640) }
         try writeAtomically(StoreCodec.encode(store), to: target, mode: 0o640)
         if meet != new || !FileManager.default.fileExists(atPath: bootTarget) {
@@ -198,6 +200,19 @@ public func writeAtomically(_ data: Data, to path: String, mode: mode_t = 0o644)
     guard rename(temp, path) == 0 else { throw StoreError("cannot replace \(path): \(errnoText())") }
     ok = true
     syncDirectory(of: path)
+}
+
+/// `PATH.tmp.PID` files of writers that died between writing and renaming (kill -9, power cut:
+/// the crash trials leave a few in a thousand). Whole copies of a store nobody will rename; a
+/// writer that is still alive keeps its file.
+func removeStaleTemporaries(of path: String) {
+    let directory = Path.directory(of: path).isEmpty ? "." : Path.directory(of: path)
+    let prefix = Path.lastComponent(path) + ".tmp."
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+    for name in names where name.hasPrefix(prefix) {
+        guard let pid = pid_t(name.dropFirst(prefix.count)), pid > 0, pid != getpid() else { continue }
+        if kill(pid, 0) == -1 && errno == ESRCH { unlink(directory + "/" + name) }
+    }
 }
 
 func syncDirectory(of path: String) {

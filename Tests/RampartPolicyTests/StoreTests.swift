@@ -123,6 +123,25 @@ import RampartSystem
         #expect(try Data(contentsOf: URL(fileURLWithPath: file.path)) == corrupt)
     }
 
+    /// Found by the crash trials: a writer killed between writing `store.json.tmp.PID` and the
+    /// rename left the whole copy behind, one more on every such kill. The next save removes the
+    /// copies of dead writers and leaves a live writer's alone.
+    @Test func temporariesOfDeadWritersAreRemovedByTheNextSave() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rampart-store-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = StoreFile(path: dir.appendingPathComponent("store.json").path)
+        let dead = try ChildProcess(["true"])
+        dead.waitUntilExit()
+        let live = getppid()
+        for name in ["store.json.tmp.\(dead.processIdentifier)", "store.json.boot.tmp.\(dead.processIdentifier)", "store.json.tmp.\(live)", "store.json.tmp.x"] {
+            try Data("{".utf8).write(to: dir.appendingPathComponent(name))
+        }
+        try file.withExclusiveLock { try file.save(try sample()) }
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
+        #expect(left == ["store.json", "store.json.boot", "store.json.lock", "store.json.tmp.\(live)", "store.json.tmp.x"], "\(left)")
+    }
+
     @Test func environmentSelectsTheStore() {
         #expect(StoreFile.resolve(option: nil, environment: [:]).path == "/var/lib/rampart/store.json")
         #expect(StoreFile.resolve(option: nil, environment: ["RAMPART_STORE": "/tmp/x.json"]).path == "/tmp/x.json")
