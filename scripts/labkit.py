@@ -117,7 +117,12 @@ class Daemon:
                                    env=e, stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.dir, "rampartd.log"), "a"))
         self.notify.settimeout(30)
         while True:
-            message = self.notify.recv(65536).decode(errors="replace")
+            try:
+                message = self.notify.recv(65536).decode(errors="replace")
+            except TimeoutError:
+                log = open(os.path.join(self.dir, "rampartd.log"), errors="replace").read()[-3000:]
+                state = "still running" if self.proc.poll() is None else f"exited with {self.proc.returncode}"
+                raise RuntimeError(f"rampartd sent no READY=1 within 30 s ({state}); its log ends:\n{log}")
             if "READY=1" in message.split("\n"):
                 return
 

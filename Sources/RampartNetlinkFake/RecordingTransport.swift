@@ -99,6 +99,8 @@ public final class RecordingTransport: NetlinkTransport, @unchecked Sendable {
         } else if type == Int32(NFT_MSG_GETSET.rawValue) || type == Int32(NFT_MSG_GETSETELEM.rawValue) {
             // Sets are not modelled: an empty dump.
             queue.append(Wire.message(type: UInt16(NLMSG_DONE), flags: UInt16(NLM_F_MULTI), sequence: message.sequence, [0, 0, 0, 0]))
+        } else if type == Int32(NFT_MSG_GETRULE.rawValue) && !tableExists {
+            queue.append(error(ENOENT, for: message))
         } else if type == Int32(NFT_MSG_GETRULE.rawValue) {
             var datagram: [UInt8] = []
             for rule in rules {

@@ -172,6 +172,23 @@ import Testing
         #expect(await f.engine.status().state == "running")
     }
 
+    /// Found by the soak test: `monitor --once` in the moment between an external delete and its
+    /// notification answered "no such table". A counter query that finds the table missing
+    /// restores it first, then answers.
+    @Test func aCounterQueryInTheDeletionWindowRestoresAndAnswers() async throws {
+        let f = try EngineFixture()
+        try await f.start()
+        let policy = try #require(f.transport.transactions.last)
+        for op in [ControlOperation.monitor, .counters, .metrics] {
+            f.transport.deleteTableExternally()
+            let response = await f.request(ControlRequest(op: op))
+            #expect(response.ok, "\(op): \(response.error ?? "")")
+            #expect(f.transport.hasTable, "\(op) restored the table")
+            #expect(f.transport.transactions.last?.messages == policy.messages)
+        }
+        #expect(await f.engine.status().restores == 3)
+    }
+
     @Test func failedRestoreIsRetriedUntilItWorks() async throws {
         let f = try EngineFixture()
         try await f.start()

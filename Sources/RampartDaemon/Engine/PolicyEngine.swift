@@ -424,6 +424,19 @@ public actor PolicyEngine {
         restore()
     }
 
+    /// Reads the kernel's counters for a query. A table found missing (deleted a moment ago, its
+    /// notification not yet handled: the soak test's `monitor --once` failed there) is restored
+    /// first and read again, so the answer is never "no such table" while rampartd enforces one.
+    func readingTable<T>(_ read: () throws -> T) throws -> T {
+        do {
+            return try read()
+        } catch let error as NetlinkError where error.errno == ENOENT && applied != nil {
+            logger.warning("table inet rampart is missing; restoring the \(enforcement) before answering")
+            restore()
+            return try read()
+        }
+    }
+
     func restore() {
         guard applied != nil else { return }
         switch apply(enforcement, reason: "restore after a foreign change") {

@@ -156,7 +156,7 @@ extension PolicyEngine {
         case .counters:
             let counters: [RuleCounter]
             do {
-                counters = try client.ruleCounters() + client.elementCounters()
+                counters = try readingTable { try client.ruleCounters() + client.elementCounters() }
             } catch {
                 return .failure(.kernel, "cannot read the counters: \(error)")
             }
@@ -167,7 +167,7 @@ extension PolicyEngine {
         case .metrics:
             let snapshot: MetricsSnapshot
             do {
-                snapshot = try metrics()
+                snapshot = try readingTable { try metrics() }
             } catch {
                 return .failure(.kernel, "cannot read the counters: \(error)")
             }
@@ -175,7 +175,7 @@ extension PolicyEngine {
             return await offEngine { ControlResponse(ok: true, text: snapshot.render(format)) }
         case .monitor:
             do {
-                let snapshot = try monitorSnapshot()
+                let snapshot = try readingTable { try monitorSnapshot() }
                 return await offEngine { ControlResponse(ok: true, text: "", json: snapshot.json()) }
             } catch {
                 return .failure(.kernel, "cannot read the counters: \(error)")
