@@ -13,7 +13,7 @@ Needs root, the built binaries (`swift build`) and nft.
 """
 import argparse, json, os, random, shutil, signal, statistics, subprocess, sys, time
 
-from labkit import Daemon, Lab, listing, normalise
+from labkit import Daemon, Lab, listing
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--trials", type=int, default=1000, help="trials of each kill kind (default 1000)")

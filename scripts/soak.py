@@ -5,7 +5,7 @@ At the same time, until the time is up:
   reloads     SIGHUP every 2 s (half of them after the store was rewritten by `rampart exec`)
   addresses   resolv.conf rewritten every second with a new name server; each change must reach
               the kernel's DNS set (checked against `nft list set`), none may be missed
-  clients     `rampart status`, `show active`, `metrics`, `monitor --once`, `logs`-free queries
+  clients     `rampart status`, `show active`, `metrics`, `monitor --once`, `dynamic show config`
               in a loop, each must answer
   deletions   `nft delete table inet rampart` every 5 s; the table must be back within 5 s
   drops       bursts of 2,000 UDP datagrams to a blocked port every 2 s
@@ -14,7 +14,7 @@ At the same time, until the time is up:
 RSS, descriptors and threads of rampartd are sampled every 5 s; they must stay flat (no growth past
 the first minute beyond small allowances). Prints the figures and exits 1 on any violation.
 """
-import argparse, json, os, random, signal, subprocess, sys, threading, time
+import argparse, json, os, signal, subprocess, sys, threading, time
 
 from labkit import PROBE, Daemon, Lab
 
@@ -203,7 +203,6 @@ def sample():
     samples.append((time.monotonic(), rss, fds, threads))
 
 
-started = time.monotonic()
 sample()
 workers = [loop(2, reloads), loop(1, addresses), loop(0.2, clients), loop(5, deletions), loop(2, drops), loop(0.5, probes), loop(5, sample)]
 end = started + args.minutes * 60
