@@ -30,7 +30,10 @@ let package = Package(
         .systemLibrary(name: "CNetfilter", pkgConfig: "libnftnl", providers: [.apt(["libnftnl-dev", "libmnl-dev"])]),
         // The system layer: store file locking and atomic writes, bounded file reads, inotify,
         // eventfd wakeups, systemd notification, host lookups. The pure modules do no I/O.
-        .target(name: "RampartSystem", dependencies: ["RampartPolicy", "CRampartSystem"], swiftSettings: strict),
+        // NIOConcurrencyHelpers: NIOLockedValueBox, a pthread mutex ThreadSanitizer can see
+        // (Synchronization.Mutex it cannot, on Linux: docs/hardening.md).
+        .target(name: "RampartSystem", dependencies: ["RampartPolicy", "CRampartSystem", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
+                swiftSettings: strict),
         // eventfd, SO_PEERCRED, O_PATH, setns: what Glibc's module does not import.
         .target(name: "CRampartSystem"),
         // The one door to the kernel: netlink transport, linearizer, apply, set updates, read-back.
@@ -90,7 +93,7 @@ let package = Package(
         .testTarget(name: "RampartNetlinkTests", dependencies: ["RampartNetlink", "RampartNetlinkFake", "RampartCompiler", "RampartPolicy", "RampartTestKit", "RampartNamespaceKit"],
                     exclude: ["Golden"], swiftSettings: strict),
         .testTarget(name: "RampartDaemonTests", dependencies: ["RampartDaemon", "CRampartSystem", "RampartNetlinkFake", "RampartNetlink", "RampartControl", "RampartSystem", "RampartReport", "RampartCompiler", "RampartPolicy", "RampartTestKit",
-                                                           .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+                                                           .product(name: "Logging", package: "swift-log"), .product(name: "NIOEmbedded", package: "swift-nio")], swiftSettings: strict),
         // Root, namespaces, the real kernel and the real daemon.
         .testTarget(name: "RampartIntegrationTests", dependencies: ["rampart", "RampartTestKit", "RampartNamespaceKit", "RampartCompiler", "RampartPolicy", "RampartSystem", "RampartControl"], swiftSettings: strict),
         .testTarget(name: "RampartCLITests", dependencies: ["rampart", "RampartPolicy", "RampartCompiler", "RampartReport", "RampartSystem", "RampartTestKit"], exclude: ["Golden"], swiftSettings: strict),

@@ -1,21 +1,21 @@
 import Glibc
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Wakes one waiting task: `ring()` from anywhere (an actor, a thread), `wait()` in the one task
 /// that listens. A ring with nobody waiting is kept for the next wait. Cancellation ends a wait.
 /// How the engine tells a service "look again" without a stream, a timer or a poll.
 public final class Doorbell: Sendable {
-    private struct State: ~Copyable {
+    private struct State {
         var rung = false
         var waiter: CheckedContinuation<Void, Never>?
     }
 
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
 
     public init() {}
 
     public func ring() {
-        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+        let waiter = state.withLockedValue { s -> CheckedContinuation<Void, Never>? in
             if let w = s.waiter {
                 s.waiter = nil
                 return w
@@ -29,7 +29,7 @@ public final class Doorbell: Sendable {
     public func wait() async {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                let now = state.withLock { s -> Bool in
+                let now = state.withLockedValue { s -> Bool in
                     if s.rung || Task.isCancelled {
                         s.rung = false
                         return true
@@ -40,7 +40,7 @@ public final class Doorbell: Sendable {
                 if now { c.resume() }
             }
         } onCancel: {
-            let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            let waiter = state.withLockedValue { s -> CheckedContinuation<Void, Never>? in
                 let w = s.waiter
                 s.waiter = nil
                 return w

@@ -25,7 +25,9 @@ import RampartTestKit
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("rampart-boot-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: out) }
         let script = Fixtures.repositoryRoot.appendingPathComponent("Tests/boot/boot-test.sh").path
-        try sh(["bash", script, unit, out.path])
+        // The binaries beside this test bundle: a sanitizer build boots its own rampartd.
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        try sh(["env", "RAMPART_BIN=\(URL(fileURLWithPath: exe).deletingLastPathComponent().path)", "bash", script, unit, out.path])
         var files: [String: String] = [:]
         for name in try FileManager.default.contentsOfDirectory(atPath: out.path) {
             files[name] = try? String(contentsOfFile: out.appendingPathComponent(name).path, encoding: .utf8)

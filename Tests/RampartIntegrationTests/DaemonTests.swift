@@ -188,7 +188,7 @@ import RampartTestKit
             }
             daemon.signal(SIGTERM)
             #expect(daemon.eventually(5) { daemon.process?.isRunning == false })
-            #expect(daemon.process?.terminationStatus == 0, "a clean stop exits 0")
+            #expect(daemon.process?.terminationStatus == 0, "a clean stop exits 0: \(daemon.log())")
             var stopping = false
             while let m = daemon.notify.receive(timeout: 1) { if m.contains("STOPPING=1") { stopping = true; break } }
             #expect(stopping, "STOPPING=1 was sent")

@@ -41,8 +41,9 @@ cleanup() {
 trap cleanup EXIT INT TERM
 mount -t overlay overlay -o "lowerdir=$cache,upperdir=$work/upper,workdir=$work/work" "$root"
 
-# The binaries under test, with the Swift runtime libraries they link (at the same paths).
-bin="$(cd "$repo" && swift build --show-bin-path)"
+# The binaries under test (RAMPART_BIN: the test bundle's own), with the Swift runtime libraries
+# they link (at the same paths).
+bin="${RAMPART_BIN:-$(cd "$repo" && swift build --show-bin-path)}"
 install -m 0755 "$bin/rampartd" "$bin/rampart" "$root/usr/sbin/"
 for lib in $(ldd "$bin/rampartd" "$bin/rampart" | awk '$3 ~ /^\/opt\// {print $3}' | sort -u); do
     mkdir -p "$root$(dirname "$lib")"

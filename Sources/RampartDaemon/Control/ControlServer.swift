@@ -6,7 +6,7 @@ import NIOCore
 import NIOPosix
 import RampartControl
 import RampartSystem
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The control socket: a Unix stream socket speaking one JSON request line and one JSON reply
 /// line per connection (docs/control-protocol.md). Peer credentials are read at accept: an
@@ -197,7 +197,7 @@ final class ConnectionLimiter: Sendable {
         var perUID: [UInt32: Int] = [:]
     }
 
-    private let counts = Mutex(Counts())
+    private let counts = NIOLockedValueBox(Counts())
     let maxMembers: Int, maxPerUser: Int, maxRoot: Int
 
     init(members: Int, perUser: Int, root: Int) {
@@ -207,7 +207,7 @@ final class ConnectionLimiter: Sendable {
     }
 
     func admit(_ peer: Peer) -> Bool {
-        counts.withLock { c in
+        counts.withLockedValue { c in
             if peer.uid == 0 {
                 guard c.root < maxRoot else { return false }
                 c.root += 1
@@ -221,7 +221,7 @@ final class ConnectionLimiter: Sendable {
     }
 
     func release(_ peer: Peer) {
-        counts.withLock { c in
+        counts.withLockedValue { c in
             if peer.uid == 0 {
                 c.root -= 1
                 return
@@ -283,20 +283,28 @@ final class RequestDeadline: ChannelInboundHandler, @unchecked Sendable {
 struct RequestLineDecoder: ByteToMessageDecoder {
     typealias InboundOut = ByteBuffer
     let maxBytes: Int
+    /// Bytes of the pending line already searched for its newline: each read searches only what
+    /// it added (searching from the start every time was quadratic in the request's size).
+    var searched = 0
+
+    init(maxBytes: Int) { self.maxBytes = maxBytes }
 
     struct TooLong: Error {
         var limit: Int
     }
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        if let newline = buffer.readableBytesView.firstIndex(of: 0x0a) {
+        let unsearched = buffer.readableBytesView.dropFirst(searched)
+        if let newline = unsearched.firstIndex(of: 0x0a) {
             let length = newline - buffer.readerIndex
             guard length <= maxBytes else { throw TooLong(limit: maxBytes) }
             let line = buffer.readSlice(length: length)!
             buffer.moveReaderIndex(forwardBy: 1)
+            searched = 0
             context.fireChannelRead(Self.wrapInboundOut(line))
             return .continue
         }
+        searched = buffer.readableBytes
         if buffer.readableBytes > maxBytes { throw TooLong(limit: maxBytes) }
         return .needMoreData
     }

@@ -1,5 +1,5 @@
 import RampartNetlink
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Between the NFLOG reader thread and the engine: the packets not yet attributed, bounded, and
 /// the count of those that never will be. Losses are counted here, where every packet's sequence
@@ -15,13 +15,13 @@ final class DropQueue: Sendable {
     }
 
     let capacity: Int
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
 
     init(capacity: Int) { self.capacity = capacity }
 
     /// One datagram's packets; true when the queue was empty, so the consumer must be woken.
     func push(_ batch: [NflogPacket]) -> Bool {
-        state.withLock { s in
+        state.withLockedValue { s in
             let wasIdle = s.packets.isEmpty && s.lost == 0 && !s.overrun
             for p in batch {
                 guard let sequence = p.sequence else { continue }
@@ -39,7 +39,7 @@ final class DropQueue: Sendable {
 
     /// The kernel said ENOBUFS: the next sequence number says how many; the interval must start.
     func overrun() -> Bool {
-        state.withLock { s in
+        state.withLockedValue { s in
             let wasIdle = s.packets.isEmpty && s.lost == 0 && !s.overrun
             s.overrun = true
             return wasIdle
@@ -48,7 +48,7 @@ final class DropQueue: Sendable {
 
     /// Everything queued, and the losses since the last take.
     func take() -> (packets: [NflogPacket], lost: Int, overrun: Bool) {
-        state.withLock { s in
+        state.withLockedValue { s in
             let taken = (s.packets, s.lost, s.overrun)
             s = State(lastSequence: s.lastSequence)
             return taken

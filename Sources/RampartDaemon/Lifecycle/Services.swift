@@ -4,7 +4,7 @@ import NIOPosix
 import RampartNetlink
 import RampartPolicy
 import RampartSystem
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// One long-running part of rampartd. `run` goes on until its task is cancelled; returning or
 /// throwing before that is a failure, which the supervisor logs, shows in the status (degraded,
@@ -246,11 +246,11 @@ public enum Services {
 
 /// Coalesces reload requests: at most one running and one more queued.
 final class ReloadGate: Sendable {
-    private let state = Mutex((running: false, again: false))
+    private let state = NIOLockedValueBox((running: false, again: false))
 
     /// True when the caller should start a reload loop.
     func request() -> Bool {
-        state.withLock { s in
+        state.withLockedValue { s in
             if s.running {
                 s.again = true
                 return false
@@ -262,7 +262,7 @@ final class ReloadGate: Sendable {
 
     /// True when another reload was requested meanwhile.
     func finish() -> Bool {
-        state.withLock { s in
+        state.withLockedValue { s in
             if s.again {
                 s.again = false
                 return true
