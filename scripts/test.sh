@@ -17,6 +17,3 @@ for f in fuzz/crashes/*; do name="${f##*/}"; "$bin/rampart-fuzz" "${name%%-*}" "
 # Short runs of the crash-safety trials and the soak test (docs/hardening.md has the long runs).
 python3 scripts/crash-trials.py --trials 20 --filters 300 --writers 4 --rounds 3 --bin "$bin"
 python3 scripts/soak.py --minutes 0.5 --bin "$bin"
-# Every suite again under AddressSanitizer and LeakSanitizer (docs/hardening.md; ThreadSanitizer is
-# run by hand: scripts/sanitize.sh thread).
-"$repo_root/scripts/sanitize.sh" address

@@ -244,7 +244,7 @@ import RampartTestKit
         let sent = Int(try lab.external.run(["python3", RampartCLI.probe, "flood", L.serverExternal4, "--rate", "100000", "--seconds", "10",
                                              "--ports", "1-3000"]).out.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         let counted = Self.delta(try Self.kernelCounts(lab.server), before)["input drop"] ?? 0
-        _ = try daemon.eventually(underSanitizer ? 600 : 60) { let t = Self.tally(try Self.entries(daemon, file)); return t.logged + t.lost >= counted }
+        _ = try daemon.eventually(60) { let t = Self.tally(try Self.entries(daemon, file)); return t.logged + t.lost >= counted }
         let flooded = Self.memory(pid)
         let entries = try Self.entries(daemon, file)
         let totals = entries.filter { $0["type"] as? String == "total" }
