@@ -26,8 +26,8 @@ import RampartTestKit
         defer { try? FileManager.default.removeItem(at: out) }
         let script = Fixtures.repositoryRoot.appendingPathComponent("Tests/boot/boot-test.sh").path
         // The binaries beside this test bundle: a sanitizer build boots its own rampartd.
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        try sh(["env", "RAMPART_BIN=\(URL(fileURLWithPath: exe).deletingLastPathComponent().path)", "bash", script, unit, out.path])
+        let bin = URL(fileURLWithPath: DaemonHarness.binary).deletingLastPathComponent().path
+        try sh(["env", "RAMPART_BIN=\(bin)", "bash", script, unit, out.path])
         var files: [String: String] = [:]
         for name in try FileManager.default.contentsOfDirectory(atPath: out.path) {
             files[name] = try? String(contentsOfFile: out.appendingPathComponent(name).path, encoding: .utf8)
