@@ -252,12 +252,33 @@ public struct RuleCounter: Sendable, Equatable {
     public var id: String
     public var packets: UInt64
     public var bytes: UInt64
+    /// The NFLOG group of the rule's log statement, if it has one.
+    public var logGroup: UInt16?
+    /// Whether the rule has a counter of its own (a log rule before a drop rule has none).
+    public var counted: Bool
 
-    public init(chain: String, handle: UInt64, id: String, packets: UInt64, bytes: UInt64) {
+    public init(chain: String, handle: UInt64, id: String, packets: UInt64, bytes: UInt64, logGroup: UInt16? = nil, counted: Bool = true) {
         self.chain = chain
         self.handle = handle
         self.id = id
         self.packets = packets
         self.bytes = bytes
+        self.logGroup = logGroup
+        self.counted = counted
+    }
+
+    /// How many packets the rules read back (in chain order) sent to NFLOG `group`: a counted log
+    /// rule counts itself; an uncounted one is followed by its drop rule over the same matches
+    /// (RulesetCompiler.verdict, Grouping), whose counter saw exactly the packets it logged.
+    public static func loggedPackets(_ rules: [RuleCounter], group: UInt16) -> UInt64 {
+        var total: UInt64 = 0
+        for (i, rule) in rules.enumerated() where rule.logGroup == group {
+            if rule.counted {
+                total &+= rule.packets
+            } else if i + 1 < rules.count, rules[i + 1].chain == rule.chain, rules[i + 1].counted {
+                total &+= rules[i + 1].packets
+            }
+        }
+        return total
     }
 }

@@ -47,6 +47,39 @@ public final class RecordingTransport: NetlinkTransport, @unchecked Sendable {
         }
     }
 
+    /// Every counter of the rules whose comment is `id` now reads `packets` (traffic the kernel
+    /// counted), as a rule dump will show it.
+    public func setCounters(ofRule id: String, packets: UInt64) {
+        lock.with {
+            rules = rules.map { message in
+                message.withUnsafeBytes { raw -> [UInt8] in
+                    let rule = nftnl_rule_alloc()!
+                    defer { nftnl_rule_free(rule) }
+                    guard nftnl_rule_nlmsg_parse(raw.baseAddress!.assumingMemoryBound(to: nlmsghdr.self), rule) >= 0 else { return message }
+                    var length: UInt32 = 0
+                    guard nftnl_rule_is_set(rule, UInt16(NFTNL_RULE_USERDATA.rawValue)),
+                          let data = nftnl_rule_get_data(rule, UInt16(NFTNL_RULE_USERDATA.rawValue), &length),
+                          RuleComment.decode(Array(UnsafeRawBufferPointer(start: data, count: Int(length)))) == id else { return message }
+                    let iterator = nftnl_expr_iter_create(rule)!
+                    defer { nftnl_expr_iter_destroy(iterator) }
+                    while let e = nftnl_expr_iter_next(iterator) {
+                        guard String(cString: nftnl_expr_get_str(e, UInt16(NFTNL_EXPR_NAME))) == "counter" else { continue }
+                        nftnl_expr_set_u64(e, UInt16(NFTNL_EXPR_CTR_PACKETS), packets)
+                    }
+                    var buffer = [UInt8](repeating: 0, count: message.count + 64)
+                    return buffer.withUnsafeMutableBytes { out -> [UInt8] in
+                        let old = raw.baseAddress!.assumingMemoryBound(to: nlmsghdr.self).pointee
+                        let nlh = nftnl_nlmsg_build_hdr(out.baseAddress!.assumingMemoryBound(to: CChar.self), UInt16(old.nlmsg_type & 0xff),
+                                                        UInt16(NFPROTO_INET), old.nlmsg_flags, old.nlmsg_seq)!
+                        nlh.pointee.nlmsg_type = old.nlmsg_type
+                        nftnl_rule_nlmsg_build_payload(nlh, rule)
+                        return Array(out.prefix(Int(nlh.pointee.nlmsg_len)))
+                    }
+                }
+            }
+        }
+    }
+
     public func sizeBuffers(bytes: Int, messages: Int) {}
 
     public func send(_ bytes: [UInt8]) throws(NetlinkError) {

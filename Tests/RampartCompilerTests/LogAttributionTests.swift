@@ -63,3 +63,25 @@ import RampartPolicy
         }
     }
 }
+
+/// What the kernel's rule counters say was sent to NFLOG: the figure lost drops are reconciled with.
+@Suite struct LoggedPacketsTests {
+    @Test func eachLogRuleCountsOnceThroughItsOwnCounterOrItsDropRule() {
+        func rule(_ chain: String, _ id: String, _ packets: UInt64, log: UInt16? = nil, counted: Bool = true) -> RuleCounter {
+            RuleCounter(chain: chain, handle: 0, id: id, packets: packets, bytes: 0, logGroup: log, counted: counted)
+        }
+        let rules = [
+            rule("input", "F1", 5),                                  // a negotiate filter's protected accept
+            rule("input", "F1", 0, log: 1000, counted: false), rule("input", "F1", 7),   // log, then its drop
+            rule("input", "log-invalid", 3, log: 1000),              // a counted log rule is its own count
+            rule("input", "other", 0, log: 7, counted: false), rule("input", "F2", 100), // another group
+            rule("input", "input_f1_v4", 0, log: 1000, counted: false), rule("input", "input_f1_v4", 11),
+            rule("output", "boot-log", 2, log: 1000),
+            rule("output", "F9", 0, log: 1000, counted: false),      // last of its chain: nothing follows
+            rule("input", "F10", 40),
+        ]
+        #expect(RuleCounter.loggedPackets(rules, group: 1000) == 7 + 3 + 11 + 2)
+        #expect(RuleCounter.loggedPackets(rules, group: 7) == 100)
+        #expect(RuleCounter.loggedPackets([], group: 1000) == 0)
+    }
+}

@@ -59,6 +59,88 @@ import RampartPolicy
         #expect(!after, "no timer until the next drop")
     }
 
+    /// After ENOBUFS, drops the kernel could not deliver after the last packet that came show in
+    /// no sequence gap: once the reader is quiet, what the rules' counters saw beyond what came is
+    /// counted lost. A packet arriving between the two looks starts the count again.
+    @Test func dropsLostAfterTheLastPacketAreCountedFromTheKernelCounters() async throws {
+        let f = try EngineFixture(policy: """
+            pushd ipsec static
+            add filteraction name=Block action=block
+            add filter filterlist=Ban srcaddr=203.0.113.8 dstaddr=me protocol=udp mirrored=no
+            add policy name=P assign=yes
+            add rule name=b policy=P filterlist=Ban filteraction=Block
+            popd
+            ipsec dynamic set config ipsecdiagnostics 1
+            ipsec dynamic set config ipsecloginterval 60
+
+            """)
+        try await f.start()
+        let ruleset = try #require(await f.engine.applied)
+        let id = try #require(ruleset.chains.first { $0.name == "input" }?.rules.first { rule in
+            rule.statements.contains { if case .log = $0 { true } else { false } }
+        }?.id)
+        let queue = DropQueue(capacity: 100)
+        await f.engine.attachDropSource(queue)
+        func deliver(_ sequence: UInt32) async {
+            _ = queue.push([NflogPacket(family: 2, hook: 1, prefix: "rampart in \(id) ", inInterface: 1,
+                                        payload: Self.udp(from: [203, 0, 113, 8], port: 9), sequence: sequence)])
+            let (packets, lost, overrun) = queue.take()
+            await f.engine.dropsLogged(packets, lost: lost, overrun: overrun)
+        }
+        for n: UInt32 in 0..<3 { await deliver(n) }
+        _ = queue.overrun()
+        let taken = queue.take()
+        await f.engine.dropsLogged(taken.packets, lost: taken.lost, overrun: taken.overrun)
+        // The kernel's rules counted 10 logged drops: 3 came.
+        f.transport.setCounters(ofRule: id, packets: 10)
+        let applies = f.transport.transactions.count
+        await f.engine.fireDueTimers(now: .now + .seconds(1))
+        var step = await f.engine.dropReconciliation
+        #expect(step == .counted(events: 4, kernel: 10, generation: 2), "\(step)")
+        // One more arrives late: the look after it does not count, the next one does.
+        await deliver(3)
+        await f.engine.fireDueTimers(now: .now + .seconds(1))
+        step = await f.engine.dropReconciliation
+        #expect(step == .wanted)
+        await f.engine.fireDueTimers(now: .now + .seconds(1))
+        await f.engine.fireDueTimers(now: .now + .seconds(1))
+        step = await f.engine.dropReconciliation
+        #expect(step == .idle)
+        #expect(f.transport.transactions.count == applies, "reading counters applies nothing")
+        await f.engine.fireDueTimers(now: .now + .seconds(61))
+        let summary = try #require(await f.engine.lastDrops())
+        #expect(summary.itemised == 4 && summary.lost == 6, "\(summary)")
+        // Reconciled: a later overrun with nothing unseen adds nothing.
+        _ = queue.overrun()
+        let again = queue.take()
+        await f.engine.dropsLogged(again.packets, lost: again.lost, overrun: again.overrun)
+        for _ in 0..<2 { await f.engine.fireDueTimers(now: .now + .seconds(1)) }
+        await f.engine.fireDueTimers(now: .now + .seconds(61))
+        let later = await f.engine.lastDrops()
+        #expect(later?.lost == 0 && later?.itemised == 0, "\(String(describing: later))")
+    }
+
+    @Test func theQueueAccountsForRampartPacketsAndGapsAndKnowsWhenItIsQuiet() throws {
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        defer { close(fds[0]); close(fds[1]) }
+        let queue = DropQueue(capacity: 10, descriptor: fds[0])
+        func packet(_ n: UInt32, _ prefix: String = "rampart in F1 ") -> NflogPacket { NflogPacket(family: 2, hook: 1, prefix: prefix, payload: [], sequence: n) }
+        let idle = try #require(queue.quiet())
+        _ = queue.push([packet(1), packet(4), packet(5, "someone else ")])
+        #expect(queue.accounted == 4, "2 rampart packets and the 2 between 1 and 4")
+        #expect(queue.quiet() == idle + 1)
+        queue.receiving(true)
+        #expect(queue.quiet() == nil, "a datagram received and not yet pushed")
+        queue.receiving(false)
+        #expect(write(fds[1], "x", 1) == 1)
+        #expect(queue.quiet() == nil, "something waits in the socket")
+        var byte: UInt8 = 0
+        #expect(read(fds[0], &byte, 1) == 1)
+        _ = queue.overrun()
+        #expect(queue.quiet() == idle + 2)
+    }
+
     @Test func theQueueIsBoundedAndCountsWhatItCannotHold() {
         let queue = DropQueue(capacity: 3)
         func packet(_ n: UInt32) -> NflogPacket { NflogPacket(family: 2, hook: 1, prefix: "rampart in F1 ", payload: [], sequence: n) }

@@ -24,6 +24,10 @@ extension PolicyEngine {
             startDropInterval(at: time)
             drops?.lost(lost)
         }
+        if overrun && dropReconciliation == .idle && dropSource != nil {
+            dropReconciliation = .wanted
+            schedule(.dropReconcile, after: .milliseconds(100))
+        }
         let ruleset = applied ?? Ruleset()
         for logged in packets {
             let outbound = logged.hook == 3
@@ -84,6 +88,64 @@ extension PolicyEngine {
         totals.itemised += summary.itemised
         totals.notItemised += summary.notItemised.values.reduce(0, +)
         totals.lost += summary.lost
+    }
+
+    /// The drop-log service's queue: from now on, what it accounts for is compared with what the
+    /// kernel's rules counted since now.
+    func attachDropSource(_ queue: DropQueue) {
+        dropSource = queue
+        let kernel = applied == nil ? 0 : (try? RuleCounter.loggedPackets(client.ruleCounters(), group: config.logGroup)) ?? 0
+        dropBaseline = (kernel, queue.accounted)
+    }
+
+    /// A ruleset replaced every rule: their counters start again from 0.
+    func rulesReplaced() {
+        rulesetGeneration += 1
+        dropBaseline = (0, dropSource?.accounted ?? 0)
+    }
+
+    /// After ENOBUFS the loss is known from the next packet's sequence number; packets the kernel
+    /// could not deliver after the last one that came show in no gap. So once the reader is idle
+    /// with nothing in its socket, the kernel's count of logged packets (RuleCounter.loggedPackets)
+    /// is read, and when, 30 ms later (three NFLOG flush timeouts: all those packets have been
+    /// sent or dropped), the reader still has had nothing, what the counters saw beyond what came
+    /// or was counted lost is lost too. A flood that goes on postpones it; a ruleset replaced in
+    /// between starts it again. Exact unless a ruleset is replaced while its log rules' packets are
+    /// still in flight: then that interval's total can only come out lower (docs/logging.md).
+    func reconcileDrops() {
+        guard let source = dropSource, let baseline = dropBaseline else {
+            dropReconciliation = .idle
+            return
+        }
+        switch dropReconciliation {
+        case .idle:
+            return
+        case .wanted:
+            guard let events = source.quiet() else { return schedule(.dropReconcile, after: .milliseconds(100)) }
+            do {
+                let rules = try readingTable { try client.ruleCounters() }
+                dropReconciliation = .counted(events: events, kernel: RuleCounter.loggedPackets(rules, group: config.logGroup),
+                                              generation: rulesetGeneration)
+                schedule(.dropReconcile, after: .milliseconds(30))
+            } catch {
+                logger.warning("after an NFLOG overrun the kernel's counters could not be read (\(error)); trying again in 1 s")
+                schedule(.dropReconcile, after: .seconds(1))
+            }
+        case .counted(let events, let kernel, let generation):
+            guard generation == rulesetGeneration, source.quiet() == events else {
+                dropReconciliation = .wanted
+                return schedule(.dropReconcile, after: .milliseconds(100))
+            }
+            dropReconciliation = .idle
+            let accounted = source.accounted
+            let unseen = (Int(kernel) - Int(baseline.kernel)) - (accounted - baseline.accounted)
+            if unseen > 0 {
+                startDropInterval(at: Date())
+                drops?.lost(unseen)
+                logger.notice("NFLOG overrun: \(unseen) drop(s) after the last delivered packet are counted as lost (kernel counters)")
+            }
+            dropBaseline = (kernel, accounted)
+        }
     }
 
     /// Whether an interval's summary is due (none while nothing is dropped).

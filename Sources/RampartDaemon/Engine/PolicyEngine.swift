@@ -100,6 +100,13 @@ public actor PolicyEngine {
     var drops: DropAggregator?
     var lastDropSummary: DropAggregator.Summary?
     var interfaceNames: [UInt32: String] = [:]
+    /// Tail losses (Drops.swift, reconcileDrops): the NFLOG reader's queue, the kernel's logged
+    /// count and the queue's `accounted` when they last agreed, where a reconciliation stands, and
+    /// a number that changes with every ruleset that replaces the rules (and their counters).
+    var dropSource: DropQueue?
+    var dropBaseline: (kernel: UInt64, accounted: Int)?
+    var dropReconciliation = DropReconciliation.idle
+    var rulesetGeneration = 0
     /// Since rampartd started, for the metrics.
     var totals = Totals()
     /// The addresses the server types stand for now, and where each list came from.
@@ -227,6 +234,7 @@ public actor PolicyEngine {
         }
         let ruleset = compiler.compileBoot(bootConfig)
         try client.apply(ruleset)
+        rulesReplaced()
         enforcement = .boot(bootConfig.bootMode, ruleset)
         phase = .boot
         bootMilliseconds = sinceStart()
@@ -344,6 +352,7 @@ public actor PolicyEngine {
         let clock = ContinuousClock.now
         do {
             let report = try client.apply(ruleset)
+            rulesReplaced()
             let elapsed = Self.ms(ContinuousClock.now - clock)
             enforcement = target
             lastApply = ApplyRecord(at: Date(), milliseconds: elapsed, result: "\(report.rules) rules, \(ruleset.setCount) sets", ok: true)
@@ -480,6 +489,7 @@ public actor PolicyEngine {
             case .resolveNames: resolveNames()
             case .releaseStartupMemory: environment.releaseStartupMemory()
             case .dropSummary: summariseDrops()
+            case .dropReconcile: reconcileDrops()
             case .metricsFile: writeMetricsFile()
             }
         }

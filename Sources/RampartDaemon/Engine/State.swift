@@ -169,6 +169,8 @@ enum TimerKind: Hashable, Sendable {
     case releaseStartupMemory
     /// The `ipsecloginterval` of the first drop logged since the last summary ends.
     case dropSummary
+    /// After an NFLOG overrun: the next step of reconciling with the kernel's counters.
+    case dropReconcile
     /// `metrics_textfile` is written again.
     case metricsFile
 }
@@ -190,4 +192,13 @@ public struct ApplyRecord: Sendable {
     public var milliseconds: Double
     public var result: String
     public var ok: Bool
+}
+
+/// Where the reconciliation after an NFLOG overrun stands (PolicyEngine.reconcileDrops).
+enum DropReconciliation: Sendable, Equatable {
+    case idle
+    /// Waiting for the reader to be idle with nothing in its socket.
+    case wanted
+    /// The kernel counted `kernel` logged packets while the reader had seen `events` datagrams.
+    case counted(events: Int, kernel: UInt64, generation: Int)
 }

@@ -193,10 +193,11 @@ public enum Services {
             let socket = try NflogSocket(group: group)
             let wakeup = try Wakeup()
             // 64k packets of 128 bytes: what the engine has not attributed yet stays bounded.
-            let queue = DropQueue(capacity: 1 << 16)
+            let queue = DropQueue(capacity: 1 << 16, descriptor: socket.descriptor)
+            await context.engine.attachDropSource(queue)
             await context.ready()
             try await BlockingThread.events(name: "rampartd.nflog", wakeup: wakeup, of: Bool.self) { emit in
-                try socket.run(until: wakeup, lost: { if queue.overrun() { emit(true) } }) { batch in
+                try socket.run(until: wakeup, receiving: queue.receiving, lost: { if queue.overrun() { emit(true) } }) { batch in
                     if queue.push(batch) { emit(true) }
                 }
             } handle: { _ in

@@ -231,7 +231,7 @@ public final class NftablesClient {
                 defer { nftnl_rule_free(rule) }
                 guard nftnl_rule_nlmsg_parse(nlh, rule) >= 0 else { return }
                 var counter = RuleCounter(chain: String(cString: nftnl_rule_get_str(rule, attr(NFTNL_RULE_CHAIN))),
-                                          handle: nftnl_rule_get_u64(rule, attr(NFTNL_RULE_HANDLE)), id: "", packets: 0, bytes: 0)
+                                          handle: nftnl_rule_get_u64(rule, attr(NFTNL_RULE_HANDLE)), id: "", packets: 0, bytes: 0, counted: false)
                 var length: UInt32 = 0
                 if nftnl_rule_is_set(rule, attr(NFTNL_RULE_USERDATA)), let data = nftnl_rule_get_data(rule, attr(NFTNL_RULE_USERDATA), &length) {
                     counter.id = RuleComment.decode(Array(UnsafeRawBufferPointer(start: data, count: Int(length)))) ?? ""
@@ -239,9 +239,14 @@ public final class NftablesClient {
                 let iterator = nftnl_expr_iter_create(rule)!
                 defer { nftnl_expr_iter_destroy(iterator) }
                 while let e = nftnl_expr_iter_next(iterator) {
-                    if String(cString: nftnl_expr_get_str(e, attr(NFTNL_EXPR_NAME))) == "counter" {
+                    switch String(cString: nftnl_expr_get_str(e, attr(NFTNL_EXPR_NAME))) {
+                    case "counter":
+                        counter.counted = true
                         counter.packets = nftnl_expr_get_u64(e, attr(NFTNL_EXPR_CTR_PACKETS))
                         counter.bytes = nftnl_expr_get_u64(e, attr(NFTNL_EXPR_CTR_BYTES))
+                    case "log" where nftnl_expr_is_set(e, attr(NFTNL_EXPR_LOG_GROUP)):
+                        counter.logGroup = nftnl_expr_get_u16(e, attr(NFTNL_EXPR_LOG_GROUP))
+                    default: break
                     }
                 }
                 out.append(counter)

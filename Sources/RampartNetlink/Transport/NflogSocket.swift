@@ -25,7 +25,7 @@ public final class NflogSocket: @unchecked Sendable {
 
     deinit { mnl_socket_close(socket) }
 
-    var descriptor: Int32 { mnl_socket_get_fd(socket) }
+    public var descriptor: Int32 { mnl_socket_get_fd(socket) }
 
     /// Sends one config message and reads its ACK (EBUSY: another socket holds the group).
     private func request(_ message: [UInt8], what: String) throws(NetlinkError) {
@@ -48,9 +48,11 @@ public final class NflogSocket: @unchecked Sendable {
     }
 
     /// Hands the logged packets of each datagram to `packets` until `wakeup` is stopped (returns) or the socket fails
-    /// (throws). `lost` is called when the kernel reports that packets could not be queued.
-    public func run(until wakeup: Wakeup, lost: () -> Void, packets: ([NflogPacket]) -> Void) throws(NetlinkError) {
-        try receiveNotifications(fd: descriptor, bufferSize: 256 * 1024, until: wakeup, what: "NFLOG packets", overrun: lost) { datagram in
+    /// (throws). `lost` is called when the kernel reports that packets could not be queued;
+    /// `receiving` brackets each receive (see `receiveNotifications`).
+    public func run(until wakeup: Wakeup, receiving: (Bool) -> Void = { _ in }, lost: () -> Void, packets: ([NflogPacket]) -> Void) throws(NetlinkError) {
+        try receiveNotifications(fd: descriptor, bufferSize: 256 * 1024, until: wakeup, what: "NFLOG packets", receiving: receiving,
+                                 overrun: lost) { datagram in
             let batch = Nflog.packets(datagram)
             if !batch.isEmpty { packets(batch) }
         }
