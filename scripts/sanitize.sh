@@ -3,7 +3,7 @@
 # (rampartd, rampart) with that sanitizer, in .build/asan or .build/tsan, and runs every test
 # (root: namespaces). Every sanitizer report, from the test process or from any rampartd or
 # rampart it started, goes to a file in $scratch/sanitizer-reports; the run fails if there is one
-# (or if a test fails). About 13 minutes each here; run by hand for now (docs/hardening.md).
+# (or if a test fails). address: scripts/test.sh (CI) runs it; thread: by hand (docs/hardening.md).
 source "$(dirname "$0")/common.sh"
 cd "$repo_root"
 case "${1:-}" in

@@ -17,6 +17,7 @@ struct Rampart: ParsableCommand {
               rampart netsh ipsec dynamic set config bootmode block
             See rampart(1) in docs/rampart.md.
             """,
+        version: RampartVersion.current,
         subcommands: [NetshStatic.self, NetshDynamic.self, Show.self, Exec.self, Import.self, Status.self, Confirm.self, Reload.self, Compile.self, Apply.self, Flush.self, Counters.self, Dump.self, Explain.self, Logs.self, Metrics.self, Monitor.self, UpgradeStore.self]
     )
 }

@@ -11,7 +11,8 @@ import Synchronization
 /// rampartd: enforce the boot mode at once, then the stored policy; reload on SIGHUP; restore the
 /// table when someone else changes it; serve the control socket. See docs/rampartd.md.
 struct RampartdCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "rampartd", abstract: "The rampart host packet-filter daemon.")
+    static let configuration = CommandConfiguration(commandName: "rampartd", abstract: "The rampart host packet-filter daemon.",
+                                                    version: RampartVersion.current)
 
     @Option(help: ArgumentHelp("The daemon configuration file.", valueName: "FILE"))
     var config: String?

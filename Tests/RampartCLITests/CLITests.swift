@@ -49,6 +49,19 @@ struct CLI {
 @Suite(.serialized) struct CLITests {
     static let example = CLI.repository.appendingPathComponent("etc/rampart/examples/web-server.netsh").path
 
+    /// One version: debian/changelog's top entry, written into Version.swift by scripts/version.sh.
+    @Test func versionIsTheChangelogs() throws {
+        let changelog = try String(contentsOf: CLI.repository.appendingPathComponent("debian/changelog"), encoding: .utf8)
+        let top = try #require(changelog.split(separator: "\n").first)
+        let version = try #require(top.split(separator: "(").dropFirst().first?.split(separator: ")").first?.split(separator: "-").first)
+        let cli = try CLI()
+        defer { cli.cleanup() }
+        let printed = try cli.run(["--version"])
+        #expect(printed.status == 0 && printed.stdout == "\(version)\n", "scripts/version.sh --write after changing debian/changelog: \(printed.stdout)")
+        let daemon = try ChildProcess.run([URL(fileURLWithPath: CLI.binary).deletingLastPathComponent().appendingPathComponent("rampartd").path, "--version"])
+        #expect(daemon.status == 0 && daemon.out == "\(version)\n")
+    }
+
     @Test func exampleCompilesToARulesetTheKernelAccepts() throws {
         let cli = try CLI()
         defer { cli.cleanup() }
