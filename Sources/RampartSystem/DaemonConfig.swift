@@ -56,7 +56,7 @@ public struct DaemonConfig: Sendable, Equatable {
 
     public init() {}
 
-    static let keys = ["store", "socket", "control_group", "log_group", "max_request_bytes", "max_request_bytes_root", "max_reply_bytes",
+    public static let keys = ["store", "socket", "control_group", "log_group", "max_request_bytes", "max_request_bytes_root", "max_reply_bytes",
                        "max_connections", "max_connections_per_user", "client_timeout_seconds",
                        "resolv_conf", "resolved_resolv_conf", "dhclient_leases", "networkd_leases", "dhcpcd_leases",
                        "networkmanager_leases", "smb_conf", "dns_refresh_seconds", "log_file", "log_file_max_bytes",

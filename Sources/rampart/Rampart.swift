@@ -11,11 +11,25 @@ struct Rampart: ParsableCommand {
         commandName: "rampart",
         abstract: "Host packet-filter policy in the netsh ipsec language, enforced with nftables.",
         discussion: """
-            Commands of 'netsh ipsec static' and 'netsh ipsec dynamic' are typed as they are on Windows; a leading
-            'netsh', 'netsh.exe' or 'ipsec' is accepted and ignored:
+            rampart speaks the grammar of Windows Server 2003's netsh ipsec static and netsh ipsec dynamic, so \
+            existing scripts run nearly unchanged. Policies are made of rules; each rule binds a filter list to \
+            a filter action (permit, block or negotiate), and whatever the order of the rules, the most specific \
+            filter wins. A leading netsh, netsh.exe or ipsec word is accepted and ignored:
+
               rampart static add filter filterlist=Web srcaddr=any dstaddr=me protocol=tcp dstport=80
               rampart netsh ipsec dynamic set config bootmode block
-            See rampart(1) in docs/rampart.md.
+              rampart exec web-server.netsh
+
+            Static commands change the store (/var/lib/rampart/store.json; --store or RAMPART_STORE name \
+            another). When rampartd runs, every command goes through its control socket and is applied to the \
+            kernel at once; when it does not, static commands work on the store file and rampart apply enforces \
+            it once. Every command line, script and batch file is one transaction: all of it is applied, or, on \
+            the first error, nothing, and the error names file, line and column.
+
+            Exit status: 0 on success; 1 on an error (nothing was changed); 3 from status, reload or confirm \
+            when rampartd is not running; 64 on a usage error. \
+            See rampartd(8), rampartd.conf(5), and /usr/share/doc/rampart (netsh-compatibility.md lists \
+            every netsh command and parameter).
             """,
         version: RampartVersion.current,
         subcommands: [NetshStatic.self, NetshDynamic.self, Show.self, Exec.self, Import.self, Status.self, Confirm.self, Reload.self, Compile.self, Apply.self, Flush.self, Counters.self, Dump.self, Explain.self, Logs.self, Metrics.self, Monitor.self, UpgradeStore.self]

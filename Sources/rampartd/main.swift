@@ -11,8 +11,27 @@ import Synchronization
 /// rampartd: enforce the boot mode at once, then the stored policy; reload on SIGHUP; restore the
 /// table when someone else changes it; serve the control socket. See docs/rampartd.md.
 struct RampartdCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "rampartd", abstract: "The rampart host packet-filter daemon.",
-                                                    version: RampartVersion.current)
+    static let configuration = CommandConfiguration(
+        commandName: "rampartd",
+        abstract: "The rampart host packet-filter daemon.",
+        discussion: """
+            Started by systemd before the network (rampartd.service), rampartd enforces the boot mode at once \
+            (from the boot file beside the store; stateful if it cannot be read), then compiles the stored \
+            policy and applies it in one nftables transaction, in its own table inet rampart, over netlink. \
+            A corrupt store is refused and the boot ruleset stays in force. It keeps the DNS, WINS, DHCP and \
+            GATEWAY address sets current from resolv.conf, the DHCP leases, smb.conf and the routing table; \
+            restores its table when another process changes it; logs the drops the policy logs, per \
+            ipsecloginterval; and answers rampart on its control socket.
+
+            SIGHUP (systemctl reload rampartd, rampart reload) re-reads the configuration and the store and \
+            applies them atomically; on any error the running ruleset stays. SIGTERM stops the daemon and \
+            leaves the ruleset in force (rampart flush removes it), so a restart or an upgrade opens no window.
+
+            Exit status: 0 after SIGTERM or SIGINT; 1 when it cannot start (no CAP_NET_ADMIN, an invalid \
+            configuration file, the boot ruleset refused by the kernel). See rampart(8), rampartd.conf(5), \
+            and /usr/share/doc/rampart (rampartd.md, logging.md, control-protocol.md).
+            """,
+        version: RampartVersion.current)
 
     @Option(help: ArgumentHelp("The daemon configuration file.", valueName: "FILE"))
     var config: String?

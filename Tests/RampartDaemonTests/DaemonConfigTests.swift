@@ -7,6 +7,21 @@ import RampartSystem
 /// rampartd.conf: the lease directory lists and their defaults, the logging and metrics keys, and
 /// errors that name file, line and column.
 @Suite struct DaemonConfigTests {
+    /// The shipped file is rampartd.conf(5)'s source (scripts/conf-manpage.py): it must name every
+    /// key, and what it sets must be the defaults.
+    @Test func theShippedFileNamesEveryKeyWithItsDefault() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("etc/rampart/rampartd.conf").path
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(try DaemonConfig.parse(text, file: path) == DaemonConfig())
+        let named = Set(text.split(separator: "\n").compactMap { line -> String? in
+            let body = line.hasPrefix("#") ? line.dropFirst() : line[...]
+            guard let eq = body.firstIndex(of: "="), !body.hasPrefix(" ") else { return nil }
+            return body[..<eq].trimmingCharacters(in: .whitespaces)
+        })
+        #expect(Set(DaemonConfig.keys).subtracting(named).isEmpty, "not in the shipped file: \(Set(DaemonConfig.keys).subtracting(named).sorted())")
+    }
+
     @Test func leaseDirectoriesAreListsWithTheCommonOnesByDefault() throws {
         let defaults = DaemonConfig()
         #expect(defaults.dhclientLeases == ["/var/lib/dhcp", "/var/lib/dhclient"], "Debian's and RHEL's")

@@ -40,6 +40,26 @@ import Testing
         #expect(await f.engine.status().state == "running")
     }
 
+    /// A restart (upgrade, crash) finds the previous rampartd's table: the boot mode is not applied
+    /// over it (it may permit what the policy blocks); the policy replaces it in one transaction.
+    /// When the policy cannot be loaded, the boot mode is enforced after all, as at boot.
+    @Test(arguments: [true, false]) func aRestartKeepsThePreviousTableUntilThePolicyReplacesIt(storeIsGood: Bool) async throws {
+        let f = try EngineFixture()
+        if !storeIsGood { try Data("{ not a store".utf8).write(to: URL(fileURLWithPath: f.config.store)) }
+        let previous = NftablesClient(transport: f.transport, interfaceIndex: { _ in 7 })
+        _ = try previous.apply(RulesetCompiler().compile(try EngineFixture.store(EngineFixture.webServer)))
+        try await f.engine.enforceBootMode()
+        #expect(f.transport.transactions.count == 1, "nothing over the previous table")
+        #expect(await f.engine.enforcement.description == "boot mode stateful")
+        await f.engine.loadPolicy()
+        #expect(f.transport.transactions.count == 2)
+        let next = try #require(f.transport.transactions.last)
+        let expected = storeIsGood ? "policy" : "boot mode stateful"
+        let enforced = await f.engine.enforcement.description
+        #expect(enforced.hasPrefix(expected), "\(enforced)")
+        #expect(next.committed && next.messages.contains("delete table inet rampart"), "one transaction replacing the table: \(next.text)")
+    }
+
     @Test func failedBootApplyIsAnError() async throws {
         let f = try EngineFixture()
         f.transport.rejectNextTransaction(errno: EPERM)

@@ -107,6 +107,9 @@ public actor PolicyEngine {
     var dropBaseline: (kernel: UInt64, accounted: Int)?
     var dropReconciliation = DropReconciliation.idle
     var rulesetGeneration = 0
+    /// Started over a table a previous rampartd left (a restart): the boot ruleset is applied only
+    /// if the policy cannot be.
+    var bootDeferred = false
     /// Since rampartd started, for the metrics.
     var totals = Totals()
     /// The addresses the server types stand for now, and where each list came from.
@@ -233,6 +236,18 @@ public actor PolicyEngine {
             report(.boot, "boot settings unreadable (\(error.message)); enforcing the default boot mode, stateful")
         }
         let ruleset = compiler.compileBoot(bootConfig)
+        // A restart (an upgrade's, a crash's, kill -9's) finds the table the previous rampartd
+        // enforced: it stays until the policy replaces it in one transaction, so a restart opens
+        // no window, not even the boot mode's (which may permit what the policy blocks).
+        if (try? client.tableExists()) == true {
+            bootDeferred = true
+            enforcement = .boot(bootConfig.bootMode, ruleset)
+            phase = .boot
+            bootMilliseconds = sinceStart()
+            logger.notice("table inet rampart is in force from before (a restart): it stays until the policy replaces it; boot mode \(bootConfig.bootMode.rawValue) only if the policy cannot be applied")
+            notify("STATUS=the previous ruleset stays in force; loading the policy")
+            return
+        }
         try client.apply(ruleset)
         rulesReplaced()
         enforcement = .boot(bootConfig.bootMode, ruleset)
@@ -248,6 +263,7 @@ public actor PolicyEngine {
         for type in ServerType.allCases { refreshAddresses(type, apply: false) }
         let loadStart = ContinuousClock.now
         phase = .running
+        defer { if bootDeferred { enforceDeferredBootMode() } }
         guard rollBackOrphanedChange() else { return }
         switch loadStore() {
         case .failure(let message):
@@ -258,6 +274,14 @@ public actor PolicyEngine {
                 report(.apply, "the policy could not be applied: \(e); the boot ruleset stays in force")
             }
         }
+    }
+
+    /// The policy could not be applied over the previous rampartd's table: the boot mode, as at boot.
+    func enforceDeferredBootMode() {
+        if case .failure(let error) = apply(enforcement, reason: "the policy could not be applied") {
+            report(.boot, "the boot mode could not be enforced either (\(error.message)); the previous rampartd's ruleset stays in force")
+        }
+        bootDeferred = false
     }
 
     /// A change made with --confirm and not confirmed before rampartd stopped (kill, crash,
@@ -353,6 +377,7 @@ public actor PolicyEngine {
         do {
             let report = try client.apply(ruleset)
             rulesReplaced()
+            bootDeferred = false
             let elapsed = Self.ms(ContinuousClock.now - clock)
             enforcement = target
             lastApply = ApplyRecord(at: Date(), milliseconds: elapsed, result: "\(report.rules) rules, \(ruleset.setCount) sets", ok: true)
