@@ -18,6 +18,19 @@ as_root() {
 
 # Debian packages: nft (the test oracle), ip/ss/unshare (namespaces), python3 (traffic probes),
 # and the netlink libraries rampart links against.
+# What `make deb` and its checks need (scripts/package-test.sh).
+ensure_packaging_tools() {
+    local missing=()
+    command -v dh >/dev/null 2>&1 || missing+=(debhelper)
+    command -v lintian >/dev/null 2>&1 || missing+=(lintian)
+    command -v groff >/dev/null 2>&1 || missing+=(groff-base)
+    if [ "${#missing[@]}" -gt 0 ]; then
+        echo "installing: ${missing[*]}"
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
+
 ensure_packages() {
     local missing=()
     command -v nft >/dev/null 2>&1 || missing+=(nftables)

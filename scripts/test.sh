@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: unit tests, golden rulesets checked by the kernel (nft -c in fresh network
-# namespaces) and end-to-end CLI tests, then a fuzz smoke run, short crash and soak trials, and
-# every suite once more under AddressSanitizer. Needs root (network namespaces); installs what it
-# needs.
+# namespaces) and end-to-end CLI tests, then a fuzz smoke run, short crash and soak trials, the
+# Debian package's checks, and every suite once more under AddressSanitizer. Needs root (network
+# namespaces); installs what it needs.
 source "$(dirname "$0")/common.sh"
 cd "$repo_root"
 ensure_packages
@@ -18,6 +18,8 @@ for f in fuzz/crashes/*; do name="${f##*/}"; "$bin/rampart-fuzz" "${name%%-*}" "
 # Short runs of the crash-safety trials and the soak test (docs/hardening.md has the long runs).
 python3 scripts/crash-trials.py --trials 20 --filters 300 --writers 4 --rounds 3 --bin "$bin"
 python3 scripts/soak.py --minutes 0.5 --bin "$bin"
+# The Debian package: built (make deb), lintian-clean, its man pages and completions checked.
+"$repo_root/scripts/package-test.sh"
 # Every suite again under AddressSanitizer + LeakSanitizer (about 10 minutes from a clean clone;
 # ThreadSanitizer is run by hand: docs/hardening.md).
 "$repo_root/scripts/sanitize.sh" address
