@@ -7,6 +7,9 @@ source "$(dirname "$0")/common.sh"
 cd "$repo_root"
 ensure_packages
 swift build --build-tests
+# The Debian package: built (make deb), lintian-clean, its man pages and completions checked; the
+# boot tests below install, upgrade and remove it under systemd.
+"$repo_root/scripts/package-test.sh"
 # Bounded: a hang fails the run with the tests that never finished and their threads' stacks,
 # instead of using up CI's time (RAMPART_TEST_TIMEOUT seconds; the suite takes about 4 minutes).
 "$repo_root/scripts/bounded-test.sh" "${RAMPART_TEST_TIMEOUT:-2400}" swift test --skip-build
@@ -18,8 +21,6 @@ for f in fuzz/crashes/*; do name="${f##*/}"; "$bin/rampart-fuzz" "${name%%-*}" "
 # Short runs of the crash-safety trials and the soak test (docs/hardening.md has the long runs).
 python3 scripts/crash-trials.py --trials 20 --filters 300 --writers 4 --rounds 3 --bin "$bin"
 python3 scripts/soak.py --minutes 0.5 --bin "$bin"
-# The Debian package: built (make deb), lintian-clean, its man pages and completions checked.
-"$repo_root/scripts/package-test.sh"
 # Every suite again under AddressSanitizer + LeakSanitizer (about 10 minutes from a clean clone;
 # ThreadSanitizer is run by hand: docs/hardening.md).
 "$repo_root/scripts/sanitize.sh" address

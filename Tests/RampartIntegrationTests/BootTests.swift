@@ -67,6 +67,60 @@ import RampartTestKit
         #expect(e.value("logs.json").contains(#""count":5,"destination":"192.0.2.2","direction":"out","filter":"F16""#), "rampart logs reads the journal: \(e.value("logs.json"))")
     }
 
+    /// The package built by `make deb` (scripts/package-test.sh builds it first in the test command).
+    static func package() throws -> String {
+        let changelog = try String(contentsOf: Fixtures.repositoryRoot.appendingPathComponent("debian/changelog"), encoding: .utf8)
+        let version = try #require(changelog.split(separator: "\n").first?.split(separator: "(").dropFirst().first?.split(separator: ")").first)
+        let deb = Fixtures.repositoryRoot.appendingPathComponent("dist/rampart_\(version)_amd64.deb").path
+        if !FileManager.default.fileExists(atPath: deb) { try sh(["make", "-C", Fixtures.repositoryRoot.path, "deb"], timeout: 1800) }
+        return deb
+    }
+
+    static func counter(_ json: String, _ comment: String) -> Int? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
+              let items = object["nftables"] as? [[String: Any]] else { return nil }
+        for item in items {
+            guard let rule = item["rule"] as? [String: Any], rule["comment"] as? String == comment,
+                  let expr = rule["expr"] as? [[String: Any]] else { continue }
+            return expr.compactMap { ($0["counter"] as? [String: Any])?["packets"] as? Int }.first
+        }
+        return nil
+    }
+
+    /// The package the way users get it: `dpkg -i` under systemd creates the group and starts
+    /// rampartd; an upgrade restarts it while a prober sends to a port the policy blocks, and not one
+    /// datagram gets through; `dpkg -r` stops it, leaves its ruleset in force and says so; `dpkg -P`
+    /// removes the store and the configuration. (Not under a sanitizer: the package holds release
+    /// binaries, which the sanitized run does not test.)
+    @Test(.enabled(if: !underSanitizer)) func thePackageInstallsUpgradesWithoutAWindowAndRemoves() throws {
+        let deb = try Self.package()
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("rampart-package-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: out) }
+        try sh(["bash", Fixtures.repositoryRoot.appendingPathComponent("Tests/boot/package-boot-test.sh").path, deb, out.path], timeout: 300)
+        let e = Evidence(files: Dictionary(uniqueKeysWithValues: try FileManager.default.contentsOfDirectory(atPath: out.path).map {
+            ($0, (try? String(contentsOfFile: out.appendingPathComponent($0).path, encoding: .utf8)) ?? "")
+        }))
+        let version = e.value("version.old")
+        #expect(e.value("install.rc") == "0" && e.value("active.installed") == "active", "\(e.value("install.txt")) \(e.value("marker.log"))")
+        #expect(e.value("group").hasPrefix("rampart:"), "the group exists: \(e.value("group"))")
+        #expect(e.value("rampart.version") == version.split(separator: "-").first.map(String.init))
+        #expect(e.value("exec.rc") == "0", "\(e.value("exec.txt"))")
+        #expect(e.value("upgrade.rc") == "0" && e.value("version.upgraded") == "\(version)+upgradetest", "\(e.value("upgrade.txt"))")
+        #expect(!e.value("pid.old").isEmpty && e.value("pid.old") != e.value("pid.new") && e.value("active.upgraded") == "active",
+                "restarted by the upgrade: \(e.value("pid.old")) → \(e.value("pid.new"))")
+        let sent = Int(e.value("sent")) ?? 0
+        let arrived = Self.counter(e.value("probe.json"), "arrived"), passed = Self.counter(e.value("probe.json"), "passed")
+        print("package upgrade: \(sent) datagrams sent to the blocked port, \(arrived ?? -1) arrived, \(passed ?? -1) passed rampart")
+        #expect(sent > 0 && (arrived ?? 0) > 0, "the prober's datagrams arrived throughout: \(sent) sent, \(String(describing: arrived)) arrived")
+        #expect(passed == 0, "not one datagram to the blocked port got through during the upgrade")
+        #expect(e.value("journal.txt").contains("table inet rampart is in force from before (a restart)"), "\(e.value("journal.txt"))")
+        #expect(e.value("remove.rc") == "0" && e.value("active.removed") != "active" && e.value("binary.removed").isEmpty, "\(e.value("remove.txt"))")
+        #expect(e.value("ruleset.removed").contains("table inet rampart"), "the ruleset stays after remove: \(e.value("ruleset.removed"))")
+        #expect(e.value("remove.txt").contains("nft delete table inet rampart"), "remove says what to do: \(e.value("remove.txt"))")
+        #expect(e.value("conf.removed") == "kept", "the conffile stays after remove")
+        #expect(e.value("purge.rc") == "0" && e.value("purged.ls").components(separatedBy: "No such file").count == 3, "\(e.value("purged.ls"))")
+    }
+
     /// The same test fails when the unit lacks its ordering lines: it can fail.
     @Test func withoutTheOrderingLinesTheTestFails() throws {
         let stripped = FileManager.default.temporaryDirectory.appendingPathComponent("rampartd-unordered-\(UUID().uuidString).service")

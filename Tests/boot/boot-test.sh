@@ -11,35 +11,10 @@ here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 source "$repo/scripts/common.sh"
 
-if ! command -v systemd-nspawn >/dev/null || ! command -v debootstrap >/dev/null; then
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd-container debootstrap >/dev/null
-fi
-
-cache=/var/tmp/rampart-rootfs-bookworm
-(
-    flock 9
-    if [ ! -e "$cache/.complete" ]; then
-        rm -rf "$cache"
-        # The mirror apt is configured with on this machine.
-        mirror="$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)"
-        [ -n "$mirror" ] || mirror="$(awk '$1 == "deb" {print $2; exit}' /etc/apt/sources.list)"
-        debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,nftables,iproute2,procps,libnftnl11,libmnl0 \
-            bookworm "$cache" "$mirror" >/var/tmp/rampart-debootstrap.log 2>&1
-        touch "$cache/.complete"
-    fi
-) 9>/var/tmp/rampart-rootfs.lock
-
-work="$(mktemp -d /var/tmp/rampart-boot.XXXXXX)"
-root="$work/root"
-mkdir -p "$work/upper" "$work/work" "$root" "$out"
-cleanup() {
-    for pid in $(pgrep -f "systemd-nspawn.*$root" || true); do kill -9 "$pid" 2>/dev/null || true; done
-    umount "$root" 2>/dev/null || umount -l "$root" 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-mount -t overlay overlay -o "lowerdir=$cache,upperdir=$work/upper,workdir=$work/work" "$root"
+source "$here/rootfs.sh"
+ensure_boot_tools
+mount_overlay_root
+mkdir -p "$out"
 
 # The binaries under test (RAMPART_BIN: the test bundle's own), with the Swift runtime libraries
 # they link (at the same paths).
