@@ -3,8 +3,8 @@ import Testing
 import RampartNamespaceKit
 import RampartTestKit
 
-/// rampartd under a real systemd: systemd-nspawn --boot of a Debian rootfs with the real binary
-/// and the real unit (Tests/boot/boot-test.sh collects the evidence).
+/// rampartd under a real systemd: systemd-nspawn --boot of a Debian rootfs with the package
+/// installed (Tests/boot/boot-test.sh collects the evidence; package-boot-test.sh upgrades it).
 @Suite(.serialized) struct BootTests {
     struct Evidence {
         var files: [String: String]
@@ -25,9 +25,9 @@ import RampartTestKit
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("rampart-boot-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: out) }
         let script = Fixtures.repositoryRoot.appendingPathComponent("Tests/boot/boot-test.sh").path
-        // The binaries beside this test bundle: a sanitizer build boots its own rampartd.
+        // The package, installed in the rootfs; a sanitizer build boots its own binaries in it.
         let bin = URL(fileURLWithPath: DaemonHarness.binary).deletingLastPathComponent().path
-        try sh(["env", "RAMPART_BIN=\(bin)", "bash", script, unit, out.path])
+        try sh(["env", "RAMPART_DEB=\(try Self.package())"] + (underSanitizer ? ["RAMPART_BIN=\(bin)"] : []) + ["bash", script, unit, out.path])
         var files: [String: String] = [:]
         for name in try FileManager.default.contentsOfDirectory(atPath: out.path) {
             files[name] = try? String(contentsOfFile: out.appendingPathComponent(name).path, encoding: .utf8)
@@ -39,6 +39,7 @@ import RampartTestKit
 
     @Test func theUnitBootsBeforeTheNetworkEnforcesThePolicyAndReloads() throws {
         let e = try boot(unit: Self.unit)
+        #expect(e.value("dpkg.txt").contains("Setting up rampart"), "the package installed: \(e.value("dpkg.txt"))")
         #expect(e.value("active") == "active", "\(e.value("journal.txt"))")
         #expect(e.orderedBeforeNetwork, "rampartd \(e.value("rampartd.ts")), network-pre.target \(e.value("netpre.ts")) after [\(e.value("netpre.after"))]")
         #expect(e.value("ruleset.txt").contains("table inet rampart") && e.value("ruleset.txt").contains("comment \"F16\""), "the policy is in place")

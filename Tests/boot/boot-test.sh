@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Boots a real systemd (systemd-nspawn --boot, private network) with the real rampartd binary and
-# unit installed, and collects evidence into OUT for the test to check:
-#   Tests/boot/boot-test.sh UNIT_FILE OUT_DIR
+# Boots a real systemd (systemd-nspawn --boot, private network) with the package installed
+# (RAMPART_DEB) and the unit UNIT_FILE, and collects evidence into OUT for the test to check:
+#   RAMPART_DEB=dist/rampart_….deb [RAMPART_BIN=DIR] Tests/boot/boot-test.sh UNIT_FILE OUT_DIR
 # The Debian rootfs is built once and cached (/var/tmp/rampart-rootfs-bookworm); each run boots a
 # throwaway overlay of it, so nothing persists. See shared/reference/systemd-boot-test.md.
 set -euo pipefail
@@ -16,20 +16,23 @@ ensure_boot_tools
 mount_overlay_root
 mkdir -p "$out"
 
-# The binaries under test (RAMPART_BIN: the test bundle's own), with the Swift runtime libraries
-# they link (at the same paths).
+# The package, installed as an admin would (dpkg in the rootfs: the group, the enabled unit, the
+# conffile); RAMPART_BIN then replaces its binaries with the test bundle's own (a sanitizer build
+# boots its own rampartd), with the Swift runtime libraries they link, at the same paths.
 bin="${RAMPART_BIN:-$(cd "$repo" && swift build --show-bin-path)}"
-install -m 0755 "$bin/rampartd" "$bin/rampart" "$root/usr/sbin/"
-for lib in $(ldd "$bin/rampartd" "$bin/rampart" | awk '$3 ~ /^\/opt\// {print $3}' | sort -u); do
-    mkdir -p "$root$(dirname "$lib")"
-    cp -L "$lib" "$root$lib"
-done
-install -m 0644 "$unit" "$root/etc/systemd/system/rampartd.service"
-mkdir -p "$root/etc/systemd/system/sysinit.target.wants" "$root/etc/rampart" "$root/var/lib/rampart"
-ln -sf ../rampartd.service "$root/etc/systemd/system/sysinit.target.wants/rampartd.service"
+cp "${RAMPART_DEB:?the package to install}" "$root/tmp/rampart.deb"
+chroot "$root" dpkg -i /tmp/rampart.deb >"$out/dpkg.txt" 2>&1
+if [ -n "${RAMPART_BIN:-}" ]; then
+    install -m 0755 "$bin/rampartd" "$bin/rampart" "$root/usr/sbin/"
+    for lib in $(ldd "$bin/rampartd" "$bin/rampart" | awk '$3 ~ /^\/opt\// {print $3}' | sort -u); do
+        mkdir -p "$root$(dirname "$lib")"
+        cp -L "$lib" "$root$lib"
+    done
+fi
+# UNIT_FILE, when it is not the package's: in /etc, where it takes precedence.
+cmp -s "$unit" "$root/lib/systemd/system/rampartd.service" || install -m 0644 "$unit" "$root/etc/systemd/system/rampartd.service"
 # Debian's nftables.service enabled too: its 'flush ruleset' at start must come before rampartd.
 ln -sf /lib/systemd/system/nftables.service "$root/etc/systemd/system/sysinit.target.wants/nftables.service"
-install -m 0644 "$repo/etc/rampart/rampartd.conf" "$root/etc/rampart/rampartd.conf"
 RAMPART_SOCKET=/nonexistent "$bin/rampart" exec --store "$root/var/lib/rampart/store.json" "$repo/etc/rampart/examples/web-server.netsh" >/dev/null 2>&1
 # Outbound drops are logged, and summarised every 2 s: the journal path is tested below.
 RAMPART_SOCKET=/nonexistent "$bin/rampart" dynamic set config ipsecdiagnostics 2 --store "$root/var/lib/rampart/store.json" >/dev/null
