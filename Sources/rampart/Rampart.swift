@@ -67,6 +67,15 @@ func normalizedArguments(_ raw: [String]) -> [String] {
     return args
 }
 
+/// Completion of a netsh command line (NetshCompletion), with the names of the store this user can
+/// read ($RAMPART_STORE or the default; none if it cannot be read).
+func netshCompletion(_ context: CommandSpec.Context, _ arguments: [String], _ index: Int, _ prefix: String) -> [String] {
+    var words = Array(arguments.prefix(max(0, min(index, arguments.count))))
+    if let at = words.lastIndex(where: { ["static", "dynamic"].contains($0.lowercased()) }) { words.removeFirst(at + 1) }
+    words.removeAll { $0.hasPrefix("-") }
+    return NetshCompletion.candidates(context: context, words: words, prefix: prefix, store: try? StoreFile.resolve(option: nil).load())
+}
+
 extension StoreLocation: ExpressibleByArgument {}
 extension ScriptText.Encoding: ExpressibleByArgument {}
 
@@ -75,7 +84,8 @@ struct NetshStatic: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(parsing: .allUnrecognized, help: "The netsh command, e.g. add policy name=Web assign=yes.")
+    @Argument(parsing: .allUnrecognized, help: "The netsh command, e.g. add policy name=Web assign=yes.",
+              completion: .custom { arguments, index, prefix in netshCompletion(.static, arguments, index, prefix) })
     var words: [String] = []
 
     func run() throws {
@@ -88,7 +98,8 @@ struct NetshDynamic: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(parsing: .allUnrecognized, help: "The netsh command, e.g. set config bootmode block.")
+    @Argument(parsing: .allUnrecognized, help: "The netsh command, e.g. set config bootmode block.",
+              completion: .custom { arguments, index, prefix in netshCompletion(.dynamic, arguments, index, prefix) })
     var words: [String] = []
 
     func run() throws {

@@ -49,6 +49,21 @@ struct CLI {
 @Suite(.serialized) struct CLITests {
     static let example = CLI.repository.appendingPathComponent("etc/rampart/examples/web-server.netsh").path
 
+    /// The shells' completion scripts ask the binary (`---completion`): names come from the store.
+    @Test func completionOffersTheStoresNames() throws {
+        let cli = try CLI()
+        defer { cli.cleanup() }
+        #expect(try cli.run(["exec", Self.example]).status == 0)
+        let bash = try cli.run(["---completion", "static", "--", "positional@0", "6", "0", "rampart", "static", "add", "rule", "policy", "=", ""])
+        #expect(bash.status == 0 && bash.stdout == "\"Web Server\"\n", "\(bash.stdout) \(bash.stderr)")
+        let zsh = try cli.run(["---completion", "static", "--", "positional@0", "4", "14", "rampart", "static", "add", "rule", "filteraction=P"])
+        #expect(zsh.stdout == "filteraction=Permit\n", "\(zsh.stdout)")
+        for shell in ["bash", "zsh", "fish"] {
+            let script = try cli.run(["--generate-completion-script", shell])
+            #expect(script.status == 0 && script.stdout.contains("---completion static"), "\(shell)")
+        }
+    }
+
     /// One version: debian/changelog's top entry, written into Version.swift by scripts/version.sh.
     @Test func versionIsTheChangelogs() throws {
         let changelog = try String(contentsOf: CLI.repository.appendingPathComponent("debian/changelog"), encoding: .utf8)
