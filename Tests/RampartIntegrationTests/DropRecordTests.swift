@@ -207,6 +207,18 @@ import RampartTestKit
         #expect(row["filter"] == "F3" && row["rule"] == "b" && row["policy"] == "P", "\(row)")
     }
 
+    /// Every UDP datagram from the external host blocked, inbound drops logged: the flood tests' policy.
+    static let udpFromExternalBlockedAndLogged = """
+        pushd ipsec static
+        add filteraction name=Block action=block
+        add filter filterlist=B srcaddr=\(L.external4) dstaddr=me protocol=udp mirrored=no
+        add policy name=P assign=yes
+        add rule name=b policy=P filterlist=B filteraction=Block
+        popd
+        ipsec dynamic set config ipsecdiagnostics 1
+
+        """
+
     /// Peak and current resident memory of a process, in KiB (VmHWM, VmRSS).
     static func memory(_ pid: Int32) -> (peak: Int, now: Int) {
         let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
@@ -224,16 +236,7 @@ import RampartTestKit
         defer { lab.teardown() }
         let cli = try RampartCLI()
         defer { cli.cleanup() }
-        try cli.exec("""
-            pushd ipsec static
-            add filteraction name=Block action=block
-            add filter filterlist=B srcaddr=\(L.external4) dstaddr=me protocol=udp mirrored=no
-            add policy name=P assign=yes
-            add rule name=b policy=P filterlist=B filteraction=Block
-            popd
-            ipsec dynamic set config ipsecdiagnostics 1
-
-            """)
+        try cli.exec(Self.udpFromExternalBlockedAndLogged)
         // 2 s intervals: at most min(log_records, 100 × 2) = 200 records each.
         let (daemon, file) = try Self.daemon(lab, cli, interval: 2)
         defer { daemon.stop() }
@@ -268,16 +271,7 @@ import RampartTestKit
         defer { lab.teardown() }
         let cli = try RampartCLI()
         defer { cli.cleanup() }
-        try cli.exec("""
-            pushd ipsec static
-            add filteraction name=Block action=block
-            add filter filterlist=B srcaddr=\(L.external4) dstaddr=me protocol=udp mirrored=no
-            add policy name=P assign=yes
-            add rule name=b policy=P filterlist=B filteraction=Block
-            popd
-            ipsec dynamic set config ipsecdiagnostics 1
-
-            """)
+        try cli.exec(Self.udpFromExternalBlockedAndLogged)
         let (daemon, file) = try Self.daemon(lab, cli, interval: 2)
         defer { daemon.stop() }
         let pid = try #require(daemon.process?.processIdentifier)
