@@ -6,7 +6,8 @@
 #   fuzz/run.sh --smoke               every target, 5 s each (what CI runs)
 #   fuzz/run.sh --no-asan -r 10000000 netsh   libFuzzer alone, without AddressSanitizer (2-4x faster;
 #                                     for the pure-Swift text parsers, which check bounds themselves)
-#   fuzz/run.sh -l 4096 …             longest input (default 65536)
+#   fuzz/run.sh -l 4096 …             longest input (default 65536; auto: libFuzzer's own default,
+#                                     the larger of 4096 and the target's largest seed)
 # New inputs that add coverage go to fuzz/work/TARGET (not checked in); a crash leaves
 # fuzz/work/crash-TARGET-* and the script exits 1. Replay one with the normal build:
 #   .build/debug/rampart-fuzz TARGET fuzz/work/crash-TARGET-…   (then make it a regression test)
@@ -38,7 +39,12 @@ for t in "${targets[@]}"; do
     [ "$seconds" -gt 0 ] && limit+=(-max_total_time="$seconds")
     [ "$runs" -gt 0 ] && limit+=(-runs="$runs")
     log="fuzz/work/$t.log"
-    if ASAN_OPTIONS=detect_leaks=0 "$bin" "$t" "${limit[@]}" -max_len="$max_len" -timeout=10 -rss_limit_mb=4096 \
+    length="$max_len"
+    if [ "$length" = auto ]; then
+        length="$(find "fuzz/corpus/$t" -type f -printf '%s\n' | sort -n | tail -1)"
+        [ "${length:-0}" -gt 4096 ] || length=4096
+    fi
+    if ASAN_OPTIONS=detect_leaks=0 "$bin" "$t" "${limit[@]}" -max_len="$length" -timeout=10 -rss_limit_mb=4096 \
         -artifact_prefix="fuzz/work/crash-$t-" -print_final_stats=1 "fuzz/work/$t" "fuzz/corpus/$t" >"$log" 2>&1; then
         execs=$(awk '/stat::number_of_executed_units/ {print $2}' "$log")
         cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1)
