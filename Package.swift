@@ -18,6 +18,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        // etcd's JSON gateway (docs/fleet.md): HTTP/1.1 with TLS client certificates and a
+        // streaming body for /v3/watch; NIOSSL for the certificate files.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
     ],
     targets: [
         // Pure core: model, netsh grammar, batch importer, interpreter, store codec.
@@ -46,12 +50,20 @@ let package = Package(
         .target(name: "RampartSources", dependencies: ["RampartPolicy"], swiftSettings: strict),
         // The control-socket protocol and its blocking client (shared by rampart and rampartd).
         .target(name: "RampartControl", dependencies: ["RampartPolicy"], swiftSettings: strict),
+        // The etcd client for domain policy (fleet): range, txn, lease, watch over the JSON gateway.
+        .target(name: "RampartFleet", dependencies: [
+            "RampartPolicy",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOFoundationCompat", package: "swift-nio"),
+        ], swiftSettings: strict),
         // The daemon's services: startup, reload, self-healing, control socket, systemd notification.
         .target(
             name: "RampartDaemon",
             dependencies: [
                 "RampartPolicy", "RampartCompiler", "RampartNetlink", "RampartControl", "RampartSources", "RampartSystem",
-                "RampartReport", "CNetfilter", "CRampartSystem", "CSystemd",
+                "RampartReport", "RampartFleet", "CNetfilter", "CRampartSystem", "CSystemd",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -72,7 +84,7 @@ let package = Package(
         .executableTarget(
             name: "rampart",
             dependencies: [
-                "RampartPolicy", "RampartCompiler", "RampartNetlink", "RampartControl", "RampartSystem", "RampartReport",
+                "RampartPolicy", "RampartCompiler", "RampartNetlink", "RampartControl", "RampartSystem", "RampartReport", "RampartFleet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -95,7 +107,7 @@ let package = Package(
         .testTarget(name: "RampartDaemonTests", dependencies: ["RampartDaemon", "CRampartSystem", "RampartNetlinkFake", "RampartNetlink", "RampartControl", "RampartSystem", "RampartReport", "RampartCompiler", "RampartPolicy", "RampartTestKit",
                                                            .product(name: "Logging", package: "swift-log"), .product(name: "NIOEmbedded", package: "swift-nio")], swiftSettings: strict),
         // Root, namespaces, the real kernel and the real daemon.
-        .testTarget(name: "RampartIntegrationTests", dependencies: ["rampart", "RampartTestKit", "RampartNamespaceKit", "RampartCompiler", "RampartPolicy", "RampartSystem", "RampartControl"], swiftSettings: strict),
+        .testTarget(name: "RampartIntegrationTests", dependencies: ["rampart", "RampartFleet", "RampartTestKit", "RampartNamespaceKit", "RampartCompiler", "RampartPolicy", "RampartSystem", "RampartControl"], swiftSettings: strict),
         .testTarget(name: "RampartCLITests", dependencies: ["rampart", "RampartPolicy", "RampartCompiler", "RampartReport", "RampartSystem", "RampartTestKit"], exclude: ["Golden"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -41,6 +41,10 @@ ensure_packages() {
     [ -e /usr/include/systemd/sd-journal.h ] || missing+=(libsystemd-dev)
     [ -e /usr/include/libnftnl/table.h ] || missing+=(libnftnl-dev)
     [ -e /usr/include/libmnl/libmnl.h ] || missing+=(libmnl-dev)
+    # The fleet tests start a real etcd cluster (and its etcdctl); openssl makes their certificates.
+    command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
+    command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
+    command -v openssl >/dev/null 2>&1 || missing+=(openssl)
     if [ "${#missing[@]}" -gt 0 ]; then
         echo "installing: ${missing[*]}"
         as_root apt-get update -qq

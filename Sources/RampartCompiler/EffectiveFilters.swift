@@ -4,6 +4,7 @@ import RampartPolicy
 public struct FilterOrigin: Sendable, Equatable, CustomStringConvertible {
     public enum Source: Sendable, Equatable {
         case store(StoreLocation)
+        case domain(group: String)
         case dynamic
     }
 
@@ -17,6 +18,8 @@ public struct FilterOrigin: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch source {
         case .dynamic: return "dynamic"
+        case .domain(let group):
+            return "domain:\(group)/\(policy ?? "?")/\(rule ?? "?")/\(filterList ?? "?")/#\(position ?? 0)"
         case .store(let l):
             return "\(l.rawValue)/\(policy ?? "?")/\(rule ?? "?")/\(filterList ?? "?")/#\(position ?? 0)"
         }
@@ -25,7 +28,7 @@ public struct FilterOrigin: Sendable, Equatable, CustomStringConvertible {
 
 /// One direction of one filter (a mirrored filter gives two), with its actions for each chain.
 public struct ActiveFilter: Sendable, Equatable {
-    /// `F12`, `F12m` (the mirror half), `D3`, `D3m`.
+    /// `F12`, `F12m` (the mirror half), `D3`, `D3m`; `G7` for a filter of the domain policy.
     public var id: String
     public var source: AddressSpec
     public var destination: AddressSpec
@@ -49,21 +52,29 @@ public struct ActiveFilter: Sendable, Equatable {
 }
 
 /// Collects the active filters: the assigned policy of the persistent and of the local store
-/// (merged into one list, as the Project decisions say), then the dynamic rules.
+/// (merged into one list, as the Project decisions say), then the dynamic rules. An assigned
+/// domain policy takes the local store's place (Group Policy's precedence: docs/fleet.md).
 public enum EffectiveFilters {
     public static func collect(_ store: Store, dynamic: DynamicState? = nil) -> [ActiveFilter] {
         var out: [ActiveFilter] = []
         for location in [StoreLocation.persistent, .local] {
-            let s = store[location]
+            var s = store[location]
+            var source = FilterOrigin.Source.store(location)
+            var prefix = "F"
+            if location == .local, store.domainDecides, let domain = store.domain {
+                s = domain.store
+                source = .domain(group: domain.group)
+                prefix = "G"
+            }
             guard let policy = s.assignedPolicy else { continue }
             for rule in policy.rules where rule.active {
                 guard let li = s.filterListIndex(rule.filterList), let ai = s.filterActionIndex(rule.filterAction) else { continue }
                 let list = s.filterLists[li]
                 let action = s.filterActions[ai]
                 for (position, filter) in list.filters.enumerated() {
-                    let origin = FilterOrigin(source: .store(location), policy: policy.name, rule: rule.name,
+                    let origin = FilterOrigin(source: source, policy: policy.name, rule: rule.name,
                                               filterList: list.name, position: position + 1)
-                    out += halves(of: filter, id: filter.identifier, inbound: action.action, outbound: action.action,
+                    out += halves(of: filter, id: "\(prefix)\(filter.seq)", inbound: action.action, outbound: action.action,
                                   inpass: action.inpass, soft: action.soft, origin: origin, group: 0)
                 }
             }

@@ -34,7 +34,7 @@ enum Grouping {
     /// does not end in a plain counted verdict.
     static func keyed(_ rule: RuleSpec) -> Keyed? {
         guard rule.statements == [.counter, .accept] || rule.statements == [.counter, .drop],
-              rule.id.hasPrefix("F") || rule.id.hasPrefix("D") else { return nil }
+              rule.id.hasPrefix("F") || rule.id.hasPrefix("G") || rule.id.hasPrefix("D") else { return nil }
         var keyed = Keyed()
         var ports = 0
         for (i, m) in rule.matches.enumerated() {

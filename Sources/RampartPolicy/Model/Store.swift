@@ -37,8 +37,18 @@ public struct Store: Hashable, Sendable, Codable {
     public var config = DynamicConfig()
     /// The last creation number handed out; every object and filter gets the next one.
     public var sequence: Int = 0
+    /// The domain policy in force (rampartd only), never written to the store file: while it is
+    /// here, its assigned policy replaces the local store's (docs/fleet.md).
+    public var domain: DomainLayer? = nil
+
+    enum CodingKeys: String, CodingKey {
+        case local, persistent, config, sequence
+    }
 
     public init() {}
+
+    /// True when a domain policy replaces the local store's assigned policy.
+    public var domainDecides: Bool { domain?.store.assignedPolicy != nil }
 
     public subscript(location: StoreLocation) -> PolicyStore {
         get { location == .local ? local : persistent }
