@@ -124,6 +124,9 @@ public final class EtcdClient: Sendable {
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
         configuration.timeout = .init(connect: .seconds(2), read: nil)
         configuration.connectionPool.idleTimeout = .seconds(30)
+        // Never inflate replies: etcd's gateway does not compress, and this keeps the zlib that
+        // swift-nio-extras vendors out of reach of anything a server sends (debian/rampart.lintian-overrides).
+        configuration.decompression = .disabled
         // No retry of connection establishment: a dead endpoint must fail fast so the next is tried.
         configuration.connectionPool.retryConnectionEstablishment = false
         http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
