@@ -302,8 +302,11 @@ public final class EtcdClient: Sendable {
         var lastError = EtcdError(.unreachable, "no endpoint tried")
         var reauthenticated = false
         var attempts = 0
-        while attempts < settings.endpoints.count + 1 {
+        var electing = false
+        // Every endpoint once (and once more); while the cluster elects a leader, until the deadline.
+        while attempts < settings.endpoints.count + 1 || (electing && NIODeadline.now() < deadline) {
             attempts += 1
+            if electing { try? await Task.sleep(for: .milliseconds(100)) }
             let (index, cachedToken) = state.withLockedValue { ($0.endpoint, $0.token) }
             let endpoint = settings.endpoints[index % settings.endpoints.count]
             do throws(EtcdError) {
@@ -325,7 +328,8 @@ public final class EtcdClient: Sendable {
                     continue
                 }
                 // A member without quorum or a leader answers so; another member may do better.
-                if error.message.contains("no leader") || error.message.contains("timed out") || error.message.contains("unhealthy") {
+                if Self.transient(error.message) {
+                    electing = true
                     lastError = EtcdError(.unreachable, "\(endpoint): \(error.message)")
                     state.withLockedValue { $0.endpoint = index + 1 }
                     continue
@@ -333,11 +337,17 @@ public final class EtcdClient: Sendable {
                 throw error
             } catch {
                 guard error.kind == .unreachable else { throw error }
+                if Self.transient(error.message) { electing = true }
                 lastError = error
                 state.withLockedValue { $0.endpoint = index + 1; $0.token = nil }
             }
         }
         throw lastError
+    }
+
+    /// What a member answers while the cluster has no leader or is electing one: worth asking again.
+    static func transient(_ message: String) -> Bool {
+        ["no leader", "leader changed", "timed out", "unhealthy", "too many requests"].contains { message.contains($0) }
     }
 
     private func authenticate(_ endpoint: String, deadline: NIODeadline) async throws(EtcdError) -> String {
@@ -350,6 +360,7 @@ public final class EtcdClient: Sendable {
         do { bytes = try await response.body.collect(upTo: 1 << 16) } catch { throw EtcdError(.unreachable, "\(endpoint): \(error)") }
         guard response.status == .ok else {
             let error = try? JSONDecoder().decode(GatewayError.self, from: Data(bytes.readableBytesView))
+            if let message = error?.message, Self.transient(message) { throw EtcdError(.unreachable, "\(endpoint): \(message)") }
             // The password is never part of a message.
             throw EtcdError(.denied, "user '\(settings.user ?? "")' was refused: \(error?.message ?? "HTTP \(response.status.code) \(String(decoding: bytes.readableBytesView.prefix(200), as: UTF8.self))")")
         }

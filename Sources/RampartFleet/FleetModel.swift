@@ -1,3 +1,5 @@
+import RampartPolicy
+
 /// Where the fleet lives in etcd (docs/fleet.md): `PREFIX/groups/GROUP/policy` holds the group's
 /// netsh script; `PREFIX/status/GROUP/HOST` each host's report, bound to its lease.
 public struct FleetKeys: Sendable, Equatable {
@@ -15,11 +17,7 @@ public struct FleetKeys: Sendable, Equatable {
     public func status(group: String, host: String) -> String { statusPrefix(group: group) + host }
 
     /// Group and host names: a key component each, so no `/`, and readable in RBAC role names.
-    public static func validName(_ name: String) -> Bool {
-        !name.isEmpty && name.utf8.count <= 64
-            && name.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2D || $0 == 0x5F || $0 == 0x2E }
-            && name != "." && name != ".."
-    }
+    public static func validName(_ name: String) -> Bool { FleetNames.valid(name) }
 }
 
 /// A line diff (longest common subsequence) in unified form without hunks' context limits:
@@ -48,5 +46,40 @@ public enum LineDiff {
             }
         }
         return changed ? out : ""
+    }
+}
+
+/// A host's status key (`PREFIX/status/GROUP/HOST`), written by rampartd under its lease and
+/// read by `rampart domain status`.
+public struct HostReport: Codable, Sendable, Equatable {
+    public var host: String
+    /// The domain policy revision the host enforces (nil: none).
+    public var revision: Int64?
+    public var cached: Bool
+    public var policy: String?
+    /// running, degraded, boot…
+    public var health: String
+    /// When the enforced domain policy arrived (ISO 8601).
+    public var applied: String?
+    /// The last revision the host refused, and why.
+    public var refusedRevision: Int64?
+    public var error: String?
+    public var problems: [String]
+    public var seen: String
+    public var version: String
+
+    public init(host: String, revision: Int64?, cached: Bool, policy: String?, health: String, applied: String?,
+                refusedRevision: Int64?, error: String?, problems: [String], seen: String, version: String) {
+        self.host = host
+        self.revision = revision
+        self.cached = cached
+        self.policy = policy
+        self.health = health
+        self.applied = applied
+        self.refusedRevision = refusedRevision
+        self.error = error
+        self.problems = problems
+        self.seen = seen
+        self.version = version
     }
 }

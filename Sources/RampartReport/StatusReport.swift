@@ -56,6 +56,9 @@ public struct DaemonStatus: Sendable {
     public var problems: [String] = []
     public var services: [Service] = []
     public var failedLookups: [(name: String, error: String)] = []
+    /// The domain policy in force (docs/fleet.md), and the fleet service's connection to etcd.
+    public var domain: String?
+    public var fleet: String?
 
     public init() {}
 }
@@ -78,6 +81,8 @@ public enum StatusReport {
             "  boot mode:   \(s.bootMode)",
             "  filters:     \(s.activeFilters) active, \(s.dynamicRules) dynamic rules",
         ]
+        if let d = s.domain { lines.append("  domain:      \(d)") }
+        if let f = s.fleet { lines.append("  fleet:       \(f)") }
         if let a = s.lastApply {
             lines.append("  last apply:  \(iso(a.at)), \(decimal(a.milliseconds)) ms, \(a.ok ? "ok" : "FAILED"): \(a.result)")
         }
@@ -126,6 +131,8 @@ public enum StatusReport {
         } else {
             members.append(("lastApply", .null))
         }
+        members.append(("domain", s.domain.map { JSONValue.string($0) } ?? JSONValue.null))
+        members.append(("fleet", s.fleet.map { JSONValue.string($0) } ?? JSONValue.null))
         if let deadline = s.pendingDeadline {
             members.append(("pendingConfirm", .object([("deadline", .string(iso(deadline)))])))
         }

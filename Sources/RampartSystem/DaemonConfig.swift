@@ -53,6 +53,23 @@ public struct DaemonConfig: Sendable, Equatable {
     /// `metricsIntervalSeconds`; nil: none (`rampart metrics` answers anyway).
     public var metricsTextfile: String?
     public var metricsIntervalSeconds = 30
+    /// The fleet (docs/fleet.md): etcd endpoints (https://HOST:PORT); empty: no domain policy.
+    public var etcdEndpoints: [String] = []
+    public var etcdCA: String?
+    public var etcdCert: String?
+    public var etcdKey: String?
+    /// etcd RBAC through the JSON gateway is by user and password (the file's first line).
+    public var etcdUser: String?
+    public var etcdPasswordFile: String?
+    /// The group whose domain policy this host follows; required with endpoints.
+    public var etcdGroup: String?
+    public var etcdPrefix = "/rampart/v1"
+    /// This host's name in its status key (default: the host name).
+    public var etcdHost: String?
+    /// The status key's lease: a host silent this long drops out of `rampart domain status`.
+    public var etcdStatusTTLSeconds = 30
+    /// The last domain policy applied, enforced at boot and while etcd is unreachable.
+    public var domainCache = "/var/lib/rampart/domain-cache.json"
 
     public init() {}
 
@@ -60,7 +77,9 @@ public struct DaemonConfig: Sendable, Equatable {
                        "max_connections", "max_connections_per_user", "client_timeout_seconds",
                        "resolv_conf", "resolved_resolv_conf", "dhclient_leases", "networkd_leases", "dhcpcd_leases",
                        "networkmanager_leases", "smb_conf", "dns_refresh_seconds", "log_file", "log_file_max_bytes",
-                       "log_interval_seconds", "log_records", "metrics_textfile", "metrics_interval_seconds"]
+                       "log_interval_seconds", "log_records", "metrics_textfile", "metrics_interval_seconds",
+                       "etcd_endpoints", "etcd_ca", "etcd_cert", "etcd_key", "etcd_user", "etcd_password_file", "etcd_group",
+                       "etcd_prefix", "etcd_host", "etcd_status_ttl_seconds", "domain_cache"]
 
     /// The configuration file's text; nil when there is none (the defaults apply).
     public static func readFile(_ path: String) throws -> String? {
@@ -119,10 +138,35 @@ public struct DaemonConfig: Sendable, Equatable {
             case "log_records": config.logRecords = try number(1...100_000)
             case "metrics_textfile": config.metricsTextfile = value
             case "metrics_interval_seconds": config.metricsIntervalSeconds = try number(1...3600)
+            case "etcd_endpoints":
+                config.etcdEndpoints = directories()
+                for e in config.etcdEndpoints where !(e.hasPrefix("https://") || e.hasPrefix("http://")) {
+                    throw .error("etcd_endpoints: '\(e)' is not https://HOST:PORT", at: valueAt)
+                }
+            case "etcd_ca": config.etcdCA = value
+            case "etcd_cert": config.etcdCert = value
+            case "etcd_key": config.etcdKey = value
+            case "etcd_user": config.etcdUser = value
+            case "etcd_password_file": config.etcdPasswordFile = value
+            case "etcd_group", "etcd_host":
+                guard FleetNames.valid(value) else {
+                    throw .error("\(key): '\(value)': letters, digits, '-', '_' and '.' only, at most 64", at: valueAt)
+                }
+                if key == "etcd_group" { config.etcdGroup = value } else { config.etcdHost = value }
+            case "etcd_prefix":
+                guard value.hasPrefix("/"), !value.hasSuffix("/") else { throw .error("etcd_prefix: '\(value)' must start with '/' and not end with one", at: valueAt) }
+                config.etcdPrefix = value
+            case "etcd_status_ttl_seconds": config.etcdStatusTTLSeconds = try number(5...3600)
+            case "domain_cache": config.domainCache = value
             default:
                 throw .error("unknown key '\(key)'; known keys: \(keys.joined(separator: ", "))", at: at)
             }
         }
+        if !config.etcdEndpoints.isEmpty && config.etcdGroup == nil {
+            throw .error("etcd_endpoints is set but etcd_group is not: the host must know whose domain policy to follow",
+                         at: SourceLocation(file: file, line: 1, column: 1))
+        }
         return config
     }
 }
+

@@ -13,7 +13,7 @@ struct Domain: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Publish and inspect domain policies in etcd (the fleet's Group Policy).",
         discussion: "Connection options default to $RAMPART_ETCD_ENDPOINTS, $RAMPART_ETCD_CA, $RAMPART_ETCD_CERT, $RAMPART_ETCD_KEY, $RAMPART_ETCD_USER and $RAMPART_ETCD_PASSWORD_FILE. See docs/fleet.md.",
-        subcommands: [Push.self, ShowPolicy.self, History.self, Diff.self, Rollback.self])
+        subcommands: [Push.self, ShowPolicy.self, History.self, Diff.self, Rollback.self, HostStatus.self])
 }
 
 struct EtcdOptions: ParsableArguments {
@@ -302,6 +302,87 @@ extension Domain {
             }
             print("group '\(etcd.group)': revision \(old.modRevision) published again at revision \(written) (replaces \(base))")
         }
+    }
+}
+
+extension Domain {
+    struct HostStatus: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "status",
+            abstract: "Every host of the group that reported in its lease's time, the revision it enforces, and whether it has converged.",
+            discussion: "Exits 0 when every host listed enforces the newest revision, 1 otherwise.")
+
+        @OptionGroup var etcd: EtcdOptions
+
+        func run() throws {
+            let key = etcd.policyKey, prefix = etcd.keys.statusPrefix(group: etcd.group)
+            let read: (EtcdKeyValue?, [EtcdKeyValue]) = try etcd.run { (client: EtcdClient) async throws -> (EtcdKeyValue?, [EtcdKeyValue]) in
+                let policy = try await client.range(key).kvs.first
+                let hosts = try await client.range(prefix, prefix: true).kvs
+                return (policy, hosts)
+            }
+            let newest: Int64? = read.0?.modRevision
+            var rows: [HostRow] = []
+            for kv in read.1 {
+                var row = HostRow(host: String(kv.key.dropFirst(prefix.count)))
+                if let report = try? JSONDecoder().decode(HostReport.self, from: Data(kv.value)) {
+                    row.revision = report.revision
+                    row.health = report.health
+                    row.applied = report.applied
+                    row.error = report.error.map { "revision \(report.refusedRevision ?? 0) refused: \($0)" }
+                } else {
+                    row.error = "unreadable status key"
+                }
+                row.converged = newest != nil && row.revision == newest
+                rows.append(row)
+            }
+            if etcd.json {
+                var items: [JSONValue] = []
+                for r in rows { items.append(r.json) }
+                var document: [(String, JSONValue)] = []
+                document.append(("group", JSONValue.string(etcd.group)))
+                document.append(("revision", newest.map { JSONValue.int(Int($0)) } ?? JSONValue.null))
+                document.append(("hosts", JSONValue.array(items)))
+                print(JSONValue.object(document).rendered())
+            } else {
+                let head: String = newest.map { "revision \($0)" } ?? "no domain policy"
+                print("group '\(etcd.group)': \(head); \(rows.filter(\.converged).count) of \(rows.count) hosts converged")
+                print("HOST                 REVISION  CONVERGED  HEALTH    APPLIED               ERROR")
+                for r in rows { print(r.line) }
+            }
+            if rows.contains(where: { !$0.converged }) { throw ExitCode.failure }
+        }
+    }
+}
+
+struct HostRow {
+    var host: String
+    var revision: Int64?
+    var health = "?"
+    var applied: String?
+    var error: String?
+    var converged = false
+
+    init(host: String) { self.host = host }
+
+    var json: JSONValue {
+        var fields: [(String, JSONValue)] = []
+        fields.append(("host", JSONValue.string(host)))
+        fields.append(("revision", revision.map { JSONValue.int(Int($0)) } ?? JSONValue.null))
+        fields.append(("converged", JSONValue.bool(converged)))
+        fields.append(("health", JSONValue.string(health)))
+        fields.append(("applied", applied.map { JSONValue.string($0) } ?? JSONValue.null))
+        fields.append(("error", error.map { JSONValue.string($0) } ?? JSONValue.null))
+        return JSONValue.object(fields)
+    }
+
+    var line: String {
+        let revisionText: String = revision.map { String($0) } ?? "-"
+        let convergedText: String = converged ? "yes" : "NO"
+        var text = HistoryRow.pad(host, 20) + " " + HistoryRow.pad(revisionText, 9) + " " + HistoryRow.pad(convergedText, 10)
+        text += " " + HistoryRow.pad(health, 9) + " " + HistoryRow.pad(applied ?? "-", 21)
+        if let error { text += " " + error }
+        return text
     }
 }
 

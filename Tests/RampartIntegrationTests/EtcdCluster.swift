@@ -11,11 +11,18 @@ final class EtcdCluster: @unchecked Sendable {
     let clientPorts: [Int], peerPorts: [Int]
     private(set) var members: [ChildProcess?]
     static let prefix = "/rampart/v1"
+    /// Run inside this namespace, listening on every address (hosts in other namespaces reach it
+    /// over veth links at `addresses`); nil: on the test's loopback.
+    let namespace: Namespace?
+    let addresses: [String]
+    private var inNamespace: [String] { namespace.map { ["ip", "netns", "exec", $0.name] } ?? [] }
 
     var endpoints: [String] { clientPorts.map { "https://127.0.0.1:\($0)" } }
     func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
-    init(basePort: Int) throws {
+    init(basePort: Int, namespace: Namespace? = nil, addresses: [String] = []) throws {
+        self.namespace = namespace
+        self.addresses = addresses
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("rampart-etcd-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         clientPorts = (0..<3).map { basePort + $0 * 2 }
@@ -37,7 +44,8 @@ final class EtcdCluster: @unchecked Sendable {
             try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
                          "-keyout", path("\(ca).key"), "-out", path("\(ca).crt"), "-subj", "/CN=rampart-test-\(ca)", "-days", "2"])
         }
-        let ext = try write("ext-server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n")
+        let names = (["127.0.0.1"] + addresses).map { "IP:\($0)" }.joined(separator: ",")
+        let ext = try write("ext-server", "subjectAltName=\(names)\nextendedKeyUsage=serverAuth,clientAuth\n")
         let clientExt = try write("ext-client", "extendedKeyUsage=clientAuth\n")
         for (name, ca, extfile) in [("member", "ca", ext), ("root", "ca", clientExt), ("host", "ca", clientExt), ("stranger", "other-ca", clientExt)] {
             try openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
@@ -67,9 +75,10 @@ final class EtcdCluster: @unchecked Sendable {
     func start(_ i: Int) throws {
         let cluster = (0..<3).map { "m\($0)=http://127.0.0.1:\(peerPorts[$0])" }.joined(separator: ",")
         let log = FileHandle(forWritingAtPath: try write("m\(i).log", ""))!
-        members[i] = try ChildProcess([
+        let listen = namespace == nil ? "127.0.0.1" : "0.0.0.0"
+        members[i] = try ChildProcess(inNamespace + [
             "etcd", "--name", "m\(i)", "--data-dir", path("m\(i).data"),
-            "--listen-client-urls", "https://127.0.0.1:\(clientPorts[i])", "--advertise-client-urls", "https://127.0.0.1:\(clientPorts[i])",
+            "--listen-client-urls", "https://\(listen):\(clientPorts[i])", "--advertise-client-urls", "https://127.0.0.1:\(clientPorts[i])",
             "--listen-peer-urls", "http://127.0.0.1:\(peerPorts[i])", "--initial-advertise-peer-urls", "http://127.0.0.1:\(peerPorts[i])",
             "--initial-cluster", cluster, "--initial-cluster-state", "new", "--initial-cluster-token", directory.lastPathComponent,
             "--cert-file", path("member.crt"), "--key-file", path("member.key"), "--trusted-ca-file", path("ca.crt"), "--client-cert-auth",
@@ -96,7 +105,7 @@ final class EtcdCluster: @unchecked Sendable {
     @discardableResult
     func ctl(_ arguments: [String], allowFailure: Bool = false) throws -> (status: Int32, out: String, err: String) {
         let live = (0..<3).filter { members[$0] != nil }.map { endpoints[$0] }.joined(separator: ",")
-        return try sh(["env", "ETCDCTL_API=3", "etcdctl", "--endpoints", live, "--cacert", path("ca.crt"),
+        return try sh(inNamespace + ["env", "ETCDCTL_API=3", "etcdctl", "--endpoints", live, "--cacert", path("ca.crt"),
                        "--cert", path("root.crt"), "--key", path("root.key"), "--command-timeout", "5s"] + arguments,
                       allowFailure: allowFailure)
     }

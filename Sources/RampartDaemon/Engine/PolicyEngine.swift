@@ -76,7 +76,17 @@ public actor PolicyEngine {
     // The state. Each field is one fact; the combinations are the enums' cases.
     var phase = Phase.starting
     var enforcement = Enforcement.nothing
-    var store = Store()
+    /// The store file's objects, with the domain policy in force beside them (never written to the file).
+    var store = Store() {
+        didSet { if store.domain != domain { store.domain = domain } }
+    }
+    /// The domain policy in force (docs/fleet.md), what the fleet service says, and the last
+    /// domain revision this host refused, with why.
+    var domain: DomainLayer? {
+        didSet { store.domain = domain }
+    }
+    var fleetConnection: String?
+    var domainRefused: (revision: Int64, reason: String)?
     var storeState = StoreState.notLoaded
     var dynamic = DynamicState()
     var problems: [ProblemArea: String] = [:]
@@ -265,6 +275,7 @@ public actor PolicyEngine {
         phase = .running
         defer { if bootDeferred { enforceDeferredBootMode() } }
         guard rollBackOrphanedChange() else { return }
+        loadDomainCache()
         switch loadStore() {
         case .failure(let message):
             report(.store, "\(message); the boot ruleset stays in force")

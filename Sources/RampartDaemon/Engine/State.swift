@@ -69,7 +69,7 @@ public enum StoreState: Sendable, Equatable, CustomStringConvertible {
 /// What is wrong, by area: each area has at most one current problem, cleared when that area
 /// works again. Services report under their own names.
 public enum ProblemArea: Sendable, Hashable, Comparable, CustomStringConvertible {
-    case boot, config, store, apply, restore, confirm, socket, sets, dns, gateway, dhcp, wins, logFile, metricsFile
+    case boot, config, store, apply, restore, confirm, socket, sets, dns, gateway, dhcp, wins, logFile, metricsFile, domain
     case service(String)
 
     var rank: Int {
@@ -88,7 +88,8 @@ public enum ProblemArea: Sendable, Hashable, Comparable, CustomStringConvertible
         case .wins: 11
         case .logFile: 12
         case .metricsFile: 13
-        case .service: 14
+        case .domain: 14
+        case .service: 15
         }
     }
 

@@ -21,7 +21,17 @@ extension PolicyEngine {
         s.storeState = storeState.description
         s.socket = config.socket
         s.bootMode = store.config.bootMode.rawValue
-        s.assignedPolicies = StoreLocation.allCases.map { ($0.rawValue, store[$0].assignedPolicy?.name) }
+        s.assignedPolicies = StoreLocation.allCases.map { location in
+            let name = store[location].assignedPolicy?.name
+            // Group Policy's precedence: the domain policy takes the local one's place.
+            if location == .local, store.domainDecides, let name { return (location.rawValue, "\(name) (replaced by the domain policy)") }
+            return (location.rawValue, name)
+        }
+        if let d = domain, let name = d.store.assignedPolicy?.name {
+            s.assignedPolicies.append(("domain", "\(name) (group \(d.group), revision \(d.revision))"))
+        }
+        s.domain = domainLine()
+        s.fleet = fleetGroup.map { group in "group '\(group)': " + (fleetConnection ?? "not connected yet") }
         s.activeFilters = EffectiveFilters.collect(store, dynamic: dynamic).count
         s.dynamicRules = dynamic.rules.count
         s.lastApply = lastApply.map { DaemonStatus.LastApply(at: $0.at, milliseconds: $0.milliseconds, ok: $0.ok, result: $0.result) }

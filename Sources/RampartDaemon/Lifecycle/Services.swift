@@ -241,6 +241,7 @@ public enum Services {
     public static func all(config: DaemonConfig, environment: EngineEnvironment) -> [DaemonService] {
         var list = [nftablesMonitor(), routes(), files(config: config), lookups(resolve: environment.resolve), timers(), dropLog(group: config.logGroup)]
         if let interval = SystemdNotifier.watchdogInterval() { list.append(watchdog(interval: interval)) }
+        if !config.etcdEndpoints.isEmpty, config.etcdGroup != nil { list.append(fleet(config: config)) }
         return list
     }
 }

@@ -65,3 +65,11 @@ public enum DomainScript {
         return made
     }
 }
+
+/// Group and host names in etcd keys: one path segment, nothing to escape.
+public enum FleetNames {
+    public static func valid(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 64 && name != "." && name != ".."
+            && name.utf8.allSatisfy { c in (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x2d || c == 0x5f || c == 0x2e }
+    }
+}
