@@ -22,6 +22,24 @@ import RampartSystem
         #expect(Set(DaemonConfig.keys).subtracting(named).isEmpty, "not in the shipped file: \(Set(DaemonConfig.keys).subtracting(named).sorted())")
     }
 
+    /// The fleet keys: off by default; endpoints need a group; names and prefixes are checked.
+    @Test func etcdSettings() throws {
+        #expect(DaemonConfig().etcdEndpoints.isEmpty && DaemonConfig().etcdGroup == nil)
+        let c = try DaemonConfig.parse("etcd_endpoints = https://192.0.2.1:2379, https://192.0.2.2:2379\netcd_group = web\netcd_status_ttl_seconds = 9\n", file: "rampartd.conf")
+        #expect(c.etcdEndpoints == ["https://192.0.2.1:2379", "https://192.0.2.2:2379"] && c.etcdGroup == "web" && c.etcdStatusTTLSeconds == 9)
+        for (text, message) in [("etcd_endpoints = https://192.0.2.1:2379\n", "etcd_group is not"),
+                                ("etcd_group = web/1\n", "rampartd.conf:1:14: error: etcd_group: 'web/1'"),
+                                ("etcd_endpoints = 192.0.2.1:2379\netcd_group = w\n", "is not https://"),
+                                ("etcd_prefix = /rampart/\n", "must start with '/' and not end with one")] {
+            do {
+                _ = try DaemonConfig.parse(text, file: "rampartd.conf")
+                Issue.record("accepted: \(text)")
+            } catch {
+                #expect("\(error)".contains(message), "\(error)")
+            }
+        }
+    }
+
     @Test func leaseDirectoriesAreListsWithTheCommonOnesByDefault() throws {
         let defaults = DaemonConfig()
         #expect(defaults.dhclientLeases == ["/var/lib/dhcp", "/var/lib/dhclient"], "Debian's and RHEL's")

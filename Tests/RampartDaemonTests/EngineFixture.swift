@@ -41,7 +41,8 @@ final class EngineFixture: Sendable {
     let clockOffset = ClockOffset()
 
     init(policy: String? = EngineFixture.webServer, dns: [String] = ["192.0.2.53"], gateways: [IPAddress] = [IPAddress("192.0.2.1")!],
-         resolve: @escaping @Sendable (String) -> Result<[IPAddress], HostLookupError> = { _ in .failure(HostLookupError(message: "no DNS in tests")) }) throws {
+         resolve: @escaping @Sendable (String) -> Result<[IPAddress], HostLookupError> = { _ in .failure(HostLookupError(message: "no DNS in tests")) },
+         configure: (inout DaemonConfig) -> Void = { _ in }) throws {
         directory = NSTemporaryDirectory() + "rampart-engine-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var config = DaemonConfig()
@@ -54,6 +55,8 @@ final class EngineFixture: Sendable {
         config.dhcpcdLeases = [directory + "/dhcpcd"]
         config.networkManagerLeases = [directory + "/nm"]
         config.smbConf = directory + "/smb.conf"
+        config.domainCache = directory + "/domain-cache.json"
+        configure(&config)
         self.config = config
         try (dns.map { "nameserver \($0)" }.joined(separator: "\n") + "\n").write(toFile: config.resolvConf, atomically: true, encoding: .utf8)
         if let policy { try StoreFile(path: config.store).save(try Self.store(policy)) }
