@@ -136,7 +136,10 @@ import RampartTestKit
         #expect(statusOut.out.contains("2 of 3 hosts converged"), "\(statusOut.out)")
         let shown = try hosts[0].status()
         #expect((shown["domain"] as? String ?? "").contains("group 'web', etcd revision \(r1)"), "\(shown)")
-        #expect((shown["assignedPolicies"] as? [String: Any])?["domain"] as? String == "Fleet (group web, revision \(r1))")
+        #expect(((shown["assignedPolicies"] as? [String: Any])?["domain"] as? String ?? "").hasPrefix("Fleet (group web, revision \(r1), arrived "), "\(shown)")
+        let active = try hosts[0].daemon.rampart(["show", "active"]).out
+        #expect(active.hasPrefix("Domain policy: policy 'Fleet' of group 'web', etcd revision \(r1), arrived "), "\(active)")
+        #expect(active.contains("domain:web/Fleet/No SSH/SSH/#1"), "\(active)")
 
         // 2. The leader dies: the next push still converges after re-election.
         etcd.kill(try etcd.leader())

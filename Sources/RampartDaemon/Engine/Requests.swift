@@ -142,9 +142,11 @@ extension PolicyEngine {
             let book = addressBook()
             return await offEngine { ControlResponse(ok: true, text: book.text, json: book.json.rendered()) }
         case .active:
+            // The IP Security Monitor's "Store" and "GPO": which domain policy decides, since when.
+            let domainHeader = domainLine().map { "Domain policy: \($0)\n\n" } ?? ""
             return await offEngine {
                 let filters = Ordering.display(EffectiveFilters.collect(snapshot.store, dynamic: snapshot.dynamic))
-                return ControlResponse(ok: true, text: ActiveListing.text(filters), json: ActiveListing.json(filters).rendered())
+                return ControlResponse(ok: true, text: domainHeader + ActiveListing.text(filters), json: ActiveListing.json(filters).rendered())
             }
         case .dump:
             return await offEngine { ControlResponse(ok: true, text: ScriptWriter.dump(snapshot.store)) }

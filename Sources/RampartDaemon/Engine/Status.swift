@@ -28,7 +28,8 @@ extension PolicyEngine {
             return (location.rawValue, name)
         }
         if let d = domain, let name = d.store.assignedPolicy?.name {
-            s.assignedPolicies.append(("domain", "\(name) (group \(d.group), revision \(d.revision))"))
+            let arrived = StatusReport.iso(Date(timeIntervalSince1970: d.arrived))
+            s.assignedPolicies.append(("domain", "\(name) (group \(d.group), revision \(d.revision), arrived \(arrived)\(d.cached ? ", cached" : ""))"))
         }
         s.domain = domainLine()
         s.fleet = fleetGroup.map { group in "group '\(group)': " + (fleetConnection ?? "not connected yet") }
