@@ -58,6 +58,18 @@ import RampartSystem
         let report = await f.engine.fleetStatusDocument(host: "h1")
         #expect(report.contains("\"refusedRevision\":6") && report.contains("\"revision\":5"), "\(report)")
 
+        // The kernel rejects a revision's ruleset (this host only): refused, revision 5 stays in force.
+        f.transport.rejectNextTransaction(errno: ENOMEM)
+        let applies = f.transport.transactions.filter(\.committed).count
+        guard case .refused(let kernel) = await f.engine.domainPolicy(group: "web", revision: 8, script: Self.blockSSH.replacingOccurrences(of: "dstport=22", with: "dstport=23")) else {
+            Issue.record("a revision the kernel rejected was not refused")
+            return
+        }
+        #expect(kernel.contains("the kernel rejected its ruleset"), "\(kernel)")
+        #expect(f.transport.transactions.filter(\.committed).count == applies)
+        #expect(await f.engine.status().domain?.contains("revision 5") == true)
+        #expect(try DomainCache.load(f.config.domainCache)?.revision == 5)
+
         // Another rampartd starting with that cache enforces it in its first policy transaction.
         let g = try EngineFixture(configure: Self.fleet("web"))
         try FileManager.default.copyItem(atPath: f.config.domainCache, toPath: g.config.domainCache)
