@@ -12,7 +12,8 @@ import RampartSystem
 /// policy it enforces.
 extension Services {
     public static func fleet(config: DaemonConfig) -> DaemonService {
-        DaemonService(name: "fleet") { context in
+        // Not gating READY: a connect to a dead member may take seconds, and the cached policy is already enforced.
+        DaemonService(name: "fleet", gatesReady: false) { context in
             let engine = context.engine
             let group = config.etcdGroup ?? ""
             let host = config.etcdHost ?? hostName()

@@ -11,10 +11,13 @@ import NIOConcurrencyHelpers
 /// with the reason) and answers with a restart after a backoff.
 public struct DaemonService: Sendable {
     public var name: String
+    /// READY=1 waits for this service to start or fail. Not the fleet's: boot never waits for etcd.
+    public var gatesReady: Bool
     public var run: @Sendable (ServiceContext) async throws -> Void
 
-    public init(name: String, run: @escaping @Sendable (ServiceContext) async throws -> Void) {
+    public init(name: String, gatesReady: Bool = true, run: @escaping @Sendable (ServiceContext) async throws -> Void) {
         self.name = name
+        self.gatesReady = gatesReady
         self.run = run
     }
 }
@@ -35,7 +38,7 @@ public enum Supervisor {
 
     /// `firstBackoff`: the wait before the first restart (tests lengthen it to look at a failure).
     public static func run(_ services: [DaemonService], engine: PolicyEngine, logger: Logger, firstBackoff: Duration = firstBackoff) async {
-        await engine.expect(services: services.map(\.name))
+        await engine.expect(services: services.filter(\.gatesReady).map(\.name))
         await withDiscardingTaskGroup { group in
             for service in services {
                 group.addTask { await supervise(service, engine: engine, logger: logger, firstBackoff: firstBackoff) }
