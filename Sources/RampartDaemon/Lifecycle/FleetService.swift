@@ -33,6 +33,9 @@ extension Services {
             } catch {
                 await engine.fleetConnection("etcd lost (\(error)); enforcing the last domain policy applied; reconnecting")
                 await client.shutdown()
+                // A random 0–2 s on top of the supervisor's backoff: hosts that lost etcd together
+                // do not all come back in the same instant.
+                try? await Task.sleep(for: .milliseconds(Int.random(in: 0...2000)))
                 throw error
             }
         }
