@@ -3,6 +3,7 @@ import Testing
 import RampartNamespaceKit
 import RampartTestKit
 
+extension HeavySuites {
 /// rampartd reads NFLOG: known traffic sent between namespaces comes back, at the end of its
 /// interval, as exactly the aggregated records it should — each naming its filter — for every
 /// combination of `ipsecdiagnostics` bits, for boot-mode drops, and never for permitted traffic;
@@ -291,4 +292,5 @@ import RampartTestKit
         #expect(logged + lost == counted, "every drop the kernel counted is accounted for: \(logged) logged + \(lost) lost vs \(counted)")
         #expect(daemon.log().contains("after the last delivered packet are counted as lost"), "\(daemon.log())")
     }
+}
 }

@@ -4,6 +4,7 @@ import RampartFleet
 import RampartNamespaceKit
 import RampartTestKit
 
+extension HeavySuites {
 /// The etcd client against a real three-member cluster with TLS and RBAC (no mocks): the
 /// operations the fleet needs, permissions as docs/fleet.md sets them, failover to another
 /// member when the one in use dies, and refusals that name their reason.
@@ -149,6 +150,7 @@ import RampartTestKit
                              "--user", "host1", "--password-file", hostPassword, v2], allowFailure: true)
         #expect(denied.status != 0 && denied.err.contains("etcd denied"), "\(denied)")
     }
+}
 }
 
 enum DomainPolicyScripts {

@@ -82,7 +82,7 @@ final class EtcdCluster: @unchecked Sendable {
             "--listen-peer-urls", "http://127.0.0.1:\(peerPorts[i])", "--initial-advertise-peer-urls", "http://127.0.0.1:\(peerPorts[i])",
             "--initial-cluster", cluster, "--initial-cluster-state", "new", "--initial-cluster-token", directory.lastPathComponent,
             "--cert-file", path("member.crt"), "--key-file", path("member.key"), "--trusted-ca-file", path("ca.crt"), "--client-cert-auth",
-            "--heartbeat-interval", "50", "--election-timeout", "500",
+            "--heartbeat-interval", "100", "--election-timeout", "1000",
         ], stdout: .file(log), stderr: .file(log))
     }
 

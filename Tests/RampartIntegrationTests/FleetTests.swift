@@ -3,6 +3,7 @@ import Testing
 import RampartNamespaceKit
 import RampartTestKit
 
+extension HeavySuites {
 /// The fleet end to end (docs/fleet.md): a real 3-member etcd cluster with TLS and RBAC in its
 /// own namespace, three rampartd hosts in theirs, joined by veth links; real TCP probes from the
 /// etcd namespace decide what each host enforces.
@@ -136,7 +137,8 @@ import RampartTestKit
         #expect(statusOut.out.contains("2 of 3 hosts converged"), "\(statusOut.out)")
         let shown = try hosts[0].status()
         #expect((shown["domain"] as? String ?? "").contains("group 'web', etcd revision \(r1)"), "\(shown)")
-        #expect(((shown["assignedPolicies"] as? [String: Any])?["domain"] as? String ?? "").hasPrefix("Fleet (group web, revision \(r1), arrived "), "\(shown)")
+        let domainRow: String = (shown["assignedPolicies"] as? [String: Any])?["domain"] as? String ?? ""
+        #expect(domainRow.hasPrefix("Fleet (group web, revision \(r1), arrived "), "\(shown)")
         let active = try hosts[0].daemon.rampart(["show", "active"]).out
         #expect(active.hasPrefix("Domain policy: policy 'Fleet' of group 'web', etcd revision \(r1), arrived "), "\(active)")
         #expect(active.contains("domain:web/Fleet/No SSH/SSH/#1"), "\(active)")
@@ -183,4 +185,5 @@ import RampartTestKit
         #expect(refusedByEtcd, "\(lastStatus)")
         print("fleet: first push converged on 2 hosts in \(String(format: "%.2f", firstConvergence)) s; after the cluster restart in \(String(format: "%.2f", catchUp)) s")
     }
+}
 }
