@@ -33,8 +33,9 @@ public struct ActiveFilter: Sendable, Equatable {
     public var source: AddressSpec
     public var destination: AddressSpec
     public var proto: IPProtocolSpec
-    public var sourcePort: UInt16
-    public var destinationPort: UInt16
+    public var sourcePort: PortMatch
+    public var destinationPort: PortMatch
+    public var tcpFlags: TCPFlagMatch?
     public var inbound: FilterActionKind
     public var outbound: FilterActionKind
     /// Negotiate without an SA: accept clear inbound traffic (`inpass`) or any clear traffic (`soft`).
@@ -87,11 +88,12 @@ public enum EffectiveFilters {
         return out
     }
 
-    /// A mirrored filter swaps addresses (with their masks) and ports in its second half.
+    /// A mirrored filter swaps addresses (with their masks) and ports in its second half; TCP
+    /// flags are not directional and stay as they are.
     static func halves(of f: Filter, id: String, inbound: FilterActionKind, outbound: FilterActionKind,
                        inpass: Bool, soft: Bool, origin: FilterOrigin, group: Int) -> [ActiveFilter] {
         let first = ActiveFilter(id: id, source: f.source, destination: f.destination, proto: f.proto,
-                                 sourcePort: f.sourcePort, destinationPort: f.destinationPort,
+                                 sourcePort: f.sourcePort, destinationPort: f.destinationPort, tcpFlags: f.tcpFlags,
                                  inbound: inbound, outbound: outbound, inpass: inpass, soft: soft,
                                  origin: origin, group: group, seq: f.seq, isMirror: false)
         guard f.mirrored else { return [first] }

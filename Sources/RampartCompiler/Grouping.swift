@@ -78,7 +78,8 @@ enum Grouping {
             for m in rule.matches {
                 switch m {
                 case .address(_, let a): family = family ?? a.family
-                case .l4proto(let p), .port(_, let p, _): proto = proto ?? p
+                case .l4proto(let p), .port(_, let p, _), .portRange(_, let p, _, _): proto = proto ?? p
+                case .tcpFlags: proto = proto ?? 6
                 case .icmpv6TypeRange: family = .ipv6; proto = 58
                 default: break
                 }
@@ -116,6 +117,18 @@ enum Grouping {
         case (.l4proto(let p), .l4proto(let q)): return p != q
         case (.l4proto(let p), .port(_, let q, _)), (.port(_, let q, _), .l4proto(let p)): return p != q
         case (.port(let s1, let p, let n), .port(let s2, let q, let m)): return p != q || (s1 == s2 && n != m)
+        case (.portRange(let s1, let p, let a, let b), .portRange(let s2, let q, let c, let d)):
+            return p != q || (s1 == s2 && (b < c || d < a))
+        case (.portRange(let s1, let p, let a, let b), .port(let s2, let q, let n)), (.port(let s2, let q, let n), .portRange(let s1, let p, let a, let b)):
+            return p != q || (s1 == s2 && !(a...b).contains(n))
+        case (.l4proto(let p), .portRange(_, let q, _, _)), (.portRange(_, let q, _, _), .l4proto(let p)): return p != q
+        case (.tcpFlags(let f), .tcpFlags(let g)):
+            // Same mask: two different values, or one value and its negation, exclude each other.
+            guard f.mask == g.mask else { return false }
+            return (!f.negated && !g.negated && f.value != g.value) || (f.value == g.value && f.negated != g.negated)
+        case (.tcpFlags, .l4proto(let p)), (.l4proto(let p), .tcpFlags): return p != 6
+        case (.tcpFlags, .port(_, let p, _)), (.port(_, let p, _), .tcpFlags), (.tcpFlags, .portRange(_, let p, _, _)), (.portRange(_, let p, _, _), .tcpFlags):
+            return p != 6
         default: return false
         }
     }

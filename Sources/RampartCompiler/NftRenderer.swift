@@ -105,6 +105,9 @@ public enum NftRenderer {
         case .l4proto(let n): return "meta l4proto \(protocolNames[n] ?? String(n))"
         case .port(let side, let proto, let port):
             return "\(portProtocols[proto] ?? "th") \(side == .source ? "sport" : "dport") \(port)"
+        case .portRange(let side, let proto, let first, let last):
+            return "\(portProtocols[proto] ?? "th") \(side == .source ? "sport" : "dport") \(first)-\(last)"
+        case .tcpFlags(let flags): return flags.nftText
         case .icmpv6TypeRange(let a, let b): return "icmpv6 type \(a)-\(b)"
         case .ctState(let states): return "ct state " + states.map(\.rawValue).joined(separator: ",")
         case .ipsecInbound: return "meta ipsec exists"

@@ -3,13 +3,22 @@ import RampartPolicy
 /// A filter half's specificity (Project decisions #1, reference §7.2, §7.5). Smaller sorts first:
 /// (a) address-pair class S,S > R,S > S,R > R,R > A,S > S,A > A,R > R,A > A,A;
 /// (b) fewer open host bits, destination before source;
-/// (c) protocol/port sub-rank ① proto+both ports … ⑤ any protocol.
+/// (c) protocol/port sub-rank ① proto+both ports … ⑤ any protocol, where a range or list of
+/// ports counts as given; within a sub-rank (c') fewer destination ports, then fewer source ports
+/// (a single port before a range, a narrower range before a wider one), then (c'') a TCP-flags test
+/// before none (docs/ordering.md, "Extensions").
 /// The action (d) and creation order (e) complete the order in `Ordering.sorted`.
 public struct Weight: Comparable, Sendable, Hashable {
     public var pairClass: Int
     public var destinationWildcardBits: Int
     public var sourceWildcardBits: Int
     public var protocolRank: Int
+    /// How many ports each side matches (65,536 for any): only ranges and lists make these differ
+    /// within a sub-rank.
+    public var destinationPortCount: Int
+    public var sourcePortCount: Int
+    /// 0 with a TCP-flags test, 1 without.
+    public var flagsRank: Int
 
     static let pairOrder: [String] = ["SS", "RS", "SR", "RR", "AS", "SA", "AR", "RA", "AA"]
 
@@ -32,7 +41,10 @@ public struct Weight: Comparable, Sendable, Hashable {
         pairClass = Weight.pairIndex(f.source.specificity, f.destination.specificity)
         destinationWildcardBits = f.destination.wildcardBits
         sourceWildcardBits = f.source.wildcardBits
-        switch (f.proto.isAny, f.sourcePort != 0, f.destinationPort != 0) {
+        destinationPortCount = f.destinationPort.count
+        sourcePortCount = f.sourcePort.count
+        flagsRank = f.tcpFlags == nil ? 1 : 0
+        switch (f.proto.isAny, !f.sourcePort.isAny, !f.destinationPort.isAny) {
         case (true, _, _): protocolRank = 4
         case (false, true, true): protocolRank = 0
         case (false, false, true): protocolRank = 1
@@ -51,8 +63,12 @@ public struct Weight: Comparable, Sendable, Hashable {
     }
 
     public static func < (a: Weight, b: Weight) -> Bool {
-        (a.pairClass, a.destinationWildcardBits, a.sourceWildcardBits, a.protocolRank)
-            < (b.pairClass, b.destinationWildcardBits, b.sourceWildcardBits, b.protocolRank)
+        if (a.pairClass, a.destinationWildcardBits, a.sourceWildcardBits, a.protocolRank)
+            != (b.pairClass, b.destinationWildcardBits, b.sourceWildcardBits, b.protocolRank) {
+            return (a.pairClass, a.destinationWildcardBits, a.sourceWildcardBits, a.protocolRank)
+                < (b.pairClass, b.destinationWildcardBits, b.sourceWildcardBits, b.protocolRank)
+        }
+        return (a.destinationPortCount, a.sourcePortCount, a.flagsRank) < (b.destinationPortCount, b.sourcePortCount, b.flagsRank)
     }
 }
 

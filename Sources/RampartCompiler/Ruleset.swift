@@ -190,6 +190,10 @@ public enum Match: Sendable, Equatable {
     case fibAddressType(PacketSide, FibType)
     case l4proto(UInt8)
     case port(PacketSide, proto: UInt8, port: UInt16)
+    /// `tcp dport 1024-65535`: one item of a port range or list (an extension).
+    case portRange(PacketSide, proto: UInt8, first: UInt16, last: UInt16)
+    /// `tcp flags & MASK == VALUE` (`!=` when negated): an extension.
+    case tcpFlags(TCPFlagMatch)
     case icmpv6TypeRange(UInt8, UInt8)
     case ctState([CtState])
     /// The packet was decrypted by an IPsec SA (input).

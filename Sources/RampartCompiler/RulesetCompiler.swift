@@ -98,8 +98,11 @@ public struct RulesetCompiler {
             var matches: [Match] = []
             matches += address(f.source, side: .source, family: family, sets: &sets)
             matches += address(f.destination, side: .destination, family: family, sets: &sets)
-            matches += transport(f, family: family)
-            out += verdict(f, matches: matches, hook: hook, logDrops: logDrops)
+            // A port list is one rule per item (per pair of items with two lists): the items are
+            // disjoint, so their order does not matter, and Grouping folds long runs into a set.
+            for ports in transport(f, family: family) {
+                out += verdict(f, matches: matches + ports, hook: hook, logDrops: logDrops)
+            }
         }
         return out
     }
@@ -132,15 +135,29 @@ public struct RulesetCompiler {
         }
     }
 
-    func transport(_ f: ActiveFilter, family: IPAddress.Family?) -> [Match] {
+    /// The protocol, port and flag matches of a filter half: one alternative per port-list item.
+    func transport(_ f: ActiveFilter, family: IPAddress.Family?) -> [[Match]] {
         switch f.proto {
-        case .any: return []
-        case .icmp: return [.l4proto(family == .ipv6 ? 58 : 1)]
+        case .any: return [[]]
+        case .icmp: return [[.l4proto(family == .ipv6 ? 58 : 1)]]
         case .number(let n):
-            var m: [Match] = []
-            if f.sourcePort != 0 { m.append(.port(.source, proto: n, port: f.sourcePort)) }
-            if f.destinationPort != 0 { m.append(.port(.destination, proto: n, port: f.destinationPort)) }
-            return m.isEmpty ? [.l4proto(n)] : m
+            func items(_ p: PortMatch, _ side: PacketSide) -> [Match?] {
+                if p.isAny { return [nil] }
+                return p.ranges.map { r in
+                    r.lowerBound == r.upperBound ? .port(side, proto: n, port: r.lowerBound)
+                        : .portRange(side, proto: n, first: r.lowerBound, last: r.upperBound)
+                }
+            }
+            var out: [[Match]] = []
+            for s in items(f.sourcePort, .source) {
+                for d in items(f.destinationPort, .destination) {
+                    var m = [s, d].compactMap { $0 }
+                    if m.isEmpty { m = [.l4proto(n)] }
+                    if let flags = f.tcpFlags { m.append(.tcpFlags(flags)) }
+                    out.append(m)
+                }
+            }
+            return out
         }
     }
 

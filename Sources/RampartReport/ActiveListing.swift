@@ -7,6 +7,7 @@ public enum ActiveListing {
     static func matchText(_ f: ActiveFilter) -> String {
         var s = "\(f.source.display) -> \(f.destination.display) \(f.proto)"
         if f.sourcePort != 0 || f.destinationPort != 0 { s += " \(f.sourcePort)->\(f.destinationPort)" }
+        if let flags = f.tcpFlags { s += " flags \(flags)" }
         return s
     }
 
@@ -29,8 +30,9 @@ public enum ActiveListing {
                 ("fossenRank", .int(f.weight.fossenRank)), ("inbound", .string(f.inbound.rawValue)),
                 ("outbound", .string(f.outbound.rawValue)), ("origin", .string(f.origin.description)),
                 ("srcaddr", .string(f.source.display)), ("dstaddr", .string(f.destination.display)),
-                ("protocol", .string(f.proto.description)), ("srcport", .int(Int(f.sourcePort))),
-                ("dstport", .int(Int(f.destinationPort))), ("mirrorHalf", .bool(f.isMirror)),
+                ("protocol", .string(f.proto.description)), ("srcport", ShowRenderer.portJSON(f.sourcePort)),
+                ("dstport", ShowRenderer.portJSON(f.destinationPort)), ("tcpflags", f.tcpFlags.map { .string($0.description) } ?? .null),
+                ("mirrorHalf", .bool(f.isMirror)),
             ])
         })
     }

@@ -13,14 +13,15 @@ public struct MonitorSnapshot: Codable, Sendable, Equatable {
         public var source: String
         public var destination: String
         public var proto: String
-        public var sourcePort: Int
-        public var destinationPort: Int
+        /// A number in JSON (0 any), or text for a range or list (`1024-65535`, `80,443`).
+        public var sourcePort: PortMatch
+        public var destinationPort: PortMatch
         public var inbound: String
         public var outbound: String
         /// Generic view: the filter is mirrored. Specific view: this row is a mirror half.
         public var mirrored: Bool
 
-        public init(id: String, origin: String, source: String, destination: String, proto: String, sourcePort: Int, destinationPort: Int,
+        public init(id: String, origin: String, source: String, destination: String, proto: String, sourcePort: PortMatch, destinationPort: PortMatch,
                     inbound: String, outbound: String, mirrored: Bool) {
             self.id = id
             self.origin = origin
@@ -112,8 +113,9 @@ public struct MonitorSnapshot: Codable, Sendable, Equatable {
     public static func filters(_ store: Store, dynamic: DynamicState, addresses: DynamicAddresses) -> (generic: [Filter], specific: [Filter]) {
         let active = Ordering.display(EffectiveFilters.collect(store, dynamic: dynamic))
         func row(_ f: ActiveFilter, _ source: String, _ destination: String, mirrored: Bool) -> Filter {
-            Filter(id: f.id, origin: f.origin.description, source: source, destination: destination, proto: f.proto.description,
-                   sourcePort: Int(f.sourcePort), destinationPort: Int(f.destinationPort), inbound: f.inbound.rawValue, outbound: f.outbound.rawValue,
+            Filter(id: f.id, origin: f.origin.description, source: source, destination: destination,
+                   proto: f.proto.description + (f.tcpFlags.map { " flags \($0)" } ?? ""),
+                   sourcePort: f.sourcePort, destinationPort: f.destinationPort, inbound: f.inbound.rawValue, outbound: f.outbound.rawValue,
                    mirrored: mirrored)
         }
         // A filter's halves are F12 and F12m: the generic view is the first, marked mirrored when both exist.
@@ -221,7 +223,7 @@ public enum MonitorView {
             + "\nDynamic sets\n" + setsText
     }
 
-    static func port(_ p: Int) -> String { p == 0 ? "any" : String(p) }
+    static func port(_ p: PortMatch) -> String { p.isAny ? "any" : p.description }
 
     static func oneDecimal(_ x: Double) -> String {
         let tenths = Int((x * 10).rounded())

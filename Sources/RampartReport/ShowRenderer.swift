@@ -36,11 +36,17 @@ public enum ShowRenderer {
             ("srcaddr", .string(f.source.display)),
             ("dstaddr", .string(f.destination.display)),
             ("protocol", .string(f.proto.description)),
-            ("srcport", .int(Int(f.sourcePort))),
-            ("dstport", .int(Int(f.destinationPort))),
+            ("srcport", portJSON(f.sourcePort)),
+            ("dstport", portJSON(f.destinationPort)),
+            ("tcpflags", f.tcpFlags.map { .string($0.description) } ?? .null),
             ("mirrored", .bool(f.mirrored)),
             ("description", .string(f.description)),
         ])
+    }
+
+    /// A number for netsh's ports (0 any), the text (`1024-65535`, `80,443`) for the extension.
+    public static func portJSON(_ p: PortMatch) -> JSONValue {
+        p.isAny ? .int(0) : p.single.map { .int(Int($0)) } ?? .string(p.description)
     }
 
     static func offers<T: CustomStringConvertible>(_ list: [T]) -> JSONValue { .array(list.map { .string($0.description) }) }
@@ -122,6 +128,7 @@ public enum ShowRenderer {
     public static func filterLine(_ f: Filter) -> String {
         var s = "\(f.identifier): \(f.source.display) -> \(f.destination.display) \(f.proto)"
         if f.sourcePort != 0 || f.destinationPort != 0 { s += " ports \(f.sourcePort)->\(f.destinationPort)" }
+        if let flags = f.tcpFlags { s += " tcpflags \(flags)" }
         s += f.mirrored ? " mirrored" : ""
         if !f.description.isEmpty { s += "  \"\(f.description)\"" }
         return s

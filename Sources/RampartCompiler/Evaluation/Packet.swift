@@ -11,6 +11,8 @@ public struct Packet: Sendable, Equatable, CustomStringConvertible {
     public var destinationPort: UInt16
     /// For ICMP and ICMPv6: the type.
     public var icmpType: UInt8
+    /// For TCP: the flags byte (0x02 a SYN, 0x12 a SYN-ACK, 0x10 an ACK).
+    public var tcpFlags: UInt8
     /// The input interface at the input hook, the output interface at the output hook.
     public var interface: String
     /// Decrypted by (input) or to be encrypted by (output) an IPsec SA.
@@ -18,13 +20,14 @@ public struct Packet: Sendable, Equatable, CustomStringConvertible {
     public var conntrack: CtState
 
     public init(source: IPAddress, destination: IPAddress, proto: UInt8, sourcePort: UInt16 = 0, destinationPort: UInt16 = 0,
-                icmpType: UInt8 = 0, interface: String = "eth0", ipsec: Bool = false, conntrack: CtState = .new) {
+                icmpType: UInt8 = 0, tcpFlags: UInt8 = 0x02, interface: String = "eth0", ipsec: Bool = false, conntrack: CtState = .new) {
         self.source = source
         self.destination = destination
         self.proto = proto
         self.sourcePort = sourcePort
         self.destinationPort = destinationPort
         self.icmpType = icmpType
+        self.tcpFlags = tcpFlags
         self.interface = interface
         self.ipsec = ipsec
         self.conntrack = conntrack

@@ -48,6 +48,7 @@ extension Packet {
         if hasPorts, transport + 4 <= b.count {
             sourcePort = UInt16(b[transport]) << 8 | UInt16(b[transport + 1])
             destinationPort = UInt16(b[transport + 2]) << 8 | UInt16(b[transport + 3])
+            if proto == 6, transport + 13 < b.count { tcpFlags = b[transport + 13] }
         } else if proto == 1 || proto == 58, transport < b.count {
             icmpType = b[transport]
         }

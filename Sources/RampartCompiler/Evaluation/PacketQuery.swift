@@ -1,7 +1,7 @@
 import RampartPolicy
 
 /// The packet `rampart explain` asks about, from its words:
-/// `in|out PROTO SOURCE [->|to] DESTINATION [icmp-type=N] [ipsec] [interface=NAME]`, where PROTO is
+/// `in|out PROTO SOURCE [->|to] DESTINATION [icmp-type=N] [flags=syn+ack] [ipsec] [interface=NAME]`, where PROTO is
 /// tcp, udp, icmp or a number, and an endpoint is `ADDRESS[:PORT]`, `[IPV6]:PORT` or `me[:PORT]`.
 public struct PacketQuery: Sendable, Equatable {
     public enum Endpoint: Sendable, Equatable {
@@ -17,6 +17,8 @@ public struct PacketQuery: Sendable, Equatable {
     public var destination: Endpoint
     public var destinationPort: UInt16
     public var icmpType: UInt8?
+    /// TCP only; a SYN when not given.
+    public var tcpFlags: UInt8 = 0x02
     public var ipsec = false
     public var interface = "eth0"
 
@@ -58,7 +60,12 @@ public struct PacketQuery: Sendable, Equatable {
             case ("icmp-type", let n?):
                 guard proto == nil || proto == 1 || proto == 58, let t = UInt8(n) else { throw Failure(description: "icmp-type takes 0-255, with icmp only") }
                 query.icmpType = t
-            default: throw Failure(description: "unexpected '\(word)'; after the packet: icmp-type=N, ipsec, interface=NAME")
+            case ("flags", let f?):
+                guard proto == 6, !f.contains("/"), case .success(let m) = TCPFlagMatch.parse(f), !m.negated else {
+                    throw Failure(description: "flags takes TCP flags joined by '+' (flags=syn+ack), with tcp only")
+                }
+                query.tcpFlags = m.value
+            default: throw Failure(description: "unexpected '\(word)'; after the packet: icmp-type=N, flags=F+G, ipsec, interface=NAME")
             }
         }
         return query
@@ -113,7 +120,7 @@ public struct PacketQuery: Sendable, Equatable {
         }
         let number = proto ?? (family == .ipv4 ? 1 : 58)
         var p = Packet(source: resolve(source), destination: resolve(destination), proto: number, sourcePort: sourcePort,
-                       destinationPort: destinationPort, interface: interface, ipsec: ipsec)
+                       destinationPort: destinationPort, tcpFlags: number == 6 ? tcpFlags : 0, interface: interface, ipsec: ipsec)
         if number == 1 || number == 58 { p.icmpType = icmpType ?? (number == 1 ? 8 : 128) }
         return p
     }

@@ -26,7 +26,7 @@ public struct ReferenceEvaluator: Sendable {
 
     /// Why a filter did not match a packet.
     public enum Mismatch: Sendable, Equatable, CustomStringConvertible {
-        case source, destination, proto, sourcePort, destinationPort
+        case source, destination, proto, sourcePort, destinationPort, tcpFlags
 
         public var description: String {
             switch self {
@@ -35,6 +35,7 @@ public struct ReferenceEvaluator: Sendable {
             case .proto: return "protocol"
             case .sourcePort: return "source port"
             case .destinationPort: return "destination port"
+            case .tcpFlags: return "TCP flags"
             }
         }
     }
@@ -113,8 +114,9 @@ public struct ReferenceEvaluator: Sendable {
         case .icmp: return p.proto == (p.family == .ipv4 ? 1 : 58) ? nil : .proto
         case .number(let n):
             guard p.proto == n else { return .proto }
-            if f.sourcePort != 0, !(p.hasPorts && p.sourcePort == f.sourcePort) { return .sourcePort }
-            if f.destinationPort != 0, !(p.hasPorts && p.destinationPort == f.destinationPort) { return .destinationPort }
+            if f.sourcePort != 0, !(p.hasPorts && f.sourcePort.contains(p.sourcePort)) { return .sourcePort }
+            if f.destinationPort != 0, !(p.hasPorts && f.destinationPort.contains(p.destinationPort)) { return .destinationPort }
+            if let flags = f.tcpFlags, !flags.matches(p.tcpFlags) { return .tcpFlags }
             return nil
         }
     }

@@ -71,6 +71,10 @@ public struct RulesetEvaluator: Sendable {
             return p.proto == n
         case .port(let side, let proto, let port):
             return p.proto == proto && (side == .source ? p.sourcePort : p.destinationPort) == port
+        case .portRange(let side, let proto, let first, let last):
+            return p.proto == proto && (first...last).contains(side == .source ? p.sourcePort : p.destinationPort)
+        case .tcpFlags(let flags):
+            return p.proto == 6 && flags.matches(p.tcpFlags)
         case .icmpv6TypeRange(let low, let high):
             return p.proto == 58 && (low...high).contains(p.icmpType)
         case .ctState(let states):

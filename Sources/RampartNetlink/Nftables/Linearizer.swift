@@ -122,6 +122,16 @@ public struct Linearizer: Sendable {
                     // tcp sport|dport N: payload load 2b @ transport + 0|2, cmp eq N
                     out += [.payload(base: .transport, offset: side == .source ? 0 : 2, length: 2), .cmp(.eq, Linearizer.be16(port))]
                 }
+            case .portRange(let side, let proto, let first, let last):
+                needL4(proto)
+                // tcp sport|dport A-B: payload load 2b @ transport + 0|2, cmp gte A, cmp lte B
+                out += [.payload(base: .transport, offset: side == .source ? 0 : 2, length: 2),
+                        .cmp(.gte, Linearizer.be16(first)), .cmp(.lte, Linearizer.be16(last))]
+            case .tcpFlags(let flags):
+                needL4(6)
+                // tcp flags & MASK ==|!= VALUE: payload load 1b @ transport + 13, bitwise (reg & MASK) ^ 0, cmp eq|neq VALUE
+                out += [.payload(base: .transport, offset: 13, length: 1), .bitwise(mask: [flags.mask], xor: [0]),
+                        .cmp(flags.negated ? .neq : .eq, [flags.value])]
             case .icmpv6TypeRange(let low, let high):
                 needFamily(.ipv6)
                 needL4(58)

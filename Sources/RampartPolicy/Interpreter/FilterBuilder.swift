@@ -27,15 +27,19 @@ struct FilterBuilder {
         }
 
         let proto = try args.value("protocol", Values.proto) ?? .any
-        let sport = try args.value("srcport", Values.port) ?? 0
-        let dport = try args.value("dstport", Values.port) ?? 0
-        if (sport != 0 || dport != 0) && !proto.hasPorts {
-            let at = args.argument(sport != 0 ? "srcport" : "dstport")?.location
+        let sport = try args.value("srcport", Values.ports) ?? .any
+        let dport = try args.value("dstport", Values.ports) ?? .any
+        if (!sport.isAny || !dport.isAny) && !proto.hasPorts {
+            let at = args.argument(!sport.isAny ? "srcport" : "dstport")?.location
             throw .error("ports need protocol TCP or UDP (protocol is \(proto))", at: at)
+        }
+        let flags = try args.value("tcpflags", Values.tcpFlags)
+        if flags != nil && proto != .tcp {
+            throw .error("tcpflags needs protocol TCP (protocol is \(proto))", at: args.argument("tcpflags")?.location)
         }
         let mirrored = try args.bool("mirrored") ?? true
         return Filter(seq: seq, source: source, destination: destination, proto: proto,
-                      sourcePort: sport, destinationPort: dport, mirrored: mirrored,
+                      sourcePort: sport, destinationPort: dport, tcpFlags: flags, mirrored: mirrored,
                       description: args.string("description") ?? "")
     }
 

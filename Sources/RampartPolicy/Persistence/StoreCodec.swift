@@ -224,6 +224,9 @@ public enum StoreCodec {
                     if (f.sourcePort != 0 || f.destinationPort != 0) && !f.proto.hasPorts {
                         throw StoreError("filter F\(f.seq) has ports without TCP or UDP")
                     }
+                    if f.tcpFlags != nil && f.proto != .tcp {
+                        throw StoreError("filter F\(f.seq) tests TCP flags but its protocol is \(f.proto)")
+                    }
                 }
             }
             for a in s.filterActions { try seq(a.seq, "filter action '\(a.name)'") }

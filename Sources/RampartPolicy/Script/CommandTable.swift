@@ -50,9 +50,9 @@ private func p(_ names: String...) -> [P] {
 }
 
 private let policyParams = ["description", "mmpfs", "qmpermm", "mmlifetime", "activatedefaultrule", "pollinginterval", "assign"]
-private let addFilterParams = ["filterlist", "srcaddr", "dstaddr", "description", "protocol", "mirrored", "srcmask", "dstmask", "srcport", "dstport"]
+private let addFilterParams = ["filterlist", "srcaddr", "dstaddr", "description", "protocol", "mirrored", "srcmask", "dstmask", "srcport", "dstport", "tcpflags"]
 private let filterActionParams = ["description", "qmpfs", "inpass", "soft", "action", "qmsecmethods"]
-private let dynamicRuleIdentity = ["srcaddr", "dstaddr", "protocol", "srcport", "dstport", "mirrored", "conntype", "srcmask", "dstmask", "tunneldstaddress"]
+private let dynamicRuleIdentity = ["srcaddr", "dstaddr", "protocol", "srcport", "dstport", "mirrored", "conntype", "srcmask", "dstmask", "tunneldstaddress", "tcpflags"]
 private let showFormat = ["level", "format", "wide"]
 
 extension CommandSpec {
@@ -71,7 +71,7 @@ extension CommandSpec {
             s("set", "filterlist", p("name", "guid", "newname", "description")),
             s("delete", "filterlist", p("name")),
             s("add", "filter", addFilterParams.flatMap { p($0) }),
-            s("delete", "filter", p("filterlist", "srcaddr", "dstaddr", "protocol", "mirrored", "srcmask", "dstmask", "srcport", "dstport")),
+            s("delete", "filter", p("filterlist", "srcaddr", "dstaddr", "protocol", "mirrored", "srcmask", "dstmask", "srcport", "dstport", "tcpflags")),
             s("add", "filteraction", p("name") + filterActionParams.flatMap { p($0) }),
             s("set", "filteraction", p("name", "guid", "newname") + filterActionParams.flatMap { p($0) }),
             s("delete", "filteraction", p("name")),
@@ -99,9 +99,9 @@ extension CommandSpec {
             d("set", "qmpolicy", p("name", "soft", "pfsgroup", "qmsecmethods")),
             d("delete", "qmpolicy", p("name")),
             d("add", "rule", p("srcaddr", "dstaddr", "mmpolicy", "qmpolicy", "protocol", "srcport", "dstport", "mirrored", "conntype",
-                               "actioninbound", "actionoutbound", "srcmask", "dstmask", "tunneldstaddress", "kerberos", "psk", "rootca")),
+                               "actioninbound", "actionoutbound", "srcmask", "dstmask", "tunneldstaddress", "kerberos", "psk", "rootca", "tcpflags")),
             d("set", "rule", p("srcaddr", "dstaddr", "protocol", "srcport", "dstport", "mirrored", "conntype", "srcmask", "dstmask",
-                               "tunneldstaddress", "mmpolicy", "qmpolicy", "actioninbound", "actionoutbound", "kerberos", "psk", "rootca")),
+                               "tunneldstaddress", "mmpolicy", "qmpolicy", "actioninbound", "actionoutbound", "kerberos", "psk", "rootca", "tcpflags")),
             d("delete", "rule", dynamicRuleIdentity.flatMap { p($0) }),
             d("delete", "all", []),
             d("set", "config", [P("property"), P("value", rest: true)]),

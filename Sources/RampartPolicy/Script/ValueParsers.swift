@@ -21,6 +21,11 @@ public enum Values {
         return .failure(ValueError("'\(text)' is not one of \(options.map(\.0).joined(separator: ", "))"))
     }
 
+    /// `srcport`/`dstport`: a port, or (extension) a range or list of them.
+    public static func ports(_ text: String) -> Result<PortMatch, ValueError> { PortMatch.parse(text) }
+
+    public static func tcpFlags(_ text: String) -> Result<TCPFlagMatch, ValueError> { TCPFlagMatch.parse(text) }
+
     public static func port(_ text: String) -> Result<UInt16, ValueError> {
         guard let v = UInt16(text) else {
             return .failure(ValueError("'\(text)' is not a port number from 0 (any) to 65535"))
