@@ -245,15 +245,16 @@ struct Import: ParsableCommand {
             defines[String(d[..<eq])] = String(d[d.index(after: eq)...])
         }
         let text = try readInput(file, encoding: encoding)
-        let planned = try parsed { () throws(Diagnostic) in try ScriptPlan.import(text, file: file, defines: defines) }
+        let path = ScriptPlan.scriptPath(file, workingDirectory: FileManager.default.currentDirectoryPath)
+        let planned = try parsed { () throws(Diagnostic) in try ScriptPlan.import(text, file: file, defines: defines, scriptPath: path) }
         let request = ControlRequest(op: .`import`, name: file, script: text, dryRun: dryRun, defines: defines, location: global.location.rawValue)
         if try viaDaemon(request, global: global, changes: !dryRun && !planned.script.isQuery) { return }
         for s in planned.skipped {
-            print("\(s.location): skipped (\(s.reason)): \(s.text)")
+            print(s.listing)
         }
         try transaction(planned.script, global: global, dryRun: dryRun)
         let count = planned.script.commands.count
-        print("\(file): \(count) netsh command\(count == 1 ? "" : "s") \(dryRun ? "checked" : "applied"), \(planned.skipped.count) line\(planned.skipped.count == 1 ? "" : "s") skipped")
+        print("\(file): \(count) netsh command\(count == 1 ? "" : "s") \(dryRun ? "checked" : "applied"), \(planned.skipped.count) other line\(planned.skipped.count == 1 ? "" : "s") followed or skipped")
     }
 }
 

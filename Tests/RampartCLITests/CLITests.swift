@@ -172,7 +172,7 @@ struct CLI {
         #expect(ok.status == 0, "\(ok.stderr)")
         #expect(ok.stdout.contains("\(bat):1:2: skipped (echo): echo off"))
         #expect(ok.stdout.contains("\(bat):6:1: skipped (pause): pause"))
-        #expect(ok.stdout.contains("1 netsh command applied, 4 lines skipped"))
+        #expect(ok.stdout.contains("1 netsh command applied, 4 other lines followed or skipped"))
         let show = try cli.run(["show", "policy", "Locked"])
         #expect(show.stdout.contains("Description: from the command line"))
     }

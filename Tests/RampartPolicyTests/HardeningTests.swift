@@ -36,7 +36,7 @@ import RampartSystem
         // A caret after a closed quote continues, twice; carets inside quotes are characters.
         let result = try importer.extract("netsh ipsec static add policy \"name=a b\" ^\r\ndescription=\"x ^^ y\" ^\r\nassign=no\r\n", file: "f.bat")
         #expect(result.commands.count == 1)
-        #expect(result.commands[0].0.text.contains("assign=no") && result.commands[0].0.text.contains("\"x ^^ y\""))
+        #expect(result.commands[0].line.text.contains("assign=no") && result.commands[0].line.text.contains("\"x ^^ y\""))
         // A caret inside quotes is a character, not a continuation (cmd's rule).
         #expect(throws: Diagnostic.self) { _ = try importer.extract("netsh ipsec static add policy \"name=a ^\r\nb\"\r\n", file: "f.bat") }
     }

@@ -117,7 +117,8 @@ public enum RequestRouter {
             summary = "exec \(name.debugDescription) (\(script!.commands.count) commands\(request.dryRun == true ? ", dry run" : "")\(request.confirmSeconds.map { ", confirm within \($0) s" } ?? ""))"
         case .import:
             let name = request.name ?? "<batch>"
-            let planned = try ScriptPlan.import(request.script ?? "", file: name, defines: request.defines ?? [:])
+            let planned = try ScriptPlan.import(request.script ?? "", file: name, defines: request.defines ?? [:],
+                                                scriptPath: ScriptPlan.scriptPath(name, workingDirectory: request.workingDirectory ?? "/"))
             script = planned.script
             skipped = planned.skipped
             summary = "import \(name.debugDescription) (\(planned.script.commands.count) commands\(request.dryRun == true ? ", dry run" : ""))"
@@ -253,7 +254,7 @@ extension PolicyEngine {
     static func withSkipped(_ prepared: PreparedRequest, _ response: ControlResponse) -> ControlResponse {
         guard prepared.operation == .import else { return response }
         var response = response
-        let skipped = prepared.skipped.map { "\($0.location): skipped (\($0.reason)): \($0.text)\n" }.joined()
+        let skipped = prepared.skipped.map { $0.listing + "\n" }.joined()
         response.text = skipped + response.text
         return response
     }

@@ -409,19 +409,29 @@ extension Interpreter {
         }
     }
 
-    func resolve(_ path: String) -> String {
-        path.hasPrefix("/") ? path : (workingDirectory.hasSuffix("/") ? workingDirectory : workingDirectory + "/") + path
+    /// A relative path resolves against the folder a batch file changed to, else the caller's.
+    func resolve(_ argument: CommandArgument, of command: ParsedCommand) throws(Diagnostic) -> String {
+        let path = argument.value
+        if path.hasPrefix("/") { return path }
+        var base = workingDirectory
+        switch command.directory {
+        case .path(let directory)?: base = directory.hasPrefix("/") ? directory : (base.hasSuffix("/") ? base : base + "/") + directory
+        case .unfollowed(let target, let at)?:
+            throw .error("'\(path)' is relative, but the batch file changed to '\(target)' at \(at), which rampart cannot follow; use an absolute path or cd /d \"%~dp0\"", at: argument.location)
+        case nil: break
+        }
+        return (base.hasSuffix("/") ? base : base + "/") + path
     }
 
     mutating func exportPolicy(_ a: Args) throws(Diagnostic) {
         let file = try a.required("file")
-        queue(PendingFile(path: resolve(file.value), contents: ScriptWriter.export(current, location: location)))
+        queue(PendingFile(path: try resolve(file, of: a.command), contents: ScriptWriter.export(current, location: location)))
     }
 
     /// Imports an export file: its objects replace same-named ones in the current store.
     mutating func importPolicy(_ a: Args) throws(Diagnostic) {
         let file = try a.required("file")
-        let path = resolve(file.value)
+        let path = try resolve(file, of: a.command)
         let text: String
         do {
             text = try readFile(path)

@@ -2,25 +2,50 @@
 /// follow (`^` continuation, `set NAME=value`, `%VAR%`, `&&`/`||`/`&` chains, redirections), lists
 /// every line it skips and why, and refuses control flow it cannot follow rather than guess.
 public struct BatchImporter {
+    /// A line that runs no netsh command: skipped, or followed (`set`, `cd`) without a command.
     public struct Skipped: Sendable, Equatable {
         public var location: SourceLocation
         public var text: String
         public var reason: String
+        /// Followed (its effect carries to later lines) rather than ignored.
+        public var followed: Bool = false
+
+        public var listing: String { "\(location): \(followed ? "followed" : "skipped") (\(reason)): \(text)" }
+    }
+
+    /// One netsh command line (starting after the netsh program name), its starting context and
+    /// the folder a followed `cd` left (nil: the caller's working directory).
+    public struct Command: Sendable {
+        public var line: SourceLine
+        public var context: NetshContext
+        public var directory: BatchDirectory?
+
+        public init(line: SourceLine, context: NetshContext, directory: BatchDirectory? = nil) {
+            self.line = line
+            self.context = context
+            self.directory = directory
+        }
     }
 
     public struct Result: Sendable {
-        /// Each netsh command line (starting after the netsh program name) and its starting context.
-        public var commands: [(SourceLine, NetshContext)] = []
+        public var commands: [Command] = []
         public var skipped: [Skipped] = []
         public var variables: [String: String] = [:]
     }
 
     public var variables: [String: String]
+    /// The batch file's absolute path: `%0` and `%~dp0` name it.
+    public var scriptPath: String?
+    /// Where `cd` and `pushd` left the batch file; nil until one is followed.
+    var directory: BatchDirectory?
+    var directoryStack: [BatchDirectory?] = []
 
     /// - Parameter defines: `--define NAME=VALUE` values; `set` lines in the file override them.
-    public init(defines: [String: String] = [:]) {
+    /// - Parameter scriptPath: the file's absolute path, for `%0`, `%~f0`, `%~dp0`, `%~n0`, `%~x0`.
+    public init(defines: [String: String] = [:], scriptPath: String? = nil) {
         variables = [:]
         for (k, v) in defines { variables[k.uppercased()] = v }
+        self.scriptPath = scriptPath
     }
 
     public mutating func extract(_ text: String, file: String) throws(Diagnostic) -> Result {
@@ -86,13 +111,14 @@ public struct BatchImporter {
 
     private static let skippedCommands: [String: String] = [
         "echo": "echo", "echo.": "echo", "setlocal": "setlocal (variables are followed)", "endlocal": "endlocal",
-        "cd": "cd (paths are not used)", "chdir": "cd (paths are not used)", "title": "title", "color": "color",
+        "title": "title", "color": "color",
         "cls": "cls", "pause": "pause", "ver": "ver", "prompt": "prompt",
     ]
 
     enum Outcome {
         case command(SourceLine, NetshContext)
         case skip(String)
+        case followed(String)
         case exit
     }
 
@@ -104,8 +130,9 @@ public struct BatchImporter {
         let text = line.text
         if text.trimmingBlanks.isEmpty { return }
         switch try classify(line, unresolved: unresolved) {
-        case .command(let command, let context): result.commands.append((command, context))
+        case .command(let command, let context): result.commands.append(Command(line: command, context: context, directory: directory))
         case .skip(let reason): result.skipped.append(.init(location: line.location(at: 0), text: text, reason: reason))
+        case .followed(let reason): result.skipped.append(.init(location: line.location(at: 0), text: text, reason: reason, followed: true))
         case .exit:
             result.skipped.append(.init(location: line.location(at: 0), text: text, reason: "exit: end of script"))
             exited = true
@@ -126,7 +153,13 @@ public struct BatchImporter {
             return .exit
         case "set":
             try followSet(line, program: program)
-            return .skip("set: variable followed")
+            return .followed("set: variable")
+        case "cd", "chdir", "pushd":
+            return followDirectory(line, program: program, push: lower == "pushd")
+        case "popd":
+            guard let previous = directoryStack.popLast() else { return .skip("popd without pushd") }
+            directory = previous
+            return .followed("popd: back to \(describe(directory))")
         default: break
         }
         if isNetshProgram(program) {
@@ -184,6 +217,82 @@ public struct BatchImporter {
         let startIndex = line.origins.firstIndex(of: command.origins.first ?? line.end) ?? line.characters.count
         try checkResolved(line, unresolved: unresolved, from: startIndex, to: line.characters.count, purpose: "a netsh command")
         return .command(command, context)
+    }
+
+    /// `cd [/d] PATH`, `chdir`, `pushd PATH`: later relative paths (`exportpolicy file=…`) resolve
+    /// there. A Linux path is followed; a Windows one (`C:\\…`, `\\\\server\\…`) cannot be, and a
+    /// relative path used after it is refused at its place.
+    private mutating func followDirectory(_ line: SourceLine, program: String, push: Bool) -> Outcome {
+        var body = line.text.dropFirst(program.count).trimming()
+        if !push, body.lowercased().hasPrefix("/d"), body.count == 2 || body.dropFirst(2).first == " " || body.dropFirst(2).first == "\t" {
+            body = body.dropFirst(2).trimming()
+        }
+        if body.hasPrefix("\""), body.hasSuffix("\""), body.count >= 2 { body = body.dropFirst().dropLast() }
+        let target = String(body)
+        if target.isEmpty { return .skip("\(program.lowercased()) without a folder prints the current one") }
+        let next: BatchDirectory
+        if target.hasPrefix("/") {
+            next = .path(BatchImporter.normalize(target))
+        } else if target.contains("\\") || target.contains(":") || target.contains("%") {
+            next = .unfollowed(target, at: line.location(at: 0))
+        } else {
+            switch directory {
+            case .path(let base)?: next = .path(base.hasPrefix("/") ? BatchImporter.normalize(base + "/" + target) : base + "/" + target)
+            case .unfollowed?: next = .unfollowed(target, at: line.location(at: 0))
+            // Relative to the caller's working directory, which the interpreter knows.
+            case nil: next = .path(target)
+            }
+        }
+        if push { directoryStack.append(directory) }
+        directory = next
+        if case .unfollowed = next {
+            return .followed("\(program.lowercased()): '\(target)' is not a folder on this machine; relative paths after this line are refused")
+        }
+        return .followed("\(program.lowercased()): relative paths resolve against \(describe(next))")
+    }
+
+    private func describe(_ d: BatchDirectory?) -> String {
+        switch d {
+        case .path(let p)?: return p
+        case .unfollowed(let t, _)?: return "'\(t)' (not followed)"
+        case nil: return "the working directory"
+        }
+    }
+
+    /// `/a/b/../c/./` → `/a/c`.
+    static func normalize(_ path: String) -> String {
+        var parts: [Substring] = []
+        for p in path.split(separator: "/") {
+            if p == "." { continue }
+            if p == ".." { _ = parts.popLast(); continue }
+            parts.append(p)
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+
+    /// `%0`, `%~0`, `%~f0`, `%~dp0`, `%~n0`, `%~x0`, `%~nx0`: the parts of the script's own path
+    /// (the drive is empty on Linux). Other modifiers (attributes, size, time, search) are refused.
+    func scriptReference(_ modifiers: String, at: SourceLocation) throws(Diagnostic) -> String {
+        guard let path = scriptPath else {
+            throw .error("%\(modifiers.isEmpty ? "" : "~" + modifiers)0 names the batch file itself, but it was read from standard input", at: at)
+        }
+        if modifiers.isEmpty || modifiers == "f" { return path }
+        let slash = path.lastIndex(of: "/")!
+        let folder = String(path[...slash])
+        let name = String(path[path.index(after: slash)...])
+        let dot = name.lastIndex(of: ".").flatMap { $0 == name.startIndex ? nil : $0 }
+        let stem = dot.map { String(name[..<$0]) } ?? name
+        let ext = dot.map { String(name[$0...]) } ?? ""
+        var out = ""
+        for m in "dpnx" where modifiers.contains(m) {
+            switch m {
+            case "p": out += folder
+            case "n": out += stem
+            case "x": out += ext
+            default: break
+            }
+        }
+        return out
     }
 
     private mutating func followSet(_ line: SourceLine, program: String) throws(Diagnostic) {
@@ -270,7 +379,28 @@ public struct BatchImporter {
                 i += 2
                 continue
             }
-            if i + 1 < input.count, input[i + 1].isNumber || input[i + 1] == "*" || input[i + 1] == "~" {
+            // %0 and %~[fdpnx]0 name the script itself; %1…%9, %* and other %~ forms are arguments.
+            if i + 1 < input.count, input[i + 1] == "0" || input[i + 1] == "~" {
+                var j = i + 1
+                var modifiers = ""
+                if input[j] == "~" {
+                    j += 1
+                    while j < input.count, input[j].isLetter { modifiers.append(input[j]); j += 1 }
+                }
+                if j < input.count, input[j] == "0" {
+                    guard modifiers.lowercased().allSatisfy({ "fdpnx".contains($0) }) else {
+                        throw .error("%~\(modifiers)0: only the modifiers f, d, p, n and x are followed (the script's path, folder, name, extension)", at: at)
+                    }
+                    for v in try scriptReference(modifiers.lowercased(), at: at) {
+                        chars.append(v)
+                        origins.append(at)
+                    }
+                    i = j + 1
+                    continue
+                }
+                throw .error("batch arguments (%\(String(input[(i + 1)..<min(j + 1, input.count)]))) are not followed: pass the values with --define NAME=VALUE and use %NAME%", at: at)
+            }
+            if i + 1 < input.count, input[i + 1].isNumber || input[i + 1] == "*" {
                 throw .error("batch arguments (%\(input[i + 1])) are not followed: pass the values with --define NAME=VALUE and use %NAME%", at: at)
             }
             guard let close = input[(i + 1)...].firstIndex(of: "%") else {

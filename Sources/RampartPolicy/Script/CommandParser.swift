@@ -15,9 +15,18 @@ public struct ParsedCommand: Sendable {
     public var arguments: [String: [CommandArgument]]
     /// Notes from binding (joined free-text words) to surface as warnings.
     public var warnings: [Diagnostic] = []
+    /// Set for a batch-file command after a followed `cd`/`pushd`: where its relative paths resolve.
+    public var directory: BatchDirectory?
 
     public func first(_ name: String) -> CommandArgument? { arguments[name]?.first }
     public func has(_ name: String) -> Bool { arguments[name] != nil }
+}
+
+/// The folder a batch file changed to before a command (`cd /d "%~dp0"`).
+public enum BatchDirectory: Sendable, Equatable {
+    case path(String)
+    /// A `cd` rampart cannot follow (a Windows drive path): relative paths after it are refused.
+    case unfollowed(String, at: SourceLocation)
 }
 
 /// Where relative commands resolve: the netsh root, `ipsec`, `ipsec static` or `ipsec dynamic`.

@@ -84,11 +84,17 @@ public enum ScriptRunner {
 
     /// Parses independent command lines, each from its own starting context (batch-file commands).
     public static func parse(commands: [(SourceLine, NetshContext)]) throws(Diagnostic) -> ParsedScript {
+        try parse(commands: commands.map { BatchImporter.Command(line: $0.0, context: $0.1) })
+    }
+
+    public static func parse(commands: [BatchImporter.Command]) throws(Diagnostic) -> ParsedScript {
         var script = ParsedScript()
-        for (line, context) in commands {
-            let tokens = try Lexer.tokenize(line)
+        for c in commands {
+            let tokens = try Lexer.tokenize(c.line)
             guard !tokens.isEmpty else { continue }
-            script.commands.append(try CommandParser.parse(tokens, context: context, line: line))
+            var parsed = try CommandParser.parse(tokens, context: c.context, line: c.line)
+            parsed.directory = c.directory
+            script.commands.append(parsed)
         }
         return script
     }
@@ -106,7 +112,7 @@ public enum ScriptRunner {
     }
 
     /// Parses, then runs, independent command lines.
-    public static func run(commands: [(SourceLine, NetshContext)], in interpreter: inout Interpreter) throws(Diagnostic) {
+    public static func run(commands: [BatchImporter.Command], in interpreter: inout Interpreter) throws(Diagnostic) {
         try run(parse(commands: commands), in: &interpreter)
     }
 

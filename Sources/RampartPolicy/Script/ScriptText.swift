@@ -150,9 +150,16 @@ public enum ScriptPlan {
         return script
     }
 
-    /// The netsh commands of a Windows batch file, and the lines skipped.
-    public static func `import`(_ text: String, file: String, defines: [String: String]) throws(Diagnostic) -> (script: ParsedScript, skipped: [BatchImporter.Skipped]) {
-        var importer = BatchImporter(defines: defines)
+    /// The netsh commands of a Windows batch file, and the lines skipped. `scriptPath`, the file's
+    /// absolute path, is what `%0`, `%~dp0` and their kin expand to; without it they are refused.
+    /// The absolute path of a batch file named `file` (as given) from `workingDirectory`; nil for `-`.
+    public static func scriptPath(_ file: String, workingDirectory: String) -> String? {
+        if file == "-" || file.isEmpty || file.hasPrefix("<") { return nil }
+        return BatchImporter.normalize(file.hasPrefix("/") ? file : workingDirectory + "/" + file)
+    }
+
+    public static func `import`(_ text: String, file: String, defines: [String: String], scriptPath: String? = nil) throws(Diagnostic) -> (script: ParsedScript, skipped: [BatchImporter.Skipped]) {
+        var importer = BatchImporter(defines: defines, scriptPath: scriptPath)
         let extracted = try importer.extract(text, file: file)
         let script = try ScriptRunner.parse(commands: extracted.commands)
         guard !script.commands.isEmpty else {
