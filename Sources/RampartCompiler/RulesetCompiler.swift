@@ -98,8 +98,9 @@ public struct RulesetCompiler {
             var matches: [Match] = []
             matches += address(f.source, side: .source, family: family, sets: &sets)
             matches += address(f.destination, side: .destination, family: family, sets: &sets)
-            // A port list is one rule per item (per pair of items with two lists): the items are
-            // disjoint, so their order does not matter, and Grouping folds long runs into a set.
+            // A port list is one rule per item (per pair of items with two lists, at most
+            // 32 × 32): the items are disjoint, so their order does not matter. Grouping leaves
+            // them as they are (it groups filters with one rule each).
             for ports in transport(f, family: family) {
                 out += verdict(f, matches: matches + ports, hook: hook, logDrops: logDrops)
             }
@@ -152,7 +153,8 @@ public struct RulesetCompiler {
             for s in items(f.sourcePort, .source) {
                 for d in items(f.destinationPort, .destination) {
                     var m = [s, d].compactMap { $0 }
-                    if m.isEmpty { m = [.l4proto(n)] }
+                    // `tcp flags` implies the protocol, as a port match does.
+                    if m.isEmpty && f.tcpFlags == nil { m = [.l4proto(n)] }
                     if let flags = f.tcpFlags { m.append(.tcpFlags(flags)) }
                     out.append(m)
                 }

@@ -29,6 +29,28 @@ public enum Fixtures {
         ipsec dynamic set config ipsecexempt 0
         """
 
+    /// The filter-language extensions: port ranges and lists on both sides, TCP-flag tests (the
+    /// classic "no incoming connections, replies pass"), IPv4 and IPv6, mirrored and one-way, and a
+    /// list long enough for Grouping to fold into a port set.
+    public static let extensions = """
+        pushd ipsec static
+        add filteraction name=Permit action=permit
+        add filteraction name=Block action=block
+        add filter filterlist=Conn srcaddr=any dstaddr=me protocol=tcp tcpflags=syn mirrored=no
+        add filter filterlist=Open srcaddr=any dstaddr=me protocol=tcp dstport=22,80,443,8080 mirrored=no
+        add filter filterlist=Open srcaddr=198.51.100.0 srcmask=24 dstaddr=me protocol=tcp dstport=3000-3999
+        add filter filterlist=Open srcaddr=2001:db8:1::/48 dstaddr=me protocol=udp srcport=1024-65535 dstport=53,5353
+        add filter filterlist=Open srcaddr=me dstaddr=any protocol=tcp srcport=32768-60999 tcpflags=!syn mirrored=no
+        add filter filterlist=Ban srcaddr=203.0.113.0 srcmask=24 dstaddr=me protocol=tcp dstport=1-1023 tcpflags=syn+ack/syn+ack mirrored=no
+        add filter filterlist=Ban srcaddr=any dstaddr=me protocol=udp dstport=137-139,445 mirrored=no
+        add policy name=Ext assign=yes
+        add rule name=open policy=Ext filterlist=Open filteraction=Permit
+        add rule name=conn policy=Ext filterlist=Conn filteraction=Block
+        add rule name=ban policy=Ext filterlist=Ban filteraction=Block
+        popd
+
+        """
+
     /// Every grouped shape: address and port concatenated (IPv4 hosts, /24 and /17; IPv6 /48
     /// and hosts; mirrored, so the output chain has `daddr . sport`), addresses alone (hosts and
     /// a /26, IPv4 and IPv6 /64s) and ports alone, with a host block inside a permitted subnet.

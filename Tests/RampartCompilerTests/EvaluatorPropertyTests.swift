@@ -5,7 +5,8 @@ import RampartReport
 import RampartTestKit
 
 /// The compiled ruleset decides every packet as Windows' semantics do: random policies (every
-/// address form, masks, ranges, server types, host names, protocols, ports, mirrored, the three
+/// address form, masks, ranges, server types, host names, protocols, ports (single, ranges and
+/// lists), TCP-flag tests, mirrored, the three
 /// actions with inpass and soft, exemption levels, IPv4 and IPv6) and random packets, the
 /// reference evaluator on the filters against the evaluator of the compiled ruleset — the same
 /// verdict and the same deciding filter for every packet.
@@ -73,12 +74,14 @@ import RampartTestKit
             case 0, 1: break
             case 2, 3, 4:
                 words.append("protocol=tcp")
-                if chance(40) { words.append("srcport=\(pick([1024, 80, 88, 500, 51000]))") }
-                if chance(70) { words.append("dstport=\(pick([22, 80, 443, 3389, 88, 53]))") }
+                // Extensions: ranges and lists of ports, TCP-flag tests.
+                if chance(40) { words.append("srcport=\(pick(["1024", "80", "88", "500", "51000", "1024-65535", "80,88", "1-1023"]))") }
+                if chance(70) { words.append("dstport=\(pick(["22", "80", "443", "3389", "88", "53", "20-23", "80,443,8080", "1-1024", "22,3000-3400"]))") }
+                if chance(25) { words.append("tcpflags=\(pick(["syn", "!syn", "syn+ack", "syn/syn", "ack/ack", "rst"]))") }
             case 5, 6:
                 words.append("protocol=udp")
-                if chance(40) { words.append("srcport=\(pick([53, 500, 123]))") }
-                if chance(70) { words.append("dstport=\(pick([53, 500, 123, 88]))") }
+                if chance(40) { words.append("srcport=\(pick(["53", "500", "123", "100-200"]))") }
+                if chance(70) { words.append("dstport=\(pick(["53", "500", "123", "88", "50-130", "53,123"]))") }
             case 7: words.append("protocol=icmp")
             case 8: words.append("protocol=47")
             default: words.append("protocol=\(pick(["tcp", "udp", "icmp"]))")
@@ -152,7 +155,8 @@ import RampartTestKit
             var p = Packet(source: source, destination: destination, proto: proto)
             if p.hasPorts {
                 p.sourcePort = UInt16(pick([1024, 80, 88, 500, 51000, 53, 123, 40000]))
-                p.destinationPort = UInt16(pick([22, 80, 443, 3389, 88, 53, 500, 123, 8080]))
+                p.destinationPort = UInt16(pick([22, 80, 443, 3389, 88, 53, 500, 123, 8080, 21, 3200]))
+                if proto == 6 { p.tcpFlags = pick([0x02, 0x02, 0x12, 0x10, 0x18, 0x04, 0x11]) }
             } else if proto == 1 || proto == 58 {
                 p.icmpType = UInt8(pick(proto == 58 ? [128, 129, 133, 135, 136, 1] : [0, 8, 3]))
             }
@@ -287,6 +291,7 @@ import RampartTestKit
                 let proto = p.proto == 6 ? "tcp" : p.proto == 17 ? "udp" : p.proto == 47 ? "47" : "icmp"
                 var words = [hook == .input ? "in" : "out", proto, endpoint(p.source, p.sourcePort), "to", endpoint(p.destination, p.destinationPort)]
                 if proto == "icmp" { words.append("icmp-type=\(p.icmpType)") }
+                if proto == "tcp" { words.append("flags=\(TCPFlagMatch.text(p.tcpFlags))") }
                 guard case .success(let result) = ExplainRun.run(words, store: store, dynamic: nil, addresses: EvaluatorPropertyTests.addresses, local: local) else {
                     Issue.record("\(words) did not parse")
                     continue

@@ -30,6 +30,7 @@ import RampartTestKit
             ("web-server", NftRenderer.script(compiler.compile(web, addresses: snapshot()))),
             ("web-server-unresolved", NftRenderer.script(compiler.compile(web))),
             ("mixed-families", NftRenderer.script(compiler.compile(mixed, addresses: snapshot()))),
+            ("extensions", NftRenderer.script(compiler.compile(try storeFrom(Fixtures.extensions + "ipsec dynamic set config ipsecdiagnostics 7\n")))),
             ("boot-block", NftRenderer.script(compiler.compileBoot(bootBlock))),
             ("boot-stateful", NftRenderer.script(compiler.compileBoot(bootStateful))),
             ("boot-permit", NftRenderer.script(compiler.compileBoot(bootPermit))),

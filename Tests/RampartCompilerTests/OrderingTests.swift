@@ -44,6 +44,19 @@ import Testing
         ("dst port beats src port", "srcaddr=any dstaddr=me protocol=tcp dstport=80", "permit", "srcaddr=any dstaddr=me protocol=tcp srcport=80", "block"),
         ("src port beats protocol only", "srcaddr=any dstaddr=me protocol=udp srcport=53", "permit", "srcaddr=any dstaddr=me protocol=udp", "block"),
         ("protocol beats any protocol", "srcaddr=any dstaddr=me protocol=icmp", "permit", "srcaddr=any dstaddr=me", "block"),
+        // extensions (docs/ordering.md): a port range or list counts as a given port; within a
+        // sub-rank fewer destination ports, then fewer source ports, then a TCP-flags test first
+        ("single port beats a range", "srcaddr=any dstaddr=me protocol=tcp dstport=80", "permit", "srcaddr=any dstaddr=me protocol=tcp dstport=1-1023", "block"),
+        ("narrow range beats wide range", "srcaddr=any dstaddr=me protocol=tcp dstport=3000-3010", "permit", "srcaddr=any dstaddr=me protocol=tcp dstport=1024-65535", "block"),
+        ("short list beats long list", "srcaddr=any dstaddr=me protocol=tcp dstport=80,443", "permit", "srcaddr=any dstaddr=me protocol=tcp dstport=80,443,8080", "block"),
+        ("list beats the range covering it", "srcaddr=any dstaddr=me protocol=tcp dstport=80,443", "permit", "srcaddr=any dstaddr=me protocol=tcp dstport=80-443", "block"),
+        ("range beats any port", "srcaddr=any dstaddr=me protocol=tcp dstport=1024-65535", "permit", "srcaddr=any dstaddr=me protocol=tcp", "block"),
+        ("source range beats no source port", "srcaddr=any dstaddr=me protocol=tcp srcport=1024-65535 dstport=80", "permit", "srcaddr=any dstaddr=me protocol=tcp dstport=80", "block"),
+        ("dst range beats src port", "srcaddr=any dstaddr=me protocol=tcp dstport=1-1023", "permit", "srcaddr=any dstaddr=me protocol=tcp srcport=80", "block"),
+        ("same dst, narrower src first", "srcaddr=any dstaddr=me protocol=tcp srcport=1024-2047 dstport=80", "permit", "srcaddr=any dstaddr=me protocol=tcp srcport=1024-65535 dstport=80", "block"),
+        ("tcp flags beat none", "srcaddr=any dstaddr=me protocol=tcp dstport=22 tcpflags=syn", "permit", "srcaddr=any dstaddr=me protocol=tcp dstport=22", "block"),
+        ("ports beat tcp flags", "srcaddr=any dstaddr=me protocol=tcp dstport=22", "permit", "srcaddr=any dstaddr=me protocol=tcp tcpflags=syn", "block"),
+        ("addresses still dominate ranges", "srcaddr=192.0.2.7 dstaddr=me protocol=tcp", "permit", "srcaddr=any dstaddr=me protocol=tcp dstport=22", "block"),
         // me, server types and DNS names rank as single hosts; ranges as R
         ("me is S", "srcaddr=any dstaddr=me", "permit", "srcaddr=any dstaddr=192.0.2.0/24", "block"),
         ("DNS server type is S", "srcaddr=me dstaddr=DNS", "permit", "srcaddr=me dstaddr=198.51.100.0/24", "block"),
@@ -62,6 +75,13 @@ import Testing
         let active = EffectiveFilters.collect(try store([(loser + " mirrored=no", loserAction), (winner + " mirrored=no", winnerAction)]))
         let sorted = Ordering.sorted(active, for: .input)
         #expect(sorted.first?.origin.rule == "R1", "\(name)")
+    }
+
+    /// The Fossen label of an extension filter is its sub-rank's: a range is a given port.
+    @Test func extensionFiltersKeepTheirFossenRank() throws {
+        let active = EffectiveFilters.collect(try store([("srcaddr=any dstaddr=me protocol=tcp srcport=1024-65535 dstport=80,443 tcpflags=syn mirrored=no", "permit")]))
+        #expect(active.map(\.weight.fossenRank) == [21])
+        #expect(active.map(\.weight.destinationPortCount) == [2] && active.map(\.weight.sourcePortCount) == [64512])
     }
 
     @Test func creationOrderBreaksFullTies() throws {

@@ -15,6 +15,7 @@ import RampartTestKit
         ("web-server", { try String(contentsOfFile: Fixtures.webServerExample, encoding: .utf8) }, []),
         ("mixed-families", { Fixtures.mixedFamilies }, []),
         ("grouped-shapes", { Fixtures.groupedShapes }, []),
+        ("extensions", { Fixtures.extensions + "ipsec dynamic set config ipsecdiagnostics 7\n" }, []),
         ("grouped-logged", { Fixtures.groupedShapes + "ipsec dynamic set config ipsecdiagnostics 7\n" }, []),
         ("blocklist-logged", { Fixtures.blocklist(entries: 1_850) + "ipsec dynamic set config ipsecdiagnostics 7\n" }, []),
         ("boot-block", { try String(contentsOfFile: Fixtures.webServerExample, encoding: .utf8) + "\nipsec dynamic set config bootexemptions tcp:0:22:inbound,udp:0:123:outbound\n" }, ["--boot"]),

@@ -76,6 +76,7 @@ import RampartTestKit
             ("mixed", compiler.compile(mixed, addresses: Self.snapshot())),
             ("extra", compiler.compile(extra)),
             ("grouped", compiler.compile(try storeFrom(Fixtures.groupedShapes))),
+            ("extensions", compiler.compile(try storeFrom(Fixtures.extensions + "ipsec dynamic set config ipsecdiagnostics 7\n"))),
             ("grouped-logged", compiler.compile(try storeFrom(Fixtures.groupedShapes + "ipsec dynamic set config ipsecdiagnostics 7\n"))),
         ]
         for mode in DynamicConfig.BootMode.allCases {

@@ -284,6 +284,7 @@ import RampartReport
             set store location=local
             add filter filterlist=Names srcaddr=me dstaddr=update.example.com dstmask=24 protocol=tcp dstport=443
             add filter filterlist=Names srcaddr=192.0.2.1-192.0.2.9 dstaddr=me protocol=icmp mirrored=no
+            add filter filterlist=Names srcaddr=any dstaddr=me protocol=tcp srcport=1024-65535 dstport=443,8443,9000-9100 tcpflags=!syn
             add filteraction name=Sec action=negotiate inpass=yes qmsec="ESP[3DES,SHA1]:3600s" description="a \\'quoted\\' word"
             add policy name=Main mmsec="3DES-SHA1-2" activatedefaultrule=no
             add rule name=N policy=Main filterlist=Names filteraction=Sec psk="a key" kerberos=yes rootca="CN=\\'Quoted\\' Root"
