@@ -19,6 +19,19 @@ public struct Ruleset: Sendable, Equatable {
     }
 
     public var ruleCount: Int { chains.reduce(0) { $0 + $1.rules.count } }
+
+    /// The named sets whose elements differ from `current`'s, when that is the only difference
+    /// (same chains, rules, filter sets and set names): the change a set-only transaction makes,
+    /// keeping every rule and its counters. nil when anything else differs.
+    public func setChanges(from current: Ruleset) -> [NamedSet]? {
+        guard chains == current.chains, filterSets == current.filterSets, sets.count == current.sets.count else { return nil }
+        var changed: [NamedSet] = []
+        for (new, old) in zip(sets, current.sets) {
+            guard new.name == old.name, new.family == old.family, new.source == old.source else { return nil }
+            if new.elements != old.elements { changed.append(new) }
+        }
+        return changed
+    }
     public var setCount: Int { sets.count + filterSets.count }
 }
 

@@ -27,7 +27,7 @@ public struct RulesetCompiler {
 
     public func compile(_ store: Store, dynamic: DynamicState? = nil, addresses: DynamicAddresses = DynamicAddresses()) -> Ruleset {
         let filters = EffectiveFilters.collect(store, dynamic: dynamic)
-        var sets = SetCollector(addresses: addresses, filters: filters)
+        var sets = SetCollector(addresses: addresses, filters: filters, groups: GroupTable(store))
         var chains: [Chain] = []
         var filterSets: [FilterSet] = []
         for hook in [Chain.Hook.input, .output] {
@@ -96,8 +96,8 @@ public struct RulesetCompiler {
         var out: [RuleSpec] = []
         for family in families(of: f) {
             var matches: [Match] = []
-            matches += address(f.source, side: .source, family: family, sets: &sets)
-            matches += address(f.destination, side: .destination, family: family, sets: &sets)
+            matches += address(f.source, side: .source, family: family, origin: f.origin, sets: &sets)
+            matches += address(f.destination, side: .destination, family: family, origin: f.origin, sets: &sets)
             // A port list is one rule per item (per pair of items with two lists, at most
             // 32 × 32): the items are disjoint, so their order does not matter. Grouping leaves
             // them as they are (it groups filters with one rule each).
@@ -113,7 +113,7 @@ public struct RulesetCompiler {
         if let family = f.source.family ?? f.destination.family { return [family] }
         func setBased(_ a: AddressSpec) -> Bool {
             switch a {
-            case .server, .dnsName: return true
+            case .server, .dnsName, .group: return true
             default: return false
             }
         }
@@ -121,7 +121,7 @@ public struct RulesetCompiler {
         return [nil]
     }
 
-    func address(_ spec: AddressSpec, side: PacketSide, family: IPAddress.Family?, sets: inout SetCollector) -> [Match] {
+    func address(_ spec: AddressSpec, side: PacketSide, family: IPAddress.Family?, origin: FilterOrigin, sets: inout SetCollector) -> [Match] {
         switch spec {
         case .any: return []
         case .me: return [.fibAddressType(side, .local)]
@@ -133,6 +133,11 @@ public struct RulesetCompiler {
         case .dnsName(let name, let prefix):
             let family = family ?? .ipv4
             return [.address(side, .set(sets.hostSet(name, prefix: prefix, family), family))]
+        case .group(let name):
+            let family = family ?? .ipv4
+            // ip saddr @group_l_NAME_v4: a group the store no longer has (refused by the store's
+            // checks) would match nothing; the empty set says so without opening anything.
+            return [.address(side, .set(sets.groupSet(name, origin: origin, family), family))]
         }
     }
 
@@ -201,8 +206,12 @@ struct SetCollector {
         var family: IPAddress.Family
     }
 
-    init(addresses: DynamicAddresses, filters: [ActiveFilter]) {
+    let groups: GroupTable
+    var usedGroups: [String: (group: AddressGroup, family: IPAddress.Family)] = [:]
+
+    init(addresses: DynamicAddresses, filters: [ActiveFilter], groups: GroupTable = GroupTable()) {
         self.addresses = addresses
+        self.groups = groups
         var keys = Set<SetNaming.HostKey>()
         for f in filters {
             for side in [f.source, f.destination] {
@@ -223,8 +232,20 @@ struct SetCollector {
         return hostNames[key]! + "_" + SetNaming.suffix(family)
     }
 
+    mutating func groupSet(_ name: String, origin: FilterOrigin, _ family: IPAddress.Family) -> String {
+        let scope = GroupTable.scope(origin) ?? "x"
+        let group = groups.group(name, for: origin) ?? AddressGroup(name: name, members: [], seq: 0)
+        let set = GroupTable.setName(group, scope: scope, family)
+        usedGroups[set] = (group, family)
+        return set
+    }
+
     func namedSets() -> [NamedSet] {
         var out: [NamedSet] = []
+        for name in usedGroups.keys.sorted() {
+            let (group, family) = usedGroups[name]!
+            out.append(NamedSet(name: name, family: family, elements: group.elements, source: "group:\(group.name)"))
+        }
         for key in servers.sorted(by: { ($0.type, $0.family == .ipv4 ? 0 : 1) < ($1.type, $1.family == .ipv4 ? 0 : 1) }) {
             let elements = addresses.addresses(for: key.type).map { AddressRange(prefix: $0, length: $0.family.bits) }
             out.append(NamedSet(name: SetNaming.server(key.type, key.family), family: key.family, elements: elements, source: key.type.rawValue))

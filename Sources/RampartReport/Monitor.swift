@@ -122,8 +122,12 @@ public struct MonitorSnapshot: Codable, Sendable, Equatable {
         let mirroredIDs = Set(active.filter(\.isMirror).map { String($0.id.dropLast()) })
         let generic = active.filter { !$0.isMirror }.sorted { ($0.group, $0.seq) < ($1.group, $1.seq) }
             .map { row($0, $0.source.display, $0.destination.display, mirrored: mirroredIDs.contains($0.id)) }
-        func expanded(_ a: AddressSpec) -> [String] {
+        let groups = GroupTable(store)
+        func expanded(_ a: AddressSpec, _ origin: FilterOrigin) -> [String] {
             switch a {
+            case .group(let name):
+                let list = groups.group(name, for: origin)?.elements.map(\.description) ?? []
+                return list.isEmpty ? ["(group \(name) empty)"] : list
             case .server(let type):
                 let list = addresses.addresses(for: type).map(\.description)
                 return list.isEmpty ? ["(no \(type.rawValue) server)"] : list
@@ -136,8 +140,8 @@ public struct MonitorSnapshot: Codable, Sendable, Equatable {
         }
         var specific: [Filter] = []
         for f in active {
-            for s in expanded(f.source) {
-                for d in expanded(f.destination) { specific.append(row(f, s, d, mirrored: f.isMirror)) }
+            for s in expanded(f.source, f.origin) {
+                for d in expanded(f.destination, f.origin) { specific.append(row(f, s, d, mirrored: f.isMirror)) }
             }
         }
         return (generic, specific)

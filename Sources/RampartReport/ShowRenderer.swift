@@ -1,6 +1,6 @@
 import RampartPolicy
 /// Renders `Output` as readable text or as JSON (`--json`). The JSON shape is a contract:
-/// `show all --json` has top-level `policies`, `filterlists` and `filteractions`.
+/// `show all --json` has top-level `policies`, `filterlists`, `filteractions` and `addressgroups`.
 public enum ShowRenderer {
     public static func text(_ output: Output) -> String {
         switch output {
@@ -24,8 +24,16 @@ public enum ShowRenderer {
                 ("policies", .array(o.policies.map(policyJSON))),
                 ("filterlists", .array(o.filterLists.map(filterListJSON))),
                 ("filteractions", .array(o.filterActions.map(filterActionJSON))),
+                ("addressgroups", .array(o.addressGroups.map(addressGroupJSON))),
             ])
         }
+    }
+
+    public static func addressGroupJSON(_ g: AddressGroup) -> JSONValue {
+        .object([
+            ("name", .string(g.name)), ("description", .string(g.description)),
+            ("addresses", .array(g.members.map { .string($0.description) })),
+        ])
     }
 
     // MARK: JSON
@@ -158,6 +166,9 @@ public enum ShowRenderer {
                 if !a.qmsecmethods.isEmpty { line += " methods=\(a.qmsecmethods.map(\.description).joined(separator: " "))" }
             }
             out += line + "\n"
+        }
+        for g in o.addressGroups {
+            out += "Address group \"\(g.name)\"\(g.description.isEmpty ? "" : " - \(g.description)") (\(g.members.count) address\(g.members.count == 1 ? "" : "es")): \(g.members.map(\.description).joined(separator: ", "))\n"
         }
         if out.isEmpty { out = "Nothing to show in the \(o.location.rawValue) store.\n" }
         return out

@@ -9,19 +9,21 @@ public struct ReferenceEvaluator: Sendable {
     public var config: DynamicConfig
     public var addresses: DynamicAddresses
     public var host: Host
+    public var groups: GroupTable
     /// The filters in decision order, per direction.
     let ordered: [Chain.Hook: [ActiveFilter]]
 
-    public init(filters: [ActiveFilter], config: DynamicConfig, addresses: DynamicAddresses, host: Host) {
+    public init(filters: [ActiveFilter], config: DynamicConfig, addresses: DynamicAddresses, host: Host, groups: GroupTable = GroupTable()) {
         self.filters = filters
         self.config = config
         self.addresses = addresses
         self.host = host
+        self.groups = groups
         ordered = [.input: Ordering.sorted(filters, for: .input), .output: Ordering.sorted(filters, for: .output)]
     }
 
     public init(store: Store, dynamic: DynamicState? = nil, addresses: DynamicAddresses, host: Host) {
-        self.init(filters: EffectiveFilters.collect(store, dynamic: dynamic), config: store.config, addresses: addresses, host: host)
+        self.init(filters: EffectiveFilters.collect(store, dynamic: dynamic), config: store.config, addresses: addresses, host: host, groups: GroupTable(store))
     }
 
     /// Why a filter did not match a packet.
@@ -107,8 +109,8 @@ public struct ReferenceEvaluator: Sendable {
 
     /// nil when `f` matches `p`, else the first part that does not.
     public func mismatch(_ f: ActiveFilter, _ p: Packet) -> Mismatch? {
-        guard matches(f.source, p.source) else { return .source }
-        guard matches(f.destination, p.destination) else { return .destination }
+        guard matches(f.source, p.source, f.origin) else { return .source }
+        guard matches(f.destination, p.destination, f.origin) else { return .destination }
         switch f.proto {
         case .any: return nil
         case .icmp: return p.proto == (p.family == .ipv4 ? 1 : 58) ? nil : .proto
@@ -121,8 +123,9 @@ public struct ReferenceEvaluator: Sendable {
         }
     }
 
-    func matches(_ spec: AddressSpec, _ a: IPAddress) -> Bool {
+    func matches(_ spec: AddressSpec, _ a: IPAddress, _ origin: FilterOrigin) -> Bool {
         switch spec {
+        case .group(let name): return groups.contains(name, for: origin, a)
         case .any: return true
         case .me: return host.isLocal(a)
         case .subnet(let net, let prefix):

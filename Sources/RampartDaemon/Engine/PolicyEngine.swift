@@ -385,6 +385,23 @@ public actor PolicyEngine {
     func apply(_ target: Enforcement, reason: String) -> Result<Void, NetlinkError> {
         guard let ruleset = target.ruleset else { return .success(()) }
         let clock = ContinuousClock.now
+        // Only set elements differ (an address group changed): flush and refill those sets in one
+        // transaction; rules and counters stay. If that fails (the table was removed behind our
+        // back), the full apply below puts everything back.
+        if case .policy(let current) = enforcement, case .policy = target, let changed = ruleset.setChanges(from: current), !changed.isEmpty {
+            do {
+                let report = try client.replaceElements(of: changed)
+                let elapsed = Self.ms(ContinuousClock.now - clock)
+                enforcement = target
+                lastApply = ApplyRecord(at: Date(), milliseconds: elapsed, result: "set-only: \(changed.count) sets, \(report.setElements) elements", ok: true)
+                totals.applies += 1
+                totals.applySeconds += elapsed / 1000
+                logger.info("updated \(changed.map(\.name).joined(separator: ", ")) set-only (\(reason)): \(report.setElements) elements in \(Self.fmt(elapsed)) ms")
+                return .success(())
+            } catch {
+                logger.warning("set-only update failed (\(error.message)); replacing the table instead")
+            }
+        }
         do {
             let report = try client.apply(ruleset)
             rulesReplaced()

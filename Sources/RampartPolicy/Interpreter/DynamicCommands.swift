@@ -113,6 +113,11 @@ extension Interpreter {
         var builder = FilterBuilder()
         let filter = try builder.build(a, seq: 0)
         diagnostics += builder.warnings
+        for side in ["srcaddr", "dstaddr"] {
+            if let arg = a.argument(side), arg.value.lowercased().hasPrefix("group:") {
+                throw .error("address groups live in a store; dynamic rules cannot use them (use a static filter)", at: arg.location)
+            }
+        }
         var mm = ""
         if requirePolicy {
             let arg = try a.required("mmpolicy")

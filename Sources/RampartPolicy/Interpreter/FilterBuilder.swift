@@ -68,6 +68,8 @@ struct FilterBuilder {
                 spec = m == 0 ? .any : .subnet(a, prefix: m)
             case .range:
                 throw .error("a mask does not apply to a range", at: mask.location)
+            case .group:
+                throw .error("a mask does not apply to an address group", at: mask.location)
             case .dnsName(let name, _):
                 switch Values.mask(mask.value, maxBits: 32) {
                 case .success(let m): spec = m == 32 ? .dnsName(name, prefix: nil) : .dnsName(name, prefix: m)

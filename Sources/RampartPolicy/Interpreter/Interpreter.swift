@@ -13,6 +13,7 @@ public struct ShowObjects: Sendable, Equatable {
     public var policies: [Policy] = []
     public var filterLists: [FilterList] = []
     public var filterActions: [FilterAction] = []
+    public var addressGroups: [AddressGroup] = []
     public var verbose: Bool = false
 
     public init(location: StoreLocation) { self.location = location }

@@ -55,6 +55,12 @@ public enum ScriptWriter {
     /// Commands that recreate every object of a store, in creation order.
     public static func commands(for store: PolicyStore) -> [String] {
         var lines: [String] = []
+        // Groups first: filters name them.
+        for g in store.addressGroups.sorted(by: { $0.seq < $1.seq }) {
+            var parts = ["add addressgroup name=\(quoted(g.name))", "addresses=\(g.membersText)"]
+            if !g.description.isEmpty { parts.append("description=\(quoted(g.description))") }
+            lines.append(parts.joined(separator: " "))
+        }
         for list in store.filterLists.sorted(by: { $0.seq < $1.seq }) {
             var line = "add filterlist name=\(quoted(list.name))"
             if !list.description.isEmpty { line += " description=\(quoted(list.description))" }

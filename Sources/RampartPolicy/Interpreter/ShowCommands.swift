@@ -12,6 +12,7 @@ extension Interpreter {
             out.policies = current.policies
             out.filterLists = current.filterLists
             out.filterActions = current.filterActions
+            out.addressGroups = current.addressGroups
             out.verbose = true
         case "policy":
             out.policies = selectsAll ? current.policies : [current.policies[try policyIndex(try a.required("name"))]]
@@ -46,6 +47,8 @@ extension Interpreter {
                 let what = a.argument("id") ?? a.argument("name")!
                 throw .error("no rule '\(what.value)'", at: what.location)
             }
+        case "addressgroup":
+            out.addressGroups = selectsAll ? current.addressGroups : [current.addressGroups[try addressGroupIndex(try a.required("name"))]]
         case "store":
             emit(.storeLocation(location))
             return

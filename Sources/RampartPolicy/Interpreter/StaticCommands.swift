@@ -20,6 +20,9 @@ extension Interpreter {
         case ("set", "rule"): try setRule(a)
         case ("delete", "rule"): try deleteRule(a)
         case ("set", "defaultrule"): try setDefaultRule(a)
+        case ("add", "addressgroup"): try addAddressGroup(a)
+        case ("set", "addressgroup"): try setAddressGroup(a)
+        case ("delete", "addressgroup"): try deleteAddressGroup(a)
         case ("delete", "all"): current = PolicyStore()
         case ("set", "store"): try setStore(a)
         case ("set", "batch"):
@@ -191,6 +194,7 @@ extension Interpreter {
         var builder = FilterBuilder()
         let filter = try builder.build(a, seq: 0)
         diagnostics += builder.warnings
+        try checkGroups(filter, a)
         let index: Int
         if let i = current.filterListIndex(listArg.value) {
             index = i
@@ -448,6 +452,11 @@ extension Interpreter {
             let n = store.nextSequence()
             renumber[old] = n
             return n
+        }
+        for var group in imported.addressGroups.sorted(by: { $0.seq < $1.seq }) {
+            group.seq = seq(group.seq)
+            current.addressGroups.removeAll { $0.name.caseInsensitiveEquals(group.name) }
+            current.addressGroups.append(group)
         }
         for var list in imported.filterLists.sorted(by: { $0.seq < $1.seq }) {
             list.seq = seq(list.seq)

@@ -24,6 +24,8 @@ public enum AddressSpec: Hashable, Sendable {
     case dnsName(String, prefix: Int?)
     /// The machine's DNS, WINS, DHCP servers or default gateway.
     case server(ServerType)
+    /// An address group of the filter's own store (`group:Admins`, an extension).
+    case group(String)
 
     /// Fossen's specificity class: S (single), R (range or subnet), A (any).
     public enum Specificity: String, Sendable, Comparable {
@@ -46,6 +48,8 @@ public enum AddressSpec: Hashable, Sendable {
         case .dnsName(_, let p):
             guard let p else { return .single }
             return p == 0 ? .any : (p >= 32 ? .single : .range)
+        // Its contents change without a recompile, so its rank cannot depend on them: a range.
+        case .group: return .range
         }
     }
 
@@ -62,6 +66,8 @@ public enum AddressSpec: Hashable, Sendable {
         case .dnsName(_, let p):
             guard let p else { return 0 }
             return p == 0 ? 128 : max(0, 32 - p)
+        // After every literal subnet and range of its class (127 open bits), before `any`.
+        case .group: return 127
         }
     }
 
@@ -70,11 +76,12 @@ public enum AddressSpec: Hashable, Sendable {
         switch self {
         case .subnet(let a, let p): return p == 0 ? nil : a.family
         case .range(let a, _): return a.family
-        case .me, .any, .server, .dnsName: return nil
+        case .me, .any, .server, .dnsName, .group: return nil
         }
     }
 
     public var isMe: Bool { if case .me = self { return true } else { return false } }
+    public var isGroup: Bool { if case .group = self { return true } else { return false } }
     public var isAny: Bool {
         if case .any = self { return true }
         if case .subnet(_, 0) = self { return true }
@@ -92,6 +99,7 @@ extension AddressSpec: CustomStringConvertible {
         case .range(let a, let b): return "\(a)-\(b)"
         case .dnsName(let n, _): return n
         case .server(let t): return t.rawValue
+        case .group(let g): return "group:\(g)"
         }
     }
 
@@ -115,7 +123,7 @@ extension AddressSpec: CustomStringConvertible {
 }
 
 extension AddressSpec: Codable {
-    private enum Keys: String, CodingKey { case kind, address, prefix, last, name, server }
+    private enum Keys: String, CodingKey { case kind, address, prefix, last, name, server, group }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: Keys.self)
@@ -139,6 +147,7 @@ extension AddressSpec: Codable {
         case "dnsName":
             self = .dnsName(try c.decode(String.self, forKey: .name), prefix: try c.decodeIfPresent(Int.self, forKey: .prefix))
         case "server": self = .server(try c.decode(ServerType.self, forKey: .server))
+        case "group": self = .group(try c.decode(String.self, forKey: .group))
         case let other:
             throw DecodingError.dataCorruptedError(forKey: .kind, in: c, debugDescription: "unknown address kind '\(other)'")
         }
@@ -157,6 +166,8 @@ extension AddressSpec: Codable {
             try c.encode("dnsName", forKey: .kind); try c.encode(n, forKey: .name); try c.encodeIfPresent(p, forKey: .prefix)
         case .server(let t):
             try c.encode("server", forKey: .kind); try c.encode(t, forKey: .server)
+        case .group(let g):
+            try c.encode("group", forKey: .kind); try c.encode(g, forKey: .group)
         }
     }
 }

@@ -92,7 +92,7 @@ public struct Filter: Hashable, Sendable, Codable {
 
     /// Uses something netsh's filter language cannot say (docs/extensions.md).
     public var usesExtensions: Bool {
-        sourcePort.isExtension || destinationPort.isExtension || tcpFlags != nil
+        sourcePort.isExtension || destinationPort.isExtension || tcpFlags != nil || source.isGroup || destination.isGroup
     }
 
     public var identifier: String { "F\(seq)" }
@@ -265,6 +265,7 @@ extension AddressSpec {
         case .range(let a, let b): return "\(a)-\(b)"
         case .dnsName(let n, let p): return p.map { "dns:\(n)/\($0)" } ?? "dns:\(n)"
         case .server(let t): return "server:\(t.rawValue)"
+        case .group(let g): return "group:\(g)"
         }
     }
 
@@ -274,7 +275,11 @@ extension AddressSpec {
         case "me": self = .me
         case "any": self = .any
         default:
-            if text.hasPrefix("server:") {
+            if text.hasPrefix("group:") {
+                let name = String(text.dropFirst(6))
+                guard AddressGroup.validName(name) else { throw bad("names no valid address group") }
+                self = .group(name)
+            } else if text.hasPrefix("server:") {
                 guard let t = ServerType(rawValue: String(text.dropFirst(7))) else { throw bad("names no server type") }
                 self = .server(t)
             } else if text.hasPrefix("dns:") {

@@ -8,10 +8,41 @@ public struct PolicyStore: Hashable, Sendable, Codable {
     public var policies: [Policy] = []
     public var filterLists: [FilterList] = []
     public var filterActions: [FilterAction] = []
+    /// An extension: written only when there is one, so a store without groups reads the same.
+    public var addressGroups: [AddressGroup] = []
 
     public init() {}
 
-    public var isEmpty: Bool { policies.isEmpty && filterLists.isEmpty && filterActions.isEmpty }
+    enum CodingKeys: String, CodingKey { case policies, filterLists, filterActions, addressGroups }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        policies = try c.decode([Policy].self, forKey: .policies)
+        filterLists = try c.decode([FilterList].self, forKey: .filterLists)
+        filterActions = try c.decode([FilterAction].self, forKey: .filterActions)
+        addressGroups = try c.decodeIfPresent([AddressGroup].self, forKey: .addressGroups) ?? []
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(policies, forKey: .policies)
+        try c.encode(filterLists, forKey: .filterLists)
+        try c.encode(filterActions, forKey: .filterActions)
+        if !addressGroups.isEmpty { try c.encode(addressGroups, forKey: .addressGroups) }
+    }
+
+    public var isEmpty: Bool { policies.isEmpty && filterLists.isEmpty && filterActions.isEmpty && addressGroups.isEmpty }
+
+    public func addressGroupIndex(_ name: String) -> Int? { addressGroups.firstIndex { $0.name.caseInsensitiveEquals(name) } }
+
+    /// Filters (as `list #position`) that use an address group.
+    public func filters(usingGroup name: String) -> [String] {
+        filterLists.flatMap { l in
+            l.filters.enumerated().filter { _, f in
+                [f.source, f.destination].contains { if case .group(let g) = $0 { return g.caseInsensitiveEquals(name) } else { return false } }
+            }.map { "\(l.name) #\($0.offset + 1)" }
+        }
+    }
 
     public func policyIndex(_ name: String) -> Int? { policies.firstIndex { $0.name.caseInsensitiveEquals(name) } }
     public func filterListIndex(_ name: String) -> Int? { filterLists.firstIndex { $0.name.caseInsensitiveEquals(name) } }

@@ -212,6 +212,8 @@ public enum StoreCodec {
             try unique(s.policies.map(\.name), "policy")
             try unique(s.filterLists.map(\.name), "filter list")
             try unique(s.filterActions.map(\.name), "filter action")
+            try unique(s.addressGroups.map(\.name), "address group")
+            for g in s.addressGroups { try seq(g.seq, "address group '\(g.name)'") }
             guard s.policies.filter(\.assigned).count <= 1 else {
                 throw StoreError("\(location) store: more than one assigned policy")
             }
@@ -226,6 +228,11 @@ public enum StoreCodec {
                     }
                     if f.tcpFlags != nil && f.proto != .tcp {
                         throw StoreError("filter F\(f.seq) tests TCP flags but its protocol is \(f.proto)")
+                    }
+                    for side in [f.source, f.destination] {
+                        if case .group(let g) = side, s.addressGroupIndex(g) == nil {
+                            throw StoreError("filter F\(f.seq) of '\(l.name)' refers to missing address group '\(g)' of the \(location) store")
+                        }
                     }
                 }
             }

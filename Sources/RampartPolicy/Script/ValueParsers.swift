@@ -48,6 +48,14 @@ public enum Values {
         let lower = text.lowercased()
         if lower == "me" { return .success((.me, false)) }
         if lower == "any" { return .success((.any, false)) }
+        // `group:NAME`: no host name contains ':', and no IPv6 literal starts with 'g'.
+        if lower.hasPrefix("group:") {
+            let name = String(text.dropFirst(6))
+            guard AddressGroup.validName(name) else {
+                return .failure(ValueError("'\(name)' is not an address group name (letters, digits, _ and -, starting with a letter)"))
+            }
+            return .success((.group(name), false))
+        }
         if let server = ServerType.allCases.first(where: { $0.rawValue.caseInsensitiveEquals(text) }) {
             return .success((.server(server), false))
         }
