@@ -30,8 +30,8 @@ public enum Fixtures {
         """
 
     /// The filter-language extensions: port ranges and lists on both sides, TCP-flag tests (the
-    /// classic "no incoming connections, replies pass"), IPv4 and IPv6, mirrored and one-way, and a
-    /// list long enough for Grouping to fold into a port set.
+    /// classic "no incoming connections, replies pass"), address groups of both families (one with
+    /// IPv6 members only), IPv4 and IPv6, mirrored and one-way.
     public static let extensions = """
         pushd ipsec static
         add filteraction name=Permit action=permit
@@ -43,7 +43,12 @@ public enum Fixtures {
         add filter filterlist=Open srcaddr=me dstaddr=any protocol=tcp srcport=32768-60999 tcpflags=!syn mirrored=no
         add filter filterlist=Ban srcaddr=203.0.113.0 srcmask=24 dstaddr=me protocol=tcp dstport=1-1023 tcpflags=syn+ack/syn+ack mirrored=no
         add filter filterlist=Ban srcaddr=any dstaddr=me protocol=udp dstport=137-139,445 mirrored=no
+        add addressgroup name=Admins addresses=192.0.2.10,198.51.100.0/25,203.0.113.7-203.0.113.9,2001:db8:1::/48
+        add addressgroup name=Empty-ish addresses=2001:db8:99::1
+        add filter filterlist=Admin srcaddr=group:Admins dstaddr=me protocol=tcp dstport=22
+        add filter filterlist=Admin srcaddr=me dstaddr=group:Empty-ish mirrored=no
         add policy name=Ext assign=yes
+        add rule name=admin policy=Ext filterlist=Admin filteraction=Permit
         add rule name=open policy=Ext filterlist=Open filteraction=Permit
         add rule name=conn policy=Ext filterlist=Conn filteraction=Block
         add rule name=ban policy=Ext filterlist=Ban filteraction=Block

@@ -50,8 +50,10 @@ import RampartTestKit
             case 9, 10:
                 if family == .ipv4 { return "\(side)addr=\(pick(["192.0.2.3-192.0.2.9", "192.0.2.5-192.0.2.254", "198.51.100.1-198.51.100.60"]))" }
                 return "\(side)addr=\(pick(["2001:db8::2-2001:db8::11", "2001:db8::50-2001:db8::60"]))"
-            case 11, 12:
+            case 11:
                 return allowServer ? "\(side)addr=\(pick(["DNS", "GATEWAY", "DHCP", "WINS"]))" : "\(side)addr=any"
+            case 12:
+                return "\(side)addr=group:\(pick(["Mixed", "Hosts"]))"
             default: return "\(side)addr=update.example.com" + (chance(30) && family == .ipv4 ? " \(side)mask=24" : "")
             }
         }
@@ -94,7 +96,10 @@ import RampartTestKit
         mutating func policy() -> String {
             var lines = ["pushd ipsec static", "add filteraction name=Permit action=permit", "add filteraction name=Block action=block",
                          "add filteraction name=Secure action=negotiate inpass=\(chance(50) ? "yes" : "no") soft=\(chance(30) ? "yes" : "no") qmsec=\"ESP[3DES,SHA1]\"",
-                         "add policy name=P assign=yes"]
+                         "add policy name=P assign=yes",
+                         // Address groups (an extension): hosts, prefixes and ranges of both families.
+                         "add addressgroup name=Mixed addresses=192.0.2.0/29,198.51.100.50-198.51.100.60,2001:db8::/125,203.0.113.10",
+                         "add addressgroup name=Hosts addresses=\(pick(["192.0.2.3,192.0.2.9", "2001:db8::5", "192.0.2.250,2001:db8::53,198.51.100.7"]))"]
             for l in 0..<number(1...5) {
                 if chance(35) {
                     // A block-list run: one shape, a varying address and maybe a varying port (the
