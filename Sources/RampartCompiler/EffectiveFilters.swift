@@ -1,3 +1,4 @@
+import FoundationEssentials
 import RampartPolicy
 
 /// Where an active filter came from, for `show active`, counters and error messages.
@@ -56,7 +57,9 @@ public struct ActiveFilter: Sendable, Equatable {
 /// (merged into one list, as the Project decisions say), then the dynamic rules. An assigned
 /// domain policy takes the local store's place (Group Policy's precedence: docs/fleet.md).
 public enum EffectiveFilters {
-    public static func collect(_ store: Store, dynamic: DynamicState? = nil) -> [ActiveFilter] {
+    /// `time` decides which scheduled rules are in force (an extension); a rule without a
+    /// schedule is in force whenever it is active.
+    public static func collect(_ store: Store, dynamic: DynamicState? = nil, at time: Date = Date()) -> [ActiveFilter] {
         var out: [ActiveFilter] = []
         for location in [StoreLocation.persistent, .local] {
             var s = store[location]
@@ -68,7 +71,7 @@ public enum EffectiveFilters {
                 prefix = "G"
             }
             guard let policy = s.assignedPolicy else { continue }
-            for rule in policy.rules where rule.active {
+            for rule in policy.rules where rule.active && inForce(rule, s, at: time) {
                 guard let li = s.filterListIndex(rule.filterList), let ai = s.filterActionIndex(rule.filterAction) else { continue }
                 let list = s.filterLists[li]
                 let action = s.filterActions[ai]
@@ -86,6 +89,28 @@ public enum EffectiveFilters {
                           inpass: false, soft: soft, origin: FilterOrigin(source: .dynamic), group: 1)
         }
         return out
+    }
+
+    static func inForce(_ rule: Rule, _ store: PolicyStore, at time: Date) -> Bool {
+        guard let name = rule.schedule else { return true }
+        // A rule naming a schedule its store lacks (refused by the store's checks) is not in force.
+        guard let i = store.scheduleIndex(name) else { return false }
+        return store.schedules[i].isActive(at: time)
+    }
+
+    /// The schedules the assigned policies' active rules use, and the earliest instant after
+    /// `time` at which one of them changes: when rampartd must compile again.
+    public static func nextScheduleChange(_ store: Store, after time: Date) -> Date? {
+        var next: Date?
+        for location in [StoreLocation.persistent, .local] {
+            let s = location == .local && store.domainDecides ? store.domain!.store : store[location]
+            guard let policy = s.assignedPolicy else { continue }
+            let names = Set(policy.rules.filter(\.active).compactMap { $0.schedule?.lowercased() })
+            for sc in s.schedules where names.contains(sc.name.lowercased()) {
+                if let d = sc.nextChange(after: time), next.map({ d < $0 }) ?? true { next = d }
+            }
+        }
+        return next
     }
 
     /// A mirrored filter swaps addresses (with their masks) and ports in its second half; TCP

@@ -1,3 +1,4 @@
+import FoundationEssentials
 import RampartPolicy
 
 public struct CompileOptions: Sendable, Equatable {
@@ -25,8 +26,9 @@ public struct RulesetCompiler {
 
     public init(options: CompileOptions = CompileOptions()) { self.options = options }
 
-    public func compile(_ store: Store, dynamic: DynamicState? = nil, addresses: DynamicAddresses = DynamicAddresses()) -> Ruleset {
-        let filters = EffectiveFilters.collect(store, dynamic: dynamic)
+    /// `time` picks the scheduled rules in force (docs/extensions.md).
+    public func compile(_ store: Store, dynamic: DynamicState? = nil, addresses: DynamicAddresses = DynamicAddresses(), at time: Date = Date()) -> Ruleset {
+        let filters = EffectiveFilters.collect(store, dynamic: dynamic, at: time)
         var sets = SetCollector(addresses: addresses, filters: filters, groups: GroupTable(store))
         var chains: [Chain] = []
         var filterSets: [FilterSet] = []

@@ -25,8 +25,16 @@ public enum ShowRenderer {
                 ("filterlists", .array(o.filterLists.map(filterListJSON))),
                 ("filteractions", .array(o.filterActions.map(filterActionJSON))),
                 ("addressgroups", .array(o.addressGroups.map(addressGroupJSON))),
+                ("schedules", .array(o.schedules.map(scheduleJSON))),
             ])
         }
+    }
+
+    public static func scheduleJSON(_ s: Schedule) -> JSONValue {
+        .object([
+            ("name", .string(s.name)), ("description", .string(s.description)), ("days", .string(s.daysText)),
+            ("hours", .string(s.hoursText)), ("timezone", s.timezone.map { .string($0) } ?? .null),
+        ])
     }
 
     public static func addressGroupJSON(_ g: AddressGroup) -> JSONValue {
@@ -94,6 +102,7 @@ public enum ShowRenderer {
                     ("auth", authJSON(r.authMethods)),
                 ]
                 members.append(("tunnel", r.tunnel.map { .string($0.description) } ?? .null))
+                members.append(("schedule", r.schedule.map { .string($0) } ?? .null))
                 return .object(members)
             })),
         ])
@@ -151,7 +160,7 @@ public enum ShowRenderer {
                 out += "  Default response rule: \(p.defaultRule.active ? "active" : "inactive") (inert: rampart does not answer IKE)\n"
             }
             for r in p.rules {
-                out += "  Rule \(r.id) \"\(r.name)\": filter list \"\(r.filterList)\" -> action \"\(r.filterAction)\"\(r.active ? "" : " (inactive)")\n"
+                out += "  Rule \(r.id) \"\(r.name)\": filter list \"\(r.filterList)\" -> action \"\(r.filterAction)\"\(r.active ? "" : " (inactive)")\(r.schedule.map { " (schedule \($0))" } ?? "")\n"
             }
             if p.rules.isEmpty { out += "  (no rules)\n" }
         }
@@ -166,6 +175,9 @@ public enum ShowRenderer {
                 if !a.qmsecmethods.isEmpty { line += " methods=\(a.qmsecmethods.map(\.description).joined(separator: " "))" }
             }
             out += line + "\n"
+        }
+        for sc in o.schedules {
+            out += "Schedule \"\(sc.name)\"\(sc.description.isEmpty ? "" : " - \(sc.description)"): \(sc.summary)\n"
         }
         for g in o.addressGroups {
             out += "Address group \"\(g.name)\"\(g.description.isEmpty ? "" : " - \(g.description)") (\(g.members.count) address\(g.members.count == 1 ? "" : "es")): \(g.members.map(\.description).joined(separator: ", "))\n"

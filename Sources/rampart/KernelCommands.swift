@@ -13,6 +13,20 @@ struct AddressOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("A JSON snapshot of dynamic addresses (dns, wins, dhcp, gateway, names).", valueName: "FILE"))
     var addresses: String?
 
+    @Option(name: .long, help: ArgumentHelp("Compile the scheduled rules in force at this time instead of now (ISO 8601, e.g. 2026-12-07T09:30:00+01:00).", valueName: "TIME"))
+    var at: String?
+
+    /// The instant schedules are evaluated at. A one-shot apply takes the schedules' state of
+    /// that moment; only rampartd follows their windows (docs/extensions.md).
+    func instant() throws -> Date {
+        guard let at else { return Date() }
+        guard let date = try? Date(at, strategy: .iso8601) else {
+            printError("rampart: error: --at '\(at)' is not an ISO 8601 time such as 2026-12-07T09:30:00Z or 2026-12-07T09:30:00+01:00")
+            throw ExitCode.failure
+        }
+        return date
+    }
+
     func snapshot() throws -> DynamicAddresses {
         guard let addresses else { return DynamicAddresses() }
         do {
@@ -57,7 +71,7 @@ struct Apply: ParsableCommand {
         }
         let store = try loadStore(global.storeFile)
         let compiler = RulesetCompiler()
-        let ruleset = boot ? compiler.compileBoot(store.config) : compiler.compile(store, addresses: try addressOptions.snapshot())
+        let ruleset = boot ? compiler.compileBoot(store.config) : compiler.compile(store, addresses: try addressOptions.snapshot(), at: try addressOptions.instant())
         do throws(NetlinkError) {
             let client = try NftablesClient()
             var report: NftablesClient.Report?

@@ -276,7 +276,7 @@ struct Compile: ParsableCommand {
         let store = try loadStore(global.storeFile)
         let snapshot = try addressOptions.snapshot()
         let compiler = RulesetCompiler()
-        let ruleset = boot ? compiler.compileBoot(store.config) : compiler.compile(store, addresses: snapshot)
+        let ruleset = boot ? compiler.compileBoot(store.config) : compiler.compile(store, addresses: snapshot, at: try addressOptions.instant())
         if global.json {
             print(NftRenderer.json(ruleset).rendered())
         } else {

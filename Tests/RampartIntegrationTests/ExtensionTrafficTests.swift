@@ -46,6 +46,40 @@ import RampartTestKit
         }
     }
 
+    /// A schedule switched by a faked clock (`apply --at`), in local time on both sides of
+    /// Europe's 2026 spring-forward night.
+    @Test func aScheduledRuleIsInForceOnlyInsideItsWindow() throws {
+        let script = """
+            pushd ipsec static
+            add schedule name=Office days=mon-fri hours=08:00-18:00 timezone=Europe/Berlin
+            add filteraction name=B action=block
+            add filteraction name=P action=permit
+            add filter filterlist=RDP srcaddr=any dstaddr=me protocol=tcp dstport=3389 mirrored=no
+            add filter filterlist=RDPOpen srcaddr=203.0.113.0/24 dstaddr=me protocol=tcp dstport=3389 mirrored=no
+            add policy name=P assign=yes
+            add rule name=closed policy=P filterlist=RDP filteraction=B
+            add rule name=office policy=P filterlist=RDPOpen filteraction=P schedule=Office
+            """
+        let lab = try Lab()
+        defer { lab.teardown() }
+        let cli = try RampartCLI()
+        defer { cli.cleanup() }
+        try cli.exec(script)
+        try lab.listen(lab.server, tcp: [3389])
+        for (time, open, what) in [
+            ("2026-03-27T07:30:00Z", true, "Friday 08:30 CET"),
+            ("2026-03-27T17:30:00Z", false, "Friday 18:30 CET"),
+            ("2026-03-28T10:00:00Z", false, "Saturday"),
+            ("2026-03-30T06:30:00Z", true, "Monday 08:30 CEST (06:30 UTC: a winter UTC window would still be closed)"),
+            ("2026-03-30T16:30:00Z", false, "Monday 18:30 CEST"),
+        ] {
+            try cli.run(["apply", "--at", time], in: lab.server)
+            #expect(try lab.tcp(from: lab.external, L.serverExternal4, 3389) == open, "\(what)")
+        }
+        let bad = try cli.run(["apply", "--at", "monday morning"], in: lab.server, allowFailure: true)
+        #expect(bad.status != 0 && bad.err.contains("is not an ISO 8601 time"))
+    }
+
     /// The classic the article says IPSec cannot express: no incoming connections, while replies
     /// to this host's own connections come in.
     @Test func aSynFilterBlocksIncomingConnectionsButNotReplies() throws {

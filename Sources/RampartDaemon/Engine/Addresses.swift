@@ -97,7 +97,7 @@ extension PolicyEngine {
 
     func updateSets(sources: Set<String>) {
         guard case .policy(var ruleset) = enforcement else { return }
-        let fresh = compiler.compile(store, dynamic: dynamic, addresses: addresses)
+        let fresh = compiler.compile(store, dynamic: dynamic, addresses: addresses, at: wallNow)
         let sets = fresh.sets.filter { set in sources.contains(set.source) && ruleset.sets.contains { $0.name == set.name } }
         guard !sets.isEmpty else { return }
         let clock = ContinuousClock.now

@@ -78,7 +78,11 @@ public actor PolicyEngine {
     var enforcement = Enforcement.nothing
     /// The store file's objects, with the domain policy in force beside them (never written to the file).
     var store = Store() {
-        didSet { if store.domain != domain { store.domain = domain } }
+        didSet {
+            if store.domain != domain { store.domain = domain }
+            // The schedules in use may have changed with it.
+            planScheduleCheck()
+        }
     }
     /// The domain policy in force (docs/fleet.md), what the fleet service says, and the last
     /// domain revision this host refused, with why.
@@ -378,11 +382,39 @@ public actor PolicyEngine {
     /// Compiles the in-memory store and dynamic state and applies them in one transaction.
     @discardableResult
     func applyCurrent(reason: String) -> Result<Void, NetlinkError> {
-        apply(.policy(compiler.compile(store, dynamic: dynamic, addresses: addresses)), reason: reason)
+        apply(.policy(compiler.compile(store, dynamic: dynamic, addresses: addresses, at: wallNow)), reason: reason)
+    }
+
+    /// The wall clock, for schedules (tests fake it through the environment).
+    var wallNow: Date { Date(timeIntervalSince1970: environment.wallClock()) }
+
+    /// After a policy is in force: wake at the next change of a schedule it uses (at least once a
+    /// minute while any is used, so a wall-clock step — NTP, a resumed VM — is caught too).
+    func planScheduleCheck() {
+        let now = wallNow
+        guard case .policy = enforcement, let next = EffectiveFilters.nextScheduleChange(store, after: now) else {
+            cancelTimer(.scheduleCheck)
+            return
+        }
+        let seconds = min(max(next.timeIntervalSince(now), 0.05), 60)
+        schedule(.scheduleCheck, after: .milliseconds(Int(seconds * 1000)))
+    }
+
+    /// A schedule may have opened or closed a window: compile for now and apply when the rules differ.
+    func checkSchedules() {
+        guard case .policy(let current) = enforcement else { return }
+        let fresh = compiler.compile(store, dynamic: dynamic, addresses: addresses, at: wallNow)
+        if fresh.chains != current.chains || fresh.filterSets != current.filterSets {
+            if case .failure(let e) = apply(.policy(fresh), reason: "schedule change") {
+                report(.apply, "a schedule changed but the new ruleset was refused; the previous one stays in force: \(e.message)")
+            }
+        }
+        planScheduleCheck()
     }
 
     /// Commits `target`'s ruleset; on success it is what is enforced, on failure nothing changes.
     func apply(_ target: Enforcement, reason: String) -> Result<Void, NetlinkError> {
+        defer { planScheduleCheck() }
         guard let ruleset = target.ruleset else { return .success(()) }
         let clock = ContinuousClock.now
         // Only set elements differ (an address group changed): flush and refill those sets in one
@@ -544,6 +576,7 @@ public actor PolicyEngine {
             case .dropSummary: summariseDrops()
             case .dropReconcile: reconcileDrops()
             case .metricsFile: writeMetricsFile()
+            case .scheduleCheck: checkSchedules()
             }
         }
     }

@@ -145,8 +145,9 @@ extension PolicyEngine {
         case .active:
             // The IP Security Monitor's "Store" and "GPO": which domain policy decides, since when.
             let domainHeader = domainLine().map { "Domain policy: \($0)\n\n" } ?? ""
+            let now = wallNow
             return await offEngine {
-                let filters = Ordering.display(EffectiveFilters.collect(snapshot.store, dynamic: snapshot.dynamic))
+                let filters = Ordering.display(EffectiveFilters.collect(snapshot.store, dynamic: snapshot.dynamic, at: now))
                 return ControlResponse(ok: true, text: domainHeader + ActiveListing.text(filters), json: ActiveListing.json(filters).rendered())
             }
         case .dump:
@@ -322,7 +323,7 @@ extension PolicyEngine {
                 }
                 let newDynamic = plan.result.dynamic ?? dynamic
                 let previous = (store: store, dynamic: dynamic, enforcement: enforcement)
-                let ruleset = compiler.compile(plan.result.store, dynamic: newDynamic, addresses: addresses)
+                let ruleset = compiler.compile(plan.result.store, dynamic: newDynamic, addresses: addresses, at: wallNow)
                 if case .failure(let e) = apply(.policy(ruleset), reason: "\(prepared.operation.rawValue) request") {
                     return .failure(.kernel, "the kernel rejected the new ruleset; nothing was changed: \(e)", diagnostics: response.diagnostics)
                 }
@@ -379,7 +380,7 @@ extension PolicyEngine {
     func rollbackIfUnconfirmed(_ token: Int) {
         guard let pending = pendingConfirm, pending.token == token else { return }
         logger.warning("change not confirmed in time: rolling back to the previous policy")
-        let ruleset = compiler.compile(pending.previousStore, dynamic: pending.previousDynamic, addresses: addresses)
+        let ruleset = compiler.compile(pending.previousStore, dynamic: pending.previousDynamic, addresses: addresses, at: wallNow)
         guard case .success = apply(.policy(ruleset), reason: "rollback of an unconfirmed change") else {
             report(.confirm, "rollback: the kernel rejected the previous ruleset; retrying in 5 s")
             schedule(.confirmDeadline(token: token), after: .seconds(5))

@@ -174,6 +174,8 @@ enum TimerKind: Hashable, Sendable {
     case dropReconcile
     /// `metrics_textfile` is written again.
     case metricsFile
+    /// A schedule in use opens or closes a window (docs/extensions.md).
+    case scheduleCheck
 }
 
 /// Counts since rampartd started.

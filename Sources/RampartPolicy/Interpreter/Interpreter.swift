@@ -14,6 +14,7 @@ public struct ShowObjects: Sendable, Equatable {
     public var filterLists: [FilterList] = []
     public var filterActions: [FilterAction] = []
     public var addressGroups: [AddressGroup] = []
+    public var schedules: [Schedule] = []
     public var verbose: Bool = false
 
     public init(location: StoreLocation) { self.location = location }

@@ -55,7 +55,13 @@ public enum ScriptWriter {
     /// Commands that recreate every object of a store, in creation order.
     public static func commands(for store: PolicyStore) -> [String] {
         var lines: [String] = []
-        // Groups first: filters name them.
+        // Schedules and groups first: rules and filters name them.
+        for sc in store.schedules.sorted(by: { $0.seq < $1.seq }) {
+            var parts = ["add schedule name=\(quoted(sc.name))", "days=\(sc.daysText)", "hours=\(sc.hoursText)"]
+            if let tz = sc.timezone { parts.append("timezone=\(tz)") }
+            if !sc.description.isEmpty { parts.append("description=\(quoted(sc.description))") }
+            lines.append(parts.joined(separator: " "))
+        }
         for g in store.addressGroups.sorted(by: { $0.seq < $1.seq }) {
             var parts = ["add addressgroup name=\(quoted(g.name))", "addresses=\(g.membersText)"]
             if !g.description.isEmpty { parts.append("description=\(quoted(g.description))") }
@@ -94,6 +100,7 @@ public enum ScriptWriter {
                 var parts = ["add rule name=\(quoted(r.name))", "policy=\(quoted(p.name))", "filterlist=\(quoted(r.filterList))",
                              "filteraction=\(quoted(r.filterAction))", "conntype=\(r.connectionType.rawValue)", "activate=\(yn(r.active))"]
                 if let t = r.tunnel { parts.append("tunnel=\(quoted(t.description))") }
+                if let sc = r.schedule { parts.append("schedule=\(quoted(sc))") }
                 if !r.description.isEmpty { parts.append("description=\(quoted(r.description))") }
                 parts += r.authMethods.map(\.description)
                 lines.append(parts.joined(separator: " "))

@@ -13,6 +13,7 @@ extension Interpreter {
             out.filterLists = current.filterLists
             out.filterActions = current.filterActions
             out.addressGroups = current.addressGroups
+            out.schedules = current.schedules
             out.verbose = true
         case "policy":
             out.policies = selectsAll ? current.policies : [current.policies[try policyIndex(try a.required("name"))]]
@@ -47,6 +48,8 @@ extension Interpreter {
                 let what = a.argument("id") ?? a.argument("name")!
                 throw .error("no rule '\(what.value)'", at: what.location)
             }
+        case "schedule":
+            out.schedules = selectsAll ? current.schedules : [current.schedules[try scheduleIndex(try a.required("name"))]]
         case "addressgroup":
             out.addressGroups = selectsAll ? current.addressGroups : [current.addressGroups[try addressGroupIndex(try a.required("name"))]]
         case "store":

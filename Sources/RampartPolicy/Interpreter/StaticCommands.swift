@@ -23,6 +23,9 @@ extension Interpreter {
         case ("add", "addressgroup"): try addAddressGroup(a)
         case ("set", "addressgroup"): try setAddressGroup(a)
         case ("delete", "addressgroup"): try deleteAddressGroup(a)
+        case ("add", "schedule"): try addSchedule(a)
+        case ("set", "schedule"): try setSchedule(a)
+        case ("delete", "schedule"): try deleteSchedule(a)
         case ("delete", "all"): current = PolicyStore()
         case ("set", "store"): try setStore(a)
         case ("set", "batch"):
@@ -337,6 +340,7 @@ extension Interpreter {
         if let v = try a.value("conntype", { Values.choice($0, ConnectionType.allCases.map { ($0.rawValue, $0) }) }) { rule.connectionType = v }
         if let v = try a.bool("activate") { rule.active = v }
         if let v = try a.authMethods() { rule.authMethods = v }
+        if case .some(let schedule) = try ruleSchedule(a) { rule.schedule = schedule }
     }
 
     func ruleIndex(_ a: Args, policy p: Int) throws(Diagnostic) -> Int? {
@@ -452,6 +456,11 @@ extension Interpreter {
             let n = store.nextSequence()
             renumber[old] = n
             return n
+        }
+        for var schedule in imported.schedules.sorted(by: { $0.seq < $1.seq }) {
+            schedule.seq = seq(schedule.seq)
+            current.schedules.removeAll { $0.name.caseInsensitiveEquals(schedule.name) }
+            current.schedules.append(schedule)
         }
         for var group in imported.addressGroups.sorted(by: { $0.seq < $1.seq }) {
             group.seq = seq(group.seq)

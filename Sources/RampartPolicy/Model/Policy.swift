@@ -45,6 +45,8 @@ public struct Rule: Hashable, Sendable, Codable {
     public var connectionType: ConnectionType = .all
     public var active: Bool = true
     public var authMethods: [AuthMethod] = []
+    /// An extension: the rule is in force only inside this schedule's windows (nil: always).
+    public var schedule: String? = nil
 
     public init(id: Int, name: String, seq: Int, filterList: String, filterAction: String) {
         self.id = id

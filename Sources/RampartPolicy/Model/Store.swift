@@ -10,10 +10,12 @@ public struct PolicyStore: Hashable, Sendable, Codable {
     public var filterActions: [FilterAction] = []
     /// An extension: written only when there is one, so a store without groups reads the same.
     public var addressGroups: [AddressGroup] = []
+    /// An extension, written only when there is one.
+    public var schedules: [Schedule] = []
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey { case policies, filterLists, filterActions, addressGroups }
+    enum CodingKeys: String, CodingKey { case policies, filterLists, filterActions, addressGroups, schedules }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -21,6 +23,7 @@ public struct PolicyStore: Hashable, Sendable, Codable {
         filterLists = try c.decode([FilterList].self, forKey: .filterLists)
         filterActions = try c.decode([FilterAction].self, forKey: .filterActions)
         addressGroups = try c.decodeIfPresent([AddressGroup].self, forKey: .addressGroups) ?? []
+        schedules = try c.decodeIfPresent([Schedule].self, forKey: .schedules) ?? []
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -29,9 +32,17 @@ public struct PolicyStore: Hashable, Sendable, Codable {
         try c.encode(filterLists, forKey: .filterLists)
         try c.encode(filterActions, forKey: .filterActions)
         if !addressGroups.isEmpty { try c.encode(addressGroups, forKey: .addressGroups) }
+        if !schedules.isEmpty { try c.encode(schedules, forKey: .schedules) }
     }
 
-    public var isEmpty: Bool { policies.isEmpty && filterLists.isEmpty && filterActions.isEmpty && addressGroups.isEmpty }
+    public var isEmpty: Bool { policies.isEmpty && filterLists.isEmpty && filterActions.isEmpty && addressGroups.isEmpty && schedules.isEmpty }
+
+    public func scheduleIndex(_ name: String) -> Int? { schedules.firstIndex { $0.name.caseInsensitiveEquals(name) } }
+
+    /// Rules (with their policy) that use a schedule.
+    public func rules(usingSchedule name: String) -> [(policy: String, rule: String)] {
+        policies.flatMap { p in p.rules.filter { $0.schedule?.caseInsensitiveEquals(name) == true }.map { (p.name, $0.name) } }
+    }
 
     public func addressGroupIndex(_ name: String) -> Int? { addressGroups.firstIndex { $0.name.caseInsensitiveEquals(name) } }
 

@@ -214,6 +214,14 @@ public enum StoreCodec {
             try unique(s.filterActions.map(\.name), "filter action")
             try unique(s.addressGroups.map(\.name), "address group")
             for g in s.addressGroups { try seq(g.seq, "address group '\(g.name)'") }
+            try unique(s.schedules.map(\.name), "schedule")
+            for sc in s.schedules {
+                try seq(sc.seq, "schedule '\(sc.name)'")
+                guard Schedule.validName(sc.name), sc.days & 0x7f != 0, sc.days & 0x80 == 0, (0...1439).contains(sc.start), (1...1440).contains(sc.end), sc.start != sc.end else {
+                    throw StoreError("\(location) store: schedule '\(sc.name)' has invalid days or hours")
+                }
+                if let tz = sc.timezone, case .failure(let e) = Schedule.parseTimeZone(tz) { throw StoreError("schedule '\(sc.name)': \(e.message)") }
+            }
             guard s.policies.filter(\.assigned).count <= 1 else {
                 throw StoreError("\(location) store: more than one assigned policy")
             }
@@ -251,6 +259,9 @@ public enum StoreCodec {
                         throw StoreError("rule '\(r.name)' of policy '\(p.name)' has an invalid or duplicate id \(r.id) (ids run from 1 to nextRuleID - 1 = \(p.nextRuleID - 1))")
                     }
                     if let t = r.tunnel { try address(t, "rule '\(r.name)' tunnel") }
+                    if let sc = r.schedule, s.scheduleIndex(sc) == nil {
+                        throw StoreError("rule '\(r.name)' of policy '\(p.name)' refers to missing schedule '\(sc)'")
+                    }
                     guard s.filterListIndex(r.filterList) != nil else {
                         throw StoreError("rule '\(r.name)' of policy '\(p.name)' refers to missing filter list '\(r.filterList)'")
                     }

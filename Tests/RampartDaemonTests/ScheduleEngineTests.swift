@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+@testable import RampartDaemon
+import RampartPolicy
+
+/// rampartd follows a schedule's windows by the (faked) wall clock: it re-applies when a window
+/// opens or closes, and only then.
+@Suite struct ScheduleEngineTests {
+    static let policy = """
+        pushd ipsec static
+        delete all
+        add schedule name=Office days=mon-fri hours=08:00-18:00 timezone=Europe/Berlin
+        add filteraction name=Permit action=permit
+        add filteraction name=Block action=block
+        add filter filterlist=RDP srcaddr=any dstaddr=me protocol=tcp dstport=3389 mirrored=no
+        add filter filterlist=RDPOpen srcaddr=203.0.113.0/24 dstaddr=me protocol=tcp dstport=3389 mirrored=no
+        add policy name=P assign=yes
+        add rule name=closed policy=P filterlist=RDP filteraction=Block
+        add rule name=office policy=P filterlist=RDPOpen filteraction=Permit schedule=Office
+        """
+
+    static func utc(_ text: String) -> Date { try! Date(text, strategy: .iso8601) }
+
+    func setClock(_ f: EngineFixture, _ text: String) {
+        let target = Self.utc(text).timeIntervalSince1970
+        f.clockOffset.seconds.withLock { $0 = target - Date().timeIntervalSince1970 }
+    }
+
+    func permits(_ f: EngineFixture) async -> Bool {
+        await f.engine.applied?.chains.first { $0.name == "input" }?.rules.contains { $0.statements.contains(.accept) && $0.id.hasPrefix("F") } == true
+    }
+
+    @Test func windowsOpenAndCloseByTheWallClockAcrossDST() async throws {
+        let f = try EngineFixture()
+        // Friday 2026-03-27 17:59 CET (16:59 UTC): inside the window.
+        setClock(f, "2026-03-27T16:59:00Z")
+        try await f.start()
+        #expect(await f.exec(Self.policy).ok)
+        #expect(await permits(f), "inside office hours the permit rule is in force")
+        #expect(await f.engine.timers[.scheduleCheck] != nil)
+        let afterOpen = f.transport.transactions.count
+
+        // A minute later the window closes: one apply, without the permit.
+        setClock(f, "2026-03-27T17:00:00Z")
+        await f.engine.fireDueTimers(now: .now + .seconds(61))
+        #expect(f.transport.transactions.count == afterOpen + 1)
+        #expect(await !permits(f))
+
+        // Nothing changes over the weekend (the check runs, nothing is applied). Europe's DST
+        // change is on Sunday 2026-03-29: 02:00 CET → 03:00 CEST.
+        setClock(f, "2026-03-29T12:00:00Z")
+        await f.engine.fireDueTimers(now: .now + .seconds(61))
+        #expect(f.transport.transactions.count == afterOpen + 1)
+
+        // Monday 07:59 CEST is 05:59 UTC: still closed (a UTC window fixed in winter would have
+        // opened at 07:00 UTC = 09:00 CEST, an hour late; at 06:00 UTC it is 08:00 here).
+        setClock(f, "2026-03-30T05:59:00Z")
+        await f.engine.fireDueTimers(now: .now + .seconds(61))
+        #expect(await !permits(f))
+        setClock(f, "2026-03-30T06:00:00Z")
+        await f.engine.fireDueTimers(now: .now + .seconds(61))
+        #expect(await permits(f), "08:00 CEST opens the window")
+        #expect(f.transport.transactions.count == afterOpen + 2)
+        // The next check is at the window's end or within a minute, whichever is first.
+        let next = try #require(await f.engine.timers[.scheduleCheck])
+        #expect(next <= .now + .seconds(61))
+    }
+}
