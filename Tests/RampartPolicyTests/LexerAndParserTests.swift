@@ -95,7 +95,7 @@ import Testing
         #expect(throws: Diagnostic.error("'s' is ambiguous: it could be set, show", at: SourceLocation(file: "f", line: 1, column: 8))) {
             try parse("static s store")
         }
-        #expect(throws: Diagnostic.error("incomplete command: expected what to add (addressgroup, filter, filteraction, filterlist, policy, rule)", at: SourceLocation(file: "f", line: 1, column: 11))) {
+        #expect(throws: Diagnostic.error("incomplete command: expected what to add (addressgroup, filter, filteraction, filterlist, policy, rule, schedule)", at: SourceLocation(file: "f", line: 1, column: 11))) {
             try parse("static add")
         }
     }
