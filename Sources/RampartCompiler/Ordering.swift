@@ -6,7 +6,7 @@ import RampartPolicy
 /// (c) protocol/port sub-rank ① proto+both ports … ⑤ any protocol, where a range or list of
 /// ports counts as given; within a sub-rank (c') fewer destination ports, then fewer source ports
 /// (a single port before a range, a narrower range before a wider one), then (c'') a TCP-flags test
-/// before none (docs/ordering.md, "Extensions").
+/// before none (docs/extensions.md, "Ordering").
 /// The action (d) and creation order (e) complete the order in `Ordering.sorted`.
 public struct Weight: Comparable, Sendable, Hashable {
     public var pairClass: Int

@@ -44,7 +44,7 @@ import Testing
         ("dst port beats src port", "srcaddr=any dstaddr=me protocol=tcp dstport=80", "permit", "srcaddr=any dstaddr=me protocol=tcp srcport=80", "block"),
         ("src port beats protocol only", "srcaddr=any dstaddr=me protocol=udp srcport=53", "permit", "srcaddr=any dstaddr=me protocol=udp", "block"),
         ("protocol beats any protocol", "srcaddr=any dstaddr=me protocol=icmp", "permit", "srcaddr=any dstaddr=me", "block"),
-        // extensions (docs/ordering.md): a port range or list counts as a given port; within a
+        // extensions (docs/extensions.md, "Ordering"): a port range or list counts as a given port; within a
         // sub-rank fewer destination ports, then fewer source ports, then a TCP-flags test first
         ("single port beats a range", "srcaddr=any dstaddr=me protocol=tcp dstport=80", "permit", "srcaddr=any dstaddr=me protocol=tcp dstport=1-1023", "block"),
         ("narrow range beats wide range", "srcaddr=any dstaddr=me protocol=tcp dstport=3000-3010", "permit", "srcaddr=any dstaddr=me protocol=tcp dstport=1024-65535", "block"),

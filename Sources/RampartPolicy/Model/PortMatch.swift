@@ -33,7 +33,7 @@ public struct PortMatch: Hashable, Sendable, ExpressibleByIntegerLiteral, Custom
     /// A range or a list: not expressible in netsh's grammar.
     public var isExtension: Bool { !isAny && single == nil }
 
-    /// How many ports match (65,536 for any): the narrower, the more specific (docs/ordering.md).
+    /// How many ports match (65,536 for any): the narrower, the more specific (docs/extensions.md, "Ordering").
     public var count: Int {
         isAny ? 65536 : ranges.reduce(0) { $0 + Int($1.upperBound) - Int($1.lowerBound) + 1 }
     }
