@@ -6,6 +6,7 @@ public enum Fixtures {
     public static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     public static var webServerExample: String { repositoryRoot.appendingPathComponent("etc/rampart/examples/web-server.netsh").path }
+    public static var extensionsExample: String { repositoryRoot.appendingPathComponent("etc/rampart/examples/extensions.netsh").path }
 
     /// Every address form and action in one policy: IPv6 prefix, IPv4 range, server type, host
     /// name, protocol number, negotiate with inpass, block, and exemption level 0.

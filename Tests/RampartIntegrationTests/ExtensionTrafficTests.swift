@@ -160,3 +160,29 @@ import RampartTestKit
         #expect(row?[3] == "3", "\(counters)")
     }
 }
+
+/// The shipped example of the extensions does what its comments say.
+@Suite(.serialized) struct ExtensionsExampleTests {
+    @Test func theExamplePolicyEnforcesItsComments() throws {
+        let lab = try Lab()
+        defer { lab.teardown() }
+        let cli = try RampartCLI()
+        defer { cli.cleanup() }
+        try cli.exec(try String(contentsOfFile: Fixtures.extensionsExample, encoding: .utf8))
+        // Tuesday 2026-12-01 10:00 CET: office hours.
+        try cli.run(["apply", "--at", "2026-12-01T09:00:00Z"], in: lab.server)
+        try lab.listen(lab.server, tcp: [22, 80, 443, 3000, 3389, 9999])
+        try lab.listen(lab.external, tcp: [80])
+        #expect(try lab.tcp(from: lab.external, Lab.serverExternal4, 443), "web on the list")
+        #expect(try lab.tcp(from: lab.external, Lab.serverExternal4, 3000), "app range")
+        #expect(try !lab.tcp(from: lab.external, Lab.serverExternal4, 9999), "no other connection in")
+        #expect(try !lab.tcp(from: lab.external, Lab.serverExternal4, 22), "203.0.113.10 is not an admin")
+        #expect(try lab.tcp(from: lab.inside, Lab.serverInternal4, 22), "the admin LAN")
+        #expect(try lab.tcp(from: lab.inside, Lab.serverInternal4, 3389), "RDP in office hours")
+        #expect(try lab.tcp(from: lab.server, Lab.external4, 80), "this host's own connections get their replies")
+        // Saturday: RDP closed, the rest unchanged.
+        try cli.run(["apply", "--at", "2026-12-05T09:00:00Z"], in: lab.server)
+        #expect(try !lab.tcp(from: lab.inside, Lab.serverInternal4, 3389), "RDP outside office hours")
+        #expect(try lab.tcp(from: lab.inside, Lab.serverInternal4, 22))
+    }
+}

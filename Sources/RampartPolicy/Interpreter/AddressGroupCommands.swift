@@ -88,6 +88,11 @@ extension Interpreter {
 
     mutating func deleteAddressGroup(_ a: Args) throws(Diagnostic) {
         let arg = try a.required("name")
+        // A missing one is a warning and the script goes on, as for every netsh delete.
+        guard a.isAll("name") || current.addressGroupIndex(arg.value) != nil else {
+            warn("no address group named '\(arg.value)' to delete", at: arg.location)
+            return
+        }
         let targets = a.isAll("name") ? current.addressGroups.map(\.name) : [current.addressGroups[try addressGroupIndex(arg)].name]
         for name in targets {
             if let user = current.filters(usingGroup: name).first {

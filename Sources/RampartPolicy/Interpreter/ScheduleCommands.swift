@@ -59,6 +59,11 @@ extension Interpreter {
 
     mutating func deleteSchedule(_ a: Args) throws(Diagnostic) {
         let arg = try a.required("name")
+        // A missing one is a warning and the script goes on, as for every netsh delete.
+        guard a.isAll("name") || current.scheduleIndex(arg.value) != nil else {
+            warn("no schedule named '\(arg.value)' to delete", at: arg.location)
+            return
+        }
         let targets = a.isAll("name") ? current.schedules.map(\.name) : [current.schedules[try scheduleIndex(arg)].name]
         for name in targets {
             if let user = current.rules(usingSchedule: name).first {
