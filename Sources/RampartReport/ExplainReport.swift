@@ -1,3 +1,4 @@
+import FoundationEssentials
 import RampartCompiler
 import RampartPolicy
 
@@ -65,12 +66,12 @@ public enum ExplainReport {
 /// rampartd (on what it enforces) both run it.
 public enum ExplainRun {
     public static func run(_ words: [String], store: Store, dynamic: DynamicState?, addresses: DynamicAddresses,
-                           local: [IPAddress]) -> Result<(text: String, json: JSONValue), PacketQuery.Failure> {
+                           local: [IPAddress], at time: Date = Date()) -> Result<(text: String, json: JSONValue), PacketQuery.Failure> {
         do throws(PacketQuery.Failure) {
             let query = try PacketQuery.parse(words)
             let host = Host(localAddresses: Set(local))
             let packet = try query.packet(on: host)
-            let evaluator = ReferenceEvaluator(store: store, dynamic: dynamic, addresses: addresses, host: host)
+            let evaluator = ReferenceEvaluator(store: store, dynamic: dynamic, addresses: addresses, host: host, at: time)
             let explanation = evaluator.explain(packet, query.hook)
             return .success((ExplainReport.text(explanation, packet: packet, hook: query.hook), ExplainReport.json(explanation, packet: packet, hook: query.hook)))
         } catch {

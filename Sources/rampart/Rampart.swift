@@ -355,6 +355,9 @@ struct Explain: ParsableCommand {
     @Flag(name: .long, help: "The packet came (or goes) through an IPsec SA.")
     var ipsec = false
 
+    @Option(name: .long, help: "TCP flags, joined by + (default: syn).")
+    var tcpFlags: String?
+
     @Option(name: .long, help: "The interface it arrives on (in) or leaves by (out); lo is never filtered.")
     var interface: String?
 
@@ -366,9 +369,11 @@ struct Explain: ParsableCommand {
         if let icmpType { words.append("icmp-type=\(icmpType)") }
         if ipsec { words.append("ipsec") }
         if let interface { words.append("interface=\(interface)") }
-        if addressOptions.addresses == nil, try viaDaemon(ControlRequest(op: .explain, args: words), global: global, changes: false) { return }
+        if let tcpFlags { words.append("flags=\(tcpFlags)") }
+        // --at asks about another time than the daemon's now: answered from the store file.
+        if addressOptions.addresses == nil, addressOptions.at == nil, try viaDaemon(ControlRequest(op: .explain, args: words), global: global, changes: false) { return }
         let store = try loadStore(global.storeFile)
-        switch ExplainRun.run(words, store: store, dynamic: nil, addresses: try addressOptions.snapshot(), local: LocalAddresses.current()) {
+        switch ExplainRun.run(words, store: store, dynamic: nil, addresses: try addressOptions.snapshot(), local: LocalAddresses.current(), at: try addressOptions.instant()) {
         case .success(let (text, json)):
             print(global.json ? json.rendered() : text, terminator: global.json ? "\n" : "")
         case .failure(let failure):

@@ -1,3 +1,4 @@
+import FoundationEssentials
 import RampartPolicy
 
 /// Windows' filtering semantics, evaluated directly on the active filters — no ruleset, no nft:
@@ -22,8 +23,8 @@ public struct ReferenceEvaluator: Sendable {
         ordered = [.input: Ordering.sorted(filters, for: .input), .output: Ordering.sorted(filters, for: .output)]
     }
 
-    public init(store: Store, dynamic: DynamicState? = nil, addresses: DynamicAddresses, host: Host) {
-        self.init(filters: EffectiveFilters.collect(store, dynamic: dynamic), config: store.config, addresses: addresses, host: host, groups: GroupTable(store))
+    public init(store: Store, dynamic: DynamicState? = nil, addresses: DynamicAddresses, host: Host, at time: Date = Date()) {
+        self.init(filters: EffectiveFilters.collect(store, dynamic: dynamic, at: time), config: store.config, addresses: addresses, host: host, groups: GroupTable(store))
     }
 
     /// Why a filter did not match a packet.

@@ -156,7 +156,8 @@ extension PolicyEngine {
             // What the engine enforces now: its store, dynamic rules and addresses, this namespace's `me`.
             let addresses = self.addresses
             let words = prepared.request.args ?? []
-            return await offEngine { Explain.response(words, store: snapshot.store, dynamic: snapshot.dynamic, addresses: addresses) }
+            let now = wallNow
+            return await offEngine { Explain.response(words, store: snapshot.store, dynamic: snapshot.dynamic, addresses: addresses, at: now) }
         case .counters:
             let counters: [RuleCounter]
             do {
@@ -213,8 +214,8 @@ extension PolicyEngine {
     }
 
     enum Explain {
-        static func response(_ words: [String], store: Store, dynamic: DynamicState, addresses: DynamicAddresses) -> ControlResponse {
-            switch ExplainRun.run(words, store: store, dynamic: dynamic, addresses: addresses, local: LocalAddresses.current()) {
+        static func response(_ words: [String], store: Store, dynamic: DynamicState, addresses: DynamicAddresses, at time: Date = Date()) -> ControlResponse {
+            switch ExplainRun.run(words, store: store, dynamic: dynamic, addresses: addresses, local: LocalAddresses.current(), at: time) {
             case .success(let (text, json)): return ControlResponse(ok: true, text: text, json: json.rendered())
             case .failure(let failure): return .failure(.badRequest, "explain: \(failure)")
             }
