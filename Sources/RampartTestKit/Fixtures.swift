@@ -30,6 +30,20 @@ public enum Fixtures {
         ipsec dynamic set config ipsecexempt 0
         """
 
+    /// Remote desktop blocked except from 203.0.113.0/24 in Berlin office hours (a schedule).
+    public static let officeRDP = """
+        pushd ipsec static
+        add schedule name=Office days=mon-fri hours=08:00-18:00 timezone=Europe/Berlin
+        add filteraction name=B action=block
+        add filteraction name=P action=permit
+        add filter filterlist=RDP srcaddr=any dstaddr=me protocol=tcp dstport=3389 mirrored=no
+        add filter filterlist=RDPOpen srcaddr=203.0.113.0/24 dstaddr=me protocol=tcp dstport=3389 mirrored=no
+        add policy name=P assign=yes
+        add rule name=closed policy=P filterlist=RDP filteraction=B
+        add rule name=office policy=P filterlist=RDPOpen filteraction=P schedule=Office
+
+        """
+
     /// The filter-language extensions: port ranges and lists on both sides, TCP-flag tests (the
     /// classic "no incoming connections, replies pass"), address groups of both families (one with
     /// IPv6 members only), IPv4 and IPv6, mirrored and one-way.

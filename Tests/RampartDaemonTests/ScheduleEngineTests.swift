@@ -2,22 +2,12 @@ import Foundation
 import Testing
 @testable import RampartDaemon
 import RampartPolicy
+import RampartTestKit
 
 /// rampartd follows a schedule's windows by the (faked) wall clock: it re-applies when a window
 /// opens or closes, and only then.
 @Suite struct ScheduleEngineTests {
-    static let policy = """
-        pushd ipsec static
-        delete all
-        add schedule name=Office days=mon-fri hours=08:00-18:00 timezone=Europe/Berlin
-        add filteraction name=Permit action=permit
-        add filteraction name=Block action=block
-        add filter filterlist=RDP srcaddr=any dstaddr=me protocol=tcp dstport=3389 mirrored=no
-        add filter filterlist=RDPOpen srcaddr=203.0.113.0/24 dstaddr=me protocol=tcp dstport=3389 mirrored=no
-        add policy name=P assign=yes
-        add rule name=closed policy=P filterlist=RDP filteraction=Block
-        add rule name=office policy=P filterlist=RDPOpen filteraction=Permit schedule=Office
-        """
+    static let policy = "pushd ipsec static\ndelete all\npopd\n" + Fixtures.officeRDP
 
     static func utc(_ text: String) -> Date { try! Date(text, strategy: .iso8601) }
 

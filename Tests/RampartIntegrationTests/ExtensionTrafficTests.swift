@@ -49,17 +49,7 @@ import RampartTestKit
     /// A schedule switched by a faked clock (`apply --at`), in local time on both sides of
     /// Europe's 2026 spring-forward night.
     @Test func aScheduledRuleIsInForceOnlyInsideItsWindow() throws {
-        let script = """
-            pushd ipsec static
-            add schedule name=Office days=mon-fri hours=08:00-18:00 timezone=Europe/Berlin
-            add filteraction name=B action=block
-            add filteraction name=P action=permit
-            add filter filterlist=RDP srcaddr=any dstaddr=me protocol=tcp dstport=3389 mirrored=no
-            add filter filterlist=RDPOpen srcaddr=203.0.113.0/24 dstaddr=me protocol=tcp dstport=3389 mirrored=no
-            add policy name=P assign=yes
-            add rule name=closed policy=P filterlist=RDP filteraction=B
-            add rule name=office policy=P filterlist=RDPOpen filteraction=P schedule=Office
-            """
+        let script = Fixtures.officeRDP
         let lab = try Lab()
         defer { lab.teardown() }
         let cli = try RampartCLI()

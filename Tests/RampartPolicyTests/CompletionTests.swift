@@ -15,6 +15,8 @@ import Testing
             ipsec static add rule name=web policy=Server filterlist=Web filteraction=Permit
             ipsec static add policy name=Other
             ipsec static add rule name=rest policy=Other filterlist=Web filteraction=Block
+            ipsec static add addressgroup name=Admins addresses=192.0.2.10
+            ipsec static add schedule name=Office days=mon-fri hours=08:00-18:00
             """, file: "t"), in: &interpreter)
         return interpreter.store
     }()
@@ -39,5 +41,9 @@ import Testing
         #expect(complete(["set", "rule", "policy=Other"], "name=") == ["name=rest"], "the rules of the policy on the line")
         #expect(complete(["set", "rule"], "name=") == ["name=rest", "name=web"])
         #expect(NetshCompletion.candidates(context: .static, words: ["add", "rule"], prefix: "policy=", store: nil).isEmpty, "no store, no names")
+        // The extensions' names: schedules, address groups, and groups as addresses.
+        #expect(complete(["set", "rule"], "schedule=O") == ["schedule=Office"])
+        #expect(complete(["delete", "addressgroup"], "name=") == ["name=Admins"])
+        #expect(complete(["add", "filter"], "srcaddr=gr") == ["srcaddr=group:Admins"])
     }
 }

@@ -1,6 +1,7 @@
 /// Shell completion of the netsh words after `rampart static` or `rampart dynamic`: the verbs,
 /// then the nouns, then the command's parameters as `name=`, and after `policy=`, `filterlist=`,
-/// `filteraction=` (or `name=` of a policy, filter list, filter action or rule) the names the
+/// `filteraction=`, `schedule=`, `srcaddr=group:`/`dstaddr=group:` (or `name=` of a policy, filter
+/// list, filter action, rule, schedule or address group) the names the
 /// store holds; a name with blanks is offered in double quotes, which the shell then reads as one word.
 public enum NetshCompletion {
     /// `words`: the words before the one being completed; `prefix`: what of it is typed.
@@ -42,6 +43,13 @@ public enum NetshCompletion {
             return unique(stores.flatMap { $0.filterLists.map(\.name) })
         case ("filteraction", _), ("name", "filteraction"):
             return unique(stores.flatMap { $0.filterActions.map(\.name) })
+        case ("schedule", _), ("name", "schedule"):
+            return unique(stores.flatMap { $0.schedules.map(\.name) })
+        case ("name", "addressgroup"):
+            return unique(stores.flatMap { $0.addressGroups.map(\.name) })
+        case ("srcaddr", _), ("dstaddr", _):
+            // Address groups as `group:NAME`; other addresses are typed.
+            return unique(stores.flatMap { $0.addressGroups.map { "group:" + $0.name } })
         case ("name", "rule"):
             // The rules of the policy named on the line, else of every policy.
             let policy = words.first { $0.hasPrefix("policy=") }.map { String($0.dropFirst("policy=".count)).filter { $0 != "\"" } }
