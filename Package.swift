@@ -75,6 +75,8 @@ let package = Package(
             dependencies: ["RampartDaemon", "RampartSystem", "RampartNetlink", "RampartControl", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
+        // IPsec through strongSwan: the VICI protocol (pure wire codec for now).
+        .target(name: "RampartIPsec", swiftSettings: strict),
         // Helpers for tests and benchmarks only. The pure kit (fixtures, the deterministic
         // generator) links no C library; the namespace kit (netns, processes, notify sockets) is
         // for the integration tests and benchmarks.
@@ -100,6 +102,7 @@ let package = Package(
         .testTarget(name: "RampartCompilerTests", dependencies: ["RampartCompiler", "RampartPolicy", "RampartReport", "RampartSystem", "RampartTestKit"], exclude: ["Golden"], swiftSettings: strict),
         .testTarget(name: "RampartSourcesTests", dependencies: ["RampartSources", "RampartPolicy", "RampartTestKit"], swiftSettings: strict),
         .testTarget(name: "RampartControlTests", dependencies: ["RampartControl", "RampartPolicy"], swiftSettings: strict),
+        .testTarget(name: "RampartIPsecTests", dependencies: ["RampartIPsec"], swiftSettings: strict),
         // No root: the netlink wire format, the linearizer against its checked-in bytecode
         // goldens (nft is the oracle where it can run), and the engine with a recording transport.
         .testTarget(name: "RampartNetlinkTests", dependencies: ["RampartNetlink", "RampartNetlinkFake", "RampartCompiler", "RampartPolicy", "RampartTestKit", "RampartNamespaceKit"],
