@@ -18,7 +18,9 @@ extension HeavySuites {
         let policyKey = "\(EtcdCluster.prefix)/groups/web/policy", statusKey = "\(EtcdCluster.prefix)/status/web/host1"
         func settings(user: String, password: String, cert: String = "host") -> EtcdSettings {
             EtcdSettings(endpoints: cluster.endpoints, caFile: cluster.path("ca.crt"), certificateFile: cluster.path("\(cert).crt"),
-                         keyFile: cluster.path("\(cert).key"), user: user, password: password)
+                         keyFile: cluster.path("\(cert).key"), user: user, password: password,
+                         // Room for a loaded machine (the AddressSanitizer run): TLS + bcrypt per login.
+                         requestTimeout: 10)
         }
         let admin = try EtcdClient(settings: settings(user: "admin", password: "admin-secret"))
         let host = try EtcdClient(settings: settings(user: "host1", password: "host1-secret"))

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import RampartTestKit
 @testable import RampartPolicy
 
 /// Schedules read the wall clock of their zone at every instant: exact in local time across DST
@@ -38,6 +39,37 @@ import Testing
         #expect(s.nextChange(after: Self.utc("2026-10-31T12:00:00Z")) == Self.utc("2026-11-02T13:00:00Z"))
         let always = Schedule(name: "Always", days: 0x7f, start: 0, end: 1440, seq: 2)
         #expect(always.nextChange(after: Self.utc("2026-03-07T12:00:00Z")) == nil)
+    }
+
+    /// The boundary-jumping search agrees with a minute-by-minute scan, around DST changes in
+    /// zones with 1-hour, 30-minute (Lord Howe) and 45-minute-offset (Chatham) rules.
+    @Test func nextChangeEqualsAMinuteByMinuteScan() {
+        func scan(_ s: Schedule, _ from: Date) -> Date? {
+            let now = s.isActive(at: from)
+            var t = (from.timeIntervalSince1970 / 60).rounded(.down) * 60 + 60
+            for _ in 0..<(8 * 24 * 60) {
+                if s.isActive(at: Date(timeIntervalSince1970: t)) != now { return Date(timeIntervalSince1970: t) }
+                t += 60
+            }
+            return nil
+        }
+        let zones = ["America/New_York", "Europe/Berlin", "Australia/Lord_Howe", "Pacific/Chatham", "UTC"]
+        let starts = ["2026-03-07T00:00:00Z", "2026-03-28T18:00:00Z", "2026-04-04T10:00:00Z", "2026-10-31T20:00:00Z", "2026-09-26T12:00:00Z"]
+        var random = SplitMix(state: 7)
+        var compared = 0
+        for zone in zones {
+            for start in starts {
+                for _ in 0..<6 {
+                    let a = Int(random.next() % 1440), b = Int(random.next() % 1440) + 1
+                    guard a != b else { continue }
+                    let s = Schedule(name: "R", days: UInt8(random.next() % 127) + 1, start: a, end: b, timezone: zone, seq: 1)
+                    let from = Self.utc(start).addingTimeInterval(Double(random.next() % (3 * 86_400)))
+                    #expect(s.nextChange(after: from) == scan(s, from), "\(zone) \(s.summary) \(s.hoursText) from \(from)")
+                    compared += 1
+                }
+            }
+        }
+        #expect(compared > 100)
     }
 
     @Test func windowsOverMidnightAndInTheSkippedHour() {
@@ -109,3 +141,4 @@ import Testing
                 .hasPrefix("no schedule named 'Nope' in the local store") == true)
     }
 }
+

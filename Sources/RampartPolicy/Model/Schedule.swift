@@ -108,14 +108,32 @@ public struct Schedule: Hashable, Sendable, Codable {
     }
 
     /// The first whole minute after `instant` at which `isActive` changes, within 8 days; nil
-    /// when it never does (a daily 00:00-24:00).
+    /// when it never does (a daily 00:00-24:00). It jumps from one wall-clock boundary (a start,
+    /// an end, midnight) to the next rather than minute by minute; when a jump lands past a change
+    /// (a DST shift moved the wall clock), a binary search finds the minute it happened.
     public func nextChange(after instant: Date) -> Date? {
         let now = isActive(at: instant)
-        var t = (instant.timeIntervalSince1970 / 60).rounded(.down) * 60 + 60
-        for _ in 0..<(8 * 24 * 60) {
-            let d = Date(timeIntervalSince1970: t)
-            if isActive(at: d) != now { return d }
-            t += 60
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        var last = (instant.timeIntervalSince1970 / 60).rounded(.down)      // minutes since the epoch
+        var t = last + 1
+        let limit = last + 8 * 24 * 60
+        while t <= limit {
+            if isActive(at: Date(timeIntervalSince1970: t * 60)) != now {
+                // The first differing minute in (last, t]: the state is `now` at `last`.
+                var low = last, high = t
+                while high - low > 1 {
+                    let mid = ((low + high) / 2).rounded(.down)
+                    if isActive(at: Date(timeIntervalSince1970: mid * 60)) != now { high = mid } else { low = mid }
+                }
+                return Date(timeIntervalSince1970: high * 60)
+            }
+            let c = calendar.dateComponents([.hour, .minute], from: Date(timeIntervalSince1970: t * 60))
+            let m = c.hour! * 60 + c.minute!
+            let steps = [start, end % 1440, 0].map { ($0 - m + 1440) % 1440 }.filter { $0 > 0 }
+            last = t
+            // Never more than an hour at once: a DST change can move the wall clock by up to that.
+            t += Double(min(steps.min() ?? 60, 60))
         }
         return nil
     }
