@@ -63,7 +63,7 @@ let package = Package(
             name: "RampartDaemon",
             dependencies: [
                 "RampartPolicy", "RampartCompiler", "RampartNetlink", "RampartControl", "RampartSources", "RampartSystem",
-                "RampartReport", "RampartFleet", "CNetfilter", "CRampartSystem", "CSystemd",
+                "RampartReport", "RampartFleet", "RampartIPsec", "CNetfilter", "CRampartSystem", "CSystemd",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -76,7 +76,7 @@ let package = Package(
             swiftSettings: strict
         ),
         // IPsec through strongSwan: the VICI protocol (pure wire codec for now).
-        .target(name: "RampartIPsec", swiftSettings: strict),
+        .target(name: "RampartIPsec", dependencies: ["RampartPolicy", "RampartCompiler"], swiftSettings: strict),
         // Helpers for tests and benchmarks only. The pure kit (fixtures, the deterministic
         // generator) links no C library; the namespace kit (netns, processes, notify sockets) is
         // for the integration tests and benchmarks.
@@ -102,7 +102,7 @@ let package = Package(
         .testTarget(name: "RampartCompilerTests", dependencies: ["RampartCompiler", "RampartPolicy", "RampartReport", "RampartSystem", "RampartTestKit"], exclude: ["Golden"], swiftSettings: strict),
         .testTarget(name: "RampartSourcesTests", dependencies: ["RampartSources", "RampartPolicy", "RampartTestKit"], swiftSettings: strict),
         .testTarget(name: "RampartControlTests", dependencies: ["RampartControl", "RampartPolicy"], swiftSettings: strict),
-        .testTarget(name: "RampartIPsecTests", dependencies: ["RampartIPsec"], swiftSettings: strict),
+        .testTarget(name: "RampartIPsecTests", dependencies: ["RampartIPsec", "RampartPolicy", "RampartCompiler", "RampartTestKit"], swiftSettings: strict),
         // No root: the netlink wire format, the linearizer against its checked-in bytecode
         // goldens (nft is the oracle where it can run), and the engine with a recording transport.
         .testTarget(name: "RampartNetlinkTests", dependencies: ["RampartNetlink", "RampartNetlinkFake", "RampartCompiler", "RampartPolicy", "RampartTestKit", "RampartNamespaceKit"],
@@ -110,7 +110,7 @@ let package = Package(
         .testTarget(name: "RampartDaemonTests", dependencies: ["RampartDaemon", "CRampartSystem", "RampartNetlinkFake", "RampartNetlink", "RampartControl", "RampartSystem", "RampartReport", "RampartCompiler", "RampartPolicy", "RampartTestKit",
                                                            .product(name: "Logging", package: "swift-log"), .product(name: "NIOEmbedded", package: "swift-nio")], swiftSettings: strict),
         // Root, namespaces, the real kernel and the real daemon.
-        .testTarget(name: "RampartIntegrationTests", dependencies: ["rampart", "RampartFleet", "RampartTestKit", "RampartNamespaceKit", "RampartCompiler", "RampartPolicy", "RampartSystem", "RampartControl"], swiftSettings: strict),
+        .testTarget(name: "RampartIntegrationTests", dependencies: ["rampart", "RampartFleet", "RampartIPsec", "RampartTestKit", "RampartNamespaceKit", "RampartCompiler", "RampartPolicy", "RampartSystem", "RampartControl"], swiftSettings: strict),
         .testTarget(name: "RampartCLITests", dependencies: ["rampart", "RampartPolicy", "RampartCompiler", "RampartReport", "RampartSystem", "RampartTestKit"], exclude: ["Golden"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -45,6 +45,11 @@ ensure_packages() {
     command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
     command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
     command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+    # The negotiate tests run strongSwan's charon per namespace (docs/ipsec.md) and capture the wire.
+    [ -x /usr/sbin/charon-systemd ] || missing+=(charon-systemd)
+    [ -e /usr/lib/ipsec/plugins/libstrongswan-vici.so ] || missing+=(strongswan-swanctl)
+    [ -e /usr/lib/ipsec/plugins/libstrongswan-openssl.so ] || missing+=(libstrongswan-standard-plugins)
+    command -v tcpdump >/dev/null 2>&1 || missing+=(tcpdump)
     if [ "${#missing[@]}" -gt 0 ]; then
         echo "installing: ${missing[*]}"
         as_root apt-get update -qq

@@ -91,7 +91,7 @@ public enum EffectiveFilters {
         return out
     }
 
-    static func inForce(_ rule: Rule, _ store: PolicyStore, at time: Date) -> Bool {
+    public static func inForce(_ rule: Rule, _ store: PolicyStore, at time: Date) -> Bool {
         guard let name = rule.schedule else { return true }
         // A rule naming a schedule its store lacks (refused by the store's checks) is not in force.
         guard let i = store.scheduleIndex(name) else { return false }

@@ -70,6 +70,13 @@ public struct DaemonConfig: Sendable, Equatable {
     public var etcdStatusTTLSeconds = 30
     /// The last domain policy applied, enforced at boot and while etcd is unreachable.
     public var domainCache = "/var/lib/rampart/domain-cache.json"
+    /// charon's VICI socket (docs/ipsec.md): negotiate filters become CHILD_SAs there.
+    public var ipsecViciSocket = "/run/charon.vici"
+    /// 2 (default) or 1 (Windows Server 2003 peers speak only IKEv1 main and quick mode).
+    public var ipsecIKEVersion = 2
+    /// IKEv2 childless initiation (RFC 6023): `allow` (answer it), `force` (start every IKE_SA
+    /// without a CHILD_SA; the peer must support it), `never`.
+    public var ipsecChildless = "allow"
 
     public init() {}
 
@@ -79,7 +86,7 @@ public struct DaemonConfig: Sendable, Equatable {
                        "networkmanager_leases", "smb_conf", "dns_refresh_seconds", "log_file", "log_file_max_bytes",
                        "log_interval_seconds", "log_records", "metrics_textfile", "metrics_interval_seconds",
                        "etcd_endpoints", "etcd_ca", "etcd_cert", "etcd_key", "etcd_user", "etcd_password_file", "etcd_group",
-                       "etcd_prefix", "etcd_host", "etcd_status_ttl_seconds", "domain_cache"]
+                       "etcd_prefix", "etcd_host", "etcd_status_ttl_seconds", "domain_cache", "ipsec_vici_socket", "ipsec_ike_version", "ipsec_childless"]
 
     /// The configuration file's text; nil when there is none (the defaults apply).
     public static func readFile(_ path: String) throws -> String? {
@@ -158,6 +165,11 @@ public struct DaemonConfig: Sendable, Equatable {
                 config.etcdPrefix = value
             case "etcd_status_ttl_seconds": config.etcdStatusTTLSeconds = try number(5...3600)
             case "domain_cache": config.domainCache = value
+            case "ipsec_vici_socket": config.ipsecViciSocket = value
+            case "ipsec_ike_version": config.ipsecIKEVersion = try number(1...2)
+            case "ipsec_childless":
+                guard ["allow", "force", "never"].contains(value) else { throw .error("ipsec_childless: '\(value)' is not allow, force or never", at: valueAt) }
+                config.ipsecChildless = value
             default:
                 throw .error("unknown key '\(key)'; known keys: \(keys.joined(separator: ", "))", at: at)
             }

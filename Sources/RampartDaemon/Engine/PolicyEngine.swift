@@ -8,6 +8,7 @@ import RampartPolicy
 import RampartReport
 import RampartSources
 import RampartSystem
+import RampartIPsec
 
 /// What the engine needs from the world, injected: the daemon passes the real ones, tests a
 /// recording transport, a notification recorder and fixed address sources.
@@ -24,19 +25,24 @@ public struct EngineEnvironment: Sendable {
     public var releaseStartupMemory: @Sendable () -> Void
     /// Wall-clock time, seconds since the epoch: what lease expiry is measured against.
     public var wallClock: @Sendable () -> Double
+    /// Puts the negotiate filters' SAs into charon over its VICI socket (docs/ipsec.md).
+    public var ipsec: @Sendable (IPsecPlan, String) -> Result<IPsecSync.Report, ViciError>
 
     public init(notify: @escaping @Sendable (String) -> Void,
                 gateways: @escaping @Sendable () -> Result<[IPAddress], NetlinkError> = { Result { () throws(NetlinkError) in try RouteMonitor.defaultGateways() } },
                 resolve: @escaping @Sendable (String) -> Result<[IPAddress], HostLookupError> = HostLookup.resolve,
                 readConfig: @escaping @Sendable (String) throws -> String? = DaemonConfig.readFile,
                 releaseStartupMemory: @escaping @Sendable () -> Void = { WorkingSet.releaseExecutableCode() },
-                wallClock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+                wallClock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
+                ipsec: @escaping @Sendable (IPsecPlan, String) -> Result<IPsecSync.Report, ViciError> = { plan, socket in
+                    Result { () throws(ViciError) in try IPsecSync.apply(plan, socket: socket) } }) {
         self.notify = notify
         self.gateways = gateways
         self.resolve = resolve
         self.readConfig = readConfig
         self.releaseStartupMemory = releaseStartupMemory
         self.wallClock = wallClock
+        self.ipsec = ipsec
     }
 }
 
@@ -80,8 +86,9 @@ public actor PolicyEngine {
     var store = Store() {
         didSet {
             if store.domain != domain { store.domain = domain }
-            // The schedules in use may have changed with it.
+            // The schedules in use may have changed with it, and the negotiate filters charon holds.
             planScheduleCheck()
+            syncIPsec()
         }
     }
     /// The domain policy in force (docs/fleet.md), what the fleet service says, and the last
@@ -124,6 +131,9 @@ public actor PolicyEngine {
     /// Started over a table a previous rampartd left (a restart): the boot ruleset is applied only
     /// if the policy cannot be.
     var bootDeferred = false
+    /// What charon was last given (nil: nothing yet this run) and when to try again after a failure.
+    var ipsecLoaded: IPsecPlan?
+    var ipsecRetryDelay: Duration?
     /// Since rampartd started, for the metrics.
     var totals = Totals()
     /// The addresses the server types stand for now, and where each list came from.
@@ -429,6 +439,7 @@ public actor PolicyEngine {
                 totals.applies += 1
                 totals.applySeconds += elapsed / 1000
                 logger.info("updated \(changed.map(\.name).joined(separator: ", ")) set-only (\(reason)): \(report.setElements) elements in \(Self.fmt(elapsed)) ms")
+                syncIPsec()
                 return .success(())
             } catch {
                 logger.warning("set-only update failed (\(error.message)); replacing the table instead")
@@ -444,6 +455,7 @@ public actor PolicyEngine {
             totals.applies += 1
             totals.applySeconds += elapsed / 1000
             logger.info("applied the \(target) (\(reason)): \(report.rules) rules, \(ruleset.setCount) sets, \(report.messages) messages in \(Self.fmt(elapsed)) ms")
+            if case .policy = target { syncIPsec() }
             return .success(())
         } catch {
             lastApply = ApplyRecord(at: Date(), milliseconds: Self.ms(ContinuousClock.now - clock), result: error.message, ok: false)
@@ -577,6 +589,7 @@ public actor PolicyEngine {
             case .dropReconcile: reconcileDrops()
             case .metricsFile: writeMetricsFile()
             case .scheduleCheck: checkSchedules()
+            case .ipsecRetry: syncIPsec()
             }
         }
     }

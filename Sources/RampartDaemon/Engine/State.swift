@@ -69,7 +69,7 @@ public enum StoreState: Sendable, Equatable, CustomStringConvertible {
 /// What is wrong, by area: each area has at most one current problem, cleared when that area
 /// works again. Services report under their own names.
 public enum ProblemArea: Sendable, Hashable, Comparable, CustomStringConvertible {
-    case boot, config, store, apply, restore, confirm, socket, sets, dns, gateway, dhcp, wins, logFile, metricsFile, domain
+    case boot, config, store, apply, restore, confirm, socket, sets, dns, gateway, dhcp, wins, logFile, metricsFile, domain, ipsec
     case service(String)
 
     var rank: Int {
@@ -89,7 +89,8 @@ public enum ProblemArea: Sendable, Hashable, Comparable, CustomStringConvertible
         case .logFile: 12
         case .metricsFile: 13
         case .domain: 14
-        case .service: 15
+        case .ipsec: 15
+        case .service: 16
         }
     }
 
@@ -176,6 +177,8 @@ enum TimerKind: Hashable, Sendable {
     case metricsFile
     /// A schedule in use opens or closes a window (docs/extensions.md).
     case scheduleCheck
+    /// charon was unreachable or refused the plan: try again (docs/ipsec.md).
+    case ipsecRetry
 }
 
 /// Counts since rampartd started.

@@ -1,0 +1,262 @@
+import FoundationEssentials
+import RampartCompiler
+import RampartPolicy
+
+/// What charon must hold for the policy in force: one IKE connection per negotiate rule, one
+/// transport-mode CHILD_SA per filter (and per port item), the pre-shared keys. Pure: the engine
+/// turns it into VICI messages and compares it with what it loaded last (docs/ipsec.md).
+public struct IPsecPlan: Sendable, Equatable {
+    public struct Child: Sendable, Equatable {
+        /// `F12`, `F12-2` for the second port item of a list.
+        public var name: String
+        public var filterID: String
+        public var localTS: String
+        public var remoteTS: String
+        public var espProposals: [String]
+        public var ahProposals: [String]
+        public var lifeSeconds: Int
+        public var lifeBytes: Int?
+        /// `trap` negotiates on the first packet; `none` only answers a peer that negotiates.
+        public var startAction: String
+        public var reqid: Int
+    }
+
+    public enum Authentication: Sendable, Equatable {
+        case psk
+        case certificate(ca: String)
+    }
+
+    public struct Connection: Sendable, Equatable {
+        /// `rampart-<store>-<rule id>`: stable while the rule exists.
+        public var name: String
+        public var origin: String
+        public var version: Int
+        public var remoteAddresses: [String]
+        public var proposals: [String]
+        public var rekeySeconds: Int
+        public var authentication: Authentication
+        public var children: [Child]
+        /// The peer's IKE identity: its address when the rule names one peer (its key is found by
+        /// it); nil: any peer, whose key is the one without owners.
+        public var remoteID: String?
+        /// IKEv2 childless initiation (`allow`, `force`, `never`; rampartd.conf `ipsec_childless`).
+        public var childless = "allow"
+    }
+
+    public struct Secret: Sendable, Equatable {
+        public var id: String
+        public var key: String
+        /// Peer identities the key belongs to (empty: any peer).
+        public var owners: [String]
+    }
+
+    public var connections: [Connection] = []
+    public var secrets: [Secret] = []
+    /// Filters that stay negotiate in nftables (clear traffic dropped) but cannot become an SA, and why.
+    public var refused: [String] = []
+    public var warnings: [String] = []
+
+    public init() {}
+
+    public var isEmpty: Bool { connections.isEmpty }
+
+    /// The reqid of each filter's SAs, for the filter's accept rule (`ipsec in reqid`).
+    public var reqids: [String: [Int]] {
+        var out: [String: [Int]] = [:]
+        for c in connections { for ch in c.children { out[ch.filterID, default: []].append(ch.reqid) } }
+        return out
+    }
+
+    /// The first reqid rampart hands out; charon's own start at 1, so the ranges do not meet.
+    public static let firstReqid = 0x5200_0000
+
+    public static func make(_ store: Store, ikeVersion: Int = 2, childless: String = "allow", at time: Date = Date()) -> IPsecPlan {
+        var plan = IPsecPlan()
+        var reqid = firstReqid
+        for location in [StoreLocation.persistent, .local] {
+            var s = store[location]
+            var tag = location == .persistent ? "p" : "l"
+            var prefix = "F"
+            if location == .local, store.domainDecides, let domain = store.domain {
+                s = domain.store
+                tag = "d"
+                prefix = "G"
+            }
+            guard let policy = s.assignedPolicy else { continue }
+            for rule in policy.rules where rule.active && EffectiveFilters.inForce(rule, s, at: time) {
+                guard let li = s.filterListIndex(rule.filterList), let ai = s.filterActionIndex(rule.filterAction) else { continue }
+                let action = s.filterActions[ai]
+                guard action.action == .negotiate else { continue }
+                let where_ = "rule '\(rule.name)' of policy '\(policy.name)'"
+                guard let auth = authentication(rule, where_: where_, plan: &plan) else { continue }
+                let esp = quickModeProposals(action.qmsecmethods, pfs: action.qmpfs || policy.mmpfs,
+                                             group: policy.mmsecmethods.first?.group, where_: where_, plan: &plan)
+                guard !esp.esp.isEmpty || !esp.ah.isEmpty else {
+                    plan.refused.append("\(where_): no offer of filter action '\(action.name)' can be negotiated")
+                    continue
+                }
+                var connection = Connection(
+                    name: "rampart-\(tag)\(rule.id)", origin: where_, version: ikeVersion, remoteAddresses: [],
+                    proposals: mainModeProposals(policy.mmsecmethods), rekeySeconds: policy.mmlifetime * 60,
+                    authentication: auth.0, children: [], childless: childless)
+                var peers: Set<String> = []
+                var anyPeer = false
+                for filter in s.filterLists[li].filters {
+                    let id = "\(prefix)\(filter.seq)"
+                    guard let sides = selectors(filter, id: id, plan: &plan) else { continue }
+                    for (n, side) in sides.enumerated() {
+                        if let peer = side.peer { peers.insert(peer) } else { anyPeer = true }
+                        connection.children.append(Child(
+                            name: n == 0 ? id : "\(id)-\(n + 1)", filterID: id, localTS: side.local, remoteTS: side.remote,
+                            espProposals: esp.esp, ahProposals: esp.ah, lifeSeconds: esp.seconds, lifeBytes: esp.bytes,
+                            startAction: (action.inpass || action.soft) ? "none" : "trap", reqid: reqid))
+                        reqid += 1
+                    }
+                }
+                guard !connection.children.isEmpty else { continue }
+                connection.remoteAddresses = anyPeer ? ["%any"] : peers.sorted()
+                connection.remoteID = !anyPeer && peers.count == 1 ? peers.first : nil
+                if case .psk = auth.0, let key = auth.1 {
+                    let owners = connection.remoteID.map { [$0] } ?? []
+                    plan.secrets.append(Secret(id: "\(connection.name)-psk", key: key, owners: owners))
+                }
+                if action.soft || action.inpass {
+                    plan.warnings.append("\(where_): inpass/soft: rampart answers a peer that negotiates but does not start IKE itself (docs/ipsec.md)")
+                }
+                plan.connections.append(connection)
+            }
+        }
+        return plan
+    }
+
+    static func authentication(_ rule: Rule, where_: String, plan: inout IPsecPlan) -> (Authentication, String?)? {
+        for method in rule.authMethods {
+            switch method {
+            case .presharedKey(let k): return (.psk, k)
+            case .rootCA(let ca): return (.certificate(ca: ca.split(separator: " ").first.map(String.init) ?? ca), nil)
+            case .kerberos: continue
+            }
+        }
+        if rule.authMethods.contains(.kerberos) {
+            plan.refused.append("\(where_): kerberos authentication needs Active Directory, which rampart does not have; give psk= or rootca= as well")
+        } else {
+            plan.refused.append("\(where_): no authentication method (psk= or rootca=)")
+        }
+        return nil
+    }
+
+    static let espCipher = ["DES": "des", "3DES": "3des", "AES128": "aes128", "AES192": "aes192", "AES256": "aes256", "None": "null"]
+    static let integrity = ["MD5": "md5", "SHA1": "sha1", "SHA256": "sha256"]
+
+    /// netsh group numbers: 1 = 768-bit, 2 = 1024-bit, 3 = 2048-bit (Windows' own numbering, not IANA's 3).
+    static func dhGroup(_ group: Int) -> String {
+        switch group {
+        case 1: return "modp768"
+        case 2: return "modp1024"
+        case 3, 14: return "modp2048"
+        case 19: return "ecp256"
+        case 20: return "ecp384"
+        case 24: return "modp2048s256"
+        default: return "modp1024"
+        }
+    }
+
+    static func mainModeProposals(_ offers: [MainModeOffer]) -> [String] {
+        guard !offers.isEmpty else { return ["default"] }
+        return offers.map { o in
+            let cipher = espCipher[o.confidentiality] ?? o.confidentiality.lowercased()
+            let hash = integrity[o.hash] ?? o.hash.lowercased()
+            return "\(cipher)-\(hash)-\(dhGroup(o.group))"
+        }
+    }
+
+    /// One strongSwan proposal per netsh offer (IKEv1 takes one algorithm per kind per proposal);
+    /// the lifetime is the first offer's (charon has one per CHILD_SA), Windows' 3,600 s by default.
+    static func quickModeProposals(_ offers: [QuickModeOffer], pfs: Bool, group: Int?, where_: String, plan: inout IPsecPlan)
+        -> (esp: [String], ah: [String], seconds: Int, bytes: Int?) {
+        let dh = pfs ? "-" + dhGroup(group ?? 2) : ""
+        guard !offers.isEmpty else { return (["default"], [], 3600, nil) }
+        var esp: [String] = []
+        var ah: [String] = []
+        for offer in offers {
+            switch (offer.ahHash, offer.espConfidentiality, offer.espIntegrity) {
+            case (let h?, nil, _):
+                guard let i = integrity[h] else { continue }
+                ah.append(i + dh)
+            case (nil, let c?, let i?):
+                guard i != "None" else {
+                    plan.warnings.append("\(where_): \(offer) skipped: ESP without integrity is not offered (RFC 8221)")
+                    continue
+                }
+                guard let cipher = espCipher[c], let mac = integrity[i] else { continue }
+                esp.append("\(cipher)-\(mac)" + dh)
+            case (.some, .some, _):
+                plan.warnings.append("\(where_): \(offer) skipped: strongSwan does not negotiate AH+ESP bundles")
+            default:
+                continue
+            }
+        }
+        if !esp.isEmpty && !ah.isEmpty {
+            plan.warnings.append("\(where_): AH offers skipped: a CHILD_SA is ESP or AH, and the ESP offers come first")
+            ah = []
+        }
+        let first = offers.first
+        return (esp, ah, first?.lifetimeSeconds ?? 3600, first?.lifetimeKilobytes.map { $0 * 1024 })
+    }
+
+    struct Selector { var local: String; var remote: String; var peer: String? }
+
+    /// Traffic selectors `CIDR[proto/port]`; the side that is `me` is `dynamic` (this host's IKE address).
+    static func selectors(_ f: Filter, id: String, plan: inout IPsecPlan) -> [Selector]? {
+        func cidr(_ a: AddressSpec) -> (String, String?)?? {
+            switch a {
+            case .me: return .some(nil)
+            case .any: return .some(("0.0.0.0/0,::/0", nil))
+            case .subnet(let ip, let p):
+                let text = "\(ip)/\(p)"
+                return .some((text, p == ip.family.bits ? "\(ip)" : nil))
+            case .range(let a, let b) where a == b: return .some(("\(a)/\(a.family.bits)", "\(a)"))
+            default: return nil
+            }
+        }
+        let localSide: AddressSpec, remoteSide: AddressSpec
+        let localPort: PortMatch, remotePort: PortMatch
+        if f.source.isMe || !f.destination.isMe {
+            (localSide, remoteSide, localPort, remotePort) = (f.source, f.destination, f.sourcePort, f.destinationPort)
+        } else {
+            (localSide, remoteSide, localPort, remotePort) = (f.destination, f.source, f.destinationPort, f.sourcePort)
+        }
+        guard let l = cidr(localSide), let r = cidr(remoteSide) else {
+            plan.refused.append("\(id): negotiate needs literal addresses, me or any (server types, host names, ranges and groups are not negotiated yet)")
+            return nil
+        }
+        guard let remote = r else {
+            plan.refused.append("\(id): both sides are me")
+            return nil
+        }
+        if f.tcpFlags != nil {
+            plan.warnings.append("\(id): the TCP-flags test is not part of the SA's selector")
+        }
+        let proto: String
+        switch f.proto {
+        case .any: proto = ""
+        case .icmp: proto = "icmp"
+        case .number(6): proto = "tcp"
+        case .number(17): proto = "udp"
+        case .number(let n): proto = String(n)
+        }
+        func items(_ p: PortMatch) -> [String] {
+            if p.isAny { return [proto.isEmpty ? "" : "[\(proto)]"] }
+            return p.ranges.map { r in "[\(proto)/\(r.lowerBound == r.upperBound ? "\(r.lowerBound)" : "\(r.lowerBound)-\(r.upperBound)")]" }
+        }
+        var out: [Selector] = []
+        for lp in items(localPort) {
+            for rp in items(remotePort) {
+                let local = (l?.0 ?? "dynamic").split(separator: ",").map { $0 + lp }.joined(separator: ",")
+                let rem = remote.0.split(separator: ",").map { $0 + rp }.joined(separator: ",")
+                out.append(Selector(local: local, remote: rem, peer: remote.1))
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,166 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What went wrong talking to charon: the socket, the wire, or charon's own answer.
+public struct ViciError: Error, Equatable, CustomStringConvertible, Sendable {
+    public enum Kind: Sendable, Equatable { case unreachable, io, protocolError, refused, timeout }
+    public var kind: Kind
+    public var description: String
+
+    public init(_ kind: Kind, _ description: String) {
+        self.kind = kind
+        self.description = description
+    }
+}
+
+/// A blocking VICI client on charon's Unix socket (`unix:///var/run/charon.vici`). One request at a
+/// time; streamed events of a command (`list-sa`, `list-policy`) are collected; registered events
+/// arriving between requests are kept for `nextEvent`. Every wait is bounded.
+public final class ViciClient {
+    private var fd: Int32
+    private var framer = ViciFramer()
+    /// Packets read but not yet taken, and registered events set aside during a command.
+    private var incoming: [ViciPacket] = []
+    private var events: [(name: String, message: ViciMessage)] = []
+    public let path: String
+    public var timeoutMilliseconds: Int32
+
+    /// Connects; `unix://` in front of the path is accepted, as strongswan.conf writes it.
+    public init(path: String, timeoutMilliseconds: Int32 = 10_000) throws(ViciError) {
+        let p = path.hasPrefix("unix://") ? String(path.dropFirst(7)) : path
+        self.path = p
+        self.timeoutMilliseconds = timeoutMilliseconds
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw ViciError(.unreachable, "socket: \(String(cString: strerror(errno)))") }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(p.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else {
+            close(fd)
+            throw ViciError(.unreachable, "VICI socket path too long: \(p)")
+        }
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            for (i, b) in bytes.enumerated() { raw[i] = b }
+            raw[bytes.count] = 0
+        }
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard rc == 0 else {
+            let e = errno
+            close(fd)
+            throw ViciError(.unreachable, "cannot reach charon at \(p): \(String(cString: strerror(e)))")
+        }
+    }
+
+    deinit { close(fd) }
+
+    /// Sends a command and returns its response; `streaming` names the event charon sends for
+    /// each item before the response (registered for the call, then unregistered).
+    public func call(_ command: String, _ message: ViciMessage = ViciMessage(), streaming: String? = nil) throws(ViciError) -> (response: ViciMessage, items: [ViciMessage]) {
+        if let streaming { try register(streaming) }
+        try send(.request(command, message))
+        var items: [ViciMessage] = []
+        while true {
+            switch try receive() {
+            case .response(let m):
+                if let streaming { try unregister(streaming) }
+                return (m, items)
+            case .event(let name, let m) where name == streaming:
+                items.append(m)
+            case .event(let name, let m):
+                events.append((name, m))
+            case .unknownCommand:
+                throw ViciError(.protocolError, "charon does not know the VICI command '\(command)'")
+            case let other:
+                throw ViciError(.protocolError, "unexpected VICI packet \(other) after '\(command)'")
+            }
+        }
+    }
+
+    /// A command whose response carries `success = yes|no` and maybe `errmsg`.
+    @discardableResult
+    public func command(_ command: String, _ message: ViciMessage = ViciMessage()) throws(ViciError) -> ViciMessage {
+        let response = try call(command, message).response
+        if let success = response.string("success"), success != "yes" {
+            throw ViciError(.refused, "charon refused \(command): \(response.string("errmsg") ?? "no reason given")")
+        }
+        return response
+    }
+
+    public func register(_ event: String) throws(ViciError) {
+        try send(.eventRegister(event))
+        try awaitConfirm(event)
+    }
+
+    public func unregister(_ event: String) throws(ViciError) {
+        try send(.eventUnregister(event))
+        try awaitConfirm(event)
+    }
+
+    /// The next registered event, waiting at most `milliseconds` (nil: none arrived).
+    public func nextEvent(milliseconds: Int32) throws(ViciError) -> (name: String, message: ViciMessage)? {
+        if !events.isEmpty { return events.removeFirst() }
+        if incoming.isEmpty { guard try readable(milliseconds) else { return nil } }
+        switch try receive() {
+        case .event(let n, let m): return (n, m)
+        case let other: throw ViciError(.protocolError, "unexpected VICI packet \(other) while waiting for events")
+        }
+    }
+
+    /// The descriptor, for a caller that polls it with others.
+    public var descriptor: Int32 { fd }
+
+    private func awaitConfirm(_ event: String) throws(ViciError) {
+        while true {
+            switch try receive() {
+            case .eventConfirm: return
+            case .eventUnknown: throw ViciError(.protocolError, "charon does not know the VICI event '\(event)'")
+            case .event(let n, let m): events.append((n, m))
+            case let other: throw ViciError(.protocolError, "unexpected VICI packet \(other) registering '\(event)'")
+            }
+        }
+    }
+
+    private func send(_ packet: ViciPacket) throws(ViciError) {
+        let bytes: [UInt8]
+        do { bytes = try packet.framed() } catch { throw ViciError(.protocolError, error.description) }
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ViciError(.io, "writing to charon: \(String(cString: strerror(errno)))")
+            }
+            sent += n
+        }
+    }
+
+    private func readable(_ milliseconds: Int32) throws(ViciError) -> Bool {
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        while true {
+            let rc = poll(&p, 1, milliseconds)
+            if rc < 0 && errno == EINTR { continue }
+            if rc < 0 { throw ViciError(.io, "poll: \(String(cString: strerror(errno)))") }
+            return rc > 0
+        }
+    }
+
+    private func receive() throws(ViciError) -> ViciPacket {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while incoming.isEmpty {
+            guard try readable(timeoutMilliseconds) else {
+                throw ViciError(.timeout, "charon did not answer within \(timeoutMilliseconds) ms")
+            }
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ViciError(.io, "reading from charon: \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { throw ViciError(.io, "charon closed the VICI connection") }
+            do { incoming += try framer.feed(buffer[0..<n]) } catch { throw ViciError(.protocolError, error.description) }
+        }
+        return incoming.removeFirst()
+    }
+}

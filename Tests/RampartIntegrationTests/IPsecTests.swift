@@ -1,0 +1,175 @@
+import Foundation
+import Testing
+import RampartIPsec
+import RampartNamespaceKit
+import RampartTestKit
+
+/// strongSwan's charon in a namespace, in its own mount namespace (a private /run for its pid
+/// file), with its own strongswan.conf and VICI socket in the test directory.
+final class Charon: @unchecked Sendable {
+    let ns: Namespace
+    let directory: URL
+    var socket: String { directory.appendingPathComponent("charon.vici").path }
+    var logPath: String { directory.appendingPathComponent("charon.log").path }
+    private var process: ChildProcess?
+
+    init(ns: Namespace, directory: URL) throws {
+        self.ns = ns
+        self.directory = directory.appendingPathComponent("charon-\(ns.name)")
+        try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
+        let conf = """
+            charon-systemd {
+              load = random nonce openssl aes sha1 sha2 md5 hmac kdf gmp x509 pem pkcs1 pubkey revocation constraints kernel-netlink socket-default vici
+              install_routes = no
+              retransmit_tries = 2
+              retransmit_timeout = 1
+              plugins { vici { socket = unix://\(socket) } }
+              journal { default = -1 }
+              filelog { test { path = \(logPath)
+                               default = 1
+                               ike = 2
+                               knl = 2
+                               chd = 2
+                               flush_line = yes
+                               time_format = %T } }
+            }
+            """
+        let confPath = self.directory.appendingPathComponent("strongswan.conf").path
+        try conf.write(toFile: confPath, atomically: true, encoding: .utf8)
+        process = try ns.spawn(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                                "mount -t tmpfs tmpfs /run && STRONGSWAN_CONF=\(confPath) exec /usr/sbin/charon-systemd"])
+        for _ in 0..<200 where (try? ViciClient(path: socket)) == nil { usleep(20_000) }
+        _ = try ViciClient(path: socket)
+    }
+
+    func vici() throws -> ViciClient { try ViciClient(path: socket) }
+
+    func log() -> String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// IKE_SAs by connection name with their state (`ESTABLISHED`, `CONNECTING`…).
+    func ikeSAs() throws -> [String: String] {
+        var out: [String: String] = [:]
+        for item in try vici().call("list-sas", streaming: "list-sa").items {
+            for (name, value) in item.entries {
+                if case .section(let sa) = value { out[name] = sa.string("state") ?? "?" }
+            }
+        }
+        return out
+    }
+
+    func connections() throws -> [String] { try vici().call("get-conns").response.list("conns") ?? [] }
+
+    func stop() {
+        if let p = process, p.isRunning {
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+        }
+        process = nil
+    }
+}
+
+/// Whether this kernel can hold an ESP state (CONFIG_INET_ESP): without it charon negotiates IKE
+/// and installs the trap policies, but no CHILD_SA can be installed, so protected traffic never flows.
+func kernelHasESP(_ ns: Namespace) throws -> Bool {
+    let r = try ns.run(["ip", "xfrm", "state", "add", "src", "192.0.2.1", "dst", "192.0.2.2", "proto", "esp", "spi", "0x100",
+                        "mode", "transport", "enc", "cbc(aes)", "0x" + String(repeating: "11", count: 16),
+                        "auth", "hmac(sha1)", "0x" + String(repeating: "22", count: 20)], allowFailure: true)
+    if r.status == 0 { try ns.run(["ip", "xfrm", "state", "flush"]) }
+    return r.status == 0
+}
+
+@Suite(.serialized) struct IPsecTests {
+    static func policy(peer: String, psk: String, extra: String = "") -> String {
+        """
+        pushd ipsec static
+        add filteraction name=Secure action=negotiate qmsecmethods="ESP[AES256,SHA1] ESP[3DES,SHA1]"
+        add filterlist name=Svc
+        add filter filterlist=Svc srcaddr=me dstaddr=\(peer) protocol=tcp dstport=5001
+        add filter filterlist=Svc srcaddr=me dstaddr=\(peer) protocol=tcp srcport=5001
+        add policy name=IPsec assign=yes mmsecmethods="AES256-SHA256-14 3DES-SHA1-2"
+        add rule name=svc policy=IPsec filterlist=Svc filteraction=Secure psk="\(psk)"
+        \(extra)
+        """
+    }
+
+    /// Childless IKE_SAs: on a kernel without ESP the IKE_SA still comes up (only its CHILD_SAs fail).
+    static func config(_ charon: Charon) -> String {
+        "ipsec_vici_socket = \(charon.socket)\nipsec_childless = force\n"
+    }
+
+    @Test func negotiateFiltersBecomeTrapPoliciesAndIKEBetweenTwoHosts() throws {
+        let lab = try Lab()
+        defer { lab.teardown() }
+        let a = try RampartCLI(), b = try RampartCLI()
+        defer { a.cleanup(); b.cleanup() }
+        let charonA = try Charon(ns: lab.server, directory: a.directory)
+        defer { charonA.stop() }
+        let charonB = try Charon(ns: lab.inside, directory: b.directory)
+        defer { charonB.stop() }
+        try a.exec(Self.policy(peer: Lab.internal4, psk: "s3cret-one"))
+        try b.exec(Self.policy(peer: Lab.serverInternal4, psk: "s3cret-one"))
+        let da = try DaemonHarness(cli: a, ns: lab.server, config: Self.config(charonA))
+        defer { da.stop() }
+        let db = try DaemonHarness(cli: b, ns: lab.inside, config: Self.config(charonB))
+        defer { db.stop() }
+        try da.start()
+        try db.start()
+        #expect(da.log().contains("IPsec: 1 connections, 2 CHILD_SAs loaded into charon"), "\(da.log())")
+        #expect(try charonA.connections() == ["rampart-l1"])
+
+        // The trap policies: this host's selector for each filter, ESP in transport mode, rampart's reqids.
+        let policies = try lab.server.run(["ip", "xfrm", "policy"]).out
+        #expect(policies.contains("src 198.51.100.1/32 dst 198.51.100.10/32 proto tcp dport 5001"), "\(policies)")
+        #expect(policies.contains("src 198.51.100.10/32 dst 198.51.100.1/32 proto tcp sport 5001"), "\(policies)")
+        #expect(policies.contains("proto esp reqid \(IPsecPlan.firstReqid) mode transport"), "\(policies)")
+        #expect(policies.contains("proto esp reqid \(IPsecPlan.firstReqid + 1) mode transport"), "\(policies)")
+
+        // The first packet to the peer's port 5001 starts IKE; the IKE_SA comes up on both sides.
+        try lab.listen(lab.inside, tcp: [5001])
+        let esp = try kernelHasESP(lab.server)
+        let connected = try lab.tcp(from: lab.server, Lab.internal4, 5001, timeout: 3)
+        #expect(da.eventually(10) { (try? charonA.ikeSAs())?["rampart-l1"] == "ESTABLISHED" }, "\(charonA.log())")
+        #expect(da.eventually(10) { (try? charonB.ikeSAs())?["rampart-l1"] == "ESTABLISHED" }, "\(charonB.log())")
+        if esp {
+            #expect(connected, "with ESP in the kernel the connection runs over the CHILD_SA")
+        } else {
+            // This kernel has no ESP: the CHILD_SA cannot be installed, and the trap keeps the clear
+            // packets from leaving — negotiate fails closed.
+            #expect(!connected, "no ESP in this kernel, yet the connection went through in clear")
+            #expect(charonA.log().contains("unable to add SAD entry") || charonB.log().contains("unable to add SAD entry"),
+                    "\(charonA.log())\n\(charonB.log())")
+        }
+        // Other traffic between the hosts is not negotiated.
+        try lab.listen(lab.inside, tcp: [6001])
+        #expect(try lab.tcp(from: lab.server, Lab.internal4, 6001))
+
+        // kill -9: charon keeps the trap policies; rampartd's nftables rules stay too.
+        da.kill9()
+        let kept = try lab.server.run(["ip", "xfrm", "policy"]).out
+        #expect(kept.contains("proto tcp dport 5001"), "\(kept)")
+
+        // Restarted and then the filter removed: the connection is unloaded, its policies are gone.
+        try da.start()
+        let removed = try da.rampart(["static", "delete", "rule", "name=svc", "policy=IPsec"])
+        #expect(removed.status == 0, "\(removed.err)")
+        #expect(da.eventually(5) { (try? charonA.connections()) == [] }, "\(da.log())")
+        let after = try lab.server.run(["ip", "xfrm", "policy"]).out
+        #expect(!after.contains("dport 5001") && !after.contains("sport 5001"), "\(after)")
+        #expect(da.log().contains("unloaded rampart-l1"), "\(da.log())")
+    }
+
+    @Test func withoutCharonNegotiateStaysClosedAndIsAProblem() throws {
+        let lab = try Lab()
+        defer { lab.teardown() }
+        let a = try RampartCLI()
+        defer { a.cleanup() }
+        try a.exec(Self.policy(peer: Lab.internal4, psk: "k"))
+        let da = try DaemonHarness(cli: a, ns: lab.server, config: "ipsec_vici_socket = \(a.directory.path)/absent.vici\n")
+        defer { da.stop() }
+        try da.start()
+        try lab.listen(lab.inside, tcp: [5001])
+        #expect(try !lab.tcp(from: lab.server, Lab.internal4, 5001), "negotiate without charon must not pass clear traffic")
+        let status = try da.rampart(["status"], allowFailure: true)
+        #expect(status.out.contains("charon at") && status.out.contains("absent.vici"), "\(status.out)")
+    }
+}
