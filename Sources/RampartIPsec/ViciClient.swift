@@ -17,7 +17,9 @@ public struct ViciError: Error, Equatable, CustomStringConvertible, Sendable {
 /// A blocking VICI client on charon's Unix socket (`unix:///var/run/charon.vici`). One request at a
 /// time; streamed events of a command (`list-sa`, `list-policy`) are collected; registered events
 /// arriving between requests are kept for `nextEvent`. Every wait is bounded.
-public final class ViciClient {
+/// One thread uses it at a time (the engine for a sync, the event service for its connection):
+/// hence `@unchecked Sendable`, without a lock.
+public final class ViciClient: @unchecked Sendable {
     private var fd: Int32
     private var framer = ViciFramer()
     /// Packets read but not yet taken, and registered events set aside during a command.

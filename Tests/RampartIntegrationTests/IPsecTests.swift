@@ -158,6 +158,82 @@ func kernelHasESP(_ ns: Namespace) throws -> Bool {
         #expect(da.log().contains("unloaded rampart-l1"), "\(da.log())")
     }
 
+    @Test func aWrongPreSharedKeyIsALoggedIKEFailureAndNothingPasses() throws {
+        let lab = try Lab()
+        defer { lab.teardown() }
+        let a = try RampartCLI(), b = try RampartCLI()
+        defer { a.cleanup(); b.cleanup() }
+        let charonA = try Charon(ns: lab.server, directory: a.directory)
+        defer { charonA.stop() }
+        let charonB = try Charon(ns: lab.inside, directory: b.directory)
+        defer { charonB.stop() }
+        try a.exec(Self.policy(peer: Lab.internal4, psk: "the-right-key"))
+        try b.exec(Self.policy(peer: Lab.serverInternal4, psk: "a-wrong-key"))
+        let da = try DaemonHarness(cli: a, ns: lab.server, config: Self.config(charonA))
+        defer { da.stop() }
+        let db = try DaemonHarness(cli: b, ns: lab.inside, config: Self.config(charonB))
+        defer { db.stop() }
+        try da.start()
+        try db.start()
+        try lab.listen(lab.inside, tcp: [5001])
+        #expect(try !lab.tcp(from: lab.server, Lab.internal4, 5001, timeout: 2))
+        // The initiator hears AUTHENTICATION_FAILED from its peer; the responder's MAC check failed.
+        #expect(da.eventually(10) { da.log().contains("IKE security association negotiation failed with 198.51.100.10") },
+                "\(da.log())\n\(charonA.log())")
+        #expect(da.log().contains("AUTHENTICATION_FAILED"), "\(da.log())")
+        #expect(db.eventually(10) { db.log().contains("IKE security association negotiation failed") && db.log().contains("MAC mismatched") },
+                "\(db.log())\n\(charonB.log())")
+        #expect(try charonA.ikeSAs()["rampart-l1"] != "ESTABLISHED")
+        // The key itself is never written.
+        for log in [da.log(), db.log()] { #expect(!log.contains("the-right-key") && !log.contains("a-wrong-key")) }
+    }
+
+    static func server() -> String {
+        """
+        pushd ipsec static
+        add filteraction name=Secure action=negotiate qmsecmethods="ESP[AES256,SHA1]"
+        add filter filterlist=Svc srcaddr=any dstaddr=me protocol=tcp dstport=5001
+        add policy name=IPsec assign=yes
+        add rule name=svc policy=IPsec filterlist=Svc filteraction=Secure psk="k"
+        """
+    }
+
+    @Test func aHostWithoutIPsecIsDroppedUnlessSoftLetsItTalkInClear() throws {
+        let lab = try Lab()
+        defer { lab.teardown() }
+        let a = try RampartCLI()
+        defer { a.cleanup() }
+        let charonA = try Charon(ns: lab.server, directory: a.directory)
+        defer { charonA.stop() }
+        try a.exec(Self.server())
+        let da = try DaemonHarness(cli: a, ns: lab.server, config: Self.config(charonA))
+        defer { da.stop() }
+        try da.start()
+        try lab.listen(lab.server, tcp: [5001, 6001])
+        // Any peer may negotiate (remote %any); the external host only speaks clear TCP.
+        #expect(try !lab.tcp(from: lab.external, Lab.serverExternal4, 5001), "clear traffic on a negotiate filter passed")
+        #expect(try !lab.tcp(from: lab.external, Lab.serverExternal6, 5001), "clear IPv6 traffic on a negotiate filter passed")
+        #expect(try lab.tcp(from: lab.external, Lab.serverExternal4, 6001), "other ports are not negotiated")
+        let counters = try lab.server.run(["nft", "list", "table", "inet", "rampart"]).out
+        #expect(counters.contains("drop"), "\(counters)")
+
+        #expect(try lab.server.run(["ip", "xfrm", "policy"]).out.contains("dport 5001"))
+
+        // inpass=yes: the clear SYN is accepted, but the answer must be protected (Windows: "always
+        // respond using IPsec"), and this peer cannot negotiate: still no connection.
+        let inpass = try da.rampart(["static", "set", "filteraction", "name=Secure", "inpass=yes"])
+        #expect(inpass.status == 0, "\(inpass.err)")
+        #expect(try !lab.tcp(from: lab.external, Lab.serverExternal4, 5001), "inpass alone must not answer in clear")
+
+        // soft=yes: a peer that does not speak IKE is talked to in clear, both ways.
+        let soft = try da.rampart(["static", "set", "filteraction", "name=Secure", "inpass=no", "soft=yes"])
+        #expect(soft.status == 0, "\(soft.err)")
+        #expect(try lab.tcp(from: lab.external, Lab.serverExternal4, 5001), "soft=yes falls back to clear")
+        #expect(try lab.tcp(from: lab.external, Lab.serverExternal6, 5001), "soft=yes falls back to clear (IPv6)")
+        let policies = try lab.server.run(["ip", "xfrm", "policy"]).out
+        #expect(!policies.contains("dport 5001"), "soft: no trap policy that would hold clear packets\n\(policies)")
+    }
+
     @Test func withoutCharonNegotiateStaysClosedAndIsAProblem() throws {
         let lab = try Lab()
         defer { lab.teardown() }

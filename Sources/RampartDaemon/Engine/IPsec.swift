@@ -1,9 +1,76 @@
+import Logging
 import FoundationEssentials
 import RampartCompiler
 import RampartIPsec
 import RampartPolicy
 
+/// What charon reported since rampartd started (status, metrics, monitor).
+struct IPsecStats: Sendable, Equatable {
+    var ikeUp = 0, ikeDown = 0, ikeRekeys = 0
+    var childUp = 0, childDown = 0, childRekeys = 0
+    var failures = 0
+    /// Failures not written because the same reason was written less than 10 s before.
+    var failuresSuppressed = 0
+    var lastFailure: (at: Date, peer: String?, reason: String)?
+
+    static func == (a: Self, b: Self) -> Bool {
+        a.ikeUp == b.ikeUp && a.ikeDown == b.ikeDown && a.failures == b.failures && a.childUp == b.childUp
+    }
+}
+
 extension PolicyEngine {
+    /// MESSAGE_ID of an IKE negotiation failure (`journalctl MESSAGE_ID=…`).
+    public static let ikeFailureID = "8e2a5f4c1b9d4d0f9b7e3c6a2d1f0e57"
+
+    /// Whether the policy in force has negotiate filters charon holds (the event service waits for it).
+    var negotiates: Bool { !(ipsecLoaded?.isEmpty ?? true) }
+
+    /// The event service (re)connected to charon: a charon that restarted has forgotten our
+    /// connections, so they are loaded again.
+    func ipsecEventsConnected() {
+        guard negotiates else { return }
+        ipsecLoaded = nil
+        syncIPsec()
+    }
+
+    func ipsecEvent(_ event: IPsecEvent) {
+        switch event {
+        case .ikeUp(let c, let peer):
+            ipsecStats.ikeUp += 1
+            logger.info("IKE_SA \(c) with \(peer) established")
+        case .ikeDown(let c, let peer):
+            ipsecStats.ikeDown += 1
+            logger.info("IKE_SA \(c) with \(peer) closed")
+        case .ikeRekey:
+            ipsecStats.ikeRekeys += 1
+        case .childUp(let c, let child):
+            ipsecStats.childUp += 1
+            logger.info("CHILD_SA \(c)/\(child) installed")
+        case .childDown(let c, let child):
+            ipsecStats.childDown += 1
+            logger.info("CHILD_SA \(c)/\(child) removed")
+        case .childRekey:
+            ipsecStats.childRekeys += 1
+        case .failure(let c, let named, let reason):
+            ipsecStats.failures += 1
+            let connection = c.flatMap { name in ipsecLoaded?.connections.first { $0.name == name } }
+            let peer = named ?? connection?.remoteID
+            let now = Date()
+            if let last = lastIKEFailureLogged[reason], now.timeIntervalSince(last) < 10 {
+                ipsecStats.failuresSuppressed += 1
+                return
+            }
+            lastIKEFailureLogged[reason] = now
+            if lastIKEFailureLogged.count > 256 { lastIKEFailureLogged = [reason: now] }
+            ipsecStats.lastFailure = (now, peer, reason)
+            let origin = connection?.origin
+            var fields: Logger.Metadata = ["MESSAGE_ID": "\(Self.ikeFailureID)", "RAMPART_REASON": "\(reason)"]
+            if let peer { fields["RAMPART_PEER"] = "\(peer)" }
+            if let c { fields["RAMPART_CONNECTION"] = "\(c)" }
+            logger.warning("IKE security association negotiation failed\(peer.map { " with \($0)" } ?? "")\(origin.map { " (\($0))" } ?? ""): \(reason)", metadata: fields)
+        }
+    }
+
     /// After every policy apply: charon gets the negotiate filters' CHILD_SAs. The nftables rules
     /// are already in force and drop clear traffic a negotiate filter covers, so a charon that is
     /// missing or refuses opens nothing: it is a problem, retried with backoff (docs/ipsec.md).
@@ -27,6 +94,7 @@ extension PolicyEngine {
             ipsecRetryDelay = nil
             cancelTimer(.ipsecRetry)
             clearProblem(.ipsec)
+            ipsecBell.ring()
             logger.info("IPsec: \(report.loaded.count) connections, \(report.children) CHILD_SAs loaded into charon\(report.unloaded.isEmpty ? "" : ", unloaded \(report.unloaded.joined(separator: ", "))")")
         case .failure(let error):
             let delay = min((ipsecRetryDelay ?? .milliseconds(500)) * 2, .seconds(30))

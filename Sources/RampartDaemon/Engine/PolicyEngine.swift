@@ -134,6 +134,8 @@ public actor PolicyEngine {
     /// What charon was last given (nil: nothing yet this run) and when to try again after a failure.
     var ipsecLoaded: IPsecPlan?
     var ipsecRetryDelay: Duration?
+    var ipsecStats = IPsecStats()
+    var lastIKEFailureLogged: [String: Date] = [:]
     /// Since rampartd started, for the metrics.
     var totals = Totals()
     /// The addresses the server types stand for now, and where each list came from.
@@ -151,6 +153,8 @@ public actor PolicyEngine {
     /// (names to resolve), and whoever waits for services to settle.
     nonisolated let timerBell = Doorbell()
     nonisolated let lookupBell = Doorbell()
+    /// Rung when charon holds rampart's connections: the IPsec event service starts listening.
+    nonisolated let ipsecBell = Doorbell()
     nonisolated let serviceBell = Doorbell()
 
     public init(config: DaemonConfig, configPath: String?, overrides: Overrides, client: sending NftablesClient,

@@ -1,5 +1,6 @@
 import Glibc
 import Logging
+import RampartIPsec
 import NIOPosix
 import RampartNetlink
 import RampartPolicy
@@ -211,6 +212,30 @@ public enum Services {
         }
     }
 
+    /// charon's events over VICI (SAs up and down, rekeys, negotiation failures), once the policy
+    /// has negotiate filters; a lost connection (charon restarted) fails the service, and its
+    /// restart loads rampart's connections again.
+    public static func ipsecEvents(socket: String) -> DaemonService {
+        DaemonService(name: "ipsec-events") { context in
+            let engine = context.engine
+            await context.ready()
+            while !(await engine.negotiates) { await engine.ipsecBell.wait() }
+            let vici = try ViciClient(path: socket)
+            for event in IPsecEvent.registrations { try vici.register(event) }
+            await engine.ipsecEventsConnected()
+            let wakeup = try Wakeup()
+            try await BlockingThread.events(name: "rampartd.ipsec", wakeup: wakeup, of: IPsecEvent.self) { emit in
+                while try wakeup.waitReadable(vici.descriptor) {
+                    while let (name, message) = try vici.nextEvent(milliseconds: 0) {
+                        if let event = IPsecEvent.parse(name: name, message) { emit(event) }
+                    }
+                }
+            } handle: { event in
+                await engine.ipsecEvent(event)
+            }
+        }
+    }
+
     /// The engine's timers: sleeps until the earliest, or until the engine schedules another.
     public static func timers() -> DaemonService {
         DaemonService(name: "timers") { context in
@@ -242,7 +267,8 @@ public enum Services {
 
     /// Every service rampartd runs.
     public static func all(config: DaemonConfig, environment: EngineEnvironment) -> [DaemonService] {
-        var list = [nftablesMonitor(), routes(), files(config: config), lookups(resolve: environment.resolve), timers(), dropLog(group: config.logGroup)]
+        var list = [nftablesMonitor(), routes(), files(config: config), lookups(resolve: environment.resolve), timers(), dropLog(group: config.logGroup),
+                    ipsecEvents(socket: config.ipsecViciSocket)]
         if let interval = SystemdNotifier.watchdogInterval() { list.append(watchdog(interval: interval)) }
         if !config.etcdEndpoints.isEmpty, config.etcdGroup != nil { list.append(fleet(config: config)) }
         return list
