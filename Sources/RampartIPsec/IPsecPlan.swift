@@ -23,7 +23,6 @@ public struct IPsecPlan: Sendable, Equatable {
 
     public enum Authentication: Sendable, Equatable {
         case psk
-        case certificate(ca: String)
     }
 
     public struct Connection: Sendable, Equatable {
@@ -129,18 +128,19 @@ public struct IPsecPlan: Sendable, Equatable {
         return plan
     }
 
+    /// The first usable method in the rule's order (its preference). Only pre-shared keys are
+    /// negotiated so far: certificates need the CA and this host's certificate loaded into charon,
+    /// and Kerberos needs Active Directory.
     static func authentication(_ rule: Rule, where_: String, plan: inout IPsecPlan) -> (Authentication, String?)? {
         for method in rule.authMethods {
-            switch method {
-            case .presharedKey(let k): return (.psk, k)
-            case .rootCA(let ca): return (.certificate(ca: ca.split(separator: " ").first.map(String.init) ?? ca), nil)
-            case .kerberos: continue
-            }
+            if case .presharedKey(let k) = method { return (.psk, k) }
         }
-        if rule.authMethods.contains(.kerberos) {
-            plan.refused.append("\(where_): kerberos authentication needs Active Directory, which rampart does not have; give psk= or rootca= as well")
+        if rule.authMethods.contains(where: { if case .rootCA = $0 { return true } else { return false } }) {
+            plan.refused.append("\(where_): rootca (certificate) authentication is not negotiated by rampart yet; give psk= as well")
+        } else if rule.authMethods.contains(.kerberos) {
+            plan.refused.append("\(where_): kerberos authentication needs Active Directory, which rampart does not have; give psk= as well")
         } else {
-            plan.refused.append("\(where_): no authentication method (psk= or rootca=)")
+            plan.refused.append("\(where_): no authentication method (psk=)")
         }
         return nil
     }

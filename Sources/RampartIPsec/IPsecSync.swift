@@ -62,10 +62,6 @@ public enum IPsecSync {
         case .psk:
             local["auth"] = "psk"
             remote["auth"] = "psk"
-        case .certificate(let ca):
-            local["auth"] = "pubkey"
-            remote["auth"] = "pubkey"
-            remote["cacerts"] = .strings([ca])
         }
         if let id = c.remoteID { remote["id"] = .string(id) }
         conn["local-1"] = .section(local)

@@ -219,7 +219,8 @@ public enum Services {
         DaemonService(name: "ipsec-events") { context in
             let engine = context.engine
             await context.ready()
-            while !(await engine.negotiates) { await engine.ipsecBell.wait() }
+            while !Task.isCancelled, !(await engine.negotiates) { await engine.ipsecBell.wait() }
+            if Task.isCancelled { return }
             let vici = try ViciClient(path: socket)
             for event in IPsecEvent.registrations { try vici.register(event) }
             await engine.ipsecEventsConnected()

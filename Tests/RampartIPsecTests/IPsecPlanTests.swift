@@ -1,0 +1,139 @@
+import Foundation
+import Testing
+import RampartCompiler
+@testable import RampartIPsec
+import RampartPolicy
+
+private func storeFrom(_ script: String) throws -> Store {
+    var i = Interpreter(store: Store())
+    try ScriptRunner.run(ScriptRunner.lines(of: script, file: "t.netsh"), in: &i)
+    return i.store
+}
+
+private func plan(_ body: String, policy: String = "add policy name=P assign=yes", rule: String = "psk=k") throws -> IPsecPlan {
+    let script = "pushd ipsec static\n\(body)\n\(policy)\nadd rule name=R policy=P filterlist=L filteraction=N \(rule)\n"
+    return IPsecPlan.make(try storeFrom(script))
+}
+
+@Suite struct IPsecPlanTests {
+    @Test func oneConnectionPerRuleOneChildPerFilter() throws {
+        let p = try plan("""
+            add filteraction name=N action=negotiate qmsecmethods="ESP[3DES,SHA1]:100000k/2000s ESP[AES256,SHA1]"
+            add filter filterlist=L srcaddr=me dstaddr=192.0.2.7 protocol=tcp dstport=80
+            add filter filterlist=L srcaddr=me dstaddr=192.0.2.7 protocol=udp srcport=53
+            """)
+        #expect(p.connections.count == 1)
+        let c = try #require(p.connections.first)
+        #expect(c.name == "rampart-l1" && c.remoteAddresses == ["192.0.2.7"] && c.remoteID == "192.0.2.7")
+        #expect(c.version == 2 && c.proposals == ["default"] && c.rekeySeconds == 480 * 60)
+        #expect(c.children.map(\.localTS) == ["dynamic[tcp]", "dynamic[udp/53]"])
+        #expect(c.children.map(\.remoteTS) == ["192.0.2.7/32[tcp/80]", "192.0.2.7/32[udp]"])
+        #expect(c.children.allSatisfy { $0.espProposals == ["3des-sha1", "aes256-sha1"] && $0.ahProposals.isEmpty })
+        #expect(c.children[0].lifeSeconds == 2000 && c.children[0].lifeBytes == 100_000 * 1024)
+        #expect(c.children.map(\.reqid) == [IPsecPlan.firstReqid, IPsecPlan.firstReqid + 1])
+        #expect(c.children.allSatisfy { $0.startAction == "trap" })
+        #expect(p.secrets == [IPsecPlan.Secret(id: "rampart-l1-psk", key: "k", owners: ["192.0.2.7"])])
+        #expect(p.reqids[c.children[0].filterID] == [IPsecPlan.firstReqid] && c.children[0].name == c.children[0].filterID)
+    }
+
+    @Test func mainModeOffersPFSAndAH() throws {
+        let p = try plan("""
+            add filteraction name=N action=negotiate qmpfs=yes qmsecmethods="AH[SHA1]:300s AH[MD5]"
+            add filter filterlist=L srcaddr=me dstaddr=198.51.100.0 dstmask=24
+            """, policy: "add policy name=P assign=yes mmsecmethods=\"3DES-SHA1-2 AES256-SHA256-14 DES-MD5-1\" mmlifetime=60")
+        let c = try #require(p.connections.first)
+        #expect(c.proposals == ["3des-sha1-modp1024", "aes256-sha256-modp2048", "des-md5-modp768"])
+        #expect(c.rekeySeconds == 3600)
+        #expect(c.remoteAddresses == ["%any"] && c.remoteID == nil, "a subnet: any peer in it")
+        #expect(c.children.first?.ahProposals == ["sha1-modp1024", "md5-modp1024"])
+        #expect(c.children.first?.espProposals == [])
+        #expect(c.children.first?.lifeSeconds == 300)
+        #expect(c.children.first?.remoteTS == "198.51.100.0/24")
+        #expect(p.secrets.first?.owners == [])
+    }
+
+    @Test func whatCannotBeNegotiatedIsSaidAndSkipped() throws {
+        let kerberos = try plan("""
+            add filteraction name=N action=negotiate
+            add filter filterlist=L srcaddr=me dstaddr=192.0.2.7
+            """, rule: "kerberos=yes")
+        #expect(kerberos.connections.isEmpty)
+        #expect(kerberos.refused.first?.contains("kerberos authentication needs Active Directory") == true)
+
+        let bundle = try plan("""
+            add filteraction name=N action=negotiate qmsecmethods="AH[SHA1]+ESP[3DES,SHA1] ESP[3DES,MD5]"
+            add filter filterlist=L srcaddr=me dstaddr=192.0.2.7
+            """)
+        #expect(bundle.connections.first?.children.first?.espProposals == ["3des-md5"])
+        #expect(bundle.warnings.contains { $0.contains("AH+ESP bundles") })
+
+        let onlyBundles = try plan("""
+            add filteraction name=N action=negotiate qmsecmethods="AH[SHA1]+ESP[3DES,SHA1]"
+            add filter filterlist=L srcaddr=me dstaddr=192.0.2.7
+            """)
+        #expect(onlyBundles.connections.isEmpty && onlyBundles.refused.contains { $0.contains("no offer") })
+
+        let dns = try plan("""
+            add filteraction name=N action=negotiate
+            add filter filterlist=L srcaddr=me dstaddr=DNS
+            """)
+        #expect(dns.connections.isEmpty && dns.refused.contains { $0.contains("literal addresses") })
+    }
+
+    @Test func softAndInpassAnswerButDoNotTrap() throws {
+        for flag in ["soft=yes", "inpass=yes"] {
+            let p = try plan("""
+                add filteraction name=N action=negotiate \(flag)
+                add filter filterlist=L srcaddr=any dstaddr=me protocol=tcp dstport=22
+                """)
+            let child = try #require(p.connections.first?.children.first)
+            #expect(child.startAction == "none")
+            #expect(child.localTS == "dynamic[tcp/22]" && child.remoteTS == "0.0.0.0/0[tcp],::/0[tcp]")
+        }
+    }
+
+    @Test func permitAndBlockRulesAndUnassignedPoliciesGiveNothing() throws {
+        let p = try plan("""
+            add filteraction name=N action=block
+            add filter filterlist=L srcaddr=me dstaddr=192.0.2.7
+            """)
+        #expect(p.isEmpty && p.refused.isEmpty)
+    }
+
+    @Test func theLoadConnMessageIsSwanctlsConnectionSection() throws {
+        let p = try plan("""
+            add filteraction name=N action=negotiate qmsecmethods="ESP[AES128,SHA1]:3600s"
+            add filter filterlist=L srcaddr=me dstaddr=192.0.2.7 protocol=tcp dstport=443
+            """)
+        let m = IPsecSync.message(try #require(p.connections.first))
+        let conn = try #require(m.section("rampart-l1"))
+        #expect(conn.string("version") == "2" && conn.list("remote_addrs") == ["192.0.2.7"])
+        #expect(conn.section("local-1")?.string("auth") == "psk" && conn.section("remote-1")?.string("id") == "192.0.2.7")
+        let name = try #require(p.connections.first?.children.first?.name)
+        let child = try #require(conn.section("children")?.section(name))
+        #expect(child.string("mode") == "transport" && child.string("start_action") == "trap")
+        #expect(child.list("local_ts") == ["dynamic[tcp]"] && child.list("remote_ts") == ["192.0.2.7/32[tcp/443]"])
+        #expect(child.list("esp_proposals") == ["aes128-sha1"])
+        #expect(child.string("life_time") == "3600s" && child.string("rekey_time") == "3240s")
+        #expect(child.string("reqid") == String(IPsecPlan.firstReqid))
+        // It encodes within VICI's limits and decodes to the same tree.
+        let bytes = try m.encoded()
+        #expect(try ViciMessage(decoding: bytes[...]) == m)
+    }
+
+    @Test func failuresAreRecognisedInCharonsLog() {
+        func log(_ text: String, level: String = "1", ike: String = "rampart-l1") -> IPsecEvent? {
+            IPsecEvent.parse(name: "log", ViciMessage([("group", "IKE"), ("level", .string(level)), ("ikesa-name", .string(ike)), ("msg", .string(text))]))
+        }
+        #expect(log("received AUTHENTICATION_FAILED notify error") == .failure(connection: "rampart-l1", peer: nil, reason: "received AUTHENTICATION_FAILED notify error"))
+        #expect(log("tried 1 shared key for '198.51.100.10' - '198.51.100.1', but MAC mismatched")
+                == .failure(connection: "rampart-l1", peer: "198.51.100.10", reason: "tried 1 shared key for '198.51.100.10' - '198.51.100.1', but MAC mismatched"))
+        #expect(log("authentication of '198.51.100.1' with pre-shared key successful") == nil)
+        #expect(log("establishing CHILD_SA F2{1}") == nil)
+        #expect(log("received AUTHENTICATION_FAILED notify error", level: "2") == nil)
+        #expect(log("giving up after 5 retransmits", ike: "(unnamed)") == .failure(connection: nil, peer: nil, reason: "giving up after 5 retransmits"))
+        let up = ViciMessage([("up", "yes"), ("rampart-l1", .section(ViciMessage([("remote-host", "192.0.2.7")])))])
+        #expect(IPsecEvent.parse(name: "ike-updown", up) == .ikeUp(connection: "rampart-l1", peer: "192.0.2.7"))
+        #expect(IPsecEvent.address(in: "sending packet: from 2001:db8::1[500] to 2001:db8::2[500]") == "2001:db8::1")
+    }
+}
