@@ -93,7 +93,7 @@ let package = Package(
         ),
         // Fuzz targets of every outside-input parser (docs/fuzzing.md, fuzz/run.sh); built normally
         // it replays corpora.
-        .executableTarget(name: "rampart-fuzz", dependencies: ["RampartPolicy", "RampartSources", "RampartNetlink", "RampartControl", "RampartCompiler", "RampartReport", "RampartSystem"],
+        .executableTarget(name: "rampart-fuzz", dependencies: ["RampartIPsec", "RampartPolicy", "RampartSources", "RampartNetlink", "RampartControl", "RampartCompiler", "RampartReport", "RampartSystem"],
                           swiftSettings: strict),
         // Benchmarks against nft -f (docs/benchmarks.md); not part of the product.
         .executableTarget(name: "rampart-bench", dependencies: ["RampartTestKit", "RampartNamespaceKit", "RampartNetlink", "RampartCompiler", "RampartPolicy", "RampartSystem", "RampartReport", "CNetfilter"], swiftSettings: strict),

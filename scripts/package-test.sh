@@ -17,7 +17,7 @@ for path in /usr/sbin/rampart /usr/sbin/rampartd /lib/systemd/system/rampartd.se
     /usr/share/man/man8/rampart.8.gz /usr/share/man/man8/rampartd.8.gz /usr/share/man/man5/rampartd.conf.5.gz \
     /usr/share/bash-completion/completions/rampart /usr/share/zsh/vendor-completions/_rampart \
     /usr/share/fish/vendor_completions.d/rampart.fish /usr/share/doc/rampart/examples/web-server.netsh \
-    /usr/share/doc/rampart/examples/extensions.netsh /usr/share/doc/rampart/extensions.md.gz /usr/share/doc/rampart/fleet.md.gz \
+    /usr/share/doc/rampart/examples/extensions.netsh /usr/share/doc/rampart/extensions.md.gz /usr/share/doc/rampart/fleet.md.gz /usr/share/doc/rampart/ipsec.md.gz \
     /usr/lib/sysusers.d/rampart.conf /var/lib/rampart/; do
     grep -qx "$path" <<<"$contents" || { echo "error: $deb lacks $path" >&2; exit 1; }
 done

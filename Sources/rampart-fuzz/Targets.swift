@@ -1,6 +1,7 @@
 import FoundationEssentials
 import RampartCompiler
 import RampartControl
+import RampartIPsec
 import RampartNetlink
 import RampartPolicy
 import RampartReport
@@ -11,7 +12,7 @@ import RampartSystem
 /// (or a sanitizer report) when a parser is wrong. docs/fuzzing.md.
 enum FuzzTarget: String, CaseIterable {
     case netsh, batch, store, bootconfig, resolvconf, smbconf, dhclient, networkd, dhcpcd, daemonconfig, control
-    case netlink, nftmonitor, route, nflog, journal, w3c, packet
+    case netlink, nftmonitor, route, nflog, journal, w3c, packet, vici
 
     func run(_ bytes: [UInt8]) {
         let text = String(decoding: bytes, as: UTF8.self)
@@ -70,6 +71,17 @@ enum FuzzTarget: String, CaseIterable {
             _ = W3CLog.parse(text)
         case .packet:
             _ = Packet(headers: bytes[...], interface: "eth0")
+        case .vici:
+            // charon's side of the socket: framing, packets, messages, the events rampartd reads.
+            // A packet that decodes must encode to the same bytes' meaning.
+            var framer = ViciFramer()
+            guard let packets = try? framer.feed(bytes) else { return }
+            for packet in packets {
+                if case .event(let name, let m) = packet { _ = IPsecEvent.parse(name: name, m) }
+                guard let framed = try? packet.framed() else { continue }
+                var again = ViciFramer()
+                guard let back = try? again.feed(framed), back == [packet] else { fatalError("VICI round trip differs") }
+            }
         }
     }
 
