@@ -86,7 +86,7 @@ let package = Package(
         .executableTarget(
             name: "rampart",
             dependencies: [
-                "RampartPolicy", "RampartCompiler", "RampartNetlink", "RampartControl", "RampartSystem", "RampartReport", "RampartFleet",
+                "RampartPolicy", "RampartCompiler", "RampartNetlink", "RampartControl", "RampartSystem", "RampartReport", "RampartFleet", "RampartIPsec",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

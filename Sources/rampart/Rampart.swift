@@ -2,6 +2,7 @@ import ArgumentParser
 import FoundationEssentials
 import RampartCompiler
 import RampartControl
+import RampartIPsec
 import RampartPolicy
 import RampartReport
 import RampartSystem
@@ -32,7 +33,7 @@ struct Rampart: ParsableCommand {
             every netsh command and parameter).
             """,
         version: RampartVersion.current,
-        subcommands: [NetshStatic.self, NetshDynamic.self, Show.self, Exec.self, Import.self, Status.self, Confirm.self, Reload.self, Compile.self, Apply.self, Flush.self, Counters.self, Dump.self, Explain.self, Logs.self, Metrics.self, Monitor.self, Domain.self, UpgradeStore.self]
+        subcommands: [NetshStatic.self, NetshDynamic.self, Show.self, Exec.self, Import.self, Status.self, Confirm.self, Reload.self, Compile.self, Apply.self, Flush.self, Counters.self, Dump.self, Explain.self, Logs.self, Metrics.self, Monitor.self, SAs.self, Domain.self, UpgradeStore.self]
     )
 }
 
@@ -308,6 +309,34 @@ struct Metrics: ParsableCommand {
 
     func run() throws {
         _ = try viaDaemon(ControlRequest(op: .metrics, args: openmetrics ? ["openmetrics"] : nil), global: global, changes: false, required: true)
+    }
+}
+
+struct SAs: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sas",
+        abstract: "The IPsec security associations strongSwan's charon holds: main mode (IKE_SAs) and quick mode (CHILD_SAs).",
+        discussion: "Asks charon over its VICI socket (root, or the socket's group). Rampart's own connections are named rampart-STORE+RULE, their CHILD_SAs after the filter. See docs/ipsec.md.")
+
+    @Option(help: ArgumentHelp("charon's VICI socket.", valueName: "PATH"))
+    var vici = "/run/charon.vici"
+
+    @Flag(help: "Only rampart's connections.")
+    var own = false
+
+    func run() throws {
+        do {
+            let client = try ViciClient(path: vici)
+            var listing = SAListing(items: try client.call("list-sas", streaming: "list-sa").items)
+            if own {
+                listing.ike.removeAll { !$0.connection.hasPrefix(IPsecSync.prefix) }
+                listing.children.removeAll { !$0.connection.hasPrefix(IPsecSync.prefix) }
+            }
+            print(listing.text, terminator: "")
+        } catch {
+            printError("rampart: error: \(error)")
+            throw ExitCode.failure
+        }
     }
 }
 

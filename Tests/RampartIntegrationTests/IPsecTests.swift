@@ -130,6 +130,12 @@ func kernelHasESP(_ ns: Namespace) throws -> Bool {
         let connected = try lab.tcp(from: lab.server, Lab.internal4, 5001, timeout: 3)
         #expect(da.eventually(10) { (try? charonA.ikeSAs())?["rampart-l1"] == "ESTABLISHED" }, "\(charonA.log())")
         #expect(da.eventually(10) { (try? charonB.ikeSAs())?["rampart-l1"] == "ESTABLISHED" }, "\(charonB.log())")
+        // `rampart sas`: the main mode SA with its peer and algorithms, as the IP Security Monitor showed it.
+        let sas = try sh([RampartCLI.binary, "sas", "--vici", charonA.socket, "--own"])
+        #expect(sas.out.contains("Main mode security associations (IKE_SAs): 1"), "\(sas.out)")
+        #expect(sas.out.contains("rampart-l1") && sas.out.contains("ESTABLISHED") && sas.out.contains("198.51.100.10")
+                && sas.out.contains("AES_CBC/256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048"), "\(sas.out)")
+        #expect(da.eventually(5) { da.log().contains("IKE_SA rampart-l1 with 198.51.100.10 established") }, "\(da.log())")
         if esp {
             #expect(connected, "with ESP in the kernel the connection runs over the CHILD_SA")
         } else {
@@ -177,6 +183,8 @@ func kernelHasESP(_ ns: Namespace) throws -> Bool {
         try db.start()
         try lab.listen(lab.inside, tcp: [5001])
         #expect(try !lab.tcp(from: lab.server, Lab.internal4, 5001, timeout: 2))
+        let absent = try sh([RampartCLI.binary, "sas", "--vici", "\(a.directory.path)/none.vici"], allowFailure: true)
+        #expect(absent.status == 1 && absent.err.contains("cannot reach charon"), "\(absent.err)")
         // The initiator hears AUTHENTICATION_FAILED from its peer; the responder's MAC check failed.
         #expect(da.eventually(10) { da.log().contains("IKE security association negotiation failed with 198.51.100.10") },
                 "\(da.log())\n\(charonA.log())")
