@@ -97,7 +97,15 @@ func kernelHasESP(_ ns: Namespace) throws -> Bool {
         "ipsec_vici_socket = \(charon.socket)\nipsec_childless = force\n"
     }
 
-    @Test func negotiateFiltersBecomeTrapPoliciesAndIKEBetweenTwoHosts() throws {
+    struct Host {
+        let cli: RampartCLI
+        let charon: Charon
+        let daemon: DaemonHarness
+    }
+
+    /// The server and the inside host, each with its charon, its store (the policy with its key) and
+    /// its rampartd, both ready; everything is stopped and removed after `body`.
+    static func twoHosts(keyA: String, keyB: String, _ body: (Lab, Host, Host) throws -> Void) throws {
         let lab = try Lab()
         defer { lab.teardown() }
         let a = try RampartCLI(), b = try RampartCLI()
@@ -106,44 +114,52 @@ func kernelHasESP(_ ns: Namespace) throws -> Bool {
         defer { charonA.stop() }
         let charonB = try Charon(ns: lab.inside, directory: b.directory)
         defer { charonB.stop() }
-        try a.exec(Self.policy(peer: Lab.internal4, psk: "s3cret-one"))
-        try b.exec(Self.policy(peer: Lab.serverInternal4, psk: "s3cret-one"))
+        try a.exec(Self.policy(peer: Lab.internal4, psk: keyA))
+        try b.exec(Self.policy(peer: Lab.serverInternal4, psk: keyB))
         let da = try DaemonHarness(cli: a, ns: lab.server, config: Self.config(charonA))
         defer { da.stop() }
         let db = try DaemonHarness(cli: b, ns: lab.inside, config: Self.config(charonB))
         defer { db.stop() }
         try da.start()
         try db.start()
-        #expect(da.log().contains("IPsec: 1 connections, 2 CHILD_SAs loaded into charon"), "\(da.log())")
-        #expect(try charonA.connections() == ["rampart-l1"])
+        try body(lab, Host(cli: a, charon: charonA, daemon: da), Host(cli: b, charon: charonB, daemon: db))
+    }
 
-        // The trap policies: this host's selector for each filter, ESP in transport mode, rampart's reqids.
-        let policies = try lab.server.run(["ip", "xfrm", "policy"]).out
-        #expect(policies.contains("src 198.51.100.1/32 dst 198.51.100.10/32 proto tcp dport 5001"), "\(policies)")
-        #expect(policies.contains("src 198.51.100.10/32 dst 198.51.100.1/32 proto tcp sport 5001"), "\(policies)")
-        #expect(policies.contains("proto esp reqid \(IPsecPlan.firstReqid) mode transport"), "\(policies)")
-        #expect(policies.contains("proto esp reqid \(IPsecPlan.firstReqid + 1) mode transport"), "\(policies)")
+    @Test func negotiateFiltersBecomeTrapPoliciesAndIKEBetweenTwoHosts() throws {
+        try Self.twoHosts(keyA: "s3cret-one", keyB: "s3cret-one") { lab, hostA, hostB in
+            let (a, charonA, da) = (hostA.cli, hostA.charon, hostA.daemon)
+            let (charonB, db) = (hostB.charon, hostB.daemon)
+            _ = (a, db)
+            #expect(da.log().contains("IPsec: 1 connections, 2 CHILD_SAs loaded into charon"), "\(da.log())")
+            #expect(try charonA.connections() == ["rampart-l1"])
 
-        // The first packet to the peer's port 5001 starts IKE; the IKE_SA comes up on both sides.
-        try lab.listen(lab.inside, tcp: [5001])
-        let esp = try kernelHasESP(lab.server)
-        let connected = try lab.tcp(from: lab.server, Lab.internal4, 5001, timeout: 3)
-        #expect(da.eventually(10) { (try? charonA.ikeSAs())?["rampart-l1"] == "ESTABLISHED" }, "\(charonA.log())")
-        #expect(da.eventually(10) { (try? charonB.ikeSAs())?["rampart-l1"] == "ESTABLISHED" }, "\(charonB.log())")
-        // `rampart sas`: the main mode SA with its peer and algorithms, as the IP Security Monitor showed it.
-        let sas = try sh([RampartCLI.binary, "sas", "--vici", charonA.socket, "--own"])
-        #expect(sas.out.contains("Main mode security associations (IKE_SAs): 1"), "\(sas.out)")
-        #expect(sas.out.contains("rampart-l1") && sas.out.contains("ESTABLISHED") && sas.out.contains("198.51.100.10")
-                && sas.out.contains("AES_CBC/256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048"), "\(sas.out)")
-        #expect(da.eventually(5) { da.log().contains("IKE_SA rampart-l1 with 198.51.100.10 established") }, "\(da.log())")
-        if esp {
-            #expect(connected, "with ESP in the kernel the connection runs over the CHILD_SA")
-        } else {
-            // This kernel has no ESP: the CHILD_SA cannot be installed, and the trap keeps the clear
-            // packets from leaving — negotiate fails closed.
-            #expect(!connected, "no ESP in this kernel, yet the connection went through in clear")
-            #expect(charonA.log().contains("unable to add SAD entry") || charonB.log().contains("unable to add SAD entry"),
-                    "\(charonA.log())\n\(charonB.log())")
+            // The trap policies: this host's selector for each filter, ESP in transport mode, rampart's reqids.
+            let policies = try lab.server.run(["ip", "xfrm", "policy"]).out
+            #expect(policies.contains("src 198.51.100.1/32 dst 198.51.100.10/32 proto tcp dport 5001"), "\(policies)")
+            #expect(policies.contains("src 198.51.100.10/32 dst 198.51.100.1/32 proto tcp sport 5001"), "\(policies)")
+            #expect(policies.contains("proto esp reqid \(IPsecPlan.firstReqid) mode transport"), "\(policies)")
+            #expect(policies.contains("proto esp reqid \(IPsecPlan.firstReqid + 1) mode transport"), "\(policies)")
+
+            // The first packet to the peer's port 5001 starts IKE; the IKE_SA comes up on both sides.
+            try lab.listen(lab.inside, tcp: [5001])
+            let esp = try kernelHasESP(lab.server)
+            let connected = try lab.tcp(from: lab.server, Lab.internal4, 5001, timeout: 3)
+            #expect(da.eventually(10) { (try? charonA.ikeSAs())?["rampart-l1"] == "ESTABLISHED" }, "\(charonA.log())")
+            #expect(da.eventually(10) { (try? charonB.ikeSAs())?["rampart-l1"] == "ESTABLISHED" }, "\(charonB.log())")
+            // `rampart sas`: the main mode SA with its peer and algorithms, as the IP Security Monitor showed it.
+            let sas = try sh([RampartCLI.binary, "sas", "--vici", charonA.socket, "--own"])
+            #expect(sas.out.contains("Main mode security associations (IKE_SAs): 1"), "\(sas.out)")
+            #expect(sas.out.contains("rampart-l1") && sas.out.contains("ESTABLISHED") && sas.out.contains("198.51.100.10")
+                    && sas.out.contains("AES_CBC/256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048"), "\(sas.out)")
+            #expect(da.eventually(5) { da.log().contains("IKE_SA rampart-l1 with 198.51.100.10 established") }, "\(da.log())")
+            if esp {
+                #expect(connected, "with ESP in the kernel the connection runs over the CHILD_SA")
+            } else {
+                // This kernel has no ESP: the CHILD_SA cannot be installed, and the trap keeps the clear
+                // packets from leaving — negotiate fails closed.
+                #expect(!connected, "no ESP in this kernel, yet the connection went through in clear")
+                #expect(charonA.log().contains("unable to add SAD entry") || charonB.log().contains("unable to add SAD entry"),
+                        "\(charonA.log())\n\(charonB.log())")
         }
         // Other traffic between the hosts is not negotiated.
         try lab.listen(lab.inside, tcp: [6001])
@@ -162,38 +178,28 @@ func kernelHasESP(_ ns: Namespace) throws -> Bool {
         let after = try lab.server.run(["ip", "xfrm", "policy"]).out
         #expect(!after.contains("dport 5001") && !after.contains("sport 5001"), "\(after)")
         #expect(da.log().contains("unloaded rampart-l1"), "\(da.log())")
+        }
     }
 
     @Test func aWrongPreSharedKeyIsALoggedIKEFailureAndNothingPasses() throws {
-        let lab = try Lab()
-        defer { lab.teardown() }
-        let a = try RampartCLI(), b = try RampartCLI()
-        defer { a.cleanup(); b.cleanup() }
-        let charonA = try Charon(ns: lab.server, directory: a.directory)
-        defer { charonA.stop() }
-        let charonB = try Charon(ns: lab.inside, directory: b.directory)
-        defer { charonB.stop() }
-        try a.exec(Self.policy(peer: Lab.internal4, psk: "the-right-key"))
-        try b.exec(Self.policy(peer: Lab.serverInternal4, psk: "a-wrong-key"))
-        let da = try DaemonHarness(cli: a, ns: lab.server, config: Self.config(charonA))
-        defer { da.stop() }
-        let db = try DaemonHarness(cli: b, ns: lab.inside, config: Self.config(charonB))
-        defer { db.stop() }
-        try da.start()
-        try db.start()
-        try lab.listen(lab.inside, tcp: [5001])
-        #expect(try !lab.tcp(from: lab.server, Lab.internal4, 5001, timeout: 2))
-        let absent = try sh([RampartCLI.binary, "sas", "--vici", "\(a.directory.path)/none.vici"], allowFailure: true)
-        #expect(absent.status == 1 && absent.err.contains("cannot reach charon"), "\(absent.err)")
-        // The initiator hears AUTHENTICATION_FAILED from its peer; the responder's MAC check failed.
-        #expect(da.eventually(10) { da.log().contains("IKE security association negotiation failed with 198.51.100.10") },
-                "\(da.log())\n\(charonA.log())")
-        #expect(da.log().contains("AUTHENTICATION_FAILED"), "\(da.log())")
-        #expect(db.eventually(10) { db.log().contains("IKE security association negotiation failed") && db.log().contains("MAC mismatched") },
-                "\(db.log())\n\(charonB.log())")
-        #expect(try charonA.ikeSAs()["rampart-l1"] != "ESTABLISHED")
-        // The key itself is never written.
-        for log in [da.log(), db.log()] { #expect(!log.contains("the-right-key") && !log.contains("a-wrong-key")) }
+        try Self.twoHosts(keyA: "the-right-key", keyB: "a-wrong-key") { lab, hostA, hostB in
+            let (a, charonA, da) = (hostA.cli, hostA.charon, hostA.daemon)
+            let (charonB, db) = (hostB.charon, hostB.daemon)
+            _ = (a, db)
+            try lab.listen(lab.inside, tcp: [5001])
+            #expect(try !lab.tcp(from: lab.server, Lab.internal4, 5001, timeout: 2))
+            let absent = try sh([RampartCLI.binary, "sas", "--vici", "\(a.directory.path)/none.vici"], allowFailure: true)
+            #expect(absent.status == 1 && absent.err.contains("cannot reach charon"), "\(absent.err)")
+            // The initiator hears AUTHENTICATION_FAILED from its peer; the responder's MAC check failed.
+            #expect(da.eventually(10) { da.log().contains("IKE security association negotiation failed with 198.51.100.10") },
+                    "\(da.log())\n\(charonA.log())")
+            #expect(da.log().contains("AUTHENTICATION_FAILED"), "\(da.log())")
+            #expect(db.eventually(10) { db.log().contains("IKE security association negotiation failed") && db.log().contains("MAC mismatched") },
+                    "\(db.log())\n\(charonB.log())")
+            #expect(try charonA.ikeSAs()["rampart-l1"] != "ESTABLISHED")
+            // The key itself is never written.
+            for log in [da.log(), db.log()] { #expect(!log.contains("the-right-key") && !log.contains("a-wrong-key")) }
+        }
     }
 
     static func server() -> String {
