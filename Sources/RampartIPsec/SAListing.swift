@@ -52,28 +52,4 @@ public struct SAListing: Sendable, Equatable {
             }
         }
     }
-
-    /// Two tables, main mode then quick mode.
-    public var text: String {
-        func table(_ header: [String], _ rows: [[String]]) -> String {
-            let all = [header] + rows
-            let widths = header.indices.map { i in all.map { $0[i].count }.max() ?? 0 }
-            return all.map { row in
-                row.enumerated().map { i, cell in i == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[i] - cell.count) }
-                    .joined(separator: "  ")
-            }.joined(separator: "\n") + "\n"
-        }
-        var out = "Main mode security associations (IKE_SAs): \(ike.count)\n"
-        if !ike.isEmpty {
-            out += table(["CONNECTION", "VERSION", "STATE", "LOCAL", "PEER", "PEER ID", "ALGORITHMS", "UP (s)", "REKEY (s)"],
-                         ike.map { [$0.connection, $0.version, $0.state, $0.local, $0.peer, $0.peerID, $0.algorithms, $0.establishedSeconds, $0.rekeySeconds] })
-        }
-        out += "\nQuick mode security associations (CHILD_SAs): \(children.count)\n"
-        if !children.isEmpty {
-            out += table(["CONNECTION", "FILTER", "STATE", "MODE", "PROTO", "ALGORITHMS", "BYTES IN", "PKTS IN", "BYTES OUT", "PKTS OUT", "LIFE (s)", "SELECTORS"],
-                         children.map { [$0.connection, $0.name, $0.state, $0.mode, $0.protocol_, $0.algorithms, $0.bytesIn, $0.packetsIn, $0.bytesOut,
-                                          $0.packetsOut, $0.lifeSeconds, "\($0.localTS.joined(separator: ",")) === \($0.remoteTS.joined(separator: ","))"] })
-        }
-        return out
-    }
 }

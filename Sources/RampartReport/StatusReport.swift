@@ -59,6 +59,8 @@ public struct DaemonStatus: Sendable {
     /// The domain policy in force (docs/fleet.md), and the fleet service's connection to etcd.
     public var domain: String?
     public var fleet: String?
+    /// What charon holds for the negotiate filters and what it reported (docs/ipsec.md); nil: no negotiate.
+    public var ipsec: String?
 
     public init() {}
 }
@@ -83,6 +85,7 @@ public enum StatusReport {
         ]
         if let d = s.domain { lines.append("  domain:      \(d)") }
         if let f = s.fleet { lines.append("  fleet:       \(f)") }
+        if let i = s.ipsec { lines.append("  ipsec:       \(i)") }
         if let a = s.lastApply {
             lines.append("  last apply:  \(iso(a.at)), \(decimal(a.milliseconds)) ms, \(a.ok ? "ok" : "FAILED"): \(a.result)")
         }
@@ -133,6 +136,7 @@ public enum StatusReport {
         }
         members.append(("domain", s.domain.map { JSONValue.string($0) } ?? JSONValue.null))
         members.append(("fleet", s.fleet.map { JSONValue.string($0) } ?? JSONValue.null))
+        members.append(("ipsec", s.ipsec.map { JSONValue.string($0) } ?? JSONValue.null))
         if let deadline = s.pendingDeadline {
             members.append(("pendingConfirm", .object([("deadline", .string(iso(deadline)))])))
         }

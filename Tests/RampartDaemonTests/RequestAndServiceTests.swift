@@ -168,7 +168,10 @@ private let installInterruptHandler: Void = {
     static func runAndKillTheFileWatcher(_ f: EngineFixture, firstBackoff: Duration) async throws -> Task<Void, Never> {
         _ = installInterruptHandler
         let supervisor = Task { await Supervisor.run([Services.files(config: f.config)], engine: f.engine, logger: .init(label: "t"), firstBackoff: firstBackoff) }
-        #expect(await eventually { await f.engine.serviceStates()["files"].map { if case .running = $0 { true } else { false } } ?? false })
+        let running = await eventually { await f.engine.serviceStates()["files"].map { if case .running = $0 { true } else { false } } ?? false }
+        let states = await f.engine.serviceStates()
+        let problems = await f.engine.status().problems
+        #expect(running, "files: \(String(describing: states["files"])); problems: \(problems)")
         // The watches are installed once the loop runs.
         #expect(await eventually { Self.inotifyDescriptors(watching: f.config.resolvConf).count == 1 })
         let fd = try #require(Self.inotifyDescriptors(watching: f.config.resolvConf).first, "the watcher's inotify descriptor")

@@ -152,6 +152,7 @@ func kernelHasESP(_ ns: Namespace) throws -> Bool {
             #expect(sas.out.contains("rampart-l1") && sas.out.contains("ESTABLISHED") && sas.out.contains("198.51.100.10")
                     && sas.out.contains("AES_CBC/256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048"), "\(sas.out)")
             #expect(da.eventually(5) { da.log().contains("IKE_SA rampart-l1 with 198.51.100.10 established") }, "\(da.log())")
+            #expect(try da.rampart(["status"]).out.contains("IKE_SAs up 1"))
             if esp {
                 #expect(connected, "with ESP in the kernel the connection runs over the CHILD_SA")
             } else {
@@ -194,6 +195,9 @@ func kernelHasESP(_ ns: Namespace) throws -> Bool {
             #expect(da.eventually(10) { da.log().contains("IKE security association negotiation failed with 198.51.100.10") },
                     "\(da.log())\n\(charonA.log())")
             #expect(da.log().contains("AUTHENTICATION_FAILED"), "\(da.log())")
+            let status = try da.rampart(["status"]).out
+            #expect(status.contains("ipsec:       1 connections, 2 CHILD_SAs in charon;") && status.contains("IKE_SAs up 0")
+                    && !status.contains("negotiation failures 0") && status.contains("with 198.51.100.10"), "\(status)")
             #expect(db.eventually(10) { db.log().contains("IKE security association negotiation failed") && db.log().contains("MAC mismatched") },
                     "\(db.log())\n\(charonB.log())")
             #expect(try charonA.ikeSAs()["rampart-l1"] != "ESTABLISHED")

@@ -3,19 +3,16 @@ import FoundationEssentials
 import RampartCompiler
 import RampartIPsec
 import RampartPolicy
+import RampartReport
 
-/// What charon reported since rampartd started (status, metrics, monitor).
-struct IPsecStats: Sendable, Equatable {
+/// What charon reported since rampartd started (`rampart status`).
+struct IPsecStats: Sendable {
     var ikeUp = 0, ikeDown = 0, ikeRekeys = 0
     var childUp = 0, childDown = 0, childRekeys = 0
     var failures = 0
     /// Failures not written because the same reason was written less than 10 s before.
     var failuresSuppressed = 0
     var lastFailure: (at: Date, peer: String?, reason: String)?
-
-    static func == (a: Self, b: Self) -> Bool {
-        a.ikeUp == b.ikeUp && a.ikeDown == b.ikeDown && a.failures == b.failures && a.childUp == b.childUp
-    }
 }
 
 extension PolicyEngine {
@@ -24,6 +21,19 @@ extension PolicyEngine {
 
     /// Whether the policy in force has negotiate filters charon holds (the event service waits for it).
     var negotiates: Bool { !(ipsecLoaded?.isEmpty ?? true) }
+
+    /// The status line: what charon holds for us, and the counts of its events since start.
+    func ipsecLine() -> String? {
+        guard let plan = ipsecLoaded, !plan.isEmpty || ipsecStats.failures > 0 else { return nil }
+        let st = ipsecStats
+        var line = "\(plan.connections.count) connections, \(plan.connections.reduce(0) { $0 + $1.children.count }) CHILD_SAs in charon; "
+            + "IKE_SAs up \(st.ikeUp), down \(st.ikeDown), rekeyed \(st.ikeRekeys); CHILD_SAs up \(st.childUp), down \(st.childDown), rekeyed \(st.childRekeys); "
+            + "negotiation failures \(st.failures)"
+        if let last = st.lastFailure {
+            line += " (last \(StatusReport.iso(last.at))\(last.peer.map { " with \($0)" } ?? ""): \(last.reason))"
+        }
+        return line
+    }
 
     /// The event service (re)connected to charon: a charon that restarted has forgotten our
     /// connections, so they are loaded again.

@@ -32,6 +32,7 @@ extension PolicyEngine {
             s.assignedPolicies.append(("domain", "\(name) (group \(d.group), revision \(d.revision), arrived \(arrived)\(d.cached ? ", cached" : ""))"))
         }
         s.domain = domainLine()
+        s.ipsec = ipsecLine()
         s.fleet = fleetGroup.map { group in "group '\(group)': " + (fleetConnection ?? "not connected yet") }
         s.activeFilters = EffectiveFilters.collect(store, dynamic: dynamic).count
         s.dynamicRules = dynamic.rules.count
