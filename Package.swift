@@ -45,7 +45,7 @@ let package = Package(
         // A transport that records batches and answers as nf_tables does: tests only.
         .target(name: "RampartNetlinkFake", dependencies: ["RampartNetlink", "CNetfilter"], swiftSettings: strict),
         // Every rendering for people and for --json: show, active, counters, status, dynamic.
-        .target(name: "RampartReport", dependencies: ["RampartPolicy", "RampartCompiler"], swiftSettings: strict),
+        .target(name: "RampartReport", dependencies: ["RampartPolicy", "RampartCompiler", "RampartIPsec"], swiftSettings: strict),
         // Pure parsers of the files dynamic addresses come from: resolv.conf, DHCP leases, smb.conf.
         .target(name: "RampartSources", dependencies: ["RampartPolicy"], swiftSettings: strict),
         // The control-socket protocol and its blocking client (shared by rampart and rampartd).
@@ -102,7 +102,7 @@ let package = Package(
         .testTarget(name: "RampartCompilerTests", dependencies: ["RampartCompiler", "RampartPolicy", "RampartReport", "RampartSystem", "RampartTestKit"], exclude: ["Golden"], swiftSettings: strict),
         .testTarget(name: "RampartSourcesTests", dependencies: ["RampartSources", "RampartPolicy", "RampartTestKit"], swiftSettings: strict),
         .testTarget(name: "RampartControlTests", dependencies: ["RampartControl", "RampartPolicy"], swiftSettings: strict),
-        .testTarget(name: "RampartIPsecTests", dependencies: ["RampartIPsec", "RampartPolicy", "RampartCompiler", "RampartTestKit"], swiftSettings: strict),
+        .testTarget(name: "RampartIPsecTests", dependencies: ["RampartIPsec", "RampartPolicy", "RampartCompiler", "RampartReport", "RampartTestKit"], swiftSettings: strict),
         // No root: the netlink wire format, the linearizer against its checked-in bytecode
         // goldens (nft is the oracle where it can run), and the engine with a recording transport.
         .testTarget(name: "RampartNetlinkTests", dependencies: ["RampartNetlink", "RampartNetlinkFake", "RampartCompiler", "RampartPolicy", "RampartTestKit", "RampartNamespaceKit"],

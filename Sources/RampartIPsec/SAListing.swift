@@ -1,7 +1,7 @@
 /// charon's security associations as the IP Security Monitor showed them: main mode (IKE_SAs)
 /// and quick mode (CHILD_SAs), from VICI's `list-sas` stream.
-public struct SAListing: Sendable, Equatable {
-    public struct IKE: Sendable, Equatable {
+public struct SAListing: Codable, Sendable, Equatable {
+    public struct IKE: Codable, Sendable, Equatable {
         public var connection: String
         public var version: String
         public var state: String
@@ -13,7 +13,7 @@ public struct SAListing: Sendable, Equatable {
         public var rekeySeconds: String
     }
 
-    public struct Child: Sendable, Equatable {
+    public struct Child: Codable, Sendable, Equatable {
         public var connection: String
         public var name: String
         public var state: String

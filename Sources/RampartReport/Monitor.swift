@@ -1,4 +1,5 @@
 import FoundationEssentials
+import RampartIPsec
 import RampartCompiler
 import RampartPolicy
 
@@ -89,6 +90,8 @@ public struct MonitorSnapshot: Codable, Sendable, Equatable {
     /// The newest records: of the interval in progress, then of the last one.
     public var drops: [DropLog.Record]
     public var sets: [AddressSet]
+    /// The IPsec views, when the policy in force negotiates (charon's SAs, statistics).
+    public var ipsec: IPsecView?
 
     public init(time: Double, state: String, problems: [String], enforcing: String, bootMode: String, policies: [Policy], store: String,
                 storeModified: Double?, lastApply: String?, generic: [Filter], specific: [Filter], counters: [Counter],
@@ -221,10 +224,20 @@ public enum MonitorView {
                 specificLines = Array(specificLines.prefix(room - 1)) + ["  … \(hidden) more (rampart monitor --once shows all)"]
             }
         }
+        var ipsecText = ""
+        if let v = s.ipsec {
+            ipsecText = "\nIPsec — " + v.mainModeText() + v.quickModeText()
+            var stats = (v.daemon ?? []).filter { $0.value > 0 }.map { "\($0.name.lowercased()) \($0.value)" }
+            if let x = v.xfrm {
+                stats += XfrmStats.labels.compactMap { key, label in x[key].flatMap { $0 > 0 ? "\(key) \($0)" : nil } }
+            }
+            ipsecText += "Statistics: " + (stats.isEmpty ? "no events, no xfrm errors" : stats.joined(separator: ", ")) + "\n"
+            if let last = v.lastFailure { ipsecText += "Last negotiation failure: \(last)\n" }
+        }
         return head + "\nGeneric filters (as configured)\n" + genericText
             + "\nSpecific filters (server types and host names expanded; counters since the last apply)\n" + specificLines.joined(separator: "\n") + "\n"
             + "\nLast drops\n" + dropsText
-            + "\nDynamic sets\n" + setsText
+            + "\nDynamic sets\n" + setsText + ipsecText
     }
 
     static func port(_ p: PortMatch) -> String { p.isAny ? "any" : p.description }

@@ -1,10 +1,13 @@
+import RampartIPsec
 import RampartPolicy
 /// Renders `Output` as readable text or as JSON (`--json`). The JSON shape is a contract:
 /// `show all --json` has top-level `policies`, `filterlists`, `filteractions` and `addressgroups`.
 public enum ShowRenderer {
-    public static func text(_ output: Output) -> String {
+    /// `ipsec`: what charon and the kernel said, for an `.ipsec` output (nil: nobody could ask).
+    public static func text(_ output: Output, ipsec: IPsecView? = nil) -> String {
         switch output {
         case .text(let s): return s
+        case .ipsec(let q): return (ipsec ?? .unasked).text(q)
         case .storeLocation(let l): return "Current store: \(l.rawValue)\n"
         case .config(let c): return configText(c)
         case .dynamic(let d): return dynamicText(d)
@@ -12,9 +15,10 @@ public enum ShowRenderer {
         }
     }
 
-    public static func json(_ output: Output) -> JSONValue {
+    public static func json(_ output: Output, ipsec: IPsecView? = nil) -> JSONValue {
         switch output {
         case .text(let s): return .object([("text", .string(s))])
+        case .ipsec(let q): return (ipsec ?? .unasked).json(q)
         case .storeLocation(let l): return .object([("store", .string(l.rawValue))])
         case .config(let c): return .object([("config", configJSON(c))])
         case .dynamic(let d): return dynamicJSON(d)

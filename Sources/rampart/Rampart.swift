@@ -319,42 +319,19 @@ struct SAs: ParsableCommand {
         discussion: "Asks charon over its VICI socket (root, or the socket's group). Rampart's own connections are named rampart-STORE+RULE, their CHILD_SAs after the filter. See docs/ipsec.md.")
 
     @Option(help: ArgumentHelp("charon's VICI socket.", valueName: "PATH"))
-    var vici = "/run/charon.vici"
+    var vici = IPsecView.defaultSocket
 
     @Flag(help: "Only rampart's connections.")
     var own = false
 
     func run() throws {
-        do {
-            let client = try ViciClient(path: vici)
-            var listing = SAListing(items: try client.call("list-sas", streaming: "list-sa").items)
-            if own {
-                listing.ike.removeAll { !$0.connection.hasPrefix(IPsecSync.prefix) }
-                listing.children.removeAll { !$0.connection.hasPrefix(IPsecSync.prefix) }
-            }
-            print(Self.text(listing), terminator: "")
-        } catch {
-            printError("rampart: error: \(error)")
+        var view = IPsecView.gather(socket: vici)
+        if own { view = view.own() }
+        guard view.listing != nil else {
+            printError("rampart: error: \(view.charonError ?? "charon did not answer")")
             throw ExitCode.failure
         }
-    }
-}
-
-extension SAs {
-    /// Two tables, main mode then quick mode.
-    static func text(_ l: SAListing) -> String {
-        var out = "Main mode security associations (IKE_SAs): \(l.ike.count)\n"
-        if !l.ike.isEmpty {
-            out += TextTable.render([["CONNECTION", "VERSION", "STATE", "LOCAL", "PEER", "PEER ID", "ALGORITHMS", "UP (s)", "REKEY (s)"]]
-                + l.ike.map { [$0.connection, $0.version, $0.state, $0.local, $0.peer, $0.peerID, $0.algorithms, $0.establishedSeconds, $0.rekeySeconds] })
-        }
-        out += "\nQuick mode security associations (CHILD_SAs): \(l.children.count)\n"
-        if !l.children.isEmpty {
-            out += TextTable.render([["CONNECTION", "FILTER", "STATE", "MODE", "PROTO", "ALGORITHMS", "BYTES IN", "PKTS IN", "BYTES OUT", "PKTS OUT", "LIFE (s)", "SELECTORS"]]
-                + l.children.map { [$0.connection, $0.name, $0.state, $0.mode, $0.protocol_, $0.algorithms, $0.bytesIn, $0.packetsIn, $0.bytesOut,
-                                    $0.packetsOut, $0.lifeSeconds, "\($0.localTS.joined(separator: ",")) === \($0.remoteTS.joined(separator: ","))"] })
-        }
-        return out
+        print(view.mainModeText() + "\n" + view.quickModeText(), terminator: "")
     }
 }
 

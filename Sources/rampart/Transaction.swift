@@ -1,3 +1,4 @@
+import RampartIPsec
 import ArgumentParser
 import FoundationEssentials
 import Glibc
@@ -123,13 +124,15 @@ func transaction(_ script: ParsedScript, global: GlobalOptions, dryRun: Bool) th
     }
 }
 
+/// Without rampartd, `show mmsas|qmsas|stats` asks charon at its default socket directly.
 func render(_ outputs: [Output], json: Bool) {
     guard !outputs.isEmpty else { return }
+    let view = outputs.asksIPsec ? IPsecView.gather(socket: IPsecView.defaultSocket) : nil
     if json {
-        let values = outputs.map(ShowRenderer.json)
+        let values = outputs.map { ShowRenderer.json($0, ipsec: view) }
         print((values.count == 1 ? values[0] : .array(values)).rendered())
     } else {
-        for o in outputs { print(ShowRenderer.text(o), terminator: "") }
+        for o in outputs { print(ShowRenderer.text(o, ipsec: view), terminator: "") }
     }
 }
 

@@ -153,6 +153,23 @@ func kernelHasESP(_ ns: Namespace) throws -> Bool {
                     && sas.out.contains("AES_CBC/256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048"), "\(sas.out)")
             #expect(da.eventually(5) { da.log().contains("IKE_SA rampart-l1 with 198.51.100.10 established") }, "\(da.log())")
             #expect(try da.rampart(["status"]).out.contains("IKE_SAs up 1"))
+
+            // The IP Security Monitor's views through rampartd: netsh's show mmsas/qmsas/stats, the monitor.
+            let mm = try da.rampart(["dynamic", "show", "mmsas", "dstaddr=198.51.100.10"]).out
+            #expect(mm.contains("Main mode security associations (IKE_SAs): 1") && mm.contains("rampart-l1") && mm.contains("ESTABLISHED"), "\(mm)")
+            #expect(try da.rampart(["dynamic", "show", "mmsas", "dstaddr=203.0.113.99"]).out.contains("(IKE_SAs): 0"))
+            let qm = try da.rampart(["dynamic", "show", "qmsas"]).out
+            #expect(qm.contains("Quick mode security associations (CHILD_SAs): "), "\(qm)")
+            let stats = try da.rampart(["dynamic", "show", "stats"]).out
+            let flat = stats.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
+            #expect(flat.contains("IKE_SAs established 1") && flat.contains("Negotiation failures ") && flat.contains("XfrmInNoStates"), "\(stats)")
+            // Without ESP the kernel held the clear SYNs for want of an SA, and counted them.
+            if !esp { #expect(flat.contains("XfrmOutNoStates") && !flat.contains("0 XfrmOutNoStates"), "\(stats)") }
+            let json = try da.rampart(["dynamic", "show", "mmsas", "--json"]).out
+            #expect(json.contains("\"peer\" : \"198.51.100.10\"") || json.contains("\"peer\": \"198.51.100.10\""), "\(json)")
+            let monitor = try da.rampart(["monitor", "--once"]).out
+            #expect(monitor.contains("IPsec — Main mode security associations (IKE_SAs): 1") && monitor.contains("Statistics: ")
+                    && monitor.contains("ike_sas established 1"), "\(monitor)")
             if esp {
                 #expect(connected, "with ESP in the kernel the connection runs over the CHILD_SA")
             } else {
@@ -161,24 +178,24 @@ func kernelHasESP(_ ns: Namespace) throws -> Bool {
                 #expect(!connected, "no ESP in this kernel, yet the connection went through in clear")
                 #expect(charonA.log().contains("unable to add SAD entry") || charonB.log().contains("unable to add SAD entry"),
                         "\(charonA.log())\n\(charonB.log())")
-        }
-        // Other traffic between the hosts is not negotiated.
-        try lab.listen(lab.inside, tcp: [6001])
-        #expect(try lab.tcp(from: lab.server, Lab.internal4, 6001))
+            }
+            // Other traffic between the hosts is not negotiated.
+            try lab.listen(lab.inside, tcp: [6001])
+            #expect(try lab.tcp(from: lab.server, Lab.internal4, 6001))
 
-        // kill -9: charon keeps the trap policies; rampartd's nftables rules stay too.
-        da.kill9()
-        let kept = try lab.server.run(["ip", "xfrm", "policy"]).out
-        #expect(kept.contains("proto tcp dport 5001"), "\(kept)")
+            // kill -9: charon keeps the trap policies; rampartd's nftables rules stay too.
+            da.kill9()
+            let kept = try lab.server.run(["ip", "xfrm", "policy"]).out
+            #expect(kept.contains("proto tcp dport 5001"), "\(kept)")
 
-        // Restarted and then the filter removed: the connection is unloaded, its policies are gone.
-        try da.start()
-        let removed = try da.rampart(["static", "delete", "rule", "name=svc", "policy=IPsec"])
-        #expect(removed.status == 0, "\(removed.err)")
-        #expect(da.eventually(5) { (try? charonA.connections()) == [] }, "\(da.log())")
-        let after = try lab.server.run(["ip", "xfrm", "policy"]).out
-        #expect(!after.contains("dport 5001") && !after.contains("sport 5001"), "\(after)")
-        #expect(da.log().contains("unloaded rampart-l1"), "\(da.log())")
+            // Restarted and then the filter removed: the connection is unloaded, its policies are gone.
+            try da.start()
+            let removed = try da.rampart(["static", "delete", "rule", "name=svc", "policy=IPsec"])
+            #expect(removed.status == 0, "\(removed.err)")
+            #expect(da.eventually(5) { (try? charonA.connections()) == [] }, "\(da.log())")
+            let after = try lab.server.run(["ip", "xfrm", "policy"]).out
+            #expect(!after.contains("dport 5001") && !after.contains("sport 5001"), "\(after)")
+            #expect(da.log().contains("unloaded rampart-l1"), "\(da.log())")
         }
     }
 
@@ -201,6 +218,10 @@ func kernelHasESP(_ ns: Namespace) throws -> Bool {
             #expect(db.eventually(10) { db.log().contains("IKE security association negotiation failed") && db.log().contains("MAC mismatched") },
                     "\(db.log())\n\(charonB.log())")
             #expect(try charonA.ikeSAs()["rampart-l1"] != "ESTABLISHED")
+            // show stats: rampartd's count of the failures and the last reason.
+            let stats = try da.rampart(["dynamic", "show", "stats", "type=ike"]).out
+            #expect(!stats.contains("Negotiation failures  0") && stats.contains("Negotiation failures") && stats.contains("AUTHENTICATION_FAILED")
+                    && !stats.contains("Xfrm"), "\(stats)")
             // The key itself is never written.
             for log in [da.log(), db.log()] { #expect(!log.contains("the-right-key") && !log.contains("a-wrong-key")) }
         }
@@ -265,5 +286,10 @@ func kernelHasESP(_ ns: Namespace) throws -> Bool {
         #expect(try !lab.tcp(from: lab.server, Lab.internal4, 5001), "negotiate without charon must not pass clear traffic")
         let status = try da.rampart(["status"], allowFailure: true)
         #expect(status.out.contains("charon at") && status.out.contains("absent.vici"), "\(status.out)")
+        // The IPsec views say so rather than showing nothing.
+        let mm = try da.rampart(["dynamic", "show", "mmsas"]).out
+        #expect(mm.contains("unknown, charon is not reachable") && mm.contains("absent.vici"), "\(mm)")
+        let monitor = try da.rampart(["monitor", "--once"]).out
+        #expect(monitor.contains("IPsec — Main mode security associations (IKE_SAs): unknown"), "\(monitor)")
     }
 }

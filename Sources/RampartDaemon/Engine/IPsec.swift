@@ -35,6 +35,30 @@ extension PolicyEngine {
         return line
     }
 
+    /// rampartd's event counts for `show stats` and the monitor.
+    func ipsecCounts() -> (counts: [IPsecView.Count], lastFailure: String?) {
+        let st = ipsecStats
+        let counts = [("IKE_SAs established", st.ikeUp), ("IKE_SAs closed", st.ikeDown), ("IKE_SAs rekeyed", st.ikeRekeys),
+                      ("CHILD_SAs installed", st.childUp), ("CHILD_SAs removed", st.childDown), ("CHILD_SAs rekeyed", st.childRekeys),
+                      ("Negotiation failures", st.failures), ("Negotiation failures not logged again", st.failuresSuppressed)]
+            .map { IPsecView.Count(name: $0.0, value: $0.1) }
+        let last = st.lastFailure.map { "\(StatusReport.iso($0.at))\($0.peer.map { " with \($0)" } ?? ""): \($0.reason)" }
+        return (counts, last)
+    }
+
+    /// A closure that gathers the IPsec views off the engine, with this engine's counts.
+    func ipsecGatherer() -> @Sendable () -> IPsecView {
+        let (counts, last) = ipsecCounts()
+        let socket = config.ipsecViciSocket
+        let gather = environment.ipsecView
+        return {
+            var v = gather(socket)
+            v.daemon = counts
+            v.lastFailure = last
+            return v
+        }
+    }
+
     /// The event service (re)connected to charon: a charon that restarted has forgotten our
     /// connections, so they are loaded again.
     func ipsecEventsConnected() {

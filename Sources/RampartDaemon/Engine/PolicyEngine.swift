@@ -27,6 +27,8 @@ public struct EngineEnvironment: Sendable {
     public var wallClock: @Sendable () -> Double
     /// Puts the negotiate filters' SAs into charon over its VICI socket (docs/ipsec.md).
     public var ipsec: @Sendable (IPsecPlan, String) -> Result<IPsecSync.Report, ViciError>
+    /// charon's SAs and statistics and the kernel's xfrm counters, for the IPsec views.
+    public var ipsecView: @Sendable (String) -> IPsecView
 
     public init(notify: @escaping @Sendable (String) -> Void,
                 gateways: @escaping @Sendable () -> Result<[IPAddress], NetlinkError> = { Result { () throws(NetlinkError) in try RouteMonitor.defaultGateways() } },
@@ -35,7 +37,8 @@ public struct EngineEnvironment: Sendable {
                 releaseStartupMemory: @escaping @Sendable () -> Void = { WorkingSet.releaseExecutableCode() },
                 wallClock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
                 ipsec: @escaping @Sendable (IPsecPlan, String) -> Result<IPsecSync.Report, ViciError> = { plan, socket in
-                    Result { () throws(ViciError) in try IPsecSync.apply(plan, socket: socket) } }) {
+                    Result { () throws(ViciError) in try IPsecSync.apply(plan, socket: socket) } },
+                ipsecView: @escaping @Sendable (String) -> IPsecView = { IPsecView.gather(socket: $0) }) {
         self.notify = notify
         self.gateways = gateways
         self.resolve = resolve
@@ -43,6 +46,7 @@ public struct EngineEnvironment: Sendable {
         self.releaseStartupMemory = releaseStartupMemory
         self.wallClock = wallClock
         self.ipsec = ipsec
+        self.ipsecView = ipsecView
     }
 }
 

@@ -1,3 +1,4 @@
+import RampartIPsec
 import FoundationEssentials
 import Logging
 import NIOPosix
@@ -180,14 +181,20 @@ extension PolicyEngine {
             return await offEngine { ControlResponse(ok: true, text: snapshot.render(format)) }
         case .monitor:
             do {
-                let snapshot = try readingTable { try monitorSnapshot() }
-                return await offEngine { ControlResponse(ok: true, text: "", json: snapshot.json()) }
+                let taken = try readingTable { try monitorSnapshot() }
+                let gather = negotiates || problems[.ipsec] != nil ? ipsecGatherer() : nil
+                return await offEngine {
+                    var snapshot = taken
+                    snapshot.ipsec = gather?()
+                    return ControlResponse(ok: true, text: "", json: snapshot.json())
+                }
             } catch {
                 return .failure(.kernel, "cannot read the counters: \(error)")
             }
         case .netsh, .exec, .import:
             // A query or a dry run: the store as on disk (what a change would start from), on a copy.
             let readFile: @Sendable (String) throws -> String = prepared.mayReadFiles ? daemonReadFile : noFiles
+            let gather = ipsecGatherer()
             return await offEngine {
                 let onDisk: Store
                 do {
@@ -200,7 +207,7 @@ extension PolicyEngine {
                 case .success(let p): plan = p
                 case .failure(let failed): return failed.response
                 }
-                var response = Self.outputs(plan.result)
+                var response = Self.outputs(plan.result, ipsec: gather)
                 if prepared.request.dryRun == true {
                     response.text += plan.dryRunSummary + "; nothing was written or applied\n"
                 } else {
@@ -246,10 +253,12 @@ extension PolicyEngine {
         interpreter.pendingFiles.isEmpty ? nil : interpreter.pendingFiles.map { ControlFile(path: $0.path, contents: $0.contents) }
     }
 
-    static func outputs(_ interpreter: Interpreter) -> ControlResponse {
-        let text = interpreter.outputs.map(ShowRenderer.text).joined()
-        let json = interpreter.outputs.isEmpty ? nil
-            : (interpreter.outputs.count == 1 ? ShowRenderer.json(interpreter.outputs[0]) : .array(interpreter.outputs.map(ShowRenderer.json))).rendered()
+    /// `ipsec` gathers charon's and the kernel's IPsec state, asked only when a `show mmsas|qmsas|stats` needs it.
+    static func outputs(_ interpreter: Interpreter, ipsec: () -> IPsecView) -> ControlResponse {
+        let view = interpreter.outputs.asksIPsec ? ipsec() : nil
+        let text = interpreter.outputs.map { ShowRenderer.text($0, ipsec: view) }.joined()
+        let values = interpreter.outputs.map { ShowRenderer.json($0, ipsec: view) }
+        let json = values.isEmpty ? nil : (values.count == 1 ? values[0] : .array(values)).rendered()
         return ControlResponse(ok: true, diagnostics: interpreter.diagnostics.map(\.description), text: text, json: json)
     }
 
@@ -317,7 +326,7 @@ extension PolicyEngine {
                 case .success(let p): plan = p
                 case .failure(let failed): return failed.response
                 }
-                var response = Self.outputs(plan.result)
+                var response = Self.outputs(plan.result, ipsec: ipsecGatherer())
                 guard plan.changesAnything || onDisk != store else {
                     response.files = Self.files(plan.result)
                     return Self.withSkipped(prepared, response)

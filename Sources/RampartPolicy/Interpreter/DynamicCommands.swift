@@ -11,7 +11,7 @@ extension Interpreter {
                 emit(.text("Dynamic rules: none held (rampartd is not running or was not asked).\n"))
             }
         case ("show", "mmsas"), ("show", "qmsas"), ("show", "stats"):
-            emit(.text("No security associations: rampart filters packets and does not negotiate IPsec.\n"))
+            emit(.ipsec(try ipsecQuery(a)))
         case ("dump", nil): emit(.text(ScriptWriter.dump(store)))
         default:
             guard dynamic != nil else {
@@ -19,6 +19,31 @@ extension Interpreter {
             }
             try executeRuntime(a)
         }
+    }
+
+    /// `srcaddr`/`dstaddr` select SAs by their local and peer address (`me` and `any` select all);
+    /// `show stats type=ike|ipsec|all`.
+    private func ipsecQuery(_ a: Args) throws(Diagnostic) -> IPsecQuery {
+        var q = IPsecQuery(view: IPsecQuery.View(rawValue: a.spec.noun ?? "") ?? .stats)
+        func address(_ name: String) throws(Diagnostic) -> String? {
+            guard let arg = a.argument(name), let text = a.string(name) else { return nil }
+            if text.caseInsensitiveEquals("me") || text.caseInsensitiveEquals("any") { return nil }
+            guard let ip = IPAddress(text) else {
+                throw .error("\(name)=\(text): an IP address, me or any", at: arg.location)
+            }
+            return ip.description
+        }
+        q.source = try address("srcaddr")
+        q.destination = try address("dstaddr")
+        if let arg = a.argument("type"), let t = a.string("type")?.lowercased() {
+            switch t {
+            case "ike": q.ipsec = false
+            case "ipsec": q.ike = false
+            case "all": break
+            default: throw .error("type=\(t): ike, ipsec or all", at: arg.location)
+            }
+        }
+        return q
     }
 
     private mutating func executeRuntime(_ a: Args) throws(Diagnostic) {

@@ -5,6 +5,25 @@ public enum Output: Sendable, Equatable {
     case config(DynamicConfig)
     case dynamic(DynamicState)
     case text(String)
+    /// `dynamic show mmsas|qmsas|stats`: answered from charon and the kernel at the edge.
+    case ipsec(IPsecQuery)
+}
+
+/// Which IPsec view a `show` asked for, and its selection.
+public struct IPsecQuery: Sendable, Equatable {
+    public enum View: String, Sendable, Equatable { case mainMode = "mmsas", quickMode = "qmsas", stats }
+    public var view: View
+    /// Only SAs with this local address / this peer (nil: any).
+    public var source: String?
+    public var destination: String?
+    /// `show stats type=`: ike, ipsec or all.
+    public var ike = true, ipsec = true
+
+    public init(view: View, source: String? = nil, destination: String? = nil) {
+        self.view = view
+        self.source = source
+        self.destination = destination
+    }
 }
 
 /// The objects a `show` command selected, with the location they came from.
