@@ -23,6 +23,22 @@ public struct IPsecPlan: Sendable, Equatable {
 
     public enum Authentication: Sendable, Equatable {
         case psk
+        /// `rootca=DN`: both sides by certificate; the peer's chain must contain the CA named `ca`.
+        case certificate(ca: String)
+    }
+
+    /// Where this host's certificate, its key and the trusted CAs are (rampartd.conf); read by
+    /// `IPsecSync` when a connection authenticates with certificates.
+    public struct Credentials: Sendable, Equatable {
+        public var certificate: String
+        public var privateKey: String
+        public var caDirectory: String
+
+        public init(certificate: String, privateKey: String, caDirectory: String) {
+            self.certificate = certificate
+            self.privateKey = privateKey
+            self.caDirectory = caDirectory
+        }
     }
 
     public struct Connection: Sendable, Equatable {
@@ -40,6 +56,8 @@ public struct IPsecPlan: Sendable, Equatable {
         public var remoteID: String?
         /// IKEv2 childless initiation (`allow`, `force`, `never`; rampartd.conf `ipsec_childless`).
         public var childless = "allow"
+        /// Certificate status checking (`set config strongcrlcheck`): `strict` for 2, else `relaxed`.
+        public var revocation = "relaxed"
     }
 
     public struct Secret: Sendable, Equatable {
@@ -54,10 +72,16 @@ public struct IPsecPlan: Sendable, Equatable {
     /// Filters that stay negotiate in nftables (clear traffic dropped) but cannot become an SA, and why.
     public var refused: [String] = []
     public var warnings: [String] = []
+    /// Set by rampartd when `needsCertificates`.
+    public var credentials: Credentials?
 
     public init() {}
 
     public var isEmpty: Bool { connections.isEmpty }
+
+    public var needsCertificates: Bool {
+        connections.contains { if case .certificate = $0.authentication { true } else { false } }
+    }
 
     /// The reqid of each filter's SAs, for the filter's accept rule (`ipsec in reqid`).
     public var reqids: [String: [Int]] {
@@ -113,8 +137,11 @@ public struct IPsecPlan: Sendable, Equatable {
                     }
                 }
                 guard !connection.children.isEmpty else { continue }
+                // strongcrlcheck 2 "fail on any CRL check error"; 0 and 1 fail only on a known revocation.
+                connection.revocation = store.config.strongCRLCheck == 2 ? "strict" : "relaxed"
                 connection.remoteAddresses = anyPeer ? ["%any"] : peers.sorted()
-                connection.remoteID = !anyPeer && peers.count == 1 ? peers.first : nil
+                // A key is found by the peer's address; a certificate names its holder itself.
+                if case .psk = auth.0 { connection.remoteID = !anyPeer && peers.count == 1 ? peers.first : nil }
                 if case .psk = auth.0, let key = auth.1 {
                     let owners = connection.remoteID.map { [$0] } ?? []
                     plan.secrets.append(Secret(id: "\(connection.name)-psk", key: key, owners: owners))
@@ -128,19 +155,34 @@ public struct IPsecPlan: Sendable, Equatable {
         return plan
     }
 
-    /// The first usable method in the rule's order (its preference). Only pre-shared keys are
-    /// negotiated so far: certificates need the CA and this host's certificate loaded into charon,
-    /// and Kerberos needs Active Directory.
+    /// The first usable method in the rule's order (its preference): a pre-shared key, or a root
+    /// CA (certificates). strongSwan does not fall back from one method to another within a
+    /// connection, so later methods are not offered (a warning says so). Kerberos needs Active
+    /// Directory and is skipped.
     static func authentication(_ rule: Rule, where_: String, plan: inout IPsecPlan) -> (Authentication, String?)? {
+        var chosen: (Authentication, String?)?
         for method in rule.authMethods {
-            if case .presharedKey(let k) = method { return (.psk, k) }
+            let this: (Authentication, String?)
+            switch method {
+            case .presharedKey(let k): this = (.psk, k)
+            case .rootCA(let dn): this = (.certificate(ca: dn), nil)
+            case .kerberos: continue
+            }
+            if let chosen {
+                // `this.0.described`, not `method`: a pre-shared key is never written.
+                plan.warnings.append("\(where_): \(this.0.described) not offered: only the first method (\(chosen.0.described)) is negotiated")
+            } else {
+                chosen = this
+            }
         }
-        if rule.authMethods.contains(where: { if case .rootCA = $0 { return true } else { return false } }) {
-            plan.refused.append("\(where_): rootca (certificate) authentication is not negotiated by rampart yet; give psk= as well")
-        } else if rule.authMethods.contains(.kerberos) {
-            plan.refused.append("\(where_): kerberos authentication needs Active Directory, which rampart does not have; give psk= as well")
+        if let chosen {
+            if rule.authMethods.contains(.kerberos) { plan.warnings.append("\(where_): kerberos=yes not offered: no Active Directory") }
+            return chosen
+        }
+        if rule.authMethods.contains(.kerberos) {
+            plan.refused.append("\(where_): kerberos authentication needs Active Directory, which rampart does not have; give psk= or rootca=")
         } else {
-            plan.refused.append("\(where_): no authentication method (psk=)")
+            plan.refused.append("\(where_): no authentication method (psk= or rootca=)")
         }
         return nil
     }
@@ -258,5 +300,14 @@ public struct IPsecPlan: Sendable, Equatable {
             }
         }
         return out
+    }
+}
+
+extension IPsecPlan.Authentication {
+    var described: String {
+        switch self {
+        case .psk: return "psk"
+        case .certificate(let ca): return "rootca=\"\(ca)\""
+        }
     }
 }

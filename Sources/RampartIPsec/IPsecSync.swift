@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Puts an `IPsecPlan` into charon over VICI: keys first, then every connection (charon replaces
 /// one loaded under the same name and re-installs its traps), then unloads rampart's connections
 /// and keys the plan no longer has — including those a previous rampartd loaded. Names rampart
@@ -13,8 +17,33 @@ public enum IPsecSync {
     public static let prefix = "rampart-"
 
     public static func apply(_ plan: IPsecPlan, socket: String) throws(ViciError) -> Report {
+        // Credentials are read before charon is touched: a missing key changes nothing there.
+        var certificate: [UInt8]?
+        var cas: [(String, [UInt8])] = []
+        var key: [UInt8]?
+        if plan.needsCertificates {
+            guard let paths = plan.credentials else { throw ViciError(.credentials, "rootca= rules need a certificate, but none is configured") }
+            certificate = try CredentialFiles.read(paths.certificate, what: "this host's certificate (ipsec_certificate)")
+            key = try CredentialFiles.read(paths.privateKey, what: "the private key (ipsec_private_key)", secret: true)
+            cas = try CredentialFiles.directory(paths.caDirectory)
+            guard !cas.isEmpty else { throw ViciError(.credentials, "no CA certificate in \(paths.caDirectory) (ipsec_ca_directory)") }
+        }
         let vici = try ViciClient(path: socket)
         var report = Report()
+        for (path, ca) in cas {
+            var m = ViciMessage()
+            m["type"] = "x509"
+            m["flag"] = "CA"
+            m["data"] = .value(ca)
+            do { try vici.command("load-cert", m) } catch { throw ViciError(error.kind, "CA certificate \(path): \(error.description)") }
+        }
+        if let key {
+            var m = ViciMessage()
+            m["type"] = "any"
+            m["data"] = .value(key)
+            // charon's answer may quote what it could not parse; never the key.
+            do { try vici.command("load-key", m) } catch { throw ViciError(error.kind, "charon refused the private key (ipsec_private_key)") }
+        }
         for secret in plan.secrets {
             var m = ViciMessage()
             m["id"] = .string(secret.id)
@@ -24,7 +53,7 @@ public enum IPsecSync {
             try vici.command("load-shared", m)
         }
         for connection in plan.connections {
-            try vici.command("load-conn", message(connection))
+            try vici.command("load-conn", message(connection, certificate: certificate))
             report.loaded.append(connection.name)
             report.children += connection.children.count
         }
@@ -47,7 +76,7 @@ public enum IPsecSync {
     }
 
     /// The `load-conn` message (swanctl.conf's `connections.<name>` as a VICI section).
-    public static func message(_ c: IPsecPlan.Connection) -> ViciMessage {
+    public static func message(_ c: IPsecPlan.Connection, certificate: [UInt8]? = nil) -> ViciMessage {
         var conn = ViciMessage()
         conn["version"] = .string(String(c.version))
         conn["remote_addrs"] = .strings(c.remoteAddresses)
@@ -62,6 +91,13 @@ public enum IPsecSync {
         case .psk:
             local["auth"] = "psk"
             remote["auth"] = "psk"
+        case .certificate(let ca):
+            local["auth"] = "pubkey"
+            if let certificate { local["certs"] = .list([certificate]) }
+            remote["auth"] = "pubkey"
+            // Any identity the named CA certified: the CA must be in the peer's chain (swanctl.conf `ca_id`).
+            remote["ca_id"] = .string(ca)
+            remote["revocation"] = .string(c.revocation)
         }
         if let id = c.remoteID { remote["id"] = .string(id) }
         conn["local-1"] = .section(local)
@@ -88,5 +124,51 @@ public enum IPsecSync {
         var m = ViciMessage()
         m[c.name] = .section(conn)
         return m
+    }
+}
+
+/// Reading the files of certificate authentication: bounded, regular files only, a private key
+/// refused when group or others may read it (as ssh does).
+enum CredentialFiles {
+    static let limit = 64 * 1024
+
+    static func read(_ path: String, what: String, secret: Bool = false) throws(ViciError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { throw ViciError(.credentials, "\(what) \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { throw ViciError(.credentials, "\(what) \(path): not a regular file") }
+        if secret && st.st_mode & 0o077 != 0 {
+            throw ViciError(.credentials, "\(what) \(path) may be read by group or others (mode \(String(st.st_mode & 0o777, radix: 8))); chmod 600 it")
+        }
+        guard st.st_size > 0, st.st_size <= limit else { throw ViciError(.credentials, "\(what) \(path): \(st.st_size) bytes, not 1 to \(limit)") }
+        var bytes = [UInt8](repeating: 0, count: Int(st.st_size))
+        var got = 0
+        while got < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + got, $0.count - got) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw ViciError(.credentials, "\(what) \(path): short read") }
+            got += n
+        }
+        return bytes
+    }
+
+    /// Every regular file of the directory, by name (hidden files and subdirectories skipped).
+    static func directory(_ path: String) throws(ViciError) -> [(String, [UInt8])] {
+        guard let dir = opendir(path) else { throw ViciError(.credentials, "CA directory \(path) (ipsec_ca_directory): \(String(cString: strerror(errno)))") }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if !name.hasPrefix(".") { names.append(name) }
+        }
+        closedir(dir)
+        var out: [(String, [UInt8])] = []
+        for name in names.sorted() {
+            let full = path.hasSuffix("/") ? path + name : path + "/" + name
+            var st = stat()
+            guard lstat(full, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
+            out.append((full, try read(full, what: "CA certificate")))
+        }
+        return out
     }
 }

@@ -4,7 +4,7 @@ import Glibc
 
 /// What went wrong talking to charon: the socket, the wire, or charon's own answer.
 public struct ViciError: Error, Equatable, CustomStringConvertible, Sendable {
-    public enum Kind: Sendable, Equatable { case unreachable, io, protocolError, refused, timeout }
+    public enum Kind: Sendable, Equatable { case unreachable, io, protocolError, refused, timeout, credentials }
     public var kind: Kind
     public var description: String
 

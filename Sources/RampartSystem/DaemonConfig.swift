@@ -77,6 +77,11 @@ public struct DaemonConfig: Sendable, Equatable {
     /// IKEv2 childless initiation (RFC 6023): `allow` (answer it), `force` (start every IKE_SA
     /// without a CHILD_SA; the peer must support it), `never`.
     public var ipsecChildless = "allow"
+    /// `rootca=` rules: this host's certificate and private key (readable by root only), and the
+    /// directory of the CA certificates charon trusts (docs/ipsec.md#certificates).
+    public var ipsecCertificate = "/etc/rampart/ipsec/host.pem"
+    public var ipsecPrivateKey = "/etc/rampart/ipsec/host.key"
+    public var ipsecCADirectory = "/etc/rampart/ipsec/ca"
 
     public init() {}
 
@@ -86,7 +91,8 @@ public struct DaemonConfig: Sendable, Equatable {
                        "networkmanager_leases", "smb_conf", "dns_refresh_seconds", "log_file", "log_file_max_bytes",
                        "log_interval_seconds", "log_records", "metrics_textfile", "metrics_interval_seconds",
                        "etcd_endpoints", "etcd_ca", "etcd_cert", "etcd_key", "etcd_user", "etcd_password_file", "etcd_group",
-                       "etcd_prefix", "etcd_host", "etcd_status_ttl_seconds", "domain_cache", "ipsec_vici_socket", "ipsec_ike_version", "ipsec_childless"]
+                       "etcd_prefix", "etcd_host", "etcd_status_ttl_seconds", "domain_cache", "ipsec_vici_socket", "ipsec_ike_version", "ipsec_childless",
+                       "ipsec_certificate", "ipsec_private_key", "ipsec_ca_directory"]
 
     /// The configuration file's text; nil when there is none (the defaults apply).
     public static func readFile(_ path: String) throws -> String? {
@@ -170,6 +176,9 @@ public struct DaemonConfig: Sendable, Equatable {
             case "ipsec_childless":
                 guard ["allow", "force", "never"].contains(value) else { throw .error("ipsec_childless: '\(value)' is not allow, force or never", at: valueAt) }
                 config.ipsecChildless = value
+            case "ipsec_certificate": config.ipsecCertificate = value
+            case "ipsec_private_key": config.ipsecPrivateKey = value
+            case "ipsec_ca_directory": config.ipsecCADirectory = value
             default:
                 throw .error("unknown key '\(key)'; known keys: \(keys.joined(separator: ", "))", at: at)
             }

@@ -121,6 +121,70 @@ private func plan(_ body: String, policy: String = "add policy name=P assign=yes
         #expect(try ViciMessage(decoding: bytes[...]) == m)
     }
 
+    @Test func rootCABecomesCertificateAuthenticationBoundToThatCA() throws {
+        let dn = "C=US, O=Rampart Test, CN=Rampart Test CA"
+        let p = try plan("""
+            add filteraction name=N action=negotiate
+            add filter filterlist=L srcaddr=me dstaddr=192.0.2.7 protocol=tcp dstport=443
+            """, rule: "rootca=\"\(dn)\" psk=fallback kerberos=yes")
+        let c = try #require(p.connections.first)
+        #expect(c.authentication == .certificate(ca: dn) && p.needsCertificates)
+        // No key for a certificate rule; the peer is whoever the CA certified, not an address identity.
+        #expect(p.secrets.isEmpty && c.remoteID == nil)
+        #expect(p.warnings.contains { $0.contains("psk not offered: only the first method (rootca=\"\(dn)\")") } && !p.warnings.joined().contains("fallback"), "\(p.warnings)")
+        #expect(p.warnings.contains { $0.contains("kerberos=yes not offered") })
+        let cert: [UInt8] = Array("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".utf8)
+        let conn = try #require(IPsecSync.message(c, certificate: cert).section("rampart-l1"))
+        let local = try #require(conn.section("local-1")), remote = try #require(conn.section("remote-1"))
+        #expect(local.string("auth") == "pubkey" && remote.string("auth") == "pubkey" && remote.string("ca_id") == dn)
+        #expect(remote.string("id") == nil && remote.string("revocation") == "relaxed")
+        if case .list(let certs)? = local["certs"] { #expect(certs == [cert]) } else { Issue.record("no local certs") }
+
+        // strongcrlcheck 2: any CRL error fails the peer.
+        var strictStore = try storeFrom("pushd ipsec static\nadd filteraction name=N action=negotiate\nadd filter filterlist=L srcaddr=me dstaddr=192.0.2.7\nadd policy name=P assign=yes\nadd rule name=R policy=P filterlist=L filteraction=N rootca=\"\(dn)\"\n")
+        strictStore.config.strongCRLCheck = 2
+        let strict = try #require(IPsecPlan.make(strictStore).connections.first)
+        #expect(IPsecSync.message(strict).section("rampart-l1")?.section("remote-1")?.string("revocation") == "strict")
+
+        // psk first: the key, and the CA not offered.
+        let psk = try plan("""
+            add filteraction name=N action=negotiate
+            add filter filterlist=L srcaddr=me dstaddr=192.0.2.7
+            """, rule: "psk=k rootca=\"\(dn)\"")
+        #expect(psk.connections.first?.authentication == .psk && !psk.needsCertificates && psk.secrets.count == 1)
+    }
+
+    @Test func credentialFilesAreCheckedBeforeCharonIsAsked() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rampart-creds-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let key = dir.appendingPathComponent("host.key").path
+        try "-----BEGIN PRIVATE KEY-----\nsecret\n".write(toFile: key, atomically: true, encoding: .utf8)
+        chmod(key, 0o644)
+        #expect(throws: ViciError.self) { try CredentialFiles.read(key, what: "key", secret: true) }
+        do {
+            _ = try CredentialFiles.read(key, what: "key", secret: true)
+        } catch {
+            #expect(error.kind == .credentials && error.description.contains("chmod 600") && !error.description.contains("secret"))
+        }
+        chmod(key, 0o600)
+        #expect(try CredentialFiles.read(key, what: "key", secret: true).count == 35)
+        let cas = dir.appendingPathComponent("ca")
+        try FileManager.default.createDirectory(at: cas, withIntermediateDirectories: true)
+        try "b".write(toFile: cas.appendingPathComponent("b.pem").path, atomically: true, encoding: .utf8)
+        try "a".write(toFile: cas.appendingPathComponent("a.pem").path, atomically: true, encoding: .utf8)
+        try "h".write(toFile: cas.appendingPathComponent(".hidden").path, atomically: true, encoding: .utf8)
+        #expect(try CredentialFiles.directory(cas.path).map { ($0.0 as NSString).lastPathComponent } == ["a.pem", "b.pem"])
+        // A plan that needs certificates but has none configured, or no CA: refused before any socket is opened.
+        var p = try plan("""
+            add filteraction name=N action=negotiate
+            add filter filterlist=L srcaddr=me dstaddr=192.0.2.7
+            """, rule: "rootca=\"CN=X\"")
+        #expect { try IPsecSync.apply(p, socket: "/nonexistent.vici") } throws: { ($0 as? ViciError)?.kind == .credentials }
+        p.credentials = IPsecPlan.Credentials(certificate: key, privateKey: key, caDirectory: dir.appendingPathComponent("none").path)
+        #expect { try IPsecSync.apply(p, socket: "/nonexistent.vici") } throws: { ($0 as? ViciError)?.description.contains("ipsec_ca_directory") == true }
+    }
+
     @Test func failuresAreRecognisedInCharonsLog() {
         func log(_ text: String, level: String = "1", ike: String = "rampart-l1") -> IPsecEvent? {
             IPsecEvent.parse(name: "log", ViciMessage([("group", "IKE"), ("level", .string(level)), ("ikesa-name", .string(ike)), ("msg", .string(text))]))

@@ -19,7 +19,7 @@ final class Charon: @unchecked Sendable {
         try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
         let conf = """
             charon-systemd {
-              load = random nonce openssl aes sha1 sha2 md5 hmac kdf gmp x509 pem pkcs1 pubkey revocation constraints kernel-netlink socket-default vici
+              load = random nonce openssl aes sha1 sha2 md5 hmac kdf gmp x509 pem pkcs1 pkcs8 pubkey revocation constraints kernel-netlink socket-default vici
               install_routes = no
               retransmit_tries = 2
               retransmit_timeout = 1
@@ -80,6 +80,10 @@ func kernelHasESP(_ ns: Namespace) throws -> Bool {
 
 @Suite(.serialized) struct IPsecTests {
     static func policy(peer: String, psk: String, extra: String = "") -> String {
+        policy(peer: peer, auth: "psk=\"\(psk)\"", extra: extra)
+    }
+
+    static func policy(peer: String, auth: String, extra: String = "") -> String {
         """
         pushd ipsec static
         add filteraction name=Secure action=negotiate qmsecmethods="ESP[AES256,SHA1] ESP[3DES,SHA1]"
@@ -87,7 +91,7 @@ func kernelHasESP(_ ns: Namespace) throws -> Bool {
         add filter filterlist=Svc srcaddr=me dstaddr=\(peer) protocol=tcp dstport=5001
         add filter filterlist=Svc srcaddr=me dstaddr=\(peer) protocol=tcp srcport=5001
         add policy name=IPsec assign=yes mmsecmethods="AES256-SHA256-14 3DES-SHA1-2"
-        add rule name=svc policy=IPsec filterlist=Svc filteraction=Secure psk="\(psk)"
+        add rule name=svc policy=IPsec filterlist=Svc filteraction=Secure \(auth)
         \(extra)
         """
     }
@@ -106,6 +110,12 @@ func kernelHasESP(_ ns: Namespace) throws -> Bool {
     /// The server and the inside host, each with its charon, its store (the policy with its key) and
     /// its rampartd, both ready; everything is stopped and removed after `body`.
     static func twoHosts(keyA: String, keyB: String, _ body: (Lab, Host, Host) throws -> Void) throws {
+        try twoHosts(authA: "psk=\"\(keyA)\"", authB: "psk=\"\(keyB)\"", body)
+    }
+
+    /// `prepare(directory, own address)` runs for each host before its rampartd starts and gives more configuration.
+    static func twoHosts(authA: String, authB: String, prepare: (URL, String) throws -> String = { _, _ in "" },
+                         _ body: (Lab, Host, Host) throws -> Void) throws {
         let lab = try Lab()
         defer { lab.teardown() }
         let a = try RampartCLI(), b = try RampartCLI()
@@ -114,11 +124,12 @@ func kernelHasESP(_ ns: Namespace) throws -> Bool {
         defer { charonA.stop() }
         let charonB = try Charon(ns: lab.inside, directory: b.directory)
         defer { charonB.stop() }
-        try a.exec(Self.policy(peer: Lab.internal4, psk: keyA))
-        try b.exec(Self.policy(peer: Lab.serverInternal4, psk: keyB))
-        let da = try DaemonHarness(cli: a, ns: lab.server, config: Self.config(charonA))
+        try a.exec(Self.policy(peer: Lab.internal4, auth: authA))
+        try b.exec(Self.policy(peer: Lab.serverInternal4, auth: authB))
+        let extraA = try prepare(a.directory, Lab.serverInternal4), extraB = try prepare(b.directory, Lab.internal4)
+        let da = try DaemonHarness(cli: a, ns: lab.server, config: Self.config(charonA) + extraA)
         defer { da.stop() }
-        let db = try DaemonHarness(cli: b, ns: lab.inside, config: Self.config(charonB))
+        let db = try DaemonHarness(cli: b, ns: lab.inside, config: Self.config(charonB) + extraB)
         defer { db.stop() }
         try da.start()
         try db.start()
@@ -291,5 +302,102 @@ func kernelHasESP(_ ns: Namespace) throws -> Bool {
         #expect(mm.contains("unknown, charon is not reachable") && mm.contains("absent.vici"), "\(mm)")
         let monitor = try da.rampart(["monitor", "--once"]).out
         #expect(monitor.contains("IPsec — Main mode security associations (IKE_SAs): unknown"), "\(monitor)")
+    }
+}
+
+/// A test PKI made with openssl: CAs and host certificates (the host's address as subjectAltName).
+struct TestPKI {
+    let directory: URL
+
+    init(_ directory: URL) throws {
+        self.directory = directory
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+    /// `ca.pem` and `ca.key`, subject `C=US, O=Rampart Test, CN=<cn>`.
+    func ca(_ name: String, cn: String) throws {
+        try sh(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", path("\(name).key"), "-out", path("\(name).pem"),
+                "-subj", "/C=US/O=Rampart Test/CN=\(cn)", "-days", "2"])
+    }
+
+    /// `<host>.pem` and `<host>.key` signed by CA `ca`.
+    func host(_ host: String, address: String, ca: String) throws {
+        try sh(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", path("\(host).key"), "-out", path("\(host).csr"),
+                "-subj", "/C=US/O=Rampart Test/CN=\(host)"])
+        try "subjectAltName=IP:\(address)\nkeyUsage=digitalSignature\n".write(toFile: path("\(host).ext"), atomically: true, encoding: .utf8)
+        try sh(["openssl", "x509", "-req", "-in", path("\(host).csr"), "-CA", path("\(ca).pem"), "-CAkey", path("\(ca).key"),
+                "-CAcreateserial", "-out", path("\(host).pem"), "-days", "2", "-extfile", path("\(host).ext")])
+    }
+
+    /// The host's rampartd files: `ipsec/host.pem`, `ipsec/host.key` (mode `keyMode`), `ipsec/ca/` with `trusted` CAs.
+    func install(_ host: String, trusted: [String], in dir: URL, keyMode: mode_t = 0o600) throws -> String {
+        let ipsec = dir.appendingPathComponent("ipsec"), cas = ipsec.appendingPathComponent("ca")
+        try FileManager.default.createDirectory(at: cas, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: path("\(host).pem"), toPath: ipsec.appendingPathComponent("host.pem").path)
+        try FileManager.default.copyItem(atPath: path("\(host).key"), toPath: ipsec.appendingPathComponent("host.key").path)
+        chmod(ipsec.appendingPathComponent("host.key").path, keyMode)
+        for ca in trusted { try FileManager.default.copyItem(atPath: path("\(ca).pem"), toPath: cas.appendingPathComponent("\(ca).pem").path) }
+        return "ipsec_certificate = \(ipsec.path)/host.pem\nipsec_private_key = \(ipsec.path)/host.key\nipsec_ca_directory = \(cas.path)\n"
+    }
+}
+
+extension IPsecTests {
+    static let rootCA = "C=US, O=Rampart Test, CN=Rampart Test CA"
+
+    @Test func rootCAAuthenticatesByCertificateAndAReloadRereadsTheKey() throws {
+        let pki = try TestPKI(FileManager.default.temporaryDirectory.appendingPathComponent("rampart-pki-\(UUID().uuidString)"))
+        defer { try? FileManager.default.removeItem(at: pki.directory) }
+        try pki.ca("root", cn: "Rampart Test CA")
+        try pki.host("host-a", address: Lab.serverInternal4, ca: "root")
+        try pki.host("host-b", address: Lab.internal4, ca: "root")
+        // Host A's key starts group-readable: refused, nothing loaded, clear traffic still dropped.
+        try Self.twoHosts(authA: "rootca=\"\(Self.rootCA)\"", authB: "rootca=\"\(Self.rootCA)\"", prepare: { dir, own in
+            try pki.install(own == Lab.serverInternal4 ? "host-a" : "host-b", trusted: ["root"], in: dir, keyMode: own == Lab.serverInternal4 ? 0o640 : 0o600)
+        }) { lab, hostA, hostB in
+            let (a, charonA, da) = (hostA.cli, hostA.charon, hostA.daemon)
+            let (charonB, db) = (hostB.charon, hostB.daemon)
+            #expect(da.eventually(5) { ((try? da.rampart(["status"], allowFailure: true).out) ?? "").contains("IPsec credentials") }, "\(da.log())")
+            let status = try da.rampart(["status"], allowFailure: true).out
+            #expect(status.contains("may be read by group or others (mode 640); chmod 600 it"), "\(status)")
+            #expect(try charonA.connections() == [])
+            try lab.listen(lab.inside, tcp: [5001])
+            #expect(try !lab.tcp(from: lab.server, Lab.internal4, 5001, timeout: 2), "negotiate without credentials must not pass clear traffic")
+
+            // Fixed and reloaded: the key is read again, the connection loaded, IKE authenticates by certificate.
+            chmod(a.directory.appendingPathComponent("ipsec/host.key").path, 0o600)
+            #expect(try da.rampart(["reload"]).status == 0)
+            #expect(da.eventually(10) { (try? charonA.connections()) == ["rampart-l1"] }, "\(da.log())")
+            _ = try lab.tcp(from: lab.server, Lab.internal4, 5001, timeout: 3)
+            #expect(da.eventually(10) { (try? charonA.ikeSAs())?["rampart-l1"] == "ESTABLISHED" }, "\(charonA.log())")
+            #expect(db.eventually(10) { (try? charonB.ikeSAs())?["rampart-l1"] == "ESTABLISHED" }, "\(charonB.log())")
+            let mm = try da.rampart(["dynamic", "show", "mmsas"]).out
+            #expect(mm.contains("C=US, O=Rampart Test, CN=host-b") && mm.contains("ESTABLISHED"), "\(mm)")
+            #expect(charonA.log().contains("authentication of 'C=US, O=Rampart Test, CN=host-b' with RSA") , "\(charonA.log())")
+            #expect(!status.contains("PRIVATE KEY") && !da.log().contains("PRIVATE KEY"))
+        }
+    }
+
+    @Test func aCertificateFromAnotherCAIsALoggedFailure() throws {
+        let pki = try TestPKI(FileManager.default.temporaryDirectory.appendingPathComponent("rampart-pki-\(UUID().uuidString)"))
+        defer { try? FileManager.default.removeItem(at: pki.directory) }
+        try pki.ca("root", cn: "Rampart Test CA")
+        try pki.ca("rogue", cn: "Rogue CA")
+        try pki.host("host-a", address: Lab.serverInternal4, ca: "root")
+        try pki.host("host-b", address: Lab.internal4, ca: "rogue")
+        // B trusts both CAs, A only its own and demands it: A must refuse B.
+        try Self.twoHosts(authA: "rootca=\"\(Self.rootCA)\"", authB: "rootca=\"\(Self.rootCA)\"", prepare: { dir, own in
+            own == Lab.serverInternal4 ? try pki.install("host-a", trusted: ["root"], in: dir) : try pki.install("host-b", trusted: ["root", "rogue"], in: dir)
+        }) { lab, hostA, hostB in
+            let (charonA, da) = (hostA.charon, hostA.daemon)
+            try lab.listen(lab.inside, tcp: [5001])
+            #expect(try !lab.tcp(from: lab.server, Lab.internal4, 5001, timeout: 2))
+            #expect(da.eventually(10) { da.log().contains("IKE security association negotiation failed") }, "\(da.log())\n\(charonA.log())")
+            #expect(try charonA.ikeSAs()["rampart-l1"] != "ESTABLISHED")
+            // Named: the peer (its address, the rule's only one) and why — the chain does not end at a trusted CA.
+            #expect(da.log().contains("IKE security association negotiation failed with 198.51.100.10 (rule 'svc' of policy 'IPsec'): no trusted RSA public key found for 'C=US, O=Rampart Test, CN=host-b'"), "\(da.log())")
+            _ = hostB
+        }
     }
 }

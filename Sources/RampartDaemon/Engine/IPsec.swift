@@ -88,7 +88,8 @@ extension PolicyEngine {
         case .failure(let c, let named, let reason):
             ipsecStats.failures += 1
             let connection = c.flatMap { name in ipsecLoaded?.connections.first { $0.name == name } }
-            let peer = named ?? connection?.remoteID
+            let onlyAddress = connection.flatMap { $0.remoteAddresses.count == 1 && $0.remoteAddresses[0] != "%any" ? $0.remoteAddresses[0] : nil }
+            let peer = named ?? connection?.remoteID ?? onlyAddress
             let now = Date()
             if let last = lastIKEFailureLogged[reason], now.timeIntervalSince(last) < 10 {
                 ipsecStats.failuresSuppressed += 1
@@ -109,7 +110,13 @@ extension PolicyEngine {
     /// are already in force and drop clear traffic a negotiate filter covers, so a charon that is
     /// missing or refuses opens nothing: it is a problem, retried with backoff (docs/ipsec.md).
     func syncIPsec() {
-        let plan = IPsecPlan.make(store, ikeVersion: config.ipsecIKEVersion, childless: config.ipsecChildless, at: wallNow)
+        var plan = IPsecPlan.make(store, ikeVersion: config.ipsecIKEVersion, childless: config.ipsecChildless, at: wallNow)
+        if plan.needsCertificates {
+            plan.credentials = IPsecPlan.Credentials(certificate: config.ipsecCertificate, privateKey: config.ipsecPrivateKey,
+                                                     caDirectory: config.ipsecCADirectory)
+        }
+        let again = ipsecReloadPending
+        ipsecReloadPending = false
         // A host that does not negotiate (and loaded nothing this run) needs no charon.
         if plan.isEmpty && (ipsecLoaded?.isEmpty ?? true) {
             ipsecLoaded = plan
@@ -118,7 +125,7 @@ extension PolicyEngine {
             clearProblem(.ipsec)
             return
         }
-        if let loaded = ipsecLoaded, loaded == plan, problems[.ipsec] == nil { return }
+        if !again, let loaded = ipsecLoaded, loaded == plan, problems[.ipsec] == nil { return }
         for line in plan.refused where ipsecLoaded?.refused.contains(line) != true {
             logger.warning("negotiate: \(line); its clear traffic stays dropped")
         }
@@ -133,7 +140,8 @@ extension PolicyEngine {
         case .failure(let error):
             let delay = min((ipsecRetryDelay ?? .milliseconds(500)) * 2, .seconds(30))
             ipsecRetryDelay = delay
-            report(.ipsec, "charon at \(config.ipsecViciSocket): \(error); negotiate filters keep dropping clear traffic, retrying")
+            let what = error.kind == .credentials ? "IPsec credentials" : "charon at \(config.ipsecViciSocket)"
+            report(.ipsec, "\(what): \(error); negotiate filters keep dropping clear traffic, retrying")
             schedule(.ipsecRetry, after: delay)
         }
     }

@@ -139,6 +139,8 @@ public actor PolicyEngine {
     var ipsecLoaded: IPsecPlan?
     var ipsecRetryDelay: Duration?
     var ipsecStats = IPsecStats()
+    /// A reload asks for the plan to be loaded again even if it did not change.
+    var ipsecReloadPending = false
     var lastIKEFailureLogged: [String: Date] = [:]
     /// Since rampartd started, for the metrics.
     var totals = Totals()
@@ -518,6 +520,8 @@ public actor PolicyEngine {
         case .success:
             break
         }
+        // Renewed certificates and keys, a charon restarted: loaded again even if the plan is the same.
+        ipsecReloadPending = true
         if case .failure(let e) = applyCurrent(reason: "reload") {
             return failed(.apply, "reload: the kernel rejected the new ruleset; the running ruleset stays: \(e)")
         }
