@@ -93,9 +93,10 @@ public struct IPsecPlan: Sendable, Equatable {
     /// The first reqid rampart hands out; charon's own start at 1, so the ranges do not meet.
     public static let firstReqid = 0x5200_0000
 
-    public static func make(_ store: Store, ikeVersion: Int = 2, childless: String = "allow", at time: Date = Date()) -> IPsecPlan {
+    public static func make(_ store: Store, dynamic: DynamicState? = nil, ikeVersion: Int = 2, childless: String = "allow", at time: Date = Date()) -> IPsecPlan {
         var plan = IPsecPlan()
         var reqid = firstReqid
+        let revocation = store.config.strongCRLCheck == 2 ? "strict" : "relaxed"
         for location in [StoreLocation.persistent, .local] {
             var s = store[location]
             var tag = location == .persistent ? "p" : "l"
@@ -111,57 +112,90 @@ public struct IPsecPlan: Sendable, Equatable {
                 let action = s.filterActions[ai]
                 guard action.action == .negotiate else { continue }
                 let where_ = "rule '\(rule.name)' of policy '\(policy.name)'"
-                guard let auth = authentication(rule, where_: where_, plan: &plan) else { continue }
+                guard let auth = authentication(rule.authMethods, where_: where_, plan: &plan) else { continue }
                 let esp = quickModeProposals(action.qmsecmethods, pfs: action.qmpfs || policy.mmpfs,
                                              group: policy.mmsecmethods.first?.group, where_: where_, plan: &plan)
-                guard !esp.esp.isEmpty || !esp.ah.isEmpty else {
-                    plan.refused.append("\(where_): no offer of filter action '\(action.name)' can be negotiated")
-                    continue
-                }
-                var connection = Connection(
+                let connection = Connection(
                     name: "rampart-\(tag)\(rule.id)", origin: where_, version: ikeVersion, remoteAddresses: [],
                     proposals: mainModeProposals(policy.mmsecmethods), rekeySeconds: policy.mmlifetime * 60,
-                    authentication: auth.0, children: [], childless: childless)
-                var peers: Set<String> = []
-                var anyPeer = false
-                for filter in s.filterLists[li].filters {
-                    let id = "\(prefix)\(filter.seq)"
-                    guard let sides = selectors(filter, id: id, plan: &plan) else { continue }
-                    for (n, side) in sides.enumerated() {
-                        if let peer = side.peer { peers.insert(peer) } else { anyPeer = true }
-                        connection.children.append(Child(
-                            name: n == 0 ? id : "\(id)-\(n + 1)", filterID: id, localTS: side.local, remoteTS: side.remote,
-                            espProposals: esp.esp, ahProposals: esp.ah, lifeSeconds: esp.seconds, lifeBytes: esp.bytes,
-                            startAction: (action.inpass || action.soft) ? "none" : "trap", reqid: reqid))
-                        reqid += 1
-                    }
-                }
-                guard !connection.children.isEmpty else { continue }
-                // strongcrlcheck 2 "fail on any CRL check error"; 0 and 1 fail only on a known revocation.
-                connection.revocation = store.config.strongCRLCheck == 2 ? "strict" : "relaxed"
-                connection.remoteAddresses = anyPeer ? ["%any"] : peers.sorted()
-                // A key is found by the peer's address; a certificate names its holder itself.
-                if case .psk = auth.0 { connection.remoteID = !anyPeer && peers.count == 1 ? peers.first : nil }
-                if case .psk = auth.0, let key = auth.1 {
-                    let owners = connection.remoteID.map { [$0] } ?? []
-                    plan.secrets.append(Secret(id: "\(connection.name)-psk", key: key, owners: owners))
-                }
-                if action.soft || action.inpass {
-                    plan.warnings.append("\(where_): inpass/soft: rampart answers a peer that negotiates but does not start IKE itself (docs/ipsec.md)")
-                }
-                plan.connections.append(connection)
+                    authentication: auth.0, children: [], childless: childless, revocation: revocation)
+                let filters = s.filterLists[li].filters.map { ("\(prefix)\($0.seq)", $0) }
+                add(connection, filters: filters, esp: esp, offersFrom: "filter action '\(action.name)'", key: auth.1,
+                    startAction: (action.inpass || action.soft) ? "none" : "trap", answerOnly: action.soft || action.inpass,
+                    reqid: &reqid, to: &plan)
             }
         }
+        // Dynamic negotiate rules: the main mode policy gives the IKE proposals and lifetime, the
+        // quick mode policy the ESP/AH offers, PFS and `soft`.
+        for rule in dynamic?.rules ?? [] where rule.inbound == .negotiate || rule.outbound == .negotiate {
+            let where_ = "dynamic rule \(rule.seq)"
+            guard let auth = authentication(rule.authMethods, where_: where_, plan: &plan) else { continue }
+            let mm = dynamic?.mainModePolicies.first { $0.name.lowercased() == rule.mmpolicy.lowercased() }
+            let qm = rule.qmpolicy.flatMap { name in dynamic?.quickModePolicies.first { $0.name.lowercased() == name.lowercased() } }
+            let group: Int?
+            switch qm?.pfsGroup.uppercased() {
+            case "GRP1": group = 1
+            case "GRP2": group = 2
+            case "GRP3": group = 3
+            case "GRPMM": group = mm?.mmsecmethods.first?.group ?? 2
+            default: group = nil
+            }
+            let esp = quickModeProposals(qm?.qmsecmethods ?? [], pfs: group != nil, group: group, where_: where_, plan: &plan)
+            let connection = Connection(
+                name: "rampart-y\(rule.seq)", origin: where_, version: ikeVersion, remoteAddresses: [],
+                proposals: mainModeProposals(mm?.mmsecmethods ?? []), rekeySeconds: (mm?.mmlifetime ?? 480) * 60,
+                authentication: auth.0, children: [], childless: childless, revocation: revocation)
+            let soft = qm?.soft ?? false
+            // Only a host that must protect what it sends starts IKE; inbound-only negotiate answers.
+            let start = !soft && rule.outbound == .negotiate ? "trap" : "none"
+            add(connection, filters: [("D\(rule.seq)", rule.filter)], esp: esp, offersFrom: "quick mode policy '\(qm?.name ?? "default")'",
+                key: auth.1, startAction: start, answerOnly: start == "none", reqid: &reqid, to: &plan)
+        }
         return plan
+    }
+
+    /// One connection with a CHILD_SA per filter (per port item), its key, into `plan`.
+    static func add(_ c: Connection, filters: [(String, Filter)], esp: (esp: [String], ah: [String], seconds: Int, bytes: Int?),
+                    offersFrom: String, key: String?, startAction: String, answerOnly: Bool, reqid: inout Int, to plan: inout IPsecPlan) {
+        var connection = c
+        guard !esp.esp.isEmpty || !esp.ah.isEmpty else {
+            plan.refused.append("\(c.origin): no offer of \(offersFrom) can be negotiated")
+            return
+        }
+        var peers: Set<String> = []
+        var anyPeer = false
+        for (id, filter) in filters {
+            guard let sides = selectors(filter, id: id, plan: &plan) else { continue }
+            for (n, side) in sides.enumerated() {
+                if let peer = side.peer { peers.insert(peer) } else { anyPeer = true }
+                connection.children.append(Child(
+                    name: n == 0 ? id : "\(id)-\(n + 1)", filterID: id, localTS: side.local, remoteTS: side.remote,
+                    espProposals: esp.esp, ahProposals: esp.ah, lifeSeconds: esp.seconds, lifeBytes: esp.bytes,
+                    startAction: startAction, reqid: reqid))
+                reqid += 1
+            }
+        }
+        guard !connection.children.isEmpty else { return }
+        connection.remoteAddresses = anyPeer ? ["%any"] : peers.sorted()
+        // A key is found by the peer's address; a certificate names its holder itself.
+        if case .psk = connection.authentication { connection.remoteID = !anyPeer && peers.count == 1 ? peers.first : nil }
+        if case .psk = connection.authentication, let key {
+            let owners = connection.remoteID.map { [$0] } ?? []
+            plan.secrets.append(Secret(id: "\(connection.name)-psk", key: key, owners: owners))
+        }
+        if answerOnly {
+            plan.warnings.append("\(c.origin): inpass/soft or inbound-only: rampart answers a peer that negotiates but does not start IKE itself (docs/ipsec.md)")
+        }
+        plan.connections.append(connection)
     }
 
     /// The first usable method in the rule's order (its preference): a pre-shared key, or a root
     /// CA (certificates). strongSwan does not fall back from one method to another within a
     /// connection, so later methods are not offered (a warning says so). Kerberos needs Active
     /// Directory and is skipped.
-    static func authentication(_ rule: Rule, where_: String, plan: inout IPsecPlan) -> (Authentication, String?)? {
+    static func authentication(_ methods: [AuthMethod], where_: String, plan: inout IPsecPlan) -> (Authentication, String?)? {
         var chosen: (Authentication, String?)?
-        for method in rule.authMethods {
+        for method in methods {
             let this: (Authentication, String?)
             switch method {
             case .presharedKey(let k): this = (.psk, k)
@@ -176,10 +210,10 @@ public struct IPsecPlan: Sendable, Equatable {
             }
         }
         if let chosen {
-            if rule.authMethods.contains(.kerberos) { plan.warnings.append("\(where_): kerberos=yes not offered: no Active Directory") }
+            if methods.contains(.kerberos) { plan.warnings.append("\(where_): kerberos=yes not offered: no Active Directory") }
             return chosen
         }
-        if rule.authMethods.contains(.kerberos) {
+        if methods.contains(.kerberos) {
             plan.refused.append("\(where_): kerberos authentication needs Active Directory, which rampart does not have; give psk= or rootca=")
         } else {
             plan.refused.append("\(where_): no authentication method (psk= or rootca=)")

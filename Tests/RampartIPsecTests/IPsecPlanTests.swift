@@ -185,6 +185,31 @@ private func plan(_ body: String, policy: String = "add policy name=P assign=yes
         #expect { try IPsecSync.apply(p, socket: "/nonexistent.vici") } throws: { ($0 as? ViciError)?.description.contains("ipsec_ca_directory") == true }
     }
 
+    @Test func dynamicNegotiateRulesTakeTheirMainAndQuickModePolicies() throws {
+        var i = Interpreter(store: Store(), dynamic: DynamicState())
+        try ScriptRunner.run(ScriptRunner.lines(of: """
+            dynamic add mmpolicy name=MM mmlifetime=60 mmsecmethods="AES256-SHA256-14 3DES-SHA1-2"
+            dynamic add qmpolicy name=QM pfsgroup=GRPMM qmsecmethods="ESP[AES256,SHA1]:50000k/600s AH[SHA1]"
+            dynamic add qmpolicy name=Soft soft=yes
+            dynamic add rule srcaddr=me dstaddr=192.0.2.7 protocol=tcp dstport=5002 mirrored=yes mmpolicy=MM qmpolicy=QM psk=dyn-key
+            dynamic add rule srcaddr=me dstaddr=192.0.2.8 protocol=udp dstport=53 mmpolicy=MM qmpolicy=Soft rootca="CN=X"
+            dynamic add rule srcaddr=me dstaddr=192.0.2.9 mmpolicy=MM qmpolicy=QM actionoutbound=permit psk=k2
+            dynamic add rule srcaddr=me dstaddr=192.0.2.10 mmpolicy=MM actioninbound=block actionoutbound=block
+            """, file: "d.netsh"), in: &i)
+        let p = IPsecPlan.make(Store(), dynamic: i.dynamic)
+        #expect(p.connections.map(\.name) == ["rampart-y1", "rampart-y2", "rampart-y3"])
+        let c = p.connections[0]
+        #expect(c.proposals == ["aes256-sha256-modp2048", "3des-sha1-modp1024"] && c.rekeySeconds == 3600)
+        // GRPMM: the main mode policy's first group; the AH offer is dropped beside the ESP one.
+        #expect(c.children.map(\.espProposals) == [["aes256-sha1-modp2048"]] && c.children[0].ahProposals.isEmpty)
+        #expect(c.children[0].name == "D1" && c.children[0].lifeSeconds == 600 && c.children[0].startAction == "trap")
+        #expect(c.remoteID == "192.0.2.7" && p.secrets.contains(IPsecPlan.Secret(id: "rampart-y1-psk", key: "dyn-key", owners: ["192.0.2.7"])))
+        // soft: answers only; certificates; outbound permit: inbound-only negotiate answers only.
+        #expect(p.connections[1].children[0].startAction == "none" && p.connections[1].authentication == .certificate(ca: "CN=X"))
+        #expect(p.connections[2].children[0].startAction == "none")
+        #expect(p.connections[2].children[0].reqid == IPsecPlan.firstReqid + 2)
+    }
+
     @Test func failuresAreRecognisedInCharonsLog() {
         func log(_ text: String, level: String = "1", ike: String = "rampart-l1") -> IPsecEvent? {
             IPsecEvent.parse(name: "log", ViciMessage([("group", "IKE"), ("level", .string(level)), ("ikesa-name", .string(ike)), ("msg", .string(text))]))

@@ -210,6 +210,37 @@ func kernelHasESP(_ ns: Namespace) throws -> Bool {
         }
     }
 
+    @Test func dynamicNegotiateRulesAreNegotiatedAndUnloadedWithThem() throws {
+        try Self.twoHosts(keyA: "static-key", keyB: "static-key") { lab, hostA, hostB in
+            let (charonA, da) = (hostA.charon, hostA.daemon)
+            let (charonB, db) = (hostB.charon, hostB.daemon)
+            for (d, peer) in [(da, Lab.internal4), (db, Lab.serverInternal4)] {
+                for command in [["dynamic", "add", "mmpolicy", "name=MM", "mmlifetime=60", "mmsecmethods=AES128-SHA256-14"],
+                                ["dynamic", "add", "qmpolicy", "name=QM", "qmsecmethods=ESP[AES128,SHA1]"],
+                                ["dynamic", "add", "rule", "srcaddr=me", "dstaddr=\(peer)", "protocol=tcp", "dstport=5002", "mirrored=yes",
+                                 "mmpolicy=MM", "qmpolicy=QM", "psk=dynamic-key"]] {
+                    let r = try d.rampart(command)
+                    #expect(r.status == 0, "\(command): \(r.err)")
+                }
+            }
+            #expect(da.eventually(5) { (try? charonA.connections())?.sorted() == ["rampart-l1", "rampart-y1"] }, "\(da.log())")
+            // The first SYN to 5002 starts the dynamic rule's IKE_SA, with the main mode policy's proposal.
+            try lab.listen(lab.inside, tcp: [5002])
+            _ = try lab.tcp(from: lab.server, Lab.internal4, 5002, timeout: 3)
+            #expect(da.eventually(10) { (try? charonA.ikeSAs())?["rampart-y1"] == "ESTABLISHED" }, "\(charonA.log())")
+            #expect(db.eventually(10) { (try? charonB.ikeSAs())?["rampart-y1"] == "ESTABLISHED" }, "\(charonB.log())")
+            let mm = try da.rampart(["dynamic", "show", "mmsas"]).out
+            #expect(mm.contains("rampart-y1") && mm.contains("AES_CBC/128/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048"), "\(mm)")
+            let policies = try lab.server.run(["ip", "xfrm", "policy"]).out
+            #expect(policies.contains("proto tcp dport 5002"), "\(policies)")
+            // Deleted: charon lets the connection and its trap policies go; the static one stays.
+            let deleted = try da.rampart(["dynamic", "delete", "rule", "srcaddr=me", "dstaddr=\(Lab.internal4)", "protocol=tcp", "dstport=5002", "mirrored=yes"])
+            #expect(deleted.status == 0, "\(deleted.err)")
+            #expect(da.eventually(5) { (try? charonA.connections()) == ["rampart-l1"] }, "\(da.log())")
+            #expect(try !lab.server.run(["ip", "xfrm", "policy"]).out.contains("dport 5002"))
+        }
+    }
+
     @Test func aWrongPreSharedKeyIsALoggedIKEFailureAndNothingPasses() throws {
         try Self.twoHosts(keyA: "the-right-key", keyB: "a-wrong-key") { lab, hostA, hostB in
             let (a, charonA, da) = (hostA.cli, hostA.charon, hostA.daemon)

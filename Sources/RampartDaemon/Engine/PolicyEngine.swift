@@ -103,7 +103,10 @@ public actor PolicyEngine {
     var fleetConnection: String?
     var domainRefused: (revision: Int64, reason: String)?
     var storeState = StoreState.notLoaded
-    var dynamic = DynamicState()
+    /// Runtime-only rules and main/quick mode policies; their negotiate rules are charon's too.
+    var dynamic = DynamicState() {
+        didSet { if dynamic != oldValue { syncIPsec() } }
+    }
     var problems: [ProblemArea: String] = [:]
     var services: [String: ServiceState] = [:]
     /// How often each service has failed, and why the last time: kept after it runs again.
