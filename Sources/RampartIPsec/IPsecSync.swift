@@ -63,6 +63,15 @@ public enum IPsecSync {
             var m = ViciMessage()
             m["name"] = .string(name)
             try vici.command("unload-conn", m)
+            // Unloading removes the traps, not SAs already up: those are closed (DELETE sent to
+            // the peer; charon does it in the background, -1 = do not wait). None up is fine.
+            var t = ViciMessage()
+            t["ike"] = .string(name)
+            t["timeout"] = "-1"
+            let answer = try vici.call("terminate", t).response
+            if answer.string("success") != "yes", let why = answer.string("errmsg"), !why.contains("no matching") {
+                throw ViciError(.refused, "terminate \(name): \(why)")
+            }
             report.unloaded.append(name)
         }
         let keys = Set(plan.secrets.map(\.id))

@@ -204,8 +204,12 @@ func kernelHasESP(_ ns: Namespace) throws -> Bool {
             let removed = try da.rampart(["static", "delete", "rule", "name=svc", "policy=IPsec"])
             #expect(removed.status == 0, "\(removed.err)")
             #expect(da.eventually(5) { (try? charonA.connections()) == [] }, "\(da.log())")
+            // The traps go with the connection; an SA that was up is closed, its policies with it.
+            #expect(da.eventually(5) { ((try? lab.server.run(["ip", "xfrm", "policy"]).out) ?? "dport 5001").contains("dport 5001") == false },
+                    "\((try? lab.server.run(["ip", "xfrm", "policy"]).out) ?? "")")
             let after = try lab.server.run(["ip", "xfrm", "policy"]).out
             #expect(!after.contains("dport 5001") && !after.contains("sport 5001"), "\(after)")
+            #expect(try lab.server.run(["ip", "xfrm", "state"]).out.isEmpty, "the SAs are deleted too")
             #expect(da.log().contains("unloaded rampart-l1"), "\(da.log())")
         }
     }

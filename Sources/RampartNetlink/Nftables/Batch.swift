@@ -1,7 +1,7 @@
 import CNetfilter
 
-/// One nfnetlink batch being built: BATCH_BEGIN, the messages, BATCH_END (with NLM_F_ACK, so a
-/// committed transaction is confirmed). Messages are laid end to end in one buffer and sent with
+/// One nfnetlink batch being built: BATCH_BEGIN, the messages, BATCH_END (the last message and
+/// BATCH_END with NLM_F_ACK, so a committed transaction is confirmed on every kernel). Messages are laid end to end in one buffer and sent with
 /// a single sendmsg; every message keeps its sequence number, place and a label so an error can
 /// be traced back to the rule, set or chain that caused it.
 final class Batch {
@@ -41,7 +41,19 @@ final class Batch {
         }
     }
 
+    /// The last message before BATCH_END, asked for an acknowledgement too: kernels before 6.10
+    /// never acknowledge BATCH_END itself (Debian 12's 6.1 among them). Its ACK is delivered only
+    /// after the commit, and a failed commit is reported as an error on BATCH_BEGIN.
+    private(set) var lastSequence: UInt32 = 0
+
     func finish() {
+        if let last = entries.last, entries.count > 1 {
+            lastSequence = last.sequence
+            // nlmsghdr.nlmsg_flags: bytes 6–7, host order.
+            let flags = UInt16(bytes[last.offset + 6]) | UInt16(bytes[last.offset + 7]) << 8 | UInt16(NLM_F_ACK)
+            bytes[last.offset + 6] = UInt8(flags & 0xff)
+            bytes[last.offset + 7] = UInt8(flags >> 8)
+        }
         let seq = numbers.next()
         endSequence = seq
         append(seq, label: "batch end", expressions: nil) { buffer in

@@ -179,7 +179,7 @@ public final class NftablesClient {
             for message in NetlinkMessages(bytes: datagram) where message.type == UInt16(NLMSG_ERROR) {
                 guard let reply = ErrorReply(message) else { continue }
                 if reply.error == 0 {
-                    if message.sequence == batch.endSequence { committed = true }
+                    if message.sequence == batch.endSequence || message.sequence == batch.lastSequence { committed = true }
                     continue
                 }
                 firstErrno = firstErrno ?? reply.error
