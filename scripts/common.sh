@@ -50,6 +50,11 @@ ensure_packages() {
     [ -e /usr/lib/ipsec/plugins/libstrongswan-vici.so ] || missing+=(strongswan-swanctl)
     [ -e /usr/lib/ipsec/plugins/libstrongswan-openssl.so ] || missing+=(libstrongswan-standard-plugins)
     command -v tcpdump >/dev/null 2>&1 || missing+=(tcpdump)
+    # This kernel may lack ESP/AH: those tests boot Debian's kernel in qemu (scripts/esp-vm.sh).
+    command -v qemu-system-x86_64 >/dev/null 2>&1 || missing+=(qemu-system-x86)
+    [ -x /bin/busybox ] || missing+=(busybox-static)
+    command -v cpio >/dev/null 2>&1 || missing+=(cpio)
+    command -v depmod >/dev/null 2>&1 || missing+=(kmod)
     if [ "${#missing[@]}" -gt 0 ]; then
         echo "installing: ${missing[*]}"
         as_root apt-get update -qq

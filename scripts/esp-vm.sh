@@ -20,7 +20,11 @@ prepare() {
     done
     rm -rf "$cache" && mkdir -p "$cache/deb" "$cache/root" "$cache/initramfs/bin" "$cache/initramfs/modules"
     local pkg
-    pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+    pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+    if [ -z "$pkg" ]; then
+        apt-get update -qq >/dev/null 2>&1 || true
+        pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+    fi
     [ -n "$pkg" ] || { echo "esp-vm: apt does not know linux-image-amd64" >&2; exit 2; }
     (cd "$cache/deb" && apt-get download "$pkg" >/dev/null 2>&1) || { echo "esp-vm: cannot download $pkg" >&2; exit 2; }
     dpkg-deb -x "$cache"/deb/*.deb "$cache/root"

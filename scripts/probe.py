@@ -11,6 +11,10 @@
   probe.py flood HOST --rate R --seconds S --ports A-B   UDP datagrams at R/s (at most) for S s, to ports A..B
                                             in turn; prints how many were sent (bounded: R*S at most)
   probe.py pings HOST --count N             send N ICMP echo requests (raw), without waiting for replies
+  probe.py echo --tcp PORT                  a TCP echo server (IPv4 and IPv6) until killed
+  probe.py stream HOST PORT --seconds S --interval I   one TCP connection: a numbered line every I s for
+                                            S s, each echoed back in order; prints "sent N echoed M";
+                                            exit 0 only if every line came back on that one connection
 """
 import struct
 import argparse
@@ -47,6 +51,58 @@ def serve(tcp_ports, udp_ports):
             else:
                 data, peer = s.recvfrom(2048)
                 s.sendto(data, peer)
+
+
+def echo(port):
+    import threading
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.bind(("::", port))
+    s.listen(16)
+    print("ready", flush=True)
+
+    def answer(conn):
+        with conn:
+            while True:
+                data = conn.recv(4096)
+                if not data:
+                    return
+                conn.sendall(data)
+
+    while True:
+        conn, _ = s.accept()
+        threading.Thread(target=answer, args=(conn,), daemon=True).start()
+
+
+def stream(host, port, seconds, interval):
+    s = socket.create_connection((host, port), timeout=10)
+    s.settimeout(10)
+    sent = echoed = 0
+    pending = b""
+    end = time.monotonic() + seconds
+    try:
+        while time.monotonic() < end:
+            sent += 1
+            line = b"%d\n" % sent
+            s.sendall(line)
+            while not pending.endswith(b"\n"):
+                chunk = s.recv(4096)
+                if not chunk:
+                    raise OSError("closed by the peer")
+                pending += chunk
+            if pending != line:
+                raise OSError("out of order: %r" % pending)
+            pending = b""
+            echoed += 1
+            time.sleep(interval)
+    except OSError as e:
+        print("sent %d echoed %d: %s" % (sent, echoed, e), flush=True)
+        return 1
+    finally:
+        s.close()
+    print("sent %d echoed %d" % (sent, echoed), flush=True)
+    return 0
 
 
 def family(host):
@@ -204,8 +260,19 @@ def main():
     p = sub.add_parser("reach")
     p.add_argument("host")
     p.add_argument("--timeout", type=float, default=3.0)
+    p = sub.add_parser("echo")
+    p.add_argument("--tcp", type=int, required=True)
+    p = sub.add_parser("stream")
+    p.add_argument("host")
+    p.add_argument("port", type=int)
+    p.add_argument("--seconds", type=float, default=10)
+    p.add_argument("--interval", type=float, default=0.2)
     a = parser.parse_args()
-    if a.cmd == "serve":
+    if a.cmd == "echo":
+        echo(a.tcp)
+    elif a.cmd == "stream":
+        sys.exit(stream(a.host, a.port, a.seconds, a.interval))
+    elif a.cmd == "serve":
         serve(a.tcp, a.udp)
     elif a.cmd == "attempts":
         sys.exit(attempts(a.host, a.port, a.seconds))

@@ -83,10 +83,12 @@ func kernelHasESP(_ ns: Namespace) throws -> Bool {
         policy(peer: peer, auth: "psk=\"\(psk)\"", extra: extra)
     }
 
-    static func policy(peer: String, auth: String, extra: String = "") -> String {
+    static let defaultOffers = "ESP[AES256,SHA1] ESP[3DES,SHA1]"
+
+    static func policy(peer: String, auth: String, offers: String = defaultOffers, extra: String = "") -> String {
         """
         pushd ipsec static
-        add filteraction name=Secure action=negotiate qmsecmethods="ESP[AES256,SHA1] ESP[3DES,SHA1]"
+        add filteraction name=Secure action=negotiate qmsecmethods="\(offers)"
         add filterlist name=Svc
         add filter filterlist=Svc srcaddr=me dstaddr=\(peer) protocol=tcp dstport=5001
         add filter filterlist=Svc srcaddr=me dstaddr=\(peer) protocol=tcp srcport=5001
@@ -114,7 +116,7 @@ func kernelHasESP(_ ns: Namespace) throws -> Bool {
     }
 
     /// `prepare(directory, own address)` runs for each host before its rampartd starts and gives more configuration.
-    static func twoHosts(authA: String, authB: String, prepare: (URL, String) throws -> String = { _, _ in "" },
+    static func twoHosts(authA: String, authB: String, offers: String = defaultOffers, prepare: (URL, String) throws -> String = { _, _ in "" },
                          _ body: (Lab, Host, Host) throws -> Void) throws {
         let lab = try Lab()
         defer { lab.teardown() }
@@ -124,8 +126,8 @@ func kernelHasESP(_ ns: Namespace) throws -> Bool {
         defer { charonA.stop() }
         let charonB = try Charon(ns: lab.inside, directory: b.directory)
         defer { charonB.stop() }
-        try a.exec(Self.policy(peer: Lab.internal4, auth: authA))
-        try b.exec(Self.policy(peer: Lab.serverInternal4, auth: authB))
+        try a.exec(Self.policy(peer: Lab.internal4, auth: authA, offers: offers))
+        try b.exec(Self.policy(peer: Lab.serverInternal4, auth: authB, offers: offers))
         let extraA = try prepare(a.directory, Lab.serverInternal4), extraB = try prepare(b.directory, Lab.internal4)
         let da = try DaemonHarness(cli: a, ns: lab.server, config: Self.config(charonA) + extraA)
         defer { da.stop() }
@@ -198,6 +200,8 @@ func kernelHasESP(_ ns: Namespace) throws -> Bool {
             da.kill9()
             let kept = try lab.server.run(["ip", "xfrm", "policy"]).out
             #expect(kept.contains("proto tcp dport 5001"), "\(kept)")
+            // With ESP the SA itself outlives rampartd: connections still go through, protected.
+            if esp { #expect(try lab.tcp(from: lab.server, Lab.internal4, 5001, timeout: 3), "protection must stay in force after kill -9") }
 
             // Restarted and then the filter removed: the connection is unloaded, its policies are gone.
             try da.start()
