@@ -64,6 +64,21 @@ struct CLI {
         }
     }
 
+    /// Without rampartd, `dynamic show mmsas|qmsas|stats` ask charon at its default socket
+    /// themselves; charon absent is said, not shown as "no SAs".
+    @Test func ipsecViewsWithoutTheDaemonAskCharonOrSayItIsAway() throws {
+        let cli = try CLI()
+        defer { cli.cleanup() }
+        let charonHere = FileManager.default.fileExists(atPath: "/run/charon.vici")
+        let mm = try cli.run(["dynamic", "show", "mmsas"])
+        #expect(mm.status == 0 && mm.stdout.hasPrefix("Main mode security associations (IKE_SAs): "), "\(mm.stdout)\(mm.stderr)")
+        if !charonHere { #expect(mm.stdout.contains("unknown, charon is not reachable: cannot reach charon at /run/charon.vici")) }
+        let stats = try cli.run(["dynamic", "show", "stats", "type=ike"])
+        #expect(stats.stdout.contains("IKE (main mode) statistics") && stats.stdout.contains("(rampartd's event counts)  not running or not asked"), "\(stats.stdout)")
+        let bad = try cli.run(["dynamic", "show", "stats", "type=both"])
+        #expect(bad.status != 0 && bad.stderr.contains("type=both: ike, ipsec or all"), "\(bad.stderr)")
+    }
+
     /// One version: debian/changelog's top entry, written into Version.swift by scripts/version.sh.
     @Test func versionIsTheChangelogs() throws {
         let changelog = try String(contentsOf: CLI.repository.appendingPathComponent("debian/changelog"), encoding: .utf8)
