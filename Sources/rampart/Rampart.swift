@@ -154,11 +154,11 @@ struct UpgradeStore: ParsableCommand {
 
 struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show stored objects ('show all', 'show policy NAME', …) or the effective ordered filter list ('show active').")
+        abstract: "Show stored objects ('show all', 'show policy NAME', …), the effective ordered filter list ('show active'), or IPsec's SAs and statistics ('show mmsas', 'show qmsas', 'show stats').")
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(parsing: .allUnrecognized, help: "all | policy | filterlist | filteraction | rule | store | active, with netsh parameters.")
+    @Argument(parsing: .allUnrecognized, help: "all | policy | filterlist | filteraction | rule | store | active | dynamic | mmsas | qmsas | stats, with netsh parameters.")
     var words: [String] = []
 
     func run() throws {
@@ -175,6 +175,11 @@ struct Show: ParsableCommand {
             } else {
                 print(ActiveListing.text(filters), terminator: "")
             }
+            return
+        }
+        // The IP Security Monitor's SA views and statistics are netsh's dynamic ones.
+        if let first = words.first?.lowercased(), ["mmsas", "qmsas", "stats"].contains(first) {
+            try runSingle(context: "dynamic", words: ["show"] + words, global: global)
             return
         }
         try runSingle(context: "static", words: ["show"] + words, global: global)

@@ -75,6 +75,9 @@ struct CLI {
         if !charonHere { #expect(mm.stdout.contains("unknown, charon is not reachable: cannot reach charon at /run/charon.vici")) }
         let stats = try cli.run(["dynamic", "show", "stats", "type=ike"])
         #expect(stats.stdout.contains("IKE (main mode) statistics") && stats.stdout.contains("(rampartd's event counts)  not running or not asked"), "\(stats.stdout)")
+        // `rampart show qmsas` is the same as the dynamic context's.
+        let qm = try cli.run(["show", "qmsas"])
+        #expect(qm.status == 0 && qm.stdout.hasPrefix("Quick mode security associations (CHILD_SAs): "), "\(qm.stdout)\(qm.stderr)")
         let bad = try cli.run(["dynamic", "show", "stats", "type=both"])
         #expect(bad.status != 0 && bad.stderr.contains("type=both: ike, ipsec or all"), "\(bad.stderr)")
     }
