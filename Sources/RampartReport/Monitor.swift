@@ -214,16 +214,6 @@ public enum MonitorView {
         let genericText = TextTable.render(generic)
         let dropsText = s.drops.isEmpty ? "  none\n" : TextTable.render(drops)
         let setsText = TextTable.render(sets)
-        var specificLines = TextTable.render(specific).split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
-        if let height {
-            let fixed = head.split(separator: "\n", omittingEmptySubsequences: false).count + genericText.split(separator: "\n").count
-                + dropsText.split(separator: "\n").count + setsText.split(separator: "\n").count + 8
-            let room = max(2, height - fixed)
-            if specificLines.count > room {
-                let hidden = specificLines.count - (room - 1)
-                specificLines = Array(specificLines.prefix(room - 1)) + ["  … \(hidden) more (rampart monitor --once shows all)"]
-            }
-        }
         var ipsecText = ""
         if let v = s.ipsec {
             ipsecText = "\nIPsec — " + v.mainModeText() + v.quickModeText()
@@ -233,6 +223,16 @@ public enum MonitorView {
             }
             ipsecText += "Statistics: " + (stats.isEmpty ? "no events, no xfrm errors" : stats.joined(separator: ", ")) + "\n"
             if let last = v.lastFailure { ipsecText += "Last negotiation failure: \(last)\n" }
+        }
+        var specificLines = TextTable.render(specific).split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+        if let height {
+            let fixed = head.split(separator: "\n", omittingEmptySubsequences: false).count + genericText.split(separator: "\n").count
+                + dropsText.split(separator: "\n").count + setsText.split(separator: "\n").count + ipsecText.split(separator: "\n").count + 8
+            let room = max(2, height - fixed)
+            if specificLines.count > room {
+                let hidden = specificLines.count - (room - 1)
+                specificLines = Array(specificLines.prefix(room - 1)) + ["  … \(hidden) more (rampart monitor --once shows all)"]
+            }
         }
         return head + "\nGeneric filters (as configured)\n" + genericText
             + "\nSpecific filters (server types and host names expanded; counters since the last apply)\n" + specificLines.joined(separator: "\n") + "\n"
