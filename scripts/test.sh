@@ -11,8 +11,11 @@ swift build --build-tests
 # boot tests below install, upgrade and remove it under systemd.
 "$repo_root/scripts/package-test.sh"
 # Bounded: a hang fails the run with the tests that never finished and their threads' stacks,
-# instead of using up CI's time (RAMPART_TEST_TIMEOUT seconds; the suite takes about 4 minutes).
-"$repo_root/scripts/bounded-test.sh" "${RAMPART_TEST_TIMEOUT:-2400}" swift test --skip-build
+# instead of using up CI's time (RAMPART_TEST_TIMEOUT seconds; the suite takes about 5 minutes).
+"$repo_root/scripts/bounded-test.sh" "${RAMPART_TEST_TIMEOUT:-2400}" swift test --skip-build --skip ESPVirtualMachineTests
+# The IPsec tests that need ESP and AH in the kernel, in a VM booting Debian's kernel (this one may
+# have neither): on their own, since software emulation keeps both cores busy (docs/ipsec.md#tests).
+"$repo_root/scripts/bounded-test.sh" 1800 swift test --skip-build --filter ESPVirtualMachineTests
 # Every input a fuzz target once crashed on (fuzz/crashes/TARGET-what), replayed: fixed stays fixed.
 bin="$(swift build --show-bin-path)"
 for f in fuzz/crashes/*; do name="${f##*/}"; "$bin/rampart-fuzz" "${name%%-*}" "$f"; done
