@@ -219,6 +219,28 @@ func kernelHasESP(_ ns: Namespace) throws -> Bool {
         }
     }
 
+    /// `ipsec_ike_version = 1`: main mode and quick mode, what a Windows Server 2003 peer speaks,
+    /// with its classic offers (3DES-SHA1, ESP[3DES,SHA1]).
+    @Test func ikeV1MainModeAndQuickModeForWindowsServer2003Peers() throws {
+        try Self.twoHosts(authA: "psk=\"v1-key\"", authB: "psk=\"v1-key\"", offers: "ESP[3DES,SHA1]", prepare: { _, _ in "ipsec_ike_version = 1\n" }) { lab, hostA, hostB in
+            let (charonA, da) = (hostA.charon, hostA.daemon)
+            try lab.listen(lab.inside, tcp: [5001])
+            let esp = try kernelHasESP(lab.server)
+            let connected = try lab.tcp(from: lab.server, Lab.internal4, 5001, timeout: 5)
+            #expect(da.eventually(15) { (try? charonA.ikeSAs())?["rampart-l1"] == "ESTABLISHED" }, "\(charonA.log())")
+            #expect(hostB.daemon.eventually(15) { (try? hostB.charon.ikeSAs())?["rampart-l1"] == "ESTABLISHED" }, "\(hostB.charon.log())")
+            let mm = try da.rampart(["dynamic", "show", "mmsas"]).out
+            #expect(mm.contains("IKEv1") && mm.contains("ESTABLISHED"), "\(mm)")
+            if esp {
+                #expect(connected, "IKEv1 quick mode installs the CHILD_SA and the connection runs over it")
+                let qm = try da.rampart(["dynamic", "show", "qmsas"]).out
+                #expect(qm.contains("INSTALLED") && qm.contains("3DES_CBC/HMAC_SHA1_96"), "\(qm)")
+            } else {
+                #expect(!connected, "no ESP in this kernel, yet the connection went through in clear")
+            }
+        }
+    }
+
     @Test func dynamicNegotiateRulesAreNegotiatedAndUnloadedWithThem() throws {
         try Self.twoHosts(keyA: "static-key", keyB: "static-key") { lab, hostA, hostB in
             let (charonA, da) = (hostA.charon, hostA.daemon)
