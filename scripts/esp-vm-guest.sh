@@ -10,10 +10,19 @@ mkdir -p /dev/pts /dev/shm 2>/dev/null
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
 mount -t tmpfs tmpfs /run
-mount -t tmpfs tmpfs /tmp
-mount -t tmpfs tmpfs /var/tmp
-cache=$(cd "$(dirname "$0")/.." && pwd)/.build/esp-vm
-cache=${RAMPART_VM_CACHE:-$cache}
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cache=${RAMPART_VM_CACHE:-$repo/.build/esp-vm}
+# The guest's own /tmp and /var/tmp; a checkout (or cache) under them stays where it was, bound back.
+for d in /tmp /var/tmp; do
+    mkdir -p "/run/host$d"
+    mount --bind "$d" "/run/host$d"
+    mount -t tmpfs tmpfs "$d"
+    for keep in "$repo" "$cache"; do
+        case "$keep" in
+            "$d"/*) mkdir -p "$keep"; mount --bind "/run/host$d/${keep#"$d"/}" "$keep" ;;
+        esac
+    done
+done
 # The shared root has no /lib/modules for this kernel (and cannot get one): the kernel's module
 # requests go to a modprobe that looks in the unpacked package instead.
 printf '#!/bin/sh\nexec /sbin/modprobe -d %s "$@"\n' "$cache/root" > /run/modprobe
@@ -30,7 +39,7 @@ for m in esp4 esp6 ah4 ah6 xfrm_user veth nf_tables nfnetlink_log nf_log_syslog 
          $(cd "$mods/net" && ls netfilter/nft_*.ko* ipv4/netfilter/nft_*.ko* ipv6/netfilter/nft_*.ko* 2>/dev/null | sed 's|.*/||; s|\.ko.*||'); do
     /run/modprobe "$m" 2>/dev/null
 done
-cd "$(dirname "$0")/.."
+cd "$repo"
 bash /run/out/cmd > /run/out/log 2>&1
 echo $? > /run/out/rc
 sync
