@@ -76,7 +76,7 @@ let package = Package(
             swiftSettings: strict
         ),
         // IPsec through strongSwan: the VICI protocol (pure wire codec for now).
-        .target(name: "RampartIPsec", dependencies: ["RampartPolicy", "RampartCompiler"], swiftSettings: strict),
+        .target(name: "RampartIPsec", dependencies: ["RampartPolicy", "RampartCompiler", "RampartSystem"], swiftSettings: strict),
         // Helpers for tests and benchmarks only. The pure kit (fixtures, the deterministic
         // generator) links no C library; the namespace kit (netns, processes, notify sockets) is
         // for the integration tests and benchmarks.

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import RampartSystem
 
 /// Puts an `IPsecPlan` into charon over VICI: keys first, then every connection (charon replaces
 /// one loaded under the same name and re-installs its traps), then unloads rampart's connections
@@ -136,46 +137,33 @@ public enum IPsecSync {
     }
 }
 
-/// Reading the files of certificate authentication: bounded, regular files only, a private key
-/// refused when group or others may read it (as ssh does).
+/// Reading the files of certificate authentication (bounded, regular files only, `SourceFile`);
+/// a private key is refused when group or others may read it (as ssh does).
 enum CredentialFiles {
     static let limit = 64 * 1024
 
     static func read(_ path: String, what: String, secret: Bool = false) throws(ViciError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else { throw ViciError(.credentials, "\(what) \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { throw ViciError(.credentials, "\(what) \(path): not a regular file") }
+        guard stat(path, &st) == 0 else { throw ViciError(.credentials, "\(what) \(path): \(String(cString: strerror(errno)))") }
         if secret && st.st_mode & 0o077 != 0 {
             throw ViciError(.credentials, "\(what) \(path) may be read by group or others (mode \(String(st.st_mode & 0o777, radix: 8))); chmod 600 it")
         }
-        guard st.st_size > 0, st.st_size <= limit else { throw ViciError(.credentials, "\(what) \(path): \(st.st_size) bytes, not 1 to \(limit)") }
-        var bytes = [UInt8](repeating: 0, count: Int(st.st_size))
-        var got = 0
-        while got < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + got, $0.count - got) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw ViciError(.credentials, "\(what) \(path): short read") }
-            got += n
+        switch SourceFile.read(path, limit: limit) {
+        case .success(let bytes) where !bytes.isEmpty: return bytes
+        case .success: throw ViciError(.credentials, "\(what) \(path) is empty")
+        case .failure(let f): throw ViciError(.credentials, "\(what): \(f.message)")
         }
-        return bytes
     }
 
     /// Every regular file of the directory, by name (hidden files and subdirectories skipped).
     static func directory(_ path: String) throws(ViciError) -> [(String, [UInt8])] {
-        guard let dir = opendir(path) else { throw ViciError(.credentials, "CA directory \(path) (ipsec_ca_directory): \(String(cString: strerror(errno)))") }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if !name.hasPrefix(".") { names.append(name) }
-        }
-        closedir(dir)
+        let names: [String]
+        do { names = try SourceFile.list(path) } catch { throw ViciError(.credentials, "CA directory (ipsec_ca_directory): \(error.message)") }
         var out: [(String, [UInt8])] = []
-        for name in names.sorted() {
+        for name in names.sorted() where !name.hasPrefix(".") {
             let full = path.hasSuffix("/") ? path + name : path + "/" + name
             var st = stat()
-            guard lstat(full, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
+            guard stat(full, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
             out.append((full, try read(full, what: "CA certificate")))
         }
         return out

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import RampartSystem
 
 /// The kernel's IPsec (xfrm) counters of this network namespace, `/proc/net/xfrm_stat`: packets
 /// without an SA, failing authentication or decryption, replays… (Documentation/networking/xfrm_proc.rst).
@@ -27,15 +25,7 @@ public struct XfrmStats: Codable, Sendable, Equatable {
 
     /// nil when the kernel has no xfrm statistics (CONFIG_XFRM_STATISTICS off).
     public static func read(path: String = "/proc/net/xfrm_stat") -> XfrmStats? {
-        guard let f = fopen(path, "r") else { return nil }
-        defer { fclose(f) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = fread(&buffer, 1, buffer.count, f)
-            if n <= 0 { break }
-            bytes += buffer[0..<n]
-        }
+        guard case .success(let bytes) = SourceFile.read(path, limit: 64 * 1024), !bytes.isEmpty else { return nil }
         return parse(String(decoding: bytes, as: UTF8.self))
     }
 
@@ -78,14 +68,17 @@ public struct IPsecView: Codable, Sendable, Equatable {
     public var listing: SAListing?
     /// Why `listing` is missing: charon unreachable, refused, timed out.
     public var charonError: String?
-    /// charon's own `stats`: uptime, IKE_SAs total and half-open.
+    /// charon's own `stats`: IKE_SAs total and half-open; since when it runs.
     public var charon: [Count]
+    public var charonSince: String?
     /// rampartd's counts of charon's events since it started; nil when not asked through rampartd.
     public var daemon: [Count]?
     public var lastFailure: String?
     public var xfrm: XfrmStats?
 
-    public init(listing: SAListing?, charonError: String?, charon: [Count], daemon: [Count]?, lastFailure: String?, xfrm: XfrmStats?) {
+    public init(listing: SAListing?, charonError: String?, charon: [Count], daemon: [Count]?, lastFailure: String?, xfrm: XfrmStats?,
+                charonSince: String? = nil) {
+        self.charonSince = charonSince
         self.listing = listing
         self.charonError = charonError
         self.charon = charon
@@ -100,11 +93,12 @@ public struct IPsecView: Codable, Sendable, Equatable {
         var listing: SAListing?
         var error: String?
         var charon: [Count] = []
+        var since: String?
         do {
             let client = try ViciClient(path: socket, timeoutMilliseconds: timeoutMilliseconds)
             listing = SAListing(items: try client.call("list-sas", streaming: "list-sa").items)
             let stats = try client.call("stats").response
-            if let since = stats.section("uptime")?.string("since") { charon.append(Count(name: "running since \(since)", value: -1)) }
+            since = stats.section("uptime")?.string("since")
             if let ike = stats.section("ikesas") {
                 if let t = ike.string("total").flatMap({ Int($0) }) { charon.append(Count(name: "IKE_SAs", value: t)) }
                 if let h = ike.string("half-open").flatMap({ Int($0) }) { charon.append(Count(name: "IKE_SAs half-open", value: h)) }
@@ -112,7 +106,8 @@ public struct IPsecView: Codable, Sendable, Equatable {
         } catch let e {
             error = e.description
         }
-        return IPsecView(listing: listing, charonError: error, charon: charon, daemon: daemon, lastFailure: lastFailure, xfrm: XfrmStats.read())
+        return IPsecView(listing: listing, charonError: error, charon: charon, daemon: daemon, lastFailure: lastFailure, xfrm: XfrmStats.read(),
+                         charonSince: since)
     }
 
     /// Only rampart's connections (`rampart-…`).

@@ -33,7 +33,8 @@ extension IPsecView {
             out += "IKE (main mode) statistics\n"
             var rows: [[String]] = []
             if charonError != nil { rows.append(["charon", "not reachable: \(charonError!)"]) }
-            for c in charon { rows.append(c.value < 0 ? ["charon", c.name] : [c.name, String(c.value)]) }
+            if let charonSince { rows.append(["charon", "running since \(charonSince)"]) }
+            for c in charon { rows.append([c.name, String(c.value)]) }
             for c in daemon ?? [] { rows.append([c.name, String(c.value)]) }
             if let lastFailure { rows.append(["Last negotiation failure", lastFailure]) }
             if daemon == nil { rows.append(["(rampartd's event counts)", "not running or not asked"]) }
@@ -94,6 +95,7 @@ extension IPsecView {
             var fields: [(String, JSONValue)] = [("charon_error", error)]
             if q.ike {
                 fields.append(("charon", .object(charon.map { ($0.name, .int($0.value)) })))
+                fields.append(("charon_since", charonSince.map { .string($0) } ?? .null))
                 fields.append(("rampartd", daemon.map { d in .object(d.map { ($0.name, .int($0.value)) }) } ?? .null))
                 fields.append(("last_failure", lastFailure.map { .string($0) } ?? .null))
             }
