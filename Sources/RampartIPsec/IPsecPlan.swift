@@ -199,7 +199,7 @@ public struct IPsecPlan: Sendable, Equatable {
             let this: (Authentication, String?)
             switch method {
             case .presharedKey(let k): this = (.psk, k)
-            case .rootCA(let dn): this = (.certificate(ca: dn), nil)
+            case .rootCA(let dn): this = (.certificate(ca: caName(dn)), nil)
             case .kerberos: continue
             }
             if let chosen {
@@ -219,6 +219,16 @@ public struct IPsecPlan: Sendable, Equatable {
             plan.refused.append("\(where_): no authentication method (psk= or rootca=)")
         }
         return nil
+    }
+
+    /// Windows writes `rootca="DN certmap:yes excludecaname:no"`: the options are not part of the
+    /// CA's name (they have no counterpart in charon and are dropped).
+    static func caName(_ text: String) -> String {
+        var words = text.split(separator: " ", omittingEmptySubsequences: false)
+        while let last = words.last, ["certmap:yes", "certmap:no", "excludecaname:yes", "excludecaname:no", ""].contains(last.lowercased()) {
+            words.removeLast()
+        }
+        return words.joined(separator: " ")
     }
 
     static let espCipher = ["DES": "des", "3DES": "3des", "AES128": "aes128", "AES192": "aes192", "AES256": "aes256", "None": "null"]

@@ -140,6 +140,10 @@ private func plan(_ body: String, policy: String = "add policy name=P assign=yes
         #expect(remote.string("id") == nil && remote.string("revocation") == "relaxed")
         if case .list(let certs)? = local["certs"] { #expect(certs == [cert]) } else { Issue.record("no local certs") }
 
+        // Windows' options after the name are not part of it.
+        #expect(IPsecPlan.caName("C=US, O=Example, CN=Example Root CA certmap:yes excludecaname:no") == "C=US, O=Example, CN=Example Root CA")
+        #expect(IPsecPlan.caName("CN=A Name With Spaces") == "CN=A Name With Spaces")
+
         // strongcrlcheck 2: any CRL error fails the peer.
         var strictStore = try storeFrom("pushd ipsec static\nadd filteraction name=N action=negotiate\nadd filter filterlist=L srcaddr=me dstaddr=192.0.2.7\nadd policy name=P assign=yes\nadd rule name=R policy=P filterlist=L filteraction=N rootca=\"\(dn)\"\n")
         strictStore.config.strongCRLCheck = 2
