@@ -12,6 +12,10 @@
                                             in turn; prints how many were sent (bounded: R*S at most)
   probe.py pings HOST --count N             send N ICMP echo requests (raw), without waiting for replies
   probe.py echo --tcp PORT                  a TCP echo server (IPv4 and IPv6) until killed
+  probe.py sink --udp PORTS --seconds S      count UDP datagrams (IPv4 and IPv6) for S s; print "PORT DESTINATION"
+                                            per datagram received, then "done"
+  probe.py send HOST PORT --from ADDR --count N   N UDP datagrams out of ADDR's interface: to a unicast,
+                                            broadcast (255.255.255.255, a subnet's) or multicast address
   probe.py stream HOST PORT --seconds S --interval I   one TCP connection: a numbered line every I s for
                                             S s, each echoed back in order; prints "sent N echoed M";
                                             exit 0 only if every line came back on that one connection
@@ -102,6 +106,60 @@ def stream(host, port, seconds, interval):
     finally:
         s.close()
     print("sent %d echoed %d" % (sent, echoed), flush=True)
+    return 0
+
+
+IP_PKTINFO = 8  # linux/in.h; Python's socket module does not name it
+
+
+def sink(udp_ports, seconds):
+    sockets = []
+    for port in udp_ports:
+        for fam, where in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
+            s = socket.socket(fam, socket.SOCK_DGRAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if fam == socket.AF_INET6:
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
+            else:
+                s.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+            s.bind((where, port))
+            sockets.append((port, fam, s))
+    print("ready", flush=True)
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        ready, _, _ = select.select([s for _, _, s in sockets], [], [], max(0, deadline - time.time()))
+        for port, fam, s in sockets:
+            if s not in ready:
+                continue
+            _, ancillary, _, _ = s.recvmsg(2048, 256)
+            destination = "?"
+            for level, kind, data in ancillary:
+                if fam == socket.AF_INET and kind == IP_PKTINFO:
+                    destination = socket.inet_ntop(socket.AF_INET, data[8:12])
+                elif fam == socket.AF_INET6 and kind == socket.IPV6_PKTINFO:
+                    destination = socket.inet_ntop(socket.AF_INET6, data[0:16])
+            print("%d %s" % (port, destination), flush=True)
+    print("done", flush=True)
+
+
+def send(host, port, source, count):
+    fam = family(host)
+    links = subprocess.run(["ip", "-o", "addr", "show"], capture_output=True, text=True).stdout.splitlines()
+    device = next(line.split()[1] for line in links if (" " + source + "/") in line)
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, device.encode())
+    if fam == socket.AF_INET:
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(source))
+        target = (host, port)
+    else:
+        index = socket.if_nametoindex(device)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, index)
+        target = (host, port, 0, index if host.lower().startswith("ff02") or host.lower().startswith("fe80") else 0)
+    for i in range(count):
+        s.sendto(b"rampart-probe %d" % i, target)
+    s.close()
     return 0
 
 
@@ -262,6 +320,14 @@ def main():
     p.add_argument("--timeout", type=float, default=3.0)
     p = sub.add_parser("echo")
     p.add_argument("--tcp", type=int, required=True)
+    p = sub.add_parser("sink")
+    p.add_argument("--udp", type=ports, default=[])
+    p.add_argument("--seconds", type=float, default=3)
+    p = sub.add_parser("send")
+    p.add_argument("host")
+    p.add_argument("port", type=int)
+    p.add_argument("--from", dest="source", required=True)
+    p.add_argument("--count", type=int, default=1)
     p = sub.add_parser("stream")
     p.add_argument("host")
     p.add_argument("port", type=int)
@@ -270,6 +336,10 @@ def main():
     a = parser.parse_args()
     if a.cmd == "echo":
         echo(a.tcp)
+    elif a.cmd == "sink":
+        sink(a.udp, a.seconds)
+    elif a.cmd == "send":
+        sys.exit(send(a.host, a.port, a.source, a.count))
     elif a.cmd == "stream":
         sys.exit(stream(a.host, a.port, a.seconds, a.interval))
     elif a.cmd == "serve":

@@ -102,6 +102,9 @@ public enum NftRenderer {
         case .filterSet(let name, let k): return "\(key(k)) @\(name)"
         case .fibAddressType(let side, let type):
             return "fib \(side == .source ? "saddr" : "daddr") type \(type.rawValue)"
+        case .fibAddressTypeRange(let side, let low, let high):
+            // nft lists it back as `type 2-5`; the spaces keep the names apart for its parser.
+            return "fib \(side == .source ? "saddr" : "daddr") type \(low.rawValue) - \(high.rawValue)"
         case .l4proto(let n): return "meta l4proto \(protocolNames[n] ?? String(n))"
         case .port(let side, let proto, let port):
             return "\(portProtocols[proto] ?? "th") \(side == .source ? "sport" : "dport") \(port)"

@@ -185,8 +185,22 @@ public enum AddressMatch: Sendable, Equatable {
     }
 }
 
-public enum FibType: String, Sendable {
-    case local, broadcast, multicast
+/// A route type as `fib … type` reads it (linux/rtnetlink.h's RTN_*, in that order).
+public enum FibType: String, Sendable, Comparable, CaseIterable {
+    case unicast, local, broadcast, anycast, multicast
+
+    /// RTN_UNICAST 1 … RTN_MULTICAST 5.
+    public var rtn: UInt32 {
+        switch self {
+        case .unicast: return 1
+        case .local: return 2
+        case .broadcast: return 3
+        case .anycast: return 4
+        case .multicast: return 5
+        }
+    }
+
+    public static func < (a: FibType, b: FibType) -> Bool { a.rtn < b.rtn }
 }
 
 public enum CtState: String, Sendable {
@@ -201,6 +215,9 @@ public enum Match: Sendable, Equatable {
     /// The key of a filter set (`ip saddr & MASK . tcp dport @name`), in it or not.
     case filterSet(String, FilterSet.Key)
     case fibAddressType(PacketSide, FibType)
+    /// `fib daddr type local - multicast`: the address is one this host receives on (its own,
+    /// a broadcast, an anycast or a multicast address): what `me` is as a destination.
+    case fibAddressTypeRange(PacketSide, FibType, FibType)
     case l4proto(UInt8)
     case port(PacketSide, proto: UInt8, port: UInt16)
     /// `tcp dport 1024-65535`: one item of a port range or list (an extension).

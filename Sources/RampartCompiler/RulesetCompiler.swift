@@ -126,7 +126,9 @@ public struct RulesetCompiler {
     func address(_ spec: AddressSpec, side: PacketSide, family: IPAddress.Family?, origin: FilterOrigin, sets: inout SetCollector) -> [Match] {
         switch spec {
         case .any: return []
-        case .me: return [.fibAddressType(side, .local)]
+        // A packet to a broadcast or multicast address is addressed to this host as much as one to
+        // its own address: `me` as a destination takes all four (docs/netsh-compatibility.md).
+        case .me: return side == .destination ? [.fibAddressTypeRange(side, .local, .multicast)] : [.fibAddressType(side, .local)]
         case .subnet(let a, let p): return [.address(side, .prefix(a, p))]
         case .range(let a, let b): return [.address(side, .range(a, b))]
         case .server(let t):

@@ -66,10 +66,9 @@ public enum ExplainReport {
 /// rampartd (on what it enforces) both run it.
 public enum ExplainRun {
     public static func run(_ words: [String], store: Store, dynamic: DynamicState?, addresses: DynamicAddresses,
-                           local: [IPAddress], at time: Date = Date()) -> Result<(text: String, json: JSONValue), PacketQuery.Failure> {
+                           host: Host, at time: Date = Date()) -> Result<(text: String, json: JSONValue), PacketQuery.Failure> {
         do throws(PacketQuery.Failure) {
             let query = try PacketQuery.parse(words)
-            let host = Host(localAddresses: Set(local))
             let packet = try query.packet(on: host)
             let evaluator = ReferenceEvaluator(store: store, dynamic: dynamic, addresses: addresses, host: host, at: time)
             let explanation = evaluator.explain(packet, query.hook)

@@ -402,7 +402,7 @@ struct Explain: ParsableCommand {
         // --at asks about another time than the daemon's now: answered from the store file.
         if addressOptions.addresses == nil, addressOptions.at == nil, try viaDaemon(ControlRequest(op: .explain, args: words), global: global, changes: false) { return }
         let store = try loadStore(global.storeFile)
-        switch ExplainRun.run(words, store: store, dynamic: nil, addresses: try addressOptions.snapshot(), local: LocalAddresses.current(), at: try addressOptions.instant()) {
+        switch ExplainRun.run(words, store: store, dynamic: nil, addresses: try addressOptions.snapshot(), host: Host(LocalAddresses.snapshot()), at: try addressOptions.instant()) {
         case .success(let (text, json)):
             print(global.json ? json.rendered() : text, terminator: global.json ? "\n" : "")
         case .failure(let failure):

@@ -33,7 +33,7 @@ import Testing
     @Test func meUsesFibAndIsPrunedWhereItCannotMatch() throws {
         let r = RulesetCompiler().compile(try store([("srcaddr=any dstaddr=me protocol=tcp dstport=22 mirrored=no", "permit")]))
         let input = r.chains[0].rules.last!, output = r.chains[1].rules.last!
-        #expect(NftRenderer.rule(input) == #"fib daddr type local tcp dport 22 counter accept comment "F6""#)
+        #expect(NftRenderer.rule(input) == #"fib daddr type local - multicast tcp dport 22 counter accept comment "F6""#)
         #expect(output.id == "exempt-isakmp")
     }
 
@@ -58,9 +58,9 @@ import Testing
         let r = RulesetCompiler().compile(try store([("srcaddr=any dstaddr=me protocol=icmp mirrored=no", "permit"), ("srcaddr=any dstaddr=me protocol=1 mirrored=no", "block")]))
         let input = r.chains[0].rules.suffix(3).map(NftRenderer.rule)
         #expect(input == [
-            #"fib daddr type local meta l4proto icmp counter drop comment "F9""#,
-            #"fib daddr type local meta l4proto icmp counter accept comment "F6""#,
-            #"fib daddr type local meta l4proto ipv6-icmp counter accept comment "F6""#,
+            #"fib daddr type local - multicast meta l4proto icmp counter drop comment "F9""#,
+            #"fib daddr type local - multicast meta l4proto icmp counter accept comment "F6""#,
+            #"fib daddr type local - multicast meta l4proto ipv6-icmp counter accept comment "F6""#,
         ])
     }
 
@@ -80,12 +80,12 @@ import Testing
             """)
         let input = RulesetCompiler().compile(s).chains[0].rules.filter { $0.id.hasPrefix("F") }.map(NftRenderer.rule)
         #expect(input == [
-            #"ip saddr 192.0.2.1 fib daddr type local meta ipsec exists counter accept comment "F5""#,
-            #"ip saddr 192.0.2.1 fib daddr type local counter drop comment "F5""#,
-            #"ip saddr 192.0.2.2 fib daddr type local meta ipsec exists counter accept comment "F7""#,
-            #"ip saddr 192.0.2.2 fib daddr type local counter accept comment "F7""#,
-            #"ip saddr 192.0.2.3 fib daddr type local meta ipsec exists counter accept comment "F9""#,
-            #"ip saddr 192.0.2.3 fib daddr type local counter accept comment "F9""#,
+            #"ip saddr 192.0.2.1 fib daddr type local - multicast meta ipsec exists counter accept comment "F5""#,
+            #"ip saddr 192.0.2.1 fib daddr type local - multicast counter drop comment "F5""#,
+            #"ip saddr 192.0.2.2 fib daddr type local - multicast meta ipsec exists counter accept comment "F7""#,
+            #"ip saddr 192.0.2.2 fib daddr type local - multicast counter accept comment "F7""#,
+            #"ip saddr 192.0.2.3 fib daddr type local - multicast meta ipsec exists counter accept comment "F9""#,
+            #"ip saddr 192.0.2.3 fib daddr type local - multicast counter accept comment "F9""#,
         ])
     }
 

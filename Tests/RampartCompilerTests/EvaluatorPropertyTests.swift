@@ -12,7 +12,9 @@ import RampartTestKit
 /// verdict and the same deciding filter for every packet.
 @Suite(.serialized) struct EvaluatorPropertyTests {
     static let local: [IPAddress] = [IPAddress("192.0.2.1")!, IPAddress("2001:db8::1")!]
-    static let host = Host(localAddresses: Set(local))
+    /// With the broadcast address of 192.0.2.0/24 and the anycast address of 2001:db8::/64, as
+    /// the kernel's local table has them for those two addresses.
+    static let host = Host(localAddresses: Set(local), broadcastAddresses: [IPAddress("192.0.2.255")!], anycastAddresses: [IPAddress("2001:db8::")!])
 
     static var addresses: DynamicAddresses {
         var a = DynamicAddresses()
@@ -154,7 +156,12 @@ import RampartTestKit
                 other = packetAddress(family, avoidingLocal: true)
             }
             var remoteEnd = other
-            if chance(4) { remoteEnd = family == .ipv4 ? (chance(50) ? IPAddress("255.255.255.255")! : IPAddress("224.0.0.251")!) : IPAddress("ff02::fb")! }
+            // Addressed to every host: broadcasts (limited and the subnet's), multicast groups,
+            // the subnet-router anycast address.
+            if chance(8) {
+                remoteEnd = IPAddress(family == .ipv4 ? pick(["255.255.255.255", "192.0.2.255", "224.0.0.251", "224.0.0.1"])
+                                                      : pick(["ff02::fb", "ff02::1", "2001:db8::"]))!
+            }
             let (source, destination) = hook == .input ? (other, remoteEnd == other ? mine : remoteEnd) : (mine, remoteEnd)
             let proto: UInt8 = pick([6, 6, 6, 17, 17, family == .ipv4 ? 1 : 58, 47, 46])
             var p = Packet(source: source, destination: destination, proto: proto)
@@ -297,7 +304,7 @@ import RampartTestKit
                 var words = [hook == .input ? "in" : "out", proto, endpoint(p.source, p.sourcePort), "to", endpoint(p.destination, p.destinationPort)]
                 if proto == "icmp" { words.append("icmp-type=\(p.icmpType)") }
                 if proto == "tcp" { words.append("flags=\(TCPFlagMatch.text(p.tcpFlags))") }
-                guard case .success(let result) = ExplainRun.run(words, store: store, dynamic: nil, addresses: EvaluatorPropertyTests.addresses, local: local) else {
+                guard case .success(let result) = ExplainRun.run(words, store: store, dynamic: nil, addresses: EvaluatorPropertyTests.addresses, host: EvaluatorPropertyTests.host) else {
                     Issue.record("\(words) did not parse")
                     continue
                 }

@@ -111,3 +111,13 @@ extension String {
         contains("dport \(port) ") || contains("dport \(port)\n") || contains(" \(port) counter packets")
     }
 }
+
+/// Polls `condition` until it holds, for 30 s at most; throws naming `what` when it never does.
+func waitUntil(_ what: String, seconds: Double = 30, _ condition: () throws -> Bool) throws {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try condition() { return }
+        usleep(20_000)
+    }
+    throw ShellError(message: "timed out after \(seconds) s waiting until \(what)")
+}

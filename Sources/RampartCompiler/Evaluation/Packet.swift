@@ -48,15 +48,40 @@ public struct Packet: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// What the machine is, for matching `me` and the address types: its own addresses.
+/// What the machine is, for matching `me` and the address types: its own addresses, and the
+/// broadcast and anycast addresses its interfaces' prefixes give it (the kernel's local table).
 public struct Host: Sendable, Equatable {
     public var localAddresses: Set<IPAddress>
+    /// Subnet broadcast addresses (`192.0.2.255` on a /24).
+    public var broadcastAddresses: Set<IPAddress>
+    /// IPv6 subnet-router anycast addresses (`2001:db8::` on a /64).
+    public var anycastAddresses: Set<IPAddress>
 
-    public init(localAddresses: Set<IPAddress>) {
+    public init(localAddresses: Set<IPAddress>, broadcastAddresses: Set<IPAddress> = [], anycastAddresses: Set<IPAddress> = []) {
         self.localAddresses = localAddresses
+        self.broadcastAddresses = broadcastAddresses
+        self.anycastAddresses = anycastAddresses
+    }
+
+    public init(_ addresses: some HostAddresses) {
+        self.init(localAddresses: Set(addresses.local), broadcastAddresses: Set(addresses.broadcast), anycastAddresses: Set(addresses.anycast))
     }
 
     public func isLocal(_ a: IPAddress) -> Bool { localAddresses.contains(a) }
+
+    /// What `fib daddr type` answers for `a` on this host: the local table's entries first, then
+    /// what the address itself says (0.0.0.0/8 and 255.255.255.255 are broadcast, as in
+    /// `inet_dev_addr_type`).
+    public func addressType(_ a: IPAddress) -> FibType {
+        if localAddresses.contains(a) { return .local }
+        if broadcastAddresses.contains(a) || Host.isBroadcast(a) || (a.family == .ipv4 && a.numeric >> 24 == 0) { return .broadcast }
+        if Host.isMulticast(a) { return .multicast }
+        if anycastAddresses.contains(a) { return .anycast }
+        return .unicast
+    }
+
+    /// `me` as a destination: this host's own, broadcast, anycast and multicast addresses.
+    public func receives(_ a: IPAddress) -> Bool { addressType(a) != .unicast }
 
     public static func isMulticast(_ a: IPAddress) -> Bool {
         switch a.family {

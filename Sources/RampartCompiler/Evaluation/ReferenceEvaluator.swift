@@ -68,7 +68,7 @@ public struct ReferenceEvaluator: Sendable {
         }
         var considered: [(ActiveFilter, Int, Mismatch)] = []
         for (i, f) in (ordered[hook] ?? []).enumerated() {
-            if let mismatch = self.mismatch(f, packet) {
+            if let mismatch = self.mismatch(f, packet, hook) {
                 if trace { considered.append((f, i + 1, mismatch)) }
                 continue
             }
@@ -90,8 +90,8 @@ public struct ReferenceEvaluator: Sendable {
             if p.proto == 46 { return "exempt-rsvp" }
         }
         if level == 0 || level == 1 {
-            if Host.isBroadcast(p.destination) { return "exempt-broadcast" }
-            if Host.isMulticast(p.destination) { return "exempt-multicast" }
+            if host.addressType(p.destination) == .broadcast { return "exempt-broadcast" }
+            if host.addressType(p.destination) == .multicast { return "exempt-multicast" }
         }
         return nil
     }
@@ -109,9 +109,9 @@ public struct ReferenceEvaluator: Sendable {
     }
 
     /// nil when `f` matches `p`, else the first part that does not.
-    public func mismatch(_ f: ActiveFilter, _ p: Packet) -> Mismatch? {
-        guard matches(f.source, p.source, f.origin) else { return .source }
-        guard matches(f.destination, p.destination, f.origin) else { return .destination }
+    public func mismatch(_ f: ActiveFilter, _ p: Packet, _ hook: Chain.Hook) -> Mismatch? {
+        guard matches(f.source, p.source, f.origin, receiving: false) else { return .source }
+        guard matches(f.destination, p.destination, f.origin, receiving: hook == .input) else { return .destination }
         switch f.proto {
         case .any: return nil
         case .icmp: return p.proto == (p.family == .ipv4 ? 1 : 58) ? nil : .proto
@@ -124,11 +124,14 @@ public struct ReferenceEvaluator: Sendable {
         }
     }
 
-    func matches(_ spec: AddressSpec, _ a: IPAddress, _ origin: FilterOrigin) -> Bool {
+    /// `receiving`: `a` is the destination of a packet this host receives, where `me` stands for
+    /// every address it receives on (broadcast, multicast and anycast too); elsewhere `me` is its
+    /// own addresses.
+    func matches(_ spec: AddressSpec, _ a: IPAddress, _ origin: FilterOrigin, receiving: Bool) -> Bool {
         switch spec {
         case .group(let name): return groups.contains(name, for: origin, a)
         case .any: return true
-        case .me: return host.isLocal(a)
+        case .me: return receiving ? host.receives(a) : host.isLocal(a)
         case .subnet(let net, let prefix):
             return net.family == a.family && a.masked(prefix: prefix) == net.masked(prefix: prefix)
         case .range(let first, let last):

@@ -62,11 +62,10 @@ public struct RulesetEvaluator: Sendable {
             return filterSets[name]?.elementID(p) != nil
         case .fibAddressType(let side, let type):
             let a = side == .source ? p.source : p.destination
-            switch type {
-            case .local: return host.isLocal(a)
-            case .broadcast: return Host.isBroadcast(a)
-            case .multicast: return Host.isMulticast(a)
-            }
+            return host.addressType(a) == type
+        case .fibAddressTypeRange(let side, let low, let high):
+            let type = host.addressType(side == .source ? p.source : p.destination)
+            return low <= type && type <= high
         case .l4proto(let n):
             return p.proto == n
         case .port(let side, let proto, let port):

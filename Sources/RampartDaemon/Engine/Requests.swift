@@ -222,7 +222,7 @@ extension PolicyEngine {
 
     enum Explain {
         static func response(_ words: [String], store: Store, dynamic: DynamicState, addresses: DynamicAddresses, at time: Date = Date()) -> ControlResponse {
-            switch ExplainRun.run(words, store: store, dynamic: dynamic, addresses: addresses, local: LocalAddresses.current(), at: time) {
+            switch ExplainRun.run(words, store: store, dynamic: dynamic, addresses: addresses, host: Host(LocalAddresses.snapshot()), at: time) {
             case .success(let (text, json)): return ControlResponse(ok: true, text: text, json: json.rendered())
             case .failure(let failure): return .failure(.badRequest, "explain: \(failure)")
             }

@@ -47,6 +47,8 @@ public enum Expr: Equatable, Sendable {
     case lookup(set: String, setID: UInt32)
     /// `fib saddr|daddr type`: flags NFTA_FIB_F_SADDR (1) or _DADDR (2), result NFT_FIB_RESULT_ADDRTYPE.
     case fibAddressType(flags: UInt32)
+    /// Register 1 from host to network byte order in place (before a range compare of a host-order value).
+    case byteorderHton(length: UInt32, size: UInt32)
     /// `ct load state`
     case ctState
     /// `rt load ipsec` (NFT_RT_XFRM)
@@ -67,6 +69,7 @@ public enum Expr: Equatable, Sendable {
         case .cmp: return "cmp"
         case .lookup: return "lookup"
         case .fibAddressType: return "fib"
+        case .byteorderHton: return "byteorder"
         case .ctState: return "ct"
         case .rtIpsec: return "rt"
         case .counter: return "counter"
@@ -85,6 +88,7 @@ public enum Expr: Equatable, Sendable {
         case .cmp(let op, let data): return "[ cmp \(op.name) reg 1 \(Expr.words(data)) ]"
         case .lookup(let set, _): return "[ lookup reg 1 set \(set) ]"
         case .fibAddressType(let flags): return "[ fib \(flags == 1 ? "saddr" : "daddr") type => reg 1 ]"
+        case .byteorderHton(let length, let size): return "[ byteorder reg 1 = hton(reg 1, \(size), \(length)) ]"
         case .ctState: return "[ ct load state => reg 1 ]"
         case .rtIpsec: return "[ rt load ipsec => reg 1 ]"
         case .counter: return "[ counter pkts 0 bytes 0 ]"

@@ -106,8 +106,11 @@ public struct Linearizer: Sendable {
                 out.append(.lookup(set: name, setID: setIDs[name] ?? 0))
             case .fibAddressType(let side, let type):
                 // fib saddr|daddr type T: fib → reg 1, cmp eq RTN_T (host order)
-                let rtn: UInt32 = type == .local ? 2 : type == .broadcast ? 3 : 5
-                out += [.fibAddressType(flags: side == .source ? 1 : 2), .cmp(.eq, Linearizer.hostU32(rtn))]
+                out += [.fibAddressType(flags: side == .source ? 1 : 2), .cmp(.eq, Linearizer.hostU32(type.rtn))]
+            case .fibAddressTypeRange(let side, let low, let high):
+                // fib saddr|daddr type LOW - HIGH: fib → reg 1, byteorder hton (4 bytes), cmp gte, cmp lte
+                out += [.fibAddressType(flags: side == .source ? 1 : 2), .byteorderHton(length: 4, size: 4),
+                        .cmp(.gte, Linearizer.be32(low.rtn)), .cmp(.lte, Linearizer.be32(high.rtn))]
             case .l4proto(let proto):
                 // meta l4proto N
                 out += [.meta(.l4proto), .cmp(.eq, [proto])]
@@ -178,6 +181,8 @@ public struct Linearizer: Sendable {
     static func be16(_ v: UInt16) -> [UInt8] { [UInt8(v >> 8), UInt8(v & 0xff)] }
 
     static func hostU32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v) { Array($0) } }
+
+    static func be32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.bigEndian) { Array($0) } }
 
     /// Interval-set elements as nft 1.0.6 sends them: a leading end element at the zero address
     /// (unless the first range starts there), then a start element and an end element (`last + 1`,

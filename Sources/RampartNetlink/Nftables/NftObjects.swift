@@ -197,6 +197,12 @@ final class RuleObject {
             nftnl_expr_set_u32(x, attr(NFTNL_EXPR_FIB_DREG), reg1)
             nftnl_expr_set_u32(x, attr(NFTNL_EXPR_FIB_RESULT), UInt32(NFT_FIB_RESULT_ADDRTYPE.rawValue))
             nftnl_expr_set_u32(x, attr(NFTNL_EXPR_FIB_FLAGS), flags)
+        case .byteorderHton(let length, let size):
+            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_BYTEORDER_SREG), reg1)
+            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_BYTEORDER_DREG), reg1)
+            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_BYTEORDER_OP), UInt32(NFT_BYTEORDER_HTON.rawValue))
+            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_BYTEORDER_LEN), length)
+            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_BYTEORDER_SIZE), size)
         case .ctState:
             nftnl_expr_set_u32(x, attr(NFTNL_EXPR_CT_KEY), UInt32(NFT_CT_STATE.rawValue))
             nftnl_expr_set_u32(x, attr(NFTNL_EXPR_CT_DREG), reg1)

@@ -226,3 +226,11 @@ public struct AddressRange: Hashable, Sendable, Comparable, CustomStringConverti
         return out
     }
 }
+
+/// A host's addresses as the kernel's local table has them: its own, the subnet broadcast
+/// addresses and the subnet-router anycast addresses (read by `LocalAddresses`, matched by `Host`).
+public protocol HostAddresses {
+    var local: [IPAddress] { get }
+    var broadcast: [IPAddress] { get }
+    var anycast: [IPAddress] { get }
+}
