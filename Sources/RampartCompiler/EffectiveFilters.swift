@@ -98,19 +98,23 @@ public enum EffectiveFilters {
         return store.schedules[i].isActive(at: time)
     }
 
-    /// The schedules the assigned policies' active rules use, and the earliest instant after
-    /// `time` at which one of them changes: when rampartd must compile again.
-    public static func nextScheduleChange(_ store: Store, after time: Date) -> Date? {
-        var next: Date?
+    /// The schedules the assigned policies' active rules use (persistent first, then local or
+    /// the domain policy in force), each once.
+    public static func schedulesInUse(_ store: Store) -> [Schedule] {
+        var out: [Schedule] = []
         for location in [StoreLocation.persistent, .local] {
             let s = location == .local && store.domainDecides ? store.domain!.store : store[location]
             guard let policy = s.assignedPolicy else { continue }
             let names = Set(policy.rules.filter(\.active).compactMap { $0.schedule?.lowercased() })
-            for sc in s.schedules where names.contains(sc.name.lowercased()) {
-                if let d = sc.nextChange(after: time), next.map({ d < $0 }) ?? true { next = d }
-            }
+            out += s.schedules.filter { names.contains($0.name.lowercased()) && !out.contains($0) }
         }
-        return next
+        return out
+    }
+
+    /// The earliest instant after `time` at which a schedule in use changes: when rampartd must
+    /// compile again.
+    public static func nextScheduleChange(_ store: Store, after time: Date) -> Date? {
+        schedulesInUse(store).compactMap { $0.nextChange(after: time) }.min()
     }
 
     /// A mirrored filter swaps addresses (with their masks) and ports in its second half; TCP

@@ -1,7 +1,8 @@
 import Glibc
 
-/// An append-only log file with one rotation: before an append would take it past `maxBytes`,
-/// it is renamed to `PATH.1` (replacing the previous one) and started anew with `header`.
+/// The W3C drop log (`log_file`): appended to, rotated to `PATH.1` when the next append would
+/// pass `maxBytes`. Opened as `OwnedFile` says: a FIFO, a link or a file someone else owns at the
+/// path is refused, never written to or waited on.
 public struct LogFile: Sendable {
     public var path: String
     public var maxBytes: Int
@@ -14,16 +15,19 @@ public struct LogFile: Sendable {
     }
 
     public func append(_ text: String) throws(SystemError) {
+        try OwnedFile.checkDirectory(OwnedFile.directory(of: path), purpose: "log file")
+        var (fd, created) = try OwnedFile.openForAppend(path)
         var info = stat()
-        var size = stat(path, &info) == 0 ? Int(info.st_size) : 0
+        let size = fstat(fd, &info) == 0 ? Int(info.st_size) : 0
         if size > 0, size + text.utf8.count > maxBytes {
-            guard rename(path, path + ".1") == 0 else { throw SystemError("cannot rotate \(path)", errno: errno) }
-            size = 0
+            close(fd)
+            guard rename(path, path + ".1") == 0 else { throw SystemError("cannot rotate \(path)") }
+            // Whatever is at the name now was not put there by us: O_EXCL refuses it.
+            fd = try OwnedFile.createExclusive(path, mode: 0o640, removingStale: false)
+            created = true
         }
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o640)
-        guard fd >= 0 else { throw SystemError("cannot open \(path)", errno: errno) }
         defer { close(fd) }
-        let bytes = Array(((size == 0 ? header : "") + text).utf8)
+        let bytes = Array(((created || size == 0 ? header : "") + text).utf8)
         if let code = bytes.withUnsafeBytes({ writeAll(fd, $0) }) { throw SystemError("cannot write \(path)", errno: code) }
     }
 }

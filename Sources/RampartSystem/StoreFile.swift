@@ -181,8 +181,13 @@ public struct StoreFile: Sendable {
 /// Writes `data` to `path` so that readers see the old or the new file, never a mix, even after a crash.
 public func writeAtomically(_ data: Data, to path: String, mode: mode_t = 0o644) throws {
     let temp = "\(path).tmp.\(getpid())"
-    let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode)
-    guard fd >= 0 else { throw StoreError("cannot create \(temp): \(errnoText())") }
+    // O_EXCL: a file planted at the temporary name is never written to and then renamed into place.
+    let fd: Int32
+    do {
+        fd = try OwnedFile.createExclusive(temp, mode: mode, removingStale: true)
+    } catch {
+        throw StoreError("cannot create \(temp): \(String(cString: strerror(error.errno)))")
+    }
     var ok = false
     defer {
         if !ok { unlink(temp) }

@@ -37,6 +37,18 @@ final class EngineFixture: Sendable {
     /// Seconds added to the wall clock the engine sees (lease expiry).
     final class ClockOffset: Sendable {
         let seconds = Mutex<Double>(0)
+        /// Set: the wall clock stands still at this instant and moves on by `step` at each reading
+        /// (a deterministic clock for schedule edges).
+        let frozen = Mutex<(at: Double, step: Double)?>(nil)
+
+        func read() -> Double {
+            if let t = frozen.withLock({ f -> Double? in
+                guard let current = f else { return nil }
+                f = (current.at + current.step, current.step)
+                return current.at
+            }) { return t }
+            return Date().timeIntervalSince1970 + seconds.withLock { $0 }
+        }
     }
     let clockOffset = ClockOffset()
 
@@ -70,7 +82,7 @@ final class EngineFixture: Sendable {
             resolve: resolve,
             readConfig: { _ in nil },
             releaseStartupMemory: {},
-            wallClock: { Date().timeIntervalSince1970 + offset.seconds.withLock { $0 } })
+            wallClock: { offset.read() })
         engine = PolicyEngine(config: config, configPath: nil, overrides: .init(store: nil, socket: nil),
                               client: NftablesClient(transport: transport, interfaceIndex: { _ in 7 }),
                               environment: environment, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))

@@ -276,13 +276,53 @@ import Testing
         try await f.start()
         var book = await f.engine.addressBook()
         #expect(book.types.first { $0.type == "DHCP" }?.addresses == ["198.51.100.67"], "eth0's lease expired a minute ago")
-        let due = try #require(await f.engine.timers[.refresh(.dhcp)], "a refresh when eth1's lease expires")
+        let due = try #require(await f.engine.timers[.leaseExpiry], "a refresh when eth1's lease expires")
         #expect(due <= .now + .seconds(3601) && due > .now + .seconds(3000))
         // Past the lease's end, on the engine's wall clock and its timers.
         f.clockOffset.seconds.withLock { $0 = 3700 }
         await f.engine.fireDueTimers(now: .now + .seconds(3700))
         book = await f.engine.addressBook()
         #expect(book.types.first { $0.type == "DHCP" }?.addresses == [], "both expired: no DHCP server until the client writes a current lease")
+    }
+
+    /// A lease expiry pending must not swallow the lease events that come before it (issue 29,
+    /// item 8): a new lease written by dhclient, dhcpcd or networkd is read at once.
+    @Test(arguments: ["dhclient", "dhcpcd", "networkd"])
+    func leaseChangesWhileAnExpiryIsPendingAreRead(client: String) async throws {
+        let f = try EngineFixture(policy: EngineFixture.webServer + "\nipsec static add filter filterlist=Web srcaddr=me dstaddr=DHCP protocol=udp dstport=67\n")
+        func write(_ server: [UInt8]) throws {
+            let text = server.map(String.init).joined(separator: ".")
+            switch client {
+            case "dhclient":
+                try FileManager.default.createDirectory(atPath: f.config.dhclientLeases[0], withIntermediateDirectories: true)
+                try "lease {\n  interface \"eth0\";\n  option dhcp-server-identifier \(text);\n  expire epoch \(Int(Date().timeIntervalSince1970) + 3600);\n}\n"
+                    .write(toFile: f.config.dhclientLeases[0] + "/dhclient.eth0.leases", atomically: true, encoding: .utf8)
+            case "dhcpcd":
+                try FileManager.default.createDirectory(atPath: f.config.dhcpcdLeases[0], withIntermediateDirectories: true)
+                // A DHCPACK naming the server, with a lease time of one hour.
+                let message = [UInt8](repeating: 0, count: 236) + [99, 130, 83, 99, 53, 1, 5, 54, 4] + server + [51, 4, 0, 0, 14, 16, 255]
+                try Data(message).write(to: URL(fileURLWithPath: f.config.dhcpcdLeases[0] + "/eth0.lease"))
+            default:
+                try FileManager.default.createDirectory(atPath: f.config.networkdLeases[0], withIntermediateDirectories: true)
+                try "ADDRESS=192.0.2.10\nSERVER_ADDRESS=\(text)\n".write(toFile: f.config.networkdLeases[0] + "/2", atomically: true, encoding: .utf8)
+                // networkd's lease has no expiry: another client's lease holds the pending one.
+                try FileManager.default.createDirectory(atPath: f.config.dhclientLeases[0], withIntermediateDirectories: true)
+                try "lease {\n  interface \"eth9\";\n  option dhcp-server-identifier 203.0.113.67;\n  expire epoch \(Int(Date().timeIntervalSince1970) + 3600);\n}\n"
+                    .write(toFile: f.config.dhclientLeases[0] + "/dhclient.eth9.leases", atomically: true, encoding: .utf8)
+            }
+        }
+        try write([192, 0, 2, 67])
+        try await f.start()
+        #expect(await f.engine.timers[.leaseExpiry] != nil, "an expiry is pending")
+        var dhcp = await f.engine.addressBook().types.first { $0.type == "DHCP" }?.addresses ?? []
+        #expect(dhcp.contains("192.0.2.67"))
+        // The client moves to another server; its watcher reports the change.
+        try write([198, 51, 100, 67])
+        await f.engine.sourceChanged(.dhcp)
+        await f.engine.fireDueTimers(now: .now + .seconds(1))
+        dhcp = await f.engine.addressBook().types.first { $0.type == "DHCP" }?.addresses ?? []
+        #expect(dhcp.contains("198.51.100.67") && !dhcp.contains("192.0.2.67"), "\(client): \(dhcp)")
+        #expect(await f.engine.timers[.leaseExpiry] != nil, "the expiry is still followed")
     }
 
     @Test func unreadableSourceKeepsTheLastAddresses() async throws {

@@ -206,13 +206,11 @@ extension PolicyEngine {
         } catch {
             return .failure(error)
         }
+        // Its own timer: the debounce slot of `sourceChanged` must stay free for the next change.
         if let next = out.compactMap(\.1.expires).min() {
-            let at = ContinuousClock.now + .seconds(max(1, Int((next - now).rounded(.up))))
-            // Never later than a refresh already due (a change just seen).
-            for kind in [TimerKind.refresh(.dhcp), .refresh(.wins)] where timers[kind].map({ $0 > at }) ?? true {
-                timers[kind] = at
-                timerBell.ring()
-            }
+            schedule(.leaseExpiry, after: .seconds(max(1, Int((next - now).rounded(.up)))))
+        } else {
+            cancelTimer(.leaseExpiry)
         }
         return .success(out)
     }

@@ -73,12 +73,22 @@ extension PolicyEngine {
         }
         if let path = config.logFile, !summary.records.isEmpty {
             let file = LogFile(path: path, maxBytes: config.logFileMaxBytes, header: W3CLog.header(software: "rampartd"))
-            do {
-                try file.append(W3CLog.lines(entries))
-                clearProblem(.logFile)
-            } catch {
-                report(.logFile, "the drop log \(path) cannot be written (\(error)); its records are in this log only")
+            let text = W3CLog.lines(entries)
+            let queued = fileWriter.submit(bytes: text.utf8.count) { [self] in
+                let result = Result { () throws(SystemError) in try file.append(text) }
+                Task { await self.logFileWritten(path, result) }
             }
+            if !queued {
+                report(.logFile, "the drop log \(path) is \(fileWriter.limit >> 20) MiB behind (a slow disk?): this interval's records are in this log only")
+            }
+        }
+    }
+
+    /// The background writer's word on one append to `log_file`.
+    func logFileWritten(_ path: String, _ result: Result<Void, SystemError>) {
+        switch result {
+        case .success: clearProblem(.logFile)
+        case .failure(let error): report(.logFile, "the drop log \(path) cannot be written (\(error)); its records are in this log only")
         }
     }
 

@@ -114,6 +114,7 @@ public actor PolicyEngine {
     var pendingConfirm: PendingConfirm?
     var confirmTokens = 0
     var timers: [TimerKind: ContinuousClock.Instant] = [:]
+    var scheduleWatch = ScheduleWatch()
     /// A failed restore is retried with this delay, doubling to 5 s.
     var restoreRetryDelay: Duration?
     var reloadAfterStartup = false
@@ -161,6 +162,8 @@ public actor PolicyEngine {
     /// Wake the timer service (the earliest deadline may have moved), the lookup service
     /// (names to resolve), and whoever waits for services to settle.
     nonisolated let timerBell = Doorbell()
+    /// Writes the drop log and the metrics textfile off the engine (bounded: 8 MiB waiting).
+    nonisolated let fileWriter = BackgroundWriter(name: "rampartd.files", limit: 8 << 20)
     nonisolated let lookupBell = Doorbell()
     /// Rung when charon holds rampart's connections: the IPsec event service starts listening.
     nonisolated let ipsecBell = Doorbell()
@@ -413,31 +416,35 @@ public actor PolicyEngine {
 
     /// After a policy is in force: wake at the next change of a schedule it uses (at least once a
     /// minute while any is used, so a wall-clock step — NTP, a resumed VM — is caught too).
-    func planScheduleCheck() {
+    /// `instant` is what the ruleset in force was compiled for; unknown, a second back covers the
+    /// time since its compile, so an edge that passed in between is never slept over.
+    func planScheduleCheck(after instant: Date? = nil) {
         let now = wallNow
-        guard case .policy = enforcement, let next = EffectiveFilters.nextScheduleChange(store, after: now) else {
+        guard case .policy = enforcement, let delay = scheduleWatch.plan(store, after: instant ?? now.addingTimeInterval(-1), now: now) else {
             cancelTimer(.scheduleCheck)
             return
         }
-        let seconds = min(max(next.timeIntervalSince(now), 0.05), 60)
-        schedule(.scheduleCheck, after: .milliseconds(Int(seconds * 1000)))
+        schedule(.scheduleCheck, after: delay)
     }
 
-    /// A schedule may have opened or closed a window: compile for now and apply when the rules differ.
+    /// A schedule may have opened or closed a window: compile for the change the timer was armed
+    /// for (a wake a moment early stands for it) and apply when the rules differ; re-arm from there.
     func checkSchedules() {
         guard case .policy(let current) = enforcement else { return }
-        let fresh = compiler.compile(store, dynamic: dynamic, addresses: addresses, at: wallNow)
+        let instant = scheduleWatch.instant(wokenAt: wallNow)
+        let fresh = compiler.compile(store, dynamic: dynamic, addresses: addresses, at: instant)
+        for line in scheduleWatch.edges(store, at: instant) { logger.notice("\(line)") }
         if fresh.chains != current.chains || fresh.filterSets != current.filterSets {
-            if case .failure(let e) = apply(.policy(fresh), reason: "schedule change") {
+            if case .failure(let e) = apply(.policy(fresh), reason: "schedule change", scheduleInstant: instant) {
                 report(.apply, "a schedule changed but the new ruleset was refused; the previous one stays in force: \(e.message)")
             }
         }
-        planScheduleCheck()
+        planScheduleCheck(after: instant)
     }
 
     /// Commits `target`'s ruleset; on success it is what is enforced, on failure nothing changes.
-    func apply(_ target: Enforcement, reason: String) -> Result<Void, NetlinkError> {
-        defer { planScheduleCheck() }
+    func apply(_ target: Enforcement, reason: String, scheduleInstant: Date? = nil) -> Result<Void, NetlinkError> {
+        defer { planScheduleCheck(after: scheduleInstant) }
         guard let ruleset = target.ruleset else { return .success(()) }
         let clock = ContinuousClock.now
         // Only set elements differ (an address group changed): flush and refill those sets in one
@@ -598,6 +605,9 @@ public actor PolicyEngine {
             case .confirmDeadline(let token): rollbackIfUnconfirmed(token)
             case .restoreRetry: restore()
             case .refresh(let type): refreshAddresses(type, apply: true)
+            case .leaseExpiry:
+                refreshAddresses(.dhcp, apply: true)
+                refreshAddresses(.wins, apply: true)
             case .resolveNames: resolveNames()
             case .releaseStartupMemory: environment.releaseStartupMemory()
             case .dropSummary: summariseDrops()

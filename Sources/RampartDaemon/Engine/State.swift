@@ -165,6 +165,9 @@ enum TimerKind: Hashable, Sendable {
     case restoreRetry
     /// A server type's source changed: re-read it (a burst of events is one refresh).
     case refresh(ServerType)
+    /// The first current lease ends: DHCP and WINS are read again (a lease that ends while its
+    /// file stays as it is). Not a `refresh`, whose slot must stay free for changes.
+    case leaseExpiry
     /// Host names are resolved again.
     case resolveNames
     /// Startup is over (READY plus its first refreshes and lookups): its code pages go back.

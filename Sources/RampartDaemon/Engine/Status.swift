@@ -115,11 +115,31 @@ extension PolicyEngine {
     func writeMetricsFile() {
         guard let path = config.metricsTextfile else { return }
         defer { schedule(.metricsFile, after: .seconds(config.metricsIntervalSeconds)) }
+        let text: String
         do {
-            try writeAtomically(Data(try metrics().render(.prometheus).utf8), to: path)
-            clearProblem(.metricsFile)
+            text = try metrics().render(.prometheus)
         } catch {
-            report(.metricsFile, "the metrics file \(path) cannot be written (\(error))")
+            return report(.metricsFile, "the metrics for \(path) cannot be gathered (\(error))")
+        }
+        let queued = fileWriter.submit(bytes: text.utf8.count) { [self] in
+            var failure: String?
+            do {
+                try OwnedFile.checkDirectory(OwnedFile.directory(of: path), purpose: "metrics textfile")
+                try writeAtomically(Data(text.utf8), to: path)
+            } catch {
+                failure = "\(error)"
+            }
+            Task { [failure] in await self.metricsFileWritten(path, failure: failure) }
+        }
+        if !queued { report(.metricsFile, "the metrics file \(path) is not being written (the writer is behind: a slow disk?)") }
+    }
+
+    /// The background writer's word on one replacement of `metrics_textfile`.
+    func metricsFileWritten(_ path: String, failure: String?) {
+        if let failure {
+            report(.metricsFile, "the metrics file \(path) cannot be written (\(failure))")
+        } else {
+            clearProblem(.metricsFile)
         }
     }
 }
