@@ -43,6 +43,8 @@ struct PreparedRequest: Sendable {
     var summary: String
     /// Root's dry runs may read files (`importpolicy`); nobody else's queries read any.
     var mayReadFiles: Bool
+    /// Anyone but root sees pre-shared keys redacted, in every query (`Store.redactingSecrets`).
+    var redactsSecrets: Bool { !mayReadFiles }
 
     var operation: ControlOperation { request.op }
 }
@@ -135,7 +137,8 @@ public enum RequestRouter {
 extension PolicyEngine {
     /// Reads: a snapshot taken on the engine, rendered on the blocking pool.
     func query(_ prepared: PreparedRequest) async -> ControlResponse {
-        let snapshot = (store: store, dynamic: dynamic, storePath: config.store)
+        let redacts = prepared.redactsSecrets
+        let snapshot = (store: redacts ? store.redactingSecrets() : store, dynamic: redacts ? dynamic.redactingSecrets() : dynamic, storePath: config.store)
         switch prepared.operation {
         case .status:
             let status = status()
@@ -198,7 +201,8 @@ extension PolicyEngine {
             return await offEngine {
                 let onDisk: Store
                 do {
-                    onDisk = try StoreFile(path: snapshot.storePath).load()
+                    let loaded = try StoreFile(path: snapshot.storePath).load()
+                    onDisk = redacts ? loaded.redactingSecrets() : loaded
                 } catch {
                     return .failure(.store, "\(error); fix or remove the store, then 'systemctl reload rampartd'")
                 }
