@@ -16,6 +16,10 @@
                                             per datagram received, then "done"
   probe.py send HOST PORT --from ADDR --count N   N UDP datagrams out of ADDR's interface: to a unicast,
                                             broadcast (255.255.255.255, a subnet's) or multicast address
+  probe.py nd KIND --dev IFACE --hops H [--to ADDR] [--src ADDR] [--count N]   send neighbour discovery
+                                            (ra: a router advertisement to ff02::1, lifetime 1800 s; ns: a
+                                            neighbour solicitation for ADDR) from IFACE's link-local address
+                                            (or ADDR), hop limit H
   probe.py stream HOST PORT --seconds S --interval I   one TCP connection: a numbered line every I s for
                                             S s, each echoed back in order; prints "sent N echoed M";
                                             exit 0 only if every line came back on that one connection
@@ -160,6 +164,35 @@ def send(host, port, source, count):
     for i in range(count):
         s.sendto(b"rampart-probe %d" % i, target)
     s.close()
+    return 0
+
+
+def nd(kind, dev, hops, to, count, src):
+    # The link-local address must have finished DAD before a socket may use it.
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        out = subprocess.run(["ip", "-6", "-o", "addr", "show", "dev", dev, "scope", "link"], capture_output=True, text=True).stdout
+        if out and "tentative" not in out:
+            break
+        time.sleep(0.05)
+    source = src or out.split()[3].split("/")[0]
+    index = socket.if_nametoindex(dev)
+    s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+    s.bind((source, 0, 0, index))
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, hops)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, hops)
+    if kind == "ra":
+        # type 134, code, checksum (the kernel's), cur hop limit 64, flags, router lifetime 1800 s,
+        # reachable time, retrans timer
+        message = struct.pack("!BBHBBHII", 134, 0, 0, 64, 0, 1800, 0, 0)
+        target = ("ff02::1", 0, 0, index)
+    else:
+        message = struct.pack("!BBHI", 135, 0, 0, 0) + socket.inet_pton(socket.AF_INET6, to)
+        target = (to, 0, 0, index)
+    for _ in range(count):
+        s.sendto(message, target)
+    s.close()
+    print(source, flush=True)
     return 0
 
 
@@ -328,6 +361,13 @@ def main():
     p.add_argument("port", type=int)
     p.add_argument("--from", dest="source", required=True)
     p.add_argument("--count", type=int, default=1)
+    p = sub.add_parser("nd")
+    p.add_argument("kind", choices=["ra", "ns"])
+    p.add_argument("--dev", required=True)
+    p.add_argument("--hops", type=int, default=255)
+    p.add_argument("--to", default="")
+    p.add_argument("--count", type=int, default=1)
+    p.add_argument("--src", default="")
     p = sub.add_parser("stream")
     p.add_argument("host")
     p.add_argument("port", type=int)
@@ -340,6 +380,8 @@ def main():
         sink(a.udp, a.seconds)
     elif a.cmd == "send":
         sys.exit(send(a.host, a.port, a.source, a.count))
+    elif a.cmd == "nd":
+        sys.exit(nd(a.kind, a.dev, a.hops, a.to, a.count, a.src))
     elif a.cmd == "stream":
         sys.exit(stream(a.host, a.port, a.seconds, a.interval))
     elif a.cmd == "serve":

@@ -112,6 +112,7 @@ public enum NftRenderer {
             return "\(portProtocols[proto] ?? "th") \(side == .source ? "sport" : "dport") \(first)-\(last)"
         case .tcpFlags(let flags): return flags.nftText
         case .icmpv6TypeRange(let a, let b): return "icmpv6 type \(a)-\(b)"
+        case .hopLimit(let n): return "ip6 hoplimit \(n)"
         case .ctState(let states): return "ct state " + states.map(\.rawValue).joined(separator: ",")
         case .ipsecInbound: return "meta ipsec exists"
         case .ipsecOutbound: return "rt ipsec exists"

@@ -225,6 +225,8 @@ public enum Match: Sendable, Equatable {
     /// `tcp flags & MASK == VALUE` (`!=` when negated): an extension.
     case tcpFlags(TCPFlagMatch)
     case icmpv6TypeRange(UInt8, UInt8)
+    /// `ip6 hoplimit N` (implies IPv6).
+    case hopLimit(UInt8)
     case ctState([CtState])
     /// The packet was decrypted by an IPsec SA (input).
     case ipsecInbound

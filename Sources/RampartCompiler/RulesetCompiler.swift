@@ -66,8 +66,10 @@ public struct RulesetCompiler {
     static func baseRules(_ hook: Chain.Hook) -> [RuleSpec] {
         [
             RuleSpec([hook == .input ? .inputInterface("lo") : .outputInterface("lo")], [.accept], id: "loopback"),
-            // IPv6's ARP: an IPv4 filter never sees ARP either, and a block-all must not break IPv6 itself.
-            RuleSpec([.icmpv6TypeRange(133, 136)], [.accept], id: "icmpv6-nd"),
+            // IPv6's ARP: an IPv4 filter never sees ARP either, and a block-all must not break IPv6
+            // itself. Only with hop limit 255, which no router forwards: neighbour discovery from
+            // off the link is the policy's to decide (RFC 4861 §7.1.1; docs/netsh-compatibility.md).
+            RuleSpec([.icmpv6TypeRange(133, 136), .hopLimit(255)], [.accept], id: "icmpv6-nd"),
         ]
     }
 

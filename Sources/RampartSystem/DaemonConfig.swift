@@ -39,6 +39,9 @@ public struct DaemonConfig: Sendable, Equatable {
     public var smbConf = "/etc/samba/smb.conf"
     /// Host names in filters are resolved again this often (and whenever resolv.conf changes).
     public var dnsRefreshSeconds = 300
+    /// A default route learned from an IPv6 router advertisement makes its router a GATEWAY only
+    /// when set: anyone on the link can send one (docs/netsh-compatibility.md).
+    public var gatewayFromRouterAdvertisements = false
     /// The W3C drop log (`pfirewall.log`-like); nil: none.
     public var logFile: String?
     /// The drop log is rotated (to `PATH.1`, replacing it) before it would pass this size.
@@ -88,7 +91,7 @@ public struct DaemonConfig: Sendable, Equatable {
     public static let keys = ["store", "socket", "control_group", "log_group", "max_request_bytes", "max_request_bytes_root", "max_reply_bytes",
                        "max_connections", "max_connections_per_user", "client_timeout_seconds",
                        "resolv_conf", "resolved_resolv_conf", "dhclient_leases", "networkd_leases", "dhcpcd_leases",
-                       "networkmanager_leases", "smb_conf", "dns_refresh_seconds", "log_file", "log_file_max_bytes",
+                       "networkmanager_leases", "smb_conf", "dns_refresh_seconds", "gateway_from_router_advertisements", "log_file", "log_file_max_bytes",
                        "log_interval_seconds", "log_records", "metrics_textfile", "metrics_interval_seconds",
                        "etcd_endpoints", "etcd_ca", "etcd_cert", "etcd_key", "etcd_user", "etcd_password_file", "etcd_group",
                        "etcd_prefix", "etcd_host", "etcd_status_ttl_seconds", "domain_cache", "ipsec_vici_socket", "ipsec_ike_version", "ipsec_childless",
@@ -145,6 +148,9 @@ public struct DaemonConfig: Sendable, Equatable {
             case "networkmanager_leases": config.networkManagerLeases = directories()
             case "smb_conf": config.smbConf = value
             case "dns_refresh_seconds": config.dnsRefreshSeconds = try number(1...86400)
+            case "gateway_from_router_advertisements":
+                guard ["yes", "no"].contains(value.lowercased()) else { throw .error("\(key): '\(value)' is not yes or no", at: valueAt) }
+                config.gatewayFromRouterAdvertisements = value.lowercased() == "yes"
             case "log_file": config.logFile = value
             case "log_file_max_bytes": config.logFileMaxBytes = try number(4096...(1 << 40))
             case "log_interval_seconds": config.logIntervalSeconds = try number(1...86400)

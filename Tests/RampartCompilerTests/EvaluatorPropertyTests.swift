@@ -170,7 +170,9 @@ import RampartTestKit
                 p.destinationPort = UInt16(pick([22, 80, 443, 3389, 88, 53, 500, 123, 8080, 21, 3200]))
                 if proto == 6 { p.tcpFlags = pick([0x02, 0x02, 0x12, 0x10, 0x18, 0x04, 0x11]) }
             } else if proto == 1 || proto == 58 {
-                p.icmpType = UInt8(pick(proto == 58 ? [128, 129, 133, 135, 136, 1] : [0, 8, 3]))
+                p.icmpType = UInt8(pick(proto == 58 ? [128, 129, 133, 134, 135, 136, 1] : [0, 8, 3]))
+                // Neighbour discovery forged from off the link arrives with a hop limit below 255.
+                if proto == 58 && chance(30) { p.hopLimit = UInt8(pick([64, 254, 1])) }
             }
             p.interface = chance(2) ? "lo" : "eth0"
             p.ipsec = chance(20)
@@ -303,6 +305,7 @@ import RampartTestKit
                 let proto = p.proto == 6 ? "tcp" : p.proto == 17 ? "udp" : p.proto == 47 ? "47" : "icmp"
                 var words = [hook == .input ? "in" : "out", proto, endpoint(p.source, p.sourcePort), "to", endpoint(p.destination, p.destinationPort)]
                 if proto == "icmp" { words.append("icmp-type=\(p.icmpType)") }
+                if p.hopLimit != 255 { words.append("hoplimit=\(p.hopLimit)") }
                 if proto == "tcp" { words.append("flags=\(TCPFlagMatch.text(p.tcpFlags))") }
                 guard case .success(let result) = ExplainRun.run(words, store: store, dynamic: nil, addresses: EvaluatorPropertyTests.addresses, host: EvaluatorPropertyTests.host) else {
                     Issue.record("\(words) did not parse")

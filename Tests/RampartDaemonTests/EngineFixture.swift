@@ -52,7 +52,7 @@ final class EngineFixture: Sendable {
     }
     let clockOffset = ClockOffset()
 
-    init(policy: String? = EngineFixture.webServer, dns: [String] = ["192.0.2.53"], gateways: [IPAddress] = [IPAddress("192.0.2.1")!],
+    init(policy: String? = EngineFixture.webServer, dns: [String] = ["192.0.2.53"], gateways: [DefaultGateway] = [DefaultGateway(address: IPAddress("192.0.2.1")!)],
          resolve: @escaping @Sendable (String) -> Result<[IPAddress], HostLookupError> = { _ in .failure(HostLookupError(message: "no DNS in tests")) },
          configure: (inout DaemonConfig) -> Void = { _ in }) throws {
         directory = NSTemporaryDirectory() + "rampart-engine-\(UUID().uuidString)"

@@ -77,3 +77,84 @@ import RampartTestKit
         }
     }
 }
+
+/// Neighbour discovery is exempt only as it comes from the link (hop limit 255), and a router
+/// advertisement, which anyone on the link can send, does not make its sender a GATEWAY unless
+/// rampartd.conf says so (issue 29, item 3).
+@Suite(.serialized) struct NeighbourDiscoveryTests {
+    typealias L = Lab
+
+    static let policy = """
+        ipsec dynamic set config ipsecexempt value=3
+        ipsec static add filteraction name=Block action=block
+        ipsec static add filteraction name=Permit action=permit
+        ipsec static add filter filterlist=Rest srcaddr=any dstaddr=me
+        ipsec static add filter filterlist=Snmp srcaddr=GATEWAY dstaddr=me protocol=udp dstport=161 mirrored=no
+        ipsec static add filter filterlist=Inside srcaddr=2001:db8:100::10 dstaddr=me protocol=58 mirrored=no
+        ipsec static add policy name=P assign=yes
+        ipsec static add rule name=rest policy=P filterlist=Rest filteraction=Block
+        ipsec static add rule name=snmp policy=P filterlist=Snmp filteraction=Permit
+        ipsec static add rule name=inside policy=P filterlist=Inside filteraction=Block
+        """
+
+    func device(_ ns: Namespace) throws -> String {
+        let links = try ns.run(["ip", "-o", "link", "show"]).out.split(separator: "\n")
+        let line = try #require(links.first { !$0.contains(" lo:") })
+        return String(line.split(separator: ":")[1].trimmingCharacters(in: .whitespaces).split(separator: "@")[0])
+    }
+
+    /// The packets the counter of the filter on 2001:db8:100::10's ICMPv6 has counted.
+    func insideCount(_ ns: Namespace) throws -> Int {
+        let listing = try ns.run(["nft", "list", "chain", "inet", "rampart", "input"]).out
+        let line = try #require(listing.split(separator: "\n").first { $0.contains("2001:db8:100::10") && $0.contains("drop") })
+        let words = line.split(separator: " ")
+        let at = try #require(words.firstIndex(of: "packets"))
+        return try #require(Int(words[at + 1]))
+    }
+
+    @Test func onlyNeighbourDiscoveryFromTheLinkIsExempt() throws {
+        let lab = try Lab()
+        defer { lab.teardown() }
+        let cli = try RampartCLI()
+        defer { cli.cleanup() }
+        try cli.exec(Self.policy)
+        try cli.run(["apply"], in: lab.server)
+        let dev = try device(lab.inside)
+        let before = try insideCount(lab.server)
+        // Solicitations for the server's address from the inside's global address: 5 as a neighbour
+        // sends them, then 5 with the hop limit of a packet that crossed a router.
+        let send = { (hops: Int) in
+            try lab.inside.run(["python3", RampartCLI.probe, "nd", "ns", "--dev", dev, "--to", L.serverInternal6, "--src", L.internal6,
+                                "--hops", String(hops), "--count", "5"])
+        }
+        _ = try send(255)
+        #expect(try insideCount(lab.server) == before, "hop limit 255: exempt, the filters never see them")
+        _ = try send(64)
+        #expect(try insideCount(lab.server) == before + 5, "hop limit 64: the policy decides (blocked)")
+    }
+
+    @Test func aRouterAdvertisementDoesNotMakeAGatewayUnlessConfigured() throws {
+        let lab = try Lab()
+        defer { lab.teardown() }
+        let cli = try RampartCLI()
+        defer { cli.cleanup() }
+        try cli.exec(Self.policy)
+        let daemon = try DaemonHarness(cli: cli, ns: lab.server, config: "resolv_conf = \(cli.directory.path)/none.conf\n")
+        defer { daemon.stop() }
+        try daemon.start()
+        let router = try lab.inside.run(["python3", RampartCLI.probe, "nd", "ra", "--dev", try device(lab.inside), "--hops", "255"]).out
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        try waitUntil("the server has a default route from the advertisement") {
+            try lab.server.run(["ip", "-6", "route", "show", "default"]).out.contains("via \(router) ")
+        }
+        try waitUntil("rampartd says it ignored the advertised router") { daemon.log().contains("\(router) is a default router by a router advertisement") }
+        #expect(daemon.log().contains("not taken as a GATEWAY"), "\(daemon.log())")
+        #expect(try !lab.server.run(["nft", "list", "set", "inet", "rampart", "gateway_v6"]).out.contains(router))
+        // Trusted on request: the set follows at the next reload.
+        try "resolv_conf = \(cli.directory.path)/none.conf\ngateway_from_router_advertisements = yes\n".write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
+        try daemon.rampart(["reload"])
+        try waitUntil("the advertised router is a GATEWAY") {
+            try lab.server.run(["nft", "list", "set", "inet", "rampart", "gateway_v6"]).out.contains(router)
+        }
+    }
+}

@@ -18,6 +18,8 @@ public struct Packet: Sendable, Equatable, CustomStringConvertible {
     /// Decrypted by (input) or to be encrypted by (output) an IPsec SA.
     public var ipsec: Bool
     public var conntrack: CtState
+    /// IPv6's hop limit as it arrives (255: sent on this link; neighbour discovery needs it).
+    public var hopLimit: UInt8 = 255
 
     public init(source: IPAddress, destination: IPAddress, proto: UInt8, sourcePort: UInt16 = 0, destinationPort: UInt16 = 0,
                 icmpType: UInt8 = 0, tcpFlags: UInt8 = 0x02, interface: String = "eth0", ipsec: Bool = false, conntrack: CtState = .new) {

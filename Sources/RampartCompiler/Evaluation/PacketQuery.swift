@@ -21,6 +21,8 @@ public struct PacketQuery: Sendable, Equatable {
     public var tcpFlags: UInt8 = 0x02
     public var ipsec = false
     public var interface = "eth0"
+    /// IPv6's hop limit as it arrives (`hoplimit=N`); 255 is what a neighbour on the link sends.
+    public var hopLimit: UInt8 = 255
 
     public struct Failure: Error, CustomStringConvertible, Equatable {
         public var description: String
@@ -60,12 +62,15 @@ public struct PacketQuery: Sendable, Equatable {
             case ("icmp-type", let n?):
                 guard proto == nil || proto == 1 || proto == 58, let t = UInt8(n) else { throw Failure(description: "icmp-type takes 0-255, with icmp only") }
                 query.icmpType = t
+            case ("hoplimit", let n?):
+                guard let h = UInt8(n) else { throw Failure(description: "hoplimit takes 0-255") }
+                query.hopLimit = h
             case ("flags", let f?):
                 guard proto == 6, !f.contains("/"), case .success(let m) = TCPFlagMatch.parse(f), !m.negated else {
                     throw Failure(description: "flags takes TCP flags joined by '+' (flags=syn+ack), with tcp only")
                 }
                 query.tcpFlags = m.value
-            default: throw Failure(description: "unexpected '\(word)'; after the packet: icmp-type=N, flags=F+G, ipsec, interface=NAME")
+            default: throw Failure(description: "unexpected '\(word)'; after the packet: icmp-type=N, flags=F+G, hoplimit=N, ipsec, interface=NAME")
             }
         }
         return query
@@ -122,6 +127,7 @@ public struct PacketQuery: Sendable, Equatable {
         var p = Packet(source: resolve(source), destination: resolve(destination), proto: number, sourcePort: sourcePort,
                        destinationPort: destinationPort, tcpFlags: number == 6 ? tcpFlags : 0, interface: interface, ipsec: ipsec)
         if number == 1 || number == 58 { p.icmpType = icmpType ?? (number == 1 ? 8 : 128) }
+        p.hopLimit = hopLimit
         return p
     }
 }

@@ -82,7 +82,7 @@ public struct ReferenceEvaluator: Sendable {
     /// broadcast, ISAKMP; 2: RSVP, Kerberos, ISAKMP; 3: ISAKMP).
     func fixedRule(_ p: Packet) -> String? {
         if p.interface == "lo" { return "loopback" }
-        if p.proto == 58, (133...136).contains(p.icmpType) { return "icmpv6-nd" }
+        if p.proto == 58, (133...136).contains(p.icmpType), p.hopLimit == 255 { return "icmpv6-nd" }
         if p.proto == 17, p.sourcePort == 500, p.destinationPort == 500 { return "exempt-isakmp" }
         let level = config.ipsecExempt
         if level == 0 || level == 2 {

@@ -74,6 +74,8 @@ public struct RulesetEvaluator: Sendable {
             return p.proto == proto && (first...last).contains(side == .source ? p.sourcePort : p.destinationPort)
         case .tcpFlags(let flags):
             return p.proto == 6 && flags.matches(p.tcpFlags)
+        case .hopLimit(let n):
+            return p.family == .ipv6 && p.hopLimit == n
         case .icmpv6TypeRange(let low, let high):
             return p.proto == 58 && (low...high).contains(p.icmpType)
         case .ctState(let states):

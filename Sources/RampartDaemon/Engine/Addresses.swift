@@ -52,7 +52,7 @@ extension PolicyEngine {
             source = from
         case .gateway:
             switch environment.gateways() {
-            case .success(let gateways): found = gateways
+            case .success(let gateways): found = trustedGateways(gateways)
             case .failure(let error): return unreadable("cannot read the default routes: \(error)")
             }
             source = "default routes (main table)"
@@ -162,6 +162,23 @@ extension PolicyEngine {
         if !changed.isEmpty { updateSets(sources: changed) }
         // A resolv.conf change resolves at once and restarts this interval.
         schedule(.resolveNames, after: .seconds(config.dnsRefreshSeconds))
+    }
+
+    /// The routers of the default routes, less those learned from router advertisements unless
+    /// `gateway_from_router_advertisements` says so; either way each such router is logged once.
+    func trustedGateways(_ gateways: [DefaultGateway]) -> [IPAddress] {
+        let advertised = gateways.filter(\.fromRouterAdvertisement).map(\.address)
+        if advertised != advertisedRouters {
+            advertisedRouters = advertised
+            for router in advertised {
+                if config.gatewayFromRouterAdvertisements {
+                    logger.notice("GATEWAY: \(router) is a default router by a router advertisement; taken (gateway_from_router_advertisements = yes)")
+                } else {
+                    logger.warning("GATEWAY: \(router) is a default router by a router advertisement, which anyone on the link can send; not taken as a GATEWAY (set gateway_from_router_advertisements = yes to trust them)")
+                }
+            }
+        }
+        return unique(gateways.filter { !$0.fromRouterAdvertisement || config.gatewayFromRouterAdvertisements }.map(\.address))
     }
 
     func unique(_ list: [IPAddress]) -> [IPAddress] {

@@ -16,7 +16,7 @@ public struct EngineEnvironment: Sendable {
     /// sd_notify: READY=1, STATUS=…, RELOADING=1, STOPPING=1, WATCHDOG=1.
     public var notify: @Sendable (String) -> Void
     /// The gateways of the default routes.
-    public var gateways: @Sendable () -> Result<[IPAddress], NetlinkError>
+    public var gateways: @Sendable () -> Result<[DefaultGateway], NetlinkError>
     /// One host name's addresses (getaddrinfo).
     public var resolve: @Sendable (String) -> Result<[IPAddress], HostLookupError>
     /// Reads the configuration file again on reload (nil: there is none; keep the defaults).
@@ -31,7 +31,7 @@ public struct EngineEnvironment: Sendable {
     public var ipsecView: @Sendable (String) -> IPsecView
 
     public init(notify: @escaping @Sendable (String) -> Void,
-                gateways: @escaping @Sendable () -> Result<[IPAddress], NetlinkError> = { Result { () throws(NetlinkError) in try RouteMonitor.defaultGateways() } },
+                gateways: @escaping @Sendable () -> Result<[DefaultGateway], NetlinkError> = { Result { () throws(NetlinkError) in try RouteMonitor.defaultGateways() } },
                 resolve: @escaping @Sendable (String) -> Result<[IPAddress], HostLookupError> = HostLookup.resolve,
                 readConfig: @escaping @Sendable (String) throws -> String? = DaemonConfig.readFile,
                 releaseStartupMemory: @escaping @Sendable () -> Void = { WorkingSet.releaseExecutableCode() },
@@ -151,6 +151,8 @@ public actor PolicyEngine {
     /// The addresses the server types stand for now, and where each list came from.
     var addresses = DynamicAddresses()
     var provenance: [ServerType: (source: String, changed: Date)] = [:]
+    /// Default routers learned from router advertisements, as last logged.
+    var advertisedRouters: [IPAddress] = []
     /// Host names in filters: when each was last resolved, and the last failure.
     var nameResolution: [String: (at: Date, error: String?)] = [:]
     var resolving = false
@@ -530,6 +532,8 @@ public actor PolicyEngine {
         case .success:
             break
         }
+        // The sources again: their paths, or how they are read (gateway_from_router_advertisements), may have changed.
+        for type in ServerType.allCases { refreshAddresses(type, apply: false) }
         // Renewed certificates and keys, a charon restarted: loaded again even if the plan is the same.
         ipsecReloadPending = true
         if case .failure(let e) = applyCurrent(reason: "reload") {

@@ -140,6 +140,10 @@ public struct Linearizer: Sendable {
                 needL4(58)
                 // icmpv6 type A-B: payload load 1b @ transport + 0, cmp gte A, cmp lte B
                 out += [.payload(base: .transport, offset: 0, length: 1), .cmp(.gte, [low]), .cmp(.lte, [high])]
+            case .hopLimit(let n):
+                needFamily(.ipv6)
+                // ip6 hoplimit N: payload load 1b @ network + 7, cmp eq N
+                out += [.payload(base: .network, offset: 7, length: 1), .cmp(.eq, [n])]
             case .ctState(let states):
                 var mask: UInt32 = 0
                 for s in states {

@@ -35,7 +35,7 @@ public final class RouteMonitor: @unchecked Sendable {
     }
 
     /// The gateways of the default routes (IPv4 and IPv6, multipath included) in the main table.
-    public static func defaultGateways() throws(NetlinkError) -> [IPAddress] {
+    public static func defaultGateways() throws(NetlinkError) -> [DefaultGateway] {
         guard let s = mnl_socket_open(NETLINK_ROUTE) else { throw .system("cannot open a route netlink socket") }
         defer { mnl_socket_close(s) }
         guard mnl_socket_bind(s, 0, pid_t(MNL_SOCKET_AUTOPID)) == 0 else { throw .system("cannot bind a route netlink socket") }
@@ -52,7 +52,7 @@ public final class RouteMonitor: @unchecked Sendable {
         guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.count else {
             throw .system("cannot ask for the routing table")
         }
-        var gateways: [IPAddress] = []
+        var gateways: [DefaultGateway] = []
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
@@ -64,9 +64,17 @@ public final class RouteMonitor: @unchecked Sendable {
                 if message.type == UInt16(NLMSG_DONE) { return gateways }
                 if message.type == UInt16(NLMSG_ERROR) { throw NetlinkError("the kernel refused the route dump") }
                 guard message.type == UInt16(RTM_NEWROUTE) else { continue }
-                for g in defaultRouteGateways(message.data) where !gateways.contains(g) { gateways.append(g) }
+                for g in defaultRoutes(message.data) where !gateways.contains(g) { gateways.append(g) }
             }
         }
+    }
+
+    /// The gateways of one RTM_NEWROUTE (`defaultRouteGateways`), each with whether the route was
+    /// learned from a router advertisement (rtm_protocol RTPROT_RA).
+    public static func defaultRoutes(_ data: ArraySlice<UInt8>) -> [DefaultGateway] {
+        guard data.count >= 16 + 12 else { return [] }
+        let fromRA = data[data.startIndex + 21] == 9
+        return defaultRouteGateways(data).map { DefaultGateway(address: $0, fromRouterAdvertisement: fromRA) }
     }
 
     /// Parses one RTM_NEWROUTE: a default route (destination length 0) of the main table with a
@@ -106,5 +114,17 @@ public final class RouteMonitor: @unchecked Sendable {
             }
         }
         return table == UInt32(RT_TABLE_MAIN.rawValue) ? gateways : []
+    }
+}
+
+/// A default route's gateway, and whether the kernel learned the route from an IPv6 router
+/// advertisement (which anyone on the link can send) rather than from configuration or DHCP.
+public struct DefaultGateway: Sendable, Equatable {
+    public var address: IPAddress
+    public var fromRouterAdvertisement: Bool
+
+    public init(address: IPAddress, fromRouterAdvertisement: Bool = false) {
+        self.address = address
+        self.fromRouterAdvertisement = fromRouterAdvertisement
     }
 }
