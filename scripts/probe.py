@@ -14,8 +14,9 @@
   probe.py echo --tcp PORT                  a TCP echo server (IPv4 and IPv6) until killed
   probe.py sink --udp PORTS --seconds S      count UDP datagrams (IPv4 and IPv6) for S s; print "PORT DESTINATION"
                                             per datagram received, then "done"
-  probe.py send HOST PORT --from ADDR --count N   N UDP datagrams out of ADDR's interface: to a unicast,
-                                            broadcast (255.255.255.255, a subnet's) or multicast address
+  probe.py send HOST PORT --from ADDR --count N [--size B]   N UDP datagrams (of B bytes: over the MTU,
+                                            fragmented) out of ADDR's interface: to a unicast, broadcast
+                                            (255.255.255.255, a subnet's) or multicast address
   probe.py nd KIND --dev IFACE --hops H [--to ADDR] [--src ADDR] [--count N]   send neighbour discovery
                                             (ra: a router advertisement to ff02::1, lifetime 1800 s; ns: a
                                             neighbour solicitation for ADDR) from IFACE's link-local address
@@ -147,7 +148,7 @@ def sink(udp_ports, seconds):
     print("done", flush=True)
 
 
-def send(host, port, source, count):
+def send(host, port, source, count, size):
     fam = family(host)
     links = subprocess.run(["ip", "-o", "addr", "show"], capture_output=True, text=True).stdout.splitlines()
     device = next(line.split()[1] for line in links if (" " + source + "/") in line)
@@ -162,7 +163,7 @@ def send(host, port, source, count):
         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, index)
         target = (host, port, 0, index if host.lower().startswith("ff02") or host.lower().startswith("fe80") else 0)
     for i in range(count):
-        s.sendto(b"rampart-probe %d" % i, target)
+        s.sendto((b"rampart-probe %d " % i).ljust(size, b"."), target)
     s.close()
     return 0
 
@@ -361,6 +362,7 @@ def main():
     p.add_argument("port", type=int)
     p.add_argument("--from", dest="source", required=True)
     p.add_argument("--count", type=int, default=1)
+    p.add_argument("--size", type=int, default=0)
     p = sub.add_parser("nd")
     p.add_argument("kind", choices=["ra", "ns"])
     p.add_argument("--dev", required=True)
@@ -379,7 +381,7 @@ def main():
     elif a.cmd == "sink":
         sink(a.udp, a.seconds)
     elif a.cmd == "send":
-        sys.exit(send(a.host, a.port, a.source, a.count))
+        sys.exit(send(a.host, a.port, a.source, a.count, a.size))
     elif a.cmd == "nd":
         sys.exit(nd(a.kind, a.dev, a.hops, a.to, a.count, a.src))
     elif a.cmd == "stream":

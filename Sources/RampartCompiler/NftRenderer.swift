@@ -37,7 +37,9 @@ public enum NftRenderer {
         }
         for chain in ruleset.chains {
             out += "\tchain \(chain.name) {\n"
-            out += "\t\ttype filter hook \(chain.hook.rawValue) priority \(priority(chain.priority)); policy \(chain.policy.rawValue);\n"
+            if let hook = chain.hook {
+                out += "\t\ttype filter hook \(hook.rawValue) priority \(priority(chain.priority)); policy \(chain.policy.rawValue);\n"
+            }
             for rule in chain.rules { out += "\t\t" + self.rule(rule) + "\n" }
             out += "\t}\n"
         }
@@ -124,6 +126,7 @@ public enum NftRenderer {
         case .counter: return "counter"
         case .log(let prefix, let group): return "log prefix \"\(prefix)\" group \(group)"
         case .accept: return "accept"
+        case .tproxy(let port): return "tproxy to :\(port)"
         case .drop: return "drop"
         }
     }
@@ -140,7 +143,7 @@ public enum NftRenderer {
                          ("elements", .array(s.elements.map { .object([("key", .string(element($0))), ("id", .string($0.id))]) }))])
             })),
             ("chains", .array(ruleset.chains.map { c in
-                .object([("name", .string(c.name)), ("hook", .string(c.hook.rawValue)), ("priority", .int(c.priority)),
+                .object([("name", .string(c.name)), ("hook", c.hook.map { .string($0.rawValue) } ?? .null), ("priority", .int(c.priority)),
                          ("policy", .string(c.policy.rawValue)),
                          ("rules", .array(c.rules.map { r in
                              .object([("id", .string(r.id)), ("origin", .string(r.origin)), ("nft", .string(rule(r)))])

@@ -153,18 +153,29 @@ public struct Chain: Sendable, Equatable {
     }
 
     public var name: String
-    public var hook: Hook
+    /// nil: a regular chain, never jumped to (`defrag`).
+    public var hook: Hook?
     /// nft's `filter` priority is 0.
     public var priority: Int = 0
     public var policy: Policy
     public var rules: [RuleSpec] = []
 
-    public init(name: String, hook: Hook, priority: Int = 0, policy: Policy, rules: [RuleSpec] = []) {
+    public init(name: String, hook: Hook?, priority: Int = 0, policy: Policy, rules: [RuleSpec] = []) {
         self.name = name
         self.hook = hook
         self.priority = priority
         self.policy = policy
         self.rules = rules
+    }
+}
+
+extension Chain {
+    /// A chain nothing jumps to, holding one `tproxy` rule that never runs: creating it makes the
+    /// kernel defragment IPv4 and IPv6 in this namespace (nft_tproxy takes the defragmentation
+    /// references, without conntrack), so a fragmented datagram reaches the filters whole and
+    /// `udp dport 53` sees every fragment's port (issue 29, item 9; docs/ruleset.md).
+    public static var defrag: Chain {
+        Chain(name: "defrag", hook: nil, policy: .accept, rules: [RuleSpec([.l4proto(6)], [.tproxy(port: 1)], id: "defrag")])
     }
 }
 
@@ -239,6 +250,8 @@ public enum Statement: Sendable, Equatable {
     case log(prefix: String, group: UInt16)
     case accept
     case drop
+    /// `tproxy to :PORT`: only in the `defrag` chain, which nothing jumps to (`Chain.defrag`).
+    case tproxy(port: UInt16)
 }
 
 public struct RuleSpec: Sendable, Equatable {

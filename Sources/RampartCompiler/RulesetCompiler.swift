@@ -47,6 +47,8 @@ public struct RulesetCompiler {
             chain.rules += options.groupsFilters ? Grouping.group(filterRules, chain: hook.rawValue, sets: &filterSets) : filterRules
             chains.append(chain)
         }
+        // Fragments reach the filters reassembled, whatever else the ruleset needs (`Chain.defrag`).
+        chains.append(.defrag)
         return Ruleset(sets: sets.namedSets(), filterSets: filterSets, chains: chains)
     }
 

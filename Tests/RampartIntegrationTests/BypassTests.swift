@@ -20,13 +20,13 @@ import RampartTestKit
 
     /// Sends two datagrams to each destination from the internal client and returns what the
     /// server's sockets on `ports` received, as "PORT DESTINATION" lines.
-    func received(_ lab: Lab, ports: [Int], destinations: [String]) throws -> [String] {
+    func received(_ lab: Lab, ports: [Int], destinations: [String], size: Int = 0) throws -> [String] {
         let sink = try lab.server.spawnCapturing(["python3", RampartCLI.probe, "sink", "--udp", ports.map(String.init).joined(separator: ","), "--seconds", "5"])
         try waitUntil("the sink listens") { ports.allSatisfy { p in (try? lab.server.run(["ss", "-lnuH"]).out.contains(":\(p) ")) ?? false } }
         for destination in destinations {
             for port in ports {
                 let from = destination.contains(":") ? L.internal6 : L.internal4
-                try lab.inside.run(["python3", RampartCLI.probe, "send", destination, String(port), "--from", from, "--count", "2"])
+                try lab.inside.run(["python3", RampartCLI.probe, "send", destination, String(port), "--from", from, "--count", "2", "--size", String(size)])
             }
         }
         return sink.finish().split(separator: "\n").map(String.init).filter { $0 != "ready" && $0 != "done" }
@@ -51,6 +51,28 @@ import RampartTestKit
             // The same datagrams to a port the policy leaves open all arrive: the probe reaches the host.
             #expect(Set(got.filter { $0.hasPrefix("515 ") }) == Set(Self.everyone.map { "515 \($0)" }), "\(got)")
             #expect(got.filter { $0.hasPrefix("515 ") }.count == 2 * Self.everyone.count)
+        }
+    }
+
+    /// Datagrams larger than the link's MTU arrive in fragments; with or without conntrack in the
+    /// ruleset (ipsecdiagnostics bit 4), the filters see them reassembled (issue 29, item 9).
+    @Test(arguments: [0, 4])
+    func fragmentedDatagramsToAPermittedPortArrive(diagnostics: Int) throws {
+        let script = """
+            ipsec dynamic set config ipsecexempt value=3
+            ipsec dynamic set config ipsecdiagnostics value=\(diagnostics)
+            ipsec static add filteraction name=Block action=block
+            ipsec static add filteraction name=Permit action=permit
+            ipsec static add filter filterlist=Everything srcaddr=any dstaddr=me
+            ipsec static add filter filterlist=Open srcaddr=any dstaddr=me protocol=udp dstport=515
+            ipsec static add policy name=P assign=yes
+            ipsec static add rule name=deny policy=P filterlist=Everything filteraction=Block
+            ipsec static add rule name=open policy=P filterlist=Open filteraction=Permit
+            """
+        try withLab(script) { lab, _ in
+            let got = try received(lab, ports: [514, 515], destinations: [L.serverInternal4, L.serverInternal6], size: 4000)
+            #expect(got.sorted() == ["515 \(L.serverInternal4)", "515 \(L.serverInternal4)", "515 \(L.serverInternal6)", "515 \(L.serverInternal6)"],
+                    "every 4,000-byte datagram to the permitted port, none to the blocked one: \(got)")
         }
     }
 

@@ -29,7 +29,7 @@ public struct RulesetEvaluator: Sendable {
                 switch statement {
                 case .accept: return PacketVerdict(.accept, decidedBy(rule, packet))
                 case .drop: return PacketVerdict(.drop, decidedBy(rule, packet))
-                case .counter, .log: continue
+                case .counter, .log, .tproxy: continue
                 }
             }
         }

@@ -469,6 +469,9 @@ public actor PolicyEngine {
         }
         do {
             let report = try client.apply(ruleset)
+            if let refusal = report.defragmentationMissing {
+                logger.warning("the kernel refused the defrag chain (no nft_tproxy?), applied without it: fragmented datagrams to permitted ports may be dropped unless ipsecdiagnostics bit 4 is set (\(refusal))")
+            }
             rulesReplaced()
             bootDeferred = false
             let elapsed = Self.ms(ContinuousClock.now - clock)

@@ -56,6 +56,10 @@ public enum Expr: Equatable, Sendable {
     case counter
     case log(prefix: String, group: UInt16)
     case verdict(Int32)
+    /// Data into a register (`immediate reg 1 0x00000100`).
+    case immediate(register: UInt32, data: [UInt8])
+    /// `tproxy to :PORT` with the port in a register, no address, either family.
+    case tproxyPort(register: UInt32)
 
     public static let accept = Expr.verdict(1)
     public static let drop = Expr.verdict(0)
@@ -74,7 +78,8 @@ public enum Expr: Equatable, Sendable {
         case .rtIpsec: return "rt"
         case .counter: return "counter"
         case .log: return "log"
-        case .verdict: return "immediate"
+        case .verdict, .immediate: return "immediate"
+        case .tproxyPort: return "tproxy"
         }
     }
 
@@ -93,6 +98,8 @@ public enum Expr: Equatable, Sendable {
         case .rtIpsec: return "[ rt load ipsec => reg 1 ]"
         case .counter: return "[ counter pkts 0 bytes 0 ]"
         case .log(let prefix, let group): return "[ log prefix \(prefix) group \(group) snaplen 0 qthreshold 0 ]"
+        case .immediate(let register, let data): return "[ immediate reg \(register) \(Expr.words(data)) ]"
+        case .tproxyPort(let register): return "[ tproxy port reg \(register) ]"
         case .verdict(let v): return "[ immediate reg 0 \(v == 1 ? "accept" : v == 0 ? "drop" : String(v)) ]"
         }
     }

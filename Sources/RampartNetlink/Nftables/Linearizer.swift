@@ -170,6 +170,9 @@ public struct Linearizer: Sendable {
             case .log(let prefix, let group): out.append(.log(prefix: prefix, group: group))
             case .accept: out.append(.accept)
             case .drop: out.append(.drop)
+            case .tproxy(let port):
+                // tproxy to :PORT: immediate reg 1 PORT (big-endian), tproxy port reg 1 (family unspec: both)
+                out += [.immediate(register: 1, data: Linearizer.be16(port)), .tproxyPort(register: 1)]
             }
         }
         return out

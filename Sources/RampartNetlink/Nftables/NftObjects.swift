@@ -37,9 +37,11 @@ final class ChainObject {
         nftnl_chain_set_str(handle, attr(NFTNL_CHAIN_TABLE), table)
         nftnl_chain_set_str(handle, attr(NFTNL_CHAIN_NAME), chain.name)
         nftnl_chain_set_u32(handle, attr(NFTNL_CHAIN_FAMILY), UInt32(NFPROTO_INET))
+        // A regular chain (`chain defrag {`) has neither type, hook, priority nor policy.
+        guard let hook = chain.hook else { return }
         // type filter hook input|output priority P; policy accept|drop;
         nftnl_chain_set_str(handle, attr(NFTNL_CHAIN_TYPE), "filter")
-        nftnl_chain_set_u32(handle, attr(NFTNL_CHAIN_HOOKNUM), chain.hook == .input ? UInt32(NF_INET_LOCAL_IN.rawValue) : UInt32(NF_INET_LOCAL_OUT.rawValue))
+        nftnl_chain_set_u32(handle, attr(NFTNL_CHAIN_HOOKNUM), hook == .input ? UInt32(NF_INET_LOCAL_IN.rawValue) : UInt32(NF_INET_LOCAL_OUT.rawValue))
         nftnl_chain_set_s32(handle, attr(NFTNL_CHAIN_PRIO), Int32(chain.priority))
         nftnl_chain_set_u32(handle, attr(NFTNL_CHAIN_POLICY), chain.policy == .accept ? UInt32(NF_ACCEPT) : UInt32(NF_DROP))
     }
@@ -218,6 +220,12 @@ final class RuleObject {
         case .verdict(let v):
             nftnl_expr_set_u32(x, attr(NFTNL_EXPR_IMM_DREG), UInt32(NFT_REG_VERDICT.rawValue))
             nftnl_expr_set_u32(x, attr(NFTNL_EXPR_IMM_VERDICT), UInt32(bitPattern: v))
+        case .immediate(let register, let data):
+            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_IMM_DREG), register)
+            _ = data.withUnsafeBytes { nftnl_expr_set(x, attr(NFTNL_EXPR_IMM_DATA), $0.baseAddress, UInt32($0.count)) }
+        case .tproxyPort(let register):
+            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_TPROXY_FAMILY), UInt32(NFPROTO_UNSPEC))
+            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_TPROXY_REG_PORT), register)
         }
         return x
     }

@@ -39,6 +39,8 @@ public final class NftablesClient {
         public var bytes: Int
         public var rules: Int
         public var setElements: Int
+        /// Set when the kernel refused the `defrag` chain and the ruleset went in without it.
+        public var defragmentationMissing: String?
     }
 
     // MARK: apply
@@ -48,6 +50,20 @@ public final class NftablesClient {
     /// afterwards, or — on any error — the previous table is untouched.
     @discardableResult
     public func apply(_ ruleset: Ruleset) throws(NetlinkError) -> Report {
+        do {
+            return try replace(with: ruleset)
+        } catch where error.message.contains("rule defrag (chain defrag)") && ruleset.chains.contains(.defrag) {
+            // A kernel without nft_tproxy: the policy without the defrag chain beats no policy;
+            // the report says so (fragments to permitted ports may then be dropped).
+            var without = ruleset
+            without.chains.removeAll { $0 == .defrag }
+            var report = try replace(with: without)
+            report.defragmentationMissing = error.message
+            return report
+        }
+    }
+
+    private func replace(with ruleset: Ruleset) throws(NetlinkError) -> Report {
         let batch = Batch(numbers: numbers)
         let tableObject = TableObject(name: table)
         tableObject.setFlags(0)
