@@ -35,6 +35,13 @@ public enum NftRenderer {
             }
             out += "\t}\n"
         }
+        for set in ruleset.portSets {
+            out += "\tset \(set.name) {\n"
+            out += "\t\ttype inet_service\n"
+            out += "\t\tflags interval\n"
+            out += "\t\telements = { \(set.elementsText) }\n"
+            out += "\t}\n"
+        }
         for chain in ruleset.chains {
             out += "\tchain \(chain.name) {\n"
             if let hook = chain.hook {
@@ -112,6 +119,8 @@ public enum NftRenderer {
             return "\(portProtocols[proto] ?? "th") \(side == .source ? "sport" : "dport") \(port)"
         case .portRange(let side, let proto, let first, let last):
             return "\(portProtocols[proto] ?? "th") \(side == .source ? "sport" : "dport") \(first)-\(last)"
+        case .portSet(let side, let proto, let set):
+            return "\(portProtocols[proto] ?? "th") \(side == .source ? "sport" : "dport") @\(set)"
         case .tcpFlags(let flags): return flags.nftText
         case .icmpv6TypeRange(let a, let b): return "icmpv6 type \(a)-\(b)"
         case .hopLimit(let n): return "ip6 hoplimit \(n)"
@@ -141,6 +150,9 @@ public enum NftRenderer {
             } + ruleset.filterSets.map { s in
                 .object([("name", .string(s.name)), ("type", .string(type(s.key))), ("source", .string("filters")), ("key", .string(key(s.key))),
                          ("elements", .array(s.elements.map { .object([("key", .string(element($0))), ("id", .string($0.id))]) }))])
+            } + ruleset.portSets.map { s in
+                .object([("name", .string(s.name)), ("type", .string("inet_service")), ("source", .string("port list")),
+                         ("elements", .array(s.ranges.map { .string($0.lowerBound == $0.upperBound ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)") }))])
             })),
             ("chains", .array(ruleset.chains.map { c in
                 .object([("name", .string(c.name)), ("hook", c.hook.map { .string($0.rawValue) } ?? .null), ("priority", .int(c.priority)),

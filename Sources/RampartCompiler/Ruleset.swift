@@ -10,11 +10,14 @@ public struct Ruleset: Sendable, Equatable {
     public var sets: [NamedSet] = []
     /// The sets of grouped filters (`Grouping`).
     public var filterSets: [FilterSet] = []
+    /// The port lists of filters (`dstport=80,443,8000-8080`): one set per list, one rule per filter.
+    public var portSets: [PortSet] = []
     public var chains: [Chain] = []
 
-    public init(sets: [NamedSet] = [], filterSets: [FilterSet] = [], chains: [Chain] = []) {
+    public init(sets: [NamedSet] = [], filterSets: [FilterSet] = [], portSets: [PortSet] = [], chains: [Chain] = []) {
         self.sets = sets
         self.filterSets = filterSets
+        self.portSets = portSets
         self.chains = chains
     }
 
@@ -24,7 +27,7 @@ public struct Ruleset: Sendable, Equatable {
     /// (same chains, rules, filter sets and set names): the change a set-only transaction makes,
     /// keeping every rule and its counters. nil when anything else differs.
     public func setChanges(from current: Ruleset) -> [NamedSet]? {
-        guard chains == current.chains, filterSets == current.filterSets, sets.count == current.sets.count else { return nil }
+        guard chains == current.chains, filterSets == current.filterSets, portSets == current.portSets, sets.count == current.sets.count else { return nil }
         var changed: [NamedSet] = []
         for (new, old) in zip(sets, current.sets) {
             guard new.name == old.name, new.family == old.family, new.source == old.source else { return nil }
@@ -32,7 +35,62 @@ public struct Ruleset: Sendable, Equatable {
         }
         return changed
     }
-    public var setCount: Int { sets.count + filterSets.count }
+    public var setCount: Int { sets.count + filterSets.count + portSets.count }
+}
+
+/// What rampart applies at most: a policy that compiles to more is refused where it is written
+/// (`exec`, `domain push`) and where it would be applied (rampartd, `rampart apply`), never half
+/// applied. 10,000 grouped filters are 15 rules; 100,000 ungroupable ones (ranges, lists) about
+/// 200,000. Past these, one transaction takes seconds and hundreds of megabytes.
+public enum RulesetLimits {
+    public static let maxRules = 250_000
+    public static let maxElements = 2_000_000
+
+    /// nil when `ruleset` is within the limits, else what is over and what to do.
+    public static func problem(_ ruleset: Ruleset) -> String? {
+        let elements = ruleset.sets.reduce(0) { $0 + $1.elements.count } + ruleset.filterSets.reduce(0) { $0 + $1.elements.count }
+            + ruleset.portSets.reduce(0) { $0 + $1.ranges.count }
+        if ruleset.ruleCount > maxRules {
+            return "the policy compiles to \(ruleset.ruleCount) rules, more than the \(maxRules) rampart applies; "
+                + "filters with address ranges cannot be grouped into sets: use subnets (srcmask) or address groups, or split the policy"
+        }
+        if elements > maxElements {
+            return "the policy compiles to \(elements) set elements, more than the \(maxElements) rampart applies; split the policy"
+        }
+        return nil
+    }
+}
+
+/// A filter's list of ports or port ranges on one side, as an interval set of `inet_service`
+/// (`set ports_F12_d { type inet_service; flags interval; elements = { 80, 443, 8000-8080 } }`).
+public struct PortSet: Sendable, Equatable {
+    public var name: String
+    /// Sorted, with overlapping and adjacent ranges merged (as nft keeps an interval set).
+    public var ranges: [ClosedRange<UInt16>]
+
+    public init(name: String, ranges: [ClosedRange<UInt16>]) {
+        self.name = name
+        self.ranges = PortSet.normalize(ranges)
+    }
+
+    public func contains(_ port: UInt16) -> Bool { ranges.contains { $0.contains(port) } }
+
+    static func normalize(_ ranges: [ClosedRange<UInt16>]) -> [ClosedRange<UInt16>] {
+        var out: [ClosedRange<UInt16>] = []
+        for r in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            if let last = out.last, Int(r.lowerBound) <= Int(last.upperBound) + 1 {
+                out[out.count - 1] = last.lowerBound...max(last.upperBound, r.upperBound)
+            } else {
+                out.append(r)
+            }
+        }
+        return out
+    }
+
+    /// `80, 443, 8000-8080`
+    public var elementsText: String {
+        ranges.map { $0.lowerBound == $0.upperBound ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }.joined(separator: ", ")
+    }
 }
 
 /// A named interval set of addresses of one family, filled from the dynamic-address snapshot
@@ -231,8 +289,10 @@ public enum Match: Sendable, Equatable {
     case fibAddressTypeRange(PacketSide, FibType, FibType)
     case l4proto(UInt8)
     case port(PacketSide, proto: UInt8, port: UInt16)
-    /// `tcp dport 1024-65535`: one item of a port range or list (an extension).
+    /// `tcp dport 1024-65535`: a port range (an extension).
     case portRange(PacketSide, proto: UInt8, first: UInt16, last: UInt16)
+    /// `tcp dport @ports_F12_d`: a list of ports and ranges (an extension), one set per list.
+    case portSet(PacketSide, proto: UInt8, set: String)
     /// `tcp flags & MASK == VALUE` (`!=` when negated): an extension.
     case tcpFlags(TCPFlagMatch)
     case icmpv6TypeRange(UInt8, UInt8)

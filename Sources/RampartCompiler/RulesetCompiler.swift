@@ -49,7 +49,7 @@ public struct RulesetCompiler {
         }
         // Fragments reach the filters reassembled, whatever else the ruleset needs (`Chain.defrag`).
         chains.append(.defrag)
-        return Ruleset(sets: sets.namedSets(), filterSets: filterSets, chains: chains)
+        return Ruleset(sets: sets.namedSets(), filterSets: filterSets, portSets: sets.portSets(), chains: chains)
     }
 
     /// Every logged packet goes to NFLOG, unlimited: rampartd aggregates them, so its records count
@@ -104,12 +104,9 @@ public struct RulesetCompiler {
             var matches: [Match] = []
             matches += address(f.source, side: .source, family: family, origin: f.origin, sets: &sets)
             matches += address(f.destination, side: .destination, family: family, origin: f.origin, sets: &sets)
-            // A port list is one rule per item (per pair of items with two lists, at most
-            // 32 × 32): the items are disjoint, so their order does not matter. Grouping leaves
-            // them as they are (it groups filters with one rule each).
-            for ports in transport(f, family: family) {
-                out += verdict(f, matches: matches + ports, hook: hook, logDrops: logDrops)
-            }
+            // A port list is one set (`tcp dport @ports_F12_d`): one rule per filter half and
+            // family, however long the list (issue 29: lists must not amplify into rules).
+            out += verdict(f, matches: matches + transport(f, family: family, sets: &sets), hook: hook, logDrops: logDrops)
         }
         return out
     }
@@ -149,30 +146,27 @@ public struct RulesetCompiler {
         }
     }
 
-    /// The protocol, port and flag matches of a filter half: one alternative per port-list item.
-    func transport(_ f: ActiveFilter, family: IPAddress.Family?) -> [[Match]] {
+    /// The protocol, port and flag matches of a filter half. A single port or range is matched
+    /// in the rule; a list of them is a set of its own.
+    func transport(_ f: ActiveFilter, family: IPAddress.Family?, sets: inout SetCollector) -> [Match] {
         switch f.proto {
-        case .any: return [[]]
-        case .icmp: return [[.l4proto(family == .ipv6 ? 58 : 1)]]
+        case .any: return []
+        case .icmp: return [.l4proto(family == .ipv6 ? 58 : 1)]
         case .number(let n):
-            func items(_ p: PortMatch, _ side: PacketSide) -> [Match?] {
-                if p.isAny { return [nil] }
-                return p.ranges.map { r in
-                    r.lowerBound == r.upperBound ? .port(side, proto: n, port: r.lowerBound)
-                        : .portRange(side, proto: n, first: r.lowerBound, last: r.upperBound)
+            func match(_ p: PortMatch, _ side: PacketSide) -> Match? {
+                if p.isAny { return nil }
+                if p.ranges.count > 1 {
+                    return .portSet(side, proto: n, set: sets.portSet(f.id, side, p.ranges.map { $0.lowerBound...$0.upperBound }))
                 }
+                let r = p.ranges[0]
+                return r.lowerBound == r.upperBound ? .port(side, proto: n, port: r.lowerBound)
+                    : .portRange(side, proto: n, first: r.lowerBound, last: r.upperBound)
             }
-            var out: [[Match]] = []
-            for s in items(f.sourcePort, .source) {
-                for d in items(f.destinationPort, .destination) {
-                    var m = [s, d].compactMap { $0 }
-                    // `tcp flags` implies the protocol, as a port match does.
-                    if m.isEmpty && f.tcpFlags == nil { m = [.l4proto(n)] }
-                    if let flags = f.tcpFlags { m.append(.tcpFlags(flags)) }
-                    out.append(m)
-                }
-            }
-            return out
+            var m = [match(f.sourcePort, .source), match(f.destinationPort, .destination)].compactMap { $0 }
+            // `tcp flags` implies the protocol, as a port match does.
+            if m.isEmpty && f.tcpFlags == nil { m = [.l4proto(n)] }
+            if let flags = f.tcpFlags { m.append(.tcpFlags(flags)) }
+            return m
         }
     }
 
@@ -216,6 +210,7 @@ struct SetCollector {
 
     let groups: GroupTable
     var usedGroups: [String: (group: AddressGroup, family: IPAddress.Family)] = [:]
+    var ports: [String: PortSet] = [:]
 
     init(addresses: DynamicAddresses, filters: [ActiveFilter], groups: GroupTable = GroupTable()) {
         self.addresses = addresses
@@ -247,6 +242,15 @@ struct SetCollector {
         usedGroups[set] = (group, family)
         return set
     }
+
+    /// `ports_F12_d`: the list of one filter half's side (shared by both families and chains).
+    mutating func portSet(_ filter: String, _ side: PacketSide, _ ranges: [ClosedRange<UInt16>]) -> String {
+        let name = "ports_\(filter)_\(side == .source ? "s" : "d")"
+        ports[name] = PortSet(name: name, ranges: ranges)
+        return name
+    }
+
+    func portSets() -> [PortSet] { ports.keys.sorted().map { ports[$0]! } }
 
     func namedSets() -> [NamedSet] {
         var out: [NamedSet] = []

@@ -110,7 +110,11 @@ func checkDomainScript(_ text: String, file: String, group: String) throws -> Po
     let made = try parsed { () throws(Diagnostic) in try DomainScript.evaluate(text, file: file) }
     var store = Store()
     store.domain = DomainLayer(group: group, revision: 0, arrived: 0, cached: false, store: made)
-    _ = RulesetCompiler().compile(store)
+    if let problem = RulesetLimits.problem(RulesetCompiler().compile(store)) {
+        printError("rampart: error: \(file): \(problem)")
+        printError("rampart: nothing was published")
+        throw ExitCode.failure
+    }
     return made
 }
 

@@ -105,6 +105,12 @@ func transaction(_ script: ParsedScript, global: GlobalOptions, dryRun: Bool) th
             print("\(plan.dryRunSummary)\(files.isEmpty ? "" : ", \(files.count) file(s) would be written"); nothing was written")
             return
         }
+        // A policy rampart would refuse to apply is refused here, before it is stored.
+        if plan.storeChanged, let problem = RulesetLimits.problem(RulesetCompiler().compile(plan.result.store)) {
+            printError("rampart: error: \(problem)")
+            printError("rampart: nothing was changed")
+            throw ExitCode.failure
+        }
         if plan.storeChanged {
             try file.save(plan.result.store)
         }

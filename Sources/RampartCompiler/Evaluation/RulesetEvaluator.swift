@@ -8,6 +8,7 @@ public struct RulesetEvaluator: Sendable {
     public var host: Host
     let sets: [String: NamedSet]
     let filterSets: [String: FilterSet]
+    let portSets: [String: PortSet]
 
     public init(ruleset: Ruleset, host: Host) {
         self.ruleset = ruleset
@@ -18,6 +19,7 @@ public struct RulesetEvaluator: Sendable {
         var filterSets: [String: FilterSet] = [:]
         for set in ruleset.filterSets { filterSets[set.name] = set }
         self.filterSets = filterSets
+        portSets = Dictionary(ruleset.portSets.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
     /// The verdict, and what decided it: the rule's id, or for a rule over a filter set the id of
@@ -70,6 +72,8 @@ public struct RulesetEvaluator: Sendable {
             return p.proto == n
         case .port(let side, let proto, let port):
             return p.proto == proto && (side == .source ? p.sourcePort : p.destinationPort) == port
+        case .portSet(let side, let proto, let set):
+            return p.proto == proto && portSets[set]?.contains(side == .source ? p.sourcePort : p.destinationPort) == true
         case .portRange(let side, let proto, let first, let last):
             return p.proto == proto && (first...last).contains(side == .source ? p.sourcePort : p.destinationPort)
         case .tcpFlags(let flags):

@@ -130,6 +130,10 @@ public struct Linearizer: Sendable {
                 // tcp sport|dport A-B: payload load 2b @ transport + 0|2, cmp gte A, cmp lte B
                 out += [.payload(base: .transport, offset: side == .source ? 0 : 2, length: 2),
                         .cmp(.gte, Linearizer.be16(first)), .cmp(.lte, Linearizer.be16(last))]
+            case .portSet(let side, let proto, let set):
+                needL4(proto)
+                // tcp sport|dport @NAME: payload load 2b @ transport + 0|2, lookup reg 1 set NAME
+                out += [.payload(base: .transport, offset: side == .source ? 0 : 2, length: 2), .lookup(set: set, setID: setIDs[set] ?? 0)]
             case .tcpFlags(let flags):
                 needL4(6)
                 // tcp flags & MASK ==|!= VALUE: payload load 1b @ transport + 13, bitwise (reg & MASK) ^ 0, cmp eq|neq VALUE
@@ -194,6 +198,17 @@ public struct Linearizer: Sendable {
     /// Interval-set elements as nft 1.0.6 sends them: a leading end element at the zero address
     /// (unless the first range starts there), then a start element and an end element (`last + 1`,
     /// flagged END) per merged range; no end element after a range that reaches the top of the space.
+    /// The same for an interval set of ports (`PortSet`, already merged): big-endian 2-byte keys.
+    public static func intervalElements(_ ranges: [ClosedRange<UInt16>]) -> [(key: [UInt8], end: Bool)] {
+        var out: [(key: [UInt8], end: Bool)] = []
+        if let first = ranges.first, first.lowerBound != 0 { out.append((be16(0), true)) }
+        for r in ranges {
+            out.append((be16(r.lowerBound), false))
+            if r.upperBound != UInt16.max { out.append((be16(r.upperBound + 1), true)) }
+        }
+        return out
+    }
+
     public static func intervalElements(_ ranges: [AddressRange], family: IPAddress.Family) -> [(key: [UInt8], end: Bool)] {
         let sorted = AddressRange.normalize(ranges.filter { $0.family == family })
         var out: [(key: [UInt8], end: Bool)] = []

@@ -71,6 +71,21 @@ final class SetObject {
         _ = nftnl_set_set_data(handle, attr(NFTNL_SET_USERDATA), &udata, UInt32(udata.count))
     }
 
+    /// A port list: set NAME { type inet_service; flags interval; }
+    init(table: String, portSet name: String, id: UInt32) {
+        handle = nftnl_set_alloc()
+        nftnl_set_set_str(handle, attr(NFTNL_SET_TABLE), table)
+        nftnl_set_set_str(handle, attr(NFTNL_SET_NAME), name)
+        nftnl_set_set_u32(handle, attr(NFTNL_SET_FAMILY), UInt32(NFPROTO_INET))
+        nftnl_set_set_u32(handle, attr(NFTNL_SET_FLAGS), UInt32(NFT_SET_INTERVAL.rawValue))
+        nftnl_set_set_u32(handle, attr(NFTNL_SET_KEY_TYPE), 13)
+        nftnl_set_set_u32(handle, attr(NFTNL_SET_KEY_LEN), 2)
+        nftnl_set_set_u32(handle, attr(NFTNL_SET_ID), id)
+        // Big-endian keys (BYTEORDER_BIG_ENDIAN = 2), so `nft list` prints port numbers.
+        var udata: [UInt8] = [UInt8(NFTNL_UDATA_SET_KEYBYTEORDER.rawValue), 4] + withUnsafeBytes(of: UInt32(2)) { Array($0) }
+        _ = nftnl_set_set_data(handle, attr(NFTNL_SET_USERDATA), &udata, UInt32(udata.count))
+    }
+
     /// The hash set of a run of grouped filters; every element counts its own packets.
     init(table: String, filterSet set: FilterSet, id: UInt32) {
         handle = nftnl_set_alloc()

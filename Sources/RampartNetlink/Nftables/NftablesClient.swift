@@ -64,6 +64,7 @@ public final class NftablesClient {
     }
 
     private func replace(with ruleset: Ruleset) throws(NetlinkError) -> Report {
+        if let problem = RulesetLimits.problem(ruleset) { throw NetlinkError(problem + "; nothing was changed") }
         let batch = Batch(numbers: numbers)
         let tableObject = TableObject(name: table)
         tableObject.setFlags(0)
@@ -88,6 +89,15 @@ public final class NftablesClient {
             let object = SetObject(table: table, filterSet: set, id: id)
             batch.add(NFT_MSG_NEWSET, flags: NLM_F_CREATE, label: "set \(set.name)") { object.build($0) }
             elements += addElements(set, id: id, to: batch)
+        }
+        for (i, set) in ruleset.portSets.enumerated() {
+            let id = UInt32(ruleset.sets.count + ruleset.filterSets.count + i + 1)
+            ids[set.name] = id
+            let object = SetObject(table: table, portSet: set.name, id: id)
+            batch.add(NFT_MSG_NEWSET, flags: NLM_F_CREATE, label: "set \(set.name)") { object.build($0) }
+            let keys = Linearizer.intervalElements(set.ranges).map { ($0.key, $0.end, String?.none) }
+            addChunks(of: set.name, id: id, keys, chunk: NftablesClient.elementsPerMessage[.ipv4]!, to: batch)
+            elements += set.ranges.count
         }
         for chain in ruleset.chains {
             let object = ChainObject(table: table, chain: chain)
