@@ -127,7 +127,8 @@ public enum DropLog {
             case "boot-mode": what = "boot mode"
             case "invalid": what = "invalid"
             case "-": what = "a grouped filter no longer in force"
-            default: what = r.filter + (r.origin.map { " [\($0)]" } ?? "")
+            // A name from an old store or a domain policy may hold a line break: one line whatever.
+            default: what = r.filter + (r.origin.map { " [\(oneLine($0))]" } ?? "")
             }
             let port = r.icmpType.map { " type \($0)" } ?? r.port.map { " port \($0)" } ?? ""
             let on = r.interface.map { " on \($0)" } ?? ""
@@ -135,6 +136,11 @@ public enum DropLog {
         case .total(let t):
             return "drops from \(timestamp(t.start)) to \(timestamp(t.end)): \(t.logged) logged (\(t.itemised) in \(t.records) record(s), \(t.notItemised) not itemised), \(t.lost) lost"
         }
+    }
+
+    /// `text` with every line break (U+2028 and U+2029 too) and control character as `_`.
+    static func oneLine(_ text: String) -> String {
+        String(text.map { c in c.isNewline || c.unicodeScalars.contains { $0.properties.generalCategory == .control } ? "_" : c })
     }
 
     // MARK: Journal

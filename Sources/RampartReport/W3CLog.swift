@@ -68,9 +68,12 @@ public enum W3CLog {
         return out
     }
 
-    /// Spaces would split a field: they become `_`; nothing is `-`.
+    /// Blanks would split a field and line breaks (any, U+2028 too) a record: they become `_`;
+    /// nothing is `-`.
     static func field(_ value: String?) -> String {
         guard let value, !value.isEmpty else { return "-" }
-        return String(value.map { $0 == " " || $0 == "\t" || $0 == "\n" ? "_" : $0 })
+        return String(value.map { c in
+            c.isWhitespace || c.isNewline || c.unicodeScalars.contains { $0.properties.generalCategory == .control } ? "_" : c
+        })
     }
 }

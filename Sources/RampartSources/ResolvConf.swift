@@ -13,8 +13,9 @@ public enum ResolvConf {
         for raw in text.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }) {
             guard counted < maximumServers else { break }
             guard raw.hasPrefix("nameserver") else { continue }
-            let line = raw.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "#" || $0 == ";" }).first ?? ""
-            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            // As glibc's res_init: the address ends at the first blank, and it must be all address
+            // ("192.0.2.3;x" or "192.0.2.3#x" names no server); words after a blank are ignored.
+            let words = raw.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard words.count >= 2, words[0] == "nameserver", let a = AddressText.address(words[1]) else { continue }
             counted += 1
             if !out.contains(a) { out.append(a) }

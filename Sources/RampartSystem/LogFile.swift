@@ -27,7 +27,25 @@ public struct LogFile: Sendable {
             created = true
         }
         defer { close(fd) }
-        let bytes = Array(((created || size == 0 ? header : "") + text).utf8)
+        let start = created || size == 0 ? header : ""
+        let bytes = Array((start + LogFile.fitting(text, into: maxBytes - (created || size == 0 ? 0 : size) - start.utf8.count)).utf8)
         if let code = bytes.withUnsafeBytes({ writeAll(fd, $0) }) { throw SystemError("cannot write \(path)", errno: code) }
+    }
+
+    /// `text`'s whole lines that fit in `room` bytes, and a remark counting the ones left out: no
+    /// append makes the file pass `maxBytes` (the journal has every record).
+    static func fitting(_ text: String, into room: Int) -> String {
+        guard text.utf8.count > room else { return text }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map { $0 + "\n" }
+        var out = "", used = 0, kept = 0
+        for line in lines {
+            let remark = "#Remark: \(lines.count - kept - 1) records over log_file_max_bytes not written\n"
+            guard used + line.utf8.count + remark.utf8.count <= room else { break }
+            out += line
+            used += line.utf8.count
+            kept += 1
+        }
+        let remark = "#Remark: \(lines.count - kept) records over log_file_max_bytes not written\n"
+        return used + remark.utf8.count <= room ? out + remark : out
     }
 }

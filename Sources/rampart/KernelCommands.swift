@@ -119,6 +119,8 @@ struct Counters: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
+        // Through rampartd when it runs: a group member cannot read the kernel's table.
+        if try viaDaemon(ControlRequest(op: .counters), global: global, changes: false) { return }
         let counters: [NftablesClient.RuleCounter]
         do {
             let client = try NftablesClient()

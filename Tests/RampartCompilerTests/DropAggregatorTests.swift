@@ -42,6 +42,22 @@ import Foundation
         #expect(s.itemised == 4 && s.total == 11 && s.lost == 4)
     }
 
+    /// A name holding U+2028, U+2029 or U+0085 (an old store, a domain policy) never breaks a log
+    /// record into lines (issue 29, item 14); the lexer refuses them in new names.
+    @Test func lineSeparatorsInNamesStayOnOneLine() throws {
+        var a = DropAggregator(limit: 10, start: 0)
+        a.add(LogAttribution(kind: .filter, direction: "in", id: "F3"), packet("203.0.113.7", 17, dport: 53), direction: "in", at: 1_764_638_625)
+        let origin = FilterOrigin(source: .store(.local), policy: "Web\u{2028}Server", rule: "Block\u{2029}all\u{85}x", filterList: "L", position: 1)
+        let entries = DropLog.entries(a.finish(at: 1_764_638_700), origins: ["F3": origin])
+        let record = W3CLog.lines(entries).split(separator: "\n").first.map(String.init) ?? ""
+        #expect(record == "2025-12-02 01:23:45 DROP UDP 203.0.113.7 192.0.2.1 - 53 1 F3 Block_all_x Web_Server in")
+        let message = DropLog.message(entries[0])
+        #expect(!message.contains("\u{2028}") && !message.contains("\u{2029}") && !message.contains("\u{85}"), "\(message)")
+        for bad in ["\u{2028}", "\u{2029}", "\u{85}"] {
+            #expect(throws: Diagnostic.self) { try storeFrom("ipsec static add policy name=\"A\(bad)B\"\n") }
+        }
+    }
+
     @Test func w3cLinesAndRotation() throws {
         var a = DropAggregator(limit: 10, start: 0)
         a.add(LogAttribution(kind: .filter, direction: "in", id: "F3"), packet("203.0.113.7", 17, dport: 53), direction: "in", at: 1_764_638_625)

@@ -64,6 +64,20 @@ import Synchronization
         #expect(stat(directory + "/drops.log", &info) == 0 && info.st_mode & 0o777 == 0o640)
     }
 
+    /// One interval's records larger than `log_file_max_bytes` never make the file pass it (issue
+    /// 29, item 19): the lines that fit, and a remark counting the rest.
+    @Test func anAppendNeverPassesTheMaximum() throws {
+        let file = LogFile(path: directory + "/drops.log", maxBytes: 4096, header: "#Fields: x\n")
+        let records = (0..<300).map { "2026-12-07 01:00:00 DROP UDP 203.0.113.\($0 % 250) 192.0.2.1 - 53 1 F3 - - in\n" }.joined()
+        try file.append(records)
+        try file.append(records)
+        for name in ["drops.log", "drops.log.1"] {
+            let text = try String(contentsOfFile: directory + "/" + name, encoding: .utf8)
+            #expect(text.utf8.count <= 4096, "\(name): \(text.utf8.count) bytes")
+            #expect(text.hasPrefix("#Fields: x\n") && text.contains("records over log_file_max_bytes not written"))
+        }
+    }
+
     /// A temporary planted at the metrics file's name (owned by another user) is replaced by a
     /// file of rampartd's own, so the user never ends up owning `rampart.prom`.
     @Test func aPlantedTemporaryIsNeverAdopted() throws {

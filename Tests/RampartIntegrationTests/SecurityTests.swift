@@ -114,6 +114,9 @@ import RampartTestKit
                 try daemon.start()
                 let sho = try daemon.rampart(["static", "sho", "policy", "name=Server"], allowFailure: true, user: users.member)
                 #expect(sho.status == 0, "\(sho.err)")
+                // counters is a member query: answered by rampartd, not read from the kernel (issue 29, item 17).
+                let counters = try daemon.rampart(["counters"], allowFailure: true, user: users.member)
+                #expect(counters.status == 0 && counters.out.contains("F"), "\(counters.err)")
                 let script = try daemon.cli.file("dry.netsh", "ipsec static add policy name=Dry\n")
                 let dry = try daemon.rampart(["exec", "--dry-run", script], allowFailure: true, user: users.member)
                 #expect(dry.status == 0 && dry.out.contains("dry run"), "\(dry.err)")

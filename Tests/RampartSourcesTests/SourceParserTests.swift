@@ -31,6 +31,13 @@ func ips(_ list: [String]) -> [IPAddress] { list.map { IPAddress($0)! } }
         #expect(!ResolvConf.isResolvedStub([]))
     }
 
+    /// glibc ends the address at the first blank and takes it only if it is all address: a `;`
+    /// or `#` right after it names no server (issue 29, item 20).
+    @Test func aCommentMarkRightAfterTheAddressNamesNoServer() {
+        let text = "nameserver 192.0.2.3;x\nnameserver 192.0.2.4#y\nnameserver 192.0.2.5 ;z\nnameserver 2001:db8::6;\n"
+        #expect(ResolvConf.nameservers(text) == ips(["192.0.2.5"]))
+    }
+
     @Test func crlfAndEmpty() {
         #expect(ResolvConf.nameservers("nameserver 198.51.100.1\r\nnameserver 198.51.100.2\r\n") == ips(["198.51.100.1", "198.51.100.2"]))
         #expect(ResolvConf.nameservers("").isEmpty)

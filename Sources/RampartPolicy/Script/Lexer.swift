@@ -31,6 +31,8 @@ public enum Lexer {
     /// command; inside a name they would forge log lines or dump output.
     public static func isForbiddenControl(_ c: Character) -> Bool {
         if let ascii = c.asciiValue { return (ascii < 0x20 || ascii == 0x7F) && ascii != 0x09 && ascii != 0x0A && ascii != 0x0D }
+        // U+2028 and U+2029 end a line for Unicode-aware readers of the log and the journal.
+        if c.unicodeScalars.contains(where: { [.lineSeparator, .paragraphSeparator].contains($0.properties.generalCategory) }) { return true }
         return !isBlank(c) && c.unicodeScalars.contains { $0.properties.generalCategory == .control }
     }
 
