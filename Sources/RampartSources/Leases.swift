@@ -20,14 +20,14 @@ public enum DhclientLeases {
                 continue
             }
             if statement == ["}"] {
+                // As dhclient: the lease logged last for an interface is its active one, whatever
+                // an earlier one's expiry (a machine that moved networks uses the new network's
+                // lease); an expired one is passed over for the latest earlier one still current,
+                // as dhclient falls back to its unexpired alternates.
                 if let lease = current, (lease.expires ?? .infinity) > now {
                     let key = lease.interface ?? ""
                     if byInterface[key] == nil { order.append(key) }
-                    if let best = byInterface[key], let a = best.expires, let b = lease.expires, b < a {
-                        // An older lease logged after a newer one: the newer stays current.
-                    } else {
-                        byInterface[key] = lease
-                    }
+                    byInterface[key] = lease
                 }
                 current = nil
                 continue

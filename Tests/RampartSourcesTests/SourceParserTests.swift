@@ -131,8 +131,8 @@ func ips(_ list: [String]) -> [IPAddress] { list.map { IPAddress($0)! } }
         #expect(DhcpcdLease.parseBinary(Array(message.prefix(250))).dhcpServers == ips(["192.0.2.254"]), "a truncated message yields what is complete")
     }
 
-    /// The current lease is the one that expires last among those not yet expired, wherever it is in
-    /// the log; an interface whose leases have all expired has none.
+    /// The current lease is the last one logged for its interface that has not expired, as dhclient
+    /// makes the last lease it reads active; an interface whose leases have all expired has none.
     @Test func dhclientExpiredLeasesAreNotCurrent() {
         func block(_ interface: String, _ server: String, _ expire: String) -> String {
             "lease {\n  interface \"\(interface)\";\n  option dhcp-server-identifier \(server);\n  expire \(expire);\n}\n"
@@ -149,9 +149,12 @@ func ips(_ list: [String]) -> [IPAddress] { list.map { IPAddress($0)! } }
         #expect(leases.first?.dhcpServers == ips(["192.0.2.2"]) && leases.first?.expires == 1_796_299_200)
         #expect(leases.last?.expires == nil, "never")
         #expect(DhclientLeases.parse(text, now: 1_796_299_300).map(\.interface) == ["eth2"], "a day later only the lease that never expires is left")
-        // Two current leases: the one that expires last, even if logged first.
-        let two = block("eth0", "192.0.2.9", "5 2026/12/04 12:00:00") + block("eth0", "192.0.2.8", "4 2026/12/03 12:00:00")
-        #expect(DhclientLeases.parse(two, now: now).first?.dhcpServers == ips(["192.0.2.9"]))
+        // A machine that moved networks (issue 29, item 13): the old network's lease still runs for
+        // days, the new network's was logged after it and runs for one: dhclient uses the new one.
+        let moved = block("eth0", "192.0.2.9", "5 2026/12/09 12:00:00") + block("eth0", "198.51.100.8", "4 2026/12/03 12:00:00")
+        #expect(DhclientLeases.parse(moved, now: now).first?.dhcpServers == ips(["198.51.100.8"]))
+        // Once the new one has expired (no server answers), dhclient falls back to the old one.
+        #expect(DhclientLeases.parse(moved, now: 1_796_299_300).first?.dhcpServers == ips(["192.0.2.9"]))
     }
 
     /// Found by the dhclient fuzz target (fuzz/run.sh): an `expire` date with a huge field
