@@ -19,8 +19,8 @@
                                             (255.255.255.255, a subnet's) or multicast address
   probe.py nd KIND --dev IFACE --hops H [--to ADDR] [--src ADDR] [--count N]   send neighbour discovery
                                             (ra: a router advertisement to ff02::1, lifetime 1800 s; ns: a
-                                            neighbour solicitation for ADDR) from IFACE's link-local address
-                                            (or ADDR), hop limit H
+                                            neighbour solicitation for ADDR; a number: that ICMPv6 type to
+                                            ADDR) from IFACE's link-local address (or ADDR), hop limit H
   probe.py stream HOST PORT --seconds S --interval I   one TCP connection: a numbered line every I s for
                                             S s, each echoed back in order; prints "sent N echoed M";
                                             exit 0 only if every line came back on that one connection
@@ -182,7 +182,11 @@ def nd(kind, dev, hops, to, count, src):
     s.bind((source, 0, 0, index))
     s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, hops)
     s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, hops)
-    if kind == "ra":
+    if kind.isdigit():
+        # Any ICMPv6 type: a 32-bit word (a packet too big's MTU, 1280) and 40 bytes of payload.
+        message = struct.pack("!BBHI", int(kind), 0, 0, 1280 if kind == "2" else 0) + bytes(40)
+        target = (to, 0, 0, index)
+    elif kind == "ra":
         # type 134, code, checksum (the kernel's), cur hop limit 64, flags, router lifetime 1800 s,
         # reachable time, retrans timer
         message = struct.pack("!BBHBBHII", 134, 0, 0, 64, 0, 1800, 0, 0)
@@ -364,7 +368,7 @@ def main():
     p.add_argument("--count", type=int, default=1)
     p.add_argument("--size", type=int, default=0)
     p = sub.add_parser("nd")
-    p.add_argument("kind", choices=["ra", "ns"])
+    p.add_argument("kind", help="ra, ns, or an ICMPv6 type number")
     p.add_argument("--dev", required=True)
     p.add_argument("--hops", type=int, default=255)
     p.add_argument("--to", default="")

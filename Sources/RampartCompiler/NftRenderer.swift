@@ -122,7 +122,7 @@ public enum NftRenderer {
         case .portSet(let side, let proto, let set):
             return "\(portProtocols[proto] ?? "th") \(side == .source ? "sport" : "dport") @\(set)"
         case .tcpFlags(let flags): return flags.nftText
-        case .icmpv6TypeRange(let a, let b): return "icmpv6 type \(a)-\(b)"
+        case .icmpv6TypeRange(let a, let b): return a == b ? "icmpv6 type \(a)" : "icmpv6 type \(a)-\(b)"
         case .hopLimit(let n): return "ip6 hoplimit \(n)"
         case .ctState(let states): return "ct state " + states.map(\.rawValue).joined(separator: ",")
         case .ipsecInbound: return "meta ipsec exists"

@@ -72,6 +72,12 @@ public struct RulesetCompiler {
             // itself. Only with hop limit 255, which no router forwards: neighbour discovery from
             // off the link is the policy's to decide (RFC 4861 §7.1.1; docs/netsh-compatibility.md).
             RuleSpec([.icmpv6TypeRange(133, 136), .hopLimit(255)], [.accept], id: "icmpv6-nd"),
+            // Path MTU discovery: a block-all must not black-hole the flows it permits (RFC 4890 §4.3.1).
+            RuleSpec([.icmpv6TypeRange(2, 2)], [.accept], id: "icmpv6-ptb"),
+            // Multicast listener queries and reports (MLDv1 130-132, MLDv2 143) stay on the link
+            // (hop limit 1): without them a switch that snoops MLD stops forwarding ND's multicast.
+            RuleSpec([.icmpv6TypeRange(130, 132), .hopLimit(1)], [.accept], id: "icmpv6-mld"),
+            RuleSpec([.icmpv6TypeRange(143, 143), .hopLimit(1)], [.accept], id: "icmpv6-mld"),
         ]
     }
 

@@ -55,7 +55,9 @@ public enum ExplainReport {
     static func fixedRuleText(_ rule: String) -> String {
         switch rule {
         case "loopback": return "loopback traffic is never filtered"
-        case "icmpv6-nd": return "IPv6 neighbour discovery is never filtered"
+        case "icmpv6-nd": return "IPv6 neighbour discovery from the link (hop limit 255) is never filtered"
+        case "icmpv6-ptb": return "ICMPv6 packet too big is never filtered (path MTU discovery)"
+        case "icmpv6-mld": return "multicast listener discovery on the link (hop limit 1) is never filtered"
         case "exempt-isakmp": return "ISAKMP (UDP 500 to 500) is always exempt"
         default: return "exempt at the configured ipsecexempt level"
         }

@@ -155,6 +155,33 @@ import RampartTestKit
         #expect(try insideCount(lab.server) == before + 5, "hop limit 64: the policy decides (blocked)")
     }
 
+    /// Packet too big passes a block-all (path MTU discovery for the flows it permits), and MLD
+    /// does on the link, in and out (issue 29, item 15); an echo request, for comparison, is the
+    /// policy's. Counted by the counter of the filter that blocks the inside's ICMPv6.
+    @Test func packetTooBigAndMulticastListenerDiscoveryPassABlockAll() throws {
+        let lab = try Lab()
+        defer { lab.teardown() }
+        let cli = try RampartCLI()
+        defer { cli.cleanup() }
+        try cli.exec(Self.policy)
+        try cli.run(["apply"], in: lab.server)
+        let dev = try device(lab.inside)
+        func send(_ type: Int, to: String, hops: Int) throws {
+            try lab.inside.run(["python3", RampartCLI.probe, "nd", String(type), "--dev", dev, "--to", to, "--src", L.internal6,
+                                "--hops", String(hops), "--count", "3"])
+        }
+        let before = try insideCount(lab.server)
+        try send(2, to: L.serverInternal6, hops: 64)
+        try send(143, to: "ff02::1", hops: 1)
+        #expect(try insideCount(lab.server) == before, "packet too big and an MLD report pass before any filter")
+        try send(128, to: L.serverInternal6, hops: 64)
+        try send(143, to: "ff02::1", hops: 64)
+        #expect(try insideCount(lab.server) == before + 6, "an echo request, and MLD that did not stay on the link, are the policy's")
+        // The server's own reports when it joins a group leave it (the block-all's output half counts none).
+        let output = { try lab.server.run(["nft", "list", "chain", "inet", "rampart", "output"]).out }
+        #expect(try output().contains("ip6 hoplimit 1 accept comment \"icmpv6-mld\""))
+    }
+
     @Test func aRouterAdvertisementDoesNotMakeAGatewayUnlessConfigured() throws {
         let lab = try Lab()
         defer { lab.teardown() }

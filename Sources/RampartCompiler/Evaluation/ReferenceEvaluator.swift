@@ -83,6 +83,8 @@ public struct ReferenceEvaluator: Sendable {
     func fixedRule(_ p: Packet) -> String? {
         if p.interface == "lo" { return "loopback" }
         if p.proto == 58, (133...136).contains(p.icmpType), p.hopLimit == 255 { return "icmpv6-nd" }
+        if p.proto == 58, p.icmpType == 2 { return "icmpv6-ptb" }
+        if p.proto == 58, (130...132).contains(p.icmpType) || p.icmpType == 143, p.hopLimit == 1 { return "icmpv6-mld" }
         if p.proto == 17, p.sourcePort == 500, p.destinationPort == 500 { return "exempt-isakmp" }
         let level = config.ipsecExempt
         if level == 0 || level == 2 {

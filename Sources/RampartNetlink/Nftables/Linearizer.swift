@@ -142,8 +142,8 @@ public struct Linearizer: Sendable {
             case .icmpv6TypeRange(let low, let high):
                 needFamily(.ipv6)
                 needL4(58)
-                // icmpv6 type A-B: payload load 1b @ transport + 0, cmp gte A, cmp lte B
-                out += [.payload(base: .transport, offset: 0, length: 1), .cmp(.gte, [low]), .cmp(.lte, [high])]
+                // icmpv6 type A-B: payload load 1b @ transport + 0, cmp gte A, cmp lte B (cmp eq A alone)
+                out += [.payload(base: .transport, offset: 0, length: 1)] + (low == high ? [.cmp(.eq, [low])] : [.cmp(.gte, [low]), .cmp(.lte, [high])])
             case .hopLimit(let n):
                 needFamily(.ipv6)
                 // ip6 hoplimit N: payload load 1b @ network + 7, cmp eq N
