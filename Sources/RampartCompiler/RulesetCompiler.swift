@@ -16,7 +16,8 @@ public struct CompileOptions: Sendable, Equatable {
 /// Store + dynamic-address snapshot → the ruleset of table `inet rampart`. Pure.
 ///
 /// Chain layout (input and output alike; forward is never touched):
-/// 1. loopback accepted; 2. ICMPv6 neighbour discovery (types 133–136) accepted;
+/// 1. loopback accepted; 2. ICMPv6 neighbour discovery (types 133–136, hop limit 255), packet too
+/// big and link-local MLD accepted;
 /// 3. invalid packets logged (ipsecdiagnostics bit 4); 4. the ipsecexempt exemptions;
 /// 5. the active filters, most specific first, as first-match rules (runs of them grouped into
 /// one rule over a set, `Grouping`); 6. policy accept
