@@ -24,6 +24,8 @@ public final class RecordingTransport: NetlinkTransport, @unchecked Sendable {
     private var tableExists = false
     private var rules: [[UInt8]] = []
     private var rejectNext: Int32?
+    /// nf_tables' generation id: one more with every committed transaction, ours or another's.
+    private var generation: UInt32 = 1
 
     public init(portID: UInt32 = 4242) {
         self.portID = portID
@@ -44,8 +46,12 @@ public final class RecordingTransport: NetlinkTransport, @unchecked Sendable {
         lock.with {
             tableExists = false
             rules = []
+            generation &+= 1
         }
     }
+
+    /// Another process committed a transaction (to any table): the generation moves on.
+    public func commitExternally() { lock.with { generation &+= 1 } }
 
     /// Every counter of the rules whose comment is `id` now reads `packets` (traffic the kernel
     /// counted), as a rule dump will show it.
@@ -123,11 +129,19 @@ public final class RecordingTransport: NetlinkTransport, @unchecked Sendable {
             if message.flags & UInt16(NLM_F_ACK) != 0 { queue.append(error(0, for: message)) }
         }
         _transactions.append(Transaction(messages: texts, committed: true))
+        generation &+= 1
     }
 
     private func request(_ message: NetlinkMessages.Message) {
         let type = Int32(message.type & 0xff)
-        if type == Int32(NFT_MSG_GETTABLE.rawValue) {
+        if type == Int32(NFT_MSG_GETGEN.rawValue) {
+            // NEWGEN: nfgenmsg, then NFTA_GEN_ID (big-endian), and the ACK.
+            let id = withUnsafeBytes(of: generation.bigEndian) { Array($0) }
+            let attribute: [UInt8] = [8, 0, UInt8(NFTA_GEN_ID.rawValue), 0] + id
+            let newgen = Wire.message(type: UInt16(NFNL_SUBSYS_NFTABLES << 8) | UInt16(NFT_MSG_NEWGEN.rawValue), flags: 0,
+                                      sequence: message.sequence, [0, 0, 0, 0] + attribute)
+            queue.append(newgen + error(0, for: message))
+        } else if type == Int32(NFT_MSG_GETTABLE.rawValue) {
             queue.append(tableExists ? error(0, for: message) : error(ENOENT, for: message))
         } else if type == Int32(NFT_MSG_GETSET.rawValue) || type == Int32(NFT_MSG_GETSETELEM.rawValue) {
             // Sets are not modelled: an empty dump.

@@ -178,6 +178,23 @@ import Testing
         #expect(await f.engine.status().state == "degraded")
     }
 
+    /// Lost notifications after our own commit (a 100,000-filter apply floods the monitor's
+    /// socket) restore nothing while no transaction came after ours; once one did, the table is
+    /// restored (issue 29, item 6: 19 self-restores a minute before).
+    @Test func lostNotificationsRestoreOnlyAfterSomeoneElsesTransaction() async throws {
+        let f = try EngineFixture()
+        try await f.start()
+        let before = f.transport.transactions.count
+        let overrun = TableChange(operations: [], processName: nil, processID: nil, overrun: true)
+        for _ in 0..<5 { await f.engine.tableChanged(overrun) }
+        #expect(f.transport.transactions.count == before, "our own flood: nothing re-applied")
+        f.transport.deleteTableExternally()
+        await f.engine.tableChanged(overrun)
+        #expect(f.transport.transactions.count == before + 1 && f.transport.hasTable, "a transaction after ours: restored")
+        await f.engine.tableChanged(overrun)
+        #expect(f.transport.transactions.count == before + 1, "and the restore's own flood restores nothing")
+    }
+
     @Test func foreignDeleteIsRestored() async throws {
         let f = try EngineFixture()
         try await f.start()

@@ -36,6 +36,20 @@ import RampartTestKit
         #expect(try ns.nftList() == before)
     }
 
+    /// nf_tables' generation id moves on with every commit, ours or another process's, and only
+    /// then: what rampartd compares after lost notifications (issue 29, item 6).
+    @Test func theGenerationIdMovesWithEveryCommitAndOnlyThen() throws {
+        let ns = try Namespace("gen")
+        defer { ns.delete() }
+        let client = try ns.client()
+        try client.apply(RulesetCompiler().compile(try store(String(contentsOfFile: Fixtures.webServerExample, encoding: .utf8))))
+        let ours = try client.generation()
+        _ = try ns.nftList()
+        #expect(try client.generation() == ours, "reading changes nothing")
+        try ns.run(["nft", "add", "table", "ip", "someone_else"])
+        #expect(try client.generation() != ours, "another process's transaction, on another table")
+    }
+
     /// 100,000 elements cross the 64 KiB attribute limit many times over; every one must arrive.
     @Test func setsWithOneHundredThousandElementsArriveWhole() throws {
         let ns = try Namespace("bigset")

@@ -103,6 +103,7 @@ extension PolicyEngine {
         let clock = ContinuousClock.now
         do {
             try client.replaceElements(of: sets)
+            ownGeneration = try? client.generation()
             for set in sets {
                 if let i = ruleset.sets.firstIndex(where: { $0.name == set.name }) { ruleset.sets[i] = set }
             }

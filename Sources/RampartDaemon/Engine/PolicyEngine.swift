@@ -151,6 +151,8 @@ public actor PolicyEngine {
     /// The addresses the server types stand for now, and where each list came from.
     var addresses = DynamicAddresses()
     var provenance: [ServerType: (source: String, changed: Date)] = [:]
+    /// nf_tables' generation id after our last commit (`tableChanged`).
+    var ownGeneration: UInt32?
     /// Default routers learned from router advertisements, as last logged.
     var advertisedRouters: [IPAddress] = []
     /// Host names in filters: when each was last resolved, and the last failure.
@@ -291,6 +293,7 @@ public actor PolicyEngine {
             return
         }
         try client.apply(ruleset)
+        ownGeneration = try? client.generation()
         rulesReplaced()
         enforcement = .boot(bootConfig.bootMode, ruleset)
         phase = .boot
@@ -455,6 +458,7 @@ public actor PolicyEngine {
         if case .policy(let current) = enforcement, case .policy = target, let changed = ruleset.setChanges(from: current), !changed.isEmpty {
             do {
                 let report = try client.replaceElements(of: changed)
+                ownGeneration = try? client.generation()
                 let elapsed = Self.ms(ContinuousClock.now - clock)
                 enforcement = target
                 lastApply = ApplyRecord(at: Date(), milliseconds: elapsed, result: "set-only: \(changed.count) sets, \(report.setElements) elements", ok: true)
@@ -469,6 +473,7 @@ public actor PolicyEngine {
         }
         do {
             let report = try client.apply(ruleset)
+            ownGeneration = try? client.generation()
             if let refusal = report.defragmentationMissing {
                 logger.warning("the kernel refused the defrag chain (no nft_tproxy?), applied without it: fragmented datagrams to permitted ports may be dropped unless ipsecdiagnostics bit 4 is set (\(refusal))")
             }
@@ -554,6 +559,13 @@ public actor PolicyEngine {
     /// until the table is ours again.
     public func tableChanged(_ change: TableChange) {
         guard applied != nil else { return }
+        // Notifications lost (our own large commit floods the socket): if no transaction of
+        // anyone's came after ours, the table is as we left it, and restoring it would flood the
+        // socket again (issue 29, item 6).
+        if change.overrun, let ours = ownGeneration, let now = try? client.generation(), now == ours {
+            logger.info("nftables notifications were lost, but no transaction came after ours: table inet rampart is as applied")
+            return
+        }
         logger.warning("table inet rampart was changed by \(change); restoring the \(enforcement)")
         guard restoreRetryDelay == nil else { return }
         restore()

@@ -239,6 +239,16 @@ public final class NftablesClient {
         }
     }
 
+    /// nf_tables' generation id, which every committed transaction (anyone's, any table's) moves
+    /// on: equal to the one after our last commit, nothing has changed since.
+    public func generation() throws(NetlinkError) -> UInt32 {
+        let replies = try dump(NFT_MSG_GETGEN, flags: 0) { _ in }
+        for message in replies where message.type == UInt16((NFNL_SUBSYS_NFTABLES << 8) | Int32(NFT_MSG_NEWGEN.rawValue)) {
+            if let id = message.attributes(after: 4)[UInt16(NFTA_GEN_ID.rawValue)]?.u32BigEndian { return id }
+        }
+        throw NetlinkError("nf_tables answered no generation id")
+    }
+
     /// Every rule of our table with its counter, in chain order.
     public func ruleCounters() throws(NetlinkError) -> [RuleCounter] {
         let replies = try dump(NFT_MSG_GETRULE, flags: NLM_F_DUMP) { nlh in

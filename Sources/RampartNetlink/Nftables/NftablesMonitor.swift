@@ -40,7 +40,8 @@ public final class NftablesMonitor: @unchecked Sendable {
             mnl_socket_close(s)
             throw .system("cannot subscribe to nftables notifications", code)
         }
-        var size: Int32 = 4 * 1024 * 1024
+        // Our own commit of 100,000 filters is notified to us too: room for most of it.
+        var size: Int32 = 16 * 1024 * 1024
         _ = setsockopt(mnl_socket_get_fd(s), SOL_SOCKET, SO_RCVBUFFORCE, &size, socklen_t(MemoryLayout<Int32>.size))
         socket = s
         self.table = table
