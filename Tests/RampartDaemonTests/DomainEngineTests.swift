@@ -22,6 +22,20 @@ import RampartSystem
         add rule name="No SSH" policy="Fleet" filterlist="SSH" filteraction=Block
         """
 
+    /// Without a local store, a cached domain policy is what filters, and the status says so
+    /// instead of "traffic is not filtered" (issue 29, item 18).
+    @Test func aCachedDomainPolicyWithoutAStoreIsWhatTheStatusNames() async throws {
+        let f = try EngineFixture(configure: Self.fleet("web"))
+        try await f.start()
+        #expect(await f.engine.domainPolicy(group: "web", revision: 5, script: Self.blockSSH) == .applied)
+        let g = try EngineFixture(policy: nil, configure: Self.fleet("web"))
+        try FileManager.default.copyItem(atPath: f.config.domainCache, toPath: g.config.domainCache)
+        try await g.start()
+        let line = await g.engine.statusLine()
+        #expect(!line.contains("traffic is not filtered"), "\(line)")
+        #expect(line.contains("no local policy; the domain policy is enforced (policy 'Fleet' of group 'web', etcd revision 5"), "\(line)")
+    }
+
     @Test func adoptRefuseCacheBootAndWithdraw() async throws {
         let f = try EngineFixture(configure: Self.fleet("web"))
         try await f.start()

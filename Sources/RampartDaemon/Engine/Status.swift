@@ -18,7 +18,12 @@ extension PolicyEngine {
         s.rules = applied?.ruleCount ?? 0
         s.sets = applied?.setCount ?? 0
         s.storePath = config.store
-        s.storeState = storeState.description
+        // A domain policy in force is what filters traffic, whatever the local store says.
+        if case .absent = storeState, store.domainDecides, let line = domainLine() {
+            s.storeState = "missing: no local policy; the domain policy is enforced (\(line))"
+        } else {
+            s.storeState = storeState.description
+        }
         s.socket = config.socket
         s.bootMode = store.config.bootMode.rawValue
         s.assignedPolicies = StoreLocation.allCases.map { location in
