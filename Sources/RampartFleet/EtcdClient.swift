@@ -199,24 +199,24 @@ public final class EtcdClient: Sendable {
 
     /// Every change of the key (or prefix) from `startRevision` on. The stream ends with an error
     /// when the connection is lost (`.unreachable`) or the revision is compacted (`.compacted`);
-    /// the caller re-reads and watches again from the revision it has.
-    public func watch(_ key: String, prefix: Bool = false, from startRevision: Int64) -> AsyncThrowingStream<EtcdWatchBatch, any Error> {
+    /// the caller re-reads and watches again from the revision it has. A message longer than
+    /// `maximumMessageBytes` (a value far over the domain script limit) ends it with `.badReply`
+    /// before anything of it is decoded.
+    public func watch(_ key: String, prefix: Bool = false, from startRevision: Int64,
+                      maximumMessageBytes: Int = EtcdClient.maximumWatchMessageBytes) -> AsyncThrowingStream<EtcdWatchBatch, any Error> {
         let body = WatchCreate(create_request: .init(key: base64(key), range_end: prefix ? base64(Self.prefixEnd(key)) : nil,
                                                      start_revision: I64(startRevision), progress_notify: true))
         return AsyncThrowingStream { continuation in
             let task = Task {
                 do {
                     let response = try await self.open("/v3/watch", body, deadline: .now() + .hours(1))
-                    var pending: [UInt8] = []
+                    var lines = WatchLines(maximum: maximumMessageBytes)
                     for try await chunk in response.body {
-                        pending += chunk.readableBytesView
-                        while let nl = pending.firstIndex(of: 0x0A) {
-                            let line = Array(pending[..<nl])
-                            pending.removeSubrange(...nl)
+                        for line in try lines.add(chunk.readableBytesView) {
                             if let batch = try Self.watchBatch(line) { continuation.yield(batch) }
                         }
                     }
-                    if !pending.isEmpty, let batch = try Self.watchBatch(pending) { continuation.yield(batch) }
+                    if let rest = lines.rest, let batch = try Self.watchBatch(rest) { continuation.yield(batch) }
                     continuation.finish(throwing: EtcdError(.unreachable, "the watch stream ended"))
                 } catch let error as EtcdError {
                     continuation.finish(throwing: error)
@@ -227,6 +227,9 @@ public final class EtcdClient: Sendable {
             continuation.onTermination = { _ in task.cancel() }
         }
     }
+
+    /// A domain script is at most 1 MiB; its event is base64 in JSON, with the key and revisions.
+    public static let maximumWatchMessageBytes = 3 << 20
 
     static func watchBatch(_ line: [UInt8]) throws(EtcdError) -> EtcdWatchBatch? {
         guard line.contains(where: { $0 > 0x20 }) else { return nil }
@@ -398,4 +401,39 @@ public final class EtcdClient: Sendable {
         }
         return EtcdError(.server, message)
     }
+}
+
+/// The watch stream's newline-delimited JSON messages, cut from the chunks as they come: each
+/// byte is looked at once (a 30 MB message no longer takes minutes of rescanning), and a message
+/// longer than `maximum` is refused before it is complete.
+struct WatchLines {
+    let maximum: Int
+    private var pending: [UInt8] = []
+    /// How much of `pending` holds no newline.
+    private var scanned = 0
+
+    init(maximum: Int) { self.maximum = maximum }
+
+    mutating func add(_ bytes: some Collection<UInt8>) throws(EtcdError) -> [[UInt8]] {
+        pending.append(contentsOf: bytes)
+        var lines: [[UInt8]] = []
+        var start = 0
+        while let nl = pending[scanned...].firstIndex(of: 0x0A) {
+            lines.append(Array(pending[start..<nl]))
+            start = nl + 1
+            scanned = start
+        }
+        scanned = pending.count
+        if start > 0 {
+            pending.removeFirst(start)
+            scanned -= start
+        }
+        guard pending.count <= maximum else {
+            throw EtcdError(.badReply, "a watch message of more than \(maximum) bytes (the domain script limit is 1 MiB): refused unread")
+        }
+        return lines
+    }
+
+    /// What is left when the stream ends.
+    var rest: [UInt8]? { pending.isEmpty ? nil : pending }
 }
