@@ -212,7 +212,9 @@ public enum ControlClient {
         }
         var reply = Data()
         var buffer = [UInt8](repeating: 0, count: 65536)
-        while !reply.contains(0x0a) {
+        // Only the bytes just read are searched for the newline: linear in the reply's size.
+        var end: Int?
+        while end == nil {
             let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
@@ -220,14 +222,15 @@ public enum ControlClient {
                 throw .broken("no reply from rampartd: \(String(cString: strerror(errno)))")
             }
             if n == 0 { break }
+            if let nl = buffer[0..<n].firstIndex(of: 0x0a) { end = reply.count + nl }
             reply.append(contentsOf: buffer[0..<n])
         }
-        guard let end = reply.firstIndex(of: 0x0a) else {
+        guard let end else {
             if sendError != 0 { throw .broken("rampartd closed the connection while the request was sent (\(String(cString: strerror(sendError)))): is it over the daemon's size limit?") }
             throw .broken("rampartd closed the connection without a reply")
         }
         do {
-            return try ControlCodec.decode(ControlResponse.self, from: reply[..<end])
+            return try ControlCodec.decode(ControlResponse.self, from: reply.prefix(end))
         } catch {
             throw .broken("unreadable reply from rampartd: \(error)")
         }

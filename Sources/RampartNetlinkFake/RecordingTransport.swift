@@ -24,6 +24,9 @@ public final class RecordingTransport: NetlinkTransport, @unchecked Sendable {
     private var tableExists = false
     private var rules: [[UInt8]] = []
     private var rejectNext: Int32?
+    private var _ruleDumps = 0
+    /// How many rule dumps (counter reads) were asked for.
+    public var ruleDumps: Int { lock.with { _ruleDumps } }
     /// nf_tables' generation id: one more with every committed transaction, ours or another's.
     private var generation: UInt32 = 1
 
@@ -149,6 +152,7 @@ public final class RecordingTransport: NetlinkTransport, @unchecked Sendable {
         } else if type == Int32(NFT_MSG_GETRULE.rawValue) && !tableExists {
             queue.append(error(ENOENT, for: message))
         } else if type == Int32(NFT_MSG_GETRULE.rawValue) {
+            _ruleDumps += 1
             var datagram: [UInt8] = []
             for rule in rules {
                 var copy = rule

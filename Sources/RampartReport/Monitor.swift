@@ -92,6 +92,24 @@ public struct MonitorSnapshot: Codable, Sendable, Equatable {
     public var sets: [AddressSet]
     /// The IPsec views, when the policy in force negotiates (charon's SAs, statistics).
     public var ipsec: IPsecView?
+    /// How many rows each view has in all, when the snapshot holds only the first `rowLimit`.
+    public var totals: Totals?
+
+    public struct Totals: Codable, Sendable, Equatable {
+        public var generic: Int
+        public var specific: Int
+        public var counters: Int
+
+        public init(generic: Int, specific: Int, counters: Int) {
+            self.generic = generic
+            self.specific = specific
+            self.counters = counters
+        }
+    }
+
+    /// Rows per view a snapshot carries at most: a frame is a screen, and a reply to any member
+    /// stays small (`--once` says how many more there are).
+    public static let rowLimit = 500
 
     public init(time: Double, state: String, problems: [String], enforcing: String, bootMode: String, policies: [Policy], store: String,
                 storeModified: Double?, lastApply: String?, generic: [Filter], specific: [Filter], counters: [Counter],
@@ -112,8 +130,10 @@ public struct MonitorSnapshot: Codable, Sendable, Equatable {
         self.sets = sets
     }
 
-    /// The filters of `store` and `dynamic` in both views.
-    public static func filters(_ store: Store, dynamic: DynamicState, addresses: DynamicAddresses) -> (generic: [Filter], specific: [Filter]) {
+    /// The filters of `store` and `dynamic` in both views: the first `limit` rows of each, and
+    /// how many there are in all.
+    public static func filters(_ store: Store, dynamic: DynamicState, addresses: DynamicAddresses, limit: Int = rowLimit)
+        -> (generic: [Filter], specific: [Filter], genericTotal: Int, specificTotal: Int) {
         let active = Ordering.display(EffectiveFilters.collect(store, dynamic: dynamic))
         func row(_ f: ActiveFilter, _ source: String, _ destination: String, mirrored: Bool) -> Filter {
             Filter(id: f.id, origin: f.origin.description, source: source, destination: destination,
@@ -123,8 +143,8 @@ public struct MonitorSnapshot: Codable, Sendable, Equatable {
         }
         // A filter's halves are F12 and F12m: the generic view is the first, marked mirrored when both exist.
         let mirroredIDs = Set(active.filter(\.isMirror).map { String($0.id.dropLast()) })
-        let generic = active.filter { !$0.isMirror }.sorted { ($0.group, $0.seq) < ($1.group, $1.seq) }
-            .map { row($0, $0.source.display, $0.destination.display, mirrored: mirroredIDs.contains($0.id)) }
+        let halves = active.filter { !$0.isMirror }.sorted { ($0.group, $0.seq) < ($1.group, $1.seq) }
+        let generic = halves.prefix(limit).map { row($0, $0.source.display, $0.destination.display, mirrored: mirroredIDs.contains($0.id)) }
         let groups = GroupTable(store)
         func expanded(_ a: AddressSpec, _ origin: FilterOrigin) -> [String] {
             switch a {
@@ -142,21 +162,28 @@ public struct MonitorSnapshot: Codable, Sendable, Equatable {
             }
         }
         var specific: [Filter] = []
+        var specificTotal = 0
         for f in active {
-            for s in expanded(f.source, f.origin) {
-                for d in expanded(f.destination, f.origin) { specific.append(row(f, s, d, mirrored: f.isMirror)) }
+            let sources = expanded(f.source, f.origin), destinations = expanded(f.destination, f.origin)
+            specificTotal += sources.count * destinations.count
+            guard specific.count < limit else { continue }
+            for s in sources {
+                for d in destinations where specific.count < limit { specific.append(row(f, s, d, mirrored: f.isMirror)) }
             }
         }
-        return (generic, specific)
+        return (Array(generic), specific, halves.count, specificTotal)
     }
 
-    public static func counters(_ counts: [MetricsSnapshot.FilterCount]) -> [Counter] {
+    /// Per-filter totals: of the filters in `shown` (nil: all), and the `top` busiest besides.
+    public static func counters(_ counts: [MetricsSnapshot.FilterCount], shown: Set<String>? = nil, top: Int = 50) -> [Counter] {
         var out: [String: Counter] = [:]
         for c in counts {
             out[c.filter, default: Counter(id: c.filter, packets: 0, bytes: 0)].packets += c.packets
             out[c.filter, default: Counter(id: c.filter, packets: 0, bytes: 0)].bytes += c.bytes
         }
-        return out.values.sorted { $0.id < $1.id }
+        guard let shown else { return out.values.sorted { $0.id < $1.id } }
+        let busiest = Set(out.values.sorted { $0.packets > $1.packets }.prefix(top).map(\.id))
+        return out.values.filter { shown.contains($0.id) || busiest.contains($0.id) }.sorted { $0.id < $1.id }
     }
 
     public func json() -> String {
@@ -211,7 +238,8 @@ public enum MonitorView {
             sets.append([a.name, a.addresses.isEmpty ? "(none)" : a.addresses.joined(separator: " "), a.error.map { "error: \($0)" } ?? a.source ?? "",
                          a.changed.map { DropLog.timestamp($0.rounded(.down)) } ?? ""])
         }
-        let genericText = TextTable.render(generic)
+        var genericText = TextTable.render(generic)
+        if let t = s.totals, t.generic > s.generic.count { genericText += "  … \(t.generic - s.generic.count) more generic filters ('rampart show active' lists them all)\n" }
         let dropsText = s.drops.isEmpty ? "  none\n" : TextTable.render(drops)
         let setsText = TextTable.render(sets)
         var ipsecText = ""
@@ -225,6 +253,7 @@ public enum MonitorView {
             if let last = v.lastFailure { ipsecText += "Last negotiation failure: \(last)\n" }
         }
         var specificLines = TextTable.render(specific).split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+        if let t = s.totals, t.specific > s.specific.count { specificLines.append("  … \(t.specific - s.specific.count) more specific filters (a frame carries \(MonitorSnapshot.rowLimit) at most)") }
         if let height {
             let fixed = head.split(separator: "\n", omittingEmptySubsequences: false).count + genericText.split(separator: "\n").count
                 + dropsText.split(separator: "\n").count + setsText.split(separator: "\n").count + ipsecText.split(separator: "\n").count + 8

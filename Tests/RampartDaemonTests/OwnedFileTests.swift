@@ -96,7 +96,7 @@ import Synchronization
         let writer = BackgroundWriter(name: "test.writer", limit: 100)
         let order = Mutex<[Int]>([])
         let gate = Latch<Bool>()
-        #expect(writer.submit(bytes: 60) { gate.wait(); order.withLock { $0.append(1) } })
+        #expect(writer.submit(bytes: 60) { _ = gate.wait(); order.withLock { $0.append(1) } })
         #expect(writer.submit(bytes: 40) { order.withLock { $0.append(2) } })
         #expect(!writer.submit(bytes: 1) { order.withLock { $0.append(3) } }, "over the limit: refused")
         gate.open(true)

@@ -151,6 +151,8 @@ public actor PolicyEngine {
     /// The addresses the server types stand for now, and where each list came from.
     var addresses = DynamicAddresses()
     var provenance: [ServerType: (source: String, changed: Date)] = [:]
+    /// The monitor frame of the last second, shared by every client (`sharedMonitorFrame`).
+    var monitorFrame: (at: ContinuousClock.Instant, reply: Task<ControlResponse, Never>)?
     /// nf_tables' generation id after our last commit (`tableChanged`).
     var ownGeneration: UInt32?
     /// Default routers learned from router advertisements, as last logged.

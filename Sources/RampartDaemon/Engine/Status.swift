@@ -150,28 +150,60 @@ extension PolicyEngine {
 }
 
 extension PolicyEngine {
-    /// `rampart monitor`'s frame data, in one step on the engine.
-    func monitorSnapshot() throws(NetlinkError) -> MonitorSnapshot {
+    /// What a monitor frame is made of, taken on the engine in one step: copies of the state and
+    /// one read of the kernel's counters. The frame itself is built off the engine
+    /// (`MonitorFrame.build`), so a 100,000-filter policy never holds root's requests up.
+    func monitorInputs() throws(NetlinkError) -> MonitorFrame.Inputs {
         let s = status()
-        let origins = filterOrigins()
-        let counts = applied == nil ? [] : MetricsSnapshot.filterCounts(try client.ruleCounters() + client.elementCounters(), origins: origins)
-        let views = MonitorSnapshot.filters(store, dynamic: dynamic, addresses: addresses)
+        let counters = applied == nil ? [] : try client.ruleCounters() + client.elementCounters()
         var info = stat()
         let modified = stat(config.store, &info) == 0 ? Double(info.st_mtim.tv_sec) : nil
-        // The newest first: the interval in progress, then the last one.
         let now = Date().timeIntervalSince1970
+        var summaries: [DropAggregator.Summary] = []
+        if let current = drops?.current(at: now) { summaries.append(current) }
+        if let last = lastDropSummary { summaries.append(last) }
+        return MonitorFrame.Inputs(time: now, status: s, store: store, dynamic: dynamic, addresses: addresses, counters: counters,
+                                   storePath: config.store, storeModified: modified, drops: summaries, book: addressBook())
+    }
+}
+
+/// `rampart monitor`'s frame, built from `MonitorFrame.Inputs` off the engine, with at most
+/// `MonitorSnapshot.rowLimit` rows per view (and the totals).
+enum MonitorFrame {
+    struct Inputs: Sendable {
+        var time: Double
+        var status: DaemonStatus
+        var store: Store
+        var dynamic: DynamicState
+        var addresses: DynamicAddresses
+        var counters: [NftablesClient.RuleCounter]
+        var storePath: String
+        var storeModified: Double?
+        var drops: [DropAggregator.Summary]
+        var book: AddressBookReport
+    }
+
+    static func build(_ i: Inputs) -> MonitorSnapshot {
+        var origins: [String: FilterOrigin] = [:]
+        for f in EffectiveFilters.collect(i.store, dynamic: i.dynamic) { origins[f.id] = f.origin }
+        let counts = MetricsSnapshot.filterCounts(i.counters, origins: origins)
+        let views = MonitorSnapshot.filters(i.store, dynamic: i.dynamic, addresses: i.addresses)
         var records: [DropLog.Entry] = []
-        if let current = drops?.current(at: now) { records += DropLog.entries(current, origins: origins) }
-        if let last = lastDropSummary { records += DropLog.entries(last, origins: origins) }
+        for summary in i.drops { records += DropLog.entries(summary, origins: origins) }
         let drops = records.compactMap { e -> DropLog.Record? in if case .record(let r) = e { return r } else { return nil } }
             .sorted { $0.last > $1.last }.prefix(10)
-        let book = addressBook()
-        let sets = book.types.map { MonitorSnapshot.AddressSet(name: $0.type, addresses: $0.addresses, source: $0.source, changed: $0.changed?.timeIntervalSince1970) }
-            + book.names.map { MonitorSnapshot.AddressSet(name: $0.name, addresses: $0.addresses, source: "DNS", changed: $0.resolved?.timeIntervalSince1970, error: $0.error) }
-        return MonitorSnapshot(time: now, state: s.state, problems: s.problems, enforcing: s.enforcing, bootMode: s.bootMode,
-                               policies: s.assignedPolicies.map { MonitorSnapshot.Policy(location: $0.0, name: $0.1) },
-                               store: config.store, storeModified: modified,
-                               lastApply: s.lastApply.map { "\($0.ok ? "" : "FAILED ")\(DropLog.timestamp($0.at.timeIntervalSince1970.rounded(.down))), \($0.result)" },
-                               generic: views.generic, specific: views.specific, counters: MonitorSnapshot.counters(counts), drops: Array(drops), sets: sets)
+        let sets = i.book.types.map { MonitorSnapshot.AddressSet(name: $0.type, addresses: $0.addresses, source: $0.source, changed: $0.changed?.timeIntervalSince1970) }
+            + i.book.names.map { MonitorSnapshot.AddressSet(name: $0.name, addresses: $0.addresses, source: "DNS", changed: $0.resolved?.timeIntervalSince1970, error: $0.error) }
+        let s = i.status
+        let shown = Set(views.generic.map(\.id) + views.specific.map(\.id))
+        var snapshot = MonitorSnapshot(time: i.time, state: s.state, problems: s.problems, enforcing: s.enforcing, bootMode: s.bootMode,
+                                       policies: s.assignedPolicies.map { MonitorSnapshot.Policy(location: $0.0, name: $0.1) },
+                                       store: i.storePath, storeModified: i.storeModified,
+                                       lastApply: s.lastApply.map { "\($0.ok ? "" : "FAILED ")\(DropLog.timestamp($0.at.timeIntervalSince1970.rounded(.down))), \($0.result)" },
+                                       generic: views.generic, specific: views.specific,
+                                       counters: MonitorSnapshot.counters(counts, shown: shown), drops: Array(drops), sets: sets)
+        snapshot.totals = MonitorSnapshot.Totals(generic: views.genericTotal, specific: views.specificTotal,
+                                                 counters: Set(counts.map(\.filter)).count)
+        return snapshot
     }
 }
