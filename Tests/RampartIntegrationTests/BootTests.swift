@@ -66,6 +66,11 @@ import RampartTestKit
         let total = journal.first { $0["MESSAGE_ID"] as? String == "b0652373b651450e94d4462294043fbd" }
         #expect(total?["RAMPART_LOGGED"] as? String == "5" && total?["RAMPART_LOST"] as? String == "0", "\(e.value("drops.json"))")
         #expect(e.value("logs.json").contains(#""count":5,"destination":"192.0.2.2","direction":"out","filter":"F16""#), "rampart logs reads the journal: \(e.value("logs.json"))")
+        // The documented paths are writable under the unit (issue 29, item 12): the W3C log in
+        // LogsDirectory=rampart, the textfile through the drop-in.
+        #expect(e.value("drops.log").contains("DROP UDP 192.0.2.1 192.0.2.2 - 9 5 F16"), "\(e.value("drops.log")) \(e.value("journal.txt"))")
+        #expect(e.value("drops.log.stat") == "root 640", "\(e.value("drops.log.stat"))")
+        #expect(e.value("rampart.prom").contains("# TYPE rampart_healthy gauge"), "\(e.value("rampart.prom"))")
     }
 
     /// The package built by `make deb` (scripts/package-test.sh builds it first in the test command).

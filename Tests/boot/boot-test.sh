@@ -37,6 +37,12 @@ RAMPART_SOCKET=/nonexistent "$bin/rampart" exec --store "$root/var/lib/rampart/s
 # Outbound drops are logged, and summarised every 2 s: the journal path is tested below.
 RAMPART_SOCKET=/nonexistent "$bin/rampart" dynamic set config ipsecdiagnostics 2 --store "$root/var/lib/rampart/store.json" >/dev/null
 echo "log_interval_seconds = 2" >> "$root/etc/rampart/rampartd.conf"
+# The documented paths, written under the unit's sandbox: the W3C log in LogsDirectory, the
+# textfile in node_exporter's directory through the drop-in docs/metrics.md gives.
+printf 'log_file = /var/log/rampart/drops.log\nmetrics_textfile = /var/lib/prometheus/node-exporter/rampart.prom\nmetrics_interval_seconds = 1\n' \
+    >> "$root/etc/rampart/rampartd.conf"
+mkdir -p "$root/var/lib/prometheus/node-exporter" "$root/etc/systemd/system/rampartd.service.d"
+printf '[Service]\nReadWritePaths=/var/lib/prometheus/node-exporter\n' > "$root/etc/systemd/system/rampartd.service.d/textfile.conf"
 
 # The marker collects the evidence once the system is up, then powers off.
 cat > "$root/usr/local/bin/rampart-collect" <<'SH'
@@ -68,6 +74,10 @@ bash -c 'for i in 1 2 3 4 5; do echo x 2>/dev/null > /dev/udp/192.0.2.2/9; done'
 for i in $(seq 100); do journalctl -q -o json MESSAGE_ID=b0652373b651450e94d4462294043fbd | grep -q . && break; sleep 0.1; done
 journalctl -b -q --no-pager -o json MESSAGE_ID=5fc87e72c7924a2c9bb114fbaef7a8bf MESSAGE_ID=b0652373b651450e94d4462294043fbd > $o/drops.json 2>&1
 rampart logs --format json > $o/logs.json 2>&1
+for i in $(seq 50); do grep -q "F16" /var/log/rampart/drops.log 2>/dev/null && break; sleep 0.1; done
+cat /var/log/rampart/drops.log > $o/drops.log 2>&1
+stat -c '%U %a' /var/log/rampart/drops.log > $o/drops.log.stat 2>&1
+cat /var/lib/prometheus/node-exporter/rampart.prom > $o/rampart.prom 2>&1
 journalctl -b --no-pager -u rampartd.service > $o/journal.txt 2>&1
 systemctl poweroff --no-block
 SH
