@@ -47,6 +47,9 @@ public struct ActiveFilter: Sendable, Equatable {
     public var group: Int
     public var seq: Int
     public var isMirror: Bool
+    /// The mirror half of a `mirrored=stateful` filter: it matches only packets of established or
+    /// related connections (`ct state established,related`).
+    public var repliesOnly = false
 
     public var weight: Weight { Weight(self) }
 
@@ -133,6 +136,7 @@ public enum EffectiveFilters {
         mirror.sourcePort = f.destinationPort
         mirror.destinationPort = f.sourcePort
         mirror.isMirror = true
+        mirror.repliesOnly = f.statefulMirror
         // A mirror identical to its original (any<->any, same ports) would only repeat it.
         if mirror.source == first.source && mirror.sourcePort == first.sourcePort { return [first] }
         return [first, mirror]

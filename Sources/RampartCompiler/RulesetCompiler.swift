@@ -109,6 +109,8 @@ public struct RulesetCompiler {
         var out: [RuleSpec] = []
         for family in families(of: f) {
             var matches: [Match] = []
+            // A stateful mirror's reply half: only what the first half's traffic opened.
+            if f.repliesOnly { matches.append(.ctState([.established, .related])) }
             matches += address(f.source, side: .source, family: family, origin: f.origin, sets: &sets)
             matches += address(f.destination, side: .destination, family: family, origin: f.origin, sets: &sets)
             // A port list is one set (`tcp dport @ports_F12_d`): one rule per filter half and

@@ -19,6 +19,9 @@ public enum ExplainReport {
                 lines.append("  negotiate: " + (packet.ipsec ? "protected by an IPsec SA, so permitted"
                     : f.soft || (hook == .input && f.inpass) ? "clear traffic permitted (\(f.soft ? "soft" : "inpass"))" : "clear traffic blocked (no SA, no inpass/soft)"))
             }
+            if hook == .input && ActiveListing.admitsAnyLocalPort(f) {
+                lines.append("  note: \(f.id) is a reply half: it admits anyone sending from port \(f.sourcePort) to every local port, not only replies; mirrored=stateful would admit only replies (docs/extensions.md)")
+            }
         } else {
             lines.append("decided by: no filter matches: permitted (as in Windows)")
         }

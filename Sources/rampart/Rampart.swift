@@ -390,6 +390,9 @@ struct Explain: ParsableCommand {
     @Option(name: .long, help: "The interface it arrives on (in) or leaves by (out); lo is never filtered.")
     var interface: String?
 
+    @Option(name: .long, help: "The connection's state as conntrack sees it: new (default), established, related or invalid.")
+    var state: String?
+
     @Option(name: .long, help: "IPv6's hop limit as it arrives (default 255: sent on this link; neighbour discovery is exempt only with 255).")
     var hopLimit: UInt8?
 
@@ -403,6 +406,7 @@ struct Explain: ParsableCommand {
         if let interface { words.append("interface=\(interface)") }
         if let tcpFlags { words.append("flags=\(tcpFlags)") }
         if let hopLimit { words.append("hoplimit=\(hopLimit)") }
+        if let state { words.append("state=\(state)") }
         // --at asks about another time than the daemon's now: answered from the store file.
         if addressOptions.addresses == nil, addressOptions.at == nil, try viaDaemon(ControlRequest(op: .explain, args: words), global: global, changes: false) { return }
         let store = try loadStore(global.storeFile)

@@ -202,7 +202,11 @@ struct CLI {
         let r = try cli.run(["show", "active"])
         let lines = r.stdout.split(separator: "\n")
         #expect(lines.first?.hasPrefix("RANK") == true)
-        #expect(lines.last?.contains("A,A #45  block   block   F16") == true)
+        #expect(lines.dropLast().last?.contains("A,A #45  block   block   F16") == true)
+        // Reply halves that admit anyone from a port to every local port are marked, with the way out
+        // (issue 29, item 16); the web ones are stateful in the example.
+        #expect(r.stdout.contains("any -> me TCP 80->0 (replies only)"))
+        #expect(lines.last == "! F13m, F14m: reply halves that admit any source on their port to every local port; mirrored=stateful admits only replies to connections this host opened")
         let json = try cli.run(["show", "active", "--json"])
         #expect(json.stdout.contains(#""fossenRank": 45"#))
     }

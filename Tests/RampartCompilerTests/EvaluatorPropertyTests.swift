@@ -90,7 +90,7 @@ import RampartTestKit
             case 8: words.append("protocol=47")
             default: words.append("protocol=\(pick(["tcp", "udp", "icmp"]))")
             }
-            words.append("mirrored=\(chance(60) ? "yes" : "no")")
+            words.append("mirrored=\(chance(60) ? pick(["yes", "yes", "stateful"]) : "no")")
             return words.joined(separator: " ")
         }
 
@@ -177,7 +177,7 @@ import RampartTestKit
             }
             p.interface = chance(2) ? "lo" : "eth0"
             p.ipsec = chance(20)
-            p.conntrack = chance(3) ? .invalid : .new
+            p.conntrack = chance(3) ? .invalid : pick([.new, .new, .established, .related])
             return (p, hook)
         }
     }
@@ -307,6 +307,7 @@ import RampartTestKit
                 var words = [hook == .input ? "in" : "out", proto, endpoint(p.source, p.sourcePort), "to", endpoint(p.destination, p.destinationPort)]
                 if proto == "icmp" { words.append("icmp-type=\(p.icmpType)") }
                 if p.hopLimit != 255 { words.append("hoplimit=\(p.hopLimit)") }
+                if p.conntrack != .new { words.append("state=\(p.conntrack.rawValue)") }
                 if proto == "tcp" { words.append("flags=\(TCPFlagMatch.text(p.tcpFlags))") }
                 guard case .success(let result) = ExplainRun.run(words, store: store, dynamic: nil, addresses: EvaluatorPropertyTests.addresses, host: EvaluatorPropertyTests.host) else {
                     Issue.record("\(words) did not parse")

@@ -43,6 +43,12 @@ import RampartTestKit
                 #expect(try !lab.tcp(from: lab.external, L.serverExternal6, port), "tcp \(port) from external over IPv6")
             }
             #expect(try !lab.tcp(from: lab.external, L.serverExternal4, 8080), "an unlisted port")
+            // Sending from port 80 or 443 reaches no local service: the outbound web filters'
+            // reply halves are stateful (issue 29, item 16; a stateless mirror admitted this).
+            for (port, source) in [(3389, 80), (3389, 443), (8080, 80)] {
+                #expect(try !lab.tcp(from: lab.external, L.serverExternal4, port, sourcePort: source), "tcp \(source) -> \(port) from external")
+                #expect(try !lab.tcp(from: lab.external, L.serverExternal6, port, sourcePort: source), "tcp \(source) -> \(port) from external over IPv6")
+            }
             // Outbound HTTP works; other outbound traffic does not.
             #expect(try lab.tcp(from: lab.server, L.external4, 80))
             #expect(try lab.tcp(from: lab.server, L.external6, 80))

@@ -89,7 +89,7 @@ import RampartReport
                 == "t.netsh:2:54: error: srcmask /16 conflicts with the prefix /24 in srcaddr")
         #expect(staticError("add filter filterlist=L dstaddr=me")?.message == "'static add filter' needs srcaddr=")
         #expect(staticError("add filter filterlist=L srcaddr=any dstaddr=me mirrored=perhaps")?.description
-                == "t.netsh:2:57: error: mirrored: 'perhaps' is not yes or no")
+                == "t.netsh:2:57: error: mirrored: 'perhaps' is not yes, no or stateful (mirrored, the mirror half admitting replies only: docs/extensions.md)")
         #expect(staticError("add filter filterlist=L srcaddr=any dstaddr=me dstport=70000 protocol=tcp")?.message
                 == "dstport: '70000' is not a port number from 0 (any) to 65535")
     }

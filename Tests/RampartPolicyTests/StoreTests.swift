@@ -91,7 +91,7 @@ import RampartSystem
         let good = String(decoding: StoreCodec.encode(try sample()), as: UTF8.self)
         for (from, to, reason) in [("192.0.2.0/24 me 6 0 22", "192.0.2.0/33 me 6 0 22", "is not an address with a prefix in range"),
                                    ("192.0.2.0/24 me 6 0 22", "192.0.2.0/24 me 6 0 70000", "destination port 70000 is not 0...65535"),
-                                   ("192.0.2.0/24 me 6 0 22 mirrored", "192.0.2.0/24 me 6 0 22 both", "'both' is neither mirrored nor one-way"),
+                                   ("192.0.2.0/24 me 6 0 22 mirrored", "192.0.2.0/24 me 6 0 22 both", "'both' is neither mirrored, mirrored-stateful nor one-way"),
                                    ("192.0.2.0/24 me 6", "192.0.2.0/24 me tcp", "unknown protocol 'tcp'"),
                                    ("me server:DNS", "me server:NTP", "names no server type"),
                                    ("192.0.2.0/24 me 6 0 22 mirrored", "192.0.2.0/24 me 6", "has 4 of its 7 fields")] {

@@ -23,6 +23,8 @@ public struct PacketQuery: Sendable, Equatable {
     public var interface = "eth0"
     /// IPv6's hop limit as it arrives (`hoplimit=N`); 255 is what a neighbour on the link sends.
     public var hopLimit: UInt8 = 255
+    /// The connection's state as conntrack sees it (`state=established`); a new connection by default.
+    public var conntrack: CtState = .new
 
     public struct Failure: Error, CustomStringConvertible, Equatable {
         public var description: String
@@ -62,6 +64,9 @@ public struct PacketQuery: Sendable, Equatable {
             case ("icmp-type", let n?):
                 guard proto == nil || proto == 1 || proto == 58, let t = UInt8(n) else { throw Failure(description: "icmp-type takes 0-255, with icmp only") }
                 query.icmpType = t
+            case ("state", let s?):
+                guard let state = CtState(rawValue: s.lowercased()) else { throw Failure(description: "state takes new, established, related or invalid") }
+                query.conntrack = state
             case ("hoplimit", let n?):
                 guard let h = UInt8(n) else { throw Failure(description: "hoplimit takes 0-255") }
                 query.hopLimit = h
@@ -70,7 +75,7 @@ public struct PacketQuery: Sendable, Equatable {
                     throw Failure(description: "flags takes TCP flags joined by '+' (flags=syn+ack), with tcp only")
                 }
                 query.tcpFlags = m.value
-            default: throw Failure(description: "unexpected '\(word)'; after the packet: icmp-type=N, flags=F+G, hoplimit=N, ipsec, interface=NAME")
+            default: throw Failure(description: "unexpected '\(word)'; after the packet: icmp-type=N, flags=F+G, hoplimit=N, state=S, ipsec, interface=NAME")
             }
         }
         return query
@@ -128,6 +133,7 @@ public struct PacketQuery: Sendable, Equatable {
                        destinationPort: destinationPort, tcpFlags: number == 6 ? tcpFlags : 0, interface: interface, ipsec: ipsec)
         if number == 1 || number == 58 { p.icmpType = icmpType ?? (number == 1 ? 8 : 128) }
         p.hopLimit = hopLimit
+        p.conntrack = conntrack
         return p
     }
 }

@@ -29,7 +29,7 @@ public struct ReferenceEvaluator: Sendable {
 
     /// Why a filter did not match a packet.
     public enum Mismatch: Sendable, Equatable, CustomStringConvertible {
-        case source, destination, proto, sourcePort, destinationPort, tcpFlags
+        case source, destination, proto, sourcePort, destinationPort, tcpFlags, connectionState
 
         public var description: String {
             switch self {
@@ -39,6 +39,7 @@ public struct ReferenceEvaluator: Sendable {
             case .sourcePort: return "source port"
             case .destinationPort: return "destination port"
             case .tcpFlags: return "TCP flags"
+            case .connectionState: return "connection state (a stateful mirror's reply half takes replies only)"
             }
         }
     }
@@ -112,6 +113,12 @@ public struct ReferenceEvaluator: Sendable {
 
     /// nil when `f` matches `p`, else the first part that does not.
     public func mismatch(_ f: ActiveFilter, _ p: Packet, _ hook: Chain.Hook) -> Mismatch? {
+        if let m = fieldMismatch(f, p, hook) { return m }
+        if f.repliesOnly, p.conntrack != .established, p.conntrack != .related { return .connectionState }
+        return nil
+    }
+
+    func fieldMismatch(_ f: ActiveFilter, _ p: Packet, _ hook: Chain.Hook) -> Mismatch? {
         guard matches(f.source, p.source, f.origin, receiving: false) else { return .source }
         guard matches(f.destination, p.destination, f.origin, receiving: hook == .input) else { return .destination }
         switch f.proto {

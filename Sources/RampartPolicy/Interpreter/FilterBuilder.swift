@@ -37,9 +37,10 @@ struct FilterBuilder {
         if flags != nil && proto != .tcp {
             throw .error("tcpflags needs protocol TCP (protocol is \(proto))", at: args.argument("tcpflags")?.location)
         }
-        let mirrored = try args.bool("mirrored") ?? true
+        // yes, no, or (an extension) stateful: mirrored, the mirror half for replies only.
+        let mirroring = try args.value("mirrored", Values.mirroring) ?? (true, false)
         return Filter(seq: seq, source: source, destination: destination, proto: proto,
-                      sourcePort: sport, destinationPort: dport, tcpFlags: flags, mirrored: mirrored,
+                      sourcePort: sport, destinationPort: dport, tcpFlags: flags, mirrored: mirroring.0, statefulMirror: mirroring.1,
                       description: args.string("description") ?? "")
     }
 

@@ -48,7 +48,7 @@ public enum ScriptWriter {
         if f.sourcePort != 0 { parts.append("srcport=\(f.sourcePort)") }
         if f.destinationPort != 0 { parts.append("dstport=\(f.destinationPort)") }
         if let flags = f.tcpFlags { parts.append("tcpflags=\(flags)") }
-        parts.append("mirrored=\(yn(f.mirrored))")
+        parts.append("mirrored=\(f.statefulMirror ? "stateful" : yn(f.mirrored))")
         return parts
     }
 

@@ -69,11 +69,15 @@ public struct Filter: Hashable, Sendable, Codable {
     /// TCP only, an extension: nil tests no flags.
     public var tcpFlags: TCPFlagMatch?
     public var mirrored: Bool
+    /// `mirrored=stateful` (an extension): the mirror half matches only packets of connections
+    /// the first half's traffic opened (`ct state established,related`), so a reply half such as
+    /// "from port 80 to any local port" admits no new connection.
+    public var statefulMirror: Bool = false
     public var description: String
 
     public init(seq: Int, source: AddressSpec, destination: AddressSpec, proto: IPProtocolSpec = .any,
                 sourcePort: PortMatch = .any, destinationPort: PortMatch = .any, tcpFlags: TCPFlagMatch? = nil,
-                mirrored: Bool = true, description: String = "") {
+                mirrored: Bool = true, statefulMirror: Bool = false, description: String = "") {
         self.seq = seq
         self.source = source
         self.destination = destination
@@ -82,7 +86,37 @@ public struct Filter: Hashable, Sendable, Codable {
         self.destinationPort = destinationPort
         self.tcpFlags = tcpFlags
         self.mirrored = mirrored
+        self.statefulMirror = mirrored && statefulMirror
         self.description = description
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case seq, source, destination, proto, sourcePort, destinationPort, tcpFlags, mirrored, statefulMirror, description
+    }
+
+    // Written by hand only so that stores from before `statefulMirror` (format 1) still read.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(seq: try c.decode(Int.self, forKey: .seq), source: try c.decode(AddressSpec.self, forKey: .source),
+                  destination: try c.decode(AddressSpec.self, forKey: .destination), proto: try c.decode(IPProtocolSpec.self, forKey: .proto),
+                  sourcePort: try c.decode(PortMatch.self, forKey: .sourcePort), destinationPort: try c.decode(PortMatch.self, forKey: .destinationPort),
+                  tcpFlags: try c.decodeIfPresent(TCPFlagMatch.self, forKey: .tcpFlags), mirrored: try c.decode(Bool.self, forKey: .mirrored),
+                  statefulMirror: try c.decodeIfPresent(Bool.self, forKey: .statefulMirror) ?? false,
+                  description: try c.decode(String.self, forKey: .description))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(seq, forKey: .seq)
+        try c.encode(source, forKey: .source)
+        try c.encode(destination, forKey: .destination)
+        try c.encode(proto, forKey: .proto)
+        try c.encode(sourcePort, forKey: .sourcePort)
+        try c.encode(destinationPort, forKey: .destinationPort)
+        try c.encodeIfPresent(tcpFlags, forKey: .tcpFlags)
+        try c.encode(mirrored, forKey: .mirrored)
+        if statefulMirror { try c.encode(true, forKey: .statefulMirror) }
+        try c.encode(description, forKey: .description)
     }
 
     /// Equality of everything that matches packets (what `delete filter` and duplicate detection compare).
@@ -92,7 +126,7 @@ public struct Filter: Hashable, Sendable, Codable {
 
     /// Uses something netsh's filter language cannot say (docs/extensions.md).
     public var usesExtensions: Bool {
-        sourcePort.isExtension || destinationPort.isExtension || tcpFlags != nil || source.isGroup || destination.isGroup
+        sourcePort.isExtension || destinationPort.isExtension || tcpFlags != nil || source.isGroup || destination.isGroup || statefulMirror
     }
 
     public var identifier: String { "F\(seq)" }
@@ -100,7 +134,7 @@ public struct Filter: Hashable, Sendable, Codable {
     /// What `sameMatch` compares, as a hashable value.
     public var matchKey: MatchKey {
         MatchKey(source: source, destination: destination, proto: proto, sourcePort: sourcePort,
-                 destinationPort: destinationPort, tcpFlags: tcpFlags, mirrored: mirrored)
+                 destinationPort: destinationPort, tcpFlags: tcpFlags, mirrored: mirrored, statefulMirror: statefulMirror)
     }
 
     public struct MatchKey: Hashable, Sendable {
@@ -111,6 +145,7 @@ public struct Filter: Hashable, Sendable, Codable {
         var destinationPort: PortMatch
         var tcpFlags: TCPFlagMatch?
         var mirrored: Bool
+        var statefulMirror: Bool
     }
 }
 
@@ -183,7 +218,7 @@ extension FilterList: Codable {
 extension Filter {
     public var storeLine: String {
         let protoToken = tcpFlags.map { "\(proto.storeToken):\($0.storeToken)" } ?? proto.storeToken
-        let base = "\(seq) \(source.storeToken) \(destination.storeToken) \(protoToken) \(sourcePort) \(destinationPort) \(mirrored ? "mirrored" : "one-way")"
+        let base = "\(seq) \(source.storeToken) \(destination.storeToken) \(protoToken) \(sourcePort) \(destinationPort) \(statefulMirror ? "mirrored-stateful" : mirrored ? "mirrored" : "one-way")"
         return description.isEmpty ? base : base + " " + description
     }
 
@@ -219,16 +254,17 @@ extension Filter {
             flags = f
             protoField = protoField[..<colon]
         }
-        let mirrored: Bool
+        let mirrored: Bool, stateful: Bool
         switch fields[6] {
-        case "mirrored": mirrored = true
-        case "one-way": mirrored = false
-        default: throw StoreError("filter F\(seq): '\(fields[6])' is neither mirrored nor one-way")
+        case "mirrored": (mirrored, stateful) = (true, false)
+        case "mirrored-stateful": (mirrored, stateful) = (true, true)
+        case "one-way": (mirrored, stateful) = (false, false)
+        default: throw StoreError("filter F\(seq): '\(fields[6])' is neither mirrored, mirrored-stateful nor one-way")
         }
         self.init(seq: seq, source: try AddressSpec(storeToken: fields[1], filter: seq), destination: try AddressSpec(storeToken: fields[2], filter: seq),
                   proto: try IPProtocolSpec(storeToken: protoField, filter: seq),
                   sourcePort: try port(fields[4], "source port"), destinationPort: try port(fields[5], "destination port"),
-                  tcpFlags: flags, mirrored: mirrored, description: description)
+                  tcpFlags: flags, mirrored: mirrored, statefulMirror: stateful, description: description)
         if flags != nil && proto != .tcp { throw StoreError("filter F\(seq) tests TCP flags but its protocol is \(proto)") }
     }
 }

@@ -9,6 +9,15 @@ public enum Values {
         }
     }
 
+    /// `mirrored=`: yes or no, or `stateful` (an extension): (mirrored, reply half for replies only).
+    public static func mirroring(_ text: String) -> Result<(Bool, Bool), ValueError> {
+        if text.lowercased() == "stateful" { return .success((true, true)) }
+        switch yesNo(text) {
+        case .success(let b): return .success((b, false))
+        case .failure: return .failure(ValueError("'\(text)' is not yes, no or stateful (mirrored, the mirror half admitting replies only: docs/extensions.md)"))
+        }
+    }
+
     public static func integer(_ text: String, in range: ClosedRange<Int>) -> Result<Int, ValueError> {
         guard let v = Int(text), range.contains(v) else {
             return .failure(ValueError("'\(text)' is not a whole number from \(range.lowerBound) to \(range.upperBound)"))
