@@ -8,16 +8,6 @@ import RampartTestKit
 @Suite(.serialized) struct BypassTests {
     typealias L = Lab
 
-    func withLab(_ script: String, _ body: (Lab, RampartCLI) throws -> Void) throws {
-        let lab = try Lab()
-        defer { lab.teardown() }
-        let cli = try RampartCLI()
-        defer { cli.cleanup() }
-        try cli.exec(script)
-        try cli.run(["apply"], in: lab.server)
-        try body(lab, cli)
-    }
-
     /// Sends two datagrams to each destination from the internal client and returns what the
     /// server's sockets on `ports` received, as "PORT DESTINATION" lines.
     func received(_ lab: Lab, ports: [Int], destinations: [String], size: Int = 0) throws -> [String] {
@@ -45,7 +35,7 @@ import RampartTestKit
             ipsec static add rule name=syslog policy=P filterlist=Syslog filteraction=Block
             ipsec static add rule name=open policy=P filterlist=Open filteraction=Permit
             """
-        try withLab(script) { lab, _ in
+        try withAppliedLab(script) { lab, _ in
             let got = try received(lab, ports: [514, 515], destinations: Self.everyone)
             #expect(got.filter { $0.hasPrefix("514 ") } == [], "blocked to me, whatever the destination address: \(got)")
             // The same datagrams to a port the policy leaves open all arrive: the probe reaches the host.
@@ -69,7 +59,7 @@ import RampartTestKit
             ipsec static add rule name=deny policy=P filterlist=Everything filteraction=Block
             ipsec static add rule name=open policy=P filterlist=Open filteraction=Permit
             """
-        try withLab(script) { lab, _ in
+        try withAppliedLab(script) { lab, _ in
             let got = try received(lab, ports: [514, 515], destinations: [L.serverInternal4, L.serverInternal6], size: 4000)
             #expect(got.sorted() == ["515 \(L.serverInternal4)", "515 \(L.serverInternal4)", "515 \(L.serverInternal6)", "515 \(L.serverInternal6)"],
                     "every 4,000-byte datagram to the permitted port, none to the blocked one: \(got)")
@@ -87,7 +77,7 @@ import RampartTestKit
             ipsec static add rule name=deny policy=P filterlist=Everything filteraction=Block
             ipsec static add rule name=open policy=P filterlist=Open filteraction=Permit
             """
-        try withLab(script) { lab, cli in
+        try withAppliedLab(script) { lab, cli in
             let got = try received(lab, ports: [514, 515], destinations: Self.everyone)
             #expect(got.filter { $0.hasPrefix("514 ") } == [], "\(got)")
             #expect(got.filter { $0.hasPrefix("515 ") }.count == 2 * Self.everyone.count, "\(got)")
@@ -135,51 +125,43 @@ import RampartTestKit
     }
 
     @Test func onlyNeighbourDiscoveryFromTheLinkIsExempt() throws {
-        let lab = try Lab()
-        defer { lab.teardown() }
-        let cli = try RampartCLI()
-        defer { cli.cleanup() }
-        try cli.exec(Self.policy)
-        try cli.run(["apply"], in: lab.server)
-        let dev = try device(lab.inside)
-        let before = try insideCount(lab.server)
-        // Solicitations for the server's address from the inside's global address: 5 as a neighbour
-        // sends them, then 5 with the hop limit of a packet that crossed a router.
-        let send = { (hops: Int) in
-            try lab.inside.run(["python3", RampartCLI.probe, "nd", "ns", "--dev", dev, "--to", L.serverInternal6, "--src", L.internal6,
-                                "--hops", String(hops), "--count", "5"])
+        try withAppliedLab(Self.policy) { lab, _ in
+            let dev = try device(lab.inside)
+            let before = try insideCount(lab.server)
+            // Solicitations for the server's address from the inside's global address: 5 as a neighbour
+            // sends them, then 5 with the hop limit of a packet that crossed a router.
+            let send = { (hops: Int) in
+                try lab.inside.run(["python3", RampartCLI.probe, "nd", "ns", "--dev", dev, "--to", L.serverInternal6, "--src", L.internal6,
+                                    "--hops", String(hops), "--count", "5"])
+            }
+            _ = try send(255)
+            #expect(try insideCount(lab.server) == before, "hop limit 255: exempt, the filters never see them")
+            _ = try send(64)
+            #expect(try insideCount(lab.server) == before + 5, "hop limit 64: the policy decides (blocked)")
         }
-        _ = try send(255)
-        #expect(try insideCount(lab.server) == before, "hop limit 255: exempt, the filters never see them")
-        _ = try send(64)
-        #expect(try insideCount(lab.server) == before + 5, "hop limit 64: the policy decides (blocked)")
     }
 
     /// Packet too big passes a block-all (path MTU discovery for the flows it permits), and MLD
     /// does on the link, in and out (issue 29, item 15); an echo request, for comparison, is the
     /// policy's. Counted by the counter of the filter that blocks the inside's ICMPv6.
     @Test func packetTooBigAndMulticastListenerDiscoveryPassABlockAll() throws {
-        let lab = try Lab()
-        defer { lab.teardown() }
-        let cli = try RampartCLI()
-        defer { cli.cleanup() }
-        try cli.exec(Self.policy)
-        try cli.run(["apply"], in: lab.server)
-        let dev = try device(lab.inside)
-        func send(_ type: Int, to: String, hops: Int) throws {
-            try lab.inside.run(["python3", RampartCLI.probe, "nd", String(type), "--dev", dev, "--to", to, "--src", L.internal6,
-                                "--hops", String(hops), "--count", "3"])
+        try withAppliedLab(Self.policy) { lab, _ in
+            let dev = try device(lab.inside)
+            func send(_ type: Int, to: String, hops: Int) throws {
+                try lab.inside.run(["python3", RampartCLI.probe, "nd", String(type), "--dev", dev, "--to", to, "--src", L.internal6,
+                                    "--hops", String(hops), "--count", "3"])
+            }
+            let before = try insideCount(lab.server)
+            try send(2, to: L.serverInternal6, hops: 64)
+            try send(143, to: "ff02::1", hops: 1)
+            #expect(try insideCount(lab.server) == before, "packet too big and an MLD report pass before any filter")
+            try send(128, to: L.serverInternal6, hops: 64)
+            try send(143, to: "ff02::1", hops: 64)
+            #expect(try insideCount(lab.server) == before + 6, "an echo request, and MLD that did not stay on the link, are the policy's")
+            // The server's own reports when it joins a group leave it (the block-all's output half counts none).
+            let output = { try lab.server.run(["nft", "list", "chain", "inet", "rampart", "output"]).out }
+            #expect(try output().contains("ip6 hoplimit 1 accept comment \"icmpv6-mld\""))
         }
-        let before = try insideCount(lab.server)
-        try send(2, to: L.serverInternal6, hops: 64)
-        try send(143, to: "ff02::1", hops: 1)
-        #expect(try insideCount(lab.server) == before, "packet too big and an MLD report pass before any filter")
-        try send(128, to: L.serverInternal6, hops: 64)
-        try send(143, to: "ff02::1", hops: 64)
-        #expect(try insideCount(lab.server) == before + 6, "an echo request, and MLD that did not stay on the link, are the policy's")
-        // The server's own reports when it joins a group leave it (the block-all's output half counts none).
-        let output = { try lab.server.run(["nft", "list", "chain", "inet", "rampart", "output"]).out }
-        #expect(try output().contains("ip6 hoplimit 1 accept comment \"icmpv6-mld\""))
     }
 
     @Test func aRouterAdvertisementDoesNotMakeAGatewayUnlessConfigured() throws {

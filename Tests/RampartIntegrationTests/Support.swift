@@ -121,3 +121,15 @@ func waitUntil(_ what: String, seconds: Double = 30, _ condition: () throws -> B
     }
     throw ShellError(message: "timed out after \(seconds) s waiting until \(what)")
 }
+
+/// A fresh lab whose server has `script` applied once with `rampart apply`, torn down (with its
+/// store directory) after `body`.
+func withAppliedLab(_ script: String, _ body: (Lab, RampartCLI) throws -> Void) throws {
+    let lab = try Lab()
+    defer { lab.teardown() }
+    let cli = try RampartCLI()
+    defer { cli.cleanup() }
+    try cli.exec(script)
+    try cli.run(["apply"], in: lab.server)
+    try body(lab, cli)
+}
