@@ -12,8 +12,8 @@
                                             in turn; prints how many were sent (bounded: R*S at most)
   probe.py pings HOST --count N             send N ICMP echo requests (raw), without waiting for replies
   probe.py echo --tcp PORT                  a TCP echo server (IPv4 and IPv6) until killed
-  probe.py sink --udp PORTS --seconds S      count UDP datagrams (IPv4 and IPv6) for S s; print "PORT DESTINATION"
-                                            per datagram received, then "done"
+  probe.py sink --udp PORTS --seconds S      count UDP datagrams (IPv4 and IPv6) until `send --end` arrives (S s
+                                            at most); print "PORT DESTINATION" per datagram received, then "done"
   probe.py send HOST PORT --from ADDR --count N [--size B]   N UDP datagrams (of B bytes: over the MTU,
                                             fragmented) out of ADDR's interface: to a unicast, broadcast
                                             (255.255.255.255, a subnet's) or multicast address
@@ -131,13 +131,17 @@ def sink(udp_ports, seconds):
             s.bind((where, port))
             sockets.append((port, fam, s))
     print("ready", flush=True)
+    # Until the end marker (`send --end`) arrives, then a moment for stragglers; at most S seconds.
     deadline = time.time() + seconds
     while time.time() < deadline:
         ready, _, _ = select.select([s for _, _, s in sockets], [], [], max(0, deadline - time.time()))
         for port, fam, s in sockets:
             if s not in ready:
                 continue
-            _, ancillary, _, _ = s.recvmsg(2048, 256)
+            data, ancillary, _, _ = s.recvmsg(8192, 256)
+            if data.startswith(b"rampart-probe-end"):
+                deadline = min(deadline, time.time() + 0.3)
+                continue
             destination = "?"
             for level, kind, data in ancillary:
                 if fam == socket.AF_INET and kind == IP_PKTINFO:
@@ -148,7 +152,7 @@ def sink(udp_ports, seconds):
     print("done", flush=True)
 
 
-def send(host, port, source, count, size):
+def send(host, port, source, count, size, end=False):
     fam = family(host)
     links = subprocess.run(["ip", "-o", "addr", "show"], capture_output=True, text=True).stdout.splitlines()
     device = next(line.split()[1] for line in links if (" " + source + "/") in line)
@@ -163,7 +167,7 @@ def send(host, port, source, count, size):
         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, index)
         target = (host, port, 0, index if host.lower().startswith("ff02") or host.lower().startswith("fe80") else 0)
     for i in range(count):
-        s.sendto((b"rampart-probe %d " % i).ljust(size, b"."), target)
+        s.sendto(b"rampart-probe-end" if end else (b"rampart-probe %d " % i).ljust(size, b"."), target)
     s.close()
     return 0
 
@@ -367,6 +371,7 @@ def main():
     p.add_argument("--from", dest="source", required=True)
     p.add_argument("--count", type=int, default=1)
     p.add_argument("--size", type=int, default=0)
+    p.add_argument("--end", action="store_true", help="send the marker that ends a sink")
     p = sub.add_parser("nd")
     p.add_argument("kind", help="ra, ns, or an ICMPv6 type number")
     p.add_argument("--dev", required=True)
@@ -385,7 +390,7 @@ def main():
     elif a.cmd == "sink":
         sink(a.udp, a.seconds)
     elif a.cmd == "send":
-        sys.exit(send(a.host, a.port, a.source, a.count, a.size))
+        sys.exit(send(a.host, a.port, a.source, a.count, a.size, a.end))
     elif a.cmd == "nd":
         sys.exit(nd(a.kind, a.dev, a.hops, a.to, a.count, a.src))
     elif a.cmd == "stream":

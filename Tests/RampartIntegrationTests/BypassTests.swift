@@ -11,7 +11,7 @@ import RampartTestKit
     /// Sends two datagrams to each destination from the internal client and returns what the
     /// server's sockets on `ports` received, as "PORT DESTINATION" lines.
     func received(_ lab: Lab, ports: [Int], destinations: [String], size: Int = 0) throws -> [String] {
-        let sink = try lab.server.spawnCapturing(["python3", RampartCLI.probe, "sink", "--udp", ports.map(String.init).joined(separator: ","), "--seconds", "5"])
+        let sink = try lab.server.spawnCapturing(["python3", RampartCLI.probe, "sink", "--udp", ports.map(String.init).joined(separator: ","), "--seconds", "60"])
         try waitUntil("the sink listens") { ports.allSatisfy { p in (try? lab.server.run(["ss", "-lnuH"]).out.contains(":\(p) ")) ?? false } }
         for destination in destinations {
             for port in ports {
@@ -19,6 +19,8 @@ import RampartTestKit
                 try lab.inside.run(["python3", RampartCLI.probe, "send", destination, String(port), "--from", from, "--count", "2", "--size", String(size)])
             }
         }
+        // Last, to a port the sink listens on and every policy here permits: the end marker.
+        try lab.inside.run(["python3", RampartCLI.probe, "send", L.serverInternal4, String(ports.last!), "--from", L.internal4, "--end"])
         return sink.finish().split(separator: "\n").map(String.init).filter { $0 != "ready" && $0 != "done" }
     }
 
