@@ -18,6 +18,8 @@ import Testing
     @Test func framesAreBoundedAndShared() async throws {
         let f = try EngineFixture(policy: Self.policy)
         try await f.start()
+        // Every request of this test within one frame's life, however loaded the machine.
+        await f.engine.setMonitorFrameLifetime(.seconds(600))
         let dumps = f.transport.ruleDumps
         let replies = await withTaskGroup(of: ControlResponse.self) { group in
             for _ in 0..<8 { group.addTask { await f.request(ControlRequest(op: .monitor), from: EngineFixture.member) } }

@@ -75,7 +75,8 @@ import RampartTestKit
                 first = ["out", p.proto, Self.endpoint(p.serverAddress, ephemeral), "to", Self.endpoint(p.clientAddress, p.port)]
                 reply = ["in", p.proto, Self.endpoint(p.clientAddress, p.port), "to", Self.endpoint(p.serverAddress, ephemeral)]
             }
-            let a = try Self.explain(cli, lab, addresses, first), b = try Self.explain(cli, lab, addresses, reply)
+            // The reply belongs to the connection the first packet opened (what a stateful mirror asks).
+            let a = try Self.explain(cli, lab, addresses, first), b = try Self.explain(cli, lab, addresses, reply + ["state=established"])
             let explained = a.verdict == "accept" && b.verdict == "accept"
             let before = try Self.counters(cli, lab)
             let from = p.inbound ? lab[keyPath: p.client] : lab.server

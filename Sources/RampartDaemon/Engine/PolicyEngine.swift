@@ -153,6 +153,8 @@ public actor PolicyEngine {
     var provenance: [ServerType: (source: String, changed: Date)] = [:]
     /// The monitor frame of the last second, shared by every client (`sharedMonitorFrame`).
     var monitorFrame: (at: ContinuousClock.Instant, reply: Task<ControlResponse, Never>)?
+    /// How long a monitor frame is shared (tests lengthen it: a loaded machine spreads requests).
+    var monitorFrameLifetime: Duration = .seconds(1)
     /// nf_tables' generation id after our last commit (`tableChanged`).
     var ownGeneration: UInt32?
     /// Default routers learned from router advertisements, as last logged.

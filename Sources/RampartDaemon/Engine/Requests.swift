@@ -214,11 +214,13 @@ extension PolicyEngine {
         }
     }
 
+    func setMonitorFrameLifetime(_ lifetime: Duration) { monitorFrameLifetime = lifetime }
+
     /// One monitor frame per second for every client (issue 29, item 5: eight members' monitors
     /// on 100,000 filters starved root): a frame built or being built in the last second is
     /// shared; the building happens off the engine.
     func sharedMonitorFrame() async -> ControlResponse {
-        if let shared = monitorFrame, ContinuousClock.now - shared.at < .seconds(1) { return await shared.reply.value }
+        if let shared = monitorFrame, ContinuousClock.now - shared.at < monitorFrameLifetime { return await shared.reply.value }
         let inputs: MonitorFrame.Inputs
         do {
             inputs = try readingTable { try monitorInputs() }
