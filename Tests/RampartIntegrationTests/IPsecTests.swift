@@ -188,7 +188,7 @@ func kernelHasESP(_ ns: Namespace) throws -> Bool {
             } else {
                 // This kernel has no ESP: the CHILD_SA cannot be installed, and the trap keeps the clear
                 // packets from leaving — negotiate fails closed.
-                #expect(!connected, "no ESP in this kernel, yet the connection went through in clear")
+                #expect(!overTheSA, "no ESP in this kernel, yet the connection went through in clear")
                 #expect(charonA.log().contains("unable to add SAD entry") || charonB.log().contains("unable to add SAD entry"),
                         "\(charonA.log())\n\(charonB.log())")
             }
@@ -231,8 +231,11 @@ func kernelHasESP(_ ns: Namespace) throws -> Bool {
             #expect(hostB.daemon.eventually(15) { (try? hostB.charon.ikeSAs())?["rampart-l1"] == "ESTABLISHED" }, "\(hostB.charon.log())")
             let mm = try da.rampart(["dynamic", "show", "mmsas"]).out
             #expect(mm.contains("IKEv1") && mm.contains("ESTABLISHED"), "\(mm)")
+            // The first connection sets the trap off and races six main-mode and three quick-mode
+            // messages (3DES under the VM's emulation): once both ends are established, a second try.
+            let overTheSA = try connected || lab.tcp(from: lab.server, Lab.internal4, 5001, timeout: 5)
             if esp {
-                #expect(connected, "IKEv1 quick mode installs the CHILD_SA and the connection runs over it")
+                #expect(overTheSA, "IKEv1 quick mode installs the CHILD_SA and the connection runs over it")
                 let qm = try da.rampart(["dynamic", "show", "qmsas"]).out
                 #expect(qm.contains("INSTALLED") && qm.contains("3DES_CBC/HMAC_SHA1_96"), "\(qm)")
             } else {
