@@ -7,16 +7,6 @@ import RampartTestKit
 @Suite(.serialized) struct ExtensionTrafficTests {
     typealias L = Lab
 
-    func withLab(_ script: String, _ body: (Lab, RampartCLI) throws -> Void) throws {
-        let lab = try Lab()
-        defer { lab.teardown() }
-        let cli = try RampartCLI()
-        defer { cli.cleanup() }
-        try cli.exec(script)
-        try cli.run(["apply"], in: lab.server)
-        try body(lab, cli)
-    }
-
     @Test func portRangesAndListsOpenExactlyTheirPorts() throws {
         let script = """
             pushd ipsec static
@@ -29,7 +19,7 @@ import RampartTestKit
             add rule name=in policy=P filterlist=In filteraction=B
             add rule name=open policy=P filterlist=Open filteraction=P
             """
-        try withLab(script) { lab, _ in
+        try withAppliedLab(script) { lab, _ in
             let open = [80, 443, 8080, 3000, 3500, 3999], closed = [81, 2999, 4000, 9000]
             try lab.listen(lab.server, tcp: open + closed, udp: [5000, 5010, 5011])
             for port in open {
@@ -80,7 +70,7 @@ import RampartTestKit
             add policy name=P assign=yes
             add rule name=nc policy=P filterlist=NoConnections filteraction=B
             """
-        try withLab(script) { lab, cli in
+        try withAppliedLab(script) { lab, cli in
             try lab.listen(lab.server, tcp: [22, 80])
             try lab.listen(lab.external, tcp: [80])
             try lab.listen(lab.inside, tcp: [443])
