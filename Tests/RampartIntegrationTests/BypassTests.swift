@@ -50,36 +50,27 @@ import RampartTestKit
     /// ruleset (ipsecdiagnostics bit 4), the filters see them reassembled (issue 29, item 9).
     @Test(arguments: [0, 4])
     func fragmentedDatagramsToAPermittedPortArrive(diagnostics: Int) throws {
-        let script = """
-            ipsec dynamic set config ipsecexempt value=3
-            ipsec dynamic set config ipsecdiagnostics value=\(diagnostics)
-            ipsec static add filteraction name=Block action=block
-            ipsec static add filteraction name=Permit action=permit
-            ipsec static add filter filterlist=Everything srcaddr=any dstaddr=me
-            ipsec static add filter filterlist=Open srcaddr=any dstaddr=me protocol=udp dstport=515
-            ipsec static add policy name=P assign=yes
-            ipsec static add rule name=deny policy=P filterlist=Everything filteraction=Block
-            ipsec static add rule name=open policy=P filterlist=Open filteraction=Permit
-            """
-        try withAppliedLab(script) { lab, _ in
+        try withAppliedLab("ipsec dynamic set config ipsecdiagnostics value=\(diagnostics)\n" + Self.blockAllButUDP515) { lab, _ in
             let got = try received(lab, ports: [514, 515], destinations: [L.serverInternal4, L.serverInternal6], size: 4000)
             #expect(got.sorted() == ["515 \(L.serverInternal4)", "515 \(L.serverInternal4)", "515 \(L.serverInternal6)", "515 \(L.serverInternal6)"],
                     "every 4,000-byte datagram to the permitted port, none to the blocked one: \(got)")
         }
     }
 
+    /// Everything to `me` blocked but UDP 515, exemptions at level 3 (none for broadcast or multicast).
+    static let blockAllButUDP515 = """
+        ipsec dynamic set config ipsecexempt value=3
+        ipsec static add filteraction name=Block action=block
+        ipsec static add filteraction name=Permit action=permit
+        ipsec static add filter filterlist=Everything srcaddr=any dstaddr=me
+        ipsec static add filter filterlist=Open srcaddr=any dstaddr=me protocol=udp dstport=515
+        ipsec static add policy name=P assign=yes
+        ipsec static add rule name=deny policy=P filterlist=Everything filteraction=Block
+        ipsec static add rule name=open policy=P filterlist=Open filteraction=Permit
+        """
+
     @Test func blockAllToMeCoversBroadcastAndMulticast() throws {
-        let script = """
-            ipsec dynamic set config ipsecexempt value=3
-            ipsec static add filteraction name=Block action=block
-            ipsec static add filteraction name=Permit action=permit
-            ipsec static add filter filterlist=Everything srcaddr=any dstaddr=me
-            ipsec static add filter filterlist=Open srcaddr=any dstaddr=me protocol=udp dstport=515
-            ipsec static add policy name=P assign=yes
-            ipsec static add rule name=deny policy=P filterlist=Everything filteraction=Block
-            ipsec static add rule name=open policy=P filterlist=Open filteraction=Permit
-            """
-        try withAppliedLab(script) { lab, cli in
+        try withAppliedLab(Self.blockAllButUDP515) { lab, cli in
             let got = try received(lab, ports: [514, 515], destinations: Self.everyone)
             #expect(got.filter { $0.hasPrefix("514 ") } == [], "\(got)")
             #expect(got.filter { $0.hasPrefix("515 ") }.count == 2 * Self.everyone.count, "\(got)")
