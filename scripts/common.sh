@@ -50,6 +50,8 @@ ensure_packages() {
     [ -e /usr/lib/ipsec/plugins/libstrongswan-vici.so ] || missing+=(strongswan-swanctl)
     [ -e /usr/lib/ipsec/plugins/libstrongswan-openssl.so ] || missing+=(libstrongswan-standard-plugins)
     command -v tcpdump >/dev/null 2>&1 || missing+=(tcpdump)
+    # rampartd as an ordinary user reaches charon's socket through an ACL (docs/ipsec.md).
+    command -v setfacl >/dev/null 2>&1 || missing+=(acl)
     # This kernel may lack ESP/AH: those tests boot Debian's kernel in qemu (scripts/esp-vm.sh).
     command -v qemu-system-x86_64 >/dev/null 2>&1 || missing+=(qemu-system-x86)
     [ -x /bin/busybox ] || missing+=(busybox-static)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds and installs rampart and rampartd: binaries, the systemd unit, /etc/rampart defaults and
-# the 'rampart' group. DESTDIR stages the files elsewhere (packaging, boot tests).
+# the 'rampart' group and user. DESTDIR stages the files elsewhere (packaging, boot tests).
 source "$(dirname "$0")/common.sh"
 cd "$repo_root"
 ensure_packages
@@ -22,10 +22,15 @@ install -d -m 0755 "$destdir/usr/share/doc/rampart"
 install -m 0644 docs/*.md "$destdir/usr/share/doc/rampart/"
 if [ -z "$destdir" ]; then
     getent group rampart >/dev/null || groupadd --system rampart
+    # The unit runs rampartd as user rampart (docs/rampartd.md).
+    getent passwd rampart >/dev/null || useradd --system --gid rampart --home-dir /var/lib/rampart --no-create-home \
+        --shell /usr/sbin/nologin --comment "Rampart host packet filter daemon" rampart
     if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
         systemctl daemon-reload
         echo "installed; enable with: systemctl enable --now rampartd"
     fi
 else
     grep -q '^rampart:' "$destdir/etc/group" 2>/dev/null || echo "rampart:x:999:" >> "$destdir/etc/group"
+    grep -q '^rampart:' "$destdir/etc/passwd" 2>/dev/null || \
+        echo "rampart:x:999:999:Rampart host packet filter daemon:/var/lib/rampart:/usr/sbin/nologin" >> "$destdir/etc/passwd"
 fi

@@ -151,7 +151,10 @@ enum CredentialFiles {
         switch SourceFile.read(path, limit: limit) {
         case .success(let bytes) where !bytes.isEmpty: return bytes
         case .success: throw ViciError(.credentials, "\(what) \(path) is empty")
-        case .failure(let f): throw ViciError(.credentials, "\(what): \(f.message)")
+        case .failure(let f):
+            let hint = access(path, R_OK) != 0 && errno == EACCES && geteuid() != 0
+                ? "; rampartd runs as uid \(geteuid()): give it the file (chown rampart \(path))" : ""
+            throw ViciError(.credentials, "\(what): \(f.message)\(hint)")
         }
     }
 

@@ -52,11 +52,17 @@ public final class ViciClient: @unchecked Sendable {
         guard rc == 0 else {
             let e = errno
             close(fd)
-            throw ViciError(.unreachable, "cannot reach charon at \(p): \(String(cString: strerror(e)))")
+            throw ViciError(.unreachable, "cannot reach charon at \(p): \(String(cString: strerror(e)))\(e == EACCES ? Self.accessHint(p) : "")")
         }
     }
 
     deinit { close(fd) }
+
+    /// charon makes its socket its own (mode 0770); rampartd under the unit is user rampart.
+    static func accessHint(_ path: String) -> String {
+        let name = getpwuid(geteuid()).map { String(cString: $0.pointee.pw_name) } ?? "\(geteuid())"
+        return "; rampartd runs as user \(name): let it in with 'setfacl -m u:\(name):rw \(path)' after charon starts (docs/ipsec.md, \"rampartd as user rampart\")"
+    }
 
     /// Sends a command and returns its response; `streaming` names the event charon sends for
     /// each item before the response (registered for the call, then unregistered).

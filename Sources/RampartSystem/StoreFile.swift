@@ -42,7 +42,7 @@ public struct StoreFile: Sendable {
     /// refused by name rather than read (a FIFO would block, a device never end).
     public static func readRegularFile(_ path: String, what: String) throws(StoreError) -> Data {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else { throw StoreError("cannot read \(what) \(path): \(errnoText())") }
+        guard fd >= 0 else { throw StoreError("cannot read \(what) \(path): \(errnoText())\(errno == EACCES ? accessHint(path) : "")") }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw StoreError("cannot read \(what) \(path): \(errnoText())") }
@@ -65,6 +65,13 @@ public struct StoreFile: Sendable {
         return data
     }
 
+    /// Under the unit rampartd is user rampart, not root: a file only root may read needs giving.
+    public static func accessHint(_ path: String) -> String {
+        guard geteuid() != 0 else { return "" }
+        let name = getpwuid(geteuid()).map { String(cString: $0.pointee.pw_name) } ?? "\(geteuid())"
+        return "; rampartd runs as user \(name): give it the file (chown \(name) \(path); chmod 600 \(path))"
+    }
+
     static func fileKind(_ mode: mode_t) -> String {
         switch mode & S_IFMT {
         case S_IFDIR: return "a directory"
@@ -83,6 +90,7 @@ public struct StoreFile: Sendable {
         let fd = open(path + ".lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw StoreError("cannot open lock file \(path).lock: \(errnoText())") }
         defer { close(fd) }
+        try Self.giveToDirectoryOwner(fd, path: path + ".lock", mode: 0o600)
         while flock(fd, LOCK_EX) != 0 {
             guard errno == EINTR else { throw StoreError("cannot lock \(path).lock: \(errnoText())") }
         }
@@ -103,10 +111,10 @@ public struct StoreFile: Sendable {
         let meet = DynamicConfig.bootMeet(old, new)
         removeStaleTemporaries(of: target)
         removeStaleTemporaries(of: bootTarget)
-        if meet != old { try writeAtomically(StoreCodec.encodeBootConfig(meet), to: bootTarget, mode: 0o640) }
-        try writeAtomically(StoreCodec.encode(store), to: target, mode: 0o640)
+        if meet != old { try Self.write(StoreCodec.encodeBootConfig(meet), to: bootTarget) }
+        try Self.write(StoreCodec.encode(store), to: target)
         if meet != new || !FileManager.default.fileExists(atPath: bootTarget) {
-            try writeAtomically(StoreCodec.encodeBootConfig(new), to: bootTarget, mode: 0o640)
+            try Self.write(StoreCodec.encodeBootConfig(new), to: bootTarget)
         }
     }
 
@@ -118,7 +126,7 @@ public struct StoreFile: Sendable {
         if let data = try? Self.readRegularFile(bootTarget, what: "boot file"), (try? StoreCodec.decodeBootConfig(data)) == store.config {
             return false
         }
-        try writeAtomically(StoreCodec.encodeBootConfig(store.config), to: bootTarget, mode: 0o640)
+        try Self.write(StoreCodec.encodeBootConfig(store.config), to: bootTarget)
         return true
     }
 
@@ -129,6 +137,33 @@ public struct StoreFile: Sendable {
         guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFLNK, let real = realpath(path, nil) else { return path }
         defer { free(real) }
         return String(cString: real)
+    }
+
+    /// The store's files belong to whoever owns its directory: root, or the `rampart` user that
+    /// rampartd runs as under the shipped unit (StateDirectory=rampart). A file root writes there
+    /// (the CLI offline, `rampart exec`) is handed to that owner, or rampartd could not read it.
+    /// Mode 0640 in root's directory, 0600 in another's: that owner's group is the control group,
+    /// whose members must not read pre-shared keys.
+    static func write(_ data: Data, to path: String, mode: mode_t = 0o640) throws {
+        let owner = directoryOwner(of: path)
+        try writeAtomically(data, to: path, mode: owner?.uid ?? 0 == 0 ? mode : mode & 0o600) { fd throws(StoreError) in
+            try giveToDirectoryOwner(fd, path: path, mode: mode & 0o600)
+        }
+    }
+
+    static func directoryOwner(of path: String) -> (uid: uid_t, gid: gid_t)? {
+        let directory = Path.directory(of: path).isEmpty ? "." : Path.directory(of: path)
+        var info = stat()
+        guard stat(directory, &info) == 0 else { return nil }
+        return (info.st_uid, info.st_gid)
+    }
+
+    /// Only root can give a file away, and only root writes a file in another user's directory.
+    static func giveToDirectoryOwner(_ fd: Int32, path: String, mode: mode_t) throws(StoreError) {
+        guard geteuid() == 0, let owner = directoryOwner(of: path), owner.uid != 0 else { return }
+        guard fchown(fd, owner.uid, owner.gid) == 0, fchmod(fd, mode) == 0 else {
+            throw StoreError("cannot give \(path) to uid \(owner.uid), the owner of its directory: \(errnoText())")
+        }
     }
 
     /// `<store>.boot`: the boot-mode settings, small enough to read in microseconds.
@@ -160,7 +195,7 @@ public struct StoreFile: Sendable {
     public var pendingPath: String { path + ".pending" }
 
     public func savePending(_ pending: PendingConfirmation) throws {
-        try writeAtomically(StoreCodec.encodePending(pending), to: pendingPath, mode: 0o600)
+        try Self.write(StoreCodec.encodePending(pending), to: pendingPath, mode: 0o600)
     }
 
     /// The journal, if one exists. A damaged journal is an error: the caller decides (rampartd
@@ -179,7 +214,8 @@ public struct StoreFile: Sendable {
 }
 
 /// Writes `data` to `path` so that readers see the old or the new file, never a mix, even after a crash.
-public func writeAtomically(_ data: Data, to path: String, mode: mode_t = 0o644) throws {
+public func writeAtomically(_ data: Data, to path: String, mode: mode_t = 0o644,
+                            prepare: (Int32) throws(StoreError) -> Void = { _ in }) throws {
     let temp = "\(path).tmp.\(getpid())"
     // O_EXCL: a file planted at the temporary name is never written to and then renamed into place.
     let fd: Int32
@@ -191,6 +227,12 @@ public func writeAtomically(_ data: Data, to path: String, mode: mode_t = 0o644)
     var ok = false
     defer {
         if !ok { unlink(temp) }
+    }
+    do {
+        try prepare(fd)
+    } catch {
+        close(fd)
+        throw error
     }
     if let code = data.withUnsafeBytes({ writeAll(fd, $0) }) {
         close(fd)

@@ -69,8 +69,30 @@ import RampartTestKit
         // The documented paths are writable under the unit (issue 29, item 12): the W3C log in
         // LogsDirectory=rampart, the textfile through the drop-in.
         #expect(e.value("drops.log").contains("DROP UDP 192.0.2.1 192.0.2.2 - 9 5 F16"), "\(e.value("drops.log")) \(e.value("journal.txt"))")
-        #expect(e.value("drops.log.stat") == "root 640", "\(e.value("drops.log.stat"))")
+        #expect(e.value("drops.log.stat") == "rampart 600", "\(e.value("drops.log.stat"))")
         #expect(e.value("rampart.prom").contains("# TYPE rampart_healthy gauge"), "\(e.value("rampart.prom"))")
+        #expect(e.value("rampart.prom.stat") == "rampart 644", "node_exporter reads it: \(e.value("rampart.prom.stat"))")
+        // Not root (issue 29, item 21): user rampart with CAP_NET_ADMIN alone, rated 2.0 or better
+        // by systemd on the running unit; the store root wrote before boot and at the reload is rampart's.
+        #expect(e.value("user") == "rampart", "\(e.value("user"))")
+        let caps = e.value("caps")
+        #expect(["CapEff", "CapPrm", "CapBnd", "CapAmb"].allSatisfy { caps.contains("\($0):\t0000000000001000") }, "\(caps)")
+        #expect((Self.exposure(e.value("security.txt")) ?? 10) <= 2.0, "\(e.value("security.txt"))")
+        #expect(e.value("store.stat") == "rampart 600", "\(e.value("store.stat"))")
+    }
+
+    /// "→ Overall exposure level for rampartd.service: 1.6 OK".
+    static func exposure(_ text: String) -> Double? {
+        guard let line = text.split(separator: "\n").last(where: { $0.contains("Overall exposure level") }),
+              let colon = line.lastIndex(of: ":") else { return nil }
+        return line[line.index(after: colon)...].split(separator: " ").first.flatMap { Double($0) }
+    }
+
+    @Test func theUnitIsRatedTwoOrBetterOffline() throws {
+        let result = try sh(["systemd-analyze", "security", "--offline=true", Self.unit], allowFailure: true)
+        let score = try #require(Self.exposure(result.out), "\(result.out) \(result.err)")
+        print("systemd-analyze security --offline=true systemd/rampartd.service: \(score)")
+        #expect(score <= 2.0, "\(result.out)")
     }
 
     /// The package built by `make deb` (scripts/package-test.sh builds it first in the test command).

@@ -23,6 +23,9 @@ final class DaemonHarness: @unchecked Sendable {
     /// When set, rampartd starts with this many descriptors at most (as LimitNOFILE would).
     var fileLimit: Int?
     var socketOverride: String?
+    /// When set, rampartd runs as this uid:gid with CAP_NET_ADMIN alone (as the unit's User= and
+    /// AmbientCapabilities= run it).
+    var unprivileged: (uid: uid_t, gid: gid_t)?
 
     init(cli: RampartCLI, ns: Namespace, config: String = "") throws {
         self.cli = cli
@@ -41,7 +44,11 @@ final class DaemonHarness: @unchecked Sendable {
         let logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         defer { try? logHandle.close() }
         logHandle.seekToEndOfFile()
-        process = try ChildProcess(["/usr/sbin/ip", "netns", "exec", ns.name] + (fileLimit.map { ["prlimit", "--nofile=\($0):\($0)", "--"] } ?? [])
+        let user = unprivileged.map {
+            ["setpriv", "--reuid=\($0.uid)", "--regid=\($0.gid)", "--clear-groups", "--inh-caps=-all,+net_admin", "--ambient-caps=+net_admin",
+             "--bounding-set=-all,+net_admin", "--"]
+        } ?? []
+        process = try ChildProcess(["/usr/sbin/ip", "netns", "exec", ns.name] + (fileLimit.map { ["prlimit", "--nofile=\($0):\($0)", "--"] } ?? []) + user
                                    + [DaemonHarness.binary, "--config", configPath, "--store", cli.store, "--socket", socket],
                                    environment: env, stdout: .file(logHandle), stderr: .file(logHandle))
         guard waitForReady else { return [] }

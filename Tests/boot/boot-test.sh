@@ -41,7 +41,8 @@ echo "log_interval_seconds = 2" >> "$root/etc/rampart/rampartd.conf"
 # textfile in node_exporter's directory through the drop-in docs/metrics.md gives.
 printf 'log_file = /var/log/rampart/drops.log\nmetrics_textfile = /var/lib/prometheus/node-exporter/rampart.prom\nmetrics_interval_seconds = 1\n' \
     >> "$root/etc/rampart/rampartd.conf"
-mkdir -p "$root/var/lib/prometheus/node-exporter" "$root/etc/systemd/system/rampartd.service.d"
+chroot "$root" install -d -o rampart -g rampart -m 0755 /var/lib/prometheus/node-exporter
+mkdir -p "$root/etc/systemd/system/rampartd.service.d"
 printf '[Service]\nReadWritePaths=/var/lib/prometheus/node-exporter\n' > "$root/etc/systemd/system/rampartd.service.d/textfile.conf"
 
 # The marker collects the evidence once the system is up, then powers off.
@@ -58,6 +59,11 @@ systemctl show -p ExecMainStartTimestampMonotonic --value rampartd.service > $o/
 systemctl show -p After --value rampartd.service > $o/rampartd.after
 rampart status --json > $o/status.json 2>&1
 systemctl show -p MainPID --value rampartd.service > $o/pid.before
+# Who rampartd runs as, with which capabilities, and the unit's exposure as systemd rates it live.
+ps -o user= -p "$(cat $o/pid.before)" > $o/user 2>&1
+grep -E '^Cap(Eff|Prm|Bnd|Amb):' /proc/"$(cat $o/pid.before)"/status > $o/caps 2>&1
+systemd-analyze security rampartd.service > $o/security.txt 2>&1
+stat -c '%U %a' /var/lib/rampart/store.json > $o/store.stat 2>&1
 rampart static add filter filterlist="Web In" srcaddr=any dstaddr=me protocol=tcp dstport=8081 --store /var/lib/rampart/store.json > $o/offline.txt 2>&1
 systemctl reload rampartd.service > $o/reload.txt 2>&1
 for i in $(seq 50); do nft list ruleset | grep -q "dport 8081" && break; sleep 0.1; done
@@ -78,6 +84,7 @@ for i in $(seq 50); do grep -q "F16" /var/log/rampart/drops.log 2>/dev/null && b
 cat /var/log/rampart/drops.log > $o/drops.log 2>&1
 stat -c '%U %a' /var/log/rampart/drops.log > $o/drops.log.stat 2>&1
 cat /var/lib/prometheus/node-exporter/rampart.prom > $o/rampart.prom 2>&1
+stat -c '%U %a' /var/lib/prometheus/node-exporter/rampart.prom > $o/rampart.prom.stat 2>&1
 journalctl -b --no-pager -u rampartd.service > $o/journal.txt 2>&1
 systemctl poweroff --no-block
 SH

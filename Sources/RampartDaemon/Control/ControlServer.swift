@@ -80,7 +80,7 @@ public enum ControlServer {
             // As documented: without the group, root only. Not a fault.
             logger.notice("group \(config.controlGroup) does not exist: only root can use the control socket")
         } else if inode == 0 {
-            warning = "cannot give the control socket to group \(config.controlGroup) (\(String(cString: strerror(errno))); rampartd needs CAP_CHOWN): only root can use it"
+            warning = "cannot give the control socket to group \(config.controlGroup) (\(String(cString: strerror(errno))); rampartd must run as a member of that group, or as root): only root can use it"
         }
         logger.info("control socket \(path) (mode 0660, group \(group == nil || inode == 0 ? "root" : config.controlGroup))")
         return Listening(channel: channel, inode: inode == 0 ? socketInode(path) : inode, warning: warning)
@@ -131,7 +131,7 @@ public enum ControlServer {
         unlink(path)
     }
 
-    /// Gives the socket to root:group through an O_PATH|O_NOFOLLOW descriptor that is checked
+    /// Gives the socket to group `group` (its owner unchanged: root, or the user rampartd runs as) through an O_PATH|O_NOFOLLOW descriptor that is checked
     /// to be a socket: never through the path, which a symlink could have replaced. Returns
     /// the socket's inode, or 0 when the group could not be set.
     static func setGroup(_ path: String, group: Group?) throws -> UInt64 {
@@ -143,7 +143,7 @@ public enum ControlServer {
             throw Failure(description: "\(path) is not the socket just created (replaced under us?): refused")
         }
         guard let gid = group?.gid else { return UInt64(info.st_ino) }
-        guard fchownat(fd, "", 0, gid, rampart_at_empty_path()) == 0 else { return 0 }
+        guard info.st_gid == gid || fchownat(fd, "", uid_t.max, gid, rampart_at_empty_path()) == 0 else { return 0 }
         return UInt64(info.st_ino)
     }
 

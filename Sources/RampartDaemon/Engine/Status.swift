@@ -130,7 +130,10 @@ extension PolicyEngine {
             var failure: String?
             do {
                 try OwnedFile.checkDirectory(OwnedFile.directory(of: path), purpose: "metrics textfile")
-                try writeAtomically(Data(text.utf8), to: path)
+                // 0644 whatever the unit's UMask=0077: node_exporter reads it as another user.
+                try writeAtomically(Data(text.utf8), to: path) { fd throws(StoreError) in
+                    guard fchmod(fd, 0o644) == 0 else { throw StoreError("cannot set the mode of \(path): \(String(cString: strerror(errno)))") }
+                }
             } catch {
                 failure = "\(error)"
             }
