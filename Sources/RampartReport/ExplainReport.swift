@@ -9,7 +9,7 @@ public enum ExplainReport {
         "\(f.id) rank \(rank) (\(f.weight.pairLabel) #\(f.weight.fossenRank), \(f.action(for: hook).rawValue)): \(ActiveListing.matchText(f))  [\(f.origin)]"
     }
 
-    public static func text(_ e: ReferenceEvaluator.Explanation, packet: Packet, hook: Chain.Hook) -> String {
+    public static func text(_ e: ReferenceEvaluator.Explanation, packet: Packet, hook: Chain.Hook, maxConsidered: Int? = nil) -> String {
         var lines = ["\(hook == .input ? "in" : "out") \(packet)", "verdict: \(e.verdict.action == .accept ? "permit" : "block") (\(e.verdict.action))"]
         if let fixed = e.fixedRule {
             lines.append("decided by: \(fixed): \(fixedRuleText(fixed)), before any filter")
@@ -27,12 +27,16 @@ public enum ExplainReport {
         }
         if !e.considered.isEmpty {
             lines.append("considered before it, in order:")
-            for c in e.considered { lines.append("  \(filterText(c.filter, rank: c.rank, hook)) — \(c.mismatch) does not match") }
+            let shown = e.considered.prefix(maxConsidered ?? e.considered.count)
+            for c in shown { lines.append("  \(filterText(c.filter, rank: c.rank, hook)) — \(c.mismatch) does not match") }
+            if shown.count < e.considered.count {
+                lines.append("  … and \(e.considered.count - shown.count) more (a group member sees the first \(shown.count); root sees all)")
+            }
         }
         return lines.joined(separator: "\n") + "\n"
     }
 
-    public static func json(_ e: ReferenceEvaluator.Explanation, packet: Packet, hook: Chain.Hook) -> JSONValue {
+    public static func json(_ e: ReferenceEvaluator.Explanation, packet: Packet, hook: Chain.Hook, maxConsidered: Int? = nil) -> JSONValue {
         func filter(_ f: ActiveFilter, _ rank: Int) -> [(String, JSONValue)] {
             [("id", .string(f.id)), ("rank", .int(rank)), ("class", .string(f.weight.pairLabel)), ("fossenRank", .int(f.weight.fossenRank)),
              ("action", .string(f.action(for: hook).rawValue)), ("match", .string(ActiveListing.matchText(f))), ("origin", .string(f.origin.description))]
@@ -51,7 +55,10 @@ public enum ExplainReport {
                                 ("interface", .string(packet.interface)), ("ipsec", .bool(packet.ipsec))])),
             ("verdict", .string(e.verdict.action.rawValue)),
             ("decidedBy", decided),
-            ("considered", .array(e.considered.map { .object(filter($0.filter, $0.rank) + [("mismatch", .string($0.mismatch.description))]) })),
+            ("considered", .array(e.considered.prefix(maxConsidered ?? e.considered.count).map {
+                .object(filter($0.filter, $0.rank) + [("mismatch", .string($0.mismatch.description))])
+            })),
+            ("consideredTotal", .int(e.considered.count)),
         ])
     }
 
@@ -71,13 +78,14 @@ public enum ExplainReport {
 /// rampartd (on what it enforces) both run it.
 public enum ExplainRun {
     public static func run(_ words: [String], store: Store, dynamic: DynamicState?, addresses: DynamicAddresses,
-                           host: Host, at time: Date = Date()) -> Result<(text: String, json: JSONValue), PacketQuery.Failure> {
+                           host: Host, at time: Date = Date(), maxConsidered: Int? = nil) -> Result<(text: String, json: JSONValue), PacketQuery.Failure> {
         do throws(PacketQuery.Failure) {
             let query = try PacketQuery.parse(words)
             let packet = try query.packet(on: host)
             let evaluator = ReferenceEvaluator(store: store, dynamic: dynamic, addresses: addresses, host: host, at: time)
             let explanation = evaluator.explain(packet, query.hook)
-            return .success((ExplainReport.text(explanation, packet: packet, hook: query.hook), ExplainReport.json(explanation, packet: packet, hook: query.hook)))
+            return .success((ExplainReport.text(explanation, packet: packet, hook: query.hook, maxConsidered: maxConsidered),
+                             ExplainReport.json(explanation, packet: packet, hook: query.hook, maxConsidered: maxConsidered)))
         } catch {
             return .failure(error)
         }

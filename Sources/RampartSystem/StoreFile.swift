@@ -67,7 +67,7 @@ public struct StoreFile: Sendable {
 
     /// Under the unit rampartd is user rampart, not root: a file only root may read needs giving.
     public static func accessHint(_ path: String) -> String {
-        guard geteuid() != 0 else { return "" }
+        guard geteuid() != 0, ProcessInfo.processInfo.processName == "rampartd" else { return "" }
         let name = getpwuid(geteuid()).map { String(cString: $0.pointee.pw_name) } ?? "\(geteuid())"
         return "; rampartd runs as user \(name): give it the file (chown \(name) \(path); chmod 600 \(path))"
     }

@@ -158,6 +158,12 @@ struct Show: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
+    @Option(name: .long, help: ArgumentHelp("show active: skip this many filters (the first shown has rank N+1).", valueName: "N"))
+    var offset: Int?
+
+    @Option(name: .long, help: ArgumentHelp("show active: show at most this many filters (a group member gets 500 at most).", valueName: "N"))
+    var limit: Int?
+
     @Argument(parsing: .allUnrecognized, help: "all | policy | filterlist | filteraction | rule | store | active | dynamic | mmsas | qmsas | stats, with netsh parameters.")
     var words: [String] = []
 
@@ -167,14 +173,21 @@ struct Show: ParsableCommand {
             return
         }
         if words.first?.lowercased() == "active" {
-            if try viaDaemon(ControlRequest(op: .active), global: global, changes: false) { return }
+            guard (offset ?? 0) >= 0, (limit ?? 0) >= 0 else {
+                printError("rampart: error: --offset and --limit take a whole number, 0 or more")
+                throw ExitCode.validationFailure
+            }
+            let page = ListingPage(offset: offset ?? 0, limit: limit)
+            if try viaDaemon(ControlRequest(op: .active, args: page.words), global: global, changes: false) { return }
             let store = try loadStore(global.storeFile)
             let filters = Ordering.display(EffectiveFilters.collect(store))
+            let range = page.range(total: filters.count)
             if global.json {
-                print(ActiveListing.json(filters).rendered())
+                print(ActiveListing.json(filters[range], firstRank: range.lowerBound + 1).rendered())
             } else {
-                print(ActiveListing.text(filters), terminator: "")
+                print(ActiveListing.text(filters[range], firstRank: range.lowerBound + 1), terminator: "")
             }
+            if let note = ListingPage.note(range, total: filters.count, command: "rampart show active") { printError(note) }
             return
         }
         // The IP Security Monitor's SA views and statistics are netsh's dynamic ones.

@@ -649,4 +649,37 @@ import RampartTestKit
             #expect(!FileManager.default.fileExists(atPath: daemon.socket), "no stale socket after SIGTERM")
         }
     }
+
+    /// A member's `show active` and `explain` are bounded on the server (issue 29, item 5): 500 rows
+    /// a reply with the next page named; root still gets the whole listing.
+    @Test func aMembersListingsArePagedAtFiveHundredRows() throws {
+        var script = "pushd ipsec static\nadd filteraction name=Block action=block\nadd filterlist name=Many\n"
+        for i in 0..<1200 { script += "add filter filterlist=Many srcaddr=198.51.100.\(i % 250 + 1) dstaddr=me protocol=udp dstport=\(10000 + i) mirrored=no\n" }
+        script += "add policy name=P assign=yes\nadd rule name=R policy=P filterlist=Many filteraction=Block\npopd\n"
+        try withUsers { users in
+            try withDaemon(script, config: "control_group = \(users.group)\n") { daemon, _ in
+                try daemon.start()
+                func ranks(_ json: String) throws -> [Int] {
+                    let rows = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]])
+                    return rows.compactMap { $0["rank"] as? Int }
+                }
+                let member = try daemon.rampart(["show", "active", "--json"], user: users.member)
+                #expect(try ranks(member.out) == Array(1...500), "\(member.err)")
+                #expect(member.err.contains("showing ranks 1–500 of 1200; next: rampart show active --offset 500"), "\(member.err)")
+                let next = try daemon.rampart(["show", "active", "--json", "--offset", "1000", "--limit", "900"], user: users.member)
+                #expect(try ranks(next.out) == Array(1001...1200), "\(next.err)")
+                let root = try daemon.rampart(["show", "active", "--json"])
+                #expect(try ranks(root.out).count == 1200 && root.err.isEmpty, "\(root.err)")
+                let text = try daemon.rampart(["show", "active", "--limit", "3"])
+                #expect(text.out.split(separator: "\n").count == 4 && text.err.contains("ranks 1–3 of 1200"), "\(text.out) \(text.err)")
+                // A packet the last filter decides: every filter before it was considered.
+                let words = ["explain", "in", "udp", "198.51.100.200:40000", "to", "me:11199"]
+                let explained = try daemon.rampart(words, user: users.member)
+                let lines = explained.out.split(separator: "\n").filter { $0.hasPrefix("  F") }
+                #expect(lines.count == 500 && explained.out.contains("… and 699 more (a group member sees the first 500; root sees all)"), "\(explained.out.suffix(400))")
+                let all = try daemon.rampart(words)
+                #expect(all.out.split(separator: "\n").filter { $0.hasPrefix("  F") }.count == 1199, "\(all.out.suffix(400))")
+            }
+        }
+    }
 }

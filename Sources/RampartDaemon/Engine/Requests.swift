@@ -150,9 +150,19 @@ extension PolicyEngine {
             // The IP Security Monitor's "Store" and "GPO": which domain policy decides, since when.
             let domainHeader = domainLine().map { "Domain policy: \($0)\n\n" } ?? ""
             let now = wallNow
+            let page: ListingPage
+            switch ListingPage.parse(prepared.request.args ?? []) {
+            case .success(let p): page = p.capped(member: redacts)
+            case .failure(let message): return .failure(.badRequest, "show active: \(message)")
+            }
             return await offEngine {
                 let filters = Ordering.display(EffectiveFilters.collect(snapshot.store, dynamic: snapshot.dynamic, at: now))
-                return ControlResponse(ok: true, text: domainHeader + ActiveListing.text(filters), json: ActiveListing.json(filters).rendered())
+                let range = page.range(total: filters.count)
+                let rows = filters[range]
+                var response = ControlResponse(ok: true, text: domainHeader + ActiveListing.text(rows, firstRank: range.lowerBound + 1),
+                                               json: ActiveListing.json(rows, firstRank: range.lowerBound + 1).rendered())
+                if let note = ListingPage.note(range, total: filters.count, command: "rampart show active") { response.diagnostics.append(note) }
+                return response
             }
         case .dump:
             return await offEngine { ControlResponse(ok: true, text: ScriptWriter.dump(snapshot.store)) }
@@ -161,7 +171,8 @@ extension PolicyEngine {
             let addresses = self.addresses
             let words = prepared.request.args ?? []
             let now = wallNow
-            return await offEngine { Explain.response(words, store: snapshot.store, dynamic: snapshot.dynamic, addresses: addresses, at: now) }
+            let most = redacts ? ListingPage.memberRows : nil
+            return await offEngine { Explain.response(words, store: snapshot.store, dynamic: snapshot.dynamic, addresses: addresses, at: now, maxConsidered: most) }
         case .counters:
             let counters: [RuleCounter]
             do {
@@ -240,8 +251,10 @@ extension PolicyEngine {
     }
 
     enum Explain {
-        static func response(_ words: [String], store: Store, dynamic: DynamicState, addresses: DynamicAddresses, at time: Date = Date()) -> ControlResponse {
-            switch ExplainRun.run(words, store: store, dynamic: dynamic, addresses: addresses, host: Host(LocalAddresses.snapshot()), at: time) {
+        static func response(_ words: [String], store: Store, dynamic: DynamicState, addresses: DynamicAddresses, at time: Date = Date(),
+                             maxConsidered: Int? = nil) -> ControlResponse {
+            switch ExplainRun.run(words, store: store, dynamic: dynamic, addresses: addresses, host: Host(LocalAddresses.snapshot()), at: time,
+                                  maxConsidered: maxConsidered) {
             case .success(let (text, json)): return ControlResponse(ok: true, text: text, json: json.rendered())
             case .failure(let failure): return .failure(.badRequest, "explain: \(failure)")
             }
