@@ -64,6 +64,7 @@ ps -o user= -p "$(cat $o/pid.before)" > $o/user 2>&1
 grep -E '^Cap(Eff|Prm|Bnd|Amb):' /proc/"$(cat $o/pid.before)"/status > $o/caps 2>&1
 systemd-analyze security rampartd.service > $o/security.txt 2>&1
 stat -c '%U %a' /var/lib/rampart/store.json > $o/store.stat 2>&1
+stat -c '%U %a' /var/lib/rampart > $o/statedir.stat 2>&1
 rampart static add filter filterlist="Web In" srcaddr=any dstaddr=me protocol=tcp dstport=8081 --store /var/lib/rampart/store.json > $o/offline.txt 2>&1
 systemctl reload rampartd.service > $o/reload.txt 2>&1
 for i in $(seq 50); do nft list ruleset | grep -q "dport 8081" && break; sleep 0.1; done
