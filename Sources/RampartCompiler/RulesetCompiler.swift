@@ -31,6 +31,7 @@ public struct RulesetCompiler {
     public func compile(_ store: Store, dynamic: DynamicState? = nil, addresses: DynamicAddresses = DynamicAddresses(), at time: Date = Date()) -> Ruleset {
         let filters = EffectiveFilters.collect(store, dynamic: dynamic, at: time)
         var sets = SetCollector(addresses: addresses, filters: filters, groups: GroupTable(store))
+        let transport = NegotiationTransport(filters)
         var chains: [Chain] = []
         var filterSets: [FilterSet] = []
         for hook in [Chain.Hook.input, .output] {
@@ -40,6 +41,7 @@ public struct RulesetCompiler {
                 chain.rules.append(RuleSpec([.ctState([.invalid])], countedLog("rampart invalid "), id: "log-invalid"))
             }
             chain.rules += RulesetCompiler.exemptions(level: store.config.ipsecExempt, hook: hook)
+            chain.rules += negotiationRules(transport, hook: hook, sets: &sets)
             let logDrops = hook == .input ? store.config.logsInboundDrops : store.config.logsOutboundDrops
             var filterRules: [RuleSpec] = []
             for filter in Ordering.sorted(filters, for: hook) {
@@ -98,6 +100,34 @@ public struct RulesetCompiler {
             rules.append(RuleSpec([.fibAddressType(.destination, .multicast)], [.accept], id: "exempt-multicast"))
         }
         return rules
+    }
+
+    /// ESP, AH and IKE for the negotiate peers, before the filters (`NegotiationTransport`):
+    ///   input:  ip saddr PEER meta l4proto esp accept; … ah …; ip saddr PEER udp dport 500 accept; … 4500 …
+    ///   output: ip daddr PEER meta l4proto esp accept; … ah …; ip daddr PEER udp sport 500 accept; … 4500 …
+    func negotiationRules(_ transport: NegotiationTransport, hook: Chain.Hook, sets: inout SetCollector) -> [RuleSpec] {
+        let side: PacketSide = hook == .input ? .source : .destination
+        let localPort: PacketSide = hook == .input ? .destination : .source
+        var rules: [RuleSpec] = []
+        for peer in transport.peers {
+            for family in peerFamilies(peer.address) {
+                let address = self.address(peer.address, side: side, family: family, origin: peer.origin, sets: &sets)
+                for proto in NegotiationTransport.protocols {
+                    rules.append(RuleSpec(address + [.l4proto(proto.number)], [.accept], id: proto.id))
+                }
+                for port in NegotiationTransport.ikePorts {
+                    rules.append(RuleSpec(address + [.port(localPort, proto: 17, port: port)], [.accept], id: "ipsec-ike"))
+                }
+            }
+        }
+        return rules
+    }
+
+    func peerFamilies(_ spec: AddressSpec) -> [IPAddress.Family?] {
+        switch spec {
+        case .server, .dnsName, .group: return [.ipv4, .ipv6]
+        default: return [spec.family]
+        }
     }
 
     /// The rules of one filter half in one chain: one per address family it needs, each followed

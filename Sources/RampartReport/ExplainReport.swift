@@ -11,6 +11,10 @@ public enum ExplainReport {
 
     public static func text(_ e: ReferenceEvaluator.Explanation, packet: Packet, hook: Chain.Hook, maxConsidered: Int? = nil) -> String {
         var lines = ["\(hook == .input ? "in" : "out") \(packet)", "verdict: \(e.verdict.action == .accept ? "permit" : "block") (\(e.verdict.action))"]
+        if let pass = e.encryptedPass {
+            lines.append(passLine(pass, hook))
+            if pass.decided { lines.append("the encrypted packet's pass:") }
+        }
         if let fixed = e.fixedRule {
             lines.append("decided by: \(fixed): \(fixedRuleText(fixed)), before any filter")
         } else if let f = e.filter, let rank = e.rank {
@@ -52,14 +56,28 @@ public enum ExplainReport {
             ("packet", .object([("source", .string(packet.source.description)), ("destination", .string(packet.destination.description)),
                                 ("protocol", .int(Int(packet.proto))), ("sourcePort", .int(Int(packet.sourcePort))),
                                 ("destinationPort", .int(Int(packet.destinationPort))), ("icmpType", .int(Int(packet.icmpType))),
-                                ("interface", .string(packet.interface)), ("ipsec", .bool(packet.ipsec))])),
+                                ("interface", .string(packet.interface)), ("ipsec", .bool(packet.ipsec)),
+                                ("natTraversal", .bool(packet.natTraversal))])),
             ("verdict", .string(e.verdict.action.rawValue)),
             ("decidedBy", decided),
+            ("encryptedPass", e.encryptedPass.map { pass in
+                .object([("protocol", .int(Int(pass.packet.proto))), ("verdict", .string(pass.verdict.action.rawValue)),
+                         ("decidedBy", pass.verdict.decidedBy.map { .string($0) } ?? .null), ("decided", .bool(pass.decided))])
+            } ?? .null),
             ("considered", .array(e.considered.prefix(maxConsidered ?? e.considered.count).map {
                 .object(filter($0.filter, $0.rank) + [("mismatch", .string($0.mismatch.description))])
             })),
             ("consideredTotal", .int(e.considered.count)),
         ])
+    }
+
+    /// The other pass of a packet an SA carries (`Packet.throughBothPasses`).
+    static func passLine(_ pass: ReferenceEvaluator.EncryptedPass, _ hook: Chain.Hook) -> String {
+        let what = pass.packet.proto == 50 ? "ESP" : "ESP in UDP 4500"
+        let order = hook == .input ? "arrives encrypted first" : "leaves encrypted after the clear pass"
+        let outcome = pass.verdict.action == .accept ? "passes (\(pass.verdict.decidedBy ?? "no filter matches"))" : "is dropped (\(pass.verdict.decidedBy ?? "?"))"
+        let after = pass.decided ? (hook == .input ? ", so the packet is never decrypted" : ", so the packet never leaves") : "; the clear packet's pass decides"
+        return "ipsec: the packet \(order), as \(what) \(pass.packet.source) -> \(pass.packet.destination): it \(outcome)\(after)"
     }
 
     static func fixedRuleText(_ rule: String) -> String {
@@ -69,6 +87,8 @@ public enum ExplainReport {
         case "icmpv6-ptb": return "ICMPv6 packet too big is never filtered (path MTU discovery)"
         case "icmpv6-mld": return "multicast listener discovery on the link (hop limit 1) is never filtered"
         case "exempt-isakmp": return "ISAKMP (UDP 500 to 500) is always exempt"
+        case "ipsec-esp", "ipsec-ah": return "ESP and AH of a negotiate filter's peer pass; the clear packet inside is what the filters decide (docs/ipsec.md)"
+        case "ipsec-ike": return "IKE of a negotiate filter's peer (UDP 500 and 4500, NAT traversal) passes (docs/ipsec.md)"
         default: return "exempt at the configured ipsecexempt level"
         }
     }

@@ -135,4 +135,52 @@ public enum Fixtures {
                   "add rule name=Mgmt policy=Blocklist filterlist=Mgmt filteraction=Permit", "popd"]
         return lines.joined(separator: "\n") + "\n"
     }
+
+    /// Issue 34's shapes of negotiate. (a) the web-server example plus a negotiate rule for one
+    /// peer's TCP 5001, under its block-all.
+    public static func webServerNegotiating(peer: String, psk: String = "issue 34 key") throws -> String {
+        try String(contentsOfFile: webServerExample, encoding: .utf8) + """
+
+            pushd ipsec static
+            add filteraction name=Secure action=negotiate qmsecmethods="ESP[AES256,SHA1] ESP[3DES,SHA1]"
+            add filter filterlist="Secure 5001" srcaddr=me dstaddr=\(peer) protocol=tcp dstport=5001
+            add filter filterlist="Secure 5001" srcaddr=me dstaddr=\(peer) protocol=tcp srcport=5001
+            add rule name="Secure 5001" policy="Web Server" filterlist="Secure 5001" filteraction=Secure psk="\(psk)"
+            popd
+
+            """
+    }
+
+    /// (b) Windows' "Secure Server (Require Security)": all IP traffic negotiated, ICMP permitted.
+    public static func requireSecurity(psk: String = "issue 34 key") -> String {
+        """
+        pushd ipsec static
+        add filteraction name="Require Security" action=negotiate qmsecmethods="ESP[AES256,SHA1] ESP[3DES,SHA1]"
+        add filteraction name=Permit action=permit
+        add filter filterlist="All IP Traffic" srcaddr=me dstaddr=any description="All IP traffic"
+        add filter filterlist="All ICMP Traffic" srcaddr=me dstaddr=any protocol=icmp description="All ICMP traffic"
+        add policy name="Secure Server" mmsecmethods="AES256-SHA256-14 3DES-SHA1-2" assign=yes
+        add rule name="All IP" policy="Secure Server" filterlist="All IP Traffic" filteraction="Require Security" psk="\(psk)"
+        add rule name="All ICMP" policy="Secure Server" filterlist="All ICMP Traffic" filteraction=Permit
+        popd
+        ipsec dynamic set config ipsecexempt 3
+
+        """
+    }
+
+    /// (c) negotiate with whole networks of both families under a block-all (the peers of a host
+    /// behind a NAT appear as the NAT's addresses).
+    public static let negotiateSubnets = """
+        pushd ipsec static
+        add filteraction name=Secure action=negotiate qmsecmethods="ESP[AES256,SHA1]"
+        add filteraction name=Block action=block
+        add filter filterlist=Peers srcaddr=me dstaddr=203.0.113.0/24 protocol=tcp dstport=5001
+        add filter filterlist=Peers srcaddr=me dstaddr=2001:db8:5::/64
+        add filter filterlist=Everything srcaddr=any dstaddr=any
+        add policy name=Subnets assign=yes
+        add rule name=peers policy=Subnets filterlist=Peers filteraction=Secure psk="issue 34 key"
+        add rule name=everything policy=Subnets filterlist=Everything filteraction=Block
+        popd
+
+        """
 }

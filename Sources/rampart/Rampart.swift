@@ -378,11 +378,12 @@ struct Explain: ParsableCommand {
         abstract: "What the policy does to one packet, which filter decides, and why the filters before it did not match.",
         discussion: """
             PACKET is: in|out PROTO SOURCE [to] DESTINATION, PROTO tcp, udp, icmp or a number, an \
-            endpoint ADDRESS:PORT, [IPV6]:PORT, or me[:PORT] (ports with tcp and udp only); '->' \
+            endpoint ADDRESS:PORT, [IPV6]:PORT, or me[:PORT] (ports with tcp and udp only; esp and ah name 50 and 51); '->' \
             may stand for 'to' when quoted (a shell takes '>' as a redirection). Examples:
               rampart explain in tcp 198.51.100.7:51000 to me:3389
               rampart explain out udp me:40000 '->' 192.0.2.53:53
               rampart explain in icmp 2001:db8::7 me --icmp-type 128
+              rampart explain in tcp 192.0.2.20:51000 to me:5001 --ipsec
             With rampartd running the answer is for what it enforces (its dynamic rules, server \
             types and host names as it resolved them); otherwise for the store file, with the \
             addresses of --addresses.
@@ -394,8 +395,11 @@ struct Explain: ParsableCommand {
     @Option(name: .long, help: "The ICMP type (default: echo request, 8 or 128).")
     var icmpType: UInt8?
 
-    @Flag(name: .long, help: "The packet came (or goes) through an IPsec SA.")
+    @Flag(name: .long, help: "The packet came (or goes) through an IPsec SA: both passes are explained, the encrypted packet's (ESP) and the clear one's.")
     var ipsec = false
+
+    @Flag(name: .customLong("nat-t"), help: "With --ipsec: the SA's ESP travels in UDP 4500 (NAT traversal).")
+    var natTraversal = false
 
     @Option(name: .long, help: "TCP flags, joined by + (default: syn).")
     var tcpFlags: String?
@@ -415,7 +419,8 @@ struct Explain: ParsableCommand {
     func run() throws {
         var words = packet
         if let icmpType { words.append("icmp-type=\(icmpType)") }
-        if ipsec { words.append("ipsec") }
+        if ipsec || natTraversal { words.append("ipsec") }
+        if natTraversal { words.append("nat-t") }
         if let interface { words.append("interface=\(interface)") }
         if let tcpFlags { words.append("flags=\(tcpFlags)") }
         if let hopLimit { words.append("hoplimit=\(hopLimit)") }

@@ -78,6 +78,9 @@ import RampartTestKit
             ("grouped", compiler.compile(try storeFrom(Fixtures.groupedShapes))),
             ("extensions", compiler.compile(try storeFrom(Fixtures.extensions + "ipsec dynamic set config ipsecdiagnostics 7\n"))),
             ("grouped-logged", compiler.compile(try storeFrom(Fixtures.groupedShapes + "ipsec dynamic set config ipsecdiagnostics 7\n"))),
+            ("negotiate-web", compiler.compile(try storeFrom(Fixtures.webServerNegotiating(peer: "198.51.100.20")), addresses: Self.snapshot())),
+            ("negotiate-all", compiler.compile(try storeFrom(Fixtures.requireSecurity()))),
+            ("negotiate-subnets", compiler.compile(try storeFrom(Fixtures.negotiateSubnets))),
         ]
         for mode in DynamicConfig.BootMode.allCases {
             boot.bootMode = mode

@@ -20,6 +20,8 @@ public struct Packet: Sendable, Equatable, CustomStringConvertible {
     public var conntrack: CtState
     /// IPv6's hop limit as it arrives (255: sent on this link; neighbour discovery needs it).
     public var hopLimit: UInt8 = 255
+    /// With `ipsec`: the SA's ESP travels in UDP 4500 (NAT traversal) instead of as protocol 50.
+    public var natTraversal = false
 
     public init(source: IPAddress, destination: IPAddress, proto: UInt8, sourcePort: UInt16 = 0, destinationPort: UInt16 = 0,
                 icmpType: UInt8 = 0, tcpFlags: UInt8 = 0x02, interface: String = "eth0", ipsec: Bool = false, conntrack: CtState = .new) {
@@ -46,7 +48,28 @@ public struct Packet: Sendable, Equatable, CustomStringConvertible {
             return a.family == .ipv6 ? "[\(a)]:\(port)" : "\(a):\(port)"
         }
         let what = hasPorts ? "proto \(proto)" : (proto == 1 || proto == 58) ? "icmp type \(icmpType)" : "proto \(proto)"
-        return "\(endpoint(source, sourcePort)) -> \(endpoint(destination, destinationPort)) \(what) on \(interface)\(ipsec ? " (ipsec)" : "")"
+        return "\(endpoint(source, sourcePort)) -> \(endpoint(destination, destinationPort)) \(what) on \(interface)\(ipsec ? natTraversal ? " (ipsec, nat-t)" : " (ipsec)" : "")"
+    }
+
+    /// The packet the SA carries this one in: ESP between the same addresses (transport mode), or
+    /// ESP in UDP 4500 with NAT traversal. nil for a packet IPsec does not carry.
+    public var encrypted: Packet? {
+        guard ipsec else { return nil }
+        let port: UInt16 = natTraversal ? 4500 : 0
+        return Packet(source: source, destination: destination, proto: natTraversal ? 17 : 50, sourcePort: port, destinationPort: port,
+                      tcpFlags: 0, interface: interface, conntrack: conntrack)
+    }
+
+    /// Netfilter sees a protected packet twice: arriving, encrypted first and then decrypted;
+    /// leaving, clear first and then encrypted. It passes only if both pass; the verdict names what
+    /// decided it (the clear pass's decider when both accept).
+    public func throughBothPasses(_ hook: Chain.Hook, _ decide: (Packet) -> PacketVerdict) -> PacketVerdict {
+        guard let outer = encrypted else { return decide(self) }
+        let first = hook == .input ? outer : self, second = hook == .input ? self : outer
+        let a = decide(first)
+        guard a.action == .accept else { return a }
+        let b = decide(second)
+        return b.action == .accept ? (hook == .input ? b : a) : b
     }
 }
 

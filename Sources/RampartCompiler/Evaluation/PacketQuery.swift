@@ -1,7 +1,7 @@
 import RampartPolicy
 
 /// The packet `rampart explain` asks about, from its words:
-/// `in|out PROTO SOURCE [->|to] DESTINATION [icmp-type=N] [flags=syn+ack] [ipsec] [interface=NAME]`, where PROTO is
+/// `in|out PROTO SOURCE [->|to] DESTINATION [icmp-type=N] [flags=syn+ack] [ipsec] [nat-t] [interface=NAME]`, where PROTO is
 /// tcp, udp, icmp or a number, and an endpoint is `ADDRESS[:PORT]`, `[IPV6]:PORT` or `me[:PORT]`.
 public struct PacketQuery: Sendable, Equatable {
     public enum Endpoint: Sendable, Equatable {
@@ -20,6 +20,7 @@ public struct PacketQuery: Sendable, Equatable {
     /// TCP only; a SYN when not given.
     public var tcpFlags: UInt8 = 0x02
     public var ipsec = false
+    public var natTraversal = false
     public var interface = "eth0"
     /// IPv6's hop limit as it arrives (`hoplimit=N`); 255 is what a neighbour on the link sends.
     public var hopLimit: UInt8 = 255
@@ -46,8 +47,10 @@ public struct PacketQuery: Sendable, Equatable {
         case "tcp": proto = 6
         case "udp": proto = 17
         case "icmp": proto = nil
+        case "esp": proto = 50
+        case "ah": proto = 51
         default:
-            guard let n = UInt8(protoWord) else { throw Failure(description: "unknown protocol '\(protoWord)': tcp, udp, icmp or a number 0-255") }
+            guard let n = UInt8(protoWord) else { throw Failure(description: "unknown protocol '\(protoWord)': tcp, udp, icmp, esp, ah or a number 0-255") }
             proto = n
         }
         let (s, sp) = try endpoint(source)
@@ -60,6 +63,9 @@ public struct PacketQuery: Sendable, Equatable {
             let parts = word.split(separator: "=", maxSplits: 1).map(String.init)
             switch (parts[0].lowercased(), parts.count == 2 ? parts[1] : nil) {
             case ("ipsec", nil): query.ipsec = true
+            case ("nat-t", nil):
+                query.ipsec = true
+                query.natTraversal = true
             case ("interface", let name?) where !name.isEmpty: query.interface = name
             case ("icmp-type", let n?):
                 guard proto == nil || proto == 1 || proto == 58, let t = UInt8(n) else { throw Failure(description: "icmp-type takes 0-255, with icmp only") }
@@ -75,7 +81,7 @@ public struct PacketQuery: Sendable, Equatable {
                     throw Failure(description: "flags takes TCP flags joined by '+' (flags=syn+ack), with tcp only")
                 }
                 query.tcpFlags = m.value
-            default: throw Failure(description: "unexpected '\(word)'; after the packet: icmp-type=N, flags=F+G, hoplimit=N, state=S, ipsec, interface=NAME")
+            default: throw Failure(description: "unexpected '\(word)'; after the packet: icmp-type=N, flags=F+G, hoplimit=N, state=S, ipsec, nat-t, interface=NAME")
             }
         }
         return query
@@ -131,6 +137,7 @@ public struct PacketQuery: Sendable, Equatable {
         let number = proto ?? (family == .ipv4 ? 1 : 58)
         var p = Packet(source: resolve(source), destination: resolve(destination), proto: number, sourcePort: sourcePort,
                        destinationPort: destinationPort, tcpFlags: number == 6 ? tcpFlags : 0, interface: interface, ipsec: ipsec)
+        p.natTraversal = natTraversal
         if number == 1 || number == 58 { p.icmpType = icmpType ?? (number == 1 ? 8 : 128) }
         p.hopLimit = hopLimit
         p.conntrack = conntrack

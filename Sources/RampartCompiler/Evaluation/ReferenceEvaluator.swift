@@ -13,6 +13,8 @@ public struct ReferenceEvaluator: Sendable {
     public var groups: GroupTable
     /// The filters in decision order, per direction.
     let ordered: [Chain.Hook: [ActiveFilter]]
+    /// ESP, AH and IKE of the negotiate peers pass before the filters.
+    public let transport: NegotiationTransport
 
     public init(filters: [ActiveFilter], config: DynamicConfig, addresses: DynamicAddresses, host: Host, groups: GroupTable = GroupTable()) {
         self.filters = filters
@@ -21,6 +23,7 @@ public struct ReferenceEvaluator: Sendable {
         self.host = host
         self.groups = groups
         ordered = [.input: Ordering.sorted(filters, for: .input), .output: Ordering.sorted(filters, for: .output)]
+        transport = NegotiationTransport(filters)
     }
 
     public init(store: Store, dynamic: DynamicState? = nil, addresses: DynamicAddresses, host: Host, at time: Date = Date()) {
@@ -53,19 +56,40 @@ public struct ReferenceEvaluator: Sendable {
         public var considered: [(filter: ActiveFilter, rank: Int, mismatch: Mismatch)]
         /// A fixed rule decided before any filter (loopback, neighbour discovery, an exemption).
         public var fixedRule: String?
+        /// For a packet an SA carries: the encrypted packet's pass (`Packet.throughBothPasses`).
+        public var encryptedPass: EncryptedPass?
+    }
+
+    public struct EncryptedPass: Sendable {
+        public var packet: Packet
+        public var verdict: PacketVerdict
+        /// The encrypted packet's pass decided: it was dropped, so the clear packet never passes
+        /// (arriving: never decrypted; leaving: never sent). This explanation is then that pass's.
+        public var decided: Bool
     }
 
     public func verdict(_ packet: Packet, _ hook: Chain.Hook) -> PacketVerdict {
-        evaluate(packet, hook, trace: false).verdict
+        packet.throughBothPasses(hook) { evaluate($0, hook, trace: false).verdict }
     }
 
+    /// Both passes of a protected packet, as `verdict` decides them.
     public func explain(_ packet: Packet, _ hook: Chain.Hook) -> Explanation {
-        evaluate(packet, hook, trace: true)
+        let clear = evaluate(packet, hook, trace: true)
+        guard let outer = packet.encrypted else { return clear }
+        if hook == .output && clear.verdict.action == .drop { return clear }
+        var encrypted = evaluate(outer, hook, trace: true)
+        if encrypted.verdict.action == .drop {
+            encrypted.encryptedPass = EncryptedPass(packet: outer, verdict: encrypted.verdict, decided: true)
+            return encrypted
+        }
+        var both = clear
+        both.encryptedPass = EncryptedPass(packet: outer, verdict: encrypted.verdict, decided: false)
+        return both
     }
 
     func evaluate(_ packet: Packet, _ hook: Chain.Hook, trace: Bool) -> Explanation {
-        if let fixed = fixedRule(packet) {
-            return Explanation(verdict: PacketVerdict(.accept, fixed), filter: nil, rank: nil, considered: [], fixedRule: fixed)
+        if let fixed = fixedRule(packet, hook) {
+            return Explanation(verdict: PacketVerdict(.accept, fixed), filter: nil, rank: nil, considered: [], fixedRule: fixed, encryptedPass: nil)
         }
         var considered: [(ActiveFilter, Int, Mismatch)] = []
         for (i, f) in (ordered[hook] ?? []).enumerated() {
@@ -73,15 +97,16 @@ public struct ReferenceEvaluator: Sendable {
                 if trace { considered.append((f, i + 1, mismatch)) }
                 continue
             }
-            return Explanation(verdict: PacketVerdict(action(f, packet, hook), f.id), filter: f, rank: i + 1, considered: considered, fixedRule: nil)
+            return Explanation(verdict: PacketVerdict(action(f, packet, hook), f.id), filter: f, rank: i + 1, considered: considered, fixedRule: nil,
+                               encryptedPass: nil)
         }
-        return Explanation(verdict: PacketVerdict(.accept, nil), filter: nil, rank: nil, considered: considered, fixedRule: nil)
+        return Explanation(verdict: PacketVerdict(.accept, nil), filter: nil, rank: nil, considered: considered, fixedRule: nil, encryptedPass: nil)
     }
 
-    /// Traffic that is never filtered: loopback, IPv6 neighbour discovery, and the `ipsecexempt`
+    /// Traffic that is never filtered: loopback, IPv6 neighbour discovery, the `ipsecexempt`
     /// level's exemptions (0: multicast, broadcast, RSVP, Kerberos, ISAKMP; 1: multicast,
-    /// broadcast, ISAKMP; 2: RSVP, Kerberos, ISAKMP; 3: ISAKMP).
-    func fixedRule(_ p: Packet) -> String? {
+    /// broadcast, ISAKMP; 2: RSVP, Kerberos, ISAKMP; 3: ISAKMP), then the negotiate peers' IPsec.
+    func fixedRule(_ p: Packet, _ hook: Chain.Hook) -> String? {
         if p.interface == "lo" { return "loopback" }
         if p.proto == 58, (133...136).contains(p.icmpType), p.hopLimit == 255 { return "icmpv6-nd" }
         if p.proto == 58, p.icmpType == 2 { return "icmpv6-ptb" }
@@ -96,7 +121,7 @@ public struct ReferenceEvaluator: Sendable {
             if host.addressType(p.destination) == .broadcast { return "exempt-broadcast" }
             if host.addressType(p.destination) == .multicast { return "exempt-multicast" }
         }
-        return nil
+        return transport.passes(p, hook) { peer, a in matches(peer.address, a, peer.origin, receiving: false) }
     }
 
     /// What a matching filter does to the packet in this direction.

@@ -25,6 +25,10 @@ public struct RulesetEvaluator: Sendable {
     /// The verdict, and what decided it: the rule's id, or for a rule over a filter set the id of
     /// the element that matched (its comment, as `counters` reads it back).
     public func verdict(_ packet: Packet, _ hook: Chain.Hook) -> PacketVerdict {
+        packet.throughBothPasses(hook) { chainVerdict($0, hook) }
+    }
+
+    func chainVerdict(_ packet: Packet, _ hook: Chain.Hook) -> PacketVerdict {
         guard let chain = ruleset.chains.first(where: { $0.hook == hook }) else { return PacketVerdict(.accept, nil) }
         for rule in chain.rules where rule.matches.allSatisfy({ matches($0, packet) }) {
             for statement in rule.statements {
