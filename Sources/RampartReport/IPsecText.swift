@@ -9,8 +9,9 @@ extension IPsecView {
         guard let l = listing else { return "Main mode security associations (IKE_SAs): unknown, \(unavailable)" }
         var out = "Main mode security associations (IKE_SAs): \(l.ike.count)\n"
         if !l.ike.isEmpty {
-            out += TextTable.render([["CONNECTION", "VERSION", "STATE", "LOCAL", "PEER", "PEER ID", "ALGORITHMS", "UP (s)", "REKEY (s)"]]
-                + l.ike.map { [$0.connection, $0.version, $0.state, $0.local, $0.peer, $0.peerID, $0.algorithms, $0.establishedSeconds, $0.rekeySeconds] })
+            out += TextTable.render([["CONNECTION", "VERSION", "STATE", "LOCAL", "PEER", "PEER ID", "BEHIND NAT", "ALGORITHMS", "UP (s)", "REKEY (s)"]]
+                + l.ike.map { [$0.connection, $0.version, $0.state, SAListing.IKE.endpoint($0.local, $0.localPort), SAListing.IKE.endpoint($0.peer, $0.peerPort),
+                               $0.peerID, $0.nat, $0.algorithms, $0.establishedSeconds, $0.rekeySeconds] })
         }
         return out
     }
@@ -20,7 +21,7 @@ extension IPsecView {
         var out = "Quick mode security associations (CHILD_SAs): \(l.children.count)\n"
         if !l.children.isEmpty {
             out += TextTable.render([["CONNECTION", "FILTER", "STATE", "MODE", "PROTO", "ALGORITHMS", "BYTES IN", "PKTS IN", "BYTES OUT", "PKTS OUT", "LIFE (s)", "SELECTORS"]]
-                + l.children.map { [$0.connection, $0.name, $0.state, $0.mode, $0.protocol_, $0.algorithms, $0.bytesIn, $0.packetsIn, $0.bytesOut,
+                + l.children.map { [$0.connection, $0.name, $0.state, $0.mode, $0.udpEncapsulated ? "\($0.protocol_)-in-UDP" : $0.protocol_, $0.algorithms, $0.bytesIn, $0.packetsIn, $0.bytesOut,
                                     $0.packetsOut, $0.lifeSeconds, "\($0.localTS.joined(separator: ",")) === \($0.remoteTS.joined(separator: ","))"] })
         }
         return out
@@ -79,7 +80,8 @@ extension IPsecView {
                 .object([("connection", .string(s.connection)), ("version", .string(s.version)), ("state", .string(s.state)),
                          ("local", .string(s.local)), ("peer", .string(s.peer)), ("peer_id", .string(s.peerID)),
                          ("algorithms", .string(s.algorithms)), ("established_seconds", .string(s.establishedSeconds)),
-                         ("rekey_seconds", .string(s.rekeySeconds))])
+                         ("rekey_seconds", .string(s.rekeySeconds)), ("behind_nat", .string(s.nat)),
+                         ("local_port", .string(s.localPort)), ("peer_port", .string(s.peerPort))])
             }
             return .object([("mmsas", v.listing == nil ? .null : .array(rows)), ("charon_error", error)])
         case .quickMode:
@@ -88,7 +90,8 @@ extension IPsecView {
                          ("mode", .string(c.mode)), ("protocol", .string(c.protocol_)), ("algorithms", .string(c.algorithms)),
                          ("bytes_in", .string(c.bytesIn)), ("packets_in", .string(c.packetsIn)), ("bytes_out", .string(c.bytesOut)),
                          ("packets_out", .string(c.packetsOut)), ("life_seconds", .string(c.lifeSeconds)),
-                         ("local_ts", .array(c.localTS.map { .string($0) })), ("remote_ts", .array(c.remoteTS.map { .string($0) }))])
+                         ("local_ts", .array(c.localTS.map { .string($0) })), ("remote_ts", .array(c.remoteTS.map { .string($0) })),
+                         ("udp_encapsulated", .bool(c.udpEncapsulated))])
             }
             return .object([("qmsas", v.listing == nil ? .null : .array(rows)), ("charon_error", error)])
         case .stats:

@@ -26,6 +26,25 @@ private let listing: SAListing = {
 }()
 
 @Suite struct IPsecViewTests {
+    /// charon's list-sas of an IKE_SA whose peer is behind a NAT (issue 34): the ports, which end is
+    /// behind the NAT, and ESP in UDP, in the main mode and quick mode views.
+    @Test func aPeerBehindANATIsShownWithItsPortsAndUDPEncapsulation() {
+        let child = ViciMessage([("name", "F1"), ("state", "INSTALLED"), ("mode", "TRANSPORT"), ("protocol", "ESP"), ("encap", "yes"),
+                                 ("local-ts", .strings(["203.0.113.10/32[tcp/5001]"])), ("remote-ts", .strings(["203.0.113.1/32[tcp]"]))])
+        let sa = ViciMessage([("version", "2"), ("state", "ESTABLISHED"), ("local-host", "203.0.113.10"), ("local-port", "4500"),
+                              ("remote-host", "203.0.113.1"), ("remote-port", "1031"), ("remote-id", "198.51.100.10"), ("nat-remote", "yes"),
+                              ("nat-any", "yes"), ("child-sas", .section(ViciMessage([("F1-1", .section(child))])))])
+        let l = SAListing(items: [ViciMessage([("rampart-l1", .section(sa))])])
+        #expect(l.ike.first?.nat == "peer" && l.ike.first?.peerPort == "1031" && l.ike.first?.localPort == "4500")
+        #expect(l.children.first?.udpEncapsulated == true)
+        let view = IPsecView(listing: l, charonError: nil, charon: [], daemon: nil, lastFailure: nil, xfrm: nil)
+        let mm = view.mainModeText(), qm = view.quickModeText()
+        #expect(mm.contains("203.0.113.10:4500") && mm.contains("203.0.113.1:1031") && mm.contains("BEHIND NAT") && mm.contains(" peer "), "\(mm)")
+        #expect(qm.contains("ESP-in-UDP"), "\(qm)")
+        // Selecting by address still works with the ports shown.
+        #expect(view.selecting(source: nil, destination: "203.0.113.1").listing?.ike.count == 1)
+    }
+
     @Test func xfrmStatisticsAreParsedAsTheKernelWritesThem() {
         let x = XfrmStats.parse("XfrmInError             \t0\nXfrmInNoStates          \t17\nXfrmOutNoStates         \t3\ngarbage line\nXfrmBad x\n")
         #expect(x.counters.map(\.name) == ["XfrmInError", "XfrmInNoStates", "XfrmOutNoStates"])

@@ -121,6 +121,31 @@ import RampartTestKit
     /// One run of each grouped shape (IPv4 and IPv6 hosts and prefixes concatenated with a port,
     /// addresses alone, ports alone) with a host block inside a permitted prefix: each probe's
     /// datagrams are counted, exactly, by the filter `explain` names, and pass or not as it says.
+    /// Both passes of a protected packet (issue 34), as docs/ipsec.md and `explain --help` show them:
+    /// the ESP packet first (passed for a negotiate peer, the block-all's otherwise), then the clear one.
+    @Test func explainShowsBothPassesOfAProtectedPacket() throws {
+        let cli = try RampartCLI()
+        defer { cli.cleanup() }
+        try cli.exec(try Fixtures.webServerNegotiating(peer: "198.51.100.20"))
+        let lab = try Lab()
+        defer { lab.teardown() }
+        func explain(_ words: [String]) throws -> String { try cli.run(["explain"] + words, in: lab.server).out }
+        let reply = try explain(["in", "tcp", "198.51.100.20:5001", "to", "me:40000", "--ipsec"])
+        #expect(reply.contains("verdict: permit") && reply.contains("as ESP 198.51.100.20 -> 198.51.100.1: it passes (ipsec-esp); the clear packet's pass decides")
+                && reply.contains("negotiate: protected by an IPsec SA, so permitted"), "\(reply)")
+        let natT = try explain(["in", "tcp", "198.51.100.20:5001", "to", "me:40000", "--nat-t"])
+        #expect(natT.contains("as ESP in UDP 4500") && natT.contains("it passes (ipsec-ike)") && natT.contains("verdict: permit"), "\(natT)")
+        #expect(try explain(["in", "esp", "198.51.100.20", "me"]).contains("decided by: ipsec-esp"))
+        let stranger = try explain(["in", "esp", "198.51.100.21", "me"])
+        #expect(stranger.contains("verdict: block") && !stranger.contains("ipsec-esp"), "\(stranger)")
+        let help = try explain(["in", "tcp", "192.0.2.20:51000", "to", "me:5001", "--ipsec"])
+        #expect(help.contains("verdict: block") && help.contains("so the packet is never decrypted"), "\(help)")
+        let json = try JSONSerialization.jsonObject(with: Data(try cli.run(["explain", "--json", "out", "tcp", "me:40000", "to", "198.51.100.20:5001", "--ipsec"],
+                                                                       in: lab.server).out.utf8)) as? [String: Any]
+        let pass = json?["encryptedPass"] as? [String: Any]
+        #expect(json?["verdict"] as? String == "accept" && pass?["protocol"] as? Int == 50 && pass?["decidedBy"] as? String == "ipsec-esp", "\(String(describing: json))")
+    }
+
     @Test func everyGroupedShapeCountsExactlyPerFilter() throws {
         let lab = try Lab()
         defer { lab.teardown() }

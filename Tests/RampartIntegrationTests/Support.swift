@@ -94,6 +94,15 @@ final class Lab: @unchecked Sendable {
         try ns.run(["python3", RampartCLI.probe, "udp", host, String(port), "--sport", String(sourcePort), "--timeout", String(timeout)], allowFailure: true).status == 0
     }
 
+    /// Stops the probe listeners started so far (their ports become free again).
+    func stopListeners() {
+        for p in servers where p.isRunning {
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+        }
+        servers = []
+    }
+
     func teardown() {
         // SIGKILL: a child may inherit a signal mask with SIGTERM blocked from the test runner's thread.
         for p in servers where p.isRunning {
