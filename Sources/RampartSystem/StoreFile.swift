@@ -146,7 +146,7 @@ public struct StoreFile: Sendable {
     /// whose members must not read pre-shared keys.
     static func write(_ data: Data, to path: String, mode: mode_t = 0o640) throws {
         let owner = directoryOwner(of: path)
-        try writeAtomically(data, to: path, mode: owner?.uid ?? 0 == 0 ? mode : mode & 0o600) { fd throws(StoreError) in
+        try writeAtomically(data, to: path, mode: (owner?.uid ?? 0) == 0 ? mode : mode & 0o600) { fd throws(StoreError) in
             try giveToDirectoryOwner(fd, path: path, mode: mode & 0o600)
         }
     }
