@@ -183,4 +183,13 @@ public enum Fixtures {
         popd
 
         """
+
+    /// A domain policy that blocks SSH to this host (the fleet's engine and hung-etcd tests).
+    public static let fleetBlockSSH = """
+        pushd ipsec static
+        add filteraction name=Block action=block
+        add filter filterlist="SSH" srcaddr=any dstaddr=me protocol=tcp dstport=22
+        add policy name="Fleet" assign=yes
+        add rule name="No SSH" policy="Fleet" filterlist="SSH" filteraction=Block
+        """
 }

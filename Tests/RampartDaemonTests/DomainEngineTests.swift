@@ -3,6 +3,7 @@ import Testing
 @testable import RampartDaemon
 import RampartPolicy
 import RampartSystem
+import RampartTestKit
 
 /// The engine's side of the fleet (docs/fleet.md), without etcd or root: adopt, refuse, cache,
 /// boot from the cache, withdraw.
@@ -14,13 +15,7 @@ import RampartSystem
         }
     }
 
-    static let blockSSH = """
-        pushd ipsec static
-        add filteraction name=Block action=block
-        add filter filterlist="SSH" srcaddr=any dstaddr=me protocol=tcp dstport=22
-        add policy name="Fleet" assign=yes
-        add rule name="No SSH" policy="Fleet" filterlist="SSH" filteraction=Block
-        """
+    static let blockSSH = Fixtures.fleetBlockSSH
 
     /// Without a local store, a cached domain policy is what filters, and the status says so
     /// instead of "traffic is not filtered" (issue 29, item 18).

@@ -8,13 +8,7 @@ import RampartTestKit
 /// the cached policy. (The 1.4 s READY of the report was not reproduced here, hung or not; this
 /// guards that the fleet never gates READY.)
 @Suite(.serialized) struct HungEtcdTests {
-    static let blockSSH = """
-        pushd ipsec static
-        add filteraction name=Block action=block
-        add filter filterlist="SSH" srcaddr=any dstaddr=me protocol=tcp dstport=22
-        add policy name="Fleet" assign=yes
-        add rule name="No SSH" policy="Fleet" filterlist="SSH" filteraction=Block
-        """
+    static let blockSSH = Fixtures.fleetBlockSSH
 
     @Test(arguments: ["http", "https"])
     func aHungEtcdNeverHoldsReadyAndTheCachedPolicyIsNamed(scheme: String) throws {
