@@ -192,4 +192,15 @@ public enum Fixtures {
         add policy name="Fleet" assign=yes
         add rule name="No SSH" policy="Fleet" filterlist="SSH" filteraction=Block
         """
+
+    /// Everything blocked: policy `Closed`, to which tests add their own rules.
+    public static let blockAll = """
+        pushd ipsec static
+        add filteraction name=Block action=block
+        add filter filterlist=Everything srcaddr=any dstaddr=any
+        add policy name=Closed assign=yes
+        add rule name=everything policy=Closed filterlist=Everything filteraction=Block
+        popd
+
+        """
 }

@@ -120,15 +120,7 @@ struct NegotiateShapesTrafficTests {
         let lab = try Lab()
         defer { lab.teardown() }
         try Self.natThroughServer(lab)
-        let blockAll = """
-            pushd ipsec static
-            add filteraction name=Block action=block
-            add filter filterlist=Everything srcaddr=any dstaddr=any
-            add policy name=Closed assign=yes
-            add rule name=everything policy=Closed filterlist=Everything filteraction=Block
-            popd
-
-            """
+        let blockAll = Fixtures.blockAll
         // The responder answers anyone with the key: behind a NAT the peer's address is the NAT's.
         let negotiating = """
             pushd ipsec static

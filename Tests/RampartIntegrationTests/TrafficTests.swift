@@ -138,15 +138,7 @@ import RampartTestKit
 
     @Test(arguments: [0, 3])
     func kerberosExemptionIsASourcePortHole(level: Int) throws {
-        let script = """
-            pushd ipsec static
-            add filteraction name=B action=block
-            add filter filterlist=Everything srcaddr=any dstaddr=any
-            add policy name=P assign=yes
-            add rule name=R policy=P filterlist=Everything filteraction=B
-            popd
-            ipsec dynamic set config ipsecexempt \(level)
-            """
+        let script = Fixtures.blockAll + "ipsec dynamic set config ipsecexempt \(level)\n"
         try withLab(script) { lab, _ in
             try lab.listen(lab.server, tcp: [80])
             #expect(try lab.tcp(from: lab.external, L.serverExternal4, 80, sourcePort: 88) == (level == 0), "source port 88 at ipsecexempt \(level)")
