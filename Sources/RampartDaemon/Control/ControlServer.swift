@@ -24,6 +24,13 @@ public enum ControlServer {
         public var inode: UInt64
         /// Set when group members cannot connect (the group is missing or the chown failed).
         public var warning: String?
+
+        /// Removes the socket file at `path` if it is still ours: a path that now holds another
+        /// file is left alone.
+        public func removeSocket(_ path: String) {
+            var info = stat()
+            if lstat(path, &info) == 0, UInt64(info.st_ino) == inode { unlink(path) }
+        }
     }
 
     public static func start(config: DaemonConfig, engine: PolicyEngine, logger: Logger) async throws -> Listening {

@@ -225,31 +225,6 @@ extension PolicyEngine {
         }
     }
 
-    func setMonitorFrameLifetime(_ lifetime: Duration) { monitorFrameLifetime = lifetime }
-
-    /// One monitor frame per second for every client (issue 29, item 5: eight members' monitors
-    /// on 100,000 filters starved root): a frame built or being built in the last second is
-    /// shared; the building happens off the engine.
-    func sharedMonitorFrame() async -> ControlResponse {
-        if let shared = monitorFrame, ContinuousClock.now - shared.at < monitorFrameLifetime { return await shared.reply.value }
-        let inputs: MonitorFrame.Inputs
-        do {
-            inputs = try readingTable { try monitorInputs() }
-        } catch {
-            return .failure(.kernel, "cannot read the counters: \(error)")
-        }
-        let gather = negotiates || problems[.ipsec] != nil ? ipsecGatherer() : nil
-        let reply = Task { [self] in
-            await offEngine {
-                var snapshot = MonitorFrame.build(inputs)
-                snapshot.ipsec = gather?()
-                return ControlResponse(ok: true, text: "", json: snapshot.json())
-            }
-        }
-        monitorFrame = (.now, reply)
-        return await reply.value
-    }
-
     enum Explain {
         static func response(_ words: [String], store: Store, dynamic: DynamicState, addresses: DynamicAddresses, at time: Date = Date(),
                              maxConsidered: Int? = nil) -> ControlResponse {
@@ -311,7 +286,7 @@ extension PolicyEngine {
         case .confirm:
             return confirm(by: peer)
         default:
-            if let pending = pendingConfirm {
+            if let pending = confirmation.pending {
                 return .failure(.pendingConfirmation, "a change applied with --confirm is waiting for confirmation (rollback at \(StatusReport.iso(pending.deadline))): "
                                 + "run 'rampart confirm' to keep it, or wait for the rollback, then try again; nothing was changed")
             }
@@ -320,20 +295,19 @@ extension PolicyEngine {
     }
 
     func reloadErrorCode() -> ControlErrorCode {
-        if problems[.config] != nil { return .config }
-        if problems[.apply] != nil { return .kernel }
+        if health.problems[.config] != nil { return .config }
+        if health.problems[.apply] != nil { return .kernel }
         return .store
     }
 
     public func confirm(by peer: Peer) -> ControlResponse {
-        guard pendingConfirm != nil else { return .failure(.nothingToConfirm, "nothing to confirm: no change is waiting for confirmation") }
+        guard confirmation.pending != nil else { return .failure(.nothingToConfirm, "nothing to confirm: no change is waiting for confirmation") }
         do {
             try storeFile.removePending()
         } catch {
             return .failure(.store, "cannot remove the pending-confirmation journal (\(error)); the change is still pending")
         }
-        if let token = pendingConfirm?.token { cancelTimer(.confirmDeadline(token: token)) }
-        pendingConfirm = nil
+        perform(confirmation.end())
         clearProblem(.confirm)
         logger.notice("change confirmed by \(peer)")
         return ControlResponse(ok: true, text: "confirmed: the change stays\n")
@@ -382,8 +356,7 @@ extension PolicyEngine {
                     } catch {
                         return undo("cannot write the pending-confirmation journal (\(error))")
                     }
-                    confirmTokens += 1
-                    pendingConfirm = PendingConfirm(token: confirmTokens, deadline: pending.deadline, previousStore: onDisk, previousDynamic: previous.dynamic)
+                    _ = confirmation.begin(deadline: pending.deadline, previousStore: onDisk, previousDynamic: previous.dynamic)
                     confirmText = "applied; run 'rampart confirm' within \(seconds) seconds or the previous policy comes back (also if rampartd restarts meanwhile)\n"
                 }
                 if plan.storeChanged {
@@ -391,20 +364,18 @@ extension PolicyEngine {
                         try file.save(plan.result.store)
                     } catch {
                         if request.confirmSeconds != nil {
-                            pendingConfirm = nil
+                            perform(confirmation.end())
                             try? file.removePending()
                         }
                         return undo("cannot write the store (\(error))")
                     }
                 }
-                store = plan.result.store
-                dynamic = newDynamic
-                storeState = .changed(by: prepared.operation.rawValue)
+                adopt(plan.result.store, dynamic: newDynamic, .changed(by: prepared.operation.rawValue))
                 clearProblem(.store)
                 clearProblem(.apply)
-                phase = .running
+                timeline.enter(.running)
                 resolveNames()
-                if let pending = pendingConfirm, let seconds = request.confirmSeconds {
+                if let pending = confirmation.pending, let seconds = request.confirmSeconds {
                     logger.notice("change applied pending confirmation; rollback at \(StatusReport.iso(pending.deadline))")
                     schedule(.confirmDeadline(token: pending.token), after: .seconds(seconds))
                 }
@@ -420,7 +391,7 @@ extension PolicyEngine {
     /// The lockout guard: an unconfirmed change is undone — store and ruleset — even if the client
     /// that made it is long gone (its SSH session cut by the new policy).
     func rollbackIfUnconfirmed(_ token: Int) {
-        guard let pending = pendingConfirm, pending.token == token else { return }
+        guard let pending = confirmation.waiting(token) else { return }
         logger.warning("change not confirmed in time: rolling back to the previous policy")
         let ruleset = compiler.compile(pending.previousStore, dynamic: pending.previousDynamic, addresses: addresses, at: wallNow)
         guard case .success = apply(.policy(ruleset), reason: "rollback of an unconfirmed change") else {
@@ -428,7 +399,7 @@ extension PolicyEngine {
             schedule(.confirmDeadline(token: token), after: .seconds(5))
             return
         }
-        pendingConfirm = nil
+        _ = confirmation.end()
         do {
             try storeFile.withExclusiveLock {
                 try storeFile.save(pending.previousStore)
@@ -438,8 +409,14 @@ extension PolicyEngine {
         } catch {
             report(.confirm, "rollback: the previous ruleset is enforced but the store could not be written: \(error)")
         }
-        store = pending.previousStore
-        dynamic = pending.previousDynamic
-        storeState = .rolledBack
+        adopt(pending.previousStore, dynamic: pending.previousDynamic, .rolledBack)
+    }
+
+    /// The store and dynamic state of a ruleset just applied become the engine's: charon gets
+    /// their negotiate filters, and the schedules they use are followed.
+    func adopt(_ store: Store, dynamic: DynamicState, _ state: StoreState) {
+        policy.replace(store, dynamic: dynamic, state)
+        planScheduleCheck()
+        syncIPsec()
     }
 }

@@ -149,14 +149,6 @@ public enum ServiceState: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// A change applied with --confirm, waiting for `rampart confirm`.
-struct PendingConfirm: Sendable {
-    var token: Int
-    var deadline: Date
-    var previousStore: Store
-    var previousDynamic: DynamicState
-}
-
 /// The engine's timers, each at most once: one service sleeps until the earliest.
 enum TimerKind: Hashable, Sendable {
     /// The --confirm window ends: roll back unless confirmed.
@@ -184,30 +176,9 @@ enum TimerKind: Hashable, Sendable {
     case ipsecRetry
 }
 
-/// Counts since rampartd started.
-struct Totals: Sendable {
-    var applies = 0
-    var applyFailures = 0
-    var applySeconds: Double = 0
-    /// Logged drops of finished intervals, by "direction kind".
-    var drops: [String: Int] = [:]
-    var itemised = 0
-    var notItemised = 0
-    var lost = 0
-}
-
 public struct ApplyRecord: Sendable {
     public var at: Date
     public var milliseconds: Double
     public var result: String
     public var ok: Bool
-}
-
-/// Where the reconciliation after an NFLOG overrun stands (PolicyEngine.reconcileDrops).
-enum DropReconciliation: Sendable, Equatable {
-    case idle
-    /// Waiting for the reader to be idle with nothing in its socket.
-    case wanted
-    /// The kernel counted `kernel` logged packets while the reader had seen `events` datagrams.
-    case counted(events: Int, kernel: UInt64, generation: Int)
 }

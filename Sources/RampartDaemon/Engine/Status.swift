@@ -12,9 +12,9 @@ extension PolicyEngine {
         var s = DaemonStatus()
         s.state = stateWord
         s.pid = getpid()
-        s.startedAt = startedAt
+        s.startedAt = launch.startedAt
         s.enforcing = enforcement.description
-        s.restoreFailing = problems[.restore] != nil
+        s.restoreFailing = health.problems[.restore] != nil
         s.rules = applied?.ruleCount ?? 0
         s.sets = applied?.setCount ?? 0
         s.storePath = config.store
@@ -32,43 +32,33 @@ extension PolicyEngine {
             if location == .local, store.domainDecides, let name { return (location.rawValue, "\(name) (replaced by the domain policy)") }
             return (location.rawValue, name)
         }
-        if let d = domain, let name = d.store.assignedPolicy?.name {
+        if let d = fleet.domain, let name = d.store.assignedPolicy?.name {
             let arrived = StatusReport.iso(Date(timeIntervalSince1970: d.arrived))
             s.assignedPolicies.append(("domain", "\(name) (group \(d.group), revision \(d.revision), arrived \(arrived)\(d.cached ? ", cached" : ""))"))
         }
         s.domain = domainLine()
-        s.ipsec = ipsecLine()
-        s.fleet = fleetGroup.map { group in "group '\(group)': " + (fleetConnection ?? "not connected yet") }
+        s.ipsec = ipsec.line
+        s.fleet = fleetGroup.map { group in "group '\(group)': " + (fleet.connection ?? "not connected yet") }
         s.activeFilters = EffectiveFilters.collect(store, dynamic: dynamic).count
         s.dynamicRules = dynamic.rules.count
-        s.lastApply = lastApply.map { DaemonStatus.LastApply(at: $0.at, milliseconds: $0.milliseconds, ok: $0.ok, result: $0.result) }
-        s.bootMilliseconds = bootMilliseconds
-        s.readyMilliseconds = readyMilliseconds
-        s.restores = restores
-        s.pendingDeadline = pendingConfirm?.deadline
+        s.lastApply = table.lastApply.map { DaemonStatus.LastApply(at: $0.at, milliseconds: $0.milliseconds, ok: $0.ok, result: $0.result) }
+        s.bootMilliseconds = timeline.bootMilliseconds
+        s.readyMilliseconds = timeline.readyMilliseconds
+        s.restores = table.restores
+        s.pendingDeadline = confirmation.pending?.deadline
         s.problems = problemList().map(\.message)
-        s.services = services.sorted { $0.key < $1.key }.map { name, state in
+        s.services = health.services.sorted { $0.key < $1.key }.map { name, state in
             var service = DaemonStatus.Service(name: name, state: state.description, failed: state.isFailed)
-            if let f = serviceFailures[name] { (service.failures, service.lastFailure) = (f.count, f.last) }
+            if let f = health.failures[name] { (service.failures, service.lastFailure) = (f.count, f.last) }
             return service
         }
-        s.failedLookups = nameResolution.sorted { $0.key < $1.key }.compactMap { name, r in r.error.map { (name, $0) } }
+        s.failedLookups = book.failedLookups
         return s
     }
 
     func statusLine() -> String { StatusReport.line(status()) }
 
-    public func addressBook() -> AddressBookReport {
-        AddressBookReport(
-            types: ServerType.allCases.map { type in
-                AddressBookReport.TypeRow(type: type.rawValue, addresses: addresses.addresses(for: type).map(\.description),
-                                          source: provenance[type]?.source, changed: provenance[type]?.changed)
-            },
-            names: hostNames().map { name in
-                AddressBookReport.NameRow(name: name, addresses: (addresses.names[name] ?? []).map(\.description),
-                                          resolved: nameResolution[name]?.at, error: nameResolution[name]?.error)
-            })
-    }
+    public func addressBook() -> AddressBookReport { book.report(names: hostNames()) }
 }
 
 extension PolicyEngine {
@@ -91,21 +81,20 @@ extension PolicyEngine {
         default: m.enforcing = "nothing"
         }
         m.bootMode = store.config.bootMode.rawValue
-        m.startedAt = startedAt.timeIntervalSince1970
+        m.startedAt = launch.startedAt.timeIntervalSince1970
         m.rules = applied?.ruleCount ?? 0
         let origins = filterOrigins()
         if applied != nil {
             m.filters = MetricsSnapshot.filterCounts(try client.ruleCounters() + client.elementCounters(), origins: origins)
         }
-        var live = totals
-        if let current = drops?.current(at: Date().timeIntervalSince1970) { Self.add(current, to: &live) }
-        m.dropsLogged = live.drops
+        let live = drops.liveTotals(at: Date())
+        m.dropsLogged = live.byKind
         (m.itemised, m.notItemised, m.lost) = (live.itemised, live.notItemised, live.lost)
         for set in applied?.sets ?? [] { m.setElements[set.name] = set.elements.count }
         m.filterSetElements = applied?.filterSets.reduce(0) { $0 + $1.elements.count } ?? 0
-        (m.applies, m.applyFailures, m.applySeconds) = (totals.applies, totals.applyFailures, totals.applySeconds)
-        m.lastApplyTimestamp = lastApply?.at.timeIntervalSince1970
-        m.restores = restores
+        (m.applies, m.applyFailures, m.applySeconds) = (table.totals.applies, table.totals.failures, table.totals.seconds)
+        m.lastApplyTimestamp = table.lastApply?.at.timeIntervalSince1970
+        m.restores = table.restores
         return m
     }
 
@@ -149,64 +138,5 @@ extension PolicyEngine {
         } else {
             clearProblem(.metricsFile)
         }
-    }
-}
-
-extension PolicyEngine {
-    /// What a monitor frame is made of, taken on the engine in one step: copies of the state and
-    /// one read of the kernel's counters. The frame itself is built off the engine
-    /// (`MonitorFrame.build`), so a 100,000-filter policy never holds root's requests up.
-    func monitorInputs() throws(NetlinkError) -> MonitorFrame.Inputs {
-        let s = status()
-        let counters = applied == nil ? [] : try client.ruleCounters() + client.elementCounters()
-        var info = stat()
-        let modified = stat(config.store, &info) == 0 ? Double(info.st_mtim.tv_sec) : nil
-        let now = Date().timeIntervalSince1970
-        var summaries: [DropAggregator.Summary] = []
-        if let current = drops?.current(at: now) { summaries.append(current) }
-        if let last = lastDropSummary { summaries.append(last) }
-        return MonitorFrame.Inputs(time: now, status: s, store: store, dynamic: dynamic, addresses: addresses, counters: counters,
-                                   storePath: config.store, storeModified: modified, drops: summaries, book: addressBook())
-    }
-}
-
-/// `rampart monitor`'s frame, built from `MonitorFrame.Inputs` off the engine, with at most
-/// `MonitorSnapshot.rowLimit` rows per view (and the totals).
-enum MonitorFrame {
-    struct Inputs: Sendable {
-        var time: Double
-        var status: DaemonStatus
-        var store: Store
-        var dynamic: DynamicState
-        var addresses: DynamicAddresses
-        var counters: [NftablesClient.RuleCounter]
-        var storePath: String
-        var storeModified: Double?
-        var drops: [DropAggregator.Summary]
-        var book: AddressBookReport
-    }
-
-    static func build(_ i: Inputs) -> MonitorSnapshot {
-        var origins: [String: FilterOrigin] = [:]
-        for f in EffectiveFilters.collect(i.store, dynamic: i.dynamic) { origins[f.id] = f.origin }
-        let counts = MetricsSnapshot.filterCounts(i.counters, origins: origins)
-        let views = MonitorSnapshot.filters(i.store, dynamic: i.dynamic, addresses: i.addresses)
-        var records: [DropLog.Entry] = []
-        for summary in i.drops { records += DropLog.entries(summary, origins: origins) }
-        let drops = records.compactMap { e -> DropLog.Record? in if case .record(let r) = e { return r } else { return nil } }
-            .sorted { $0.last > $1.last }.prefix(10)
-        let sets = i.book.types.map { MonitorSnapshot.AddressSet(name: $0.type, addresses: $0.addresses, source: $0.source, changed: $0.changed?.timeIntervalSince1970) }
-            + i.book.names.map { MonitorSnapshot.AddressSet(name: $0.name, addresses: $0.addresses, source: "DNS", changed: $0.resolved?.timeIntervalSince1970, error: $0.error) }
-        let s = i.status
-        let shown = Set(views.generic.map(\.id) + views.specific.map(\.id))
-        var snapshot = MonitorSnapshot(time: i.time, state: s.state, problems: s.problems, enforcing: s.enforcing, bootMode: s.bootMode,
-                                       policies: s.assignedPolicies.map { MonitorSnapshot.Policy(location: $0.0, name: $0.1) },
-                                       store: i.storePath, storeModified: i.storeModified,
-                                       lastApply: s.lastApply.map { "\($0.ok ? "" : "FAILED ")\(DropLog.timestamp($0.at.timeIntervalSince1970.rounded(.down))), \($0.result)" },
-                                       generic: views.generic, specific: views.specific,
-                                       counters: MonitorSnapshot.counters(counts, shown: shown), drops: Array(drops), sets: sets)
-        snapshot.totals = MonitorSnapshot.Totals(generic: views.genericTotal, specific: views.specificTotal,
-                                                 counters: Set(counts.map(\.filter)).count)
-        return snapshot
     }
 }

@@ -56,7 +56,7 @@ public final class Lifecycle: Sendable {
             do {
                 let server = try await ControlServer.start(config: config, engine: engine, logger: logger)
                 listening = server
-                await engine.controlSocketListening(path: config.socket, inode: server.inode, warning: server.warning)
+                await engine.controlSocketListening(warning: server.warning)
             } catch {
                 await engine.controlSocketFailed("\(error)")
             }
@@ -66,7 +66,10 @@ public final class Lifecycle: Sendable {
             await Self.untilCancelled()
             group.cancelAll()
         }
-        try? await listening?.channel.close()
+        if let listening {
+            try? await listening.channel.close()
+            listening.removeSocket(config.socket)
+        }
         await engine.shutdown(signal: stopSignal.withLock { $0 })
     }
 
