@@ -36,7 +36,8 @@ let package = Package(
         // eventfd wakeups, systemd notification, host lookups. The pure modules do no I/O.
         // NIOConcurrencyHelpers: NIOLockedValueBox, a pthread mutex ThreadSanitizer can see
         // (Synchronization.Mutex it cannot, on Linux: docs/hardening.md).
-        .target(name: "RampartSystem", dependencies: ["RampartPolicy", "CRampartSystem", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
+        .target(name: "RampartConfig", dependencies: ["RampartPolicy"], swiftSettings: strict),
+        .target(name: "RampartSystem", dependencies: ["RampartPolicy", "RampartConfig", "CRampartSystem", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
                 swiftSettings: strict),
         // eventfd, SO_PEERCRED, O_PATH, setns: what Glibc's module does not import.
         .target(name: "CRampartSystem"),
@@ -45,7 +46,8 @@ let package = Package(
         // A transport that records batches and answers as nf_tables does: tests only.
         .target(name: "RampartNetlinkFake", dependencies: ["RampartNetlink", "CNetfilter"], swiftSettings: strict),
         // Every rendering for people and for --json: show, active, counters, status, dynamic.
-        .target(name: "RampartReport", dependencies: ["RampartPolicy", "RampartCompiler", "RampartIPsec"], swiftSettings: strict),
+        .target(name: "RampartReport", dependencies: ["RampartPolicy", "RampartCompiler", "RampartVici"], swiftSettings: strict),
+        .target(name: "RampartVici", swiftSettings: strict),
         // Pure parsers of the files dynamic addresses come from: resolv.conf, DHCP leases, smb.conf.
         .target(name: "RampartSources", dependencies: ["RampartPolicy"], swiftSettings: strict),
         // The control-socket protocol and its blocking client (shared by rampart and rampartd).
@@ -63,7 +65,7 @@ let package = Package(
             name: "RampartDaemon",
             dependencies: [
                 "RampartPolicy", "RampartCompiler", "RampartNetlink", "RampartControl", "RampartSources", "RampartSystem",
-                "RampartReport", "RampartFleet", "RampartIPsec", "CNetfilter", "CRampartSystem", "CSystemd",
+                "RampartReport", "RampartFleet", "RampartIPsec", "RampartVici", "RampartConfig", "CRampartSystem", "CSystemd",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -72,11 +74,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "rampartd",
-            dependencies: ["RampartDaemon", "RampartSystem", "RampartNetlink", "RampartControl", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["RampartDaemon", "RampartSystem", "RampartConfig", "RampartNetlink", "RampartControl", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
         // IPsec through strongSwan: the VICI protocol (pure wire codec for now).
-        .target(name: "RampartIPsec", dependencies: ["RampartPolicy", "RampartCompiler", "RampartSystem"], swiftSettings: strict),
+        .target(name: "RampartIPsec", dependencies: ["RampartPolicy", "RampartCompiler", "RampartSystem", "RampartVici"], swiftSettings: strict),
         // Helpers for tests and benchmarks only. The pure kit (fixtures, the deterministic
         // generator) links no C library; the namespace kit (netns, processes, notify sockets) is
         // for the integration tests and benchmarks.
@@ -86,14 +88,14 @@ let package = Package(
         .executableTarget(
             name: "rampart",
             dependencies: [
-                "RampartPolicy", "RampartCompiler", "RampartNetlink", "RampartControl", "RampartSystem", "RampartReport", "RampartFleet", "RampartIPsec",
+                "RampartPolicy", "RampartCompiler", "RampartNetlink", "RampartControl", "RampartSystem", "RampartReport", "RampartFleet", "RampartIPsec", "RampartVici", "RampartConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),
         // Fuzz targets of every outside-input parser (docs/fuzzing.md, fuzz/run.sh); built normally
         // it replays corpora.
-        .executableTarget(name: "rampart-fuzz", dependencies: ["RampartIPsec", "RampartPolicy", "RampartSources", "RampartNetlink", "RampartControl", "RampartCompiler", "RampartReport", "RampartSystem"],
+        .executableTarget(name: "rampart-fuzz", dependencies: ["RampartIPsec", "RampartVici", "RampartConfig", "RampartPolicy", "RampartSources", "RampartNetlink", "RampartControl", "RampartCompiler", "RampartReport", "RampartSystem"],
                           swiftSettings: strict),
         // Benchmarks against nft -f (docs/benchmarks.md); not part of the product.
         .executableTarget(name: "rampart-bench", dependencies: ["RampartTestKit", "RampartNamespaceKit", "RampartNetlink", "RampartCompiler", "RampartPolicy", "RampartSystem", "RampartReport", "CNetfilter"], swiftSettings: strict),
@@ -102,12 +104,12 @@ let package = Package(
         .testTarget(name: "RampartCompilerTests", dependencies: ["RampartCompiler", "RampartPolicy", "RampartReport", "RampartSystem", "RampartTestKit"], exclude: ["Golden"], swiftSettings: strict),
         .testTarget(name: "RampartSourcesTests", dependencies: ["RampartSources", "RampartPolicy", "RampartTestKit"], swiftSettings: strict),
         .testTarget(name: "RampartControlTests", dependencies: ["RampartControl", "RampartPolicy"], swiftSettings: strict),
-        .testTarget(name: "RampartIPsecTests", dependencies: ["RampartIPsec", "RampartPolicy", "RampartCompiler", "RampartReport", "RampartTestKit"], swiftSettings: strict),
+        .testTarget(name: "RampartIPsecTests", dependencies: ["RampartIPsec", "RampartVici", "RampartPolicy", "RampartCompiler", "RampartReport", "RampartTestKit"], swiftSettings: strict),
         // No root: the netlink wire format, the linearizer against its checked-in bytecode
         // goldens (nft is the oracle where it can run), and the engine with a recording transport.
         .testTarget(name: "RampartNetlinkTests", dependencies: ["RampartNetlink", "RampartNetlinkFake", "RampartCompiler", "RampartPolicy", "RampartTestKit", "RampartNamespaceKit"],
                     exclude: ["Golden"], swiftSettings: strict),
-        .testTarget(name: "RampartDaemonTests", dependencies: ["RampartDaemon", "CRampartSystem", "RampartNetlinkFake", "RampartNetlink", "RampartControl", "RampartSystem", "RampartReport", "RampartCompiler", "RampartPolicy", "RampartTestKit",
+        .testTarget(name: "RampartDaemonTests", dependencies: ["RampartDaemon", "RampartConfig", "CRampartSystem", "RampartNetlinkFake", "RampartNetlink", "RampartControl", "RampartSystem", "RampartReport", "RampartCompiler", "RampartPolicy", "RampartTestKit",
                                                            .product(name: "Logging", package: "swift-log"), .product(name: "NIOEmbedded", package: "swift-nio")], swiftSettings: strict),
         // Root, namespaces, the real kernel and the real daemon.
         .testTarget(name: "RampartIntegrationTests", dependencies: ["rampart", "RampartFleet", "RampartIPsec", "RampartTestKit", "RampartNamespaceKit", "RampartCompiler", "RampartPolicy", "RampartSystem", "RampartControl"], swiftSettings: strict),

@@ -1,3 +1,5 @@
+import RampartVici
+
 /// What charon reports over VICI that an admin needs to see: SAs coming up and going down, rekeys,
 /// and negotiation failures with their reason — Windows' "IKE security association negotiation
 /// failed" (event 547) with the failure point and reason.

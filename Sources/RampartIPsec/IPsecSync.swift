@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import RampartSystem
+import RampartVici
 
 /// Puts an `IPsecPlan` into charon over VICI: keys first, then every connection (charon replaces
 /// one loaded under the same name and re-installs its traps), then unloads rampart's connections
@@ -15,7 +16,7 @@ public enum IPsecSync {
         public init() {}
     }
 
-    public static let prefix = "rampart-"
+    public static let prefix = IPsecView.connectionPrefix
 
     public static func apply(_ plan: IPsecPlan, socket: String) throws(ViciError) -> Report {
         // Credentials are read before charon is touched: a missing key changes nothing there.

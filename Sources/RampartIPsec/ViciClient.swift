@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import RampartVici
 #endif
 
 /// What went wrong talking to charon: the socket, the wire, or charon's own answer.

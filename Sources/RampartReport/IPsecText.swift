@@ -1,5 +1,5 @@
-import RampartIPsec
 import RampartPolicy
+import RampartVici
 
 /// The IPsec views as text (`rampart monitor`, `show mmsas|qmsas|stats`, `rampart sas`).
 extension IPsecView {

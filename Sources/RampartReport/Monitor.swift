@@ -1,7 +1,7 @@
 import FoundationEssentials
-import RampartIPsec
 import RampartCompiler
 import RampartPolicy
+import RampartVici
 
 /// What `rampart monitor` shows, as rampartd answers its `monitor` query: the IP Security
 /// Monitor's views — the active policy, the generic filters as configured, the specific filters

@@ -1,5 +1,5 @@
-import RampartIPsec
 import RampartPolicy
+import RampartVici
 /// Renders `Output` as readable text or as JSON (`--json`). The JSON shape is a contract:
 /// `show all --json` has top-level `policies`, `filterlists`, `filteractions` and `addressgroups`.
 public enum ShowRenderer {

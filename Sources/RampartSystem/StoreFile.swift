@@ -2,6 +2,7 @@ import FoundationEssentials
 import RampartPolicy
 #if canImport(Glibc)
 import Glibc
+import RampartConfig
 #endif
 
 /// The store on disk: read strictly, written atomically (temp file, fsync, rename, fsync of the
@@ -10,7 +11,7 @@ import Glibc
 /// Beside it: `<store>.boot`, the boot settings alone (read at boot before the store is parsed),
 /// and `<store>.pending`, the journal of a change waiting for `rampart confirm`.
 public struct StoreFile: Sendable {
-    public static let defaultPath = "/var/lib/rampart/store.json"
+    public static let defaultPath = DaemonConfig.defaultStore
 
     public let path: String
 

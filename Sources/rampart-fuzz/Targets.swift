@@ -7,6 +7,8 @@ import RampartPolicy
 import RampartReport
 import RampartSources
 import RampartSystem
+import RampartVici
+import RampartConfig
 
 /// Every parser that takes outside input, as a fuzz target: bytes in, nothing out but a crash
 /// (or a sanitizer report) when a parser is wrong. docs/fuzzing.md.

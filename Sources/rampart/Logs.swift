@@ -3,6 +3,7 @@ import FoundationEssentials
 import Glibc
 import RampartReport
 import RampartSystem
+import RampartConfig
 
 extension DropLogQuery.Format: ExpressibleByArgument {}
 

@@ -6,6 +6,7 @@ import RampartIPsec
 import RampartPolicy
 import RampartReport
 import RampartSystem
+import RampartVici
 
 struct Rampart: ParsableCommand {
     static let configuration = CommandConfiguration(

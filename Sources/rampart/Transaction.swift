@@ -7,6 +7,7 @@ import RampartControl
 import RampartPolicy
 import RampartReport
 import RampartSystem
+import RampartVici
 
 func printError(_ message: Any) {
     // FoundationEssentials has no FileHandle; the CLI links only it (no Foundation or ICU at start).

@@ -7,6 +7,7 @@ import RampartDaemon
 import RampartNetlink
 import RampartSystem
 import Synchronization
+import RampartConfig
 
 /// rampartd: enforce the boot mode at once, then the stored policy; reload on SIGHUP; restore the
 /// table when someone else changes it; serve the control socket. See docs/rampartd.md.

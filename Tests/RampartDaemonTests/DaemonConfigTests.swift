@@ -3,6 +3,7 @@ import Testing
 @testable import RampartDaemon
 import RampartPolicy
 import RampartSystem
+import RampartConfig
 
 /// rampartd.conf: the lease directory lists and their defaults, the logging and metrics keys, and
 /// errors that name file, line and column.

@@ -4,6 +4,7 @@ import Testing
 import RampartPolicy
 import RampartSystem
 import RampartTestKit
+import RampartConfig
 
 /// The engine's side of the fleet (docs/fleet.md), without etcd or root: adopt, refuse, cache,
 /// boot from the cache, withdraw.

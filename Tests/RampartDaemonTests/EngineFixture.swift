@@ -8,6 +8,7 @@ import RampartNetlinkFake
 import RampartPolicy
 import RampartSystem
 import Synchronization
+import RampartConfig
 
 /// A policy engine over a recording transport, in a temporary directory of its own: store,
 /// resolv.conf, lease directories. No root, no namespace, no kernel.

@@ -3,6 +3,7 @@ import Testing
 import RampartCompiler
 @testable import RampartIPsec
 import RampartPolicy
+import RampartVici
 
 private func storeFrom(_ script: String) throws -> Store {
     var i = Interpreter(store: Store())

@@ -3,6 +3,7 @@ import Testing
 @testable import RampartIPsec
 import RampartPolicy
 import RampartReport
+@testable import RampartVici
 
 private func outputs(_ script: String) throws -> [Output] {
     var i = Interpreter(store: Store())

@@ -1,5 +1,6 @@
 import Testing
 @testable import RampartIPsec
+import RampartVici
 
 @Suite struct ViciWireTests {
     /// The encoding example of the VICI README, byte for byte.

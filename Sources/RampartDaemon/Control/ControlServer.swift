@@ -1,4 +1,3 @@
-import CNetfilter
 import CRampartSystem
 import FoundationEssentials
 import Logging
@@ -7,6 +6,7 @@ import NIOPosix
 import RampartControl
 import RampartSystem
 import NIOConcurrencyHelpers
+import RampartConfig
 
 /// The control socket: a Unix stream socket speaking one JSON request line and one JSON reply
 /// line per connection (docs/control-protocol.md). Peer credentials are read at accept: an

@@ -9,6 +9,8 @@ import RampartReport
 import RampartSources
 import RampartSystem
 import RampartIPsec
+import RampartVici
+import RampartConfig
 
 /// What the engine needs from the world, injected: the daemon passes the real ones, tests a
 /// recording transport, a notification recorder and fixed address sources.

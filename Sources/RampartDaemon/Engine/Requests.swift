@@ -8,6 +8,7 @@ import RampartNetlink
 import RampartPolicy
 import RampartReport
 import RampartSystem
+import RampartVici
 
 /// Who is on the other end of the control socket (SO_PEERCRED).
 public struct Peer: Sendable, CustomStringConvertible {

@@ -6,6 +6,7 @@ import RampartNetlink
 import RampartPolicy
 import RampartReport
 import RampartSystem
+import RampartConfig
 
 /// The engine's transitions: enforce the boot mode, load, apply, reload, restore after
 /// tampering, follow the schedules. Each looks at the state and changes it through the state's

@@ -3,6 +3,7 @@ import Glibc
 import RampartFleet
 import RampartPolicy
 import RampartSystem
+import RampartConfig
 
 /// The fleet service (docs/fleet.md): reads the group's domain policy from etcd, hands every
 /// change to the engine, and keeps this host's status key (bound to a lease) up to date. Any etcd

@@ -1,4 +1,3 @@
-import CNetfilter
 import CRampartSystem
 import FoundationEssentials
 import Glibc

@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import RampartSystem
 import Synchronization
+import RampartConfig
 
 /// rampartd from start to stop, as one task: enforce the boot mode, load the policy, start the
 /// services and the control socket, announce READY; then serve until cancelled, close the

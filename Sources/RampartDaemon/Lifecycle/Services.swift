@@ -6,6 +6,7 @@ import RampartNetlink
 import RampartPolicy
 import RampartSystem
 import NIOConcurrencyHelpers
+import RampartConfig
 
 /// One long-running part of rampartd. `run` goes on until its task is cancelled; returning or
 /// throwing before that is a failure, which the supervisor logs, shows in the status (degraded,

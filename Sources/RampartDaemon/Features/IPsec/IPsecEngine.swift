@@ -4,6 +4,7 @@ import RampartCompiler
 import RampartIPsec
 import RampartPolicy
 import RampartReport
+import RampartVici
 
 /// The IPsec feature's side effects (its state is `IPsecState`): charon over VICI, off no thread
 /// but the engine's, and the gatherer for the IPsec views.

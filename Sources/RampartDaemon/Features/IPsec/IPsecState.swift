@@ -1,6 +1,7 @@
 import FoundationEssentials
 import RampartIPsec
 import RampartReport
+import RampartVici
 
 /// What charon reported since rampartd started (`rampart status`).
 struct IPsecStats: Sendable {

@@ -5,8 +5,10 @@ import RampartPolicy
 /// are errors naming file, line and column (a typo must not silently fall back to a default).
 public struct DaemonConfig: Sendable, Equatable {
     public static let defaultPath = "/etc/rampart/rampartd.conf"
+    /// Where the policy store is unless `store =` says otherwise (StoreFile.defaultPath is this).
+    public static let defaultStore = "/var/lib/rampart/store.json"
 
-    public var store = StoreFile.defaultPath
+    public var store = DaemonConfig.defaultStore
     public var socket = "/run/rampart/control.sock"
     /// Members of this group may query the daemon; only root may change anything.
     public var controlGroup = "rampart"
@@ -96,15 +98,6 @@ public struct DaemonConfig: Sendable, Equatable {
                        "etcd_endpoints", "etcd_ca", "etcd_cert", "etcd_key", "etcd_user", "etcd_password_file", "etcd_group",
                        "etcd_prefix", "etcd_host", "etcd_status_ttl_seconds", "domain_cache", "ipsec_vici_socket", "ipsec_ike_version", "ipsec_childless",
                        "ipsec_certificate", "ipsec_private_key", "ipsec_ca_directory"]
-
-    /// The configuration file's text; nil when there is none (the defaults apply).
-    public static func readFile(_ path: String) throws -> String? {
-        guard SourceFile.exists(path) else { return nil }
-        switch SourceFile.read(path, limit: 1 << 20) {
-        case .success(let bytes): return String(decoding: bytes, as: UTF8.self)
-        case .failure(let failure): throw failure
-        }
-    }
 
     public static func parse(_ text: String, file: String) throws(Diagnostic) -> DaemonConfig {
         var config = DaemonConfig()
