@@ -36,13 +36,14 @@ let package = Package(
         // eventfd wakeups, systemd notification, host lookups. The pure modules do no I/O.
         // NIOConcurrencyHelpers: NIOLockedValueBox, a pthread mutex ThreadSanitizer can see
         // (Synchronization.Mutex it cannot, on Linux: docs/hardening.md).
+        .target(name: "RampartSyscall", swiftSettings: strict),
         .target(name: "RampartConfig", dependencies: ["RampartPolicy"], swiftSettings: strict),
-        .target(name: "RampartSystem", dependencies: ["RampartPolicy", "RampartConfig", "CRampartSystem", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
+        .target(name: "RampartSystem", dependencies: ["RampartPolicy", "RampartConfig", "RampartSyscall", "CRampartSystem", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
                 swiftSettings: strict),
         // eventfd, SO_PEERCRED, O_PATH, setns: what Glibc's module does not import.
         .target(name: "CRampartSystem"),
         // The one door to the kernel: netlink transport, linearizer, apply, set updates, read-back.
-        .target(name: "RampartNetlink", dependencies: ["CNetfilter", "RampartCompiler", "RampartPolicy", "RampartSystem"], swiftSettings: strict),
+        .target(name: "RampartNetlink", dependencies: ["CNetfilter", "RampartCompiler", "RampartPolicy", "RampartSystem", "RampartSyscall"], swiftSettings: strict),
         // A transport that records batches and answers as nf_tables does: tests only.
         .target(name: "RampartNetlinkFake", dependencies: ["RampartNetlink", "CNetfilter"], swiftSettings: strict),
         // Every rendering for people and for --json: show, active, counters, status, dynamic.
@@ -51,7 +52,7 @@ let package = Package(
         // Pure parsers of the files dynamic addresses come from: resolv.conf, DHCP leases, smb.conf.
         .target(name: "RampartSources", dependencies: ["RampartPolicy"], swiftSettings: strict),
         // The control-socket protocol and its blocking client (shared by rampart and rampartd).
-        .target(name: "RampartControl", dependencies: ["RampartPolicy"], swiftSettings: strict),
+        .target(name: "RampartControl", dependencies: ["RampartPolicy", "RampartSyscall"], swiftSettings: strict),
         // The etcd client for domain policy (fleet): range, txn, lease, watch over the JSON gateway.
         .target(name: "RampartFleet", dependencies: [
             "RampartPolicy",
@@ -65,7 +66,7 @@ let package = Package(
             name: "RampartDaemon",
             dependencies: [
                 "RampartPolicy", "RampartCompiler", "RampartNetlink", "RampartControl", "RampartSources", "RampartSystem",
-                "RampartReport", "RampartFleet", "RampartIPsec", "RampartVici", "RampartConfig", "CRampartSystem", "CSystemd",
+                "RampartReport", "RampartFleet", "RampartIPsec", "RampartVici", "RampartConfig", "RampartSyscall", "CRampartSystem", "CSystemd",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -78,17 +79,17 @@ let package = Package(
             swiftSettings: strict
         ),
         // IPsec through strongSwan: the VICI protocol (pure wire codec for now).
-        .target(name: "RampartIPsec", dependencies: ["RampartPolicy", "RampartCompiler", "RampartSystem", "RampartVici"], swiftSettings: strict),
+        .target(name: "RampartIPsec", dependencies: ["RampartPolicy", "RampartCompiler", "RampartSystem", "RampartVici", "RampartSyscall"], swiftSettings: strict),
         // Helpers for tests and benchmarks only. The pure kit (fixtures, the deterministic
         // generator) links no C library; the namespace kit (netns, processes, notify sockets) is
         // for the integration tests and benchmarks.
         .target(name: "CRampartTestKit"),
-        .target(name: "RampartTestKit", dependencies: ["CRampartTestKit"], swiftSettings: strict),
-        .target(name: "RampartNamespaceKit", dependencies: ["RampartNetlink", "CRampartSystem", "RampartTestKit"], swiftSettings: strict),
+        .target(name: "RampartTestKit", dependencies: ["CRampartTestKit", "RampartSyscall"], swiftSettings: strict),
+        .target(name: "RampartNamespaceKit", dependencies: ["RampartNetlink", "CRampartSystem", "RampartTestKit", "RampartSyscall"], swiftSettings: strict),
         .executableTarget(
             name: "rampart",
             dependencies: [
-                "RampartPolicy", "RampartCompiler", "RampartNetlink", "RampartControl", "RampartSystem", "RampartReport", "RampartFleet", "RampartIPsec", "RampartVici", "RampartConfig",
+                "RampartPolicy", "RampartCompiler", "RampartNetlink", "RampartControl", "RampartSystem", "RampartReport", "RampartFleet", "RampartIPsec", "RampartVici", "RampartConfig", "RampartSyscall",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -98,7 +99,7 @@ let package = Package(
         .executableTarget(name: "rampart-fuzz", dependencies: ["RampartIPsec", "RampartVici", "RampartConfig", "RampartPolicy", "RampartSources", "RampartNetlink", "RampartControl", "RampartCompiler", "RampartReport", "RampartSystem"],
                           swiftSettings: strict),
         // Benchmarks against nft -f (docs/benchmarks.md); not part of the product.
-        .executableTarget(name: "rampart-bench", dependencies: ["RampartTestKit", "RampartNamespaceKit", "RampartNetlink", "RampartCompiler", "RampartPolicy", "RampartSystem", "RampartReport", "CNetfilter"], swiftSettings: strict),
+        .executableTarget(name: "rampart-bench", dependencies: ["RampartTestKit", "RampartSyscall", "RampartNamespaceKit", "RampartNetlink", "RampartCompiler", "RampartPolicy", "RampartSystem", "RampartReport", "CNetfilter"], swiftSettings: strict),
         // Pure: no root, no namespace, no libnftnl.
         .testTarget(name: "RampartPolicyTests", dependencies: ["RampartPolicy", "RampartReport", "RampartSystem", "RampartTestKit"], swiftSettings: strict),
         .testTarget(name: "RampartCompilerTests", dependencies: ["RampartCompiler", "RampartPolicy", "RampartReport", "RampartSystem", "RampartTestKit"], exclude: ["Golden"], swiftSettings: strict),

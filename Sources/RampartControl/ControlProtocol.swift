@@ -1,6 +1,7 @@
 import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
+import RampartSyscall
 #endif
 
 /// What a request asks for. The wire carries the raw value in `op`.
@@ -173,16 +174,8 @@ public enum ControlClient {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw .broken("cannot create a socket: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { throw .broken("socket path too long: \(path)") }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (i, b) in bytes.enumerated() { raw[i] = b }
-        }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
+        guard let address = UnixSocketAddress(path: path) else { throw .broken("socket path too long: \(path)") }
+        let connected = address.withSockaddr { connect(fd, $0, $1) }
         if connected != 0 {
             let code = errno
             if code == ENOENT || code == ECONNREFUSED { throw .notRunning("rampartd is not running (no listener at \(path))") }
@@ -198,10 +191,9 @@ public enum ControlClient {
         line.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
-                let n = Glibc.send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
+                let (n, code) = Syscall.uninterrupted { Glibc.send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL)) }
                 if n < 0 {
-                    if errno == EINTR { continue }
-                    sendError = errno
+                    sendError = code
                     return
                 }
                 offset += n
@@ -215,11 +207,10 @@ public enum ControlClient {
         // Only the bytes just read are searched for the newline: linear in the reply's size.
         var end: Int?
         while end == nil {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            let (n, code) = Syscall.uninterrupted { buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) } }
             if n < 0 {
-                if errno == EINTR { continue }
-                if errno == ECONNRESET && sendError != 0 { break }
-                throw .broken("no reply from rampartd: \(String(cString: strerror(errno)))")
+                if code == ECONNRESET && sendError != 0 { break }
+                throw .broken("no reply from rampartd: \(String(cString: strerror(code)))")
             }
             if n == 0 { break }
             if let nl = buffer[0..<n].firstIndex(of: 0x0a) { end = reply.count + nl }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 import RampartVici
+import RampartSyscall
 #endif
 
 /// What went wrong talking to charon: the socket, the wire, or charon's own answer.
@@ -36,21 +37,11 @@ public final class ViciClient: @unchecked Sendable {
         self.timeoutMilliseconds = timeoutMilliseconds
         fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw ViciError(.unreachable, "socket: \(String(cString: strerror(errno)))") }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(p.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else {
+        guard let address = UnixSocketAddress(path: p) else {
             close(fd)
             throw ViciError(.unreachable, "VICI socket path too long: \(p)")
         }
-        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
-            for (i, b) in bytes.enumerated() { raw[i] = b }
-            raw[bytes.count] = 0
-        }
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard rc == 0 else {
+        guard address.withSockaddr({ connect(fd, $0, $1) }) == 0 else {
             let e = errno
             close(fd)
             throw ViciError(.unreachable, "cannot reach charon at \(p): \(String(cString: strerror(e)))\(e == EACCES ? Self.accessHint(p) : "")")
@@ -137,23 +128,17 @@ public final class ViciClient: @unchecked Sendable {
         do { bytes = try packet.framed() } catch { throw ViciError(.protocolError, error.description) }
         var sent = 0
         while sent < bytes.count {
-            let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ViciError(.io, "writing to charon: \(String(cString: strerror(errno)))")
-            }
+            let (n, code) = Syscall.uninterrupted { bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
+            if n < 0 { throw ViciError(.io, "writing to charon: \(String(cString: strerror(code)))") }
             sent += n
         }
     }
 
     private func readable(_ milliseconds: Int32) throws(ViciError) -> Bool {
         var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        while true {
-            let rc = poll(&p, 1, milliseconds)
-            if rc < 0 && errno == EINTR { continue }
-            if rc < 0 { throw ViciError(.io, "poll: \(String(cString: strerror(errno)))") }
-            return rc > 0
-        }
+        let (rc, code) = Syscall.uninterrupted { poll(&p, 1, milliseconds) }
+        if rc < 0 { throw ViciError(.io, "poll: \(String(cString: strerror(code)))") }
+        return rc > 0
     }
 
     private func receive() throws(ViciError) -> ViciPacket {
@@ -162,11 +147,8 @@ public final class ViciClient: @unchecked Sendable {
             guard try readable(timeoutMilliseconds) else {
                 throw ViciError(.timeout, "charon did not answer within \(timeoutMilliseconds) ms")
             }
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ViciError(.io, "reading from charon: \(String(cString: strerror(errno)))")
-            }
+            let (n, code) = Syscall.uninterrupted { buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) } }
+            if n < 0 { throw ViciError(.io, "reading from charon: \(String(cString: strerror(code)))") }
             if n == 0 { throw ViciError(.io, "charon closed the VICI connection") }
             do { incoming += try framer.feed(buffer[0..<n]) } catch { throw ViciError(.protocolError, error.description) }
         }

@@ -1,6 +1,7 @@
 import CRampartSystem
 import Foundation
 import RampartNetlink
+import RampartSyscall
 @_exported import RampartTestKit
 
 /// Runs a program and captures its output, bounded by `timeout` seconds (the process group is
@@ -176,15 +177,7 @@ public final class NotifySocket: @unchecked Sendable {
         self.path = path
         unlink(path)
         fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (i, b) in path.utf8.enumerated() { raw[i] = b }
-        }
-        let ok = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard ok == 0 else { throw ShellError(message: "cannot bind \(path)") }
+        guard let address = UnixSocketAddress(path: path), address.withSockaddr({ bind(fd, $0, $1) }) == 0 else { throw ShellError(message: "cannot bind \(path)") }
     }
 
     public func receive(timeout: Double) -> String? {

@@ -1,5 +1,6 @@
 import CRampartSystem
 import Glibc
+import RampartSyscall
 
 /// Watches files with inotify — each file itself (in-place rewrites, as `ip netns exec` bind mounts
 /// need) and its directory (rename-replace, delete and re-create) — and the target of a symlink.
@@ -77,10 +78,10 @@ public final class FileWatcher: @unchecked Sendable {
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
             guard try wakeup.waitReadable(fd) else { return }
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            let (n, code) = Syscall.uninterrupted { buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) } }
             if n < 0 {
-                if errno == EINTR || errno == EAGAIN { continue }
-                throw SystemError("reading inotify events")
+                if code == EAGAIN { continue }
+                throw SystemError("reading inotify events", errno: code)
             }
             var touched = Set<String>()
             var offset = 0

@@ -1,4 +1,5 @@
 import Glibc
+import RampartSyscall
 
 /// The W3C drop log (`log_file`): appended to, rotated to `PATH.1` when the next append would
 /// pass `maxBytes`. Opened as `OwnedFile` says: a FIFO, a link or a file someone else owns at the

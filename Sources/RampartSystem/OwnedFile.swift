@@ -1,4 +1,5 @@
 import Glibc
+import RampartSyscall
 
 /// Files rampartd writes in directories that others may reach (the drop log, the metrics
 /// textfile). The directory must belong to root or rampartd and not be writable by group or

@@ -1,4 +1,5 @@
 import Glibc
+import RampartSyscall
 
 /// Reads the files addresses come from, bounded: a regular file only (opened without blocking,
 /// so a FIFO cannot hang the daemon), at most `limit` bytes. A missing file is empty: that is
@@ -29,11 +30,8 @@ public enum SourceFile {
         var count = 0
         while count <= limit {
             if count == bytes.count { bytes += [UInt8](repeating: 0, count: min(bytes.count, limit + 1 - bytes.count)) }
-            let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + count, $0.count - count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return .failure(Failure(message: "cannot read \(path): \(String(cString: strerror(errno)))"))
-            }
+            let (n, code) = Syscall.uninterrupted { bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + count, $0.count - count) } }
+            if n < 0 { return .failure(Failure(message: "cannot read \(path): \(String(cString: strerror(code)))")) }
             if n == 0 { break }
             count += n
         }

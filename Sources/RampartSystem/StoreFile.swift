@@ -3,6 +3,7 @@ import RampartPolicy
 #if canImport(Glibc)
 import Glibc
 import RampartConfig
+import RampartSyscall
 #endif
 
 /// The store on disk: read strictly, written atomically (temp file, fsync, rename, fsync of the
@@ -54,11 +55,8 @@ public struct StoreFile: Sendable {
         var offset = 0
         while true {
             if offset == data.count { data.count += 65536 }
-            let n = data.withUnsafeMutableBytes { raw in read(fd, raw.baseAddress! + offset, raw.count - offset) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw StoreError("cannot read \(what) \(path): \(errnoText())")
-            }
+            let (n, code) = Syscall.uninterrupted { data.withUnsafeMutableBytes { raw in read(fd, raw.baseAddress! + offset, raw.count - offset) } }
+            if n < 0 { throw StoreError("cannot read \(what) \(path): \(String(cString: strerror(code)))") }
             if n == 0 { break }
             offset += n
         }
@@ -92,9 +90,8 @@ public struct StoreFile: Sendable {
         guard fd >= 0 else { throw StoreError("cannot open lock file \(path).lock: \(errnoText())") }
         defer { close(fd) }
         try Self.giveToDirectoryOwner(fd, path: path + ".lock", mode: 0o600)
-        while flock(fd, LOCK_EX) != 0 {
-            guard errno == EINTR else { throw StoreError("cannot lock \(path).lock: \(errnoText())") }
-        }
+        let (locked, code) = Syscall.uninterrupted { flock(fd, LOCK_EX) }
+        guard locked == 0 else { throw StoreError("cannot lock \(path).lock: \(String(cString: strerror(code)))") }
         defer { flock(fd, LOCK_UN) }
         return try body()
     }

@@ -1,4 +1,5 @@
 import Glibc
+import RampartSyscall
 
 /// Runs a program (found on PATH) and hands its standard output to `line`, one line at a time,
 /// as it comes: `rampart logs` reads `journalctl -o json`, `--follow` included. Returns the exit
@@ -25,8 +26,7 @@ public enum Subprocess {
         var pending: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
-            let n = buffer.withUnsafeMutableBytes { read(pipeFDs[0], $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
+            let (n, _) = Syscall.uninterrupted { buffer.withUnsafeMutableBytes { read(pipeFDs[0], $0.baseAddress, $0.count) } }
             if n <= 0 { break }
             pending += buffer[0..<n]
             var start = 0
@@ -39,7 +39,7 @@ public enum Subprocess {
         close(pipeFDs[0])
         if !pending.isEmpty { line(Substring(decoding: pending, as: UTF8.self)) }
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        _ = Syscall.uninterrupted { waitpid(pid, &status, 0) }
         return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 }

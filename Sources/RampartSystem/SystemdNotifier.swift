@@ -2,6 +2,7 @@ import CRampartSystem
 import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
+import RampartSyscall
 #endif
 
 /// sd_notify(3) without libsystemd: datagrams to $NOTIFY_SOCKET (`READY=1`, `STATUS=…`,
@@ -10,27 +11,16 @@ import Glibc
 public final class SystemdNotifier: Sendable {
     public let path: String?
     private let fd: Int32
-    private let address: sockaddr_un
-    private let length: socklen_t
+    private let address: UnixSocketAddress?
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         path = environment["NOTIFY_SOCKET"].flatMap { $0.isEmpty ? nil : $0 }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        var bytes = Array((path ?? "").utf8)
-        // A leading '@' names an abstract socket: the name starts with a NUL byte.
-        if bytes.first == UInt8(ascii: "@") { bytes[0] = 0 }
-        guard path != nil, bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+        // A leading '@' names an abstract socket (UnixSocketAddress).
+        address = path.flatMap(UnixSocketAddress.init(path:))
+        guard address != nil else {
             fd = -1
-            self.address = address
-            length = 0
             return
         }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (i, b) in bytes.enumerated() { raw[i] = b }
-        }
-        self.address = address
-        length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count)
         fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     }
 
@@ -52,12 +42,9 @@ public final class SystemdNotifier: Sendable {
     /// that a later one repeats (STATUS, READY after each reload, the next WATCHDOG ping).
     @discardableResult
     public func notify(_ message: String) -> Bool {
-        guard fd >= 0 else { return true }
+        guard fd >= 0, let address else { return true }
         let data = Array(message.utf8)
-        var address = self.address
-        let sent = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, data, data.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT), $0, length) }
-        }
+        let sent = address.withSockaddr { sendto(fd, data, data.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT), $0, $1) }
         return sent >= 0
     }
 }

@@ -1,19 +1,7 @@
 import CRampartSystem
 import Glibc
+import RampartSyscall
 import Synchronization
-
-/// A failed system call: what was attempted and the errno, for logs and status lines.
-public struct SystemError: Error, Sendable, Equatable, CustomStringConvertible {
-    public var what: String
-    public var errno: Int32
-
-    public init(_ what: String, errno: Int32 = Glibc.errno) {
-        self.what = what
-        self.errno = errno
-    }
-
-    public var description: String { "\(what): \(String(cString: strerror(errno))) (errno \(errno))" }
-}
 
 /// An eventfd that reaches a thread blocked in poll: `stop()` is how a cancelled service ends its
 /// blocking loop, `poke()` makes the loop look at its descriptors again. No timer, no polling.
@@ -46,11 +34,7 @@ public final class Wakeup: Sendable {
         while true {
             if isStopped { return false }
             var fds = [pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0), pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
-            let n = poll(&fds, 2, -1)
-            if n < 0 {
-                if Glibc.errno == EINTR { continue }
-                throw SystemError("poll")
-            }
+            _ = try Syscall.retrying("poll") { poll(&fds, 2, -1) }
             if fds[1].revents != 0 {
                 var value: UInt64 = 0
                 _ = read(fd, &value, 8)

@@ -1,6 +1,7 @@
 import Foundation
 import CRampartTestKit
 import Glibc
+import RampartSyscall
 
 /// A child process for tests and benchmarks, started with posix_spawn and reaped with waitpid on
 /// its own pid. Foundation's `Process` was the cause of a CI hang: its SIGCHLD monitor missed an
@@ -189,8 +190,8 @@ final class OutputReader {
 
     private func readOnce(_ i: Int) {
         var buffer = [UInt8](repeating: 0, count: 65536)
-        let n = Glibc.read(fds[i], &buffer, buffer.count)
-        if n > 0 { data[i].append(contentsOf: buffer[0..<n]) } else if n == 0 || (errno != EINTR && errno != EAGAIN) { open[i] = false }
+        let (n, code) = Syscall.uninterrupted { Glibc.read(fds[i], &buffer, buffer.count) }
+        if n > 0 { data[i].append(contentsOf: buffer[0..<n]) } else if n == 0 || code != EAGAIN { open[i] = false }
     }
 
     /// What is already buffered, without waiting for writers that may never close.

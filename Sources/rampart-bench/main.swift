@@ -13,6 +13,7 @@ import RampartReport
 import CNetfilter
 import RampartNamespaceKit
 import RampartTestKit
+import RampartSyscall
 
 var runs = 7
 var idleSeconds = 60
@@ -72,7 +73,7 @@ func spawnAndWait(_ arguments: [String]) -> Int32 {
     var pid = pid_t()
     guard posix_spawnp(&pid, arguments[0], &actions, nil, &cArgs, environ) == 0 else { return -1 }
     var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    _ = Syscall.uninterrupted { waitpid(pid, &status, 0) }
     return status
 }
 

@@ -68,7 +68,7 @@ struct Monitor: ParsableCommand {
         var raw = saved
         raw.c_lflag &= ~tcflag_t(ICANON | ECHO)
         tcsetattr(0, TCSANOW, &raw)
-        // A signal interrupts the wait below (EINTR) instead of killing the process mid-screen.
+        // A signal interrupts the wait below instead of killing the process mid-screen.
         for s in [SIGINT, SIGTERM, SIGHUP] { signal(s) { _ in } }
         write("\u{1B}[?1049h\u{1B}[?25l")
         defer {

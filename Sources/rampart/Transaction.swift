@@ -8,6 +8,7 @@ import RampartPolicy
 import RampartReport
 import RampartSystem
 import RampartVici
+import RampartSyscall
 
 func printError(_ message: Any) {
     // FoundationEssentials has no FileHandle; the CLI links only it (no Foundation or ICU at start).
@@ -19,8 +20,7 @@ func readStandardInput() -> Data {
     var out: [UInt8] = []
     var buffer = [UInt8](repeating: 0, count: 65536)
     while true {
-        let n = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
-        if n < 0 && errno == EINTR { continue }
+        let (n, _) = Syscall.uninterrupted { buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) } }
         guard n > 0 else { break }
         out += buffer[0..<n]
     }

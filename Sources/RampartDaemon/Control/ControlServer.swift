@@ -7,6 +7,7 @@ import RampartControl
 import RampartSystem
 import NIOConcurrencyHelpers
 import RampartConfig
+import RampartSyscall
 
 /// The control socket: a Unix stream socket speaking one JSON request line and one JSON reply
 /// line per connection (docs/control-protocol.md). Peer credentials are read at accept: an
@@ -126,14 +127,8 @@ public enum ControlServer {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "cannot create a socket: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (i, b) in path.utf8.prefix(raw.count - 1).enumerated() { raw[i] = b }
-        }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
+        guard let address = UnixSocketAddress(path: path) else { throw Failure(description: "socket path too long: \(path)") }
+        let connected = address.withSockaddr { connect(fd, $0, $1) }
         if connected == 0 { throw Failure(description: "another process listens on \(path): refused to replace its socket") }
         unlink(path)
     }

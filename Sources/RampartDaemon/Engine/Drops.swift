@@ -5,6 +5,7 @@ import RampartCompiler
 import RampartNetlink
 import RampartReport
 import RampartSystem
+import RampartSyscall
 
 /// Drop logging's side effects (the state and its transitions are `DropLogging`): the journal
 /// records, the W3C log file through the background writer, and the kernel's counters.

@@ -7,6 +7,7 @@ import RampartPolicy
 import RampartSystem
 import NIOConcurrencyHelpers
 import RampartConfig
+import RampartSyscall
 
 /// One long-running part of rampartd. `run` goes on until its task is cancelled; returning or
 /// throwing before that is a failure, which the supervisor logs, shows in the status (degraded,
@@ -75,7 +76,7 @@ public enum Supervisor {
 extension Supervisor {
     /// A failure as the status shows it: with its errno when it has one.
     static func describe(_ error: any Error) -> String {
-        if let netlink = error as? NetlinkError, let code = netlink.errno { return "\(netlink.message) (errno \(code))" }
+        if let carrier = error as? any ErrnoCarrying, let code = carrier.errnoCode { return "\(carrier.message) (errno \(code))" }
         return "\(error)"
     }
 }

@@ -1,8 +1,9 @@
 import CNetfilter
 import Glibc
+import RampartSyscall
 
 /// What went wrong talking to the kernel, with enough context to act on.
-public struct NetlinkError: Error, CustomStringConvertible, Sendable, Equatable {
+public struct NetlinkError: ErrnoCarrying, CustomStringConvertible, Sendable, Equatable {
     public var message: String
     /// The errno the kernel or a syscall returned, when there was one.
     public var errno: Int32?
@@ -13,6 +14,7 @@ public struct NetlinkError: Error, CustomStringConvertible, Sendable, Equatable 
     }
 
     public var description: String { message }
+    public var errnoCode: Int32? { errno }
 
     static func system(_ what: String, _ code: Int32 = Glibc.errno) -> NetlinkError {
         NetlinkError("\(what): \(String(cString: strerror(code)))", errno: code)
@@ -70,10 +72,8 @@ public final class NetlinkSocket: NetlinkTransport {
     public func receive(wait: Bool) throws(NetlinkError) -> [UInt8]? {
         var buffer = [UInt8](repeating: 0, count: 65536 + 4096)
         while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, wait ? 0 : Int32(MSG_DONTWAIT)) }
+            let (n, code) = Syscall.uninterrupted { buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, wait ? 0 : Int32(MSG_DONTWAIT)) } }
             if n >= 0 { return Array(buffer[0..<n]) }
-            let code = Glibc.errno
-            if code == EINTR { continue }
             if code == EAGAIN || code == EWOULDBLOCK { return nil }
             throw .system("cannot receive from nf_tables", code)
         }

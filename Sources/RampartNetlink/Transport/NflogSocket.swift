@@ -1,6 +1,7 @@
 import CNetfilter
 import Glibc
 import RampartSystem
+import RampartSyscall
 
 /// A socket bound to one NFLOG group of its network namespace: the packets the ruleset's `log group
 /// N` rules hand over. What the kernel could not queue (the receive buffer was full: ENOBUFS) is
@@ -34,11 +35,8 @@ public final class NflogSocket: @unchecked Sendable {
         }
         var buffer = [UInt8](repeating: 0, count: 8192)
         while true {
-            let n = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
-            if n < 0 {
-                if Glibc.errno == EINTR { continue }
-                throw .system(what, Glibc.errno)
-            }
+            let (n, code) = Syscall.uninterrupted { buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) } }
+            if n < 0 { throw .system(what, code) }
             for reply in NetlinkMessages(bytes: Array(buffer[0..<n])) where reply.type == UInt16(NLMSG_ERROR) {
                 guard let error = ErrorReply(reply) else { throw NetlinkError("\(what): a truncated reply") }
                 if error.error != 0 { throw .system(what, error.error) }

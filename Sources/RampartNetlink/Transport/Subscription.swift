@@ -1,6 +1,7 @@
 import CNetfilter
 import Glibc
 import RampartSystem
+import RampartSyscall
 
 /// The receive loop of a netlink multicast subscription (nftables or route notifications): waits
 /// in poll on the socket and `wakeup`, hands each datagram to `datagram`, reports a receive-buffer
@@ -19,10 +20,9 @@ func receiveNotifications(fd: Int32, bufferSize: Int, until wakeup: Wakeup, what
         }
         receiving(true)
         defer { receiving(false) }
-        let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+        let (n, code) = Syscall.uninterrupted { buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) } }
         if n < 0 {
-            let code = Glibc.errno
-            if code == EINTR || code == EAGAIN { continue }
+            if code == EAGAIN { continue }
             if code == ENOBUFS {
                 overrun()
                 continue

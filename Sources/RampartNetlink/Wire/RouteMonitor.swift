@@ -2,6 +2,7 @@ import CNetfilter
 import Glibc
 import RampartPolicy
 import RampartSystem
+import RampartSyscall
 
 /// Default gateways from rtnetlink: an initial dump of the main table, then the route multicast
 /// groups. Blocks in poll on the thread of the service that runs it; no polling.
@@ -55,11 +56,8 @@ public final class RouteMonitor: @unchecked Sendable {
         var gateways: [DefaultGateway] = []
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n < 0 {
-                if Glibc.errno == EINTR { continue }
-                throw .system("cannot read the routing table")
-            }
+            let (n, code) = Syscall.uninterrupted { buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) } }
+            if n < 0 { throw .system("cannot read the routing table", code) }
             for message in NetlinkMessages(bytes: Array(buffer[0..<n])) {
                 if message.type == UInt16(NLMSG_DONE) { return gateways }
                 if message.type == UInt16(NLMSG_ERROR) { throw NetlinkError("the kernel refused the route dump") }
