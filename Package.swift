@@ -45,7 +45,7 @@ let package = Package(
         // The one door to the kernel: netlink transport, linearizer, apply, set updates, read-back.
         .target(name: "RampartNetlink", dependencies: ["CNetfilter", "RampartCompiler", "RampartPolicy", "RampartSystem", "RampartSyscall"], swiftSettings: strict),
         // A transport that records batches and answers as nf_tables does: tests only.
-        .target(name: "RampartNetlinkFake", dependencies: ["RampartNetlink", "CNetfilter"], swiftSettings: strict),
+        .target(name: "RampartNetlinkFake", dependencies: ["RampartNetlink", "RampartSystem", "CNetfilter"], swiftSettings: strict),
         // Every rendering for people and for --json: show, active, counters, status, dynamic.
         .target(name: "RampartReport", dependencies: ["RampartPolicy", "RampartCompiler", "RampartVici"], swiftSettings: strict),
         .target(name: "RampartVici", swiftSettings: strict),

@@ -3,7 +3,9 @@ import Testing
 import RampartCompiler
 @testable import RampartDaemon
 import RampartNetlink
+import RampartNetlinkFake
 import RampartPolicy
+import RampartSystem
 
 /// The engine's drop records: NFLOG packets attributed to their filters (grouped ones through
 /// their set's elements), aggregated per `ipsecloginterval`, losses counted from the sequence.
@@ -122,10 +124,8 @@ import RampartPolicy
     }
 
     @Test func theQueueAccountsForRampartPacketsAndGapsAndKnowsWhenItIsQuiet() throws {
-        var fds: [Int32] = [0, 0]
-        #expect(pipe(&fds) == 0)
-        defer { close(fds[0]); close(fds[1]) }
-        let queue = DropQueue(capacity: 10, descriptor: fds[0])
+        let socket = RecordedNotifications()
+        let queue = DropQueue(capacity: 10, socket: socket)
         func packet(_ n: UInt32, _ prefix: String = "rampart in F1 ") -> NflogPacket { NflogPacket(family: 2, hook: 1, prefix: prefix, payload: [], sequence: n) }
         let idle = try #require(queue.quiet())
         _ = queue.push([packet(1), packet(4), packet(5, "someone else ")])
@@ -134,10 +134,9 @@ import RampartPolicy
         queue.receiving(true)
         #expect(queue.quiet() == nil, "a datagram received and not yet pushed")
         queue.receiving(false)
-        #expect(write(fds[1], "x", 1) == 1)
+        socket.feed([.datagram([1])])
         #expect(queue.quiet() == nil, "something waits in the socket")
-        var byte: UInt8 = 0
-        #expect(read(fds[0], &byte, 1) == 1)
+        #expect(try socket.next(until: Wakeup(), receiving: { _ in }) == .datagram([1]))
         _ = queue.overrun()
         #expect(queue.quiet() == idle + 2)
     }

@@ -53,6 +53,14 @@ final class EngineFixture: Sendable {
     }
     let clockOffset = ClockOffset()
 
+    /// The default routes the engine reads (a test changes them, then says so through the routes service).
+    final class RoutingTable: Sendable {
+        let gateways: Mutex<[DefaultGateway]>
+        init(_ gateways: [DefaultGateway]) { self.gateways = Mutex(gateways) }
+        func set(_ list: [DefaultGateway]) { gateways.withLock { $0 = list } }
+    }
+    let routingTable: RoutingTable
+
     init(policy: String? = EngineFixture.webServer, dns: [String] = ["192.0.2.53"], gateways: [DefaultGateway] = [DefaultGateway(address: IPAddress("192.0.2.1")!)],
          resolve: @escaping @Sendable (String) -> Result<[IPAddress], HostLookupError> = { _ in .failure(HostLookupError(message: "no DNS in tests")) },
          configure: (inout DaemonConfig) -> Void = { _ in }) throws {
@@ -77,9 +85,11 @@ final class EngineFixture: Sendable {
         self.transport = transport
         let box = notifications
         let offset = clockOffset
+        let table = RoutingTable(gateways)
+        routingTable = table
         let environment = EngineEnvironment(
             notify: { message in box.record((transport.transactions.count, message)) },
-            gateways: { .success(gateways) },
+            gateways: { .success(table.gateways.withLock { $0 }) },
             resolve: resolve,
             readConfig: { _ in nil },
             releaseStartupMemory: {},

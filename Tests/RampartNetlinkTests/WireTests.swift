@@ -1,6 +1,7 @@
 import CNetfilter
 import Testing
 @testable import RampartNetlink
+import RampartNetlinkFake
 import RampartPolicy
 import RampartTestKit
 
@@ -9,18 +10,6 @@ import RampartTestKit
 /// and every corrupted length of a real message is walked without a crash or a read past the end.
 @Suite struct WireTests {
     static let nfgen: [UInt8] = [UInt8(NFPROTO_INET), 0, 0, 0]
-
-    static func nftMessage(_ type: nf_tables_msg_types, table: String, portID: UInt32 = 0, sequence: UInt32 = 1, extra: [UInt8] = []) -> [UInt8] {
-        Wire.message(type: UInt16(NFNL_SUBSYS_NFTABLES << 8) | UInt16(type.rawValue), flags: 0, sequence: sequence, portID: portID,
-                     nfgen + Wire.attribute(1, Array(table.utf8) + [0]) + extra)
-    }
-
-    static func newgen(process: String, pid: UInt32) -> [UInt8] {
-        Wire.message(type: UInt16(NFNL_SUBSYS_NFTABLES << 8) | UInt16(NFT_MSG_NEWGEN.rawValue), flags: 0, sequence: 0,
-                     nfgen + Wire.attribute(UInt16(NFTA_GEN_ID.rawValue), Wire.le32(7))
-                        + Wire.attribute(UInt16(NFTA_GEN_PROC_PID.rawValue), Wire.le32(pid.bigEndian))
-                        + Wire.attribute(UInt16(NFTA_GEN_PROC_NAME.rawValue), Array(process.utf8) + [0]))
-    }
 
     @Test func messagesAndAttributesRoundTrip() {
         let nested = Wire.attribute(4, nested: true, Wire.attribute(1, [1, 2, 3]) + Wire.attribute(2, Wire.le32(0xdeadbeef)))
@@ -72,29 +61,17 @@ import RampartTestKit
 
     @Test func monitorParserReportsForeignTransactionsOnce() {
         var parser = NftablesMonitor.Parser(table: "rampart")
-        let foreign = Self.nftMessage(NFT_MSG_DELRULE, table: "rampart", portID: 500) + Self.nftMessage(NFT_MSG_DELTABLE, table: "rampart", portID: 500)
-        let other = Self.nftMessage(NFT_MSG_NEWRULE, table: "filter", portID: 500)
-        let own = Self.nftMessage(NFT_MSG_NEWTABLE, table: "rampart", portID: 4242)
+        let foreign = KernelDatagrams.nftables(NFT_MSG_DELRULE, table: "rampart", portID: 500) + KernelDatagrams.nftables(NFT_MSG_DELTABLE, table: "rampart", portID: 500)
+        let other = KernelDatagrams.nftables(NFT_MSG_NEWRULE, table: "filter", portID: 500)
+        let own = KernelDatagrams.nftables(NFT_MSG_NEWTABLE, table: "rampart", portID: 4242)
         #expect(parser.consume(foreign + other + own, own: [4242]).isEmpty, "nothing until the transaction ends")
-        let changes = parser.consume(Self.newgen(process: "nft", pid: 1234), own: [4242])
+        let changes = parser.consume(KernelDatagrams.newgen(process: "nft", pid: 1234), own: [4242])
         #expect(changes == [TableChange(operations: ["delete rule", "delete table"], processName: "nft", processID: 1234, overrun: false)])
-        #expect(parser.consume(own + Self.newgen(process: "rampartd", pid: 1), own: [4242]).isEmpty, "our own changes are not reported")
+        #expect(parser.consume(own + KernelDatagrams.newgen(process: "rampartd", pid: 1), own: [4242]).isEmpty, "our own changes are not reported")
     }
 
     static func route(family: UInt8, destinationLength: UInt8, table: UInt8 = UInt8(RT_TABLE_MAIN.rawValue), gateway: [UInt8]?, multipath: [[UInt8]] = []) -> [UInt8] {
-        // struct rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags (u32)
-        var payload: [UInt8] = [family, destinationLength, 0, 0, table, 3, 0, UInt8(RTN_UNICAST), 0, 0, 0, 0]
-        if let gateway { payload += Wire.attribute(UInt16(RTA_GATEWAY.rawValue), gateway) }
-        if !multipath.isEmpty {
-            var hops: [UInt8] = []
-            for g in multipath {
-                let attribute = Wire.attribute(UInt16(RTA_GATEWAY.rawValue), g)
-                let length = 8 + attribute.count
-                hops += [UInt8(length), 0, 0, 0, 2, 0, 0, 0] + attribute
-            }
-            payload += Wire.attribute(UInt16(RTA_MULTIPATH.rawValue), hops)
-        }
-        return Wire.message(type: UInt16(RTM_NEWROUTE), flags: 0, sequence: 1, payload)
+        KernelDatagrams.route(family: family, destinationLength: destinationLength, table: table, gateway: gateway, multipath: multipath)
     }
 
     @Test func defaultRouteGateways() {
@@ -114,8 +91,8 @@ import RampartTestKit
     /// Every prefix of a real datagram, and every single-byte corruption of it, is walked to the
     /// end without trapping; lengths that do not fit end the walk.
     @Test func truncatedAndCorruptedInputNeverTraps() {
-        let datagram = Self.nftMessage(NFT_MSG_NEWRULE, table: "rampart", portID: 5, extra: Wire.attribute(4, nested: true, Wire.attribute(1, nested: true, Wire.attribute(1, Array("meta\0".utf8)))))
-            + Self.newgen(process: "nft", pid: 1) + Self.route(family: UInt8(AF_INET6), destinationLength: 0, gateway: nil, multipath: [[UInt8](repeating: 1, count: 16)])
+        let datagram = KernelDatagrams.nftables(NFT_MSG_NEWRULE, table: "rampart", portID: 5, extra: Wire.attribute(4, nested: true, Wire.attribute(1, nested: true, Wire.attribute(1, Array("meta\0".utf8)))))
+            + KernelDatagrams.newgen(process: "nft", pid: 1) + Self.route(family: UInt8(AF_INET6), destinationLength: 0, gateway: nil, multipath: [[UInt8](repeating: 1, count: 16)])
         func walk(_ bytes: [UInt8]) -> Int {
             var count = 0
             var parser = NftablesMonitor.Parser(table: "rampart")
@@ -146,16 +123,8 @@ import RampartTestKit
 
 /// The nfnetlink_log messages rampart builds and reads.
 @Suite struct NflogWireTests {
-    /// A packet message as the kernel sends it: nlmsghdr, nfgenmsg, then the attributes.
     static func packetMessage(prefix: String, hook: UInt8, indev: UInt32, payload: [UInt8]) -> [UInt8] {
-        var attributes = Wire.attribute(UInt16(NFULA_PACKET_HDR.rawValue), [0x08, 0x00, hook, 0])
-        attributes += Wire.attribute(UInt16(NFULA_IFINDEX_INDEV.rawValue), withUnsafeBytes(of: indev.bigEndian) { Array($0) })
-        attributes += Wire.attribute(UInt16(NFULA_PREFIX.rawValue), Array(prefix.utf8) + [0])
-        attributes += Wire.attribute(UInt16(NFULA_PAYLOAD.rawValue), payload)
-        let length = 20 + attributes.count
-        var out = withUnsafeBytes(of: UInt32(length).littleEndian) { Array($0) }
-        out += withUnsafeBytes(of: Nflog.packetType.littleEndian) { Array($0) } + [0, 0] + [0, 0, 0, 0] + [0, 0, 0, 0]
-        return out + [2, 0, 0x03, 0xe8] + attributes
+        KernelDatagrams.nflogPacket(prefix: prefix, hook: hook, indev: indev, payload: payload)
     }
 
     @Test func packetsAreRead() {

@@ -122,9 +122,11 @@ enum BlockingThread {
 /// systemd asked for a watchdog or host names need refreshing.
 public enum Services {
     /// nftables notifications: a foreign change to our table is undone.
-    public static func nftablesMonitor(table: String = "rampart") -> DaemonService {
+    /// `subscribe` opens the subscription (tests pass recorded notifications).
+    public static func nftablesMonitor(table: String = "rampart",
+                                       subscribe: @escaping @Sendable () throws -> any NotificationTransport = NetlinkSubscription.nftables) -> DaemonService {
         DaemonService(name: "nftables-monitor") { context in
-            let monitor = try NftablesMonitor(table: table)
+            let monitor = NftablesMonitor(table: table, transport: try subscribe())
             let wakeup = try Wakeup()
             let own = context.engine.portID
             await context.ready()
@@ -137,9 +139,9 @@ public enum Services {
     }
 
     /// rtnetlink route notifications: the GATEWAY type follows the default routes.
-    public static func routes() -> DaemonService {
+    public static func routes(subscribe: @escaping @Sendable () throws -> any NotificationTransport = NetlinkSubscription.routes) -> DaemonService {
         DaemonService(name: "routes") { context in
-            let routes = try RouteMonitor()
+            let routes = RouteMonitor(transport: try subscribe())
             let wakeup = try Wakeup()
             await context.ready()
             // A restart may have missed changes: read the routes again.
@@ -194,12 +196,12 @@ public enum Services {
     }
 
     /// The drops the ruleset logs to NFLOG group `group`, to the engine's per-interval records.
-    public static func dropLog(group: UInt16) -> DaemonService {
+    public static func dropLog(group: UInt16, subscribe: (@Sendable (UInt16) throws -> NflogSocket)? = nil) -> DaemonService {
         DaemonService(name: "drop-log") { context in
-            let socket = try NflogSocket(group: group)
+            let socket = try subscribe?(group) ?? NflogSocket(group: group)
             let wakeup = try Wakeup()
             // 64k packets of 128 bytes: what the engine has not attributed yet stays bounded.
-            let queue = DropQueue(capacity: 1 << 16, descriptor: socket.descriptor)
+            let queue = DropQueue(capacity: 1 << 16, socket: socket.transport)
             await context.engine.attachDropSource(queue)
             await context.ready()
             try await BlockingThread.events(name: "rampartd.nflog", wakeup: wakeup, of: Bool.self) { emit in

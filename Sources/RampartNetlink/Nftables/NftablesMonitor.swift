@@ -29,28 +29,19 @@ public struct TableChange: Sendable, Equatable, CustomStringConvertible {
 /// Listens on NFNLGRP_NFTABLES for changes to one table made by anyone but us (our own
 /// socket's port id), and reports each foreign transaction once. Blocks in poll on the thread of
 /// the service that runs it and wakes only when the kernel has something to say, or to stop.
-public final class NftablesMonitor: @unchecked Sendable {
-    private let socket: OpaquePointer
+public final class NftablesMonitor: Sendable {
+    private let transport: any NotificationTransport
     private let table: String
 
-    public init(table: String) throws(NetlinkError) {
-        guard let s = mnl_socket_open(NETLINK_NETFILTER) else { throw .system("cannot open a netfilter netlink socket") }
-        guard mnl_socket_bind(s, UInt32(1 << (NFNLGRP_NFTABLES.rawValue - 1)), pid_t(MNL_SOCKET_AUTOPID)) == 0 else {
-            let code = Glibc.errno
-            mnl_socket_close(s)
-            throw .system("cannot subscribe to nftables notifications", code)
-        }
-        // Our own commit of 100,000 filters is notified to us too: room for most of it.
-        var size: Int32 = 16 * 1024 * 1024
-        _ = setsockopt(mnl_socket_get_fd(s), SOL_SOCKET, SO_RCVBUFFORCE, &size, socklen_t(MemoryLayout<Int32>.size))
-        socket = s
-        self.table = table
+    public convenience init(table: String) throws(NetlinkError) {
+        self.init(table: table, transport: try NetlinkSubscription.nftables())
     }
 
-    deinit { mnl_socket_close(socket) }
-
-    /// The socket's descriptor.
-    var descriptor: Int32 { mnl_socket_get_fd(socket) }
+    /// Notifications from `transport`: the real subscription, or a test's recorded datagrams.
+    public init(table: String, transport: any NotificationTransport) {
+        self.transport = transport
+        self.table = table
+    }
 
     /// Calls `changed` for every foreign transaction that touched the table, until `wakeup` is
     /// stopped (returns) or the socket fails (throws, with the errno). `ownPortIDs` tells which
@@ -58,7 +49,7 @@ public final class NftablesMonitor: @unchecked Sendable {
     public func run(until wakeup: Wakeup, ownPortIDs: @escaping @Sendable () -> Set<UInt32>,
                     changed: @escaping @Sendable (TableChange) -> Void) throws(NetlinkError) {
         var parser = Parser(table: table)
-        try receiveNotifications(fd: descriptor, bufferSize: 256 * 1024, until: wakeup, what: "nftables notifications", overrun: {
+        try receiveNotifications(from: transport, until: wakeup, overrun: {
             parser.pending = []
             changed(TableChange(operations: [], processName: nil, processID: nil, overrun: true))
         }, datagram: { bytes in

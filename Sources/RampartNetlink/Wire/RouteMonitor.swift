@@ -6,30 +6,23 @@ import RampartSyscall
 
 /// Default gateways from rtnetlink: an initial dump of the main table, then the route multicast
 /// groups. Blocks in poll on the thread of the service that runs it; no polling.
-public final class RouteMonitor: @unchecked Sendable {
-    private let socket: OpaquePointer
+public final class RouteMonitor: Sendable {
+    private let transport: any NotificationTransport
 
-    public init() throws(NetlinkError) {
-        guard let s = mnl_socket_open(NETLINK_ROUTE) else { throw .system("cannot open a route netlink socket") }
-        let groups = UInt32(RTMGRP_IPV4_ROUTE) | UInt32(RTMGRP_IPV6_ROUTE)
-        guard mnl_socket_bind(s, groups, pid_t(MNL_SOCKET_AUTOPID)) == 0 else {
-            let code = Glibc.errno
-            mnl_socket_close(s)
-            throw .system("cannot subscribe to route changes", code)
-        }
-        socket = s
+    public convenience init() throws(NetlinkError) {
+        self.init(transport: try NetlinkSubscription.routes())
     }
 
-    deinit { mnl_socket_close(socket) }
-
-    /// The socket's descriptor.
-    var descriptor: Int32 { mnl_socket_get_fd(socket) }
+    /// Route notifications from `transport`: the real subscription, or a test's recorded datagrams.
+    public init(transport: any NotificationTransport) {
+        self.transport = transport
+    }
 
     /// Calls `changed` after every route change notification (the caller re-reads the gateways),
     /// until `wakeup` is stopped (returns) or the socket fails (throws, with the errno).
     public func run(until wakeup: Wakeup, changed: @escaping @Sendable () -> Void) throws(NetlinkError) {
         // Lost notifications: re-read the routes, which is what any notification means.
-        try receiveNotifications(fd: descriptor, bufferSize: 64 * 1024, until: wakeup, what: "route notifications", overrun: changed) { bytes in
+        try receiveNotifications(from: transport, until: wakeup, overrun: changed) { bytes in
             let relevant = NetlinkMessages(bytes: bytes).contains { $0.type == UInt16(RTM_NEWROUTE) || $0.type == UInt16(RTM_DELROUTE) }
             if relevant { changed() }
         }

@@ -25,13 +25,13 @@ final class DropQueue: Sendable {
     }
 
     let capacity: Int
-    /// The NFLOG socket, to look (never read) whether anything waits in it; -1: none.
-    let descriptor: Int32
+    /// The NFLOG subscription, to look (never read) whether anything waits in it.
+    let socket: (any NotificationTransport)?
     private let state = NIOLockedValueBox(State())
 
-    init(capacity: Int, descriptor: Int32 = -1) {
+    init(capacity: Int, socket: (any NotificationTransport)? = nil) {
         self.capacity = capacity
-        self.descriptor = descriptor
+        self.socket = socket
     }
 
     /// One datagram's packets; true when the queue was empty, so the consumer must be woken.
@@ -92,10 +92,7 @@ final class DropQueue: Sendable {
     func quiet() -> Int? {
         state.withLockedValue { s in
             guard !s.receiving else { return nil }
-            if descriptor >= 0 {
-                var fd = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-                guard poll(&fd, 1, 0) == 0 else { return nil }
-            }
+            if socket?.isReadable == true { return nil }
             return s.events
         }
     }
