@@ -184,43 +184,80 @@ enum Grouping {
     /// forward across the rules in between only when it is disjoint from every one of them (two
     /// first-match rules that no packet matches both commute; any other order is kept).
     static func group(_ chainRules: [RuleSpec], chain: String, sets: inout [FilterSet]) -> [RuleSpec] {
-        // A logged drop is two rules of one filter (log, then counter + drop, the same
-        // matches): it is grouped as one unit, and a grouped run of them keeps the pair, the log
-        // rule's prefix naming the set (the logger finds the element, so the filter, from the packet).
-        var rules: [RuleSpec] = []
-        var logRule: [Int: RuleSpec] = [:]
-        rules.reserveCapacity(chainRules.count)
-        var j = 0
-        while j < chainRules.count {
-            if j + 1 < chainRules.count, isLog(chainRules[j]), chainRules[j + 1].statements == [.counter, .drop],
-               chainRules[j].id == chainRules[j + 1].id, chainRules[j].matches == chainRules[j + 1].matches {
-                logRule[rules.count] = chainRules[j]
-                rules.append(chainRules[j + 1])
-                j += 2
-            } else {
-                rules.append(chainRules[j])
-                j += 1
+        var pass = Pass(chainRules, chain: chain)
+        pass.run(&sets)
+        return pass.out
+    }
+
+    /// One chain's grouping: its units (a rule, or a logged drop's pair), which are taken, and
+    /// what has been emitted.
+    struct Pass {
+        let chain: String
+        /// A logged drop is two rules of one filter (log, then counter + drop, the same matches):
+        /// it is grouped as one unit, and a grouped run of them keeps the pair, the log rule's
+        /// prefix naming the set (the logger finds the element, so the filter, from the packet).
+        private(set) var rules: [RuleSpec] = []
+        private var logRule: [Int: RuleSpec] = [:]
+        private var keys: [Keyed?] = []
+        private var requirements: [Requirement] = []
+        private var taken: [Bool] = []
+        private(set) var out: [RuleSpec] = []
+        private var count = 0
+
+        init(_ chainRules: [RuleSpec], chain: String) {
+            self.chain = chain
+            rules.reserveCapacity(chainRules.count)
+            out.reserveCapacity(chainRules.count)
+            var j = 0
+            while j < chainRules.count {
+                if j + 1 < chainRules.count, isLog(chainRules[j]), chainRules[j + 1].statements == [.counter, .drop],
+                   chainRules[j].id == chainRules[j + 1].id, chainRules[j].matches == chainRules[j + 1].matches {
+                    logRule[rules.count] = chainRules[j]
+                    rules.append(chainRules[j + 1])
+                    j += 2
+                } else {
+                    rules.append(chainRules[j])
+                    j += 1
+                }
             }
+            // A filter with more than one rule here (negotiate's pair, both families) keeps them.
+            var rulesPerFilter: [String: Int] = [:]
+            for rule in rules { rulesPerFilter[rule.id, default: 0] += 1 }
+            keys = rules.map { rulesPerFilter[$0.id] == 1 ? keyed($0) : nil }
+            requirements = rules.map(Requirement.init)
+            taken = [Bool](repeating: false, count: rules.count)
         }
-        var out: [RuleSpec] = []
-        out.reserveCapacity(chainRules.count)
-        func emit(_ unit: Int) {
+
+        private mutating func emit(_ unit: Int) {
             if let log = logRule[unit] { out.append(log) }
             out.append(rules[unit])
         }
-        var taken = [Bool](repeating: false, count: rules.count)
-        var count = 0
-        // A filter with more than one rule here (negotiate's pair, both families) keeps them.
-        var rulesPerFilter: [String: Int] = [:]
-        for rule in rules { rulesPerFilter[rule.id, default: 0] += 1 }
-        let keys = rules.map { rulesPerFilter[$0.id] == 1 ? keyed($0) : nil }
-        let requirements = rules.map(Requirement.init)
-        for i in rules.indices where !taken[i] {
-            taken[i] = true
-            guard let first = keys[i] else {
-                emit(i)
-                continue
+
+        mutating func run(_ sets: inout [FilterSet]) {
+            for i in rules.indices where !taken[i] {
+                taken[i] = true
+                guard let first = keys[i] else {
+                    emit(i)
+                    continue
+                }
+                let members = gather(from: i, first: first)
+                if members.count < minimumRun {
+                    // Alone: it stays where it was, and what it passed over is considered again.
+                    for m in members.dropFirst() { taken[m] = false }
+                    emit(i)
+                    continue
+                }
+                let kept = deciding(members.map { m in
+                    let key = keys[m]!
+                    return Member(rule: m, address: key.address?.value, length: key.address?.length, port: key.port?.value, id: rules[m].id)
+                })
+                emitGroups(kept, first: first, template: i, sets: &sets)
             }
+        }
+
+        /// The run that unit `i` starts: the units of its shape that follow it, each moved forward
+        /// across the rules in between only when it is disjoint from every one of them.
+        private mutating func gather(from i: Int, first: Keyed) -> [Int] {
             let logged = logRule[i] != nil
             var members = [i]
             var barriers: [Int] = []
@@ -239,17 +276,11 @@ enum Grouping {
                 }
                 k += 1
             }
-            if members.count < minimumRun {
-                // Alone: it stays where it was, and what it passed over is considered again.
-                for m in members.dropFirst() { taken[m] = false }
-                emit(i)
-                continue
-            }
-            let kept = deciding(members.map { m in
-                let key = keys[m]!
-                return Member(rule: m, address: key.address?.value, length: key.address?.length, port: key.port?.value, id: rules[m].id)
-            })
-            // One rule per prefix length, the longest first.
+            return members
+        }
+
+        /// One rule per prefix length, the longest first; a length with one member stays a rule.
+        private mutating func emitGroups(_ kept: [Member], first: Keyed, template i: Int, sets: inout [FilterSet]) {
             var byLength: [Int: [Member]] = [:]
             for m in kept { byLength[m.length ?? 0, default: []].append(m) }
             for length in byLength.keys.sorted(by: >) {
@@ -259,26 +290,27 @@ enum Grouping {
                     continue
                 }
                 count += 1
-                let (set, rule) = self.rule(over: part, first: first, template: rules[i], chain: chain, number: count)
+                let (set, rule) = Grouping.rule(over: part, first: first, template: rules[i], chain: chain, number: count)
                 sets.append(set)
-                if let log = logRule[i] {
-                    // log prefix "rampart in input_f3_v4 " group G, over the same key
-                    var grouped = log
-                    grouped.matches = rule.matches
-                    grouped.id = rule.id
-                    grouped.origin = rule.origin
-                    grouped.statements = log.statements.map { statement in
-                        guard case .log(let prefix, let group) = statement else { return statement }
-                        // "rampart in F12 " → "rampart in input_f3_v4 "
-                        let named = prefix.hasSuffix(" \(log.id) ") ? String(prefix.dropLast(log.id.count + 1)) + rule.id + " " : prefix
-                        return .log(prefix: named, group: group)
-                    }
-                    out.append(grouped)
-                }
+                if let log = logRule[i] { out.append(Self.logRule(log, over: rule)) }
                 out.append(rule)
             }
         }
-        return out
+
+        /// `log prefix "rampart in input_f3_v4 " group G`, over the grouped rule's key.
+        static func logRule(_ log: RuleSpec, over rule: RuleSpec) -> RuleSpec {
+            var grouped = log
+            grouped.matches = rule.matches
+            grouped.id = rule.id
+            grouped.origin = rule.origin
+            grouped.statements = log.statements.map { statement in
+                guard case .log(let prefix, let group) = statement else { return statement }
+                // "rampart in F12 " → "rampart in input_f3_v4 "
+                let named = prefix.hasSuffix(" \(log.id) ") ? String(prefix.dropLast(log.id.count + 1)) + rule.id + " " : prefix
+                return .log(prefix: named, group: group)
+            }
+            return grouped
+        }
     }
 
     static func isLog(_ rule: RuleSpec) -> Bool {

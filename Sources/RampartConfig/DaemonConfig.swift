@@ -102,91 +102,153 @@ public struct DaemonConfig: Sendable, Equatable {
     public static func parse(_ text: String, file: String) throws(Diagnostic) -> DaemonConfig {
         var config = DaemonConfig()
         for line in ScriptRunner.lines(of: text, file: file) {
-            let raw = line.text
-            let content = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
-            let trimmed = String(content.trimming())
-            if trimmed.isEmpty { continue }
-            let firstColumn = raw.distance(from: raw.startIndex, to: raw.firstIndex { $0 != " " && $0 != "\t" } ?? raw.startIndex)
-            let at = line.location(at: firstColumn)
-            guard let eq = trimmed.firstIndex(of: "=") else { throw .error("expected 'key = value'", at: at) }
-            let key = trimmed[..<eq].trimming().lowercased()
-            let value = String(trimmed[trimmed.index(after: eq)...].trimming())
-            let valueColumn = raw.firstRange(of: value).map { raw.distance(from: raw.startIndex, to: $0.lowerBound) } ?? firstColumn
-            let valueAt = line.location(at: valueColumn)
-            guard !value.isEmpty else { throw .error("'\(key)' has no value", at: valueAt) }
-            // Lease directories: a list separated by blanks or commas.
-            func directories() -> [String] { value.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," }).map(String.init) }
-            func number(_ range: ClosedRange<Int>) throws(Diagnostic) -> Int {
-                guard let n = Int(value), range.contains(n) else {
-                    throw .error("\(key): '\(value)' is not a number from \(range.lowerBound) to \(range.upperBound)", at: valueAt)
-                }
-                return n
-            }
-            switch key {
-            case "store": config.store = value
-            case "socket": config.socket = value
-            case "control_group": config.controlGroup = value
-            case "log_group": config.logGroup = UInt16(try number(0...65535))
-            case "max_request_bytes": config.maxRequestBytes = try number(1024...64 * 1024 * 1024)
-            case "max_request_bytes_root": config.maxRequestBytesRoot = try number(1024...1024 * 1024 * 1024)
-            case "max_reply_bytes": config.maxReplyBytes = try number(65536...1024 * 1024 * 1024)
-            case "max_connections": config.maxConnections = try number(1...4096)
-            case "max_connections_per_user": config.maxConnectionsPerUser = try number(1...4096)
-            case "client_timeout_seconds": config.clientTimeoutSeconds = try number(1...3600)
-            case "resolv_conf": config.resolvConf = value
-            case "resolved_resolv_conf": config.resolvedResolvConf = value
-            case "dhclient_leases": config.dhclientLeases = directories()
-            case "networkd_leases": config.networkdLeases = directories()
-            case "dhcpcd_leases": config.dhcpcdLeases = directories()
-            case "networkmanager_leases": config.networkManagerLeases = directories()
-            case "smb_conf": config.smbConf = value
-            case "dns_refresh_seconds": config.dnsRefreshSeconds = try number(1...86400)
-            case "gateway_from_router_advertisements":
-                guard ["yes", "no"].contains(value.lowercased()) else { throw .error("\(key): '\(value)' is not yes or no", at: valueAt) }
-                config.gatewayFromRouterAdvertisements = value.lowercased() == "yes"
-            case "log_file": config.logFile = value
-            case "log_file_max_bytes": config.logFileMaxBytes = try number(4096...(1 << 40))
-            case "log_interval_seconds": config.logIntervalSeconds = try number(1...86400)
-            case "log_records": config.logRecords = try number(1...100_000)
-            case "metrics_textfile": config.metricsTextfile = value
-            case "metrics_interval_seconds": config.metricsIntervalSeconds = try number(1...3600)
-            case "etcd_endpoints":
-                config.etcdEndpoints = directories()
-                for e in config.etcdEndpoints where !(e.hasPrefix("https://") || e.hasPrefix("http://")) {
-                    throw .error("etcd_endpoints: '\(e)' is not https://HOST:PORT", at: valueAt)
-                }
-            case "etcd_ca": config.etcdCA = value
-            case "etcd_cert": config.etcdCert = value
-            case "etcd_key": config.etcdKey = value
-            case "etcd_user": config.etcdUser = value
-            case "etcd_password_file": config.etcdPasswordFile = value
-            case "etcd_group", "etcd_host":
-                guard FleetNames.valid(value) else {
-                    throw .error("\(key): '\(value)': letters, digits, '-', '_' and '.' only, at most 64", at: valueAt)
-                }
-                if key == "etcd_group" { config.etcdGroup = value } else { config.etcdHost = value }
-            case "etcd_prefix":
-                guard value.hasPrefix("/"), !value.hasSuffix("/") else { throw .error("etcd_prefix: '\(value)' must start with '/' and not end with one", at: valueAt) }
-                config.etcdPrefix = value
-            case "etcd_status_ttl_seconds": config.etcdStatusTTLSeconds = try number(5...3600)
-            case "domain_cache": config.domainCache = value
-            case "ipsec_vici_socket": config.ipsecViciSocket = value
-            case "ipsec_ike_version": config.ipsecIKEVersion = try number(1...2)
-            case "ipsec_childless":
-                guard ["allow", "force", "never"].contains(value) else { throw .error("ipsec_childless: '\(value)' is not allow, force or never", at: valueAt) }
-                config.ipsecChildless = value
-            case "ipsec_certificate": config.ipsecCertificate = value
-            case "ipsec_private_key": config.ipsecPrivateKey = value
-            case "ipsec_ca_directory": config.ipsecCADirectory = value
-            default:
-                throw .error("unknown key '\(key)'; known keys: \(keys.joined(separator: ", "))", at: at)
-            }
+            guard let setting = try Setting(line) else { continue }
+            if try config.setDaemon(setting) { continue }
+            if try config.setSources(setting) { continue }
+            if try config.setOutputs(setting) { continue }
+            if try config.setFleet(setting) { continue }
+            if try config.setIPsec(setting) { continue }
+            throw .error("unknown key '\(setting.key)'; known keys: \(keys.joined(separator: ", "))", at: setting.at)
         }
         if !config.etcdEndpoints.isEmpty && config.etcdGroup == nil {
             throw .error("etcd_endpoints is set but etcd_group is not: the host must know whose domain policy to follow",
                          at: SourceLocation(file: file, line: 1, column: 1))
         }
         return config
+    }
+
+    /// One `key = value` line, with where each half is for errors.
+    struct Setting {
+        let key: String
+        let value: String
+        let at: SourceLocation
+        let valueAt: SourceLocation
+
+        /// nil for a blank or comment line.
+        init?(_ line: SourceLine) throws(Diagnostic) {
+            let raw = line.text
+            let content = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            let trimmed = String(content.trimming())
+            if trimmed.isEmpty { return nil }
+            let firstColumn = raw.distance(from: raw.startIndex, to: raw.firstIndex { $0 != " " && $0 != "\t" } ?? raw.startIndex)
+            at = line.location(at: firstColumn)
+            guard let eq = trimmed.firstIndex(of: "=") else { throw .error("expected 'key = value'", at: at) }
+            key = trimmed[..<eq].trimming().lowercased()
+            value = String(trimmed[trimmed.index(after: eq)...].trimming())
+            let valueColumn = raw.firstRange(of: value).map { raw.distance(from: raw.startIndex, to: $0.lowerBound) } ?? firstColumn
+            valueAt = line.location(at: valueColumn)
+            guard !value.isEmpty else { throw .error("'\(key)' has no value", at: valueAt) }
+        }
+
+        /// Lease directories and endpoints: a list separated by blanks or commas.
+        var list: [String] { value.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," }).map(String.init) }
+
+        func number(_ range: ClosedRange<Int>) throws(Diagnostic) -> Int {
+            guard let n = Int(value), range.contains(n) else {
+                throw .error("\(key): '\(value)' is not a number from \(range.lowerBound) to \(range.upperBound)", at: valueAt)
+            }
+            return n
+        }
+
+        func oneOf(_ allowed: [String], _ words: String) throws(Diagnostic) -> String {
+            guard allowed.contains(value) else { throw .error("\(key): '\(value)' is not \(words)", at: valueAt) }
+            return value
+        }
+    }
+
+    /// The daemon's own files, socket and limits; false when `s` is not one of those keys.
+    mutating func setDaemon(_ s: Setting) throws(Diagnostic) -> Bool {
+        switch s.key {
+        case "store": store = s.value
+        case "socket": socket = s.value
+        case "control_group": controlGroup = s.value
+        case "log_group": logGroup = UInt16(try s.number(0...65535))
+        case "max_request_bytes": maxRequestBytes = try s.number(1024...64 * 1024 * 1024)
+        case "max_request_bytes_root": maxRequestBytesRoot = try s.number(1024...1024 * 1024 * 1024)
+        case "max_reply_bytes": maxReplyBytes = try s.number(65536...1024 * 1024 * 1024)
+        case "max_connections": maxConnections = try s.number(1...4096)
+        case "max_connections_per_user": maxConnectionsPerUser = try s.number(1...4096)
+        case "client_timeout_seconds": clientTimeoutSeconds = try s.number(1...3600)
+        default: return false
+        }
+        return true
+    }
+
+    /// Where the server types' addresses come from.
+    mutating func setSources(_ s: Setting) throws(Diagnostic) -> Bool {
+        switch s.key {
+        case "resolv_conf": resolvConf = s.value
+        case "resolved_resolv_conf": resolvedResolvConf = s.value
+        case "dhclient_leases": dhclientLeases = s.list
+        case "networkd_leases": networkdLeases = s.list
+        case "dhcpcd_leases": dhcpcdLeases = s.list
+        case "networkmanager_leases": networkManagerLeases = s.list
+        case "smb_conf": smbConf = s.value
+        case "dns_refresh_seconds": dnsRefreshSeconds = try s.number(1...86400)
+        case "gateway_from_router_advertisements":
+            guard ["yes", "no"].contains(s.value.lowercased()) else { throw .error("\(s.key): '\(s.value)' is not yes or no", at: s.valueAt) }
+            gatewayFromRouterAdvertisements = s.value.lowercased() == "yes"
+        default: return false
+        }
+        return true
+    }
+
+    /// The drop log and the metrics textfile.
+    mutating func setOutputs(_ s: Setting) throws(Diagnostic) -> Bool {
+        switch s.key {
+        case "log_file": logFile = s.value
+        case "log_file_max_bytes": logFileMaxBytes = try s.number(4096...(1 << 40))
+        case "log_interval_seconds": logIntervalSeconds = try s.number(1...86400)
+        case "log_records": logRecords = try s.number(1...100_000)
+        case "metrics_textfile": metricsTextfile = s.value
+        case "metrics_interval_seconds": metricsIntervalSeconds = try s.number(1...3600)
+        default: return false
+        }
+        return true
+    }
+
+    /// The domain policy from etcd (docs/fleet.md).
+    mutating func setFleet(_ s: Setting) throws(Diagnostic) -> Bool {
+        switch s.key {
+        case "etcd_endpoints":
+            etcdEndpoints = s.list
+            for e in etcdEndpoints where !(e.hasPrefix("https://") || e.hasPrefix("http://")) {
+                throw .error("etcd_endpoints: '\(e)' is not https://HOST:PORT", at: s.valueAt)
+            }
+        case "etcd_ca": etcdCA = s.value
+        case "etcd_cert": etcdCert = s.value
+        case "etcd_key": etcdKey = s.value
+        case "etcd_user": etcdUser = s.value
+        case "etcd_password_file": etcdPasswordFile = s.value
+        case "etcd_group", "etcd_host":
+            guard FleetNames.valid(s.value) else {
+                throw .error("\(s.key): '\(s.value)': letters, digits, '-', '_' and '.' only, at most 64", at: s.valueAt)
+            }
+            if s.key == "etcd_group" { etcdGroup = s.value } else { etcdHost = s.value }
+        case "etcd_prefix":
+            guard s.value.hasPrefix("/"), !s.value.hasSuffix("/") else {
+                throw .error("etcd_prefix: '\(s.value)' must start with '/' and not end with one", at: s.valueAt)
+            }
+            etcdPrefix = s.value
+        case "etcd_status_ttl_seconds": etcdStatusTTLSeconds = try s.number(5...3600)
+        case "domain_cache": domainCache = s.value
+        default: return false
+        }
+        return true
+    }
+
+    /// charon and the credentials of negotiate filters (docs/ipsec.md).
+    mutating func setIPsec(_ s: Setting) throws(Diagnostic) -> Bool {
+        switch s.key {
+        case "ipsec_vici_socket": ipsecViciSocket = s.value
+        case "ipsec_ike_version": ipsecIKEVersion = try s.number(1...2)
+        case "ipsec_childless": ipsecChildless = try s.oneOf(["allow", "force", "never"], "allow, force or never")
+        case "ipsec_certificate": ipsecCertificate = s.value
+        case "ipsec_private_key": ipsecPrivateKey = s.value
+        case "ipsec_ca_directory": ipsecCADirectory = s.value
+        default: return false
+        }
+        return true
     }
 }
 

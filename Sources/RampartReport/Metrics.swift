@@ -57,33 +57,53 @@ public struct MetricsSnapshot: Sendable {
         case prometheus, openMetrics
     }
 
-    public func render(_ format: Format) -> String {
+    /// The Prometheus (or OpenMetrics) text being written: families and their samples.
+    struct Writer {
+        let format: Format
         var out = ""
-        func family(_ name: String, _ type: String, _ help: String, unit: String? = nil) {
+
+        mutating func family(_ name: String, _ type: String, _ help: String, unit: String? = nil) {
             // OpenMetrics names a counter family without its _total suffix.
             let familyName = format == .openMetrics && type == "counter" ? String(name.dropLast(6)) : name
             out += "# HELP \(familyName) \(help)\n# TYPE \(familyName) \(type)\n"
             if format == .openMetrics, let unit { out += "# UNIT \(familyName) \(unit)\n" }
         }
-        func sample(_ name: String, _ labels: [(String, String)] = [], _ value: String) {
-            let rendered = labels.isEmpty ? "" : "{" + labels.map { "\($0.0)=\"\(Self.escape($0.1))\"" }.joined(separator: ",") + "}"
+
+        mutating func sample(_ name: String, _ labels: [(String, String)] = [], _ value: String) {
+            let rendered = labels.isEmpty ? "" : "{" + labels.map { "\($0.0)=\"\(MetricsSnapshot.escape($0.1))\"" }.joined(separator: ",") + "}"
             out += "\(name)\(rendered) \(value)\n"
         }
-        func number(_ v: Double) -> String { v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(v) }
 
-        family("rampart_healthy", "gauge", "1 when rampartd enforces its policy with no problem, else 0.")
-        sample("rampart_healthy", [], healthy ? "1" : "0")
-        family("rampart_problems", "gauge", "Problems rampartd reports in its status.")
-        sample("rampart_problems", [], String(problems))
-        family("rampart_enforcing", "gauge", "What is in force: the policy, the boot mode, or nothing.")
-        for mode in ["policy", "boot", "nothing"] { sample("rampart_enforcing", [("mode", mode)], enforcing == mode ? "1" : "0") }
-        family("rampart_boot_mode_info", "gauge", "The configured boot mode.")
-        sample("rampart_boot_mode_info", [("mode", bootMode)], "1")
-        family("rampart_start_time_seconds", "gauge", "When rampartd started, seconds since the epoch.", unit: "seconds")
-        sample("rampart_start_time_seconds", [], number(startedAt.rounded()))
-        family("rampart_rules", "gauge", "Rules in table inet rampart.")
-        sample("rampart_rules", [], String(rules))
+        static func number(_ v: Double) -> String { v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(v) }
+    }
 
+    public func render(_ format: Format) -> String {
+        var w = Writer(format: format)
+        writeState(&w)
+        writeFilterCounters(&w)
+        writeDrops(&w)
+        writeApplies(&w)
+        if format == .openMetrics { w.out += "# EOF\n" }
+        return w.out
+    }
+
+    func writeState(_ w: inout Writer) {
+        w.family("rampart_healthy", "gauge", "1 when rampartd enforces its policy with no problem, else 0.")
+        w.sample("rampart_healthy", [], healthy ? "1" : "0")
+        w.family("rampart_problems", "gauge", "Problems rampartd reports in its status.")
+        w.sample("rampart_problems", [], String(problems))
+        w.family("rampart_enforcing", "gauge", "What is in force: the policy, the boot mode, or nothing.")
+        for mode in ["policy", "boot", "nothing"] { w.sample("rampart_enforcing", [("mode", mode)], enforcing == mode ? "1" : "0") }
+        w.family("rampart_boot_mode_info", "gauge", "The configured boot mode.")
+        w.sample("rampart_boot_mode_info", [("mode", bootMode)], "1")
+        w.family("rampart_start_time_seconds", "gauge", "When rampartd started, seconds since the epoch.", unit: "seconds")
+        w.sample("rampart_start_time_seconds", [], Writer.number(startedAt.rounded()))
+        w.family("rampart_rules", "gauge", "Rules in table inet rampart.")
+        w.sample("rampart_rules", [], String(rules))
+    }
+
+    /// Per filter, or per policy and rule past `filterSeriesLimit` filters.
+    func writeFilterCounters(_ w: inout Writer) {
         let perFilter = Set(filters.map(\.filter)).count <= Self.filterSeriesLimit
         var grouped: [String: (labels: [(String, String)], packets: UInt64, bytes: UInt64)] = [:]
         var order: [String] = []
@@ -96,42 +116,43 @@ public struct MetricsSnapshot: Sendable {
             grouped[key, default: (labels, 0, 0)].bytes += f.bytes
         }
         let unit = perFilter ? "filter" : "rule"
-        family("rampart_\(unit)_packets_total", "counter", "Packets the \(unit)'s rules matched (reset when the table is replaced).")
-        for k in order { sample("rampart_\(unit)_packets_total", grouped[k]!.labels, String(grouped[k]!.packets)) }
-        family("rampart_\(unit)_bytes_total", "counter", "Bytes the \(unit)'s rules matched (reset when the table is replaced).", unit: "bytes")
-        for k in order { sample("rampart_\(unit)_bytes_total", grouped[k]!.labels, String(grouped[k]!.bytes)) }
+        w.family("rampart_\(unit)_packets_total", "counter", "Packets the \(unit)'s rules matched (reset when the table is replaced).")
+        for k in order { w.sample("rampart_\(unit)_packets_total", grouped[k]!.labels, String(grouped[k]!.packets)) }
+        w.family("rampart_\(unit)_bytes_total", "counter", "Bytes the \(unit)'s rules matched (reset when the table is replaced).", unit: "bytes")
+        for k in order { w.sample("rampart_\(unit)_bytes_total", grouped[k]!.labels, String(grouped[k]!.bytes)) }
+    }
 
-        family("rampart_drops_logged_total", "counter", "Dropped packets logged (ipsecdiagnostics), by direction and what dropped them.")
+    func writeDrops(_ w: inout Writer) {
+        w.family("rampart_drops_logged_total", "counter", "Dropped packets logged (ipsecdiagnostics), by direction and what dropped them.")
         for direction in ["in", "out"] {
             for kind in ["filter", "boot", "invalid"] {
-                sample("rampart_drops_logged_total", [("direction", direction), ("kind", kind)], String(dropsLogged["\(direction) \(kind)"] ?? 0))
+                w.sample("rampart_drops_logged_total", [("direction", direction), ("kind", kind)], String(dropsLogged["\(direction) \(kind)"] ?? 0))
             }
         }
-        family("rampart_log_events_total", "counter", "Logged drops by outcome: in a record, counted only (past the record limit), or lost before rampartd read them.")
-        sample("rampart_log_events_total", [("outcome", "itemised")], String(itemised))
-        sample("rampart_log_events_total", [("outcome", "not_itemised")], String(notItemised))
-        sample("rampart_log_events_total", [("outcome", "lost")], String(lost))
+        w.family("rampart_log_events_total", "counter", "Logged drops by outcome: in a record, counted only (past the record limit), or lost before rampartd read them.")
+        w.sample("rampart_log_events_total", [("outcome", "itemised")], String(itemised))
+        w.sample("rampart_log_events_total", [("outcome", "not_itemised")], String(notItemised))
+        w.sample("rampart_log_events_total", [("outcome", "lost")], String(lost))
+        w.family("rampart_set_elements", "gauge", "Addresses in each dynamic set (server types, host names).")
+        for (name, count) in setElements.sorted(by: { $0.key < $1.key }) { w.sample("rampart_set_elements", [("set", name)], String(count)) }
+        w.family("rampart_filter_set_elements", "gauge", "Elements of the sets grouped filters compile to.")
+        w.sample("rampart_filter_set_elements", [], String(filterSetElements))
+    }
 
-        family("rampart_set_elements", "gauge", "Addresses in each dynamic set (server types, host names).")
-        for (name, count) in setElements.sorted(by: { $0.key < $1.key }) { sample("rampart_set_elements", [("set", name)], String(count)) }
-        family("rampart_filter_set_elements", "gauge", "Elements of the sets grouped filters compile to.")
-        sample("rampart_filter_set_elements", [], String(filterSetElements))
-
-        family("rampart_applies_total", "counter", "Transactions that replaced the table.")
-        sample("rampart_applies_total", [], String(applies))
-        family("rampart_apply_failures_total", "counter", "Transactions the kernel refused (the previous ruleset stayed in force).")
-        sample("rampart_apply_failures_total", [], String(applyFailures))
-        family("rampart_apply_duration_seconds", "summary", "Time to compile and commit a ruleset.", unit: "seconds")
-        sample("rampart_apply_duration_seconds_sum", [], String(applySeconds))
-        sample("rampart_apply_duration_seconds_count", [], String(applies + applyFailures))
+    func writeApplies(_ w: inout Writer) {
+        w.family("rampart_applies_total", "counter", "Transactions that replaced the table.")
+        w.sample("rampart_applies_total", [], String(applies))
+        w.family("rampart_apply_failures_total", "counter", "Transactions the kernel refused (the previous ruleset stayed in force).")
+        w.sample("rampart_apply_failures_total", [], String(applyFailures))
+        w.family("rampart_apply_duration_seconds", "summary", "Time to compile and commit a ruleset.", unit: "seconds")
+        w.sample("rampart_apply_duration_seconds_sum", [], String(applySeconds))
+        w.sample("rampart_apply_duration_seconds_count", [], String(applies + applyFailures))
         if let lastApplyTimestamp {
-            family("rampart_last_apply_timestamp_seconds", "gauge", "When the last transaction ended, seconds since the epoch.", unit: "seconds")
-            sample("rampart_last_apply_timestamp_seconds", [], number(lastApplyTimestamp.rounded()))
+            w.family("rampart_last_apply_timestamp_seconds", "gauge", "When the last transaction ended, seconds since the epoch.", unit: "seconds")
+            w.sample("rampart_last_apply_timestamp_seconds", [], Writer.number(lastApplyTimestamp.rounded()))
         }
-        family("rampart_restores_total", "counter", "Times rampartd put its table back after a foreign change.")
-        sample("rampart_restores_total", [], String(restores))
-        if format == .openMetrics { out += "# EOF\n" }
-        return out
+        w.family("rampart_restores_total", "counter", "Times rampartd put its table back after a foreign change.")
+        w.sample("rampart_restores_total", [], String(restores))
     }
 
     /// Label values: backslash, quote and newline escaped.

@@ -20,7 +20,7 @@ import RampartSystem
     static func running(_ services: [DaemonService], on f: EngineFixture, _ body: () async throws -> Void) async throws {
         let supervisor = Task { await Supervisor.run(services, engine: f.engine, logger: quiet) }
         let names = services.map(\.name)
-        let started = await eventually(10) {
+        let started = await eventually() {
             let states = await f.engine.serviceStates()
             return names.allSatisfy { if case .running = states[$0] { true } else { false } }
         }
@@ -54,7 +54,7 @@ import RampartSystem
             let before = f.transport.transactions.count
             f.routingTable.set([DefaultGateway(address: IPAddress("198.51.100.1")!)])
             routes.feed([.datagram(KernelDatagrams.route(family: UInt8(AF_INET), destinationLength: 0, gateway: [198, 51, 100, 1]))])
-            #expect(await eventually(10) {
+            #expect(await eventually() {
                 await f.engine.addressBook().types.first { $0.type == "GATEWAY" }?.addresses == ["198.51.100.1"]
             })
             let after = Array(f.transport.transactions.dropFirst(before))
@@ -62,7 +62,7 @@ import RampartSystem
             // Lost notifications (ENOBUFS) mean "read the routes again" too.
             f.routingTable.set([DefaultGateway(address: IPAddress("198.51.100.2")!)])
             routes.feed([.overrun])
-            #expect(await eventually(10) {
+            #expect(await eventually() {
                 await f.engine.addressBook().types.first { $0.type == "GATEWAY" }?.addresses == ["198.51.100.2"]
             })
             #expect(f.transport.transactions.count == before + 2)
@@ -81,16 +81,16 @@ import RampartSystem
             f.transport.deleteTableExternally()
             nft.feed([.datagram(KernelDatagrams.nftables(NFT_MSG_DELTABLE, table: "rampart", portID: 500)
                                 + KernelDatagrams.newgen(process: "nft", pid: 1234))])
-            #expect(await eventually(10) { await f.engine.status().restores == 1 })
+            #expect(await eventually() { await f.engine.status().restores == 1 })
             #expect(f.transport.hasTable)
             #expect(nft.taken == 2, "both transactions were read, only the foreign one restored")
             // Notifications lost while nobody committed after us: the table is as we left it.
             nft.feed([.overrun])
-            #expect(await eventually(10) { nft.taken == 3 })
+            #expect(await eventually() { nft.taken == 3 })
             // Lost while someone else committed: restored, as if deleted.
             f.transport.commitExternally()
             nft.feed([.overrun])
-            #expect(await eventually(10) { await f.engine.status().restores == 2 })
+            #expect(await eventually() { await f.engine.status().restores == 2 })
         }
     }
 
@@ -104,8 +104,8 @@ import RampartSystem
             // One datagram of three packets; sequence 3 and 4 never came (the kernel's socket buffer was full).
             let burst = [1, 2, 5].flatMap { KernelDatagrams.nflogPacket(prefix: "rampart invalid ", hook: 1, indev: 1, payload: payload, sequence: $0) }
             nflog.feed([.datagram(burst)])
-            #expect(await eventually(10) { await f.engine.dropIntervalRunning })
-            #expect(await eventually(10) { nflog.taken == 1 })
+            #expect(await eventually() { await f.engine.dropIntervalRunning })
+            #expect(await eventually() { nflog.taken == 1 })
             await f.engine.fireDueTimers(now: .now + .seconds(86_401))
             let summary = try #require(await f.engine.lastDrops())
             #expect(summary.records.map { "\($0.key.kind.rawValue) \($0.key.source) \($0.count)" } == ["invalid 203.0.113.8 3"])
@@ -118,9 +118,9 @@ import RampartSystem
         try await f.start()
         let routes = RecordedNotifications()
         let supervisor = Task { await Supervisor.run([Services.routes(subscribe: { routes })], engine: f.engine, logger: Self.quiet, firstBackoff: .seconds(60)) }
-        #expect(await eventually(10) { if case .running = await f.engine.serviceStates()["routes"] { true } else { false } })
+        #expect(await eventually() { if case .running = await f.engine.serviceStates()["routes"] { true } else { false } })
         routes.fail(NetlinkError("receiving route notifications: No buffer space available", errno: ENOBUFS))
-        #expect(await eventually(10) { await f.engine.serviceStates()["routes"]?.isFailed == true })
+        #expect(await eventually() { await f.engine.serviceStates()["routes"]?.isFailed == true })
         let problems = await f.engine.status().problems
         #expect(problems.contains("service routes stopped: receiving route notifications: No buffer space available (errno 105); restarting in 60.0 seconds"), "\(problems)")
         supervisor.cancel()

@@ -136,10 +136,19 @@ public enum RequestRouter {
 }
 
 extension PolicyEngine {
+    /// What a query reads, taken on the engine: the store and dynamic state (redacted for anyone
+    /// but root), and the store's path.
+    struct Snapshot: Sendable {
+        var store: Store
+        var dynamic: DynamicState
+        var storePath: String
+    }
+
     /// Reads: a snapshot taken on the engine, rendered on the blocking pool.
     func query(_ prepared: PreparedRequest) async -> ControlResponse {
         let redacts = prepared.redactsSecrets
-        let snapshot = (store: redacts ? store.redactingSecrets() : store, dynamic: redacts ? dynamic.redactingSecrets() : dynamic, storePath: config.store)
+        let snapshot = Snapshot(store: redacts ? store.redactingSecrets() : store, dynamic: redacts ? dynamic.redactingSecrets() : dynamic,
+                                storePath: config.store)
         switch prepared.operation {
         case .status:
             let status = status()
@@ -147,82 +156,92 @@ extension PolicyEngine {
         case .dynamic:
             let book = addressBook()
             return await offEngine { ControlResponse(ok: true, text: book.text, json: book.json.rendered()) }
-        case .active:
-            // The IP Security Monitor's "Store" and "GPO": which domain policy decides, since when.
-            let domainHeader = domainLine().map { "Domain policy: \($0)\n\n" } ?? ""
-            let now = wallNow
-            let page: ListingPage
-            switch ListingPage.parse(prepared.request.args ?? []) {
-            case .success(let p): page = p.capped(member: redacts)
-            case .failure(let message): return .failure(.badRequest, "show active: \(message)")
-            }
-            return await offEngine {
-                let filters = Ordering.display(EffectiveFilters.collect(snapshot.store, dynamic: snapshot.dynamic, at: now))
-                let range = page.range(total: filters.count)
-                let rows = filters[range]
-                var response = ControlResponse(ok: true, text: domainHeader + ActiveListing.text(rows, firstRank: range.lowerBound + 1),
-                                               json: ActiveListing.json(rows, firstRank: range.lowerBound + 1).rendered())
-                if let note = ListingPage.note(range, total: filters.count, command: "rampart show active") { response.diagnostics.append(note) }
-                return response
-            }
+        case .active: return await activeFilters(prepared, snapshot)
         case .dump:
             return await offEngine { ControlResponse(ok: true, text: ScriptWriter.dump(snapshot.store)) }
         case .explain:
             // What the engine enforces now: its store, dynamic rules and addresses, this namespace's `me`.
-            let addresses = self.addresses
-            let words = prepared.request.args ?? []
-            let now = wallNow
+            let (addresses, words, now) = (self.addresses, prepared.request.args ?? [], wallNow)
             let most = redacts ? ListingPage.memberRows : nil
             return await offEngine { Explain.response(words, store: snapshot.store, dynamic: snapshot.dynamic, addresses: addresses, at: now, maxConsidered: most) }
-        case .counters:
-            let counters: [RuleCounter]
-            do {
-                counters = try readingTable { try client.ruleCounters() + client.elementCounters() }
-            } catch {
-                return .failure(.kernel, "cannot read the counters: \(error)")
-            }
-            return await offEngine {
-                let origins = CounterListing.origins(snapshot.store, dynamic: snapshot.dynamic)
-                return ControlResponse(ok: true, text: CounterListing.text(counters, origins: origins), json: CounterListing.json(counters, origins: origins).rendered())
-            }
+        case .counters: return await counters(snapshot)
         case .metrics:
-            let snapshot: MetricsSnapshot
+            let metrics: MetricsSnapshot
             do {
-                snapshot = try readingTable { try metrics() }
+                metrics = try readingTable { try self.metrics() }
             } catch {
                 return .failure(.kernel, "cannot read the counters: \(error)")
             }
             let format: MetricsSnapshot.Format = prepared.request.args == ["openmetrics"] ? .openMetrics : .prometheus
-            return await offEngine { ControlResponse(ok: true, text: snapshot.render(format)) }
+            return await offEngine { ControlResponse(ok: true, text: metrics.render(format)) }
         case .monitor:
             return await sharedMonitorFrame()
         case .netsh, .exec, .import:
-            // A query or a dry run: the store as on disk (what a change would start from), on a copy.
-            let readFile: @Sendable (String) throws -> String = prepared.mayReadFiles ? daemonReadFile : noFiles
-            let gather = ipsecGatherer()
-            return await offEngine {
-                let onDisk: Store
-                do {
-                    let loaded = try StoreFile(path: snapshot.storePath).load()
-                    onDisk = redacts ? loaded.redactingSecrets() : loaded
-                } catch {
-                    return .failure(.store, "\(error); fix or remove the store, then 'systemctl reload rampartd'")
-                }
-                let plan: TransactionPlan
-                switch Self.plan(prepared, on: onDisk, dynamic: snapshot.dynamic, readFile: readFile) {
-                case .success(let p): plan = p
-                case .failure(let failed): return failed.response
-                }
-                var response = Self.outputs(plan.result, ipsec: gather)
-                if prepared.request.dryRun == true {
-                    response.text += plan.dryRunSummary + "; nothing was written or applied\n"
-                } else {
-                    response.files = Self.files(plan.result)
-                }
-                return Self.withSkipped(prepared, response)
-            }
+            return await dryRun(prepared, snapshot)
         case .reload, .confirm:
             return .failure(.badRequest, "'\(prepared.operation.rawValue)' is not a query")
+        }
+    }
+
+    /// `show active`, a page at a time for group members. The IP Security Monitor's "Store" and
+    /// "GPO": which domain policy decides, since when.
+    func activeFilters(_ prepared: PreparedRequest, _ snapshot: Snapshot) async -> ControlResponse {
+        let domainHeader = domainLine().map { "Domain policy: \($0)\n\n" } ?? ""
+        let now = wallNow
+        let page: ListingPage
+        switch ListingPage.parse(prepared.request.args ?? []) {
+        case .success(let p): page = p.capped(member: prepared.redactsSecrets)
+        case .failure(let message): return .failure(.badRequest, "show active: \(message)")
+        }
+        return await offEngine {
+            let filters = Ordering.display(EffectiveFilters.collect(snapshot.store, dynamic: snapshot.dynamic, at: now))
+            let range = page.range(total: filters.count)
+            let rows = filters[range]
+            var response = ControlResponse(ok: true, text: domainHeader + ActiveListing.text(rows, firstRank: range.lowerBound + 1),
+                                           json: ActiveListing.json(rows, firstRank: range.lowerBound + 1).rendered())
+            if let note = ListingPage.note(range, total: filters.count, command: "rampart show active") { response.diagnostics.append(note) }
+            return response
+        }
+    }
+
+    func counters(_ snapshot: Snapshot) async -> ControlResponse {
+        let counters: [RuleCounter]
+        do {
+            counters = try readingTable { try client.ruleCounters() + client.elementCounters() }
+        } catch {
+            return .failure(.kernel, "cannot read the counters: \(error)")
+        }
+        return await offEngine {
+            let origins = CounterListing.origins(snapshot.store, dynamic: snapshot.dynamic)
+            return ControlResponse(ok: true, text: CounterListing.text(counters, origins: origins), json: CounterListing.json(counters, origins: origins).rendered())
+        }
+    }
+
+    /// A query or a dry run: the store as on disk (what a change would start from), on a copy.
+    func dryRun(_ prepared: PreparedRequest, _ snapshot: Snapshot) async -> ControlResponse {
+        let readFile: @Sendable (String) throws -> String = prepared.mayReadFiles ? daemonReadFile : noFiles
+        let gather = ipsecGatherer()
+        let redacts = prepared.redactsSecrets
+        return await offEngine {
+            let onDisk: Store
+            do {
+                let loaded = try StoreFile(path: snapshot.storePath).load()
+                onDisk = redacts ? loaded.redactingSecrets() : loaded
+            } catch {
+                return .failure(.store, "\(error); fix or remove the store, then 'systemctl reload rampartd'")
+            }
+            let plan: TransactionPlan
+            switch Self.plan(prepared, on: onDisk, dynamic: snapshot.dynamic, readFile: readFile) {
+            case .success(let p): plan = p
+            case .failure(let failed): return failed.response
+            }
+            var response = Self.outputs(plan.result, ipsec: gather)
+            if prepared.request.dryRun == true {
+                response.text += plan.dryRunSummary + "; nothing was written or applied\n"
+            } else {
+                response.files = Self.files(plan.result)
+            }
+            return Self.withSkipped(prepared, response)
         }
     }
 
@@ -339,37 +358,14 @@ extension PolicyEngine {
                     return Self.withSkipped(prepared, response)
                 }
                 let newDynamic = plan.result.dynamic ?? dynamic
-                let previous = (store: store, dynamic: dynamic, enforcement: enforcement)
+                let previous = (dynamic: dynamic, enforcement: enforcement)
                 let ruleset = compiler.compile(plan.result.store, dynamic: newDynamic, addresses: addresses, at: wallNow)
                 if case .failure(let e) = apply(.policy(ruleset), reason: "\(prepared.operation.rawValue) request") {
                     return .failure(.kernel, "the kernel rejected the new ruleset; nothing was changed: \(e)", diagnostics: response.diagnostics)
                 }
-                func undo(_ why: String) -> ControlResponse {
-                    _ = apply(previous.enforcement, reason: "undo after \(why)")
-                    return .failure(.store, "\(why); the previous ruleset was restored", diagnostics: response.diagnostics)
-                }
-                var confirmText = ""
-                if let seconds = request.confirmSeconds {
-                    // The journal goes first: whatever stops us after it, a restart rolls back.
-                    let pending = PendingConfirmation(deadline: Date().addingTimeInterval(Double(seconds)), previous: onDisk, requestedBy: peer.description)
-                    do {
-                        try file.savePending(pending)
-                    } catch {
-                        return undo("cannot write the pending-confirmation journal (\(error))")
-                    }
-                    _ = confirmation.begin(deadline: pending.deadline, previousStore: onDisk, previousDynamic: previous.dynamic)
-                    confirmText = "applied; run 'rampart confirm' within \(seconds) seconds or the previous policy comes back (also if rampartd restarts meanwhile)\n"
-                }
-                if plan.storeChanged {
-                    do {
-                        try file.save(plan.result.store)
-                    } catch {
-                        if request.confirmSeconds != nil {
-                            perform(confirmation.end())
-                            try? file.removePending()
-                        }
-                        return undo("cannot write the store (\(error))")
-                    }
+                if let failure = persist(plan, onDisk: onDisk, previousDynamic: previous.dynamic, request: request, peer: peer, in: file) {
+                    _ = apply(previous.enforcement, reason: "undo after \(failure)")
+                    return .failure(.store, "\(failure); the previous ruleset was restored", diagnostics: response.diagnostics)
                 }
                 adopt(plan.result.store, dynamic: newDynamic, .changed(by: prepared.operation.rawValue))
                 clearProblem(.store)
@@ -380,12 +376,40 @@ extension PolicyEngine {
                     logger.notice("change applied pending confirmation; rollback at \(StatusReport.iso(pending.deadline))")
                     schedule(.confirmDeadline(token: pending.token), after: .seconds(seconds))
                 }
-                response.text += confirmText
+                if let seconds = request.confirmSeconds {
+                    response.text += "applied; run 'rampart confirm' within \(seconds) seconds or the previous policy comes back (also if rampartd restarts meanwhile)\n"
+                }
                 response.files = Self.files(plan.result)
                 return Self.withSkipped(prepared, response)
             }
         } catch {
             return .failure(.store, "\(error)")
+        }
+    }
+
+    /// After the kernel took the new ruleset: the journal first (with --confirm: whatever stops us
+    /// after it, a restart rolls back), then the store. What failed, nil when both were written.
+    func persist(_ plan: TransactionPlan, onDisk: Store, previousDynamic: DynamicState, request: ControlRequest, peer: Peer,
+                 in file: StoreFile) -> String? {
+        if let seconds = request.confirmSeconds {
+            let pending = PendingConfirmation(deadline: Date().addingTimeInterval(Double(seconds)), previous: onDisk, requestedBy: peer.description)
+            do {
+                try file.savePending(pending)
+            } catch {
+                return "cannot write the pending-confirmation journal (\(error))"
+            }
+            _ = confirmation.begin(deadline: pending.deadline, previousStore: onDisk, previousDynamic: previousDynamic)
+        }
+        guard plan.storeChanged else { return nil }
+        do {
+            try file.save(plan.result.store)
+            return nil
+        } catch {
+            if request.confirmSeconds != nil {
+                perform(confirmation.end())
+                try? file.removePending()
+            }
+            return "cannot write the store (\(error))"
         }
     }
 

@@ -19,167 +19,46 @@ public struct Linearizer: Sendable {
         public var description: String
     }
 
-    /// The bytecode of one rule.
+    /// The bytecode of one rule: its matches in order (each kind in LinearizerMatches.swift), then
+    /// its statements.
     public func linearize(_ rule: RuleSpec) throws(Failure) -> [Expr] {
-        var out: [Expr] = []
-        var nfproto: IPAddress.Family?
-        var l4proto: UInt8?
-
-        func needFamily(_ family: IPAddress.Family) {
-            guard nfproto != family else { return }
-            // meta nfproto ipv4|ipv6 (implicit in nft for ip/ip6 matches)
-            out += [.meta(.nfproto), .cmp(.eq, [family == .ipv4 ? 2 : 10])]
-            nfproto = family
-        }
-
-        func needL4(_ proto: UInt8) {
-            guard l4proto != proto else { return }
-            // meta l4proto N (implicit in nft for tcp/udp/icmpv6 header matches)
-            out += [.meta(.l4proto), .cmp(.eq, [proto])]
-            l4proto = proto
-        }
-
+        var code = RuleBytecode(setIDs: setIDs)
         var index = 0
         let matches = rule.matches
         while index < matches.count {
             let match = matches[index]
             index += 1
-            switch match {
-            case .inputInterface(let name), .outputInterface(let name):
-                guard let ifindex = interfaceIndex(name) else {
-                    throw Failure(description: "rule \(rule.id): no interface named '\(name)'")
-                }
-                let isInput: Bool
-                if case .inputInterface = match { isInput = true } else { isInput = false }
-                // iif|oif "NAME": meta load iif|oif, cmp eq ifindex (host order)
-                out += [.meta(isInput ? .iif : .oif), .cmp(.eq, Linearizer.hostU32(ifindex))]
-            case .address(let side, let address):
-                needFamily(address.family)
-                let bytes = address.family == .ipv4 ? 4 : 16
-                let offset: UInt32 = address.family == .ipv4 ? (side == .source ? 12 : 16) : (side == .source ? 8 : 24)
-                switch address {
-                case .prefix(let ip, let prefix):
-                    let value = Linearizer.bytes(ip)
-                    if prefix == ip.family.bits {
-                        // ip saddr A: payload load 4b @ network + 12, cmp eq A
-                        out += [.payload(base: .network, offset: offset, length: UInt32(bytes)), .cmp(.eq, value)]
-                    } else if prefix % 8 == 0 {
-                        // ip saddr A/24: only the prefix bytes are loaded and compared
-                        out += [.payload(base: .network, offset: offset, length: UInt32(prefix / 8)), .cmp(.eq, Array(value.prefix(prefix / 8)))]
-                    } else {
-                        // ip saddr A/17: full load, bitwise mask, cmp eq network
-                        let mask = Linearizer.bytes(IPAddress(family: ip.family, numeric: IPAddress.mask(prefix: prefix, family: ip.family)))
-                        out += [.payload(base: .network, offset: offset, length: UInt32(bytes)),
-                                .bitwise(mask: mask, xor: Array(repeating: 0, count: bytes)),
-                                .cmp(.eq, Linearizer.bytes(ip.masked(prefix: prefix)))]
-                    }
-                case .range(let first, let last):
-                    // ip saddr A-B: payload load, cmp gte A, cmp lte B
-                    out += [.payload(base: .network, offset: offset, length: UInt32(bytes)),
-                            .cmp(.gte, Linearizer.bytes(first)), .cmp(.lte, Linearizer.bytes(last))]
-                case .set(let name, _):
-                    // ip saddr @set: payload load, lookup
-                    out += [.payload(base: .network, offset: offset, length: UInt32(bytes)), .lookup(set: name, setID: setIDs[name] ?? 0)]
-                }
-            case .filterSet(let name, let key):
-                if let a = key.address {
-                    needFamily(a.family)
-                    if let p = key.port { needL4(p.proto) }
-                    let bytes = a.family == .ipv4 ? 4 : 16
-                    let offset: UInt32 = a.family == .ipv4 ? (a.side == .source ? 12 : 16) : (a.side == .source ? 8 : 24)
-                    // ip saddr [& MASK] …: payload load 4|16b @ network + offset → reg 1, bitwise mask
-                    out.append(.payload(base: .network, offset: offset, length: UInt32(bytes)))
-                    if a.length < a.family.bits {
-                        out.append(.bitwise(mask: Linearizer.bytes(IPAddress(family: a.family, numeric: IPAddress.mask(prefix: a.length, family: a.family))),
-                                            xor: Array(repeating: 0, count: bytes)))
-                    }
-                } else if let p = key.port {
-                    needL4(p.proto)
-                }
-                if let p = key.port {
-                    // … . tcp sport|dport: payload load 2b @ transport + 0|2 → the next free register
-                    // (32-bit reg 9 after an IPv4 address, 128-bit reg 2 after an IPv6 one, else reg 1)
-                    let register: UInt32 = key.address == nil ? 1 : (key.address!.family == .ipv4 ? 9 : 2)
-                    out.append(.payload(base: .transport, offset: p.side == .source ? 0 : 2, length: 2, register: register))
-                }
-                // @NAME: lookup reg 1 set NAME
-                out.append(.lookup(set: name, setID: setIDs[name] ?? 0))
-            case .fibAddressType(let side, let type):
-                // fib saddr|daddr type T: fib → reg 1, cmp eq RTN_T (host order)
-                out += [.fibAddressType(flags: side == .source ? 1 : 2), .cmp(.eq, Linearizer.hostU32(type.rtn))]
-            case .fibAddressTypeRange(let side, let low, let high):
-                // fib saddr|daddr type LOW - HIGH: fib → reg 1, byteorder hton (4 bytes), cmp gte, cmp lte
-                out += [.fibAddressType(flags: side == .source ? 1 : 2), .byteorderHton(length: 4, size: 4),
-                        .cmp(.gte, Linearizer.be32(low.rtn)), .cmp(.lte, Linearizer.be32(high.rtn))]
-            case .l4proto(let proto):
-                // meta l4proto N
-                out += [.meta(.l4proto), .cmp(.eq, [proto])]
-                l4proto = proto
-            case .port(let side, let proto, let port):
-                needL4(proto)
-                if side == .source, index < matches.count, case .port(.destination, proto, let dport) = matches[index] {
-                    // tcp sport A tcp dport B: nft merges the adjacent fields into one 4-byte load
-                    index += 1
-                    out += [.payload(base: .transport, offset: 0, length: 4), .cmp(.eq, Linearizer.be16(port) + Linearizer.be16(dport))]
-                } else {
-                    // tcp sport|dport N: payload load 2b @ transport + 0|2, cmp eq N
-                    out += [.payload(base: .transport, offset: side == .source ? 0 : 2, length: 2), .cmp(.eq, Linearizer.be16(port))]
-                }
-            case .portRange(let side, let proto, let first, let last):
-                needL4(proto)
-                // tcp sport|dport A-B: payload load 2b @ transport + 0|2, cmp gte A, cmp lte B
-                out += [.payload(base: .transport, offset: side == .source ? 0 : 2, length: 2),
-                        .cmp(.gte, Linearizer.be16(first)), .cmp(.lte, Linearizer.be16(last))]
-            case .portSet(let side, let proto, let set):
-                needL4(proto)
-                // tcp sport|dport @NAME: payload load 2b @ transport + 0|2, lookup reg 1 set NAME
-                out += [.payload(base: .transport, offset: side == .source ? 0 : 2, length: 2), .lookup(set: set, setID: setIDs[set] ?? 0)]
-            case .tcpFlags(let flags):
-                needL4(6)
-                // tcp flags & MASK ==|!= VALUE: payload load 1b @ transport + 13, bitwise (reg & MASK) ^ 0, cmp eq|neq VALUE
-                out += [.payload(base: .transport, offset: 13, length: 1), .bitwise(mask: [flags.mask], xor: [0]),
-                        .cmp(flags.negated ? .neq : .eq, [flags.value])]
-            case .icmpv6TypeRange(let low, let high):
-                needFamily(.ipv6)
-                needL4(58)
-                // icmpv6 type A-B: payload load 1b @ transport + 0, cmp gte A, cmp lte B (cmp eq A alone)
-                out += [.payload(base: .transport, offset: 0, length: 1)] + (low == high ? [.cmp(.eq, [low])] : [.cmp(.gte, [low]), .cmp(.lte, [high])])
-            case .hopLimit(let n):
-                needFamily(.ipv6)
-                // ip6 hoplimit N: payload load 1b @ network + 7, cmp eq N
-                out += [.payload(base: .network, offset: 7, length: 1), .cmp(.eq, [n])]
-            case .ctState(let states):
-                var mask: UInt32 = 0
-                for s in states {
-                    switch s {
-                    case .invalid: mask |= 1
-                    case .established: mask |= 2
-                    case .related: mask |= 4
-                    case .new: mask |= 8
-                    }
-                }
-                // ct state S: ct load state, bitwise (reg & S) ^ 0, cmp neq 0
-                out += [.ctState, .bitwise(mask: Linearizer.hostU32(mask), xor: [0, 0, 0, 0]), .cmp(.neq, [0, 0, 0, 0])]
-            case .ipsecInbound:
-                // meta ipsec exists: meta load secpath, cmp eq 1
-                out += [.meta(.secpath), .cmp(.eq, [1])]
-            case .ipsecOutbound:
-                // rt ipsec exists: rt load ipsec, cmp eq 1
-                out += [.rtIpsec, .cmp(.eq, [1])]
+            if case .port(.source, let proto, let sport) = match, index < matches.count, case .port(.destination, proto, let dport) = matches[index] {
+                index += 1
+                code.ports(proto: proto, source: sport, destination: dport)
+                continue
             }
+            try add(match, to: &code, rule: rule.id)
         }
-        for statement in rule.statements {
-            switch statement {
-            case .counter: out.append(.counter)
-            case .log(let prefix, let group): out.append(.log(prefix: prefix, group: group))
-            case .accept: out.append(.accept)
-            case .drop: out.append(.drop)
-            case .tproxy(let port):
-                // tproxy to :PORT: immediate reg 1 PORT (big-endian), tproxy port reg 1 (family unspec: both)
-                out += [.immediate(register: 1, data: Linearizer.be16(port)), .tproxyPort(register: 1)]
-            }
+        for statement in rule.statements { code.add(statement) }
+        return code.out
+    }
+
+    private func add(_ match: Match, to code: inout RuleBytecode, rule: String) throws(Failure) {
+        switch match {
+        case .inputInterface(let name), .outputInterface(let name):
+            guard let ifindex = interfaceIndex(name) else { throw Failure(description: "rule \(rule): no interface named '\(name)'") }
+            if case .inputInterface = match { code.interface(input: true, ifindex) } else { code.interface(input: false, ifindex) }
+        case .address(let side, let address): code.address(side, address)
+        case .filterSet(let name, let key): code.filterSet(name, key)
+        case .fibAddressType(let side, let type): code.fibType(side, type)
+        case .fibAddressTypeRange(let side, let low, let high): code.fibTypeRange(side, low, high)
+        case .l4proto(let proto): code.l4proto(proto)
+        case .port(let side, let proto, let port): code.port(side, proto: proto, port)
+        case .portRange(let side, let proto, let first, let last): code.portRange(side, proto: proto, first, last)
+        case .portSet(let side, let proto, let set): code.portSet(side, proto: proto, set)
+        case .tcpFlags(let flags): code.tcpFlags(flags)
+        case .icmpv6TypeRange(let low, let high): code.icmpv6Types(low, high)
+        case .hopLimit(let n): code.hopLimit(n)
+        case .ctState(let states): code.ctState(states)
+        case .ipsecInbound: code.ipsecInbound()
+        case .ipsecOutbound: code.ipsecOutbound()
         }
-        return out
     }
 
     static func bytes(_ ip: IPAddress) -> [UInt8] {

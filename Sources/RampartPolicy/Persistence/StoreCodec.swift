@@ -170,107 +170,8 @@ public enum StoreCodec {
     public static let maxCounter = Int(Int32.max)
 
     public static func validate(_ store: Store) throws(StoreError) {
-        let c = store.config
-        func range(_ value: Int, _ allowed: ClosedRange<Int>, _ what: String) throws(StoreError) {
-            guard allowed.contains(value) else {
-                throw StoreError("\(what) is \(value), outside \(allowed.lowerBound)...\(allowed.upperBound)")
-            }
-        }
-        try range(c.ipsecDiagnostics, 0...7, "config.ipsecDiagnostics")
-        try range(c.ikeLogging, 0...1, "config.ikeLogging")
-        try range(c.strongCRLCheck, 0...2, "config.strongCRLCheck")
-        try range(c.ipsecLogInterval, 60...86400, "config.ipsecLogInterval")
-        try range(c.ipsecExempt, 0...3, "config.ipsecExempt")
-        try range(store.sequence, 0...maxCounter, "sequence")
-        func address(_ a: AddressSpec, _ what: String) throws(StoreError) {
-            switch a {
-            case .dnsName(let name, let prefix):
-                guard Values.isHostName(name) else { throw StoreError("\(what): '\(name)' is not a host name") }
-                if let prefix { try range(prefix, 0...32, "\(what): the prefix of \(name)") }
-            case .subnet(let ip, let prefix):
-                try range(prefix, 0...ip.family.bits, "\(what): the prefix of \(ip)")
-            default:
-                break
-            }
-        }
-        var seqs = Set<Int>()
-        func seq(_ n: Int, _ what: String) throws(StoreError) {
-            guard n > 0, n <= store.sequence, seqs.insert(n).inserted else {
-                throw StoreError("\(what) has an invalid or duplicate sequence number \(n)")
-            }
-        }
-        for location in StoreLocation.allCases {
-            let s = store[location]
-            func unique(_ names: [String], _ kind: String) throws(StoreError) {
-                var seen = Set<String>()
-                for n in names {
-                    guard !n.isEmpty, seen.insert(n.lowercased()).inserted else {
-                        throw StoreError("\(location) store: \(kind) name '\(n)' is empty or duplicated")
-                    }
-                }
-            }
-            try unique(s.policies.map(\.name), "policy")
-            try unique(s.filterLists.map(\.name), "filter list")
-            try unique(s.filterActions.map(\.name), "filter action")
-            try unique(s.addressGroups.map(\.name), "address group")
-            for g in s.addressGroups { try seq(g.seq, "address group '\(g.name)'") }
-            try unique(s.schedules.map(\.name), "schedule")
-            for sc in s.schedules {
-                try seq(sc.seq, "schedule '\(sc.name)'")
-                guard Schedule.validName(sc.name), sc.days & 0x7f != 0, sc.days & 0x80 == 0, (0...1439).contains(sc.start), (1...1440).contains(sc.end), sc.start != sc.end else {
-                    throw StoreError("\(location) store: schedule '\(sc.name)' has invalid days or hours")
-                }
-                if let tz = sc.timezone, case .failure(let e) = Schedule.parseTimeZone(tz) { throw StoreError("schedule '\(sc.name)': \(e.message)") }
-            }
-            guard s.policies.filter(\.assigned).count <= 1 else {
-                throw StoreError("\(location) store: more than one assigned policy")
-            }
-            for l in s.filterLists {
-                try seq(l.seq, "filter list '\(l.name)'")
-                for f in l.filters {
-                    try seq(f.seq, "a filter of '\(l.name)'")
-                    try address(f.source, "filter F\(f.seq) of '\(l.name)' srcaddr")
-                    try address(f.destination, "filter F\(f.seq) of '\(l.name)' dstaddr")
-                    if (f.sourcePort != 0 || f.destinationPort != 0) && !f.proto.hasPorts {
-                        throw StoreError("filter F\(f.seq) has ports without TCP or UDP")
-                    }
-                    if f.tcpFlags != nil && f.proto != .tcp {
-                        throw StoreError("filter F\(f.seq) tests TCP flags but its protocol is \(f.proto)")
-                    }
-                    for side in [f.source, f.destination] {
-                        if case .group(let g) = side, s.addressGroupIndex(g) == nil {
-                            throw StoreError("filter F\(f.seq) of '\(l.name)' refers to missing address group '\(g)' of the \(location) store")
-                        }
-                    }
-                }
-            }
-            for a in s.filterActions { try seq(a.seq, "filter action '\(a.name)'") }
-            for p in s.policies {
-                try seq(p.seq, "policy '\(p.name)'")
-                try unique(p.rules.map(\.name), "rule of '\(p.name)'")
-                try range(p.nextRuleID, 1...maxCounter, "policy '\(p.name)' nextRuleID")
-                try range(p.qmpermm, 0...maxCounter, "policy '\(p.name)' qmpermm")
-                try range(p.mmlifetime, 1...maxCounter, "policy '\(p.name)' mmlifetime")
-                try range(p.pollingInterval, 0...maxCounter, "policy '\(p.name)' pollingInterval")
-                var ids = Set<Int>()
-                for r in p.rules {
-                    try seq(r.seq, "rule '\(r.name)'")
-                    guard r.id > 0, r.id < p.nextRuleID, ids.insert(r.id).inserted else {
-                        throw StoreError("rule '\(r.name)' of policy '\(p.name)' has an invalid or duplicate id \(r.id) (ids run from 1 to nextRuleID - 1 = \(p.nextRuleID - 1))")
-                    }
-                    if let t = r.tunnel { try address(t, "rule '\(r.name)' tunnel") }
-                    if let sc = r.schedule, s.scheduleIndex(sc) == nil {
-                        throw StoreError("rule '\(r.name)' of policy '\(p.name)' refers to missing schedule '\(sc)'")
-                    }
-                    guard s.filterListIndex(r.filterList) != nil else {
-                        throw StoreError("rule '\(r.name)' of policy '\(p.name)' refers to missing filter list '\(r.filterList)'")
-                    }
-                    guard s.filterActionIndex(r.filterAction) != nil else {
-                        throw StoreError("rule '\(r.name)' of policy '\(p.name)' refers to missing filter action '\(r.filterAction)'")
-                    }
-                }
-            }
-        }
+        var validator = StoreValidator(store: store)
+        try validator.validate()
     }
 
     /// ` at .stores.local.filterLists[0].filters[3].destinationPort: 70000 is not 0...65535`, if any port is.
@@ -321,4 +222,131 @@ public struct StoreError: Error, CustomStringConvertible, Sendable, Equatable {
     public var message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
+}
+
+/// The invariants of `StoreCodec.validate`, one part of the store at a time; sequence numbers are
+/// unique across the whole store.
+struct StoreValidator {
+    let store: Store
+    private var seqs = Set<Int>()
+
+    init(store: Store) {
+        self.store = store
+    }
+
+    mutating func validate() throws(StoreError) {
+        let c = store.config
+        try Self.range(c.ipsecDiagnostics, 0...7, "config.ipsecDiagnostics")
+        try Self.range(c.ikeLogging, 0...1, "config.ikeLogging")
+        try Self.range(c.strongCRLCheck, 0...2, "config.strongCRLCheck")
+        try Self.range(c.ipsecLogInterval, 60...86400, "config.ipsecLogInterval")
+        try Self.range(c.ipsecExempt, 0...3, "config.ipsecExempt")
+        try Self.range(store.sequence, 0...StoreCodec.maxCounter, "sequence")
+        for location in StoreLocation.allCases { try validate(location) }
+    }
+
+    static func range(_ value: Int, _ allowed: ClosedRange<Int>, _ what: String) throws(StoreError) {
+        guard allowed.contains(value) else {
+            throw StoreError("\(what) is \(value), outside \(allowed.lowerBound)...\(allowed.upperBound)")
+        }
+    }
+
+    static func address(_ a: AddressSpec, _ what: String) throws(StoreError) {
+        switch a {
+        case .dnsName(let name, let prefix):
+            guard Values.isHostName(name) else { throw StoreError("\(what): '\(name)' is not a host name") }
+            if let prefix { try range(prefix, 0...32, "\(what): the prefix of \(name)") }
+        case .subnet(let ip, let prefix):
+            try range(prefix, 0...ip.family.bits, "\(what): the prefix of \(ip)")
+        default:
+            break
+        }
+    }
+
+    mutating func seq(_ n: Int, _ what: String) throws(StoreError) {
+        guard n > 0, n <= store.sequence, seqs.insert(n).inserted else {
+            throw StoreError("\(what) has an invalid or duplicate sequence number \(n)")
+        }
+    }
+
+    static func unique(_ names: [String], _ kind: String, in location: StoreLocation) throws(StoreError) {
+        var seen = Set<String>()
+        for n in names {
+            guard !n.isEmpty, seen.insert(n.lowercased()).inserted else {
+                throw StoreError("\(location) store: \(kind) name '\(n)' is empty or duplicated")
+            }
+        }
+    }
+
+    mutating func validate(_ location: StoreLocation) throws(StoreError) {
+        let s = store[location]
+        try Self.unique(s.policies.map(\.name), "policy", in: location)
+        try Self.unique(s.filterLists.map(\.name), "filter list", in: location)
+        try Self.unique(s.filterActions.map(\.name), "filter action", in: location)
+        try Self.unique(s.addressGroups.map(\.name), "address group", in: location)
+        for g in s.addressGroups { try seq(g.seq, "address group '\(g.name)'") }
+        try Self.unique(s.schedules.map(\.name), "schedule", in: location)
+        for sc in s.schedules { try schedule(sc, in: location) }
+        guard s.policies.filter(\.assigned).count <= 1 else {
+            throw StoreError("\(location) store: more than one assigned policy")
+        }
+        for l in s.filterLists { try filterList(l, of: s, in: location) }
+        for a in s.filterActions { try seq(a.seq, "filter action '\(a.name)'") }
+        for p in s.policies { try policy(p, of: s, in: location) }
+    }
+
+    mutating func schedule(_ sc: Schedule, in location: StoreLocation) throws(StoreError) {
+        try seq(sc.seq, "schedule '\(sc.name)'")
+        guard Schedule.validName(sc.name), sc.days & 0x7f != 0, sc.days & 0x80 == 0, (0...1439).contains(sc.start), (1...1440).contains(sc.end),
+              sc.start != sc.end else {
+            throw StoreError("\(location) store: schedule '\(sc.name)' has invalid days or hours")
+        }
+        if let tz = sc.timezone, case .failure(let e) = Schedule.parseTimeZone(tz) { throw StoreError("schedule '\(sc.name)': \(e.message)") }
+    }
+
+    mutating func filterList(_ l: FilterList, of s: PolicyStore, in location: StoreLocation) throws(StoreError) {
+        try seq(l.seq, "filter list '\(l.name)'")
+        for f in l.filters {
+            try seq(f.seq, "a filter of '\(l.name)'")
+            try Self.address(f.source, "filter F\(f.seq) of '\(l.name)' srcaddr")
+            try Self.address(f.destination, "filter F\(f.seq) of '\(l.name)' dstaddr")
+            if (f.sourcePort != 0 || f.destinationPort != 0) && !f.proto.hasPorts {
+                throw StoreError("filter F\(f.seq) has ports without TCP or UDP")
+            }
+            if f.tcpFlags != nil && f.proto != .tcp {
+                throw StoreError("filter F\(f.seq) tests TCP flags but its protocol is \(f.proto)")
+            }
+            for side in [f.source, f.destination] {
+                if case .group(let g) = side, s.addressGroupIndex(g) == nil {
+                    throw StoreError("filter F\(f.seq) of '\(l.name)' refers to missing address group '\(g)' of the \(location) store")
+                }
+            }
+        }
+    }
+
+    mutating func policy(_ p: Policy, of s: PolicyStore, in location: StoreLocation) throws(StoreError) {
+        try seq(p.seq, "policy '\(p.name)'")
+        try Self.unique(p.rules.map(\.name), "rule of '\(p.name)'", in: location)
+        try Self.range(p.nextRuleID, 1...StoreCodec.maxCounter, "policy '\(p.name)' nextRuleID")
+        try Self.range(p.qmpermm, 0...StoreCodec.maxCounter, "policy '\(p.name)' qmpermm")
+        try Self.range(p.mmlifetime, 1...StoreCodec.maxCounter, "policy '\(p.name)' mmlifetime")
+        try Self.range(p.pollingInterval, 0...StoreCodec.maxCounter, "policy '\(p.name)' pollingInterval")
+        var ids = Set<Int>()
+        for r in p.rules {
+            try seq(r.seq, "rule '\(r.name)'")
+            guard r.id > 0, r.id < p.nextRuleID, ids.insert(r.id).inserted else {
+                throw StoreError("rule '\(r.name)' of policy '\(p.name)' has an invalid or duplicate id \(r.id) (ids run from 1 to nextRuleID - 1 = \(p.nextRuleID - 1))")
+            }
+            if let t = r.tunnel { try Self.address(t, "rule '\(r.name)' tunnel") }
+            if let sc = r.schedule, s.scheduleIndex(sc) == nil {
+                throw StoreError("rule '\(r.name)' of policy '\(p.name)' refers to missing schedule '\(sc)'")
+            }
+            guard s.filterListIndex(r.filterList) != nil else {
+                throw StoreError("rule '\(r.name)' of policy '\(p.name)' refers to missing filter list '\(r.filterList)'")
+            }
+            guard s.filterActionIndex(r.filterAction) != nil else {
+                throw StoreError("rule '\(r.name)' of policy '\(p.name)' refers to missing filter action '\(r.filterAction)'")
+            }
+        }
+    }
 }
