@@ -87,18 +87,10 @@ extension Interpreter {
     }
 
     mutating func deleteAddressGroup(_ a: Args) throws(Diagnostic) {
-        let arg = try a.required("name")
-        // A missing one is a warning and the script goes on, as for every netsh delete.
-        guard a.isAll("name") || current.addressGroupIndex(arg.value) != nil else {
-            warn("no address group named '\(arg.value)' to delete", at: arg.location)
-            return
+        let store = current
+        let doomed = try namesToDelete(a, kind: "address group", among: current.addressGroups.map(\.name)) { name in
+            store.filters(usingGroup: name).first.map { "address group '\(name)' is used by a filter of filter list \($0); delete that filter first" }
         }
-        let targets = a.isAll("name") ? current.addressGroups.map(\.name) : [current.addressGroups[try addressGroupIndex(arg)].name]
-        for name in targets {
-            if let user = current.filters(usingGroup: name).first {
-                throw .error("address group '\(name)' is used by a filter of filter list \(user); delete that filter first", at: arg.location)
-            }
-        }
-        current.addressGroups.removeAll { g in targets.contains { $0.caseInsensitiveEquals(g.name) } }
+        current.addressGroups.removeAll { doomed.contains($0.name) }
     }
 }

@@ -50,7 +50,24 @@ extension Interpreter {
         var state = dynamic!
         defer { dynamic = state }
         switch (a.spec.verb, a.spec.noun) {
-        case ("add", "mmpolicy"):
+        case ("delete", "all"):
+            state = DynamicState()
+        case ("show", _):
+            emit(.dynamic(state))
+        case (_, "mmpolicy"):
+            try mainModePolicy(a, &state)
+        case (_, "qmpolicy"):
+            try quickModePolicy(a, &state)
+        case (_, "rule"):
+            try runtimeRule(a, &state)
+        default:
+            throw .error("'\(a.spec.name)' is not implemented", at: a.command.location)
+        }
+    }
+
+    private mutating func mainModePolicy(_ a: Args, _ state: inout DynamicState) throws(Diagnostic) {
+        switch a.spec.verb {
+        case "add":
             let name = try a.newName("name")
             if state.mainModePolicies.contains(where: { $0.name.caseInsensitiveEquals(name) }) {
                 throw .error("main mode policy '\(name)' already exists", at: a.argument("name")!.location)
@@ -58,21 +75,26 @@ extension Interpreter {
             var p = DynamicState.MainModePolicy(name: name)
             try applyMainMode(a, to: &p)
             state.mainModePolicies.append(p)
-        case ("set", "mmpolicy"):
+        case "set":
             let arg = try a.required("name")
             guard let i = state.mainModePolicies.firstIndex(where: { $0.name.caseInsensitiveEquals(arg.value) }) else {
                 throw .error("no main mode policy named '\(arg.value)'" + suggestion(for: arg.value, among: state.mainModePolicies.map(\.name)), at: arg.location)
             }
             try applyMainMode(a, to: &state.mainModePolicies[i])
-        case ("delete", "mmpolicy"):
-            let arg = try a.required("name")
-            let doomed = a.isAll("name") ? state.mainModePolicies.map(\.name) : state.mainModePolicies.filter { $0.name.caseInsensitiveEquals(arg.value) }.map(\.name)
-            if doomed.isEmpty { warn("no main mode policy named '\(arg.value)' to delete", at: arg.location) }
-            for name in doomed where state.rules.contains(where: { $0.mmpolicy.caseInsensitiveEquals(name) }) {
-                throw .error("main mode policy '\(name)' is used by a dynamic rule", at: arg.location)
+        case "delete":
+            let rules = state.rules
+            let doomed = try namesToDelete(a, kind: "main mode policy", among: state.mainModePolicies.map(\.name)) { name in
+                rules.contains { $0.mmpolicy.caseInsensitiveEquals(name) } ? "main mode policy '\(name)' is used by a dynamic rule" : nil
             }
             state.mainModePolicies.removeAll { p in doomed.contains(p.name) }
-        case ("add", "qmpolicy"):
+        default:
+            throw .error("'\(a.spec.name)' is not implemented", at: a.command.location)
+        }
+    }
+
+    private mutating func quickModePolicy(_ a: Args, _ state: inout DynamicState) throws(Diagnostic) {
+        switch a.spec.verb {
+        case "add":
             let name = try a.newName("name")
             if state.quickModePolicies.contains(where: { $0.name.caseInsensitiveEquals(name) }) {
                 throw .error("quick mode policy '\(name)' already exists", at: a.argument("name")!.location)
@@ -80,42 +102,43 @@ extension Interpreter {
             var p = DynamicState.QuickModePolicy(name: name)
             try applyQuickMode(a, to: &p)
             state.quickModePolicies.append(p)
-        case ("set", "qmpolicy"):
+        case "set":
             let arg = try a.required("name")
             guard let i = state.quickModePolicies.firstIndex(where: { $0.name.caseInsensitiveEquals(arg.value) }) else {
                 throw .error("no quick mode policy named '\(arg.value)'" + suggestion(for: arg.value, among: state.quickModePolicies.map(\.name)), at: arg.location)
             }
             try applyQuickMode(a, to: &state.quickModePolicies[i])
-        case ("delete", "qmpolicy"):
-            let arg = try a.required("name")
-            let doomed = a.isAll("name") ? state.quickModePolicies.map(\.name) : state.quickModePolicies.filter { $0.name.caseInsensitiveEquals(arg.value) }.map(\.name)
-            if doomed.isEmpty { warn("no quick mode policy named '\(arg.value)' to delete", at: arg.location) }
-            for name in doomed where state.rules.contains(where: { $0.qmpolicy?.caseInsensitiveEquals(name) == true }) {
-                throw .error("quick mode policy '\(name)' is used by a dynamic rule", at: arg.location)
+        case "delete":
+            let rules = state.rules
+            let doomed = try namesToDelete(a, kind: "quick mode policy", among: state.quickModePolicies.map(\.name)) { name in
+                rules.contains { $0.qmpolicy?.caseInsensitiveEquals(name) == true } ? "quick mode policy '\(name)' is used by a dynamic rule" : nil
             }
             state.quickModePolicies.removeAll { p in doomed.contains(p.name) }
-        case ("add", "rule"):
+        default:
+            throw .error("'\(a.spec.name)' is not implemented", at: a.command.location)
+        }
+    }
+
+    private mutating func runtimeRule(_ a: Args, _ state: inout DynamicState) throws(Diagnostic) {
+        switch a.spec.verb {
+        case "add":
             var rule = try dynamicRule(a, state: &state)
             if state.rules.contains(where: { $0.sameIdentity(as: rule) }) {
                 throw .error("a dynamic rule with the same filter already exists; use 'dynamic set rule' to change it", at: a.command.location)
             }
             try applyDynamicActions(a, state: state, to: &rule)
             state.rules.append(rule)
-        case ("set", "rule"):
+        case "set":
             let probe = try dynamicRule(a, state: &state, requirePolicy: false)
             guard let i = state.rules.firstIndex(where: { $0.sameIdentity(as: probe) }) else {
                 throw .error("no dynamic rule matches these filter fields", at: a.command.location)
             }
             try applyDynamicActions(a, state: state, to: &state.rules[i])
-        case ("delete", "rule"):
+        case "delete":
             let probe = try dynamicRule(a, state: &state, requirePolicy: false)
             let before = state.rules.count
             state.rules.removeAll { $0.sameIdentity(as: probe) }
             if before == state.rules.count { warn("no dynamic rule matches these filter fields; nothing deleted", at: a.command.location) }
-        case ("delete", "all"):
-            state = DynamicState()
-        case ("show", _):
-            emit(.dynamic(state))
         default:
             throw .error("'\(a.spec.name)' is not implemented", at: a.command.location)
         }

@@ -58,19 +58,11 @@ extension Interpreter {
     }
 
     mutating func deleteSchedule(_ a: Args) throws(Diagnostic) {
-        let arg = try a.required("name")
-        // A missing one is a warning and the script goes on, as for every netsh delete.
-        guard a.isAll("name") || current.scheduleIndex(arg.value) != nil else {
-            warn("no schedule named '\(arg.value)' to delete", at: arg.location)
-            return
+        let store = current
+        let doomed = try namesToDelete(a, kind: "schedule", among: current.schedules.map(\.name)) { name in
+            store.rules(usingSchedule: name).first.map { "schedule '\(name)' is used by rule '\($0.rule)' of policy '\($0.policy)'; change that rule first (schedule=none)" }
         }
-        let targets = a.isAll("name") ? current.schedules.map(\.name) : [current.schedules[try scheduleIndex(arg)].name]
-        for name in targets {
-            if let user = current.rules(usingSchedule: name).first {
-                throw .error("schedule '\(name)' is used by rule '\(user.rule)' of policy '\(user.policy)'; change that rule first (schedule=none)", at: arg.location)
-            }
-        }
-        current.schedules.removeAll { s in targets.contains { $0.caseInsensitiveEquals(s.name) } }
+        current.schedules.removeAll { doomed.contains($0.name) }
     }
 
     /// `schedule=NAME` on a rule; `schedule=none` clears it.

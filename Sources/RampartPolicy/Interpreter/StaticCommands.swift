@@ -122,16 +122,8 @@ extension Interpreter {
     }
 
     mutating func deletePolicy(_ a: Args) throws(Diagnostic) {
-        let arg = try a.required("name")
-        if a.isAll("name") {
-            current.policies.removeAll()
-            return
-        }
-        guard let i = current.policyIndex(arg.value) else {
-            warn("no policy named '\(arg.value)' to delete", at: arg.location)
-            return
-        }
-        current.policies.remove(at: i)
+        let doomed = try namesToDelete(a, kind: "policy", among: current.policies.map(\.name))
+        current.policies.removeAll { doomed.contains($0.name) }
     }
 
     // MARK: filter lists and filters
@@ -174,22 +166,11 @@ extension Interpreter {
     }
 
     mutating func deleteFilterList(_ a: Args) throws(Diagnostic) {
-        let arg = try a.required("name")
-        let targets: [String]
-        if a.isAll("name") {
-            targets = current.filterLists.map(\.name)
-        } else if let i = current.filterListIndex(arg.value) {
-            targets = [current.filterLists[i].name]
-        } else {
-            warn("no filter list named '\(arg.value)' to delete", at: arg.location)
-            return
+        let store = current
+        let doomed = try namesToDelete(a, kind: "filter list", among: current.filterLists.map(\.name)) { name in
+            store.rules(usingFilterList: name).first.map { "filter list '\(name)' is used by rule '\($0.rule)' of policy '\($0.policy)'; delete or change that rule first" }
         }
-        for name in targets {
-            if let user = current.rules(usingFilterList: name).first {
-                throw .error("filter list '\(name)' is used by rule '\(user.rule)' of policy '\(user.policy)'; delete or change that rule first", at: arg.location)
-            }
-        }
-        current.filterLists.removeAll { l in targets.contains { $0.caseInsensitiveEquals(l.name) } }
+        current.filterLists.removeAll { doomed.contains($0.name) }
     }
 
     mutating func addFilter(_ a: Args) throws(Diagnostic) {
@@ -290,22 +271,11 @@ extension Interpreter {
     }
 
     mutating func deleteFilterAction(_ a: Args) throws(Diagnostic) {
-        let arg = try a.required("name")
-        let targets: [String]
-        if a.isAll("name") {
-            targets = current.filterActions.map(\.name)
-        } else if let i = current.filterActionIndex(arg.value) {
-            targets = [current.filterActions[i].name]
-        } else {
-            warn("no filter action named '\(arg.value)' to delete", at: arg.location)
-            return
+        let store = current
+        let doomed = try namesToDelete(a, kind: "filter action", among: current.filterActions.map(\.name)) { name in
+            store.rules(usingFilterAction: name).first.map { "filter action '\(name)' is used by rule '\($0.rule)' of policy '\($0.policy)'; delete or change that rule first" }
         }
-        for name in targets {
-            if let user = current.rules(usingFilterAction: name).first {
-                throw .error("filter action '\(name)' is used by rule '\(user.rule)' of policy '\(user.policy)'; delete or change that rule first", at: arg.location)
-            }
-        }
-        current.filterActions.removeAll { f in targets.contains { $0.caseInsensitiveEquals(f.name) } }
+        current.filterActions.removeAll { doomed.contains($0.name) }
     }
 
     // MARK: rules
