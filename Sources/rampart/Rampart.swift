@@ -81,33 +81,42 @@ func netshCompletion(_ context: CommandSpec.Context, _ arguments: [String], _ in
 extension StoreLocation: ExpressibleByArgument {}
 extension ScriptText.Encoding: ExpressibleByArgument {}
 
-struct NetshStatic: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "static", abstract: "Run one 'netsh ipsec static' command.")
+/// What differs between `rampart static …` and `rampart dynamic …`: the netsh context's name and
+/// an example for the help.
+protocol NetshContext: SendableMetatype {
+    static var context: CommandSpec.Context { get }
+    static var example: String { get }
+}
+
+enum StaticContext: NetshContext {
+    static let context = CommandSpec.Context.static
+    static let example = "add policy name=Web assign=yes"
+}
+
+enum DynamicContext: NetshContext {
+    static let context = CommandSpec.Context.dynamic
+    static let example = "set config bootmode block"
+}
+
+/// One netsh command of a context, run through rampartd or on the store.
+struct NetshCommand<Context: NetshContext>: ParsableCommand {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(commandName: "\(Context.context.rawValue)", abstract: "Run one 'netsh ipsec \(Context.context.rawValue)' command.")
+    }
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(parsing: .allUnrecognized, help: "The netsh command, e.g. add policy name=Web assign=yes.",
-              completion: .custom { arguments, index, prefix in netshCompletion(.static, arguments, index, prefix) })
+    @Argument(parsing: .allUnrecognized, help: ArgumentHelp("The netsh command, e.g. \(Context.example)."),
+              completion: .custom { arguments, index, prefix in netshCompletion(Context.context, arguments, index, prefix) })
     var words: [String] = []
 
     func run() throws {
-        try runSingle(context: "static", words: words, global: global)
+        try runSingle(context: "\(Context.context.rawValue)", words: words, global: global)
     }
 }
 
-struct NetshDynamic: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "dynamic", abstract: "Run one 'netsh ipsec dynamic' command.")
-
-    @OptionGroup var global: GlobalOptions
-
-    @Argument(parsing: .allUnrecognized, help: "The netsh command, e.g. set config bootmode block.",
-              completion: .custom { arguments, index, prefix in netshCompletion(.dynamic, arguments, index, prefix) })
-    var words: [String] = []
-
-    func run() throws {
-        try runSingle(context: "dynamic", words: words, global: global)
-    }
-}
+typealias NetshStatic = NetshCommand<StaticContext>
+typealias NetshDynamic = NetshCommand<DynamicContext>
 
 struct Dump: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print the whole configuration as a netsh script that 'rampart exec' restores.")
