@@ -83,23 +83,23 @@ extension ScriptText.Encoding: ExpressibleByArgument {}
 
 /// What differs between `rampart static …` and `rampart dynamic …`: the netsh context's name and
 /// an example for the help.
-protocol NetshContext: SendableMetatype {
+protocol NetshCommandContext: SendableMetatype {
     static var context: CommandSpec.Context { get }
     static var example: String { get }
 }
 
-enum StaticContext: NetshContext {
+enum StaticContext: NetshCommandContext {
     static let context = CommandSpec.Context.static
     static let example = "add policy name=Web assign=yes"
 }
 
-enum DynamicContext: NetshContext {
+enum DynamicContext: NetshCommandContext {
     static let context = CommandSpec.Context.dynamic
     static let example = "set config bootmode block"
 }
 
 /// One netsh command of a context, run through rampartd or on the store.
-struct NetshCommand<Context: NetshContext>: ParsableCommand {
+struct NetshCommand<Context: NetshCommandContext>: ParsableCommand {
     static var configuration: CommandConfiguration {
         CommandConfiguration(commandName: "\(Context.context.rawValue)", abstract: "Run one 'netsh ipsec \(Context.context.rawValue)' command.")
     }

@@ -381,24 +381,11 @@ public struct BatchImporter {
             }
             // %0 and %~[fdpnx]0 name the script itself; %1…%9, %* and other %~ forms are arguments.
             if i + 1 < input.count, input[i + 1] == "0" || input[i + 1] == "~" {
-                var j = i + 1
-                var modifiers = ""
-                if input[j] == "~" {
-                    j += 1
-                    while j < input.count, input[j].isLetter { modifiers.append(input[j]); j += 1 }
-                }
-                if j < input.count, input[j] == "0" {
-                    guard modifiers.lowercased().allSatisfy({ "fdpnx".contains($0) }) else {
-                        throw .error("%~\(modifiers)0: only the modifiers f, d, p, n and x are followed (the script's path, folder, name, extension)", at: at)
-                    }
-                    for v in try scriptReference(modifiers.lowercased(), at: at) {
-                        chars.append(v)
-                        origins.append(at)
-                    }
-                    i = j + 1
-                    continue
-                }
-                throw .error("batch arguments (%\(String(input[(i + 1)..<min(j + 1, input.count)]))) are not followed: pass the values with --define NAME=VALUE and use %NAME%", at: at)
+                let (value, next) = try scriptReference(in: input, at: i, location: at)
+                chars += value
+                origins += Array(repeating: at, count: value.count)
+                i = next
+                continue
             }
             if i + 1 < input.count, input[i + 1].isNumber || input[i + 1] == "*" {
                 throw .error("batch arguments (%\(input[i + 1])) are not followed: pass the values with --define NAME=VALUE and use %NAME%", at: at)
@@ -429,6 +416,23 @@ public struct BatchImporter {
             i = close + 1
         }
         return (SourceLine(file: line.file, characters: chars, origins: origins, end: line.end), unresolved)
+    }
+
+    /// `%0` or `%~MODIFIERS0` at `i`: the script's path (or part of it) and where the text goes on.
+    private func scriptReference(in input: [Character], at i: Int, location at: SourceLocation) throws(Diagnostic) -> ([Character], Int) {
+        var j = i + 1
+        var modifiers = ""
+        if input[j] == "~" {
+            j += 1
+            while j < input.count, input[j].isLetter { modifiers.append(input[j]); j += 1 }
+        }
+        guard j < input.count, input[j] == "0" else {
+            throw .error("batch arguments (%\(String(input[(i + 1)..<min(j + 1, input.count)]))) are not followed: pass the values with --define NAME=VALUE and use %NAME%", at: at)
+        }
+        guard modifiers.lowercased().allSatisfy({ "fdpnx".contains($0) }) else {
+            throw .error("%~\(modifiers)0: only the modifiers f, d, p, n and x are followed (the script's path, folder, name, extension)", at: at)
+        }
+        return (Array(try scriptReference(modifiers.lowercased(), at: at)), j + 1)
     }
 
     private func checkResolved(_ line: SourceLine, unresolved: [Unresolved], from: Int, to: Int, purpose: String) throws(Diagnostic) {
@@ -482,21 +486,7 @@ public struct BatchImporter {
                 }
                 if c == ">" || ((c == "1" || c == "2") && i + 1 < input.count && input[i + 1] == ">"
                                 && (chars.last == nil || chars.last == " " || chars.last == "\t")) {
-                    // Skip `[12]>[>]target` or `[12]>&1`: output goes nowhere when rampart runs the command.
-                    var j = i
-                    if c != ">" { j += 1 }
-                    j += 1
-                    if j < input.count, input[j] == ">" { j += 1 }
-                    if j < input.count, input[j] == "&" { j += 1 }
-                    while j < input.count, input[j] == " " || input[j] == "\t" { j += 1 }
-                    var quote = false
-                    while j < input.count {
-                        let d = input[j]
-                        if d == "\"" { quote.toggle() }
-                        if !quote && (d == " " || d == "\t" || d == "&" || d == "|") { break }
-                        j += 1
-                    }
-                    i = j
+                    i = Self.endOfRedirection(input, at: i)
                     continue
                 }
             }
@@ -506,5 +496,23 @@ public struct BatchImporter {
         }
         flush()
         return segments
+    }
+
+    /// Where `[12]>[>]target` or `[12]>&1` at `i` ends: output goes nowhere when rampart runs the command.
+    static func endOfRedirection(_ input: [Character], at i: Int) -> Int {
+        var j = i
+        if input[i] != ">" { j += 1 }
+        j += 1
+        if j < input.count, input[j] == ">" { j += 1 }
+        if j < input.count, input[j] == "&" { j += 1 }
+        while j < input.count, input[j] == " " || input[j] == "\t" { j += 1 }
+        var quote = false
+        while j < input.count {
+            let d = input[j]
+            if d == "\"" { quote.toggle() }
+            if !quote && (d == " " || d == "\t" || d == "&" || d == "|") { break }
+            j += 1
+        }
+        return j
     }
 }

@@ -101,16 +101,15 @@ public enum CommandParser {
         return context
     }
 
-    /// Parses one command line relative to `context`.
-    public static func parse(_ tokens: [Token], context: NetshContext, line: SourceLine) throws(Diagnostic) -> ParsedCommand {
+    /// The words of a command line, taken one at a time.
+    struct Cursor {
+        let tokens: [Token]
+        let end: SourceLocation
         var index = 0
-        var current = startContext(for: tokens, from: context)
-        guard !tokens.isEmpty else { throw .error("empty command", at: line.end) }
-        let commandStart = tokens[0].location
 
-        func nextWord(_ expecting: String) throws(Diagnostic) -> Token {
+        mutating func nextWord(_ expecting: String) throws(Diagnostic) -> Token {
             guard index < tokens.count else {
-                throw .error("incomplete command: expected \(expecting)", at: line.end)
+                throw .error("incomplete command: expected \(expecting)", at: end)
             }
             let t = tokens[index]
             guard t.kind == .word, !t.quoted else {
@@ -119,33 +118,14 @@ public enum CommandParser {
             index += 1
             return t
         }
+    }
 
-        var specContext: CommandSpec.Context?
-        while specContext == nil {
-            switch current {
-            case .root:
-                let t = try nextWord("'ipsec'")
-                if isNetsh(t.text) { continue }
-                guard case .found = KeywordMatch(t.text, in: ["ipsec"]) else {
-                    throw .error("'\(t.text)' is not a netsh ipsec command (rampart speaks only the ipsec context)", at: t.location)
-                }
-                current = .ipsec
-            case .ipsec:
-                let t = try nextWord("'static', 'dynamic' or 'dump'")
-                switch KeywordMatch(t.text, in: ["static", "dynamic", "dump"]) {
-                case .found("static"): current = .static
-                case .found("dynamic"): current = .dynamic
-                case .found: index -= 1; specContext = .ipsec
-                case .ambiguous(let c): throw ambiguous(t, c)
-                case .none:
-                    throw .error("unknown command '\(t.text)' in 'ipsec'; expected static, dynamic or dump", at: t.location)
-                }
-            case .static: specContext = .static
-            case .dynamic: specContext = .dynamic
-            }
-        }
-        let ctx = specContext!
-        let verbToken = try nextWord("a command")
+    /// Parses one command line relative to `context`.
+    public static func parse(_ tokens: [Token], context: NetshContext, line: SourceLine) throws(Diagnostic) -> ParsedCommand {
+        guard !tokens.isEmpty else { throw .error("empty command", at: line.end) }
+        var cursor = Cursor(tokens: tokens, end: line.end)
+        let ctx = try commandContext(&cursor, from: startContext(for: tokens, from: context))
+        let verbToken = try cursor.nextWord("a command")
         let verbs = CommandSpec.verbs(in: ctx)
         let verb: String
         switch KeywordMatch(verbToken.text, in: verbs) {
@@ -157,7 +137,7 @@ public enum CommandParser {
         let nouns = CommandSpec.nouns(in: ctx, verb: verb)
         var noun: String?
         if !nouns.isEmpty {
-            let nounToken = try nextWord("what to \(verb) (\(nouns.joined(separator: ", ")))")
+            let nounToken = try cursor.nextWord("what to \(verb) (\(nouns.joined(separator: ", ")))")
             switch KeywordMatch(nounToken.text, in: nouns) {
             case .found(let n): noun = n
             case .ambiguous(let c): throw ambiguous(nounToken, c)
@@ -168,13 +148,61 @@ public enum CommandParser {
         guard let spec = CommandSpec.lookup(context: ctx, verb: verb, noun: noun) else {
             throw .error("unknown command", at: verbToken.location)
         }
-        var command = ParsedCommand(spec: spec, location: commandStart, end: line.end, arguments: [:])
-        try bind(Array(tokens[index...]), into: &command)
+        var command = ParsedCommand(spec: spec, location: tokens[0].location, end: line.end, arguments: [:])
+        try bind(Array(tokens[cursor.index...]), into: &command)
         return command
+    }
+
+    /// Walks `netsh ipsec static|dynamic` from `start` to the context whose commands follow.
+    static func commandContext(_ cursor: inout Cursor, from start: NetshContext) throws(Diagnostic) -> CommandSpec.Context {
+        var current = start
+        while true {
+            switch current {
+            case .root:
+                let t = try cursor.nextWord("'ipsec'")
+                if isNetsh(t.text) { continue }
+                guard case .found = KeywordMatch(t.text, in: ["ipsec"]) else {
+                    throw .error("'\(t.text)' is not a netsh ipsec command (rampart speaks only the ipsec context)", at: t.location)
+                }
+                current = .ipsec
+            case .ipsec:
+                let t = try cursor.nextWord("'static', 'dynamic' or 'dump'")
+                switch KeywordMatch(t.text, in: ["static", "dynamic", "dump"]) {
+                case .found("static"): current = .static
+                case .found("dynamic"): current = .dynamic
+                case .found:
+                    cursor.index -= 1
+                    return .ipsec
+                case .ambiguous(let c): throw ambiguous(t, c)
+                case .none:
+                    throw .error("unknown command '\(t.text)' in 'ipsec'; expected static, dynamic or dump", at: t.location)
+                }
+            case .static: return .static
+            case .dynamic: return .dynamic
+            }
+        }
     }
 
     static func ambiguous(_ t: Token, _ candidates: [String]) -> Diagnostic {
         .error("'\(t.text)' is ambiguous: it could be \(candidates.sorted().joined(separator: ", "))", at: t.location)
+    }
+
+    /// `name=value`: the parameter the name abbreviates, given once unless it repeats.
+    static func bindTagged(_ t: Token, value valueToken: Token, into command: inout ParsedCommand) throws(Diagnostic) {
+        let params = command.spec.parameters
+        let name: String
+        switch KeywordMatch(t.text, in: params.map(\.name)) {
+        case .found(let n): name = n
+        case .ambiguous(let c): throw ambiguous(t, c)
+        case .none:
+            let known = params.map(\.name)
+            throw .error("'\(command.spec.name)' has no parameter '\(t.text)'" + (known.isEmpty ? "" : "; parameters: \(known.joined(separator: ", "))"), at: t.location)
+        }
+        let spec = params.first { $0.name == name }!
+        if command.arguments[name] != nil && !spec.repeatable {
+            throw .error("parameter '\(name)' given twice", at: t.location)
+        }
+        command.arguments[name, default: []].append(CommandArgument(tag: name, value: valueToken.text, quoted: valueToken.quoted, location: valueToken.location))
     }
 
     /// Binds `tag=value` and untagged values to the command's parameters.
@@ -196,21 +224,7 @@ public enum CommandParser {
                     let at = index + 2 < tokens.count ? tokens[index + 2].location : command.end
                     throw .error("missing value for '\(t.text)'", at: at)
                 }
-                let valueToken = tokens[index + 2]
-                let name: String
-                switch KeywordMatch(t.text, in: params.map(\.name)) {
-                case .found(let n): name = n
-                case .ambiguous(let c): throw ambiguous(t, c)
-                case .none:
-                    let known = params.map(\.name)
-                    throw .error("'\(command.spec.name)' has no parameter '\(t.text)'" + (known.isEmpty ? "" : "; parameters: \(known.joined(separator: ", "))"), at: t.location)
-                }
-                let spec = params.first { $0.name == name }!
-                if command.arguments[name] != nil && !spec.repeatable {
-                    throw .error("parameter '\(name)' given twice", at: t.location)
-                }
-                command.arguments[name, default: []].append(
-                    CommandArgument(tag: name, value: valueToken.text, quoted: valueToken.quoted, location: valueToken.location))
+                try bindTagged(t, value: tokens[index + 2], into: &command)
                 sawTagged = true
                 lastFreeText = nil
                 index += 3
