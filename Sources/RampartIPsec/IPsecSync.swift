@@ -20,32 +20,9 @@ public enum IPsecSync {
 
     public static func apply(_ plan: IPsecPlan, socket: String) throws(ViciError) -> Report {
         // Credentials are read before charon is touched: a missing key changes nothing there.
-        var certificate: [UInt8]?
-        var cas: [(String, [UInt8])] = []
-        var key: [UInt8]?
-        if plan.needsCertificates {
-            guard let paths = plan.credentials else { throw ViciError(.credentials, "rootca= rules need a certificate, but none is configured") }
-            certificate = try CredentialFiles.read(paths.certificate, what: "this host's certificate (ipsec_certificate)")
-            key = try CredentialFiles.read(paths.privateKey, what: "the private key (ipsec_private_key)", secret: true)
-            cas = try CredentialFiles.directory(paths.caDirectory)
-            guard !cas.isEmpty else { throw ViciError(.credentials, "no CA certificate in \(paths.caDirectory) (ipsec_ca_directory)") }
-        }
+        let credentials = try Credentials(plan)
         let vici = try ViciClient(path: socket)
-        var report = Report()
-        for (path, ca) in cas {
-            var m = ViciMessage()
-            m["type"] = "x509"
-            m["flag"] = "CA"
-            m["data"] = .value(ca)
-            do { try vici.command("load-cert", m) } catch { throw ViciError(error.kind, "CA certificate \(path): \(error.description)") }
-        }
-        if let key {
-            var m = ViciMessage()
-            m["type"] = "any"
-            m["data"] = .value(key)
-            // charon's answer may quote what it could not parse; never the key.
-            do { try vici.command("load-key", m) } catch { throw ViciError(error.kind, "charon refused the private key (ipsec_private_key)") }
-        }
+        try credentials.load(into: vici)
         for secret in plan.secrets {
             var m = ViciMessage()
             m["id"] = .string(secret.id)
@@ -54,12 +31,58 @@ public enum IPsecSync {
             m["owners"] = .strings(secret.owners)
             try vici.command("load-shared", m)
         }
+        var report = Report()
         for connection in plan.connections {
-            try vici.command("load-conn", message(connection, certificate: certificate))
+            try vici.command("load-conn", message(connection, certificate: credentials.certificate))
             report.loaded.append(connection.name)
             report.children += connection.children.count
         }
-        let wanted = Set(plan.connections.map(\.name))
+        report.unloaded = try unloadConnections(except: Set(plan.connections.map(\.name)), vici)
+        let keys = Set(plan.secrets.map(\.id))
+        let shared = try vici.call("get-shared").response.list("keys") ?? []
+        for id in shared where id.hasPrefix(prefix) && !keys.contains(id) {
+            var m = ViciMessage()
+            m["id"] = .string(id)
+            try vici.command("unload-shared", m)
+        }
+        return report
+    }
+
+    /// This host's certificate, its key and the CAs, read from the files rampartd.conf names.
+    struct Credentials {
+        var certificate: [UInt8]?
+        var key: [UInt8]?
+        var cas: [(String, [UInt8])] = []
+
+        init(_ plan: IPsecPlan) throws(ViciError) {
+            guard plan.needsCertificates else { return }
+            guard let paths = plan.credentials else { throw ViciError(.credentials, "rootca= rules need a certificate, but none is configured") }
+            certificate = try CredentialFiles.read(paths.certificate, what: "this host's certificate (ipsec_certificate)")
+            key = try CredentialFiles.read(paths.privateKey, what: "the private key (ipsec_private_key)", secret: true)
+            cas = try CredentialFiles.directory(paths.caDirectory)
+            guard !cas.isEmpty else { throw ViciError(.credentials, "no CA certificate in \(paths.caDirectory) (ipsec_ca_directory)") }
+        }
+
+        func load(into vici: ViciClient) throws(ViciError) {
+            for (path, ca) in cas {
+                var m = ViciMessage()
+                m["type"] = "x509"
+                m["flag"] = "CA"
+                m["data"] = .value(ca)
+                do { try vici.command("load-cert", m) } catch { throw ViciError(error.kind, "CA certificate \(path): \(error.description)") }
+            }
+            guard let key else { return }
+            var m = ViciMessage()
+            m["type"] = "any"
+            m["data"] = .value(key)
+            // charon's answer may quote what it could not parse; never the key.
+            do { try vici.command("load-key", m) } catch { throw ViciError(error.kind, "charon refused the private key (ipsec_private_key)") }
+        }
+    }
+
+    /// Unloads rampart's connections that are not `wanted`, closing their SAs; their names.
+    static func unloadConnections(except wanted: Set<String>, _ vici: ViciClient) throws(ViciError) -> [String] {
+        var unloaded: [String] = []
         let loaded = try vici.call("get-conns").response.list("conns") ?? []
         for name in loaded where name.hasPrefix(prefix) && !wanted.contains(name) {
             var m = ViciMessage()
@@ -74,16 +97,9 @@ public enum IPsecSync {
             if answer.string("success") != "yes", let why = answer.string("errmsg"), !why.contains("no matching") {
                 throw ViciError(.refused, "terminate \(name): \(why)")
             }
-            report.unloaded.append(name)
+            unloaded.append(name)
         }
-        let keys = Set(plan.secrets.map(\.id))
-        let shared = try vici.call("get-shared").response.list("keys") ?? []
-        for id in shared where id.hasPrefix(prefix) && !keys.contains(id) {
-            var m = ViciMessage()
-            m["id"] = .string(id)
-            try vici.command("unload-shared", m)
-        }
-        return report
+        return unloaded
     }
 
     /// The `load-conn` message (swanctl.conf's `connections.<name>` as a VICI section).

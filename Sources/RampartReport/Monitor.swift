@@ -201,58 +201,13 @@ public struct MonitorSnapshot: Codable, Sendable, Equatable {
 /// trims the specific filters to fit, nil prints everything (`--once`).
 public enum MonitorView {
     public static func frame(_ s: MonitorSnapshot, previous: MonitorSnapshot?, height: Int?) -> String {
-        let assigned = s.policies.map { "\($0.location): \($0.name.map { "\"\($0)\"" } ?? "none assigned")" }.joined(separator: ", ")
-        var head = """
-            Rampart monitor — rampartd \(s.state)\(s.problems.isEmpty ? ", healthy" : ", \(s.problems.count) problem(s)")   \(DropLog.timestamp(s.time.rounded(.down)))
-            Policy: \(assigned); enforcing \(s.enforcing); boot mode \(s.bootMode)
-            Store: \(s.store)\(s.storeModified.map { ", modified \(DropLog.timestamp($0.rounded(.down)))" } ?? "")\(s.lastApply.map { "; last apply: \($0)" } ?? "")
-
-            """
-        for p in s.problems { head += "  problem: \(p)\n" }
-
-        var generic = [["ID", "SOURCE", "DESTINATION", "PROTO", "SPORT", "DPORT", "MIRRORED", "IN", "OUT", "ORIGIN"]]
-        for f in s.generic {
-            generic.append([f.id, f.source, f.destination, f.proto, port(f.sourcePort), port(f.destinationPort), f.mirrored ? "yes" : "no", f.inbound, f.outbound, f.origin])
-        }
-        let before = Dictionary(uniqueKeysWithValues: (previous?.counters ?? []).map { ($0.id, $0) })
-        let elapsed = previous.map { s.time - $0.time } ?? 0
-        let counters = Dictionary(uniqueKeysWithValues: s.counters.map { ($0.id, $0) })
-        var specific = [["ID", "SOURCE", "DESTINATION", "PROTO", "SPORT", "DPORT", "ACTION", "PACKETS", "BYTES", "PKT/S"]]
-        var shown = Set<String>()
-        for f in s.specific {
-            let c = counters[f.id]
-            let first = shown.insert(f.id).inserted
-            var rate = ""
-            if first, let c, let b = before[f.id], elapsed > 0, c.packets >= b.packets { rate = oneDecimal(Double(c.packets - b.packets) / elapsed) }
-            let action = f.mirrored ? f.outbound : f.inbound
-            specific.append([f.id, f.source, f.destination, f.proto, port(f.sourcePort), port(f.destinationPort), action,
-                             first ? String(c?.packets ?? 0) : "", first ? String(c?.bytes ?? 0) : "", rate])
-        }
-        var drops = [["LAST", "DIR", "FILTER", "PROTO", "SOURCE", "DESTINATION", "PORT", "COUNT"]]
-        for r in s.drops {
-            drops.append([DropLog.timestamp(r.last), r.direction, r.filter, r.proto, r.source, r.destination,
-                          r.icmpType.map { "type \($0)" } ?? r.port.map(String.init) ?? "", String(r.count)])
-        }
-        var sets = [["SET", "ADDRESSES", "FROM", "CHANGED"]]
-        for a in s.sets {
-            sets.append([a.name, a.addresses.isEmpty ? "(none)" : a.addresses.joined(separator: " "), a.error.map { "error: \($0)" } ?? a.source ?? "",
-                         a.changed.map { DropLog.timestamp($0.rounded(.down)) } ?? ""])
-        }
-        var genericText = TextTable.render(generic)
+        let head = header(s)
+        var genericText = TextTable.render(genericRows(s))
         if let t = s.totals, t.generic > s.generic.count { genericText += "  … \(t.generic - s.generic.count) more generic filters ('rampart show active' lists them all)\n" }
-        let dropsText = s.drops.isEmpty ? "  none\n" : TextTable.render(drops)
-        let setsText = TextTable.render(sets)
-        var ipsecText = ""
-        if let v = s.ipsec {
-            ipsecText = "\nIPsec — " + v.mainModeText() + v.quickModeText()
-            var stats = (v.daemon ?? []).filter { $0.value > 0 }.map { "\($0.name.lowercased()) \($0.value)" }
-            if let x = v.xfrm {
-                stats += XfrmStats.labels.compactMap { key, label in x[key].flatMap { $0 > 0 ? "\(key) \($0)" : nil } }
-            }
-            ipsecText += "Statistics: " + (stats.isEmpty ? "no events, no xfrm errors" : stats.joined(separator: ", ")) + "\n"
-            if let last = v.lastFailure { ipsecText += "Last negotiation failure: \(last)\n" }
-        }
-        var specificLines = TextTable.render(specific).split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+        let dropsText = s.drops.isEmpty ? "  none\n" : TextTable.render(dropRows(s))
+        let setsText = TextTable.render(setRows(s))
+        let ipsecText = s.ipsec.map(ipsec) ?? ""
+        var specificLines = TextTable.render(specificRows(s, previous: previous)).split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
         if let t = s.totals, t.specific > s.specific.count { specificLines.append("  … \(t.specific - s.specific.count) more specific filters (a frame carries \(MonitorSnapshot.rowLimit) at most)") }
         if let height {
             let fixed = head.split(separator: "\n", omittingEmptySubsequences: false).count + genericText.split(separator: "\n").count
@@ -267,6 +222,68 @@ public enum MonitorView {
             + "\nSpecific filters (server types and host names expanded; counters since the last apply)\n" + specificLines.joined(separator: "\n") + "\n"
             + "\nLast drops\n" + dropsText
             + "\nDynamic sets\n" + setsText + ipsecText
+    }
+
+    static func header(_ s: MonitorSnapshot) -> String {
+        let assigned = s.policies.map { "\($0.location): \($0.name.map { "\"\($0)\"" } ?? "none assigned")" }.joined(separator: ", ")
+        var head = """
+            Rampart monitor — rampartd \(s.state)\(s.problems.isEmpty ? ", healthy" : ", \(s.problems.count) problem(s)")   \(DropLog.timestamp(s.time.rounded(.down)))
+            Policy: \(assigned); enforcing \(s.enforcing); boot mode \(s.bootMode)
+            Store: \(s.store)\(s.storeModified.map { ", modified \(DropLog.timestamp($0.rounded(.down)))" } ?? "")\(s.lastApply.map { "; last apply: \($0)" } ?? "")
+
+            """
+        for p in s.problems { head += "  problem: \(p)\n" }
+        return head
+    }
+
+    static func genericRows(_ s: MonitorSnapshot) -> [[String]] {
+        [["ID", "SOURCE", "DESTINATION", "PROTO", "SPORT", "DPORT", "MIRRORED", "IN", "OUT", "ORIGIN"]] + s.generic.map { f in
+            [f.id, f.source, f.destination, f.proto, port(f.sourcePort), port(f.destinationPort), f.mirrored ? "yes" : "no", f.inbound, f.outbound, f.origin]
+        }
+    }
+
+    /// With each filter's counters once (its first row) and its packet rate since `previous`.
+    static func specificRows(_ s: MonitorSnapshot, previous: MonitorSnapshot?) -> [[String]] {
+        let before = Dictionary(uniqueKeysWithValues: (previous?.counters ?? []).map { ($0.id, $0) })
+        let elapsed = previous.map { s.time - $0.time } ?? 0
+        let counters = Dictionary(uniqueKeysWithValues: s.counters.map { ($0.id, $0) })
+        var specific = [["ID", "SOURCE", "DESTINATION", "PROTO", "SPORT", "DPORT", "ACTION", "PACKETS", "BYTES", "PKT/S"]]
+        var shown = Set<String>()
+        for f in s.specific {
+            let c = counters[f.id]
+            let first = shown.insert(f.id).inserted
+            var rate = ""
+            if first, let c, let b = before[f.id], elapsed > 0, c.packets >= b.packets { rate = oneDecimal(Double(c.packets - b.packets) / elapsed) }
+            let action = f.mirrored ? f.outbound : f.inbound
+            specific.append([f.id, f.source, f.destination, f.proto, port(f.sourcePort), port(f.destinationPort), action,
+                             first ? String(c?.packets ?? 0) : "", first ? String(c?.bytes ?? 0) : "", rate])
+        }
+        return specific
+    }
+
+    static func dropRows(_ s: MonitorSnapshot) -> [[String]] {
+        [["LAST", "DIR", "FILTER", "PROTO", "SOURCE", "DESTINATION", "PORT", "COUNT"]] + s.drops.map { r in
+            [DropLog.timestamp(r.last), r.direction, r.filter, r.proto, r.source, r.destination,
+             r.icmpType.map { "type \($0)" } ?? r.port.map(String.init) ?? "", String(r.count)]
+        }
+    }
+
+    static func setRows(_ s: MonitorSnapshot) -> [[String]] {
+        [["SET", "ADDRESSES", "FROM", "CHANGED"]] + s.sets.map { a in
+            [a.name, a.addresses.isEmpty ? "(none)" : a.addresses.joined(separator: " "), a.error.map { "error: \($0)" } ?? a.source ?? "",
+             a.changed.map { DropLog.timestamp($0.rounded(.down)) } ?? ""]
+        }
+    }
+
+    static func ipsec(_ v: IPsecView) -> String {
+        var text = "\nIPsec — " + v.mainModeText() + v.quickModeText()
+        var stats = (v.daemon ?? []).filter { $0.value > 0 }.map { "\($0.name.lowercased()) \($0.value)" }
+        if let x = v.xfrm {
+            stats += XfrmStats.labels.compactMap { key, label in x[key].flatMap { $0 > 0 ? "\(key) \($0)" : nil } }
+        }
+        text += "Statistics: " + (stats.isEmpty ? "no events, no xfrm errors" : stats.joined(separator: ", ")) + "\n"
+        if let last = v.lastFailure { text += "Last negotiation failure: \(last)\n" }
+        return text
     }
 
     static func port(_ p: PortMatch) -> String { p.isAny ? "any" : p.description }

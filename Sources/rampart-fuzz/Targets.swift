@@ -17,6 +17,16 @@ enum FuzzTarget: String, CaseIterable {
     case netlink, nftmonitor, route, nflog, journal, w3c, packet, vici
 
     func run(_ bytes: [UInt8]) {
+        switch self {
+        case .netsh, .batch, .store, .bootconfig, .resolvconf, .smbconf, .dhclient, .networkd, .dhcpcd, .daemonconfig, .control:
+            runFileParser(bytes)
+        case .netlink, .nftmonitor, .route, .nflog, .journal, .w3c, .packet, .vici:
+            runWireParser(bytes)
+        }
+    }
+
+    /// What rampart reads from files and its control socket.
+    private func runFileParser(_ bytes: [UInt8]) {
         let text = String(decoding: bytes, as: UTF8.self)
         switch self {
         case .netsh:
@@ -50,6 +60,15 @@ enum FuzzTarget: String, CaseIterable {
             _ = try? DaemonConfig.parse(text, file: "rampartd.conf")
         case .control:
             _ = try? ControlCodec.decode(ControlRequest.self, from: Data(bytes))
+        default:
+            break
+        }
+    }
+
+    /// What rampart reads from the kernel, charon and its own logs.
+    private func runWireParser(_ bytes: [UInt8]) {
+        let text = String(decoding: bytes, as: UTF8.self)
+        switch self {
         case .netlink:
             for message in NetlinkMessages(bytes: bytes) {
                 _ = ErrorReply(message)
@@ -84,6 +103,8 @@ enum FuzzTarget: String, CaseIterable {
                 var again = ViciFramer()
                 guard let back = try? again.feed(framed), back == [packet] else { fatalError("VICI round trip differs") }
             }
+        default:
+            break
         }
     }
 

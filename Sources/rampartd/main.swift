@@ -52,20 +52,7 @@ struct RampartdCommand: ParsableCommand {
 
         // The configuration file is small: read it before the boot mode, since it names the store.
         let configPath = config ?? DaemonConfig.defaultPath
-        var daemonConfig = DaemonConfig()
-        do {
-            if let text = try DaemonConfig.readFile(configPath) {
-                daemonConfig = try DaemonConfig.parse(text, file: configPath)
-            } else if config != nil {
-                logger.critical("cannot read the configuration file \(configPath): it does not exist")
-                throw ExitCode.failure
-            }
-        } catch let exit as ExitCode {
-            throw exit
-        } catch {
-            logger.critical("\(error)")
-            throw ExitCode.failure
-        }
+        var daemonConfig = try readConfiguration(configPath, logger: logger)
         // Before anything touches the table: a second daemon would fight the first.
         let instance: InstanceLock.Held
         do {
@@ -86,16 +73,7 @@ struct RampartdCommand: ParsableCommand {
             logger.critical("cannot open the nf_tables netlink socket: \(error) (rampartd needs CAP_NET_ADMIN)")
             throw ExitCode.failure
         }
-        let notifier = SystemdNotifier()
-        let undelivered = UndeliveredNotifications()
-        let engineEnvironment = EngineEnvironment(notify: { message in
-            if !notifier.notify(message) {
-                let n = undelivered.count()
-                if n == 1 || n % 1000 == 0 {
-                    logger.warning("the notify socket is full: \(n) notification(s) to the service manager dropped so far (rampartd goes on)")
-                }
-            }
-        })
+        let engineEnvironment = EngineEnvironment(notify: Self.notifier(logger: logger))
         let engine = PolicyEngine(config: daemonConfig, configPath: configPath, overrides: overrides, client: client,
                                   environment: engineEnvironment, logger: logger, started: started)
         let lifecycle = Lifecycle(engine: engine, config: daemonConfig,
@@ -107,6 +85,36 @@ struct RampartdCommand: ParsableCommand {
         // Returns once SIGTERM or SIGINT has stopped every service; the ruleset stays in force.
         withExtendedLifetime(instance) {
             lifecycle.serveSignals()
+        }
+    }
+}
+
+extension RampartdCommand {
+    /// The configuration file, parsed; the defaults when the default file does not exist.
+    func readConfiguration(_ path: String, logger: Logger) throws -> DaemonConfig {
+        do {
+            if let text = try DaemonConfig.readFile(path) { return try DaemonConfig.parse(text, file: path) }
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode.failure
+        }
+        guard config == nil else {
+            logger.critical("cannot read the configuration file \(path): it does not exist")
+            throw ExitCode.failure
+        }
+        return DaemonConfig()
+    }
+
+    /// sd_notify that never waits; a full socket is said in the log, once and then every 1,000.
+    static func notifier(logger: Logger) -> @Sendable (String) -> Void {
+        let notifier = SystemdNotifier()
+        let undelivered = UndeliveredNotifications()
+        return { message in
+            guard !notifier.notify(message) else { return }
+            let n = undelivered.count()
+            if n == 1 || n % 1000 == 0 {
+                logger.warning("the notify socket is full: \(n) notification(s) to the service manager dropped so far (rampartd goes on)")
+            }
         }
     }
 }

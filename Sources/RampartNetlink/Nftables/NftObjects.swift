@@ -182,11 +182,20 @@ final class RuleObject {
     /// Allocates the libnftnl expression for one instruction; the rule takes ownership.
     static func make(_ e: Expr) -> OpaquePointer {
         let x = nftnl_expr_alloc(e.kind)!
+        if !setLoadOrCompare(x, e) { setOther(x, e) }
+        return x
+    }
+
+    private static func data(_ x: OpaquePointer, _ type: Int, _ bytes: [UInt8]) {
+        var b = bytes
+        _ = nftnl_expr_set(x, attr(type), &b, UInt32(b.count))
+    }
+
+    /// meta, payload, bitwise, cmp, lookup, fib, byteorder: the expressions that load into or
+    /// test register 1. False for any other.
+    private static func setLoadOrCompare(_ x: OpaquePointer, _ e: Expr) -> Bool {
         let reg1 = UInt32(NFT_REG_1.rawValue)
-        func data(_ type: Int, _ bytes: [UInt8]) {
-            var b = bytes
-            _ = nftnl_expr_set(x, attr(type), &b, UInt32(b.count))
-        }
+        func data(_ type: Int, _ bytes: [UInt8]) { Self.data(x, type, bytes) }
         switch e {
         case .meta(let key):
             nftnl_expr_set_u32(x, attr(NFTNL_EXPR_META_KEY), metaKey(key))
@@ -220,6 +229,16 @@ final class RuleObject {
             nftnl_expr_set_u32(x, attr(NFTNL_EXPR_BYTEORDER_OP), UInt32(NFT_BYTEORDER_HTON.rawValue))
             nftnl_expr_set_u32(x, attr(NFTNL_EXPR_BYTEORDER_LEN), length)
             nftnl_expr_set_u32(x, attr(NFTNL_EXPR_BYTEORDER_SIZE), size)
+        default:
+            return false
+        }
+        return true
+    }
+
+    /// ct, rt, counter, log, verdicts and immediates.
+    private static func setOther(_ x: OpaquePointer, _ e: Expr) {
+        let reg1 = UInt32(NFT_REG_1.rawValue)
+        switch e {
         case .ctState:
             nftnl_expr_set_u32(x, attr(NFTNL_EXPR_CT_KEY), UInt32(NFT_CT_STATE.rawValue))
             nftnl_expr_set_u32(x, attr(NFTNL_EXPR_CT_DREG), reg1)
@@ -241,8 +260,9 @@ final class RuleObject {
         case .tproxyPort(let register):
             nftnl_expr_set_u32(x, attr(NFTNL_EXPR_TPROXY_FAMILY), UInt32(NFPROTO_UNSPEC))
             nftnl_expr_set_u32(x, attr(NFTNL_EXPR_TPROXY_REG_PORT), register)
+        default:
+            break
         }
-        return x
     }
 }
 

@@ -74,12 +74,27 @@ public final class NftablesClient {
         batch.add(NFT_MSG_DELTABLE, flags: 0, label: "delete table inet \(table)") { tableObject.build($0) }
         batch.add(NFT_MSG_NEWTABLE, flags: NLM_F_CREATE, label: "table inet \(table)") { tableObject.build($0) }
 
+        let (ids, elements) = addSets(ruleset, to: batch)
+        for chain in ruleset.chains {
+            let object = ChainObject(table: table, chain: chain)
+            batch.add(NFT_MSG_NEWCHAIN, flags: NLM_F_CREATE, label: "chain \(chain.name)") { object.build($0) }
+        }
+        let rules = try addRules(ruleset, setIDs: ids, to: batch)
+        batch.finish()
+        try commit(batch)
+        return Report(messages: batch.messageCount, bytes: batch.bytes.count, rules: rules, setElements: elements)
+    }
+
+    /// Every set of the ruleset with its elements; each set's batch-local id by name, and the
+    /// number of elements.
+    private func addSets(_ ruleset: Ruleset, to batch: Batch) -> (ids: [String: UInt32], elements: Int) {
         var ids: [String: UInt32] = [:]
         var elements = 0
         for (i, set) in ruleset.sets.enumerated() {
             let id = UInt32(i + 1)
             ids[set.name] = id
             let object = SetObject(table: table, name: set.name, family: set.family, id: id)
+            // set NAME { type ipv4_addr|ipv6_addr; flags interval; }
             batch.add(NFT_MSG_NEWSET, flags: NLM_F_CREATE, label: "set \(set.name)") { object.build($0) }
             elements += addElements(set, id: id, to: batch)
         }
@@ -87,6 +102,7 @@ public final class NftablesClient {
             let id = UInt32(ruleset.sets.count + i + 1)
             ids[set.name] = id
             let object = SetObject(table: table, filterSet: set, id: id)
+            // set NAME { type KEY . KEY; flags interval; }: a grouped filter's key
             batch.add(NFT_MSG_NEWSET, flags: NLM_F_CREATE, label: "set \(set.name)") { object.build($0) }
             elements += addElements(set, id: id, to: batch)
         }
@@ -94,15 +110,17 @@ public final class NftablesClient {
             let id = UInt32(ruleset.sets.count + ruleset.filterSets.count + i + 1)
             ids[set.name] = id
             let object = SetObject(table: table, portSet: set.name, id: id)
+            // set NAME { type inet_service; flags interval; elements = { A-B, … } }
             batch.add(NFT_MSG_NEWSET, flags: NLM_F_CREATE, label: "set \(set.name)") { object.build($0) }
             let keys = Linearizer.intervalElements(set.ranges).map { ($0.key, $0.end, String?.none) }
             addChunks(of: set.name, id: id, keys, chunk: NftablesClient.elementsPerMessage[.ipv4]!, to: batch)
             elements += set.ranges.count
         }
-        for chain in ruleset.chains {
-            let object = ChainObject(table: table, chain: chain)
-            batch.add(NFT_MSG_NEWCHAIN, flags: NLM_F_CREATE, label: "chain \(chain.name)") { object.build($0) }
-        }
+        return (ids, elements)
+    }
+
+    /// Every rule of every chain, linearized with the sets' batch-local ids; how many.
+    private func addRules(_ ruleset: Ruleset, setIDs ids: [String: UInt32], to batch: Batch) throws(NetlinkError) -> Int {
         var linearizer = self.linearizer
         linearizer.setIDs = ids
         var rules = 0
@@ -116,13 +134,12 @@ public final class NftablesClient {
                 }
                 let object = RuleObject(table: table, chain: chain.name, comment: rule.id, expressions: expressions)
                 let label = "rule \(rule.id) (chain \(chain.name)\(rule.origin.isEmpty ? "" : ", \(rule.origin)"))"
+                // add rule inet rampart CHAIN MATCHES STATEMENTS comment "ID"
                 batch.add(NFT_MSG_NEWRULE, flags: NLM_F_CREATE | NLM_F_APPEND, label: label, expressions: expressions) { object.build($0) }
                 rules += 1
             }
         }
-        batch.finish()
-        try commit(batch)
-        return Report(messages: batch.messageCount, bytes: batch.bytes.count, rules: rules, setElements: elements)
+        return rules
     }
 
     /// Adds the elements of `set` in as many NEWSETELEM messages as the 64 KiB limit needs.

@@ -30,24 +30,7 @@ extension Interpreter {
                 out.filterActions = selectsAll ? current.filterActions : [current.filterActions[try filterActionIndex(try a.required("name"))]]
             }
         case "rule":
-            let policies = try a.argument("policy").map { arg throws(Diagnostic) in [current.policies[try policyIndex(arg)]] } ?? current.policies
-            let defaultOnly = a.argument("name").map { !$0.quoted && $0.value.caseInsensitiveEquals("default") } ?? false
-            let type = try a.value("type") { Values.choice($0, [("tunnel", true), ("transport", false)]) }
-            for var policy in policies {
-                if defaultOnly {
-                    policy.rules = []
-                } else if let idArg = a.argument("id") {
-                    policy.rules = policy.rules.filter { String($0.id) == idArg.value }
-                } else if !selectsAll, let n = a.argument("name") {
-                    policy.rules = policy.rules.filter { $0.name.caseInsensitiveEquals(n.value) }
-                }
-                if let type { policy.rules = policy.rules.filter { ($0.tunnel != nil) == type } }
-                if !policy.rules.isEmpty || defaultOnly { out.policies.append(policy) }
-            }
-            if out.policies.isEmpty, !selectsAll || a.has("id") {
-                let what = a.argument("id") ?? a.argument("name")!
-                throw .error("no rule '\(what.value)'", at: what.location)
-            }
+            out.policies = try policiesWithRules(a, selectsAll: selectsAll)
         case "schedule":
             out.schedules = selectsAll ? current.schedules : [current.schedules[try scheduleIndex(try a.required("name"))]]
         case "addressgroup":
@@ -61,6 +44,30 @@ extension Interpreter {
             throw .error("'\(a.spec.name)' is not implemented", at: a.command.location)
         }
         emit(.objects(out))
+    }
+
+    /// `show rule`: each policy with the rules the arguments select (`name=default`: the policy alone).
+    private func policiesWithRules(_ a: Args, selectsAll: Bool) throws(Diagnostic) -> [Policy] {
+        let policies = try a.argument("policy").map { arg throws(Diagnostic) in [current.policies[try policyIndex(arg)]] } ?? current.policies
+        let defaultOnly = a.argument("name").map { !$0.quoted && $0.value.caseInsensitiveEquals("default") } ?? false
+        let type = try a.value("type") { Values.choice($0, [("tunnel", true), ("transport", false)]) }
+        var out: [Policy] = []
+        for var policy in policies {
+            if defaultOnly {
+                policy.rules = []
+            } else if let idArg = a.argument("id") {
+                policy.rules = policy.rules.filter { String($0.id) == idArg.value }
+            } else if !selectsAll, let n = a.argument("name") {
+                policy.rules = policy.rules.filter { $0.name.caseInsensitiveEquals(n.value) }
+            }
+            if let type { policy.rules = policy.rules.filter { ($0.tunnel != nil) == type } }
+            if !policy.rules.isEmpty || defaultOnly { out.append(policy) }
+        }
+        if out.isEmpty, !selectsAll || a.has("id") {
+            let what = a.argument("id") ?? a.argument("name")!
+            throw .error("no rule '\(what.value)'", at: what.location)
+        }
+        return out
     }
 
     private func rulesNamed(_ arg: CommandArgument) throws(Diagnostic) -> [Rule] {
