@@ -43,6 +43,8 @@ public struct GroupTable: Sendable, Equatable {
 
     public func contains(_ name: String, for origin: FilterOrigin, _ a: IPAddress) -> Bool {
         guard let g = group(name, for: origin) else { return false }
-        return g.members.contains { $0.family == a.family && $0.first.numeric <= a.numeric && a.numeric <= $0.last.numeric }
+        return g.members.contains {
+            $0.family == a.family && $0.first.numeric <= a.numeric && a.numeric <= $0.last.numeric
+        }
     }
 }

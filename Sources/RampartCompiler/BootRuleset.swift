@@ -10,16 +10,22 @@ public extension RulesetCompiler {
     func compileBoot(_ config: DynamicConfig) -> Ruleset {
         switch config.bootMode {
         case .permit:
-            return Ruleset(chains: [Chain(name: "input", hook: .input, policy: .accept),
-                                   Chain(name: "output", hook: .output, policy: .accept)])
+            return Ruleset(chains: [
+                Chain(name: "input", hook: .input, policy: .accept),
+                Chain(name: "output", hook: .output, policy: .accept)
+            ])
         case .block, .stateful:
             var input = Chain(name: "input", hook: .input, policy: .drop)
             input.rules = bootRules(.input, config)
-            if config.logsInboundDrops { input.rules.append(RuleSpec([], countedLog("rampart boot in "), id: "boot-log")) }
+            if config.logsInboundDrops {
+                input.rules.append(RuleSpec([], countedLog("rampart boot in "), id: "boot-log"))
+            }
             var output = Chain(name: "output", hook: .output, policy: config.bootMode == .block ? .drop : .accept)
             if config.bootMode == .block {
                 output.rules = bootRules(.output, config)
-                if config.logsOutboundDrops { output.rules.append(RuleSpec([], countedLog("rampart boot out "), id: "boot-log")) }
+                if config.logsOutboundDrops {
+                    output.rules.append(RuleSpec([], countedLog("rampart boot out "), id: "boot-log"))
+                }
             }
             return Ruleset(chains: [input, output])
         }
@@ -29,9 +35,16 @@ public extension RulesetCompiler {
         var rules = RulesetCompiler.baseRules(hook)
         rules.append(RuleSpec([.ctState([.established, .related])], [.accept], id: "boot-replies"))
         // DHCP client traffic: v4 68 -> 67 out, 67 -> 68 in; v6 546 -> 547 out, 547 -> 546 in.
-        let (v4, v6): ((UInt16, UInt16), (UInt16, UInt16)) = hook == .input ? ((67, 68), (547, 546)) : ((68, 67), (546, 547))
-        rules.append(RuleSpec([.port(.source, proto: 17, port: v4.0), .port(.destination, proto: 17, port: v4.1)], [.accept], id: "boot-dhcpv4"))
-        rules.append(RuleSpec([.port(.source, proto: 17, port: v6.0), .port(.destination, proto: 17, port: v6.1)], [.accept], id: "boot-dhcpv6"))
+        let (v4, v6): ((UInt16, UInt16), (UInt16, UInt16)) =
+            hook == .input ? ((67, 68), (547, 546)) : ((68, 67), (546, 547))
+        rules.append(
+            RuleSpec(
+                [.port(.source, proto: 17, port: v4.0), .port(.destination, proto: 17, port: v4.1)], [.accept],
+                id: "boot-dhcpv4"))
+        rules.append(
+            RuleSpec(
+                [.port(.source, proto: 17, port: v6.0), .port(.destination, proto: 17, port: v6.1)], [.accept],
+                id: "boot-dhcpv6"))
         let direction: DynamicConfig.Direction = hook == .input ? .inbound : .outbound
         for (i, e) in config.bootExemptions.enumerated() where e.direction == direction {
             var m: [Match] = []
@@ -45,7 +58,8 @@ public extension RulesetCompiler {
             }
             rules.append(RuleSpec(m, [.counter, .accept], id: "bootexempt-\(i + 1)", origin: e.description))
             if e.proto == .icmp {
-                rules.append(RuleSpec([.l4proto(58)], [.counter, .accept], id: "bootexempt-\(i + 1)", origin: e.description))
+                rules.append(
+                    RuleSpec([.l4proto(58)], [.counter, .accept], id: "bootexempt-\(i + 1)", origin: e.description))
             }
         }
         return rules

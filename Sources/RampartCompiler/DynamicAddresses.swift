@@ -33,8 +33,10 @@ public enum SetNaming {
     /// A set of grouped filters: `input_f3_v4`, `output_f1_v6`, `input_f2` (ports only) (`Grouping`).
     public static func isFilterSet(_ name: String) -> Bool {
         let parts = name.split(separator: "_")
-        return (parts.count == 2 || parts.count == 3) && (parts[0] == "input" || parts[0] == "output") && parts[1].hasPrefix("f")
-            && parts[1].count > 1 && parts[1].dropFirst().allSatisfy(\.isNumber) && (parts.count == 2 || parts[2] == "v4" || parts[2] == "v6")
+        return (parts.count == 2 || parts.count == 3) && (parts[0] == "input" || parts[0] == "output")
+            && parts[1].hasPrefix("f")
+            && parts[1].count > 1 && parts[1].dropFirst().allSatisfy(\.isNumber)
+            && (parts.count == 2 || parts[2] == "v4" || parts[2] == "v6")
     }
 
     /// A set base name per (host name, prefix), unique even when sanitising makes two names collide.
@@ -42,7 +44,10 @@ public enum SetNaming {
         var out: [HostKey: String] = [:]
         var used = Set<String>()
         for key in keys.sorted() {
-            var base = "host_" + String(key.name.lowercased().map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "_" }.prefix(180))
+            var base =
+                "host_"
+                + String(
+                    key.name.lowercased().map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "_" }.prefix(180))
             if let p = key.prefix { base += "_p\(p)" }
             var candidate = base
             var n = 2

@@ -75,21 +75,25 @@ public enum EffectiveFilters {
             }
             guard let policy = s.assignedPolicy else { continue }
             for rule in policy.rules where rule.active && inForce(rule, s, at: time) {
-                guard let li = s.filterListIndex(rule.filterList), let ai = s.filterActionIndex(rule.filterAction) else { continue }
+                guard let li = s.filterListIndex(rule.filterList), let ai = s.filterActionIndex(rule.filterAction)
+                else { continue }
                 let list = s.filterLists[li]
                 let action = s.filterActions[ai]
                 for (position, filter) in list.filters.enumerated() {
-                    let origin = FilterOrigin(source: source, policy: policy.name, rule: rule.name,
-                                              filterList: list.name, position: position + 1)
-                    out += halves(of: filter, id: "\(prefix)\(filter.seq)", inbound: action.action, outbound: action.action,
-                                  inpass: action.inpass, soft: action.soft, origin: origin, group: 0)
+                    let origin = FilterOrigin(
+                        source: source, policy: policy.name, rule: rule.name,
+                        filterList: list.name, position: position + 1)
+                    out += halves(
+                        of: filter, id: "\(prefix)\(filter.seq)", inbound: action.action, outbound: action.action,
+                        inpass: action.inpass, soft: action.soft, origin: origin, group: 0)
                 }
             }
         }
         for rule in dynamic?.rules ?? [] {
             let soft = dynamic?.quickModePolicies.first { $0.name == rule.qmpolicy }?.soft ?? false
-            out += halves(of: rule.filter, id: "D\(rule.seq)", inbound: rule.inbound, outbound: rule.outbound,
-                          inpass: false, soft: soft, origin: FilterOrigin(source: .dynamic), group: 1)
+            out += halves(
+                of: rule.filter, id: "D\(rule.seq)", inbound: rule.inbound, outbound: rule.outbound,
+                inpass: false, soft: soft, origin: FilterOrigin(source: .dynamic), group: 1)
         }
         return out
     }
@@ -122,12 +126,15 @@ public enum EffectiveFilters {
 
     /// A mirrored filter swaps addresses (with their masks) and ports in its second half; TCP
     /// flags are not directional and stay as they are.
-    static func halves(of f: Filter, id: String, inbound: FilterActionKind, outbound: FilterActionKind,
-                       inpass: Bool, soft: Bool, origin: FilterOrigin, group: Int) -> [ActiveFilter] {
-        let first = ActiveFilter(id: id, source: f.source, destination: f.destination, proto: f.proto,
-                                 sourcePort: f.sourcePort, destinationPort: f.destinationPort, tcpFlags: f.tcpFlags,
-                                 inbound: inbound, outbound: outbound, inpass: inpass, soft: soft,
-                                 origin: origin, group: group, seq: f.seq, isMirror: false)
+    static func halves(
+        of f: Filter, id: String, inbound: FilterActionKind, outbound: FilterActionKind,
+        inpass: Bool, soft: Bool, origin: FilterOrigin, group: Int
+    ) -> [ActiveFilter] {
+        let first = ActiveFilter(
+            id: id, source: f.source, destination: f.destination, proto: f.proto,
+            sourcePort: f.sourcePort, destinationPort: f.destinationPort, tcpFlags: f.tcpFlags,
+            inbound: inbound, outbound: outbound, inpass: inpass, soft: soft,
+            origin: origin, group: group, seq: f.seq, isMirror: false)
         guard f.mirrored else { return [first] }
         var mirror = first
         mirror.id = id + "m"

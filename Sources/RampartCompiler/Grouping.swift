@@ -34,7 +34,8 @@ enum Grouping {
     /// does not end in a plain counted verdict.
     static func keyed(_ rule: RuleSpec) -> Keyed? {
         guard rule.statements == [.counter, .accept] || rule.statements == [.counter, .drop],
-              rule.id.hasPrefix("F") || rule.id.hasPrefix("G") || rule.id.hasPrefix("D") else { return nil }
+            rule.id.hasPrefix("F") || rule.id.hasPrefix("G") || rule.id.hasPrefix("D")
+        else { return nil }
         var keyed = Keyed()
         var ports = 0
         for (i, m) in rule.matches.enumerated() {
@@ -60,9 +61,10 @@ enum Grouping {
     /// The same verdict and matches, the key fields in the same places (their values may differ).
     static func sameShape(_ a: RuleSpec, _ ka: Keyed, _ b: RuleSpec, _ kb: Keyed) -> Bool {
         guard ka.addressIndex == kb.addressIndex, ka.portIndex == kb.portIndex,
-              ka.address?.side == kb.address?.side, ka.address?.family == kb.address?.family,
-              ka.port?.side == kb.port?.side, ka.port?.proto == kb.port?.proto,
-              a.statements == b.statements, a.matches.count == b.matches.count else { return false }
+            ka.address?.side == kb.address?.side, ka.address?.family == kb.address?.family,
+            ka.port?.side == kb.port?.side, ka.port?.proto == kb.port?.proto,
+            a.statements == b.statements, a.matches.count == b.matches.count
+        else { return false }
         for i in a.matches.indices where i != ka.addressIndex && i != ka.portIndex {
             if a.matches[i] != b.matches[i] { return false }
         }
@@ -80,7 +82,9 @@ enum Grouping {
                 case .address(_, let a): family = family ?? a.family
                 case .l4proto(let p), .port(_, let p, _), .portRange(_, let p, _, _): proto = proto ?? p
                 case .tcpFlags: proto = proto ?? 6
-                case .icmpv6TypeRange: family = .ipv6; proto = 58
+                case .icmpv6TypeRange:
+                    family = .ipv6
+                    proto = 58
                 default: break
                 }
             }
@@ -119,7 +123,8 @@ enum Grouping {
         case (.port(let s1, let p, let n), .port(let s2, let q, let m)): return p != q || (s1 == s2 && n != m)
         case (.portRange(let s1, let p, let a, let b), .portRange(let s2, let q, let c, let d)):
             return p != q || (s1 == s2 && (b < c || d < a))
-        case (.portRange(let s1, let p, let a, let b), .port(let s2, let q, let n)), (.port(let s2, let q, let n), .portRange(let s1, let p, let a, let b)):
+        case (.portRange(let s1, let p, let a, let b), .port(let s2, let q, let n)),
+            (.port(let s2, let q, let n), .portRange(let s1, let p, let a, let b)):
             return p != q || (s1 == s2 && !(a...b).contains(n))
         case (.l4proto(let p), .portRange(_, let q, _, _)), (.portRange(_, let q, _, _), .l4proto(let p)): return p != q
         case (.tcpFlags(let f), .tcpFlags(let g)):
@@ -127,7 +132,8 @@ enum Grouping {
             guard f.mask == g.mask else { return false }
             return (!f.negated && !g.negated && f.value != g.value) || (f.value == g.value && f.negated != g.negated)
         case (.tcpFlags, .l4proto(let p)), (.l4proto(let p), .tcpFlags): return p != 6
-        case (.tcpFlags, .port(_, let p, _)), (.port(_, let p, _), .tcpFlags), (.tcpFlags, .portRange(_, let p, _, _)), (.portRange(_, let p, _, _), .tcpFlags):
+        case (.tcpFlags, .port(_, let p, _)), (.port(_, let p, _), .tcpFlags), (.tcpFlags, .portRange(_, let p, _, _)),
+            (.portRange(_, let p, _, _), .tcpFlags):
             return p != 6
         default: return false
         }
@@ -167,7 +173,9 @@ enum Grouping {
         for m in members {
             let covered: Bool
             if let a = m.address, let length = m.length {
-                covered = lengths.contains { $0 <= length && seen.contains(Covered(address: a.masked(prefix: $0), length: $0, port: m.port)) }
+                covered = lengths.contains {
+                    $0 <= length && seen.contains(Covered(address: a.masked(prefix: $0), length: $0, port: m.port))
+                }
             } else {
                 covered = seen.contains(Covered(address: nil, length: nil, port: m.port))
             }
@@ -211,7 +219,8 @@ enum Grouping {
             var j = 0
             while j < chainRules.count {
                 if j + 1 < chainRules.count, isLog(chainRules[j]), chainRules[j + 1].statements == [.counter, .drop],
-                   chainRules[j].id == chainRules[j + 1].id, chainRules[j].matches == chainRules[j + 1].matches {
+                    chainRules[j].id == chainRules[j + 1].id, chainRules[j].matches == chainRules[j + 1].matches
+                {
                     logRule[rules.count] = chainRules[j]
                     rules.append(chainRules[j + 1])
                     j += 2
@@ -247,10 +256,13 @@ enum Grouping {
                     emit(i)
                     continue
                 }
-                let kept = deciding(members.map { m in
-                    let key = keys[m]!
-                    return Member(rule: m, address: key.address?.value, length: key.address?.length, port: key.port?.value, id: rules[m].id)
-                })
+                let kept = deciding(
+                    members.map { m in
+                        let key = keys[m]!
+                        return Member(
+                            rule: m, address: key.address?.value, length: key.address?.length, port: key.port?.value,
+                            id: rules[m].id)
+                    })
                 emitGroups(kept, first: first, template: i, sets: &sets)
             }
         }
@@ -266,7 +278,8 @@ enum Grouping {
                 // A rule of another family or protocol commutes with every member: no check, no count.
                 if !taken[k], !requirements[i].excludes(requirements[k]) {
                     if let v = keys[k], (logRule[k] != nil) == logged, sameShape(rules[i], first, rules[k], v),
-                       barriers.allSatisfy({ disjoint(rules[$0], rules[k]) }) {
+                        barriers.allSatisfy({ disjoint(rules[$0], rules[k]) })
+                    {
                         members.append(k)
                         taken[k] = true
                     } else {
@@ -290,7 +303,8 @@ enum Grouping {
                     continue
                 }
                 count += 1
-                let (set, rule) = Grouping.rule(over: part, first: first, template: rules[i], chain: chain, number: count)
+                let (set, rule) = Grouping.rule(
+                    over: part, first: first, template: rules[i], chain: chain, number: count)
                 sets.append(set)
                 if let log = logRule[i] { out.append(Self.logRule(log, over: rule)) }
                 out.append(rule)
@@ -306,7 +320,8 @@ enum Grouping {
             grouped.statements = log.statements.map { statement in
                 guard case .log(let prefix, let group) = statement else { return statement }
                 // "rampart in F12 " → "rampart in input_f3_v4 "
-                let named = prefix.hasSuffix(" \(log.id) ") ? String(prefix.dropLast(log.id.count + 1)) + rule.id + " " : prefix
+                let named =
+                    prefix.hasSuffix(" \(log.id) ") ? String(prefix.dropLast(log.id.count + 1)) + rule.id + " " : prefix
                 return .log(prefix: named, group: group)
             }
             return grouped
@@ -320,7 +335,9 @@ enum Grouping {
 
     /// The rule and set for members of one prefix length: the key holds the fields that vary
     /// among them; a field they all share stays a plain match.
-    static func rule(over part: [Member], first: Keyed, template: RuleSpec, chain: String, number: Int) -> (FilterSet, RuleSpec) {
+    static func rule(
+        over part: [Member], first: Keyed, template: RuleSpec, chain: String, number: Int
+    ) -> (FilterSet, RuleSpec) {
         let sharedAddress = part.allSatisfy { $0.address == part[0].address } ? part[0].address : nil
         let sharedPort = part.allSatisfy { $0.port == part[0].port } ? part[0].port : nil
         var key = FilterSet.Key()
@@ -331,14 +348,21 @@ enum Grouping {
             key.port = FilterSet.PortField(side: p.side, proto: p.proto)
         }
         let name = "\(chain)_f\(number)" + (key.address.map { "_" + SetNaming.suffix($0.family) } ?? "")
-        let set = FilterSet(name: name, key: key, elements: part.map {
-            FilterSet.Element(address: key.address == nil ? nil : $0.address, port: key.port == nil ? nil : $0.port, id: $0.id)
-        })
+        let set = FilterSet(
+            name: name, key: key,
+            elements: part.map {
+                FilterSet.Element(
+                    address: key.address == nil ? nil : $0.address, port: key.port == nil ? nil : $0.port, id: $0.id)
+            })
         // The lookup takes the place of its first field; a second key field's own match goes.
         var matches = template.matches
         var lookupAt: Int?, folded: Int?
         if let index = first.addressIndex, let a = first.address {
-            if key.address == nil { matches[index] = .address(a.side, .prefix(sharedAddress!, part[0].length!)) } else { lookupAt = index }
+            if key.address == nil {
+                matches[index] = .address(a.side, .prefix(sharedAddress!, part[0].length!))
+            } else {
+                lookupAt = index
+            }
         }
         if let index = first.portIndex, let p = first.port {
             if key.port == nil {

@@ -25,10 +25,13 @@ public struct NegotiationTransport: Sendable, Equatable {
     public init(_ filters: [ActiveFilter]) {
         var peers: [Peer] = []
         for f in filters where f.inbound == .negotiate || f.outbound == .negotiate {
-            let remote: [AddressSpec] = f.destination.isMe ? [f.source] : f.source.isMe ? [f.destination] : [f.source, f.destination]
+            let remote: [AddressSpec] =
+                f.destination.isMe ? [f.source] : f.source.isMe ? [f.destination] : [f.source, f.destination]
             for spec in remote where !spec.isMe {
                 if case .group = spec {
-                    if !peers.contains(Peer(address: spec, origin: f.origin)) { peers.append(Peer(address: spec, origin: f.origin)) }
+                    if !peers.contains(Peer(address: spec, origin: f.origin)) {
+                        peers.append(Peer(address: spec, origin: f.origin))
+                    }
                 } else if !peers.contains(where: { $0.address == spec }) {
                     peers.append(Peer(address: spec, origin: f.origin))
                 }

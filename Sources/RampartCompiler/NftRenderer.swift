@@ -31,7 +31,9 @@ public enum NftRenderer {
             // Each element counts its own packets and names its filter.
             out += "\t\tcounter\n"
             if !set.elements.isEmpty {
-                out += "\t\telements = { " + set.elements.map { "\(element($0)) comment \"\($0.id)\"" }.joined(separator: ", ") + " }\n"
+                out +=
+                    "\t\telements = { "
+                    + set.elements.map { "\(element($0)) comment \"\($0.id)\"" }.joined(separator: ", ") + " }\n"
             }
             out += "\t}\n"
         }
@@ -45,7 +47,8 @@ public enum NftRenderer {
         for chain in ruleset.chains {
             out += "\tchain \(chain.name) {\n"
             if let hook = chain.hook {
-                out += "\t\ttype filter hook \(hook.rawValue) priority \(priority(chain.priority)); policy \(chain.policy.rawValue);\n"
+                out +=
+                    "\t\ttype filter hook \(hook.rawValue) priority \(priority(chain.priority)); policy \(chain.policy.rawValue);\n"
             }
             for rule in chain.rules { out += "\t\t" + self.rule(rule) + "\n" }
             out += "\t}\n"
@@ -56,7 +59,8 @@ public enum NftRenderer {
 
     /// `ipv4_addr . inet_service`, `ipv6_addr`, `inet_service`.
     public static func type(_ key: FilterSet.Key) -> String {
-        [key.address.map { $0.family == .ipv4 ? "ipv4_addr" : "ipv6_addr" }, key.port.map { _ in "inet_service" }].compactMap { $0 }.joined(separator: " . ")
+        [key.address.map { $0.family == .ipv4 ? "ipv4_addr" : "ipv6_addr" }, key.port.map { _ in "inet_service" }]
+            .compactMap { $0 }.joined(separator: " . ")
     }
 
     /// `198.51.100.0 . 22`
@@ -69,7 +73,11 @@ public enum NftRenderer {
         var fields: [String] = []
         if let a = key.address {
             let field = (a.family == .ipv4 ? "ip " : "ip6 ") + (a.side == .source ? "saddr" : "daddr")
-            fields.append(a.length == a.family.bits ? field : "\(field) & \(IPAddress(family: a.family, numeric: IPAddress.mask(prefix: a.length, family: a.family)))")
+            fields.append(
+                a.length == a.family.bits
+                    ? field
+                    : "\(field) & \(IPAddress(family: a.family, numeric: IPAddress.mask(prefix: a.length, family: a.family)))"
+            )
         }
         if let p = key.port {
             fields.append("\(portProtocols[p.proto] ?? "th") \(p.side == .source ? "sport" : "dport")")
@@ -89,7 +97,7 @@ public enum NftRenderer {
 
     static let protocolNames: [UInt8: String] = [
         1: "icmp", 2: "igmp", 6: "tcp", 17: "udp", 47: "gre", 50: "esp", 51: "ah", 58: "ipv6-icmp",
-        132: "sctp", 136: "udplite",
+        132: "sctp", 136: "udplite"
     ]
 
     /// `tcp`, `udp`, `icmp`, …, or the number.
@@ -144,23 +152,44 @@ public enum NftRenderer {
     public static func json(_ ruleset: Ruleset) -> JSONValue {
         .object([
             ("table", .object([("family", .string("inet")), ("name", .string(Ruleset.tableName))])),
-            ("sets", .array(ruleset.sets.map { s in
-                .object([("name", .string(s.name)), ("type", .string(s.family == .ipv4 ? "ipv4_addr" : "ipv6_addr")),
-                         ("source", .string(s.source)), ("elements", .array(s.elements.map { .string($0.description) }))])
-            } + ruleset.filterSets.map { s in
-                .object([("name", .string(s.name)), ("type", .string(type(s.key))), ("source", .string("filters")), ("key", .string(key(s.key))),
-                         ("elements", .array(s.elements.map { .object([("key", .string(element($0))), ("id", .string($0.id))]) }))])
-            } + ruleset.portSets.map { s in
-                .object([("name", .string(s.name)), ("type", .string("inet_service")), ("source", .string("port list")),
-                         ("elements", .array(s.ranges.map { .string($0.lowerBound == $0.upperBound ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)") }))])
-            })),
-            ("chains", .array(ruleset.chains.map { c in
-                .object([("name", .string(c.name)), ("hook", c.hook.map { .string($0.rawValue) } ?? .null), ("priority", .int(c.priority)),
-                         ("policy", .string(c.policy.rawValue)),
-                         ("rules", .array(c.rules.map { r in
-                             .object([("id", .string(r.id)), ("origin", .string(r.origin)), ("nft", .string(rule(r)))])
-                         }))])
-            })),
+            ("sets", .array(ruleset.sets.map(json) + ruleset.filterSets.map(json) + ruleset.portSets.map(json))),
+            ("chains", .array(ruleset.chains.map(json)))
+        ])
+    }
+
+    static func json(_ s: NamedSet) -> JSONValue {
+        .object([
+            ("name", .string(s.name)), ("type", .string(s.family == .ipv4 ? "ipv4_addr" : "ipv6_addr")),
+            ("source", .string(s.source)), ("elements", .array(s.elements.map { .string($0.description) }))
+        ])
+    }
+
+    static func json(_ s: FilterSet) -> JSONValue {
+        let elements = s.elements.map { JSONValue.object([("key", .string(element($0))), ("id", .string($0.id))]) }
+        return .object([
+            ("name", .string(s.name)), ("type", .string(type(s.key))), ("source", .string("filters")),
+            ("key", .string(key(s.key))), ("elements", .array(elements))
+        ])
+    }
+
+    static func json(_ s: PortSet) -> JSONValue {
+        let elements = s.ranges.map {
+            JSONValue.string($0.lowerBound == $0.upperBound ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)")
+        }
+        return .object([
+            ("name", .string(s.name)), ("type", .string("inet_service")), ("source", .string("port list")),
+            ("elements", .array(elements))
+        ])
+    }
+
+    static func json(_ c: Chain) -> JSONValue {
+        let rules = c.rules.map { r in
+            JSONValue.object([("id", .string(r.id)), ("origin", .string(r.origin)), ("nft", .string(rule(r)))])
+        }
+        return .object([
+            ("name", .string(c.name)), ("hook", c.hook.map { .string($0.rawValue) } ?? .null),
+            ("priority", .int(c.priority)),
+            ("policy", .string(c.policy.rawValue)), ("rules", .array(rules))
         ])
     }
 }

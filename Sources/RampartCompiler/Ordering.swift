@@ -64,11 +64,14 @@ public struct Weight: Comparable, Sendable, Hashable {
 
     public static func < (a: Weight, b: Weight) -> Bool {
         if (a.pairClass, a.destinationWildcardBits, a.sourceWildcardBits, a.protocolRank)
-            != (b.pairClass, b.destinationWildcardBits, b.sourceWildcardBits, b.protocolRank) {
+            != (b.pairClass, b.destinationWildcardBits, b.sourceWildcardBits, b.protocolRank)
+        {
             return (a.pairClass, a.destinationWildcardBits, a.sourceWildcardBits, a.protocolRank)
                 < (b.pairClass, b.destinationWildcardBits, b.sourceWildcardBits, b.protocolRank)
         }
-        return (a.destinationPortCount, a.sourcePortCount, a.flagsRank) < (b.destinationPortCount, b.sourcePortCount, b.flagsRank)
+        return (a.destinationPortCount, a.sourcePortCount, a.flagsRank) < (
+            b.destinationPortCount, b.sourcePortCount, b.flagsRank
+        )
     }
 }
 
@@ -91,13 +94,17 @@ public enum Ordering {
 
         static func < (a: Key, b: Key) -> Bool {
             if a.weight != b.weight { return a.weight < b.weight }
-            return (a.restrictiveness, a.group, a.seq, a.mirror, a.index) < (b.restrictiveness, b.group, b.seq, b.mirror, b.index)
+            return (a.restrictiveness, a.group, a.seq, a.mirror, a.index) < (
+                b.restrictiveness, b.group, b.seq, b.mirror, b.index
+            )
         }
     }
 
     static func order(_ filters: [ActiveFilter], restrictiveness: (ActiveFilter) -> Int) -> [ActiveFilter] {
         var keys = filters.enumerated().map { i, f in
-            Key(weight: f.weight, restrictiveness: restrictiveness(f), group: f.group, seq: f.seq, mirror: f.isMirror ? 1 : 0, index: i)
+            Key(
+                weight: f.weight, restrictiveness: restrictiveness(f), group: f.group, seq: f.seq,
+                mirror: f.isMirror ? 1 : 0, index: i)
         }
         keys.sort()
         return keys.map { filters[$0.index] }

@@ -27,7 +27,9 @@ public struct Ruleset: Sendable, Equatable {
     /// (same chains, rules, filter sets and set names): the change a set-only transaction makes,
     /// keeping every rule and its counters. nil when anything else differs.
     public func setChanges(from current: Ruleset) -> [NamedSet]? {
-        guard chains == current.chains, filterSets == current.filterSets, portSets == current.portSets, sets.count == current.sets.count else { return nil }
+        guard chains == current.chains, filterSets == current.filterSets, portSets == current.portSets,
+            sets.count == current.sets.count
+        else { return nil }
         var changed: [NamedSet] = []
         for (new, old) in zip(sets, current.sets) {
             guard new.name == old.name, new.family == old.family, new.source == old.source else { return nil }
@@ -48,14 +50,16 @@ public enum RulesetLimits {
 
     /// nil when `ruleset` is within the limits, else what is over and what to do.
     public static func problem(_ ruleset: Ruleset) -> String? {
-        let elements = ruleset.sets.reduce(0) { $0 + $1.elements.count } + ruleset.filterSets.reduce(0) { $0 + $1.elements.count }
+        let elements =
+            ruleset.sets.reduce(0) { $0 + $1.elements.count } + ruleset.filterSets.reduce(0) { $0 + $1.elements.count }
             + ruleset.portSets.reduce(0) { $0 + $1.ranges.count }
         if ruleset.ruleCount > maxRules {
             return "the policy compiles to \(ruleset.ruleCount) rules, more than the \(maxRules) rampart applies; "
                 + "filters with address ranges cannot be grouped into sets: use subnets (srcmask) or address groups, or split the policy"
         }
         if elements > maxElements {
-            return "the policy compiles to \(elements) set elements, more than the \(maxElements) rampart applies; split the policy"
+            return
+                "the policy compiles to \(elements) set elements, more than the \(maxElements) rampart applies; split the policy"
         }
         return nil
     }
@@ -89,7 +93,8 @@ public struct PortSet: Sendable, Equatable {
 
     /// `80, 443, 8000-8080`
     public var elementsText: String {
-        ranges.map { $0.lowerBound == $0.upperBound ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }.joined(separator: ", ")
+        ranges.map { $0.lowerBound == $0.upperBound ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }.joined(
+            separator: ", ")
     }
 }
 
@@ -183,15 +188,20 @@ public struct FilterSet: Sendable, Equatable {
     public func elementID(_ packet: Packet) -> String? {
         if let a = key.address, packet.source.family != a.family { return nil }
         if let p = key.port, packet.proto != p.proto { return nil }
-        let wanted = Element(address: key.address.map { a in (a.side == .source ? packet.source : packet.destination).masked(prefix: a.length) },
-                             port: key.port.map { $0.side == .source ? packet.sourcePort : packet.destinationPort }, id: "")
+        let wanted = Element(
+            address: key.address.map { a in
+                (a.side == .source ? packet.source : packet.destination).masked(prefix: a.length)
+            },
+            port: key.port.map { $0.side == .source ? packet.sourcePort : packet.destinationPort }, id: "")
         // Sorted by (address, port): a binary search for the first element not below the key.
         var low = 0, high = elements.count
         while low < high {
             let mid = (low + high) / 2
             if FilterSet.keyLess(elements[mid], wanted) { low = mid + 1 } else { high = mid }
         }
-        guard low < elements.count, elements[low].address == wanted.address, elements[low].port == wanted.port else { return nil }
+        guard low < elements.count, elements[low].address == wanted.address, elements[low].port == wanted.port else {
+            return nil
+        }
         return elements[low].id
     }
 
@@ -233,7 +243,9 @@ extension Chain {
     /// references, without conntrack), so a fragmented datagram reaches the filters whole and
     /// `udp dport 53` sees every fragment's port (issue 29, item 9; docs/ruleset.md).
     public static var defrag: Chain {
-        Chain(name: "defrag", hook: nil, policy: .accept, rules: [RuleSpec([.l4proto(6)], [.tproxy(port: 1)], id: "defrag")])
+        Chain(
+            name: "defrag", hook: nil, policy: .accept,
+            rules: [RuleSpec([.l4proto(6)], [.tproxy(port: 1)], id: "defrag")])
     }
 }
 
@@ -366,7 +378,10 @@ public struct RuleCounter: Sendable, Equatable {
     /// Whether the rule has a counter of its own (a log rule before a drop rule has none).
     public var counted: Bool
 
-    public init(chain: String, handle: UInt64, id: String, packets: UInt64, bytes: UInt64, logGroup: UInt16? = nil, counted: Bool = true) {
+    public init(
+        chain: String, handle: UInt64, id: String, packets: UInt64, bytes: UInt64, logGroup: UInt16? = nil,
+        counted: Bool = true
+    ) {
         self.chain = chain
         self.handle = handle
         self.id = id

@@ -28,7 +28,10 @@ public struct RulesetCompiler {
     public init(options: CompileOptions = CompileOptions()) { self.options = options }
 
     /// `time` picks the scheduled rules in force (docs/extensions.md).
-    public func compile(_ store: Store, dynamic: DynamicState? = nil, addresses: DynamicAddresses = DynamicAddresses(), at time: Date = Date()) -> Ruleset {
+    public func compile(
+        _ store: Store, dynamic: DynamicState? = nil, addresses: DynamicAddresses = DynamicAddresses(),
+        at time: Date = Date()
+    ) -> Ruleset {
         let filters = EffectiveFilters.collect(store, dynamic: dynamic, at: time)
         var sets = SetCollector(addresses: addresses, filters: filters, groups: GroupTable(store))
         let transport = NegotiationTransport(filters)
@@ -47,7 +50,9 @@ public struct RulesetCompiler {
             for filter in Ordering.sorted(filters, for: hook) {
                 filterRules += rules(for: filter, hook: hook, logDrops: logDrops, sets: &sets)
             }
-            chain.rules += options.groupsFilters ? Grouping.group(filterRules, chain: hook.rawValue, sets: &filterSets) : filterRules
+            chain.rules +=
+                options.groupsFilters
+                ? Grouping.group(filterRules, chain: hook.rawValue, sets: &filterSets) : filterRules
             chains.append(chain)
         }
         // Fragments reach the filters reassembled, whatever else the ruleset needs (`Chain.defrag`).
@@ -80,14 +85,18 @@ public struct RulesetCompiler {
             // Multicast listener queries and reports (MLDv1 130-132, MLDv2 143) stay on the link
             // (hop limit 1): without them a switch that snoops MLD stops forwarding ND's multicast.
             RuleSpec([.icmpv6TypeRange(130, 132), .hopLimit(1)], [.accept], id: "icmpv6-mld"),
-            RuleSpec([.icmpv6TypeRange(143, 143), .hopLimit(1)], [.accept], id: "icmpv6-mld"),
+            RuleSpec([.icmpv6TypeRange(143, 143), .hopLimit(1)], [.accept], id: "icmpv6-mld")
         ]
     }
 
     /// Default exemptions (reference §6.1): 0 exempts multicast, broadcast, RSVP, Kerberos and ISAKMP;
     /// 1 multicast, broadcast and ISAKMP; 2 RSVP, Kerberos and ISAKMP; 3 ISAKMP only.
     static func exemptions(level: Int, hook: Chain.Hook) -> [RuleSpec] {
-        var rules = [RuleSpec([.port(.source, proto: 17, port: 500), .port(.destination, proto: 17, port: 500)], [.accept], id: "exempt-isakmp")]
+        var rules = [
+            RuleSpec(
+                [.port(.source, proto: 17, port: 500), .port(.destination, proto: 17, port: 500)], [.accept],
+                id: "exempt-isakmp")
+        ]
         if level == 0 || level == 2 {
             for proto: UInt8 in [6, 17] {
                 rules.append(RuleSpec([.port(.source, proto: proto, port: 88)], [.accept], id: "exempt-kerberos"))
@@ -116,7 +125,8 @@ public struct RulesetCompiler {
                     rules.append(RuleSpec(address + [.l4proto(proto.number)], [.accept], id: proto.id))
                 }
                 for port in NegotiationTransport.ikePorts {
-                    rules.append(RuleSpec(address + [.port(localPort, proto: 17, port: port)], [.accept], id: "ipsec-ike"))
+                    rules.append(
+                        RuleSpec(address + [.port(localPort, proto: 17, port: port)], [.accept], id: "ipsec-ike"))
                 }
             }
         }
@@ -145,7 +155,8 @@ public struct RulesetCompiler {
             matches += address(f.destination, side: .destination, family: family, origin: f.origin, sets: &sets)
             // A port list is one set (`tcp dport @ports_F12_d`): one rule per filter half and
             // family, however long the list (issue 29: lists must not amplify into rules).
-            out += verdict(f, matches: matches + transport(f, family: family, sets: &sets), hook: hook, logDrops: logDrops)
+            out += verdict(
+                f, matches: matches + transport(f, family: family, sets: &sets), hook: hook, logDrops: logDrops)
         }
         return out
     }
@@ -163,12 +174,16 @@ public struct RulesetCompiler {
         return [nil]
     }
 
-    func address(_ spec: AddressSpec, side: PacketSide, family: IPAddress.Family?, origin: FilterOrigin, sets: inout SetCollector) -> [Match] {
+    func address(
+        _ spec: AddressSpec, side: PacketSide, family: IPAddress.Family?, origin: FilterOrigin, sets: inout SetCollector
+    ) -> [Match] {
         switch spec {
         case .any: return []
         // A packet to a broadcast or multicast address is addressed to this host as much as one to
         // its own address: `me` as a destination takes all four (docs/netsh-compatibility.md).
-        case .me: return side == .destination ? [.fibAddressTypeRange(side, .local, .multicast)] : [.fibAddressType(side, .local)]
+        case .me:
+            return side == .destination
+                ? [.fibAddressTypeRange(side, .local, .multicast)] : [.fibAddressType(side, .local)]
         case .subnet(let a, let p): return [.address(side, .prefix(a, p))]
         case .range(let a, let b): return [.address(side, .range(a, b))]
         case .server(let t):
@@ -195,10 +210,12 @@ public struct RulesetCompiler {
             func match(_ p: PortMatch, _ side: PacketSide) -> Match? {
                 if p.isAny { return nil }
                 if p.ranges.count > 1 {
-                    return .portSet(side, proto: n, set: sets.portSet(f.id, side, p.ranges.map { $0.lowerBound...$0.upperBound }))
+                    return .portSet(
+                        side, proto: n, set: sets.portSet(f.id, side, p.ranges.map { $0.lowerBound...$0.upperBound }))
                 }
                 let r = p.ranges[0]
-                return r.lowerBound == r.upperBound ? .port(side, proto: n, port: r.lowerBound)
+                return r.lowerBound == r.upperBound
+                    ? .port(side, proto: n, port: r.lowerBound)
                     : .portRange(side, proto: n, first: r.lowerBound, last: r.upperBound)
             }
             var m = [match(f.sourcePort, .source), match(f.destinationPort, .destination)].compactMap { $0 }
@@ -228,9 +245,12 @@ public struct RulesetCompiler {
         case .negotiate:
             // Negotiate never silently permits: traffic protected by an IPsec SA passes; clear
             // traffic passes only where inpass (inbound) or soft allow it, else it is blocked.
-            let secured = RuleSpec(matches + [hook == .input ? .ipsecInbound : .ipsecOutbound], [.counter, .accept], id: f.id, filter: origin)
+            let secured = RuleSpec(
+                matches + [hook == .input ? .ipsecInbound : .ipsecOutbound], [.counter, .accept], id: f.id,
+                filter: origin)
             let clearAllowed = f.soft || (hook == .input && f.inpass)
-            return [secured] + (clearAllowed ? [RuleSpec(matches, [.counter, .accept], id: f.id, filter: origin)] : drop())
+            return [secured]
+                + (clearAllowed ? [RuleSpec(matches, [.counter, .accept], id: f.id, filter: origin)] : drop())
         }
     }
 }
@@ -297,9 +317,13 @@ struct SetCollector {
             let (group, family) = usedGroups[name]!
             out.append(NamedSet(name: name, family: family, elements: group.elements, source: "group:\(group.name)"))
         }
-        for key in servers.sorted(by: { ($0.type, $0.family == .ipv4 ? 0 : 1) < ($1.type, $1.family == .ipv4 ? 0 : 1) }) {
+        for key in servers.sorted(by: { ($0.type, $0.family == .ipv4 ? 0 : 1) < ($1.type, $1.family == .ipv4 ? 0 : 1) })
+        {
             let elements = addresses.addresses(for: key.type).map { AddressRange(prefix: $0, length: $0.family.bits) }
-            out.append(NamedSet(name: SetNaming.server(key.type, key.family), family: key.family, elements: elements, source: key.type.rawValue))
+            out.append(
+                NamedSet(
+                    name: SetNaming.server(key.type, key.family), family: key.family, elements: elements,
+                    source: key.type.rawValue))
         }
         for key in hosts.sorted() {
             for family in IPAddress.Family.allCases {
@@ -307,7 +331,10 @@ struct SetCollector {
                     // The filter's mask applies to IPv4 records; IPv6 records are matched as hosts.
                     AddressRange(prefix: a, length: family == .ipv4 ? (key.prefix ?? 32) : 128)
                 }
-                out.append(NamedSet(name: hostNames[key]! + "_" + SetNaming.suffix(family), family: family, elements: elements, source: key.name))
+                out.append(
+                    NamedSet(
+                        name: hostNames[key]! + "_" + SetNaming.suffix(family), family: family, elements: elements,
+                        source: key.name))
             }
         }
         return out

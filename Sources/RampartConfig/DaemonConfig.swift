@@ -90,14 +90,19 @@ public struct DaemonConfig: Sendable, Equatable {
 
     public init() {}
 
-    public static let keys = ["store", "socket", "control_group", "log_group", "max_request_bytes", "max_request_bytes_root", "max_reply_bytes",
-                       "max_connections", "max_connections_per_user", "client_timeout_seconds",
-                       "resolv_conf", "resolved_resolv_conf", "dhclient_leases", "networkd_leases", "dhcpcd_leases",
-                       "networkmanager_leases", "smb_conf", "dns_refresh_seconds", "gateway_from_router_advertisements", "log_file", "log_file_max_bytes",
-                       "log_interval_seconds", "log_records", "metrics_textfile", "metrics_interval_seconds",
-                       "etcd_endpoints", "etcd_ca", "etcd_cert", "etcd_key", "etcd_user", "etcd_password_file", "etcd_group",
-                       "etcd_prefix", "etcd_host", "etcd_status_ttl_seconds", "domain_cache", "ipsec_vici_socket", "ipsec_ike_version", "ipsec_childless",
-                       "ipsec_certificate", "ipsec_private_key", "ipsec_ca_directory"]
+    public static let keys = [
+        "store", "socket", "control_group", "log_group", "max_request_bytes", "max_request_bytes_root",
+        "max_reply_bytes",
+        "max_connections", "max_connections_per_user", "client_timeout_seconds",
+        "resolv_conf", "resolved_resolv_conf", "dhclient_leases", "networkd_leases", "dhcpcd_leases",
+        "networkmanager_leases", "smb_conf", "dns_refresh_seconds", "gateway_from_router_advertisements", "log_file",
+        "log_file_max_bytes",
+        "log_interval_seconds", "log_records", "metrics_textfile", "metrics_interval_seconds",
+        "etcd_endpoints", "etcd_ca", "etcd_cert", "etcd_key", "etcd_user", "etcd_password_file", "etcd_group",
+        "etcd_prefix", "etcd_host", "etcd_status_ttl_seconds", "domain_cache", "ipsec_vici_socket", "ipsec_ike_version",
+        "ipsec_childless",
+        "ipsec_certificate", "ipsec_private_key", "ipsec_ca_directory"
+    ]
 
     public static func parse(_ text: String, file: String) throws(Diagnostic) -> DaemonConfig {
         var config = DaemonConfig()
@@ -111,8 +116,9 @@ public struct DaemonConfig: Sendable, Equatable {
             throw .error("unknown key '\(setting.key)'; known keys: \(keys.joined(separator: ", "))", at: setting.at)
         }
         if !config.etcdEndpoints.isEmpty && config.etcdGroup == nil {
-            throw .error("etcd_endpoints is set but etcd_group is not: the host must know whose domain policy to follow",
-                         at: SourceLocation(file: file, line: 1, column: 1))
+            throw .error(
+                "etcd_endpoints is set but etcd_group is not: the host must know whose domain policy to follow",
+                at: SourceLocation(file: file, line: 1, column: 1))
         }
         return config
     }
@@ -127,15 +133,18 @@ public struct DaemonConfig: Sendable, Equatable {
         /// nil for a blank or comment line.
         init?(_ line: SourceLine) throws(Diagnostic) {
             let raw = line.text
-            let content = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            let content =
+                raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
             let trimmed = String(content.trimming())
             if trimmed.isEmpty { return nil }
-            let firstColumn = raw.distance(from: raw.startIndex, to: raw.firstIndex { $0 != " " && $0 != "\t" } ?? raw.startIndex)
+            let firstColumn = raw.distance(
+                from: raw.startIndex, to: raw.firstIndex { $0 != " " && $0 != "\t" } ?? raw.startIndex)
             at = line.location(at: firstColumn)
             guard let eq = trimmed.firstIndex(of: "=") else { throw .error("expected 'key = value'", at: at) }
             key = trimmed[..<eq].trimming().lowercased()
             value = String(trimmed[trimmed.index(after: eq)...].trimming())
-            let valueColumn = raw.firstRange(of: value).map { raw.distance(from: raw.startIndex, to: $0.lowerBound) } ?? firstColumn
+            let valueColumn =
+                raw.firstRange(of: value).map { raw.distance(from: raw.startIndex, to: $0.lowerBound) } ?? firstColumn
             valueAt = line.location(at: valueColumn)
             guard !value.isEmpty else { throw .error("'\(key)' has no value", at: valueAt) }
         }
@@ -145,7 +154,8 @@ public struct DaemonConfig: Sendable, Equatable {
 
         func number(_ range: ClosedRange<Int>) throws(Diagnostic) -> Int {
             guard let n = Int(value), range.contains(n) else {
-                throw .error("\(key): '\(value)' is not a number from \(range.lowerBound) to \(range.upperBound)", at: valueAt)
+                throw .error(
+                    "\(key): '\(value)' is not a number from \(range.lowerBound) to \(range.upperBound)", at: valueAt)
             }
             return n
         }
@@ -186,7 +196,9 @@ public struct DaemonConfig: Sendable, Equatable {
         case "smb_conf": smbConf = s.value
         case "dns_refresh_seconds": dnsRefreshSeconds = try s.number(1...86400)
         case "gateway_from_router_advertisements":
-            guard ["yes", "no"].contains(s.value.lowercased()) else { throw .error("\(s.key): '\(s.value)' is not yes or no", at: s.valueAt) }
+            guard ["yes", "no"].contains(s.value.lowercased()) else {
+                throw .error("\(s.key): '\(s.value)' is not yes or no", at: s.valueAt)
+            }
             gatewayFromRouterAdvertisements = s.value.lowercased() == "yes"
         default: return false
         }
@@ -222,7 +234,8 @@ public struct DaemonConfig: Sendable, Equatable {
         case "etcd_password_file": etcdPasswordFile = s.value
         case "etcd_group", "etcd_host":
             guard FleetNames.valid(s.value) else {
-                throw .error("\(s.key): '\(s.value)': letters, digits, '-', '_' and '.' only, at most 64", at: s.valueAt)
+                throw .error(
+                    "\(s.key): '\(s.value)': letters, digits, '-', '_' and '.' only, at most 64", at: s.valueAt)
             }
             if s.key == "etcd_group" { etcdGroup = s.value } else { etcdHost = s.value }
         case "etcd_prefix":
@@ -251,4 +264,3 @@ public struct DaemonConfig: Sendable, Equatable {
         return true
     }
 }
-

@@ -21,7 +21,9 @@ public enum Decision: Sendable, Equatable {
 }
 
 public enum Authorization {
-    public static func decide(_ operation: ControlOperation, script: ParsedScript?, dryRun: Bool, role: Role, group: String) -> Decision {
+    public static func decide(
+        _ operation: ControlOperation, script: ParsedScript?, dryRun: Bool, role: Role, group: String
+    ) -> Decision {
         guard role != .outsider else {
             return .denied("permission denied: only root and members of group \(group) may use rampartd")
         }
@@ -37,7 +39,9 @@ public enum Authorization {
             if dryRun && operation != .netsh {
                 // importpolicy reads a file as rampartd (root): a dry run would still show its lines.
                 if role != .admin, let reader = script.commands.first(where: { $0.spec.readsFiles }) {
-                    return .denied("permission denied: \(reader.location): '\(reader.spec.name)' reads files with rampartd's privileges and needs root, even in a dry run")
+                    return .denied(
+                        "permission denied: \(reader.location): '\(reader.spec.name)' reads files with rampartd's privileges and needs root, even in a dry run"
+                    )
                 }
                 return .query
             }

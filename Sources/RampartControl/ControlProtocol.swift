@@ -1,7 +1,7 @@
 import FoundationEssentials
 #if canImport(Glibc)
-import Glibc
-import RampartSyscall
+    import Glibc
+    import RampartSyscall
 #endif
 
 /// What a request asks for. The wire carries the raw value in `op`.
@@ -82,9 +82,11 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         workingDirectory = try c.decodeIfPresent(String.self, forKey: .workingDirectory)
     }
 
-    public init(op: ControlOperation, args: [String]? = nil, name: String? = nil, script: String? = nil, dryRun: Bool? = nil,
-                confirmSeconds: Int? = nil, defines: [String: String]? = nil, location: String? = nil,
-                workingDirectory: String? = FileManager.default.currentDirectoryPath) {
+    public init(
+        op: ControlOperation, args: [String]? = nil, name: String? = nil, script: String? = nil, dryRun: Bool? = nil,
+        confirmSeconds: Int? = nil, defines: [String: String]? = nil, location: String? = nil,
+        workingDirectory: String? = FileManager.default.currentDirectoryPath
+    ) {
         self.op = op
         self.args = args
         self.name = name
@@ -124,7 +126,10 @@ public struct ControlResponse: Codable, Sendable, Equatable {
     /// Files for the client to write.
     public var files: [ControlFile]?
 
-    public init(ok: Bool, error: String? = nil, code: ControlErrorCode? = nil, diagnostics: [String] = [], text: String = "", json: String? = nil) {
+    public init(
+        ok: Bool, error: String? = nil, code: ControlErrorCode? = nil, diagnostics: [String] = [], text: String = "",
+        json: String? = nil
+    ) {
         self.ok = ok
         self.error = error
         self.code = code
@@ -133,7 +138,9 @@ public struct ControlResponse: Codable, Sendable, Equatable {
         self.json = json
     }
 
-    public static func failure(_ code: ControlErrorCode, _ message: String, diagnostics: [String] = []) -> ControlResponse {
+    public static func failure(
+        _ code: ControlErrorCode, _ message: String, diagnostics: [String] = []
+    ) -> ControlResponse {
         ControlResponse(ok: false, error: message, code: code, diagnostics: diagnostics)
     }
 }
@@ -151,7 +158,9 @@ public enum ControlCodec {
 }
 
 /// Where the control socket is: `--socket`, else `RAMPART_SOCKET`, else /run/rampart/control.sock.
-public func controlSocketPath(option: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+public func controlSocketPath(
+    option: String?, environment: [String: String] = ProcessInfo.processInfo.environment
+) -> String {
     option ?? environment["RAMPART_SOCKET"] ?? "/run/rampart/control.sock"
 }
 
@@ -170,35 +179,20 @@ public enum ControlClient {
         }
     }
 
-    public static func send(_ request: ControlRequest, to path: String, timeoutSeconds: Int = 120) throws(Failure) -> ControlResponse {
+    public static func send(
+        _ request: ControlRequest, to path: String, timeoutSeconds: Int = 120
+    ) throws(Failure) -> ControlResponse {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw .broken("cannot create a socket: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         guard let address = UnixSocketAddress(path: path) else { throw .broken("socket path too long: \(path)") }
-        let connected = address.withSockaddr { connect(fd, $0, $1) }
-        if connected != 0 {
-            let code = errno
-            if code == ENOENT || code == ECONNREFUSED { throw .notRunning("rampartd is not running (no listener at \(path))") }
-            if code == EACCES || code == EPERM { throw .denied("permission denied on \(path): only root and members of group rampart may use rampartd") }
-            throw .broken("cannot connect to \(path): \(String(cString: strerror(code)))")
-        }
+        try connectTo(address, fd, path)
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let line = ControlCodec.encodeLine(request)
         // MSG_NOSIGNAL: a daemon that closes early (a request over its limit) must not kill us
         // with SIGPIPE; its reply, sent before it closed, is still there to read.
-        var sendError: Int32 = 0
-        line.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let (n, code) = Syscall.uninterrupted { Glibc.send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL)) }
-                if n < 0 {
-                    sendError = code
-                    return
-                }
-                offset += n
-            }
-        }
+        let sendError = sendAll(line, fd)
         if sendError != 0 && sendError != EPIPE && sendError != ECONNRESET {
             throw .broken("cannot send the request to rampartd: \(String(cString: strerror(sendError)))")
         }
@@ -207,7 +201,9 @@ public enum ControlClient {
         // Only the bytes just read are searched for the newline: linear in the reply's size.
         var end: Int?
         while end == nil {
-            let (n, code) = Syscall.uninterrupted { buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) } }
+            let (n, code) = Syscall.uninterrupted {
+                buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            }
             if n < 0 {
                 if code == ECONNRESET && sendError != 0 { break }
                 throw .broken("no reply from rampartd: \(String(cString: strerror(code)))")
@@ -217,13 +213,44 @@ public enum ControlClient {
             reply.append(contentsOf: buffer[0..<n])
         }
         guard let end else {
-            if sendError != 0 { throw .broken("rampartd closed the connection while the request was sent (\(String(cString: strerror(sendError)))): is it over the daemon's size limit?") }
+            if sendError != 0 {
+                throw .broken(
+                    "rampartd closed the connection while the request was sent (\(String(cString: strerror(sendError)))): is it over the daemon's size limit?"
+                )
+            }
             throw .broken("rampartd closed the connection without a reply")
         }
         do {
             return try ControlCodec.decode(ControlResponse.self, from: reply.prefix(end))
         } catch {
             throw .broken("unreadable reply from rampartd: \(error)")
+        }
+    }
+
+    static func connectTo(_ address: UnixSocketAddress, _ fd: Int32, _ path: String) throws(Failure) {
+        guard address.withSockaddr({ connect(fd, $0, $1) }) != 0 else { return }
+        let code = errno
+        if code == ENOENT || code == ECONNREFUSED {
+            throw .notRunning("rampartd is not running (no listener at \(path))")
+        }
+        if code == EACCES || code == EPERM {
+            throw .denied("permission denied on \(path): only root and members of group rampart may use rampartd")
+        }
+        throw .broken("cannot connect to \(path): \(String(cString: strerror(code)))")
+    }
+
+    /// Sends every byte; the errno that stopped it, 0 when all went.
+    static func sendAll(_ line: Data, _ fd: Int32) -> Int32 {
+        line.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let (n, code) = Syscall.uninterrupted {
+                    Glibc.send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
+                }
+                if n < 0 { return code }
+                offset += n
+            }
+            return 0
         }
     }
 }

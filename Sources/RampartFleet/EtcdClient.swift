@@ -18,8 +18,10 @@ public struct EtcdSettings: Sendable, Equatable {
     /// Seconds for one unary request.
     public var requestTimeout: Double
 
-    public init(endpoints: [String], caFile: String? = nil, certificateFile: String? = nil, keyFile: String? = nil,
-                user: String? = nil, password: String? = nil, requestTimeout: Double = 3) {
+    public init(
+        endpoints: [String], caFile: String? = nil, certificateFile: String? = nil, keyFile: String? = nil,
+        user: String? = nil, password: String? = nil, requestTimeout: Double = 3
+    ) {
         self.endpoints = endpoints
         self.caFile = caFile
         self.certificateFile = certificateFile
@@ -114,7 +116,9 @@ public final class EtcdClient: Sendable {
             if let cert = settings.certificateFile {
                 tls.certificateChain = try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) }
             }
-            if let key = settings.keyFile { tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)) }
+            if let key = settings.keyFile {
+                tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+            }
         } catch {
             throw EtcdError(.settings, "TLS files: \(error)")
         }
@@ -139,9 +143,12 @@ public final class EtcdClient: Sendable {
     // MARK: KV
 
     /// The key (or every key under it with `prefix`) at `revision` (nil: the newest).
-    public func range(_ key: String, prefix: Bool = false, revision: Int64? = nil) async throws(EtcdError) -> (kvs: [EtcdKeyValue], revision: Int64) {
-        let request = RangeRequest(key: base64(key), range_end: prefix ? base64(Self.prefixEnd(key)) : nil,
-                                   revision: revision.map(I64.init), limit: nil, keys_only: nil)
+    public func range(
+        _ key: String, prefix: Bool = false, revision: Int64? = nil
+    ) async throws(EtcdError) -> (kvs: [EtcdKeyValue], revision: Int64) {
+        let request = RangeRequest(
+            key: base64(key), range_end: prefix ? base64(Self.prefixEnd(key)) : nil,
+            revision: revision.map(I64.init), limit: nil, keys_only: nil)
         let reply: RangeReply = try await call("/v3/kv/range", request)
         var out: [EtcdKeyValue] = []
         for raw in reply.kvs ?? [] { out.append(try EtcdKeyValue(raw)) }
@@ -151,7 +158,8 @@ public final class EtcdClient: Sendable {
     /// Writes the key; returns the revision of the write.
     @discardableResult
     public func put(_ key: String, _ value: [UInt8], lease: Int64? = nil) async throws(EtcdError) -> Int64 {
-        let reply: PutReply = try await call("/v3/kv/put", PutRequest(key: base64(key), value: base64(value), lease: lease.map(I64.init)))
+        let reply: PutReply = try await call(
+            "/v3/kv/put", PutRequest(key: base64(key), value: base64(value), lease: lease.map(I64.init)))
         return reply.header?.revision?.value ?? 0
     }
 
@@ -168,8 +176,9 @@ public final class EtcdClient: Sendable {
 
     @discardableResult
     public func delete(_ key: String, prefix: Bool = false) async throws(EtcdError) -> Int64 {
-        let reply: DeleteRangeReply = try await call("/v3/kv/deleterange",
-                                                     DeleteRangeRequest(key: base64(key), range_end: prefix ? base64(Self.prefixEnd(key)) : nil))
+        let reply: DeleteRangeReply = try await call(
+            "/v3/kv/deleterange",
+            DeleteRangeRequest(key: base64(key), range_end: prefix ? base64(Self.prefixEnd(key)) : nil))
         return reply.deleted?.value ?? 0
     }
 
@@ -202,10 +211,14 @@ public final class EtcdClient: Sendable {
     /// the caller re-reads and watches again from the revision it has. A message longer than
     /// `maximumMessageBytes` (a value far over the domain script limit) ends it with `.badReply`
     /// before anything of it is decoded.
-    public func watch(_ key: String, prefix: Bool = false, from startRevision: Int64,
-                      maximumMessageBytes: Int = EtcdClient.maximumWatchMessageBytes) -> AsyncThrowingStream<EtcdWatchBatch, any Error> {
-        let body = WatchCreate(create_request: .init(key: base64(key), range_end: prefix ? base64(Self.prefixEnd(key)) : nil,
-                                                     start_revision: I64(startRevision), progress_notify: true))
+    public func watch(
+        _ key: String, prefix: Bool = false, from startRevision: Int64,
+        maximumMessageBytes: Int = EtcdClient.maximumWatchMessageBytes
+    ) -> AsyncThrowingStream<EtcdWatchBatch, any Error> {
+        let body = WatchCreate(
+            create_request: .init(
+                key: base64(key), range_end: prefix ? base64(Self.prefixEnd(key)) : nil,
+                start_revision: I64(startRevision), progress_notify: true))
         return AsyncThrowingStream { continuation in
             let task = Task {
                 do {
@@ -241,7 +254,9 @@ public final class EtcdClient: Sendable {
         if let compacted = result.compact_revision?.value, compacted > 0 {
             throw EtcdError(.compacted, "revision compacted (now \(compacted))")
         }
-        if result.canceled == true { throw EtcdError(.server, "watch canceled: \(result.cancel_reason ?? "no reason given")") }
+        if result.canceled == true {
+            throw EtcdError(.server, "watch canceled: \(result.cancel_reason ?? "no reason given")")
+        }
         var events: [EtcdEvent] = []
         for e in result.events ?? [] {
             guard let raw = e.kv else { continue }
@@ -266,7 +281,9 @@ public final class EtcdClient: Sendable {
 
     // MARK: Transport
 
-    private func call<Request: Encodable, Reply: Decodable>(_ path: String, _ body: Request) async throws(EtcdError) -> Reply {
+    private func call<Request: Encodable, Reply: Decodable>(
+        _ path: String, _ body: Request
+    ) async throws(EtcdError) -> Reply {
         let deadline = NIODeadline.now() + .milliseconds(Int64(settings.requestTimeout * 1000))
         let response = try await open(path, body, deadline: deadline)
         let bytes: ByteBuffer
@@ -278,7 +295,8 @@ public final class EtcdClient: Sendable {
         do {
             return try JSONDecoder().decode(Reply.self, from: Data(bytes.readableBytesView))
         } catch {
-            throw EtcdError(.badReply, "\(path): \(String(decoding: bytes.readableBytesView.prefix(200), as: UTF8.self))")
+            throw EtcdError(
+                .badReply, "\(path): \(String(decoding: bytes.readableBytesView.prefix(200), as: UTF8.self))")
         }
     }
 
@@ -299,9 +317,13 @@ public final class EtcdClient: Sendable {
 
     /// Sends one request to the current endpoint, moving on to the next when one cannot be
     /// reached; authenticates first (and again when the token expired) when a user is set.
-    private func open<Request: Encodable>(_ path: String, _ body: Request, deadline: NIODeadline) async throws(EtcdError) -> HTTPClientResponse {
+    private func open<Request: Encodable>(
+        _ path: String, _ body: Request, deadline: NIODeadline
+    ) async throws(EtcdError) -> HTTPClientResponse {
         let payload: Data
-        do { payload = try JSONEncoder().encode(body) } catch { throw EtcdError(.badReply, "cannot encode \(path): \(error)") }
+        do { payload = try JSONEncoder().encode(body) } catch {
+            throw EtcdError(.badReply, "cannot encode \(path): \(error)")
+        }
         var lastError = EtcdError(.unreachable, "no endpoint tried")
         var reauthenticated = false
         var attempts = 0
@@ -321,10 +343,13 @@ public final class EtcdClient: Sendable {
                 let response = try await send(endpoint + path, payload, token: token, deadline: deadline)
                 if response.status == .ok { return response }
                 let text = try? await response.body.collect(upTo: 1 << 16)
-                let error = (text.flatMap { try? JSONDecoder().decode(GatewayError.self, from: Data($0.readableBytesView)) })
+                let error =
+                    (text.flatMap { try? JSONDecoder().decode(GatewayError.self, from: Data($0.readableBytesView)) })
                     .map { Self.classify($0, status: Int(response.status.code)) }
                     ?? EtcdError(.server, "\(path): HTTP \(response.status.code)")
-                if error.message.contains("invalid auth token") || error.message.contains("token"), settings.user != nil, !reauthenticated {
+                if error.message.contains("invalid auth token") || error.message.contains("token"),
+                    settings.user != nil, !reauthenticated
+                {
                     reauthenticated = true
                     state.withLockedValue { $0.token = nil }
                     attempts -= 1
@@ -342,7 +367,10 @@ public final class EtcdClient: Sendable {
                 guard error.kind == .unreachable else { throw error }
                 if Self.transient(error.message) { electing = true }
                 lastError = error
-                state.withLockedValue { $0.endpoint = index + 1; $0.token = nil }
+                state.withLockedValue {
+                    $0.endpoint = index + 1
+                    $0.token = nil
+                }
             }
         }
         throw lastError
@@ -356,24 +384,36 @@ public final class EtcdClient: Sendable {
     private func authenticate(_ endpoint: String, deadline: NIODeadline) async throws(EtcdError) -> String {
         let payload: Data
         do {
-            payload = try JSONEncoder().encode(AuthenticateRequest(name: settings.user ?? "", password: settings.password ?? ""))
+            payload = try JSONEncoder().encode(
+                AuthenticateRequest(name: settings.user ?? "", password: settings.password ?? ""))
         } catch { throw EtcdError(.badReply, "cannot encode the authentication request") }
         let response = try await send(endpoint + "/v3/auth/authenticate", payload, token: nil, deadline: deadline)
         let bytes: ByteBuffer
-        do { bytes = try await response.body.collect(upTo: 1 << 16) } catch { throw EtcdError(.unreachable, "\(endpoint): \(error)") }
+        do { bytes = try await response.body.collect(upTo: 1 << 16) } catch {
+            throw EtcdError(.unreachable, "\(endpoint): \(error)")
+        }
         guard response.status == .ok else {
             let error = try? JSONDecoder().decode(GatewayError.self, from: Data(bytes.readableBytesView))
-            if let message = error?.message, Self.transient(message) { throw EtcdError(.unreachable, "\(endpoint): \(message)") }
+            if let message = error?.message, Self.transient(message) {
+                throw EtcdError(.unreachable, "\(endpoint): \(message)")
+            }
             // The password is never part of a message.
-            throw EtcdError(.denied, "user '\(settings.user ?? "")' was refused: \(error?.message ?? "HTTP \(response.status.code) \(String(decoding: bytes.readableBytesView.prefix(200), as: UTF8.self))")")
+            throw EtcdError(
+                .denied,
+                "user '\(settings.user ?? "")' was refused: \(error?.message ?? "HTTP \(response.status.code) \(String(decoding: bytes.readableBytesView.prefix(200), as: UTF8.self))")"
+            )
         }
-        guard let token = (try? JSONDecoder().decode(AuthenticateReply.self, from: Data(bytes.readableBytesView)))?.token else {
+        guard
+            let token = (try? JSONDecoder().decode(AuthenticateReply.self, from: Data(bytes.readableBytesView)))?.token
+        else {
             throw EtcdError(.badReply, "authentication gave no token")
         }
         return token
     }
 
-    private func send(_ url: String, _ payload: Data, token: String?, deadline: NIODeadline) async throws(EtcdError) -> HTTPClientResponse {
+    private func send(
+        _ url: String, _ payload: Data, token: String?, deadline: NIODeadline
+    ) async throws(EtcdError) -> HTTPClientResponse {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -395,8 +435,10 @@ public final class EtcdClient: Sendable {
     static func classify(_ e: GatewayError, status: Int) -> EtcdError {
         let message = e.message ?? e.error ?? "HTTP \(status)"
         if message.contains("compacted") { return EtcdError(.compacted, message) }
-        if message.contains("permission denied") || message.contains("authentication failed") || message.contains("user name is empty")
-            || e.code == 7 || e.code == 16 {
+        if message.contains("permission denied") || message.contains("authentication failed")
+            || message.contains("user name is empty")
+            || e.code == 7 || e.code == 16
+        {
             return EtcdError(.denied, message)
         }
         return EtcdError(.server, message)
@@ -429,7 +471,9 @@ struct WatchLines {
             scanned -= start
         }
         guard pending.count <= maximum else {
-            throw EtcdError(.badReply, "a watch message of more than \(maximum) bytes (the domain script limit is 1 MiB): refused unread")
+            throw EtcdError(
+                .badReply,
+                "a watch message of more than \(maximum) bytes (the domain script limit is 1 MiB): refused unread")
         }
         return lines
     }

@@ -38,11 +38,17 @@ public enum LineDiff {
         var changed = false
         while i < n || j < m {
             if i < n, j < m, x[i] == y[j] {
-                out += " \(x[i])\n"; i += 1; j += 1
+                out += " \(x[i])\n"
+                i += 1
+                j += 1
             } else if j < m, i == n || lcs[i][j + 1] >= lcs[i + 1][j] {
-                out += "+\(y[j])\n"; j += 1; changed = true
+                out += "+\(y[j])\n"
+                j += 1
+                changed = true
             } else {
-                out += "-\(x[i])\n"; i += 1; changed = true
+                out += "-\(x[i])\n"
+                i += 1
+                changed = true
             }
         }
         return changed ? out : ""
@@ -68,8 +74,10 @@ public struct HostReport: Codable, Sendable, Equatable {
     public var seen: String
     public var version: String
 
-    public init(host: String, revision: Int64?, cached: Bool, policy: String?, health: String, applied: String?,
-                refusedRevision: Int64?, error: String?, problems: [String], seen: String, version: String) {
+    public init(
+        host: String, revision: Int64?, cached: Bool, policy: String?, health: String, applied: String?,
+        refusedRevision: Int64?, error: String?, problems: [String], seen: String, version: String
+    ) {
         self.host = host
         self.revision = revision
         self.cached = cached

@@ -21,7 +21,7 @@ public enum IPsecEvent: Sendable, Equatable {
         "no acceptable proposal", "TS_UNACCEPTABLE", "traffic selectors unacceptable", "no matching peer config",
         "peer not responding", "giving up after", "establishing IKE_SA failed", "establishing CHILD_SA",
         "failed to establish CHILD_SA", "unable to add SAD entry", "unable to install", "INVALID_KE_PAYLOAD",
-        "authentication of", "no trusted", "constraint check failed",
+        "authentication of", "no trusted", "constraint check failed"
     ]
 
     /// Parses one event; nil for what is not worth a record (most log lines).
@@ -34,13 +34,16 @@ public enum IPsecEvent: Sendable, Equatable {
         case "ike-updown":
             guard let (conn, sa) = first() else { return nil }
             let peer = sa.string("remote-host") ?? "?"
-            return m.string("up") == "yes" ? .ikeUp(connection: conn, peer: peer) : .ikeDown(connection: conn, peer: peer)
+            return m.string("up") == "yes"
+                ? .ikeUp(connection: conn, peer: peer) : .ikeDown(connection: conn, peer: peer)
         case "child-updown":
             guard let (conn, sa) = first() else { return nil }
-            let child = sa.section("child-sas")?.entries.first.flatMap { e -> String? in
-                if case .section(let c) = e.value { return c.string("name") ?? e.key } else { return nil }
-            } ?? "?"
-            return m.string("up") == "yes" ? .childUp(connection: conn, child: child) : .childDown(connection: conn, child: child)
+            let child =
+                sa.section("child-sas")?.entries.first.flatMap { e -> String? in
+                    if case .section(let c) = e.value { return c.string("name") ?? e.key } else { return nil }
+                } ?? "?"
+            return m.string("up") == "yes"
+                ? .childUp(connection: conn, child: child) : .childDown(connection: conn, child: child)
         case "ike-rekey":
             guard let (conn, _) = first() else { return nil }
             return .ikeRekey(connection: conn)
@@ -49,9 +52,13 @@ public enum IPsecEvent: Sendable, Equatable {
             let child = sa.section("child-sas")?.entries.first?.key ?? "?"
             return .childRekey(connection: conn, child: child)
         case "log":
-            guard let text = m.string("msg"), let level = m.string("level").flatMap(Int.init), level <= 1 else { return nil }
+            guard let text = m.string("msg"), let level = m.string("level").flatMap(Int.init), level <= 1 else {
+                return nil
+            }
             // "authentication of 'X' with pre-shared key successful" is not a failure.
-            guard failureMarkers.contains(where: { text.contains($0) }), !text.hasSuffix("successful") else { return nil }
+            guard failureMarkers.contains(where: { text.contains($0) }), !text.hasSuffix("successful") else {
+                return nil
+            }
             if text.hasPrefix("authentication of") && !text.contains("failed") { return nil }
             if text.hasPrefix("establishing CHILD_SA") && !text.contains("failed") { return nil }
             let conn = m.string("ikesa-name").flatMap { $0.isEmpty || $0 == "(unnamed)" ? nil : $0 }
@@ -67,7 +74,11 @@ public enum IPsecEvent: Sendable, Equatable {
         for token in text.split(whereSeparator: { separators.contains($0) }) {
             let t = String(token)
             if t.split(separator: ".").count == 4, t.split(separator: ".").allSatisfy({ UInt8($0) != nil }) { return t }
-            if t.contains(":"), t.count >= 3, t.allSatisfy({ $0.isHexDigit || $0 == ":" }), t.filter({ $0 == ":" }).count >= 2 { return t }
+            if t.contains(":"), t.count >= 3, t.allSatisfy({ $0.isHexDigit || $0 == ":" }),
+                t.filter({ $0 == ":" }).count >= 2
+            {
+                return t
+            }
         }
         return nil
     }

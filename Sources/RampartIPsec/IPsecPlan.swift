@@ -93,70 +93,112 @@ public struct IPsecPlan: Sendable, Equatable {
     /// The first reqid rampart hands out; charon's own start at 1, so the ranges do not meet.
     public static let firstReqid = 0x5200_0000
 
-    public static func make(_ store: Store, dynamic: DynamicState? = nil, ikeVersion: Int = 2, childless: String = "allow", at time: Date = Date()) -> IPsecPlan {
+    /// What every connection of a plan shares: rampartd.conf's IKE version and childless mode,
+    /// and the store's certificate status checking.
+    struct Shared {
+        var ikeVersion: Int
+        var childless: String
+        var revocation: String
+    }
+
+    public static func make(
+        _ store: Store, dynamic: DynamicState? = nil, ikeVersion: Int = 2, childless: String = "allow",
+        at time: Date = Date()
+    ) -> IPsecPlan {
         var plan = IPsecPlan()
         var reqid = firstReqid
-        let revocation = store.config.strongCRLCheck == 2 ? "strict" : "relaxed"
+        let shared = Shared(
+            ikeVersion: ikeVersion, childless: childless,
+            revocation: store.config.strongCRLCheck == 2 ? "strict" : "relaxed")
         for location in [StoreLocation.persistent, .local] {
-            var s = store[location]
-            var tag = location == .persistent ? "p" : "l"
-            var prefix = "F"
-            if location == .local, store.domainDecides, let domain = store.domain {
-                s = domain.store
-                tag = "d"
-                prefix = "G"
-            }
-            guard let policy = s.assignedPolicy else { continue }
-            for rule in policy.rules where rule.active && EffectiveFilters.inForce(rule, s, at: time) {
-                guard let li = s.filterListIndex(rule.filterList), let ai = s.filterActionIndex(rule.filterAction) else { continue }
-                let action = s.filterActions[ai]
-                guard action.action == .negotiate else { continue }
-                let where_ = "rule '\(rule.name)' of policy '\(policy.name)'"
-                guard let auth = authentication(rule.authMethods, where_: where_, plan: &plan) else { continue }
-                let esp = quickModeProposals(action.qmsecmethods, pfs: action.qmpfs || policy.mmpfs,
-                                             group: policy.mmsecmethods.first?.group, where_: where_, plan: &plan)
-                let connection = Connection(
-                    name: "rampart-\(tag)\(rule.id)", origin: where_, version: ikeVersion, remoteAddresses: [],
-                    proposals: mainModeProposals(policy.mmsecmethods), rekeySeconds: policy.mmlifetime * 60,
-                    authentication: auth.0, children: [], childless: childless, revocation: revocation)
-                let filters = s.filterLists[li].filters.map { ("\(prefix)\($0.seq)", $0) }
-                add(connection, filters: filters, esp: esp, offersFrom: "filter action '\(action.name)'", key: auth.1,
-                    startAction: (action.inpass || action.soft) ? "none" : "trap", answerOnly: action.soft || action.inpass,
-                    reqid: &reqid, to: &plan)
-            }
+            addRules(of: store, location, shared, at: time, reqid: &reqid, to: &plan)
         }
         // Dynamic negotiate rules: the main mode policy gives the IKE proposals and lifetime, the
         // quick mode policy the ESP/AH offers, PFS and `soft`.
         for rule in dynamic?.rules ?? [] where rule.inbound == .negotiate || rule.outbound == .negotiate {
-            let where_ = "dynamic rule \(rule.seq)"
-            guard let auth = authentication(rule.authMethods, where_: where_, plan: &plan) else { continue }
-            let mm = dynamic?.mainModePolicies.first { $0.name.lowercased() == rule.mmpolicy.lowercased() }
-            let qm = rule.qmpolicy.flatMap { name in dynamic?.quickModePolicies.first { $0.name.lowercased() == name.lowercased() } }
-            let group: Int?
-            switch qm?.pfsGroup.uppercased() {
-            case "GRP1": group = 1
-            case "GRP2": group = 2
-            case "GRP3": group = 3
-            case "GRPMM": group = mm?.mmsecmethods.first?.group ?? 2
-            default: group = nil
-            }
-            let esp = quickModeProposals(qm?.qmsecmethods ?? [], pfs: group != nil, group: group, where_: where_, plan: &plan)
-            let connection = Connection(
-                name: "rampart-y\(rule.seq)", origin: where_, version: ikeVersion, remoteAddresses: [],
-                proposals: mainModeProposals(mm?.mmsecmethods ?? []), rekeySeconds: (mm?.mmlifetime ?? 480) * 60,
-                authentication: auth.0, children: [], childless: childless, revocation: revocation)
-            let soft = qm?.soft ?? false
-            // Only a host that must protect what it sends starts IKE; inbound-only negotiate answers.
-            let start = !soft && rule.outbound == .negotiate ? "trap" : "none"
-            add(connection, filters: [("D\(rule.seq)", rule.filter)], esp: esp, offersFrom: "quick mode policy '\(qm?.name ?? "default")'",
-                key: auth.1, startAction: start, answerOnly: start == "none", reqid: &reqid, to: &plan)
+            addDynamic(rule, dynamic!, shared, reqid: &reqid, to: &plan)
         }
         return plan
     }
 
+    /// The negotiate rules of the policy assigned in `location` (the domain policy's in place of the
+    /// local one when it decides).
+    static func addRules(
+        of store: Store, _ location: StoreLocation, _ shared: Shared, at time: Date, reqid: inout Int,
+        to plan: inout IPsecPlan
+    ) {
+        var s = store[location]
+        var tag = location == .persistent ? "p" : "l"
+        var prefix = "F"
+        if location == .local, store.domainDecides, let domain = store.domain {
+            s = domain.store
+            tag = "d"
+            prefix = "G"
+        }
+        guard let policy = s.assignedPolicy else { return }
+        for rule in policy.rules where rule.active && EffectiveFilters.inForce(rule, s, at: time) {
+            guard let li = s.filterListIndex(rule.filterList), let ai = s.filterActionIndex(rule.filterAction) else {
+                continue
+            }
+            let action = s.filterActions[ai]
+            guard action.action == .negotiate else { continue }
+            let where_ = "rule '\(rule.name)' of policy '\(policy.name)'"
+            guard let auth = authentication(rule.authMethods, where_: where_, plan: &plan) else { continue }
+            let esp = quickModeProposals(
+                action.qmsecmethods, pfs: action.qmpfs || policy.mmpfs,
+                group: policy.mmsecmethods.first?.group, where_: where_, plan: &plan)
+            let connection = Connection(
+                name: "rampart-\(tag)\(rule.id)", origin: where_, version: shared.ikeVersion, remoteAddresses: [],
+                proposals: mainModeProposals(policy.mmsecmethods), rekeySeconds: policy.mmlifetime * 60,
+                authentication: auth.0, children: [], childless: shared.childless, revocation: shared.revocation)
+            let filters = s.filterLists[li].filters.map { ("\(prefix)\($0.seq)", $0) }
+            add(
+                connection, filters: filters, esp: esp, offersFrom: "filter action '\(action.name)'", key: auth.1,
+                startAction: (action.inpass || action.soft) ? "none" : "trap",
+                answerOnly: action.soft || action.inpass,
+                reqid: &reqid, to: &plan)
+        }
+    }
+
+    static func addDynamic(
+        _ rule: DynamicState.Rule, _ dynamic: DynamicState, _ shared: Shared, reqid: inout Int,
+        to plan: inout IPsecPlan
+    ) {
+        let where_ = "dynamic rule \(rule.seq)"
+        guard let auth = authentication(rule.authMethods, where_: where_, plan: &plan) else { return }
+        let mm = dynamic.mainModePolicies.first { $0.name.lowercased() == rule.mmpolicy.lowercased() }
+        let qm = rule.qmpolicy.flatMap { name in
+            dynamic.quickModePolicies.first { $0.name.lowercased() == name.lowercased() }
+        }
+        let group: Int?
+        switch qm?.pfsGroup.uppercased() {
+        case "GRP1": group = 1
+        case "GRP2": group = 2
+        case "GRP3": group = 3
+        case "GRPMM": group = mm?.mmsecmethods.first?.group ?? 2
+        default: group = nil
+        }
+        let esp = quickModeProposals(
+            qm?.qmsecmethods ?? [], pfs: group != nil, group: group, where_: where_, plan: &plan)
+        let connection = Connection(
+            name: "rampart-y\(rule.seq)", origin: where_, version: shared.ikeVersion, remoteAddresses: [],
+            proposals: mainModeProposals(mm?.mmsecmethods ?? []), rekeySeconds: (mm?.mmlifetime ?? 480) * 60,
+            authentication: auth.0, children: [], childless: shared.childless, revocation: shared.revocation)
+        let soft = qm?.soft ?? false
+        // Only a host that must protect what it sends starts IKE; inbound-only negotiate answers.
+        let start = !soft && rule.outbound == .negotiate ? "trap" : "none"
+        add(
+            connection, filters: [("D\(rule.seq)", rule.filter)], esp: esp,
+            offersFrom: "quick mode policy '\(qm?.name ?? "default")'",
+            key: auth.1, startAction: start, answerOnly: start == "none", reqid: &reqid, to: &plan)
+    }
+
     /// One connection with a CHILD_SA per filter (per port item), its key, into `plan`.
-    static func add(_ c: Connection, filters: [(String, Filter)], esp: (esp: [String], ah: [String], seconds: Int, bytes: Int?),
-                    offersFrom: String, key: String?, startAction: String, answerOnly: Bool, reqid: inout Int, to plan: inout IPsecPlan) {
+    static func add(
+        _ c: Connection, filters: [(String, Filter)], esp: (esp: [String], ah: [String], seconds: Int, bytes: Int?),
+        offersFrom: String, key: String?, startAction: String, answerOnly: Bool, reqid: inout Int,
+        to plan: inout IPsecPlan
+    ) {
         var connection = c
         guard !esp.esp.isEmpty || !esp.ah.isEmpty else {
             plan.refused.append("\(c.origin): no offer of \(offersFrom) can be negotiated")
@@ -168,23 +210,28 @@ public struct IPsecPlan: Sendable, Equatable {
             guard let sides = selectors(filter, id: id, plan: &plan) else { continue }
             for (n, side) in sides.enumerated() {
                 if let peer = side.peer { peers.insert(peer) } else { anyPeer = true }
-                connection.children.append(Child(
-                    name: n == 0 ? id : "\(id)-\(n + 1)", filterID: id, localTS: side.local, remoteTS: side.remote,
-                    espProposals: esp.esp, ahProposals: esp.ah, lifeSeconds: esp.seconds, lifeBytes: esp.bytes,
-                    startAction: startAction, reqid: reqid))
+                connection.children.append(
+                    Child(
+                        name: n == 0 ? id : "\(id)-\(n + 1)", filterID: id, localTS: side.local, remoteTS: side.remote,
+                        espProposals: esp.esp, ahProposals: esp.ah, lifeSeconds: esp.seconds, lifeBytes: esp.bytes,
+                        startAction: startAction, reqid: reqid))
                 reqid += 1
             }
         }
         guard !connection.children.isEmpty else { return }
         connection.remoteAddresses = anyPeer ? ["%any"] : peers.sorted()
         // A key is found by the peer's address; a certificate names its holder itself.
-        if case .psk = connection.authentication { connection.remoteID = !anyPeer && peers.count == 1 ? peers.first : nil }
+        if case .psk = connection.authentication {
+            connection.remoteID = !anyPeer && peers.count == 1 ? peers.first : nil
+        }
         if case .psk = connection.authentication, let key {
             let owners = connection.remoteID.map { [$0] } ?? []
             plan.secrets.append(Secret(id: "\(connection.name)-psk", key: key, owners: owners))
         }
         if answerOnly {
-            plan.warnings.append("\(c.origin): inpass/soft or inbound-only: rampart answers a peer that negotiates but does not start IKE itself (docs/ipsec.md)")
+            plan.warnings.append(
+                "\(c.origin): inpass/soft or inbound-only: rampart answers a peer that negotiates but does not start IKE itself (docs/ipsec.md)"
+            )
         }
         plan.connections.append(connection)
     }
@@ -193,7 +240,9 @@ public struct IPsecPlan: Sendable, Equatable {
     /// CA (certificates). strongSwan does not fall back from one method to another within a
     /// connection, so later methods are not offered (a warning says so). Kerberos needs Active
     /// Directory and is skipped.
-    static func authentication(_ methods: [AuthMethod], where_: String, plan: inout IPsecPlan) -> (Authentication, String?)? {
+    static func authentication(
+        _ methods: [AuthMethod], where_: String, plan: inout IPsecPlan
+    ) -> (Authentication, String?)? {
         var chosen: (Authentication, String?)?
         for method in methods {
             let this: (Authentication, String?)
@@ -204,17 +253,23 @@ public struct IPsecPlan: Sendable, Equatable {
             }
             if let chosen {
                 // `this.0.described`, not `method`: a pre-shared key is never written.
-                plan.warnings.append("\(where_): \(this.0.described) not offered: only the first method (\(chosen.0.described)) is negotiated")
+                plan.warnings.append(
+                    "\(where_): \(this.0.described) not offered: only the first method (\(chosen.0.described)) is negotiated"
+                )
             } else {
                 chosen = this
             }
         }
         if let chosen {
-            if methods.contains(.kerberos) { plan.warnings.append("\(where_): kerberos=yes not offered: no Active Directory") }
+            if methods.contains(.kerberos) {
+                plan.warnings.append("\(where_): kerberos=yes not offered: no Active Directory")
+            }
             return chosen
         }
         if methods.contains(.kerberos) {
-            plan.refused.append("\(where_): kerberos authentication needs Active Directory, which rampart does not have; give psk= or rootca=")
+            plan.refused.append(
+                "\(where_): kerberos authentication needs Active Directory, which rampart does not have; give psk= or rootca="
+            )
         } else {
             plan.refused.append("\(where_): no authentication method (psk= or rootca=)")
         }
@@ -225,13 +280,17 @@ public struct IPsecPlan: Sendable, Equatable {
     /// CA's name (they have no counterpart in charon and are dropped).
     static func caName(_ text: String) -> String {
         var words = text.split(separator: " ", omittingEmptySubsequences: false)
-        while let last = words.last, ["certmap:yes", "certmap:no", "excludecaname:yes", "excludecaname:no", ""].contains(last.lowercased()) {
+        while let last = words.last,
+            ["certmap:yes", "certmap:no", "excludecaname:yes", "excludecaname:no", ""].contains(last.lowercased())
+        {
             words.removeLast()
         }
         return words.joined(separator: " ")
     }
 
-    static let espCipher = ["DES": "des", "3DES": "3des", "AES128": "aes128", "AES192": "aes192", "AES256": "aes256", "None": "null"]
+    static let espCipher = [
+        "DES": "des", "3DES": "3des", "AES128": "aes128", "AES192": "aes192", "AES256": "aes256", "None": "null"
+    ]
     static let integrity = ["MD5": "md5", "SHA1": "sha1", "SHA256": "sha256"]
 
     /// netsh group numbers: 1 = 768-bit, 2 = 1024-bit, 3 = 2048-bit (Windows' own numbering, not IANA's 3).
@@ -258,8 +317,11 @@ public struct IPsecPlan: Sendable, Equatable {
 
     /// One strongSwan proposal per netsh offer (IKEv1 takes one algorithm per kind per proposal);
     /// the lifetime is the first offer's (charon has one per CHILD_SA), Windows' 3,600 s by default.
-    static func quickModeProposals(_ offers: [QuickModeOffer], pfs: Bool, group: Int?, where_: String, plan: inout IPsecPlan)
-        -> (esp: [String], ah: [String], seconds: Int, bytes: Int?) {
+    static func quickModeProposals(
+        _ offers: [QuickModeOffer], pfs: Bool, group: Int?, where_: String, plan: inout IPsecPlan
+    )
+        -> (esp: [String], ah: [String], seconds: Int, bytes: Int?)
+    {
         let dh = pfs ? "-" + dhGroup(group ?? 2) : ""
         guard !offers.isEmpty else { return (["default"], [], 3600, nil) }
         var esp: [String] = []
@@ -290,7 +352,11 @@ public struct IPsecPlan: Sendable, Equatable {
         return (esp, ah, first?.lifetimeSeconds ?? 3600, first?.lifetimeKilobytes.map { $0 * 1024 })
     }
 
-    struct Selector { var local: String; var remote: String; var peer: String? }
+    struct Selector {
+        var local: String
+        var remote: String
+        var peer: String?
+    }
 
     /// Traffic selectors `CIDR[proto/port]`; the side that is `me` is `dynamic` (this host's IKE address).
     static func selectors(_ f: Filter, id: String, plan: inout IPsecPlan) -> [Selector]? {
@@ -313,7 +379,9 @@ public struct IPsecPlan: Sendable, Equatable {
             (localSide, remoteSide, localPort, remotePort) = (f.destination, f.source, f.destinationPort, f.sourcePort)
         }
         guard let l = cidr(localSide), let r = cidr(remoteSide) else {
-            plan.refused.append("\(id): negotiate needs literal addresses, me or any (server types, host names, ranges and groups are not negotiated yet)")
+            plan.refused.append(
+                "\(id): negotiate needs literal addresses, me or any (server types, host names, ranges and groups are not negotiated yet)"
+            )
             return nil
         }
         guard let remote = r else {
@@ -333,7 +401,9 @@ public struct IPsecPlan: Sendable, Equatable {
         }
         func items(_ p: PortMatch) -> [String] {
             if p.isAny { return [proto.isEmpty ? "" : "[\(proto)]"] }
-            return p.ranges.map { r in "[\(proto)/\(r.lowerBound == r.upperBound ? "\(r.lowerBound)" : "\(r.lowerBound)-\(r.upperBound)")]" }
+            return p.ranges.map { r in
+                "[\(proto)/\(r.lowerBound == r.upperBound ? "\(r.lowerBound)" : "\(r.lowerBound)-\(r.upperBound)")]"
+            }
         }
         var out: [Selector] = []
         for lp in items(localPort) {

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import RampartSystem
 import RampartVici
@@ -56,11 +56,16 @@ public enum IPsecSync {
 
         init(_ plan: IPsecPlan) throws(ViciError) {
             guard plan.needsCertificates else { return }
-            guard let paths = plan.credentials else { throw ViciError(.credentials, "rootca= rules need a certificate, but none is configured") }
-            certificate = try CredentialFiles.read(paths.certificate, what: "this host's certificate (ipsec_certificate)")
+            guard let paths = plan.credentials else {
+                throw ViciError(.credentials, "rootca= rules need a certificate, but none is configured")
+            }
+            certificate = try CredentialFiles.read(
+                paths.certificate, what: "this host's certificate (ipsec_certificate)")
             key = try CredentialFiles.read(paths.privateKey, what: "the private key (ipsec_private_key)", secret: true)
             cas = try CredentialFiles.directory(paths.caDirectory)
-            guard !cas.isEmpty else { throw ViciError(.credentials, "no CA certificate in \(paths.caDirectory) (ipsec_ca_directory)") }
+            guard !cas.isEmpty else {
+                throw ViciError(.credentials, "no CA certificate in \(paths.caDirectory) (ipsec_ca_directory)")
+            }
         }
 
         func load(into vici: ViciClient) throws(ViciError) {
@@ -69,14 +74,18 @@ public enum IPsecSync {
                 m["type"] = "x509"
                 m["flag"] = "CA"
                 m["data"] = .value(ca)
-                do { try vici.command("load-cert", m) } catch { throw ViciError(error.kind, "CA certificate \(path): \(error.description)") }
+                do { try vici.command("load-cert", m) } catch {
+                    throw ViciError(error.kind, "CA certificate \(path): \(error.description)")
+                }
             }
             guard let key else { return }
             var m = ViciMessage()
             m["type"] = "any"
             m["data"] = .value(key)
             // charon's answer may quote what it could not parse; never the key.
-            do { try vici.command("load-key", m) } catch { throw ViciError(error.kind, "charon refused the private key (ipsec_private_key)") }
+            do { try vici.command("load-key", m) } catch {
+                throw ViciError(error.kind, "charon refused the private key (ipsec_private_key)")
+            }
         }
     }
 
@@ -161,15 +170,21 @@ enum CredentialFiles {
 
     static func read(_ path: String, what: String, secret: Bool = false) throws(ViciError) -> [UInt8] {
         var st = stat()
-        guard stat(path, &st) == 0 else { throw ViciError(.credentials, "\(what) \(path): \(String(cString: strerror(errno)))") }
+        guard stat(path, &st) == 0 else {
+            throw ViciError(.credentials, "\(what) \(path): \(String(cString: strerror(errno)))")
+        }
         if secret && st.st_mode & 0o077 != 0 {
-            throw ViciError(.credentials, "\(what) \(path) may be read by group or others (mode \(String(st.st_mode & 0o777, radix: 8))); chmod 600 it")
+            throw ViciError(
+                .credentials,
+                "\(what) \(path) may be read by group or others (mode \(String(st.st_mode & 0o777, radix: 8))); chmod 600 it"
+            )
         }
         switch SourceFile.read(path, limit: limit) {
         case .success(let bytes) where !bytes.isEmpty: return bytes
         case .success: throw ViciError(.credentials, "\(what) \(path) is empty")
         case .failure(let f):
-            let hint = access(path, R_OK) != 0 && errno == EACCES && geteuid() != 0
+            let hint =
+                access(path, R_OK) != 0 && errno == EACCES && geteuid() != 0
                 ? "; rampartd runs as uid \(geteuid()): give it the file (chown rampart \(path))" : ""
             throw ViciError(.credentials, "\(what): \(f.message)\(hint)")
         }
@@ -178,7 +193,9 @@ enum CredentialFiles {
     /// Every regular file of the directory, by name (hidden files and subdirectories skipped).
     static func directory(_ path: String) throws(ViciError) -> [(String, [UInt8])] {
         let names: [String]
-        do { names = try SourceFile.list(path) } catch { throw ViciError(.credentials, "CA directory (ipsec_ca_directory): \(error.message)") }
+        do { names = try SourceFile.list(path) } catch {
+            throw ViciError(.credentials, "CA directory (ipsec_ca_directory): \(error.message)")
+        }
         var out: [(String, [UInt8])] = []
         for name in names.sorted() where !name.hasPrefix(".") {
             let full = path.hasSuffix("/") ? path + name : path + "/" + name

@@ -12,7 +12,9 @@ extension XfrmStats {
 extension IPsecView {
     /// Asks charon at `socket` (list-sas and stats, each bounded by `timeoutMilliseconds`) and reads
     /// this namespace's xfrm counters.
-    public static func gather(socket: String, daemon: [Count]? = nil, lastFailure: String? = nil, timeoutMilliseconds: Int32 = 2_000) -> IPsecView {
+    public static func gather(
+        socket: String, daemon: [Count]? = nil, lastFailure: String? = nil, timeoutMilliseconds: Int32 = 2_000
+    ) -> IPsecView {
         var listing: SAListing?
         var error: String?
         var charon: [Count] = []
@@ -24,12 +26,16 @@ extension IPsecView {
             since = stats.section("uptime")?.string("since")
             if let ike = stats.section("ikesas") {
                 if let t = ike.string("total").flatMap({ Int($0) }) { charon.append(Count(name: "IKE_SAs", value: t)) }
-                if let h = ike.string("half-open").flatMap({ Int($0) }) { charon.append(Count(name: "IKE_SAs half-open", value: h)) }
+                if let h = ike.string("half-open").flatMap({ Int($0) }) {
+                    charon.append(Count(name: "IKE_SAs half-open", value: h))
+                }
             }
         } catch let e {
             error = e.description
         }
-        return IPsecView(listing: listing, charonError: error, charon: charon, daemon: daemon, lastFailure: lastFailure, xfrm: XfrmStats.read(),
-                         charonSince: since)
+        return IPsecView(
+            listing: listing, charonError: error, charon: charon, daemon: daemon, lastFailure: lastFailure,
+            xfrm: XfrmStats.read(),
+            charonSince: since)
     }
 }

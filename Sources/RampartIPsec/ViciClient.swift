@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
-import RampartVici
-import RampartSyscall
+    import Glibc
+    import RampartVici
+    import RampartSyscall
 #endif
 
 /// What went wrong talking to charon: the socket, the wire, or charon's own answer.
@@ -44,7 +44,9 @@ public final class ViciClient: @unchecked Sendable {
         guard address.withSockaddr({ connect(fd, $0, $1) }) == 0 else {
             let e = errno
             close(fd)
-            throw ViciError(.unreachable, "cannot reach charon at \(p): \(String(cString: strerror(e)))\(e == EACCES ? Self.accessHint(p) : "")")
+            throw ViciError(
+                .unreachable,
+                "cannot reach charon at \(p): \(String(cString: strerror(e)))\(e == EACCES ? Self.accessHint(p) : "")")
         }
     }
 
@@ -53,12 +55,15 @@ public final class ViciClient: @unchecked Sendable {
     /// charon makes its socket its own (mode 0770); rampartd under the unit is user rampart.
     static func accessHint(_ path: String) -> String {
         let name = getpwuid(geteuid()).map { String(cString: $0.pointee.pw_name) } ?? "\(geteuid())"
-        return "; rampartd runs as user \(name): let it in with 'setfacl -m u:\(name):rw \(path)' after charon starts (docs/ipsec.md, \"rampartd as user rampart\")"
+        return
+            "; rampartd runs as user \(name): let it in with 'setfacl -m u:\(name):rw \(path)' after charon starts (docs/ipsec.md, \"rampartd as user rampart\")"
     }
 
     /// Sends a command and returns its response; `streaming` names the event charon sends for
     /// each item before the response (registered for the call, then unregistered).
-    public func call(_ command: String, _ message: ViciMessage = ViciMessage(), streaming: String? = nil) throws(ViciError) -> (response: ViciMessage, items: [ViciMessage]) {
+    public func call(
+        _ command: String, _ message: ViciMessage = ViciMessage(), streaming: String? = nil
+    ) throws(ViciError) -> (response: ViciMessage, items: [ViciMessage]) {
         if let streaming { try register(streaming) }
         try send(.request(command, message))
         var items: [ViciMessage] = []
@@ -128,7 +133,9 @@ public final class ViciClient: @unchecked Sendable {
         do { bytes = try packet.framed() } catch { throw ViciError(.protocolError, error.description) }
         var sent = 0
         while sent < bytes.count {
-            let (n, code) = Syscall.uninterrupted { bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
+            let (n, code) = Syscall.uninterrupted {
+                bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            }
             if n < 0 { throw ViciError(.io, "writing to charon: \(String(cString: strerror(code)))") }
             sent += n
         }
@@ -147,10 +154,14 @@ public final class ViciClient: @unchecked Sendable {
             guard try readable(timeoutMilliseconds) else {
                 throw ViciError(.timeout, "charon did not answer within \(timeoutMilliseconds) ms")
             }
-            let (n, code) = Syscall.uninterrupted { buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) } }
+            let (n, code) = Syscall.uninterrupted {
+                buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            }
             if n < 0 { throw ViciError(.io, "reading from charon: \(String(cString: strerror(code)))") }
             if n == 0 { throw ViciError(.io, "charon closed the VICI connection") }
-            do { incoming += try framer.feed(buffer[0..<n]) } catch { throw ViciError(.protocolError, error.description) }
+            do { incoming += try framer.feed(buffer[0..<n]) } catch {
+                throw ViciError(.protocolError, error.description)
+            }
         }
         return incoming.removeFirst()
     }

@@ -7,7 +7,9 @@ import RampartSyscall
 /// Runs a program and captures its output, bounded by `timeout` seconds (the process group is
 /// killed and an error thrown on expiry). Test and benchmark helper; never used by the product.
 @discardableResult
-public func sh(_ arguments: [String], input: String? = nil, allowFailure: Bool = false, timeout: Double = 600) throws -> (status: Int32, out: String, err: String) {
+public func sh(
+    _ arguments: [String], input: String? = nil, allowFailure: Bool = false, timeout: Double = 600
+) throws -> (status: Int32, out: String, err: String) {
     let result: (status: Int32, out: String, err: String)
     do {
         result = try ChildProcess.run(arguments, input: input, timeout: timeout)
@@ -15,7 +17,9 @@ public func sh(_ arguments: [String], input: String? = nil, allowFailure: Bool =
         throw ShellError(message: error.message)
     }
     if result.status != 0 && !allowFailure {
-        throw ShellError(message: "\(arguments.joined(separator: " ")) exited \(result.status): \(result.err)\(result.out.prefix(2000))")
+        throw ShellError(
+            message:
+                "\(arguments.joined(separator: " ")) exited \(result.status): \(result.err)\(result.out.prefix(2000))")
     }
     return result
 }
@@ -37,7 +41,10 @@ public final class Namespace: @unchecked Sendable {
         try sh(["ip", "-n", name, "link", "set", "lo", "up"])
         // No duplicate address detection: a tentative link-local address delays the first IPv6
         // neighbour solicitation by about a second, which a probe would read as a drop.
-        try sh(["ip", "netns", "exec", name, "sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0"])
+        try sh([
+            "ip", "netns", "exec", name, "sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0",
+            "net.ipv6.conf.default.accept_dad=0"
+        ])
     }
 
     public func delete() {
@@ -49,7 +56,9 @@ public final class Namespace: @unchecked Sendable {
 
     /// Runs a command inside the namespace.
     @discardableResult
-    public func run(_ arguments: [String], input: String? = nil, allowFailure: Bool = false) throws -> (status: Int32, out: String, err: String) {
+    public func run(
+        _ arguments: [String], input: String? = nil, allowFailure: Bool = false
+    ) throws -> (status: Int32, out: String, err: String) {
         try sh(["ip", "netns", "exec", name] + arguments, input: input, allowFailure: allowFailure)
     }
 
@@ -73,8 +82,9 @@ public final class Namespace: @unchecked Sendable {
     }
 
     private func launch(_ arguments: [String], input: Pipe? = nil, output: Pipe? = nil) throws -> ChildProcess {
-        try ChildProcess(["/usr/sbin/ip", "netns", "exec", name] + arguments,
-                         stdin: input.map { .pipe($0) } ?? .null, stdout: output.map { .pipe($0) } ?? .null)
+        try ChildProcess(
+            ["/usr/sbin/ip", "netns", "exec", name] + arguments,
+            stdin: input.map { .pipe($0) } ?? .null, stdout: output.map { .pipe($0) } ?? .null)
     }
 
     /// An nftables notification listener whose socket lives in this namespace.
@@ -115,8 +125,14 @@ public final class Namespace: @unchecked Sendable {
 final class ResultBox<T>: @unchecked Sendable {
     private let semaphore = DispatchSemaphore(value: 0)
     private var result: Result<T, any Error>?
-    func finish(_ r: Result<T, any Error>) { result = r; semaphore.signal() }
-    func wait() -> Result<T, any Error> { semaphore.wait(); return result! }
+    func finish(_ r: Result<T, any Error>) {
+        result = r
+        semaphore.signal()
+    }
+    func wait() -> Result<T, any Error> {
+        semaphore.wait()
+        return result!
+    }
 }
 
 /// Two namespaces joined by a veth pair, with documentation addresses on both ends.
@@ -125,7 +141,8 @@ public func link(_ a: Namespace, _ aAddresses: [String], _ b: Namespace, _ bAddr
     try sh(["ip", "link", "add", ifA, "netns", a.name, "type", "veth", "peer", "name", ifB, "netns", b.name])
     for (ns, iface, addresses) in [(a, ifA, aAddresses), (b, ifB, bAddresses)] {
         for address in addresses {
-            try sh(["ip", "-n", ns.name, "addr", "add", address, "dev", iface] + (address.contains(":") ? ["nodad"] : []))
+            try sh(
+                ["ip", "-n", ns.name, "addr", "add", address, "dev", iface] + (address.contains(":") ? ["nodad"] : []))
         }
         try sh(["ip", "-n", ns.name, "link", "set", iface, "up"])
     }
@@ -177,7 +194,9 @@ public final class NotifySocket: @unchecked Sendable {
         self.path = path
         unlink(path)
         fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        guard let address = UnixSocketAddress(path: path), address.withSockaddr({ bind(fd, $0, $1) }) == 0 else { throw ShellError(message: "cannot bind \(path)") }
+        guard let address = UnixSocketAddress(path: path), address.withSockaddr({ bind(fd, $0, $1) }) == 0 else {
+            throw ShellError(message: "cannot bind \(path)")
+        }
     }
 
     public func receive(timeout: Double) -> String? {

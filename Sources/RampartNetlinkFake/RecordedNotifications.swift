@@ -80,22 +80,29 @@ public enum KernelDatagrams {
     static let nfgen: [UInt8] = [UInt8(NFPROTO_INET), 0, 0, 0]
 
     /// One nf_tables notification about `table` (`portID`: whose socket made the change).
-    public static func nftables(_ type: nf_tables_msg_types, table: String, portID: UInt32 = 0, sequence: UInt32 = 1, extra: [UInt8] = []) -> [UInt8] {
-        Wire.message(type: UInt16(NFNL_SUBSYS_NFTABLES << 8) | UInt16(type.rawValue), flags: 0, sequence: sequence, portID: portID,
-                     nfgen + Wire.attribute(1, Array(table.utf8) + [0]) + extra)
+    public static func nftables(
+        _ type: nf_tables_msg_types, table: String, portID: UInt32 = 0, sequence: UInt32 = 1, extra: [UInt8] = []
+    ) -> [UInt8] {
+        Wire.message(
+            type: UInt16(NFNL_SUBSYS_NFTABLES << 8) | UInt16(type.rawValue), flags: 0, sequence: sequence,
+            portID: portID,
+            nfgen + Wire.attribute(1, Array(table.utf8) + [0]) + extra)
     }
 
     /// The NEWGEN message that ends a transaction, naming the process that made it.
     public static func newgen(process: String, pid: UInt32) -> [UInt8] {
-        Wire.message(type: UInt16(NFNL_SUBSYS_NFTABLES << 8) | UInt16(NFT_MSG_NEWGEN.rawValue), flags: 0, sequence: 0,
-                     nfgen + Wire.attribute(UInt16(NFTA_GEN_ID.rawValue), Wire.le32(7))
-                        + Wire.attribute(UInt16(NFTA_GEN_PROC_PID.rawValue), Wire.le32(pid.bigEndian))
-                        + Wire.attribute(UInt16(NFTA_GEN_PROC_NAME.rawValue), Array(process.utf8) + [0]))
+        Wire.message(
+            type: UInt16(NFNL_SUBSYS_NFTABLES << 8) | UInt16(NFT_MSG_NEWGEN.rawValue), flags: 0, sequence: 0,
+            nfgen + Wire.attribute(UInt16(NFTA_GEN_ID.rawValue), Wire.le32(7))
+                + Wire.attribute(UInt16(NFTA_GEN_PROC_PID.rawValue), Wire.le32(pid.bigEndian))
+                + Wire.attribute(UInt16(NFTA_GEN_PROC_NAME.rawValue), Array(process.utf8) + [0]))
     }
 
     /// RTM_NEWROUTE (`delete`: RTM_DELROUTE) for a route of `table`, with a gateway or multipath next hops.
-    public static func route(family: UInt8, destinationLength: UInt8, table: UInt8 = UInt8(RT_TABLE_MAIN.rawValue), gateway: [UInt8]?,
-                             multipath: [[UInt8]] = [], delete: Bool = false) -> [UInt8] {
+    public static func route(
+        family: UInt8, destinationLength: UInt8, table: UInt8 = UInt8(RT_TABLE_MAIN.rawValue), gateway: [UInt8]?,
+        multipath: [[UInt8]] = [], delete: Bool = false
+    ) -> [UInt8] {
         // struct rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags (u32)
         var payload: [UInt8] = [family, destinationLength, 0, 0, table, 3, 0, UInt8(RTN_UNICAST), 0, 0, 0, 0]
         if let gateway { payload += Wire.attribute(UInt16(RTA_GATEWAY.rawValue), gateway) }
@@ -111,12 +118,18 @@ public enum KernelDatagrams {
     }
 
     /// An NFLOG packet message: nlmsghdr, nfgenmsg, then the attributes (NFULA_SEQ when `sequence`).
-    public static func nflogPacket(prefix: String, hook: UInt8, indev: UInt32, payload: [UInt8], sequence: UInt32? = nil) -> [UInt8] {
+    public static func nflogPacket(
+        prefix: String, hook: UInt8, indev: UInt32, payload: [UInt8], sequence: UInt32? = nil
+    ) -> [UInt8] {
         var attributes = Wire.attribute(UInt16(NFULA_PACKET_HDR.rawValue), [0x08, 0x00, hook, 0])
-        attributes += Wire.attribute(UInt16(NFULA_IFINDEX_INDEV.rawValue), withUnsafeBytes(of: indev.bigEndian) { Array($0) })
+        attributes += Wire.attribute(
+            UInt16(NFULA_IFINDEX_INDEV.rawValue), withUnsafeBytes(of: indev.bigEndian) { Array($0) })
         attributes += Wire.attribute(UInt16(NFULA_PREFIX.rawValue), Array(prefix.utf8) + [0])
         attributes += Wire.attribute(UInt16(NFULA_PAYLOAD.rawValue), payload)
-        if let sequence { attributes += Wire.attribute(UInt16(NFULA_SEQ.rawValue), withUnsafeBytes(of: sequence.bigEndian) { Array($0) }) }
+        if let sequence {
+            attributes += Wire.attribute(
+                UInt16(NFULA_SEQ.rawValue), withUnsafeBytes(of: sequence.bigEndian) { Array($0) })
+        }
         let length = 20 + attributes.count
         var out = withUnsafeBytes(of: UInt32(length).littleEndian) { Array($0) }
         out += withUnsafeBytes(of: Nflog.packetType.littleEndian) { Array($0) } + [0, 0] + [0, 0, 0, 0] + [0, 0, 0, 0]

@@ -64,22 +64,27 @@ public final class RecordingTransport: NetlinkTransport, @unchecked Sendable {
                 message.withUnsafeBytes { raw -> [UInt8] in
                     let rule = nftnl_rule_alloc()!
                     defer { nftnl_rule_free(rule) }
-                    guard nftnl_rule_nlmsg_parse(raw.baseAddress!.assumingMemoryBound(to: nlmsghdr.self), rule) >= 0 else { return message }
+                    guard nftnl_rule_nlmsg_parse(raw.baseAddress!.assumingMemoryBound(to: nlmsghdr.self), rule) >= 0
+                    else { return message }
                     var length: UInt32 = 0
                     guard nftnl_rule_is_set(rule, UInt16(NFTNL_RULE_USERDATA.rawValue)),
-                          let data = nftnl_rule_get_data(rule, UInt16(NFTNL_RULE_USERDATA.rawValue), &length),
-                          RuleComment.decode(Array(UnsafeRawBufferPointer(start: data, count: Int(length)))) == id else { return message }
+                        let data = nftnl_rule_get_data(rule, UInt16(NFTNL_RULE_USERDATA.rawValue), &length),
+                        RuleComment.decode(Array(UnsafeRawBufferPointer(start: data, count: Int(length)))) == id
+                    else { return message }
                     let iterator = nftnl_expr_iter_create(rule)!
                     defer { nftnl_expr_iter_destroy(iterator) }
                     while let e = nftnl_expr_iter_next(iterator) {
-                        guard String(cString: nftnl_expr_get_str(e, UInt16(NFTNL_EXPR_NAME))) == "counter" else { continue }
+                        guard String(cString: nftnl_expr_get_str(e, UInt16(NFTNL_EXPR_NAME))) == "counter" else {
+                            continue
+                        }
                         nftnl_expr_set_u64(e, UInt16(NFTNL_EXPR_CTR_PACKETS), packets)
                     }
                     var buffer = [UInt8](repeating: 0, count: message.count + 64)
                     return buffer.withUnsafeMutableBytes { out -> [UInt8] in
                         let old = raw.baseAddress!.assumingMemoryBound(to: nlmsghdr.self).pointee
-                        let nlh = nftnl_nlmsg_build_hdr(out.baseAddress!.assumingMemoryBound(to: CChar.self), UInt16(old.nlmsg_type & 0xff),
-                                                        UInt16(NFPROTO_INET), old.nlmsg_flags, old.nlmsg_seq)!
+                        let nlh = nftnl_nlmsg_build_hdr(
+                            out.baseAddress!.assumingMemoryBound(to: CChar.self), UInt16(old.nlmsg_type & 0xff),
+                            UInt16(NFPROTO_INET), old.nlmsg_flags, old.nlmsg_seq)!
                         nlh.pointee.nlmsg_type = old.nlmsg_type
                         nftnl_rule_nlmsg_build_payload(nlh, rule)
                         return Array(out.prefix(Int(nlh.pointee.nlmsg_len)))
@@ -105,7 +110,9 @@ public final class RecordingTransport: NetlinkTransport, @unchecked Sendable {
 
     public func receive(wait: Bool) throws(NetlinkError) -> [UInt8]? {
         let next: [UInt8]? = lock.with { queue.isEmpty ? nil : queue.removeFirst() }
-        if next == nil && wait { throw NetlinkError("recording transport: nothing to receive (the request got no reply)", errno: EAGAIN) }
+        if next == nil && wait {
+            throw NetlinkError("recording transport: nothing to receive (the request got no reply)", errno: EAGAIN)
+        }
         return next
     }
 
@@ -122,11 +129,13 @@ public final class RecordingTransport: NetlinkTransport, @unchecked Sendable {
         }
         for message in messages {
             switch Int32(message.type & 0xff) {
-            case Int32(NFT_MSG_NEWTABLE.rawValue) where message.type >> 8 == UInt16(NFNL_SUBSYS_NFTABLES): tableExists = true
+            case Int32(NFT_MSG_NEWTABLE.rawValue) where message.type >> 8 == UInt16(NFNL_SUBSYS_NFTABLES):
+                tableExists = true
             case Int32(NFT_MSG_DELTABLE.rawValue) where message.type >> 8 == UInt16(NFNL_SUBSYS_NFTABLES):
                 tableExists = false
                 rules = []
-            case Int32(NFT_MSG_NEWRULE.rawValue) where message.type >> 8 == UInt16(NFNL_SUBSYS_NFTABLES): rules.append(Array(message.data))
+            case Int32(NFT_MSG_NEWRULE.rawValue) where message.type >> 8 == UInt16(NFNL_SUBSYS_NFTABLES):
+                rules.append(Array(message.data))
             default: break
             }
             if message.flags & UInt16(NLM_F_ACK) != 0 { queue.append(error(0, for: message)) }
@@ -141,14 +150,17 @@ public final class RecordingTransport: NetlinkTransport, @unchecked Sendable {
             // NEWGEN: nfgenmsg, then NFTA_GEN_ID (big-endian), and the ACK.
             let id = withUnsafeBytes(of: generation.bigEndian) { Array($0) }
             let attribute: [UInt8] = [8, 0, UInt8(NFTA_GEN_ID.rawValue), 0] + id
-            let newgen = Wire.message(type: UInt16(NFNL_SUBSYS_NFTABLES << 8) | UInt16(NFT_MSG_NEWGEN.rawValue), flags: 0,
-                                      sequence: message.sequence, [0, 0, 0, 0] + attribute)
+            let newgen = Wire.message(
+                type: UInt16(NFNL_SUBSYS_NFTABLES << 8) | UInt16(NFT_MSG_NEWGEN.rawValue), flags: 0,
+                sequence: message.sequence, [0, 0, 0, 0] + attribute)
             queue.append(newgen + error(0, for: message))
         } else if type == Int32(NFT_MSG_GETTABLE.rawValue) {
             queue.append(tableExists ? error(0, for: message) : error(ENOENT, for: message))
         } else if type == Int32(NFT_MSG_GETSET.rawValue) || type == Int32(NFT_MSG_GETSETELEM.rawValue) {
             // Sets are not modelled: an empty dump.
-            queue.append(Wire.message(type: UInt16(NLMSG_DONE), flags: UInt16(NLM_F_MULTI), sequence: message.sequence, [0, 0, 0, 0]))
+            queue.append(
+                Wire.message(
+                    type: UInt16(NLMSG_DONE), flags: UInt16(NLM_F_MULTI), sequence: message.sequence, [0, 0, 0, 0]))
         } else if type == Int32(NFT_MSG_GETRULE.rawValue) && !tableExists {
             queue.append(error(ENOENT, for: message))
         } else if type == Int32(NFT_MSG_GETRULE.rawValue) {
@@ -159,7 +171,8 @@ public final class RecordingTransport: NetlinkTransport, @unchecked Sendable {
                 for (i, b) in Wire.le32(message.sequence).enumerated() { copy[8 + i] = b }
                 datagram += copy
             }
-            datagram += Wire.message(type: UInt16(NLMSG_DONE), flags: UInt16(NLM_F_MULTI), sequence: message.sequence, [0, 0, 0, 0])
+            datagram += Wire.message(
+                type: UInt16(NLMSG_DONE), flags: UInt16(NLM_F_MULTI), sequence: message.sequence, [0, 0, 0, 0])
             queue.append(datagram)
         } else {
             queue.append(error(EOPNOTSUPP, for: message))
@@ -169,7 +182,9 @@ public final class RecordingTransport: NetlinkTransport, @unchecked Sendable {
     private func error(_ code: Int32, for message: NetlinkMessages.Message) -> [UInt8] {
         // struct nlmsgerr: the (negative) errno, then the original header (capped).
         let header = Array(message.data.prefix(16))
-        return Wire.message(type: UInt16(NLMSG_ERROR), flags: 0x100, sequence: message.sequence, Wire.le32(UInt32(bitPattern: -code)) + header)
+        return Wire.message(
+            type: UInt16(NLMSG_ERROR), flags: 0x100, sequence: message.sequence,
+            Wire.le32(UInt32(bitPattern: -code)) + header)
     }
 
     /// One message as nft's debug output shows it: what it does, then libnftnl's rendering.
@@ -181,7 +196,8 @@ public final class RecordingTransport: NetlinkTransport, @unchecked Sendable {
             var buffer = [CChar](repeating: 0, count: 64 * 1024)
             func text(_ print: (UnsafeMutablePointer<CChar>, Int) -> Int32) -> String {
                 _ = print(&buffer, buffer.count)
-                return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self).trimmingTrailingBlanks()
+                return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                    .trimmingTrailingBlanks()
             }
             switch type {
             case Int32(NFT_MSG_NEWTABLE.rawValue), Int32(NFT_MSG_DELTABLE.rawValue):

@@ -11,11 +11,14 @@ public enum CounterListing {
     }
 
     public static func json(_ counters: [RuleCounter], origins: [String: String]) -> JSONValue {
-        .array(counters.map { c in
-            .object([("chain", .string(c.chain)), ("handle", .int(Int(c.handle))), ("id", .string(c.id)),
-                     ("origin", origins[c.id].map { .string($0) } ?? .null),
-                     ("packets", .int(Int(c.packets))), ("bytes", .int(Int(c.bytes)))])
-        })
+        .array(
+            counters.map { c in
+                .object([
+                    ("chain", .string(c.chain)), ("handle", .int(Int(c.handle))), ("id", .string(c.id)),
+                    ("origin", origins[c.id].map { .string($0) } ?? .null),
+                    ("packets", .int(Int(c.packets))), ("bytes", .int(Int(c.bytes)))
+                ])
+            })
     }
 
     public static func text(_ counters: [RuleCounter], origins: [String: String]) -> String {

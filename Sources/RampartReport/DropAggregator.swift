@@ -65,9 +65,13 @@ public struct DropAggregator: Sendable {
 
     /// One logged drop.
     public mutating func add(_ attribution: LogAttribution, _ packet: Packet, direction: String, at time: Double) {
-        let port: UInt16? = packet.hasPorts ? packet.destinationPort : (packet.proto == 1 || packet.proto == 58) ? UInt16(packet.icmpType) : nil
-        let key = Key(direction: attribution.direction ?? direction, kind: attribution.kind, filter: attribution.id, proto: packet.proto,
-                      source: packet.source, destination: packet.destination, port: port, interface: packet.interface)
+        let port: UInt16? =
+            packet.hasPorts
+            ? packet.destinationPort : (packet.proto == 1 || packet.proto == 58) ? UInt16(packet.icmpType) : nil
+        let key = Key(
+            direction: attribution.direction ?? direction, kind: attribution.kind, filter: attribution.id,
+            proto: packet.proto,
+            source: packet.source, destination: packet.destination, port: port, interface: packet.interface)
         if let i = index[key] {
             records[i].count += 1
             records[i].last = time
@@ -92,6 +96,8 @@ public struct DropAggregator: Sendable {
 
     /// The interval so far, leaving it running.
     public func current(at time: Double) -> Summary {
-        Summary(start: start, end: time, records: records, notItemised: notItemised, notItemisedByKind: notItemisedByKind, lost: lost)
+        Summary(
+            start: start, end: time, records: records, notItemised: notItemised, notItemisedByKind: notItemisedByKind,
+            lost: lost)
     }
 }

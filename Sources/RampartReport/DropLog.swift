@@ -33,9 +33,11 @@ public enum DropLog {
         public var interface: String?
         public var count: Int
 
-        public init(first: Double, last: Double, direction: String, filter: String, rule: String? = nil, policy: String? = nil,
-                    filterList: String? = nil, origin: String? = nil, proto: String, source: String, destination: String,
-                    port: UInt16? = nil, icmpType: UInt8? = nil, interface: String? = nil, count: Int) {
+        public init(
+            first: Double, last: Double, direction: String, filter: String, rule: String? = nil, policy: String? = nil,
+            filterList: String? = nil, origin: String? = nil, proto: String, source: String, destination: String,
+            port: UInt16? = nil, icmpType: UInt8? = nil, interface: String? = nil, count: Int
+        ) {
             self.first = first
             self.last = last
             self.direction = direction
@@ -102,15 +104,23 @@ public enum DropLog {
             }
             let origin = k.filter.flatMap { origins[$0] }
             let icmp = k.proto == 1 || k.proto == 58
-            return .record(Record(first: r.first.rounded(.down), last: r.last.rounded(.down), direction: k.direction, filter: filter,
-                                  rule: origin?.rule, policy: origin?.policy, filterList: origin?.filterList, origin: origin?.description,
-                                  proto: NftRenderer.protocolName(k.proto), source: k.source.description, destination: k.destination.description,
-                                  port: icmp ? nil : k.port, icmpType: icmp ? k.port.map { UInt8(truncatingIfNeeded: $0) } : nil,
-                                  interface: k.interface.isEmpty ? nil : k.interface, count: r.count))
+            return .record(
+                Record(
+                    first: r.first.rounded(.down), last: r.last.rounded(.down), direction: k.direction, filter: filter,
+                    rule: origin?.rule, policy: origin?.policy, filterList: origin?.filterList,
+                    origin: origin?.description,
+                    proto: NftRenderer.protocolName(k.proto), source: k.source.description,
+                    destination: k.destination.description,
+                    port: icmp ? nil : k.port, icmpType: icmp ? k.port.map { UInt8(truncatingIfNeeded: $0) } : nil,
+                    interface: k.interface.isEmpty ? nil : k.interface, count: r.count))
         }
         let notItemised = summary.notItemised.values.reduce(0, +)
-        out.append(.total(Total(start: summary.start.rounded(.down), end: summary.end.rounded(.down), logged: summary.total, itemised: summary.itemised,
-                                records: summary.records.count, notItemised: notItemised, lost: summary.lost)))
+        out.append(
+            .total(
+                Total(
+                    start: summary.start.rounded(.down), end: summary.end.rounded(.down), logged: summary.total,
+                    itemised: summary.itemised,
+                    records: summary.records.count, notItemised: notItemised, lost: summary.lost)))
         return out
     }
 
@@ -132,15 +142,20 @@ public enum DropLog {
             }
             let port = r.icmpType.map { " type \($0)" } ?? r.port.map { " port \($0)" } ?? ""
             let on = r.interface.map { " on \($0)" } ?? ""
-            return "drop \(r.direction) \(what): \(r.proto) \(r.source) -> \(r.destination)\(port)\(on), \(r.count) packet(s), first \(timestamp(r.first)), last \(timestamp(r.last))"
+            return
+                "drop \(r.direction) \(what): \(r.proto) \(r.source) -> \(r.destination)\(port)\(on), \(r.count) packet(s), first \(timestamp(r.first)), last \(timestamp(r.last))"
         case .total(let t):
-            return "drops from \(timestamp(t.start)) to \(timestamp(t.end)): \(t.logged) logged (\(t.itemised) in \(t.records) record(s), \(t.notItemised) not itemised), \(t.lost) lost"
+            return
+                "drops from \(timestamp(t.start)) to \(timestamp(t.end)): \(t.logged) logged (\(t.itemised) in \(t.records) record(s), \(t.notItemised) not itemised), \(t.lost) lost"
         }
     }
 
     /// `text` with every line break (U+2028 and U+2029 too) and control character as `_`.
     static func oneLine(_ text: String) -> String {
-        String(text.map { c in c.isNewline || c.unicodeScalars.contains { $0.properties.generalCategory == .control } ? "_" : c })
+        String(
+            text.map { c in
+                c.isNewline || c.unicodeScalars.contains { $0.properties.generalCategory == .control } ? "_" : c
+            })
     }
 
     // MARK: Journal
@@ -149,7 +164,9 @@ public enum DropLog {
     public static func journalFields(_ entry: Entry) -> [(String, String)] {
         switch entry {
         case .record(let r):
-            var f: [(String, String)] = [("MESSAGE_ID", recordID), ("RAMPART_DIRECTION", r.direction), ("RAMPART_FILTER", r.filter)]
+            var f: [(String, String)] = [
+                ("MESSAGE_ID", recordID), ("RAMPART_DIRECTION", r.direction), ("RAMPART_FILTER", r.filter)
+            ]
             if let v = r.rule { f.append(("RAMPART_RULE", v)) }
             if let v = r.policy { f.append(("RAMPART_POLICY", v)) }
             if let v = r.filterList { f.append(("RAMPART_FILTERLIST", v)) }
@@ -158,33 +175,54 @@ public enum DropLog {
             if let v = r.port { f.append(("RAMPART_DPORT", String(v))) }
             if let v = r.icmpType { f.append(("RAMPART_ICMP_TYPE", String(v))) }
             if let v = r.interface { f.append(("RAMPART_INTERFACE", v)) }
-            f += [("RAMPART_COUNT", String(r.count)), ("RAMPART_FIRST", timestamp(r.first)), ("RAMPART_LAST", timestamp(r.last))]
+            f += [
+                ("RAMPART_COUNT", String(r.count)), ("RAMPART_FIRST", timestamp(r.first)),
+                ("RAMPART_LAST", timestamp(r.last))
+            ]
             return f
         case .total(let t):
-            return [("MESSAGE_ID", totalID), ("RAMPART_START", timestamp(t.start)), ("RAMPART_END", timestamp(t.end)),
-                    ("RAMPART_LOGGED", String(t.logged)), ("RAMPART_ITEMISED", String(t.itemised)), ("RAMPART_RECORDS", String(t.records)),
-                    ("RAMPART_NOT_ITEMISED", String(t.notItemised)), ("RAMPART_LOST", String(t.lost))]
+            return [
+                ("MESSAGE_ID", totalID), ("RAMPART_START", timestamp(t.start)), ("RAMPART_END", timestamp(t.end)),
+                ("RAMPART_LOGGED", String(t.logged)), ("RAMPART_ITEMISED", String(t.itemised)),
+                ("RAMPART_RECORDS", String(t.records)),
+                ("RAMPART_NOT_ITEMISED", String(t.notItemised)), ("RAMPART_LOST", String(t.lost))
+            ]
         }
     }
 
     /// An entry from a journal entry's fields (`journalctl -o json`); nil when it is not one.
     public static func entry(journal f: [String: String]) -> Entry? {
-        func time(_ key: String) -> Double? { f[key].flatMap { try? Date($0, strategy: .iso8601) }?.timeIntervalSince1970 }
+        func time(_ key: String) -> Double? {
+            f[key].flatMap { try? Date($0, strategy: .iso8601) }?.timeIntervalSince1970
+        }
         func int(_ key: String) -> Int? { f[key].flatMap { Int($0) } }
         switch f["MESSAGE_ID"] {
         case recordID:
-            guard let first = time("RAMPART_FIRST"), let last = time("RAMPART_LAST"), let direction = f["RAMPART_DIRECTION"],
-                  let filter = f["RAMPART_FILTER"], let proto = f["RAMPART_PROTO"], let src = f["RAMPART_SRC"], let dst = f["RAMPART_DST"],
-                  let count = int("RAMPART_COUNT") else { return nil }
-            return .record(Record(first: first, last: last, direction: direction, filter: filter, rule: f["RAMPART_RULE"], policy: f["RAMPART_POLICY"],
-                                  filterList: f["RAMPART_FILTERLIST"], origin: f["RAMPART_ORIGIN"], proto: proto, source: src, destination: dst,
-                                  port: f["RAMPART_DPORT"].flatMap { UInt16($0) }, icmpType: f["RAMPART_ICMP_TYPE"].flatMap { UInt8($0) },
-                                  interface: f["RAMPART_INTERFACE"], count: count))
+            guard let first = time("RAMPART_FIRST"), let last = time("RAMPART_LAST"),
+                let direction = f["RAMPART_DIRECTION"],
+                let filter = f["RAMPART_FILTER"], let proto = f["RAMPART_PROTO"], let src = f["RAMPART_SRC"],
+                let dst = f["RAMPART_DST"],
+                let count = int("RAMPART_COUNT")
+            else { return nil }
+            return .record(
+                Record(
+                    first: first, last: last, direction: direction, filter: filter, rule: f["RAMPART_RULE"],
+                    policy: f["RAMPART_POLICY"],
+                    filterList: f["RAMPART_FILTERLIST"], origin: f["RAMPART_ORIGIN"], proto: proto, source: src,
+                    destination: dst,
+                    port: f["RAMPART_DPORT"].flatMap { UInt16($0) },
+                    icmpType: f["RAMPART_ICMP_TYPE"].flatMap { UInt8($0) },
+                    interface: f["RAMPART_INTERFACE"], count: count))
         case totalID:
             guard let start = time("RAMPART_START"), let end = time("RAMPART_END"), let logged = int("RAMPART_LOGGED"),
-                  let itemised = int("RAMPART_ITEMISED"), let records = int("RAMPART_RECORDS"), let notItemised = int("RAMPART_NOT_ITEMISED"),
-                  let lost = int("RAMPART_LOST") else { return nil }
-            return .total(Total(start: start, end: end, logged: logged, itemised: itemised, records: records, notItemised: notItemised, lost: lost))
+                let itemised = int("RAMPART_ITEMISED"), let records = int("RAMPART_RECORDS"),
+                let notItemised = int("RAMPART_NOT_ITEMISED"),
+                let lost = int("RAMPART_LOST")
+            else { return nil }
+            return .total(
+                Total(
+                    start: start, end: end, logged: logged, itemised: itemised, records: records,
+                    notItemised: notItemised, lost: lost))
         default:
             return nil
         }

@@ -31,7 +31,9 @@ public struct DropLogQuery: Sendable {
             if let filter, r.filter != filter { return false }
             if let (prefix, length) = address {
                 let hit = [r.source, r.destination].contains { text in
-                    IPAddress(text).map { $0.family == prefix.family && $0.masked(prefix: length) == prefix.masked(prefix: length) } ?? false
+                    IPAddress(text).map {
+                        $0.family == prefix.family && $0.masked(prefix: length) == prefix.masked(prefix: length)
+                    } ?? false
                 }
                 if !hit { return false }
             }
@@ -72,8 +74,10 @@ public struct DropLogQuery: Sendable {
 
     // MARK: Formats
 
-    public static let csvFields = ["type", "first", "last", "direction", "filter", "rule", "policy", "filterlist", "origin", "protocol",
-                                   "src-ip", "dst-ip", "dst-port", "icmp-type", "interface", "count"]
+    public static let csvFields = [
+        "type", "first", "last", "direction", "filter", "rule", "policy", "filterlist", "origin", "protocol",
+        "src-ip", "dst-ip", "dst-port", "icmp-type", "interface", "count"
+    ]
 
     /// The head of the output (the CSV header, the W3C directives); nothing for text and JSON.
     public static func header(_ format: Format) -> String {
@@ -94,8 +98,12 @@ public struct DropLogQuery: Sendable {
             return json(entry) + "\n"
         case .csv:
             guard case .record(let r) = entry else { return "" }
-            let values: [String?] = ["record", DropLog.timestamp(r.first), DropLog.timestamp(r.last), r.direction, r.filter, r.rule, r.policy, r.filterList, r.origin,
-                                     r.proto, r.source, r.destination, r.port.map(String.init), r.icmpType.map(String.init), r.interface, String(r.count)]
+            let values: [String?] = [
+                "record", DropLog.timestamp(r.first), DropLog.timestamp(r.last), r.direction, r.filter, r.rule,
+                r.policy, r.filterList, r.origin,
+                r.proto, r.source, r.destination, r.port.map(String.init), r.icmpType.map(String.init), r.interface,
+                String(r.count)
+            ]
             return values.map { csvField($0 ?? "") }.joined(separator: ",") + "\n"
         case .w3c:
             return W3CLog.lines([entry])
@@ -130,12 +138,19 @@ public struct DropLogQuery: Sendable {
         let data: Data?
         switch entry {
         case .record(let r):
-            data = try? encoder.encode(RecordOut(first: DropLog.timestamp(r.first), last: DropLog.timestamp(r.last), direction: r.direction, filter: r.filter,
-                                                 rule: r.rule, policy: r.policy, filterList: r.filterList, origin: r.origin, proto: r.proto,
-                                                 source: r.source, destination: r.destination, port: r.port, icmpType: r.icmpType, interface: r.interface, count: r.count))
+            data = try? encoder.encode(
+                RecordOut(
+                    first: DropLog.timestamp(r.first), last: DropLog.timestamp(r.last), direction: r.direction,
+                    filter: r.filter,
+                    rule: r.rule, policy: r.policy, filterList: r.filterList, origin: r.origin, proto: r.proto,
+                    source: r.source, destination: r.destination, port: r.port, icmpType: r.icmpType,
+                    interface: r.interface, count: r.count))
         case .total(let t):
-            data = try? encoder.encode(TotalOut(start: DropLog.timestamp(t.start), end: DropLog.timestamp(t.end), logged: t.logged, itemised: t.itemised,
-                                                records: t.records, notItemised: t.notItemised, lost: t.lost))
+            data = try? encoder.encode(
+                TotalOut(
+                    start: DropLog.timestamp(t.start), end: DropLog.timestamp(t.end), logged: t.logged,
+                    itemised: t.itemised,
+                    records: t.records, notItemised: t.notItemised, lost: t.lost))
         }
         return data.map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }

@@ -9,9 +9,20 @@ extension IPsecView {
         guard let l = listing else { return "Main mode security associations (IKE_SAs): unknown, \(unavailable)" }
         var out = "Main mode security associations (IKE_SAs): \(l.ike.count)\n"
         if !l.ike.isEmpty {
-            out += TextTable.render([["CONNECTION", "VERSION", "STATE", "LOCAL", "PEER", "PEER ID", "BEHIND NAT", "ALGORITHMS", "UP (s)", "REKEY (s)"]]
-                + l.ike.map { [$0.connection, $0.version, $0.state, SAListing.IKE.endpoint($0.local, $0.localPort), SAListing.IKE.endpoint($0.peer, $0.peerPort),
-                               $0.peerID, $0.nat, $0.algorithms, $0.establishedSeconds, $0.rekeySeconds] })
+            out += TextTable.render(
+                [
+                    [
+                        "CONNECTION", "VERSION", "STATE", "LOCAL", "PEER", "PEER ID", "BEHIND NAT", "ALGORITHMS",
+                        "UP (s)", "REKEY (s)"
+                    ]
+                ]
+                    + l.ike.map {
+                        [
+                            $0.connection, $0.version, $0.state, SAListing.IKE.endpoint($0.local, $0.localPort),
+                            SAListing.IKE.endpoint($0.peer, $0.peerPort),
+                            $0.peerID, $0.nat, $0.algorithms, $0.establishedSeconds, $0.rekeySeconds
+                        ]
+                    })
         }
         return out
     }
@@ -20,9 +31,22 @@ extension IPsecView {
         guard let l = listing else { return "Quick mode security associations (CHILD_SAs): unknown, \(unavailable)" }
         var out = "Quick mode security associations (CHILD_SAs): \(l.children.count)\n"
         if !l.children.isEmpty {
-            out += TextTable.render([["CONNECTION", "FILTER", "STATE", "MODE", "PROTO", "ALGORITHMS", "BYTES IN", "PKTS IN", "BYTES OUT", "PKTS OUT", "LIFE (s)", "SELECTORS"]]
-                + l.children.map { [$0.connection, $0.name, $0.state, $0.mode, $0.udpEncapsulated ? "\($0.protocol_)-in-UDP" : $0.protocol_, $0.algorithms, $0.bytesIn, $0.packetsIn, $0.bytesOut,
-                                    $0.packetsOut, $0.lifeSeconds, "\($0.localTS.joined(separator: ",")) === \($0.remoteTS.joined(separator: ","))"] })
+            out += TextTable.render(
+                [
+                    [
+                        "CONNECTION", "FILTER", "STATE", "MODE", "PROTO", "ALGORITHMS", "BYTES IN", "PKTS IN",
+                        "BYTES OUT", "PKTS OUT", "LIFE (s)", "SELECTORS"
+                    ]
+                ]
+                    + l.children.map {
+                        [
+                            $0.connection, $0.name, $0.state, $0.mode,
+                            $0.udpEncapsulated ? "\($0.protocol_)-in-UDP" : $0.protocol_, $0.algorithms, $0.bytesIn,
+                            $0.packetsIn, $0.bytesOut,
+                            $0.packetsOut, $0.lifeSeconds,
+                            "\($0.localTS.joined(separator: ",")) === \($0.remoteTS.joined(separator: ","))"
+                        ]
+                    })
         }
         return out
     }
@@ -46,7 +70,9 @@ extension IPsecView {
             if let xfrm {
                 var rows = XfrmStats.labels.compactMap { key, label in xfrm[key].map { [label, String($0), key] } }
                 let sas = listing?.children ?? []
-                let sum: (KeyPath<SAListing.Child, String>) -> String = { kp in String(sas.reduce(UInt64(0)) { $0 + (UInt64($1[keyPath: kp]) ?? 0) }) }
+                let sum: (KeyPath<SAListing.Child, String>) -> String = { kp in
+                    String(sas.reduce(UInt64(0)) { $0 + (UInt64($1[keyPath: kp]) ?? 0) })
+                }
                 if listing != nil {
                     rows.insert(["Bytes protected, received (current SAs)", sum(\.bytesIn), "charon"], at: 0)
                     rows.insert(["Bytes protected, sent (current SAs)", sum(\.bytesOut), "charon"], at: 1)
@@ -77,21 +103,28 @@ extension IPsecView {
         switch q.view {
         case .mainMode:
             let rows = (v.listing?.ike ?? []).map { s -> JSONValue in
-                .object([("connection", .string(s.connection)), ("version", .string(s.version)), ("state", .string(s.state)),
-                         ("local", .string(s.local)), ("peer", .string(s.peer)), ("peer_id", .string(s.peerID)),
-                         ("algorithms", .string(s.algorithms)), ("established_seconds", .string(s.establishedSeconds)),
-                         ("rekey_seconds", .string(s.rekeySeconds)), ("behind_nat", .string(s.nat)),
-                         ("local_port", .string(s.localPort)), ("peer_port", .string(s.peerPort))])
+                .object([
+                    ("connection", .string(s.connection)), ("version", .string(s.version)), ("state", .string(s.state)),
+                    ("local", .string(s.local)), ("peer", .string(s.peer)), ("peer_id", .string(s.peerID)),
+                    ("algorithms", .string(s.algorithms)), ("established_seconds", .string(s.establishedSeconds)),
+                    ("rekey_seconds", .string(s.rekeySeconds)), ("behind_nat", .string(s.nat)),
+                    ("local_port", .string(s.localPort)), ("peer_port", .string(s.peerPort))
+                ])
             }
             return .object([("mmsas", v.listing == nil ? .null : .array(rows)), ("charon_error", error)])
         case .quickMode:
             let rows = (v.listing?.children ?? []).map { c -> JSONValue in
-                .object([("connection", .string(c.connection)), ("filter", .string(c.name)), ("state", .string(c.state)),
-                         ("mode", .string(c.mode)), ("protocol", .string(c.protocol_)), ("algorithms", .string(c.algorithms)),
-                         ("bytes_in", .string(c.bytesIn)), ("packets_in", .string(c.packetsIn)), ("bytes_out", .string(c.bytesOut)),
-                         ("packets_out", .string(c.packetsOut)), ("life_seconds", .string(c.lifeSeconds)),
-                         ("local_ts", .array(c.localTS.map { .string($0) })), ("remote_ts", .array(c.remoteTS.map { .string($0) })),
-                         ("udp_encapsulated", .bool(c.udpEncapsulated))])
+                .object([
+                    ("connection", .string(c.connection)), ("filter", .string(c.name)), ("state", .string(c.state)),
+                    ("mode", .string(c.mode)), ("protocol", .string(c.protocol_)),
+                    ("algorithms", .string(c.algorithms)),
+                    ("bytes_in", .string(c.bytesIn)), ("packets_in", .string(c.packetsIn)),
+                    ("bytes_out", .string(c.bytesOut)),
+                    ("packets_out", .string(c.packetsOut)), ("life_seconds", .string(c.lifeSeconds)),
+                    ("local_ts", .array(c.localTS.map { .string($0) })),
+                    ("remote_ts", .array(c.remoteTS.map { .string($0) })),
+                    ("udp_encapsulated", .bool(c.udpEncapsulated))
+                ])
             }
             return .object([("qmsas", v.listing == nil ? .null : .array(rows)), ("charon_error", error)])
         case .stats:
@@ -103,7 +136,11 @@ extension IPsecView {
                 fields.append(("last_failure", lastFailure.map { .string($0) } ?? .null))
             }
             if q.ipsec {
-                fields.append(("xfrm", xfrm.map { x in .object(x.counters.map { ($0.name, .string(String($0.value))) }) } ?? .null))
+                fields.append(
+                    (
+                        "xfrm",
+                        xfrm.map { x in .object(x.counters.map { ($0.name, .string(String($0.value))) }) } ?? .null
+                    ))
             }
             return .object(fields)
         }
@@ -111,7 +148,8 @@ extension IPsecView {
 }
 
 extension IPsecView {
-    static let unasked = IPsecView(listing: nil, charonError: "not asked", charon: [], daemon: nil, lastFailure: nil, xfrm: nil)
+    static let unasked = IPsecView(
+        listing: nil, charonError: "not asked", charon: [], daemon: nil, lastFailure: nil, xfrm: nil)
 }
 
 extension Array where Element == Output {

@@ -24,7 +24,8 @@ public struct ListingPage: Sendable, Equatable {
         for word in words {
             let parts = word.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, let n = Int(parts[1]), n >= 0 else {
-                return .failure(Failure(description: "'\(word)' is not offset=N or limit=N (N a whole number, 0 or more)"))
+                return .failure(
+                    Failure(description: "'\(word)' is not offset=N or limit=N (N a whole number, 0 or more)"))
             }
             switch parts[0] {
             case "offset": page.offset = n
@@ -51,7 +52,8 @@ public struct ListingPage: Sendable, Equatable {
     /// Said when the page is not the whole listing: which ranks, of how many, and the next page.
     public static func note(_ range: Range<Int>, total: Int, command: String) -> String? {
         guard range.count < total else { return nil }
-        let shown = range.isEmpty ? "no rows (offset \(range.lowerBound))" : "ranks \(range.lowerBound + 1)–\(range.upperBound)"
+        let shown =
+            range.isEmpty ? "no rows (offset \(range.lowerBound))" : "ranks \(range.lowerBound + 1)–\(range.upperBound)"
         let next = range.upperBound < total ? "; next: \(command) --offset \(range.upperBound)" : ""
         return "rampart: showing \(shown) of \(total)\(next) (a group member gets at most \(memberRows) rows a reply)"
     }

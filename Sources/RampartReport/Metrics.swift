@@ -70,7 +70,9 @@ public struct MetricsSnapshot: Sendable {
         }
 
         mutating func sample(_ name: String, _ labels: [(String, String)] = [], _ value: String) {
-            let rendered = labels.isEmpty ? "" : "{" + labels.map { "\($0.0)=\"\(MetricsSnapshot.escape($0.1))\"" }.joined(separator: ",") + "}"
+            let rendered =
+                labels.isEmpty
+                ? "" : "{" + labels.map { "\($0.0)=\"\(MetricsSnapshot.escape($0.1))\"" }.joined(separator: ",") + "}"
             out += "\(name)\(rendered) \(value)\n"
         }
 
@@ -93,10 +95,13 @@ public struct MetricsSnapshot: Sendable {
         w.family("rampart_problems", "gauge", "Problems rampartd reports in its status.")
         w.sample("rampart_problems", [], String(problems))
         w.family("rampart_enforcing", "gauge", "What is in force: the policy, the boot mode, or nothing.")
-        for mode in ["policy", "boot", "nothing"] { w.sample("rampart_enforcing", [("mode", mode)], enforcing == mode ? "1" : "0") }
+        for mode in ["policy", "boot", "nothing"] {
+            w.sample("rampart_enforcing", [("mode", mode)], enforcing == mode ? "1" : "0")
+        }
         w.family("rampart_boot_mode_info", "gauge", "The configured boot mode.")
         w.sample("rampart_boot_mode_info", [("mode", bootMode)], "1")
-        w.family("rampart_start_time_seconds", "gauge", "When rampartd started, seconds since the epoch.", unit: "seconds")
+        w.family(
+            "rampart_start_time_seconds", "gauge", "When rampartd started, seconds since the epoch.", unit: "seconds")
         w.sample("rampart_start_time_seconds", [], Writer.number(startedAt.rounded()))
         w.family("rampart_rules", "gauge", "Rules in table inet rampart.")
         w.sample("rampart_rules", [], String(rules))
@@ -108,7 +113,9 @@ public struct MetricsSnapshot: Sendable {
         var grouped: [String: (labels: [(String, String)], packets: UInt64, bytes: UInt64)] = [:]
         var order: [String] = []
         for f in filters {
-            let labels: [(String, String)] = perFilter ? [("filter", f.filter), ("chain", f.chain)]
+            let labels: [(String, String)] =
+                perFilter
+                ? [("filter", f.filter), ("chain", f.chain)]
                 : [("policy", f.policy ?? ""), ("rule", f.rule ?? ""), ("chain", f.chain)]
             let key = labels.map(\.1).joined(separator: "\u{0}")
             if grouped[key] == nil { order.append(key) }
@@ -116,25 +123,38 @@ public struct MetricsSnapshot: Sendable {
             grouped[key, default: (labels, 0, 0)].bytes += f.bytes
         }
         let unit = perFilter ? "filter" : "rule"
-        w.family("rampart_\(unit)_packets_total", "counter", "Packets the \(unit)'s rules matched (reset when the table is replaced).")
+        w.family(
+            "rampart_\(unit)_packets_total", "counter",
+            "Packets the \(unit)'s rules matched (reset when the table is replaced).")
         for k in order { w.sample("rampart_\(unit)_packets_total", grouped[k]!.labels, String(grouped[k]!.packets)) }
-        w.family("rampart_\(unit)_bytes_total", "counter", "Bytes the \(unit)'s rules matched (reset when the table is replaced).", unit: "bytes")
+        w.family(
+            "rampart_\(unit)_bytes_total", "counter",
+            "Bytes the \(unit)'s rules matched (reset when the table is replaced).", unit: "bytes")
         for k in order { w.sample("rampart_\(unit)_bytes_total", grouped[k]!.labels, String(grouped[k]!.bytes)) }
     }
 
     func writeDrops(_ w: inout Writer) {
-        w.family("rampart_drops_logged_total", "counter", "Dropped packets logged (ipsecdiagnostics), by direction and what dropped them.")
+        w.family(
+            "rampart_drops_logged_total", "counter",
+            "Dropped packets logged (ipsecdiagnostics), by direction and what dropped them.")
         for direction in ["in", "out"] {
             for kind in ["filter", "boot", "invalid"] {
-                w.sample("rampart_drops_logged_total", [("direction", direction), ("kind", kind)], String(dropsLogged["\(direction) \(kind)"] ?? 0))
+                w.sample(
+                    "rampart_drops_logged_total", [("direction", direction), ("kind", kind)],
+                    String(dropsLogged["\(direction) \(kind)"] ?? 0))
             }
         }
-        w.family("rampart_log_events_total", "counter", "Logged drops by outcome: in a record, counted only (past the record limit), or lost before rampartd read them.")
+        w.family(
+            "rampart_log_events_total", "counter",
+            "Logged drops by outcome: in a record, counted only (past the record limit), or lost before rampartd read them."
+        )
         w.sample("rampart_log_events_total", [("outcome", "itemised")], String(itemised))
         w.sample("rampart_log_events_total", [("outcome", "not_itemised")], String(notItemised))
         w.sample("rampart_log_events_total", [("outcome", "lost")], String(lost))
         w.family("rampart_set_elements", "gauge", "Addresses in each dynamic set (server types, host names).")
-        for (name, count) in setElements.sorted(by: { $0.key < $1.key }) { w.sample("rampart_set_elements", [("set", name)], String(count)) }
+        for (name, count) in setElements.sorted(by: { $0.key < $1.key }) {
+            w.sample("rampart_set_elements", [("set", name)], String(count))
+        }
         w.family("rampart_filter_set_elements", "gauge", "Elements of the sets grouped filters compile to.")
         w.sample("rampart_filter_set_elements", [], String(filterSetElements))
     }
@@ -142,13 +162,17 @@ public struct MetricsSnapshot: Sendable {
     func writeApplies(_ w: inout Writer) {
         w.family("rampart_applies_total", "counter", "Transactions that replaced the table.")
         w.sample("rampart_applies_total", [], String(applies))
-        w.family("rampart_apply_failures_total", "counter", "Transactions the kernel refused (the previous ruleset stayed in force).")
+        w.family(
+            "rampart_apply_failures_total", "counter",
+            "Transactions the kernel refused (the previous ruleset stayed in force).")
         w.sample("rampart_apply_failures_total", [], String(applyFailures))
         w.family("rampart_apply_duration_seconds", "summary", "Time to compile and commit a ruleset.", unit: "seconds")
         w.sample("rampart_apply_duration_seconds_sum", [], String(applySeconds))
         w.sample("rampart_apply_duration_seconds_count", [], String(applies + applyFailures))
         if let lastApplyTimestamp {
-            w.family("rampart_last_apply_timestamp_seconds", "gauge", "When the last transaction ended, seconds since the epoch.", unit: "seconds")
+            w.family(
+                "rampart_last_apply_timestamp_seconds", "gauge",
+                "When the last transaction ended, seconds since the epoch.", unit: "seconds")
             w.sample("rampart_last_apply_timestamp_seconds", [], Writer.number(lastApplyTimestamp.rounded()))
         }
         w.family("rampart_restores_total", "counter", "Times rampartd put its table back after a foreign change.")
@@ -183,7 +207,10 @@ public struct MetricsSnapshot: Sendable {
                 out[i].bytes += c.bytes
             } else {
                 index[key] = out.count
-                out.append(FilterCount(filter: c.id, chain: c.chain, policy: origin.policy, rule: origin.rule, packets: c.packets, bytes: c.bytes))
+                out.append(
+                    FilterCount(
+                        filter: c.id, chain: c.chain, policy: origin.policy, rule: origin.rule, packets: c.packets,
+                        bytes: c.bytes))
             }
         }
         return out

@@ -22,8 +22,11 @@ public struct MonitorSnapshot: Codable, Sendable, Equatable {
         /// Generic view: the filter is mirrored. Specific view: this row is a mirror half.
         public var mirrored: Bool
 
-        public init(id: String, origin: String, source: String, destination: String, proto: String, sourcePort: PortMatch, destinationPort: PortMatch,
-                    inbound: String, outbound: String, mirrored: Bool) {
+        public init(
+            id: String, origin: String, source: String, destination: String, proto: String, sourcePort: PortMatch,
+            destinationPort: PortMatch,
+            inbound: String, outbound: String, mirrored: Bool
+        ) {
             self.id = id
             self.origin = origin
             self.source = source
@@ -111,9 +114,12 @@ public struct MonitorSnapshot: Codable, Sendable, Equatable {
     /// stays small (`--once` says how many more there are).
     public static let rowLimit = 500
 
-    public init(time: Double, state: String, problems: [String], enforcing: String, bootMode: String, policies: [Policy], store: String,
-                storeModified: Double?, lastApply: String?, generic: [Filter], specific: [Filter], counters: [Counter],
-                drops: [DropLog.Record], sets: [AddressSet]) {
+    public init(
+        time: Double, state: String, problems: [String], enforcing: String, bootMode: String, policies: [Policy],
+        store: String,
+        storeModified: Double?, lastApply: String?, generic: [Filter], specific: [Filter], counters: [Counter],
+        drops: [DropLog.Record], sets: [AddressSet]
+    ) {
         self.time = time
         self.state = state
         self.problems = problems
@@ -132,19 +138,26 @@ public struct MonitorSnapshot: Codable, Sendable, Equatable {
 
     /// The filters of `store` and `dynamic` in both views: the first `limit` rows of each, and
     /// how many there are in all.
-    public static func filters(_ store: Store, dynamic: DynamicState, addresses: DynamicAddresses, limit: Int = rowLimit)
-        -> (generic: [Filter], specific: [Filter], genericTotal: Int, specificTotal: Int) {
+    public static func filters(
+        _ store: Store, dynamic: DynamicState, addresses: DynamicAddresses, limit: Int = rowLimit
+    )
+        -> (generic: [Filter], specific: [Filter], genericTotal: Int, specificTotal: Int)
+    {
         let active = Ordering.display(EffectiveFilters.collect(store, dynamic: dynamic))
         func row(_ f: ActiveFilter, _ source: String, _ destination: String, mirrored: Bool) -> Filter {
-            Filter(id: f.id, origin: f.origin.description, source: source, destination: destination,
-                   proto: f.proto.description + (f.tcpFlags.map { " flags \($0)" } ?? ""),
-                   sourcePort: f.sourcePort, destinationPort: f.destinationPort, inbound: f.inbound.rawValue, outbound: f.outbound.rawValue,
-                   mirrored: mirrored)
+            Filter(
+                id: f.id, origin: f.origin.description, source: source, destination: destination,
+                proto: f.proto.description + (f.tcpFlags.map { " flags \($0)" } ?? ""),
+                sourcePort: f.sourcePort, destinationPort: f.destinationPort, inbound: f.inbound.rawValue,
+                outbound: f.outbound.rawValue,
+                mirrored: mirrored)
         }
         // A filter's halves are F12 and F12m: the generic view is the first, marked mirrored when both exist.
         let mirroredIDs = Set(active.filter(\.isMirror).map { String($0.id.dropLast()) })
         let halves = active.filter { !$0.isMirror }.sorted { ($0.group, $0.seq) < ($1.group, $1.seq) }
-        let generic = halves.prefix(limit).map { row($0, $0.source.display, $0.destination.display, mirrored: mirroredIDs.contains($0.id)) }
+        let generic = halves.prefix(limit).map {
+            row($0, $0.source.display, $0.destination.display, mirrored: mirroredIDs.contains($0.id))
+        }
         let groups = GroupTable(store)
         func expanded(_ a: AddressSpec, _ origin: FilterOrigin) -> [String] {
             switch a {
@@ -168,14 +181,18 @@ public struct MonitorSnapshot: Codable, Sendable, Equatable {
             specificTotal += sources.count * destinations.count
             guard specific.count < limit else { continue }
             for s in sources {
-                for d in destinations where specific.count < limit { specific.append(row(f, s, d, mirrored: f.isMirror)) }
+                for d in destinations where specific.count < limit {
+                    specific.append(row(f, s, d, mirrored: f.isMirror))
+                }
             }
         }
         return (Array(generic), specific, halves.count, specificTotal)
     }
 
     /// Per-filter totals: of the filters in `shown` (nil: all), and the `top` busiest besides.
-    public static func counters(_ counts: [MetricsSnapshot.FilterCount], shown: Set<String>? = nil, top: Int = 50) -> [Counter] {
+    public static func counters(
+        _ counts: [MetricsSnapshot.FilterCount], shown: Set<String>? = nil, top: Int = 50
+    ) -> [Counter] {
         var out: [String: Counter] = [:]
         for c in counts {
             out[c.filter, default: Counter(id: c.filter, packets: 0, bytes: 0)].packets += c.packets
@@ -203,29 +220,44 @@ public enum MonitorView {
     public static func frame(_ s: MonitorSnapshot, previous: MonitorSnapshot?, height: Int?) -> String {
         let head = header(s)
         var genericText = TextTable.render(genericRows(s))
-        if let t = s.totals, t.generic > s.generic.count { genericText += "  … \(t.generic - s.generic.count) more generic filters ('rampart show active' lists them all)\n" }
+        if let t = s.totals, t.generic > s.generic.count {
+            genericText +=
+                "  … \(t.generic - s.generic.count) more generic filters ('rampart show active' lists them all)\n"
+        }
         let dropsText = s.drops.isEmpty ? "  none\n" : TextTable.render(dropRows(s))
         let setsText = TextTable.render(setRows(s))
         let ipsecText = s.ipsec.map(ipsec) ?? ""
-        var specificLines = TextTable.render(specificRows(s, previous: previous)).split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
-        if let t = s.totals, t.specific > s.specific.count { specificLines.append("  … \(t.specific - s.specific.count) more specific filters (a frame carries \(MonitorSnapshot.rowLimit) at most)") }
+        var specificLines = TextTable.render(specificRows(s, previous: previous)).split(
+            separator: "\n", omittingEmptySubsequences: false
+        ).dropLast().map(String.init)
+        if let t = s.totals, t.specific > s.specific.count {
+            specificLines.append(
+                "  … \(t.specific - s.specific.count) more specific filters (a frame carries \(MonitorSnapshot.rowLimit) at most)"
+            )
+        }
         if let height {
-            let fixed = head.split(separator: "\n", omittingEmptySubsequences: false).count + genericText.split(separator: "\n").count
-                + dropsText.split(separator: "\n").count + setsText.split(separator: "\n").count + ipsecText.split(separator: "\n").count + 8
+            let fixed =
+                head.split(separator: "\n", omittingEmptySubsequences: false).count
+                + genericText.split(separator: "\n").count
+                + dropsText.split(separator: "\n").count + setsText.split(separator: "\n").count
+                + ipsecText.split(separator: "\n").count + 8
             let room = max(2, height - fixed)
             if specificLines.count > room {
                 let hidden = specificLines.count - (room - 1)
-                specificLines = Array(specificLines.prefix(room - 1)) + ["  … \(hidden) more (rampart monitor --once shows all)"]
+                specificLines =
+                    Array(specificLines.prefix(room - 1)) + ["  … \(hidden) more (rampart monitor --once shows all)"]
             }
         }
         return head + "\nGeneric filters (as configured)\n" + genericText
-            + "\nSpecific filters (server types and host names expanded; counters since the last apply)\n" + specificLines.joined(separator: "\n") + "\n"
+            + "\nSpecific filters (server types and host names expanded; counters since the last apply)\n"
+            + specificLines.joined(separator: "\n") + "\n"
             + "\nLast drops\n" + dropsText
             + "\nDynamic sets\n" + setsText + ipsecText
     }
 
     static func header(_ s: MonitorSnapshot) -> String {
-        let assigned = s.policies.map { "\($0.location): \($0.name.map { "\"\($0)\"" } ?? "none assigned")" }.joined(separator: ", ")
+        let assigned = s.policies.map { "\($0.location): \($0.name.map { "\"\($0)\"" } ?? "none assigned")" }.joined(
+            separator: ", ")
         var head = """
             Rampart monitor — rampartd \(s.state)\(s.problems.isEmpty ? ", healthy" : ", \(s.problems.count) problem(s)")   \(DropLog.timestamp(s.time.rounded(.down)))
             Policy: \(assigned); enforcing \(s.enforcing); boot mode \(s.bootMode)
@@ -237,9 +269,13 @@ public enum MonitorView {
     }
 
     static func genericRows(_ s: MonitorSnapshot) -> [[String]] {
-        [["ID", "SOURCE", "DESTINATION", "PROTO", "SPORT", "DPORT", "MIRRORED", "IN", "OUT", "ORIGIN"]] + s.generic.map { f in
-            [f.id, f.source, f.destination, f.proto, port(f.sourcePort), port(f.destinationPort), f.mirrored ? "yes" : "no", f.inbound, f.outbound, f.origin]
-        }
+        [["ID", "SOURCE", "DESTINATION", "PROTO", "SPORT", "DPORT", "MIRRORED", "IN", "OUT", "ORIGIN"]]
+            + s.generic.map { f in
+                [
+                    f.id, f.source, f.destination, f.proto, port(f.sourcePort), port(f.destinationPort),
+                    f.mirrored ? "yes" : "no", f.inbound, f.outbound, f.origin
+                ]
+            }
     }
 
     /// With each filter's counters once (its first row) and its packet rate since `previous`.
@@ -247,32 +283,45 @@ public enum MonitorView {
         let before = Dictionary(uniqueKeysWithValues: (previous?.counters ?? []).map { ($0.id, $0) })
         let elapsed = previous.map { s.time - $0.time } ?? 0
         let counters = Dictionary(uniqueKeysWithValues: s.counters.map { ($0.id, $0) })
-        var specific = [["ID", "SOURCE", "DESTINATION", "PROTO", "SPORT", "DPORT", "ACTION", "PACKETS", "BYTES", "PKT/S"]]
+        var specific = [
+            ["ID", "SOURCE", "DESTINATION", "PROTO", "SPORT", "DPORT", "ACTION", "PACKETS", "BYTES", "PKT/S"]
+        ]
         var shown = Set<String>()
         for f in s.specific {
             let c = counters[f.id]
             let first = shown.insert(f.id).inserted
             var rate = ""
-            if first, let c, let b = before[f.id], elapsed > 0, c.packets >= b.packets { rate = oneDecimal(Double(c.packets - b.packets) / elapsed) }
+            if first, let c, let b = before[f.id], elapsed > 0, c.packets >= b.packets {
+                rate = oneDecimal(Double(c.packets - b.packets) / elapsed)
+            }
             let action = f.mirrored ? f.outbound : f.inbound
-            specific.append([f.id, f.source, f.destination, f.proto, port(f.sourcePort), port(f.destinationPort), action,
-                             first ? String(c?.packets ?? 0) : "", first ? String(c?.bytes ?? 0) : "", rate])
+            specific.append([
+                f.id, f.source, f.destination, f.proto, port(f.sourcePort), port(f.destinationPort), action,
+                first ? String(c?.packets ?? 0) : "", first ? String(c?.bytes ?? 0) : "", rate
+            ])
         }
         return specific
     }
 
     static func dropRows(_ s: MonitorSnapshot) -> [[String]] {
-        [["LAST", "DIR", "FILTER", "PROTO", "SOURCE", "DESTINATION", "PORT", "COUNT"]] + s.drops.map { r in
-            [DropLog.timestamp(r.last), r.direction, r.filter, r.proto, r.source, r.destination,
-             r.icmpType.map { "type \($0)" } ?? r.port.map(String.init) ?? "", String(r.count)]
-        }
+        [["LAST", "DIR", "FILTER", "PROTO", "SOURCE", "DESTINATION", "PORT", "COUNT"]]
+            + s.drops.map { r in
+                [
+                    DropLog.timestamp(r.last), r.direction, r.filter, r.proto, r.source, r.destination,
+                    r.icmpType.map { "type \($0)" } ?? r.port.map(String.init) ?? "", String(r.count)
+                ]
+            }
     }
 
     static func setRows(_ s: MonitorSnapshot) -> [[String]] {
-        [["SET", "ADDRESSES", "FROM", "CHANGED"]] + s.sets.map { a in
-            [a.name, a.addresses.isEmpty ? "(none)" : a.addresses.joined(separator: " "), a.error.map { "error: \($0)" } ?? a.source ?? "",
-             a.changed.map { DropLog.timestamp($0.rounded(.down)) } ?? ""]
-        }
+        [["SET", "ADDRESSES", "FROM", "CHANGED"]]
+            + s.sets.map { a in
+                [
+                    a.name, a.addresses.isEmpty ? "(none)" : a.addresses.joined(separator: " "),
+                    a.error.map { "error: \($0)" } ?? a.source ?? "",
+                    a.changed.map { DropLog.timestamp($0.rounded(.down)) } ?? ""
+                ]
+            }
     }
 
     static func ipsec(_ v: IPsecView) -> String {

@@ -77,34 +77,44 @@ public enum StatusReport {
     public static func text(_ s: DaemonStatus) -> String {
         var lines = [
             "rampartd \(s.state) (pid \(s.pid), up since \(iso(s.startedAt)))",
-            s.restoreFailing ? "  enforcing:   NOTHING: the \(s.enforcing) could not be restored (see PROBLEM)"
+            s.restoreFailing
+                ? "  enforcing:   NOTHING: the \(s.enforcing) could not be restored (see PROBLEM)"
                 : "  enforcing:   the \(s.enforcing) (\(s.rules) rules, \(s.sets) sets)",
             "  store:       \(s.storePath): \(s.storeState)",
             "  boot mode:   \(s.bootMode)",
-            "  filters:     \(s.activeFilters) active, \(s.dynamicRules) dynamic rules",
+            "  filters:     \(s.activeFilters) active, \(s.dynamicRules) dynamic rules"
         ]
         if let d = s.domain { lines.append("  domain:      \(d)") }
         if let f = s.fleet { lines.append("  fleet:       \(f)") }
         if let i = s.ipsec { lines.append("  ipsec:       \(i)") }
         if let a = s.lastApply {
-            lines.append("  last apply:  \(iso(a.at)), \(decimal(a.milliseconds)) ms, \(a.ok ? "ok" : "FAILED"): \(a.result)")
+            lines.append(
+                "  last apply:  \(iso(a.at)), \(decimal(a.milliseconds)) ms, \(a.ok ? "ok" : "FAILED"): \(a.result)")
         }
         if let b = s.bootMilliseconds, let r = s.readyMilliseconds {
             lines.append("  startup:     boot mode enforced \(decimal(b)) ms after exec, ready after \(decimal(r)) ms")
         }
         if s.restores > 0 { lines.append("  restored:    \(s.restores) time(s) after foreign changes to the table") }
         if let deadline = s.pendingDeadline {
-            lines.append("  PENDING:     unconfirmed change; rolls back at \(iso(deadline)) unless 'rampart confirm' (or at once if rampartd restarts)")
+            lines.append(
+                "  PENDING:     unconfirmed change; rolls back at \(iso(deadline)) unless 'rampart confirm' (or at once if rampartd restarts)"
+            )
         }
         if !s.services.isEmpty {
             let width = s.services.map(\.name.count).max() ?? 0
-            lines.append("  services:    " + s.services.enumerated().map { i, service in
-                (i == 0 ? "" : "               ") + pad(service.name, width) + "  " + service.state
-                    + (service.failed || service.failures == 0 ? "" : " (failed \(service.failures) time\(service.failures == 1 ? "" : "s"), last: \(service.lastFailure ?? "?"))")
-            }.joined(separator: "\n"))
+            lines.append(
+                "  services:    "
+                    + s.services.enumerated().map { i, service in
+                        (i == 0 ? "" : "               ") + pad(service.name, width) + "  " + service.state
+                            + (service.failed || service.failures == 0
+                                ? ""
+                                : " (failed \(service.failures) time\(service.failures == 1 ? "" : "s"), last: \(service.lastFailure ?? "?"))")
+                    }.joined(separator: "\n"))
         }
         for p in s.problems { lines.append("  PROBLEM:     \(p)") }
-        for l in s.failedLookups { lines.append("  LOOKUP:      \(l.name) failed (\(l.error)); its set keeps the last known addresses") }
+        for l in s.failedLookups {
+            lines.append("  LOOKUP:      \(l.name) failed (\(l.error)); its set keeps the last known addresses")
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -116,21 +126,42 @@ public enum StatusReport {
             ("bootMode", .string(s.bootMode)),
             ("store", .object([("path", .string(s.storePath)), ("state", .string(s.storeState))])),
             ("socket", .string(s.socket)),
-            ("assignedPolicies", .object(s.assignedPolicies.map { ($0.location, $0.name.map { .string($0) } ?? .null) })),
+            (
+                "assignedPolicies",
+                .object(s.assignedPolicies.map { ($0.location, $0.name.map { .string($0) } ?? .null) })
+            ),
             ("activeFilters", .int(s.activeFilters)),
             ("rules", .int(s.rules)),
             ("sets", .int(s.sets)),
             ("dynamicRules", .int(s.dynamicRules)),
             ("restores", .int(s.restores)),
             ("problems", .array(s.problems.map { .string($0) })),
-            ("services", .object(s.services.map { ($0.name, .object([("state", .string($0.state)), ("failed", .bool($0.failed)),
-                                                                    ("failures", .int($0.failures)), ("lastFailure", $0.lastFailure.map { .string($0) } ?? .null)])) })),
+            (
+                "services",
+                .object(
+                    s.services.map {
+                        (
+                            $0.name,
+                            .object([
+                                ("state", .string($0.state)), ("failed", .bool($0.failed)),
+                                ("failures", .int($0.failures)),
+                                ("lastFailure", $0.lastFailure.map { .string($0) } ?? .null)
+                            ])
+                        )
+                    })
+            ),
             ("bootEnforcedMs", s.bootMilliseconds.map { .string(decimal($0)) } ?? .null),
-            ("readyMs", s.readyMilliseconds.map { .string(decimal($0)) } ?? .null),
+            ("readyMs", s.readyMilliseconds.map { .string(decimal($0)) } ?? .null)
         ]
         if let a = s.lastApply {
-            members.append(("lastApply", .object([("at", .string(iso(a.at))), ("ms", .string(decimal(a.milliseconds))),
-                                                  ("ok", .bool(a.ok)), ("result", .string(a.result))])))
+            members.append(
+                (
+                    "lastApply",
+                    .object([
+                        ("at", .string(iso(a.at))), ("ms", .string(decimal(a.milliseconds))),
+                        ("ok", .bool(a.ok)), ("result", .string(a.result))
+                    ])
+                ))
         } else {
             members.append(("lastApply", .null))
         }
@@ -194,8 +225,11 @@ public struct AddressBookReport: Sendable {
     public var text: String {
         var lines: [String] = []
         for row in types {
-            var line = "\(StatusReport.pad(row.type, 8)) \(row.addresses.isEmpty ? "(none)" : row.addresses.joined(separator: ", "))"
-            if let source = row.source, let changed = row.changed { line += "  from \(source), changed \(StatusReport.iso(changed))" }
+            var line =
+                "\(StatusReport.pad(row.type, 8)) \(row.addresses.isEmpty ? "(none)" : row.addresses.joined(separator: ", "))"
+            if let source = row.source, let changed = row.changed {
+                line += "  from \(source), changed \(StatusReport.iso(changed))"
+            }
             lines.append(line)
         }
         for row in names {
@@ -210,19 +244,30 @@ public struct AddressBookReport: Sendable {
 
     public var json: JSONValue {
         var members: [(String, JSONValue)] = types.map { row in
-            (row.type, .object([
-                ("addresses", .array(row.addresses.map { .string($0) })),
-                ("source", row.source.map { .string($0) } ?? .null),
-                ("changed", row.changed.map { .string(StatusReport.iso($0)) } ?? .null),
-            ]))
+            (
+                row.type,
+                .object([
+                    ("addresses", .array(row.addresses.map { .string($0) })),
+                    ("source", row.source.map { .string($0) } ?? .null),
+                    ("changed", row.changed.map { .string(StatusReport.iso($0)) } ?? .null)
+                ])
+            )
         }
-        members.append(("names", .object(names.map { row in
-            (row.name, .object([
-                ("addresses", .array(row.addresses.map { .string($0) })),
-                ("resolved", row.resolved.map { .string(StatusReport.iso($0)) } ?? .null),
-                ("error", row.error.map { .string($0) } ?? .null),
-            ]))
-        })))
+        members.append(
+            (
+                "names",
+                .object(
+                    names.map { row in
+                        (
+                            row.name,
+                            .object([
+                                ("addresses", .array(row.addresses.map { .string($0) })),
+                                ("resolved", row.resolved.map { .string(StatusReport.iso($0)) } ?? .null),
+                                ("error", row.error.map { .string($0) } ?? .null)
+                            ])
+                        )
+                    })
+            ))
         return .object(members)
     }
 }

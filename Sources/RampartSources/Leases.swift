@@ -59,8 +59,10 @@ public enum DhclientLeases {
         let date = words[1].split(separator: "/"), time = words[2].split(separator: ":")
         // Bounded before any arithmetic: a lease file is outside input (a huge year must not overflow).
         guard date.count == 3, time.count == 3, let y = Int(date[0]), let m = Int(date[1]), let d = Int(date[2]),
-              let hh = Int(time[0]), let mm = Int(time[1]), let ss = Int(time[2]), (1970...9999).contains(y), (1...12).contains(m),
-              (1...31).contains(d), (0...23).contains(hh), (0...59).contains(mm), (0...60).contains(ss) else { return nil }
+            let hh = Int(time[0]), let mm = Int(time[1]), let ss = Int(time[2]), (1970...9999).contains(y),
+            (1...12).contains(m),
+            (1...31).contains(d), (0...23).contains(hh), (0...59).contains(mm), (0...60).contains(ss)
+        else { return nil }
         // Days from the civil date (proleptic Gregorian), as in Howard Hinnant's days_from_civil.
         let yy = m <= 2 ? y - 1 : y
         let era = (yy >= 0 ? yy : yy - 399) / 400
@@ -93,11 +95,24 @@ public enum DhclientLeases {
             }
             switch c {
             case "\"": quoted = true
-            case "#": endWord(); comment = true
+            case "#":
+                endWord()
+                comment = true
             case " ", "\t", "\n", "\r\n", "\r": endWord()
-            case ";": endWord(); if !words.isEmpty { out.append(words) }; words = []
-            case "{": endWord(); words.append("{"); out.append(words); words = []
-            case "}": endWord(); if !words.isEmpty { out.append(words) }; out.append(["}"]); words = []
+            case ";":
+                endWord()
+                if !words.isEmpty { out.append(words) }
+                words = []
+            case "{":
+                endWord()
+                words.append("{")
+                out.append(words)
+                words = []
+            case "}":
+                endWord()
+                if !words.isEmpty { out.append(words) }
+                out.append(["}"])
+                words = []
             default: word.append(c)
             }
         }
@@ -175,7 +190,10 @@ public enum DhcpcdLease {
         }
         while i < bytes.count {
             let code = bytes[i]
-            if code == 0 { i += 1; continue }
+            if code == 0 {
+                i += 1
+                continue
+            }
             if code == 255 { break }
             guard i + 1 < bytes.count else { break }
             let length = Int(bytes[i + 1])

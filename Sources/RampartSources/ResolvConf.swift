@@ -10,7 +10,9 @@ public enum ResolvConf {
     public static func nameservers(_ text: String) -> [IPAddress] {
         var out: [IPAddress] = []
         var counted = 0
-        for raw in text.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }) {
+        for raw in text.split(
+            omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" })
+        {
             guard counted < maximumServers else { break }
             guard raw.hasPrefix("nameserver") else { continue }
             // As glibc's res_init: the address ends at the first blank, and it must be all address

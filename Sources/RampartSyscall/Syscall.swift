@@ -62,7 +62,9 @@ public struct UnixSocketAddress: Sendable {
         withUnsafeMutableBytes(of: &storage.sun_path) { raw in
             for (i, b) in bytes.enumerated() { raw[i] = b }
         }
-        length = abstract ? socklen_t(MemoryLayout<sa_family_t>.size + bytes.count) : socklen_t(MemoryLayout<sockaddr_un>.size)
+        length =
+            abstract
+            ? socklen_t(MemoryLayout<sa_family_t>.size + bytes.count) : socklen_t(MemoryLayout<sockaddr_un>.size)
     }
 
     /// `body` gets the address as `bind`, `connect` and `sendto` take it.

@@ -29,7 +29,8 @@ public final class FileWatcher: @unchecked Sendable {
         for wd in watches.keys { inotify_rm_watch(fd, wd) }
         watches = [:]
         // IN_MASK_ADD: a directory watched for several entries keeps one descriptor and all masks.
-        let fileMask = UInt32(IN_CLOSE_WRITE | IN_MODIFY | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF) | UInt32(IN_MASK_ADD)
+        let fileMask =
+            UInt32(IN_CLOSE_WRITE | IN_MODIFY | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF) | UInt32(IN_MASK_ADD)
         let dirMask = UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE) | UInt32(IN_MASK_ADD)
         func add(_ target: String, _ mask: UInt32, _ entry: (path: String, name: String?)) {
             let wd = inotify_add_watch(fd, target.isEmpty ? "/" : target, mask)
@@ -78,7 +79,9 @@ public final class FileWatcher: @unchecked Sendable {
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
             guard try wakeup.waitReadable(fd) else { return }
-            let (n, code) = Syscall.uninterrupted { buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) } }
+            let (n, code) = Syscall.uninterrupted {
+                buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            }
             if n < 0 {
                 if code == EAGAIN { continue }
                 throw SystemError("reading inotify events", errno: code)
@@ -87,8 +90,10 @@ public final class FileWatcher: @unchecked Sendable {
             var offset = 0
             while offset + 16 <= n {
                 let wd = buffer[offset..<offset + 4].withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }
-                let length = Int(buffer[(offset + 12)..<(offset + 16)].withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) })
-                let name = String(decoding: buffer[(offset + 16)..<min(n, offset + 16 + length)].prefix { $0 != 0 }, as: UTF8.self)
+                let length = Int(
+                    buffer[(offset + 12)..<(offset + 16)].withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) })
+                let name = String(
+                    decoding: buffer[(offset + 16)..<min(n, offset + 16 + length)].prefix { $0 != 0 }, as: UTF8.self)
                 // A parent-directory event counts only for the watched entry's own name.
                 for watch in watches[wd] ?? [] where watch.name == nil || name.isEmpty || name == watch.name {
                     touched.insert(watch.path)

@@ -24,7 +24,9 @@ public enum HostLookup {
         var cursor: UnsafeMutablePointer<addrinfo>? = first
         while let info = cursor {
             if info.pointee.ai_family == AF_INET, let sa = info.pointee.ai_addr {
-                let v4 = sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt32(bigEndian: $0.pointee.sin_addr.s_addr) }
+                let v4 = sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+                    UInt32(bigEndian: $0.pointee.sin_addr.s_addr)
+                }
                 let a = IPAddress.v4(v4)
                 if !out.contains(a) { out.append(a) }
             } else if info.pointee.ai_family == AF_INET6, let sa = info.pointee.ai_addr {

@@ -28,9 +28,14 @@ public enum LocalAddresses {
                 // The kernel's local table has the subnet's broadcast (prefixes up to /30)
                 // whether or not the address was given one (`ip addr add … brd +`), and that one.
                 if let prefix, prefix < 31 {
-                    broadcast.insert(.v4(UInt32(truncatingIfNeeded: address.numeric) | ~UInt32(truncatingIfNeeded: IPAddress.mask(prefix: prefix, family: .ipv4))))
+                    broadcast.insert(
+                        .v4(
+                            UInt32(truncatingIfNeeded: address.numeric) | ~UInt32(
+                                truncatingIfNeeded: IPAddress.mask(prefix: prefix, family: .ipv4))))
                 }
-                if Int(entry.pointee.ifa_flags) & Int(IFF_BROADCAST) != 0, let b = entry.pointee.ifa_ifu.ifu_broadaddr.flatMap(address(of:)), b.numeric != 0 {
+                if Int(entry.pointee.ifa_flags) & Int(IFF_BROADCAST) != 0,
+                    let b = entry.pointee.ifa_ifu.ifu_broadaddr.flatMap(address(of:)), b.numeric != 0
+                {
                     broadcast.insert(b)
                 }
             }
@@ -39,15 +44,20 @@ public enum LocalAddresses {
                 anycast.insert(address.masked(prefix: prefix))
             }
         }
-        return Snapshot(local: local.sorted(), broadcast: broadcast.sorted(), anycast: anycast.subtracting(local).sorted())
+        return Snapshot(
+            local: local.sorted(), broadcast: broadcast.sorted(), anycast: anycast.subtracting(local).sorted())
     }
 
     static func address(of sa: UnsafeMutablePointer<sockaddr>) -> IPAddress? {
         if sa.pointee.sa_family == sa_family_t(AF_INET) {
-            return sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { .v4(UInt32(bigEndian: $0.pointee.sin_addr.s_addr)) }
+            return sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+                .v4(UInt32(bigEndian: $0.pointee.sin_addr.s_addr))
+            }
         }
         if sa.pointee.sa_family == sa_family_t(AF_INET6) {
-            let bytes = sa.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { p in withUnsafeBytes(of: p.pointee.sin6_addr) { Array($0) } }
+            let bytes = sa.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { p in
+                withUnsafeBytes(of: p.pointee.sin6_addr) { Array($0) }
+            }
             return .v6(bytes.reduce(UInt128(0)) { $0 << 8 | UInt128($1) })
         }
         return nil

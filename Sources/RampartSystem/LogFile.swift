@@ -29,8 +29,11 @@ public struct LogFile: Sendable {
         }
         defer { close(fd) }
         let start = created || size == 0 ? header : ""
-        let bytes = Array((start + LogFile.fitting(text, into: maxBytes - (created || size == 0 ? 0 : size) - start.utf8.count)).utf8)
-        if let code = bytes.withUnsafeBytes({ writeAll(fd, $0) }) { throw SystemError("cannot write \(path)", errno: code) }
+        let bytes = Array(
+            (start + LogFile.fitting(text, into: maxBytes - (created || size == 0 ? 0 : size) - start.utf8.count)).utf8)
+        if let code = bytes.withUnsafeBytes({ writeAll(fd, $0) }) {
+            throw SystemError("cannot write \(path)", errno: code)
+        }
     }
 
     /// `text`'s whole lines that fit in `room` bytes, and a remark counting the ones left out: no

@@ -10,15 +10,22 @@ public enum OwnedFile {
     /// Refuses a directory another user could plant or swap files in.
     public static func checkDirectory(_ directory: String, purpose: String) throws(SystemError) {
         var info = stat()
-        guard lstat(directory, &info) == 0 else { throw SystemError("cannot stat the \(purpose) directory \(directory)") }
+        guard lstat(directory, &info) == 0 else {
+            throw SystemError("cannot stat the \(purpose) directory \(directory)")
+        }
         guard (info.st_mode & S_IFMT) == S_IFDIR else {
-            throw SystemError("the \(purpose) directory \(directory) is not a directory (a symlink is refused too)", errno: ENOTDIR)
+            throw SystemError(
+                "the \(purpose) directory \(directory) is not a directory (a symlink is refused too)", errno: ENOTDIR)
         }
         guard info.st_uid == 0 || info.st_uid == geteuid() else {
-            throw SystemError("the \(purpose) directory \(directory) belongs to uid \(info.st_uid), not to root or rampartd: refused; give it to root (chown root:root) or choose another", errno: EPERM)
+            throw SystemError(
+                "the \(purpose) directory \(directory) belongs to uid \(info.st_uid), not to root or rampartd: refused; give it to root (chown root:root) or choose another",
+                errno: EPERM)
         }
         guard info.st_mode & 0o022 == 0 else {
-            throw SystemError("the \(purpose) directory \(directory) is writable by group or others (mode \(String(info.st_mode & 0o7777, radix: 8))): refused; make it 0755", errno: EPERM)
+            throw SystemError(
+                "the \(purpose) directory \(directory) is writable by group or others (mode \(String(info.st_mode & 0o7777, radix: 8))): refused; make it 0755",
+                errno: EPERM)
         }
     }
 
@@ -29,7 +36,9 @@ public enum OwnedFile {
 
     /// Opens `path` for appending, creating it (exclusively) when it does not exist. Returns the
     /// descriptor and whether the file was created.
-    public static func openForAppend(_ path: String, mode: mode_t = 0o640) throws(SystemError) -> (fd: Int32, created: Bool) {
+    public static func openForAppend(
+        _ path: String, mode: mode_t = 0o640
+    ) throws(SystemError) -> (fd: Int32, created: Bool) {
         let flags = O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY
         var fd = open(path, flags)
         var created = false
@@ -69,13 +78,18 @@ public enum OwnedFile {
         guard fstat(fd, &info) == 0 else { throw SystemError("cannot stat \(path)") }
         guard (info.st_mode & S_IFMT) == S_IFREG else { throw notRegular(path) }
         guard info.st_uid == geteuid() else {
-            throw SystemError("\(path) belongs to uid \(info.st_uid), not to rampartd: refused; remove it and rampartd creates its own", errno: EPERM)
+            throw SystemError(
+                "\(path) belongs to uid \(info.st_uid), not to rampartd: refused; remove it and rampartd creates its own",
+                errno: EPERM)
         }
         guard info.st_nlink == 1 else {
-            throw SystemError("\(path) has \(info.st_nlink) links (a hard link to another file?): refused; remove it", errno: EPERM)
+            throw SystemError(
+                "\(path) has \(info.st_nlink) links (a hard link to another file?): refused; remove it", errno: EPERM)
         }
         guard info.st_mode & 0o022 == 0 else {
-            throw SystemError("\(path) is writable by group or others (mode \(String(info.st_mode & 0o7777, radix: 8))): refused; chmod 0640 it", errno: EPERM)
+            throw SystemError(
+                "\(path) is writable by group or others (mode \(String(info.st_mode & 0o7777, radix: 8))): refused; chmod 0640 it",
+                errno: EPERM)
         }
     }
 }

@@ -23,19 +23,29 @@ public enum SourceFile {
         }
         defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { return .failure(Failure(message: "cannot read \(path): \(String(cString: strerror(errno)))")) }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { return .failure(Failure(message: "\(path) is not a regular file")) }
-        guard Int(info.st_size) <= limit else { return .failure(Failure(message: "\(path) is \(info.st_size) bytes, over the \(limit)-byte limit")) }
+        guard fstat(fd, &info) == 0 else {
+            return .failure(Failure(message: "cannot read \(path): \(String(cString: strerror(errno)))"))
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            return .failure(Failure(message: "\(path) is not a regular file"))
+        }
+        guard Int(info.st_size) <= limit else {
+            return .failure(Failure(message: "\(path) is \(info.st_size) bytes, over the \(limit)-byte limit"))
+        }
         var bytes = [UInt8](repeating: 0, count: min(limit + 1, Int(info.st_size) + 4096))
         var count = 0
         while count <= limit {
             if count == bytes.count { bytes += [UInt8](repeating: 0, count: min(bytes.count, limit + 1 - bytes.count)) }
-            let (n, code) = Syscall.uninterrupted { bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + count, $0.count - count) } }
+            let (n, code) = Syscall.uninterrupted {
+                bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + count, $0.count - count) }
+            }
             if n < 0 { return .failure(Failure(message: "cannot read \(path): \(String(cString: strerror(code)))")) }
             if n == 0 { break }
             count += n
         }
-        guard count <= limit else { return .failure(Failure(message: "\(path) grew over the \(limit)-byte limit while being read")) }
+        guard count <= limit else {
+            return .failure(Failure(message: "\(path) grew over the \(limit)-byte limit while being read"))
+        }
         return .success(Array(bytes[0..<count]))
     }
 
@@ -53,7 +63,9 @@ public enum SourceFile {
         defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
             if name != "." && name != ".." { names.append(name) }
         }
         return names

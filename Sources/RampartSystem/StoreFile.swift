@@ -1,9 +1,9 @@
 import FoundationEssentials
 import RampartPolicy
 #if canImport(Glibc)
-import Glibc
-import RampartConfig
-import RampartSyscall
+    import Glibc
+    import RampartConfig
+    import RampartSyscall
 #endif
 
 /// The store on disk: read strictly, written atomically (temp file, fsync, rename, fsync of the
@@ -19,7 +19,9 @@ public struct StoreFile: Sendable {
     public init(path: String) { self.path = path }
 
     /// `--store`, else `RAMPART_STORE`, else the default path.
-    public static func resolve(option: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> StoreFile {
+    public static func resolve(
+        option: String?, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> StoreFile {
         StoreFile(path: option ?? environment["RAMPART_STORE"] ?? defaultPath)
     }
 
@@ -44,7 +46,9 @@ public struct StoreFile: Sendable {
     /// refused by name rather than read (a FIFO would block, a device never end).
     public static func readRegularFile(_ path: String, what: String) throws(StoreError) -> Data {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else { throw StoreError("cannot read \(what) \(path): \(errnoText())\(errno == EACCES ? accessHint(path) : "")") }
+        guard fd >= 0 else {
+            throw StoreError("cannot read \(what) \(path): \(errnoText())\(errno == EACCES ? accessHint(path) : "")")
+        }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw StoreError("cannot read \(what) \(path): \(errnoText())") }
@@ -55,7 +59,9 @@ public struct StoreFile: Sendable {
         var offset = 0
         while true {
             if offset == data.count { data.count += 65536 }
-            let (n, code) = Syscall.uninterrupted { data.withUnsafeMutableBytes { raw in read(fd, raw.baseAddress! + offset, raw.count - offset) } }
+            let (n, code) = Syscall.uninterrupted {
+                data.withUnsafeMutableBytes { raw in read(fd, raw.baseAddress! + offset, raw.count - offset) }
+            }
             if n < 0 { throw StoreError("cannot read \(what) \(path): \(String(cString: strerror(code)))") }
             if n == 0 { break }
             offset += n
@@ -121,7 +127,9 @@ public struct StoreFile: Sendable {
     @discardableResult
     public func repairBootFile(for store: Store) throws -> Bool {
         let bootTarget = StoreFile(path: resolvedPath()).bootPath
-        if let data = try? Self.readRegularFile(bootTarget, what: "boot file"), (try? StoreCodec.decodeBootConfig(data)) == store.config {
+        if let data = try? Self.readRegularFile(bootTarget, what: "boot file"),
+            (try? StoreCodec.decodeBootConfig(data)) == store.config
+        {
             return false
         }
         try Self.write(StoreCodec.encodeBootConfig(store.config), to: bootTarget)
@@ -132,7 +140,9 @@ public struct StoreFile: Sendable {
     /// to is what gets replaced.
     func resolvedPath() -> String {
         var info = stat()
-        guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFLNK, let real = realpath(path, nil) else { return path }
+        guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFLNK, let real = realpath(path, nil) else {
+            return path
+        }
         defer { free(real) }
         return String(cString: real)
     }
@@ -144,7 +154,8 @@ public struct StoreFile: Sendable {
     /// whose members must not read pre-shared keys.
     static func write(_ data: Data, to path: String, mode: mode_t = 0o640) throws {
         let owner = directoryOwner(of: path)
-        try writeAtomically(data, to: path, mode: (owner?.uid ?? 0) == 0 ? mode : mode & 0o600) { fd throws(StoreError) in
+        try writeAtomically(data, to: path, mode: (owner?.uid ?? 0) == 0 ? mode : mode & 0o600) {
+            fd throws(StoreError) in
             try giveToDirectoryOwner(fd, path: path, mode: mode & 0o600)
         }
     }
@@ -179,8 +190,9 @@ public struct StoreFile: Sendable {
         var info = stat()
         if stat(directory, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR { return }
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o755])
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o755])
         } catch {
             throw StoreError("cannot create \(directory): \(error)")
         }
@@ -212,8 +224,10 @@ public struct StoreFile: Sendable {
 }
 
 /// Writes `data` to `path` so that readers see the old or the new file, never a mix, even after a crash.
-public func writeAtomically(_ data: Data, to path: String, mode: mode_t = 0o644,
-                            prepare: (Int32) throws(StoreError) -> Void = { _ in }) throws {
+public func writeAtomically(
+    _ data: Data, to path: String, mode: mode_t = 0o644,
+    prepare: (Int32) throws(StoreError) -> Void = { _ in }
+) throws {
     let temp = "\(path).tmp.\(getpid())"
     // O_EXCL: a file planted at the temporary name is never written to and then renamed into place.
     let fd: Int32

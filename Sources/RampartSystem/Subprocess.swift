@@ -26,7 +26,9 @@ public enum Subprocess {
         var pending: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
-            let (n, _) = Syscall.uninterrupted { buffer.withUnsafeMutableBytes { read(pipeFDs[0], $0.baseAddress, $0.count) } }
+            let (n, _) = Syscall.uninterrupted {
+                buffer.withUnsafeMutableBytes { read(pipeFDs[0], $0.baseAddress, $0.count) }
+            }
             if n <= 0 { break }
             pending += buffer[0..<n]
             var start = 0

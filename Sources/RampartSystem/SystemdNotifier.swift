@@ -1,8 +1,8 @@
 import CRampartSystem
 import FoundationEssentials
 #if canImport(Glibc)
-import Glibc
-import RampartSyscall
+    import Glibc
+    import RampartSyscall
 #endif
 
 /// sd_notify(3) without libsystemd: datagrams to $NOTIFY_SOCKET (`READY=1`, `STATUS=…`,
@@ -29,7 +29,9 @@ public final class SystemdNotifier: Sendable {
     }
 
     /// The watchdog interval systemd asked for, when it is meant for this process.
-    public static func watchdogInterval(environment: [String: String] = ProcessInfo.processInfo.environment) -> Duration? {
+    public static func watchdogInterval(
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> Duration? {
         guard let usec = environment["WATCHDOG_USEC"].flatMap(UInt64.init), usec > 0 else { return nil }
         if let pid = environment["WATCHDOG_PID"].flatMap(Int32.init), pid != getpid() { return nil }
         return .microseconds(Int64(usec))

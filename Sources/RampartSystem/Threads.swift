@@ -26,14 +26,16 @@ public func startThread(name: String, _ body: @escaping () -> Void) -> Bool {
     }
     var thread = pthread_t()
     let box = Unmanaged.passRetained(Box(name, body))
-    let created = pthread_create(&thread, nil, { raw in
-        let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
-        _ = box.name.withCString { rampart_name_thread($0) }
-        var mask = daemonSignalSet()
-        pthread_sigmask(SIG_SETMASK, &mask, nil)
-        box.body()
-        return nil
-    }, box.toOpaque())
+    let created = pthread_create(
+        &thread, nil,
+        { raw in
+            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+            _ = box.name.withCString { rampart_name_thread($0) }
+            var mask = daemonSignalSet()
+            pthread_sigmask(SIG_SETMASK, &mask, nil)
+            box.body()
+            return nil
+        }, box.toOpaque())
     guard created == 0 else {
         box.release()
         return false

@@ -33,7 +33,10 @@ public final class Wakeup: Sendable {
     public func waitReadable(_ descriptor: Int32) throws(SystemError) -> Bool {
         while true {
             if isStopped { return false }
-            var fds = [pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0), pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
+            var fds = [
+                pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            ]
             _ = try Syscall.retrying("poll") { poll(&fds, 2, -1) }
             if fds[1].revents != 0 {
                 var value: UInt64 = 0

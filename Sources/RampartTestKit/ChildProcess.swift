@@ -24,8 +24,10 @@ public final class ChildProcess: @unchecked Sendable {
     private let lock = NSLock()
     private var status: Int32?
 
-    public init(_ arguments: [String], environment: [String: String]? = nil, directory: String? = nil,
-                stdin: Stream = .null, stdout: Stream = .null, stderr: Stream = .null) throws {
+    public init(
+        _ arguments: [String], environment: [String: String]? = nil, directory: String? = nil,
+        stdin: Stream = .null, stdout: Stream = .null, stderr: Stream = .null
+    ) throws {
         precondition(!arguments.isEmpty)
         self.arguments = arguments
         var actions = posix_spawn_file_actions_t()
@@ -54,7 +56,8 @@ public final class ChildProcess: @unchecked Sendable {
         posix_spawnattr_setsigmask(&attributes, &none)
         posix_spawnattr_setsigdefault(&attributes, &all)
         posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setflags(
+            &attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
         let env = (environment ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         var envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup($0) } + [nil]
@@ -112,22 +115,31 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// SIGKILL to the child's process group (everything it started that stayed in it), then reaps.
     public func killGroup() {
-        if isRunning { kill(-processIdentifier, SIGKILL); kill(processIdentifier, SIGKILL) }
+        if isRunning {
+            kill(-processIdentifier, SIGKILL)
+            kill(processIdentifier, SIGKILL)
+        }
         waitUntilExit()
     }
 
     /// Runs to completion with the output captured, bounded by `timeout`: on expiry the process
     /// group is killed and an error says so. Output a daemonised grandchild keeps open does not
     /// hold the caller: once the child has exited, what is buffered is read and the rest ignored.
-    public static func run(_ arguments: [String], input: String? = nil, environment: [String: String]? = nil,
-                           directory: String? = nil, timeout: Double = 600) throws -> (status: Int32, out: String, err: String) {
+    public static func run(
+        _ arguments: [String], input: String? = nil, environment: [String: String]? = nil,
+        directory: String? = nil, timeout: Double = 600
+    ) throws -> (status: Int32, out: String, err: String) {
         let out = Pipe(), err = Pipe(), inp = Pipe()
-        let child = try ChildProcess(arguments, environment: environment, directory: directory,
-                                     stdin: input == nil ? .null : .pipe(inp), stdout: .pipe(out), stderr: .pipe(err))
+        let child = try ChildProcess(
+            arguments, environment: environment, directory: directory,
+            stdin: input == nil ? .null : .pipe(inp), stdout: .pipe(out), stderr: .pipe(err))
         if let input {
             let writer = inp.fileHandleForWriting
             // A writer of its own: a child that does not read its input must not block us.
-            let thread = Thread { writer.write(Data(input.utf8)); try? writer.close() }
+            let thread = Thread {
+                writer.write(Data(input.utf8))
+                try? writer.close()
+            }
             thread.start()
         } else {
             try? inp.fileHandleForWriting.close()
@@ -140,20 +152,29 @@ public final class ChildProcess: @unchecked Sendable {
                 reader.drain()
                 break
             }
-            if Date() >= deadline { timedOut = true; break }
+            if Date() >= deadline {
+                timedOut = true
+                break
+            }
             reader.read(waitingMilliseconds: 50)
         }
         if timedOut {
             child.killGroup()
             reader.drain()
         } else {
-            if !child.wait(timeout: max(0, deadline.timeIntervalSinceNow)) { timedOut = true; child.killGroup() }
+            if !child.wait(timeout: max(0, deadline.timeIntervalSinceNow)) {
+                timedOut = true
+                child.killGroup()
+            }
         }
         try? out.fileHandleForReading.close()
         try? err.fileHandleForReading.close()
         let o = String(decoding: reader.data[0], as: UTF8.self), e = String(decoding: reader.data[1], as: UTF8.self)
         if timedOut {
-            throw ChildProcessError(message: "\(arguments.joined(separator: " ")) timed out after \(Int(timeout)) s and was killed: \(e)\(o.prefix(2000))")
+            throw ChildProcessError(
+                message:
+                    "\(arguments.joined(separator: " ")) timed out after \(Int(timeout)) s and was killed: \(e)\(o.prefix(2000))"
+            )
         }
         return (child.terminationStatus, o, e)
     }
@@ -180,7 +201,9 @@ final class OutputReader {
     var finished: Bool { !open.contains(true) }
 
     func read(waitingMilliseconds wait: Int32) {
-        var polls = fds.enumerated().filter { open[$0.offset] }.map { pollfd(fd: $0.element, events: Int16(POLLIN), revents: 0) }
+        var polls = fds.enumerated().filter { open[$0.offset] }.map {
+            pollfd(fd: $0.element, events: Int16(POLLIN), revents: 0)
+        }
         guard !polls.isEmpty, Glibc.poll(&polls, nfds_t(polls.count), wait) > 0 else { return }
         for p in polls where p.revents != 0 {
             guard let i = fds.firstIndex(of: p.fd) else { continue }
@@ -197,7 +220,9 @@ final class OutputReader {
     /// What is already buffered, without waiting for writers that may never close.
     func drain() {
         while !finished {
-            var polls = fds.enumerated().filter { open[$0.offset] }.map { pollfd(fd: $0.element, events: Int16(POLLIN), revents: 0) }
+            var polls = fds.enumerated().filter { open[$0.offset] }.map {
+                pollfd(fd: $0.element, events: Int16(POLLIN), revents: 0)
+            }
             guard Glibc.poll(&polls, nfds_t(polls.count), 0) > 0 else { return }
             for p in polls where p.revents != 0 {
                 if let i = fds.firstIndex(of: p.fd) { readOnce(i) }

@@ -3,10 +3,15 @@ import Foundation
 /// Policies for tests and benchmarks: fixed examples and generated ones of realistic shapes.
 public enum Fixtures {
     /// The repository checkout (for example policies and scripts).
-    public static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    public static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
 
-    public static var webServerExample: String { repositoryRoot.appendingPathComponent("etc/rampart/examples/web-server.netsh").path }
-    public static var extensionsExample: String { repositoryRoot.appendingPathComponent("etc/rampart/examples/extensions.netsh").path }
+    public static var webServerExample: String {
+        repositoryRoot.appendingPathComponent("etc/rampart/examples/web-server.netsh").path
+    }
+    public static var extensionsExample: String {
+        repositoryRoot.appendingPathComponent("etc/rampart/examples/extensions.netsh").path
+    }
 
     /// Every address form and action in one policy: IPv6 prefix, IPv4 range, server type, host
     /// name, protocol number, negotiate with inpass, block, and exemption level 0.
@@ -106,33 +111,48 @@ public enum Fixtures {
 
     /// `filters` filters over many /32 and /24 sources, TCP/UDP ports, permit and block.
     public static func synthetic(filters: Int) -> String {
-        var lines = ["pushd ipsec static", "add filteraction name=Permit action=permit", "add filteraction name=Block action=block"]
+        var lines = [
+            "pushd ipsec static", "add filteraction name=Permit action=permit",
+            "add filteraction name=Block action=block"
+        ]
         for i in 0..<filters {
             let third = (i / 250) % 256, fourth = i % 250 + 1
             let net = ["192.0.2", "198.51.100", "203.0.113"][i % 3]
             let src = i % 5 == 0 ? "\(net).0 srcmask=24" : "\(third % 2 == 0 ? "198.51" : "203.0").\(third).\(fourth)"
             let proto = i % 2 == 0 ? "tcp" : "udp"
-            lines.append("add filter filterlist=L\(i % 2) srcaddr=\(src) dstaddr=me protocol=\(proto) dstport=\(1 + i % 1024) mirrored=no")
+            lines.append(
+                "add filter filterlist=L\(i % 2) srcaddr=\(src) dstaddr=me protocol=\(proto) dstport=\(1 + i % 1024) mirrored=no"
+            )
         }
-        lines += ["add policy name=Synthetic assign=yes",
-                  "add rule name=Allowed policy=Synthetic filterlist=L0 filteraction=Permit",
-                  "add rule name=Denied policy=Synthetic filterlist=L1 filteraction=Block", "popd"]
+        lines += [
+            "add policy name=Synthetic assign=yes",
+            "add rule name=Allowed policy=Synthetic filterlist=L0 filteraction=Permit",
+            "add rule name=Denied policy=Synthetic filterlist=L1 filteraction=Block", "popd"
+        ]
         return lines.joined(separator: "\n") + "\n"
     }
 
     /// A block list shaped like the published ~1,850-line netsh ban scripts: one block filter per
     /// address or subnet (some duplicated), mirrored, plus a management permit.
     public static func blocklist(entries: Int) -> String {
-        var lines = ["pushd ipsec static", "add filteraction name=Block action=block", "add filteraction name=Permit action=permit",
-                     "add policy name=Blocklist assign=yes"]
+        var lines = [
+            "pushd ipsec static", "add filteraction name=Block action=block",
+            "add filteraction name=Permit action=permit",
+            "add policy name=Blocklist assign=yes"
+        ]
         for i in 0..<entries {
             let a = 1 + (i * 7) % 223, b = (i * 13) % 256, c = (i * 29) % 256
-            let address = i % 10 == 0 ? "\(a).\(b).0.0 srcmask=255.255.0.0" : (i % 4 == 0 ? "\(a).\(b).\(c).0 srcmask=24" : "\(a).\(b).\(c).\(1 + i % 254)")
+            let address =
+                i % 10 == 0
+                ? "\(a).\(b).0.0 srcmask=255.255.0.0"
+                : (i % 4 == 0 ? "\(a).\(b).\(c).0 srcmask=24" : "\(a).\(b).\(c).\(1 + i % 254)")
             lines.append("add filter filterlist=Banned srcaddr=\(address) dstaddr=me description=\"ban \(i)\"")
         }
-        lines += ["add filter filterlist=Mgmt srcaddr=198.51.100.0 srcmask=24 dstaddr=me protocol=tcp dstport=22",
-                  "add rule name=Ban policy=Blocklist filterlist=Banned filteraction=Block",
-                  "add rule name=Mgmt policy=Blocklist filterlist=Mgmt filteraction=Permit", "popd"]
+        lines += [
+            "add filter filterlist=Mgmt srcaddr=198.51.100.0 srcmask=24 dstaddr=me protocol=tcp dstport=22",
+            "add rule name=Ban policy=Blocklist filterlist=Banned filteraction=Block",
+            "add rule name=Mgmt policy=Blocklist filterlist=Mgmt filteraction=Permit", "popd"
+        ]
         return lines.joined(separator: "\n") + "\n"
     }
 

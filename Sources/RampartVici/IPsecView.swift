@@ -36,7 +36,7 @@ public struct XfrmStats: Codable, Sendable, Equatable {
         ("XfrmOutNoStates", "Packets with no SA yet, outbound (an SA being negotiated)"),
         ("XfrmOutPolBlock", "Packets blocked by policy, outbound"),
         ("XfrmOutStateSeqError", "Packets over the sequence number limit, outbound"),
-        ("XfrmAcquireError", "Acquires that failed"),
+        ("XfrmAcquireError", "Acquires that failed")
     ]
 }
 
@@ -71,8 +71,11 @@ public struct IPsecView: Codable, Sendable, Equatable {
     public var lastFailure: String?
     public var xfrm: XfrmStats?
 
-    public init(listing: SAListing?, charonError: String?, charon: [Count], daemon: [Count]?, lastFailure: String?, xfrm: XfrmStats?,
-                charonSince: String? = nil) {
+    public init(
+        listing: SAListing?, charonError: String?, charon: [Count], daemon: [Count]?, lastFailure: String?,
+        xfrm: XfrmStats?,
+        charonSince: String? = nil
+    ) {
         self.charonSince = charonSince
         self.listing = listing
         self.charonError = charonError

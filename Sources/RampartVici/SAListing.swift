@@ -46,25 +46,35 @@ public struct SAListing: Codable, Sendable, Equatable {
             for (connection, value) in item.entries {
                 guard case .section(let sa) = value else { continue }
                 func s(_ k: String, _ m: ViciMessage = sa) -> String { m.string(k) ?? "-" }
-                var alg = [sa.string("encr-alg"), sa.string("encr-keysize"), sa.string("integ-alg"), sa.string("prf-alg"), sa.string("dh-group")]
-                    .compactMap { $0 }.joined(separator: "/")
+                var alg = [
+                    sa.string("encr-alg"), sa.string("encr-keysize"), sa.string("integ-alg"), sa.string("prf-alg"),
+                    sa.string("dh-group")
+                ]
+                .compactMap { $0 }.joined(separator: "/")
                 if alg.isEmpty { alg = "-" }
                 let natLocal = sa.string("nat-local") == "yes", natRemote = sa.string("nat-remote") == "yes"
-                ike.append(IKE(connection: connection, version: "IKEv" + s("version"), state: s("state"), local: s("local-host"),
-                               peer: s("remote-host"), peerID: s("remote-id"), algorithms: alg,
-                               establishedSeconds: s("established"), rekeySeconds: s("rekey-time"),
-                               nat: natLocal && natRemote ? "both" : natLocal ? "local" : natRemote ? "peer" : "-",
-                               localPort: s("local-port"), peerPort: s("remote-port")))
+                ike.append(
+                    IKE(
+                        connection: connection, version: "IKEv" + s("version"), state: s("state"),
+                        local: s("local-host"),
+                        peer: s("remote-host"), peerID: s("remote-id"), algorithms: alg,
+                        establishedSeconds: s("established"), rekeySeconds: s("rekey-time"),
+                        nat: natLocal && natRemote ? "both" : natLocal ? "local" : natRemote ? "peer" : "-",
+                        localPort: s("local-port"), peerPort: s("remote-port")))
                 for (_, cv) in sa.section("child-sas")?.entries ?? [] {
                     guard case .section(let c) = cv else { continue }
-                    let calg = [c.string("encr-alg"), c.string("encr-keysize"), c.string("integ-alg"), c.string("dh-group")]
-                        .compactMap { $0 }.joined(separator: "/")
-                    children.append(Child(connection: connection, name: s("name", c), state: s("state", c), mode: s("mode", c),
-                                          protocol_: s("protocol", c), algorithms: calg.isEmpty ? "-" : calg,
-                                          bytesIn: s("bytes-in", c), packetsIn: s("packets-in", c), bytesOut: s("bytes-out", c),
-                                          packetsOut: s("packets-out", c), lifeSeconds: s("life-time", c),
-                                          localTS: c.list("local-ts") ?? [], remoteTS: c.list("remote-ts") ?? [],
-                                          udpEncapsulated: c.string("encap") == "yes"))
+                    let calg = [
+                        c.string("encr-alg"), c.string("encr-keysize"), c.string("integ-alg"), c.string("dh-group")
+                    ]
+                    .compactMap { $0 }.joined(separator: "/")
+                    children.append(
+                        Child(
+                            connection: connection, name: s("name", c), state: s("state", c), mode: s("mode", c),
+                            protocol_: s("protocol", c), algorithms: calg.isEmpty ? "-" : calg,
+                            bytesIn: s("bytes-in", c), packetsIn: s("packets-in", c), bytesOut: s("bytes-out", c),
+                            packetsOut: s("packets-out", c), lifeSeconds: s("life-time", c),
+                            localTS: c.list("local-ts") ?? [], remoteTS: c.list("remote-ts") ?? [],
+                            udpEncapsulated: c.string("encap") == "yes"))
                 }
             }
         }

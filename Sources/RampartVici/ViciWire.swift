@@ -19,7 +19,8 @@ public struct ViciMessage: Sendable, Equatable {
     }
 
     public static func == (a: ViciMessage, b: ViciMessage) -> Bool {
-        a.entries.count == b.entries.count && zip(a.entries, b.entries).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+        a.entries.count == b.entries.count
+            && zip(a.entries, b.entries).allSatisfy { $0.key == $1.key && $0.value == $1.value }
     }
 
     /// Setting a key again replaces it in place (keys are unique in a section).
@@ -73,7 +74,9 @@ public struct ViciMessage: Sendable, Equatable {
             out += bytes
         }
         func blob(_ b: [UInt8]) throws(Malformed) {
-            guard b.count <= 0xffff else { throw Malformed(description: "VICI value of \(b.count) bytes exceeds 65,535") }
+            guard b.count <= 0xffff else {
+                throw Malformed(description: "VICI value of \(b.count) bytes exceeds 65,535")
+            }
             out += [UInt8(b.count >> 8), UInt8(b.count & 0xff)]
             out += b
         }
@@ -104,7 +107,9 @@ public struct ViciMessage: Sendable, Equatable {
     /// lists, keys unique per section; anything else is refused with its offset.
     public init(decoding bytes: ArraySlice<UInt8>) throws(Malformed) {
         var i = bytes.startIndex
-        func fail(_ why: String) -> Malformed { Malformed(description: "VICI message at byte \(i - bytes.startIndex): \(why)") }
+        func fail(_ why: String) -> Malformed {
+            Malformed(description: "VICI message at byte \(i - bytes.startIndex): \(why)")
+        }
         func byte() throws(Malformed) -> UInt8 {
             guard i < bytes.endIndex else { throw fail("truncated") }
             defer { i += 1 }
@@ -128,7 +133,9 @@ public struct ViciMessage: Sendable, Equatable {
             stack[stack.count - 1].message[key] = value
         }
         while i < bytes.endIndex {
-            guard let element = Element(rawValue: try byte()) else { throw fail("unknown element type \(bytes[i - 1])") }
+            guard let element = Element(rawValue: try byte()) else {
+                throw fail("unknown element type \(bytes[i - 1])")
+            }
             switch element {
             case .sectionStart:
                 stack.append((try name(), ViciMessage()))
@@ -143,7 +150,9 @@ public struct ViciMessage: Sendable, Equatable {
                 let key = try name()
                 var items: [[UInt8]] = []
                 while true {
-                    guard let next = Element(rawValue: try byte()) else { throw fail("unknown element in list '\(key)'") }
+                    guard let next = Element(rawValue: try byte()) else {
+                        throw fail("unknown element in list '\(key)'")
+                    }
                     if next == .listEnd { break }
                     guard next == .listItem else { throw fail("only list items may appear in list '\(key)'") }
                     items.append(try blob())
@@ -184,20 +193,28 @@ public enum ViciPacket: Sendable, Equatable {
         var body: [UInt8] = []
         func named(_ type: UInt8, _ name: String) throws(ViciMessage.Malformed) {
             let bytes = Array(name.utf8)
-            guard !bytes.isEmpty, bytes.count <= 255 else { throw ViciMessage.Malformed(description: "VICI packet name '\(name)' is not 1–255 bytes") }
+            guard !bytes.isEmpty, bytes.count <= 255 else {
+                throw ViciMessage.Malformed(description: "VICI packet name '\(name)' is not 1–255 bytes")
+            }
             body = [type, UInt8(bytes.count)] + bytes
         }
         switch self {
-        case .request(let n, let m): try named(0, n); body += try m.encoded()
+        case .request(let n, let m):
+            try named(0, n)
+            body += try m.encoded()
         case .response(let m): body = [1] + (try m.encoded())
         case .unknownCommand: body = [2]
         case .eventRegister(let n): try named(3, n)
         case .eventUnregister(let n): try named(4, n)
         case .eventConfirm: body = [5]
         case .eventUnknown: body = [6]
-        case .event(let n, let m): try named(7, n); body += try m.encoded()
+        case .event(let n, let m):
+            try named(7, n)
+            body += try m.encoded()
         }
-        guard body.count <= ViciPacket.maximumLength else { throw ViciMessage.Malformed(description: "VICI packet of \(body.count) bytes exceeds 512 KiB") }
+        guard body.count <= ViciPacket.maximumLength else {
+            throw ViciMessage.Malformed(description: "VICI packet of \(body.count) bytes exceeds 512 KiB")
+        }
         let n = UInt32(body.count)
         return [UInt8(n >> 24), UInt8(n >> 16 & 0xff), UInt8(n >> 8 & 0xff), UInt8(n & 0xff)] + body
     }
@@ -207,20 +224,26 @@ public enum ViciPacket: Sendable, Equatable {
         guard let type = body.first else { throw ViciMessage.Malformed(description: "empty VICI packet") }
         var rest = body.dropFirst()
         func name() throws(ViciMessage.Malformed) -> String {
-            guard let n = rest.first, n > 0, rest.count > Int(n) else { throw ViciMessage.Malformed(description: "VICI packet type \(type): truncated name") }
+            guard let n = rest.first, n > 0, rest.count > Int(n) else {
+                throw ViciMessage.Malformed(description: "VICI packet type \(type): truncated name")
+            }
             let s = String(decoding: rest.dropFirst().prefix(Int(n)), as: UTF8.self)
             rest = rest.dropFirst(Int(n) + 1)
             return s
         }
         switch type {
-        case 0: let n = try name(); self = .request(n, try ViciMessage(decoding: rest))
+        case 0:
+            let n = try name()
+            self = .request(n, try ViciMessage(decoding: rest))
         case 1: self = .response(try ViciMessage(decoding: rest))
         case 2: self = .unknownCommand
         case 3: self = .eventRegister(try name())
         case 4: self = .eventUnregister(try name())
         case 5: self = .eventConfirm
         case 6: self = .eventUnknown
-        case 7: let n = try name(); self = .event(n, try ViciMessage(decoding: rest))
+        case 7:
+            let n = try name()
+            self = .event(n, try ViciMessage(decoding: rest))
         default: throw ViciMessage.Malformed(description: "unknown VICI packet type \(type)")
         }
     }
@@ -237,8 +260,12 @@ public struct ViciFramer: Sendable {
         var packets: [ViciPacket] = []
         var start = 0
         while buffer.count - start >= 4 {
-            let n = Int(buffer[start]) << 24 | Int(buffer[start + 1]) << 16 | Int(buffer[start + 2]) << 8 | Int(buffer[start + 3])
-            guard n <= ViciPacket.maximumLength else { throw ViciMessage.Malformed(description: "VICI length \(n) exceeds 512 KiB") }
+            let n =
+                Int(buffer[start]) << 24 | Int(buffer[start + 1]) << 16 | Int(buffer[start + 2]) << 8
+                | Int(buffer[start + 3])
+            guard n <= ViciPacket.maximumLength else {
+                throw ViciMessage.Malformed(description: "VICI length \(n) exceeds 512 KiB")
+            }
             guard buffer.count - start - 4 >= n else { break }
             packets.append(try ViciPacket(body: buffer[(start + 4)..<(start + 4 + n)]))
             start += 4 + n

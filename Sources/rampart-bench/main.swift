@@ -3,7 +3,7 @@
 //   swift build -c release && .build/release/rampart-bench [--runs N] [--rampart PATH]
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import RampartCompiler
 import RampartNetlink
@@ -34,7 +34,10 @@ while let a = arguments.popFirst() {
     case "--flood-seconds": floodSeconds = Int(arguments.popFirst() ?? "") ?? floodSeconds
     case "--cases": packetCases = Set((arguments.popFirst() ?? "").split(separator: ",").map(String.init))
     default:
-        FileHandle.standardError.write(Data("usage: rampart-bench [--runs N] [--idle-seconds S] [--only apply|daemon|sources|packets|stages|commands|flood] [--flood-seconds S] [--cases none,10u,10000u,10,1000,10000,100000,blocklist] [--rampart PATH] [--rampartd PATH]\n".utf8))
+        FileHandle.standardError.write(
+            Data(
+                "usage: rampart-bench [--runs N] [--idle-seconds S] [--only apply|daemon|sources|packets|stages|commands|flood] [--flood-seconds S] [--cases none,10u,10000u,10,1000,10000,100000,blocklist] [--rampart PATH] [--rampartd PATH]\n"
+                    .utf8))
         exit(64)
     }
 }
@@ -103,7 +106,7 @@ let workloads: [(String, String)] = [
     ("100 filters", Fixtures.synthetic(filters: 100)),
     ("1,000 filters", Fixtures.synthetic(filters: 1_000)),
     ("10,000 filters", Fixtures.synthetic(filters: 10_000)),
-    ("1,850-filter block list", Fixtures.blocklist(entries: 1_850)),
+    ("1,850-filter block list", Fixtures.blocklist(entries: 1_850))
 ]
 
 for (name, script) in sections.contains("apply") ? workloads : [] {
@@ -123,21 +126,27 @@ for (name, script) in sections.contains("apply") ? workloads : [] {
         try client.apply(ruleset)
         let inProcess = ms(clock.now - t0)
         let nftTime = timed(["ip", "netns", "exec", b.name, "nft", "-f", nftFile])
-        a.delete(); b.delete()
+        a.delete()
+        b.delete()
         // Whole commands: `rampart apply` (load store, compile, apply) vs `nft -f` (parse, apply).
         let c = try Namespace("bench"), d = try Namespace("bench")
         let oursCommand = timed(["ip", "netns", "exec", c.name, rampartBinary, "apply", "--store", storeFile])
         let nftCommand = timed(["ip", "netns", "exec", d.name, "nft", "-f", nftFile])
-        c.delete(); d.delete()
+        c.delete()
+        d.delete()
         if run == 0 { continue }  // warm-up
-        ours.append(inProcess); nft.append(nftTime); oursCLI.append(oursCommand); nftCLI.append(nftCommand)
+        ours.append(inProcess)
+        nft.append(nftTime)
+        oursCLI.append(oursCommand)
+        nftCLI.append(nftCommand)
     }
     rows.append(Row(name: name, ours: median(ours), nft: median(nft), oursCLI: median(oursCLI), nftCLI: median(nftCLI)))
     FileHandle.standardError.write(Data("\(name): done\n".utf8))
 }
 
 // Set updates: replace the elements of one set (1 and 10,000 addresses) in a ruleset already applied.
-let setScript = "ipsec static add filter filterlist=L srcaddr=me dstaddr=DNS protocol=udp dstport=53\nipsec static add filteraction name=P action=permit\nipsec static add policy name=X assign=yes\nipsec static add rule name=R policy=X filterlist=L filteraction=P\n"
+let setScript =
+    "ipsec static add filter filterlist=L srcaddr=me dstaddr=DNS protocol=udp dstport=53\nipsec static add filteraction name=P action=permit\nipsec static add policy name=X assign=yes\nipsec static add rule name=R policy=X filterlist=L filteraction=P\n"
 let setStore = store(setScript)
 var setRows: [Row] = []
 for count in sections.contains("apply") ? [1, 10_000] : [] {
@@ -147,7 +156,8 @@ for count in sections.contains("apply") ? [1, 10_000] : [] {
     let set = ruleset.sets.first { $0.name == "dns_v6" }!
     let elements = set.elements.map(\.description).joined(separator: ", ")
     let nftFile = work.appendingPathComponent("set.nft").path
-    try "flush set inet rampart dns_v6\nadd element inet rampart dns_v6 { \(elements) }\n".write(toFile: nftFile, atomically: true, encoding: .utf8)
+    try "flush set inet rampart dns_v6\nadd element inet rampart dns_v6 { \(elements) }\n".write(
+        toFile: nftFile, atomically: true, encoding: .utf8)
     var ours: [Double] = [], nft: [Double] = []
     let a = try Namespace("bench"), b = try Namespace("bench")
     let client = try a.client()
@@ -159,29 +169,40 @@ for count in sections.contains("apply") ? [1, 10_000] : [] {
         let inProcess = ms(clock.now - t0)
         let nftTime = timed(["ip", "netns", "exec", b.name, "nft", "-f", nftFile])
         if run == 0 { continue }
-        ours.append(inProcess); nft.append(nftTime)
+        ours.append(inProcess)
+        nft.append(nftTime)
     }
-    a.delete(); b.delete()
-    setRows.append(Row(name: "replace a set's elements with \(count == 1 ? "1 address" : "10,000 addresses")", ours: median(ours), nft: median(nft)))
+    a.delete()
+    b.delete()
+    setRows.append(
+        Row(
+            name: "replace a set's elements with \(count == 1 ? "1 address" : "10,000 addresses")", ours: median(ours),
+            nft: median(nft)))
 }
 
 let date = ISO8601DateFormatter().string(from: Date())
 if sections == ["stages"] {
     print("Measured \(date), in process, medians of \(runs) runs.")
-} else if sections != ["packets"], sections != ["commands"] { print("Measured \(date), \(runs) runs each after one warm-up, medians; a fresh network namespace per run.") }
+} else if sections != ["packets"], sections != ["commands"] {
+    print("Measured \(date), \(runs) runs each after one warm-up, medians; a fresh network namespace per run.")
+}
 if sections.contains("apply") {
-print("")
-print("| workload | rampart netlink apply (in process) | `nft -f` (process) | ratio | `rampart apply` (process) | `nft -f` (process) | ratio |")
-print("|---|---|---|---|---|---|---|")
-for r in rows {
-    print("| \(r.name) | \(fmt(r.ours)) ms | \(fmt(r.nft)) ms | \(fmt(r.ours / r.nft))× | \(fmt(r.oursCLI!)) ms | \(fmt(r.nftCLI!)) ms | \(fmt(r.oursCLI! / r.nftCLI!))× |")
-}
-print("")
-print("| set update | rampart `replaceElements` (in process) | `nft -f` flush + add element (process) | ratio |")
-print("|---|---|---|---|")
-for r in setRows {
-    print("| \(r.name) | \(fmt(r.ours)) ms | \(fmt(r.nft)) ms | \(fmt(r.ours / r.nft))× |")
-}
+    print("")
+    print(
+        "| workload | rampart netlink apply (in process) | `nft -f` (process) | ratio | `rampart apply` (process) | `nft -f` (process) | ratio |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for r in rows {
+        print(
+            "| \(r.name) | \(fmt(r.ours)) ms | \(fmt(r.nft)) ms | \(fmt(r.ours / r.nft))× | \(fmt(r.oursCLI!)) ms | \(fmt(r.nftCLI!)) ms | \(fmt(r.oursCLI! / r.nftCLI!))× |"
+        )
+    }
+    print("")
+    print("| set update | rampart `replaceElements` (in process) | `nft -f` flush + add element (process) | ratio |")
+    print("|---|---|---|---|")
+    for r in setRows {
+        print("| \(r.name) | \(fmt(r.ours)) ms | \(fmt(r.nft)) ms | \(fmt(r.ours / r.nft))× |")
+    }
 }
 
 // rampartd: exec → boot mode enforced and exec → READY=1, timed from outside (spawn to the
@@ -193,7 +214,9 @@ if sections.contains("daemon") {
         let notify = try NotifySocket(path: work.appendingPathComponent("notify-\(UUID().uuidString).sock").path)
         defer { notify.close() }
         let start = clock.now
-        let p = try startDaemon(in: ns, ["--store", storePath, "--socket", work.appendingPathComponent("c-\(UUID().uuidString).sock").path], notify: notify)
+        let p = try startDaemon(
+            in: ns, ["--store", storePath, "--socket", work.appendingPathComponent("c-\(UUID().uuidString).sock").path],
+            notify: notify)
         var boot = 0.0, ready = 0.0
         while ready == 0, let m = notify.receive(timeout: 20) {
             let now = ms(clock.now - start)
@@ -205,14 +228,19 @@ if sections.contains("daemon") {
         return (boot, ready)
     }
     var daemonRows: [(String, Double, Double)] = []
-    for (name, script) in [("web-server example", try String(contentsOfFile: Fixtures.webServerExample, encoding: .utf8)),
-                           ("10,000 filters", Fixtures.synthetic(filters: 10_000))] {
+    for (name, script) in [
+        ("web-server example", try String(contentsOfFile: Fixtures.webServerExample, encoding: .utf8)),
+        ("10,000 filters", Fixtures.synthetic(filters: 10_000))
+    ] {
         let storePath = work.appendingPathComponent("daemon-store.json").path
         try StoreFile(path: storePath).save(store(script))
         var boots: [Double] = [], readies: [Double] = []
         for run in 0...runs {
             let r = try daemonRun(storePath)
-            if run > 0 { boots.append(r.boot); readies.append(r.ready) }
+            if run > 0 {
+                boots.append(r.boot)
+                readies.append(r.ready)
+            }
         }
         daemonRows.append((name, median(boots), median(readies)))
     }
@@ -227,7 +255,8 @@ if sections.contains("daemon") {
     let ns = try Namespace("idle")
     defer { ns.delete() }
     let notify = try NotifySocket(path: work.appendingPathComponent("notify-idle.sock").path)
-    let p = try startDaemon(in: ns, ["--store", storePath, "--socket", work.appendingPathComponent("idle.sock").path], notify: notify)
+    let p = try startDaemon(
+        in: ns, ["--store", storePath, "--socket", work.appendingPathComponent("idle.sock").path], notify: notify)
     while let m = notify.receive(timeout: 20), !m.contains("READY=1") {}
     let pid = p.processIdentifier
     func sample() -> (cpuTicks: Int, switches: [String: Int], rssKiB: Int, anonKiB: Int) {
@@ -237,13 +266,17 @@ if sections.contains("daemon") {
         var switches: [String: Int] = [:]
         for task in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? [] {
             let status = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/status", encoding: .utf8)) ?? ""
-            for line in status.split(separator: "\n") where line.hasPrefix("voluntary_ctxt_switches") || line.hasPrefix("nonvoluntary_ctxt_switches") {
-                switches[task, default: 0] += Int(line.split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "") ?? 0
+            for line in status.split(separator: "\n")
+            where line.hasPrefix("voluntary_ctxt_switches") || line.hasPrefix("nonvoluntary_ctxt_switches") {
+                switches[task, default: 0] +=
+                    Int(line.split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "") ?? 0
             }
         }
         let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
         func field(_ name: String) -> Int {
-            status.split(separator: "\n").first { $0.hasPrefix(name) }.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
+            status.split(separator: "\n").first { $0.hasPrefix(name) }.flatMap {
+                Int($0.split(separator: " ").dropFirst().first ?? "")
+            } ?? 0
         }
         return (ticks, switches, field("VmRSS"), field("RssAnon"))
     }
@@ -274,19 +307,30 @@ if sections.contains("sources") {
     let config = work.appendingPathComponent("rampartd.conf").path
     try "resolv_conf = \(resolv)\n".write(toFile: config, atomically: true, encoding: .utf8)
     let storePath = work.appendingPathComponent("sources-store.json").path
-    try StoreFile(path: storePath).save(store("ipsec static add filter filterlist=L srcaddr=me dstaddr=DNS protocol=udp dstport=53\nipsec static add filteraction name=P action=permit\nipsec static add policy name=X assign=yes\nipsec static add rule name=R policy=X filterlist=L filteraction=P\n"))
+    try StoreFile(path: storePath).save(
+        store(
+            "ipsec static add filter filterlist=L srcaddr=me dstaddr=DNS protocol=udp dstport=53\nipsec static add filteraction name=P action=permit\nipsec static add policy name=X assign=yes\nipsec static add rule name=R policy=X filterlist=L filteraction=P\n"
+        ))
     let notify = try NotifySocket(path: work.appendingPathComponent("notify-src.sock").path)
-    let p = try startDaemon(in: ns, ["--config", config, "--store", storePath, "--socket", work.appendingPathComponent("src.sock").path], notify: notify)
-    defer { kill(p.processIdentifier, SIGKILL); p.waitUntilExit(); notify.close() }
+    let p = try startDaemon(
+        in: ns, ["--config", config, "--store", storePath, "--socket", work.appendingPathComponent("src.sock").path],
+        notify: notify)
+    defer {
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        notify.close()
+    }
     while let m = notify.receive(timeout: 20), !m.contains("READY=1") {}
     let monitor = try ns.monitor()
     let committed = DispatchSemaphore(value: 0)
     let wakeup = try Wakeup()
     defer { wakeup.stop() }
     let thread = Thread {
-        try? monitor.run(until: wakeup, ownPortIDs: { [] }, changed: { change in
-            if change.operations.contains("new set element") { committed.signal() }
-        })
+        try? monitor.run(
+            until: wakeup, ownPortIDs: { [] },
+            changed: { change in
+                if change.operations.contains("new set element") { committed.signal() }
+            })
     }
     thread.start()
     var latencies: [Double] = []
@@ -302,7 +346,9 @@ if sections.contains("sources") {
     let sorted = latencies.sorted()
     let p99 = sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.99).rounded(.up)) - 1)]
     print("")
-    print("| DNS server change (resolv.conf rename-replace → DNS set committed), \(changes) changes | median | p99 | max |")
+    print(
+        "| DNS server change (resolv.conf rename-replace → DNS set committed), \(changes) changes | median | p99 | max |"
+    )
     print("|---|---|---|---|")
     print("| rampartd | \(fmt(median(latencies))) ms | \(fmt(p99)) ms | \(fmt(sorted.last!)) ms |")
 }
@@ -322,9 +368,13 @@ if sections == ["packets"] {
         ("1000", "1,000 filters", Fixtures.synthetic(filters: 1_000), true),
         ("10000", "10,000 filters", Fixtures.synthetic(filters: 10_000), true),
         ("100000", "100,000 filters", Fixtures.synthetic(filters: 100_000), true),
-        ("blocklist", "1,850-network block list", Fixtures.blocklist(entries: 1_850), true),
+        ("blocklist", "1,850-network block list", Fixtures.blocklist(entries: 1_850), true)
     ].filter { packetCases?.contains($0.key) ?? true }
-    struct FloodRow { var name: String; var inputRules: Int; var rates: [Double] }
+    struct FloodRow {
+        var name: String
+        var inputRules: Int
+        var rates: [Double]
+    }
     var floodRows: [FloodRow] = []
     let host = Host(localAddresses: [IPAddress(receiver)!])
     var rulesets: [Ruleset?] = []
@@ -333,10 +383,16 @@ if sections == ["packets"] {
         if let script = c.script {
             let s = store(script)
             let compiled = RulesetCompiler(options: CompileOptions(groupsFilters: c.grouped)).compile(s)
-            let probe = Packet(source: IPAddress(sender)!, destination: IPAddress(receiver)!, proto: 17, sourcePort: 40000, destinationPort: port)
+            let probe = Packet(
+                source: IPAddress(sender)!, destination: IPAddress(receiver)!, proto: 17, sourcePort: 40000,
+                destinationPort: port)
             let verdict = ReferenceEvaluator(store: s, addresses: DynamicAddresses(), host: host).verdict(probe, .input)
-            guard verdict == PacketVerdict(.accept, nil) else { fatalError("\(c.name): the probe traffic is decided by \(verdict), not the default permit") }
-            guard RulesetEvaluator(ruleset: compiled, host: host).verdict(probe, .input) == verdict else { fatalError("\(c.name): the ruleset disagrees") }
+            guard verdict == PacketVerdict(.accept, nil) else {
+                fatalError("\(c.name): the probe traffic is decided by \(verdict), not the default permit")
+            }
+            guard RulesetEvaluator(ruleset: compiled, host: host).verdict(probe, .input) == verdict else {
+                fatalError("\(c.name): the ruleset disagrees")
+            }
             ruleset = compiled
         }
         rulesets.append(ruleset)
@@ -347,26 +403,41 @@ if sections == ["packets"] {
     for _ in 0..<runs {
         for (index, c) in cases.enumerated() {
             let a = try Namespace("pps-a"), b = try Namespace("pps-b")
-            defer { a.delete(); b.delete() }
+            defer {
+                a.delete()
+                b.delete()
+            }
             try link(a, ["\(sender)/24"], b, ["\(receiver)/24"])
             if let ruleset = rulesets[index] { try b.client().apply(ruleset) }
             let server = try b.spawn(["iperf3", "-s", "-1", "-B", receiver, "-p", "\(port)"])
-            defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) }; server.waitUntilExit() }
+            defer {
+                if server.isRunning { kill(server.processIdentifier, SIGKILL) }
+                server.waitUntilExit()
+            }
             usleep(300_000)
-            let out = try a.run(["iperf3", "-c", receiver, "-p", "\(port)", "-u", "-l", "64", "-b", "0", "-t", "\(floodSeconds)", "-J"])
+            let out = try a.run([
+                "iperf3", "-c", receiver, "-p", "\(port)", "-u", "-l", "64", "-b", "0", "-t", "\(floodSeconds)", "-J"
+            ])
             guard let data = out.out.data(using: .utf8),
-                  let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  let end = json["end"] as? [String: Any], let sum = end["sum"] as? [String: Any],
-                  let packets = sum["packets"] as? Int, let lost = sum["lost_packets"] as? Int, let seconds = sum["seconds"] as? Double, seconds > 0 else {
+                let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                let end = json["end"] as? [String: Any], let sum = end["sum"] as? [String: Any],
+                let packets = sum["packets"] as? Int, let lost = sum["lost_packets"] as? Int,
+                let seconds = sum["seconds"] as? Double, seconds > 0
+            else {
                 fatalError("\(c.name): unreadable iperf3 result: \(out.out.prefix(400)) \(out.err.prefix(400))")
             }
             rates[index].append(Double(packets - lost) / seconds)
         }
     }
     for (index, c) in cases.enumerated() {
-        floodRows.append(FloodRow(name: c.name, inputRules: rulesets[index]?.chains.first { $0.hook == .input }?.rules.count ?? 0, rates: rates[index]))
+        floodRows.append(
+            FloodRow(
+                name: c.name, inputRules: rulesets[index]?.chains.first { $0.hook == .input }?.rules.count ?? 0,
+                rates: rates[index]))
     }
-    print("Measured \(ISO8601DateFormatter().string(from: Date())), \(runs) runs of \(floodSeconds) s each, medians; fresh namespaces per run.")
+    print(
+        "Measured \(ISO8601DateFormatter().string(from: Date())), \(runs) runs of \(floodSeconds) s each, medians; fresh namespaces per run."
+    )
     print("")
     print("| UDP 64-byte flood, received through the input hook | input chain rules | packets/s | vs 10 filters |")
     print("|---|---|---|---|")
@@ -389,7 +460,10 @@ if sections == ["stages"] {
         func sizeBuffers(bytes: Int, messages: Int) {}
         func send(_ bytes: [UInt8]) throws(NetlinkError) {
             for m in NetlinkMessages(bytes: bytes) where m.flags & UInt16(NLM_F_ACK) != 0 {
-                replies.append(Wire.message(type: UInt16(NLMSG_ERROR), flags: 0x100, sequence: m.sequence, Wire.le32(0) + Array(m.data.prefix(16))))
+                replies.append(
+                    Wire.message(
+                        type: UInt16(NLMSG_ERROR), flags: 0x100, sequence: m.sequence,
+                        Wire.le32(0) + Array(m.data.prefix(16))))
             }
         }
         func receive(wait: Bool) throws(NetlinkError) -> [UInt8]? { replies.isEmpty ? nil : replies.removeFirst() }
@@ -403,8 +477,14 @@ if sections == ["stages"] {
         }
         return median(samples)
     }
-    let stageNames = ["parse", "interpret", "store encode", "store decode", "order", "compile", "linearize + batch", "show active", "counters listing", "dump"]
-    for (shape, make) in [("synthetic", { (n: Int) in Fixtures.synthetic(filters: n) }), ("block list", { (n: Int) in Fixtures.blocklist(entries: n) })] {
+    let stageNames = [
+        "parse", "interpret", "store encode", "store decode", "order", "compile", "linearize + batch", "show active",
+        "counters listing", "dump"
+    ]
+    for (shape, make) in [
+        ("synthetic", { (n: Int) in Fixtures.synthetic(filters: n) }),
+        ("block list", { (n: Int) in Fixtures.blocklist(entries: n) })
+    ] {
         var table: [[Double]] = []
         let sizes = [1_000, 10_000, 100_000]
         for n in sizes {
@@ -416,18 +496,23 @@ if sections == ["stages"] {
             var ruleset = Ruleset()
             var row: [Double] = []
             row.append(try time { parsed = try ScriptRunner.parse(ScriptRunner.lines(of: text, file: "bench")) })
-            row.append(try time {
-                var i = Interpreter(store: Store())
-                try ScriptRunner.run(parsed, in: &i)
-                s = i.store
-            })
+            row.append(
+                try time {
+                    var i = Interpreter(store: Store())
+                    try ScriptRunner.run(parsed, in: &i)
+                    s = i.store
+                })
             row.append(time { data = StoreCodec.encode(s) })
             row.append(try time { _ = try StoreCodec.decode(data) })
             row.append(time { filters = Ordering.sorted(EffectiveFilters.collect(s), for: .input) })
             row.append(time { ruleset = RulesetCompiler().compile(s) })
             row.append(try time { try NftablesClient(transport: NullTransport()).apply(ruleset) })
             row.append(time { _ = ActiveListing.text(Ordering.display(EffectiveFilters.collect(s))) })
-            let counters = ruleset.chains.flatMap { chain in chain.rules.enumerated().map { RuleCounter(chain: chain.name, handle: UInt64($0.offset), id: $0.element.id, packets: 1, bytes: 64) } }
+            let counters = ruleset.chains.flatMap { chain in
+                chain.rules.enumerated().map {
+                    RuleCounter(chain: chain.name, handle: UInt64($0.offset), id: $0.element.id, packets: 1, bytes: 64)
+                }
+            }
             row.append(time { _ = CounterListing.text(counters, origins: CounterListing.origins(s)) })
             row.append(time { _ = ScriptWriter.dump(s) })
             _ = filters
@@ -438,7 +523,9 @@ if sections == ["stages"] {
         print("|---|---|---|---|---|---|")
         for (i, name) in stageNames.enumerated() {
             let a = table[0][i], b = table[1][i], c = table[2][i]
-            print("| \(name) | \(fmt(a)) | \(fmt(b)) | \(fmt(c)) | \(String(format: "%.1f", b / max(a, 0.001))) | \(String(format: "%.1f", c / max(b, 0.001))) |")
+            print(
+                "| \(name) | \(fmt(a)) | \(fmt(b)) | \(fmt(c)) | \(String(format: "%.1f", b / max(a, 0.001))) | \(String(format: "%.1f", c / max(b, 0.001))) |"
+            )
         }
     }
 }
@@ -449,8 +536,10 @@ if sections == ["stages"] {
 // Medians of `runs`. Only with `--only commands`.
 if sections == ["commands"] {
     let sizes = [1_000, 10_000, 100_000]
-    let steps = ["exec (script → store)", "apply (fresh namespace)", "static add filter (update)", "apply again (replace)",
-                 "counters", "show active", "nft list ruleset (for scale)"]
+    let steps = [
+        "exec (script → store)", "apply (fresh namespace)", "static add filter (update)", "apply again (replace)",
+        "counters", "show active", "nft list ruleset (for scale)"
+    ]
     var table = [[Double]](repeating: [], count: steps.count)
     var elements: [Int] = []
     for n in sizes {
@@ -465,7 +554,11 @@ if sections == ["commands"] {
             let inNS = ["ip", "netns", "exec", ns.name, rampartBinary]
             samples[0].append(timed([rampartBinary, "exec", "--store", storePath, script]))
             samples[1].append(timed(inNS + ["apply", "--store", storePath]))
-            samples[2].append(timed([rampartBinary, "static", "add", "filter", "filterlist=Banned", "srcaddr=192.0.2.77", "dstaddr=me", "--store", storePath]))
+            samples[2].append(
+                timed([
+                    rampartBinary, "static", "add", "filter", "filterlist=Banned", "srcaddr=192.0.2.77", "dstaddr=me",
+                    "--store", storePath
+                ]))
             samples[3].append(timed(inNS + ["apply", "--store", storePath]))
             samples[4].append(timed(inNS + ["counters", "--store", storePath]))
             samples[5].append(timed([rampartBinary, "show", "active", "--store", storePath]))
@@ -475,13 +568,17 @@ if sections == ["commands"] {
         let compiled = RulesetCompiler().compile(store(Fixtures.blocklist(entries: n)))
         elements.append(compiled.filterSets.reduce(0) { $0 + $1.elements.count })
     }
-    print("Measured \(ISO8601DateFormatter().string(from: Date())), block lists of \(sizes.map(String.init).joined(separator: "/")) networks (\(elements.map(String.init).joined(separator: "/")) set elements, both halves), medians; processes.")
+    print(
+        "Measured \(ISO8601DateFormatter().string(from: Date())), block lists of \(sizes.map(String.init).joined(separator: "/")) networks (\(elements.map(String.init).joined(separator: "/")) set elements, both halves), medians; processes."
+    )
     print("")
     print("| command (ms) | 1,000 | 10,000 | 100,000 | 10k/1k | 100k/10k |")
     print("|---|---|---|---|---|---|")
     for (i, step) in steps.enumerated() {
         let t = table[i]
-        print("| \(step) | \(fmt(t[0])) | \(fmt(t[1])) | \(fmt(t[2])) | \(String(format: "%.1f", t[1] / t[0])) | \(String(format: "%.1f", t[2] / t[1])) |")
+        print(
+            "| \(step) | \(fmt(t[0])) | \(fmt(t[1])) | \(fmt(t[2])) | \(String(format: "%.1f", t[1] / t[0])) | \(String(format: "%.1f", t[2] / t[1])) |"
+        )
     }
 }
 
@@ -495,49 +592,76 @@ if sections == ["flood"] {
     let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
     func cpuSeconds(_ pid: Int32) -> Double {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return 0 }
+            let close = stat.lastIndex(of: ")")
+        else { return 0 }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         // utime and stime: fields 14 and 15 of proc(5), 12 and 13 after the command name.
         return ((Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)) / ticks
     }
     func peakKiB(_ pid: Int32) -> Int {
         let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-        return status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }.flatMap { Int($0.split(separator: " ")[1]) } ?? 0
+        return status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }.flatMap {
+            Int($0.split(separator: " ")[1])
+        } ?? 0
     }
-    struct Sample { var offered: Double; var dropped: Double; var cpu: Double; var peak: Double; var logged: Double; var lost: Double }
+    struct Sample {
+        var offered: Double
+        var dropped: Double
+        var cpu: Double
+        var peak: Double
+        var logged: Double
+        var lost: Double
+    }
     let cases: [(name: String, rate: Double, bits: Int)] = [
         ("100,000/s, every drop logged", 100_000, 1), ("100,000/s, logging off", 100_000, 0),
-        ("flat out, every drop logged", 10_000_000, 1), ("flat out, logging off", 10_000_000, 0),
+        ("flat out, every drop logged", 10_000_000, 1), ("flat out, logging off", 10_000_000, 0)
     ]
     var samples = [[Sample]](repeating: [], count: cases.count)
     for _ in 0..<runs {
         for (index, c) in cases.enumerated() {
             let a = try Namespace("flood-a"), b = try Namespace("flood-b")
-            defer { a.delete(); b.delete() }
+            defer {
+                a.delete()
+                b.delete()
+            }
             try link(a, ["\(sender)/24"], b, ["\(receiver)/24"])
-            let work = FileManager.default.temporaryDirectory.appendingPathComponent("rampart-flood-\(UUID().uuidString)")
+            let work = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "rampart-flood-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: work) }
             let logFile = work.appendingPathComponent("drops.log").path
             let config = work.appendingPathComponent("rampartd.conf").path
-            try "log_file = \(logFile)\nlog_interval_seconds = 2\n".write(toFile: config, atomically: true, encoding: .utf8)
+            try "log_file = \(logFile)\nlog_interval_seconds = 2\n".write(
+                toFile: config, atomically: true, encoding: .utf8)
             let storePath = work.appendingPathComponent("store.json").path
-            try StoreFile(path: storePath).save(store("""
-                ipsec static add filteraction name=Block action=block
-                ipsec static add filter filterlist=B srcaddr=\(sender) dstaddr=me protocol=udp mirrored=no
-                ipsec static add policy name=P assign=yes
-                ipsec static add rule name=b policy=P filterlist=B filteraction=Block
-                ipsec dynamic set config ipsecdiagnostics \(c.bits)
+            try StoreFile(path: storePath).save(
+                store(
+                    """
+                    ipsec static add filteraction name=Block action=block
+                    ipsec static add filter filterlist=B srcaddr=\(sender) dstaddr=me protocol=udp mirrored=no
+                    ipsec static add policy name=P assign=yes
+                    ipsec static add rule name=b policy=P filterlist=B filteraction=Block
+                    ipsec dynamic set config ipsecdiagnostics \(c.bits)
 
-                """))
+                    """))
             let notify = try NotifySocket(path: work.appendingPathComponent("notify.sock").path)
-            let p = try startDaemon(in: b, ["--config", config, "--store", storePath, "--socket", work.appendingPathComponent("c.sock").path], notify: notify)
-            defer { kill(p.processIdentifier, SIGKILL); p.waitUntilExit(); notify.close() }
+            let p = try startDaemon(
+                in: b,
+                ["--config", config, "--store", storePath, "--socket", work.appendingPathComponent("c.sock").path],
+                notify: notify)
+            defer {
+                kill(p.processIdentifier, SIGKILL)
+                p.waitUntilExit()
+                notify.close()
+            }
             while let m = notify.receive(timeout: 20), !m.contains("READY=1") {}
             let pid = p.processIdentifier
             let cpu0 = cpuSeconds(pid)
             let t0 = Date()
-            let out = try a.run(["python3", probe, "flood", receiver, "--rate", "\(Int(c.rate))", "--seconds", "\(floodSeconds)", "--ports", "1-3000"])
+            let out = try a.run([
+                "python3", probe, "flood", receiver, "--rate", "\(Int(c.rate))", "--seconds", "\(floodSeconds)",
+                "--ports", "1-3000"
+            ])
             let wall = Date().timeIntervalSince(t0)
             let listed = try b.run(["nft", "-j", "list", "table", "inet", "rampart"]).out
             let dropped = listed.matches(of: /"counter": \{"packets": (\d+)/).reduce(0) { $0 + (Int($1.1) ?? 0) }
@@ -555,18 +679,23 @@ if sections == ["flood"] {
                 }
             } while logged + lost < dropped && Date() < deadline && c.bits != 0
             let cpu = (cpuSeconds(pid) - cpu0) / wall
-            samples[index].append(Sample(offered: (Double(out.out.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) / wall,
-                                         dropped: Double(dropped) / wall, cpu: cpu * 100, peak: Double(peakKiB(pid)) / 1024,
-                                         logged: Double(logged), lost: Double(lost)))
+            samples[index].append(
+                Sample(
+                    offered: (Double(out.out.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) / wall,
+                    dropped: Double(dropped) / wall, cpu: cpu * 100, peak: Double(peakKiB(pid)) / 1024,
+                    logged: Double(logged), lost: Double(lost)))
         }
     }
-    print("Measured \(ISO8601DateFormatter().string(from: Date())), \(runs) runs of \(floodSeconds) s each, medians; fresh namespaces per run; sender: scripts/probe.py flood.")
+    print(
+        "Measured \(ISO8601DateFormatter().string(from: Date())), \(runs) runs of \(floodSeconds) s each, medians; fresh namespaces per run; sender: scripts/probe.py flood."
+    )
     print("")
     print("| UDP flood to a blocked port | drops/s | rampartd CPU | rampartd peak RSS | logged | lost |")
     print("|---|---|---|---|---|---|")
     for (index, c) in cases.enumerated() {
         let s = samples[index]
-        print("| \(c.name) | \(Int(median(s.map(\.dropped)).rounded())) | \(fmt(median(s.map(\.cpu)))) % | \(fmt(median(s.map(\.peak)))) MiB "
-              + "| \(Int(median(s.map(\.logged)))) | \(Int(median(s.map(\.lost)))) |")
+        print(
+            "| \(c.name) | \(Int(median(s.map(\.dropped)).rounded())) | \(fmt(median(s.map(\.cpu)))) % | \(fmt(median(s.map(\.peak)))) MiB "
+                + "| \(Int(median(s.map(\.logged)))) | \(Int(median(s.map(\.lost)))) |")
     }
 }

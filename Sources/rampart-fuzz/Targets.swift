@@ -18,7 +18,8 @@ enum FuzzTarget: String, CaseIterable {
 
     func run(_ bytes: [UInt8]) {
         switch self {
-        case .netsh, .batch, .store, .bootconfig, .resolvconf, .smbconf, .dhclient, .networkd, .dhcpcd, .daemonconfig, .control:
+        case .netsh, .batch, .store, .bootconfig, .resolvconf, .smbconf, .dhclient, .networkd, .dhcpcd, .daemonconfig,
+            .control:
             runFileParser(bytes)
         case .netlink, .nftmonitor, .route, .nflog, .journal, .w3c, .packet, .vici:
             runWireParser(bytes)
@@ -36,13 +37,16 @@ enum FuzzTarget: String, CaseIterable {
             try? ScriptRunner.run(ScriptRunner.lines(of: decoded, file: "fuzz.netsh"), in: &interpreter)
         case .batch:
             guard let decoded = try? ScriptText.decode(bytes, file: "fuzz.bat"),
-                  let planned = try? ScriptPlan.import(decoded, file: "fuzz.bat", defines: ["X": "192.0.2.1"]) else { return }
+                let planned = try? ScriptPlan.import(decoded, file: "fuzz.bat", defines: ["X": "192.0.2.1"])
+            else { return }
             var interpreter = Interpreter(store: Store(), makeGUID: { "{00000000-0000-0000-0000-000000000000}" })
             try? ScriptRunner.run(planned.script, in: &interpreter)
         case .store:
             // A store that decodes must encode and decode to the same store.
             guard let store = try? StoreCodec.decode(Data(bytes)) else { return }
-            guard let again = try? StoreCodec.decode(StoreCodec.encode(store)), again == store else { fatalError("store round trip differs") }
+            guard let again = try? StoreCodec.decode(StoreCodec.encode(store)), again == store else {
+                fatalError("store round trip differs")
+            }
         case .bootconfig:
             _ = try? StoreCodec.decodeBootConfig(Data(bytes))
             _ = try? StoreCodec.decodePending(Data(bytes))
@@ -72,7 +76,10 @@ enum FuzzTarget: String, CaseIterable {
         case .netlink:
             for message in NetlinkMessages(bytes: bytes) {
                 _ = ErrorReply(message)
-                for a in message.attributes(after: 4) { _ = a.string; _ = a.u32BigEndian }
+                for a in message.attributes(after: 4) {
+                    _ = a.string
+                    _ = a.u32BigEndian
+                }
             }
         case .nftmonitor:
             var parser = NftablesMonitor.Parser(table: "rampart")
@@ -101,7 +108,9 @@ enum FuzzTarget: String, CaseIterable {
                 if case .event(let name, let m) = packet { _ = IPsecEvent.parse(name: name, m) }
                 guard let framed = try? packet.framed() else { continue }
                 var again = ViciFramer()
-                guard let back = try? again.feed(framed), back == [packet] else { fatalError("VICI round trip differs") }
+                guard let back = try? again.feed(framed), back == [packet] else {
+                    fatalError("VICI round trip differs")
+                }
             }
         default:
             break
@@ -111,8 +120,12 @@ enum FuzzTarget: String, CaseIterable {
     /// A ruleset with grouped filter sets, for the NFLOG target's attribution.
     static let groupedRuleset: Ruleset = {
         var script = "ipsec static add filteraction name=B action=block\n"
-        for i in 1...20 { script += "ipsec static add filter filterlist=L srcaddr=192.0.2.\(i) dstaddr=me protocol=udp dstport=\(1000 + i)\n" }
-        script += "ipsec static add policy name=P assign=yes\nipsec static add rule name=R policy=P filterlist=L filteraction=B\nipsec dynamic set config ipsecdiagnostics 7\n"
+        for i in 1...20 {
+            script +=
+                "ipsec static add filter filterlist=L srcaddr=192.0.2.\(i) dstaddr=me protocol=udp dstport=\(1000 + i)\n"
+        }
+        script +=
+            "ipsec static add policy name=P assign=yes\nipsec static add rule name=R policy=P filterlist=L filteraction=B\nipsec dynamic set config ipsecdiagnostics 7\n"
         var interpreter = Interpreter(store: Store())
         try? ScriptRunner.run(ScriptRunner.lines(of: script, file: "seed"), in: &interpreter)
         return RulesetCompiler().compile(interpreter.store)

@@ -22,37 +22,41 @@ guard arguments.count >= 2, let target = FuzzTarget(rawValue: arguments[1]) else
 nonisolated(unsafe) var selected = target
 
 #if FUZZING
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
+    @_silgen_name("LLVMFuzzerRunDriver")
+    func LLVMFuzzerRunDriver(
+        _ argc: UnsafeMutablePointer<Int32>,
+        _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+        _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
+    ) -> Int32
 
-var driverArguments: [UnsafeMutablePointer<CChar>?] = ([arguments[0]] + arguments.dropFirst(2)).map { strdup($0) } + [nil]
-var argc = Int32(driverArguments.count - 1)
-let status = driverArguments.withUnsafeMutableBufferPointer { buffer -> Int32 in
-    var argv = buffer.baseAddress
-    return LLVMFuzzerRunDriver(&argc, &argv) { data, size in
-        selected.run(size == 0 ? [] : Array(UnsafeBufferPointer(start: data, count: size)))
-        return 0
-    }
-}
-exit(status)
-#else
-var inputs = 0
-for path in arguments.dropFirst(2) {
-    var files: [String] = []
-    if let names = try? FileManager.default.contentsOfDirectory(atPath: path) {
-        files = names.sorted().map { path + "/" + $0 }
-    } else {
-        files = [path]
-    }
-    for file in files {
-        guard let data = FileManager.default.contents(atPath: file) else {
-            complain("rampart-fuzz: cannot read \(file)\n")
-            exit(1)
+    var driverArguments: [UnsafeMutablePointer<CChar>?] =
+        ([arguments[0]] + arguments.dropFirst(2)).map { strdup($0) } + [nil]
+    var argc = Int32(driverArguments.count - 1)
+    let status = driverArguments.withUnsafeMutableBufferPointer { buffer -> Int32 in
+        var argv = buffer.baseAddress
+        return LLVMFuzzerRunDriver(&argc, &argv) { data, size in
+            selected.run(size == 0 ? [] : Array(UnsafeBufferPointer(start: data, count: size)))
+            return 0
         }
-        selected.run(Array(data))
-        inputs += 1
     }
-}
-print("\(target.rawValue): \(inputs) inputs replayed")
+    exit(status)
+#else
+    var inputs = 0
+    for path in arguments.dropFirst(2) {
+        var files: [String] = []
+        if let names = try? FileManager.default.contentsOfDirectory(atPath: path) {
+            files = names.sorted().map { path + "/" + $0 }
+        } else {
+            files = [path]
+        }
+        for file in files {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                complain("rampart-fuzz: cannot read \(file)\n")
+                exit(1)
+            }
+            selected.run(Array(data))
+            inputs += 1
+        }
+    }
+    print("\(target.rawValue): \(inputs) inputs replayed")
 #endif

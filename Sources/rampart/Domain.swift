@@ -12,7 +12,8 @@ import RampartSystem
 struct Domain: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Publish and inspect domain policies in etcd (the fleet's Group Policy).",
-        discussion: "Connection options default to $RAMPART_ETCD_ENDPOINTS, $RAMPART_ETCD_CA, $RAMPART_ETCD_CERT, $RAMPART_ETCD_KEY, $RAMPART_ETCD_USER and $RAMPART_ETCD_PASSWORD_FILE. See docs/fleet.md.",
+        discussion:
+            "Connection options default to $RAMPART_ETCD_ENDPOINTS, $RAMPART_ETCD_CA, $RAMPART_ETCD_CERT, $RAMPART_ETCD_KEY, $RAMPART_ETCD_USER and $RAMPART_ETCD_PASSWORD_FILE. See docs/fleet.md.",
         subcommands: [Push.self, ShowPolicy.self, History.self, Diff.self, Rollback.self, HostStatus.self])
 }
 
@@ -27,7 +28,9 @@ struct EtcdOptions: ParsableArguments {
     var key: String?
     @Option(help: ArgumentHelp("The etcd user (RBAC through the gateway is by user and password).", valueName: "NAME"))
     var user: String?
-    @Option(name: .customLong("password-file"), help: ArgumentHelp("A file whose first line is the user's password.", valueName: "FILE"))
+    @Option(
+        name: .customLong("password-file"),
+        help: ArgumentHelp("A file whose first line is the user's password.", valueName: "FILE"))
     var passwordFile: String?
     @Option(help: ArgumentHelp("The key prefix (default \(FleetKeys.defaultPrefix)).", valueName: "PREFIX"))
     var prefix: String?
@@ -67,9 +70,10 @@ struct EtcdOptions: ParsableArguments {
                 throw ExitCode.failure
             }
         }
-        let settings = EtcdSettings(endpoints: list.split(separator: ",").map { String($0.trimming()) },
-                                    caFile: cacert ?? env("RAMPART_ETCD_CA"), certificateFile: cert ?? env("RAMPART_ETCD_CERT"),
-                                    keyFile: key ?? env("RAMPART_ETCD_KEY"), user: user ?? env("RAMPART_ETCD_USER"), password: password)
+        let settings = EtcdSettings(
+            endpoints: list.split(separator: ",").map { String($0.trimming()) },
+            caFile: cacert ?? env("RAMPART_ETCD_CA"), certificateFile: cert ?? env("RAMPART_ETCD_CERT"),
+            keyFile: key ?? env("RAMPART_ETCD_KEY"), user: user ?? env("RAMPART_ETCD_USER"), password: password)
         do {
             return try EtcdClient(settings: settings)
         } catch {
@@ -122,10 +126,15 @@ extension Domain {
     struct Push: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check a netsh script as 'exec --dry-run' does, then publish it as the group's domain policy.",
-            discussion: "The write is a compare-and-swap on the revision read (or --expect-revision): if another admin pushed meanwhile, nothing is written.")
+            discussion:
+                "The write is a compare-and-swap on the revision read (or --expect-revision): if another admin pushed meanwhile, nothing is written."
+        )
 
         @OptionGroup var etcd: EtcdOptions
-        @Option(name: .customLong("expect-revision"), help: ArgumentHelp("Write only if the policy is still at this revision (0: not yet published).", valueName: "N"))
+        @Option(
+            name: .customLong("expect-revision"),
+            help: ArgumentHelp(
+                "Write only if the policy is still at this revision (0: not yet published).", valueName: "N"))
         var expectRevision: Int64?
         @Argument(help: "The netsh script ('-' for standard input).")
         var file: String
@@ -145,12 +154,17 @@ extension Domain {
                 return (base, try await client.put(key, Array(text.utf8), ifModRevision: base))
             }
             guard let revision = outcome.1 else {
-                printError("rampart: error: the domain policy of group '\(etcd.group)' changed after revision \(outcome.0) was read; nothing was written (see 'rampart domain diff --group \(etcd.group)', then push again)")
+                printError(
+                    "rampart: error: the domain policy of group '\(etcd.group)' changed after revision \(outcome.0) was read; nothing was written (see 'rampart domain diff --group \(etcd.group)', then push again)"
+                )
                 throw ExitCode.failure
             }
             let policy = made.assignedPolicy?.name ?? "?"
             if etcd.json {
-                let fields: [(String, JSONValue)] = [("group", .string(etcd.group)), ("revision", .int(Int(revision))), ("previous", .int(Int(outcome.0))), ("policy", .string(policy))]
+                let fields: [(String, JSONValue)] = [
+                    ("group", .string(etcd.group)), ("revision", .int(Int(revision))),
+                    ("previous", .int(Int(outcome.0))), ("policy", .string(policy))
+                ]
                 print(JSONValue.object(fields).rendered())
             } else {
                 let replaces: String = outcome.0 == 0 ? " (first)" : " (replaces \(outcome.0))"
@@ -160,7 +174,8 @@ extension Domain {
     }
 
     struct ShowPolicy: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "show", abstract: "Print the group's domain policy script and its revision.")
+        static let configuration = CommandConfiguration(
+            commandName: "show", abstract: "Print the group's domain policy script and its revision.")
 
         @OptionGroup var etcd: EtcdOptions
         @Option(help: ArgumentHelp("The policy as it was at this etcd revision.", valueName: "N"))
@@ -168,15 +183,19 @@ extension Domain {
 
         func run() throws {
             let key = etcd.policyKey, at = revision
-            let kv: EtcdKeyValue? = try etcd.run { (client: EtcdClient) async throws -> EtcdKeyValue? in try await client.range(key, revision: at).kvs.first }
+            let kv: EtcdKeyValue? = try etcd.run { (client: EtcdClient) async throws -> EtcdKeyValue? in
+                try await client.range(key, revision: at).kvs.first
+            }
             guard let kv else {
                 let when: String = at.map { " at revision \($0)" } ?? ""
                 printError("rampart: error: group '\(etcd.group)' has no domain policy" + when + " (" + key + ")")
                 throw ExitCode.failure
             }
             if etcd.json {
-                let fields: [(String, JSONValue)] = [("group", .string(etcd.group)), ("key", .string(key)), ("revision", .int(Int(kv.modRevision))),
-                                                     ("version", .int(Int(kv.version))), ("script", .string(kv.text))]
+                let fields: [(String, JSONValue)] = [
+                    ("group", .string(etcd.group)), ("key", .string(key)), ("revision", .int(Int(kv.modRevision))),
+                    ("version", .int(Int(kv.version))), ("script", .string(kv.text))
+                ]
                 print(JSONValue.object(fields).rendered())
             } else {
                 printError("# group '\(etcd.group)', revision \(kv.modRevision) (version \(kv.version)), \(key)")
@@ -187,7 +206,9 @@ extension Domain {
 
     /// Revisions of the policy key, newest first, read back through etcd's MVCC history until
     /// the key did not exist or the history is compacted.
-    static func history(_ client: EtcdClient, key: String, limit: Int) async throws -> (entries: [EtcdKeyValue], compacted: Bool) {
+    static func history(
+        _ client: EtcdClient, key: String, limit: Int
+    ) async throws -> (entries: [EtcdKeyValue], compacted: Bool) {
         var out: [EtcdKeyValue] = []
         var at: Int64? = nil
         while out.count < limit {
@@ -208,7 +229,8 @@ extension Domain {
     }
 
     struct History: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The revisions of the group's domain policy, newest first.")
+        static let configuration = CommandConfiguration(
+            abstract: "The revisions of the group's domain policy, newest first.")
 
         @OptionGroup var etcd: EtcdOptions
         @Option(help: "At most this many revisions.")
@@ -216,15 +238,21 @@ extension Domain {
 
         func run() throws {
             let key = etcd.policyKey, limit = limit
-            let found: (entries: [EtcdKeyValue], compacted: Bool) = try etcd.run { (client: EtcdClient) async throws -> (entries: [EtcdKeyValue], compacted: Bool) in try await Domain.history(client, key: key, limit: limit) }
+            let found: (entries: [EtcdKeyValue], compacted: Bool) = try etcd.run {
+                (client: EtcdClient) async throws -> (entries: [EtcdKeyValue], compacted: Bool) in
+                try await Domain.history(client, key: key, limit: limit)
+            }
             let entries = found.entries, compacted = found.compacted
             var rows: [HistoryRow] = []
             for kv in entries {
                 var policy = "(does not check)"
-                if let made = try? DomainScript.evaluate(kv.text, file: "r\(kv.modRevision)"), let name = made.assignedPolicy?.name {
+                if let made = try? DomainScript.evaluate(kv.text, file: "r\(kv.modRevision)"),
+                    let name = made.assignedPolicy?.name
+                {
                     policy = name
                 }
-                rows.append(HistoryRow(revision: kv.modRevision, version: kv.version, bytes: kv.value.count, policy: policy))
+                rows.append(
+                    HistoryRow(revision: kv.modRevision, version: kv.version, bytes: kv.value.count, policy: policy))
             }
             if etcd.json {
                 var items: [JSONValue] = []
@@ -248,7 +276,9 @@ extension Domain {
 
     struct Diff: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Compare two revisions of the group's domain policy (default: the one before the newest, and the newest).")
+            abstract:
+                "Compare two revisions of the group's domain policy (default: the one before the newest, and the newest)."
+        )
 
         @OptionGroup var etcd: EtcdOptions
         @Argument(help: "The older revision.")
@@ -258,7 +288,8 @@ extension Domain {
 
         func run() throws {
             let key = etcd.policyKey, from = from, to = to
-            let (a, b): (EtcdKeyValue?, EtcdKeyValue?) = try etcd.run { (client: EtcdClient) async throws -> (EtcdKeyValue?, EtcdKeyValue?) in
+            let (a, b): (EtcdKeyValue?, EtcdKeyValue?) = try etcd.run {
+                (client: EtcdClient) async throws -> (EtcdKeyValue?, EtcdKeyValue?) in
                 let newer = try await client.range(key, revision: to).kvs.first
                 if let from { return (try await client.range(key, revision: from).kvs.first, newer) }
                 guard let newer, newer.version > 1 else { return (nil, newer) }
@@ -279,7 +310,9 @@ extension Domain {
     struct Rollback: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Publish an earlier revision of the group's domain policy again, as a new revision.",
-            discussion: "The old script is checked again as 'domain push' checks it, and written with a compare-and-swap on the newest revision.")
+            discussion:
+                "The old script is checked again as 'domain push' checks it, and written with a compare-and-swap on the newest revision."
+        )
 
         @OptionGroup var etcd: EtcdOptions
         @Option(help: ArgumentHelp("The revision to go back to.", valueName: "N"))
@@ -287,7 +320,8 @@ extension Domain {
 
         func run() throws {
             let key = etcd.policyKey, target = to
-            let (old, current): (EtcdKeyValue?, EtcdKeyValue?) = try etcd.run { (client: EtcdClient) async throws -> (EtcdKeyValue?, EtcdKeyValue?) in
+            let (old, current): (EtcdKeyValue?, EtcdKeyValue?) = try etcd.run {
+                (client: EtcdClient) async throws -> (EtcdKeyValue?, EtcdKeyValue?) in
                 let old = try await client.range(key, revision: target).kvs.first
                 let current = try await client.range(key).kvs.first
                 return (old, current)
@@ -299,12 +333,16 @@ extension Domain {
             _ = try checkDomainScript(old.text, file: "revision \(old.modRevision)", group: etcd.group)
             let base = current.modRevision
             let value = old.value
-            let written: Int64? = try etcd.run { (client: EtcdClient) async throws -> Int64? in try await client.put(key, value, ifModRevision: base) }
+            let written: Int64? = try etcd.run { (client: EtcdClient) async throws -> Int64? in
+                try await client.put(key, value, ifModRevision: base)
+            }
             guard let written else {
                 printError("rampart: error: the domain policy changed while rolling back; nothing was written")
                 throw ExitCode.failure
             }
-            print("group '\(etcd.group)': revision \(old.modRevision) published again at revision \(written) (replaces \(base))")
+            print(
+                "group '\(etcd.group)': revision \(old.modRevision) published again at revision \(written) (replaces \(base))"
+            )
         }
     }
 }
@@ -313,14 +351,16 @@ extension Domain {
     struct HostStatus: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "status",
-            abstract: "Every host of the group that reported in its lease's time, the revision it enforces, and whether it has converged.",
+            abstract:
+                "Every host of the group that reported in its lease's time, the revision it enforces, and whether it has converged.",
             discussion: "Exits 0 when every host listed enforces the newest revision, 1 otherwise.")
 
         @OptionGroup var etcd: EtcdOptions
 
         func run() throws {
             let key = etcd.policyKey, prefix = etcd.keys.statusPrefix(group: etcd.group)
-            let read: (EtcdKeyValue?, [EtcdKeyValue]) = try etcd.run { (client: EtcdClient) async throws -> (EtcdKeyValue?, [EtcdKeyValue]) in
+            let read: (EtcdKeyValue?, [EtcdKeyValue]) = try etcd.run {
+                (client: EtcdClient) async throws -> (EtcdKeyValue?, [EtcdKeyValue]) in
                 let policy = try await client.range(key).kvs.first
                 let hosts = try await client.range(prefix, prefix: true).kvs
                 return (policy, hosts)
@@ -350,7 +390,9 @@ extension Domain {
                 print(JSONValue.object(document).rendered())
             } else {
                 let head: String = newest.map { "revision \($0)" } ?? "no domain policy"
-                print("group '\(etcd.group)': \(head); \(rows.filter(\.converged).count) of \(rows.count) hosts converged")
+                print(
+                    "group '\(etcd.group)': \(head); \(rows.filter(\.converged).count) of \(rows.count) hosts converged"
+                )
                 print("HOST                 REVISION  CONVERGED  HEALTH    APPLIED               ERROR")
                 for r in rows { print(r.line) }
             }
@@ -383,7 +425,8 @@ struct HostRow {
     var line: String {
         let revisionText: String = revision.map { String($0) } ?? "-"
         let convergedText: String = converged ? "yes" : "NO"
-        var text = HistoryRow.pad(host, 20) + " " + HistoryRow.pad(revisionText, 9) + " " + HistoryRow.pad(convergedText, 10)
+        var text =
+            HistoryRow.pad(host, 20) + " " + HistoryRow.pad(revisionText, 9) + " " + HistoryRow.pad(convergedText, 10)
         text += " " + HistoryRow.pad(health, 9) + " " + HistoryRow.pad(applied ?? "-", 21)
         if let error { text += " " + error }
         return text
@@ -406,7 +449,8 @@ struct HistoryRow {
     }
 
     var line: String {
-        Self.pad(String(revision), 9) + " " + Self.pad(String(version), 8) + " " + Self.pad(String(bytes), 6) + " " + policy
+        Self.pad(String(revision), 9) + " " + Self.pad(String(version), 8) + " " + Self.pad(String(bytes), 6) + " "
+            + policy
     }
 
     static func pad(_ s: String, _ width: Int) -> String {

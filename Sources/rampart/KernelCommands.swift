@@ -10,10 +10,17 @@ import RampartSystem
 
 /// Options shared by the commands that compile: where dynamic addresses come from.
 struct AddressOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("A JSON snapshot of dynamic addresses (dns, wins, dhcp, gateway, names).", valueName: "FILE"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("A JSON snapshot of dynamic addresses (dns, wins, dhcp, gateway, names).", valueName: "FILE")
+    )
     var addresses: String?
 
-    @Option(name: .long, help: ArgumentHelp("Compile the scheduled rules in force at this time instead of now (ISO 8601, e.g. 2026-12-07T09:30:00+01:00).", valueName: "TIME"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Compile the scheduled rules in force at this time instead of now (ISO 8601, e.g. 2026-12-07T09:30:00+01:00).",
+            valueName: "TIME"))
     var at: String?
 
     /// The instant schedules are evaluated at. A one-shot apply takes the schedules' state of
@@ -21,7 +28,9 @@ struct AddressOptions: ParsableArguments {
     func instant() throws -> Date {
         guard let at else { return Date() }
         guard let date = try? Date(at, strategy: .iso8601) else {
-            printError("rampart: error: --at '\(at)' is not an ISO 8601 time such as 2026-12-07T09:30:00Z or 2026-12-07T09:30:00+01:00")
+            printError(
+                "rampart: error: --at '\(at)' is not an ISO 8601 time such as 2026-12-07T09:30:00Z or 2026-12-07T09:30:00+01:00"
+            )
             throw ExitCode.failure
         }
         return date
@@ -56,7 +65,11 @@ struct Apply: ParsableCommand {
     @Flag(name: .long, help: "Apply the boot-mode ruleset instead of the policy.")
     var boot = false
 
-    @Flag(name: .long, help: "Only refill the address sets (DNS, WINS, DHCP, gateway, host names) of the applied ruleset; rules and counters stay.")
+    @Flag(
+        name: .long,
+        help:
+            "Only refill the address sets (DNS, WINS, DHCP, gateway, host names) of the applied ruleset; rules and counters stay."
+    )
     var setsOnly = false
 
     func validate() throws {
@@ -65,13 +78,20 @@ struct Apply: ParsableCommand {
 
     func run() throws {
         // With rampartd running, it owns the table and would undo a one-shot apply.
-        if global.store == nil, (try? ControlClient.send(ControlRequest(op: .status), to: global.socketPath, timeoutSeconds: 10)) != nil {
-            printError("rampart: error: rampartd is running and enforces the store; use 'rampart reload' (or 'systemctl reload rampartd')")
+        if global.store == nil,
+            (try? ControlClient.send(ControlRequest(op: .status), to: global.socketPath, timeoutSeconds: 10)) != nil
+        {
+            printError(
+                "rampart: error: rampartd is running and enforces the store; use 'rampart reload' (or 'systemctl reload rampartd')"
+            )
             throw ExitCode.failure
         }
         let store = try loadStore(global.storeFile)
         let compiler = RulesetCompiler()
-        let ruleset = boot ? compiler.compileBoot(store.config) : compiler.compile(store, addresses: try addressOptions.snapshot(), at: try addressOptions.instant())
+        let ruleset =
+            boot
+            ? compiler.compileBoot(store.config)
+            : compiler.compile(store, addresses: try addressOptions.snapshot(), at: try addressOptions.instant())
         do throws(NetlinkError) {
             let client = try NftablesClient()
             var report: NftablesClient.Report?
@@ -79,13 +99,17 @@ struct Apply: ParsableCommand {
             if setsOnly {
                 report = try client.replaceElements(of: ruleset.sets)
                 let elapsed = ContinuousClock.now - start
-                print("replaced the elements of \(ruleset.sets.count) sets (\(report!.setElements) elements) in one transaction, \(milliseconds(elapsed)) ms")
+                print(
+                    "replaced the elements of \(ruleset.sets.count) sets (\(report!.setElements) elements) in one transaction, \(milliseconds(elapsed)) ms"
+                )
                 return
             }
             report = try client.apply(ruleset)
             let elapsed = ContinuousClock.now - start
             let ms = milliseconds(elapsed)
-            print("applied \(boot ? "boot mode \(store.config.bootMode.rawValue)" : "policy") to table inet rampart: \(report!.rules) rules, \(ruleset.setCount) sets (\(report!.setElements) elements), \(report!.messages) messages in one transaction, \(ms) ms")
+            print(
+                "applied \(boot ? "boot mode \(store.config.bootMode.rawValue)" : "policy") to table inet rampart: \(report!.rules) rules, \(ruleset.setCount) sets (\(report!.setElements) elements), \(report!.messages) messages in one transaction, \(ms) ms"
+            )
         } catch {
             throw kernelFailure(error)
         }
@@ -93,15 +117,23 @@ struct Apply: ParsableCommand {
 }
 
 struct Flush: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Remove table inet rampart (only it) from this network namespace.")
+    static let configuration = CommandConfiguration(
+        abstract: "Remove table inet rampart (only it) from this network namespace.")
 
-    @Option(name: .long, help: ArgumentHelp("rampartd's control socket (default $RAMPART_SOCKET or /run/rampart/control.sock).", valueName: "PATH"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "rampartd's control socket (default $RAMPART_SOCKET or /run/rampart/control.sock).", valueName: "PATH"))
     var socket: String?
 
     func run() throws {
         // rampartd would restore the table at once: it has to be stopped first.
-        if (try? ControlClient.send(ControlRequest(op: .status), to: controlSocketPath(option: socket), timeoutSeconds: 10)) != nil {
-            printError("rampart: error: rampartd is running and would restore the table at once; stop it first ('systemctl stop rampartd')")
+        if (try? ControlClient.send(
+            ControlRequest(op: .status), to: controlSocketPath(option: socket), timeoutSeconds: 10)) != nil
+        {
+            printError(
+                "rampart: error: rampartd is running and would restore the table at once; stop it first ('systemctl stop rampartd')"
+            )
             throw ExitCode.failure
         }
         do {
@@ -114,7 +146,8 @@ struct Flush: ParsableCommand {
 }
 
 struct Counters: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Per-rule packet and byte counters of table inet rampart, mapped to filters.")
+    static let configuration = CommandConfiguration(
+        abstract: "Per-rule packet and byte counters of table inet rampart, mapped to filters.")
 
     @OptionGroup var global: GlobalOptions
 

@@ -21,7 +21,10 @@ struct Logs: ParsableCommand {
             See docs/logging.md.
             """)
 
-    @Option(help: ArgumentHelp("Records whose packets end at or after TIME (2026-12-02T01:00:00Z, '2026-12-02 01:00', -10m, -2h, -1d).", valueName: "TIME"))
+    @Option(
+        help: ArgumentHelp(
+            "Records whose packets end at or after TIME (2026-12-02T01:00:00Z, '2026-12-02 01:00', -10m, -2h, -1d).",
+            valueName: "TIME"))
     var since: String?
 
     @Option(help: ArgumentHelp("Records whose packets start at or before TIME.", valueName: "TIME"))
@@ -33,7 +36,8 @@ struct Logs: ParsableCommand {
     @Option(help: ArgumentHelp("Records of this filter only (F12, F12m, D3, boot-mode, invalid).", valueName: "ID"))
     var filter: String?
 
-    @Option(help: ArgumentHelp("Records from or to this address, or an address in this prefix (A/LENGTH).", valueName: "A"))
+    @Option(
+        help: ArgumentHelp("Records from or to this address, or an address in this prefix (A/LENGTH).", valueName: "A"))
     var address: String?
 
     @Option(help: "text, json (JSON Lines), csv or w3c (W3C extended log).")
@@ -52,16 +56,22 @@ struct Logs: ParsableCommand {
         let now = Date().timeIntervalSince1970
         var query = DropLogQuery()
         if let since {
-            guard let t = DropLogQuery.time(since, now: now) else { throw ValidationError("--since: not a time: '\(since)'") }
+            guard let t = DropLogQuery.time(since, now: now) else {
+                throw ValidationError("--since: not a time: '\(since)'")
+            }
             query.since = t
         }
         if let until {
-            guard let t = DropLogQuery.time(until, now: now) else { throw ValidationError("--until: not a time: '\(until)'") }
+            guard let t = DropLogQuery.time(until, now: now) else {
+                throw ValidationError("--until: not a time: '\(until)'")
+            }
             query.until = t
         }
         query.filter = filter
         if let address {
-            guard let p = DropLogQuery.prefix(address) else { throw ValidationError("--address: not an address or prefix: '\(address)'") }
+            guard let p = DropLogQuery.prefix(address) else {
+                throw ValidationError("--address: not an address or prefix: '\(address)'")
+            }
             query.address = p
         }
         let out = Output(query: query, format: format, flushes: follow)
@@ -104,15 +114,25 @@ struct Logs: ParsableCommand {
     }
 
     func readJournal(out: Output) throws {
-        var arguments = ["journalctl", "--no-pager", "-q", "-o", "json", "MESSAGE_ID=\(DropLog.recordID)", "MESSAGE_ID=\(DropLog.totalID)"]
+        var arguments = [
+            "journalctl", "--no-pager", "-q", "-o", "json", "MESSAGE_ID=\(DropLog.recordID)",
+            "MESSAGE_ID=\(DropLog.totalID)"
+        ]
         // Entries are written at the end of their interval: none written before --since can
         // hold a record that ends after it.
         if let since = out.query.since { arguments += ["--since", "@\(Int(since))"] }
         if follow { arguments.append("--follow") }
-        guard let status = Subprocess.lines(arguments, line: { line in
-            if let fields = DropLog.journalLine(line), let entry = DropLog.entry(journal: fields) { out.show(entry) }
-        }) else {
-            printError("rampart: error: cannot run journalctl; read the W3C log with --file (log_file in rampartd.conf)")
+        guard
+            let status = Subprocess.lines(
+                arguments,
+                line: { line in
+                    if let fields = DropLog.journalLine(line), let entry = DropLog.entry(journal: fields) {
+                        out.show(entry)
+                    }
+                })
+        else {
+            printError(
+                "rampart: error: cannot run journalctl; read the W3C log with --file (log_file in rampartd.conf)")
             throw ExitCode.failure
         }
         if status != 0 {
@@ -132,7 +152,11 @@ struct Logs: ParsableCommand {
                 throw ExitCode.failure
             }
         }
-        if file == nil { for e in DropLogQuery.entries(file: String(decoding: try contents(path + ".1"), as: UTF8.self)) { out.show(e) } }
+        if file == nil {
+            for e in DropLogQuery.entries(file: String(decoding: try contents(path + ".1"), as: UTF8.self)) {
+                out.show(e)
+            }
+        }
         guard access(path, R_OK) == 0 || file == nil else {
             printError("rampart: error: cannot read \(path): \(String(cString: strerror(errno)))")
             throw ExitCode.failure
@@ -158,8 +182,12 @@ struct Logs: ParsableCommand {
             let end = bytes.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
             guard end > shown else { continue }
             // The directives stay in force for what follows: parse with the file's #Fields.
-            let head = bytes[0..<shown].split(separator: UInt8(ascii: "\n")).filter { $0.first == UInt8(ascii: "#") && !$0.starts(with: Array("#Remark".utf8)) }
-            let text = head.map { String(decoding: $0, as: UTF8.self) + "\n" }.joined() + String(decoding: bytes[shown..<end], as: UTF8.self)
+            let head = bytes[0..<shown].split(separator: UInt8(ascii: "\n")).filter {
+                $0.first == UInt8(ascii: "#") && !$0.starts(with: Array("#Remark".utf8))
+            }
+            let text =
+                head.map { String(decoding: $0, as: UTF8.self) + "\n" }.joined()
+                + String(decoding: bytes[shown..<end], as: UTF8.self)
             for e in DropLogQuery.entries(file: text) { out.show(e) }
             shown = end
         }

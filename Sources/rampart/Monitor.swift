@@ -7,7 +7,8 @@ import RampartSystem
 
 struct Monitor: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The IP Security Monitor for rampart: policy, generic and specific filters, counters, drops and sets, live.",
+        abstract:
+            "The IP Security Monitor for rampart: policy, generic and specific filters, counters, drops and sets, live.",
         discussion: """
             A full-screen view refreshed every --interval seconds; q quits and restores the terminal. \
             --once prints one frame (everything, no screen control); --json the data behind it. \
@@ -23,7 +24,9 @@ struct Monitor: ParsableCommand {
     var interval: Double = 1
 
     func run() throws {
-        guard (0.5...60).contains(interval) else { throw ValidationError("--interval takes 0.5 to 60 seconds, not \(interval)") }
+        guard (0.5...60).contains(interval) else {
+            throw ValidationError("--interval takes 0.5 to 60 seconds, not \(interval)")
+        }
         let first = try snapshot()
         if global.json {
             write(first.json() + "\n")
@@ -81,7 +84,8 @@ struct Monitor: ParsableCommand {
             var size = winsize()
             let rows = ioctl(1, UInt(TIOCGWINSZ), &size) == 0 && size.ws_row > 0 ? Int(size.ws_row) : 24
             let columns = size.ws_col > 0 ? Int(size.ws_col) : 80
-            let lines = MonitorView.frame(current, previous: previous, height: rows - 1).split(separator: "\n", omittingEmptySubsequences: false)
+            let lines = MonitorView.frame(current, previous: previous, height: rows - 1).split(
+                separator: "\n", omittingEmptySubsequences: false)
             let fitted = lines.prefix(rows - 1).map { String($0.prefix(columns)) }.joined(separator: "\u{1B}[K\n")
             write("\u{1B}[H" + fitted + "\u{1B}[K\n\u{1B}[J" + "q: quit · every \(interval) s".prefix(columns))
             var fds = [pollfd(fd: 0, events: Int16(POLLIN), revents: 0)]

@@ -34,21 +34,33 @@ struct Rampart: ParsableCommand {
             every netsh command and parameter).
             """,
         version: RampartVersion.current,
-        subcommands: [NetshStatic.self, NetshDynamic.self, Show.self, Exec.self, Import.self, Status.self, Confirm.self, Reload.self, Compile.self, Apply.self, Flush.self, Counters.self, Dump.self, Explain.self, Logs.self, Metrics.self, Monitor.self, SAs.self, Domain.self, UpgradeStore.self]
+        subcommands: [
+            NetshStatic.self, NetshDynamic.self, Show.self, Exec.self, Import.self, Status.self, Confirm.self,
+            Reload.self, Compile.self, Apply.self, Flush.self, Counters.self, Dump.self, Explain.self, Logs.self,
+            Metrics.self, Monitor.self, SAs.self, Domain.self, UpgradeStore.self
+        ]
     )
 }
 
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The store file (default $RAMPART_STORE or \(StoreFile.defaultPath)).", valueName: "FILE"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("The store file (default $RAMPART_STORE or \(StoreFile.defaultPath)).", valueName: "FILE"))
     var store: String?
 
     @Flag(name: .long, help: "Print results as JSON.")
     var json = false
 
-    @Option(name: .long, help: ArgumentHelp("The store location static commands start in (netsh starts in local).", valueName: "local|persistent"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The store location static commands start in (netsh starts in local).", valueName: "local|persistent"))
     var location: StoreLocation = .local
 
-    @Option(name: .long, help: ArgumentHelp("rampartd's control socket (default $RAMPART_SOCKET or /run/rampart/control.sock).", valueName: "PATH"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "rampartd's control socket (default $RAMPART_SOCKET or /run/rampart/control.sock).", valueName: "PATH"))
     var socket: String?
 
     var storeFile: StoreFile { StoreFile.resolve(option: store) }
@@ -63,7 +75,10 @@ func normalizedArguments(_ raw: [String]) -> [String] {
     while let first = args.first, ["netsh", "netsh.exe", "ipsec"].contains(first.lowercased()) {
         args.removeFirst()
     }
-    if let first = args.first, ["static", "dynamic", "dump", "show", "exec", "import", "compile", "apply", "flush", "counters", "explain"].contains(first.lowercased()) {
+    if let first = args.first,
+        ["static", "dynamic", "dump", "show", "exec", "import", "compile", "apply", "flush", "counters", "explain"]
+            .contains(first.lowercased())
+    {
         args[0] = first.lowercased()
     }
     return args
@@ -71,11 +86,15 @@ func normalizedArguments(_ raw: [String]) -> [String] {
 
 /// Completion of a netsh command line (NetshCompletion), with the names of the store this user can
 /// read ($RAMPART_STORE or the default; none if it cannot be read).
-func netshCompletion(_ context: CommandSpec.Context, _ arguments: [String], _ index: Int, _ prefix: String) -> [String] {
+func netshCompletion(_ context: CommandSpec.Context, _ arguments: [String], _ index: Int, _ prefix: String) -> [String]
+{
     var words = Array(arguments.prefix(max(0, min(index, arguments.count))))
-    if let at = words.lastIndex(where: { ["static", "dynamic"].contains($0.lowercased()) }) { words.removeFirst(at + 1) }
+    if let at = words.lastIndex(where: { ["static", "dynamic"].contains($0.lowercased()) }) {
+        words.removeFirst(at + 1)
+    }
     words.removeAll { $0.hasPrefix("-") }
-    return NetshCompletion.candidates(context: context, words: words, prefix: prefix, store: try? StoreFile.resolve(option: nil).load())
+    return NetshCompletion.candidates(
+        context: context, words: words, prefix: prefix, store: try? StoreFile.resolve(option: nil).load())
 }
 
 extension StoreLocation: ExpressibleByArgument {}
@@ -101,13 +120,16 @@ enum DynamicContext: NetshCommandContext {
 /// One netsh command of a context, run through rampartd or on the store.
 struct NetshCommand<Context: NetshCommandContext>: ParsableCommand {
     static var configuration: CommandConfiguration {
-        CommandConfiguration(commandName: "\(Context.context.rawValue)", abstract: "Run one 'netsh ipsec \(Context.context.rawValue)' command.")
+        CommandConfiguration(
+            commandName: "\(Context.context.rawValue)",
+            abstract: "Run one 'netsh ipsec \(Context.context.rawValue)' command.")
     }
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(parsing: .allUnrecognized, help: ArgumentHelp("The netsh command, e.g. \(Context.example)."),
-              completion: .custom { arguments, index, prefix in netshCompletion(Context.context, arguments, index, prefix) })
+    @Argument(
+        parsing: .allUnrecognized, help: ArgumentHelp("The netsh command, e.g. \(Context.example)."),
+        completion: .custom { arguments, index, prefix in netshCompletion(Context.context, arguments, index, prefix) })
     var words: [String] = []
 
     func run() throws {
@@ -119,7 +141,8 @@ typealias NetshStatic = NetshCommand<StaticContext>
 typealias NetshDynamic = NetshCommand<DynamicContext>
 
 struct Dump: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the whole configuration as a netsh script that 'rampart exec' restores.")
+    static let configuration = CommandConfiguration(
+        abstract: "Print the whole configuration as a netsh script that 'rampart exec' restores.")
 
     @OptionGroup var global: GlobalOptions
 
@@ -152,7 +175,9 @@ struct UpgradeStore: ParsableCommand {
                     return
                 }
                 try file.save(store)
-                let filters = StoreLocation.allCases.reduce(0) { n, l in n + store[l].filterLists.reduce(0) { $0 + $1.filters.count } }
+                let filters = StoreLocation.allCases.reduce(0) { n, l in
+                    n + store[l].filterLists.reduce(0) { $0 + $1.filters.count }
+                }
                 print("store \(file.path): format version \(declared) → \(StoreCodec.version) (\(filters) filters)")
             }
         } catch let error as StoreError {
@@ -164,17 +189,28 @@ struct UpgradeStore: ParsableCommand {
 
 struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show stored objects ('show all', 'show policy NAME', …), the effective ordered filter list ('show active'), or IPsec's SAs and statistics ('show mmsas', 'show qmsas', 'show stats').")
+        abstract:
+            "Show stored objects ('show all', 'show policy NAME', …), the effective ordered filter list ('show active'), or IPsec's SAs and statistics ('show mmsas', 'show qmsas', 'show stats')."
+    )
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(name: .long, help: ArgumentHelp("show active: skip this many filters (the first shown has rank N+1).", valueName: "N"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("show active: skip this many filters (the first shown has rank N+1).", valueName: "N"))
     var offset: Int?
 
-    @Option(name: .long, help: ArgumentHelp("show active: show at most this many filters (a group member gets 500 at most).", valueName: "N"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "show active: show at most this many filters (a group member gets 500 at most).", valueName: "N"))
     var limit: Int?
 
-    @Argument(parsing: .allUnrecognized, help: "all | policy | filterlist | filteraction | rule | store | active | dynamic | mmsas | qmsas | stats, with netsh parameters.")
+    @Argument(
+        parsing: .allUnrecognized,
+        help:
+            "all | policy | filterlist | filteraction | rule | store | active | dynamic | mmsas | qmsas | stats, with netsh parameters."
+    )
     var words: [String] = []
 
     func run() throws {
@@ -197,7 +233,9 @@ struct Show: ParsableCommand {
             } else {
                 print(ActiveListing.text(filters[range], firstRank: range.lowerBound + 1), terminator: "")
             }
-            if let note = ListingPage.note(range, total: filters.count, command: "rampart show active") { printError(note) }
+            if let note = ListingPage.note(range, total: filters.count, command: "rampart show active") {
+                printError(note)
+            }
             return
         }
         // The IP Security Monitor's SA views and statistics are netsh's dynamic ones.
@@ -218,10 +256,18 @@ struct Exec: ParsableCommand {
     @Flag(name: .long, help: "Check the script against the store and report; write nothing.")
     var dryRun = false
 
-    @Option(name: .long, help: ArgumentHelp("Roll the change back unless 'rampart confirm' follows within this many seconds, 1 to 86400 (needs rampartd).", valueName: "SECONDS"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Roll the change back unless 'rampart confirm' follows within this many seconds, 1 to 86400 (needs rampartd).",
+            valueName: "SECONDS"))
     var confirm: Int?
 
-    @Option(name: .long, help: ArgumentHelp("The file's encoding: auto (a BOM, else UTF-16 by its NULs, else UTF-8), utf-8, utf-16le, utf-16be, latin1, cp1252.", valueName: "NAME"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The file's encoding: auto (a BOM, else UTF-16 by its NULs, else UTF-8), utf-8, utf-16le, utf-16be, latin1, cp1252.",
+            valueName: "NAME"))
     var encoding: ScriptText.Encoding = .auto
 
     @Argument(help: "The script file ('-' for standard input).")
@@ -237,7 +283,9 @@ struct Exec: ParsableCommand {
         let text = try readInput(file, encoding: encoding)
         let name = file == "-" ? "<stdin>" : file
         let script = try parsed { () throws(Diagnostic) in try ScriptPlan.exec(text, file: name) }
-        let request = ControlRequest(op: .exec, name: name, script: text, dryRun: dryRun, confirmSeconds: confirm, location: global.location.rawValue)
+        let request = ControlRequest(
+            op: .exec, name: name, script: text, dryRun: dryRun, confirmSeconds: confirm,
+            location: global.location.rawValue)
         if try viaDaemon(request, global: global, changes: !dryRun && !script.isQuery) { return }
         if confirm != nil {
             printError("rampart: error: --confirm needs rampartd, which holds the rollback; it is not running")
@@ -256,10 +304,16 @@ struct Import: ParsableCommand {
     @Flag(name: .long, help: "Check the batch file against the store and report; write nothing.")
     var dryRun = false
 
-    @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Set a batch variable (%NAME%).", valueName: "NAME=VALUE"))
+    @Option(
+        name: .long, parsing: .singleValue,
+        help: ArgumentHelp("Set a batch variable (%NAME%).", valueName: "NAME=VALUE"))
     var define: [String] = []
 
-    @Option(name: .long, help: ArgumentHelp("The file's encoding (see 'exec --help'); the default finds UTF-16 as Windows writes it.", valueName: "NAME"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The file's encoding (see 'exec --help'); the default finds UTF-16 as Windows writes it.", valueName: "NAME"
+        ))
     var encoding: ScriptText.Encoding = .auto
 
     @Argument(help: "The batch file.")
@@ -275,15 +329,21 @@ struct Import: ParsableCommand {
         }
         let text = try readInput(file, encoding: encoding)
         let path = ScriptPlan.scriptPath(file, workingDirectory: FileManager.default.currentDirectoryPath)
-        let planned = try parsed { () throws(Diagnostic) in try ScriptPlan.import(text, file: file, defines: defines, scriptPath: path) }
-        let request = ControlRequest(op: .`import`, name: file, script: text, dryRun: dryRun, defines: defines, location: global.location.rawValue)
+        let planned = try parsed { () throws(Diagnostic) in
+            try ScriptPlan.import(text, file: file, defines: defines, scriptPath: path)
+        }
+        let request = ControlRequest(
+            op: .`import`, name: file, script: text, dryRun: dryRun, defines: defines,
+            location: global.location.rawValue)
         if try viaDaemon(request, global: global, changes: !dryRun && !planned.script.isQuery) { return }
         for s in planned.skipped {
             print(s.listing)
         }
         try transaction(planned.script, global: global, dryRun: dryRun)
         let count = planned.script.commands.count
-        print("\(file): \(count) netsh command\(count == 1 ? "" : "s") \(dryRun ? "checked" : "applied"), \(planned.skipped.count) other line\(planned.skipped.count == 1 ? "" : "s") followed or skipped")
+        print(
+            "\(file): \(count) netsh command\(count == 1 ? "" : "s") \(dryRun ? "checked" : "applied"), \(planned.skipped.count) other line\(planned.skipped.count == 1 ? "" : "s") followed or skipped"
+        )
     }
 }
 
@@ -305,18 +365,24 @@ struct Compile: ParsableCommand {
         let store = try loadStore(global.storeFile)
         let snapshot = try addressOptions.snapshot()
         let compiler = RulesetCompiler()
-        let ruleset = boot ? compiler.compileBoot(store.config) : compiler.compile(store, addresses: snapshot, at: try addressOptions.instant())
+        let ruleset =
+            boot
+            ? compiler.compileBoot(store.config)
+            : compiler.compile(store, addresses: snapshot, at: try addressOptions.instant())
         if global.json {
             print(NftRenderer.json(ruleset).rendered())
         } else {
             let what = boot ? "boot mode \(store.config.bootMode.rawValue)" : "policy"
-            print(NftRenderer.script(ruleset, header: "rampart compile: \(what) ruleset (\(ruleset.ruleCount) rules)"), terminator: "")
+            print(
+                NftRenderer.script(ruleset, header: "rampart compile: \(what) ruleset (\(ruleset.ruleCount) rules)"),
+                terminator: "")
         }
     }
 }
 
 struct Status: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "What rampartd is doing: boot mode, store, policies, last apply, problems.")
+    static let configuration = CommandConfiguration(
+        abstract: "What rampartd is doing: boot mode, store, policies, last apply, problems.")
 
     @OptionGroup var global: GlobalOptions
 
@@ -327,8 +393,11 @@ struct Status: ParsableCommand {
 
 struct Metrics: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "rampartd's metrics as Prometheus text: per-filter packets and bytes, logged drops, sets, applies, health.",
-        discussion: "rampartd.conf's metrics_textfile writes the same for node_exporter's textfile collector. See docs/metrics.md.")
+        abstract:
+            "rampartd's metrics as Prometheus text: per-filter packets and bytes, logged drops, sets, applies, health.",
+        discussion:
+            "rampartd.conf's metrics_textfile writes the same for node_exporter's textfile collector. See docs/metrics.md."
+    )
 
     @OptionGroup var global: GlobalOptions
 
@@ -336,15 +405,20 @@ struct Metrics: ParsableCommand {
     var openmetrics = false
 
     func run() throws {
-        _ = try viaDaemon(ControlRequest(op: .metrics, args: openmetrics ? ["openmetrics"] : nil), global: global, changes: false, required: true)
+        _ = try viaDaemon(
+            ControlRequest(op: .metrics, args: openmetrics ? ["openmetrics"] : nil), global: global, changes: false,
+            required: true)
     }
 }
 
 struct SAs: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sas",
-        abstract: "The IPsec security associations strongSwan's charon holds: main mode (IKE_SAs) and quick mode (CHILD_SAs).",
-        discussion: "Asks charon over its VICI socket (root, or the socket's group). Rampart's own connections are named rampart-STORE+RULE, their CHILD_SAs after the filter. See docs/ipsec.md.")
+        abstract:
+            "The IPsec security associations strongSwan's charon holds: main mode (IKE_SAs) and quick mode (CHILD_SAs).",
+        discussion:
+            "Asks charon over its VICI socket (root, or the socket's group). Rampart's own connections are named rampart-STORE+RULE, their CHILD_SAs after the filter. See docs/ipsec.md."
+    )
 
     @Option(help: ArgumentHelp("charon's VICI socket.", valueName: "PATH"))
     var vici = IPsecView.defaultSocket
@@ -364,7 +438,8 @@ struct SAs: ParsableCommand {
 }
 
 struct Confirm: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Keep the change made with 'rampart exec --confirm SECONDS'.")
+    static let configuration = CommandConfiguration(
+        abstract: "Keep the change made with 'rampart exec --confirm SECONDS'.")
 
     @OptionGroup var global: GlobalOptions
 
@@ -374,7 +449,8 @@ struct Confirm: ParsableCommand {
 }
 
 struct Reload: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Ask rampartd to re-read its configuration and the store and apply them (as SIGHUP does).")
+    static let configuration = CommandConfiguration(
+        abstract: "Ask rampartd to re-read its configuration and the store and apply them (as SIGHUP does).")
 
     @OptionGroup var global: GlobalOptions
 
@@ -385,7 +461,8 @@ struct Reload: ParsableCommand {
 
 struct Explain: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "What the policy does to one packet, which filter decides, and why the filters before it did not match.",
+        abstract:
+            "What the policy does to one packet, which filter decides, and why the filters before it did not match.",
         discussion: """
             PACKET is: in|out PROTO SOURCE [to] DESTINATION, PROTO tcp, udp, icmp or a number, an \
             endpoint ADDRESS:PORT, [IPV6]:PORT, or me[:PORT] (ports with tcp and udp only; esp and ah name 50 and 51); '->' \
@@ -405,7 +482,11 @@ struct Explain: ParsableCommand {
     @Option(name: .long, help: "The ICMP type (default: echo request, 8 or 128).")
     var icmpType: UInt8?
 
-    @Flag(name: .long, help: "The packet came (or goes) through an IPsec SA: both passes are explained, the encrypted packet's (ESP) and the clear one's.")
+    @Flag(
+        name: .long,
+        help:
+            "The packet came (or goes) through an IPsec SA: both passes are explained, the encrypted packet's (ESP) and the clear one's."
+    )
     var ipsec = false
 
     @Flag(name: .customLong("nat-t"), help: "With --ipsec: the SA's ESP travels in UDP 4500 (NAT traversal).")
@@ -417,10 +498,16 @@ struct Explain: ParsableCommand {
     @Option(name: .long, help: "The interface it arrives on (in) or leaves by (out); lo is never filtered.")
     var interface: String?
 
-    @Option(name: .long, help: "The connection's state as conntrack sees it: new (default), established, related or invalid.")
+    @Option(
+        name: .long,
+        help: "The connection's state as conntrack sees it: new (default), established, related or invalid.")
     var state: String?
 
-    @Option(name: .long, help: "IPv6's hop limit as it arrives (default 255: sent on this link; neighbour discovery is exempt only with 255).")
+    @Option(
+        name: .long,
+        help:
+            "IPv6's hop limit as it arrives (default 255: sent on this link; neighbour discovery is exempt only with 255)."
+    )
     var hopLimit: UInt8?
 
     @Argument(parsing: .allUnrecognized, help: ArgumentHelp("The packet.", valueName: "PACKET"))
@@ -436,9 +523,16 @@ struct Explain: ParsableCommand {
         if let hopLimit { words.append("hoplimit=\(hopLimit)") }
         if let state { words.append("state=\(state)") }
         // --at asks about another time than the daemon's now: answered from the store file.
-        if addressOptions.addresses == nil, addressOptions.at == nil, try viaDaemon(ControlRequest(op: .explain, args: words), global: global, changes: false) { return }
+        if addressOptions.addresses == nil, addressOptions.at == nil,
+            try viaDaemon(ControlRequest(op: .explain, args: words), global: global, changes: false)
+        {
+            return
+        }
         let store = try loadStore(global.storeFile)
-        switch ExplainRun.run(words, store: store, dynamic: nil, addresses: try addressOptions.snapshot(), host: Host(LocalAddresses.snapshot()), at: try addressOptions.instant()) {
+        switch ExplainRun.run(
+            words, store: store, dynamic: nil, addresses: try addressOptions.snapshot(),
+            host: Host(LocalAddresses.snapshot()), at: try addressOptions.instant())
+        {
         case .success(let (text, json)):
             print(global.json ? json.rendered() : text, terminator: global.json ? "\n" : "")
         case .failure(let failure):

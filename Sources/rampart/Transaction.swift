@@ -90,8 +90,10 @@ func transaction(_ script: ParsedScript, global: GlobalOptions, dryRun: Bool) th
     let work = {
         let original = try loadStore(file)
         let plan: TransactionPlan
-        switch TransactionPlan.make(script, on: original, location: global.location, workingDirectory: FileManager.default.currentDirectoryPath,
-                                    readFile: { path in try String(decoding: StoreFile.readRegularFile(path, what: "file"), as: UTF8.self) }) {
+        switch TransactionPlan.make(
+            script, on: original, location: global.location, workingDirectory: FileManager.default.currentDirectoryPath,
+            readFile: { path in try String(decoding: StoreFile.readRegularFile(path, what: "file"), as: UTF8.self) })
+        {
         case .success(let p): plan = p
         case .failure(let failure):
             for d in failure.diagnostics { printError(d) }
@@ -103,7 +105,9 @@ func transaction(_ script: ParsedScript, global: GlobalOptions, dryRun: Bool) th
         render(plan.result.outputs, json: global.json)
         let files = plan.result.pendingFiles
         if dryRun {
-            print("\(plan.dryRunSummary)\(files.isEmpty ? "" : ", \(files.count) file(s) would be written"); nothing was written")
+            print(
+                "\(plan.dryRunSummary)\(files.isEmpty ? "" : ", \(files.count) file(s) would be written"); nothing was written"
+            )
             return
         }
         // A policy rampart would refuse to apply is refused here, before it is stored.
@@ -143,7 +147,6 @@ func render(_ outputs: [Output], json: Bool) {
     }
 }
 
-
 /// Sends the request to rampartd when it runs and prints its answer; returns false when the
 /// command should work on the store file instead (the daemon is not running, or --store was
 /// given). Says which one it used.
@@ -159,7 +162,9 @@ func viaDaemon(_ request: ControlRequest, global: GlobalOptions, changes: Bool, 
                 printError("rampart: \(error)")
                 throw ExitCode(3)
             }
-            if changes { printError("rampart: rampartd is not running: working on the store file \(global.storeFile.path) only") }
+            if changes {
+                printError("rampart: rampartd is not running: working on the store file \(global.storeFile.path) only")
+            }
             return false
         }
         printError("rampart: error: \(error)")

@@ -37,10 +37,16 @@ struct RampartdCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The daemon configuration file.", valueName: "FILE"))
     var config: String?
 
-    @Option(help: ArgumentHelp("The store file (default: the configuration's 'store', $RAMPART_STORE, /var/lib/rampart/store.json).", valueName: "FILE"))
+    @Option(
+        help: ArgumentHelp(
+            "The store file (default: the configuration's 'store', $RAMPART_STORE, /var/lib/rampart/store.json).",
+            valueName: "FILE"))
     var store: String?
 
-    @Option(help: ArgumentHelp("The control socket (default: the configuration's 'socket', $RAMPART_SOCKET, /run/rampart/control.sock).", valueName: "PATH"))
+    @Option(
+        help: ArgumentHelp(
+            "The control socket (default: the configuration's 'socket', $RAMPART_SOCKET, /run/rampart/control.sock).",
+            valueName: "PATH"))
     var socket: String?
 
     func run() throws {
@@ -62,7 +68,8 @@ struct RampartdCommand: ParsableCommand {
             throw ExitCode.failure
         }
         raiseDescriptorLimit(logger: logger)
-        let overrides = PolicyEngine.Overrides(store: store ?? environment["RAMPART_STORE"], socket: socket ?? environment["RAMPART_SOCKET"])
+        let overrides = PolicyEngine.Overrides(
+            store: store ?? environment["RAMPART_STORE"], socket: socket ?? environment["RAMPART_SOCKET"])
         daemonConfig.store = overrides.store ?? daemonConfig.store
         daemonConfig.socket = overrides.socket ?? daemonConfig.socket
 
@@ -74,10 +81,12 @@ struct RampartdCommand: ParsableCommand {
             throw ExitCode.failure
         }
         let engineEnvironment = EngineEnvironment(notify: Self.notifier(logger: logger))
-        let engine = PolicyEngine(config: daemonConfig, configPath: configPath, overrides: overrides, client: client,
-                                  environment: engineEnvironment, logger: logger, started: started)
-        let lifecycle = Lifecycle(engine: engine, config: daemonConfig,
-                                  services: Services.all(config: daemonConfig, environment: engineEnvironment), logger: logger)
+        let engine = PolicyEngine(
+            config: daemonConfig, configPath: configPath, overrides: overrides, client: client,
+            environment: engineEnvironment, logger: logger, started: started)
+        let lifecycle = Lifecycle(
+            engine: engine, config: daemonConfig,
+            services: Services.all(config: daemonConfig, environment: engineEnvironment), logger: logger)
         if case .failed(let message) = lifecycle.start() {
             logger.critical("\(message)")
             throw ExitCode.failure
@@ -113,7 +122,9 @@ extension RampartdCommand {
             guard !notifier.notify(message) else { return }
             let n = undelivered.count()
             if n == 1 || n % 1000 == 0 {
-                logger.warning("the notify socket is full: \(n) notification(s) to the service manager dropped so far (rampartd goes on)")
+                logger.warning(
+                    "the notify socket is full: \(n) notification(s) to the service manager dropped so far (rampartd goes on)"
+                )
             }
         }
     }
@@ -131,7 +142,7 @@ func raiseDescriptorLimit(logger: Logger) {
 }
 
 #if canImport(Glibc)
-let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+    let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
 #endif
 
 let executor = Lifecycle.takeOverSignalsAndExecutor()

@@ -23,8 +23,11 @@ public struct Packet: Sendable, Equatable, CustomStringConvertible {
     /// With `ipsec`: the SA's ESP travels in UDP 4500 (NAT traversal) instead of as protocol 50.
     public var natTraversal = false
 
-    public init(source: IPAddress, destination: IPAddress, proto: UInt8, sourcePort: UInt16 = 0, destinationPort: UInt16 = 0,
-                icmpType: UInt8 = 0, tcpFlags: UInt8 = 0x02, interface: String = "eth0", ipsec: Bool = false, conntrack: CtState = .new) {
+    public init(
+        source: IPAddress, destination: IPAddress, proto: UInt8, sourcePort: UInt16 = 0, destinationPort: UInt16 = 0,
+        icmpType: UInt8 = 0, tcpFlags: UInt8 = 0x02, interface: String = "eth0", ipsec: Bool = false,
+        conntrack: CtState = .new
+    ) {
         self.source = source
         self.destination = destination
         self.proto = proto
@@ -47,8 +50,10 @@ public struct Packet: Sendable, Equatable, CustomStringConvertible {
             guard hasPorts else { return a.description }
             return a.family == .ipv6 ? "[\(a)]:\(port)" : "\(a):\(port)"
         }
-        let what = hasPorts ? "proto \(proto)" : (proto == 1 || proto == 58) ? "icmp type \(icmpType)" : "proto \(proto)"
-        return "\(endpoint(source, sourcePort)) -> \(endpoint(destination, destinationPort)) \(what) on \(interface)\(ipsec ? natTraversal ? " (ipsec, nat-t)" : " (ipsec)" : "")"
+        let what =
+            hasPorts ? "proto \(proto)" : (proto == 1 || proto == 58) ? "icmp type \(icmpType)" : "proto \(proto)"
+        return
+            "\(endpoint(source, sourcePort)) -> \(endpoint(destination, destinationPort)) \(what) on \(interface)\(ipsec ? natTraversal ? " (ipsec, nat-t)" : " (ipsec)" : "")"
     }
 
     /// The packet the SA carries this one in: ESP between the same addresses (transport mode), or
@@ -56,8 +61,10 @@ public struct Packet: Sendable, Equatable, CustomStringConvertible {
     public var encrypted: Packet? {
         guard ipsec else { return nil }
         let port: UInt16 = natTraversal ? 4500 : 0
-        return Packet(source: source, destination: destination, proto: natTraversal ? 17 : 50, sourcePort: port, destinationPort: port,
-                      tcpFlags: 0, interface: interface, conntrack: conntrack)
+        return Packet(
+            source: source, destination: destination, proto: natTraversal ? 17 : 50, sourcePort: port,
+            destinationPort: port,
+            tcpFlags: 0, interface: interface, conntrack: conntrack)
     }
 
     /// Netfilter sees a protected packet twice: arriving, encrypted first and then decrypted;
@@ -82,14 +89,18 @@ public struct Host: Sendable, Equatable {
     /// IPv6 subnet-router anycast addresses (`2001:db8::` on a /64).
     public var anycastAddresses: Set<IPAddress>
 
-    public init(localAddresses: Set<IPAddress>, broadcastAddresses: Set<IPAddress> = [], anycastAddresses: Set<IPAddress> = []) {
+    public init(
+        localAddresses: Set<IPAddress>, broadcastAddresses: Set<IPAddress> = [], anycastAddresses: Set<IPAddress> = []
+    ) {
         self.localAddresses = localAddresses
         self.broadcastAddresses = broadcastAddresses
         self.anycastAddresses = anycastAddresses
     }
 
     public init(_ addresses: some HostAddresses) {
-        self.init(localAddresses: Set(addresses.local), broadcastAddresses: Set(addresses.broadcast), anycastAddresses: Set(addresses.anycast))
+        self.init(
+            localAddresses: Set(addresses.local), broadcastAddresses: Set(addresses.broadcast),
+            anycastAddresses: Set(addresses.anycast))
     }
 
     public func isLocal(_ a: IPAddress) -> Bool { localAddresses.contains(a) }
@@ -99,7 +110,9 @@ public struct Host: Sendable, Equatable {
     /// `inet_dev_addr_type`).
     public func addressType(_ a: IPAddress) -> FibType {
         if localAddresses.contains(a) { return .local }
-        if broadcastAddresses.contains(a) || Host.isBroadcast(a) || (a.family == .ipv4 && a.numeric >> 24 == 0) { return .broadcast }
+        if broadcastAddresses.contains(a) || Host.isBroadcast(a) || (a.family == .ipv4 && a.numeric >> 24 == 0) {
+            return .broadcast
+        }
         if Host.isMulticast(a) { return .multicast }
         if anycastAddresses.contains(a) { return .anycast }
         return .unicast

@@ -35,56 +35,80 @@ public struct PacketQuery: Sendable, Equatable {
 
     public static func parse(_ words: [String]) throws(Failure) -> PacketQuery {
         var rest = words[...]
-        guard let direction = rest.popFirst(), let hook = ["in": Chain.Hook.input, "out": .output][direction.lowercased()] else {
+        guard let direction = rest.popFirst(),
+            let hook = ["in": Chain.Hook.input, "out": .output][direction.lowercased()]
+        else {
             throw Failure(description: usage)
         }
         // `->` (quoted in a shell, where `>` redirects), `to`, or nothing between the endpoints.
-        guard let protoWord = rest.popFirst()?.lowercased(), let source = rest.popFirst() else { throw Failure(description: usage) }
+        guard let protoWord = rest.popFirst()?.lowercased(), let source = rest.popFirst() else {
+            throw Failure(description: usage)
+        }
         if let arrow = rest.first, arrow == "->" || arrow.lowercased() == "to" { rest.removeFirst() }
         guard let destination = rest.popFirst() else { throw Failure(description: usage) }
-        var proto: UInt8?
-        switch protoWord {
-        case "tcp": proto = 6
-        case "udp": proto = 17
-        case "icmp": proto = nil
-        case "esp": proto = 50
-        case "ah": proto = 51
-        default:
-            guard let n = UInt8(protoWord) else { throw Failure(description: "unknown protocol '\(protoWord)': tcp, udp, icmp, esp, ah or a number 0-255") }
-            proto = n
-        }
+        let proto = try protocolNumber(protoWord)
         let (s, sp) = try endpoint(source)
         let (d, dp) = try endpoint(destination)
-        var query = PacketQuery(hook: hook, proto: proto, source: s, sourcePort: sp ?? 0, destination: d, destinationPort: dp ?? 0)
+        var query = PacketQuery(
+            hook: hook, proto: proto, source: s, sourcePort: sp ?? 0, destination: d, destinationPort: dp ?? 0)
         let ported = proto == 6 || proto == 17
-        if ported && (sp == nil || dp == nil) { throw Failure(description: "\(protoWord) needs a port on both sides (ADDRESS:PORT)") }
-        if !ported && (sp != nil || dp != nil) { throw Failure(description: "ports are for tcp and udp only") }
-        for word in rest {
-            let parts = word.split(separator: "=", maxSplits: 1).map(String.init)
-            switch (parts[0].lowercased(), parts.count == 2 ? parts[1] : nil) {
-            case ("ipsec", nil): query.ipsec = true
-            case ("nat-t", nil):
-                query.ipsec = true
-                query.natTraversal = true
-            case ("interface", let name?) where !name.isEmpty: query.interface = name
-            case ("icmp-type", let n?):
-                guard proto == nil || proto == 1 || proto == 58, let t = UInt8(n) else { throw Failure(description: "icmp-type takes 0-255, with icmp only") }
-                query.icmpType = t
-            case ("state", let s?):
-                guard let state = CtState(rawValue: s.lowercased()) else { throw Failure(description: "state takes new, established, related or invalid") }
-                query.conntrack = state
-            case ("hoplimit", let n?):
-                guard let h = UInt8(n) else { throw Failure(description: "hoplimit takes 0-255") }
-                query.hopLimit = h
-            case ("flags", let f?):
-                guard proto == 6, !f.contains("/"), case .success(let m) = TCPFlagMatch.parse(f), !m.negated else {
-                    throw Failure(description: "flags takes TCP flags joined by '+' (flags=syn+ack), with tcp only")
-                }
-                query.tcpFlags = m.value
-            default: throw Failure(description: "unexpected '\(word)'; after the packet: icmp-type=N, flags=F+G, hoplimit=N, state=S, ipsec, nat-t, interface=NAME")
-            }
+        if ported && (sp == nil || dp == nil) {
+            throw Failure(description: "\(protoWord) needs a port on both sides (ADDRESS:PORT)")
         }
+        if !ported && (sp != nil || dp != nil) { throw Failure(description: "ports are for tcp and udp only") }
+        for word in rest { try query.option(word) }
         return query
+    }
+
+    /// tcp, udp, icmp (nil: either family's), esp, ah or a number.
+    static func protocolNumber(_ word: String) throws(Failure) -> UInt8? {
+        switch word {
+        case "tcp": return 6
+        case "udp": return 17
+        case "icmp": return nil
+        case "esp": return 50
+        case "ah": return 51
+        default:
+            guard let n = UInt8(word) else {
+                throw Failure(description: "unknown protocol '\(word)': tcp, udp, icmp, esp, ah or a number 0-255")
+            }
+            return n
+        }
+    }
+
+    /// One `name=value` (or bare word) after the packet.
+    mutating func option(_ word: String) throws(Failure) {
+        let parts = word.split(separator: "=", maxSplits: 1).map(String.init)
+        switch (parts[0].lowercased(), parts.count == 2 ? parts[1] : nil) {
+        case ("ipsec", nil): ipsec = true
+        case ("nat-t", nil):
+            ipsec = true
+            natTraversal = true
+        case ("interface", let name?) where !name.isEmpty: interface = name
+        case ("icmp-type", let n?):
+            guard proto == nil || proto == 1 || proto == 58, let t = UInt8(n) else {
+                throw Failure(description: "icmp-type takes 0-255, with icmp only")
+            }
+            icmpType = t
+        case ("state", let s?):
+            guard let state = CtState(rawValue: s.lowercased()) else {
+                throw Failure(description: "state takes new, established, related or invalid")
+            }
+            conntrack = state
+        case ("hoplimit", let n?):
+            guard let h = UInt8(n) else { throw Failure(description: "hoplimit takes 0-255") }
+            hopLimit = h
+        case ("flags", let f?):
+            guard proto == 6, !f.contains("/"), case .success(let m) = TCPFlagMatch.parse(f), !m.negated else {
+                throw Failure(description: "flags takes TCP flags joined by '+' (flags=syn+ack), with tcp only")
+            }
+            tcpFlags = m.value
+        default:
+            throw Failure(
+                description:
+                    "unexpected '\(word)'; after the packet: icmp-type=N, flags=F+G, hoplimit=N, state=S, ipsec, nat-t, interface=NAME"
+            )
+        }
     }
 
     static func endpoint(_ text: String) throws(Failure) -> (Endpoint, UInt16?) {
@@ -108,7 +132,9 @@ public struct PacketQuery: Sendable, Equatable {
             number = p
         }
         if address.lowercased() == "me" { return (.me, number) }
-        guard let a = IPAddress(address) else { throw Failure(description: "'\(address)' is not an IP address or 'me'") }
+        guard let a = IPAddress(address) else {
+            throw Failure(description: "'\(address)' is not an IP address or 'me'")
+        }
         return (.address(a), number)
     }
 
@@ -117,26 +143,33 @@ public struct PacketQuery: Sendable, Equatable {
         let family: IPAddress.Family
         switch (source, destination) {
         case (.address(let a), .address(let b)):
-            guard a.family == b.family else { throw Failure(description: "the source and destination are of different IP versions") }
+            guard a.family == b.family else {
+                throw Failure(description: "the source and destination are of different IP versions")
+            }
             family = a.family
         case (.address(let a), .me), (.me, .address(let a)): family = a.family
-        case (.me, .me): throw Failure(description: "both sides are 'me': that traffic uses the loopback interface and is always permitted")
+        case (.me, .me):
+            throw Failure(
+                description: "both sides are 'me': that traffic uses the loopback interface and is always permitted")
         }
         // Loopback and link-local addresses stand for `me` only when there is nothing else.
         func ordinary(_ a: IPAddress) -> Bool {
-            a.family == .ipv4 ? a.numeric >> 24 != 127 && a.numeric >> 16 != 0xa9fe : a.numeric != 1 && a.numeric >> 118 != 0x3fa
+            a.family == .ipv4
+                ? a.numeric >> 24 != 127 && a.numeric >> 16 != 0xa9fe : a.numeric != 1 && a.numeric >> 118 != 0x3fa
         }
         let candidates = host.localAddresses.filter { $0.family == family }
         guard let mine = candidates.filter(ordinary).min() ?? candidates.min() else {
-            throw Failure(description: "this host has no \(family == .ipv4 ? "IPv4" : "IPv6") address to stand for 'me'")
+            throw Failure(
+                description: "this host has no \(family == .ipv4 ? "IPv4" : "IPv6") address to stand for 'me'")
         }
         func resolve(_ e: Endpoint) -> IPAddress {
             if case .address(let a) = e { return a }
             return mine
         }
         let number = proto ?? (family == .ipv4 ? 1 : 58)
-        var p = Packet(source: resolve(source), destination: resolve(destination), proto: number, sourcePort: sourcePort,
-                       destinationPort: destinationPort, tcpFlags: number == 6 ? tcpFlags : 0, interface: interface, ipsec: ipsec)
+        var p = Packet(
+            source: resolve(source), destination: resolve(destination), proto: number, sourcePort: sourcePort,
+            destinationPort: destinationPort, tcpFlags: number == 6 ? tcpFlags : 0, interface: interface, ipsec: ipsec)
         p.natTraversal = natTraversal
         if number == 1 || number == 58 { p.icmpType = icmpType ?? (number == 1 ? 8 : 128) }
         p.hopLimit = hopLimit

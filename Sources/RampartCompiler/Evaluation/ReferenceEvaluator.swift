@@ -16,7 +16,10 @@ public struct ReferenceEvaluator: Sendable {
     /// ESP, AH and IKE of the negotiate peers pass before the filters.
     public let transport: NegotiationTransport
 
-    public init(filters: [ActiveFilter], config: DynamicConfig, addresses: DynamicAddresses, host: Host, groups: GroupTable = GroupTable()) {
+    public init(
+        filters: [ActiveFilter], config: DynamicConfig, addresses: DynamicAddresses, host: Host,
+        groups: GroupTable = GroupTable()
+    ) {
         self.filters = filters
         self.config = config
         self.addresses = addresses
@@ -26,8 +29,12 @@ public struct ReferenceEvaluator: Sendable {
         transport = NegotiationTransport(filters)
     }
 
-    public init(store: Store, dynamic: DynamicState? = nil, addresses: DynamicAddresses, host: Host, at time: Date = Date()) {
-        self.init(filters: EffectiveFilters.collect(store, dynamic: dynamic, at: time), config: store.config, addresses: addresses, host: host, groups: GroupTable(store))
+    public init(
+        store: Store, dynamic: DynamicState? = nil, addresses: DynamicAddresses, host: Host, at time: Date = Date()
+    ) {
+        self.init(
+            filters: EffectiveFilters.collect(store, dynamic: dynamic, at: time), config: store.config,
+            addresses: addresses, host: host, groups: GroupTable(store))
     }
 
     /// Why a filter did not match a packet.
@@ -89,7 +96,9 @@ public struct ReferenceEvaluator: Sendable {
 
     func evaluate(_ packet: Packet, _ hook: Chain.Hook, trace: Bool) -> Explanation {
         if let fixed = fixedRule(packet, hook) {
-            return Explanation(verdict: PacketVerdict(.accept, fixed), filter: nil, rank: nil, considered: [], fixedRule: fixed, encryptedPass: nil)
+            return Explanation(
+                verdict: PacketVerdict(.accept, fixed), filter: nil, rank: nil, considered: [], fixedRule: fixed,
+                encryptedPass: nil)
         }
         var considered: [(ActiveFilter, Int, Mismatch)] = []
         for (i, f) in (ordered[hook] ?? []).enumerated() {
@@ -97,10 +106,14 @@ public struct ReferenceEvaluator: Sendable {
                 if trace { considered.append((f, i + 1, mismatch)) }
                 continue
             }
-            return Explanation(verdict: PacketVerdict(action(f, packet, hook), f.id), filter: f, rank: i + 1, considered: considered, fixedRule: nil,
-                               encryptedPass: nil)
+            return Explanation(
+                verdict: PacketVerdict(action(f, packet, hook), f.id), filter: f, rank: i + 1, considered: considered,
+                fixedRule: nil,
+                encryptedPass: nil)
         }
-        return Explanation(verdict: PacketVerdict(.accept, nil), filter: nil, rank: nil, considered: considered, fixedRule: nil, encryptedPass: nil)
+        return Explanation(
+            verdict: PacketVerdict(.accept, nil), filter: nil, rank: nil, considered: considered, fixedRule: nil,
+            encryptedPass: nil)
     }
 
     /// Traffic that is never filtered: loopback, IPv6 neighbour discovery, the `ipsecexempt`
@@ -114,7 +127,7 @@ public struct ReferenceEvaluator: Sendable {
         if p.proto == 17, p.sourcePort == 500, p.destinationPort == 500 { return "exempt-isakmp" }
         let level = config.ipsecExempt
         if level == 0 || level == 2 {
-            if (p.proto == 6 || p.proto == 17), p.sourcePort == 88 || p.destinationPort == 88 { return "exempt-kerberos" }
+            if p.proto == 6 || p.proto == 17, p.sourcePort == 88 || p.destinationPort == 88 { return "exempt-kerberos" }
             if p.proto == 46 { return "exempt-rsvp" }
         }
         if level == 0 || level == 1 {
@@ -152,7 +165,9 @@ public struct ReferenceEvaluator: Sendable {
         case .number(let n):
             guard p.proto == n else { return .proto }
             if f.sourcePort != 0, !(p.hasPorts && f.sourcePort.contains(p.sourcePort)) { return .sourcePort }
-            if f.destinationPort != 0, !(p.hasPorts && f.destinationPort.contains(p.destinationPort)) { return .destinationPort }
+            if f.destinationPort != 0, !(p.hasPorts && f.destinationPort.contains(p.destinationPort)) {
+                return .destinationPort
+            }
             if let flags = f.tcpFlags, !flags.matches(p.tcpFlags) { return .tcpFlags }
             return nil
         }

@@ -77,7 +77,8 @@ public struct RulesetEvaluator: Sendable {
         case .port(let side, let proto, let port):
             return p.proto == proto && (side == .source ? p.sourcePort : p.destinationPort) == port
         case .portSet(let side, let proto, let set):
-            return p.proto == proto && portSets[set]?.contains(side == .source ? p.sourcePort : p.destinationPort) == true
+            return p.proto == proto
+                && portSets[set]?.contains(side == .source ? p.sourcePort : p.destinationPort) == true
         case .portRange(let side, let proto, let first, let last):
             return p.proto == proto && (first...last).contains(side == .source ? p.sourcePort : p.destinationPort)
         case .tcpFlags(let flags):

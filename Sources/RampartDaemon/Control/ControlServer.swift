@@ -39,9 +39,11 @@ public enum ControlServer {
         try prepareDirectory(Path.directory(of: path))
         try clearStaleSocket(path)
         let group = lookupGroup(config.controlGroup)
-        let limiter = ConnectionLimiter(members: config.maxConnections, perUser: config.maxConnectionsPerUser, root: config.maxConnections)
+        let limiter = ConnectionLimiter(
+            members: config.maxConnections, perUser: config.maxConnectionsPerUser, root: config.maxConnections)
         let timeout = TimeAmount.seconds(Int64(config.clientTimeoutSeconds))
-        let limits = RequestHandler.Limits(memberRequest: config.maxRequestBytes, rootRequest: config.maxRequestBytesRoot, reply: config.maxReplyBytes)
+        let limits = RequestHandler.Limits(
+            memberRequest: config.maxRequestBytes, rootRequest: config.maxRequestBytesRoot, reply: config.maxReplyBytes)
         // Created 0660 by bind itself: never, even for a moment, open to all.
         let previousMask = umask(0o117)
         defer { umask(previousMask) }
@@ -49,29 +51,11 @@ public enum ControlServer {
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
-                let credentials: EventLoopFuture<rampart_ucred?>
-                if let provider = channel as? any SocketOptionProvider {
-                    credentials = provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(rampart_so_peercred()))
-                        .map { Optional($0) }.recover { _ in nil }
-                } else {
-                    credentials = channel.eventLoop.makeSucceededFuture(nil)
-                }
-                return credentials.flatMapThrowing { credentials in
-                    let peer = ControlServer.peer(credentials, controlGroup: group)
-                    let pipeline = channel.pipeline.syncOperations
-                    guard peer.role != .outsider else {
-                        try pipeline.addHandler(RefuseHandler(code: .denied, message: "permission denied: only root and members of group \(config.controlGroup) may use rampartd"))
-                        return
-                    }
-                    guard limiter.admit(peer) else {
-                        try pipeline.addHandler(RefuseHandler(code: .busy, message: "too many connections from uid \(peer.uid) (or in all); try again when one ends"))
-                        return
-                    }
-                    channel.closeFuture.whenComplete { _ in limiter.release(peer) }
-                    try pipeline.addHandler(RequestDeadline(after: timeout))
-                    let maxBytes = peer.role == .admin ? limits.rootRequest : limits.memberRequest
-                    try pipeline.addHandler(ByteToMessageHandler(RequestLineDecoder(maxBytes: maxBytes)))
-                    try pipeline.addHandler(RequestHandler(engine: engine, peer: peer, limits: limits, logger: logger))
+                let admission = Admission(
+                    group: group, controlGroup: config.controlGroup, limiter: limiter, timeout: timeout, limits: limits)
+                return peerCredentials(channel).flatMapThrowing { credentials in
+                    try admission.admit(
+                        channel, ControlServer.peer(credentials, controlGroup: group), engine: engine, logger: logger)
                 }
             }
             .bind(unixDomainSocketPath: path)
@@ -88,10 +72,52 @@ public enum ControlServer {
             // As documented: without the group, root only. Not a fault.
             logger.notice("group \(config.controlGroup) does not exist: only root can use the control socket")
         } else if inode == 0 {
-            warning = "cannot give the control socket to group \(config.controlGroup) (\(String(cString: strerror(errno))); rampartd must run as a member of that group, or as root): only root can use it"
+            warning =
+                "cannot give the control socket to group \(config.controlGroup) (\(String(cString: strerror(errno))); rampartd must run as a member of that group, or as root): only root can use it"
         }
-        logger.info("control socket \(path) (mode 0660, group \(group == nil || inode == 0 ? "root" : config.controlGroup))")
+        logger.info(
+            "control socket \(path) (mode 0660, group \(group == nil || inode == 0 ? "root" : config.controlGroup))")
         return Listening(channel: channel, inode: inode == 0 ? socketInode(path) : inode, warning: warning)
+    }
+
+    /// SO_PEERCRED of a connection (nil where the channel has no socket options).
+    static func peerCredentials(_ channel: any Channel) -> EventLoopFuture<rampart_ucred?> {
+        guard let provider = channel as? any SocketOptionProvider else {
+            return channel.eventLoop.makeSucceededFuture(nil)
+        }
+        return provider.unsafeGetSocketOption(
+            level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(rampart_so_peercred())
+        )
+        .map { Optional($0) }.recover { _ in nil }
+    }
+
+    /// Who may talk to rampartd and how much: outsiders and connections past the limits are
+    /// answered with a refusal and closed; the rest get a deadline, a bounded decoder and the handler.
+    struct Admission: Sendable {
+        let group: Group?
+        let controlGroup: String
+        let limiter: ConnectionLimiter
+        let timeout: TimeAmount
+        let limits: RequestHandler.Limits
+
+        func admit(_ channel: any Channel, _ peer: Peer, engine: PolicyEngine, logger: Logger) throws {
+            let pipeline = channel.pipeline.syncOperations
+            guard peer.role != .outsider else {
+                let message = "permission denied: only root and members of group \(controlGroup) may use rampartd"
+                try pipeline.addHandler(RefuseHandler(code: .denied, message: message))
+                return
+            }
+            guard limiter.admit(peer) else {
+                let message = "too many connections from uid \(peer.uid) (or in all); try again when one ends"
+                try pipeline.addHandler(RefuseHandler(code: .busy, message: message))
+                return
+            }
+            channel.closeFuture.whenComplete { _ in limiter.release(peer) }
+            try pipeline.addHandler(RequestDeadline(after: timeout))
+            let maxBytes = peer.role == .admin ? limits.rootRequest : limits.memberRequest
+            try pipeline.addHandler(ByteToMessageHandler(RequestLineDecoder(maxBytes: maxBytes)))
+            try pipeline.addHandler(RequestHandler(engine: engine, peer: peer, limits: limits, logger: logger))
+        }
     }
 
     /// The directory must be a real directory that only its owner (root, or the user running
@@ -101,18 +127,27 @@ public enum ControlServer {
         var info = stat()
         if lstat(dir, &info) != 0 {
             guard errno == ENOENT, mkdir(dir, 0o755) == 0 || errno == EEXIST else {
-                throw Failure(description: "cannot create the socket directory \(dir): \(String(cString: strerror(errno)))")
+                throw Failure(
+                    description: "cannot create the socket directory \(dir): \(String(cString: strerror(errno)))")
             }
-            guard lstat(dir, &info) == 0 else { throw Failure(description: "cannot stat \(dir): \(String(cString: strerror(errno)))") }
+            guard lstat(dir, &info) == 0 else {
+                throw Failure(description: "cannot stat \(dir): \(String(cString: strerror(errno)))")
+            }
         }
         guard (info.st_mode & S_IFMT) == S_IFDIR else {
             throw Failure(description: "the socket directory \(dir) is not a directory (a symlink is refused too)")
         }
         guard info.st_uid == geteuid() else {
-            throw Failure(description: "the socket directory \(dir) belongs to uid \(info.st_uid), not to rampartd's uid \(geteuid()): refused")
+            throw Failure(
+                description:
+                    "the socket directory \(dir) belongs to uid \(info.st_uid), not to rampartd's uid \(geteuid()): refused"
+            )
         }
         guard info.st_mode & 0o022 == 0 else {
-            throw Failure(description: "the socket directory \(dir) is writable by group or others (mode \(String(info.st_mode & 0o7777, radix: 8))): refused; make it 0755")
+            throw Failure(
+                description:
+                    "the socket directory \(dir) is writable by group or others (mode \(String(info.st_mode & 0o7777, radix: 8))): refused; make it 0755"
+            )
         }
     }
 
@@ -122,14 +157,19 @@ public enum ControlServer {
         var info = stat()
         guard lstat(path, &info) == 0 else { return }
         guard (info.st_mode & S_IFMT) == S_IFSOCK else {
-            throw Failure(description: "\(path) exists and is not a socket: refused (remove it yourself if it is stale)")
+            throw Failure(
+                description: "\(path) exists and is not a socket: refused (remove it yourself if it is stale)")
         }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "cannot create a socket: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        guard let address = UnixSocketAddress(path: path) else { throw Failure(description: "socket path too long: \(path)") }
+        guard let address = UnixSocketAddress(path: path) else {
+            throw Failure(description: "socket path too long: \(path)")
+        }
         let connected = address.withSockaddr { connect(fd, $0, $1) }
-        if connected == 0 { throw Failure(description: "another process listens on \(path): refused to replace its socket") }
+        if connected == 0 {
+            throw Failure(description: "another process listens on \(path): refused to replace its socket")
+        }
         unlink(path)
     }
 
@@ -138,7 +178,9 @@ public enum ControlServer {
     /// the socket's inode, or 0 when the group could not be set.
     static func setGroup(_ path: String, group: Group?) throws -> UInt64 {
         let fd = open(path, rampart_o_path() | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { throw Failure(description: "cannot open the new socket \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw Failure(description: "cannot open the new socket \(path): \(String(cString: strerror(errno)))")
+        }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFSOCK else {
@@ -181,7 +223,9 @@ public enum ControlServer {
                 if group.members.contains(user) { member = true }
                 var count: Int32 = 64
                 var groups = [gid_t](repeating: 0, count: 64)
-                if getgrouplist(pw.pointee.pw_name, pw.pointee.pw_gid, &groups, &count) >= 0, groups.prefix(Int(count)).contains(group.gid) {
+                if getgrouplist(pw.pointee.pw_name, pw.pointee.pw_gid, &groups, &count) >= 0,
+                    groups.prefix(Int(count)).contains(group.gid)
+                {
                     member = true
                 }
             }
@@ -312,7 +356,9 @@ struct RequestLineDecoder: ByteToMessageDecoder {
     }
 
     /// At end of input a final request without its newline still counts (a half-closed client).
-    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+    mutating func decodeLast(
+        context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool
+    ) throws -> DecodingState {
         while try decode(context: context, buffer: &buffer) == .continue {}
         if buffer.readableBytes > 0, let line = buffer.readSlice(length: buffer.readableBytes) {
             context.fireChannelRead(Self.wrapInboundOut(line))
@@ -354,10 +400,14 @@ final class RequestHandler: ChannelInboundHandler, @unchecked Sendable {
         do {
             request = try ControlCodec.decode(ControlRequest.self, from: bytes)
         } catch let unknown as UnknownOperation {
-            reply(.failure(.unknownOperation, "unknown operation '\(unknown.name)'; see docs/control-protocol.md"), on: channel)
+            reply(
+                .failure(.unknownOperation, "unknown operation '\(unknown.name)'; see docs/control-protocol.md"),
+                on: channel)
             return
         } catch {
-            reply(.failure(.badRequest, "malformed request: expected one JSON object with an \"op\" field on one line"), on: channel)
+            reply(
+                .failure(.badRequest, "malformed request: expected one JSON object with an \"op\" field on one line"),
+                on: channel)
             return
         }
         let engine = self.engine, peer = self.peer, logger = self.logger, limit = limits.reply
@@ -374,8 +424,11 @@ final class RequestHandler: ChannelInboundHandler, @unchecked Sendable {
     static func send(_ response: ControlResponse, on channel: any Channel, limit: Int) {
         var line = ControlCodec.encodeLine(response)
         if line.count > limit {
-            line = ControlCodec.encodeLine(ControlResponse.failure(.tooLarge,
-                "the reply is \(line.count) bytes, over max_reply_bytes (\(limit)): use 'rampart --store FILE …' offline, or raise max_reply_bytes in rampartd.conf"))
+            line = ControlCodec.encodeLine(
+                ControlResponse.failure(
+                    .tooLarge,
+                    "the reply is \(line.count) bytes, over max_reply_bytes (\(limit)): use 'rampart --store FILE …' offline, or raise max_reply_bytes in rampartd.conf"
+                ))
         }
         var buffer = channel.allocator.buffer(capacity: line.count)
         buffer.writeBytes(line)
@@ -400,7 +453,11 @@ final class RequestHandler: ChannelInboundHandler, @unchecked Sendable {
         }
         answered = true
         if let tooLong = error as? RequestLineDecoder.TooLong {
-            reply(.failure(.tooLarge, "request too large (over \(tooLong.limit) bytes for uid \(peer.uid)); see max_request_bytes in rampartd.conf"), on: context.channel)
+            reply(
+                .failure(
+                    .tooLarge,
+                    "request too large (over \(tooLong.limit) bytes for uid \(peer.uid)); see max_request_bytes in rampartd.conf"
+                ), on: context.channel)
         } else {
             reply(.failure(.badRequest, "bad request: \(error)"), on: context.channel)
         }

@@ -20,8 +20,10 @@ extension PolicyEngine {
 
     /// Packets from NFLOG, and what the reader counted as lost since the last batch (`DropQueue`).
     public func dropsLogged(_ packets: [NflogPacket], lost: Int = 0, overrun: Bool = false, at time: Date = Date()) {
-        perform(drops.logged(packets, lost: lost, overrun: overrun, at: time, ruleset: applied ?? Ruleset(),
-                             settings: dropSettings, interfaceName: Self.interfaceName))
+        perform(
+            drops.logged(
+                packets, lost: lost, overrun: overrun, at: time, ruleset: applied ?? Ruleset(),
+                settings: dropSettings, interfaceName: Self.interfaceName))
     }
 
     static func interfaceName(_ index: UInt32) -> String {
@@ -47,7 +49,10 @@ extension PolicyEngine {
             Task { await self.logFileWritten(path, result) }
         }
         if !queued {
-            report(.logFile, "the drop log \(path) is \(fileWriter.limit >> 20) MiB behind (a slow disk?): this interval's records are in this log only")
+            report(
+                .logFile,
+                "the drop log \(path) is \(fileWriter.limit >> 20) MiB behind (a slow disk?): this interval's records are in this log only"
+            )
         }
     }
 
@@ -55,13 +60,15 @@ extension PolicyEngine {
     func logFileWritten(_ path: String, _ result: Result<Void, SystemError>) {
         switch result {
         case .success: clearProblem(.logFile)
-        case .failure(let error): report(.logFile, "the drop log \(path) cannot be written (\(error)); its records are in this log only")
+        case .failure(let error):
+            report(.logFile, "the drop log \(path) cannot be written (\(error)); its records are in this log only")
         }
     }
 
     /// The drop-log service's queue: what it accounts for is compared with the kernel's counters from now on.
     func attachDropSource(_ queue: DropQueue) {
-        let kernel = applied == nil ? 0 : (try? RuleCounter.loggedPackets(client.ruleCounters(), group: config.logGroup)) ?? 0
+        let kernel =
+            applied == nil ? 0 : (try? RuleCounter.loggedPackets(client.ruleCounters(), group: config.logGroup)) ?? 0
         drops.attach(queue, kernel: kernel)
     }
 
@@ -72,7 +79,9 @@ extension PolicyEngine {
             perform(effects)
         case .readKernel(let events):
             let group = config.logGroup
-            let kernel = Result { () throws -> UInt64 in RuleCounter.loggedPackets(try readingTable { try client.ruleCounters() }, group: group) }
+            let kernel = Result { () throws -> UInt64 in
+                RuleCounter.loggedPackets(try readingTable { try client.ruleCounters() }, group: group)
+            }
             perform(drops.kernelCounted(kernel, events: events))
         }
     }

@@ -32,15 +32,20 @@ public struct EngineEnvironment: Sendable {
     /// charon's SAs and statistics and the kernel's xfrm counters, for the IPsec views.
     public var ipsecView: @Sendable (String) -> IPsecView
 
-    public init(notify: @escaping @Sendable (String) -> Void,
-                gateways: @escaping @Sendable () -> Result<[DefaultGateway], NetlinkError> = { Result { () throws(NetlinkError) in try RouteMonitor.defaultGateways() } },
-                resolve: @escaping @Sendable (String) -> Result<[IPAddress], HostLookupError> = HostLookup.resolve,
-                readConfig: @escaping @Sendable (String) throws -> String? = DaemonConfig.readFile,
-                releaseStartupMemory: @escaping @Sendable () -> Void = { WorkingSet.releaseExecutableCode() },
-                wallClock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
-                ipsec: @escaping @Sendable (IPsecPlan, String) -> Result<IPsecSync.Report, ViciError> = { plan, socket in
-                    Result { () throws(ViciError) in try IPsecSync.apply(plan, socket: socket) } },
-                ipsecView: @escaping @Sendable (String) -> IPsecView = { IPsecView.gather(socket: $0) }) {
+    public init(
+        notify: @escaping @Sendable (String) -> Void,
+        gateways: @escaping @Sendable () -> Result<[DefaultGateway], NetlinkError> = {
+            Result { () throws(NetlinkError) in try RouteMonitor.defaultGateways() }
+        },
+        resolve: @escaping @Sendable (String) -> Result<[IPAddress], HostLookupError> = HostLookup.resolve,
+        readConfig: @escaping @Sendable (String) throws -> String? = DaemonConfig.readFile,
+        releaseStartupMemory: @escaping @Sendable () -> Void = { WorkingSet.releaseExecutableCode() },
+        wallClock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
+        ipsec: @escaping @Sendable (IPsecPlan, String) -> Result<IPsecSync.Report, ViciError> = { plan, socket in
+            Result { () throws(ViciError) in try IPsecSync.apply(plan, socket: socket) }
+        },
+        ipsecView: @escaping @Sendable (String) -> IPsecView = { IPsecView.gather(socket: $0) }
+    ) {
         self.notify = notify
         self.gateways = gateways
         self.resolve = resolve
@@ -84,20 +89,25 @@ public actor PolicyEngine {
     var book = AddressBook()
     var monitor = SharedFrame()
 
-    public init(config: DaemonConfig, configPath: String?, overrides: Overrides, client: sending NftablesClient,
-                environment: EngineEnvironment, logger: Logger, started: ContinuousClock.Instant = .now) {
+    public init(
+        config: DaemonConfig, configPath: String?, overrides: Overrides, client: sending NftablesClient,
+        environment: EngineEnvironment, logger: Logger, started: ContinuousClock.Instant = .now
+    ) {
         executor = ThreadExecutor(name: "rampartd.engine")
         self.config = config
         self.logger = logger
         self.environment = environment
-        launch = Launch(controlGroup: config.controlGroup, portID: client.portID, started: started, startedAt: Date(),
-                        configPath: configPath, overrides: overrides)
+        launch = Launch(
+            controlGroup: config.controlGroup, portID: client.portID, started: started, startedAt: Date(),
+            configPath: configPath, overrides: overrides)
         self.client = client
     }
 
     func sinceStart() -> Double { Self.ms(ContinuousClock.now - launch.started) }
 
-    static func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
+    static func ms(_ d: Duration) -> Double {
+        Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+    }
 
     static func fmt(_ x: Double) -> String { StatusReport.decimal(x) }
 
@@ -199,7 +209,10 @@ public actor PolicyEngine {
 
     /// The policy stays enforced without a control socket, but nobody can change or query it.
     public func controlSocketFailed(_ message: String) {
-        report(.socket, "control socket \(config.socket) unavailable: \(message); the policy stays enforced but cannot be changed or queried")
+        report(
+            .socket,
+            "control socket \(config.socket) unavailable: \(message); the policy stays enforced but cannot be changed or queried"
+        )
     }
 
     public func watchdog() { notify("WATCHDOG=1") }

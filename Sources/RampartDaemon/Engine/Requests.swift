@@ -50,7 +50,9 @@ struct PreparedRequest: Sendable {
     var operation: ControlOperation { request.op }
 }
 
-let noFiles: @Sendable (String) throws -> String = { path in throw ValueError("cannot read \(path): only root's requests read files") }
+let noFiles: @Sendable (String) throws -> String = { path in
+    throw ValueError("cannot read \(path): only root's requests read files")
+}
 
 /// How rampartd reads a file a command names: a regular file only, as the daemon's sandbox shows it.
 let daemonReadFile: @Sendable (String) throws -> String = { path in
@@ -61,7 +63,9 @@ let daemonReadFile: @Sendable (String) throws -> String = { path in
 /// script neither stalls the event loops nor delays self-healing), then run queries on a copy,
 /// off the engine too, and only changes inside it.
 public enum RequestRouter {
-    public static func process(_ request: ControlRequest, from peer: Peer, engine: PolicyEngine, logger: Logger) async -> ControlResponse {
+    public static func process(
+        _ request: ControlRequest, from peer: Peer, engine: PolicyEngine, logger: Logger
+    ) async -> ControlResponse {
         // Outsiders were answered and closed at accept (ControlServer); Authorization refuses them too.
         let group = engine.controlGroup
         let prepared: PreparedRequest
@@ -71,7 +75,9 @@ public enum RequestRouter {
             if peer.role != .admin { logger.warning("rejected request from \(peer): \(request.op.rawValue): \(error)") }
             return .failure(.script, "\(error)\nnothing was changed")
         } catch let error as RequestError {
-            if peer.role != .admin { logger.warning("rejected request from \(peer): \(request.op.rawValue): \(error.message)") }
+            if peer.role != .admin {
+                logger.warning("rejected request from \(peer): \(request.op.rawValue): \(error.message)")
+            }
             return .failure(.badRequest, error.message)
         } catch {
             return .failure(.stopping, "cannot prepare the request: \(error)")
@@ -104,7 +110,10 @@ public enum RequestRouter {
         }
         if let seconds = request.confirmSeconds {
             guard operation == .exec, (1...maximumConfirmSeconds).contains(seconds) else {
-                throw RequestError(message: "confirmSeconds must be from 1 to \(maximumConfirmSeconds) (a day), and only with exec; nothing was changed")
+                throw RequestError(
+                    message:
+                        "confirmSeconds must be from 1 to \(maximumConfirmSeconds) (a day), and only with exec; nothing was changed"
+                )
             }
         }
         var script: ParsedScript?
@@ -118,20 +127,25 @@ public enum RequestRouter {
         case .exec:
             let name = request.name ?? "<script>"
             script = try ScriptPlan.exec(request.script ?? "", file: name)
-            summary = "exec \(name.debugDescription) (\(script!.commands.count) commands\(request.dryRun == true ? ", dry run" : "")\(request.confirmSeconds.map { ", confirm within \($0) s" } ?? ""))"
+            summary =
+                "exec \(name.debugDescription) (\(script!.commands.count) commands\(request.dryRun == true ? ", dry run" : "")\(request.confirmSeconds.map { ", confirm within \($0) s" } ?? ""))"
         case .import:
             let name = request.name ?? "<batch>"
-            let planned = try ScriptPlan.import(request.script ?? "", file: name, defines: request.defines ?? [:],
-                                                scriptPath: ScriptPlan.scriptPath(name, workingDirectory: request.workingDirectory ?? "/"))
+            let planned = try ScriptPlan.import(
+                request.script ?? "", file: name, defines: request.defines ?? [:],
+                scriptPath: ScriptPlan.scriptPath(name, workingDirectory: request.workingDirectory ?? "/"))
             script = planned.script
             skipped = planned.skipped
-            summary = "import \(name.debugDescription) (\(planned.script.commands.count) commands\(request.dryRun == true ? ", dry run" : ""))"
+            summary =
+                "import \(name.debugDescription) (\(planned.script.commands.count) commands\(request.dryRun == true ? ", dry run" : ""))"
         case .status, .active, .counters, .dump, .dynamic, .explain, .metrics, .monitor, .reload, .confirm:
             break
         }
-        let decision = Authorization.decide(operation, script: script, dryRun: request.dryRun ?? false, role: peer.role, group: group)
-        return PreparedRequest(request: request, script: script, skipped: skipped, decision: decision,
-                               location: location, summary: summary, mayReadFiles: peer.role == .admin)
+        let decision = Authorization.decide(
+            operation, script: script, dryRun: request.dryRun ?? false, role: peer.role, group: group)
+        return PreparedRequest(
+            request: request, script: script, skipped: skipped, decision: decision,
+            location: location, summary: summary, mayReadFiles: peer.role == .admin)
     }
 }
 
@@ -147,12 +161,15 @@ extension PolicyEngine {
     /// Reads: a snapshot taken on the engine, rendered on the blocking pool.
     func query(_ prepared: PreparedRequest) async -> ControlResponse {
         let redacts = prepared.redactsSecrets
-        let snapshot = Snapshot(store: redacts ? store.redactingSecrets() : store, dynamic: redacts ? dynamic.redactingSecrets() : dynamic,
-                                storePath: config.store)
+        let snapshot = Snapshot(
+            store: redacts ? store.redactingSecrets() : store, dynamic: redacts ? dynamic.redactingSecrets() : dynamic,
+            storePath: config.store)
         switch prepared.operation {
         case .status:
             let status = status()
-            return await offEngine { ControlResponse(ok: true, text: StatusReport.text(status), json: StatusReport.json(status).rendered()) }
+            return await offEngine {
+                ControlResponse(ok: true, text: StatusReport.text(status), json: StatusReport.json(status).rendered())
+            }
         case .dynamic:
             let book = addressBook()
             return await offEngine { ControlResponse(ok: true, text: book.text, json: book.json.rendered()) }
@@ -163,7 +180,11 @@ extension PolicyEngine {
             // What the engine enforces now: its store, dynamic rules and addresses, this namespace's `me`.
             let (addresses, words, now) = (self.addresses, prepared.request.args ?? [], wallNow)
             let most = redacts ? ListingPage.memberRows : nil
-            return await offEngine { Explain.response(words, store: snapshot.store, dynamic: snapshot.dynamic, addresses: addresses, at: now, maxConsidered: most) }
+            return await offEngine {
+                Explain.response(
+                    words, store: snapshot.store, dynamic: snapshot.dynamic, addresses: addresses, at: now,
+                    maxConsidered: most)
+            }
         case .counters: return await counters(snapshot)
         case .metrics:
             let metrics: MetricsSnapshot
@@ -197,9 +218,12 @@ extension PolicyEngine {
             let filters = Ordering.display(EffectiveFilters.collect(snapshot.store, dynamic: snapshot.dynamic, at: now))
             let range = page.range(total: filters.count)
             let rows = filters[range]
-            var response = ControlResponse(ok: true, text: domainHeader + ActiveListing.text(rows, firstRank: range.lowerBound + 1),
-                                           json: ActiveListing.json(rows, firstRank: range.lowerBound + 1).rendered())
-            if let note = ListingPage.note(range, total: filters.count, command: "rampart show active") { response.diagnostics.append(note) }
+            var response = ControlResponse(
+                ok: true, text: domainHeader + ActiveListing.text(rows, firstRank: range.lowerBound + 1),
+                json: ActiveListing.json(rows, firstRank: range.lowerBound + 1).rendered())
+            if let note = ListingPage.note(range, total: filters.count, command: "rampart show active") {
+                response.diagnostics.append(note)
+            }
             return response
         }
     }
@@ -213,7 +237,9 @@ extension PolicyEngine {
         }
         return await offEngine {
             let origins = CounterListing.origins(snapshot.store, dynamic: snapshot.dynamic)
-            return ControlResponse(ok: true, text: CounterListing.text(counters, origins: origins), json: CounterListing.json(counters, origins: origins).rendered())
+            return ControlResponse(
+                ok: true, text: CounterListing.text(counters, origins: origins),
+                json: CounterListing.json(counters, origins: origins).rendered())
         }
     }
 
@@ -246,10 +272,15 @@ extension PolicyEngine {
     }
 
     enum Explain {
-        static func response(_ words: [String], store: Store, dynamic: DynamicState, addresses: DynamicAddresses, at time: Date = Date(),
-                             maxConsidered: Int? = nil) -> ControlResponse {
-            switch ExplainRun.run(words, store: store, dynamic: dynamic, addresses: addresses, host: Host(LocalAddresses.snapshot()), at: time,
-                                  maxConsidered: maxConsidered) {
+        static func response(
+            _ words: [String], store: Store, dynamic: DynamicState, addresses: DynamicAddresses, at time: Date = Date(),
+            maxConsidered: Int? = nil
+        ) -> ControlResponse {
+            switch ExplainRun.run(
+                words, store: store, dynamic: dynamic, addresses: addresses, host: Host(LocalAddresses.snapshot()),
+                at: time,
+                maxConsidered: maxConsidered)
+            {
             case .success(let (text, json)): return ControlResponse(ok: true, text: text, json: json.rendered())
             case .failure(let failure): return .failure(.badRequest, "explain: \(failure)")
             }
@@ -268,16 +299,25 @@ extension PolicyEngine {
         var response: ControlResponse
     }
 
-    static func plan(_ prepared: PreparedRequest, on store: Store, dynamic: DynamicState,
-                     readFile: @escaping (String) throws -> String) -> Result<TransactionPlan, Failed> {
-        TransactionPlan.make(prepared.script ?? ParsedScript(), on: store, dynamic: dynamic, location: prepared.location,
-                             workingDirectory: prepared.request.workingDirectory ?? "/", readFile: readFile)
-            .mapError { Failed(response: .failure(.script, "\($0.error)\nnothing was changed", diagnostics: $0.diagnostics.map(\.description))) }
+    static func plan(
+        _ prepared: PreparedRequest, on store: Store, dynamic: DynamicState,
+        readFile: @escaping (String) throws -> String
+    ) -> Result<TransactionPlan, Failed> {
+        TransactionPlan.make(
+            prepared.script ?? ParsedScript(), on: store, dynamic: dynamic, location: prepared.location,
+            workingDirectory: prepared.request.workingDirectory ?? "/", readFile: readFile
+        )
+        .mapError {
+            Failed(
+                response: .failure(
+                    .script, "\($0.error)\nnothing was changed", diagnostics: $0.diagnostics.map(\.description)))
+        }
     }
 
     /// Files `exportpolicy` produced, for the client to write as the user who asked (nil: none).
     static func files(_ interpreter: Interpreter) -> [ControlFile]? {
-        interpreter.pendingFiles.isEmpty ? nil : interpreter.pendingFiles.map { ControlFile(path: $0.path, contents: $0.contents) }
+        interpreter.pendingFiles.isEmpty
+            ? nil : interpreter.pendingFiles.map { ControlFile(path: $0.path, contents: $0.contents) }
     }
 
     /// `ipsec` gathers charon's and the kernel's IPsec state, asked only when a `show mmsas|qmsas|stats` needs it.
@@ -286,7 +326,8 @@ extension PolicyEngine {
         let text = interpreter.outputs.map { ShowRenderer.text($0, ipsec: view) }.joined()
         let values = interpreter.outputs.map { ShowRenderer.json($0, ipsec: view) }
         let json = values.isEmpty ? nil : (values.count == 1 ? values[0] : .array(values)).rendered()
-        return ControlResponse(ok: true, diagnostics: interpreter.diagnostics.map(\.description), text: text, json: json)
+        return ControlResponse(
+            ok: true, diagnostics: interpreter.diagnostics.map(\.description), text: text, json: json)
     }
 
     static func withSkipped(_ prepared: PreparedRequest, _ response: ControlResponse) -> ControlResponse {
@@ -302,13 +343,18 @@ extension PolicyEngine {
         switch prepared.operation {
         case .reload:
             let error = reload()
-            return ControlResponse(ok: error == nil, error: error, code: error == nil ? nil : reloadErrorCode(), text: StatusReport.text(status()))
+            return ControlResponse(
+                ok: error == nil, error: error, code: error == nil ? nil : reloadErrorCode(),
+                text: StatusReport.text(status()))
         case .confirm:
             return confirm(by: peer)
         default:
             if let pending = confirmation.pending {
-                return .failure(.pendingConfirmation, "a change applied with --confirm is waiting for confirmation (rollback at \(StatusReport.iso(pending.deadline))): "
-                                + "run 'rampart confirm' to keep it, or wait for the rollback, then try again; nothing was changed")
+                return .failure(
+                    .pendingConfirmation,
+                    "a change applied with --confirm is waiting for confirmation (rollback at \(StatusReport.iso(pending.deadline))): "
+                        + "run 'rampart confirm' to keep it, or wait for the rollback, then try again; nothing was changed"
+                )
             }
             return transact(prepared, from: peer)
         }
@@ -321,11 +367,14 @@ extension PolicyEngine {
     }
 
     public func confirm(by peer: Peer) -> ControlResponse {
-        guard confirmation.pending != nil else { return .failure(.nothingToConfirm, "nothing to confirm: no change is waiting for confirmation") }
+        guard confirmation.pending != nil else {
+            return .failure(.nothingToConfirm, "nothing to confirm: no change is waiting for confirmation")
+        }
         do {
             try storeFile.removePending()
         } catch {
-            return .failure(.store, "cannot remove the pending-confirmation journal (\(error)); the change is still pending")
+            return .failure(
+                .store, "cannot remove the pending-confirmation journal (\(error)); the change is still pending")
         }
         perform(confirmation.end())
         clearProblem(.confirm)
@@ -359,13 +408,19 @@ extension PolicyEngine {
                 }
                 let newDynamic = plan.result.dynamic ?? dynamic
                 let previous = (dynamic: dynamic, enforcement: enforcement)
-                let ruleset = compiler.compile(plan.result.store, dynamic: newDynamic, addresses: addresses, at: wallNow)
+                let ruleset = compiler.compile(
+                    plan.result.store, dynamic: newDynamic, addresses: addresses, at: wallNow)
                 if case .failure(let e) = apply(.policy(ruleset), reason: "\(prepared.operation.rawValue) request") {
-                    return .failure(.kernel, "the kernel rejected the new ruleset; nothing was changed: \(e)", diagnostics: response.diagnostics)
+                    return .failure(
+                        .kernel, "the kernel rejected the new ruleset; nothing was changed: \(e)",
+                        diagnostics: response.diagnostics)
                 }
-                if let failure = persist(plan, onDisk: onDisk, previousDynamic: previous.dynamic, request: request, peer: peer, in: file) {
+                if let failure = persist(
+                    plan, onDisk: onDisk, previousDynamic: previous.dynamic, request: request, peer: peer, in: file)
+                {
                     _ = apply(previous.enforcement, reason: "undo after \(failure)")
-                    return .failure(.store, "\(failure); the previous ruleset was restored", diagnostics: response.diagnostics)
+                    return .failure(
+                        .store, "\(failure); the previous ruleset was restored", diagnostics: response.diagnostics)
                 }
                 adopt(plan.result.store, dynamic: newDynamic, .changed(by: prepared.operation.rawValue))
                 clearProblem(.store)
@@ -373,11 +428,13 @@ extension PolicyEngine {
                 timeline.enter(.running)
                 resolveNames()
                 if let pending = confirmation.pending, let seconds = request.confirmSeconds {
-                    logger.notice("change applied pending confirmation; rollback at \(StatusReport.iso(pending.deadline))")
+                    logger.notice(
+                        "change applied pending confirmation; rollback at \(StatusReport.iso(pending.deadline))")
                     schedule(.confirmDeadline(token: pending.token), after: .seconds(seconds))
                 }
                 if let seconds = request.confirmSeconds {
-                    response.text += "applied; run 'rampart confirm' within \(seconds) seconds or the previous policy comes back (also if rampartd restarts meanwhile)\n"
+                    response.text +=
+                        "applied; run 'rampart confirm' within \(seconds) seconds or the previous policy comes back (also if rampartd restarts meanwhile)\n"
                 }
                 response.files = Self.files(plan.result)
                 return Self.withSkipped(prepared, response)
@@ -389,10 +446,13 @@ extension PolicyEngine {
 
     /// After the kernel took the new ruleset: the journal first (with --confirm: whatever stops us
     /// after it, a restart rolls back), then the store. What failed, nil when both were written.
-    func persist(_ plan: TransactionPlan, onDisk: Store, previousDynamic: DynamicState, request: ControlRequest, peer: Peer,
-                 in file: StoreFile) -> String? {
+    func persist(
+        _ plan: TransactionPlan, onDisk: Store, previousDynamic: DynamicState, request: ControlRequest, peer: Peer,
+        in file: StoreFile
+    ) -> String? {
         if let seconds = request.confirmSeconds {
-            let pending = PendingConfirmation(deadline: Date().addingTimeInterval(Double(seconds)), previous: onDisk, requestedBy: peer.description)
+            let pending = PendingConfirmation(
+                deadline: Date().addingTimeInterval(Double(seconds)), previous: onDisk, requestedBy: peer.description)
             do {
                 try file.savePending(pending)
             } catch {
@@ -418,7 +478,8 @@ extension PolicyEngine {
     func rollbackIfUnconfirmed(_ token: Int) {
         guard let pending = confirmation.waiting(token) else { return }
         logger.warning("change not confirmed in time: rolling back to the previous policy")
-        let ruleset = compiler.compile(pending.previousStore, dynamic: pending.previousDynamic, addresses: addresses, at: wallNow)
+        let ruleset = compiler.compile(
+            pending.previousStore, dynamic: pending.previousDynamic, addresses: addresses, at: wallNow)
         guard case .success = apply(.policy(ruleset), reason: "rollback of an unconfirmed change") else {
             report(.confirm, "rollback: the kernel rejected the previous ruleset; retrying in 5 s")
             schedule(.confirmDeadline(token: token), after: .seconds(5))

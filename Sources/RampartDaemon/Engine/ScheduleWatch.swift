@@ -52,7 +52,9 @@ struct ScheduleWatch: Sendable, Equatable {
             let active = schedule.isActive(at: instant)
             now[schedule.name] = active
             if let before = open[schedule.name], before != active {
-                lines.append("schedule \(schedule.name) (\(schedule.summary)): window \(active ? "opened" : "closed") at \(Self.iso(instant))")
+                lines.append(
+                    "schedule \(schedule.name) (\(schedule.summary)): window \(active ? "opened" : "closed") at \(Self.iso(instant))"
+                )
             }
         }
         open = now

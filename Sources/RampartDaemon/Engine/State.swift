@@ -56,7 +56,9 @@ public enum StoreState: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .notLoaded: return "not loaded"
         case .absent: return "missing: no policy is assigned, traffic is not filtered"
-        case .loaded(let assigned): return assigned.isEmpty ? "loaded; no policy assigned" : "loaded; assigned: \(assigned.joined(separator: ", "))"
+        case .loaded(let assigned):
+            return assigned.isEmpty
+                ? "loaded; no policy assigned" : "loaded; assigned: \(assigned.joined(separator: ", "))"
         case .changed(let op): return "loaded; changed by \(op)"
         case .rolledBack: return "loaded; rolled back an unconfirmed change"
         case .corrupt(let message): return "corrupt: \(message)"
@@ -69,7 +71,8 @@ public enum StoreState: Sendable, Equatable, CustomStringConvertible {
 /// What is wrong, by area: each area has at most one current problem, cleared when that area
 /// works again. Services report under their own names.
 public enum ProblemArea: Sendable, Hashable, Comparable, CustomStringConvertible {
-    case boot, config, store, apply, restore, confirm, socket, sets, dns, gateway, dhcp, wins, logFile, metricsFile, domain, ipsec
+    case boot, config, store, apply, restore, confirm, socket, sets, dns, gateway, dhcp, wins, logFile, metricsFile,
+        domain, ipsec
     case service(String)
 
     var rank: Int {

@@ -29,19 +29,27 @@ extension PolicyEngine {
         s.assignedPolicies = StoreLocation.allCases.map { location in
             let name = store[location].assignedPolicy?.name
             // Group Policy's precedence: the domain policy takes the local one's place.
-            if location == .local, store.domainDecides, let name { return (location.rawValue, "\(name) (replaced by the domain policy)") }
+            if location == .local, store.domainDecides, let name {
+                return (location.rawValue, "\(name) (replaced by the domain policy)")
+            }
             return (location.rawValue, name)
         }
         if let d = fleet.domain, let name = d.store.assignedPolicy?.name {
             let arrived = StatusReport.iso(Date(timeIntervalSince1970: d.arrived))
-            s.assignedPolicies.append(("domain", "\(name) (group \(d.group), revision \(d.revision), arrived \(arrived)\(d.cached ? ", cached" : ""))"))
+            s.assignedPolicies.append(
+                (
+                    "domain",
+                    "\(name) (group \(d.group), revision \(d.revision), arrived \(arrived)\(d.cached ? ", cached" : ""))"
+                ))
         }
         s.domain = domainLine()
         s.ipsec = ipsec.line
         s.fleet = fleetGroup.map { group in "group '\(group)': " + (fleet.connection ?? "not connected yet") }
         s.activeFilters = EffectiveFilters.collect(store, dynamic: dynamic).count
         s.dynamicRules = dynamic.rules.count
-        s.lastApply = table.lastApply.map { DaemonStatus.LastApply(at: $0.at, milliseconds: $0.milliseconds, ok: $0.ok, result: $0.result) }
+        s.lastApply = table.lastApply.map {
+            DaemonStatus.LastApply(at: $0.at, milliseconds: $0.milliseconds, ok: $0.ok, result: $0.result)
+        }
         s.bootMilliseconds = timeline.bootMilliseconds
         s.readyMilliseconds = timeline.readyMilliseconds
         s.restores = table.restores
@@ -85,14 +93,17 @@ extension PolicyEngine {
         m.rules = applied?.ruleCount ?? 0
         let origins = filterOrigins()
         if applied != nil {
-            m.filters = MetricsSnapshot.filterCounts(try client.ruleCounters() + client.elementCounters(), origins: origins)
+            m.filters = MetricsSnapshot.filterCounts(
+                try client.ruleCounters() + client.elementCounters(), origins: origins)
         }
         let live = drops.liveTotals(at: Date())
         m.dropsLogged = live.byKind
         (m.itemised, m.notItemised, m.lost) = (live.itemised, live.notItemised, live.lost)
         for set in applied?.sets ?? [] { m.setElements[set.name] = set.elements.count }
         m.filterSetElements = applied?.filterSets.reduce(0) { $0 + $1.elements.count } ?? 0
-        (m.applies, m.applyFailures, m.applySeconds) = (table.totals.applies, table.totals.failures, table.totals.seconds)
+        (m.applies, m.applyFailures, m.applySeconds) = (
+            table.totals.applies, table.totals.failures, table.totals.seconds
+        )
         m.lastApplyTimestamp = table.lastApply?.at.timeIntervalSince1970
         m.restores = table.restores
         return m
@@ -121,14 +132,18 @@ extension PolicyEngine {
                 try OwnedFile.checkDirectory(OwnedFile.directory(of: path), purpose: "metrics textfile")
                 // 0644 whatever the unit's UMask=0077: node_exporter reads it as another user.
                 try writeAtomically(Data(text.utf8), to: path) { fd throws(StoreError) in
-                    guard fchmod(fd, 0o644) == 0 else { throw StoreError("cannot set the mode of \(path): \(String(cString: strerror(errno)))") }
+                    guard fchmod(fd, 0o644) == 0 else {
+                        throw StoreError("cannot set the mode of \(path): \(String(cString: strerror(errno)))")
+                    }
                 }
             } catch {
                 failure = "\(error)"
             }
             Task { [failure] in await self.metricsFileWritten(path, failure: failure) }
         }
-        if !queued { report(.metricsFile, "the metrics file \(path) is not being written (the writer is behind: a slow disk?)") }
+        if !queued {
+            report(.metricsFile, "the metrics file \(path) is not being written (the writer is behind: a slow disk?)")
+        }
     }
 
     /// The background writer's word on one replacement of `metrics_textfile`.

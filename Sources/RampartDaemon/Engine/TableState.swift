@@ -33,7 +33,9 @@ struct TableState: Sendable {
     mutating func bootNoLongerDeferred() { bootDeferred = false }
 
     /// `target` was committed whole (every rule replaced) or as set elements only.
-    mutating func committed(_ target: Enforcement, generation: UInt32?, at time: Date, milliseconds: Double, result: String, whole: Bool) {
+    mutating func committed(
+        _ target: Enforcement, generation: UInt32?, at time: Date, milliseconds: Double, result: String, whole: Bool
+    ) {
         enforcement = target
         self.generation = generation
         if whole { bootDeferred = false }
@@ -75,7 +77,12 @@ struct TableState: Sendable {
     mutating func restoreFailed(_ error: String) -> [Effect] {
         let delay = min((restoreRetryDelay ?? .milliseconds(50)) * 2, .seconds(5))
         restoreRetryDelay = delay
-        return [.report(.restore, "table inet rampart could not be restored (\(error)); the \(enforcement) is NOT enforced; retrying every \(delay) at most"),
-                .schedule(.restoreRetry, after: delay)]
+        return [
+            .report(
+                .restore,
+                "table inet rampart could not be restored (\(error)); the \(enforcement) is NOT enforced; retrying every \(delay) at most"
+            ),
+            .schedule(.restoreRetry, after: delay)
+        ]
     }
 }

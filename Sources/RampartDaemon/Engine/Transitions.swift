@@ -31,7 +31,9 @@ extension PolicyEngine {
         if (try? client.tableExists()) == true {
             table.deferBoot(.boot(bootConfig.bootMode, ruleset))
             timeline.booted(after: sinceStart())
-            logger.notice("table inet rampart is in force from before (a restart): it stays until the policy replaces it; boot mode \(bootConfig.bootMode.rawValue) only if the policy cannot be applied")
+            logger.notice(
+                "table inet rampart is in force from before (a restart): it stays until the policy replaces it; boot mode \(bootConfig.bootMode.rawValue) only if the policy cannot be applied"
+            )
             notify("STATUS=the previous ruleset stays in force; loading the policy")
             return
         }
@@ -40,7 +42,9 @@ extension PolicyEngine {
         drops.rulesReplaced()
         table.enforced(.boot(bootConfig.bootMode, ruleset), generation: try? client.generation())
         timeline.booted(after: sinceStart())
-        logger.notice("boot mode \(bootConfig.bootMode.rawValue) enforced in \(Self.fmt(elapsed)) ms (\(Self.fmt(sinceStart())) ms after exec)")
+        logger.notice(
+            "boot mode \(bootConfig.bootMode.rawValue) enforced in \(Self.fmt(elapsed)) ms (\(Self.fmt(sinceStart())) ms after exec)"
+        )
         notify("STATUS=boot mode \(bootConfig.bootMode.rawValue) enforced; loading the policy")
     }
 
@@ -57,7 +61,8 @@ extension PolicyEngine {
         case .failure(let message):
             report(.store, "\(message); the boot ruleset stays in force")
         case .success:
-            logger.info("store \(config.store): \(storeState) in \(Self.fmt(Self.ms(ContinuousClock.now - loadStart))) ms")
+            logger.info(
+                "store \(config.store): \(storeState) in \(Self.fmt(Self.ms(ContinuousClock.now - loadStart))) ms")
             if case .failure(let e) = applyCurrent(reason: "startup") {
                 report(.apply, "the policy could not be applied: \(e); the boot ruleset stays in force")
             }
@@ -67,7 +72,10 @@ extension PolicyEngine {
     /// The policy could not be applied over the previous rampartd's table: the boot mode, as at boot.
     func enforceDeferredBootMode() {
         if case .failure(let error) = apply(enforcement, reason: "the policy could not be applied") {
-            report(.boot, "the boot mode could not be enforced either (\(error.message)); the previous rampartd's ruleset stays in force")
+            report(
+                .boot,
+                "the boot mode could not be enforced either (\(error.message)); the previous rampartd's ruleset stays in force"
+            )
         }
         table.bootNoLongerDeferred()
     }
@@ -82,7 +90,10 @@ extension PolicyEngine {
         do {
             pending = try file.loadPending()
         } catch {
-            report(.confirm, "\(error.message): the store may hold an unconfirmed change; the ruleset in force stays until the journal \(file.pendingPath) is removed (then 'systemctl reload rampartd')")
+            report(
+                .confirm,
+                "\(error.message): the store may hold an unconfirmed change; the ruleset in force stays until the journal \(file.pendingPath) is removed (then 'systemctl reload rampartd')"
+            )
             return false
         }
         guard let pending else {
@@ -94,11 +105,16 @@ extension PolicyEngine {
                 try file.save(pending.previous)
                 try file.removePending()
             }
-            logger.warning("an unconfirmed change (by \(pending.requestedBy), due \(StatusReport.iso(pending.deadline))) was pending when rampartd stopped: rolled back to the previous store")
+            logger.warning(
+                "an unconfirmed change (by \(pending.requestedBy), due \(StatusReport.iso(pending.deadline))) was pending when rampartd stopped: rolled back to the previous store"
+            )
             clearProblem(.confirm)
             return true
         } catch {
-            report(.confirm, "an unconfirmed change is pending but the previous store could not be restored (\(error)); the boot ruleset stays in force")
+            report(
+                .confirm,
+                "an unconfirmed change is pending but the previous store could not be restored (\(error)); the boot ruleset stays in force"
+            )
             return false
         }
     }
@@ -110,7 +126,9 @@ extension PolicyEngine {
         let ready = sinceStart()
         timeline.ready(after: ready)
         notify("READY=1\nSTATUS=\(statusLine())")
-        if case .degraded(let list) = health.verdict { logger.warning("ready but degraded: \(list.map(\.message).joined(separator: "; "))") }
+        if case .degraded(let list) = health.verdict {
+            logger.warning("ready but degraded: \(list.map(\.message).joined(separator: "; "))")
+        }
         logger.notice("ready in \(Self.fmt(ready)) ms: \(statusLine())")
         if timeline.takeDeferredReload() { reload() }
         schedule(.releaseStartupMemory, after: .seconds(1))
@@ -126,22 +144,33 @@ extension PolicyEngine {
         let file = storeFile
         guard file.exists else {
             if storeState.wasRead {
-                return .failure("the store \(config.store) has vanished (deleted, or the configuration names another path); the running ruleset stays in force")
+                return .failure(
+                    "the store \(config.store) has vanished (deleted, or the configuration names another path); the running ruleset stays in force"
+                )
             }
             policy.replace(Store(), .absent)
-            logger.warning("no store at \(config.store): no policy is assigned and traffic is not filtered (Windows semantics); create one with 'rampart exec'")
+            logger.warning(
+                "no store at \(config.store): no policy is assigned and traffic is not filtered (Windows semantics); create one with 'rampart exec'"
+            )
             return .success
         }
         do {
             let loaded = try file.load()
             do {
-                if try file.repairBootFile(for: loaded) { logger.notice("the boot file did not match the store (a writer stopped between them): rewritten") }
+                if try file.repairBootFile(for: loaded) {
+                    logger.notice("the boot file did not match the store (a writer stopped between them): rewritten")
+                }
             } catch {
                 logger.error("cannot rewrite the boot file to match the store: \(error)")
             }
-            policy.replace(loaded, .loaded(assigned: StoreLocation.allCases.compactMap { location in
-                loaded[location].assignedPolicy.map { "\($0.name) (\($0 == loaded.persistent.assignedPolicy ? "persistent" : "local"))" }
-            }))
+            policy.replace(
+                loaded,
+                .loaded(
+                    assigned: StoreLocation.allCases.compactMap { location in
+                        loaded[location].assignedPolicy.map {
+                            "\($0.name) (\($0 == loaded.persistent.assignedPolicy ? "persistent" : "local"))"
+                        }
+                    }))
             return .success
         } catch {
             if !storeState.wasRead { policy.mark(.corrupt(error.message)) }
@@ -164,7 +193,9 @@ extension PolicyEngine {
     /// time since its compile, so an edge that passed in between is never slept over.
     func planScheduleCheck(after instant: Date? = nil) {
         let now = wallNow
-        guard case .policy = enforcement, let delay = scheduleWatch.plan(store, after: instant ?? now.addingTimeInterval(-1), now: now) else {
+        guard case .policy = enforcement,
+            let delay = scheduleWatch.plan(store, after: instant ?? now.addingTimeInterval(-1), now: now)
+        else {
             cancelTimer(.scheduleCheck)
             return
         }
@@ -180,7 +211,9 @@ extension PolicyEngine {
         for line in scheduleWatch.edges(store, at: instant) { logger.notice("\(line)") }
         if fresh.chains != current.chains || fresh.filterSets != current.filterSets {
             if case .failure(let e) = apply(.policy(fresh), reason: "schedule change", scheduleInstant: instant) {
-                report(.apply, "a schedule changed but the new ruleset was refused; the previous one stays in force: \(e.message)")
+                report(
+                    .apply,
+                    "a schedule changed but the new ruleset was refused; the previous one stays in force: \(e.message)")
             }
         }
         planScheduleCheck(after: instant)
@@ -193,8 +226,10 @@ extension PolicyEngine {
         // Only set elements differ (an address group changed): flush and refill those sets in one
         // transaction; rules and counters stay. If that fails (the table was removed behind our
         // back), the full apply below puts everything back.
-        if case .policy(let current) = enforcement, case .policy = target, let changed = ruleset.setChanges(from: current), !changed.isEmpty,
-           applySetsOnly(target, changed, reason: reason) {
+        if case .policy(let current) = enforcement, case .policy = target,
+            let changed = ruleset.setChanges(from: current), !changed.isEmpty,
+            applySetsOnly(target, changed, reason: reason)
+        {
             return .success(())
         }
         let clock = ContinuousClock.now
@@ -202,19 +237,25 @@ extension PolicyEngine {
             let report = try client.apply(ruleset)
             let generation = try? client.generation()
             if let refusal = report.defragmentationMissing {
-                logger.warning("the kernel refused the defrag chain (no nft_tproxy?), applied without it: fragmented datagrams to permitted ports may be dropped unless ipsecdiagnostics bit 4 is set (\(refusal))")
+                logger.warning(
+                    "the kernel refused the defrag chain (no nft_tproxy?), applied without it: fragmented datagrams to permitted ports may be dropped unless ipsecdiagnostics bit 4 is set (\(refusal))"
+                )
             }
             // Every rule was replaced: the log rules' counters start again from 0.
             drops.rulesReplaced()
             let elapsed = Self.ms(ContinuousClock.now - clock)
-            table.committed(target, generation: generation, at: Date(), milliseconds: elapsed,
-                            result: "\(report.rules) rules, \(ruleset.setCount) sets", whole: true)
-            logger.info("applied the \(target) (\(reason)): \(report.rules) rules, \(ruleset.setCount) sets, \(report.messages) messages in \(Self.fmt(elapsed)) ms")
+            table.committed(
+                target, generation: generation, at: Date(), milliseconds: elapsed,
+                result: "\(report.rules) rules, \(ruleset.setCount) sets", whole: true)
+            logger.info(
+                "applied the \(target) (\(reason)): \(report.rules) rules, \(ruleset.setCount) sets, \(report.messages) messages in \(Self.fmt(elapsed)) ms"
+            )
             if case .policy = target { syncIPsec() }
             return .success(())
         } catch {
             table.failed(at: Date(), milliseconds: Self.ms(ContinuousClock.now - clock), error: error.message)
-            logger.error("applying the \(target) failed (\(reason)); the previous ruleset stays in force: \(error.message)")
+            logger.error(
+                "applying the \(target) failed (\(reason)); the previous ruleset stays in force: \(error.message)")
             return .failure(error)
         }
     }
@@ -226,9 +267,12 @@ extension PolicyEngine {
             let report = try client.replaceElements(of: changed)
             let generation = try? client.generation()
             let elapsed = Self.ms(ContinuousClock.now - clock)
-            table.committed(target, generation: generation, at: Date(), milliseconds: elapsed,
-                            result: "set-only: \(changed.count) sets, \(report.setElements) elements", whole: false)
-            logger.info("updated \(changed.map(\.name).joined(separator: ", ")) set-only (\(reason)): \(report.setElements) elements in \(Self.fmt(elapsed)) ms")
+            table.committed(
+                target, generation: generation, at: Date(), milliseconds: elapsed,
+                result: "set-only: \(changed.count) sets, \(report.setElements) elements", whole: false)
+            logger.info(
+                "updated \(changed.map(\.name).joined(separator: ", ")) set-only (\(reason)): \(report.setElements) elements in \(Self.fmt(elapsed)) ms"
+            )
             syncIPsec()
             return true
         } catch {
@@ -299,7 +343,9 @@ extension PolicyEngine {
         // anyone's came after ours, the table is as we left it, and restoring it would flood the
         // socket again (issue 29, item 6).
         if change.overrun, table.generation != nil, table.isAsLeft(generationNow: try? client.generation()) {
-            logger.info("nftables notifications were lost, but no transaction came after ours: table inet rampart is as applied")
+            logger.info(
+                "nftables notifications were lost, but no transaction came after ours: table inet rampart is as applied"
+            )
             return
         }
         logger.warning("table inet rampart was changed by \(change); restoring the \(enforcement)")
@@ -325,7 +371,9 @@ extension PolicyEngine {
         switch apply(enforcement, reason: "restore after a foreign change") {
         case .success:
             perform(table.restored())
-            if health.problems[.restore] != nil { logger.notice("table inet rampart is ours again: the \(enforcement) is enforced") }
+            if health.problems[.restore] != nil {
+                logger.notice("table inet rampart is ours again: the \(enforcement) is enforced")
+            }
             clearProblem(.restore)
         case .failure(let error):
             perform(table.restoreFailed(error.message))

@@ -49,7 +49,8 @@ struct HealthBoard: Sendable {
 
     /// A service ended without being asked to; the problem's text, for `report`.
     mutating func failed(_ name: String, reason: String, at time: Date, retryIn: Duration?) -> String {
-        services[name] = .failed(reason: reason, at: time, retry: retryIn.map { time.addingTimeInterval(Self.seconds($0)) })
+        services[name] = .failed(
+            reason: reason, at: time, retry: retryIn.map { time.addingTimeInterval(Self.seconds($0)) })
         failures[name] = ((failures[name]?.count ?? 0) + 1, reason)
         return "service \(name) stopped: \(reason)" + (retryIn.map { "; restarting in \($0)" } ?? "")
     }

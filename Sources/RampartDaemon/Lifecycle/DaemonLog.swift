@@ -9,7 +9,9 @@ import Logging
 /// `MESSAGE_ID`, `RAMPART_FILTER`) becomes a field in the journal and is left out of stderr lines,
 /// which carry the same facts in their words.
 public enum DaemonLog {
-    public static func bootstrap(level: Logger.Level = .info, environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public static func bootstrap(
+        level: Logger.Level = .info, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) {
         let journal = stderrIsJournal(environment["JOURNAL_STREAM"])
         LoggingSystem.bootstrap { label in
             var stderr = StreamLogHandler.standardError(label: label)
@@ -31,7 +33,10 @@ public enum DaemonLog {
 
     static func isJournalField(_ key: String) -> Bool {
         guard let first = key.utf8.first, first >= UInt8(ascii: "A"), first <= UInt8(ascii: "Z") else { return false }
-        return key.utf8.allSatisfy { ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: "_") }
+        return key.utf8.allSatisfy {
+            ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9"))
+                || $0 == UInt8(ascii: "_")
+        }
     }
 
     /// syslog(3) priorities.
@@ -48,14 +53,18 @@ public enum DaemonLog {
 
     /// The journal fields of one message: MESSAGE, PRIORITY, SYSLOG_IDENTIFIER, the code location,
     /// then the metadata's journal fields (others are appended to MESSAGE as `key=value`).
-    static func fields(level: Logger.Level, message: String, metadata: Logger.Metadata, file: String, function: String, line: UInt) -> [String] {
+    static func fields(
+        level: Logger.Level, message: String, metadata: Logger.Metadata, file: String, function: String, line: UInt
+    ) -> [String] {
         var text = message
         var extra: [String] = []
         for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
             if isJournalField(key) { extra.append("\(key)=\(value)") } else { text += " \(key)=\(value)" }
         }
-        return ["MESSAGE=\(text)", "PRIORITY=\(priority(level))", "SYSLOG_IDENTIFIER=rampartd",
-                "CODE_FILE=\(file)", "CODE_LINE=\(line)", "CODE_FUNC=\(function)"] + extra
+        return [
+            "MESSAGE=\(text)", "PRIORITY=\(priority(level))", "SYSLOG_IDENTIFIER=rampartd",
+            "CODE_FILE=\(file)", "CODE_LINE=\(line)", "CODE_FUNC=\(function)"
+        ] + extra
     }
 }
 
@@ -78,7 +87,9 @@ struct JournalLogHandler: LogHandler {
 
     func log(event: LogEvent) {
         let all = metadata.merging(event.metadata ?? [:]) { $1 }
-        let fields = DaemonLog.fields(level: event.level, message: event.message.description, metadata: all, file: event.file, function: event.function, line: event.line)
+        let fields = DaemonLog.fields(
+            level: event.level, message: event.message.description, metadata: all, file: event.file,
+            function: event.function, line: event.line)
         // One buffer, one iovec per field.
         var bytes: [UInt8] = []
         var ranges: [Range<Int>] = []
@@ -88,7 +99,8 @@ struct JournalLogHandler: LogHandler {
             ranges.append(start..<bytes.count)
         }
         let sent = bytes.withUnsafeMutableBytes { raw -> Int32 in
-            let vectors = ranges.map { r in iovec(iov_base: raw.baseAddress.map { $0 + r.lowerBound }, iov_len: r.count) }
+            let vectors = ranges.map { r in iovec(iov_base: raw.baseAddress.map { $0 + r.lowerBound }, iov_len: r.count)
+            }
             return vectors.withUnsafeBufferPointer { sd_journal_sendv($0.baseAddress, Int32($0.count)) }
         }
         if sent < 0 {

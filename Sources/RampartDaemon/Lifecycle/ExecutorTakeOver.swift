@@ -30,7 +30,9 @@ enum ExecutorTakeOver {
                 MultiThreadedEventLoopGroup.singleton.any().enqueue(ExecutorJob(job))
             })
             // A thin function is one code pointer: that is what the runtime's slot holds.
-            hook.baseAddress!.withMemoryRebound(to: UnsafeMutableRawPointer?.self, capacity: 1) { slot.pointee = $0.pointee }
+            hook.baseAddress!.withMemoryRebound(to: UnsafeMutableRawPointer?.self, capacity: 1) {
+                slot.pointee = $0.pointee
+            }
         }
         return .direct
     }

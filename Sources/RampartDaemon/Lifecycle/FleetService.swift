@@ -29,10 +29,12 @@ extension Services {
                 throw error
             }
             do {
-                try await follow(client: client, engine: engine, context: context, group: group, host: host,
-                                 policyKey: policyKey, statusKey: statusKey, ttl: ttl)
+                try await follow(
+                    client: client, engine: engine, context: context, group: group, host: host,
+                    policyKey: policyKey, statusKey: statusKey, ttl: ttl)
             } catch {
-                await engine.fleetConnection("etcd lost (\(error)); enforcing the last domain policy applied; reconnecting")
+                await engine.fleetConnection(
+                    "etcd lost (\(error)); enforcing the last domain policy applied; reconnecting")
                 await client.shutdown()
                 // A random 0–2 s on top of the supervisor's backoff: hosts that lost etcd together
                 // do not all come back in the same instant.
@@ -48,8 +50,9 @@ extension Services {
             let text = String(decoding: try StoreFile.readRegularFile(file, what: "etcd password file"), as: UTF8.self)
             password = text.split(separator: "\n", omittingEmptySubsequences: false).first.map(String.init) ?? ""
         }
-        return EtcdSettings(endpoints: config.etcdEndpoints, caFile: config.etcdCA, certificateFile: config.etcdCert,
-                            keyFile: config.etcdKey, user: config.etcdUser, password: password)
+        return EtcdSettings(
+            endpoints: config.etcdEndpoints, caFile: config.etcdCA, certificateFile: config.etcdCert,
+            keyFile: config.etcdKey, user: config.etcdUser, password: password)
     }
 
     static func hostName() -> String {
@@ -60,8 +63,10 @@ extension Services {
         return FleetNames.valid(short) ? short : "localhost"
     }
 
-    static func follow(client: EtcdClient, engine: PolicyEngine, context: ServiceContext, group: String, host: String,
-                       policyKey: String, statusKey: String, ttl: Int64) async throws {
+    static func follow(
+        client: EtcdClient, engine: PolicyEngine, context: ServiceContext, group: String, host: String,
+        policyKey: String, statusKey: String, ttl: Int64
+    ) async throws {
         let (kvs, revision) = try await client.range(policyKey)
         if let kv = kvs.first {
             _ = await engine.domainPolicy(group: group, revision: kv.modRevision, script: kv.text)
@@ -70,7 +75,8 @@ extension Services {
         }
         let lease = try await client.grantLease(ttl: ttl)
         _ = try await client.put(statusKey, Array(await engine.fleetStatusDocument(host: host).utf8), lease: lease)
-        await engine.fleetConnection("watching \(policyKey) from etcd revision \(revision + 1); status key \(statusKey)")
+        await engine.fleetConnection(
+            "watching \(policyKey) from etcd revision \(revision + 1); status key \(statusKey)")
         await context.ready()
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask {
@@ -78,7 +84,8 @@ extension Services {
                 while true {
                     try await Task.sleep(for: .seconds(max(1, Double(ttl) / 3)))
                     _ = try await client.keepAlive(lease: lease)
-                    _ = try await client.put(statusKey, Array(await engine.fleetStatusDocument(host: host).utf8), lease: lease)
+                    _ = try await client.put(
+                        statusKey, Array(await engine.fleetStatusDocument(host: host).utf8), lease: lease)
                 }
             }
             tasks.addTask {
@@ -86,11 +93,13 @@ extension Services {
                     guard !batch.events.isEmpty else { continue }
                     for event in batch.events {
                         switch event {
-                        case .put(let kv): _ = await engine.domainPolicy(group: group, revision: kv.modRevision, script: kv.text)
+                        case .put(let kv):
+                            _ = await engine.domainPolicy(group: group, revision: kv.modRevision, script: kv.text)
                         case .delete(_, let at): _ = await engine.domainPolicyWithdrawn(group: group, revision: at)
                         }
                     }
-                    _ = try await client.put(statusKey, Array(await engine.fleetStatusDocument(host: host).utf8), lease: lease)
+                    _ = try await client.put(
+                        statusKey, Array(await engine.fleetStatusDocument(host: host).utf8), lease: lease)
                 }
                 throw EtcdError(.unreachable, "the watch stream ended")
             }

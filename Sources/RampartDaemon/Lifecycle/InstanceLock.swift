@@ -20,12 +20,17 @@ public enum InstanceLock {
 
     public static func acquire() throws(Taken) -> Held {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw Taken(description: "cannot create the instance lock socket: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw Taken(description: "cannot create the instance lock socket: \(String(cString: strerror(errno)))")
+        }
         guard address.withSockaddr({ bind(fd, $0, $1) }) == 0, listen(fd, 1) == 0 else {
             let code = errno
             close(fd)
             if code == EADDRINUSE {
-                throw Taken(description: "another rampartd\(holder().map { " (pid \($0))" } ?? "") already runs in this network namespace; refusing to start a second one")
+                throw Taken(
+                    description:
+                        "another rampartd\(holder().map { " (pid \($0))" } ?? "") already runs in this network namespace; refusing to start a second one"
+                )
             }
             throw Taken(description: "cannot take the instance lock: \(String(cString: strerror(code)))")
         }

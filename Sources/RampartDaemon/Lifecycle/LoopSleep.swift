@@ -8,7 +8,8 @@ import NIOPosix
 enum LoopSleep {
     static func sleep(for delay: Duration) async throws {
         let nanoseconds = Int64(delay.components.seconds) * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000
-        let scheduled = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .nanoseconds(max(0, nanoseconds))) {}
+        let scheduled = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .nanoseconds(max(0, nanoseconds)))
+        {}
         try await withTaskCancellationHandler {
             do {
                 try await scheduled.futureResult.get()

@@ -40,7 +40,9 @@ public enum Supervisor {
     public static let longestBackoff = Duration.seconds(30)
 
     /// `firstBackoff`: the wait before the first restart (tests lengthen it to look at a failure).
-    public static func run(_ services: [DaemonService], engine: PolicyEngine, logger: Logger, firstBackoff: Duration = firstBackoff) async {
+    public static func run(
+        _ services: [DaemonService], engine: PolicyEngine, logger: Logger, firstBackoff: Duration = firstBackoff
+    ) async {
         await engine.expect(services: services.filter(\.gatesReady).map(\.name))
         await withDiscardingTaskGroup { group in
             for service in services {
@@ -49,7 +51,8 @@ public enum Supervisor {
         }
     }
 
-    static func supervise(_ service: DaemonService, engine: PolicyEngine, logger: Logger, firstBackoff: Duration) async {
+    static func supervise(_ service: DaemonService, engine: PolicyEngine, logger: Logger, firstBackoff: Duration) async
+    {
         var backoff = firstBackoff
         while !Task.isCancelled {
             let started = ContinuousClock.now
@@ -76,7 +79,9 @@ public enum Supervisor {
 extension Supervisor {
     /// A failure as the status shows it: with its errno when it has one.
     static func describe(_ error: any Error) -> String {
-        if let carrier = error as? any ErrnoCarrying, let code = carrier.errnoCode { return "\(carrier.message) (errno \(code))" }
+        if let carrier = error as? any ErrnoCarrying, let code = carrier.errnoCode {
+            return "\(carrier.message) (errno \(code))"
+        }
         return "\(error)"
     }
 }
@@ -95,7 +100,9 @@ enum BlockingThread {
                         continuation.resume(throwing: error)
                     }
                 }
-                if !started { continuation.resume(throwing: SystemError("cannot start a thread for \(name)", errno: EAGAIN)) }
+                if !started {
+                    continuation.resume(throwing: SystemError("cannot start a thread for \(name)", errno: EAGAIN))
+                }
             }
         } onCancel: {
             wakeup.stop()
@@ -103,9 +110,11 @@ enum BlockingThread {
     }
 
     /// Events a blocking loop produces, handled in order by `handle` in the calling task.
-    static func events<Event: Sendable>(name: String, wakeup: Wakeup, of: Event.Type,
-                                        produce: @escaping @Sendable (@escaping @Sendable (Event) -> Void) throws -> Void,
-                                        handle: @escaping @Sendable (Event) async -> Void) async throws {
+    static func events<Event: Sendable>(
+        name: String, wakeup: Wakeup, of: Event.Type,
+        produce: @escaping @Sendable (@escaping @Sendable (Event) -> Void) throws -> Void,
+        handle: @escaping @Sendable (Event) async -> Void
+    ) async throws {
         let (stream, continuation) = AsyncStream.makeStream(of: Event.self)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -123,8 +132,10 @@ enum BlockingThread {
 public enum Services {
     /// nftables notifications: a foreign change to our table is undone.
     /// `subscribe` opens the subscription (tests pass recorded notifications).
-    public static func nftablesMonitor(table: String = "rampart",
-                                       subscribe: @escaping @Sendable () throws -> any NotificationTransport = NetlinkSubscription.nftables) -> DaemonService {
+    public static func nftablesMonitor(
+        table: String = "rampart",
+        subscribe: @escaping @Sendable () throws -> any NotificationTransport = NetlinkSubscription.nftables
+    ) -> DaemonService {
         DaemonService(name: "nftables-monitor") { context in
             let monitor = NftablesMonitor(table: table, transport: try subscribe())
             let wakeup = try Wakeup()
@@ -139,7 +150,9 @@ public enum Services {
     }
 
     /// rtnetlink route notifications: the GATEWAY type follows the default routes.
-    public static func routes(subscribe: @escaping @Sendable () throws -> any NotificationTransport = NetlinkSubscription.routes) -> DaemonService {
+    public static func routes(
+        subscribe: @escaping @Sendable () throws -> any NotificationTransport = NetlinkSubscription.routes
+    ) -> DaemonService {
         DaemonService(name: "routes") { context in
             let routes = RouteMonitor(transport: try subscribe())
             let wakeup = try Wakeup()
@@ -158,8 +171,10 @@ public enum Services {
     public static func files(config: DaemonConfig) -> DaemonService {
         let dnsFiles = Set([config.resolvConf, config.resolvedResolvConf])
         return DaemonService(name: "files") { context in
-            let watcher = try FileWatcher(paths: [config.resolvConf, config.resolvedResolvConf, config.smbConf],
-                                          directories: config.dhclientLeases + config.networkdLeases + config.dhcpcdLeases + config.networkManagerLeases)
+            let watcher = try FileWatcher(
+                paths: [config.resolvConf, config.resolvedResolvConf, config.smbConf],
+                directories: config.dhclientLeases + config.networkdLeases + config.dhcpcdLeases
+                    + config.networkManagerLeases)
             let wakeup = try Wakeup()
             await context.ready()
             // Changes made before the watches were installed (or while a failed watcher was down).
@@ -178,7 +193,9 @@ public enum Services {
     }
 
     /// Host names in filters, resolved on the blocking pool whenever the engine asks.
-    public static func lookups(resolve: @escaping @Sendable (String) -> Result<[IPAddress], HostLookupError>) -> DaemonService {
+    public static func lookups(
+        resolve: @escaping @Sendable (String) -> Result<[IPAddress], HostLookupError>
+    ) -> DaemonService {
         DaemonService(name: "lookups") { context in
             let engine = context.engine
             await context.ready()
@@ -196,7 +213,9 @@ public enum Services {
     }
 
     /// The drops the ruleset logs to NFLOG group `group`, to the engine's per-interval records.
-    public static func dropLog(group: UInt16, subscribe: (@Sendable (UInt16) throws -> NflogSocket)? = nil) -> DaemonService {
+    public static func dropLog(
+        group: UInt16, subscribe: (@Sendable (UInt16) throws -> NflogSocket)? = nil
+    ) -> DaemonService {
         DaemonService(name: "drop-log") { context in
             let socket = try subscribe?(group) ?? NflogSocket(group: group)
             let wakeup = try Wakeup()
@@ -205,7 +224,8 @@ public enum Services {
             await context.engine.attachDropSource(queue)
             await context.ready()
             try await BlockingThread.events(name: "rampartd.nflog", wakeup: wakeup, of: Bool.self) { emit in
-                try socket.run(until: wakeup, receiving: queue.receiving, lost: { if queue.overrun() { emit(true) } }) { batch in
+                try socket.run(until: wakeup, receiving: queue.receiving, lost: { if queue.overrun() { emit(true) } }) {
+                    batch in
                     if queue.push(batch) { emit(true) }
                 }
             } handle: { _ in
@@ -272,8 +292,11 @@ public enum Services {
 
     /// Every service rampartd runs.
     public static func all(config: DaemonConfig, environment: EngineEnvironment) -> [DaemonService] {
-        var list = [nftablesMonitor(), routes(), files(config: config), lookups(resolve: environment.resolve), timers(), dropLog(group: config.logGroup),
-                    ipsecEvents(socket: config.ipsecViciSocket)]
+        var list = [
+            nftablesMonitor(), routes(), files(config: config), lookups(resolve: environment.resolve), timers(),
+            dropLog(group: config.logGroup),
+            ipsecEvents(socket: config.ipsecViciSocket)
+        ]
         if let interval = SystemdNotifier.watchdogInterval() { list.append(watchdog(interval: interval)) }
         if !config.etcdEndpoints.isEmpty, config.etcdGroup != nil { list.append(fleet(config: config)) }
         return list

@@ -31,8 +31,10 @@ final class Batch {
     var messageCount: Int { entries.count }
 
     /// Adds one nf_tables message; `payload` fills it after the header.
-    func add(_ type: nf_tables_msg_types, flags: Int32, label: String, expressions: [Expr]? = nil,
-             payload: (UnsafeMutablePointer<nlmsghdr>) -> Void) {
+    func add(
+        _ type: nf_tables_msg_types, flags: Int32, label: String, expressions: [Expr]? = nil,
+        payload: (UnsafeMutablePointer<nlmsghdr>) -> Void
+    ) {
         let seq = numbers.next()
         append(seq, label: label, expressions: expressions) { buffer in
             let nlh = nftnl_nlmsg_build_hdr(buffer, UInt16(type.rawValue), familyInet, UInt16(flags), seq)!
@@ -63,14 +65,18 @@ final class Batch {
         }
     }
 
-    private func append(_ seq: UInt32, label: String, expressions: [Expr]?, _ build: (UnsafeMutablePointer<CChar>) -> UnsafeMutablePointer<nlmsghdr>) {
+    private func append(
+        _ seq: UInt32, label: String, expressions: [Expr]?,
+        _ build: (UnsafeMutablePointer<CChar>) -> UnsafeMutablePointer<nlmsghdr>
+    ) {
         let length = scratch.withUnsafeMutableBytes { raw -> Int in
             let base = raw.baseAddress!
             memset(base, 0, 64)
             let nlh = build(base.assumingMemoryBound(to: CChar.self))
             return Int(nlh.pointee.nlmsg_len)
         }
-        entries.append(Entry(sequence: seq, offset: bytes.count, length: length, label: label, expressions: expressions))
+        entries.append(
+            Entry(sequence: seq, offset: bytes.count, length: length, label: label, expressions: expressions))
         bytes.append(contentsOf: scratch[0..<length])
     }
 

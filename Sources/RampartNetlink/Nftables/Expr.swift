@@ -88,8 +88,10 @@ public enum Expr: Equatable, Sendable {
     public var debugText: String {
         switch self {
         case .meta(let key): return "[ meta load \(key.name) => reg 1 ]"
-        case .payload(let base, let offset, let length, let register): return "[ payload load \(length)b @ \(base.name) header + \(offset) => reg \(register) ]"
-        case .bitwise(let mask, let xor): return "[ bitwise reg 1 = ( reg 1 & \(Expr.words(mask)) ) ^ \(Expr.words(xor)) ]"
+        case .payload(let base, let offset, let length, let register):
+            return "[ payload load \(length)b @ \(base.name) header + \(offset) => reg \(register) ]"
+        case .bitwise(let mask, let xor):
+            return "[ bitwise reg 1 = ( reg 1 & \(Expr.words(mask)) ) ^ \(Expr.words(xor)) ]"
         case .cmp(let op, let data): return "[ cmp \(op.name) reg 1 \(Expr.words(data)) ]"
         case .lookup(let set, _): return "[ lookup reg 1 set \(set) ]"
         case .fibAddressType(let flags): return "[ fib \(flags == 1 ? "saddr" : "daddr") type => reg 1 ]"
@@ -108,7 +110,9 @@ public enum Expr: Equatable, Sendable {
     static func words(_ bytes: [UInt8]) -> String {
         stride(from: 0, to: bytes.count, by: 4).map { start in
             var word: UInt32 = 0
-            for (i, b) in bytes[start..<min(start + 4, bytes.count)].enumerated() { word |= UInt32(b) << (8 * UInt32(i)) }
+            for (i, b) in bytes[start..<min(start + 4, bytes.count)].enumerated() {
+                word |= UInt32(b) << (8 * UInt32(i))
+            }
             let hex = String(word, radix: 16)
             return "0x" + String(repeating: "0", count: 8 - hex.count) + hex
         }.joined(separator: " ")

@@ -10,7 +10,10 @@ public struct Linearizer: Sendable {
     /// Set name → the batch-local set id that lets a rule refer to a set created in the same batch.
     public var setIDs: [String: UInt32]
 
-    public init(setIDs: [String: UInt32] = [:], interfaceIndex: @escaping @Sendable (String) -> UInt32? = { $0 == "lo" ? 1 : nil }) {
+    public init(
+        setIDs: [String: UInt32] = [:],
+        interfaceIndex: @escaping @Sendable (String) -> UInt32? = { $0 == "lo" ? 1 : nil }
+    ) {
         self.setIDs = setIDs
         self.interfaceIndex = interfaceIndex
     }
@@ -28,7 +31,9 @@ public struct Linearizer: Sendable {
         while index < matches.count {
             let match = matches[index]
             index += 1
-            if case .port(.source, let proto, let sport) = match, index < matches.count, case .port(.destination, proto, let dport) = matches[index] {
+            if case .port(.source, let proto, let sport) = match, index < matches.count,
+                case .port(.destination, proto, let dport) = matches[index]
+            {
                 index += 1
                 code.ports(proto: proto, source: sport, destination: dport)
                 continue
@@ -42,8 +47,14 @@ public struct Linearizer: Sendable {
     private func add(_ match: Match, to code: inout RuleBytecode, rule: String) throws(Failure) {
         switch match {
         case .inputInterface(let name), .outputInterface(let name):
-            guard let ifindex = interfaceIndex(name) else { throw Failure(description: "rule \(rule): no interface named '\(name)'") }
-            if case .inputInterface = match { code.interface(input: true, ifindex) } else { code.interface(input: false, ifindex) }
+            guard let ifindex = interfaceIndex(name) else {
+                throw Failure(description: "rule \(rule): no interface named '\(name)'")
+            }
+            if case .inputInterface = match {
+                code.interface(input: true, ifindex)
+            } else {
+                code.interface(input: false, ifindex)
+            }
         case .address(let side, let address): code.address(side, address)
         case .filterSet(let name, let key): code.filterSet(name, key)
         case .fibAddressType(let side, let type): code.fibType(side, type)
@@ -88,7 +99,9 @@ public struct Linearizer: Sendable {
         return out
     }
 
-    public static func intervalElements(_ ranges: [AddressRange], family: IPAddress.Family) -> [(key: [UInt8], end: Bool)] {
+    public static func intervalElements(
+        _ ranges: [AddressRange], family: IPAddress.Family
+    ) -> [(key: [UInt8], end: Bool)] {
         let sorted = AddressRange.normalize(ranges.filter { $0.family == family })
         var out: [(key: [UInt8], end: Bool)] = []
         let zero = IPAddress(family: family, numeric: 0)

@@ -50,20 +50,30 @@ struct RuleBytecode {
             out += [.payload(base: .network, offset: offset, length: UInt32(bytes)), .cmp(.eq, Linearizer.bytes(ip))]
         case .prefix(let ip, let prefix) where prefix % 8 == 0:
             // ip saddr A/24: only the prefix bytes are loaded and compared
-            out += [.payload(base: .network, offset: offset, length: UInt32(prefix / 8)), .cmp(.eq, Array(Linearizer.bytes(ip).prefix(prefix / 8)))]
+            out += [
+                .payload(base: .network, offset: offset, length: UInt32(prefix / 8)),
+                .cmp(.eq, Array(Linearizer.bytes(ip).prefix(prefix / 8)))
+            ]
         case .prefix(let ip, let prefix):
             // ip saddr A/17: full load, bitwise mask, cmp eq network
-            let mask = Linearizer.bytes(IPAddress(family: ip.family, numeric: IPAddress.mask(prefix: prefix, family: ip.family)))
-            out += [.payload(base: .network, offset: offset, length: UInt32(bytes)),
-                    .bitwise(mask: mask, xor: Array(repeating: 0, count: bytes)),
-                    .cmp(.eq, Linearizer.bytes(ip.masked(prefix: prefix)))]
+            let mask = Linearizer.bytes(
+                IPAddress(family: ip.family, numeric: IPAddress.mask(prefix: prefix, family: ip.family)))
+            out += [
+                .payload(base: .network, offset: offset, length: UInt32(bytes)),
+                .bitwise(mask: mask, xor: Array(repeating: 0, count: bytes)),
+                .cmp(.eq, Linearizer.bytes(ip.masked(prefix: prefix)))
+            ]
         case .range(let first, let last):
             // ip saddr A-B: payload load, cmp gte A, cmp lte B
-            out += [.payload(base: .network, offset: offset, length: UInt32(bytes)),
-                    .cmp(.gte, Linearizer.bytes(first)), .cmp(.lte, Linearizer.bytes(last))]
+            out += [
+                .payload(base: .network, offset: offset, length: UInt32(bytes)),
+                .cmp(.gte, Linearizer.bytes(first)), .cmp(.lte, Linearizer.bytes(last))
+            ]
         case .set(let name, _):
             // ip saddr @set: payload load, lookup
-            out += [.payload(base: .network, offset: offset, length: UInt32(bytes)), .lookup(set: name, setID: setID(name))]
+            out += [
+                .payload(base: .network, offset: offset, length: UInt32(bytes)), .lookup(set: name, setID: setID(name))
+            ]
         }
     }
 
@@ -75,8 +85,11 @@ struct RuleBytecode {
             // ip saddr [& MASK] …: payload load 4|16b @ network + offset → reg 1, bitwise mask
             out.append(.payload(base: .network, offset: Self.addressOffset(a.family, a.side), length: UInt32(bytes)))
             if a.length < a.family.bits {
-                out.append(.bitwise(mask: Linearizer.bytes(IPAddress(family: a.family, numeric: IPAddress.mask(prefix: a.length, family: a.family))),
-                                    xor: Array(repeating: 0, count: bytes)))
+                out.append(
+                    .bitwise(
+                        mask: Linearizer.bytes(
+                            IPAddress(family: a.family, numeric: IPAddress.mask(prefix: a.length, family: a.family))),
+                        xor: Array(repeating: 0, count: bytes)))
             }
         } else if let p = key.port {
             needL4(p.proto)
@@ -98,8 +111,10 @@ struct RuleBytecode {
 
     mutating func fibTypeRange(_ side: PacketSide, _ low: FibType, _ high: FibType) {
         // fib saddr|daddr type LOW - HIGH: fib → reg 1, byteorder hton (4 bytes), cmp gte, cmp lte
-        out += [.fibAddressType(flags: side == .source ? 1 : 2), .byteorderHton(length: 4, size: 4),
-                .cmp(.gte, Linearizer.be32(low.rtn)), .cmp(.lte, Linearizer.be32(high.rtn))]
+        out += [
+            .fibAddressType(flags: side == .source ? 1 : 2), .byteorderHton(length: 4, size: 4),
+            .cmp(.gte, Linearizer.be32(low.rtn)), .cmp(.lte, Linearizer.be32(high.rtn))
+        ]
     }
 
     mutating func l4proto(_ proto: UInt8) {
@@ -111,40 +126,53 @@ struct RuleBytecode {
     mutating func port(_ side: PacketSide, proto: UInt8, _ port: UInt16) {
         needL4(proto)
         // tcp sport|dport N: payload load 2b @ transport + 0|2, cmp eq N
-        out += [.payload(base: .transport, offset: side == .source ? 0 : 2, length: 2), .cmp(.eq, Linearizer.be16(port))]
+        out += [
+            .payload(base: .transport, offset: side == .source ? 0 : 2, length: 2), .cmp(.eq, Linearizer.be16(port))
+        ]
     }
 
     mutating func ports(proto: UInt8, source: UInt16, destination: UInt16) {
         needL4(proto)
         // tcp sport A tcp dport B: nft merges the adjacent fields into one 4-byte load
-        out += [.payload(base: .transport, offset: 0, length: 4), .cmp(.eq, Linearizer.be16(source) + Linearizer.be16(destination))]
+        out += [
+            .payload(base: .transport, offset: 0, length: 4),
+            .cmp(.eq, Linearizer.be16(source) + Linearizer.be16(destination))
+        ]
     }
 
     mutating func portRange(_ side: PacketSide, proto: UInt8, _ first: UInt16, _ last: UInt16) {
         needL4(proto)
         // tcp sport|dport A-B: payload load 2b @ transport + 0|2, cmp gte A, cmp lte B
-        out += [.payload(base: .transport, offset: side == .source ? 0 : 2, length: 2),
-                .cmp(.gte, Linearizer.be16(first)), .cmp(.lte, Linearizer.be16(last))]
+        out += [
+            .payload(base: .transport, offset: side == .source ? 0 : 2, length: 2),
+            .cmp(.gte, Linearizer.be16(first)), .cmp(.lte, Linearizer.be16(last))
+        ]
     }
 
     mutating func portSet(_ side: PacketSide, proto: UInt8, _ set: String) {
         needL4(proto)
         // tcp sport|dport @NAME: payload load 2b @ transport + 0|2, lookup reg 1 set NAME
-        out += [.payload(base: .transport, offset: side == .source ? 0 : 2, length: 2), .lookup(set: set, setID: setID(set))]
+        out += [
+            .payload(base: .transport, offset: side == .source ? 0 : 2, length: 2), .lookup(set: set, setID: setID(set))
+        ]
     }
 
     mutating func tcpFlags(_ flags: TCPFlagMatch) {
         needL4(6)
         // tcp flags & MASK ==|!= VALUE: payload load 1b @ transport + 13, bitwise (reg & MASK) ^ 0, cmp eq|neq VALUE
-        out += [.payload(base: .transport, offset: 13, length: 1), .bitwise(mask: [flags.mask], xor: [0]),
-                .cmp(flags.negated ? .neq : .eq, [flags.value])]
+        out += [
+            .payload(base: .transport, offset: 13, length: 1), .bitwise(mask: [flags.mask], xor: [0]),
+            .cmp(flags.negated ? .neq : .eq, [flags.value])
+        ]
     }
 
     mutating func icmpv6Types(_ low: UInt8, _ high: UInt8) {
         needFamily(.ipv6)
         needL4(58)
         // icmpv6 type A-B: payload load 1b @ transport + 0, cmp gte A, cmp lte B (cmp eq A alone)
-        out += [.payload(base: .transport, offset: 0, length: 1)] + (low == high ? [.cmp(.eq, [low])] : [.cmp(.gte, [low]), .cmp(.lte, [high])])
+        out +=
+            [.payload(base: .transport, offset: 0, length: 1)]
+            + (low == high ? [.cmp(.eq, [low])] : [.cmp(.gte, [low]), .cmp(.lte, [high])])
     }
 
     mutating func hopLimit(_ n: UInt8) {

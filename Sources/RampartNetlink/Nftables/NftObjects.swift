@@ -5,7 +5,9 @@ import RampartPolicy
 /// libnftnl attribute numbers come as Int (anonymous enums) or as imported enum structs;
 /// the setters take UInt16. One conversion each, instead of casts everywhere.
 @inline(__always) func attr(_ v: Int) -> UInt16 { UInt16(v) }
-@inline(__always) func attr<T: RawRepresentable>(_ v: T) -> UInt16 where T.RawValue: BinaryInteger { UInt16(v.rawValue) }
+@inline(__always) func attr<T: RawRepresentable>(_ v: T) -> UInt16 where T.RawValue: BinaryInteger {
+    UInt16(v.rawValue)
+}
 
 let familyInet = UInt16(NFPROTO_INET)
 
@@ -41,9 +43,12 @@ final class ChainObject {
         guard let hook = chain.hook else { return }
         // type filter hook input|output priority P; policy accept|drop;
         nftnl_chain_set_str(handle, attr(NFTNL_CHAIN_TYPE), "filter")
-        nftnl_chain_set_u32(handle, attr(NFTNL_CHAIN_HOOKNUM), hook == .input ? UInt32(NF_INET_LOCAL_IN.rawValue) : UInt32(NF_INET_LOCAL_OUT.rawValue))
+        nftnl_chain_set_u32(
+            handle, attr(NFTNL_CHAIN_HOOKNUM),
+            hook == .input ? UInt32(NF_INET_LOCAL_IN.rawValue) : UInt32(NF_INET_LOCAL_OUT.rawValue))
         nftnl_chain_set_s32(handle, attr(NFTNL_CHAIN_PRIO), Int32(chain.priority))
-        nftnl_chain_set_u32(handle, attr(NFTNL_CHAIN_POLICY), chain.policy == .accept ? UInt32(NF_ACCEPT) : UInt32(NF_DROP))
+        nftnl_chain_set_u32(
+            handle, attr(NFTNL_CHAIN_POLICY), chain.policy == .accept ? UInt32(NF_ACCEPT) : UInt32(NF_DROP))
     }
 
     deinit { nftnl_chain_free(handle) }
@@ -67,7 +72,8 @@ final class SetObject {
         nftnl_set_set_u32(handle, attr(NFTNL_SET_KEY_LEN), family == .ipv4 ? 4 : 16)
         nftnl_set_set_u32(handle, attr(NFTNL_SET_ID), id)
         // nft's user data: the key is big-endian (BYTEORDER_BIG_ENDIAN = 2), so `nft list` prints addresses.
-        var udata: [UInt8] = [UInt8(NFTNL_UDATA_SET_KEYBYTEORDER.rawValue), 4] + withUnsafeBytes(of: UInt32(2)) { Array($0) }
+        var udata: [UInt8] =
+            [UInt8(NFTNL_UDATA_SET_KEYBYTEORDER.rawValue), 4] + withUnsafeBytes(of: UInt32(2)) { Array($0) }
         _ = nftnl_set_set_data(handle, attr(NFTNL_SET_USERDATA), &udata, UInt32(udata.count))
     }
 
@@ -82,7 +88,8 @@ final class SetObject {
         nftnl_set_set_u32(handle, attr(NFTNL_SET_KEY_LEN), 2)
         nftnl_set_set_u32(handle, attr(NFTNL_SET_ID), id)
         // Big-endian keys (BYTEORDER_BIG_ENDIAN = 2), so `nft list` prints port numbers.
-        var udata: [UInt8] = [UInt8(NFTNL_UDATA_SET_KEYBYTEORDER.rawValue), 4] + withUnsafeBytes(of: UInt32(2)) { Array($0) }
+        var udata: [UInt8] =
+            [UInt8(NFTNL_UDATA_SET_KEYBYTEORDER.rawValue), 4] + withUnsafeBytes(of: UInt32(2)) { Array($0) }
         _ = nftnl_set_set_data(handle, attr(NFTNL_SET_USERDATA), &udata, UInt32(udata.count))
     }
 
@@ -105,8 +112,10 @@ final class SetObject {
             nftnl_set_set_u32(handle, attr(NFTNL_SET_KEY_LEN), addressLength + 4)
             // nft's user data for a concatenated type: key byte order 0 (mixed), then a key
             // "typeof" of an empty concatenation (expression type 13) that `nft list` reads back.
-            udata = [UInt8(NFTNL_UDATA_SET_KEYBYTEORDER.rawValue), 4, 0, 0, 0, 0,
-                     UInt8(NFTNL_UDATA_SET_KEY_TYPEOF.rawValue), 8, 0, 4, 13, 0, 0, 0, 1, 0]
+            udata = [
+                UInt8(NFTNL_UDATA_SET_KEYBYTEORDER.rawValue), 4, 0, 0, 0, 0,
+                UInt8(NFTNL_UDATA_SET_KEY_TYPEOF.rawValue), 8, 0, 4, 13, 0, 0, 0, 1, 0
+            ]
         case (let a?, false):
             nftnl_set_set_u32(handle, attr(NFTNL_SET_KEY_TYPE), a)
             nftnl_set_set_u32(handle, attr(NFTNL_SET_KEY_LEN), addressLength)
@@ -146,7 +155,9 @@ final class SetObject {
         guard let element = nftnl_set_elem_alloc() else { return }
         var key = key
         _ = nftnl_set_elem_set(element, attr(NFTNL_SET_ELEM_KEY), &key, UInt32(key.count))
-        if end { nftnl_set_elem_set_u32(element, attr(NFTNL_SET_ELEM_FLAGS), UInt32(NFT_SET_ELEM_INTERVAL_END.rawValue)) }
+        if end {
+            nftnl_set_elem_set_u32(element, attr(NFTNL_SET_ELEM_FLAGS), UInt32(NFT_SET_ELEM_INTERVAL_END.rawValue))
+        }
         if let comment {
             // elements = { ADDRESS comment "F12" }: the same user data as a rule comment.
             var udata = RuleComment.encode(comment)
@@ -202,7 +213,10 @@ final class RuleObject {
             nftnl_expr_set_u32(x, attr(NFTNL_EXPR_META_DREG), reg1)
         case .payload(let base, let offset, let length, let register):
             nftnl_expr_set_u32(x, attr(NFTNL_EXPR_PAYLOAD_DREG), register)
-            nftnl_expr_set_u32(x, attr(NFTNL_EXPR_PAYLOAD_BASE), base == .network ? UInt32(NFT_PAYLOAD_NETWORK_HEADER.rawValue) : UInt32(NFT_PAYLOAD_TRANSPORT_HEADER.rawValue))
+            nftnl_expr_set_u32(
+                x, attr(NFTNL_EXPR_PAYLOAD_BASE),
+                base == .network
+                    ? UInt32(NFT_PAYLOAD_NETWORK_HEADER.rawValue) : UInt32(NFT_PAYLOAD_TRANSPORT_HEADER.rawValue))
             nftnl_expr_set_u32(x, attr(NFTNL_EXPR_PAYLOAD_OFFSET), offset)
             nftnl_expr_set_u32(x, attr(NFTNL_EXPR_PAYLOAD_LEN), length)
         case .bitwise(let mask, let xor):

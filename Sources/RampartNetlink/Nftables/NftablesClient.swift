@@ -24,11 +24,13 @@ public final class NftablesClient {
     }
 
     /// `interfaceIndex` names interfaces for `iif`/`oif` matches (the kernel's, by default).
-    public init(table: String = Ruleset.tableName, transport: any NetlinkTransport,
-                interfaceIndex: @escaping @Sendable (String) -> UInt32? = { name in
-                    let index = if_nametoindex(name)
-                    return index == 0 ? nil : index
-                }) {
+    public init(
+        table: String = Ruleset.tableName, transport: any NetlinkTransport,
+        interfaceIndex: @escaping @Sendable (String) -> UInt32? = { name in
+            let index = if_nametoindex(name)
+            return index == 0 ? nil : index
+        }
+    ) {
         self.table = table
         self.transport = transport
         linearizer = Linearizer(interfaceIndex: interfaceIndex)
@@ -52,7 +54,7 @@ public final class NftablesClient {
     public func apply(_ ruleset: Ruleset) throws(NetlinkError) -> Report {
         do {
             return try replace(with: ruleset)
-        } catch where error.message.contains("rule defrag (chain defrag)") && ruleset.chains.contains(.defrag) {
+        } catch  where error.message.contains("rule defrag (chain defrag)") && ruleset.chains.contains(.defrag) {
             // A kernel without nft_tproxy: the policy without the defrag chain beats no policy;
             // the report says so (fragments to permitted ports may then be dropped).
             var without = ruleset
@@ -120,7 +122,8 @@ public final class NftablesClient {
     }
 
     /// Every rule of every chain, linearized with the sets' batch-local ids; how many.
-    private func addRules(_ ruleset: Ruleset, setIDs ids: [String: UInt32], to batch: Batch) throws(NetlinkError) -> Int {
+    private func addRules(_ ruleset: Ruleset, setIDs ids: [String: UInt32], to batch: Batch) throws(NetlinkError) -> Int
+    {
         var linearizer = self.linearizer
         linearizer.setIDs = ids
         var rules = 0
@@ -135,7 +138,9 @@ public final class NftablesClient {
                 let object = RuleObject(table: table, chain: chain.name, comment: rule.id, expressions: expressions)
                 let label = "rule \(rule.id) (chain \(chain.name)\(rule.origin.isEmpty ? "" : ", \(rule.origin)"))"
                 // add rule inet rampart CHAIN MATCHES STATEMENTS comment "ID"
-                batch.add(NFT_MSG_NEWRULE, flags: NLM_F_CREATE | NLM_F_APPEND, label: label, expressions: expressions) { object.build($0) }
+                batch.add(NFT_MSG_NEWRULE, flags: NLM_F_CREATE | NLM_F_APPEND, label: label, expressions: expressions) {
+                    object.build($0)
+                }
                 rules += 1
             }
         }
@@ -146,7 +151,9 @@ public final class NftablesClient {
     private func addElements(_ set: NamedSet, id: UInt32?, to batch: Batch) -> Int {
         guard !set.elements.isEmpty else { return 0 }
         let elements = Linearizer.intervalElements(set.elements, family: set.family)
-        addChunks(of: set.name, id: id, elements.map { ($0.key, $0.end, nil) }, chunk: NftablesClient.elementsPerMessage[set.family]!, to: batch)
+        addChunks(
+            of: set.name, id: id, elements.map { ($0.key, $0.end, nil) },
+            chunk: NftablesClient.elementsPerMessage[set.family]!, to: batch)
         return set.elements.count
     }
 
@@ -155,17 +162,26 @@ public final class NftablesClient {
         guard !set.elements.isEmpty else { return 0 }
         let elements = set.elements.map { (SetObject.key($0, set.key), false, Optional($0.id)) }
         // Comments (and IPv6 keys) make elements longer: fewer per message, under the 64 KiB limit.
-        addChunks(of: set.name, id: id, elements, chunk: NftablesClient.elementsPerMessage[set.key.address?.family ?? .ipv4]! / 2, to: batch)
+        addChunks(
+            of: set.name, id: id, elements,
+            chunk: NftablesClient.elementsPerMessage[set.key.address?.family ?? .ipv4]! / 2, to: batch)
         return set.elements.count
     }
 
-    private func addChunks(of name: String, id: UInt32?, _ elements: [([UInt8], Bool, String?)], chunk: Int, to batch: Batch) {
+    private func addChunks(
+        of name: String, id: UInt32?, _ elements: [([UInt8], Bool, String?)], chunk: Int, to batch: Batch
+    ) {
         var start = 0
         while start < elements.count {
             let object = SetObject(table: table, name: name, id: id)
-            for e in elements[start..<min(start + chunk, elements.count)] { object.add(key: e.0, end: e.1, comment: e.2) }
+            for e in elements[start..<min(start + chunk, elements.count)] {
+                object.add(key: e.0, end: e.1, comment: e.2)
+            }
             // elements = { … } of set NAME (one message per chunk)
-            batch.add(NFT_MSG_NEWSETELEM, flags: NLM_F_CREATE, label: "elements \(start + 1)-\(min(start + chunk, elements.count)) of set \(name)") {
+            batch.add(
+                NFT_MSG_NEWSETELEM, flags: NLM_F_CREATE,
+                label: "elements \(start + 1)-\(min(start + chunk, elements.count)) of set \(name)"
+            ) {
                 object.buildElements($0)
             }
             start += chunk
@@ -222,20 +238,27 @@ public final class NftablesClient {
             for message in NetlinkMessages(bytes: datagram) where message.type == UInt16(NLMSG_ERROR) {
                 guard let reply = ErrorReply(message) else { continue }
                 if reply.error == 0 {
-                    if message.sequence == batch.endSequence || message.sequence == batch.lastSequence { committed = true }
+                    if message.sequence == batch.endSequence || message.sequence == batch.lastSequence {
+                        committed = true
+                    }
                     continue
                 }
                 firstErrno = firstErrno ?? reply.error
-                let what = batch.entry(for: message.sequence).map { batch.describe($0, offset: reply.offset) } ?? "message \(message.sequence)"
-                failures.append("\(what): \(String(cString: strerror(reply.error)))\(reply.text.map { " (\($0))" } ?? "")")
+                let what =
+                    batch.entry(for: message.sequence).map { batch.describe($0, offset: reply.offset) }
+                    ?? "message \(message.sequence)"
+                failures.append(
+                    "\(what): \(String(cString: strerror(reply.error)))\(reply.text.map { " (\($0))" } ?? "")")
             }
         }
         if !failures.isEmpty {
-            throw NetlinkError("nf_tables rejected the transaction; nothing was changed. " + failures.prefix(5).joined(separator: "; ")
-                               + (failures.count > 5 ? "; and \(failures.count - 5) more" : ""), errno: firstErrno)
+            throw NetlinkError(
+                "nf_tables rejected the transaction; nothing was changed. " + failures.prefix(5).joined(separator: "; ")
+                    + (failures.count > 5 ? "; and \(failures.count - 5) more" : ""), errno: firstErrno)
         }
         guard committed else {
-            throw NetlinkError("nf_tables did not acknowledge the transaction (no reply to batch end); the ruleset state is unknown")
+            throw NetlinkError(
+                "nf_tables did not acknowledge the transaction (no reply to batch end); the ruleset state is unknown")
         }
     }
 
@@ -251,7 +274,7 @@ public final class NftablesClient {
                 object.build(nlh)
             }
             return true
-        } catch where error.errno == ENOENT {
+        } catch  where error.errno == ENOENT {
             return false
         }
     }
@@ -260,7 +283,8 @@ public final class NftablesClient {
     /// on: equal to the one after our last commit, nothing has changed since.
     public func generation() throws(NetlinkError) -> UInt32 {
         let replies = try dump(NFT_MSG_GETGEN, flags: 0) { _ in }
-        for message in replies where message.type == UInt16((NFNL_SUBSYS_NFTABLES << 8) | Int32(NFT_MSG_NEWGEN.rawValue)) {
+        for message in replies
+        where message.type == UInt16((NFNL_SUBSYS_NFTABLES << 8) | Int32(NFT_MSG_NEWGEN.rawValue)) {
             if let id = message.attributes(after: 4)[UInt16(NFTA_GEN_ID.rawValue)]?.u32BigEndian { return id }
         }
         throw NetlinkError("nf_tables answered no generation id")
@@ -276,18 +300,24 @@ public final class NftablesClient {
             nftnl_rule_free(r)
         }
         var out: [RuleCounter] = []
-        for message in replies where message.type == UInt16((NFNL_SUBSYS_NFTABLES << 8) | Int32(NFT_MSG_NEWRULE.rawValue)) {
+        for message in replies
+        where message.type == UInt16((NFNL_SUBSYS_NFTABLES << 8) | Int32(NFT_MSG_NEWRULE.rawValue)) {
             let bytes = Array(message.data)
             bytes.withUnsafeBytes { raw in
                 let nlh = raw.baseAddress!.assumingMemoryBound(to: nlmsghdr.self)
                 let rule = nftnl_rule_alloc()!
                 defer { nftnl_rule_free(rule) }
                 guard nftnl_rule_nlmsg_parse(nlh, rule) >= 0 else { return }
-                var counter = RuleCounter(chain: String(cString: nftnl_rule_get_str(rule, attr(NFTNL_RULE_CHAIN))),
-                                          handle: nftnl_rule_get_u64(rule, attr(NFTNL_RULE_HANDLE)), id: "", packets: 0, bytes: 0, counted: false)
+                var counter = RuleCounter(
+                    chain: String(cString: nftnl_rule_get_str(rule, attr(NFTNL_RULE_CHAIN))),
+                    handle: nftnl_rule_get_u64(rule, attr(NFTNL_RULE_HANDLE)), id: "", packets: 0, bytes: 0,
+                    counted: false)
                 var length: UInt32 = 0
-                if nftnl_rule_is_set(rule, attr(NFTNL_RULE_USERDATA)), let data = nftnl_rule_get_data(rule, attr(NFTNL_RULE_USERDATA), &length) {
-                    counter.id = RuleComment.decode(Array(UnsafeRawBufferPointer(start: data, count: Int(length)))) ?? ""
+                if nftnl_rule_is_set(rule, attr(NFTNL_RULE_USERDATA)),
+                    let data = nftnl_rule_get_data(rule, attr(NFTNL_RULE_USERDATA), &length)
+                {
+                    counter.id =
+                        RuleComment.decode(Array(UnsafeRawBufferPointer(start: data, count: Int(length)))) ?? ""
                 }
                 let iterator = nftnl_expr_iter_create(rule)!
                 defer { nftnl_expr_iter_destroy(iterator) }
@@ -311,25 +341,8 @@ public final class NftablesClient {
     /// The per-element counters of the filter sets (grouped filters): one row per element, with
     /// its filter's id (the element comment) and the chain of the rule that uses the set.
     public func elementCounters() throws(NetlinkError) -> [RuleCounter] {
-        let setReplies = try dump(NFT_MSG_GETSET, flags: NLM_F_DUMP) { nlh in
-            let set = nftnl_set_alloc()!
-            nftnl_set_set_str(set, attr(NFTNL_SET_TABLE), self.table)
-            nftnl_set_set_u32(set, attr(NFTNL_SET_FAMILY), UInt32(NFPROTO_INET))
-            nftnl_set_nlmsg_build_payload(nlh, set)
-            nftnl_set_free(set)
-        }
-        var names: [String] = []
-        for message in setReplies where message.type == UInt16((NFNL_SUBSYS_NFTABLES << 8) | Int32(NFT_MSG_NEWSET.rawValue)) {
-            Array(message.data).withUnsafeBytes { raw in
-                let set = nftnl_set_alloc()!
-                defer { nftnl_set_free(set) }
-                guard nftnl_set_nlmsg_parse(raw.baseAddress!.assumingMemoryBound(to: nlmsghdr.self), set) >= 0 else { return }
-                let name = String(cString: nftnl_set_get_str(set, attr(NFTNL_SET_NAME)))
-                if SetNaming.isFilterSet(name) { names.append(name) }
-            }
-        }
         var out: [RuleCounter] = []
-        for name in names.sorted() {
+        for name in try filterSetNames() {
             let replies = try dump(NFT_MSG_GETSETELEM, flags: NLM_F_DUMP) { nlh in
                 let set = nftnl_set_alloc()!
                 nftnl_set_set_str(set, attr(NFTNL_SET_TABLE), self.table)
@@ -339,43 +352,83 @@ public final class NftablesClient {
                 nftnl_set_free(set)
             }
             let chain = String(name.prefix { $0 != "_" })
-            for message in replies where message.type == UInt16((NFNL_SUBSYS_NFTABLES << 8) | Int32(NFT_MSG_NEWSETELEM.rawValue)) {
-                Array(message.data).withUnsafeBytes { raw in
-                    let set = nftnl_set_alloc()!
-                    defer { nftnl_set_free(set) }
-                    guard nftnl_set_elems_nlmsg_parse(raw.baseAddress!.assumingMemoryBound(to: nlmsghdr.self), set) >= 0,
-                          let iterator = nftnl_set_elems_iter_create(set) else { return }
-                    defer { nftnl_set_elems_iter_destroy(iterator) }
-                    while let element = nftnl_set_elems_iter_next(iterator) {
-                        var length: UInt32 = 0
-                        guard nftnl_set_elem_is_set(element, attr(NFTNL_SET_ELEM_USERDATA)),
-                              let data = nftnl_set_elem_get(element, attr(NFTNL_SET_ELEM_USERDATA), &length),
-                              let id = RuleComment.decode(Array(UnsafeRawBufferPointer(start: data, count: Int(length)))) else { continue }
-                        final class Totals { var packets: UInt64 = 0, bytes: UInt64 = 0 }
-                        let totals = Totals()
-                        _ = nftnl_set_elem_expr_foreach(element, { expr, context in
-                            let totals = Unmanaged<Totals>.fromOpaque(context!).takeUnretainedValue()
-                            if String(cString: nftnl_expr_get_str(expr, attr(NFTNL_EXPR_NAME))) == "counter" {
-                                totals.packets += nftnl_expr_get_u64(expr, attr(NFTNL_EXPR_CTR_PACKETS))
-                                totals.bytes += nftnl_expr_get_u64(expr, attr(NFTNL_EXPR_CTR_BYTES))
-                            }
-                            return 0
-                        }, Unmanaged.passUnretained(totals).toOpaque())
-                        out.append(RuleCounter(chain: chain, handle: 0, id: id, packets: totals.packets, bytes: totals.bytes))
-                    }
-                }
+            for message in replies
+            where message.type == UInt16((NFNL_SUBSYS_NFTABLES << 8) | Int32(NFT_MSG_NEWSETELEM.rawValue)) {
+                out += Self.elementCounters(message, chain: chain)
             }
         }
         return out
     }
 
+    /// The names of the table's filter sets, sorted.
+    private func filterSetNames() throws(NetlinkError) -> [String] {
+        let setReplies = try dump(NFT_MSG_GETSET, flags: NLM_F_DUMP) { nlh in
+            let set = nftnl_set_alloc()!
+            nftnl_set_set_str(set, attr(NFTNL_SET_TABLE), self.table)
+            nftnl_set_set_u32(set, attr(NFTNL_SET_FAMILY), UInt32(NFPROTO_INET))
+            nftnl_set_nlmsg_build_payload(nlh, set)
+            nftnl_set_free(set)
+        }
+        var names: [String] = []
+        for message in setReplies
+        where message.type == UInt16((NFNL_SUBSYS_NFTABLES << 8) | Int32(NFT_MSG_NEWSET.rawValue)) {
+            Array(message.data).withUnsafeBytes { raw in
+                let set = nftnl_set_alloc()!
+                defer { nftnl_set_free(set) }
+                guard nftnl_set_nlmsg_parse(raw.baseAddress!.assumingMemoryBound(to: nlmsghdr.self), set) >= 0 else {
+                    return
+                }
+                let name = String(cString: nftnl_set_get_str(set, attr(NFTNL_SET_NAME)))
+                if SetNaming.isFilterSet(name) { names.append(name) }
+            }
+        }
+        return names.sorted()
+    }
+
+    /// The counters of each element of one NEWSETELEM reply that carries its filter's id.
+    private static func elementCounters(_ message: NetlinkMessages.Message, chain: String) -> [RuleCounter] {
+        Array(message.data).withUnsafeBytes { raw in
+            let set = nftnl_set_alloc()!
+            defer { nftnl_set_free(set) }
+            guard nftnl_set_elems_nlmsg_parse(raw.baseAddress!.assumingMemoryBound(to: nlmsghdr.self), set) >= 0,
+                let iterator = nftnl_set_elems_iter_create(set)
+            else { return [] }
+            defer { nftnl_set_elems_iter_destroy(iterator) }
+            var out: [RuleCounter] = []
+            while let element = nftnl_set_elems_iter_next(iterator) {
+                var length: UInt32 = 0
+                guard nftnl_set_elem_is_set(element, attr(NFTNL_SET_ELEM_USERDATA)),
+                    let data = nftnl_set_elem_get(element, attr(NFTNL_SET_ELEM_USERDATA), &length),
+                    let id = RuleComment.decode(Array(UnsafeRawBufferPointer(start: data, count: Int(length))))
+                else { continue }
+                final class Totals { var packets: UInt64 = 0, bytes: UInt64 = 0 }
+                let totals = Totals()
+                _ = nftnl_set_elem_expr_foreach(
+                    element,
+                    { expr, context in
+                        let totals = Unmanaged<Totals>.fromOpaque(context!).takeUnretainedValue()
+                        if String(cString: nftnl_expr_get_str(expr, attr(NFTNL_EXPR_NAME))) == "counter" {
+                            totals.packets += nftnl_expr_get_u64(expr, attr(NFTNL_EXPR_CTR_PACKETS))
+                            totals.bytes += nftnl_expr_get_u64(expr, attr(NFTNL_EXPR_CTR_BYTES))
+                        }
+                        return 0
+                    }, Unmanaged.passUnretained(totals).toOpaque())
+                out.append(RuleCounter(chain: chain, handle: 0, id: id, packets: totals.packets, bytes: totals.bytes))
+            }
+            return out
+        }
+    }
+
     /// Sends one GET request and collects the replies until NLMSG_DONE (or the single reply).
-    private func dump(_ type: nf_tables_msg_types, flags: Int32, payload: (UnsafeMutablePointer<nlmsghdr>) -> Void) throws(NetlinkError) -> [NetlinkMessages.Message] {
+    private func dump(
+        _ type: nf_tables_msg_types, flags: Int32, payload: (UnsafeMutablePointer<nlmsghdr>) -> Void
+    ) throws(NetlinkError) -> [NetlinkMessages.Message] {
         let seq = numbers.next()
         var request = [UInt8](repeating: 0, count: 4096)
         let length = request.withUnsafeMutableBytes { raw -> Int in
-            let nlh = nftnl_nlmsg_build_hdr(raw.baseAddress!.assumingMemoryBound(to: CChar.self), UInt16(type.rawValue), familyInet,
-                                            UInt16(flags | NLM_F_ACK), seq)!
+            let nlh = nftnl_nlmsg_build_hdr(
+                raw.baseAddress!.assumingMemoryBound(to: CChar.self), UInt16(type.rawValue), familyInet,
+                UInt16(flags | NLM_F_ACK), seq)!
             payload(nlh)
             return Int(nlh.pointee.nlmsg_len)
         }
@@ -386,7 +439,9 @@ public final class NftablesClient {
             for message in NetlinkMessages(bytes: datagram) where message.sequence == seq {
                 if message.type == UInt16(NLMSG_DONE) { return replies }
                 if message.type == UInt16(NLMSG_ERROR) {
-                    guard let reply = ErrorReply(message) else { throw NetlinkError("a truncated error reply from nf_tables") }
+                    guard let reply = ErrorReply(message) else {
+                        throw NetlinkError("a truncated error reply from nf_tables")
+                    }
                     if reply.error == 0 { return replies }
                     throw NetlinkError.system("reading table inet \(table)", reply.error)
                 }

@@ -46,15 +46,20 @@ public final class NftablesMonitor: Sendable {
     /// Calls `changed` for every foreign transaction that touched the table, until `wakeup` is
     /// stopped (returns) or the socket fails (throws, with the errno). `ownPortIDs` tells which
     /// changes are our own.
-    public func run(until wakeup: Wakeup, ownPortIDs: @escaping @Sendable () -> Set<UInt32>,
-                    changed: @escaping @Sendable (TableChange) -> Void) throws(NetlinkError) {
+    public func run(
+        until wakeup: Wakeup, ownPortIDs: @escaping @Sendable () -> Set<UInt32>,
+        changed: @escaping @Sendable (TableChange) -> Void
+    ) throws(NetlinkError) {
         var parser = Parser(table: table)
-        try receiveNotifications(from: transport, until: wakeup, overrun: {
-            parser.pending = []
-            changed(TableChange(operations: [], processName: nil, processID: nil, overrun: true))
-        }, datagram: { bytes in
-            for change in parser.consume(bytes, own: ownPortIDs()) { changed(change) }
-        })
+        try receiveNotifications(
+            from: transport, until: wakeup,
+            overrun: {
+                parser.pending = []
+                changed(TableChange(operations: [], processName: nil, processID: nil, overrun: true))
+            },
+            datagram: { bytes in
+                for change in parser.consume(bytes, own: ownPortIDs()) { changed(change) }
+            })
     }
 
     /// Turns notification datagrams into foreign transactions: the operations on our table
@@ -78,7 +83,8 @@ public final class NftablesMonitor: Sendable {
                         let attrs = message.attributes(after: 4)
                         let name = attrs[UInt16(NFTA_GEN_PROC_NAME.rawValue)]?.string
                         let pid = attrs[UInt16(NFTA_GEN_PROC_PID.rawValue)]?.u32BigEndian
-                        changes.append(TableChange(operations: pending, processName: name, processID: pid, overrun: false))
+                        changes.append(
+                            TableChange(operations: pending, processName: name, processID: pid, overrun: false))
                         pending = []
                     }
                     continue
@@ -99,6 +105,6 @@ public final class NftablesMonitor: Sendable {
         Int32(NFT_MSG_DELCHAIN.rawValue): "delete chain", Int32(NFT_MSG_NEWCHAIN.rawValue): "new chain",
         Int32(NFT_MSG_DELRULE.rawValue): "delete rule", Int32(NFT_MSG_NEWRULE.rawValue): "new rule",
         Int32(NFT_MSG_DELSET.rawValue): "delete set", Int32(NFT_MSG_NEWSET.rawValue): "new set",
-        Int32(NFT_MSG_DELSETELEM.rawValue): "delete set element", Int32(NFT_MSG_NEWSETELEM.rawValue): "new set element",
+        Int32(NFT_MSG_DELSETELEM.rawValue): "delete set element", Int32(NFT_MSG_NEWSETELEM.rawValue): "new set element"
     ]
 }

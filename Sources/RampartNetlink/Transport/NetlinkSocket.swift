@@ -72,7 +72,9 @@ public final class NetlinkSocket: NetlinkTransport {
     public func receive(wait: Bool) throws(NetlinkError) -> [UInt8]? {
         var buffer = [UInt8](repeating: 0, count: 65536 + 4096)
         while true {
-            let (n, code) = Syscall.uninterrupted { buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, wait ? 0 : Int32(MSG_DONTWAIT)) } }
+            let (n, code) = Syscall.uninterrupted {
+                buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, wait ? 0 : Int32(MSG_DONTWAIT)) }
+            }
             if n >= 0 { return Array(buffer[0..<n]) }
             if code == EAGAIN || code == EWOULDBLOCK { return nil }
             throw .system("cannot receive from nf_tables", code)

@@ -14,12 +14,17 @@ public final class NflogSocket: Sendable {
     /// any IPv4 or IPv6 packet whose extension headers rampart reads); `receiveBuffer`: the socket
     /// buffer, forced past rmem_max where the process may (root).
     public convenience init(group: UInt16, copyBytes: UInt32 = 128, receiveBuffer: Int = 4 << 20) throws(NetlinkError) {
-        let subscription = try NetlinkSubscription(bus: NETLINK_NETFILTER, groups: 0, receiveBuffer: receiveBuffer, datagramSize: 256 * 1024,
-                                                   what: "NFLOG packets")
-        try subscription.request(Nflog.config(group: group, sequence: 1, attributes: Nflog.bind), what: "binding NFLOG group \(group)")
-        try subscription.request(Nflog.config(group: group, sequence: 2, attributes: Nflog.copyPackets(copyBytes) + Nflog.numbered
-                                                 + Nflog.batched(packets: 64, hundredths: 1, bufferBytes: 64 << 10)),
-                                 what: "setting the copy mode of NFLOG group \(group)")
+        let subscription = try NetlinkSubscription(
+            bus: NETLINK_NETFILTER, groups: 0, receiveBuffer: receiveBuffer, datagramSize: 256 * 1024,
+            what: "NFLOG packets")
+        try subscription.request(
+            Nflog.config(group: group, sequence: 1, attributes: Nflog.bind), what: "binding NFLOG group \(group)")
+        try subscription.request(
+            Nflog.config(
+                group: group, sequence: 2,
+                attributes: Nflog.copyPackets(copyBytes) + Nflog.numbered
+                    + Nflog.batched(packets: 64, hundredths: 1, bufferBytes: 64 << 10)),
+            what: "setting the copy mode of NFLOG group \(group)")
         self.init(group: group, transport: subscription)
     }
 
@@ -31,7 +36,9 @@ public final class NflogSocket: Sendable {
     /// Hands the logged packets of each datagram to `packets` until `wakeup` is stopped (returns) or the socket fails
     /// (throws). `lost` is called when the kernel reports that packets could not be queued;
     /// `receiving` brackets each receive (see `receiveNotifications`).
-    public func run(until wakeup: Wakeup, receiving: (Bool) -> Void = { _ in }, lost: () -> Void, packets: ([NflogPacket]) -> Void) throws(NetlinkError) {
+    public func run(
+        until wakeup: Wakeup, receiving: (Bool) -> Void = { _ in }, lost: () -> Void, packets: ([NflogPacket]) -> Void
+    ) throws(NetlinkError) {
         try receiveNotifications(from: transport, until: wakeup, receiving: receiving, overrun: lost) { datagram in
             let batch = Nflog.packets(datagram)
             if !batch.isEmpty { packets(batch) }

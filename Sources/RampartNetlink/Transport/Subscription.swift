@@ -26,8 +26,10 @@ public protocol NotificationTransport: AnyObject, Sendable {
 /// `overrun`, until `wakeup` is stopped (returns) or the socket fails (throws). `receiving`
 /// brackets each receive and the handling of what it got (true before, false after), so another
 /// thread can tell a drained, idle socket from one whose last datagram is still being handled.
-func receiveNotifications(from transport: any NotificationTransport, until wakeup: Wakeup, receiving: (Bool) -> Void = { _ in },
-                          overrun: () -> Void, datagram: ([UInt8]) -> Void) throws(NetlinkError) {
+func receiveNotifications(
+    from transport: any NotificationTransport, until wakeup: Wakeup, receiving: (Bool) -> Void = { _ in },
+    overrun: () -> Void, datagram: ([UInt8]) -> Void
+) throws(NetlinkError) {
     while let notification = try transport.next(until: wakeup, receiving: receiving) {
         defer { receiving(false) }
         switch notification {
@@ -65,14 +67,16 @@ public final class NetlinkSubscription: NotificationTransport, @unchecked Sendab
     /// nf_tables' notifications (NFNLGRP_NFTABLES). Our own commit of 100,000 filters is notified
     /// to us too: room for most of it.
     public static func nftables() throws(NetlinkError) -> NetlinkSubscription {
-        try NetlinkSubscription(bus: NETLINK_NETFILTER, groups: UInt32(1 << (NFNLGRP_NFTABLES.rawValue - 1)), receiveBuffer: 16 << 20,
-                                datagramSize: 256 * 1024, what: "nftables notifications")
+        try NetlinkSubscription(
+            bus: NETLINK_NETFILTER, groups: UInt32(1 << (NFNLGRP_NFTABLES.rawValue - 1)), receiveBuffer: 16 << 20,
+            datagramSize: 256 * 1024, what: "nftables notifications")
     }
 
     /// IPv4 and IPv6 route changes.
     public static func routes() throws(NetlinkError) -> NetlinkSubscription {
-        try NetlinkSubscription(bus: NETLINK_ROUTE, groups: UInt32(RTMGRP_IPV4_ROUTE) | UInt32(RTMGRP_IPV6_ROUTE), receiveBuffer: nil,
-                                datagramSize: 64 * 1024, what: "route notifications")
+        try NetlinkSubscription(
+            bus: NETLINK_ROUTE, groups: UInt32(RTMGRP_IPV4_ROUTE) | UInt32(RTMGRP_IPV6_ROUTE), receiveBuffer: nil,
+            datagramSize: 64 * 1024, what: "route notifications")
     }
 
     public func next(until wakeup: Wakeup, receiving: (Bool) -> Void) throws(NetlinkError) -> Notification? {
@@ -84,7 +88,9 @@ public final class NetlinkSubscription: NotificationTransport, @unchecked Sendab
                 throw NetlinkError(error.message, errno: error.errno)
             }
             receiving(true)
-            let (n, code) = Syscall.uninterrupted { buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) } }
+            let (n, code) = Syscall.uninterrupted {
+                buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            }
             if n >= 0 { return .datagram(Array(buffer[0..<n])) }
             if code == ENOBUFS { return .overrun }
             receiving(false)
@@ -105,7 +111,9 @@ public final class NetlinkSubscription: NotificationTransport, @unchecked Sendab
         }
         var buffer = [UInt8](repeating: 0, count: 8192)
         while true {
-            let (n, code) = Syscall.uninterrupted { buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) } }
+            let (n, code) = Syscall.uninterrupted {
+                buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+            }
             if n < 0 { throw .system(what, code) }
             for reply in NetlinkMessages(bytes: Array(buffer[0..<n])) where reply.type == UInt16(NLMSG_ERROR) {
                 guard let error = ErrorReply(reply) else { throw NetlinkError("\(what): a truncated reply") }

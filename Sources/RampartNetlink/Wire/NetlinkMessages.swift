@@ -30,9 +30,10 @@ public struct NetlinkMessages: Sequence {
             guard offset + 16 <= bytes.count else { return nil }
             let length = Int(Wire.u32(bytes[...], offset))
             guard length >= 16, offset + length <= bytes.count else { return nil }
-            let message = Message(type: Wire.u16(bytes[...], offset + 4), flags: Wire.u16(bytes[...], offset + 6),
-                                  sequence: Wire.u32(bytes[...], offset + 8), portID: Wire.u32(bytes[...], offset + 12),
-                                  data: bytes[offset..<(offset + length)])
+            let message = Message(
+                type: Wire.u16(bytes[...], offset + 4), flags: Wire.u16(bytes[...], offset + 6),
+                sequence: Wire.u32(bytes[...], offset + 8), portID: Wire.u32(bytes[...], offset + 12),
+                data: bytes[offset..<(offset + length)])
             offset += Wire.aligned(length)
             return message
         }
@@ -74,8 +75,9 @@ public struct NetlinkAttributes: Sequence {
             let length = Int(Wire.u16(slice, at))
             let raw = Wire.u16(slice, at + 2)
             guard length >= 4, at + length <= slice.endIndex else { return nil }
-            let attribute = NetlinkAttribute(type: raw & 0x3fff, nested: raw & 0x8000 != 0, offset: at, length: length,
-                                             value: slice[(at + 4)..<(at + length)])
+            let attribute = NetlinkAttribute(
+                type: raw & 0x3fff, nested: raw & 0x8000 != 0, offset: at, length: length,
+                value: slice[(at + 4)..<(at + length)])
             at += Wire.aligned(length)
             return attribute
         }
@@ -90,7 +92,8 @@ public struct NetlinkAttributes: Sequence {
         var path: [(UInt16, Int)] = []
         var level = self
         descend: while true {
-            for (index, attribute) in level.enumerated() where offset >= attribute.offset && offset < attribute.offset + attribute.length {
+            for (index, attribute) in level.enumerated()
+            where offset >= attribute.offset && offset < attribute.offset + attribute.length {
                 path.append((attribute.type, index))
                 guard attribute.nested, offset >= attribute.offset + 4 else { break descend }
                 level = attribute.children
@@ -113,13 +116,17 @@ public enum Wire {
     /// Builds one attribute (header, value, padding): for tests and fakes.
     public static func attribute(_ type: UInt16, nested: Bool = false, _ value: [UInt8]) -> [UInt8] {
         let length = 4 + value.count
-        var out = [UInt8(length & 0xff), UInt8(length >> 8), UInt8(type & 0xff), UInt8((type >> 8) | (nested ? 0x80 : 0))] + value
+        var out =
+            [UInt8(length & 0xff), UInt8(length >> 8), UInt8(type & 0xff), UInt8((type >> 8) | (nested ? 0x80 : 0))]
+            + value
         out += [UInt8](repeating: 0, count: aligned(length) - length)
         return out
     }
 
     /// Builds one netlink message around `payload` (the fixed header and attributes).
-    public static func message(type: UInt16, flags: UInt16, sequence: UInt32, portID: UInt32 = 0, _ payload: [UInt8]) -> [UInt8] {
+    public static func message(
+        type: UInt16, flags: UInt16, sequence: UInt32, portID: UInt32 = 0, _ payload: [UInt8]
+    ) -> [UInt8] {
         let length = 16 + payload.count
         var out: [UInt8] = []
         for v in [UInt32(length)] { out += le32(v) }

@@ -14,7 +14,10 @@ public struct NflogPacket: Sendable, Equatable {
     /// The group's own sequence number (NFULA_SEQ): a gap is packets the kernel could not deliver.
     public var sequence: UInt32?
 
-    public init(family: UInt8, hook: UInt8, prefix: String, inInterface: UInt32? = nil, outInterface: UInt32? = nil, payload: [UInt8], sequence: UInt32? = nil) {
+    public init(
+        family: UInt8, hook: UInt8, prefix: String, inInterface: UInt32? = nil, outInterface: UInt32? = nil,
+        payload: [UInt8], sequence: UInt32? = nil
+    ) {
         self.family = family
         self.hook = hook
         self.prefix = prefix
@@ -38,7 +41,8 @@ public enum Nflog {
         var out: [NflogPacket] = []
         for message in NetlinkMessages(bytes: datagram) where message.type == packetType {
             guard message.data.count >= 20 else { continue }
-            var packet = NflogPacket(family: message.data[message.data.startIndex + 16], hook: 0, prefix: "", payload: [])
+            var packet = NflogPacket(
+                family: message.data[message.data.startIndex + 16], hook: 0, prefix: "", payload: [])
             for a in message.attributes(after: 4) {
                 switch Int(a.type) {
                 case Int(NFULA_PACKET_HDR.rawValue):
@@ -83,7 +87,9 @@ public enum Nflog {
     /// packets (or `bufferBytes`) into one datagram, sent at the latest after `hundredths` of a
     /// second, so a flood costs one receive per batch, not per packet. Each a __be32.
     static func batched(packets: UInt32, hundredths: UInt32, bufferBytes: UInt32) -> [UInt8] {
-        func be32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)] }
+        func be32(_ v: UInt32) -> [UInt8] {
+            [UInt8(v >> 24), UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)]
+        }
         return Wire.attribute(UInt16(NFULA_CFG_QTHRESH.rawValue), be32(packets))
             + Wire.attribute(UInt16(NFULA_CFG_TIMEOUT.rawValue), be32(hundredths))
             + Wire.attribute(UInt16(NFULA_CFG_NLBUFSIZ.rawValue), be32(bufferBytes))
@@ -92,7 +98,11 @@ public enum Nflog {
     /// NFULA_CFG_MODE: copy the first `bytes` of each packet (struct nfulnl_msg_config_mode {
     /// __be32 copy_range; __u8 copy_mode; __u8 _pad; }).
     static func copyPackets(_ bytes: UInt32) -> [UInt8] {
-        Wire.attribute(UInt16(NFULA_CFG_MODE.rawValue), [UInt8(bytes >> 24), UInt8(bytes >> 16 & 0xff), UInt8(bytes >> 8 & 0xff), UInt8(bytes & 0xff),
-                                                         UInt8(NFULNL_COPY_PACKET), 0])
+        Wire.attribute(
+            UInt16(NFULA_CFG_MODE.rawValue),
+            [
+                UInt8(bytes >> 24), UInt8(bytes >> 16 & 0xff), UInt8(bytes >> 8 & 0xff), UInt8(bytes & 0xff),
+                UInt8(NFULNL_COPY_PACKET), 0
+            ])
     }
 }

@@ -23,7 +23,9 @@ public final class RouteMonitor: Sendable {
     public func run(until wakeup: Wakeup, changed: @escaping @Sendable () -> Void) throws(NetlinkError) {
         // Lost notifications: re-read the routes, which is what any notification means.
         try receiveNotifications(from: transport, until: wakeup, overrun: changed) { bytes in
-            let relevant = NetlinkMessages(bytes: bytes).contains { $0.type == UInt16(RTM_NEWROUTE) || $0.type == UInt16(RTM_DELROUTE) }
+            let relevant = NetlinkMessages(bytes: bytes).contains {
+                $0.type == UInt16(RTM_NEWROUTE) || $0.type == UInt16(RTM_DELROUTE)
+            }
             if relevant { changed() }
         }
     }
@@ -32,12 +34,19 @@ public final class RouteMonitor: Sendable {
     public static func defaultGateways() throws(NetlinkError) -> [DefaultGateway] {
         guard let s = mnl_socket_open(NETLINK_ROUTE) else { throw .system("cannot open a route netlink socket") }
         defer { mnl_socket_close(s) }
-        guard mnl_socket_bind(s, 0, pid_t(MNL_SOCKET_AUTOPID)) == 0 else { throw .system("cannot bind a route netlink socket") }
+        guard mnl_socket_bind(s, 0, pid_t(MNL_SOCKET_AUTOPID)) == 0 else {
+            throw .system("cannot bind a route netlink socket")
+        }
         // RTM_GETROUTE dump: nlmsghdr + rtmsg (family AF_UNSPEC: both families)
         var request = [UInt8](repeating: 0, count: 16 + 12)
         let seq = UInt32(truncatingIfNeeded: time(nil))
-        func put32(_ v: UInt32, _ at: Int) { for i in 0..<4 { request[at + i] = UInt8(truncatingIfNeeded: v >> (8 * UInt32(i))) } }
-        func put16(_ v: UInt16, _ at: Int) { request[at] = UInt8(v & 0xff); request[at + 1] = UInt8(v >> 8) }
+        func put32(_ v: UInt32, _ at: Int) {
+            for i in 0..<4 { request[at + i] = UInt8(truncatingIfNeeded: v >> (8 * UInt32(i))) }
+        }
+        func put16(_ v: UInt16, _ at: Int) {
+            request[at] = UInt8(v & 0xff)
+            request[at + 1] = UInt8(v >> 8)
+        }
         put32(UInt32(request.count), 0)
         put16(UInt16(RTM_GETROUTE), 4)
         put16(UInt16(NLM_F_REQUEST | NLM_F_DUMP), 6)
@@ -49,7 +58,9 @@ public final class RouteMonitor: Sendable {
         var gateways: [DefaultGateway] = []
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
-            let (n, code) = Syscall.uninterrupted { buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) } }
+            let (n, code) = Syscall.uninterrupted {
+                buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            }
             if n < 0 { throw .system("cannot read the routing table", code) }
             for message in NetlinkMessages(bytes: Array(buffer[0..<n])) {
                 if message.type == UInt16(NLMSG_DONE) { return gateways }
@@ -75,7 +86,9 @@ public final class RouteMonitor: Sendable {
         guard data.count >= 16 + 12 else { return [] }
         let family = data[base + 16], dstLength = data[base + 17], type = data[base + 23]
         var table = UInt32(data[base + 20])
-        guard dstLength == 0, type == UInt8(RTN_UNICAST), family == UInt8(AF_INET) || family == UInt8(AF_INET6) else { return [] }
+        guard dstLength == 0, type == UInt8(RTN_UNICAST), family == UInt8(AF_INET) || family == UInt8(AF_INET6) else {
+            return []
+        }
         var gateways: [IPAddress] = []
         func address(_ bytes: ArraySlice<UInt8>) -> IPAddress? {
             if bytes.count == 4 {
@@ -96,7 +109,8 @@ public final class RouteMonitor: Sendable {
                 while at + 8 <= value.endIndex {
                     let length = Int(Wire.u16(value, at))
                     guard length >= 8, at + length <= value.endIndex else { break }
-                    for nested in NetlinkAttributes(value[(at + 8)..<(at + length)]) where Int32(nested.type) == Int32(RTA_GATEWAY.rawValue) {
+                    for nested in NetlinkAttributes(value[(at + 8)..<(at + length)])
+                    where Int32(nested.type) == Int32(RTA_GATEWAY.rawValue) {
                         if let a = address(nested.value) { gateways.append(a) }
                     }
                     at += Wire.aligned(length)

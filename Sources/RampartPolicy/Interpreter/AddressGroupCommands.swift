@@ -3,14 +3,18 @@
 extension Interpreter {
     func addressGroupIndex(_ arg: CommandArgument) throws(Diagnostic) -> Int {
         guard let i = current.addressGroupIndex(arg.value) else {
-            throw .error("no address group named '\(arg.value)' in the \(location) store" + suggestion(for: arg.value, among: current.addressGroups.map(\.name)), at: arg.location)
+            throw .error(
+                "no address group named '\(arg.value)' in the \(location) store"
+                    + suggestion(for: arg.value, among: current.addressGroups.map(\.name)), at: arg.location)
         }
         return i
     }
 
     func groupName(_ arg: CommandArgument) throws(Diagnostic) -> String {
         guard AddressGroup.validName(arg.value) else {
-            throw .error("'\(arg.value)' is not an address group name: letters, digits, _ and -, starting with a letter, at most 64", at: arg.location)
+            throw .error(
+                "'\(arg.value)' is not an address group name: letters, digits, _ and -, starting with a letter, at most 64",
+                at: arg.location)
         }
         return arg.value
     }
@@ -27,8 +31,10 @@ extension Interpreter {
         for (side, spec) in [("srcaddr", filter.source), ("dstaddr", filter.destination)] {
             guard case .group(let name) = spec else { continue }
             if current.addressGroupIndex(name) == nil {
-                throw .error("no address group named '\(name)' in the \(location) store; add it first with 'add addressgroup name=\(name) addresses=…'"
-                             + suggestion(for: name, among: current.addressGroups.map(\.name)), at: a.argument(side)?.location)
+                throw .error(
+                    "no address group named '\(name)' in the \(location) store; add it first with 'add addressgroup name=\(name) addresses=…'"
+                        + suggestion(for: name, among: current.addressGroups.map(\.name)),
+                    at: a.argument(side)?.location)
             }
         }
     }
@@ -40,7 +46,9 @@ extension Interpreter {
             throw .error("address group '\(name)' already exists in the \(location) store", at: nameArg.location)
         }
         let list = try members(try a.required("addresses"))
-        current.addressGroups.append(AddressGroup(name: name, description: a.string("description") ?? "", members: list, seq: store.nextSequence()))
+        current.addressGroups.append(
+            AddressGroup(
+                name: name, description: a.string("description") ?? "", members: list, seq: store.nextSequence()))
     }
 
     /// `addresses=` replaces the members; `add=` and `remove=` change them one by one (a removed
@@ -57,8 +65,16 @@ extension Interpreter {
                 // Filters name the group; renaming follows them.
                 for l in current.filterLists.indices {
                     for f in current.filterLists[l].filters.indices {
-                        if case .group(let g) = current.filterLists[l].filters[f].source, g.caseInsensitiveEquals(group.name) { current.filterLists[l].filters[f].source = .group(name) }
-                        if case .group(let g) = current.filterLists[l].filters[f].destination, g.caseInsensitiveEquals(group.name) { current.filterLists[l].filters[f].destination = .group(name) }
+                        if case .group(let g) = current.filterLists[l].filters[f].source,
+                            g.caseInsensitiveEquals(group.name)
+                        {
+                            current.filterLists[l].filters[f].source = .group(name)
+                        }
+                        if case .group(let g) = current.filterLists[l].filters[f].destination,
+                            g.caseInsensitiveEquals(group.name)
+                        {
+                            current.filterLists[l].filters[f].destination = .group(name)
+                        }
                     }
                 }
             }
@@ -80,7 +96,9 @@ extension Interpreter {
             }
         }
         if group.members.count > AddressGroup.maximumMembers {
-            throw .error("address group '\(group.name)' would hold \(group.members.count) addresses; at most \(AddressGroup.maximumMembers)", at: a.command.location)
+            throw .error(
+                "address group '\(group.name)' would hold \(group.members.count) addresses; at most \(AddressGroup.maximumMembers)",
+                at: a.command.location)
         }
         if let d = a.string("description") { group.description = d }
         current.addressGroups[i] = group
@@ -89,7 +107,9 @@ extension Interpreter {
     mutating func deleteAddressGroup(_ a: Args) throws(Diagnostic) {
         let store = current
         let doomed = try namesToDelete(a, kind: "address group", among: current.addressGroups.map(\.name)) { name in
-            store.filters(usingGroup: name).first.map { "address group '\(name)' is used by a filter of filter list \($0); delete that filter first" }
+            store.filters(usingGroup: name).first.map {
+                "address group '\(name)' is used by a filter of filter list \($0); delete that filter first"
+            }
         }
         current.addressGroups.removeAll { doomed.contains($0.name) }
     }

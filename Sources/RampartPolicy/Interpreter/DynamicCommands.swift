@@ -7,7 +7,9 @@ extension Interpreter {
         case ("show", "config"): emit(.config(store.config))
         case ("show", "all"):
             emit(.config(store.config))
-            if let dynamic { emit(.dynamic(dynamic)) } else {
+            if let dynamic {
+                emit(.dynamic(dynamic))
+            } else {
                 emit(.text("Dynamic rules: none held (rampartd is not running or was not asked).\n"))
             }
         case ("show", "mmsas"), ("show", "qmsas"), ("show", "stats"):
@@ -15,7 +17,9 @@ extension Interpreter {
         case ("dump", nil): emit(.text(ScriptWriter.dump(store)))
         default:
             guard dynamic != nil else {
-                throw .error("'\(a.spec.name)' changes runtime-only state, which lives in rampartd; the daemon is not running. Use 'static' commands to change the stored policy", at: a.command.location)
+                throw .error(
+                    "'\(a.spec.name)' changes runtime-only state, which lives in rampartd; the daemon is not running. Use 'static' commands to change the stored policy",
+                    at: a.command.location)
             }
             try executeRuntime(a)
         }
@@ -78,13 +82,17 @@ extension Interpreter {
         case "set":
             let arg = try a.required("name")
             guard let i = state.mainModePolicies.firstIndex(where: { $0.name.caseInsensitiveEquals(arg.value) }) else {
-                throw .error("no main mode policy named '\(arg.value)'" + suggestion(for: arg.value, among: state.mainModePolicies.map(\.name)), at: arg.location)
+                throw .error(
+                    "no main mode policy named '\(arg.value)'"
+                        + suggestion(for: arg.value, among: state.mainModePolicies.map(\.name)), at: arg.location)
             }
             try applyMainMode(a, to: &state.mainModePolicies[i])
         case "delete":
             let rules = state.rules
-            let doomed = try namesToDelete(a, kind: "main mode policy", among: state.mainModePolicies.map(\.name)) { name in
-                rules.contains { $0.mmpolicy.caseInsensitiveEquals(name) } ? "main mode policy '\(name)' is used by a dynamic rule" : nil
+            let doomed = try namesToDelete(a, kind: "main mode policy", among: state.mainModePolicies.map(\.name)) {
+                name in
+                rules.contains { $0.mmpolicy.caseInsensitiveEquals(name) }
+                    ? "main mode policy '\(name)' is used by a dynamic rule" : nil
             }
             state.mainModePolicies.removeAll { p in doomed.contains(p.name) }
         default:
@@ -105,13 +113,17 @@ extension Interpreter {
         case "set":
             let arg = try a.required("name")
             guard let i = state.quickModePolicies.firstIndex(where: { $0.name.caseInsensitiveEquals(arg.value) }) else {
-                throw .error("no quick mode policy named '\(arg.value)'" + suggestion(for: arg.value, among: state.quickModePolicies.map(\.name)), at: arg.location)
+                throw .error(
+                    "no quick mode policy named '\(arg.value)'"
+                        + suggestion(for: arg.value, among: state.quickModePolicies.map(\.name)), at: arg.location)
             }
             try applyQuickMode(a, to: &state.quickModePolicies[i])
         case "delete":
             let rules = state.rules
-            let doomed = try namesToDelete(a, kind: "quick mode policy", among: state.quickModePolicies.map(\.name)) { name in
-                rules.contains { $0.qmpolicy?.caseInsensitiveEquals(name) == true } ? "quick mode policy '\(name)' is used by a dynamic rule" : nil
+            let doomed = try namesToDelete(a, kind: "quick mode policy", among: state.quickModePolicies.map(\.name)) {
+                name in
+                rules.contains { $0.qmpolicy?.caseInsensitiveEquals(name) == true }
+                    ? "quick mode policy '\(name)' is used by a dynamic rule" : nil
             }
             state.quickModePolicies.removeAll { p in doomed.contains(p.name) }
         default:
@@ -124,7 +136,9 @@ extension Interpreter {
         case "add":
             var rule = try dynamicRule(a, state: &state)
             if state.rules.contains(where: { $0.sameIdentity(as: rule) }) {
-                throw .error("a dynamic rule with the same filter already exists; use 'dynamic set rule' to change it", at: a.command.location)
+                throw .error(
+                    "a dynamic rule with the same filter already exists; use 'dynamic set rule' to change it",
+                    at: a.command.location)
             }
             try applyDynamicActions(a, state: state, to: &rule)
             state.rules.append(rule)
@@ -138,7 +152,9 @@ extension Interpreter {
             let probe = try dynamicRule(a, state: &state, requirePolicy: false)
             let before = state.rules.count
             state.rules.removeAll { $0.sameIdentity(as: probe) }
-            if before == state.rules.count { warn("no dynamic rule matches these filter fields; nothing deleted", at: a.command.location) }
+            if before == state.rules.count {
+                warn("no dynamic rule matches these filter fields; nothing deleted", at: a.command.location)
+            }
         default:
             throw .error("'\(a.spec.name)' is not implemented", at: a.command.location)
         }
@@ -153,29 +169,41 @@ extension Interpreter {
 
     private func applyQuickMode(_ a: Args, to p: inout DynamicState.QuickModePolicy) throws(Diagnostic) {
         if let v = try a.bool("soft") { p.soft = v }
-        if let v = try a.value("pfsgroup", { Values.choice($0, ["GRP1", "GRP2", "GRP3", "GRPMM", "NOPFS"].map { ($0, $0) }) }) { p.pfsGroup = v }
+        if let v = try a.value(
+            "pfsgroup", { Values.choice($0, ["GRP1", "GRP2", "GRP3", "GRPMM", "NOPFS"].map { ($0, $0) }) })
+        {
+            p.pfsGroup = v
+        }
         if let v = try a.value("qmsecmethods", Values.quickModeOffers) { p.qmsecmethods = v }
     }
 
-    private mutating func dynamicRule(_ a: Args, state: inout DynamicState, requirePolicy: Bool = true) throws(Diagnostic) -> DynamicState.Rule {
+    private mutating func dynamicRule(
+        _ a: Args, state: inout DynamicState, requirePolicy: Bool = true
+    ) throws(Diagnostic) -> DynamicState.Rule {
         var builder = FilterBuilder()
         let filter = try builder.build(a, seq: 0)
         diagnostics += builder.warnings
         for side in ["srcaddr", "dstaddr"] {
             if let arg = a.argument(side), arg.value.lowercased().hasPrefix("group:") {
-                throw .error("address groups live in a store; dynamic rules cannot use them (use a static filter)", at: arg.location)
+                throw .error(
+                    "address groups live in a store; dynamic rules cannot use them (use a static filter)",
+                    at: arg.location)
             }
         }
         var mm = ""
         if requirePolicy {
             let arg = try a.required("mmpolicy")
             guard let p = state.mainModePolicies.first(where: { $0.name.caseInsensitiveEquals(arg.value) }) else {
-                throw .error("no main mode policy named '\(arg.value)'" + suggestion(for: arg.value, among: state.mainModePolicies.map(\.name)), at: arg.location)
+                throw .error(
+                    "no main mode policy named '\(arg.value)'"
+                        + suggestion(for: arg.value, among: state.mainModePolicies.map(\.name)), at: arg.location)
             }
             mm = p.name
         }
         var rule = DynamicState.Rule(seq: 0, filter: filter, mmpolicy: mm, inbound: .negotiate, outbound: .negotiate)
-        if let v = try a.value("conntype", { Values.choice($0, ConnectionType.allCases.map { ($0.rawValue, $0) }) }) { rule.connectionType = v }
+        if let v = try a.value("conntype", { Values.choice($0, ConnectionType.allCases.map { ($0.rawValue, $0) }) }) {
+            rule.connectionType = v
+        }
         if let t = a.argument("tunneldstaddress") {
             switch Values.address(t.value) {
             case .success((let spec, _)): rule.tunnelDestination = spec
@@ -190,19 +218,25 @@ extension Interpreter {
         return rule
     }
 
-    private func applyDynamicActions(_ a: Args, state: DynamicState, to rule: inout DynamicState.Rule) throws(Diagnostic) {
+    private func applyDynamicActions(
+        _ a: Args, state: DynamicState, to rule: inout DynamicState.Rule
+    ) throws(Diagnostic) {
         let kinds = FilterActionKind.allCases.map { ($0.rawValue, $0) }
         if let v = try a.value("actioninbound", { Values.choice($0, kinds) }) { rule.inbound = v }
         if let v = try a.value("actionoutbound", { Values.choice($0, kinds) }) { rule.outbound = v }
         if let arg = a.argument("mmpolicy") {
             guard let p = state.mainModePolicies.first(where: { $0.name.caseInsensitiveEquals(arg.value) }) else {
-                throw .error("no main mode policy named '\(arg.value)'" + suggestion(for: arg.value, among: state.mainModePolicies.map(\.name)), at: arg.location)
+                throw .error(
+                    "no main mode policy named '\(arg.value)'"
+                        + suggestion(for: arg.value, among: state.mainModePolicies.map(\.name)), at: arg.location)
             }
             rule.mmpolicy = p.name
         }
         if let arg = a.argument("qmpolicy") {
             guard let p = state.quickModePolicies.first(where: { $0.name.caseInsensitiveEquals(arg.value) }) else {
-                throw .error("no quick mode policy named '\(arg.value)'" + suggestion(for: arg.value, among: state.quickModePolicies.map(\.name)), at: arg.location)
+                throw .error(
+                    "no quick mode policy named '\(arg.value)'"
+                        + suggestion(for: arg.value, among: state.quickModePolicies.map(\.name)), at: arg.location)
             }
             rule.qmpolicy = p.name
         }
@@ -213,12 +247,21 @@ extension Interpreter {
     private mutating func setConfig(_ a: Args) throws(Diagnostic) {
         let propertyArg = try a.required("property")
         let valueArg = try a.required("value")
-        let properties = ["ipsecdiagnostics", "ikelogging", "strongcrlcheck", "ipsecloginterval", "ipsecexempt", "bootmode", "bootexemptions"]
+        let properties = [
+            "ipsecdiagnostics", "ikelogging", "strongcrlcheck", "ipsecloginterval", "ipsecexempt", "bootmode",
+            "bootexemptions"
+        ]
         let property: String
         switch KeywordMatch(propertyArg.value, in: properties) {
         case .found(let p): property = p
-        case .ambiguous(let c): throw .error("property '\(propertyArg.value)' is ambiguous: it could be \(c.joined(separator: ", "))", at: propertyArg.location)
-        case .none: throw .error("unknown property '\(propertyArg.value)'; expected one of: \(properties.joined(separator: ", "))", at: propertyArg.location)
+        case .ambiguous(let c):
+            throw .error(
+                "property '\(propertyArg.value)' is ambiguous: it could be \(c.joined(separator: ", "))",
+                at: propertyArg.location)
+        case .none:
+            throw .error(
+                "unknown property '\(propertyArg.value)'; expected one of: \(properties.joined(separator: ", "))",
+                at: propertyArg.location)
         }
         func check<T>(_ r: Result<T, ValueError>) throws(Diagnostic) -> T {
             switch r {
@@ -233,7 +276,9 @@ extension Interpreter {
         case "strongcrlcheck": store.config.strongCRLCheck = try check(Values.integer(v, in: 0...2))
         case "ipsecloginterval": store.config.ipsecLogInterval = try check(Values.integer(v, in: 60...86400))
         case "ipsecexempt": store.config.ipsecExempt = try check(Values.integer(v, in: 0...3))
-        case "bootmode": store.config.bootMode = try check(Values.choice(v, DynamicConfig.BootMode.allCases.map { ($0.rawValue, $0) }))
+        case "bootmode":
+            store.config.bootMode = try check(
+                Values.choice(v, DynamicConfig.BootMode.allCases.map { ($0.rawValue, $0) }))
         default: store.config.bootExemptions = try check(Values.bootExemptions(v))
         }
     }

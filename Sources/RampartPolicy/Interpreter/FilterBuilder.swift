@@ -13,17 +13,27 @@ struct FilterBuilder {
         // A server type on one side forces the other to `me` (reference §8).
         switch (source, destination) {
         case (.server(let a), .server(let b)):
-            throw .error("both sides are server types (\(a.rawValue), \(b.rawValue)); one side of a server-type filter is always 'me'", at: dstArg?.location)
+            throw .error(
+                "both sides are server types (\(a.rawValue), \(b.rawValue)); one side of a server-type filter is always 'me'",
+                at: dstArg?.location)
         case (.server(let t), let other) where !other.isMe:
-            warnings.append(.warning("dstaddr forced to 'me' because srcaddr is the server type \(t.rawValue)", at: dstArg?.location ?? args.command.end))
+            warnings.append(
+                .warning(
+                    "dstaddr forced to 'me' because srcaddr is the server type \(t.rawValue)",
+                    at: dstArg?.location ?? args.command.end))
             destination = .me
         case (let other, .server(let t)) where !other.isMe:
-            warnings.append(.warning("srcaddr forced to 'me' because dstaddr is the server type \(t.rawValue)", at: srcArg?.location ?? args.command.end))
+            warnings.append(
+                .warning(
+                    "srcaddr forced to 'me' because dstaddr is the server type \(t.rawValue)",
+                    at: srcArg?.location ?? args.command.end))
             source = .me
         default: break
         }
         if let f = source.family, let g = destination.family, f != g {
-            throw .error("srcaddr is \(f == .ipv4 ? "IPv4" : "IPv6") but dstaddr is \(g == .ipv4 ? "IPv4" : "IPv6")", at: dstArg?.location)
+            throw .error(
+                "srcaddr is \(f == .ipv4 ? "IPv4" : "IPv6") but dstaddr is \(g == .ipv4 ? "IPv4" : "IPv6")",
+                at: dstArg?.location)
         }
 
         let proto = try args.value("protocol", Values.proto) ?? .any
@@ -39,12 +49,16 @@ struct FilterBuilder {
         }
         // yes, no, or (an extension) stateful: mirrored, the mirror half for replies only.
         let mirroring = try args.value("mirrored", Values.mirroring) ?? (true, false)
-        return Filter(seq: seq, source: source, destination: destination, proto: proto,
-                      sourcePort: sport, destinationPort: dport, tcpFlags: flags, mirrored: mirroring.0, statefulMirror: mirroring.1,
-                      description: args.string("description") ?? "")
+        return Filter(
+            seq: seq, source: source, destination: destination, proto: proto,
+            sourcePort: sport, destinationPort: dport, tcpFlags: flags, mirrored: mirroring.0,
+            statefulMirror: mirroring.1,
+            description: args.string("description") ?? "")
     }
 
-    private mutating func side(_ arg: CommandArgument?, mask: CommandArgument?, label: String) throws(Diagnostic) -> AddressSpec {
+    private mutating func side(
+        _ arg: CommandArgument?, mask: CommandArgument?, label: String
+    ) throws(Diagnostic) -> AddressSpec {
         guard let arg else {
             if let mask { throw .error("\(mask.tag ?? "mask") given without an address", at: mask.location) }
             return .any
@@ -64,7 +78,9 @@ struct FilterBuilder {
                 case .failure(let e): throw .error("\(mask.tag ?? "mask"): \(e.message)", at: mask.location)
                 }
                 if parsed.explicitPrefix && m != prefix {
-                    throw .error("\(mask.tag ?? "mask") /\(m) conflicts with the prefix /\(prefix) in \(label)", at: mask.location)
+                    throw .error(
+                        "\(mask.tag ?? "mask") /\(m) conflicts with the prefix /\(prefix) in \(label)",
+                        at: mask.location)
                 }
                 spec = m == 0 ? .any : .subnet(a, prefix: m)
             case .range:
@@ -86,7 +102,9 @@ struct FilterBuilder {
         }
         if case .subnet(let a, let p) = spec, a.masked(prefix: p) != a {
             let network = a.masked(prefix: p)
-            warnings.append(.warning("\(label) \(a)/\(p) has host bits set under its mask; using \(network)/\(p)", at: arg.location))
+            warnings.append(
+                .warning("\(label) \(a)/\(p) has host bits set under its mask; using \(network)/\(p)", at: arg.location)
+            )
             spec = .subnet(network, prefix: p)
         }
         return spec

@@ -63,9 +63,11 @@ public struct Interpreter {
     /// costs O(1) per filter in scripts of thousands. Dropped by every other command.
     var filterKeys: [String: Set<Filter.MatchKey>] = [:]
 
-    public init(store: Store, dynamic: DynamicState? = nil, workingDirectory: String = ".",
-                readFile: @escaping (String) throws -> String = { path in throw ValueError("cannot read \(path)") },
-                makeGUID: @escaping () -> String = Interpreter.randomGUID) {
+    public init(
+        store: Store, dynamic: DynamicState? = nil, workingDirectory: String = ".",
+        readFile: @escaping (String) throws -> String = { path in throw ValueError("cannot read \(path)") },
+        makeGUID: @escaping () -> String = Interpreter.randomGUID
+    ) {
         self.store = store
         self.dynamic = dynamic
         self.workingDirectory = workingDirectory

@@ -3,7 +3,9 @@
 extension Interpreter {
     func scheduleIndex(_ arg: CommandArgument) throws(Diagnostic) -> Int {
         guard let i = current.scheduleIndex(arg.value) else {
-            throw .error("no schedule named '\(arg.value)' in the \(location) store" + suggestion(for: arg.value, among: current.schedules.map(\.name)), at: arg.location)
+            throw .error(
+                "no schedule named '\(arg.value)' in the \(location) store"
+                    + suggestion(for: arg.value, among: current.schedules.map(\.name)), at: arg.location)
         }
         return i
     }
@@ -24,7 +26,9 @@ extension Interpreter {
     mutating func addSchedule(_ a: Args) throws(Diagnostic) {
         let nameArg = try a.required("name")
         guard Schedule.validName(nameArg.value) else {
-            throw .error("'\(nameArg.value)' is not a schedule name: letters, digits, _ and -, starting with a letter, at most 64", at: nameArg.location)
+            throw .error(
+                "'\(nameArg.value)' is not a schedule name: letters, digits, _ and -, starting with a letter, at most 64",
+                at: nameArg.location)
         }
         if current.scheduleIndex(nameArg.value) != nil {
             throw .error("schedule '\(nameArg.value)' already exists in the \(location) store", at: nameArg.location)
@@ -42,13 +46,16 @@ extension Interpreter {
         var s = current.schedules[i]
         try scheduleFields(a, into: &s)
         if let arg = a.argument("newname") {
-            guard Schedule.validName(arg.value) else { throw .error("'\(arg.value)' is not a schedule name", at: arg.location) }
+            guard Schedule.validName(arg.value) else {
+                throw .error("'\(arg.value)' is not a schedule name", at: arg.location)
+            }
             if let j = current.scheduleIndex(arg.value), j != i {
                 throw .error("schedule '\(arg.value)' already exists in the \(location) store", at: arg.location)
             }
             // Rules name the schedule; renaming follows them.
             for p in current.policies.indices {
-                for r in current.policies[p].rules.indices where current.policies[p].rules[r].schedule?.caseInsensitiveEquals(s.name) == true {
+                for r in current.policies[p].rules.indices
+                where current.policies[p].rules[r].schedule?.caseInsensitiveEquals(s.name) == true {
                     current.policies[p].rules[r].schedule = arg.value
                 }
             }
@@ -60,7 +67,9 @@ extension Interpreter {
     mutating func deleteSchedule(_ a: Args) throws(Diagnostic) {
         let store = current
         let doomed = try namesToDelete(a, kind: "schedule", among: current.schedules.map(\.name)) { name in
-            store.rules(usingSchedule: name).first.map { "schedule '\(name)' is used by rule '\($0.rule)' of policy '\($0.policy)'; change that rule first (schedule=none)" }
+            store.rules(usingSchedule: name).first.map {
+                "schedule '\(name)' is used by rule '\($0.rule)' of policy '\($0.policy)'; change that rule first (schedule=none)"
+            }
         }
         current.schedules.removeAll { doomed.contains($0.name) }
     }

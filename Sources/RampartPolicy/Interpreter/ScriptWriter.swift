@@ -18,7 +18,10 @@ public enum ScriptWriter {
     }
 
     public static func export(_ store: PolicyStore, location: StoreLocation) -> String {
-        var lines = ["\(exportHeader) (objects of the \(location.rawValue) store; read with 'importpolicy')", "pushd ipsec static"]
+        var lines = [
+            "\(exportHeader) (objects of the \(location.rawValue) store; read with 'importpolicy')",
+            "pushd ipsec static"
+        ]
         lines += commands(for: store)
         lines.append("popd")
         return lines.joined(separator: "\n") + "\n"
@@ -31,7 +34,7 @@ public enum ScriptWriter {
             "set config strongcrlcheck \(c.strongCRLCheck)",
             "set config ipsecloginterval \(c.ipsecLogInterval)",
             "set config ipsecexempt \(c.ipsecExempt)",
-            "set config bootmode \(c.bootMode.rawValue)",
+            "set config bootmode \(c.bootMode.rawValue)"
         ]
         let exemptions = c.bootExemptions.isEmpty ? "none" : c.bootExemptions.map(\.description).joined(separator: ",")
         lines.append("set config bootexemptions value=\(exemptions)")
@@ -81,32 +84,48 @@ public enum ScriptWriter {
             var parts = ["add filteraction name=\(quoted(a.name))", "action=\(a.action.rawValue)"]
             if !a.description.isEmpty { parts.append("description=\(quoted(a.description))") }
             parts += ["qmpfs=\(yn(a.qmpfs))", "inpass=\(yn(a.inpass))", "soft=\(yn(a.soft))"]
-            if !a.qmsecmethods.isEmpty { parts.append("qmsecmethods=\(quoted(a.qmsecmethods.map(\.description).joined(separator: " ")))") }
-            lines.append(parts.joined(separator: " "))
-        }
-        for p in store.policies.sorted(by: { $0.seq < $1.seq }) {
-            var parts = ["add policy name=\(quoted(p.name))"]
-            if !p.description.isEmpty { parts.append("description=\(quoted(p.description))") }
-            parts += ["mmpfs=\(yn(p.mmpfs))", "qmpermm=\(p.qmpermm)", "mmlifetime=\(p.mmlifetime)",
-                      "activatedefaultrule=\(yn(p.defaultRule.active))", "pollinginterval=\(p.pollingInterval)", "assign=no"]
-            if !p.mmsecmethods.isEmpty { parts.append("mmsecmethods=\(quoted(p.mmsecmethods.map(\.description).joined(separator: " ")))") }
-            lines.append(parts.joined(separator: " "))
-            let d = p.defaultRule
-            var def = ["set defaultrule policy=\(quoted(p.name))", "qmpfs=\(yn(d.qmpfs))", "activate=\(yn(d.active))"]
-            if !d.qmsecmethods.isEmpty { def.append("qmsecmethods=\(quoted(d.qmsecmethods.map(\.description).joined(separator: " ")))") }
-            def += d.authMethods.map(\.description)
-            lines.append(def.joined(separator: " "))
-            for r in p.rules {
-                var parts = ["add rule name=\(quoted(r.name))", "policy=\(quoted(p.name))", "filterlist=\(quoted(r.filterList))",
-                             "filteraction=\(quoted(r.filterAction))", "conntype=\(r.connectionType.rawValue)", "activate=\(yn(r.active))"]
-                if let t = r.tunnel { parts.append("tunnel=\(quoted(t.description))") }
-                if let sc = r.schedule { parts.append("schedule=\(quoted(sc))") }
-                if !r.description.isEmpty { parts.append("description=\(quoted(r.description))") }
-                parts += r.authMethods.map(\.description)
-                lines.append(parts.joined(separator: " "))
+            if !a.qmsecmethods.isEmpty {
+                parts.append("qmsecmethods=\(quoted(a.qmsecmethods.map(\.description).joined(separator: " ")))")
             }
-            if p.assigned { lines.append("set policy name=\(quoted(p.name)) assign=yes") }
+            lines.append(parts.joined(separator: " "))
         }
+        for p in store.policies.sorted(by: { $0.seq < $1.seq }) { lines += policyCommands(p) }
+        return lines
+    }
+
+    /// A policy, its default response rule, its rules, then its assignment.
+    static func policyCommands(_ p: Policy) -> [String] {
+        var lines: [String] = []
+        var parts = ["add policy name=\(quoted(p.name))"]
+        if !p.description.isEmpty { parts.append("description=\(quoted(p.description))") }
+        parts += [
+            "mmpfs=\(yn(p.mmpfs))", "qmpermm=\(p.qmpermm)", "mmlifetime=\(p.mmlifetime)",
+            "activatedefaultrule=\(yn(p.defaultRule.active))", "pollinginterval=\(p.pollingInterval)", "assign=no"
+        ]
+        if !p.mmsecmethods.isEmpty {
+            parts.append("mmsecmethods=\(quoted(p.mmsecmethods.map(\.description).joined(separator: " ")))")
+        }
+        lines.append(parts.joined(separator: " "))
+        let d = p.defaultRule
+        var def = ["set defaultrule policy=\(quoted(p.name))", "qmpfs=\(yn(d.qmpfs))", "activate=\(yn(d.active))"]
+        if !d.qmsecmethods.isEmpty {
+            def.append("qmsecmethods=\(quoted(d.qmsecmethods.map(\.description).joined(separator: " ")))")
+        }
+        def += d.authMethods.map(\.description)
+        lines.append(def.joined(separator: " "))
+        for r in p.rules {
+            var parts = [
+                "add rule name=\(quoted(r.name))", "policy=\(quoted(p.name))", "filterlist=\(quoted(r.filterList))",
+                "filteraction=\(quoted(r.filterAction))", "conntype=\(r.connectionType.rawValue)",
+                "activate=\(yn(r.active))"
+            ]
+            if let t = r.tunnel { parts.append("tunnel=\(quoted(t.description))") }
+            if let sc = r.schedule { parts.append("schedule=\(quoted(sc))") }
+            if !r.description.isEmpty { parts.append("description=\(quoted(r.description))") }
+            parts += r.authMethods.map(\.description)
+            lines.append(parts.joined(separator: " "))
+        }
+        if p.assigned { lines.append("set policy name=\(quoted(p.name)) assign=yes") }
         return lines
     }
 }

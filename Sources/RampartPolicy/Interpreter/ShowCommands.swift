@@ -21,25 +21,36 @@ extension Interpreter {
             if let r = a.argument("rule") {
                 out.filterLists = try rulesNamed(r).map { current.filterLists[current.filterListIndex($0.filterList)!] }
             } else {
-                out.filterLists = selectsAll ? current.filterLists : [current.filterLists[try filterListIndex(try a.required("name"))]]
+                out.filterLists =
+                    selectsAll
+                    ? current.filterLists : [current.filterLists[try filterListIndex(try a.required("name"))]]
             }
         case "filteraction":
             if let r = a.argument("rule") {
-                out.filterActions = try rulesNamed(r).map { current.filterActions[current.filterActionIndex($0.filterAction)!] }
+                out.filterActions = try rulesNamed(r).map {
+                    current.filterActions[current.filterActionIndex($0.filterAction)!]
+                }
             } else {
-                out.filterActions = selectsAll ? current.filterActions : [current.filterActions[try filterActionIndex(try a.required("name"))]]
+                out.filterActions =
+                    selectsAll
+                    ? current.filterActions : [current.filterActions[try filterActionIndex(try a.required("name"))]]
             }
         case "rule":
             out.policies = try policiesWithRules(a, selectsAll: selectsAll)
         case "schedule":
-            out.schedules = selectsAll ? current.schedules : [current.schedules[try scheduleIndex(try a.required("name"))]]
+            out.schedules =
+                selectsAll ? current.schedules : [current.schedules[try scheduleIndex(try a.required("name"))]]
         case "addressgroup":
-            out.addressGroups = selectsAll ? current.addressGroups : [current.addressGroups[try addressGroupIndex(try a.required("name"))]]
+            out.addressGroups =
+                selectsAll
+                ? current.addressGroups : [current.addressGroups[try addressGroupIndex(try a.required("name"))]]
         case "store":
             emit(.storeLocation(location))
             return
         case "gpoassignedpolicy":
-            throw .error("there are no group policy objects: rampart manages the local and persistent stores", at: a.command.location)
+            throw .error(
+                "there are no group policy objects: rampart manages the local and persistent stores",
+                at: a.command.location)
         default:
             throw .error("'\(a.spec.name)' is not implemented", at: a.command.location)
         }
@@ -48,7 +59,9 @@ extension Interpreter {
 
     /// `show rule`: each policy with the rules the arguments select (`name=default`: the policy alone).
     private func policiesWithRules(_ a: Args, selectsAll: Bool) throws(Diagnostic) -> [Policy] {
-        let policies = try a.argument("policy").map { arg throws(Diagnostic) in [current.policies[try policyIndex(arg)]] } ?? current.policies
+        let policies =
+            try a.argument("policy").map { arg throws(Diagnostic) in [current.policies[try policyIndex(arg)]] }
+            ?? current.policies
         let defaultOnly = a.argument("name").map { !$0.quoted && $0.value.caseInsensitiveEquals("default") } ?? false
         let type = try a.value("type") { Values.choice($0, [("tunnel", true), ("transport", false)]) }
         var out: [Policy] = []
@@ -73,7 +86,10 @@ extension Interpreter {
     private func rulesNamed(_ arg: CommandArgument) throws(Diagnostic) -> [Rule] {
         let rules = current.policies.flatMap(\.rules).filter { $0.name.caseInsensitiveEquals(arg.value) }
         guard !rules.isEmpty else {
-            throw .error("no rule named '\(arg.value)'" + suggestion(for: arg.value, among: current.policies.flatMap(\.rules).map(\.name)), at: arg.location)
+            throw .error(
+                "no rule named '\(arg.value)'"
+                    + suggestion(for: arg.value, among: current.policies.flatMap(\.rules).map(\.name)), at: arg.location
+            )
         }
         return rules
     }

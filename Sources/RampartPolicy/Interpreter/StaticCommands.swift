@@ -30,7 +30,11 @@ extension Interpreter {
         case ("set", "store"): try setStore(a)
         case ("set", "batch"):
             _ = try a.value("mode") { Values.choice($0, [("enable", true), ("disable", false)]) }
-            diagnostics.append(.init(.note, "set batch is accepted and has no effect: rampart always applies a script as one transaction", at: a.command.location))
+            diagnostics.append(
+                .init(
+                    .note,
+                    "set batch is accepted and has no effect: rampart always applies a script as one transaction",
+                    at: a.command.location))
         case ("show", _): try show(a)
         case ("exportpolicy", nil): try exportPolicy(a)
         case ("importpolicy", nil): try importPolicy(a)
@@ -43,7 +47,9 @@ extension Interpreter {
 
     func policyIndex(_ arg: CommandArgument) throws(Diagnostic) -> Int {
         guard let i = current.policyIndex(arg.value) else {
-            throw .error("no policy named '\(arg.value)' in the \(location) store" + suggestion(for: arg.value, among: current.policies.map(\.name)), at: arg.location)
+            throw .error(
+                "no policy named '\(arg.value)' in the \(location) store"
+                    + suggestion(for: arg.value, among: current.policies.map(\.name)), at: arg.location)
         }
         return i
     }
@@ -60,14 +66,18 @@ extension Interpreter {
 
     func filterListIndex(_ arg: CommandArgument) throws(Diagnostic) -> Int {
         guard let i = current.filterListIndex(arg.value) else {
-            throw .error("no filter list named '\(arg.value)' in the \(location) store" + suggestion(for: arg.value, among: current.filterLists.map(\.name)), at: arg.location)
+            throw .error(
+                "no filter list named '\(arg.value)' in the \(location) store"
+                    + suggestion(for: arg.value, among: current.filterLists.map(\.name)), at: arg.location)
         }
         return i
     }
 
     func filterActionIndex(_ arg: CommandArgument) throws(Diagnostic) -> Int {
         guard let i = current.filterActionIndex(arg.value) else {
-            throw .error("no filter action named '\(arg.value)' in the \(location) store" + suggestion(for: arg.value, among: current.filterActions.map(\.name)), at: arg.location)
+            throw .error(
+                "no filter action named '\(arg.value)' in the \(location) store"
+                    + suggestion(for: arg.value, among: current.filterActions.map(\.name)), at: arg.location)
         }
         return i
     }
@@ -115,9 +125,13 @@ extension Interpreter {
 
     /// One assigned policy per store: assigning one unassigns the others, as Windows does.
     mutating func unassignOthers(than name: String, at location: SourceLocation?) {
-        for i in current.policies.indices where current.policies[i].assigned && !current.policies[i].name.caseInsensitiveEquals(name) {
+        for i in current.policies.indices
+        where current.policies[i].assigned && !current.policies[i].name.caseInsensitiveEquals(name) {
             current.policies[i].assigned = false
-            diagnostics.append(.init(.note, "policy '\(current.policies[i].name)' is no longer assigned (one assigned policy per store)", at: location))
+            diagnostics.append(
+                .init(
+                    .note, "policy '\(current.policies[i].name)' is no longer assigned (one assigned policy per store)",
+                    at: location))
         }
     }
 
@@ -131,9 +145,12 @@ extension Interpreter {
     mutating func addFilterList(_ a: Args) throws(Diagnostic) {
         let name = try a.newName("name")
         if current.filterListIndex(name) != nil {
-            throw .error("filter list '\(name)' already exists in the \(location) store", at: a.argument("name")!.location)
+            throw .error(
+                "filter list '\(name)' already exists in the \(location) store", at: a.argument("name")!.location)
         }
-        current.filterLists.append(FilterList(name: name, description: a.string("description") ?? "", guid: makeGUID(), seq: store.nextSequence()))
+        current.filterLists.append(
+            FilterList(
+                name: name, description: a.string("description") ?? "", guid: makeGUID(), seq: store.nextSequence()))
     }
 
     mutating func setFilterList(_ a: Args) throws(Diagnostic) {
@@ -168,7 +185,9 @@ extension Interpreter {
     mutating func deleteFilterList(_ a: Args) throws(Diagnostic) {
         let store = current
         let doomed = try namesToDelete(a, kind: "filter list", among: current.filterLists.map(\.name)) { name in
-            store.rules(usingFilterList: name).first.map { "filter list '\(name)' is used by rule '\($0.rule)' of policy '\($0.policy)'; delete or change that rule first" }
+            store.rules(usingFilterList: name).first.map {
+                "filter list '\(name)' is used by rule '\($0.rule)' of policy '\($0.policy)'; delete or change that rule first"
+            }
         }
         current.filterLists.removeAll { doomed.contains($0.name) }
     }
@@ -194,7 +213,9 @@ extension Interpreter {
         let cacheKey = current.filterLists[index].name.lowercased()
         var keys = filterKeys.removeValue(forKey: cacheKey) ?? Set(current.filterLists[index].filters.map(\.matchKey))
         if !keys.insert(stored.matchKey).inserted {
-            warn("identical filter already in filter list '\(current.filterLists[index].name)'; both are kept", at: a.command.location)
+            warn(
+                "identical filter already in filter list '\(current.filterLists[index].name)'; both are kept",
+                at: a.command.location)
         }
         filterKeys[cacheKey] = keys
         current.filterLists[index].filters.append(stored)
@@ -213,7 +234,9 @@ extension Interpreter {
         current.filterLists[index].filters.removeAll { $0.sameMatch(as: probe) }
         let removed = before - current.filterLists[index].filters.count
         if removed == 0 {
-            warn("no matching filter in filter list '\(current.filterLists[index].name)' to delete", at: a.command.location)
+            warn(
+                "no matching filter in filter list '\(current.filterLists[index].name)' to delete",
+                at: a.command.location)
         } else if removed > 1 {
             diagnostics.append(.init(.note, "deleted \(removed) identical filters", at: a.command.location))
         }
@@ -224,7 +247,8 @@ extension Interpreter {
     mutating func addFilterAction(_ a: Args) throws(Diagnostic) {
         let name = try a.newName("name")
         if current.filterActionIndex(name) != nil {
-            throw .error("filter action '\(name)' already exists in the \(location) store", at: a.argument("name")!.location)
+            throw .error(
+                "filter action '\(name)' already exists in the \(location) store", at: a.argument("name")!.location)
         }
         var action = FilterAction(name: name, guid: makeGUID(), seq: store.nextSequence(), action: .negotiate)
         try applyFilterActionFields(a, to: &action)
@@ -261,11 +285,15 @@ extension Interpreter {
         if let v = try a.bool("qmpfs") { action.qmpfs = v }
         if let v = try a.bool("inpass") { action.inpass = v }
         if let v = try a.bool("soft") { action.soft = v }
-        if let v = try a.value("action", { Values.choice($0, FilterActionKind.allCases.map { ($0.rawValue, $0) }) }) { action.action = v }
+        if let v = try a.value("action", { Values.choice($0, FilterActionKind.allCases.map { ($0.rawValue, $0) }) }) {
+            action.action = v
+        }
         if let v = try a.value("qmsecmethods", Values.quickModeOffers) {
             action.qmsecmethods = v
             if action.action != .negotiate {
-                warn("qmsecmethods are stored but have no effect unless action=negotiate", at: a.argument("qmsecmethods")!.location)
+                warn(
+                    "qmsecmethods are stored but have no effect unless action=negotiate",
+                    at: a.argument("qmsecmethods")!.location)
             }
         }
     }
@@ -273,7 +301,9 @@ extension Interpreter {
     mutating func deleteFilterAction(_ a: Args) throws(Diagnostic) {
         let store = current
         let doomed = try namesToDelete(a, kind: "filter action", among: current.filterActions.map(\.name)) { name in
-            store.rules(usingFilterAction: name).first.map { "filter action '\(name)' is used by rule '\($0.rule)' of policy '\($0.policy)'; delete or change that rule first" }
+            store.rules(usingFilterAction: name).first.map {
+                "filter action '\(name)' is used by rule '\($0.rule)' of policy '\($0.policy)'; delete or change that rule first"
+            }
         }
         current.filterActions.removeAll { doomed.contains($0.name) }
     }
@@ -286,9 +316,13 @@ extension Interpreter {
         let list = current.filterLists[try filterListIndex(try a.required("filterlist"))].name
         let action = current.filterActions[try filterActionIndex(try a.required("filteraction"))].name
         if current.policies[p].rules.contains(where: { $0.name.caseInsensitiveEquals(name) }) {
-            throw .error("policy '\(current.policies[p].name)' already has a rule named '\(name)'", at: a.argument("name")!.location)
+            throw .error(
+                "policy '\(current.policies[p].name)' already has a rule named '\(name)'",
+                at: a.argument("name")!.location)
         }
-        var rule = Rule(id: current.policies[p].nextRuleID, name: name, seq: store.nextSequence(), filterList: list, filterAction: action)
+        var rule = Rule(
+            id: current.policies[p].nextRuleID, name: name, seq: store.nextSequence(), filterList: list,
+            filterAction: action)
         current.policies[p].nextRuleID += 1
         try applyRuleFields(a, to: &rule)
         current.policies[p].rules.append(rule)
@@ -307,7 +341,9 @@ extension Interpreter {
             case .failure(let e): throw .error("tunnel: \(e.message)", at: t.location)
             }
         }
-        if let v = try a.value("conntype", { Values.choice($0, ConnectionType.allCases.map { ($0.rawValue, $0) }) }) { rule.connectionType = v }
+        if let v = try a.value("conntype", { Values.choice($0, ConnectionType.allCases.map { ($0.rawValue, $0) }) }) {
+            rule.connectionType = v
+        }
         if let v = try a.bool("activate") { rule.active = v }
         if let v = try a.authMethods() { rule.authMethods = v }
         if case .some(let schedule) = try ruleSchedule(a) { rule.schedule = schedule }
@@ -316,7 +352,9 @@ extension Interpreter {
     func ruleIndex(_ a: Args, policy p: Int) throws(Diagnostic) -> Int? {
         let policy = current.policies[p]
         if let idArg = a.argument("id") {
-            guard let id = Int(idArg.value) else { throw .error("id: '\(idArg.value)' is not a rule number", at: idArg.location) }
+            guard let id = Int(idArg.value) else {
+                throw .error("id: '\(idArg.value)' is not a rule number", at: idArg.location)
+            }
             return policy.rules.firstIndex { $0.id == id }
         }
         let n = try a.required("name")
@@ -327,17 +365,25 @@ extension Interpreter {
         let p = try policyIndex(try a.required("policy"))
         guard let r = try ruleIndex(a, policy: p) else {
             let what = a.argument("id") ?? a.argument("name")!
-            throw .error("policy '\(current.policies[p].name)' has no rule '\(what.value)'" + suggestion(for: what.value, among: current.policies[p].rules.map(\.name)), at: what.location)
+            throw .error(
+                "policy '\(current.policies[p].name)' has no rule '\(what.value)'"
+                    + suggestion(for: what.value, among: current.policies[p].rules.map(\.name)), at: what.location)
         }
         var rule = current.policies[p].rules[r]
         if let newName = try a.objectName("newname") {
-            if let other = current.policies[p].rules.firstIndex(where: { $0.name.caseInsensitiveEquals(newName) }), other != r {
-                throw .error("policy '\(current.policies[p].name)' already has a rule named '\(newName)'", at: a.argument("newname")!.location)
+            if let other = current.policies[p].rules.firstIndex(where: { $0.name.caseInsensitiveEquals(newName) }),
+                other != r
+            {
+                throw .error(
+                    "policy '\(current.policies[p].name)' already has a rule named '\(newName)'",
+                    at: a.argument("newname")!.location)
             }
             rule.name = newName
         }
         if let l = a.argument("filterlist") { rule.filterList = current.filterLists[try filterListIndex(l)].name }
-        if let f = a.argument("filteraction") { rule.filterAction = current.filterActions[try filterActionIndex(f)].name }
+        if let f = a.argument("filteraction") {
+            rule.filterAction = current.filterActions[try filterActionIndex(f)].name
+        }
         try applyRuleFields(a, to: &rule)
         current.policies[p].rules[r] = rule
     }
@@ -378,7 +424,9 @@ extension Interpreter {
         case "local": location = .local
         case "persistent": location = .persistent
         case "domain":
-            throw .error("the domain store needs Active Directory; rampart manages the local and persistent stores", at: arg.location)
+            throw .error(
+                "the domain store needs Active Directory; rampart manages the local and persistent stores",
+                at: arg.location)
         default:
             throw .error("location: '\(arg.value)' is not one of local, persistent, domain", at: arg.location)
         }
@@ -393,9 +441,12 @@ extension Interpreter {
         if path.hasPrefix("/") { return path }
         var base = workingDirectory
         switch command.directory {
-        case .path(let directory)?: base = directory.hasPrefix("/") ? directory : (base.hasSuffix("/") ? base : base + "/") + directory
+        case .path(let directory)?:
+            base = directory.hasPrefix("/") ? directory : (base.hasSuffix("/") ? base : base + "/") + directory
         case .unfollowed(let target, let at)?:
-            throw .error("'\(path)' is relative, but the batch file changed to '\(target)' at \(at), which rampart cannot follow; use an absolute path or cd /d \"%~dp0\"", at: argument.location)
+            throw .error(
+                "'\(path)' is relative, but the batch file changed to '\(target)' at \(at), which rampart cannot follow; use an absolute path or cd /d \"%~dp0\"",
+                at: argument.location)
         case nil: break
         }
         return (base.hasSuffix("/") ? base : base + "/") + path
@@ -403,23 +454,15 @@ extension Interpreter {
 
     mutating func exportPolicy(_ a: Args) throws(Diagnostic) {
         let file = try a.required("file")
-        queue(PendingFile(path: try resolve(file, of: a.command), contents: ScriptWriter.export(current, location: location)))
+        queue(
+            PendingFile(
+                path: try resolve(file, of: a.command), contents: ScriptWriter.export(current, location: location)))
     }
 
     /// Imports an export file: its objects replace same-named ones in the current store.
     mutating func importPolicy(_ a: Args) throws(Diagnostic) {
         let file = try a.required("file")
-        let path = try resolve(file, of: a.command)
-        let text: String
-        do {
-            text = try readFile(path)
-        } catch {
-            throw .error("cannot read '\(file.value)': \(error)", at: file.location)
-        }
-        var scratch = Interpreter(store: Store(), workingDirectory: workingDirectory, readFile: readFile, makeGUID: makeGUID)
-        try ScriptRunner.run(ScriptRunner.lines(of: text, file: file.value), in: &scratch)
-        diagnostics += scratch.diagnostics
-        let imported = scratch.store.local
+        let imported = try readExport(file, of: a)
         var renumber: [Int: Int] = [:]
         func seq(_ old: Int) -> Int {
             if let n = renumber[old] { return n }
@@ -458,10 +501,30 @@ extension Interpreter {
         // Lists or actions replaced by the import must still satisfy the rules that use them.
         for policy in current.policies {
             for rule in policy.rules {
-                if current.filterListIndex(rule.filterList) == nil || current.filterActionIndex(rule.filterAction) == nil {
-                    throw .error("after import, rule '\(rule.name)' of policy '\(policy.name)' refers to a missing filter list or action", at: file.location)
+                if current.filterListIndex(rule.filterList) == nil
+                    || current.filterActionIndex(rule.filterAction) == nil
+                {
+                    throw .error(
+                        "after import, rule '\(rule.name)' of policy '\(policy.name)' refers to a missing filter list or action",
+                        at: file.location)
                 }
             }
         }
+    }
+
+    /// An export file's objects, made by running it against an empty store.
+    private mutating func readExport(_ file: CommandArgument, of a: Args) throws(Diagnostic) -> PolicyStore {
+        let path = try resolve(file, of: a.command)
+        let text: String
+        do {
+            text = try readFile(path)
+        } catch {
+            throw .error("cannot read '\(file.value)': \(error)", at: file.location)
+        }
+        var scratch = Interpreter(
+            store: Store(), workingDirectory: workingDirectory, readFile: readFile, makeGUID: makeGUID)
+        try ScriptRunner.run(ScriptRunner.lines(of: text, file: file.value), in: &scratch)
+        diagnostics += scratch.diagnostics
+        return scratch.store.local
     }
 }

@@ -134,7 +134,8 @@ extension AddressSpec: Codable {
             let a = try c.decode(IPAddress.self, forKey: .address)
             let p = try c.decode(Int.self, forKey: .prefix)
             guard (0...a.family.bits).contains(p) else {
-                throw DecodingError.dataCorruptedError(forKey: .prefix, in: c, debugDescription: "prefix \(p) out of range")
+                throw DecodingError.dataCorruptedError(
+                    forKey: .prefix, in: c, debugDescription: "prefix \(p) out of range")
             }
             self = .subnet(a, prefix: p)
         case "range":
@@ -145,11 +146,13 @@ extension AddressSpec: Codable {
             }
             self = .range(a, b)
         case "dnsName":
-            self = .dnsName(try c.decode(String.self, forKey: .name), prefix: try c.decodeIfPresent(Int.self, forKey: .prefix))
+            self = .dnsName(
+                try c.decode(String.self, forKey: .name), prefix: try c.decodeIfPresent(Int.self, forKey: .prefix))
         case "server": self = .server(try c.decode(ServerType.self, forKey: .server))
         case "group": self = .group(try c.decode(String.self, forKey: .group))
         case let other:
-            throw DecodingError.dataCorruptedError(forKey: .kind, in: c, debugDescription: "unknown address kind '\(other)'")
+            throw DecodingError.dataCorruptedError(
+                forKey: .kind, in: c, debugDescription: "unknown address kind '\(other)'")
         }
     }
 
@@ -159,15 +162,23 @@ extension AddressSpec: Codable {
         case .me: try c.encode("me", forKey: .kind)
         case .any: try c.encode("any", forKey: .kind)
         case .subnet(let a, let p):
-            try c.encode("subnet", forKey: .kind); try c.encode(a, forKey: .address); try c.encode(p, forKey: .prefix)
+            try c.encode("subnet", forKey: .kind)
+            try c.encode(a, forKey: .address)
+            try c.encode(p, forKey: .prefix)
         case .range(let a, let b):
-            try c.encode("range", forKey: .kind); try c.encode(a, forKey: .address); try c.encode(b, forKey: .last)
+            try c.encode("range", forKey: .kind)
+            try c.encode(a, forKey: .address)
+            try c.encode(b, forKey: .last)
         case .dnsName(let n, let p):
-            try c.encode("dnsName", forKey: .kind); try c.encode(n, forKey: .name); try c.encodeIfPresent(p, forKey: .prefix)
+            try c.encode("dnsName", forKey: .kind)
+            try c.encode(n, forKey: .name)
+            try c.encodeIfPresent(p, forKey: .prefix)
         case .server(let t):
-            try c.encode("server", forKey: .kind); try c.encode(t, forKey: .server)
+            try c.encode("server", forKey: .kind)
+            try c.encode(t, forKey: .server)
         case .group(let g):
-            try c.encode("group", forKey: .kind); try c.encode(g, forKey: .group)
+            try c.encode("group", forKey: .kind)
+            try c.encode(g, forKey: .group)
         }
     }
 }

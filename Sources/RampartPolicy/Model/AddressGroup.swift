@@ -42,11 +42,14 @@ public struct AddressGroup: Hashable, Sendable {
         out.reserveCapacity(items.count)
         for item in items {
             if let slash = item.firstIndex(of: "/") {
-                guard let a = IPAddress(item[..<slash]), let p = Int(item[item.index(after: slash)...]), (1...a.family.bits).contains(p) else {
+                guard let a = IPAddress(item[..<slash]), let p = Int(item[item.index(after: slash)...]),
+                    (1...a.family.bits).contains(p)
+                else {
                     return .failure(ValueError("'\(item)' is not an address with a prefix length"))
                 }
                 guard a.masked(prefix: p) == a else {
-                    return .failure(ValueError("'\(item)' has host bits set under /\(p); write \(a.masked(prefix: p))/\(p)"))
+                    return .failure(
+                        ValueError("'\(item)' has host bits set under /\(p); write \(a.masked(prefix: p))/\(p)"))
                 }
                 out.append(AddressRange(prefix: a, length: p))
             } else if let dash = item.firstIndex(of: "-"), let a = IPAddress(item[..<dash]) {
@@ -57,7 +60,10 @@ public struct AddressGroup: Hashable, Sendable {
             } else if let a = IPAddress(item) {
                 out.append(AddressRange(prefix: a, length: a.family.bits))
             } else {
-                return .failure(ValueError("'\(item)' is not an IP address, a prefix or a range (an address group holds literal addresses only)"))
+                return .failure(
+                    ValueError(
+                        "'\(item)' is not an IP address, a prefix or a range (an address group holds literal addresses only)"
+                    ))
             }
         }
         return .success(out)
@@ -76,13 +82,18 @@ extension AddressGroup: Codable {
         description = try c.decode(String.self, forKey: .description)
         seq = try c.decode(Int.self, forKey: .seq)
         guard AddressGroup.validName(name) else {
-            throw DecodingError.dataCorruptedError(forKey: .name, in: c, debugDescription: "'\(name)' is not a valid address group name")
+            throw DecodingError.dataCorruptedError(
+                forKey: .name, in: c, debugDescription: "'\(name)' is not a valid address group name")
         }
         let texts = try c.decode([String].self, forKey: .members)
         switch AddressGroup.parseMembers(texts.joined(separator: ",")) {
         case .success(let m) where m.count == texts.count: members = m
-        case .success: throw DecodingError.dataCorruptedError(forKey: .members, in: c, debugDescription: "address group '\(name)' has an empty member")
-        case .failure(let e): throw DecodingError.dataCorruptedError(forKey: .members, in: c, debugDescription: "address group '\(name)': \(e.message)")
+        case .success:
+            throw DecodingError.dataCorruptedError(
+                forKey: .members, in: c, debugDescription: "address group '\(name)' has an empty member")
+        case .failure(let e):
+            throw DecodingError.dataCorruptedError(
+                forKey: .members, in: c, debugDescription: "address group '\(name)': \(e.message)")
         }
     }
 

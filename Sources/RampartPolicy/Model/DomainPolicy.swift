@@ -32,35 +32,44 @@ public enum DomainScript {
     public static func evaluate(_ text: String, file: String) throws(Diagnostic) -> PolicyStore {
         let start = SourceLocation(file: file, line: 1, column: 1)
         guard text.utf8.count <= maximumBytes else {
-            throw .error("a domain script is limited to \(maximumBytes) bytes; this one has \(text.utf8.count)", at: start)
+            throw .error(
+                "a domain script is limited to \(maximumBytes) bytes; this one has \(text.utf8.count)", at: start)
         }
         let script = try ScriptPlan.exec(text, file: file)
         for command in script.commands {
             let spec = command.spec
             if spec.context == .dynamic {
-                throw .error("'\(spec.name)' changes the runtime state of one host; a domain policy holds static objects only (set boot mode and logging in each host's store)", at: command.location)
+                throw .error(
+                    "'\(spec.name)' changes the runtime state of one host; a domain policy holds static objects only (set boot mode and logging in each host's store)",
+                    at: command.location)
             }
             switch (spec.verb, spec.noun) {
             case ("set", "store"?):
-                throw .error("'static set store' in a domain script: a domain policy is its own store", at: command.location)
+                throw .error(
+                    "'static set store' in a domain script: a domain policy is its own store", at: command.location)
             case ("importpolicy", nil), ("exportpolicy", nil):
-                throw .error("'\(spec.name)' reads or writes files of the host; a domain script must be self-contained", at: command.location)
+                throw .error(
+                    "'\(spec.name)' reads or writes files of the host; a domain script must be self-contained",
+                    at: command.location)
             default:
                 break
             }
         }
-        var interpreter = Interpreter(store: Store(), workingDirectory: "/", readFile: { path in
-            throw Diagnostic.error("a domain script reads no file (\(path))", at: nil)
-        })
+        var interpreter = Interpreter(
+            store: Store(), workingDirectory: "/",
+            readFile: { path in
+                throw Diagnostic.error("a domain script reads no file (\(path))", at: nil)
+            })
         interpreter.location = .local
         try ScriptRunner.run(script, in: &interpreter)
         let made = interpreter.store.local
         let assigned = made.policies.filter(\.assigned)
         guard assigned.count == 1 else {
-            throw .error(assigned.isEmpty
-                         ? "the domain script assigns no policy (add 'assign=yes' to one policy): hosts would enforce nothing from it"
-                         : "the domain script assigns \(assigned.count) policies; exactly one can be in force",
-                         at: start)
+            throw .error(
+                assigned.isEmpty
+                    ? "the domain script assigns no policy (add 'assign=yes' to one policy): hosts would enforce nothing from it"
+                    : "the domain script assigns \(assigned.count) policies; exactly one can be in force",
+                at: start)
         }
         return made
     }
@@ -70,6 +79,9 @@ public enum DomainScript {
 public enum FleetNames {
     public static func valid(_ name: String) -> Bool {
         !name.isEmpty && name.utf8.count <= 64 && name != "." && name != ".."
-            && name.utf8.allSatisfy { c in (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x2d || c == 0x5f || c == 0x2e }
+            && name.utf8.allSatisfy { c in
+                (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x2d
+                    || c == 0x5f || c == 0x2e
+            }
     }
 }

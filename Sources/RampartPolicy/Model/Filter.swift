@@ -18,7 +18,7 @@ public enum IPProtocolSpec: Hashable, Sendable, Codable, CustomStringConvertible
 
     static let names: [(String, UInt8)] = [
         ("TCP", 6), ("UDP", 17), ("RAW", 255), ("GRE", 47), ("ESP", 50), ("AH", 51),
-        ("ICMPV6", 58), ("RSVP", 46), ("SCTP", 132), ("UDPLITE", 136), ("IGMP", 2),
+        ("ICMPV6", 58), ("RSVP", 46), ("SCTP", 132), ("UDPLITE", 136), ("IGMP", 2)
     ]
 
     public var description: String {
@@ -75,9 +75,11 @@ public struct Filter: Hashable, Sendable, Codable {
     public var statefulMirror: Bool = false
     public var description: String
 
-    public init(seq: Int, source: AddressSpec, destination: AddressSpec, proto: IPProtocolSpec = .any,
-                sourcePort: PortMatch = .any, destinationPort: PortMatch = .any, tcpFlags: TCPFlagMatch? = nil,
-                mirrored: Bool = true, statefulMirror: Bool = false, description: String = "") {
+    public init(
+        seq: Int, source: AddressSpec, destination: AddressSpec, proto: IPProtocolSpec = .any,
+        sourcePort: PortMatch = .any, destinationPort: PortMatch = .any, tcpFlags: TCPFlagMatch? = nil,
+        mirrored: Bool = true, statefulMirror: Bool = false, description: String = ""
+    ) {
         self.seq = seq
         self.source = source
         self.destination = destination
@@ -91,18 +93,23 @@ public struct Filter: Hashable, Sendable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case seq, source, destination, proto, sourcePort, destinationPort, tcpFlags, mirrored, statefulMirror, description
+        case seq, source, destination, proto, sourcePort, destinationPort, tcpFlags, mirrored, statefulMirror,
+            description
     }
 
     // Written by hand only so that stores from before `statefulMirror` (format 1) still read.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(seq: try c.decode(Int.self, forKey: .seq), source: try c.decode(AddressSpec.self, forKey: .source),
-                  destination: try c.decode(AddressSpec.self, forKey: .destination), proto: try c.decode(IPProtocolSpec.self, forKey: .proto),
-                  sourcePort: try c.decode(PortMatch.self, forKey: .sourcePort), destinationPort: try c.decode(PortMatch.self, forKey: .destinationPort),
-                  tcpFlags: try c.decodeIfPresent(TCPFlagMatch.self, forKey: .tcpFlags), mirrored: try c.decode(Bool.self, forKey: .mirrored),
-                  statefulMirror: try c.decodeIfPresent(Bool.self, forKey: .statefulMirror) ?? false,
-                  description: try c.decode(String.self, forKey: .description))
+        self.init(
+            seq: try c.decode(Int.self, forKey: .seq), source: try c.decode(AddressSpec.self, forKey: .source),
+            destination: try c.decode(AddressSpec.self, forKey: .destination),
+            proto: try c.decode(IPProtocolSpec.self, forKey: .proto),
+            sourcePort: try c.decode(PortMatch.self, forKey: .sourcePort),
+            destinationPort: try c.decode(PortMatch.self, forKey: .destinationPort),
+            tcpFlags: try c.decodeIfPresent(TCPFlagMatch.self, forKey: .tcpFlags),
+            mirrored: try c.decode(Bool.self, forKey: .mirrored),
+            statefulMirror: try c.decodeIfPresent(Bool.self, forKey: .statefulMirror) ?? false,
+            description: try c.decode(String.self, forKey: .description))
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -126,15 +133,17 @@ public struct Filter: Hashable, Sendable, Codable {
 
     /// Uses something netsh's filter language cannot say (docs/extensions.md).
     public var usesExtensions: Bool {
-        sourcePort.isExtension || destinationPort.isExtension || tcpFlags != nil || source.isGroup || destination.isGroup || statefulMirror
+        sourcePort.isExtension || destinationPort.isExtension || tcpFlags != nil || source.isGroup
+            || destination.isGroup || statefulMirror
     }
 
     public var identifier: String { "F\(seq)" }
 
     /// What `sameMatch` compares, as a hashable value.
     public var matchKey: MatchKey {
-        MatchKey(source: source, destination: destination, proto: proto, sourcePort: sourcePort,
-                 destinationPort: destinationPort, tcpFlags: tcpFlags, mirrored: mirrored, statefulMirror: statefulMirror)
+        MatchKey(
+            source: source, destination: destination, proto: proto, sourcePort: sourcePort,
+            destinationPort: destinationPort, tcpFlags: tcpFlags, mirrored: mirrored, statefulMirror: statefulMirror)
     }
 
     public struct MatchKey: Hashable, Sendable {
@@ -194,7 +203,10 @@ extension FilterList: Codable {
             do {
                 filters.append(try Filter(storeLine: line))
             } catch {
-                throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath + [CodingKeys.filters, Index(intValue: i)], debugDescription: error.message))
+                throw DecodingError.dataCorrupted(
+                    .init(
+                        codingPath: c.codingPath + [CodingKeys.filters, Index(intValue: i)],
+                        debugDescription: error.message))
             }
         }
     }
@@ -218,7 +230,8 @@ extension FilterList: Codable {
 extension Filter {
     public var storeLine: String {
         let protoToken = tcpFlags.map { "\(proto.storeToken):\($0.storeToken)" } ?? proto.storeToken
-        let base = "\(seq) \(source.storeToken) \(destination.storeToken) \(protoToken) \(sourcePort) \(destinationPort) \(statefulMirror ? "mirrored-stateful" : mirrored ? "mirrored" : "one-way")"
+        let base =
+            "\(seq) \(source.storeToken) \(destination.storeToken) \(protoToken) \(sourcePort) \(destinationPort) \(statefulMirror ? "mirrored-stateful" : mirrored ? "mirrored" : "one-way")"
         return description.isEmpty ? base : base + " " + description
     }
 
@@ -238,11 +251,14 @@ extension Filter {
         var description = ""
         if fields.count < 7 { fields.append(line[start...]) } else { description = String(line[start...]) }
         guard fields.count >= 7 else { throw StoreError("filter '\(line)' has \(fields.count) of its 7 fields") }
-        guard let seq = Int(fields[0]), seq >= 0 else { throw StoreError("filter '\(line)': sequence '\(fields[0])' is not a number") }
+        guard let seq = Int(fields[0]), seq >= 0 else {
+            throw StoreError("filter '\(line)': sequence '\(fields[0])' is not a number")
+        }
         func port(_ text: Substring, _ what: String) throws(StoreError) -> PortMatch {
             switch PortMatch.parse(String(text)) {
             case .success(let p): return p
-            case .failure(let e): throw StoreError("filter F\(seq): \(what) \(text) is not 0...65535, a range or a list: \(e.message)")
+            case .failure(let e):
+                throw StoreError("filter F\(seq): \(what) \(text) is not 0...65535, a range or a list: \(e.message)")
             }
         }
         var protoField = fields[3]
@@ -261,11 +277,15 @@ extension Filter {
         case "one-way": (mirrored, stateful) = (false, false)
         default: throw StoreError("filter F\(seq): '\(fields[6])' is neither mirrored, mirrored-stateful nor one-way")
         }
-        self.init(seq: seq, source: try AddressSpec(storeToken: fields[1], filter: seq), destination: try AddressSpec(storeToken: fields[2], filter: seq),
-                  proto: try IPProtocolSpec(storeToken: protoField, filter: seq),
-                  sourcePort: try port(fields[4], "source port"), destinationPort: try port(fields[5], "destination port"),
-                  tcpFlags: flags, mirrored: mirrored, statefulMirror: stateful, description: description)
-        if flags != nil && proto != .tcp { throw StoreError("filter F\(seq) tests TCP flags but its protocol is \(proto)") }
+        self.init(
+            seq: seq, source: try AddressSpec(storeToken: fields[1], filter: seq),
+            destination: try AddressSpec(storeToken: fields[2], filter: seq),
+            proto: try IPProtocolSpec(storeToken: protoField, filter: seq),
+            sourcePort: try port(fields[4], "source port"), destinationPort: try port(fields[5], "destination port"),
+            tcpFlags: flags, mirrored: mirrored, statefulMirror: stateful, description: description)
+        if flags != nil && proto != .tcp {
+            throw StoreError("filter F\(seq) tests TCP flags but its protocol is \(proto)")
+        }
     }
 }
 
@@ -327,12 +347,16 @@ extension AddressSpec {
                     self = .dnsName(String(rest), prefix: nil)
                 }
             } else if let dash = text.utf8.firstIndex(of: UInt8(ascii: "-")) {
-                guard let a = IPAddress(text[..<dash]), let b = IPAddress(text[text.index(after: dash)...]), a.family == b.family, a <= b else {
+                guard let a = IPAddress(text[..<dash]), let b = IPAddress(text[text.index(after: dash)...]),
+                    a.family == b.family, a <= b
+                else {
                     throw bad("is not a valid range")
                 }
                 self = .range(a, b)
             } else if let slash = text.utf8.firstIndex(of: UInt8(ascii: "/")) {
-                guard let a = IPAddress(text[..<slash]), let p = Int(text[text.index(after: slash)...]), (0...a.family.bits).contains(p) else {
+                guard let a = IPAddress(text[..<slash]), let p = Int(text[text.index(after: slash)...]),
+                    (0...a.family.bits).contains(p)
+                else {
                     throw bad("is not an address with a prefix in range")
                 }
                 self = .subnet(a, prefix: p)

@@ -158,7 +158,8 @@ extension IPAddress: Codable {
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let value = IPAddress(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "invalid IP address '\(text)'"))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "invalid IP address '\(text)'"))
         }
         self = value
     }
@@ -216,7 +217,8 @@ public struct AddressRange: Hashable, Sendable, Comparable, CustomStringConverti
         var out: [AddressRange] = []
         for r in ranges.sorted() {
             if var lastRange = out.last, lastRange.family == r.family,
-               r.first.numeric <= lastRange.last.numeric || r.first.numeric == lastRange.last.numeric &+ 1 {
+                r.first.numeric <= lastRange.last.numeric || r.first.numeric == lastRange.last.numeric &+ 1
+            {
                 if r.last.numeric > lastRange.last.numeric { lastRange.last = r.last }
                 out[out.count - 1] = lastRange
             } else {

@@ -54,11 +54,14 @@ public struct PortMatch: Hashable, Sendable, ExpressibleByIntegerLiteral, Custom
     public static func parse(_ text: String) -> Result<PortMatch, ValueError> {
         let items = text.split(separator: ",", omittingEmptySubsequences: false)
         if items.count == 1, !text.contains("-") {
-            guard let n = UInt16(text) else { return .failure(ValueError("'\(text)' is not a port number from 0 (any) to 65535")) }
+            guard let n = UInt16(text) else {
+                return .failure(ValueError("'\(text)' is not a port number from 0 (any) to 65535"))
+            }
             return .success(PortMatch(n))
         }
         guard items.count <= maximumItems else {
-            return .failure(ValueError("'\(text)' lists \(items.count) ports or ranges; at most \(maximumItems) are allowed"))
+            return .failure(
+                ValueError("'\(text)' lists \(items.count) ports or ranges; at most \(maximumItems) are allowed"))
         }
         var ranges: [ClosedRange<UInt16>] = []
         for item in items {
@@ -68,11 +71,14 @@ public struct PortMatch: Hashable, Sendable, ExpressibleByIntegerLiteral, Custom
             }
             let parts = item.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
             guard let low = number(parts[0]) else {
-                return .failure(ValueError("'\(item)' in '\(text)' is not a port from 1 to 65535 (0, any port, stands alone)"))
+                return .failure(
+                    ValueError("'\(item)' in '\(text)' is not a port from 1 to 65535 (0, any port, stands alone)"))
             }
             var high = low
             if parts.count == 2 {
-                guard let h = number(parts[1]) else { return .failure(ValueError("'\(item)' in '\(text)' is not a range of ports from 1 to 65535")) }
+                guard let h = number(parts[1]) else {
+                    return .failure(ValueError("'\(item)' in '\(text)' is not a range of ports from 1 to 65535"))
+                }
                 guard low <= h else { return .failure(ValueError("the range '\(item)' ends before it starts")) }
                 high = h
             }
@@ -112,7 +118,13 @@ extension PortMatch: Codable {
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
-        if isAny { try c.encode(0 as UInt16) } else if let p = single { try c.encode(p) } else { try c.encode(description) }
+        if isAny {
+            try c.encode(0 as UInt16)
+        } else if let p = single {
+            try c.encode(p)
+        } else {
+            try c.encode(description)
+        }
     }
 }
 
@@ -132,7 +144,8 @@ public struct TCPFlagMatch: Hashable, Sendable, Codable, CustomStringConvertible
     }
 
     public static let names: [(String, UInt8)] = [
-        ("fin", 0x01), ("syn", 0x02), ("rst", 0x04), ("psh", 0x08), ("ack", 0x10), ("urg", 0x20), ("ecn", 0x40), ("cwr", 0x80),
+        ("fin", 0x01), ("syn", 0x02), ("rst", 0x04), ("psh", 0x08), ("ack", 0x10), ("urg", 0x20), ("ecn", 0x40),
+        ("cwr", 0x80)
     ]
 
     /// fin|syn|rst|ack: the flags that say what a segment is in a connection's life.
@@ -147,7 +160,8 @@ public struct TCPFlagMatch: Hashable, Sendable, Codable, CustomStringConvertible
 
     /// The netsh-style argument: `syn`, `!syn`, `syn+ack`, `syn/syn`.
     public var description: String {
-        (negated ? "!" : "") + TCPFlagMatch.text(value) + (mask == TCPFlagMatch.defaultMask ? "" : "/" + TCPFlagMatch.text(mask))
+        (negated ? "!" : "") + TCPFlagMatch.text(value)
+            + (mask == TCPFlagMatch.defaultMask ? "" : "/" + TCPFlagMatch.text(mask))
     }
 
     /// nft's form: `tcp flags & (fin|syn|rst|ack) == syn`.
@@ -169,7 +183,10 @@ public struct TCPFlagMatch: Hashable, Sendable, Codable, CustomStringConvertible
             var b: UInt8 = 0
             for name in s.split(separator: "+", omittingEmptySubsequences: false) {
                 guard let bit = names.first(where: { $0.0 == name })?.1 else {
-                    return .failure(ValueError("'\(name)' in tcpflags '\(text)' is not a TCP flag (fin, syn, rst, psh, ack, urg, ecn, cwr, none)"))
+                    return .failure(
+                        ValueError(
+                            "'\(name)' in tcpflags '\(text)' is not a TCP flag (fin, syn, rst, psh, ack, urg, ecn, cwr, none)"
+                        ))
                 }
                 b |= bit
             }
@@ -186,8 +203,12 @@ public struct TCPFlagMatch: Hashable, Sendable, Codable, CustomStringConvertible
             case .success(let m): mask = m
             case .failure(let e): return .failure(e)
             }
-            guard mask != 0 else { return .failure(ValueError("tcpflags '\(text)' has an empty mask: it would test nothing")) }
-            guard value & ~mask == 0 else { return .failure(ValueError("tcpflags '\(text)' sets flags outside its mask")) }
+            guard mask != 0 else {
+                return .failure(ValueError("tcpflags '\(text)' has an empty mask: it would test nothing"))
+            }
+            guard value & ~mask == 0 else {
+                return .failure(ValueError("tcpflags '\(text)' sets flags outside its mask"))
+            }
         } else {
             mask = defaultMask | value
         }
@@ -205,7 +226,9 @@ public struct TCPFlagMatch: Hashable, Sendable, Codable, CustomStringConvertible
         let negated = rest.hasPrefix("!")
         if negated { rest = rest.dropFirst() }
         let parts = rest.split(separator: "/")
-        guard parts.count == 2, let v = UInt8(parts[0], radix: 16), let m = UInt8(parts[1], radix: 16), m != 0, v & ~m == 0 else { return nil }
+        guard parts.count == 2, let v = UInt8(parts[0], radix: 16), let m = UInt8(parts[1], radix: 16), m != 0,
+            v & ~m == 0
+        else { return nil }
         self.init(mask: m, value: v, negated: negated)
     }
 }

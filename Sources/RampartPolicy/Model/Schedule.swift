@@ -20,7 +20,9 @@ public struct Schedule: Hashable, Sendable, Codable {
     public var timezone: String?
     public var seq: Int
 
-    public init(name: String, description: String = "", days: UInt8, start: Int, end: Int, timezone: String? = nil, seq: Int) {
+    public init(
+        name: String, description: String = "", days: UInt8, start: Int, end: Int, timezone: String? = nil, seq: Int
+    ) {
         self.name = name
         self.description = description
         self.days = days
@@ -41,8 +43,13 @@ public struct Schedule: Hashable, Sendable, Codable {
         var bits: UInt8 = 0
         for item in lower.split(separator: ",", omittingEmptySubsequences: false) {
             let ends = item.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
-            guard let a = dayNames.firstIndex(of: ends[0]), let b = ends.count == 2 ? dayNames.firstIndex(of: ends[1]) : a else {
-                return .failure(ValueError("'\(item)' in days '\(text)' is not a day (mon, tue, wed, thu, fri, sat, sun) or a range of them (mon-fri)"))
+            guard let a = dayNames.firstIndex(of: ends[0]),
+                let b = ends.count == 2 ? dayNames.firstIndex(of: ends[1]) : a
+            else {
+                return .failure(
+                    ValueError(
+                        "'\(item)' in days '\(text)' is not a day (mon, tue, wed, thu, fri, sat, sun) or a range of them (mon-fri)"
+                    ))
             }
             // A range may wrap the week: fri-mon is fri, sat, sun, mon.
             var d = a
@@ -59,13 +66,16 @@ public struct Schedule: Hashable, Sendable, Codable {
     public static func parseHours(_ text: String) -> Result<(Int, Int), ValueError> {
         func minutes(_ s: Substring, allow24: Bool) -> Int? {
             let p = s.split(separator: ":", omittingEmptySubsequences: false)
-            guard p.count == 2, p[1].count == 2, (1...2).contains(p[0].count), let h = Int(p[0]), let m = Int(p[1]), (0...59).contains(m) else { return nil }
+            guard p.count == 2, p[1].count == 2, (1...2).contains(p[0].count), let h = Int(p[0]), let m = Int(p[1]),
+                (0...59).contains(m)
+            else { return nil }
             if h == 24 && m == 0 && allow24 { return 1440 }
             guard (0...23).contains(h) else { return nil }
             return h * 60 + m
         }
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 2, let a = minutes(parts[0], allow24: false), let b = minutes(parts[1], allow24: true) else {
+        guard parts.count == 2, let a = minutes(parts[0], allow24: false), let b = minutes(parts[1], allow24: true)
+        else {
             return .failure(ValueError("'\(text)' is not HH:MM-HH:MM (08:00-18:00; 22:00-06:00 runs over midnight)"))
         }
         guard a != b else { return .failure(ValueError("'\(text)' is an empty window; 00:00-24:00 is the whole day")) }
@@ -74,7 +84,8 @@ public struct Schedule: Hashable, Sendable, Codable {
 
     public static func parseTimeZone(_ text: String) -> Result<String, ValueError> {
         guard TimeZone(identifier: text) != nil, text.contains("/") || text == "UTC" else {
-            return .failure(ValueError("'\(text)' is not a time zone of the tz database (Europe/Berlin, America/New_York, UTC)"))
+            return .failure(
+                ValueError("'\(text)' is not a time zone of the tz database (Europe/Berlin, America/New_York, UTC)"))
         }
         return .success(text)
     }
@@ -115,7 +126,7 @@ public struct Schedule: Hashable, Sendable, Codable {
         let now = isActive(at: instant)
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = zone
-        var last = (instant.timeIntervalSince1970 / 60).rounded(.down)      // minutes since the epoch
+        var last = (instant.timeIntervalSince1970 / 60).rounded(.down)  // minutes since the epoch
         var t = last + 1
         let limit = last + 8 * 24 * 60
         while t <= limit {

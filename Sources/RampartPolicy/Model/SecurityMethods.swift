@@ -9,8 +9,10 @@ public struct QuickModeOffer: Hashable, Sendable, Codable, CustomStringConvertib
     public var lifetimeKilobytes: Int?
     public var lifetimeSeconds: Int?
 
-    public init(ahHash: String? = nil, espConfidentiality: String? = nil, espIntegrity: String? = nil,
-                lifetimeKilobytes: Int? = nil, lifetimeSeconds: Int? = nil) {
+    public init(
+        ahHash: String? = nil, espConfidentiality: String? = nil, espIntegrity: String? = nil,
+        lifetimeKilobytes: Int? = nil, lifetimeSeconds: Int? = nil
+    ) {
         self.ahHash = ahHash
         self.espConfidentiality = espConfidentiality
         self.espIntegrity = espIntegrity
@@ -70,7 +72,8 @@ public struct QuickModeOffer: Hashable, Sendable, Codable, CustomStringConvertib
                 offer.ahHash = args[0]
             case "ESP" where offer.espConfidentiality == nil:
                 guard args.count == 2, confidentiality.contains(args[0]), integrity.contains(args[1]) else {
-                    return .failure(ValueError("invalid ESP algorithms in '\(text)' (expected ESP[DES|3DES|None,MD5|SHA1|None])"))
+                    return .failure(
+                        ValueError("invalid ESP algorithms in '\(text)' (expected ESP[DES|3DES|None,MD5|SHA1|None])"))
                 }
                 guard !(args[0] == "NONE" && args[1] == "NONE") else {
                     return .failure(ValueError("ESP[None,None] offers no protection in '\(text)'"))
@@ -96,9 +99,11 @@ public struct MainModeOffer: Hashable, Sendable, Codable, CustomStringConvertibl
     public static func parse(_ text: String) -> Result<MainModeOffer, ValueError> {
         let parts = text.uppercased().split(separator: "-").map(String.init)
         guard parts.count == 3, ["DES", "3DES", "AES128", "AES192", "AES256"].contains(parts[0]),
-              ["MD5", "SHA1", "SHA256", "SHA384"].contains(parts[1]),
-              let g = Int(parts[2]), [1, 2, 3, 14, 19, 20, 24].contains(g) else {
-            return .failure(ValueError("invalid main mode method '\(text)' (expected Conf-Hash-Group such as 3DES-SHA1-2)"))
+            ["MD5", "SHA1", "SHA256", "SHA384"].contains(parts[1]),
+            let g = Int(parts[2]), [1, 2, 3, 14, 19, 20, 24].contains(g)
+        else {
+            return .failure(
+                ValueError("invalid main mode method '\(text)' (expected Conf-Hash-Group such as 3DES-SHA1-2)"))
         }
         return .success(MainModeOffer(confidentiality: parts[0], hash: parts[1], group: g))
     }

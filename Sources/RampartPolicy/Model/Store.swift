@@ -35,29 +35,41 @@ public struct PolicyStore: Hashable, Sendable, Codable {
         if !schedules.isEmpty { try c.encode(schedules, forKey: .schedules) }
     }
 
-    public var isEmpty: Bool { policies.isEmpty && filterLists.isEmpty && filterActions.isEmpty && addressGroups.isEmpty && schedules.isEmpty }
+    public var isEmpty: Bool {
+        policies.isEmpty && filterLists.isEmpty && filterActions.isEmpty && addressGroups.isEmpty && schedules.isEmpty
+    }
 
     public func scheduleIndex(_ name: String) -> Int? { schedules.firstIndex { $0.name.caseInsensitiveEquals(name) } }
 
     /// Rules (with their policy) that use a schedule.
     public func rules(usingSchedule name: String) -> [(policy: String, rule: String)] {
-        policies.flatMap { p in p.rules.filter { $0.schedule?.caseInsensitiveEquals(name) == true }.map { (p.name, $0.name) } }
+        policies.flatMap { p in
+            p.rules.filter { $0.schedule?.caseInsensitiveEquals(name) == true }.map { (p.name, $0.name) }
+        }
     }
 
-    public func addressGroupIndex(_ name: String) -> Int? { addressGroups.firstIndex { $0.name.caseInsensitiveEquals(name) } }
+    public func addressGroupIndex(_ name: String) -> Int? {
+        addressGroups.firstIndex { $0.name.caseInsensitiveEquals(name) }
+    }
 
     /// Filters (as `list #position`) that use an address group.
     public func filters(usingGroup name: String) -> [String] {
         filterLists.flatMap { l in
             l.filters.enumerated().filter { _, f in
-                [f.source, f.destination].contains { if case .group(let g) = $0 { return g.caseInsensitiveEquals(name) } else { return false } }
+                [f.source, f.destination].contains {
+                    if case .group(let g) = $0 { return g.caseInsensitiveEquals(name) } else { return false }
+                }
             }.map { "\(l.name) #\($0.offset + 1)" }
         }
     }
 
     public func policyIndex(_ name: String) -> Int? { policies.firstIndex { $0.name.caseInsensitiveEquals(name) } }
-    public func filterListIndex(_ name: String) -> Int? { filterLists.firstIndex { $0.name.caseInsensitiveEquals(name) } }
-    public func filterActionIndex(_ name: String) -> Int? { filterActions.firstIndex { $0.name.caseInsensitiveEquals(name) } }
+    public func filterListIndex(_ name: String) -> Int? {
+        filterLists.firstIndex { $0.name.caseInsensitiveEquals(name) }
+    }
+    public func filterActionIndex(_ name: String) -> Int? {
+        filterActions.firstIndex { $0.name.caseInsensitiveEquals(name) }
+    }
 
     public var assignedPolicy: Policy? { policies.first { $0.assigned } }
 
@@ -67,7 +79,8 @@ public struct PolicyStore: Hashable, Sendable, Codable {
     }
 
     public func rules(usingFilterAction name: String) -> [(policy: String, rule: String)] {
-        policies.flatMap { p in p.rules.filter { $0.filterAction.caseInsensitiveEquals(name) }.map { (p.name, $0.name) } }
+        policies.flatMap { p in p.rules.filter { $0.filterAction.caseInsensitiveEquals(name) }.map { (p.name, $0.name) }
+        }
     }
 }
 

@@ -40,8 +40,9 @@ public enum StoreCodec {
     }
 
     static func document(_ store: Store) -> Document {
-        Document(format: format, version: version, sequence: store.sequence, config: store.config,
-                 stores: Stores(local: store.local, persistent: store.persistent))
+        Document(
+            format: format, version: version, sequence: store.sequence, config: store.config,
+            stores: Stores(local: store.local, persistent: store.persistent))
     }
 
     static func store(_ doc: Document) -> Store {
@@ -70,13 +71,16 @@ public enum StoreCodec {
     public static func encodeBootConfig(_ config: DynamicConfig) -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        return try! encoder.encode(BootDocument(format: "rampart-boot", version: version, config: config)) + Data("\n".utf8)
+        return try! encoder.encode(BootDocument(format: "rampart-boot", version: version, config: config))
+            + Data("\n".utf8)
     }
 
     public static func decodeBootConfig(_ data: Data) throws(StoreError) -> DynamicConfig {
         do {
             let doc = try JSONDecoder().decode(BootDocument.self, from: data)
-            guard doc.format == "rampart-boot", doc.version <= version else { throw StoreError("not a rampart boot file of a known version") }
+            guard doc.format == "rampart-boot", doc.version <= version else {
+                throw StoreError("not a rampart boot file of a known version")
+            }
             return doc.config
         } catch let error as StoreError {
             throw error
@@ -94,8 +98,10 @@ public enum StoreCodec {
     }
 
     public static func encodePending(_ pending: PendingConfirmation) -> Data {
-        let doc = PendingDocument(format: "rampart-pending", version: version, deadline: iso8601(pending.deadline), requestedBy: pending.requestedBy,
-                                  previous: document(pending.previous))
+        let doc = PendingDocument(
+            format: "rampart-pending", version: version, deadline: iso8601(pending.deadline),
+            requestedBy: pending.requestedBy,
+            previous: document(pending.previous))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return try! encoder.encode(doc) + Data("\n".utf8)
@@ -104,7 +110,8 @@ public enum StoreCodec {
     public static func decodePending(_ data: Data) throws(StoreError) -> PendingConfirmation {
         let doc: PendingDocument
         do {
-            doc = try decoder(version: try JSONDecoder().decode(Header.self, from: data).version).decode(PendingDocument.self, from: data)
+            doc = try decoder(version: try JSONDecoder().decode(Header.self, from: data).version).decode(
+                PendingDocument.self, from: data)
         } catch {
             throw StoreError("pending-confirmation journal is damaged: \(describe(error))")
         }
@@ -145,9 +152,12 @@ public enum StoreCodec {
         } catch {
             throw StoreError("not a rampart store (\(describe(error)))")
         }
-        guard header.format == format else { throw StoreError("unknown format '\(header.format)' (expected '\(format)')") }
+        guard header.format == format else {
+            throw StoreError("unknown format '\(header.format)' (expected '\(format)')")
+        }
         guard header.version <= version else {
-            throw StoreError("format version \(header.version) is newer than this rampart understands (\(version)); upgrade rampart")
+            throw StoreError(
+                "format version \(header.version) is newer than this rampart understands (\(version)); upgrade rampart")
         }
         guard header.version >= 1 else { throw StoreError("invalid format version \(header.version)") }
         let doc: Document
@@ -203,7 +213,8 @@ public enum StoreCodec {
     static func describe(_ error: any Error) -> String {
         switch error {
         case DecodingError.dataCorrupted(let c):
-            return "damaged JSON\(path(c.codingPath)): \(c.debugDescription)\(c.underlyingError.map { " (\($0))" } ?? "")"
+            return
+                "damaged JSON\(path(c.codingPath)): \(c.debugDescription)\(c.underlyingError.map { " (\($0))" } ?? "")"
         case DecodingError.keyNotFound(let key, let c):
             return "missing field '\(key.stringValue)'\(path(c.codingPath))"
         case DecodingError.typeMismatch(_, let c), DecodingError.valueNotFound(_, let c):
@@ -297,11 +308,15 @@ struct StoreValidator {
 
     mutating func schedule(_ sc: Schedule, in location: StoreLocation) throws(StoreError) {
         try seq(sc.seq, "schedule '\(sc.name)'")
-        guard Schedule.validName(sc.name), sc.days & 0x7f != 0, sc.days & 0x80 == 0, (0...1439).contains(sc.start), (1...1440).contains(sc.end),
-              sc.start != sc.end else {
+        guard Schedule.validName(sc.name), sc.days & 0x7f != 0, sc.days & 0x80 == 0, (0...1439).contains(sc.start),
+            (1...1440).contains(sc.end),
+            sc.start != sc.end
+        else {
             throw StoreError("\(location) store: schedule '\(sc.name)' has invalid days or hours")
         }
-        if let tz = sc.timezone, case .failure(let e) = Schedule.parseTimeZone(tz) { throw StoreError("schedule '\(sc.name)': \(e.message)") }
+        if let tz = sc.timezone, case .failure(let e) = Schedule.parseTimeZone(tz) {
+            throw StoreError("schedule '\(sc.name)': \(e.message)")
+        }
     }
 
     mutating func filterList(_ l: FilterList, of s: PolicyStore, in location: StoreLocation) throws(StoreError) {
@@ -318,7 +333,9 @@ struct StoreValidator {
             }
             for side in [f.source, f.destination] {
                 if case .group(let g) = side, s.addressGroupIndex(g) == nil {
-                    throw StoreError("filter F\(f.seq) of '\(l.name)' refers to missing address group '\(g)' of the \(location) store")
+                    throw StoreError(
+                        "filter F\(f.seq) of '\(l.name)' refers to missing address group '\(g)' of the \(location) store"
+                    )
                 }
             }
         }
@@ -335,17 +352,21 @@ struct StoreValidator {
         for r in p.rules {
             try seq(r.seq, "rule '\(r.name)'")
             guard r.id > 0, r.id < p.nextRuleID, ids.insert(r.id).inserted else {
-                throw StoreError("rule '\(r.name)' of policy '\(p.name)' has an invalid or duplicate id \(r.id) (ids run from 1 to nextRuleID - 1 = \(p.nextRuleID - 1))")
+                throw StoreError(
+                    "rule '\(r.name)' of policy '\(p.name)' has an invalid or duplicate id \(r.id) (ids run from 1 to nextRuleID - 1 = \(p.nextRuleID - 1))"
+                )
             }
             if let t = r.tunnel { try Self.address(t, "rule '\(r.name)' tunnel") }
             if let sc = r.schedule, s.scheduleIndex(sc) == nil {
                 throw StoreError("rule '\(r.name)' of policy '\(p.name)' refers to missing schedule '\(sc)'")
             }
             guard s.filterListIndex(r.filterList) != nil else {
-                throw StoreError("rule '\(r.name)' of policy '\(p.name)' refers to missing filter list '\(r.filterList)'")
+                throw StoreError(
+                    "rule '\(r.name)' of policy '\(p.name)' refers to missing filter list '\(r.filterList)'")
             }
             guard s.filterActionIndex(r.filterAction) != nil else {
-                throw StoreError("rule '\(r.name)' of policy '\(p.name)' refers to missing filter action '\(r.filterAction)'")
+                throw StoreError(
+                    "rule '\(r.name)' of policy '\(p.name)' refers to missing filter action '\(r.filterAction)'")
             }
         }
     }

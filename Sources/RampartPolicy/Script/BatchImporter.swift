@@ -81,7 +81,8 @@ public struct BatchImporter {
             while let f = chars.first, f == " " || f == "\t" || f == "@" { chars = chars.dropFirst() }
             if chars.isEmpty { continue }
             let offset = line.characters.count - chars.count
-            let trimmed = SourceLine(file: file, characters: Array(chars), origins: Array(line.origins[offset...]), end: line.end)
+            let trimmed = SourceLine(
+                file: file, characters: Array(chars), origins: Array(line.origins[offset...]), end: line.end)
             let textLine = trimmed.text
             if exited {
                 result.skipped.append(.init(location: trimmed.location(at: 0), text: textLine, reason: "after exit"))
@@ -93,7 +94,8 @@ public struct BatchImporter {
                 continue
             }
             if textLine.hasPrefix(":") {
-                result.skipped.append(.init(location: trimmed.location(at: 0), text: textLine, reason: "label (no goto follows it)"))
+                result.skipped.append(
+                    .init(location: trimmed.location(at: 0), text: textLine, reason: "label (no goto follows it)"))
                 continue
             }
             let expanded = try expand(trimmed)
@@ -112,7 +114,7 @@ public struct BatchImporter {
     private static let skippedCommands: [String: String] = [
         "echo": "echo", "echo.": "echo", "setlocal": "setlocal (variables are followed)", "endlocal": "endlocal",
         "title": "title", "color": "color",
-        "cls": "cls", "pause": "pause", "ver": "ver", "prompt": "prompt",
+        "cls": "cls", "pause": "pause", "ver": "ver", "prompt": "prompt"
     ]
 
     enum Outcome {
@@ -122,17 +124,22 @@ public struct BatchImporter {
         case exit
     }
 
-    private mutating func handle(_ segment: SourceLine, unresolved: [Unresolved], into result: inout Result, exited: inout Bool) throws(Diagnostic) {
+    private mutating func handle(
+        _ segment: SourceLine, unresolved: [Unresolved], into result: inout Result, exited: inout Bool
+    ) throws(Diagnostic) {
         var chars = segment.characters[...]
         while let f = chars.first, f == " " || f == "\t" || f == "@" { chars = chars.dropFirst() }
         let offset = segment.characters.count - chars.count
-        let line = SourceLine(file: segment.file, characters: Array(chars), origins: Array(segment.origins[offset...]), end: segment.end)
+        let line = SourceLine(
+            file: segment.file, characters: Array(chars), origins: Array(segment.origins[offset...]), end: segment.end)
         let text = line.text
         if text.trimmingBlanks.isEmpty { return }
         switch try classify(line, unresolved: unresolved) {
-        case .command(let command, let context): result.commands.append(Command(line: command, context: context, directory: directory))
+        case .command(let command, let context):
+            result.commands.append(Command(line: command, context: context, directory: directory))
         case .skip(let reason): result.skipped.append(.init(location: line.location(at: 0), text: text, reason: reason))
-        case .followed(let reason): result.skipped.append(.init(location: line.location(at: 0), text: text, reason: reason, followed: true))
+        case .followed(let reason):
+            result.skipped.append(.init(location: line.location(at: 0), text: text, reason: reason, followed: true))
         case .exit:
             result.skipped.append(.init(location: line.location(at: 0), text: text, reason: "exit: end of script"))
             exited = true
@@ -143,12 +150,16 @@ public struct BatchImporter {
         let start = line.location(at: 0)
         let program = firstWord(line.text)
         let lower = program.lowercased()
-        if let reason = BatchImporter.skippedCommands[lower] ?? (lower.hasPrefix("echo.") || lower.hasPrefix("echo(") ? "echo" : nil) {
+        if let reason = BatchImporter.skippedCommands[lower]
+            ?? (lower.hasPrefix("echo.") || lower.hasPrefix("echo(") ? "echo" : nil)
+        {
             return .skip(reason)
         }
         switch lower {
         case "goto", "if", "for", "call", "start", "shift":
-            throw .error("cannot follow '\(lower)' in a batch file: rampart imports straight-line scripts only; flatten it or run the netsh lines with 'rampart exec'", at: start)
+            throw .error(
+                "cannot follow '\(lower)' in a batch file: rampart imports straight-line scripts only; flatten it or run the netsh lines with 'rampart exec'",
+                at: start)
         case "exit":
             return .exit
         case "set":
@@ -165,7 +176,9 @@ public struct BatchImporter {
         if isNetshProgram(program) {
             return try netshCommand(line, programLength: program.count, unresolved: unresolved)
         }
-        try checkResolved(line, unresolved: unresolved, from: 0, to: min(program.count, line.characters.count), purpose: "the program name")
+        try checkResolved(
+            line, unresolved: unresolved, from: 0, to: min(program.count, line.characters.count),
+            purpose: "the program name")
         return .skip("not a netsh command ('\(program)')")
     }
 
@@ -176,11 +189,14 @@ public struct BatchImporter {
         return CommandParser.isNetsh(base)
     }
 
-    private func netshCommand(_ line: SourceLine, programLength: Int, unresolved: [Unresolved]) throws(Diagnostic) -> Outcome {
+    private func netshCommand(
+        _ line: SourceLine, programLength: Int, unresolved: [Unresolved]
+    ) throws(Diagnostic) -> Outcome {
         var rest = line.characters[programLength...]
         while let f = rest.first, f == " " || f == "\t" { rest = rest.dropFirst() }
         let restOffset = line.characters.count - rest.count
-        var command = SourceLine(file: line.file, characters: Array(rest), origins: Array(line.origins[restOffset...]), end: line.end)
+        var command = SourceLine(
+            file: line.file, characters: Array(rest), origins: Array(line.origins[restOffset...]), end: line.end)
         let tokens = try Lexer.tokenize(command)
         guard let first = tokens.first else {
             return .skip("netsh without a command (interactive)")
@@ -191,22 +207,33 @@ public struct BatchImporter {
             switch option {
             case "c":
                 guard tokens.count >= 2 else { throw .error("netsh -c needs a context", at: first.location) }
-                let contextWords = try Lexer.tokenize(SourceLine(file: line.file, line: tokens[1].location.line, text: tokens[1].text, firstColumn: tokens[1].location.column))
+                let contextWords = try Lexer.tokenize(
+                    SourceLine(
+                        file: line.file, line: tokens[1].location.line, text: tokens[1].text,
+                        firstColumn: tokens[1].location.column))
                 context = try CommandParser.resolveContext(contextWords, from: .root)
                 let after = tokens.count > 2 ? tokens[2].location : command.end
                 guard let cut = command.origins.firstIndex(of: after) else {
                     return .skip("netsh -c with no command (interactive)")
                 }
-                command = SourceLine(file: line.file, characters: Array(command.characters[cut...]), origins: Array(command.origins[cut...]), end: command.end)
+                command = SourceLine(
+                    file: line.file, characters: Array(command.characters[cut...]),
+                    origins: Array(command.origins[cut...]), end: command.end)
             case "f":
-                throw .error("netsh -f runs another script; run 'rampart exec \(tokens.count > 1 ? tokens[1].text : "FILE")' on it instead", at: first.location)
+                throw .error(
+                    "netsh -f runs another script; run 'rampart exec \(tokens.count > 1 ? tokens[1].text : "FILE")' on it instead",
+                    at: first.location)
             case "r", "u", "p":
-                throw .error("netsh -\(option) configures a remote machine; rampart manages this machine only", at: first.location)
+                throw .error(
+                    "netsh -\(option) configures a remote machine; rampart manages this machine only",
+                    at: first.location)
             default:
                 throw .error("unknown netsh option '\(first.text)'", at: first.location)
             }
         } else if first.kind == .word, !first.quoted, first.text.lowercased() == "exec" {
-            throw .error("netsh exec runs another script; run 'rampart exec \(tokens.count > 1 ? tokens[1].text : "FILE")' on it instead", at: first.location)
+            throw .error(
+                "netsh exec runs another script; run 'rampart exec \(tokens.count > 1 ? tokens[1].text : "FILE")' on it instead",
+                at: first.location)
         }
         let commandTokens = try Lexer.tokenize(command)
         if context == .root, let head = commandTokens.first {
@@ -215,7 +242,8 @@ public struct BatchImporter {
             }
         }
         let startIndex = line.origins.firstIndex(of: command.origins.first ?? line.end) ?? line.characters.count
-        try checkResolved(line, unresolved: unresolved, from: startIndex, to: line.characters.count, purpose: "a netsh command")
+        try checkResolved(
+            line, unresolved: unresolved, from: startIndex, to: line.characters.count, purpose: "a netsh command")
         return .command(command, context)
     }
 
@@ -224,7 +252,9 @@ public struct BatchImporter {
     /// relative path used after it is refused at its place.
     private mutating func followDirectory(_ line: SourceLine, program: String, push: Bool) -> Outcome {
         var body = line.text.dropFirst(program.count).trimming()
-        if !push, body.lowercased().hasPrefix("/d"), body.count == 2 || body.dropFirst(2).first == " " || body.dropFirst(2).first == "\t" {
+        if !push, body.lowercased().hasPrefix("/d"),
+            body.count == 2 || body.dropFirst(2).first == " " || body.dropFirst(2).first == "\t"
+        {
             body = body.dropFirst(2).trimming()
         }
         if body.hasPrefix("\""), body.hasSuffix("\""), body.count >= 2 { body = body.dropFirst().dropLast() }
@@ -237,7 +267,8 @@ public struct BatchImporter {
             next = .unfollowed(target, at: line.location(at: 0))
         } else {
             switch directory {
-            case .path(let base)?: next = .path(base.hasPrefix("/") ? BatchImporter.normalize(base + "/" + target) : base + "/" + target)
+            case .path(let base)?:
+                next = .path(base.hasPrefix("/") ? BatchImporter.normalize(base + "/" + target) : base + "/" + target)
             case .unfollowed?: next = .unfollowed(target, at: line.location(at: 0))
             // Relative to the caller's working directory, which the interpreter knows.
             case nil: next = .path(target)
@@ -246,7 +277,9 @@ public struct BatchImporter {
         if push { directoryStack.append(directory) }
         directory = next
         if case .unfollowed = next {
-            return .followed("\(program.lowercased()): '\(target)' is not a folder on this machine; relative paths after this line are refused")
+            return .followed(
+                "\(program.lowercased()): '\(target)' is not a folder on this machine; relative paths after this line are refused"
+            )
         }
         return .followed("\(program.lowercased()): relative paths resolve against \(describe(next))")
     }
@@ -264,7 +297,10 @@ public struct BatchImporter {
         var parts: [Substring] = []
         for p in path.split(separator: "/") {
             if p == "." { continue }
-            if p == ".." { _ = parts.popLast(); continue }
+            if p == ".." {
+                _ = parts.popLast()
+                continue
+            }
             parts.append(p)
         }
         return "/" + parts.joined(separator: "/")
@@ -274,7 +310,9 @@ public struct BatchImporter {
     /// (the drive is empty on Linux). Other modifiers (attributes, size, time, search) are refused.
     func scriptReference(_ modifiers: String, at: SourceLocation) throws(Diagnostic) -> String {
         guard let path = scriptPath else {
-            throw .error("%\(modifiers.isEmpty ? "" : "~" + modifiers)0 names the batch file itself, but it was read from standard input", at: at)
+            throw .error(
+                "%\(modifiers.isEmpty ? "" : "~" + modifiers)0 names the batch file itself, but it was read from standard input",
+                at: at)
         }
         if modifiers.isEmpty || modifiers == "f" { return path }
         let slash = path.lastIndex(of: "/")!
@@ -299,10 +337,14 @@ public struct BatchImporter {
         var body = line.text.dropFirst(program.count)
         while let f = body.first, f == " " || f == "\t" { body = body.dropFirst() }
         if body.lowercased().hasPrefix("/p") {
-            throw .error("'set /p' reads from the keyboard; define the value with --define NAME=VALUE instead", at: line.location(at: 0))
+            throw .error(
+                "'set /p' reads from the keyboard; define the value with --define NAME=VALUE instead",
+                at: line.location(at: 0))
         }
         if body.lowercased().hasPrefix("/a") {
-            throw .error("'set /a' arithmetic is not followed; define the value with --define NAME=VALUE instead", at: line.location(at: 0))
+            throw .error(
+                "'set /a' arithmetic is not followed; define the value with --define NAME=VALUE instead",
+                at: line.location(at: 0))
         }
         if body.hasPrefix("\""), let close = body.lastIndex(of: "\""), close > body.startIndex {
             body = body[body.index(after: body.startIndex)..<close]
@@ -344,8 +386,16 @@ public struct BatchImporter {
         var lastIsCaret = false
         for c in chars {
             lastIsCaret = false
-            if escaped { escaped = false; continue }
-            if c == "\"" { inQuotes.toggle() } else if c == "^" && !inQuotes { escaped = true; lastIsCaret = true }
+            if escaped {
+                escaped = false
+                continue
+            }
+            if c == "\"" {
+                inQuotes.toggle()
+            } else if c == "^" && !inQuotes {
+                escaped = true
+                lastIsCaret = true
+            }
         }
         return lastIsCaret && !inQuotes
     }
@@ -388,7 +438,9 @@ public struct BatchImporter {
                 continue
             }
             if i + 1 < input.count, input[i + 1].isNumber || input[i + 1] == "*" {
-                throw .error("batch arguments (%\(input[i + 1])) are not followed: pass the values with --define NAME=VALUE and use %NAME%", at: at)
+                throw .error(
+                    "batch arguments (%\(input[i + 1])) are not followed: pass the values with --define NAME=VALUE and use %NAME%",
+                    at: at)
             }
             guard let close = input[(i + 1)...].firstIndex(of: "%") else {
                 chars.append(c)
@@ -400,47 +452,54 @@ public struct BatchImporter {
             if name.contains(":") {
                 throw .error("variable edits such as %\(name)% are not followed", at: at)
             }
-            if let value = variables[name.uppercased()] {
-                for v in value {
-                    chars.append(v)
-                    origins.append(at)
-                }
-            } else {
-                let startIndex = chars.count
-                for v in input[i...close] {
-                    chars.append(v)
-                    origins.append(at)
-                }
-                unresolved.append(Unresolved(name: name, range: startIndex..<chars.count, location: at))
+            // A name that is not set stays as written, remembered in case the text is used.
+            let value = variables[name.uppercased()].map(Array.init) ?? Array(input[i...close])
+            if variables[name.uppercased()] == nil {
+                unresolved.append(Unresolved(name: name, range: chars.count..<chars.count + value.count, location: at))
             }
+            chars += value
+            origins += Array(repeating: at, count: value.count)
             i = close + 1
         }
         return (SourceLine(file: line.file, characters: chars, origins: origins, end: line.end), unresolved)
     }
 
     /// `%0` or `%~MODIFIERS0` at `i`: the script's path (or part of it) and where the text goes on.
-    private func scriptReference(in input: [Character], at i: Int, location at: SourceLocation) throws(Diagnostic) -> ([Character], Int) {
+    private func scriptReference(
+        in input: [Character], at i: Int, location at: SourceLocation
+    ) throws(Diagnostic) -> ([Character], Int) {
         var j = i + 1
         var modifiers = ""
         if input[j] == "~" {
             j += 1
-            while j < input.count, input[j].isLetter { modifiers.append(input[j]); j += 1 }
+            while j < input.count, input[j].isLetter {
+                modifiers.append(input[j])
+                j += 1
+            }
         }
         guard j < input.count, input[j] == "0" else {
-            throw .error("batch arguments (%\(String(input[(i + 1)..<min(j + 1, input.count)]))) are not followed: pass the values with --define NAME=VALUE and use %NAME%", at: at)
+            throw .error(
+                "batch arguments (%\(String(input[(i + 1)..<min(j + 1, input.count)]))) are not followed: pass the values with --define NAME=VALUE and use %NAME%",
+                at: at)
         }
         guard modifiers.lowercased().allSatisfy({ "fdpnx".contains($0) }) else {
-            throw .error("%~\(modifiers)0: only the modifiers f, d, p, n and x are followed (the script's path, folder, name, extension)", at: at)
+            throw .error(
+                "%~\(modifiers)0: only the modifiers f, d, p, n and x are followed (the script's path, folder, name, extension)",
+                at: at)
         }
         return (Array(try scriptReference(modifiers.lowercased(), at: at)), j + 1)
     }
 
-    private func checkResolved(_ line: SourceLine, unresolved: [Unresolved], from: Int, to: Int, purpose: String) throws(Diagnostic) {
+    private func checkResolved(
+        _ line: SourceLine, unresolved: [Unresolved], from: Int, to: Int, purpose: String
+    ) throws(Diagnostic) {
         // `line` may be a suffix of the expanded line: match unresolved names by origin.
         guard from < to else { return }
         let used = Set(line.origins[from..<to])
         for u in unresolved where used.contains(u.location) {
-            throw .error("variable %\(u.name)% is not set (define it with 'set \(u.name)=…' in the file or --define \(u.name)=VALUE)", at: u.location)
+            throw .error(
+                "variable %\(u.name)% is not set (define it with 'set \(u.name)=…' in the file or --define \(u.name)=VALUE)",
+                at: u.location)
         }
     }
 
@@ -453,8 +512,11 @@ public struct BatchImporter {
         var inQuotes = false
         var i = 0
         func flush() {
-            segments.append(SourceLine(file: line.file, characters: chars, origins: origins,
-                                       end: origins.last.map { SourceLocation(file: $0.file, line: $0.line, column: $0.column + 1) } ?? line.end))
+            segments.append(
+                SourceLine(
+                    file: line.file, characters: chars, origins: origins,
+                    end: origins.last.map { SourceLocation(file: $0.file, line: $0.line, column: $0.column + 1) }
+                        ?? line.end))
             chars = []
             origins = []
         }
@@ -484,8 +546,10 @@ public struct BatchImporter {
                 if c == "<" {
                     throw .error("input redirection is not followed", at: line.location(at: i))
                 }
-                if c == ">" || ((c == "1" || c == "2") && i + 1 < input.count && input[i + 1] == ">"
-                                && (chars.last == nil || chars.last == " " || chars.last == "\t")) {
+                if c == ">"
+                    || ((c == "1" || c == "2") && i + 1 < input.count && input[i + 1] == ">"
+                        && (chars.last == nil || chars.last == " " || chars.last == "\t"))
+                {
                     i = Self.endOfRedirection(input, at: i)
                     continue
                 }

@@ -63,19 +63,26 @@ public enum NetshContext: Hashable, Sendable, CustomStringConvertible {
 
 public enum CommandParser {
     /// Resolves a context path such as `ipsec static` (for `pushd`), relative to `context`.
-    public static func resolveContext(_ tokens: [Token], from context: NetshContext) throws(Diagnostic) -> NetshContext {
+    public static func resolveContext(_ tokens: [Token], from context: NetshContext) throws(Diagnostic) -> NetshContext
+    {
         var current = startContext(for: tokens, from: context)
         for token in tokens {
             guard token.kind == .word, !token.quoted else {
                 throw .error("expected a context name, found '\(token.text)'", at: token.location)
             }
             if current == .root, isNetsh(token.text) { continue }
-            switch (current, KeywordMatch(token.text, in: current == .root ? ["ipsec"] : current == .ipsec ? ["static", "dynamic"] : [])) {
+            switch (
+                current,
+                KeywordMatch(
+                    token.text, in: current == .root ? ["ipsec"] : current == .ipsec ? ["static", "dynamic"] : [])
+            ) {
             case (.root, .found): current = .ipsec
             case (.ipsec, .found("static")): current = .static
             case (.ipsec, .found("dynamic")): current = .dynamic
             default:
-                throw .error("'\(token.text)' is not an ipsec context (expected ipsec, ipsec static or ipsec dynamic)", at: token.location)
+                throw .error(
+                    "'\(token.text)' is not an ipsec context (expected ipsec, ipsec static or ipsec dynamic)",
+                    at: token.location)
             }
         }
         return current
@@ -121,7 +128,9 @@ public enum CommandParser {
     }
 
     /// Parses one command line relative to `context`.
-    public static func parse(_ tokens: [Token], context: NetshContext, line: SourceLine) throws(Diagnostic) -> ParsedCommand {
+    public static func parse(
+        _ tokens: [Token], context: NetshContext, line: SourceLine
+    ) throws(Diagnostic) -> ParsedCommand {
         guard !tokens.isEmpty else { throw .error("empty command", at: line.end) }
         var cursor = Cursor(tokens: tokens, end: line.end)
         let ctx = try commandContext(&cursor, from: startContext(for: tokens, from: context))
@@ -132,7 +141,9 @@ public enum CommandParser {
         case .found(let v): verb = v
         case .ambiguous(let c): throw ambiguous(verbToken, c)
         case .none:
-            throw .error("unknown command '\(verbToken.text)' in '\(ctx == .ipsec ? "ipsec" : "ipsec " + ctx.rawValue)'; expected one of: \(verbs.joined(separator: ", "))", at: verbToken.location)
+            throw .error(
+                "unknown command '\(verbToken.text)' in '\(ctx == .ipsec ? "ipsec" : "ipsec " + ctx.rawValue)'; expected one of: \(verbs.joined(separator: ", "))",
+                at: verbToken.location)
         }
         let nouns = CommandSpec.nouns(in: ctx, verb: verb)
         var noun: String?
@@ -142,7 +153,9 @@ public enum CommandParser {
             case .found(let n): noun = n
             case .ambiguous(let c): throw ambiguous(nounToken, c)
             case .none:
-                throw .error("'\(ctx.rawValue) \(verb)' has no object '\(nounToken.text)'; expected one of: \(nouns.joined(separator: ", "))", at: nounToken.location)
+                throw .error(
+                    "'\(ctx.rawValue) \(verb)' has no object '\(nounToken.text)'; expected one of: \(nouns.joined(separator: ", "))",
+                    at: nounToken.location)
             }
         }
         guard let spec = CommandSpec.lookup(context: ctx, verb: verb, noun: noun) else {
@@ -154,7 +167,9 @@ public enum CommandParser {
     }
 
     /// Walks `netsh ipsec static|dynamic` from `start` to the context whose commands follow.
-    static func commandContext(_ cursor: inout Cursor, from start: NetshContext) throws(Diagnostic) -> CommandSpec.Context {
+    static func commandContext(
+        _ cursor: inout Cursor, from start: NetshContext
+    ) throws(Diagnostic) -> CommandSpec.Context {
         var current = start
         while true {
             switch current {
@@ -162,7 +177,9 @@ public enum CommandParser {
                 let t = try cursor.nextWord("'ipsec'")
                 if isNetsh(t.text) { continue }
                 guard case .found = KeywordMatch(t.text, in: ["ipsec"]) else {
-                    throw .error("'\(t.text)' is not a netsh ipsec command (rampart speaks only the ipsec context)", at: t.location)
+                    throw .error(
+                        "'\(t.text)' is not a netsh ipsec command (rampart speaks only the ipsec context)",
+                        at: t.location)
                 }
                 current = .ipsec
             case .ipsec:
@@ -175,7 +192,8 @@ public enum CommandParser {
                     return .ipsec
                 case .ambiguous(let c): throw ambiguous(t, c)
                 case .none:
-                    throw .error("unknown command '\(t.text)' in 'ipsec'; expected static, dynamic or dump", at: t.location)
+                    throw .error(
+                        "unknown command '\(t.text)' in 'ipsec'; expected static, dynamic or dump", at: t.location)
                 }
             case .static: return .static
             case .dynamic: return .dynamic
@@ -196,13 +214,17 @@ public enum CommandParser {
         case .ambiguous(let c): throw ambiguous(t, c)
         case .none:
             let known = params.map(\.name)
-            throw .error("'\(command.spec.name)' has no parameter '\(t.text)'" + (known.isEmpty ? "" : "; parameters: \(known.joined(separator: ", "))"), at: t.location)
+            throw .error(
+                "'\(command.spec.name)' has no parameter '\(t.text)'"
+                    + (known.isEmpty ? "" : "; parameters: \(known.joined(separator: ", "))"), at: t.location)
         }
         let spec = params.first { $0.name == name }!
         if command.arguments[name] != nil && !spec.repeatable {
             throw .error("parameter '\(name)' given twice", at: t.location)
         }
-        command.arguments[name, default: []].append(CommandArgument(tag: name, value: valueToken.text, quoted: valueToken.quoted, location: valueToken.location))
+        command.arguments[name, default: []].append(
+            CommandArgument(tag: name, value: valueToken.text, quoted: valueToken.quoted, location: valueToken.location)
+        )
     }
 
     /// Binds `tag=value` and untagged values to the command's parameters.
@@ -243,14 +265,22 @@ public enum CommandParser {
                 continue
             }
             guard let target = params.first(where: { !$0.taggedOnly && command.arguments[$0.name] == nil }) else {
-                throw .error("unexpected value '\(t.text)': every parameter of '\(command.spec.name)' is already given", at: t.location)
+                throw .error(
+                    "unexpected value '\(t.text)': every parameter of '\(command.spec.name)' is already given",
+                    at: t.location)
             }
-            command.arguments[target.name] = [CommandArgument(tag: nil, value: t.text, quoted: t.quoted, location: t.location)]
+            command.arguments[target.name] = [
+                CommandArgument(tag: nil, value: t.text, quoted: t.quoted, location: t.location)
+            ]
             lastFreeText = target.freeText ? target.name : nil
             index += 1
         }
-        if joinedWords > 0, let free = command.arguments.first(where: { name, _ in params.first { $0.name == name }?.freeText == true }) {
-            command.warnings.append(.warning("unquoted words joined into \(free.key) \"\(free.value[0].value)\"", at: free.value[0].location))
+        if joinedWords > 0,
+            let free = command.arguments.first(where: { name, _ in params.first { $0.name == name }?.freeText == true })
+        {
+            command.warnings.append(
+                .warning(
+                    "unquoted words joined into \(free.key) \"\(free.value[0].value)\"", at: free.value[0].location))
         }
     }
 }

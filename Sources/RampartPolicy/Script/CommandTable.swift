@@ -18,7 +18,10 @@ public struct CommandSpec: Sendable {
         /// Free text: following untagged words are joined into it.
         public var freeText: Bool = false
 
-        init(_ name: String, taggedOnly: Bool = false, repeatable: Bool = false, rest: Bool = false, freeText: Bool = false) {
+        init(
+            _ name: String, taggedOnly: Bool = false, repeatable: Bool = false, rest: Bool = false,
+            freeText: Bool = false
+        ) {
             self.name = name
             self.taggedOnly = taggedOnly
             self.repeatable = repeatable
@@ -49,10 +52,18 @@ private func p(_ names: String...) -> [P] {
     }
 }
 
-private let policyParams = ["description", "mmpfs", "qmpermm", "mmlifetime", "activatedefaultrule", "pollinginterval", "assign"]
-private let addFilterParams = ["filterlist", "srcaddr", "dstaddr", "description", "protocol", "mirrored", "srcmask", "dstmask", "srcport", "dstport", "tcpflags"]
+private let policyParams = [
+    "description", "mmpfs", "qmpermm", "mmlifetime", "activatedefaultrule", "pollinginterval", "assign"
+]
+private let addFilterParams = [
+    "filterlist", "srcaddr", "dstaddr", "description", "protocol", "mirrored", "srcmask", "dstmask", "srcport",
+    "dstport", "tcpflags"
+]
 private let filterActionParams = ["description", "qmpfs", "inpass", "soft", "action", "qmsecmethods"]
-private let dynamicRuleIdentity = ["srcaddr", "dstaddr", "protocol", "srcport", "dstport", "mirrored", "conntype", "srcmask", "dstmask", "tunneldstaddress", "tcpflags"]
+private let dynamicRuleIdentity = [
+    "srcaddr", "dstaddr", "protocol", "srcport", "dstport", "mirrored", "conntype", "srcmask", "dstmask",
+    "tunneldstaddress", "tcpflags"
+]
 private let showFormat = ["level", "format", "wide"]
 
 extension CommandSpec {
@@ -65,18 +76,35 @@ extension CommandSpec {
         }
         var table: [CommandSpec] = [
             s("add", "policy", p("name") + policyParams.flatMap { p($0) } + p("mmsecmethods")),
-            s("set", "policy", p("name", "guid", "newname") + p("description", "mmpfs", "qmpermm", "mmlifetime", "activatedefaultrule", "pollinginterval", "assign", "gponame", "mmsecmethods")),
+            s(
+                "set", "policy",
+                p("name", "guid", "newname")
+                    + p(
+                        "description", "mmpfs", "qmpermm", "mmlifetime", "activatedefaultrule", "pollinginterval",
+                        "assign", "gponame", "mmsecmethods")),
             s("delete", "policy", p("name")),
             s("add", "filterlist", p("name", "description")),
             s("set", "filterlist", p("name", "guid", "newname", "description")),
             s("delete", "filterlist", p("name")),
             s("add", "filter", addFilterParams.flatMap { p($0) }),
-            s("delete", "filter", p("filterlist", "srcaddr", "dstaddr", "protocol", "mirrored", "srcmask", "dstmask", "srcport", "dstport", "tcpflags")),
+            s(
+                "delete", "filter",
+                p(
+                    "filterlist", "srcaddr", "dstaddr", "protocol", "mirrored", "srcmask", "dstmask", "srcport",
+                    "dstport", "tcpflags")),
             s("add", "filteraction", p("name") + filterActionParams.flatMap { p($0) }),
             s("set", "filteraction", p("name", "guid", "newname") + filterActionParams.flatMap { p($0) }),
             s("delete", "filteraction", p("name")),
-            s("add", "rule", p("name", "policy", "filterlist", "filteraction", "tunnel", "conntype", "activate", "description", "kerberos", "psk", "rootca", "schedule")),
-            s("set", "rule", p("name", "id", "policy", "newname", "description", "filterlist", "filteraction", "tunnel", "conntype", "activate", "kerberos", "psk", "rootca", "schedule")),
+            s(
+                "add", "rule",
+                p(
+                    "name", "policy", "filterlist", "filteraction", "tunnel", "conntype", "activate", "description",
+                    "kerberos", "psk", "rootca", "schedule")),
+            s(
+                "set", "rule",
+                p(
+                    "name", "id", "policy", "newname", "description", "filterlist", "filteraction", "tunnel",
+                    "conntype", "activate", "kerberos", "psk", "rootca", "schedule")),
             s("delete", "rule", p("name", "id", "policy")),
             s("set", "defaultrule", p("policy", "qmpfs", "activate", "qmsecmethods", "kerberos", "psk", "rootca")),
             s("delete", "all", []),
@@ -106,10 +134,20 @@ extension CommandSpec {
             d("add", "qmpolicy", p("name", "soft", "pfsgroup", "qmsecmethods")),
             d("set", "qmpolicy", p("name", "soft", "pfsgroup", "qmsecmethods")),
             d("delete", "qmpolicy", p("name")),
-            d("add", "rule", p("srcaddr", "dstaddr", "mmpolicy", "qmpolicy", "protocol", "srcport", "dstport", "mirrored", "conntype",
-                               "actioninbound", "actionoutbound", "srcmask", "dstmask", "tunneldstaddress", "kerberos", "psk", "rootca", "tcpflags")),
-            d("set", "rule", p("srcaddr", "dstaddr", "protocol", "srcport", "dstport", "mirrored", "conntype", "srcmask", "dstmask",
-                               "tunneldstaddress", "mmpolicy", "qmpolicy", "actioninbound", "actionoutbound", "kerberos", "psk", "rootca", "tcpflags")),
+            d(
+                "add", "rule",
+                p(
+                    "srcaddr", "dstaddr", "mmpolicy", "qmpolicy", "protocol", "srcport", "dstport", "mirrored",
+                    "conntype",
+                    "actioninbound", "actionoutbound", "srcmask", "dstmask", "tunneldstaddress", "kerberos", "psk",
+                    "rootca", "tcpflags")),
+            d(
+                "set", "rule",
+                p(
+                    "srcaddr", "dstaddr", "protocol", "srcport", "dstport", "mirrored", "conntype", "srcmask",
+                    "dstmask",
+                    "tunneldstaddress", "mmpolicy", "qmpolicy", "actioninbound", "actionoutbound", "kerberos", "psk",
+                    "rootca", "tcpflags")),
             d("delete", "rule", dynamicRuleIdentity.flatMap { p($0) }),
             d("delete", "all", []),
             d("set", "config", [P("property"), P("value", rest: true)]),
@@ -117,14 +155,20 @@ extension CommandSpec {
             d("show", "all", p("resolvedns")),
             d("show", "mmpolicy", p("name")),
             d("show", "qmpolicy", p("name")),
-            d("show", "rule", p("type", "srcaddr", "dstaddr", "srcmask", "dstmask", "protocol", "srcport", "dstport", "resolvedns")),
+            d(
+                "show", "rule",
+                p("type", "srcaddr", "dstaddr", "srcmask", "dstmask", "protocol", "srcport", "dstport", "resolvedns")),
             d("show", "mmfilter", p("name", "type", "srcaddr", "dstaddr", "srcmask", "dstmask", "resolvedns")),
-            d("show", "qmfilter", p("name", "type", "srcaddr", "dstaddr", "srcmask", "dstmask", "protocol", "srcport", "dstport", "actioninbound", "actionoutbound", "resolvedns")),
+            d(
+                "show", "qmfilter",
+                p(
+                    "name", "type", "srcaddr", "dstaddr", "srcmask", "dstmask", "protocol", "srcport", "dstport",
+                    "actioninbound", "actionoutbound", "resolvedns")),
             d("show", "mmsas", p("all", "srcaddr", "dstaddr", "format", "resolvedns")),
             d("show", "qmsas", p("all", "srcaddr", "dstaddr", "protocol", "format", "resolvedns")),
             d("show", "stats", p("type")),
             d("dump", nil, []),
-            CommandSpec(context: .ipsec, verb: "dump", noun: nil, parameters: []),
+            CommandSpec(context: .ipsec, verb: "dump", noun: nil, parameters: [])
         ]
         table.sort { $0.name < $1.name }
         return table

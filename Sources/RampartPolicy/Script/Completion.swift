@@ -5,7 +5,9 @@
 /// store holds; a name with blanks is offered in double quotes, which the shell then reads as one word.
 public enum NetshCompletion {
     /// `words`: the words before the one being completed; `prefix`: what of it is typed.
-    public static func candidates(context: CommandSpec.Context, words: [String], prefix: String, store: Store?) -> [String] {
+    public static func candidates(
+        context: CommandSpec.Context, words: [String], prefix: String, store: Store?
+    ) -> [String] {
         let words = words.map { $0.lowercased() }
         let typed = prefix.lowercased()
         func matching(_ options: [String]) -> [String] { options.filter { $0.lowercased().hasPrefix(typed) } }
@@ -29,7 +31,10 @@ public enum NetshCompletion {
                 .filter { $0.lowercased().hasPrefix(typedName) }
                 .map { keyed + ($0.contains(where: \.isWhitespace) ? "\"\($0)\"" : $0) }
         }
-        let given = Set(words.dropFirst(noun == nil ? 1 : 2).compactMap { $0.split(separator: "=", maxSplits: 1).first.map(String.init) })
+        let given = Set(
+            words.dropFirst(noun == nil ? 1 : 2).compactMap {
+                $0.split(separator: "=", maxSplits: 1).first.map(String.init)
+            })
         return matching(spec.parameters.map(\.name).filter { !given.contains($0) }.map { $0 + "=" })
     }
 
@@ -52,8 +57,15 @@ public enum NetshCompletion {
             return unique(stores.flatMap { $0.addressGroups.map { "group:" + $0.name } })
         case ("name", "rule"):
             // The rules of the policy named on the line, else of every policy.
-            let policy = words.first { $0.hasPrefix("policy=") }.map { String($0.dropFirst("policy=".count)).filter { $0 != "\"" } }
-            return unique(stores.flatMap { $0.policies.filter { policy == nil || $0.name.lowercased() == policy }.flatMap { $0.rules.map(\.name) } })
+            let policy = words.first { $0.hasPrefix("policy=") }.map {
+                String($0.dropFirst("policy=".count)).filter { $0 != "\"" }
+            }
+            return unique(
+                stores.flatMap {
+                    $0.policies.filter { policy == nil || $0.name.lowercased() == policy }.flatMap {
+                        $0.rules.map(\.name)
+                    }
+                })
         default:
             return []
         }

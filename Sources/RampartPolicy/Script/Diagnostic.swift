@@ -53,7 +53,10 @@ public struct SourceLine: Sendable, Hashable {
     /// character to the next column, so that mapping is computed when asked for, not stored:
     /// a large script then costs one allocation per line, not one per character.
     public var origins: [SourceLocation] {
-        get { storedOrigins ?? characters.indices.map { SourceLocation(file: file, line: end.line, column: firstColumn + $0) } }
+        get {
+            storedOrigins
+                ?? characters.indices.map { SourceLocation(file: file, line: end.line, column: firstColumn + $0) }
+        }
         set { storedOrigins = newValue }
     }
     /// Where the line ends (for "missing value at end of line").

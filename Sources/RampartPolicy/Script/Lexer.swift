@@ -30,9 +30,15 @@ public enum Lexer {
     /// Control characters other than blanks (NUL, ESC, DEL, C1…) have no place in a netsh
     /// command; inside a name they would forge log lines or dump output.
     public static func isForbiddenControl(_ c: Character) -> Bool {
-        if let ascii = c.asciiValue { return (ascii < 0x20 || ascii == 0x7F) && ascii != 0x09 && ascii != 0x0A && ascii != 0x0D }
+        if let ascii = c.asciiValue {
+            return (ascii < 0x20 || ascii == 0x7F) && ascii != 0x09 && ascii != 0x0A && ascii != 0x0D
+        }
         // U+2028 and U+2029 end a line for Unicode-aware readers of the log and the journal.
-        if c.unicodeScalars.contains(where: { [.lineSeparator, .paragraphSeparator].contains($0.properties.generalCategory) }) { return true }
+        if c.unicodeScalars.contains(where: {
+            [.lineSeparator, .paragraphSeparator].contains($0.properties.generalCategory)
+        }) {
+            return true
+        }
         return !isBlank(c) && c.unicodeScalars.contains { $0.properties.generalCategory == .control }
     }
 
@@ -62,7 +68,9 @@ public enum Lexer {
                     let open = index
                     index += 1
                     while index < chars.count && chars[index] != "\"" {
-                        if isForbiddenControl(chars[index]) { throw controlError(chars[index], at: line.location(at: index)) }
+                        if isForbiddenControl(chars[index]) {
+                            throw controlError(chars[index], at: line.location(at: index))
+                        }
                         text.append(chars[index])
                         index += 1
                     }
@@ -84,6 +92,8 @@ public enum Lexer {
 
     static func controlError(_ c: Character, at location: SourceLocation) -> Diagnostic {
         let code = c.unicodeScalars.first.map { String($0.value, radix: 16, uppercase: true) } ?? "?"
-        return .error("control character U+\(String(repeating: "0", count: max(0, 4 - code.count)))\(code) is not allowed in a command", at: location)
+        return .error(
+            "control character U+\(String(repeating: "0", count: max(0, 4 - code.count)))\(code) is not allowed in a command",
+            at: location)
     }
 }

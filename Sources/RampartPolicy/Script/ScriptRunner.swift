@@ -47,7 +47,9 @@ public enum ScriptRunner {
     }
 
     /// Parses every line; the first error is thrown and nothing has run.
-    public static func parse(_ lines: [SourceLine], context start: NetshContext = .root) throws(Diagnostic) -> ParsedScript {
+    public static func parse(
+        _ lines: [SourceLine], context start: NetshContext = .root
+    ) throws(Diagnostic) -> ParsedScript {
         var script = ParsedScript()
         var context = start
         var stack: [NetshContext] = []
@@ -59,7 +61,9 @@ public enum ScriptRunner {
             switch keyword {
             case "pushd":
                 stack.append(context)
-                if tokens.count > 1 { context = try CommandParser.resolveContext(Array(tokens.dropFirst()), from: context) }
+                if tokens.count > 1 {
+                    context = try CommandParser.resolveContext(Array(tokens.dropFirst()), from: context)
+                }
                 continue
             case "popd":
                 if let previous = stack.popLast() {
@@ -106,8 +110,10 @@ public enum ScriptRunner {
     }
 
     /// Parses, then runs, every line against `interpreter`.
-    public static func run(_ lines: [SourceLine], in interpreter: inout Interpreter,
-                           context start: NetshContext = .root) throws(Diagnostic) {
+    public static func run(
+        _ lines: [SourceLine], in interpreter: inout Interpreter,
+        context start: NetshContext = .root
+    ) throws(Diagnostic) {
         try run(parse(lines, context: start), in: &interpreter)
     }
 
@@ -131,7 +137,9 @@ public enum ScriptRunner {
         }
         func append(_ text: String) throws(Diagnostic) {
             for c in text {
-                if c == "\"" { throw .error("a double quote cannot be part of a value (netsh has no escape for it)", at: here()) }
+                if c == "\"" {
+                    throw .error("a double quote cannot be part of a value (netsh has no escape for it)", at: here())
+                }
                 if Lexer.isForbiddenControl(c) { throw Lexer.controlError(c, at: here()) }
             }
             let needsQuotes = text.isEmpty || text.contains(where: { Lexer.isBlank($0) || $0 == "=" })

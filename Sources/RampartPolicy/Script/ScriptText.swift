@@ -19,7 +19,9 @@ public enum ScriptText {
         case .auto:
             if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { return try utf8(bytes[3...], file: file) }
             if bytes.starts(with: [0xFF, 0xFE, 0x00, 0x00]) || bytes.starts(with: [0x00, 0x00, 0xFE, 0xFF]) {
-                throw .error("UTF-32 text is not supported; save the file as UTF-8 or UTF-16", at: SourceLocation(file: file, line: 1, column: 1))
+                throw .error(
+                    "UTF-32 text is not supported; save the file as UTF-8 or UTF-16",
+                    at: SourceLocation(file: file, line: 1, column: 1))
             }
             if bytes.starts(with: [0xFF, 0xFE]) { return try utf16(bytes[2...], bigEndian: false, file: file) }
             if bytes.starts(with: [0xFE, 0xFF]) { return try utf16(bytes[2...], bigEndian: true, file: file) }
@@ -29,11 +31,16 @@ public enum ScriptText {
             if head.contains(0) {
                 var even = 0, odd = 0
                 for (i, b) in head.enumerated() where b == 0 { if i % 2 == 0 { even += 1 } else { odd += 1 } }
-                if bytes.count % 2 == 0, odd > 0, even == 0 { return try utf16(bytes[...], bigEndian: false, file: file) }
-                if bytes.count % 2 == 0, even > 0, odd == 0 { return try utf16(bytes[...], bigEndian: true, file: file) }
+                if bytes.count % 2 == 0, odd > 0, even == 0 {
+                    return try utf16(bytes[...], bigEndian: false, file: file)
+                }
+                if bytes.count % 2 == 0, even > 0, odd == 0 {
+                    return try utf16(bytes[...], bigEndian: true, file: file)
+                }
                 let at = bytes.firstIndex(of: 0)!
-                throw .error("NUL byte at offset \(at): not a text file (or an encoding rampart cannot tell; see --encoding)",
-                             at: location(ofByte: at, in: bytes[...], file: file))
+                throw .error(
+                    "NUL byte at offset \(at): not a text file (or an encoding rampart cannot tell; see --encoding)",
+                    at: location(ofByte: at, in: bytes[...], file: file))
             }
             return try utf8(bytes[...], file: file)
         case .utf8:
@@ -48,7 +55,9 @@ public enum ScriptText {
             var scalars = String.UnicodeScalarView()
             for (i, b) in bytes.enumerated() {
                 guard let s = cp1252(b) else {
-                    throw .error("byte 0x\(hex(b)) is not a character in Windows-1252", at: location(ofByte: i, in: bytes[...], file: file))
+                    throw .error(
+                        "byte 0x\(hex(b)) is not a character in Windows-1252",
+                        at: location(ofByte: i, in: bytes[...], file: file))
                 }
                 scalars.append(s)
             }
@@ -73,15 +82,18 @@ public enum ScriptText {
                 return String(scalars)
             case .error:
                 offset = bytes.startIndex + consumed
-                throw .error("invalid UTF-8 (byte 0x\(hex(bytes[offset]))): save the file as UTF-8, or name its encoding with --encoding (latin1, cp1252, utf-16le, utf-16be)",
-                             at: location(ofByte: offset, in: bytes, file: file))
+                throw .error(
+                    "invalid UTF-8 (byte 0x\(hex(bytes[offset]))): save the file as UTF-8, or name its encoding with --encoding (latin1, cp1252, utf-16le, utf-16be)",
+                    at: location(ofByte: offset, in: bytes, file: file))
             }
         }
     }
 
     static func utf16(_ bytes: ArraySlice<UInt8>, bigEndian: Bool, file: String) throws(Diagnostic) -> String {
         guard bytes.count % 2 == 0 else {
-            throw .error("UTF-16 text with an odd number of bytes (\(bytes.count)): the file is truncated", at: SourceLocation(file: file, line: 1, column: 1))
+            throw .error(
+                "UTF-16 text with an odd number of bytes (\(bytes.count)): the file is truncated",
+                at: SourceLocation(file: file, line: 1, column: 1))
         }
         var units: [UInt16] = []
         units.reserveCapacity(bytes.count / 2)
@@ -99,11 +111,18 @@ public enum ScriptText {
             switch decoder.decode(&iterator) {
             case .scalarValue(let s):
                 scalars.append(s)
-                if s == "\n" { line += 1; column = 1 } else { column += 1 }
+                if s == "\n" {
+                    line += 1
+                    column = 1
+                } else {
+                    column += 1
+                }
             case .emptyInput:
                 return String(scalars)
             case .error:
-                throw .error("invalid UTF-16 (an unpaired surrogate)", at: SourceLocation(file: file, line: line, column: column))
+                throw .error(
+                    "invalid UTF-16 (an unpaired surrogate)", at: SourceLocation(file: file, line: line, column: column)
+                )
             }
         }
     }
@@ -125,8 +144,12 @@ public enum ScriptText {
     /// Windows-1252: Latin-1 but for 0x80–0x9F, five of which are unassigned.
     static func cp1252(_ b: UInt8) -> Unicode.Scalar? {
         guard (0x80...0x9F).contains(b) else { return Unicode.Scalar(b) }
-        let table: [UInt32] = [0x20AC, 0, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0, 0x017D, 0,
-                               0, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0, 0x017E, 0x0178]
+        let table: [UInt32] = [
+            0x20AC, 0, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0,
+            0x017D, 0,
+            0, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0,
+            0x017E, 0x0178
+        ]
         let v = table[Int(b - 0x80)]
         return v == 0 ? nil : Unicode.Scalar(v)
     }
@@ -144,8 +167,9 @@ public enum ScriptPlan {
         let lines = ScriptRunner.lines(of: text, file: file)
         let script = try ScriptRunner.parse(lines)
         guard !script.commands.isEmpty else {
-            throw .error("no netsh command in the script (\(lines.count) line\(lines.count == 1 ? "" : "s") of comments, contexts or blanks); nothing was changed",
-                         at: SourceLocation(file: file, line: 1, column: 1))
+            throw .error(
+                "no netsh command in the script (\(lines.count) line\(lines.count == 1 ? "" : "s") of comments, contexts or blanks); nothing was changed",
+                at: SourceLocation(file: file, line: 1, column: 1))
         }
         return script
     }
@@ -158,13 +182,16 @@ public enum ScriptPlan {
         return BatchImporter.normalize(file.hasPrefix("/") ? file : workingDirectory + "/" + file)
     }
 
-    public static func `import`(_ text: String, file: String, defines: [String: String], scriptPath: String? = nil) throws(Diagnostic) -> (script: ParsedScript, skipped: [BatchImporter.Skipped]) {
+    public static func `import`(
+        _ text: String, file: String, defines: [String: String], scriptPath: String? = nil
+    ) throws(Diagnostic) -> (script: ParsedScript, skipped: [BatchImporter.Skipped]) {
         var importer = BatchImporter(defines: defines, scriptPath: scriptPath)
         let extracted = try importer.extract(text, file: file)
         let script = try ScriptRunner.parse(commands: extracted.commands)
         guard !script.commands.isEmpty else {
-            throw .error("no netsh ipsec command in the batch file (\(extracted.skipped.count) line\(extracted.skipped.count == 1 ? "" : "s") skipped); nothing was changed",
-                         at: SourceLocation(file: file, line: 1, column: 1))
+            throw .error(
+                "no netsh ipsec command in the batch file (\(extracted.skipped.count) line\(extracted.skipped.count == 1 ? "" : "s") skipped); nothing was changed",
+                at: SourceLocation(file: file, line: 1, column: 1))
         }
         return (script, extracted.skipped)
     }

@@ -23,10 +23,13 @@ public struct TransactionPlan {
     }
 
     /// Runs `script` on a copy of `store` (and `dynamic`); files are read only through `readFile`.
-    public static func make(_ script: ParsedScript, on store: Store, dynamic: DynamicState? = nil,
-                            location: StoreLocation? = nil, workingDirectory: String,
-                            readFile: @escaping (String) throws -> String) -> Result<TransactionPlan, Failure> {
-        var interpreter = Interpreter(store: store, dynamic: dynamic, workingDirectory: workingDirectory, readFile: readFile)
+    public static func make(
+        _ script: ParsedScript, on store: Store, dynamic: DynamicState? = nil,
+        location: StoreLocation? = nil, workingDirectory: String,
+        readFile: @escaping (String) throws -> String
+    ) -> Result<TransactionPlan, Failure> {
+        var interpreter = Interpreter(
+            store: store, dynamic: dynamic, workingDirectory: workingDirectory, readFile: readFile)
         if let location { interpreter.location = location }
         do {
             try ScriptRunner.run(script, in: &interpreter)

@@ -14,13 +14,18 @@ public enum Values {
         if text.lowercased() == "stateful" { return .success((true, true)) }
         switch yesNo(text) {
         case .success(let b): return .success((b, false))
-        case .failure: return .failure(ValueError("'\(text)' is not yes, no or stateful (mirrored, the mirror half admitting replies only: docs/extensions.md)"))
+        case .failure:
+            return .failure(
+                ValueError(
+                    "'\(text)' is not yes, no or stateful (mirrored, the mirror half admitting replies only: docs/extensions.md)"
+                ))
         }
     }
 
     public static func integer(_ text: String, in range: ClosedRange<Int>) -> Result<Int, ValueError> {
         guard let v = Int(text), range.contains(v) else {
-            return .failure(ValueError("'\(text)' is not a whole number from \(range.lowerBound) to \(range.upperBound)"))
+            return .failure(
+                ValueError("'\(text)' is not a whole number from \(range.lowerBound) to \(range.upperBound)"))
         }
         return .success(v)
     }
@@ -61,7 +66,9 @@ public enum Values {
         if lower.hasPrefix("group:") {
             let name = String(text.dropFirst(6))
             guard AddressGroup.validName(name) else {
-                return .failure(ValueError("'\(name)' is not an address group name (letters, digits, _ and -, starting with a letter)"))
+                return .failure(
+                    ValueError(
+                        "'\(name)' is not an address group name (letters, digits, _ and -, starting with a letter)"))
             }
             return .success((.group(name), false))
         }
@@ -89,7 +96,10 @@ public enum Values {
             return .success((.range(a, b), false))
         }
         if isHostName(text) { return .success((.dnsName(lower, prefix: nil), false)) }
-        return .failure(ValueError("'\(text)' is not an address: expected me, any, DNS, WINS, DHCP, GATEWAY, an IP address, a range a-b or a host name"))
+        return .failure(
+            ValueError(
+                "'\(text)' is not an address: expected me, any, DNS, WINS, DHCP, GATEWAY, an IP address, a range a-b or a host name"
+            ))
     }
 
     static func isHostName(_ text: String) -> Bool {
@@ -100,7 +110,8 @@ public enum Values {
         guard !significant.isEmpty else { return false }
         for label in significant {
             guard !label.isEmpty, label.count <= 63, label.first != "-", label.last != "-",
-                  label.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else { return false }
+                label.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
+            else { return false }
         }
         // All-numeric labels would make a malformed IPv4 address look like a name.
         return !significant.allSatisfy { $0.allSatisfy(\.isNumber) }
@@ -115,7 +126,8 @@ public enum Values {
             return .success(p)
         }
         guard let v = IPAddress.parseV4(text[...]) else {
-            return .failure(ValueError("'\(text)' is not a mask (a dotted mask such as 255.255.255.0 or a prefix length)"))
+            return .failure(
+                ValueError("'\(text)' is not a mask (a dotted mask such as 255.255.255.0 or a prefix length)"))
         }
         let ones = v.leadingZeroBitCount == 0 ? (~v).leadingZeroBitCount : 0
         guard ones == 32 || v << ones == 0 else {

@@ -23,7 +23,10 @@ public indirect enum JSONValue: Sendable, Equatable {
         case .int(let i): out += String(i)
         case .string(let s): JSONValue.escape(s, into: &out)
         case .array(let items):
-            if items.isEmpty { out += "[]"; return }
+            if items.isEmpty {
+                out += "[]"
+                return
+            }
             out += "["
             for (i, item) in items.enumerated() {
                 if i > 0 { out += "," }
@@ -33,7 +36,10 @@ public indirect enum JSONValue: Sendable, Equatable {
             JSONValue.newline(&out, indent)
             out += "]"
         case .object(let members):
-            if members.isEmpty { out += "{}"; return }
+            if members.isEmpty {
+                out += "{}"
+                return
+            }
             out += "{"
             for (i, (key, value)) in members.enumerated() {
                 if i > 0 { out += "," }

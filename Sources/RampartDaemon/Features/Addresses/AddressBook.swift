@@ -41,8 +41,14 @@ struct AddressBook: Sendable {
             advertisedRouters = advertised
             effects = advertised.map { router in
                 trustAdvertised
-                    ? .log(.notice, "GATEWAY: \(router) is a default router by a router advertisement; taken (gateway_from_router_advertisements = yes)")
-                    : .log(.warning, "GATEWAY: \(router) is a default router by a router advertisement, which anyone on the link can send; not taken as a GATEWAY (set gateway_from_router_advertisements = yes to trust them)")
+                    ? .log(
+                        .notice,
+                        "GATEWAY: \(router) is a default router by a router advertisement; taken (gateway_from_router_advertisements = yes)"
+                    )
+                    : .log(
+                        .warning,
+                        "GATEWAY: \(router) is a default router by a router advertisement, which anyone on the link can send; not taken as a GATEWAY (set gateway_from_router_advertisements = yes to trust them)"
+                    )
             }
         }
         return (Self.unique(gateways.filter { !$0.fromRouterAdvertisement || trustAdvertised }.map(\.address)), effects)
@@ -64,7 +70,9 @@ struct AddressBook: Sendable {
 
     /// A round's results: the names whose addresses changed get their sets refilled; a failed
     /// lookup keeps the last known addresses. The next round comes `refresh` later.
-    mutating func resolved(_ results: [String: Result<[IPAddress], HostLookupError>], at time: Date, refresh: Duration) -> [Effect] {
+    mutating func resolved(
+        _ results: [String: Result<[IPAddress], HostLookupError>], at time: Date, refresh: Duration
+    ) -> [Effect] {
         resolving = false
         var changed = Set<String>()
         var effects: [Effect] = []
@@ -75,7 +83,8 @@ struct AddressBook: Sendable {
                 if addresses.names[name] != found {
                     addresses.names[name] = found
                     changed.insert(name)
-                    effects.append(.log(.notice, "\(name) now resolves to \(found.map(\.description).joined(separator: ", "))"))
+                    effects.append(
+                        .log(.notice, "\(name) now resolves to \(found.map(\.description).joined(separator: ", "))"))
                 }
             case .failure(let error):
                 lookups[name] = (time, error.message)
@@ -95,12 +104,14 @@ struct AddressBook: Sendable {
     func report(names: [String]) -> AddressBookReport {
         AddressBookReport(
             types: ServerType.allCases.map { type in
-                AddressBookReport.TypeRow(type: type.rawValue, addresses: addresses.addresses(for: type).map(\.description),
-                                          source: provenance[type]?.source, changed: provenance[type]?.changed)
+                AddressBookReport.TypeRow(
+                    type: type.rawValue, addresses: addresses.addresses(for: type).map(\.description),
+                    source: provenance[type]?.source, changed: provenance[type]?.changed)
             },
             names: names.map { name in
-                AddressBookReport.NameRow(name: name, addresses: (addresses.names[name] ?? []).map(\.description),
-                                          resolved: lookups[name]?.at, error: lookups[name]?.error)
+                AddressBookReport.NameRow(
+                    name: name, addresses: (addresses.names[name] ?? []).map(\.description),
+                    resolved: lookups[name]?.at, error: lookups[name]?.error)
             })
     }
 

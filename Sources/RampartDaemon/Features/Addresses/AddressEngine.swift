@@ -27,7 +27,9 @@ extension PolicyEngine {
         switch readSource(type) {
         case .success(let read): (found, source) = read
         case .failure(let failure):
-            let kept = book.addresses.addresses(for: type).map(\.description).joined(separator: ", ").nonEmpty ?? "no addresses"
+            let kept =
+                book.addresses.addresses(for: type).map(\.description).joined(separator: ", ").nonEmpty
+                ?? "no addresses"
             return report(area, "\(type.rawValue) servers: \(failure.message); the \(type.rawValue) set keeps \(kept)")
         }
         clearProblem(area)
@@ -35,7 +37,9 @@ extension PolicyEngine {
         updateSets(for: type)
         // Other DNS servers may answer differently for the host names in filters.
         if type == .dns { resolveNames() }
-        logger.notice("\(type.rawValue) servers now \(found.isEmpty ? "none" : found.map(\.description).joined(separator: ", ")) (from \(source))")
+        logger.notice(
+            "\(type.rawValue) servers now \(found.isEmpty ? "none" : found.map(\.description).joined(separator: ", ")) (from \(source))"
+        )
     }
 
     struct SourceFailure: Error {
@@ -49,10 +53,12 @@ extension PolicyEngine {
         case .gateway:
             switch environment.gateways() {
             case .success(let gateways):
-                let (trusted, effects) = book.trustedGateways(gateways, trustAdvertised: config.gatewayFromRouterAdvertisements)
+                let (trusted, effects) = book.trustedGateways(
+                    gateways, trustAdvertised: config.gatewayFromRouterAdvertisements)
                 perform(effects)
                 return .success((trusted, "default routes (main table)"))
-            case .failure(let error): return .failure(SourceFailure(message: "cannot read the default routes: \(error)"))
+            case .failure(let error):
+                return .failure(SourceFailure(message: "cannot read the default routes: \(error)"))
             }
         case .dhcp, .wins:
             let leases: [(file: String, info: LeaseInfo)]
@@ -61,16 +67,21 @@ extension PolicyEngine {
             case .failure(let e): return .failure(SourceFailure(message: e.message))
             }
             if type == .dhcp {
-                return .success((AddressBook.unique(leases.flatMap(\.info.dhcpServers)),
-                                 leases.filter { !$0.info.dhcpServers.isEmpty }.map(\.file).joined(separator: ", ")))
+                return .success(
+                    (
+                        AddressBook.unique(leases.flatMap(\.info.dhcpServers)),
+                        leases.filter { !$0.info.dhcpServers.isEmpty }.map(\.file).joined(separator: ", ")
+                    ))
             }
             let fromSamba: [IPAddress]
             switch SourceFile.read(config.smbConf, limit: SourceFile.leaseLimit) {
             case .success(let bytes): fromSamba = SmbConf.winsServers(String(decoding: bytes, as: UTF8.self))
             case .failure(let e): return .failure(SourceFailure(message: e.message))
             }
-            let files = leases.filter { !$0.info.winsServers.isEmpty }.map(\.file) + (fromSamba.isEmpty ? [] : [config.smbConf])
-            return .success((AddressBook.unique(leases.flatMap(\.info.winsServers) + fromSamba), files.joined(separator: ", ")))
+            let files =
+                leases.filter { !$0.info.winsServers.isEmpty }.map(\.file) + (fromSamba.isEmpty ? [] : [config.smbConf])
+            return .success(
+                (AddressBook.unique(leases.flatMap(\.info.winsServers) + fromSamba), files.joined(separator: ", ")))
         }
     }
 
@@ -88,7 +99,11 @@ extension PolicyEngine {
         guard ResolvConf.isResolvedStub(servers) else { return .success((servers, config.resolvConf)) }
         switch SourceFile.read(config.resolvedResolvConf, limit: SourceFile.resolvConfLimit) {
         case .success(let bytes):
-            return .success((ResolvConf.nameservers(bytes: bytes), config.resolvedResolvConf + " (systemd-resolved's upstream servers)"))
+            return .success(
+                (
+                    ResolvConf.nameservers(bytes: bytes),
+                    config.resolvedResolvConf + " (systemd-resolved's upstream servers)"
+                ))
         case .failure(let e): return .failure(SourceFailure(message: e.message))
         }
     }
@@ -99,7 +114,9 @@ extension PolicyEngine {
     func updateSets(sources: Set<String>) {
         guard case .policy(var ruleset) = enforcement else { return }
         let fresh = compiler.compile(store, dynamic: dynamic, addresses: book.addresses, at: wallNow)
-        let sets = fresh.sets.filter { set in sources.contains(set.source) && ruleset.sets.contains { $0.name == set.name } }
+        let sets = fresh.sets.filter { set in
+            sources.contains(set.source) && ruleset.sets.contains { $0.name == set.name }
+        }
         guard !sets.isEmpty else { return }
         let clock = ContinuousClock.now
         do {
@@ -109,9 +126,14 @@ extension PolicyEngine {
             }
             table.enforced(.policy(ruleset), generation: try? client.generation())
             clearProblem(.sets)
-            logger.info("updated \(sets.map(\.name).joined(separator: ", ")) in \(Self.fmt(Self.ms(ContinuousClock.now - clock))) ms")
+            logger.info(
+                "updated \(sets.map(\.name).joined(separator: ", ")) in \(Self.fmt(Self.ms(ContinuousClock.now - clock))) ms"
+            )
         } catch {
-            report(.sets, "updating the \(sources.sorted().joined(separator: ", ")) sets failed; they keep their previous addresses: \(error)")
+            report(
+                .sets,
+                "updating the \(sources.sorted().joined(separator: ", ")) sets failed; they keep their previous addresses: \(error)"
+            )
             return
         }
     }
@@ -147,10 +169,14 @@ extension PolicyEngine {
         var out: [(String, LeaseInfo)] = []
         func files(_ directories: [String], _ accept: (String) -> Bool) throws(SourceFile.Failure) -> [String] {
             var all: [String] = []
-            for directory in directories { all += try SourceFile.list(directory).filter(accept).sorted().map { directory + "/" + $0 } }
+            for directory in directories {
+                all += try SourceFile.list(directory).filter(accept).sorted().map { directory + "/" + $0 }
+            }
             return all
         }
-        func text(_ f: String) throws(SourceFile.Failure) -> String { String(decoding: try SourceFile.read(f, limit: SourceFile.leaseLimit).get(), as: UTF8.self) }
+        func text(_ f: String) throws(SourceFile.Failure) -> String {
+            String(decoding: try SourceFile.read(f, limit: SourceFile.leaseLimit).get(), as: UTF8.self)
+        }
         do throws(SourceFile.Failure) {
             for f in try files(config.dhclientLeases, { $0.hasSuffix(".leases") || $0.hasSuffix(".lease") }) {
                 out += DhclientLeases.parse(try text(f), now: now).map { (f, $0) }

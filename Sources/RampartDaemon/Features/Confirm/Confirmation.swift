@@ -18,7 +18,8 @@ struct Confirmation: Sendable {
     /// A change is applied pending confirmation until `deadline`, in `seconds`.
     mutating func begin(deadline: Date, previousStore: Store, previousDynamic: DynamicState) -> PendingConfirm {
         tokens += 1
-        let change = PendingConfirm(token: tokens, deadline: deadline, previousStore: previousStore, previousDynamic: previousDynamic)
+        let change = PendingConfirm(
+            token: tokens, deadline: deadline, previousStore: previousStore, previousDynamic: previousDynamic)
         pending = change
         return change
     }

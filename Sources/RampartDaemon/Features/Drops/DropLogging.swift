@@ -64,8 +64,10 @@ struct DropLogging: Sendable {
     private(set) var generation = 0
 
     /// Packets from NFLOG, and what the reader counted as lost since the last batch.
-    mutating func logged(_ packets: [NflogPacket], lost: Int, overrun: Bool, at time: Date, ruleset: Ruleset,
-                         settings: Settings, interfaceName: (UInt32) -> String) -> [Effect] {
+    mutating func logged(
+        _ packets: [NflogPacket], lost: Int, overrun: Bool, at time: Date, ruleset: Ruleset,
+        settings: Settings, interfaceName: (UInt32) -> String
+    ) -> [Effect] {
         var effects: [Effect] = []
         if lost > 0 || overrun {
             effects += start(at: time, settings)
@@ -80,7 +82,8 @@ struct DropLogging: Sendable {
             let interface = (outbound ? logged.outInterface : logged.inInterface).map { name($0, interfaceName) } ?? ""
             // Another table's log rule may use the group too: only rampart's prefixes are records.
             guard let packet = Packet(headers: logged.payload[...], interface: interface),
-                  let attribution = LogAttribution(prefix: logged.prefix, packet: packet, ruleset: ruleset) else { continue }
+                let attribution = LogAttribution(prefix: logged.prefix, packet: packet, ruleset: ruleset)
+            else { continue }
             effects += start(at: time, settings)
             current?.add(attribution, packet, direction: outbound ? "out" : "in", at: time.timeIntervalSince1970)
         }
@@ -161,7 +164,9 @@ struct DropLogging: Sendable {
         case .idle:
             return .done([])
         case .wanted:
-            guard let events = source.quiet() else { return .done([.schedule(.dropReconcile, after: .milliseconds(100))]) }
+            guard let events = source.quiet() else {
+                return .done([.schedule(.dropReconcile, after: .milliseconds(100))])
+            }
             return .readKernel(events: events)
         case .counted(let events, let kernel, let counted):
             guard counted == generation, source.quiet() == events else {
@@ -175,7 +180,13 @@ struct DropLogging: Sendable {
             guard unseen > 0 else { return .done([]) }
             let effects = start(at: time, settings)
             current?.lost(unseen)
-            return .done(effects + [.log(.notice, "NFLOG overrun: \(unseen) drop(s) after the last delivered packet are counted as lost (kernel counters)")])
+            return .done(
+                effects + [
+                    .log(
+                        .notice,
+                        "NFLOG overrun: \(unseen) drop(s) after the last delivered packet are counted as lost (kernel counters)"
+                    )
+                ])
         }
     }
 
@@ -186,8 +197,12 @@ struct DropLogging: Sendable {
             reconciliation = .counted(events: events, kernel: count, generation: generation)
             return [.schedule(.dropReconcile, after: .milliseconds(30))]
         case .failure(let error):
-            return [.log(.warning, "after an NFLOG overrun the kernel's counters could not be read (\(error)); trying again in 1 s"),
-                    .schedule(.dropReconcile, after: .seconds(1))]
+            return [
+                .log(
+                    .warning,
+                    "after an NFLOG overrun the kernel's counters could not be read (\(error)); trying again in 1 s"),
+                .schedule(.dropReconcile, after: .seconds(1))
+            ]
         }
     }
 }

@@ -43,7 +43,9 @@ final class DropQueue: Sendable {
             for p in batch {
                 if p.prefix.hasPrefix("rampart ") { s.accounted += 1 }
                 guard let sequence = p.sequence else { continue }
-                if let last = s.lastSequence, sequence &- last > 1, sequence &- last < 1 << 31 { gaps += Int(sequence &- last &- 1) }
+                if let last = s.lastSequence, sequence &- last > 1, sequence &- last < 1 << 31 {
+                    gaps += Int(sequence &- last &- 1)
+                }
                 s.lastSequence = sequence
             }
             s.lost += gaps

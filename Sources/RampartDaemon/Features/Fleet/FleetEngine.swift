@@ -26,19 +26,27 @@ extension PolicyEngine {
         }
         do {
             guard let cache = try DomainCache.load(config.domainCache) else {
-                logger.info("no domain cache at \(config.domainCache): the local store's policy applies until etcd answers")
+                logger.info(
+                    "no domain cache at \(config.domainCache): the local store's policy applies until etcd answers")
                 return
             }
             guard cache.group == group else {
-                logger.warning("the domain cache \(config.domainCache) is for group '\(cache.group)', this host is in '\(group)': not used")
+                logger.warning(
+                    "the domain cache \(config.domainCache) is for group '\(cache.group)', this host is in '\(group)': not used"
+                )
                 return
             }
             let made = try DomainScript.evaluate(cache.script, file: config.domainCache)
-            _ = fleet.adopt(DomainLayer(group: group, revision: cache.revision, arrived: cache.arrived, cached: true, store: made))
+            _ = fleet.adopt(
+                DomainLayer(group: group, revision: cache.revision, arrived: cache.arrived, cached: true, store: made))
             clearProblem(.domain)
-            logger.notice("domain policy '\(made.assignedPolicy?.name ?? "?")' of group '\(group)', revision \(cache.revision), from the cache \(config.domainCache)")
+            logger.notice(
+                "domain policy '\(made.assignedPolicy?.name ?? "?")' of group '\(group)', revision \(cache.revision), from the cache \(config.domainCache)"
+            )
         } catch {
-            report(.domain, "the domain cache cannot be used (\(error)); the local store's policy applies until etcd answers")
+            report(
+                .domain,
+                "the domain cache cannot be used (\(error)); the local store's policy applies until etcd answers")
         }
     }
 
@@ -58,7 +66,8 @@ extension PolicyEngine {
             return refuseDomain(revision, "\(error)")
         }
         let arrived = environment.wallClock()
-        let previous = fleet.adopt(DomainLayer(group: group, revision: revision, arrived: arrived, cached: false, store: made))
+        let previous = fleet.adopt(
+            DomainLayer(group: group, revision: revision, arrived: arrived, cached: false, store: made))
         if case .failure(let error) = applyCurrent(reason: "domain policy of group '\(group)', revision \(revision)") {
             _ = fleet.adopt(previous)
             return refuseDomain(revision, "the kernel rejected its ruleset: \(error.message)")
@@ -67,22 +76,30 @@ extension PolicyEngine {
         do {
             try DomainCache(group: group, revision: revision, arrived: arrived, script: script).save(config.domainCache)
         } catch {
-            report(.domain, "domain policy revision \(revision) is enforced but cannot be cached (\(error)): a restart without etcd would not find it")
+            report(
+                .domain,
+                "domain policy revision \(revision) is enforced but cannot be cached (\(error)): a restart without etcd would not find it"
+            )
         }
-        logger.notice("domain policy '\(made.assignedPolicy?.name ?? "?")' of group '\(group)', revision \(revision), enforced")
+        logger.notice(
+            "domain policy '\(made.assignedPolicy?.name ?? "?")' of group '\(group)', revision \(revision), enforced")
         return .applied
     }
 
     /// The group's policy key was deleted: the local store's assigned policy applies again.
     public func domainPolicyWithdrawn(group: String, revision: Int64) -> DomainOutcome {
         guard let previous = fleet.adopt(nil) else { return .unchanged }
-        if case .failure(let error) = applyCurrent(reason: "domain policy of group '\(group)' withdrawn at revision \(revision)") {
+        if case .failure(let error) = applyCurrent(
+            reason: "domain policy of group '\(group)' withdrawn at revision \(revision)")
+        {
             _ = fleet.adopt(previous)
             return refuseDomain(revision, "withdrawing it: the kernel rejected the local ruleset: \(error.message)")
         }
         DomainCache.remove(config.domainCache)
         perform(fleet.accepted())
-        logger.notice("the domain policy of group '\(group)' was withdrawn (revision \(revision)): the local store's policy applies")
+        logger.notice(
+            "the domain policy of group '\(group)' was withdrawn (revision \(revision)): the local store's policy applies"
+        )
         return .applied
     }
 

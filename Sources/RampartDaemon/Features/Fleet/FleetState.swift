@@ -54,10 +54,11 @@ struct FleetState: Sendable {
 
     /// The host's status key: the revision it enforces, its health, and when that policy arrived.
     func hostReport(host: String, health: String, problems: [String], at now: Date) -> HostReport {
-        HostReport(host: host, revision: domain?.revision, cached: domain?.cached ?? false,
-                   policy: domain?.store.assignedPolicy?.name, health: health,
-                   applied: domain.map { StatusReport.iso(Date(timeIntervalSince1970: $0.arrived)) },
-                   refusedRevision: refused?.revision, error: refused?.reason,
-                   problems: problems, seen: StatusReport.iso(now), version: RampartVersion.current)
+        HostReport(
+            host: host, revision: domain?.revision, cached: domain?.cached ?? false,
+            policy: domain?.store.assignedPolicy?.name, health: health,
+            applied: domain.map { StatusReport.iso(Date(timeIntervalSince1970: $0.arrived)) },
+            refusedRevision: refused?.revision, error: refused?.reason,
+            problems: problems, seen: StatusReport.iso(now), version: RampartVersion.current)
     }
 }

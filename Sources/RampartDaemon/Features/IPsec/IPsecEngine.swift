@@ -38,10 +38,12 @@ extension PolicyEngine {
     /// are already in force and drop clear traffic a negotiate filter covers, so a charon that is
     /// missing or refuses opens nothing: it is a problem, retried with backoff (docs/ipsec.md).
     func syncIPsec() {
-        var plan = IPsecPlan.make(store, dynamic: dynamic, ikeVersion: config.ipsecIKEVersion, childless: config.ipsecChildless, at: wallNow)
+        var plan = IPsecPlan.make(
+            store, dynamic: dynamic, ikeVersion: config.ipsecIKEVersion, childless: config.ipsecChildless, at: wallNow)
         if plan.needsCertificates {
-            plan.credentials = IPsecPlan.Credentials(certificate: config.ipsecCertificate, privateKey: config.ipsecPrivateKey,
-                                                     caDirectory: config.ipsecCADirectory)
+            plan.credentials = IPsecPlan.Credentials(
+                certificate: config.ipsecCertificate, privateKey: config.ipsecPrivateKey,
+                caDirectory: config.ipsecCADirectory)
         }
         switch ipsec.sync(plan, failing: health.problems[.ipsec] != nil) {
         case .done(let effects):

@@ -66,8 +66,12 @@ struct IPsecState: Sendable {
         loaded = plan
         retryDelay = nil
         let unloaded = report.unloaded.isEmpty ? "" : ", unloaded \(report.unloaded.joined(separator: ", "))"
-        return [.cancel(.ipsecRetry), .clear(.ipsec), .ringIPsec,
-                .log(.info, "IPsec: \(report.loaded.count) connections, \(report.children) CHILD_SAs loaded into charon\(unloaded)")]
+        return [
+            .cancel(.ipsecRetry), .clear(.ipsec), .ringIPsec,
+            .log(
+                .info,
+                "IPsec: \(report.loaded.count) connections, \(report.children) CHILD_SAs loaded into charon\(unloaded)")
+        ]
     }
 
     /// Retried with backoff from 1 s, doubling to 30 s.
@@ -75,8 +79,10 @@ struct IPsecState: Sendable {
         let delay = min((retryDelay ?? .milliseconds(500)) * 2, .seconds(30))
         retryDelay = delay
         let what = error.kind == .credentials ? "IPsec credentials" : "charon at \(socket)"
-        return [.report(.ipsec, "\(what): \(error); negotiate filters keep dropping clear traffic, retrying"),
-                .schedule(.ipsecRetry, after: delay)]
+        return [
+            .report(.ipsec, "\(what): \(error); negotiate filters keep dropping clear traffic, retrying"),
+            .schedule(.ipsecRetry, after: delay)
+        ]
     }
 
     /// One of charon's events: counted, and logged (a failure with the same reason at most once in 10 s).
@@ -104,10 +110,13 @@ struct IPsecState: Sendable {
         return []
     }
 
-    private mutating func failure(connection c: String?, peer named: String?, reason: String, at now: Date) -> [Effect] {
+    private mutating func failure(connection c: String?, peer named: String?, reason: String, at now: Date) -> [Effect]
+    {
         stats.failures += 1
         let connection = c.flatMap { name in loaded?.connections.first { $0.name == name } }
-        let onlyAddress = connection.flatMap { $0.remoteAddresses.count == 1 && $0.remoteAddresses[0] != "%any" ? $0.remoteAddresses[0] : nil }
+        let onlyAddress = connection.flatMap {
+            $0.remoteAddresses.count == 1 && $0.remoteAddresses[0] != "%any" ? $0.remoteAddresses[0] : nil
+        }
         let peer = named ?? connection?.remoteID ?? onlyAddress
         if let last = lastFailureLogged[reason], now.timeIntervalSince(last) < 10 {
             stats.failuresSuppressed += 1
@@ -120,14 +129,20 @@ struct IPsecState: Sendable {
         if let peer { fields["RAMPART_PEER"] = peer }
         if let c { fields["RAMPART_CONNECTION"] = c }
         let origin = (connection?.origin).map { " (\($0))" } ?? ""
-        return [.log(.warning, "IKE security association negotiation failed\(peer.map { " with \($0)" } ?? "")\(origin): \(reason)", fields: fields)]
+        return [
+            .log(
+                .warning,
+                "IKE security association negotiation failed\(peer.map { " with \($0)" } ?? "")\(origin): \(reason)",
+                fields: fields)
+        ]
     }
 
     /// The status line: what charon holds for us, and the counts of its events since start.
     var line: String? {
         guard let plan = loaded, !plan.isEmpty || stats.failures > 0 else { return nil }
         let st = stats
-        var line = "\(plan.connections.count) connections, \(plan.connections.reduce(0) { $0 + $1.children.count }) CHILD_SAs in charon; "
+        var line =
+            "\(plan.connections.count) connections, \(plan.connections.reduce(0) { $0 + $1.children.count }) CHILD_SAs in charon; "
             + "IKE_SAs up \(st.ikeUp), down \(st.ikeDown), rekeyed \(st.ikeRekeys); CHILD_SAs up \(st.childUp), down \(st.childDown), rekeyed \(st.childRekeys); "
             + "negotiation failures \(st.failures)"
         if let last = st.lastFailure {
@@ -139,11 +154,16 @@ struct IPsecState: Sendable {
     /// rampartd's event counts for `show stats` and the monitor.
     var counts: (counts: [IPsecView.Count], lastFailure: String?) {
         let st = stats
-        let counts = [("IKE_SAs established", st.ikeUp), ("IKE_SAs closed", st.ikeDown), ("IKE_SAs rekeyed", st.ikeRekeys),
-                      ("CHILD_SAs installed", st.childUp), ("CHILD_SAs removed", st.childDown), ("CHILD_SAs rekeyed", st.childRekeys),
-                      ("Negotiation failures", st.failures), ("Negotiation failures not logged again", st.failuresSuppressed)]
-            .map { IPsecView.Count(name: $0.0, value: $0.1) }
-        let last = st.lastFailure.map { "\(StatusReport.iso($0.at))\($0.peer.map { " with \($0)" } ?? ""): \($0.reason)" }
+        let counts = [
+            ("IKE_SAs established", st.ikeUp), ("IKE_SAs closed", st.ikeDown), ("IKE_SAs rekeyed", st.ikeRekeys),
+            ("CHILD_SAs installed", st.childUp), ("CHILD_SAs removed", st.childDown),
+            ("CHILD_SAs rekeyed", st.childRekeys),
+            ("Negotiation failures", st.failures), ("Negotiation failures not logged again", st.failuresSuppressed)
+        ]
+        .map { IPsecView.Count(name: $0.0, value: $0.1) }
+        let last = st.lastFailure.map {
+            "\(StatusReport.iso($0.at))\($0.peer.map { " with \($0)" } ?? ""): \($0.reason)"
+        }
         return (counts, last)
     }
 }

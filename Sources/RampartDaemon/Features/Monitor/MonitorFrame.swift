@@ -42,8 +42,9 @@ extension PolicyEngine {
         let modified = stat(config.store, &info) == 0 ? Double(info.st_mtim.tv_sec) : nil
         let now = Date().timeIntervalSince1970
         let summaries = drops.recentSummaries(at: Date(timeIntervalSince1970: now))
-        return MonitorFrame.Inputs(time: now, status: s, store: store, dynamic: dynamic, addresses: addresses, counters: counters,
-                                   storePath: config.store, storeModified: modified, drops: summaries, book: addressBook())
+        return MonitorFrame.Inputs(
+            time: now, status: s, store: store, dynamic: dynamic, addresses: addresses, counters: counters,
+            storePath: config.store, storeModified: modified, drops: summaries, book: addressBook())
     }
 }
 
@@ -70,20 +71,35 @@ enum MonitorFrame {
         let views = MonitorSnapshot.filters(i.store, dynamic: i.dynamic, addresses: i.addresses)
         var records: [DropLog.Entry] = []
         for summary in i.drops { records += DropLog.entries(summary, origins: origins) }
-        let drops = records.compactMap { e -> DropLog.Record? in if case .record(let r) = e { return r } else { return nil } }
-            .sorted { $0.last > $1.last }.prefix(10)
-        let sets = i.book.types.map { MonitorSnapshot.AddressSet(name: $0.type, addresses: $0.addresses, source: $0.source, changed: $0.changed?.timeIntervalSince1970) }
-            + i.book.names.map { MonitorSnapshot.AddressSet(name: $0.name, addresses: $0.addresses, source: "DNS", changed: $0.resolved?.timeIntervalSince1970, error: $0.error) }
+        let drops = records.compactMap { e -> DropLog.Record? in
+            if case .record(let r) = e { return r } else { return nil }
+        }
+        .sorted { $0.last > $1.last }.prefix(10)
+        let sets =
+            i.book.types.map {
+                MonitorSnapshot.AddressSet(
+                    name: $0.type, addresses: $0.addresses, source: $0.source,
+                    changed: $0.changed?.timeIntervalSince1970)
+            }
+            + i.book.names.map {
+                MonitorSnapshot.AddressSet(
+                    name: $0.name, addresses: $0.addresses, source: "DNS", changed: $0.resolved?.timeIntervalSince1970,
+                    error: $0.error)
+            }
         let s = i.status
         let shown = Set(views.generic.map(\.id) + views.specific.map(\.id))
-        var snapshot = MonitorSnapshot(time: i.time, state: s.state, problems: s.problems, enforcing: s.enforcing, bootMode: s.bootMode,
-                                       policies: s.assignedPolicies.map { MonitorSnapshot.Policy(location: $0.0, name: $0.1) },
-                                       store: i.storePath, storeModified: i.storeModified,
-                                       lastApply: s.lastApply.map { "\($0.ok ? "" : "FAILED ")\(DropLog.timestamp($0.at.timeIntervalSince1970.rounded(.down))), \($0.result)" },
-                                       generic: views.generic, specific: views.specific,
-                                       counters: MonitorSnapshot.counters(counts, shown: shown), drops: Array(drops), sets: sets)
-        snapshot.totals = MonitorSnapshot.Totals(generic: views.genericTotal, specific: views.specificTotal,
-                                                 counters: Set(counts.map(\.filter)).count)
+        var snapshot = MonitorSnapshot(
+            time: i.time, state: s.state, problems: s.problems, enforcing: s.enforcing, bootMode: s.bootMode,
+            policies: s.assignedPolicies.map { MonitorSnapshot.Policy(location: $0.0, name: $0.1) },
+            store: i.storePath, storeModified: i.storeModified,
+            lastApply: s.lastApply.map {
+                "\($0.ok ? "" : "FAILED ")\(DropLog.timestamp($0.at.timeIntervalSince1970.rounded(.down))), \($0.result)"
+            },
+            generic: views.generic, specific: views.specific,
+            counters: MonitorSnapshot.counters(counts, shown: shown), drops: Array(drops), sets: sets)
+        snapshot.totals = MonitorSnapshot.Totals(
+            generic: views.genericTotal, specific: views.specificTotal,
+            counters: Set(counts.map(\.filter)).count)
         return snapshot
     }
 }
