@@ -6,6 +6,11 @@
 source "$(dirname "$0")/common.sh"
 cd "$repo_root"
 ensure_packages
+# Readable code, checked before anything is built: the formatter's rules (.swift-format, 120
+# columns) and no function in Sources over 60 lines.
+swift format lint --strict --configuration .swift-format -r Sources Tests Package.swift
+long="$(python3 scripts/function-lengths.py Sources 60)"
+if [ -n "$long" ]; then echo "functions over 60 lines (split them):"; echo "$long"; exit 1; fi
 swift build --build-tests
 # The Debian package: built (make deb), lintian-clean, its man pages and completions checked; the
 # boot tests below install, upgrade and remove it under systemd.

@@ -7,10 +7,12 @@ import Testing
 /// and the store file on disk.
 struct CLI {
     static let binary: String = {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("rampart").path
     }()
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
 
     let directory: URL
     var store: String { directory.appendingPathComponent("store.json").path }
@@ -33,7 +35,8 @@ struct CLI {
         var env = ProcessInfo.processInfo.environment
         env["RAMPART_STORE"] = store
         env["RAMPART_SOCKET"] = directory.appendingPathComponent("no-daemon.sock").path
-        let r = try ChildProcess.run([CLI.binary] + arguments, input: stdin ?? "", environment: env, directory: directory.path)
+        let r = try ChildProcess.run(
+            [CLI.binary] + arguments, input: stdin ?? "", environment: env, directory: directory.path)
         return Result(status: r.status, stdout: r.out, stderr: r.err)
     }
 
@@ -54,9 +57,15 @@ struct CLI {
         let cli = try CLI()
         defer { cli.cleanup() }
         #expect(try cli.run(["exec", Self.example]).status == 0)
-        let bash = try cli.run(["---completion", "static", "--", "positional@0", "6", "0", "rampart", "static", "add", "rule", "policy", "=", ""])
+        let bash = try cli.run([
+            "---completion", "static", "--", "positional@0", "6", "0", "rampart", "static", "add", "rule", "policy",
+            "=", ""
+        ])
         #expect(bash.status == 0 && bash.stdout == "\"Web Server\"\n", "\(bash.stdout) \(bash.stderr)")
-        let zsh = try cli.run(["---completion", "static", "--", "positional@0", "4", "14", "rampart", "static", "add", "rule", "filteraction=P"])
+        let zsh = try cli.run([
+            "---completion", "static", "--", "positional@0", "4", "14", "rampart", "static", "add", "rule",
+            "filteraction=P"
+        ])
         #expect(zsh.stdout == "filteraction=Permit\n", "\(zsh.stdout)")
         for shell in ["bash", "zsh", "fish"] {
             let script = try cli.run(["--generate-completion-script", shell])
@@ -71,27 +80,42 @@ struct CLI {
         defer { cli.cleanup() }
         let charonHere = FileManager.default.fileExists(atPath: "/run/charon.vici")
         let mm = try cli.run(["dynamic", "show", "mmsas"])
-        #expect(mm.status == 0 && mm.stdout.hasPrefix("Main mode security associations (IKE_SAs): "), "\(mm.stdout)\(mm.stderr)")
-        if !charonHere { #expect(mm.stdout.contains("unknown, charon is not reachable: cannot reach charon at /run/charon.vici")) }
+        #expect(
+            mm.status == 0 && mm.stdout.hasPrefix("Main mode security associations (IKE_SAs): "),
+            "\(mm.stdout)\(mm.stderr)")
+        if !charonHere {
+            #expect(mm.stdout.contains("unknown, charon is not reachable: cannot reach charon at /run/charon.vici"))
+        }
         let stats = try cli.run(["dynamic", "show", "stats", "type=ike"])
-        #expect(stats.stdout.contains("IKE (main mode) statistics") && stats.stdout.contains("(rampartd's event counts)  not running or not asked"), "\(stats.stdout)")
+        #expect(
+            stats.stdout.contains("IKE (main mode) statistics")
+                && stats.stdout.contains("(rampartd's event counts)  not running or not asked"), "\(stats.stdout)")
         // `rampart show qmsas` is the same as the dynamic context's.
         let qm = try cli.run(["show", "qmsas"])
-        #expect(qm.status == 0 && qm.stdout.hasPrefix("Quick mode security associations (CHILD_SAs): "), "\(qm.stdout)\(qm.stderr)")
+        #expect(
+            qm.status == 0 && qm.stdout.hasPrefix("Quick mode security associations (CHILD_SAs): "),
+            "\(qm.stdout)\(qm.stderr)")
         let bad = try cli.run(["dynamic", "show", "stats", "type=both"])
         #expect(bad.status != 0 && bad.stderr.contains("type=both: ike, ipsec or all"), "\(bad.stderr)")
     }
 
     /// One version: debian/changelog's top entry, written into Version.swift by scripts/version.sh.
     @Test func versionIsTheChangelogs() throws {
-        let changelog = try String(contentsOf: CLI.repository.appendingPathComponent("debian/changelog"), encoding: .utf8)
+        let changelog = try String(
+            contentsOf: CLI.repository.appendingPathComponent("debian/changelog"), encoding: .utf8)
         let top = try #require(changelog.split(separator: "\n").first)
-        let version = try #require(top.split(separator: "(").dropFirst().first?.split(separator: ")").first?.split(separator: "-").first)
+        let version = try #require(
+            top.split(separator: "(").dropFirst().first?.split(separator: ")").first?.split(separator: "-").first)
         let cli = try CLI()
         defer { cli.cleanup() }
         let printed = try cli.run(["--version"])
-        #expect(printed.status == 0 && printed.stdout == "\(version)\n", "scripts/version.sh --write after changing debian/changelog: \(printed.stdout)")
-        let daemon = try ChildProcess.run([URL(fileURLWithPath: CLI.binary).deletingLastPathComponent().appendingPathComponent("rampartd").path, "--version"])
+        #expect(
+            printed.status == 0 && printed.stdout == "\(version)\n",
+            "scripts/version.sh --write after changing debian/changelog: \(printed.stdout)")
+        let daemon = try ChildProcess.run([
+            URL(fileURLWithPath: CLI.binary).deletingLastPathComponent().appendingPathComponent("rampartd").path,
+            "--version"
+        ])
         #expect(daemon.status == 0 && daemon.out == "\(version)\n")
     }
 
@@ -105,7 +129,10 @@ struct CLI {
         #expect(compiled.status == 0)
         #expect(compiled.stdout.contains("table inet rampart {"))
         let file = try cli.write("ruleset.nft", compiled.stdout)
-        let check = try ChildProcess.run(["/usr/bin/unshare"] + (getuid() == 0 ? ["--net"] : ["--map-root-user", "--net"]) + ["nft", "-c", "-f", file])
+        let check = try ChildProcess.run(
+            ["/usr/bin/unshare"] + (getuid() == 0 ? ["--net"] : ["--map-root-user", "--net"]) + [
+                "nft", "-c", "-f", file
+            ])
         #expect(check.status == 0, "\(check.err)")
         let boot = try cli.run(["compile", "--boot"])
         #expect(boot.stdout.contains("policy drop;"))
@@ -118,7 +145,9 @@ struct CLI {
         defer { cli.cleanup() }
         try cli.run(["static", "add", "policy", "name=Keep", "description=original"])
         let before = try #require(cli.storeBytes())
-        let script = try cli.write("bad.netsh", """
+        let script = try cli.write(
+            "bad.netsh",
+            """
             pushd ipsec static
             add policy name=New
             set policy name=Keep description=changed
@@ -134,22 +163,33 @@ struct CLI {
     @Test func singleCommandsNetshPrefixesAndErrors() throws {
         let cli = try CLI()
         defer { cli.cleanup() }
-        #expect(try cli.run(["netsh", "ipsec", "static", "add", "filter", "filterlist=Web", "srcaddr=any", "dstaddr=me", "protocol=tcp", "dstport=80", "mirrored=yes"]).status == 0)
+        #expect(
+            try cli.run([
+                "netsh", "ipsec", "static", "add", "filter", "filterlist=Web", "srcaddr=any", "dstaddr=me",
+                "protocol=tcp", "dstport=80", "mirrored=yes"
+            ]).status == 0)
         #expect(try cli.run(["netsh.exe", "ipsec", "dynamic", "set", "config", "bootmode", "block"]).status == 0)
         #expect(try cli.run(["ipsec", "static", "add", "filteraction", "name=Allow Web", "action=permit"]).status == 0)
         let bad = try cli.run(["static", "add", "rule", "name=R", "policy=P", "filterlist=Web", "filter=x"])
         #expect(bad.status != 0)
-        #expect(bad.stderr.contains("<command line>:1:48: error: 'filter' is ambiguous: it could be filteraction, filterlist"))
+        #expect(
+            bad.stderr.contains(
+                "<command line>:1:48: error: 'filter' is ambiguous: it could be filteraction, filterlist"))
         let offline = try cli.run(["dynamic", "add", "rule", "srcaddr=any", "dstaddr=me", "mmpolicy=m"])
         #expect(offline.status != 0 && offline.stderr.contains("the daemon is not running"))
         let show = try cli.run(["show", "all", "--json"])
         #expect(show.status == 0)
-        for key in [#""policies""#, #""filterlists""#, #""filteractions""#, #""name": "Web""#, #""name": "Allow Web""#, #""action": "permit""#] {
+        for key in [
+            #""policies""#, #""filterlists""#, #""filteractions""#, #""name": "Web""#, #""name": "Allow Web""#,
+            #""action": "permit""#
+        ] {
             #expect(show.stdout.contains(key), "\(key)")
         }
         #expect(try cli.run(["static", "add", "policy", "name=AtBoot", "--location", "persistent"]).status == 0)
         #expect(try cli.run(["show", "store", "--location", "persistent"]).stdout == "Current store: persistent\n")
-        #expect(try cli.run(["show", "policy", "AtBoot", "--location", "persistent"]).stdout.contains("in the persistent store"))
+        #expect(
+            try cli.run(["show", "policy", "AtBoot", "--location", "persistent"]).stdout.contains(
+                "in the persistent store"))
         #expect(try cli.run(["show", "policy", "AtBoot"]).status != 0)
         let config = try cli.run(["dynamic", "show", "config"])
         #expect(config.stdout.contains("bootmode          block"))
@@ -181,7 +221,10 @@ struct CLI {
     @Test func batchImportListsSkippedLinesAndApplies() throws {
         let cli = try CLI()
         defer { cli.cleanup() }
-        let bat = try cli.write("lockdown.bat", "@echo off\r\nREM lock it down\r\nset P=Locked\r\nnetsh ipsec static add policy name=%P% ^\r\n  description=\"%DESC%\" assign=no > nul\r\npause\r\n")
+        let bat = try cli.write(
+            "lockdown.bat",
+            "@echo off\r\nREM lock it down\r\nset P=Locked\r\nnetsh ipsec static add policy name=%P% ^\r\n  description=\"%DESC%\" assign=no > nul\r\npause\r\n"
+        )
         let missing = try cli.run(["import", bat])
         #expect(missing.status != 0)
         #expect(missing.stderr.contains("\(bat):5:16: error: variable %DESC% is not set"))
@@ -206,7 +249,10 @@ struct CLI {
         // Reply halves that admit anyone from a port to every local port are marked, with the way out
         // (issue 29, item 16); the web ones are stateful in the example.
         #expect(r.stdout.contains("any -> me TCP 80->0 (replies only)"))
-        #expect(lines.last == "! F13m, F14m: reply halves that admit any source on their port to every local port; mirrored=stateful admits only replies to connections this host opened")
+        #expect(
+            lines.last
+                == "! F13m, F14m: reply halves that admit any source on their port to every local port; mirrored=stateful admits only replies to connections this host opened"
+        )
         let json = try cli.run(["show", "active", "--json"])
         #expect(json.stdout.contains(#""fossenRank": 45"#))
     }
@@ -216,7 +262,8 @@ struct CLI {
         defer { cli.cleanup() }
         try cli.run(["exec", Self.example])
         #expect(try cli.run(["static", "exportpolicy", "file=web.ipsec"]).status == 0)
-        let exported = try String(contentsOfFile: cli.directory.appendingPathComponent("web.ipsec").path, encoding: .utf8)
+        let exported = try String(
+            contentsOfFile: cli.directory.appendingPathComponent("web.ipsec").path, encoding: .utf8)
         #expect(exported.contains("add policy name=\"Web Server\""))
         let dump = try cli.run(["dump"]).stdout
         let other = try CLI()
@@ -232,14 +279,18 @@ struct CLI {
     @Test func upgradeStoreRewritesAVersion1StoreOnce() throws {
         let cli = try CLI()
         defer { cli.cleanup() }
-        let v1 = #"{"format": "rampart-store", "version": 1, "sequence": 2, "config": {"bootExemptions": [], "bootMode": "stateful", "ikeLogging": 0, "ipsecDiagnostics": 0, "ipsecExempt": 3, "ipsecLogInterval": 3600, "strongCRLCheck": 0}, "stores": {"persistent": {"filterActions": [], "filterLists": [], "policies": []}, "local": {"filterActions": [], "policies": [], "filterLists": [{"name": "L", "description": "", "guid": "{g}", "seq": 1, "filters": [{"seq": 2, "source": {"kind": "subnet", "address": "192.0.2.0", "prefix": 24}, "destination": {"kind": "me"}, "proto": 6, "sourcePort": 0, "destinationPort": 22, "mirrored": true, "description": "ssh"}]}]}}}"#
+        let v1 =
+            #"{"format": "rampart-store", "version": 1, "sequence": 2, "config": {"bootExemptions": [], "bootMode": "stateful", "ikeLogging": 0, "ipsecDiagnostics": 0, "ipsecExempt": 3, "ipsecLogInterval": 3600, "strongCRLCheck": 0}, "stores": {"persistent": {"filterActions": [], "filterLists": [], "policies": []}, "local": {"filterActions": [], "policies": [], "filterLists": [{"name": "L", "description": "", "guid": "{g}", "seq": 1, "filters": [{"seq": 2, "source": {"kind": "subnet", "address": "192.0.2.0", "prefix": 24}, "destination": {"kind": "me"}, "proto": 6, "sourcePort": 0, "destinationPort": 22, "mirrored": true, "description": "ssh"}]}]}}}"#
         try v1.write(toFile: cli.store, atomically: true, encoding: .utf8)
         let before = try cli.run(["dump"]).stdout
         #expect(try String(contentsOfFile: cli.store, encoding: .utf8) == v1, "reading left the file as it was")
         let upgraded = try cli.run(["upgrade-store"])
-        #expect(upgraded.status == 0 && upgraded.stdout.contains("format version 1 → 2 (1 filters)"), "\(upgraded.stdout)\(upgraded.stderr)")
+        #expect(
+            upgraded.status == 0 && upgraded.stdout.contains("format version 1 → 2 (1 filters)"),
+            "\(upgraded.stdout)\(upgraded.stderr)")
         let text = try String(contentsOfFile: cli.store, encoding: .utf8)
-        #expect(text.contains(#""version" : 2"#) && text.contains(#""2 192.0.2.0/24 me 6 0 22 mirrored ssh""#), "\(text)")
+        #expect(
+            text.contains(#""version" : 2"#) && text.contains(#""2 192.0.2.0/24 me 6 0 22 mirrored ssh""#), "\(text)")
         #expect(try cli.run(["dump"]).stdout == before, "the same policy")
         #expect(try cli.run(["upgrade-store"]).stdout.contains("is format version 2 already"))
     }
@@ -255,28 +306,42 @@ struct CLI {
         let export = Self.golden.appendingPathComponent("drops.journal.json").path
         for format in ["text", "json", "csv", "w3c"] {
             let r = try cli.run(["logs", "--file", export, "--format", format])
-            let expected = try String(contentsOfFile: Self.golden.appendingPathComponent("logs.\(format)").path, encoding: .utf8)
+            let expected = try String(
+                contentsOfFile: Self.golden.appendingPathComponent("logs.\(format)").path, encoding: .utf8)
             #expect(r.status == 0 && r.stdout == expected, "\(format): \(r.stdout)\(r.stderr)")
         }
         let w3c = cli.directory.appendingPathComponent("drops.log").path
-        try cli.run(["logs", "--file", export, "--format", "w3c"]).stdout.write(toFile: w3c, atomically: true, encoding: .utf8)
+        try cli.run(["logs", "--file", export, "--format", "w3c"]).stdout.write(
+            toFile: w3c, atomically: true, encoding: .utf8)
         let back = try cli.run(["logs", "--file", w3c, "--format", "csv"]).stdout.split(separator: "\n")
-        #expect(back.count == 6 && back[1] == "record,2026-12-02T08:01:00Z,2026-12-02T08:01:00Z,in,F16,Block_all,Web_Server,,,tcp,203.0.113.7,192.0.2.10,23,,,37",
-                "the W3C fields survive; its one time is the first packet's: \(back)")
-        let totals = try cli.run(["logs", "--file", w3c, "--format", "json"]).stdout.split(separator: "\n").filter { $0.contains(#""type":"total""#) }
-        #expect(totals.count == 2 && totals[1].contains(#""lost":7"#), "totals come back from the #Remark directives: \(totals)")
+        #expect(
+            back.count == 6
+                && back[1]
+                    == "record,2026-12-02T08:01:00Z,2026-12-02T08:01:00Z,in,F16,Block_all,Web_Server,,,tcp,203.0.113.7,192.0.2.10,23,,,37",
+            "the W3C fields survive; its one time is the first packet's: \(back)")
+        let totals = try cli.run(["logs", "--file", w3c, "--format", "json"]).stdout.split(separator: "\n").filter {
+            $0.contains(#""type":"total""#)
+        }
+        #expect(
+            totals.count == 2 && totals[1].contains(#""lost":7"#),
+            "totals come back from the #Remark directives: \(totals)")
 
         func counts(_ extra: [String]) throws -> [String] {
-            try cli.run(["logs", "--file", export, "--format", "json"] + extra).stdout.split(separator: "\n").map { line in
-                line.firstMatch(of: /"count":(\d+)/).map { String($0.1) } ?? (line.firstMatch(of: /"logged":(\d+)/).map { "total \($0.1)" } ?? "?")
+            try cli.run(["logs", "--file", export, "--format", "json"] + extra).stdout.split(separator: "\n").map {
+                line in
+                line.firstMatch(of: /"count":(\d+)/).map { String($0.1) }
+                    ?? (line.firstMatch(of: /"logged":(\d+)/).map { "total \($0.1)" } ?? "?")
             }
         }
         #expect(try counts(["--filter", "F3"]) == ["2"], "a filter's records, no totals")
         #expect(try counts(["--filter", "invalid"]) == ["1"])
         #expect(try counts(["--address", "2001:db8::/32"]) == ["3"])
         #expect(try counts(["--address", "192.0.2.10"]) == ["37", "5", "1", "2"], "source or destination")
-        #expect(try counts(["--since", "2026-12-02 08:01:30", "--until", "2026-12-02T08:19:01Z"]) == ["37", "1", "total 46", "2", "total 2"],
-                "records whose packets overlap the window")
+        #expect(
+            try counts(["--since", "2026-12-02 08:01:30", "--until", "2026-12-02T08:19:01Z"]) == [
+                "37", "1", "total 46", "2", "total 2"
+            ],
+            "records whose packets overlap the window")
         #expect(try counts(["--since", "2026-12-02T08:19:06Z"]) == ["total 2"])
         let bad = try cli.run(["logs", "--file", export, "--since", "yesterday"])
         #expect(bad.status != 0 && bad.stderr.contains("--since: not a time: 'yesterday'"))
@@ -290,12 +355,18 @@ struct CLI {
         let cli = try CLI()
         defer { cli.cleanup() }
         let header = W3CLog.header(software: "rampartd")
-        func line(_ port: Int) -> String { "2026-12-02 08:01:00 DROP UDP 203.0.113.7 192.0.2.10 - \(port) 1 F3 b P in\n" }
+        func line(_ port: Int) -> String {
+            "2026-12-02 08:01:00 DROP UDP 203.0.113.7 192.0.2.10 - \(port) 1 F3 b P in\n"
+        }
         let path = try cli.write("drops.log", header + line(1))
         let out = Pipe()
-        let p = try ChildProcess([CLI.binary, "logs", "--follow", "--file", path, "--format", "csv"], stdout: .pipe(out))
+        let p = try ChildProcess(
+            [CLI.binary, "logs", "--follow", "--file", path, "--format", "csv"], stdout: .pipe(out))
         // SIGKILL: the child may inherit a mask with SIGTERM blocked from the test runner's thread.
-        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) }; p.waitUntilExit() }
+        defer {
+            if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+            p.waitUntilExit()
+        }
         final class Collected: @unchecked Sendable {
             let lock = NSLock()
             var text = ""
@@ -306,10 +377,15 @@ struct CLI {
             collected.lock.withLock { collected.text += chunk }
         }
         func ports() -> [String] {
-            collected.lock.withLock { collected.text }.split(separator: "\n").dropFirst().map { String($0.split(separator: ",", omittingEmptySubsequences: false)[12]) }
+            collected.lock.withLock { collected.text }.split(separator: "\n").dropFirst().map {
+                String($0.split(separator: ",", omittingEmptySubsequences: false)[12])
+            }
         }
         func eventually(_ condition: () -> Bool) -> Bool {
-            for _ in 0..<200 { if condition() { return true }; usleep(50_000) }
+            for _ in 0..<200 {
+                if condition() { return true }
+                usleep(50_000)
+            }
             return false
         }
         #expect(eventually { ports() == ["1"] }, "\(ports())")

@@ -7,29 +7,30 @@ import Testing
 /// objects only.
 struct DomainPolicyTests {
     static let domainScript = """
-    pushd ipsec static
-    add filteraction name=Block action=block
-    add filterlist name="SSH"
-    add filter filterlist="SSH" srcaddr=any dstaddr=me protocol=tcp dstport=22
-    add policy name="Fleet" assign=yes
-    add rule name="No SSH" policy="Fleet" filterlist="SSH" filteraction=Block
-    """
+        pushd ipsec static
+        add filteraction name=Block action=block
+        add filterlist name="SSH"
+        add filter filterlist="SSH" srcaddr=any dstaddr=me protocol=tcp dstport=22
+        add policy name="Fleet" assign=yes
+        add rule name="No SSH" policy="Fleet" filterlist="SSH" filteraction=Block
+        """
 
     func hostStore() throws -> Store {
-        try storeFrom("""
-        pushd ipsec static
-        add filteraction name=Permit action=permit
-        add filterlist name="Web"
-        add filter filterlist="Web" srcaddr=any dstaddr=me protocol=tcp dstport=80
-        add policy name="Local" assign=yes
-        add rule name="Web" policy="Local" filterlist="Web" filteraction=Permit
-        set store location=persistent
-        add filteraction name=Permit action=permit
-        add filterlist name="Mgmt"
-        add filter filterlist="Mgmt" srcaddr=198.51.100.0 srcmask=24 dstaddr=me protocol=tcp dstport=9100
-        add policy name="Boot" assign=yes
-        add rule name="Mgmt" policy="Boot" filterlist="Mgmt" filteraction=Permit
-        """)
+        try storeFrom(
+            """
+            pushd ipsec static
+            add filteraction name=Permit action=permit
+            add filterlist name="Web"
+            add filter filterlist="Web" srcaddr=any dstaddr=me protocol=tcp dstport=80
+            add policy name="Local" assign=yes
+            add rule name="Web" policy="Local" filterlist="Web" filteraction=Permit
+            set store location=persistent
+            add filteraction name=Permit action=permit
+            add filterlist name="Mgmt"
+            add filter filterlist="Mgmt" srcaddr=198.51.100.0 srcmask=24 dstaddr=me protocol=tcp dstport=9100
+            add policy name="Boot" assign=yes
+            add rule name="Mgmt" policy="Boot" filterlist="Mgmt" filteraction=Permit
+            """)
     }
 
     @Test func aDomainPolicyReplacesTheLocalOneAndPersistentStillApplies() throws {
@@ -50,8 +51,9 @@ struct DomainPolicyTests {
 
     @Test func theDomainLayerIsNeverWrittenToTheStoreFile() throws {
         var store = try hostStore()
-        store.domain = DomainLayer(group: "web", revision: 1, arrived: 0, cached: true,
-                                   store: try DomainScript.evaluate(Self.domainScript, file: "etcd:web"))
+        store.domain = DomainLayer(
+            group: "web", revision: 1, arrived: 0, cached: true,
+            store: try DomainScript.evaluate(Self.domainScript, file: "etcd:web"))
         let decoded = try StoreCodec.decode(StoreCodec.encode(store))
         #expect(decoded.domain == nil)
         #expect(decoded.local == store.local)
@@ -62,7 +64,10 @@ struct DomainPolicyTests {
         ("pushd ipsec static\nset store location=persistent", "t.netsh:2:1", "its own store"),
         ("pushd ipsec static\nimportpolicy file=/etc/x.ipsec", "t.netsh:2:1", "self-contained"),
         ("pushd ipsec static\nadd policy name=P", "t.netsh:1:1", "assigns no policy"),
-        ("pushd ipsec static\nadd filter filterlist=L srcaddr=any dstaddr=me protocol=tcp dstport=99999", "t.netsh:2:", "port number"),
+        (
+            "pushd ipsec static\nadd filter filterlist=L srcaddr=any dstaddr=me protocol=tcp dstport=99999",
+            "t.netsh:2:", "port number"
+        )
     ])
     func aDomainScriptIsRefusedWithItsPlace(script: String, place: String, message: String) {
         do {

@@ -30,13 +30,23 @@ import RampartTestKit
             ("web-server", NftRenderer.script(compiler.compile(web, addresses: snapshot()))),
             ("web-server-unresolved", NftRenderer.script(compiler.compile(web))),
             ("mixed-families", NftRenderer.script(compiler.compile(mixed, addresses: snapshot()))),
-            ("extensions", NftRenderer.script(compiler.compile(try storeFrom(Fixtures.extensions + "ipsec dynamic set config ipsecdiagnostics 7\n")))),
-            ("negotiate-web", NftRenderer.script(compiler.compile(try storeFrom(Fixtures.webServerNegotiating(peer: "198.51.100.20")), addresses: snapshot()))),
+            (
+                "extensions",
+                NftRenderer.script(
+                    compiler.compile(
+                        try storeFrom(Fixtures.extensions + "ipsec dynamic set config ipsecdiagnostics 7\n")))
+            ),
+            (
+                "negotiate-web",
+                NftRenderer.script(
+                    compiler.compile(
+                        try storeFrom(Fixtures.webServerNegotiating(peer: "198.51.100.20")), addresses: snapshot()))
+            ),
             ("negotiate-all", NftRenderer.script(compiler.compile(try storeFrom(Fixtures.requireSecurity())))),
             ("negotiate-subnets", NftRenderer.script(compiler.compile(try storeFrom(Fixtures.negotiateSubnets)))),
             ("boot-block", NftRenderer.script(compiler.compileBoot(bootBlock))),
             ("boot-stateful", NftRenderer.script(compiler.compileBoot(bootStateful))),
-            ("boot-permit", NftRenderer.script(compiler.compileBoot(bootPermit))),
+            ("boot-permit", NftRenderer.script(compiler.compileBoot(bootPermit)))
         ]
     }
 
@@ -54,7 +64,9 @@ import RampartTestKit
     }
 
     @Test func everyGoldenRulesetPassesTheKernelCheck() throws {
-        let goldens = try FileManager.default.contentsOfDirectory(atPath: goldenDirectory.path).filter { $0.hasSuffix(".nft") }.sorted()
+        let goldens = try FileManager.default.contentsOfDirectory(atPath: goldenDirectory.path).filter {
+            $0.hasSuffix(".nft")
+        }.sorted()
         #expect(goldens.count >= 6)
         for name in goldens {
             let text = try String(contentsOf: goldenDirectory.appendingPathComponent(name), encoding: .utf8)
@@ -64,14 +76,19 @@ import RampartTestKit
     }
 
     @Test func theKernelCheckCanFail() throws {
-        let check = try nftCheck("table inet rampart {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\tip saddr @missing accept\n\t}\n}\n")
+        let check = try nftCheck(
+            "table inet rampart {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\tip saddr @missing accept\n\t}\n}\n"
+        )
         #expect(check.status != 0)
     }
 
     /// Large synthetic policies (a 10,000-filter policy and one shaped like a real 1,850-filter
     /// block list) compile into rulesets the kernel accepts; the block list's runs are grouped.
     @Test func largePoliciesPassTheKernelCheck() throws {
-        for (name, script) in [("synthetic-10000", Fixtures.synthetic(filters: 10_000)), ("blocklist-1850", Fixtures.blocklist(entries: 1_850))] {
+        for (name, script) in [
+            ("synthetic-10000", Fixtures.synthetic(filters: 10_000)),
+            ("blocklist-1850", Fixtures.blocklist(entries: 1_850))
+        ] {
             let s = try storeFrom(script, file: name)
             let ruleset = RulesetCompiler().compile(s, addresses: Self.snapshot())
             #expect(ruleset.ruleCount < 50, "the runs are sets: \(ruleset.ruleCount) rules")

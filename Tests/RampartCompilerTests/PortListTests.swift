@@ -8,7 +8,8 @@ import Testing
     @Test func twoListsOfThirtyTwoAreOneRulePerHalf() throws {
         let sources = (1...32).map { String(1000 + $0 * 3) }.joined(separator: ",")
         let destinations = (1...32).map { String(2000 + $0 * 5) }.joined(separator: ",")
-        let s = try storeFrom("""
+        let s = try storeFrom(
+            """
             pushd ipsec static
             add filteraction name=P action=permit
             add filter filterlist=L srcaddr=198.51.100.0 srcmask=24 dstaddr=me protocol=tcp srcport=\(sources) dstport=\(destinations)
@@ -26,11 +27,17 @@ import Testing
         let compiled = RulesetEvaluator(ruleset: ruleset, host: host)
         for sport in [1003, 1004, 1096, 1097] {
             for dport in [2005, 2006, 2160, 2161] {
-                let p = Packet(source: IPAddress("198.51.100.9")!, destination: IPAddress("192.0.2.1")!, proto: 6, sourcePort: UInt16(sport), destinationPort: UInt16(dport))
+                let p = Packet(
+                    source: IPAddress("198.51.100.9")!, destination: IPAddress("192.0.2.1")!, proto: 6,
+                    sourcePort: UInt16(sport), destinationPort: UInt16(dport))
                 #expect(reference.verdict(p, .input) == compiled.verdict(p, .input), "\(sport) → \(dport)")
-                #expect((compiled.verdict(p, .input).decidedBy == "F3") == (sport % 3 == 1 && dport % 5 == 0), "\(sport) → \(dport)")
+                #expect(
+                    (compiled.verdict(p, .input).decidedBy == "F3") == (sport % 3 == 1 && dport % 5 == 0),
+                    "\(sport) → \(dport)")
             }
         }
-        #expect(NftRenderer.table(ruleset).contains("tcp sport @ports_F3_s tcp dport @ports_F3_d counter accept comment \"F3\""))
+        #expect(
+            NftRenderer.table(ruleset).contains(
+                "tcp sport @ports_F3_s tcp dport @ports_F3_d counter accept comment \"F3\""))
     }
 }

@@ -31,12 +31,18 @@ import RampartPolicy
     }
 
     @Test func netshIsDecidedFromTheParsedVerb() throws {
-        for query in [["static", "show", "all"], ["static", "sho", "policy", "name=X"], ["static", "dump"], ["dynamic", "show", "config"],
-                      ["static", "exportpolicy", "file=x.ipsec"], ["static", "set", "store", "location=persistent"]] {
+        for query in [
+            ["static", "show", "all"], ["static", "sho", "policy", "name=X"], ["static", "dump"],
+            ["dynamic", "show", "config"],
+            ["static", "exportpolicy", "file=x.ipsec"], ["static", "set", "store", "location=persistent"]
+        ] {
             #expect(decide(.netsh, try parse(query), .member) == .query, "\(query)")
         }
-        for change in [["static", "set", "policy", "name=X", "assign=no"], ["static", "add", "policy", "name=show"], ["dynamic", "set", "config", "bootmode", "permit"],
-                       ["static", "delete", "all"], ["static", "importpolicy", "file=/etc/shadow"]] {
+        for change in [
+            ["static", "set", "policy", "name=X", "assign=no"], ["static", "add", "policy", "name=show"],
+            ["dynamic", "set", "config", "bootmode", "permit"],
+            ["static", "delete", "all"], ["static", "importpolicy", "file=/etc/shadow"]
+        ] {
             #expect(decide(.netsh, try parse(change), .admin) == .change, "\(change)")
             #expect(denied(decide(.netsh, try parse(change), .member)), "\(change)")
         }
@@ -44,12 +50,18 @@ import RampartPolicy
 
     /// The words that fooled the old argv heuristic: each argument is one word, however it is spelled.
     @Test func embeddedBlanksDoNotSplitArguments() throws {
-        for args in [["static\nset\npolicy\nname=Server", "show", "assign=no"], ["static\rset\rpolicy", "show"],
-                     ["static\u{00A0}set\u{00A0}policy", "show"], ["static", "set policy", "name=Server"]] {
+        for args in [
+            ["static\nset\npolicy\nname=Server", "show", "assign=no"], ["static\rset\rpolicy", "show"],
+            ["static\u{00A0}set\u{00A0}policy", "show"], ["static", "set policy", "name=Server"]
+        ] {
             #expect(throws: Diagnostic.self, "\(args.map(\.debugDescription))") { _ = try parse(args) }
         }
-        #expect(throws: Diagnostic.self) { _ = try ScriptRunner.commandLine(arguments: ["static", "show", "all\"", "set", "policy"]) }
-        #expect(throws: Diagnostic.self) { _ = try ScriptRunner.commandLine(arguments: ["static", "add", "policy", "name=a\u{1B}b"]) }
+        #expect(throws: Diagnostic.self) {
+            _ = try ScriptRunner.commandLine(arguments: ["static", "show", "all\"", "set", "policy"])
+        }
+        #expect(throws: Diagnostic.self) {
+            _ = try ScriptRunner.commandLine(arguments: ["static", "add", "policy", "name=a\u{1B}b"])
+        }
         let quoted = try ScriptRunner.commandLine(arguments: ["static", "add", "policy", "name=a\nb"])
         #expect(quoted.text == "static add policy name=\"a\nb\"")
     }

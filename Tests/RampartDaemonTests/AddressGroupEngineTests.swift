@@ -31,17 +31,23 @@ import RampartPolicy
         #expect(f.transport.transactions.count == before + 1)
         let update = try #require(f.transport.transactions.last)
         #expect(update.committed && update.isSetOnly, "\(update.text)")
-        #expect(update.messages.contains { $0.hasPrefix("flush set") && $0.contains("group_l_Admins_v4") }, "\(update.messages)")
+        #expect(
+            update.messages.contains { $0.hasPrefix("flush set") && $0.contains("group_l_Admins_v4") },
+            "\(update.messages)")
         #expect(!update.messages.contains { $0.contains("group_l_Admins_v6") }, "the unchanged IPv6 set is left alone")
         #expect(await f.engine.applied?.ruleCount == rules)
         let set = await f.engine.applied?.sets.first { $0.name == "group_l_Admins_v4" }
         #expect(set?.elements.map(\.description) == ["198.51.100.10-198.51.100.12"])
         #expect(try f.storeFile.load().local.addressGroups.first?.members.count == 4, "the store has the change")
         let status = await f.engine.status()
-        #expect(status.lastApply?.result.hasPrefix("set-only: 1 sets") == true, "\(String(describing: status.lastApply))")
+        #expect(
+            status.lastApply?.result.hasPrefix("set-only: 1 sets") == true, "\(String(describing: status.lastApply))")
 
         // A new filter naming the group changes the rules: a full replace.
-        #expect(await f.exec("pushd ipsec static\nadd filter filterlist=Admins srcaddr=group:Admins dstaddr=me protocol=tcp dstport=2222 mirrored=no").ok)
+        #expect(
+            await f.exec(
+                "pushd ipsec static\nadd filter filterlist=Admins srcaddr=group:Admins dstaddr=me protocol=tcp dstport=2222 mirrored=no"
+            ).ok)
         #expect(f.transport.transactions.last?.isSetOnly == false)
 
         // A refused change (the group still in use) changes nothing.

@@ -29,7 +29,10 @@ import RampartConfig
         try await g.start()
         let line = await g.engine.statusLine()
         #expect(!line.contains("traffic is not filtered"), "\(line)")
-        #expect(line.contains("no local policy; the domain policy is enforced (policy 'Fleet' of group 'web', etcd revision 5"), "\(line)")
+        #expect(
+            line.contains(
+                "no local policy; the domain policy is enforced (policy 'Fleet' of group 'web', etcd revision 5"),
+            "\(line)")
     }
 
     @Test func adoptRefuseCacheBootAndWithdraw() async throws {
@@ -41,10 +44,15 @@ import RampartConfig
         #expect(await f.engine.domainPolicy(group: "web", revision: 5, script: Self.blockSSH) == .applied)
         #expect(f.transport.transactions.count == before + 1, "one transaction")
         var status = await f.engine.status()
-        #expect(status.domain?.contains("policy 'Fleet' of group 'web', etcd revision 5") == true, "\(status.domain ?? "nil")")
+        #expect(
+            status.domain?.contains("policy 'Fleet' of group 'web', etcd revision 5") == true,
+            "\(status.domain ?? "nil")")
         let domainRow: String = status.assignedPolicies.first { $0.location == "domain" }?.name ?? ""
         #expect(domainRow.hasPrefix("Fleet (group web, revision 5, arrived "), "\(domainRow)")
-        #expect(status.assignedPolicies.contains { $0.location == "local" && ($0.name ?? "").hasSuffix("(replaced by the domain policy)") })
+        #expect(
+            status.assignedPolicies.contains {
+                $0.location == "local" && ($0.name ?? "").hasSuffix("(replaced by the domain policy)")
+            })
         let cache = try #require(try DomainCache.load(f.config.domainCache))
         #expect(cache.revision == 5 && cache.group == "web" && cache.script == Self.blockSSH)
         var info = stat()
@@ -55,14 +63,22 @@ import RampartConfig
         #expect(f.transport.transactions.count == before + 1)
 
         // A broken revision is refused whole: revision 5 stays, the cache too, the reason is shown.
-        guard case .refused(let reason) = await f.engine.domainPolicy(group: "web", revision: 6, script: "pushd ipsec static\nadd filter filterlist=L srcaddr=any dstaddr=me protocol=tcp dstport=70000\n") else {
+        guard
+            case .refused(let reason) = await f.engine.domainPolicy(
+                group: "web", revision: 6,
+                script:
+                    "pushd ipsec static\nadd filter filterlist=L srcaddr=any dstaddr=me protocol=tcp dstport=70000\n")
+        else {
             Issue.record("a broken domain script was not refused")
             return
         }
         #expect(reason.contains("web@6:2:"), "\(reason)")
         status = await f.engine.status()
         #expect(status.domain?.contains("revision 5") == true)
-        #expect(status.problems.contains { $0.contains("domain policy revision 6 refused") && $0.contains("revision 5 stays in force") }, "\(status.problems)")
+        #expect(
+            status.problems.contains {
+                $0.contains("domain policy revision 6 refused") && $0.contains("revision 5 stays in force")
+            }, "\(status.problems)")
         #expect(try DomainCache.load(f.config.domainCache)?.revision == 5)
         #expect(f.transport.transactions.count == before + 1, "nothing reached the kernel")
         let report = await f.engine.fleetStatusDocument(host: "h1")
@@ -71,7 +87,11 @@ import RampartConfig
         // The kernel rejects a revision's ruleset (this host only): refused, revision 5 stays in force.
         f.transport.rejectNextTransaction(errno: ENOMEM)
         let applies = f.transport.transactions.filter(\.committed).count
-        guard case .refused(let kernel) = await f.engine.domainPolicy(group: "web", revision: 8, script: Self.blockSSH.replacingOccurrences(of: "dstport=22", with: "dstport=23")) else {
+        guard
+            case .refused(let kernel) = await f.engine.domainPolicy(
+                group: "web", revision: 8,
+                script: Self.blockSSH.replacingOccurrences(of: "dstport=22", with: "dstport=23"))
+        else {
             Issue.record("a revision the kernel rejected was not refused")
             return
         }
@@ -85,7 +105,9 @@ import RampartConfig
         try FileManager.default.copyItem(atPath: f.config.domainCache, toPath: g.config.domainCache)
         try await g.start()
         status = await g.engine.status()
-        #expect(status.domain?.contains("revision 5") == true && status.domain?.contains("from the cache") == true, "\(status.domain ?? "nil")")
+        #expect(
+            status.domain?.contains("revision 5") == true && status.domain?.contains("from the cache") == true,
+            "\(status.domain ?? "nil")")
         #expect(g.transport.transactions.count == 2, "boot mode, then the policy with the cached domain policy")
         // A cache for another group is not used.
         let h = try EngineFixture(configure: Self.fleet("db"))

@@ -47,7 +47,9 @@ final class EngineFixture: Sendable {
                 guard let current = f else { return nil }
                 f = (current.at + current.step, current.step)
                 return current.at
-            }) { return t }
+            }) {
+                return t
+            }
             return Date().timeIntervalSince1970 + seconds.withLock { $0 }
         }
     }
@@ -61,9 +63,14 @@ final class EngineFixture: Sendable {
     }
     let routingTable: RoutingTable
 
-    init(policy: String? = EngineFixture.webServer, dns: [String] = ["192.0.2.53"], gateways: [DefaultGateway] = [DefaultGateway(address: IPAddress("192.0.2.1")!)],
-         resolve: @escaping @Sendable (String) -> Result<[IPAddress], HostLookupError> = { _ in .failure(HostLookupError(message: "no DNS in tests")) },
-         configure: (inout DaemonConfig) -> Void = { _ in }) throws {
+    init(
+        policy: String? = EngineFixture.webServer, dns: [String] = ["192.0.2.53"],
+        gateways: [DefaultGateway] = [DefaultGateway(address: IPAddress("192.0.2.1")!)],
+        resolve: @escaping @Sendable (String) -> Result<[IPAddress], HostLookupError> = { _ in
+            .failure(HostLookupError(message: "no DNS in tests"))
+        },
+        configure: (inout DaemonConfig) -> Void = { _ in }
+    ) throws {
         directory = NSTemporaryDirectory() + "rampart-engine-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var config = DaemonConfig()
@@ -79,7 +86,8 @@ final class EngineFixture: Sendable {
         config.domainCache = directory + "/domain-cache.json"
         configure(&config)
         self.config = config
-        try (dns.map { "nameserver \($0)" }.joined(separator: "\n") + "\n").write(toFile: config.resolvConf, atomically: true, encoding: .utf8)
+        try (dns.map { "nameserver \($0)" }.joined(separator: "\n") + "\n").write(
+            toFile: config.resolvConf, atomically: true, encoding: .utf8)
         if let policy { try StoreFile(path: config.store).save(try Self.store(policy)) }
         let transport = RecordingTransport()
         self.transport = transport
@@ -94,9 +102,10 @@ final class EngineFixture: Sendable {
             readConfig: { _ in nil },
             releaseStartupMemory: {},
             wallClock: { offset.read() })
-        engine = PolicyEngine(config: config, configPath: nil, overrides: .init(store: nil, socket: nil),
-                              client: NftablesClient(transport: transport, interfaceIndex: { _ in 7 }),
-                              environment: environment, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        engine = PolicyEngine(
+            config: config, configPath: nil, overrides: .init(store: nil, socket: nil),
+            client: NftablesClient(transport: transport, interfaceIndex: { _ in 7 }),
+            environment: environment, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
     }
 
     deinit { try? FileManager.default.removeItem(atPath: directory) }
@@ -123,11 +132,16 @@ final class EngineFixture: Sendable {
     static let other = Peer(pid: 3, uid: 1001, gid: 1001, member: false)
 
     func request(_ request: ControlRequest, from peer: Peer = EngineFixture.root) async -> ControlResponse {
-        await RequestRouter.process(request, from: peer, engine: engine, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        await RequestRouter.process(
+            request, from: peer, engine: engine,
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
     }
 
     func exec(_ script: String, confirm: Int? = nil, from peer: Peer = EngineFixture.root) async -> ControlResponse {
-        await request(ControlRequest(op: .exec, name: "t.netsh", script: script, confirmSeconds: confirm, workingDirectory: directory), from: peer)
+        await request(
+            ControlRequest(
+                op: .exec, name: "t.netsh", script: script, confirmSeconds: confirm, workingDirectory: directory),
+            from: peer)
     }
 }
 

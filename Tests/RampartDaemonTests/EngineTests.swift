@@ -28,7 +28,10 @@ import Testing
         #expect(f.transport.transactions.count == 2)
         let policy = f.transport.transactions[1]
         // The policy replaces the boot ruleset in one transaction: create, delete, create.
-        #expect(Array(policy.messages.prefix(3)) == ["add table inet rampart", "delete table inet rampart", "add table inet rampart"])
+        #expect(
+            Array(policy.messages.prefix(3)) == [
+                "add table inet rampart", "delete table inet rampart", "add table inet rampart"
+            ])
         #expect(policy.messages.contains { $0.hasPrefix("add set") && $0.contains("dns") }, "\(policy.text)")
         #expect(await f.engine.enforcement.description == "policy")
 
@@ -43,7 +46,9 @@ import Testing
     /// A restart (upgrade, crash) finds the previous rampartd's table: the boot mode is not applied
     /// over it (it may permit what the policy blocks); the policy replaces it in one transaction.
     /// When the policy cannot be loaded, the boot mode is enforced after all, as at boot.
-    @Test(arguments: [true, false]) func aRestartKeepsThePreviousTableUntilThePolicyReplacesIt(storeIsGood: Bool) async throws {
+    @Test(arguments: [true, false]) func aRestartKeepsThePreviousTableUntilThePolicyReplacesIt(
+        storeIsGood: Bool
+    ) async throws {
         let f = try EngineFixture()
         if !storeIsGood { try Data("{ not a store".utf8).write(to: URL(fileURLWithPath: f.config.store)) }
         let previous = NftablesClient(transport: f.transport, interfaceIndex: { _ in 7 })
@@ -57,7 +62,9 @@ import Testing
         let expected = storeIsGood ? "policy" : "boot mode stateful"
         let enforced = await f.engine.enforcement.description
         #expect(enforced.hasPrefix(expected), "\(enforced)")
-        #expect(next.committed && next.messages.contains("delete table inet rampart"), "one transaction replacing the table: \(next.text)")
+        #expect(
+            next.committed && next.messages.contains("delete table inet rampart"),
+            "one transaction replacing the table: \(next.text)")
     }
 
     @Test func failedBootApplyIsAnError() async throws {
@@ -104,7 +111,8 @@ import Testing
     @Test func confirmedChangeStays() async throws {
         let f = try EngineFixture()
         try await f.start()
-        let reply = await f.exec("ipsec static add filter filterlist=Web srcaddr=any dstaddr=me protocol=tcp dstport=8080\n", confirm: 60)
+        let reply = await f.exec(
+            "ipsec static add filter filterlist=Web srcaddr=any dstaddr=me protocol=tcp dstport=8080\n", confirm: 60)
         #expect(reply.ok, "\(reply.error ?? "")")
         #expect(try f.storeFile.loadPending() != nil, "the journal is written before the store")
         #expect(await f.engine.status().pendingDeadline != nil)
@@ -156,10 +164,13 @@ import Testing
 
         // A new engine on the same files, as after a restart.
         let transport = RecordingTransport()
-        let second = PolicyEngine(config: first.config, configPath: nil, overrides: .init(store: nil, socket: nil),
-                                  client: NftablesClient(transport: transport, interfaceIndex: { _ in 7 }),
-                                  environment: EngineEnvironment(notify: { _ in }, gateways: { .success([]) }, resolve: { _ in .success([]) }, readConfig: { _ in nil }, releaseStartupMemory: {}),
-                                  logger: .init(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let second = PolicyEngine(
+            config: first.config, configPath: nil, overrides: .init(store: nil, socket: nil),
+            client: NftablesClient(transport: transport, interfaceIndex: { _ in 7 }),
+            environment: EngineEnvironment(
+                notify: { _ in }, gateways: { .success([]) }, resolve: { _ in .success([]) }, readConfig: { _ in nil },
+                releaseStartupMemory: {}),
+            logger: .init(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }))
         try await second.enforceBootMode()
         await second.loadPolicy()
         #expect(try first.storeFile.load() == original)
@@ -190,7 +201,8 @@ import Testing
         #expect(f.transport.transactions.count == before, "our own flood: nothing re-applied")
         f.transport.deleteTableExternally()
         await f.engine.tableChanged(overrun)
-        #expect(f.transport.transactions.count == before + 1 && f.transport.hasTable, "a transaction after ours: restored")
+        #expect(
+            f.transport.transactions.count == before + 1 && f.transport.hasTable, "a transaction after ours: restored")
         await f.engine.tableChanged(overrun)
         #expect(f.transport.transactions.count == before + 1, "and the restore's own flood restores nothing")
     }
@@ -201,7 +213,8 @@ import Testing
         let policy = try #require(f.transport.transactions.last)
         f.transport.deleteTableExternally()
         #expect(!f.transport.hasTable)
-        await f.engine.tableChanged(TableChange(operations: ["delete table"], processName: "nft", processID: 99, overrun: false))
+        await f.engine.tableChanged(
+            TableChange(operations: ["delete table"], processName: "nft", processID: 99, overrun: false))
         #expect(f.transport.hasTable)
         let restore = try #require(f.transport.transactions.last)
         #expect(restore.messages == policy.messages, "the same ruleset, byte for byte")
@@ -231,7 +244,8 @@ import Testing
         try await f.start()
         f.transport.deleteTableExternally()
         f.transport.rejectNextTransaction(errno: EBUSY)
-        await f.engine.tableChanged(TableChange(operations: ["delete table"], processName: nil, processID: nil, overrun: false))
+        await f.engine.tableChanged(
+            TableChange(operations: ["delete table"], processName: nil, processID: nil, overrun: false))
         var status = await f.engine.status()
         #expect(status.state == "degraded")
         #expect(status.restoreFailing)
@@ -248,7 +262,8 @@ import Testing
         try await f.start()
         let before = f.transport.transactions.count
         let rules = await f.engine.applied?.ruleCount
-        try "nameserver 192.0.2.99\nnameserver 2001:db8::99\n".write(toFile: f.config.resolvConf, atomically: true, encoding: .utf8)
+        try "nameserver 192.0.2.99\nnameserver 2001:db8::99\n".write(
+            toFile: f.config.resolvConf, atomically: true, encoding: .utf8)
         await f.engine.sourceChanged(.dns)
         await f.engine.sourceChanged(.dns)
         await f.engine.fireDueTimers(now: .now + .seconds(1))
@@ -269,63 +284,84 @@ import Testing
     /// An expired lease is not current: the DHCP set leaves it out, and a current lease's expiry
     /// is a timer that reads the leases again even though no file changes.
     @Test func expiredLeasesAreLeftOutAndExpiryIsFollowed() async throws {
-        let f = try EngineFixture(policy: EngineFixture.webServer + "\nipsec static add filter filterlist=Web srcaddr=me dstaddr=DHCP protocol=udp dstport=67\n")
+        let f = try EngineFixture(
+            policy: EngineFixture.webServer
+                + "\nipsec static add filter filterlist=Web srcaddr=me dstaddr=DHCP protocol=udp dstport=67\n")
         let directory = f.config.dhclientLeases[0]
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         func stamp(_ t: Date) -> String {
             let c = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: t)
-            return String(format: "%d %04d/%02d/%02d %02d:%02d:%02d", c.weekday! - 1, c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
+            return String(
+                format: "%d %04d/%02d/%02d %02d:%02d:%02d", c.weekday! - 1, c.year!, c.month!, c.day!, c.hour!,
+                c.minute!, c.second!)
         }
         let now = Date()
         try """
-            lease {
-              interface "eth0";
-              option dhcp-server-identifier 192.0.2.67;
-              expire \(stamp(now.addingTimeInterval(-60)));
-            }
-            lease {
-              interface "eth1";
-              option dhcp-server-identifier 198.51.100.67;
-              expire \(stamp(now.addingTimeInterval(3600)));
-            }
+        lease {
+          interface "eth0";
+          option dhcp-server-identifier 192.0.2.67;
+          expire \(stamp(now.addingTimeInterval(-60)));
+        }
+        lease {
+          interface "eth1";
+          option dhcp-server-identifier 198.51.100.67;
+          expire \(stamp(now.addingTimeInterval(3600)));
+        }
 
-            """.write(toFile: directory + "/dhclient.leases", atomically: true, encoding: .utf8)
+        """.write(toFile: directory + "/dhclient.leases", atomically: true, encoding: .utf8)
         try await f.start()
         var book = await f.engine.addressBook()
-        #expect(book.types.first { $0.type == "DHCP" }?.addresses == ["198.51.100.67"], "eth0's lease expired a minute ago")
+        #expect(
+            book.types.first { $0.type == "DHCP" }?.addresses == ["198.51.100.67"], "eth0's lease expired a minute ago")
         let due = try #require(await f.engine.timers[.leaseExpiry], "a refresh when eth1's lease expires")
         #expect(due <= .now + .seconds(3601) && due > .now + .seconds(3000))
         // Past the lease's end, on the engine's wall clock and its timers.
         f.clockOffset.seconds.withLock { $0 = 3700 }
         await f.engine.fireDueTimers(now: .now + .seconds(3700))
         book = await f.engine.addressBook()
-        #expect(book.types.first { $0.type == "DHCP" }?.addresses == [], "both expired: no DHCP server until the client writes a current lease")
+        #expect(
+            book.types.first { $0.type == "DHCP" }?.addresses == [],
+            "both expired: no DHCP server until the client writes a current lease")
     }
 
     /// A lease expiry pending must not swallow the lease events that come before it (issue 29,
     /// item 8): a new lease written by dhclient, dhcpcd or networkd is read at once.
     @Test(arguments: ["dhclient", "dhcpcd", "networkd"])
     func leaseChangesWhileAnExpiryIsPendingAreRead(client: String) async throws {
-        let f = try EngineFixture(policy: EngineFixture.webServer + "\nipsec static add filter filterlist=Web srcaddr=me dstaddr=DHCP protocol=udp dstport=67\n")
+        let f = try EngineFixture(
+            policy: EngineFixture.webServer
+                + "\nipsec static add filter filterlist=Web srcaddr=me dstaddr=DHCP protocol=udp dstport=67\n")
         func write(_ server: [UInt8]) throws {
             let text = server.map(String.init).joined(separator: ".")
             switch client {
             case "dhclient":
-                try FileManager.default.createDirectory(atPath: f.config.dhclientLeases[0], withIntermediateDirectories: true)
-                try "lease {\n  interface \"eth0\";\n  option dhcp-server-identifier \(text);\n  expire epoch \(Int(Date().timeIntervalSince1970) + 3600);\n}\n"
-                    .write(toFile: f.config.dhclientLeases[0] + "/dhclient.eth0.leases", atomically: true, encoding: .utf8)
+                try FileManager.default.createDirectory(
+                    atPath: f.config.dhclientLeases[0], withIntermediateDirectories: true)
+                try
+                    "lease {\n  interface \"eth0\";\n  option dhcp-server-identifier \(text);\n  expire epoch \(Int(Date().timeIntervalSince1970) + 3600);\n}\n"
+                    .write(
+                        toFile: f.config.dhclientLeases[0] + "/dhclient.eth0.leases", atomically: true, encoding: .utf8)
             case "dhcpcd":
-                try FileManager.default.createDirectory(atPath: f.config.dhcpcdLeases[0], withIntermediateDirectories: true)
+                try FileManager.default.createDirectory(
+                    atPath: f.config.dhcpcdLeases[0], withIntermediateDirectories: true)
                 // A DHCPACK naming the server, with a lease time of one hour.
-                let message = [UInt8](repeating: 0, count: 236) + [99, 130, 83, 99, 53, 1, 5, 54, 4] + server + [51, 4, 0, 0, 14, 16, 255]
+                let message =
+                    [UInt8](repeating: 0, count: 236) + [99, 130, 83, 99, 53, 1, 5, 54, 4] + server + [
+                        51, 4, 0, 0, 14, 16, 255
+                    ]
                 try Data(message).write(to: URL(fileURLWithPath: f.config.dhcpcdLeases[0] + "/eth0.lease"))
             default:
-                try FileManager.default.createDirectory(atPath: f.config.networkdLeases[0], withIntermediateDirectories: true)
-                try "ADDRESS=192.0.2.10\nSERVER_ADDRESS=\(text)\n".write(toFile: f.config.networkdLeases[0] + "/2", atomically: true, encoding: .utf8)
+                try FileManager.default.createDirectory(
+                    atPath: f.config.networkdLeases[0], withIntermediateDirectories: true)
+                try "ADDRESS=192.0.2.10\nSERVER_ADDRESS=\(text)\n".write(
+                    toFile: f.config.networkdLeases[0] + "/2", atomically: true, encoding: .utf8)
                 // networkd's lease has no expiry: another client's lease holds the pending one.
-                try FileManager.default.createDirectory(atPath: f.config.dhclientLeases[0], withIntermediateDirectories: true)
-                try "lease {\n  interface \"eth9\";\n  option dhcp-server-identifier 203.0.113.67;\n  expire epoch \(Int(Date().timeIntervalSince1970) + 3600);\n}\n"
-                    .write(toFile: f.config.dhclientLeases[0] + "/dhclient.eth9.leases", atomically: true, encoding: .utf8)
+                try FileManager.default.createDirectory(
+                    atPath: f.config.dhclientLeases[0], withIntermediateDirectories: true)
+                try
+                    "lease {\n  interface \"eth9\";\n  option dhcp-server-identifier 203.0.113.67;\n  expire epoch \(Int(Date().timeIntervalSince1970) + 3600);\n}\n"
+                    .write(
+                        toFile: f.config.dhclientLeases[0] + "/dhclient.eth9.leases", atomically: true, encoding: .utf8)
             }
         }
         try write([192, 0, 2, 67])
@@ -353,12 +389,15 @@ import Testing
         #expect(f.transport.transactions.count == before)
         let status = await f.engine.status()
         #expect(status.state == "degraded")
-        #expect(status.problems.contains { $0.contains("DNS servers") && $0.contains("192.0.2.53") }, "\(status.problems)")
+        #expect(
+            status.problems.contains { $0.contains("DNS servers") && $0.contains("192.0.2.53") }, "\(status.problems)")
     }
 
     @Test func hostNamesResolveThroughTheLookupQueue() async throws {
-        let f = try EngineFixture(policy: EngineFixture.webServer + "\nipsec static add filter filterlist=Web srcaddr=me dstaddr=update.example.com protocol=tcp dstport=443\n",
-                                  resolve: { _ in .success([IPAddress("203.0.113.10")!]) })
+        let f = try EngineFixture(
+            policy: EngineFixture.webServer
+                + "\nipsec static add filter filterlist=Web srcaddr=me dstaddr=update.example.com protocol=tcp dstport=443\n",
+            resolve: { _ in .success([IPAddress("203.0.113.10")!]) })
         try await f.start()
         let names = try #require(await f.engine.takeLookups())
         #expect(names == ["update.example.com"])

@@ -61,7 +61,9 @@ import RampartSystem
         let text = board.failed("drops", reason: "EPERM", at: Date(timeIntervalSince1970: 0), retryIn: .seconds(2))
         #expect(text == "service drops stopped: EPERM; restarting in 2.0 seconds")
         #expect(board.settled, "a failed service has settled too")
-        #expect(board.services["drops"] == .failed(reason: "EPERM", at: Date(timeIntervalSince1970: 0), retry: Date(timeIntervalSince1970: 2)))
+        #expect(
+            board.services["drops"]
+                == .failed(reason: "EPERM", at: Date(timeIntervalSince1970: 0), retry: Date(timeIntervalSince1970: 2)))
         _ = board.report(.service("drops"), text)
         #expect(board.running("drops", since: Date()) == true, "running again after a failure")
         #expect(board.problems[.service("drops")] == nil)
@@ -82,13 +84,23 @@ final class FakeDropSource: DropSource, @unchecked Sendable {
 
     @Test func noIntervalRunsUntilTheFirstDropAndItsSummaryCountsTheLoss() {
         var drops = DropLogging()
-        let foreign = NflogPacket(family: 2, hook: 1, prefix: "iptables DROP ", inInterface: 1, payload: [0x45] + [UInt8](repeating: 0, count: 19))
-        #expect(drops.logged([foreign], lost: 0, overrun: false, at: Self.t0, ruleset: Ruleset(), settings: Self.settings) { _ in "eth0" } == [])
+        let foreign = NflogPacket(
+            family: 2, hook: 1, prefix: "iptables DROP ", inInterface: 1,
+            payload: [0x45] + [UInt8](repeating: 0, count: 19))
+        #expect(
+            drops.logged([foreign], lost: 0, overrun: false, at: Self.t0, ruleset: Ruleset(), settings: Self.settings) {
+                _ in "eth0"
+            } == [])
         #expect(drops.current == nil, "another table's log rule is no drop of ours")
-        let effects = drops.logged([], lost: 3, overrun: false, at: Self.t0, ruleset: Ruleset(), settings: Self.settings) { _ in "" }
+        let effects = drops.logged(
+            [], lost: 3, overrun: false, at: Self.t0, ruleset: Ruleset(), settings: Self.settings
+        ) { _ in "" }
         #expect(effects == [.schedule(.dropSummary, after: .seconds(60))])
-        #expect(drops.logged([], lost: 2, overrun: false, at: Self.t0, ruleset: Ruleset(), settings: Self.settings) { _ in "" } == [],
-                "one summary per interval")
+        #expect(
+            drops.logged([], lost: 2, overrun: false, at: Self.t0, ruleset: Ruleset(), settings: Self.settings) { _ in
+                ""
+            } == [],
+            "one summary per interval")
         let summary = drops.finish(at: Self.t0.addingTimeInterval(60))
         #expect(summary?.lost == 5)
         #expect(drops.totals.lost == 5 && drops.lastSummary == summary)
@@ -100,15 +112,22 @@ final class FakeDropSource: DropSource, @unchecked Sendable {
         let source = FakeDropSource()
         source.accounted = 10
         drops.attach(source, kernel: 10)
-        #expect(drops.logged([], lost: 0, overrun: true, at: Self.t0, ruleset: Ruleset(), settings: Self.settings) { _ in "" }
+        #expect(
+            drops.logged([], lost: 0, overrun: true, at: Self.t0, ruleset: Ruleset(), settings: Self.settings) { _ in ""
+            }
                 == [.schedule(.dropSummary, after: .seconds(60)), .schedule(.dropReconcile, after: .milliseconds(100))])
         source.idleAt = nil
-        #expect(drops.reconcile(at: Self.t0, Self.settings) == .done([.schedule(.dropReconcile, after: .milliseconds(100))]), "busy: later")
+        #expect(
+            drops.reconcile(at: Self.t0, Self.settings)
+                == .done([.schedule(.dropReconcile, after: .milliseconds(100))]), "busy: later")
         source.idleAt = 7
         #expect(drops.reconcile(at: Self.t0, Self.settings) == .readKernel(events: 7))
         #expect(drops.kernelCounted(.success(25), events: 7) == [.schedule(.dropReconcile, after: .milliseconds(30))])
         source.accounted = 20
-        guard case .done(let effects) = drops.reconcile(at: Self.t0, Self.settings) else { Issue.record("no step"); return }
+        guard case .done(let effects) = drops.reconcile(at: Self.t0, Self.settings) else {
+            Issue.record("no step")
+            return
+        }
         // The kernel logged 15 since the baseline; the reader saw or counted 10: 5 never came.
         #expect(effects.count == 1)
         #expect(drops.current?.current(at: 0).lost == 5)
@@ -119,24 +138,31 @@ final class FakeDropSource: DropSource, @unchecked Sendable {
         var drops = DropLogging()
         let source = FakeDropSource()
         drops.attach(source, kernel: 0)
-        _ = drops.logged([], lost: 0, overrun: true, at: Self.t0, ruleset: Ruleset(), settings: Self.settings) { _ in "" }
+        _ = drops.logged([], lost: 0, overrun: true, at: Self.t0, ruleset: Ruleset(), settings: Self.settings) { _ in ""
+        }
         #expect(drops.reconcile(at: Self.t0, Self.settings) == .readKernel(events: 0))
         _ = drops.kernelCounted(.success(4), events: 0)
         drops.rulesReplaced()
-        #expect(drops.reconcile(at: Self.t0, Self.settings) == .done([.schedule(.dropReconcile, after: .milliseconds(100))]))
+        #expect(
+            drops.reconcile(at: Self.t0, Self.settings) == .done([.schedule(.dropReconcile, after: .milliseconds(100))])
+        )
         #expect(drops.reconciliation == .wanted)
         struct Refused: Error {}
         #expect(drops.reconcile(at: Self.t0, Self.settings) == .readKernel(events: 0))
-        #expect(drops.kernelCounted(.failure(Refused()), events: 0).last == .schedule(.dropReconcile, after: .seconds(1)))
+        #expect(
+            drops.kernelCounted(.failure(Refused()), events: 0).last == .schedule(.dropReconcile, after: .seconds(1)))
     }
 }
 
 @Suite struct IPsecStateTests {
     static func plan(_ name: String) -> IPsecPlan {
         var plan = IPsecPlan()
-        plan.connections = [IPsecPlan.Connection(name: name, origin: "rule 1 of policy 'P'", version: 2, remoteAddresses: ["192.0.2.9"],
-                                                 proposals: ["aes128-sha256-modp2048"], rekeySeconds: 28_800, authentication: .psk,
-                                                 children: [], remoteID: "192.0.2.9")]
+        plan.connections = [
+            IPsecPlan.Connection(
+                name: name, origin: "rule 1 of policy 'P'", version: 2, remoteAddresses: ["192.0.2.9"],
+                proposals: ["aes128-sha256-modp2048"], rekeySeconds: 28_800, authentication: .psk,
+                children: [], remoteID: "192.0.2.9")
+        ]
         return plan
     }
 
@@ -165,7 +191,11 @@ final class FakeDropSource: DropSource, @unchecked Sendable {
     @Test func failuresBackOffFromOneToThirtySeconds() {
         var ipsec = IPsecState()
         var delays: [Effect] = []
-        for _ in 0..<7 { delays += ipsec.loadFailed(ViciError(.unreachable, "no socket"), socket: "/run/charon.vici").filter { if case .schedule = $0 { true } else { false } } }
+        for _ in 0..<7 {
+            delays += ipsec.loadFailed(ViciError(.unreachable, "no socket"), socket: "/run/charon.vici").filter {
+                if case .schedule = $0 { true } else { false }
+            }
+        }
         #expect(delays == [1, 2, 4, 8, 16, 30, 30].map { Effect.schedule(.ipsecRetry, after: .seconds($0)) })
     }
 
@@ -175,11 +205,24 @@ final class FakeDropSource: DropSource, @unchecked Sendable {
         _ = ipsec.loadSucceeded(plan, IPsecSync.Report())
         let t0 = Date(timeIntervalSince1970: 0)
         let first = ipsec.event(.failure(connection: "rampart-l1", peer: nil, reason: "no proposal chosen"), at: t0)
-        guard case .log(.warning, let text, let fields) = first.first else { Issue.record("\(first)"); return }
-        #expect(text == "IKE security association negotiation failed with 192.0.2.9 (rule 1 of policy 'P'): no proposal chosen")
+        guard case .log(.warning, let text, let fields) = first.first else {
+            Issue.record("\(first)")
+            return
+        }
+        #expect(
+            text
+                == "IKE security association negotiation failed with 192.0.2.9 (rule 1 of policy 'P'): no proposal chosen"
+        )
         #expect(fields["MESSAGE_ID"] == IPsecState.failureMessageID && fields["RAMPART_PEER"] == "192.0.2.9")
-        #expect(ipsec.event(.failure(connection: "rampart-l1", peer: nil, reason: "no proposal chosen"), at: t0.addingTimeInterval(9)) == [])
-        #expect(ipsec.event(.failure(connection: "rampart-l1", peer: nil, reason: "no proposal chosen"), at: t0.addingTimeInterval(11)).count == 1)
+        #expect(
+            ipsec.event(
+                .failure(connection: "rampart-l1", peer: nil, reason: "no proposal chosen"),
+                at: t0.addingTimeInterval(9)) == [])
+        #expect(
+            ipsec.event(
+                .failure(connection: "rampart-l1", peer: nil, reason: "no proposal chosen"),
+                at: t0.addingTimeInterval(11)
+            ).count == 1)
         _ = ipsec.event(.ikeUp(connection: "rampart-l1", peer: "192.0.2.9"), at: t0)
         #expect(ipsec.stats.failures == 3 && ipsec.stats.failuresSuppressed == 1 && ipsec.stats.ikeUp == 1)
         #expect(ipsec.line?.contains("IKE_SAs up 1") == true && ipsec.line?.contains("negotiation failures 3") == true)
@@ -198,8 +241,12 @@ final class FakeDropSource: DropSource, @unchecked Sendable {
         #expect(fleet.confirms(group: "web", revision: 7)?.count == 1)
         #expect(fleet.confirms(group: "web", revision: 7) == [], "confirmed once")
         #expect(fleet.confirms(group: "db", revision: 7) == nil)
-        #expect(fleet.refuse(8, "syntax") == [.report(.domain, "domain policy revision 8 refused: syntax; revision 7 stays in force")])
-        let report = fleet.hostReport(host: "h1", health: "degraded", problems: ["x"], at: Date(timeIntervalSince1970: 0))
+        #expect(
+            fleet.refuse(8, "syntax") == [
+                .report(.domain, "domain policy revision 8 refused: syntax; revision 7 stays in force")
+            ])
+        let report = fleet.hostReport(
+            host: "h1", health: "degraded", problems: ["x"], at: Date(timeIntervalSince1970: 0))
         #expect(report.revision == 7 && report.refusedRevision == 8 && report.error == "syntax")
         #expect(fleet.accepted() == [.clear(.domain)])
         #expect(fleet.refused == nil)
@@ -213,7 +260,8 @@ final class FakeDropSource: DropSource, @unchecked Sendable {
 
     @Test func aSourceIsRecordedAndOnlyAChangeIsOne() {
         var book = AddressBook()
-        #expect(book.record(.dns, [], source: "/etc/resolv.conf", at: Date()) == false, "first read: provenance, no change")
+        #expect(
+            book.record(.dns, [], source: "/etc/resolv.conf", at: Date()) == false, "first read: provenance, no change")
         #expect(book.provenance[.dns]?.source == "/etc/resolv.conf")
         #expect(book.record(.dns, [Self.a], source: "/etc/resolv.conf", at: Date()) == true)
         #expect(book.record(.dns, [Self.a], source: "/etc/resolv.conf", at: Date()) == false)
@@ -238,7 +286,8 @@ final class FakeDropSource: DropSource, @unchecked Sendable {
         #expect(book.takeLookups() == nil)
         let effects = book.resolved(["a.example": .success([Self.a])], at: Date(), refresh: .seconds(300))
         #expect(effects.suffix(2) == [.updateSets(["a.example"]), .schedule(.resolveNames, after: .seconds(300))])
-        let failed = book.resolved(["a.example": .failure(HostLookupError(message: "SERVFAIL"))], at: Date(), refresh: .seconds(300))
+        let failed = book.resolved(
+            ["a.example": .failure(HostLookupError(message: "SERVFAIL"))], at: Date(), refresh: .seconds(300))
         #expect(failed.count == 2 && !failed.contains { if case .updateSets = $0 { true } else { false } })
         #expect(book.addresses.names["a.example"] == [Self.a])
         #expect(book.failedLookups.map(\.0) == ["a.example"])
@@ -265,9 +314,15 @@ final class FakeDropSource: DropSource, @unchecked Sendable {
         table.failed(at: Date(), milliseconds: 250, error: "EPERM")
         #expect(!table.bootDeferred && table.totals == ApplyTotals(applies: 1, failures: 1, seconds: 0.75))
         #expect(table.lastApply?.ok == false)
-        #expect(table.isAsLeft(generationNow: 4) && !table.isAsLeft(generationNow: 5) && !table.isAsLeft(generationNow: nil))
+        #expect(
+            table.isAsLeft(generationNow: 4) && !table.isAsLeft(generationNow: 5) && !table.isAsLeft(generationNow: nil)
+        )
         let delays = (0..<8).map { _ in table.restoreFailed("EBUSY").last }
-        #expect(delays.map { $0 } == [100, 200, 400, 800, 1600, 3200, 5000, 5000].map { Effect.schedule(.restoreRetry, after: .milliseconds($0)) })
+        #expect(
+            delays.map { $0 }
+                == [100, 200, 400, 800, 1600, 3200, 5000, 5000].map {
+                    Effect.schedule(.restoreRetry, after: .milliseconds($0))
+                })
         #expect(table.restored() == [.cancel(.restoreRetry)])
         #expect(table.restores == 1 && table.restoreRetryDelay == nil)
     }

@@ -14,10 +14,13 @@ import Synchronization
 
     init() throws {
         directory = NSTemporaryDirectory() + "rampart-owned-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        try FileManager.default.createDirectory(
+            atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
     }
 
-    func log(_ name: String = "drops.log") -> LogFile { LogFile(path: directory + "/" + name, maxBytes: 1 << 20, header: "#Fields: x\n") }
+    func log(_ name: String = "drops.log") -> LogFile {
+        LogFile(path: directory + "/" + name, maxBytes: 1 << 20, header: "#Fields: x\n")
+    }
 
     func refusal(_ body: () throws -> Void) -> String? {
         do { try body() } catch { return "\(error)" }
@@ -58,8 +61,12 @@ import Synchronization
         let file = LogFile(path: directory + "/drops.log", maxBytes: 40, header: "#H\n")
         try file.append("first line of thirty bytes...\n")
         try file.append("second line, rotated out......\n")
-        #expect(try String(contentsOfFile: directory + "/drops.log.1", encoding: .utf8) == "#H\nfirst line of thirty bytes...\n")
-        #expect(try String(contentsOfFile: directory + "/drops.log", encoding: .utf8) == "#H\nsecond line, rotated out......\n")
+        #expect(
+            try String(contentsOfFile: directory + "/drops.log.1", encoding: .utf8)
+                == "#H\nfirst line of thirty bytes...\n")
+        #expect(
+            try String(contentsOfFile: directory + "/drops.log", encoding: .utf8)
+                == "#H\nsecond line, rotated out......\n")
         var info = stat()
         #expect(stat(directory + "/drops.log", &info) == 0 && info.st_mode & 0o777 == 0o640)
     }
@@ -68,7 +75,9 @@ import Synchronization
     /// 29, item 19): the lines that fit, and a remark counting the rest.
     @Test func anAppendNeverPassesTheMaximum() throws {
         let file = LogFile(path: directory + "/drops.log", maxBytes: 4096, header: "#Fields: x\n")
-        let records = (0..<300).map { "2026-12-07 01:00:00 DROP UDP 203.0.113.\($0 % 250) 192.0.2.1 - 53 1 F3 - - in\n" }.joined()
+        let records = (0..<300).map {
+            "2026-12-07 01:00:00 DROP UDP 203.0.113.\($0 % 250) 192.0.2.1 - 53 1 F3 - - in\n"
+        }.joined()
         try file.append(records)
         try file.append(records)
         for name in ["drops.log", "drops.log.1"] {
@@ -96,7 +105,11 @@ import Synchronization
         let writer = BackgroundWriter(name: "test.writer", limit: 100)
         let order = Mutex<[Int]>([])
         let gate = Latch<Bool>()
-        #expect(writer.submit(bytes: 60) { _ = gate.wait(); order.withLock { $0.append(1) } })
+        #expect(
+            writer.submit(bytes: 60) {
+                _ = gate.wait()
+                order.withLock { $0.append(1) }
+            })
         #expect(writer.submit(bytes: 40) { order.withLock { $0.append(2) } })
         #expect(!writer.submit(bytes: 1) { order.withLock { $0.append(3) } }, "over the limit: refused")
         gate.open(true)
@@ -109,22 +122,27 @@ import Synchronization
     @Test func aFifoAtLogFileNeitherFreezesTheEngineNorIsWritten() async throws {
         let fifo = directory + "/drops.log"
         #expect(mkfifo(fifo, 0o666) == 0)
-        let f = try EngineFixture(policy: """
-            pushd ipsec static
-            add filteraction name=Block action=block
-            add filter filterlist=Ban srcaddr=203.0.113.8 dstaddr=me mirrored=no
-            add policy name=P assign=yes
-            add rule name=b policy=P filterlist=Ban filteraction=Block
-            popd
-            ipsec dynamic set config ipsecdiagnostics 7
+        let f = try EngineFixture(
+            policy: """
+                pushd ipsec static
+                add filteraction name=Block action=block
+                add filter filterlist=Ban srcaddr=203.0.113.8 dstaddr=me mirrored=no
+                add policy name=P assign=yes
+                add rule name=b policy=P filterlist=Ban filteraction=Block
+                popd
+                ipsec dynamic set config ipsecdiagnostics 7
 
-            """, configure: { $0.logFile = fifo })
+                """, configure: { $0.logFile = fifo })
         try await f.start()
-        let set = try #require(await f.engine.applied?.chains.first { $0.name == "input" }?.rules.first { $0.id.hasPrefix("F") })
-        await f.engine.dropsLogged([NflogPacket(family: 2, hook: 1, prefix: "rampart in \(set.id) ", inInterface: 1, payload: DropLogTests.udp(from: [203, 0, 113, 8], port: 9), sequence: 1)])
+        let set = try #require(
+            await f.engine.applied?.chains.first { $0.name == "input" }?.rules.first { $0.id.hasPrefix("F") })
+        await f.engine.dropsLogged([
+            NflogPacket(
+                family: 2, hook: 1, prefix: "rampart in \(set.id) ", inInterface: 1,
+                payload: DropLogTests.udp(from: [203, 0, 113, 8], port: 9), sequence: 1)
+        ])
         await f.engine.fireDueTimers(now: .now + .seconds(3600))
         f.engine.fileWriter.drain()
         #expect(await eventually(5) { await f.engine.status().problems.contains { $0.contains("not a regular file") } })
     }
 }
-

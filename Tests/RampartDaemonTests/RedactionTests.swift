@@ -31,19 +31,27 @@ import Testing
     static var memberQueries: [ControlRequest] {
         let netsh: [[String]] = [
             ["static", "show", "all"], ["static", "show", "rule", "all"], ["static", "show", "policy", "all"],
-            ["static", "show", "rule", "name=R", "policy=P", "verbose"], ["static", "exportpolicy", "file=export.ipsec"],
-            ["dynamic", "show", "all"], ["dynamic", "show", "rule"], ["dynamic", "show", "qmfilter", "all"],
+            ["static", "show", "rule", "name=R", "policy=P", "verbose"],
+            ["static", "exportpolicy", "file=export.ipsec"],
+            ["dynamic", "show", "all"], ["dynamic", "show", "rule"], ["dynamic", "show", "qmfilter", "all"]
         ]
         var requests = netsh.map { ControlRequest(op: .netsh, args: $0) }
-        requests += [ControlOperation.status, .active, .dump, .dynamic, .counters, .metrics, .monitor].map { ControlRequest(op: $0) }
+        requests += [ControlOperation.status, .active, .dump, .dynamic, .counters, .metrics, .monitor].map {
+            ControlRequest(op: $0)
+        }
         requests.append(ControlRequest(op: .explain, args: ["out", "tcp", "me:40000", "to", "192.0.2.7:5001"]))
-        requests.append(ControlRequest(op: .exec, name: "show.netsh", script: "ipsec static show all\nipsec static exportpolicy file=x.ipsec\n", dryRun: true))
-        requests.append(ControlRequest(op: .import, name: "show.cmd", script: "netsh ipsec static show all\r\n", dryRun: true))
+        requests.append(
+            ControlRequest(
+                op: .exec, name: "show.netsh",
+                script: "ipsec static show all\nipsec static exportpolicy file=x.ipsec\n", dryRun: true))
+        requests.append(
+            ControlRequest(op: .import, name: "show.cmd", script: "netsh ipsec static show all\r\n", dryRun: true))
         return requests
     }
 
     func text(_ reply: ControlResponse) -> String {
-        ([reply.text, reply.json ?? "", reply.error ?? ""] + (reply.files ?? []).map { $0.contents }).joined(separator: "\n")
+        ([reply.text, reply.json ?? "", reply.error ?? ""] + (reply.files ?? []).map { $0.contents }).joined(
+            separator: "\n")
     }
 
     @Test func membersNeverSeeAPresharedKey() async throws {
@@ -63,7 +71,10 @@ import Testing
         #expect(member.text.contains(AuthMethod.redactedKey))
         let root = await f.request(ControlRequest(op: .dump), from: EngineFixture.root)
         #expect(root.text.contains("static-key-1f9") && root.text.contains("default-key-7c2"))
-        let rootDynamic = await f.request(ControlRequest(op: .netsh, args: ["dynamic", "show", "rule"]), from: EngineFixture.root)
-        #expect(text(rootDynamic).contains("dynamic-key-e41") || !text(rootDynamic).contains("psk"), "root's view is not redacted")
+        let rootDynamic = await f.request(
+            ControlRequest(op: .netsh, args: ["dynamic", "show", "rule"]), from: EngineFixture.root)
+        #expect(
+            text(rootDynamic).contains("dynamic-key-e41") || !text(rootDynamic).contains("psk"),
+            "root's view is not redacted")
     }
 }

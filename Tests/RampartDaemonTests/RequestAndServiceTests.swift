@@ -19,9 +19,17 @@ import Testing
         try await f.start()
         func request(change: Bool) -> ControlRequest {
             switch operation {
-            case .netsh: return ControlRequest(op: .netsh, args: change ? ["static", "add", "policy", "name=X"] : ["static", "show", "all"])
-            case .exec: return ControlRequest(op: .exec, name: "s", script: change ? "ipsec static add policy name=X\n" : "ipsec static show all\n")
-            case .import: return ControlRequest(op: .import, name: "b.cmd", script: change ? "netsh ipsec static add policy name=X\r\n" : "netsh ipsec static show all\r\n")
+            case .netsh:
+                return ControlRequest(
+                    op: .netsh, args: change ? ["static", "add", "policy", "name=X"] : ["static", "show", "all"])
+            case .exec:
+                return ControlRequest(
+                    op: .exec, name: "s",
+                    script: change ? "ipsec static add policy name=X\n" : "ipsec static show all\n")
+            case .import:
+                return ControlRequest(
+                    op: .import, name: "b.cmd",
+                    script: change ? "netsh ipsec static add policy name=X\r\n" : "netsh ipsec static show all\r\n")
             default: return ControlRequest(op: operation)
             }
         }
@@ -34,7 +42,8 @@ import Testing
                 let reply = await f.request(request(change: change), from: peer)
                 let allowed = peer.role == .admin || (peer.role == .member && !change)
                 if allowed {
-                    #expect(reply.code != .denied, "\(operation) by \(peer.role) (change: \(change)): \(reply.error ?? "")")
+                    #expect(
+                        reply.code != .denied, "\(operation) by \(peer.role) (change: \(change)): \(reply.error ?? "")")
                 } else {
                     #expect(reply.code == .denied, "\(operation) by \(peer.role) (change: \(change)) must be refused")
                     #expect(f.transport.transactions.count == before)
@@ -57,7 +66,9 @@ import Testing
         f.transport.rejectNextTransaction(errno: EINVAL)
         let kernel = await f.exec("ipsec static add policy name=Y\n")
         #expect(kernel.code == .kernel)
-        #expect(try f.storeFile.load().local.policies.contains { $0.name == "Y" } == false, "a refused transaction writes nothing")
+        #expect(
+            try f.storeFile.load().local.policies.contains { $0.name == "Y" } == false,
+            "a refused transaction writes nothing")
     }
 
     /// `explain` through the daemon: on the policy it enforces and the addresses it follows.
@@ -66,11 +77,14 @@ import Testing
         try await f.start()
         // The DNS filter permits `me -> DNS udp 53` (the fixture's resolv.conf names 192.0.2.53);
         // the block-all's mirror half drops anything else from `me`.
-        let dns = await f.request(ControlRequest(op: .explain, args: ["out", "udp", "me:40000", "to", "192.0.2.53:53"]), from: EngineFixture.member)
+        let dns = await f.request(
+            ControlRequest(op: .explain, args: ["out", "udp", "me:40000", "to", "192.0.2.53:53"]),
+            from: EngineFixture.member)
         #expect(dns.ok, "\(dns.error ?? "")")
         #expect(dns.json?.contains(#""verdict": "accept""#) == true, "\(dns.text)")
         #expect(dns.text.contains("decided by: F") && dns.text.contains("me -> DNS UDP"), "\(dns.text)")
-        let other = await f.request(ControlRequest(op: .explain, args: ["out", "udp", "me:40000", "to", "192.0.2.54:53"]))
+        let other = await f.request(
+            ControlRequest(op: .explain, args: ["out", "udp", "me:40000", "to", "192.0.2.54:53"]))
         #expect(other.text.contains("verdict: block") && other.text.contains("Rest"), "\(other.text)")
         let bad = await f.request(ControlRequest(op: .explain, args: ["sideways"]))
         #expect(bad.code == .badRequest)
@@ -81,13 +95,17 @@ import Testing
         try await f.start()
         await f.engine.expect(services: ["files", "routes"])
         await f.engine.serviceRunning("files")
-        await f.engine.serviceFailed("routes", reason: "receiving route notifications: No buffer space available (errno 105)", retryIn: .seconds(1))
+        await f.engine.serviceFailed(
+            "routes", reason: "receiving route notifications: No buffer space available (errno 105)",
+            retryIn: .seconds(1))
         let status = await f.engine.status()
         #expect(status.state == "degraded")
         let text = StatusReport.text(status)
         #expect(text.contains("services:    files   running"), "\(text)")
         #expect(text.contains("routes  FAILED: receiving route notifications"), "\(text)")
-        #expect(StatusReport.json(status).rendered(pretty: false).contains(#""routes":{"state":"FAILED: receiving route notifications"#))
+        #expect(
+            StatusReport.json(status).rendered(pretty: false).contains(
+                #""routes":{"state":"FAILED: receiving route notifications"#))
         await f.engine.serviceRunning("routes")
         #expect(await f.engine.status().state == "running")
     }
@@ -104,7 +122,8 @@ private let installInterruptHandler: Void = {
         let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
         return tasks.compactMap { tid in
             guard let comm = try? String(contentsOfFile: "/proc/self/task/\(tid)/comm", encoding: .utf8),
-                  comm.trimmingCharacters(in: .whitespacesAndNewlines) == String(name.prefix(15)) else { return nil }
+                comm.trimmingCharacters(in: .whitespacesAndNewlines) == String(name.prefix(15))
+            else { return nil }
             return pid_t(tid)
         }
     }
@@ -134,7 +153,11 @@ private let installInterruptHandler: Void = {
         let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
         var out: [Int32: String] = [:]
         for fd in fds {
-            if let n = Int32(fd), let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(fd)") { out[n] = target }
+            if let n = Int32(fd),
+                let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(fd)")
+            {
+                out[n] = target
+            }
         }
         return out
     }
@@ -158,7 +181,9 @@ private let installInterruptHandler: Void = {
         for line in table.split(separator: "\n").dropFirst() {
             let f = line.split(separator: " ", omittingEmptySubsequences: true)
             // sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode
-            guard f.count >= 10, f[1] == "0", let groups = UInt32(f[3], radix: 16), groups & 0x440 == 0x440 else { continue }
+            guard f.count >= 10, f[1] == "0", let groups = UInt32(f[3], radix: 16), groups & 0x440 == 0x440 else {
+                continue
+            }
             inodes.insert(String(f[9]))
         }
         return descriptorLinks().filter { link in inodes.contains { link.value == "socket:[\($0)]" } }.map(\.key)
@@ -167,14 +192,21 @@ private let installInterruptHandler: Void = {
     /// Runs the real file watcher service and kills its inotify descriptor under it.
     static func runAndKillTheFileWatcher(_ f: EngineFixture, firstBackoff: Duration) async throws -> Task<Void, Never> {
         _ = installInterruptHandler
-        let supervisor = Task { await Supervisor.run([Services.files(config: f.config)], engine: f.engine, logger: .init(label: "t"), firstBackoff: firstBackoff) }
-        let running = await eventually { await f.engine.serviceStates()["files"].map { if case .running = $0 { true } else { false } } ?? false }
+        let supervisor = Task {
+            await Supervisor.run(
+                [Services.files(config: f.config)], engine: f.engine, logger: .init(label: "t"),
+                firstBackoff: firstBackoff)
+        }
+        let running = await eventually {
+            await f.engine.serviceStates()["files"].map { if case .running = $0 { true } else { false } } ?? false
+        }
         let states = await f.engine.serviceStates()
         let problems = await f.engine.status().problems
         #expect(running, "files: \(String(describing: states["files"])); problems: \(problems)")
         // The watches are installed once the loop runs.
         #expect(await eventually { Self.inotifyDescriptors(watching: f.config.resolvConf).count == 1 })
-        let fd = try #require(Self.inotifyDescriptors(watching: f.config.resolvConf).first, "the watcher's inotify descriptor")
+        let fd = try #require(
+            Self.inotifyDescriptors(watching: f.config.resolvConf).first, "the watcher's inotify descriptor")
         #expect(await eventually { !Self.threads(named: "rampartd.files").isEmpty })
         Self.kill(fd)
         // Wake its poll so it looks again (nothing else would: it waits for events).
@@ -192,7 +224,9 @@ private let installInterruptHandler: Void = {
         let status = try #require(await Self.failedStatus(f, "files"))
         #expect(status.state == "degraded")
         let text = StatusReport.text(status)
-        #expect(text.contains("PROBLEM:     service files stopped: reading inotify events: Bad file descriptor (errno 9)"), "\(text)")
+        #expect(
+            text.contains("PROBLEM:     service files stopped: reading inotify events: Bad file descriptor (errno 9)"),
+            "\(text)")
         #expect(text.contains("files  FAILED:"), "\(text)")
         supervisor.cancel()
         await supervisor.value
@@ -206,12 +240,17 @@ private let installInterruptHandler: Void = {
         try await f.start()
         let supervisor = try await Self.runAndKillTheFileWatcher(f, firstBackoff: Supervisor.firstBackoff)
         defer { supervisor.cancel() }
-        #expect(await eventually {
-            let s = await f.engine.status()
-            return s.state == "running" && s.services.contains { $0.name == "files" && $0.state == "running" && $0.failures == 1 }
-        })
+        #expect(
+            await eventually {
+                let s = await f.engine.status()
+                return s.state == "running"
+                    && s.services.contains { $0.name == "files" && $0.state == "running" && $0.failures == 1 }
+            })
         let text = StatusReport.text(await f.engine.status())
-        #expect(text.contains("files  running (failed 1 time, last: reading inotify events: Bad file descriptor (errno 9))"), "\(text)")
+        #expect(
+            text.contains(
+                "files  running (failed 1 time, last: reading inotify events: Bad file descriptor (errno 9))"),
+            "\(text)")
         supervisor.cancel()
         await supervisor.value
     }
@@ -222,16 +261,26 @@ private let installInterruptHandler: Void = {
         let f = try EngineFixture()
         try await f.start()
         let before = Set(Self.routeSubscriptions())
-        let supervisor = Task { await Supervisor.run([Services.routes()], engine: f.engine, logger: .init(label: "t"), firstBackoff: .seconds(60)) }
+        let supervisor = Task {
+            await Supervisor.run(
+                [Services.routes()], engine: f.engine, logger: .init(label: "t"), firstBackoff: .seconds(60))
+        }
         defer { supervisor.cancel() }
-        #expect(await eventually { await f.engine.serviceStates()["routes"].map { if case .running = $0 { true } else { false } } ?? false })
+        #expect(
+            await eventually {
+                await f.engine.serviceStates()["routes"].map { if case .running = $0 { true } else { false } } ?? false
+            })
         let ours = Set(Self.routeSubscriptions()).subtracting(before)
         #expect(ours.count == 1, "the routes service's subscription")
         #expect(await eventually { !Self.threads(named: "rampartd.routes").isEmpty })
         for fd in ours { Self.kill(fd) }
         for tid in Self.threads(named: "rampartd.routes") { _ = pthreadKill(tid) }
         let problems = try #require(await Self.failedStatus(f, "routes")).problems
-        #expect(problems.contains { $0.contains("service routes stopped: receiving route notifications: Socket operation on non-socket (errno 88)") }, "\(problems)")
+        #expect(
+            problems.contains {
+                $0.contains(
+                    "service routes stopped: receiving route notifications: Socket operation on non-socket (errno 88)")
+            }, "\(problems)")
         supervisor.cancel()
         await supervisor.value
     }
@@ -240,7 +289,10 @@ private let installInterruptHandler: Void = {
     @Test func cancellationStopsEveryServiceCleanly() async throws {
         let f = try EngineFixture()
         try await f.start()
-        let services = [Services.files(config: f.config), Services.routes(), Services.timers(), Services.lookups(resolve: { _ in .success([]) })]
+        let services = [
+            Services.files(config: f.config), Services.routes(), Services.timers(),
+            Services.lookups(resolve: { _ in .success([]) })
+        ]
         let supervisor = Task { await Supervisor.run(services, engine: f.engine, logger: .init(label: "t")) }
         #expect(await eventually { await f.engine.servicesSettled() })
         supervisor.cancel()

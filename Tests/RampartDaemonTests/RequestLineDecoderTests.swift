@@ -21,7 +21,9 @@ import Testing
         return out
     }
 
-    @Test(arguments: [[1, 7, 65_536, 65_536, 100_000], [200_000], [200_001], [200_002, 3], [3, 3, 3, 3, 3, 3, 3, 3, 3, 3]])
+    @Test(arguments: [
+        [1, 7, 65_536, 65_536, 100_000], [200_000], [200_001], [200_002, 3], [3, 3, 3, 3, 3, 3, 3, 3, 3, 3]
+    ])
     func everyLineWhateverTheReads(reads: [Int]) throws {
         let long = String(repeating: "x", count: 200_000)
         let input = Array("\(long)\nshort\n\nthird\n".utf8)

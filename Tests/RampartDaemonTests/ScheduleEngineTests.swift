@@ -17,7 +17,9 @@ import RampartTestKit
     }
 
     func permits(_ f: EngineFixture) async -> Bool {
-        await f.engine.applied?.chains.first { $0.name == "input" }?.rules.contains { $0.statements.contains(.accept) && $0.id.hasPrefix("F") } == true
+        await f.engine.applied?.chains.first { $0.name == "input" }?.rules.contains {
+            $0.statements.contains(.accept) && $0.id.hasPrefix("F")
+        } == true
     }
 
     @Test func windowsOpenAndCloseByTheWallClockAcrossDST() async throws {
@@ -76,14 +78,18 @@ import RampartTestKit
 
         """
 
-    static func t(_ text: String) -> Double { try! Date("2026-12-07T\(text)Z", strategy: .iso8601).timeIntervalSince1970 }
+    static func t(_ text: String) -> Double {
+        try! Date("2026-12-07T\(text)Z", strategy: .iso8601).timeIntervalSince1970
+    }
 
     func freeze(_ f: EngineFixture, _ text: String, step: Double = 0) {
         f.clockOffset.frozen.withLock { $0 = (Self.t(text), step) }
     }
 
     func open(_ f: EngineFixture) async -> Bool {
-        await f.engine.applied?.chains.first { $0.name == "input" }?.rules.contains { $0.statements.contains(.accept) && $0.id.hasPrefix("F") } == true
+        await f.engine.applied?.chains.first { $0.name == "input" }?.rules.contains {
+            $0.statements.contains(.accept) && $0.id.hasPrefix("F")
+        } == true
     }
 
     /// Fires the schedule timer as a sleep that returns `skew` seconds off its deadline would:
@@ -100,7 +106,10 @@ import RampartTestKit
         freeze(f, "00:18:30")
         try await f.start()
         #expect(await !open(f))
-        let wall = { (base: String) in Date(timeIntervalSince1970: Self.t(base) + skew).formatted(.iso8601.time(includingFractionalSeconds: true).timeSeparator(.colon)) }
+        let wall = { (base: String) in
+            Date(timeIntervalSince1970: Self.t(base) + skew).formatted(
+                .iso8601.time(includingFractionalSeconds: true).timeSeparator(.colon))
+        }
         // The timer is armed for 00:19:00 exactly (30 s after 00:18:30).
         #expect(await f.engine.timers[.scheduleCheck] != nil)
         #expect(await f.engine.scheduleWatch.target == Date(timeIntervalSince1970: Self.t("00:19:00")))
@@ -110,7 +119,9 @@ import RampartTestKit
         try await fire(f, wall: wall("00:20:00"))
         #expect(await !open(f), "closed at 00:20:00 (timer \(skew) s off)")
         #expect(await f.engine.timers[.scheduleCheck] != nil)
-        #expect(await f.engine.scheduleWatch.target == nil, "the next change is tomorrow's: the wake is the longest sleep's check, not at once")
+        #expect(
+            await f.engine.scheduleWatch.target == nil,
+            "the next change is tomorrow's: the wake is the longest sleep's check, not at once")
     }
 
     /// A change applied just before 00:20:00 whose re-arm runs just after it: the close is not
@@ -128,4 +139,3 @@ import RampartTestKit
         #expect(await !open(f), "closed within the wake that follows, not a minute later")
     }
 }
-

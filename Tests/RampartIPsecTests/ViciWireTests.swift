@@ -7,12 +7,17 @@ import RampartVici
     @Test func theReadmeExampleEncodesAsDocumented() throws {
         let m = ViciMessage([
             ("key1", "value1"),
-            ("section1", .section(ViciMessage([
-                ("sub-section", .section(ViciMessage([("key2", "value2")]))),
-                ("list1", .strings(["item1", "item2"])),
-            ]))),
+            (
+                "section1",
+                .section(
+                    ViciMessage([
+                        ("sub-section", .section(ViciMessage([("key2", "value2")]))),
+                        ("list1", .strings(["item1", "item2"]))
+                    ]))
+            )
         ])
-        let expected: [UInt8] = [3, 4] + Array("key1".utf8) + [0, 6] + Array("value1".utf8)
+        let expected: [UInt8] =
+            [3, 4] + Array("key1".utf8) + [0, 6] + Array("value1".utf8)
             + [1, 8] + Array("section1".utf8)
             + [1, 11] + Array("sub-section".utf8) + [3, 4] + Array("key2".utf8) + [0, 6] + Array("value2".utf8) + [2]
             + [4, 5] + Array("list1".utf8) + [5, 0, 5] + Array("item1".utf8) + [5, 0, 5] + Array("item2".utf8) + [6]
@@ -27,7 +32,7 @@ import RampartVici
     @Test func packetsFrameAndSplitAcrossReads() throws {
         let packets: [ViciPacket] = [
             .request("version", ViciMessage()), .response(ViciMessage([("daemon", "charon")])), .unknownCommand,
-            .eventRegister("ike-updown"), .eventConfirm, .event("log", ViciMessage([("msg", "hello")])), .eventUnknown,
+            .eventRegister("ike-updown"), .eventConfirm, .event("log", ViciMessage([("msg", "hello")])), .eventUnknown
         ]
         let stream = try packets.flatMap { try $0.framed() }
         // Fed one byte at a time, the framer yields each packet once, in order.
@@ -35,7 +40,9 @@ import RampartVici
         var got: [ViciPacket] = []
         for b in stream { got += try framer.feed([b]) }
         #expect(got == packets)
-        #expect(Array(try ViciPacket.request("version", ViciMessage()).framed()) == [0, 0, 0, 9, 0, 7] + Array("version".utf8))
+        #expect(
+            Array(try ViciPacket.request("version", ViciMessage()).framed()) == [0, 0, 0, 9, 0, 7]
+                + Array("version".utf8))
     }
 
     @Test(arguments: [
@@ -45,7 +52,7 @@ import RampartVici
         ([4, 1, 65, 3, 1, 66, 0, 0, 6], "only list items may appear in list 'A'"),
         ([3, 1, 65, 0, 9, 1], "truncated value"),
         ([3, 1, 65, 0, 0, 3, 1, 65, 0, 0], "key 'A' repeated in a section"),
-        ([9], "unknown element type 9"),
+        ([9], "unknown element type 9")
     ])
     func malformedMessagesAreRefused(bytes: [UInt8], why: String) {
         do {
@@ -57,8 +64,12 @@ import RampartVici
     }
 
     @Test func limitsAreEnforced() {
-        #expect(throws: ViciMessage.Malformed.self) { _ = try ViciMessage([(String(repeating: "k", count: 256), "v")]).encoded() }
-        #expect(throws: ViciMessage.Malformed.self) { _ = try ViciMessage([("k", .value(Array(repeating: 0, count: 65_536)))]).encoded() }
+        #expect(throws: ViciMessage.Malformed.self) {
+            _ = try ViciMessage([(String(repeating: "k", count: 256), "v")]).encoded()
+        }
+        #expect(throws: ViciMessage.Malformed.self) {
+            _ = try ViciMessage([("k", .value(Array(repeating: 0, count: 65_536)))]).encoded()
+        }
         var framer = ViciFramer()
         #expect(throws: ViciMessage.Malformed.self) { _ = try framer.feed([0x00, 0x08, 0x00, 0x01]) }
     }

@@ -11,20 +11,32 @@ import RampartTestKit
     /// Sends two datagrams to each destination from the internal client and returns what the
     /// server's sockets on `ports` received, as "PORT DESTINATION" lines.
     func received(_ lab: Lab, ports: [Int], destinations: [String], size: Int = 0) throws -> [String] {
-        let sink = try lab.server.spawnCapturing(["python3", RampartCLI.probe, "sink", "--udp", ports.map(String.init).joined(separator: ","), "--seconds", "60"])
-        try waitUntil("the sink listens") { ports.allSatisfy { p in (try? lab.server.run(["ss", "-lnuH"]).out.contains(":\(p) ")) ?? false } }
+        let sink = try lab.server.spawnCapturing([
+            "python3", RampartCLI.probe, "sink", "--udp", ports.map(String.init).joined(separator: ","), "--seconds",
+            "60"
+        ])
+        try waitUntil("the sink listens") {
+            ports.allSatisfy { p in (try? lab.server.run(["ss", "-lnuH"]).out.contains(":\(p) ")) ?? false }
+        }
         for destination in destinations {
             for port in ports {
                 let from = destination.contains(":") ? L.internal6 : L.internal4
-                try lab.inside.run(["python3", RampartCLI.probe, "send", destination, String(port), "--from", from, "--count", "2", "--size", String(size)])
+                try lab.inside.run([
+                    "python3", RampartCLI.probe, "send", destination, String(port), "--from", from, "--count", "2",
+                    "--size", String(size)
+                ])
             }
         }
         // Last, to a port the sink listens on and every policy here permits: the end marker.
-        try lab.inside.run(["python3", RampartCLI.probe, "send", L.serverInternal4, String(ports.last!), "--from", L.internal4, "--end"])
+        try lab.inside.run([
+            "python3", RampartCLI.probe, "send", L.serverInternal4, String(ports.last!), "--from", L.internal4, "--end"
+        ])
         return sink.finish().split(separator: "\n").map(String.init).filter { $0 != "ready" && $0 != "done" }
     }
 
-    static let everyone = [L.serverInternal4, "198.51.100.255", "255.255.255.255", "224.0.0.1", "ff02::1", L.serverInternal6]
+    static let everyone = [
+        L.serverInternal4, "198.51.100.255", "255.255.255.255", "224.0.0.1", "ff02::1", L.serverInternal6
+    ]
 
     @Test func blockToMeCoversBroadcastAndMulticast() throws {
         let script = """
@@ -39,7 +51,8 @@ import RampartTestKit
             """
         try withAppliedLab(script) { lab, _ in
             let got = try received(lab, ports: [514, 515], destinations: Self.everyone)
-            #expect(got.filter { $0.hasPrefix("514 ") } == [], "blocked to me, whatever the destination address: \(got)")
+            #expect(
+                got.filter { $0.hasPrefix("514 ") } == [], "blocked to me, whatever the destination address: \(got)")
             // The same datagrams to a port the policy leaves open all arrive: the probe reaches the host.
             #expect(Set(got.filter { $0.hasPrefix("515 ") }) == Set(Self.everyone.map { "515 \($0)" }), "\(got)")
             #expect(got.filter { $0.hasPrefix("515 ") }.count == 2 * Self.everyone.count)
@@ -50,10 +63,16 @@ import RampartTestKit
     /// ruleset (ipsecdiagnostics bit 4), the filters see them reassembled (issue 29, item 9).
     @Test(arguments: [0, 4])
     func fragmentedDatagramsToAPermittedPortArrive(diagnostics: Int) throws {
-        try withAppliedLab("ipsec dynamic set config ipsecdiagnostics value=\(diagnostics)\n" + Self.blockAllButUDP515) { lab, _ in
-            let got = try received(lab, ports: [514, 515], destinations: [L.serverInternal4, L.serverInternal6], size: 4000)
-            #expect(got.sorted() == ["515 \(L.serverInternal4)", "515 \(L.serverInternal4)", "515 \(L.serverInternal6)", "515 \(L.serverInternal6)"],
-                    "every 4,000-byte datagram to the permitted port, none to the blocked one: \(got)")
+        try withAppliedLab("ipsec dynamic set config ipsecdiagnostics value=\(diagnostics)\n" + Self.blockAllButUDP515)
+        { lab, _ in
+            let got = try received(
+                lab, ports: [514, 515], destinations: [L.serverInternal4, L.serverInternal6], size: 4000)
+            #expect(
+                got.sorted() == [
+                    "515 \(L.serverInternal4)", "515 \(L.serverInternal4)", "515 \(L.serverInternal6)",
+                    "515 \(L.serverInternal6)"
+                ],
+                "every 4,000-byte datagram to the permitted port, none to the blocked one: \(got)")
         }
     }
 
@@ -76,7 +95,9 @@ import RampartTestKit
             #expect(got.filter { $0.hasPrefix("515 ") }.count == 2 * Self.everyone.count, "\(got)")
             // explain, run where the subnet is, names the block-all filter for its broadcast.
             for destination in ["198.51.100.255", "255.255.255.255", "224.0.0.1"] {
-                let text = try cli.run(["explain", "in", "udp", "\(L.internal4):40000", "to", "\(destination):514"], in: lab.server).out
+                let text = try cli.run(
+                    ["explain", "in", "udp", "\(L.internal4):40000", "to", "\(destination):514"], in: lab.server
+                ).out
                 #expect(text.contains("drop") && text.contains("decided by: F"), "\(destination): \(text)")
             }
         }
@@ -111,7 +132,8 @@ import RampartTestKit
     /// The packets the counter of the filter on 2001:db8:100::10's ICMPv6 has counted.
     func insideCount(_ ns: Namespace) throws -> Int {
         let listing = try ns.run(["nft", "list", "chain", "inet", "rampart", "input"]).out
-        let line = try #require(listing.split(separator: "\n").first { $0.contains("2001:db8:100::10") && $0.contains("drop") })
+        let line = try #require(
+            listing.split(separator: "\n").first { $0.contains("2001:db8:100::10") && $0.contains("drop") })
         let words = line.split(separator: " ")
         let at = try #require(words.firstIndex(of: "packets"))
         return try #require(Int(words[at + 1]))
@@ -124,8 +146,11 @@ import RampartTestKit
             // Solicitations for the server's address from the inside's global address: 5 as a neighbour
             // sends them, then 5 with the hop limit of a packet that crossed a router.
             let send = { (hops: Int) in
-                try lab.inside.run(["python3", RampartCLI.probe, "nd", "ns", "--dev", dev, "--to", L.serverInternal6, "--src", L.internal6,
-                                    "--hops", String(hops), "--count", "5"])
+                try lab.inside.run([
+                    "python3", RampartCLI.probe, "nd", "ns", "--dev", dev, "--to", L.serverInternal6, "--src",
+                    L.internal6,
+                    "--hops", String(hops), "--count", "5"
+                ])
             }
             _ = try send(255)
             #expect(try insideCount(lab.server) == before, "hop limit 255: exempt, the filters never see them")
@@ -141,8 +166,10 @@ import RampartTestKit
         try withAppliedLab(Self.policy) { lab, _ in
             let dev = try device(lab.inside)
             func send(_ type: Int, to: String, hops: Int) throws {
-                try lab.inside.run(["python3", RampartCLI.probe, "nd", String(type), "--dev", dev, "--to", to, "--src", L.internal6,
-                                    "--hops", String(hops), "--count", "3"])
+                try lab.inside.run([
+                    "python3", RampartCLI.probe, "nd", String(type), "--dev", dev, "--to", to, "--src", L.internal6,
+                    "--hops", String(hops), "--count", "3"
+                ])
             }
             let before = try insideCount(lab.server)
             try send(2, to: L.serverInternal6, hops: 64)
@@ -150,7 +177,9 @@ import RampartTestKit
             #expect(try insideCount(lab.server) == before, "packet too big and an MLD report pass before any filter")
             try send(128, to: L.serverInternal6, hops: 64)
             try send(143, to: "ff02::1", hops: 64)
-            #expect(try insideCount(lab.server) == before + 6, "an echo request, and MLD that did not stay on the link, are the policy's")
+            #expect(
+                try insideCount(lab.server) == before + 6,
+                "an echo request, and MLD that did not stay on the link, are the policy's")
             // The server's own reports when it joins a group leave it (the block-all's output half counts none).
             let output = { try lab.server.run(["nft", "list", "chain", "inet", "rampart", "output"]).out }
             #expect(try output().contains("ip6 hoplimit 1 accept comment \"icmpv6-mld\""))
@@ -163,19 +192,25 @@ import RampartTestKit
         let cli = try RampartCLI()
         defer { cli.cleanup() }
         try cli.exec(Self.policy)
-        let daemon = try DaemonHarness(cli: cli, ns: lab.server, config: "resolv_conf = \(cli.directory.path)/none.conf\n")
+        let daemon = try DaemonHarness(
+            cli: cli, ns: lab.server, config: "resolv_conf = \(cli.directory.path)/none.conf\n")
         defer { daemon.stop() }
         try daemon.start()
-        let router = try lab.inside.run(["python3", RampartCLI.probe, "nd", "ra", "--dev", try device(lab.inside), "--hops", "255"]).out
+        let router = try lab.inside.run([
+            "python3", RampartCLI.probe, "nd", "ra", "--dev", try device(lab.inside), "--hops", "255"
+        ]).out
             .trimmingCharacters(in: .whitespacesAndNewlines)
         try waitUntil("the server has a default route from the advertisement") {
             try lab.server.run(["ip", "-6", "route", "show", "default"]).out.contains("via \(router) ")
         }
-        try waitUntil("rampartd says it ignored the advertised router") { daemon.log().contains("\(router) is a default router by a router advertisement") }
+        try waitUntil("rampartd says it ignored the advertised router") {
+            daemon.log().contains("\(router) is a default router by a router advertisement")
+        }
         #expect(daemon.log().contains("not taken as a GATEWAY"), "\(daemon.log())")
         #expect(try !lab.server.run(["nft", "list", "set", "inet", "rampart", "gateway_v6"]).out.contains(router))
         // Trusted on request: the set follows at the next reload.
-        try "resolv_conf = \(cli.directory.path)/none.conf\ngateway_from_router_advertisements = yes\n".write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
+        try "resolv_conf = \(cli.directory.path)/none.conf\ngateway_from_router_advertisements = yes\n".write(
+            toFile: daemon.configPath, atomically: true, encoding: .utf8)
         try daemon.rampart(["reload"])
         try waitUntil("the advertised router is a GATEWAY") {
             try lab.server.run(["nft", "list", "set", "inet", "rampart", "gateway_v6"]).out.contains(router)

@@ -8,7 +8,8 @@ import RampartTestKit
 /// socket standing in for systemd's.
 final class DaemonHarness: @unchecked Sendable {
     static let binary: String = {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("rampartd").path
     }()
 
@@ -40,17 +41,25 @@ final class DaemonHarness: @unchecked Sendable {
         var env = ProcessInfo.processInfo.environment
         env["NOTIFY_SOCKET"] = notify.path
         env.removeValue(forKey: "WATCHDOG_USEC")
-        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
+        if !FileManager.default.fileExists(atPath: logPath) {
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        }
         let logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         defer { try? logHandle.close() }
         logHandle.seekToEndOfFile()
-        let user = unprivileged.map {
-            ["setpriv", "--reuid=\($0.uid)", "--regid=\($0.gid)", "--clear-groups", "--inh-caps=-all,+net_admin", "--ambient-caps=+net_admin",
-             "--bounding-set=-all,+net_admin", "--"]
-        } ?? []
-        process = try ChildProcess(["/usr/sbin/ip", "netns", "exec", ns.name] + (fileLimit.map { ["prlimit", "--nofile=\($0):\($0)", "--"] } ?? []) + user
-                                   + [DaemonHarness.binary, "--config", configPath, "--store", cli.store, "--socket", socket],
-                                   environment: env, stdout: .file(logHandle), stderr: .file(logHandle))
+        let user =
+            unprivileged.map {
+                [
+                    "setpriv", "--reuid=\($0.uid)", "--regid=\($0.gid)", "--clear-groups", "--inh-caps=-all,+net_admin",
+                    "--ambient-caps=+net_admin",
+                    "--bounding-set=-all,+net_admin", "--"
+                ]
+            } ?? []
+        process = try ChildProcess(
+            ["/usr/sbin/ip", "netns", "exec", ns.name]
+                + (fileLimit.map { ["prlimit", "--nofile=\($0):\($0)", "--"] } ?? []) + user
+                + [DaemonHarness.binary, "--config", configPath, "--store", cli.store, "--socket", socket],
+            environment: env, stdout: .file(logHandle), stderr: .file(logHandle))
         guard waitForReady else { return [] }
         var messages: [String] = []
         let deadline = Date().addingTimeInterval(20)
@@ -81,7 +90,9 @@ final class DaemonHarness: @unchecked Sendable {
 
     /// Runs the rampart CLI against this daemon.
     @discardableResult
-    func rampart(_ arguments: [String], allowFailure: Bool = false, user: String? = nil, timeout: Double = 600) throws -> (status: Int32, out: String, err: String) {
+    func rampart(
+        _ arguments: [String], allowFailure: Bool = false, user: String? = nil, timeout: Double = 600
+    ) throws -> (status: Int32, out: String, err: String) {
         var command = ["env", "RAMPART_SOCKET=\(socket)", "RAMPART_STORE=\(cli.store)", RampartCLI.binary] + arguments
         if let user { command = ["runuser", "-u", user, "--"] + command }
         return try sh(command, allowFailure: allowFailure, timeout: timeout)
@@ -102,4 +113,3 @@ final class DaemonHarness: @unchecked Sendable {
         return false
     }
 }
-

@@ -20,7 +20,9 @@ import RampartTestKit
         ipsec dynamic set config bootexemptions tcp:0:22:inbound
         """
 
-    func withDaemon(_ script: String = DaemonTests.policy, config: String = "", _ body: (DaemonHarness, Namespace) throws -> Void) throws {
+    func withDaemon(
+        _ script: String = DaemonTests.policy, config: String = "", _ body: (DaemonHarness, Namespace) throws -> Void
+    ) throws {
         let cli = try RampartCLI()
         defer { cli.cleanup() }
         if !script.isEmpty { try cli.exec(script) }
@@ -72,7 +74,8 @@ import RampartTestKit
             try text.write(toFile: daemon.cli.store, atomically: true, encoding: .utf8)
             try daemon.start()
             let listing = try ns.nftList()
-            #expect(listing.contains("policy drop;") && listing.contains("boot-dhcpv4"), "the boot ruleset (block) stays")
+            #expect(
+                listing.contains("policy drop;") && listing.contains("boot-dhcpv4"), "the boot ruleset (block) stays")
             let status = try daemon.request(ControlRequest(op: .status))
             #expect(status.json?.contains(#""state": "degraded""#) == true)
             #expect(status.text.contains("corrupt"))
@@ -92,7 +95,9 @@ import RampartTestKit
         try daemon.start()
         try lab.listen(lab.server, tcp: [80, 8080])
         #expect(try lab.tcp(from: lab.inside, Lab.serverInternal4, 80))
-        let probe = try lab.inside.spawnCapturing(["python3", RampartCLI.probe, "attempts", Lab.serverInternal4, "8080", "--seconds", "3"])
+        let probe = try lab.inside.spawnCapturing([
+            "python3", RampartCLI.probe, "attempts", Lab.serverInternal4, "8080", "--seconds", "3"
+        ])
         usleep(300_000)
         daemon.kill9()
         #expect(try lab.server.nftList().contains("comment \"F4\""), "the ruleset outlives the daemon")
@@ -113,12 +118,16 @@ import RampartTestKit
             let good = try String(contentsOfFile: daemon.cli.store, encoding: .utf8)
             try String(good.dropLast(100)).write(toFile: daemon.cli.store, atomically: true, encoding: .utf8)
             daemon.signal(SIGHUP)
-            #expect(try daemon.eventually(5) { try daemon.request(ControlRequest(op: .status)).json?.contains(#""state": "degraded""#) == true })
+            #expect(
+                try daemon.eventually(5) {
+                    try daemon.request(ControlRequest(op: .status)).json?.contains(#""state": "degraded""#) == true
+                })
             #expect(try ns.nftList() == before, "the running ruleset stays")
             #expect(daemon.log().contains("the running ruleset stays in force"))
             // Repair and change the store offline, then SIGHUP: applied.
             try good.write(toFile: daemon.cli.store, atomically: true, encoding: .utf8)
-            try daemon.cli.exec("ipsec static add filter filterlist=Web srcaddr=any dstaddr=me protocol=tcp dstport=8443")
+            try daemon.cli.exec(
+                "ipsec static add filter filterlist=Web srcaddr=any dstaddr=me protocol=tcp dstport=8443")
             daemon.signal(SIGHUP)
             #expect(try daemon.eventually(5) { try ns.nftList().listsPort(8443) })
             #expect(try daemon.request(ControlRequest(op: .status)).json?.contains(#""state": "running""#) == true)
@@ -183,14 +192,21 @@ import RampartTestKit
             try daemon.start()
             let status = try daemon.request(ControlRequest(op: .status))
             for service in ["nftables-monitor", "routes", "files", "lookups", "timers"] {
-                #expect(status.text.split(separator: "\n").contains { $0.contains(service) && $0.hasSuffix("running") }, "\(service) in: \(status.text)")
+                #expect(
+                    status.text.split(separator: "\n").contains { $0.contains(service) && $0.hasSuffix("running") },
+                    "\(service) in: \(status.text)")
                 #expect(status.json?.contains("\"\(service)\"") == true)
             }
             daemon.signal(SIGTERM)
             #expect(daemon.eventually(5) { daemon.process?.isRunning == false })
             #expect(daemon.process?.terminationStatus == 0, "a clean stop exits 0: \(daemon.log())")
             var stopping = false
-            while let m = daemon.notify.receive(timeout: 1) { if m.contains("STOPPING=1") { stopping = true; break } }
+            while let m = daemon.notify.receive(timeout: 1) {
+                if m.contains("STOPPING=1") {
+                    stopping = true
+                    break
+                }
+            }
             #expect(stopping, "STOPPING=1 was sent")
             #expect(!FileManager.default.fileExists(atPath: daemon.socket))
             #expect(try ns.nftList().contains("comment \"F4\""))
@@ -218,7 +234,8 @@ import RampartTestKit
             let memberStatus = try daemon.rampart(["status"], user: member)
             #expect(memberStatus.status == 0 && memberStatus.out.contains("rampartd running"), "\(memberStatus.err)")
             #expect(try daemon.rampart(["show", "policy", "ByRoot"], user: member).status == 0)
-            let memberChange = try daemon.rampart(["static", "add", "policy", "name=ByMember"], allowFailure: true, user: member)
+            let memberChange = try daemon.rampart(
+                ["static", "add", "policy", "name=ByMember"], allowFailure: true, user: member)
             #expect(memberChange.status != 0 && memberChange.err.contains("needs root"), "\(memberChange.err)")
             let otherStatus = try daemon.rampart(["status"], allowFailure: true, user: other)
             #expect(otherStatus.status != 0 && otherStatus.err.contains("permission denied"), "\(otherStatus.err)")
@@ -249,39 +266,41 @@ import RampartTestKit
     }
 
     static let badClients = #"""
-    import json, socket, sys
-    path = sys.argv[1]
-    def ask(payload, half_close=False):
-        s = socket.socket(socket.AF_UNIX)
-        s.settimeout(10)
-        s.connect(path)
-        try:
-            s.sendall(payload)
-        except OSError:
-            pass
-        if half_close:
-            s.shutdown(socket.SHUT_WR)
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        s.close()
-        reply = json.loads(data)
-        return "ok" if reply["ok"] else reply["error"]
-    print("garbage:", ask(b"this is not json\n"))
-    print("oversized:", ask(b"x" * (2 * 1024 * 1024)))
-    print("half-closed:", ask(b'{"op":"status"}', half_close=True))
-    print("unknown op:", ask(b'{"op":"format c:"}\n'))
-    """#
+        import json, socket, sys
+        path = sys.argv[1]
+        def ask(payload, half_close=False):
+            s = socket.socket(socket.AF_UNIX)
+            s.settimeout(10)
+            s.connect(path)
+            try:
+                s.sendall(payload)
+            except OSError:
+                pass
+            if half_close:
+                s.shutdown(socket.SHUT_WR)
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            s.close()
+            reply = json.loads(data)
+            return "ok" if reply["ok"] else reply["error"]
+        print("garbage:", ask(b"this is not json\n"))
+        print("oversized:", ask(b"x" * (2 * 1024 * 1024)))
+        print("half-closed:", ask(b'{"op":"status"}', half_close=True))
+        print("unknown op:", ask(b'{"op":"format c:"}\n'))
+        """#
 
     @Test func execConfirmRollsBackUnlessConfirmed() throws {
         try withDaemon { daemon, ns in
             try daemon.start()
             let before = try ns.nftList()
             let storeBefore = try String(contentsOfFile: daemon.cli.store, encoding: .utf8)
-            let change = try daemon.cli.file("change.netsh", "ipsec static add filter filterlist=Web srcaddr=any dstaddr=me protocol=tcp dstport=2222\n")
+            let change = try daemon.cli.file(
+                "change.netsh",
+                "ipsec static add filter filterlist=Web srcaddr=any dstaddr=me protocol=tcp dstport=2222\n")
             let applied = try daemon.rampart(["exec", "--confirm", "2", change])
             #expect(applied.out.contains("run 'rampart confirm' within 2 seconds"))
             #expect(try ns.nftList().listsPort(2222))
@@ -301,12 +320,17 @@ import RampartTestKit
     @Test func theCLIGoesThroughTheDaemonAndDynamicRulesLiveThere() throws {
         try withDaemon { daemon, ns in
             try daemon.start()
-            let add = try daemon.rampart(["static", "add", "filter", "filterlist=Web", "srcaddr=any", "dstaddr=me", "protocol=tcp", "dstport=4443"])
+            let add = try daemon.rampart([
+                "static", "add", "filter", "filterlist=Web", "srcaddr=any", "dstaddr=me", "protocol=tcp", "dstport=4443"
+            ])
             #expect(add.err.contains("applied by rampartd"))
             #expect(try ns.nftList().listsPort(4443), "applied at once")
             try daemon.rampart(["dynamic", "add", "mmpolicy", "name=m"])
-            try daemon.rampart(["dynamic", "add", "rule", "srcaddr=198.51.100.0/24", "dstaddr=me", "mmpolicy=m", "protocol=tcp", "dstport=5555",
-                                "actioninbound=permit", "actionoutbound=permit"])
+            try daemon.rampart([
+                "dynamic", "add", "rule", "srcaddr=198.51.100.0/24", "dstaddr=me", "mmpolicy=m", "protocol=tcp",
+                "dstport=5555",
+                "actioninbound=permit", "actionoutbound=permit"
+            ])
             #expect(try ns.nftList().contains("comment \"D1\""))
             #expect(try daemon.rampart(["status"]).out.contains("1 dynamic rules"))
             // Dynamic rules are runtime-only: a restart forgets them, the stored policy stays.

@@ -20,12 +20,27 @@ import RampartTestKit
         ("negotiate-web", { try Fixtures.webServerNegotiating(peer: "198.51.100.20") }, []),
         ("negotiate-all", { Fixtures.requireSecurity() }, []),
         ("negotiate-subnets", { Fixtures.negotiateSubnets }, []),
-        ("blocklist-logged", { Fixtures.blocklist(entries: 1_850) + "ipsec dynamic set config ipsecdiagnostics 7\n" }, []),
-        ("boot-block", { try String(contentsOfFile: Fixtures.webServerExample, encoding: .utf8) + "\nipsec dynamic set config bootexemptions tcp:0:22:inbound,udp:0:123:outbound\n" }, ["--boot"]),
-        ("boot-stateful", { try String(contentsOfFile: Fixtures.webServerExample, encoding: .utf8) + "\nipsec dynamic set config bootmode stateful\nipsec dynamic set config bootexemptions tcp:0:22:inbound\n" }, ["--boot"]),
+        (
+            "blocklist-logged",
+            { Fixtures.blocklist(entries: 1_850) + "ipsec dynamic set config ipsecdiagnostics 7\n" }, []
+        ),
+        (
+            "boot-block",
+            {
+                try String(contentsOfFile: Fixtures.webServerExample, encoding: .utf8)
+                    + "\nipsec dynamic set config bootexemptions tcp:0:22:inbound,udp:0:123:outbound\n"
+            }, ["--boot"]
+        ),
+        (
+            "boot-stateful",
+            {
+                try String(contentsOfFile: Fixtures.webServerExample, encoding: .utf8)
+                    + "\nipsec dynamic set config bootmode stateful\nipsec dynamic set config bootexemptions tcp:0:22:inbound\n"
+            }, ["--boot"]
+        ),
         ("boot-permit", { "ipsec dynamic set config bootmode permit\n" }, ["--boot"]),
         ("synthetic-10000", { Fixtures.synthetic(filters: 10_000) }, []),
-        ("blocklist-1850", { Fixtures.blocklist(entries: 1_850) }, []),
+        ("blocklist-1850", { Fixtures.blocklist(entries: 1_850) }, [])
     ]
 
     @Test(arguments: cases.map(\.0))
@@ -36,7 +51,10 @@ import RampartTestKit
         try cli.exec(try script())
         let addressFile = try cli.addresses(Self.addresses)
         let ours = try Namespace("ours"), theirs = try Namespace("nft")
-        defer { ours.delete(); theirs.delete() }
+        defer {
+            ours.delete()
+            theirs.delete()
+        }
 
         let applied = try cli.run(["apply", "--addresses", addressFile] + flags, in: ours)
         #expect(applied.out.hasPrefix("applied "))
@@ -57,13 +75,17 @@ import RampartTestKit
         try cli.exec(try String(contentsOfFile: Fixtures.webServerExample, encoding: .utf8))
         let ns = try Namespace("foreign")
         defer { ns.delete() }
-        let other = "table inet other {\n\tchain c {\n\t\ttype filter hook input priority 10; policy accept;\n\t\ttcp dport 9999 counter accept\n\t}\n}\n"
+        let other =
+            "table inet other {\n\tchain c {\n\t\ttype filter hook input priority 10; policy accept;\n\t\ttcp dport 9999 counter accept\n\t}\n}\n"
         try ns.run(["nft", "-f", "-"], input: other)
         let before = try ns.run(["nft", "list", "table", "inet", "other"]).out
         try cli.run(["apply"], in: ns)
         try cli.run(["apply", "--boot"], in: ns)
         try cli.run(["apply"], in: ns)
-        #expect(try ns.run(["nft", "list", "tables"]).out.split(separator: "\n").sorted() == ["table inet other", "table inet rampart"])
+        #expect(
+            try ns.run(["nft", "list", "tables"]).out.split(separator: "\n").sorted() == [
+                "table inet other", "table inet rampart"
+            ])
         #expect(try cli.run(["flush"], in: ns, store: false).out == "removed table inet rampart\n")
         #expect(try cli.run(["flush"], in: ns, store: false).out == "table inet rampart was not present\n")
         #expect(try ns.run(["nft", "list", "table", "inet", "other"]).out == before)

@@ -27,8 +27,10 @@ import RampartTestKit
         try cli.exec(Self.policy)
         let resolv = cli.directory.appendingPathComponent("resolv.conf").path
         let resolved = cli.directory.appendingPathComponent("resolved-upstream.conf").path
-        try "# generated\nnameserver \(Lab.internal4) ; the internal client\n".write(toFile: resolv, atomically: true, encoding: .utf8)
-        let daemon = try DaemonHarness(cli: cli, ns: lab.server, config: "resolv_conf = \(resolv)\nresolved_resolv_conf = \(resolved)\n")
+        try "# generated\nnameserver \(Lab.internal4) ; the internal client\n".write(
+            toFile: resolv, atomically: true, encoding: .utf8)
+        let daemon = try DaemonHarness(
+            cli: cli, ns: lab.server, config: "resolv_conf = \(resolv)\nresolved_resolv_conf = \(resolved)\n")
         defer { daemon.stop() }
         try daemon.start()
         try lab.listen(lab.inside, tcp: [53], udp: [53])
@@ -37,7 +39,8 @@ import RampartTestKit
         #expect(try !lab.udp(from: lab.server, Lab.external4, 53))
 
         // Rename-replace (what resolvconf and dhclient-script do): server B in, server A out.
-        try "nameserver \(Lab.external4)\nnameserver \(Lab.external6)\n".write(toFile: resolv, atomically: true, encoding: .utf8)
+        try "nameserver \(Lab.external4)\nnameserver \(Lab.external6)\n".write(
+            toFile: resolv, atomically: true, encoding: .utf8)
         #expect(try daemon.eventually(1) { try lab.server.nftList().contains("elements = { \(Lab.external4) }") })
         #expect(try lab.udp(from: lab.server, Lab.external4, 53))
         #expect(try lab.tcp(from: lab.server, Lab.external4, 53))
@@ -66,14 +69,17 @@ import RampartTestKit
 
         // systemd-resolved's stub: the real servers come from resolved's own file.
         try "nameserver \(Lab.external4)\n".write(toFile: resolved, atomically: true, encoding: .utf8)
-        try "nameserver 127.0.0.53\noptions edns0 trust-ad\nsearch .\n".write(toFile: resolv, atomically: true, encoding: .utf8)
+        try "nameserver 127.0.0.53\noptions edns0 trust-ad\nsearch .\n".write(
+            toFile: resolv, atomically: true, encoding: .utf8)
         #expect(try daemon.eventually(1) { try lab.server.nftList().contains("elements = { \(Lab.external4) }") })
 
         let log = daemon.log()
         #expect(!log.contains("reloading"), "set updates, not reloads")
         #expect(log.contains("DNS servers now \(Lab.external4)"))
         let shown = try daemon.rampart(["show", "dynamic"])
-        #expect(shown.out.contains("DNS      \(Lab.external4)  from \(resolved) (systemd-resolved's upstream servers)"), "\(shown.out)")
+        #expect(
+            shown.out.contains("DNS      \(Lab.external4)  from \(resolved) (systemd-resolved's upstream servers)"),
+            "\(shown.out)")
         #expect(try daemon.rampart(["show", "dynamic", "--json"]).out.contains(#""GATEWAY""#))
     }
 
@@ -83,7 +89,8 @@ import RampartTestKit
         let cli = try RampartCLI()
         defer { cli.cleanup() }
         try cli.exec(Self.policy)
-        let daemon = try DaemonHarness(cli: cli, ns: lab.server, config: "resolv_conf = \(cli.directory.path)/none.conf\n")
+        let daemon = try DaemonHarness(
+            cli: cli, ns: lab.server, config: "resolv_conf = \(cli.directory.path)/none.conf\n")
         defer { daemon.stop() }
         try daemon.start()
         #expect(try !lab.server.nftList().contains("elements = { \(Lab.internal4) }"))
@@ -101,7 +108,8 @@ import RampartTestKit
     @Test func dhcpAndWinsFollowTheLeaseFiles() throws {
         let cli = try RampartCLI()
         defer { cli.cleanup() }
-        try cli.exec("""
+        try cli.exec(
+            """
             pushd ipsec static
             add filteraction name=Permit action=permit
             add filter filterlist=L srcaddr=me dstaddr=DHCP protocol=udp dstport=67
@@ -115,18 +123,21 @@ import RampartTestKit
         func lease(_ server: String, _ wins: String) -> String {
             "lease {\n  interface \"eth0\";\n  option dhcp-server-identifier \(server);\n  option netbios-name-servers \(wins);\n}\n"
         }
-        try lease("192.0.2.67", "192.0.2.137").write(to: leases.appendingPathComponent("dhclient.eth0.leases"), atomically: true, encoding: .utf8)
+        try lease("192.0.2.67", "192.0.2.137").write(
+            to: leases.appendingPathComponent("dhclient.eth0.leases"), atomically: true, encoding: .utf8)
         let smb = cli.directory.appendingPathComponent("smb.conf").path
         let ns = try Namespace("lease")
         defer { ns.delete() }
-        let daemon = try DaemonHarness(cli: cli, ns: ns, config: """
-            resolv_conf = \(cli.directory.path)/none.conf
-            dhclient_leases = \(leases.path)
-            networkd_leases = \(networkd.path)
-            dhcpcd_leases = \(cli.directory.path)/none
-            networkmanager_leases = \(cli.directory.path)/none
-            smb_conf = \(smb)
-            """)
+        let daemon = try DaemonHarness(
+            cli: cli, ns: ns,
+            config: """
+                resolv_conf = \(cli.directory.path)/none.conf
+                dhclient_leases = \(leases.path)
+                networkd_leases = \(networkd.path)
+                dhcpcd_leases = \(cli.directory.path)/none
+                networkmanager_leases = \(cli.directory.path)/none
+                smb_conf = \(smb)
+                """)
         defer { daemon.stop() }
         try daemon.start()
         let first = try ns.nftList()
@@ -140,7 +151,8 @@ import RampartTestKit
         #expect(try ns.nftList().contains("elements = { 198.51.100.137 }"))
         // A networkd lease directory that appears later, and Samba's WINS server, add to the sets.
         try FileManager.default.createDirectory(at: networkd, withIntermediateDirectories: true)
-        try "# This is private data. Do not parse.\nADDRESS=203.0.113.10\nSERVER_ADDRESS=203.0.113.67\nDNS=203.0.113.53\n"
+        try
+            "# This is private data. Do not parse.\nADDRESS=203.0.113.10\nSERVER_ADDRESS=203.0.113.67\nDNS=203.0.113.53\n"
             .write(to: networkd.appendingPathComponent("2"), atomically: true, encoding: .utf8)
         #expect(try daemon.eventually(1) { try ns.nftList().contains("203.0.113.67") })
         try "[global]\n  wins server = 203.0.113.137\n".write(toFile: smb, atomically: true, encoding: .utf8)
@@ -154,13 +166,17 @@ import RampartTestKit
     /// re-resolved at the next refresh after its record changes.
     @Test func hostNamesResolveThroughATestDNSServerAndRefresh() throws {
         if (try? sh(["which", "dnsmasq"]))?.status != 0 {
-            try sh(["sh", "-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dnsmasq-base >/dev/null"])
+            try sh([
+                "sh", "-c",
+                "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dnsmasq-base >/dev/null"
+            ])
         }
         let lab = try Lab()
         defer { lab.teardown() }
         let cli = try RampartCLI()
         defer { cli.cleanup() }
-        try cli.exec("""
+        try cli.exec(
+            """
             pushd ipsec static
             add filteraction name=Permit action=permit
             add filter filterlist=L srcaddr=me dstaddr=update.example.test protocol=tcp dstport=443
@@ -176,7 +192,9 @@ import RampartTestKit
         let pidFile = cli.directory.appendingPathComponent("dnsmasq.pid").path
         // dnsmasq daemonizes (closing every inherited descriptor) and leaves its pid in a file.
         func stopDNS() {
-            if let pid = (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap({ Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) {
+            if let pid = (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap({
+                Int32($0.trimmingCharacters(in: .whitespacesAndNewlines))
+            }) {
                 kill(pid, SIGKILL)
                 usleep(100_000)
             }
@@ -184,25 +202,35 @@ import RampartTestKit
         }
         func serveDNS(_ v4: String) throws {
             stopDNS()
-            try "\(v4) update.example.test\n2001:db8:203::80 update.example.test\n".write(toFile: hosts, atomically: true, encoding: .utf8)
-            try lab.inside.run(["dnsmasq", "--no-resolv", "--no-hosts", "--addn-hosts=\(hosts)", "--listen-address=\(Lab.internal4)",
-                                "--bind-interfaces", "--port=53", "--pid-file=\(pidFile)", "--user=root"])
+            try "\(v4) update.example.test\n2001:db8:203::80 update.example.test\n".write(
+                toFile: hosts, atomically: true, encoding: .utf8)
+            try lab.inside.run([
+                "dnsmasq", "--no-resolv", "--no-hosts", "--addn-hosts=\(hosts)", "--listen-address=\(Lab.internal4)",
+                "--bind-interfaces", "--port=53", "--pid-file=\(pidFile)", "--user=root"
+            ])
             for _ in 0..<100 where !(try lab.inside.run(["ss", "-lnuH"]).out.contains(":53 ")) { usleep(20_000) }
         }
         try serveDNS("203.0.113.80")
         defer { stopDNS() }
-        let daemon = try DaemonHarness(cli: cli, ns: lab.server, config: "resolv_conf = \(cli.directory.path)/none.conf\ndns_refresh_seconds = 1\n")
+        let daemon = try DaemonHarness(
+            cli: cli, ns: lab.server, config: "resolv_conf = \(cli.directory.path)/none.conf\ndns_refresh_seconds = 1\n"
+        )
         defer { daemon.stop() }
         try daemon.start()
-        #expect(try daemon.eventually(5) { try lab.server.nftList().contains("elements = { 203.0.113.80 }") }, "\(daemon.log())")
+        #expect(
+            try daemon.eventually(5) { try lab.server.nftList().contains("elements = { 203.0.113.80 }") },
+            "\(daemon.log())")
         #expect(try lab.server.nftList().contains("elements = { 2001:db8:203::80 }"))
         try serveDNS("203.0.113.81")
         #expect(try daemon.eventually(5) { try lab.server.nftList().contains("elements = { 203.0.113.81 }") })
         let shown = try daemon.rampart(["show", "dynamic"]).out
-        #expect(shown.contains("update.example.test  203.0.113.81, 2001:db8:203::80") || shown.contains("update.example.test  2001:db8:203::80, 203.0.113.81"), "\(shown)")
+        #expect(
+            shown.contains("update.example.test  203.0.113.81, 2001:db8:203::80")
+                || shown.contains("update.example.test  2001:db8:203::80, 203.0.113.81"), "\(shown)")
         // The DNS server goes away: the last known addresses stay, and the failure shows.
         stopDNS()
-        #expect(try daemon.eventually(15) { try daemon.rampart(["show", "dynamic"]).out.contains("LAST LOOKUP FAILED") })
+        #expect(
+            try daemon.eventually(15) { try daemon.rampart(["show", "dynamic"]).out.contains("LAST LOOKUP FAILED") })
         #expect(try lab.server.nftList().contains("elements = { 203.0.113.81 }"))
         #expect(try daemon.rampart(["status"]).out.contains("LOOKUP:      update.example.test failed"))
     }
@@ -213,7 +241,8 @@ import RampartTestKit
     @Test func sourcesInDirectoriesThatAppearLaterAreFollowed() throws {
         let cli = try RampartCLI()
         defer { cli.cleanup() }
-        try cli.exec("""
+        try cli.exec(
+            """
             pushd ipsec static
             add filteraction name=Permit action=permit
             add filter filterlist=L srcaddr=me dstaddr=DNS protocol=udp dstport=53
@@ -225,23 +254,28 @@ import RampartTestKit
         let resolv = root + "/etc/resolv.conf"
         try FileManager.default.createDirectory(atPath: root + "/etc", withIntermediateDirectories: true)
         // As on a systemd-resolved machine: a symlink into a directory nothing has created yet.
-        try FileManager.default.createSymbolicLink(atPath: resolv, withDestinationPath: root + "/run/systemd/resolve/stub-resolv.conf")
+        try FileManager.default.createSymbolicLink(
+            atPath: resolv, withDestinationPath: root + "/run/systemd/resolve/stub-resolv.conf")
         let ns = try Namespace("late")
         defer { ns.delete() }
-        let daemon = try DaemonHarness(cli: cli, ns: ns, config: """
-            resolv_conf = \(resolv)
-            resolved_resolv_conf = \(root)/run/systemd/resolve/resolv.conf
-            dhclient_leases = \(root)/var/lib/dhcp
-            networkd_leases = \(root)/none
-            dhcpcd_leases = \(root)/none
-            networkmanager_leases = \(root)/none
-            smb_conf = \(root)/none.conf
-            """)
+        let daemon = try DaemonHarness(
+            cli: cli, ns: ns,
+            config: """
+                resolv_conf = \(resolv)
+                resolved_resolv_conf = \(root)/run/systemd/resolve/resolv.conf
+                dhclient_leases = \(root)/var/lib/dhcp
+                networkd_leases = \(root)/none
+                dhcpcd_leases = \(root)/none
+                networkmanager_leases = \(root)/none
+                smb_conf = \(root)/none.conf
+                """)
         defer { daemon.stop() }
         try daemon.start()
         #expect(try !ns.nftList().contains("192.0.2.53"))
-        try FileManager.default.createDirectory(atPath: root + "/run/systemd/resolve", withIntermediateDirectories: true)
-        try "nameserver 192.0.2.53\n".write(toFile: root + "/run/systemd/resolve/stub-resolv.conf", atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(
+            atPath: root + "/run/systemd/resolve", withIntermediateDirectories: true)
+        try "nameserver 192.0.2.53\n".write(
+            toFile: root + "/run/systemd/resolve/stub-resolv.conf", atomically: true, encoding: .utf8)
         let dns = try daemon.eventually(5) { try ns.nftList().contains("elements = { 192.0.2.53 }") }
         #expect(dns, "the DNS set follows the file in the new directory")
         try FileManager.default.createDirectory(atPath: root + "/var/lib/dhcp", withIntermediateDirectories: true)

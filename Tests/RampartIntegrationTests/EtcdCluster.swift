@@ -41,17 +41,26 @@ final class EtcdCluster: @unchecked Sendable {
     /// port with it) and client certificates; `other-ca` signs a certificate etcd must refuse.
     private func makeCertificates() throws {
         for ca in ["ca", "other-ca"] {
-            try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                         "-keyout", path("\(ca).key"), "-out", path("\(ca).crt"), "-subj", "/CN=rampart-test-\(ca)", "-days", "2"])
+            try openssl([
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                "-keyout", path("\(ca).key"), "-out", path("\(ca).crt"), "-subj", "/CN=rampart-test-\(ca)", "-days", "2"
+            ])
         }
         let names = (["127.0.0.1"] + addresses).map { "IP:\($0)" }.joined(separator: ",")
         let ext = try write("ext-server", "subjectAltName=\(names)\nextendedKeyUsage=serverAuth,clientAuth\n")
         let clientExt = try write("ext-client", "extendedKeyUsage=clientAuth\n")
-        for (name, ca, extfile) in [("member", "ca", ext), ("root", "ca", clientExt), ("host", "ca", clientExt), ("stranger", "other-ca", clientExt)] {
-            try openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                         "-keyout", path("\(name).key"), "-out", path("\(name).csr"), "-subj", subject(name)])
-            try openssl(["x509", "-req", "-in", path("\(name).csr"), "-CA", path("\(ca).crt"), "-CAkey", path("\(ca).key"),
-                         "-CAcreateserial", "-out", path("\(name).crt"), "-days", "2", "-extfile", extfile])
+        for (name, ca, extfile) in [
+            ("member", "ca", ext), ("root", "ca", clientExt), ("host", "ca", clientExt),
+            ("stranger", "other-ca", clientExt)
+        ] {
+            try openssl([
+                "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                "-keyout", path("\(name).key"), "-out", path("\(name).csr"), "-subj", subject(name)
+            ])
+            try openssl([
+                "x509", "-req", "-in", path("\(name).csr"), "-CA", path("\(ca).crt"), "-CAkey", path("\(ca).key"),
+                "-CAcreateserial", "-out", path("\(name).crt"), "-days", "2", "-extfile", extfile
+            ])
         }
     }
 
@@ -76,14 +85,19 @@ final class EtcdCluster: @unchecked Sendable {
         let cluster = (0..<3).map { "m\($0)=http://127.0.0.1:\(peerPorts[$0])" }.joined(separator: ",")
         let log = FileHandle(forWritingAtPath: try write("m\(i).log", ""))!
         let listen = namespace == nil ? "127.0.0.1" : "0.0.0.0"
-        members[i] = try ChildProcess(inNamespace + [
-            "etcd", "--name", "m\(i)", "--data-dir", path("m\(i).data"),
-            "--listen-client-urls", "https://\(listen):\(clientPorts[i])", "--advertise-client-urls", "https://127.0.0.1:\(clientPorts[i])",
-            "--listen-peer-urls", "http://127.0.0.1:\(peerPorts[i])", "--initial-advertise-peer-urls", "http://127.0.0.1:\(peerPorts[i])",
-            "--initial-cluster", cluster, "--initial-cluster-state", "new", "--initial-cluster-token", directory.lastPathComponent,
-            "--cert-file", path("member.crt"), "--key-file", path("member.key"), "--trusted-ca-file", path("ca.crt"), "--client-cert-auth",
-            "--heartbeat-interval", "100", "--election-timeout", "1000",
-        ], stdout: .file(log), stderr: .file(log))
+        members[i] = try ChildProcess(
+            inNamespace + [
+                "etcd", "--name", "m\(i)", "--data-dir", path("m\(i).data"),
+                "--listen-client-urls", "https://\(listen):\(clientPorts[i])", "--advertise-client-urls",
+                "https://127.0.0.1:\(clientPorts[i])",
+                "--listen-peer-urls", "http://127.0.0.1:\(peerPorts[i])", "--initial-advertise-peer-urls",
+                "http://127.0.0.1:\(peerPorts[i])",
+                "--initial-cluster", cluster, "--initial-cluster-state", "new", "--initial-cluster-token",
+                directory.lastPathComponent,
+                "--cert-file", path("member.crt"), "--key-file", path("member.key"), "--trusted-ca-file",
+                path("ca.crt"), "--client-cert-auth",
+                "--heartbeat-interval", "100", "--election-timeout", "1000"
+            ], stdout: .file(log), stderr: .file(log))
     }
 
     func kill(_ i: Int) {
@@ -105,9 +119,12 @@ final class EtcdCluster: @unchecked Sendable {
     @discardableResult
     func ctl(_ arguments: [String], allowFailure: Bool = false) throws -> (status: Int32, out: String, err: String) {
         let live = (0..<3).filter { members[$0] != nil }.map { endpoints[$0] }.joined(separator: ",")
-        return try sh(inNamespace + ["env", "ETCDCTL_API=3", "etcdctl", "--endpoints", live, "--cacert", path("ca.crt"),
-                       "--cert", path("root.crt"), "--key", path("root.key"), "--command-timeout", "5s"] + arguments,
-                      allowFailure: allowFailure)
+        return try sh(
+            inNamespace + [
+                "env", "ETCDCTL_API=3", "etcdctl", "--endpoints", live, "--cacert", path("ca.crt"),
+                "--cert", path("root.crt"), "--key", path("root.key"), "--command-timeout", "5s"
+            ] + arguments,
+            allowFailure: allowFailure)
     }
 
     func waitHealthy() throws {
@@ -115,7 +132,10 @@ final class EtcdCluster: @unchecked Sendable {
             if let r = try? ctl(["endpoint", "health"], allowFailure: true), r.status == 0 { return }
             usleep(100_000)
         }
-        throw ShellError(message: "etcd did not become healthy: \((try? String(contentsOfFile: path("m0.log"), encoding: .utf8))?.suffix(2000) ?? "")")
+        throw ShellError(
+            message:
+                "etcd did not become healthy: \((try? String(contentsOfFile: path("m0.log"), encoding: .utf8))?.suffix(2000) ?? "")"
+        )
     }
 
     /// The member that leads now.
@@ -124,9 +144,10 @@ final class EtcdCluster: @unchecked Sendable {
         let rows = try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [[String: Any]] ?? []
         for row in rows {
             guard let status = row["Status"] as? [String: Any], let header = status["header"] as? [String: Any],
-                  let member = header["member_id"] as? NSNumber, let leader = status["leader"] as? NSNumber,
-                  member == leader, let endpoint = row["Endpoint"] as? String,
-                  let i = endpoints.firstIndex(of: endpoint) else { continue }
+                let member = header["member_id"] as? NSNumber, let leader = status["leader"] as? NSNumber,
+                member == leader, let endpoint = row["Endpoint"] as? String,
+                let i = endpoints.firstIndex(of: endpoint)
+            else { continue }
             return i
         }
         throw ShellError(message: "no leader in: \(out)")
@@ -142,8 +163,14 @@ final class EtcdCluster: @unchecked Sendable {
         try ctl(["user", "grant-role", "admin", "rampart-admin"])
         for host in hosts {
             try ctl(["role", "add", "rampart-host-\(host)"])
-            try ctl(["role", "grant-permission", "rampart-host-\(host)", "read", "\(Self.prefix)/groups/\(group)/", "--prefix=true"])
-            try ctl(["role", "grant-permission", "rampart-host-\(host)", "readwrite", "\(Self.prefix)/status/\(group)/\(host)"])
+            try ctl([
+                "role", "grant-permission", "rampart-host-\(host)", "read", "\(Self.prefix)/groups/\(group)/",
+                "--prefix=true"
+            ])
+            try ctl([
+                "role", "grant-permission", "rampart-host-\(host)", "readwrite",
+                "\(Self.prefix)/status/\(group)/\(host)"
+            ])
             try ctl(["user", "add", host, "--new-user-password", "\(host)-secret"])
             try ctl(["user", "grant-role", host, "rampart-host-\(host)"])
         }

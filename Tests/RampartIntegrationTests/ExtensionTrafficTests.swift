@@ -31,8 +31,11 @@ import RampartTestKit
             }
             #expect(try lab.udp(from: lab.external, L.serverExternal4, 5000, sourcePort: 40000))
             #expect(try lab.udp(from: lab.external, L.serverExternal4, 5010, sourcePort: 1024))
-            #expect(try !lab.udp(from: lab.external, L.serverExternal4, 5011, sourcePort: 40000), "udp 5011 is past the range")
-            #expect(try !lab.udp(from: lab.external, L.serverExternal4, 5000, sourcePort: 1000), "a source port below 1024")
+            #expect(
+                try !lab.udp(from: lab.external, L.serverExternal4, 5011, sourcePort: 40000),
+                "udp 5011 is past the range")
+            #expect(
+                try !lab.udp(from: lab.external, L.serverExternal4, 5000, sourcePort: 1000), "a source port below 1024")
         }
     }
 
@@ -51,7 +54,7 @@ import RampartTestKit
             ("2026-03-27T17:30:00Z", false, "Friday 18:30 CET"),
             ("2026-03-28T10:00:00Z", false, "Saturday"),
             ("2026-03-30T06:30:00Z", true, "Monday 08:30 CEST (06:30 UTC: a winter UTC window would still be closed)"),
-            ("2026-03-30T16:30:00Z", false, "Monday 18:30 CEST"),
+            ("2026-03-30T16:30:00Z", false, "Monday 18:30 CEST")
         ] {
             try cli.run(["apply", "--at", time], in: lab.server)
             #expect(try lab.tcp(from: lab.external, L.serverExternal4, 3389) == open, "\(what)")
@@ -84,7 +87,9 @@ import RampartTestKit
             // Exactly the two connection attempts (one SYN each within the probe's 0.6 s) hit the
             // filter; the replies and the UDP datagram did not.
             let counters = try cli.run(["counters"], in: lab.server).out
-            let row = counters.split(separator: "\n").map { $0.split(separator: " ") }.first { $0.count > 3 && $0[2] == "F3" }
+            let row = counters.split(separator: "\n").map { $0.split(separator: " ") }.first {
+                $0.count > 3 && $0[2] == "F3"
+            }
             #expect(row?[3] == "2", "\(counters)")
         }
     }
@@ -107,7 +112,9 @@ import RampartTestKit
 
     /// `handle N` of every rule, in order: the same list before and after means no rule was replaced.
     static func handles(_ listing: String) -> [String] {
-        listing.split(separator: "\n").compactMap { line in line.range(of: "# handle ").map { String(line[$0.upperBound...]) } }
+        listing.split(separator: "\n").compactMap { line in
+            line.range(of: "# handle ").map { String(line[$0.upperBound...]) }
+        }
     }
 
     @Test func aGroupChangedLiveLetsItsNewMemberInAndNoOneElse() throws {
@@ -130,13 +137,17 @@ import RampartTestKit
         #expect(try lab.tcp(from: lab.inside, Lab.serverInternal4, 22), "198.51.100.10 is an admin now")
         #expect(try !lab.tcp(from: lab.external, Lab.serverExternal4, 22), "203.0.113.10 still is not")
         let after = try lab.server.run(["nft", "-a", "list", "table", "inet", "rampart"]).out
-        #expect(Self.handles(after) == Self.handles(before) && !Self.handles(before).isEmpty, "rules were replaced:\n\(before)\n\(after)")
+        #expect(
+            Self.handles(after) == Self.handles(before) && !Self.handles(before).isEmpty,
+            "rules were replaced:\n\(before)\n\(after)")
         #expect(after.contains("198.51.100.10") && !before.contains("198.51.100.10"))
         #expect(daemon.log().contains("set-only"), "\(daemon.log())")
         // The block filter's counter kept its drops from before the change: three blocked
         // attempts of one SYN each (two before, one after); a replaced rule would show 1.
         let counters = try cli.run(["counters"], in: lab.server).out
-        let row = counters.split(separator: "\n").map { $0.split(separator: " ") }.first { $0.count > 5 && $0[5].contains("/ssh/SSH/") }
+        let row = counters.split(separator: "\n").map { $0.split(separator: " ") }.first {
+            $0.count > 5 && $0[5].contains("/ssh/SSH/")
+        }
         #expect(row?[3] == "3", "\(counters)")
     }
 }

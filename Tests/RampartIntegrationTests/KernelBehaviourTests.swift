@@ -18,19 +18,26 @@ import RampartTestKit
         let ns = try Namespace("atomic")
         defer { ns.delete() }
         let client = try ns.client()
-        let good = RulesetCompiler().compile(try store(String(contentsOfFile: Fixtures.webServerExample, encoding: .utf8)))
+        let good = RulesetCompiler().compile(
+            try store(String(contentsOfFile: Fixtures.webServerExample, encoding: .utf8)))
         try client.apply(good)
         let before = try ns.nftList()
 
         var bad = good
         // A rule that looks up a set the ruleset does not define: the kernel refuses it.
-        bad.chains[0].rules.insert(RuleSpec([.address(.source, .set("nosuchset", .ipv4))], [.counter, .drop], id: "F999", origin: "local/P/R/L/#1"), at: 5)
+        bad.chains[0].rules.insert(
+            RuleSpec(
+                [.address(.source, .set("nosuchset", .ipv4))], [.counter, .drop], id: "F999", origin: "local/P/R/L/#1"),
+            at: 5)
         do {
             try client.apply(bad)
             Issue.record("the kernel accepted a rule on a missing set")
         } catch {
             #expect(error.errno == ENOENT)
-            #expect(error.message.contains("rule F999 (chain input, local/P/R/L/#1), expression 4 [ lookup reg 1 set nosuchset ]"), "\(error.message)")
+            #expect(
+                error.message.contains(
+                    "rule F999 (chain input, local/P/R/L/#1), expression 4 [ lookup reg 1 set nosuchset ]"),
+                "\(error.message)")
             #expect(error.message.contains("nothing was changed"))
         }
         #expect(try ns.nftList() == before)
@@ -42,7 +49,8 @@ import RampartTestKit
         let ns = try Namespace("gen")
         defer { ns.delete() }
         let client = try ns.client()
-        try client.apply(RulesetCompiler().compile(try store(String(contentsOfFile: Fixtures.webServerExample, encoding: .utf8))))
+        try client.apply(
+            RulesetCompiler().compile(try store(String(contentsOfFile: Fixtures.webServerExample, encoding: .utf8))))
         let ours = try client.generation()
         _ = try ns.nftList()
         #expect(try client.generation() == ours, "reading changes nothing")
@@ -58,7 +66,9 @@ import RampartTestKit
         var addresses = DynamicAddresses()
         // Every other address, so no two merge into one interval: 100,000 separate elements.
         addresses.dns = (0..<100_000).map { IPAddress.v6(UInt128(0x2001_0db8) << 96 | UInt128($0) * 2) }
-        let s = try store("ipsec static add filter filterlist=L srcaddr=me dstaddr=DNS protocol=udp dstport=53\nipsec static add filteraction name=P action=permit\nipsec static add policy name=X assign=yes\nipsec static add rule name=R policy=X filterlist=L filteraction=P\n")
+        let s = try store(
+            "ipsec static add filter filterlist=L srcaddr=me dstaddr=DNS protocol=udp dstport=53\nipsec static add filteraction name=P action=permit\nipsec static add policy name=X assign=yes\nipsec static add rule name=R policy=X filterlist=L filteraction=P\n"
+        )
         let ruleset = RulesetCompiler().compile(s, addresses: addresses)
         let report = try client.apply(ruleset)
         #expect(report.setElements == 100_000)
@@ -68,7 +78,9 @@ import RampartTestKit
         #expect(elements.first == "2001:db8::")
         #expect(elements.last == "2001:db8::3:d3e")
         // And the replace path splits the same way.
-        addresses.dns = (0..<100_000).map { IPAddress.v6(UInt128(0x2001_0db8) << 96 | UInt128(1) << 64 | UInt128($0) * 2) }
+        addresses.dns = (0..<100_000).map {
+            IPAddress.v6(UInt128(0x2001_0db8) << 96 | UInt128(1) << 64 | UInt128($0) * 2)
+        }
         try client.replaceElements(of: RulesetCompiler().compile(s, addresses: addresses).sets)
         let replaced = try Self.elements(ns.run(["nft", "-j", "list", "set", "inet", "rampart", "dns_v6"]).out)
         #expect(replaced.count == 100_000)
@@ -88,18 +100,25 @@ import RampartTestKit
         defer { cli.cleanup() }
         try cli.exec(String(contentsOfFile: Fixtures.webServerExample, encoding: .utf8))
         let ns = try Namespace("setonly"), client = try Namespace("peer")
-        defer { ns.delete(); client.delete() }
+        defer {
+            ns.delete()
+            client.delete()
+        }
         try link(ns, ["192.0.2.1/24"], client, ["192.0.2.2/24"])
         let a = try cli.addresses(#"{"dns": ["192.0.2.53"], "wins": [], "dhcp": [], "gateway": [], "names": {}}"#)
-        let b = try cli.addresses(#"{"dns": ["192.0.2.54", "2001:db8::54"], "wins": [], "dhcp": [], "gateway": [], "names": {}}"#)
+        let b = try cli.addresses(
+            #"{"dns": ["192.0.2.54", "2001:db8::54"], "wins": [], "dhcp": [], "gateway": [], "names": {}}"#)
         try cli.run(["apply", "--addresses", a], in: ns)
         // Three connection attempts to a blocked port: their SYNs are dropped and counted by F16.
         for _ in 0..<3 {
-            _ = try client.run(["python3", RampartCLI.probe, "tcp", "192.0.2.1", "9", "--timeout", "0.3"], allowFailure: true)
+            _ = try client.run(
+                ["python3", RampartCLI.probe, "tcp", "192.0.2.1", "9", "--timeout", "0.3"], allowFailure: true)
         }
         let before = try cli.run(["counters", "--json"], in: ns).out
         let blockAll = try (JSONSerialization.jsonObject(with: Data(before.utf8)) as? [[String: Any]] ?? [])
-            .first { $0["id"] as? String == "F16" && $0["chain"] as? String == "input" && ($0["packets"] as? Int ?? 0) > 0 }
+            .first {
+                $0["id"] as? String == "F16" && $0["chain"] as? String == "input" && ($0["packets"] as? Int ?? 0) > 0
+            }
         #expect(blockAll?["packets"] as? Int == 3, "\(before)")
         #expect(blockAll?["origin"] as? String == "local/Web Server/Block all/All Traffic/#1")
         let update = try cli.run(["apply", "--sets-only", "--addresses", b], in: ns)

@@ -18,7 +18,8 @@ import RampartTestKit
         defer { lab.teardown() }
         let cli = try RampartCLI()
         defer { cli.cleanup() }
-        try cli.exec("""
+        try cli.exec(
+            """
             pushd ipsec static
             add filteraction name=Block action=block
             add filter filterlist=B srcaddr=\(L.external4) dstaddr=me protocol=udp dstport=6001 mirrored=no
@@ -40,7 +41,9 @@ import RampartTestKit
         let store = try StoreFile(path: cli.store).load()
         let ruleset = RulesetCompiler().compile(store)
         let input = try lab.server.nftList().components(separatedBy: "chain input")[1]
-        #expect(input.components(separatedBy: "log prefix \"rampart in input_f").count - 1 == 4, "four grouped logged drops:\n\(input)")
+        #expect(
+            input.components(separatedBy: "log prefix \"rampart in input_f").count - 1 == 4,
+            "four grouped logged drops:\n\(input)")
         #expect(input.contains("log prefix \"rampart in F"), "and one filter alone:\n\(input)")
 
         let socket = try lab.server.nflog(group: 1000)
@@ -63,7 +66,7 @@ import RampartTestKit
             (lab.inside, L.internal4, L.serverInternal4, 6002),
             (lab.external, L.external6, L.serverExternal6, 6010),
             (lab.inside, L.internal4, L.serverInternal4, 6004),
-            (lab.inside, L.internal6, L.serverInternal6, 6006),
+            (lab.inside, L.internal6, L.serverInternal6, 6006)
         ]
         for (ns, source, destination, port) in probes {
             try GroupedFilterTests.send(3, from: ns, source, to: destination, port)
@@ -80,20 +83,29 @@ import RampartTestKit
         #expect(logged.count == 3 * probes.count, "\(logged.map(\.prefix))")
         // Numbered by the kernel, one after another: nothing was lost.
         let sequence = logged.compactMap(\.sequence)
-        #expect(sequence.count == logged.count && zip(sequence, sequence.dropFirst()).allSatisfy { $1 == $0 &+ 1 }, "\(sequence)")
+        #expect(
+            sequence.count == logged.count && zip(sequence, sequence.dropFirst()).allSatisfy { $1 == $0 &+ 1 },
+            "\(sequence)")
 
-        let host = Host(localAddresses: Set([L.serverInternal4, L.serverInternal6, L.serverExternal4, L.serverExternal6].map { IPAddress($0)! }))
+        let host = Host(
+            localAddresses: Set(
+                [L.serverInternal4, L.serverInternal6, L.serverExternal4, L.serverExternal6].map { IPAddress($0)! }))
         let reference = ReferenceEvaluator(store: store, addresses: DynamicAddresses(), host: host)
         var named: [String: Int] = [:]
         for record in logged {
-            let packet = try #require(Packet(headers: record.payload[...], interface: "eth0"), "headers of \(record.prefix)")
+            let packet = try #require(
+                Packet(headers: record.payload[...], interface: "eth0"), "headers of \(record.prefix)")
             let attribution = try #require(LogAttribution(prefix: record.prefix, packet: packet, ruleset: ruleset))
             let expected = reference.verdict(packet, .input)
             #expect(expected.action == .drop)
-            #expect(attribution == LogAttribution(kind: .filter, direction: "in", id: expected.decidedBy), "\(record.prefix) \(packet)")
+            #expect(
+                attribution == LogAttribution(kind: .filter, direction: "in", id: expected.decidedBy),
+                "\(record.prefix) \(packet)")
             #expect(record.hook == 1, "logged at the input hook")
             if let id = attribution.id { named[id, default: 0] += 1 }
         }
-        #expect(named.count == probes.count && named.values.allSatisfy { $0 == 3 }, "each probe's three datagrams, each probe a filter of its own: \(named)")
+        #expect(
+            named.count == probes.count && named.values.allSatisfy { $0 == 3 },
+            "each probe's three datagrams, each probe a filter of its own: \(named)")
     }
 }

@@ -6,7 +6,8 @@ import RampartTestKit
 /// Negotiate in the shapes admins write (issue 34), with real charons and rampartds on a kernel
 /// with ESP (on this CI machine: inside the VM of `ESPVirtualMachineTests`): under the web-server
 /// example's block-all, for all traffic, and through a NAT.
-@Suite(.serialized, .enabled(if: KernelIPsec.available, "needs ESP in the kernel; ESPVirtualMachineTests runs it in a VM"))
+@Suite(
+    .serialized, .enabled(if: KernelIPsec.available, "needs ESP in the kernel; ESPVirtualMachineTests runs it in a VM"))
 struct NegotiateShapesTrafficTests {
     /// A host of the lab with its charon, store and rampartd, started with `policy`.
     static func host(_ ns: Namespace, policy: String) throws -> IPsecTests.Host {
@@ -27,21 +28,32 @@ struct NegotiateShapesTrafficTests {
     }
 
     /// One TCP connection from `from` to `to`'s echo server on 5001, lines echoed for `seconds`.
-    static func stream(from: Namespace, to ns: Namespace, address: String, seconds: Double = 3) throws -> (ok: Bool, text: String) {
+    static func stream(
+        from: Namespace, to ns: Namespace, address: String, seconds: Double = 3
+    ) throws -> (ok: Bool, text: String) {
         let echo = try ns.spawn(["python3", RampartCLI.probe, "echo", "--tcp", "5001"])
-        defer { kill(echo.processIdentifier, SIGKILL); echo.waitUntilExit() }
+        defer {
+            kill(echo.processIdentifier, SIGKILL)
+            echo.waitUntilExit()
+        }
         for _ in 0..<200 where !((try? ns.run(["ss", "-lnH"]).out) ?? "").contains(":5001 ") { usleep(10_000) }
         // The first SYN starts IKE (the trap holds it): a second connection if the first timed out.
         var last = (ok: false, text: "")
         for _ in 0..<2 where !last.ok {
-            let r = try from.run(["python3", RampartCLI.probe, "stream", address, "5001", "--seconds", String(seconds), "--interval", "0.2"], allowFailure: true)
+            let r = try from.run(
+                [
+                    "python3", RampartCLI.probe, "stream", address, "5001", "--seconds", String(seconds), "--interval",
+                    "0.2"
+                ], allowFailure: true)
             last = (r.status == 0, r.out + r.err)
         }
         return last
     }
 
     static func clearOnPort(_ packets: [String], _ port: Int) -> [String] {
-        packets.filter { ($0.contains(".\(port) ") || $0.contains(".\(port):")) && !$0.contains("ESP(") && !$0.contains("UDP-encap") }
+        packets.filter {
+            ($0.contains(".\(port) ") || $0.contains(".\(port):")) && !$0.contains("ESP(") && !$0.contains("UDP-encap")
+        }
     }
 
     /// (a) The web-server example plus a negotiate rule for one peer: the service runs over ESP
@@ -50,7 +62,8 @@ struct NegotiateShapesTrafficTests {
     @Test func theWebServerExampleWithOneNegotiatedPeer() throws {
         let lab = try Lab()
         defer { lab.teardown() }
-        let server = try Self.host(lab.server, policy: Fixtures.webServerNegotiating(peer: Lab.internal4, psk: "web-key"))
+        let server = try Self.host(
+            lab.server, policy: Fixtures.webServerNegotiating(peer: Lab.internal4, psk: "web-key"))
         let peer = try Self.host(lab.inside, policy: IPsecTests.policy(peer: Lab.serverInternal4, psk: "web-key"))
         defer { Self.stop([server, peer]) }
         let capture = try Capture(lab.server, address: Lab.serverInternal4, directory: server.cli.directory)
@@ -59,16 +72,24 @@ struct NegotiateShapesTrafficTests {
         #expect(run.ok, "\(run.text)\n\(server.charon.log().suffix(3000))")
         #expect(packets.filter { $0.contains("ESP(spi=0x") }.count >= 20, "\(packets.joined(separator: "\n"))")
         #expect(Self.clearOnPort(packets, 5001).isEmpty, "only ESP on the wire: \(packets.joined(separator: "\n"))")
-        print("shape (a): stream \(run.text.trimmingCharacters(in: .whitespacesAndNewlines)); \(packets.count) packets on the wire, "
-              + "\(packets.filter { $0.contains("ESP(spi=0x") }.count) ESP, \(Self.clearOnPort(packets, 5001).count) clear on 5001")
+        print(
+            "shape (a): stream \(run.text.trimmingCharacters(in: .whitespacesAndNewlines)); \(packets.count) packets on the wire, "
+                + "\(packets.filter { $0.contains("ESP(spi=0x") }.count) ESP, \(Self.clearOnPort(packets, 5001).count) clear on 5001"
+        )
         let counters = try server.daemon.rampart(["counters"]).out
         #expect(counters.contains("ipsec-esp"), "\(counters)")
         // The SA as charon and the kernel hold it: ESP with AES in transport mode, authenticated without error.
         let qm = try server.daemon.rampart(["dynamic", "show", "qmsas"]).out
-        #expect(qm.contains("INSTALLED") && qm.contains("TRANSPORT") && qm.contains("ESP") && qm.contains("AES_CBC/256/HMAC_SHA1_96"), "\(qm)")
+        #expect(
+            qm.contains("INSTALLED") && qm.contains("TRANSPORT") && qm.contains("ESP")
+                && qm.contains("AES_CBC/256/HMAC_SHA1_96"), "\(qm)")
         let state = try lab.server.run(["ip", "-s", "xfrm", "state"]).out
-        #expect(state.contains("proto esp") && state.contains("enc cbc(aes)") && state.contains("mode transport"), "\(state)")
-        let flat = try server.daemon.rampart(["dynamic", "show", "stats"]).out.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
+        #expect(
+            state.contains("proto esp") && state.contains("enc cbc(aes)") && state.contains("mode transport"),
+            "\(state)")
+        let flat = try server.daemon.rampart(["dynamic", "show", "stats"]).out.split(
+            separator: " ", omittingEmptySubsequences: true
+        ).joined(separator: " ")
         #expect(flat.contains("CHILD_SAs installed") && !flat.contains("CHILD_SAs installed 0"), "\(flat)")
         #expect(flat.contains("0 XfrmInStateProtoError"), "no packet failed authentication or decryption\n\(flat)")
         // The peer's clear traffic to another port meets the block-all; so does a host without IPsec.
@@ -94,10 +115,14 @@ struct NegotiateShapesTrafficTests {
         let packets = try capture.stop()
         #expect(run.ok, "\(run.text)\n\(a.charon.log().suffix(3000))")
         #expect(udp, "UDP over the SA\n\(packets.joined(separator: "\n"))")
-        #expect(Self.clearOnPort(packets, 5001).isEmpty && Self.clearOnPort(packets, 5353).isEmpty, "\(packets.joined(separator: "\n"))")
+        #expect(
+            Self.clearOnPort(packets, 5001).isEmpty && Self.clearOnPort(packets, 5353).isEmpty,
+            "\(packets.joined(separator: "\n"))")
         #expect(packets.filter { $0.contains("ESP(spi=0x") }.count >= 20)
-        print("shape (b): stream \(run.text.trimmingCharacters(in: .whitespacesAndNewlines)), UDP over the SA \(udp); \(packets.count) packets, "
-              + "\(packets.filter { $0.contains("ESP(spi=0x") }.count) ESP, \(Self.clearOnPort(packets, 5001).count + Self.clearOnPort(packets, 5353).count) clear")
+        print(
+            "shape (b): stream \(run.text.trimmingCharacters(in: .whitespacesAndNewlines)), UDP over the SA \(udp); \(packets.count) packets, "
+                + "\(packets.filter { $0.contains("ESP(spi=0x") }.count) ESP, \(Self.clearOnPort(packets, 5001).count + Self.clearOnPort(packets, 5353).count) clear"
+        )
         // A third host, without IPsec, gets nothing through in clear.
         try lab.listen(lab.server, tcp: [6002])
         #expect(try !lab.tcp(from: lab.external, Lab.serverExternal4, 6002))
@@ -106,11 +131,13 @@ struct NegotiateShapesTrafficTests {
     /// The server namespace as a NAT router (masquerade) between the inside host and the external one.
     static func natThroughServer(_ lab: Lab) throws {
         try lab.server.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"])
-        try lab.server.run(["nft", "-f", "-"], input: """
-            table ip nat {
-                chain post { type nat hook postrouting priority srcnat; ip saddr 198.51.100.0/24 ip daddr 203.0.113.0/24 masquerade; }
-            }
-            """)
+        try lab.server.run(
+            ["nft", "-f", "-"],
+            input: """
+                table ip nat {
+                    chain post { type nat hook postrouting priority srcnat; ip saddr 198.51.100.0/24 ip daddr 203.0.113.0/24 masquerade; }
+                }
+                """)
         try lab.inside.run(["ip", "route", "add", "default", "via", Lab.serverInternal4])
     }
 
@@ -141,18 +168,21 @@ struct NegotiateShapesTrafficTests {
         #expect(try !lab.udp(from: lab.inside, Lab.external4, 4500), "4500 blocked without a negotiate rule")
         try bare.exec(negotiating)
         plain.signal(SIGHUP)
-        #expect(plain.eventually(10) { (try? lab.udp(from: lab.inside, Lab.external4, 4500, timeout: 0.5)) == true }, "4500 passes for a negotiate peer")
+        #expect(
+            plain.eventually(10) { (try? lab.udp(from: lab.inside, Lab.external4, 4500, timeout: 0.5)) == true },
+            "4500 passes for a negotiate peer")
         plain.stop()
         lab.stopListeners()
 
-        let initiator = blockAll + """
-            pushd ipsec static
-            add filteraction name=Secure action=negotiate qmsecmethods="ESP[AES256,SHA1]"
-            add filter filterlist=Svc srcaddr=me dstaddr=\(Lab.external4) protocol=tcp dstport=5001
-            add rule name=svc policy=Closed filterlist=Svc filteraction=Secure psk="nat-key"
-            popd
+        let initiator =
+            blockAll + """
+                pushd ipsec static
+                add filteraction name=Secure action=negotiate qmsecmethods="ESP[AES256,SHA1]"
+                add filter filterlist=Svc srcaddr=me dstaddr=\(Lab.external4) protocol=tcp dstport=5001
+                add rule name=svc policy=Closed filterlist=Svc filteraction=Secure psk="nat-key"
+                popd
 
-            """
+                """
         let b = try Self.host(lab.external, policy: responder)
         let a = try Self.host(lab.inside, policy: initiator)
         defer { Self.stop([a, b]) }
@@ -160,15 +190,24 @@ struct NegotiateShapesTrafficTests {
         let run = try Self.stream(from: lab.inside, to: lab.external, address: Lab.external4)
         let packets = try capture.stop()
         #expect(run.ok, "\(run.text)\n\(a.charon.log().suffix(3000))\n\(b.charon.log().suffix(2000))")
-        #expect(packets.contains { $0.contains("203.0.113.1.4500 > 203.0.113.10.4500") || $0.contains(".4500: UDP-encap") || $0.contains("UDP-encap") },
-                "IKE and ESP in UDP 4500 through the NAT\n\(packets.joined(separator: "\n"))")
-        #expect(packets.filter { $0.contains("UDP-encap") && $0.contains("ESP(spi=0x") }.count >= 10, "\(packets.joined(separator: "\n"))")
+        #expect(
+            packets.contains {
+                $0.contains("203.0.113.1.4500 > 203.0.113.10.4500") || $0.contains(".4500: UDP-encap")
+                    || $0.contains("UDP-encap")
+            },
+            "IKE and ESP in UDP 4500 through the NAT\n\(packets.joined(separator: "\n"))")
+        #expect(
+            packets.filter { $0.contains("UDP-encap") && $0.contains("ESP(spi=0x") }.count >= 10,
+            "\(packets.joined(separator: "\n"))")
         #expect(Self.clearOnPort(packets, 5001).isEmpty, "\(packets.joined(separator: "\n"))")
         let mm = try b.daemon.rampart(["dynamic", "show", "mmsas"]).out
-        #expect(mm.contains("203.0.113.1:") && mm.contains("203.0.113.10:4500") && mm.contains(" peer "), "the NAT and the ports: \(mm)")
+        #expect(
+            mm.contains("203.0.113.1:") && mm.contains("203.0.113.10:4500") && mm.contains(" peer "),
+            "the NAT and the ports: \(mm)")
         let qm = try b.daemon.rampart(["dynamic", "show", "qmsas"]).out
         #expect(qm.contains("ESP-in-UDP"), "\(qm)")
-        print("shape (c): stream \(run.text.trimmingCharacters(in: .whitespacesAndNewlines)); \(packets.filter { $0.contains("UDP-encap") && $0.contains("ESP(spi=0x") }.count) "
-              + "ESP-in-UDP packets, \(Self.clearOnPort(packets, 5001).count) clear on 5001\n\(mm)")
+        print(
+            "shape (c): stream \(run.text.trimmingCharacters(in: .whitespacesAndNewlines)); \(packets.filter { $0.contains("UDP-encap") && $0.contains("ESP(spi=0x") }.count) "
+                + "ESP-in-UDP packets, \(Self.clearOnPort(packets, 5001).count) clear on 5001\n\(mm)")
     }
 }

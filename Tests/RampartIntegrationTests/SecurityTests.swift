@@ -16,7 +16,9 @@ import RampartTestKit
         let tag = String(UInt32.random(in: 0...0xffff), radix: 16)
         let users = Users(group: "rs-g\(tag)", member: "rs-m\(tag)", other: "rs-o\(tag)")
         try sh(["groupadd", "--system", users.group])
-        try sh(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "-G", users.group, users.member])
+        try sh([
+            "useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "-G", users.group, users.member
+        ])
         try sh(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", users.other])
         defer {
             _ = try? sh(["userdel", users.member], allowFailure: true)
@@ -26,8 +28,10 @@ import RampartTestKit
         try body(users)
     }
 
-    func withDaemon(_ script: String = DaemonTests.policy, config: String = "", fileLimit: Int? = nil,
-                    _ body: (DaemonHarness, Namespace) throws -> Void) throws {
+    func withDaemon(
+        _ script: String = DaemonTests.policy, config: String = "", fileLimit: Int? = nil,
+        _ body: (DaemonHarness, Namespace) throws -> Void
+    ) throws {
         let cli = try RampartCLI()
         defer { cli.cleanup() }
         if !script.isEmpty { try cli.exec(script) }
@@ -43,23 +47,23 @@ import RampartTestKit
 
     /// Sends raw request lines as `user` (root when nil) and prints each reply's ok/error.
     static let rawClient = #"""
-    import json, socket, sys
-    path = sys.argv[1]
-    for payload in sys.argv[2:]:
-        s = socket.socket(socket.AF_UNIX)
-        s.settimeout(20)
-        s.connect(path)
-        s.sendall(payload.encode() + b"\n")
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        s.close()
-        reply = json.loads(data)
-        print("ok" if reply["ok"] else "error: " + reply["error"].replace("\n", " "))
-    """#
+        import json, socket, sys
+        path = sys.argv[1]
+        for payload in sys.argv[2:]:
+            s = socket.socket(socket.AF_UNIX)
+            s.settimeout(20)
+            s.connect(path)
+            s.sendall(payload.encode() + b"\n")
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            s.close()
+            reply = json.loads(data)
+            print("ok" if reply["ok"] else "error: " + reply["error"].replace("\n", " "))
+        """#
 
     func raw(_ daemon: DaemonHarness, as user: String? = nil, _ payloads: [String]) throws -> [String] {
         var command = ["python3", "-c", Self.rawClient, daemon.socket] + payloads
@@ -87,9 +91,12 @@ import RampartTestKit
                 let attacks = [
                     json(["op": "netsh", "args": ["static\nset\npolicy\nname=Server", "show", "assign=no"]]),
                     json(["op": "netsh", "args": ["static\rset\rpolicy", "show", "name=Server", "assign=no"]]),
-                    json(["op": "netsh", "args": ["static\u{00A0}set\u{00A0}policy\u{00A0}name=Server", "show", "assign=no"]]),
+                    json([
+                        "op": "netsh",
+                        "args": ["static\u{00A0}set\u{00A0}policy\u{00A0}name=Server", "show", "assign=no"]
+                    ]),
                     json(["op": "netsh", "args": ["static", "set policy", "name=Server", "assign=no"]]),
-                    json(["op": "netsh", "args": ["static", "show", "all\"", "set", "policy"]]),
+                    json(["op": "netsh", "args": ["static", "show", "all\"", "set", "policy"]])
                 ]
                 let replies = try raw(daemon, as: users.member, attacks)
                 #expect(replies.count == attacks.count)
@@ -98,7 +105,9 @@ import RampartTestKit
                 #expect(try dropRules(ns) == drops)
                 let show = try daemon.rampart(["static", "show", "policy", "name=Server"])
                 #expect(show.out.contains("Server"), "\(show.out)")
-                #expect(!(try daemon.rampart(["static", "show", "policy", "name=show"], allowFailure: true).out.contains("show")))
+                #expect(
+                    !(try daemon.rampart(["static", "show", "policy", "name=show"], allowFailure: true).out.contains(
+                        "show")))
                 // Refused attempts are in the log with who tried.
                 let uid = try sh(["id", "-u", users.member]).out.trimmingCharacters(in: .whitespacesAndNewlines)
                 #expect(daemon.log().contains("uid \(uid)"), "the refusal names the peer")
@@ -112,7 +121,8 @@ import RampartTestKit
         try withUsers { users in
             try withDaemon(config: "control_group = \(users.group)\n") { daemon, _ in
                 try daemon.start()
-                let sho = try daemon.rampart(["static", "sho", "policy", "name=Server"], allowFailure: true, user: users.member)
+                let sho = try daemon.rampart(
+                    ["static", "sho", "policy", "name=Server"], allowFailure: true, user: users.member)
                 #expect(sho.status == 0, "\(sho.err)")
                 // counters is a member query: answered by rampartd, not read from the kernel (issue 29, item 17).
                 let counters = try daemon.rampart(["counters"], allowFailure: true, user: users.member)
@@ -127,7 +137,9 @@ import RampartTestKit
                 let change = try daemon.rampart(["exec", script], allowFailure: true, user: users.member)
                 #expect(change.status != 0 && change.err.contains("needs root"), "\(change.err)")
                 try daemon.rampart(["static", "add", "policy", "name=ByRoot"])
-                let line = try #require(daemon.log().split(separator: "\n").first { $0.contains("name=ByRoot") }.map(String.init), "the change is logged")
+                let line = try #require(
+                    daemon.log().split(separator: "\n").first { $0.contains("name=ByRoot") }.map(String.init),
+                    "the change is logged")
                 #expect(line.contains("uid 0") && line.contains("gid 0") && line.contains("pid "), "\(line)")
             }
         }
@@ -151,19 +163,28 @@ import RampartTestKit
                 chmod(daemon.socket, 0o666)
                 // The flood holds its connections for 4 s; root asks, and the descriptors are counted, meanwhile.
                 let floodOut = Pipe()
-                let flood = try ChildProcess(["/usr/bin/prlimit", "--nofile=4096:4096", "runuser", "-u", users.other, "--", "python3", "-c", Self.flood, daemon.socket, "1100", "4"],
-                                             stdout: .pipe(floodOut))
+                let flood = try ChildProcess(
+                    [
+                        "/usr/bin/prlimit", "--nofile=4096:4096", "runuser", "-u", users.other, "--", "python3", "-c",
+                        Self.flood, daemon.socket, "1100", "4"
+                    ],
+                    stdout: .pipe(floodOut))
                 usleep(2_000_000)
                 let status = try daemon.rampart(["status"], allowFailure: true)
-                #expect(status.status == 0 && status.out.contains("rampartd running"), "root is served during the flood: \(status.err)")
-                let pid = try #require(Int32(try ns.run(["pgrep", "-x", "rampartd"]).out.split(separator: "\n").first ?? ""))
+                #expect(
+                    status.status == 0 && status.out.contains("rampartd running"),
+                    "root is served during the flood: \(status.err)")
+                let pid = try #require(
+                    Int32(try ns.run(["pgrep", "-x", "rampartd"]).out.split(separator: "\n").first ?? ""))
                 let fds = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count
                 #expect(fds < 200, "rampartd holds \(fds) descriptors during the flood")
                 let report = String(decoding: floodOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
                 flood.waitUntilExit()
                 #expect(report.contains("connected"), "\(report)")
                 // A member is capped per uid, root is not affected by the member's connections.
-                let memberFlood = try sh(["runuser", "-u", users.member, "--", "python3", "-c", Self.holder, daemon.socket, "40"], allowFailure: true)
+                let memberFlood = try sh(
+                    ["runuser", "-u", users.member, "--", "python3", "-c", Self.holder, daemon.socket, "40"],
+                    allowFailure: true)
                 #expect(memberFlood.out.contains("refused"), "a member cannot hold 40 connections: \(memberFlood.out)")
             }
         }
@@ -171,59 +192,59 @@ import RampartTestKit
 
     /// Opens N connections, sends one byte on each, and reports how many the daemon closed.
     static let flood = #"""
-    import socket, sys, time
-    path, n, hold = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-    conns, failed = [], 0
-    start = time.time()
-    for i in range(n):
-        try:
-            s = socket.socket(socket.AF_UNIX)
-            s.settimeout(2)
-            s.connect(path)
-            s.send(b"{")
-            conns.append(s)
-        except OSError:
-            failed += 1
-    time.sleep(max(0, hold - (time.time() - start)))
-    closed = 0
-    for s in conns:
-        try:
-            s.setblocking(False)
-            data = s.recv(65536)
-            if data is not None:
+        import socket, sys, time
+        path, n, hold = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+        conns, failed = [], 0
+        start = time.time()
+        for i in range(n):
+            try:
+                s = socket.socket(socket.AF_UNIX)
+                s.settimeout(2)
+                s.connect(path)
+                s.send(b"{")
+                conns.append(s)
+            except OSError:
+                failed += 1
+        time.sleep(max(0, hold - (time.time() - start)))
+        closed = 0
+        for s in conns:
+            try:
+                s.setblocking(False)
+                data = s.recv(65536)
+                if data is not None:
+                    closed += 1
+            except BlockingIOError:
+                pass
+            except OSError:
                 closed += 1
-        except BlockingIOError:
-            pass
-        except OSError:
-            closed += 1
-    print("connected", len(conns), "failed", failed, "closed by server", closed)
-    """#
+        print("connected", len(conns), "failed", failed, "closed by server", closed)
+        """#
 
     /// Holds N connections open at once (sending a partial request), then says whether any was refused.
     static let holder = #"""
-    import socket, sys, time
-    path, n = sys.argv[1], int(sys.argv[2])
-    conns = []
-    for i in range(n):
-        s = socket.socket(socket.AF_UNIX)
-        s.settimeout(3)
-        s.connect(path)
-        s.send(b"{")
-        conns.append(s)
-    time.sleep(0.5)
-    refused = 0
-    for s in conns:
-        try:
-            s.setblocking(False)
-            data = s.recv(65536)
-            if b"too many" in data or data == b"":
+        import socket, sys, time
+        path, n = sys.argv[1], int(sys.argv[2])
+        conns = []
+        for i in range(n):
+            s = socket.socket(socket.AF_UNIX)
+            s.settimeout(3)
+            s.connect(path)
+            s.send(b"{")
+            conns.append(s)
+        time.sleep(0.5)
+        refused = 0
+        for s in conns:
+            try:
+                s.setblocking(False)
+                data = s.recv(65536)
+                if b"too many" in data or data == b"":
+                    refused += 1
+            except BlockingIOError:
+                pass
+            except OSError:
                 refused += 1
-        except BlockingIOError:
-            pass
-        except OSError:
-            refused += 1
-    print("refused" if refused else "all held", refused)
-    """#
+        print("refused" if refused else "all held", refused)
+        """#
 
     // MARK: 3. lockout protection survives a restart
 
@@ -232,7 +253,9 @@ import RampartTestKit
             try daemon.start()
             let before = try ns.nftList()
             let storeBefore = try String(contentsOfFile: daemon.cli.store, encoding: .utf8)
-            let blockAll = try daemon.cli.file("block-all.netsh", "ipsec static add filter filterlist=Web srcaddr=any dstaddr=me protocol=tcp dstport=2222\n")
+            let blockAll = try daemon.cli.file(
+                "block-all.netsh",
+                "ipsec static add filter filterlist=Web srcaddr=any dstaddr=me protocol=tcp dstport=2222\n")
             try daemon.rampart(["exec", "--confirm", "60", blockAll])
             #expect(try ns.nftList().listsPort(2222))
             daemon.kill9()
@@ -252,11 +275,15 @@ import RampartTestKit
             try "{ not a journal".write(toFile: daemon.cli.store + ".pending", atomically: true, encoding: .utf8)
             try daemon.start()
             let status = try daemon.request(ControlRequest(op: .status))
-            #expect(status.json?.contains(#""state": "degraded""#) == true && status.text.contains("journal"), "\(status.text)")
+            #expect(
+                status.json?.contains(#""state": "degraded""#) == true && status.text.contains("journal"),
+                "\(status.text)")
             #expect(try ns.nftList().contains("boot-dhcpv4"), "the boot ruleset stays")
             try FileManager.default.removeItem(atPath: daemon.cli.store + ".pending")
             daemon.signal(SIGHUP)
-            #expect(try daemon.eventually(5) { try ns.nftList() == before }, "reload applies the policy once the journal is gone")
+            #expect(
+                try daemon.eventually(5) { try ns.nftList() == before },
+                "reload applies the policy once the journal is gone")
             #expect(try daemon.request(ControlRequest(op: .status)).json?.contains(#""state": "running""#) == true)
         }
     }
@@ -265,15 +292,25 @@ import RampartTestKit
         try withDaemon { daemon, ns in
             try daemon.start()
             let before = try ns.nftList()
-            let a = try daemon.cli.file("a.netsh", "ipsec static add filter filterlist=Web srcaddr=any dstaddr=me protocol=tcp dstport=2001\n")
-            let b = try daemon.cli.file("b.netsh", "ipsec static add filter filterlist=Web srcaddr=any dstaddr=me protocol=tcp dstport=2002\n")
+            let a = try daemon.cli.file(
+                "a.netsh", "ipsec static add filter filterlist=Web srcaddr=any dstaddr=me protocol=tcp dstport=2001\n")
+            let b = try daemon.cli.file(
+                "b.netsh", "ipsec static add filter filterlist=Web srcaddr=any dstaddr=me protocol=tcp dstport=2002\n")
             for seconds in ["0", "-5", "9223372036854775807", "864000"] {
                 let r = try daemon.rampart(["exec", "--confirm", seconds, a], allowFailure: true)
                 #expect(r.status != 0, "--confirm \(seconds) is refused")
             }
             for seconds in [0, -1, Int.max] {
-                let reply = try raw(daemon, [json(["op": "exec", "name": "a", "script": "ipsec static add policy name=X\n", "confirmSeconds": seconds])])
-                #expect(reply.first?.hasPrefix("error:") == true, "confirmSeconds \(seconds) over the protocol: \(reply)")
+                let reply = try raw(
+                    daemon,
+                    [
+                        json([
+                            "op": "exec", "name": "a", "script": "ipsec static add policy name=X\n",
+                            "confirmSeconds": seconds
+                        ])
+                    ])
+                #expect(
+                    reply.first?.hasPrefix("error:") == true, "confirmSeconds \(seconds) over the protocol: \(reply)")
             }
             #expect(try ns.nftList() == before, "nothing was applied")
             try daemon.rampart(["exec", "--confirm", "3", a])
@@ -294,11 +331,15 @@ import RampartTestKit
             let before = try ns.nftList()
             try FileManager.default.removeItem(atPath: daemon.cli.store)
             daemon.signal(SIGHUP)
-            #expect(try daemon.eventually(5) { try daemon.request(ControlRequest(op: .status)).json?.contains(#""state": "degraded""#) == true })
+            #expect(
+                try daemon.eventually(5) {
+                    try daemon.request(ControlRequest(op: .status)).json?.contains(#""state": "degraded""#) == true
+                })
             #expect(try ns.nftList() == before)
             #expect(try daemon.request(ControlRequest(op: .status)).text.contains("vanished"))
             // A typo in the configuration's store path: the same.
-            try "store = \(daemon.cli.directory.path)/no-such-store.json\n".write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
+            try "store = \(daemon.cli.directory.path)/no-such-store.json\n".write(
+                toFile: daemon.configPath, atomically: true, encoding: .utf8)
             daemon.signal(SIGHUP)
             usleep(500_000)
             #expect(try ns.nftList() == before)
@@ -313,14 +354,21 @@ import RampartTestKit
             // nft -i keeps its netlink socket, and so the owned table, while its input is open.
             let nft = try ns.spawnInteractive(["nft", "-i"])
             nft.write("delete table inet rampart; add table inet rampart { flags owner; }\n")
-            #expect(try daemon.eventually(5) {
-                let s = try daemon.request(ControlRequest(op: .status))
-                return s.json?.contains(#""state": "degraded""#) == true && s.text.contains("Operation not permitted")
-            }, "a failed restore is reported")
+            #expect(
+                try daemon.eventually(5) {
+                    let s = try daemon.request(ControlRequest(op: .status))
+                    return s.json?.contains(#""state": "degraded""#) == true
+                        && s.text.contains("Operation not permitted")
+                }, "a failed restore is reported")
             #expect(try !ns.nftList().contains("comment \"F4\""))
             nft.close()
-            #expect(try daemon.eventually(10) { try ns.nftList().contains("comment \"F4\"") }, "the table is retaken when its owner goes")
-            #expect(try daemon.eventually(5) { try daemon.request(ControlRequest(op: .status)).json?.contains(#""state": "running""#) == true })
+            #expect(
+                try daemon.eventually(10) { try ns.nftList().contains("comment \"F4\"") },
+                "the table is retaken when its owner goes")
+            #expect(
+                try daemon.eventually(5) {
+                    try daemon.request(ControlRequest(op: .status)).json?.contains(#""state": "running""#) == true
+                })
         }
     }
 
@@ -329,29 +377,35 @@ import RampartTestKit
     @Test func storesWithOutOfRangeNumbersAreRefusedNotCrashedOn() throws {
         let cli = try RampartCLI()
         defer { cli.cleanup() }
-        try cli.exec(DaemonTests.policy + "\nipsec static add filter filterlist=Ftp srcaddr=localhost dstaddr=me protocol=tcp dstport=21\n")
+        try cli.exec(
+            DaemonTests.policy
+                + "\nipsec static add filter filterlist=Ftp srcaddr=localhost dstaddr=me protocol=tcp dstport=21\n")
         let good = try String(contentsOfFile: cli.store, encoding: .utf8)
         let cases: [(String, String)] = [
             (#""sequence" : \d+"#, #""sequence" : 9223372036854775807"#),
             (#""nextRuleID" : \d+"#, #""nextRuleID" : 9223372036854775807"#),
             (#"dns:localhost "#, #"dns:localhost/999 "#),
             (#"dns:localhost "#, #"dns:localhost/-5 "#),
-            (#" 6 0 21 mirrored"#, #" 6 0 70000 mirrored"#),
+            (#" 6 0 21 mirrored"#, #" 6 0 70000 mirrored"#)
         ]
         for (pattern, replacement) in cases {
             let bad = good.replacingOccurrences(of: pattern, with: replacement, options: .regularExpression)
             #expect(bad != good, "\(pattern) found")
             try bad.write(toFile: cli.store, atomically: true, encoding: .utf8)
-            let r = try sh([RampartCLI.binary, "static", "add", "policy", "name=More", "--store", cli.store], allowFailure: true)
+            let r = try sh(
+                [RampartCLI.binary, "static", "add", "policy", "name=More", "--store", cli.store], allowFailure: true)
             #expect(r.status == 1, "\(replacement): exit \(r.status) \(r.err)")
             #expect(r.err.contains("corrupt"), "\(r.err)")
             let compiled = try sh([RampartCLI.binary, "compile", "--store", cli.store], allowFailure: true)
             #expect(compiled.status == 1, "compile refuses it too: \(compiled.out)")
         }
         // The port is named with its filter and path, not "not valid JSON".
-        try good.replacingOccurrences(of: #" 6 0 21 mirrored"#, with: #" 6 0 70000 mirrored"#).write(toFile: cli.store, atomically: true, encoding: .utf8)
+        try good.replacingOccurrences(of: #" 6 0 21 mirrored"#, with: #" 6 0 70000 mirrored"#).write(
+            toFile: cli.store, atomically: true, encoding: .utf8)
         let port = try sh([RampartCLI.binary, "compile", "--store", cli.store], allowFailure: true)
-        #expect(port.err.contains("destination port 70000 is not 0...65535") && port.err.contains(".filters["), "\(port.err)")
+        #expect(
+            port.err.contains("destination port 70000 is not 0...65535") && port.err.contains(".filters["),
+            "\(port.err)")
     }
 
     // MARK: 7. the boot file and the store stay consistent
@@ -367,11 +421,16 @@ import RampartTestKit
         let store = mount + "/store.json"
         var script = "ipsec dynamic set config bootmode block\n"
         let padding = String(repeating: "padding-", count: 20)
-        for i in 0..<3000 { script += "ipsec static add filter filterlist=Big srcaddr=192.0.2.\(i % 250 + 1) dstaddr=me protocol=tcp dstport=\(i + 1000) description=\(padding)\n" }
+        for i in 0..<3000 {
+            script +=
+                "ipsec static add filter filterlist=Big srcaddr=192.0.2.\(i % 250 + 1) dstaddr=me protocol=tcp dstport=\(i + 1000) description=\(padding)\n"
+        }
         try sh([RampartCLI.binary, "exec", "--store", store, try cli.file("big.netsh", script)])
         let size = (try FileManager.default.attributesOfItem(atPath: store)[.size] as? Int) ?? 0
-        #expect(size > 400_000 && size < 1_000_000, "the store (\(size) bytes) cannot be written twice on the 1 MiB disk")
-        let r = try sh([RampartCLI.binary, "dynamic", "set", "config", "bootmode", "permit", "--store", store], allowFailure: true)
+        #expect(
+            size > 400_000 && size < 1_000_000, "the store (\(size) bytes) cannot be written twice on the 1 MiB disk")
+        let r = try sh(
+            [RampartCLI.binary, "dynamic", "set", "config", "bootmode", "permit", "--store", store], allowFailure: true)
         #expect(r.status != 0, "the write fails: \(r.err)")
         let boot = try String(contentsOfFile: store + ".boot", encoding: .utf8)
         #expect(boot.contains(#""bootMode":"block""#), "the boot file still says block: \(boot)")
@@ -382,20 +441,28 @@ import RampartTestKit
         let cli = try RampartCLI()
         defer { cli.cleanup() }
         var script = "ipsec dynamic set config bootmode block\n"
-        for i in 0..<3000 { script += "ipsec static add filter filterlist=Big srcaddr=192.0.2.\(i % 250 + 1) dstaddr=me protocol=tcp dstport=\(i + 1000)\n" }
+        for i in 0..<3000 {
+            script +=
+                "ipsec static add filter filterlist=Big srcaddr=192.0.2.\(i % 250 + 1) dstaddr=me protocol=tcp dstport=\(i + 1000)\n"
+        }
         try cli.exec(script)
         let rank = ["permit": 0, "stateful": 1, "block": 2]
         var mismatched = 0
         for trial in 0..<60 {
             let mode = ["permit", "block", "stateful"][trial % 3]
-            let p = try ChildProcess([RampartCLI.binary, "dynamic", "set", "config", "bootmode", mode, "--store", cli.store])
+            let p = try ChildProcess([
+                RampartCLI.binary, "dynamic", "set", "config", "bootmode", mode, "--store", cli.store
+            ])
             usleep(UInt32.random(in: 5_000...120_000))
             kill(p.processIdentifier, SIGKILL)
             p.waitUntilExit()
             let storeText = try String(contentsOfFile: cli.store, encoding: .utf8)
             let bootText = try String(contentsOfFile: cli.store + ".boot", encoding: .utf8)
             func modeRank(_ text: String) -> Int {
-                for (name, r) in rank where text.contains(#""bootMode":"\#(name)""#) || text.contains(#""bootMode" : "\#(name)""#) { return r }
+                for (name, r) in rank
+                where text.contains(#""bootMode":"\#(name)""#) || text.contains(#""bootMode" : "\#(name)""#) {
+                    return r
+                }
                 return -1
             }
             if modeRank(bootText) < modeRank(storeText) { mismatched += 1 }
@@ -408,11 +475,18 @@ import RampartTestKit
     @Test func windowsEncodingsImportOrFailLoudly() throws {
         let cli = try RampartCLI()
         defer { cli.cleanup() }
-        let bat = "@echo off\r\nrem lockdown\r\nnetsh ipsec static add policy name=Utf16\r\nnetsh ipsec static add filterlist name=L\r\n"
-        func utf16le(_ s: String, bom: Bool) -> Data { Data((bom ? [0xFF, 0xFE] : []) + s.utf16.flatMap { [UInt8($0 & 0xff), UInt8($0 >> 8)] }) }
-        func utf16be(_ s: String) -> Data { Data([0xFE, 0xFF] + s.utf16.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xff)] }) }
-        let variants: [(String, Data)] = [("bom.bat", utf16le(bat, bom: true)), ("nobom.bat", utf16le(bat, bom: false)), ("be.bat", utf16be(bat)),
-                                          ("cr.bat", Data(bat.replacingOccurrences(of: "\r\n", with: "\r").utf8))]
+        let bat =
+            "@echo off\r\nrem lockdown\r\nnetsh ipsec static add policy name=Utf16\r\nnetsh ipsec static add filterlist name=L\r\n"
+        func utf16le(_ s: String, bom: Bool) -> Data {
+            Data((bom ? [0xFF, 0xFE] : []) + s.utf16.flatMap { [UInt8($0 & 0xff), UInt8($0 >> 8)] })
+        }
+        func utf16be(_ s: String) -> Data {
+            Data([0xFE, 0xFF] + s.utf16.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xff)] })
+        }
+        let variants: [(String, Data)] = [
+            ("bom.bat", utf16le(bat, bom: true)), ("nobom.bat", utf16le(bat, bom: false)), ("be.bat", utf16be(bat)),
+            ("cr.bat", Data(bat.replacingOccurrences(of: "\r\n", with: "\r").utf8))
+        ]
         for (name, data) in variants {
             let path = cli.directory.appendingPathComponent(name).path
             try data.write(to: URL(fileURLWithPath: path))
@@ -422,7 +496,9 @@ import RampartTestKit
         let netsh = cli.directory.appendingPathComponent("u16.netsh").path
         try utf16le("ipsec static add policy name=FromUtf16\r\n", bom: true).write(to: URL(fileURLWithPath: netsh))
         #expect(try sh([RampartCLI.binary, "exec", "--store", cli.store, netsh], allowFailure: true).status == 0)
-        #expect(try sh([RampartCLI.binary, "static", "show", "policy", "name=FromUtf16", "--store", cli.store]).out.contains("FromUtf16"))
+        #expect(
+            try sh([RampartCLI.binary, "static", "show", "policy", "name=FromUtf16", "--store", cli.store]).out
+                .contains("FromUtf16"))
         // Nothing to run is an error, not "0 commands applied".
         let none = try cli.file("none.bat", "@echo off\r\necho hello\r\n")
         #expect(try sh([RampartCLI.binary, "import", "--store", cli.store, none], allowFailure: true).status != 0)
@@ -430,11 +506,18 @@ import RampartTestKit
         #expect(try sh([RampartCLI.binary, "exec", "--store", cli.store, empty], allowFailure: true).status != 0)
         // Latin-1 bytes are refused with their place, or decoded when named.
         let latin = cli.directory.appendingPathComponent("latin1.netsh").path
-        try Data("ipsec static add policy name=Caf".utf8 + [0xE9] + Data("\n".utf8)).write(to: URL(fileURLWithPath: latin))
+        try Data("ipsec static add policy name=Caf".utf8 + [0xE9] + Data("\n".utf8)).write(
+            to: URL(fileURLWithPath: latin))
         let refused = try sh([RampartCLI.binary, "exec", "--store", cli.store, latin], allowFailure: true)
-        #expect(refused.status != 0 && refused.err.contains("latin1.netsh:1:33") && refused.err.contains("UTF-8"), "\(refused.err)")
-        #expect(try sh([RampartCLI.binary, "exec", "--encoding", "latin1", "--store", cli.store, latin], allowFailure: true).status == 0)
-        #expect(try sh([RampartCLI.binary, "static", "show", "policy", "name=Café", "--store", cli.store]).out.contains("Café"))
+        #expect(
+            refused.status != 0 && refused.err.contains("latin1.netsh:1:33") && refused.err.contains("UTF-8"),
+            "\(refused.err)")
+        #expect(
+            try sh([RampartCLI.binary, "exec", "--encoding", "latin1", "--store", cli.store, latin], allowFailure: true)
+                .status == 0)
+        #expect(
+            try sh([RampartCLI.binary, "static", "show", "policy", "name=Café", "--store", cli.store]).out.contains(
+                "Café"))
     }
 
     // MARK: 9. unreadable address sources
@@ -447,14 +530,18 @@ import RampartTestKit
         try "nameserver 198.51.100.53\n".write(toFile: resolv, atomically: true, encoding: .utf8)
         let ns = try Namespace("s")
         defer { ns.delete() }
-        let daemon = try DaemonHarness(cli: cli, ns: ns, config: "resolv_conf = \(resolv)\nresolved_resolv_conf = \(resolv).none\n")
+        let daemon = try DaemonHarness(
+            cli: cli, ns: ns, config: "resolv_conf = \(resolv)\nresolved_resolv_conf = \(resolv).none\n")
         defer { daemon.stop() }
         try daemon.start()
         #expect(try ns.nftList().contains("198.51.100.53"))
         // A Latin-1 comment does not hide the servers; glibc reads at most three, and not indented lines.
         var bytes = Data("# r\u{E9}solveur\n".utf8)
         bytes.append(contentsOf: [0x23, 0x20, 0xE9, 0x0A])
-        bytes.append(Data("nameserver 198.51.100.11\nnameserver 198.51.100.22\n  nameserver 198.51.100.99\nnameserver 198.51.100.33\nnameserver 198.51.100.44\n".utf8))
+        bytes.append(
+            Data(
+                "nameserver 198.51.100.11\nnameserver 198.51.100.22\n  nameserver 198.51.100.99\nnameserver 198.51.100.33\nnameserver 198.51.100.44\n"
+                    .utf8))
         try bytes.write(to: URL(fileURLWithPath: resolv + ".new"))
         rename(resolv + ".new", resolv)
         func holdsFirstThree() throws -> Bool {
@@ -514,13 +601,17 @@ import RampartTestKit
     /// A large dry-run import through the daemon does not delay self-healing, and a huge lease
     /// file is refused by size rather than parsed.
     @Test func selfHealingDoesNotWaitBehindALargeRequest() throws {
-        let leases = FileManager.default.temporaryDirectory.appendingPathComponent("rampart-leases-\(UUID().uuidString)")
+        let leases = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "rampart-leases-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: leases, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: leases) }
         try withDaemon(config: "dhclient_leases = \(leases.path)\n") { daemon, ns in
             try daemon.start()
             var bat = ""
-            for i in 0..<4000 { bat += "netsh ipsec static add filter filterlist=L^\r\n srcaddr=192.0.2.\(i % 250 + 1) dstaddr=me protocol=tcp dstport=\(i + 1)\r\n" }
+            for i in 0..<4000 {
+                bat +=
+                    "netsh ipsec static add filter filterlist=L^\r\n srcaddr=192.0.2.\(i % 250 + 1) dstaddr=me protocol=tcp dstport=\(i + 1)\r\n"
+            }
             let file = try daemon.cli.file("big.bat", bat)
             let importer = try ns.spawn([RampartCLI.binary, "import", "--dry-run", "--socket", daemon.socket, file])
             try ns.run(["nft", "delete", "table", "inet", "rampart"])
@@ -528,10 +619,14 @@ import RampartTestKit
             importer.waitUntilExit()
             #expect(importer.terminationStatus == 0)
             // A 50 MB lease file is refused by size; status says so.
-            let handle = FileManager.default.createFile(atPath: leases.appendingPathComponent("huge.leases").path, contents: nil)
+            let handle = FileManager.default.createFile(
+                atPath: leases.appendingPathComponent("huge.leases").path, contents: nil)
             #expect(handle)
             try sh(["truncate", "-s", "50M", leases.appendingPathComponent("huge.leases").path])
-            #expect(try daemon.eventually(5) { try daemon.request(ControlRequest(op: .status)).text.contains("huge.leases") })
+            #expect(
+                try daemon.eventually(5) {
+                    try daemon.request(ControlRequest(op: .status)).text.contains("huge.leases")
+                })
         }
     }
 
@@ -541,7 +636,8 @@ import RampartTestKit
         try withUsers { users in
             try withDaemon(config: "control_group = \(users.group)\n") { daemon, ns in
                 try daemon.start()
-                var script = String(repeating: "# padding padding padding padding padding padding padding padding\n", count: 130_000)
+                var script = String(
+                    repeating: "# padding padding padding padding padding padding padding padding\n", count: 130_000)
                 script += "ipsec static add filter filterlist=Web srcaddr=any dstaddr=me protocol=tcp dstport=8444\n"
                 let file = try daemon.cli.file("large.netsh", script)
                 let r = try daemon.rampart(["exec", file], allowFailure: true)
@@ -560,35 +656,37 @@ import RampartTestKit
             try daemon.start()
             let out = try sh(["python3", "-c", Self.drip, daemon.socket]).out
             let sent = Int(out.split(separator: " ").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? -1
-            #expect(sent >= 0 && sent <= 6, "a byte every 0.5 s kept the connection for \(sent) bytes (deadline 2 s): \(out)")
+            #expect(
+                sent >= 0 && sent <= 6,
+                "a byte every 0.5 s kept the connection for \(sent) bytes (deadline 2 s): \(out)")
             #expect(out.contains("timeout"), "\(out)")
         }
     }
 
     static let drip = #"""
-    import socket, sys, time
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(sys.argv[1])
-    sent, reply = 0, b""
-    for i in range(20):
-        try:
-            s.send(b" ")
-            sent += 1
-        except OSError:
-            break
-        time.sleep(0.5)
-        s.setblocking(False)
-        try:
-            reply += s.recv(65536)
-        except BlockingIOError:
-            pass
-        except OSError:
-            break
-        s.setblocking(True)
-        if reply:
-            break
-    print(reply.decode(errors="replace").strip(), "sent", sent)
-    """#
+        import socket, sys, time
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(sys.argv[1])
+        sent, reply = 0, b""
+        for i in range(20):
+            try:
+                s.send(b" ")
+                sent += 1
+            except OSError:
+                break
+            time.sleep(0.5)
+            s.setblocking(False)
+            try:
+                reply += s.recv(65536)
+            except BlockingIOError:
+                pass
+            except OSError:
+                break
+            s.setblocking(True)
+            if reply:
+                break
+        print(reply.decode(errors="replace").strip(), "sent", sent)
+        """#
 
     // MARK: 14. the socket directory
 
@@ -599,7 +697,9 @@ import RampartTestKit
             chmod(open, 0o777)
             daemon.socketOverride = open + "/control.sock"
             let messages = try daemon.start()
-            #expect(!FileManager.default.fileExists(atPath: open + "/control.sock"), "no socket in a world-writable directory")
+            #expect(
+                !FileManager.default.fileExists(atPath: open + "/control.sock"),
+                "no socket in a world-writable directory")
             #expect(daemon.log().contains("writable"), "\(daemon.log())")
             #expect(messages.joined().contains("degraded"), "systemd's STATUS says degraded: \(messages)")
         }
@@ -612,16 +712,21 @@ import RampartTestKit
         defer { cli.cleanup() }
         try cli.exec(DaemonTests.policy)
         // An invalid --location is an error, not ignored.
-        let loc = try sh([RampartCLI.binary, "static", "show", "all", "--location", "nowhere", "--store", cli.store], allowFailure: true)
+        let loc = try sh(
+            [RampartCLI.binary, "static", "show", "all", "--location", "nowhere", "--store", cli.store],
+            allowFailure: true)
         #expect(loc.status != 0)
         // NUL and other control characters in names are refused.
         let nul = try cli.file("nul.netsh", "ipsec static add policy name=a\u{0}b\n")
         #expect(try sh([RampartCLI.binary, "exec", "--store", cli.store, nul], allowFailure: true).status != 0)
-        let esc = try sh([RampartCLI.binary, "static", "add", "policy", "name=a\u{1b}[2Jb", "--store", cli.store], allowFailure: true)
+        let esc = try sh(
+            [RampartCLI.binary, "static", "add", "policy", "name=a\u{1b}[2Jb", "--store", cli.store], allowFailure: true
+        )
         #expect(esc.status != 0 && esc.err.contains("control character"), "\(esc.err)")
         // Duplicate rule ids are refused on load.
         let good = try String(contentsOfFile: cli.store, encoding: .utf8)
-        try good.replacingOccurrences(of: #""id" : 2"#, with: #""id" : 1"#).write(toFile: cli.store, atomically: true, encoding: .utf8)
+        try good.replacingOccurrences(of: #""id" : 2"#, with: #""id" : 1"#).write(
+            toFile: cli.store, atomically: true, encoding: .utf8)
         let dup = try sh([RampartCLI.binary, "compile", "--store", cli.store], allowFailure: true)
         #expect(dup.status != 0 && dup.err.contains("id"), "\(dup.err)")
         try good.write(toFile: cli.store, atomically: true, encoding: .utf8)
@@ -654,7 +759,10 @@ import RampartTestKit
     /// a reply with the next page named; root still gets the whole listing.
     @Test func aMembersListingsArePagedAtFiveHundredRows() throws {
         var script = "pushd ipsec static\nadd filteraction name=Block action=block\nadd filterlist name=Many\n"
-        for i in 0..<1200 { script += "add filter filterlist=Many srcaddr=198.51.100.\(i % 250 + 1) dstaddr=me protocol=udp dstport=\(10000 + i) mirrored=no\n" }
+        for i in 0..<1200 {
+            script +=
+                "add filter filterlist=Many srcaddr=198.51.100.\(i % 250 + 1) dstaddr=me protocol=udp dstport=\(10000 + i) mirrored=no\n"
+        }
         script += "add policy name=P assign=yes\nadd rule name=R policy=P filterlist=Many filteraction=Block\npopd\n"
         try withUsers { users in
             try withDaemon(script, config: "control_group = \(users.group)\n") { daemon, _ in
@@ -665,20 +773,30 @@ import RampartTestKit
                 }
                 let member = try daemon.rampart(["show", "active", "--json"], user: users.member)
                 #expect(try ranks(member.out) == Array(1...500), "\(member.err)")
-                #expect(member.err.contains("showing ranks 1–500 of 1200; next: rampart show active --offset 500"), "\(member.err)")
-                let next = try daemon.rampart(["show", "active", "--json", "--offset", "1000", "--limit", "900"], user: users.member)
+                #expect(
+                    member.err.contains("showing ranks 1–500 of 1200; next: rampart show active --offset 500"),
+                    "\(member.err)")
+                let next = try daemon.rampart(
+                    ["show", "active", "--json", "--offset", "1000", "--limit", "900"], user: users.member)
                 #expect(try ranks(next.out) == Array(1001...1200), "\(next.err)")
                 let root = try daemon.rampart(["show", "active", "--json"])
                 #expect(try ranks(root.out).count == 1200 && root.err.isEmpty, "\(root.err)")
                 let text = try daemon.rampart(["show", "active", "--limit", "3"])
-                #expect(text.out.split(separator: "\n").count == 4 && text.err.contains("ranks 1–3 of 1200"), "\(text.out) \(text.err)")
+                #expect(
+                    text.out.split(separator: "\n").count == 4 && text.err.contains("ranks 1–3 of 1200"),
+                    "\(text.out) \(text.err)")
                 // A packet the last filter decides: every filter before it was considered.
                 let words = ["explain", "in", "udp", "198.51.100.200:40000", "to", "me:11199"]
                 let explained = try daemon.rampart(words, user: users.member)
                 let lines = explained.out.split(separator: "\n").filter { $0.hasPrefix("  F") }
-                #expect(lines.count == 500 && explained.out.contains("… and 699 more (a group member sees the first 500; root sees all)"), "\(explained.out.suffix(400))")
+                #expect(
+                    lines.count == 500
+                        && explained.out.contains("… and 699 more (a group member sees the first 500; root sees all)"),
+                    "\(explained.out.suffix(400))")
                 let all = try daemon.rampart(words)
-                #expect(all.out.split(separator: "\n").filter { $0.hasPrefix("  F") }.count == 1199, "\(all.out.suffix(400))")
+                #expect(
+                    all.out.split(separator: "\n").filter { $0.hasPrefix("  F") }.count == 1199,
+                    "\(all.out.suffix(400))")
             }
         }
     }

@@ -6,7 +6,8 @@ import RampartTestKit
 /// The `rampart` binary built next to this test bundle, run inside namespaces with its own store.
 struct RampartCLI {
     static let binary: String = {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("rampart").path
     }()
     static let probe = Fixtures.repositoryRoot.appendingPathComponent("scripts/probe.py").path
@@ -35,7 +36,9 @@ struct RampartCLI {
     func addresses(_ json: String) throws -> String { try file("addresses-\(UUID().uuidString).json", json) }
 
     @discardableResult
-    func run(_ arguments: [String], in ns: Namespace, store withStore: Bool = true, allowFailure: Bool = false) throws -> (status: Int32, out: String, err: String) {
+    func run(
+        _ arguments: [String], in ns: Namespace, store withStore: Bool = true, allowFailure: Bool = false
+    ) throws -> (status: Int32, out: String, err: String) {
         try ns.run([RampartCLI.binary] + arguments + (withStore ? ["--store", store] : []), allowFailure: allowFailure)
     }
 
@@ -60,10 +63,17 @@ final class Lab: @unchecked Sendable {
         inside = try Namespace("int")
         external = try Namespace("ext")
         do {
-            try link(server, ["\(Lab.serverInternal4)/24", "\(Lab.serverInternal6)/64"], inside, ["\(Lab.internal4)/24", "\(Lab.internal6)/64"])
-            try link(server, ["\(Lab.serverExternal4)/24", "\(Lab.serverExternal6)/64"], external, ["\(Lab.external4)/24", "\(Lab.external6)/64"])
-            for (from, to) in [(server, Lab.internal4), (server, Lab.internal6), (server, Lab.external4), (server, Lab.external6),
-                               (inside, Lab.serverInternal4), (inside, Lab.serverInternal6), (external, Lab.serverExternal4), (external, Lab.serverExternal6)] {
+            try link(
+                server, ["\(Lab.serverInternal4)/24", "\(Lab.serverInternal6)/64"], inside,
+                ["\(Lab.internal4)/24", "\(Lab.internal6)/64"])
+            try link(
+                server, ["\(Lab.serverExternal4)/24", "\(Lab.serverExternal6)/64"], external,
+                ["\(Lab.external4)/24", "\(Lab.external6)/64"])
+            for (from, to) in [
+                (server, Lab.internal4), (server, Lab.internal6), (server, Lab.external4), (server, Lab.external6),
+                (inside, Lab.serverInternal4), (inside, Lab.serverInternal6), (external, Lab.serverExternal4),
+                (external, Lab.serverExternal6)
+            ] {
                 try from.run(["python3", RampartCLI.probe, "reach", to])
             }
         } catch {
@@ -74,8 +84,10 @@ final class Lab: @unchecked Sendable {
 
     /// Starts a probe listener in `ns` and waits until its ports answer.
     func listen(_ ns: Namespace, tcp: [Int], udp: [Int] = []) throws {
-        let p = try ns.spawn(["python3", RampartCLI.probe, "serve", "--tcp", tcp.map(String.init).joined(separator: ","),
-                              "--udp", udp.map(String.init).joined(separator: ",")])
+        let p = try ns.spawn([
+            "python3", RampartCLI.probe, "serve", "--tcp", tcp.map(String.init).joined(separator: ","),
+            "--udp", udp.map(String.init).joined(separator: ",")
+        ])
         servers.append(p)
         for _ in 0..<200 {
             let out = try ns.run(["ss", "-lnH"]).out
@@ -86,12 +98,24 @@ final class Lab: @unchecked Sendable {
     }
 
     /// True when a TCP connection from `ns` to host:port is established.
-    func tcp(from ns: Namespace, _ host: String, _ port: Int, sourcePort: Int = 0, timeout: Double = 0.6) throws -> Bool {
-        try ns.run(["python3", RampartCLI.probe, "tcp", host, String(port), "--sport", String(sourcePort), "--timeout", String(timeout)], allowFailure: true).status == 0
+    func tcp(from ns: Namespace, _ host: String, _ port: Int, sourcePort: Int = 0, timeout: Double = 0.6) throws -> Bool
+    {
+        try ns.run(
+            [
+                "python3", RampartCLI.probe, "tcp", host, String(port), "--sport", String(sourcePort), "--timeout",
+                String(timeout)
+            ], allowFailure: true
+        ).status == 0
     }
 
-    func udp(from ns: Namespace, _ host: String, _ port: Int, sourcePort: Int = 0, timeout: Double = 0.6) throws -> Bool {
-        try ns.run(["python3", RampartCLI.probe, "udp", host, String(port), "--sport", String(sourcePort), "--timeout", String(timeout)], allowFailure: true).status == 0
+    func udp(from ns: Namespace, _ host: String, _ port: Int, sourcePort: Int = 0, timeout: Double = 0.6) throws -> Bool
+    {
+        try ns.run(
+            [
+                "python3", RampartCLI.probe, "udp", host, String(port), "--sport", String(sourcePort), "--timeout",
+                String(timeout)
+            ], allowFailure: true
+        ).status == 0
     }
 
     /// Stops the probe listeners started so far (their ports become free again).

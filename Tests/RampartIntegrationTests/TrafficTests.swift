@@ -8,8 +8,10 @@ import RampartTestKit
     typealias L = Lab
 
     /// Runs `body` with a fresh lab and a store loaded from `script`, applied in the server.
-    func withLab(_ script: String, addresses: String? = nil, boot: Bool = false,
-                 _ body: (Lab, RampartCLI) throws -> Void) throws {
+    func withLab(
+        _ script: String, addresses: String? = nil, boot: Bool = false,
+        _ body: (Lab, RampartCLI) throws -> Void
+    ) throws {
         let lab = try Lab()
         defer { lab.teardown() }
         let cli = try RampartCLI()
@@ -30,7 +32,9 @@ import RampartTestKit
             try lab.listen(lab.inside, tcp: [80, 53], udp: [53])
             try lab.listen(lab.external, tcp: [80, 53], udp: [53])
             // Inbound web from both clients, IPv4 and IPv6.
-            for (client, v4, v6) in [(lab.inside, L.serverInternal4, L.serverInternal6), (lab.external, L.serverExternal4, L.serverExternal6)] {
+            for (client, v4, v6) in [
+                (lab.inside, L.serverInternal4, L.serverInternal6), (lab.external, L.serverExternal4, L.serverExternal6)
+            ] {
                 for port in [80, 443] {
                     #expect(try lab.tcp(from: client, v4, port), "tcp \(port) over IPv4 from \(client.name)")
                     #expect(try lab.tcp(from: client, v6, port), "tcp \(port) over IPv6 from \(client.name)")
@@ -40,14 +44,19 @@ import RampartTestKit
             for port in [21, 3389] {
                 #expect(try lab.tcp(from: lab.inside, L.serverInternal4, port), "tcp \(port) from internal")
                 #expect(try !lab.tcp(from: lab.external, L.serverExternal4, port), "tcp \(port) from external")
-                #expect(try !lab.tcp(from: lab.external, L.serverExternal6, port), "tcp \(port) from external over IPv6")
+                #expect(
+                    try !lab.tcp(from: lab.external, L.serverExternal6, port), "tcp \(port) from external over IPv6")
             }
             #expect(try !lab.tcp(from: lab.external, L.serverExternal4, 8080), "an unlisted port")
             // Sending from port 80 or 443 reaches no local service: the outbound web filters'
             // reply halves are stateful (issue 29, item 16; a stateless mirror admitted this).
             for (port, source) in [(3389, 80), (3389, 443), (8080, 80)] {
-                #expect(try !lab.tcp(from: lab.external, L.serverExternal4, port, sourcePort: source), "tcp \(source) -> \(port) from external")
-                #expect(try !lab.tcp(from: lab.external, L.serverExternal6, port, sourcePort: source), "tcp \(source) -> \(port) from external over IPv6")
+                #expect(
+                    try !lab.tcp(from: lab.external, L.serverExternal4, port, sourcePort: source),
+                    "tcp \(source) -> \(port) from external")
+                #expect(
+                    try !lab.tcp(from: lab.external, L.serverExternal6, port, sourcePort: source),
+                    "tcp \(source) -> \(port) from external over IPv6")
             }
             // Outbound HTTP works; other outbound traffic does not.
             #expect(try lab.tcp(from: lab.server, L.external4, 80))
@@ -64,7 +73,8 @@ import RampartTestKit
     }
 
     @Test func blockAllBlocksEverythingButLoopbackAndNeighbourDiscovery() throws {
-        let script = "pushd ipsec static\nadd filteraction name=B action=block\nadd filter filterlist=Everything srcaddr=any dstaddr=any\nadd policy name=P assign=yes\nadd rule name=R policy=P filterlist=Everything filteraction=B\n"
+        let script =
+            "pushd ipsec static\nadd filteraction name=B action=block\nadd filter filterlist=Everything srcaddr=any dstaddr=any\nadd policy name=P assign=yes\nadd rule name=R policy=P filterlist=Everything filteraction=B\n"
         try withLab(script) { lab, _ in
             try lab.listen(lab.server, tcp: [80])
             try lab.listen(lab.inside, tcp: [80])
@@ -101,7 +111,8 @@ import RampartTestKit
     }
 
     @Test func bootModeBlockAllowsOnlyExemptionsAndDHCP() throws {
-        let script = "ipsec dynamic set config bootmode block\nipsec dynamic set config bootexemptions tcp:0:22:inbound\n"
+        let script =
+            "ipsec dynamic set config bootmode block\nipsec dynamic set config bootexemptions tcp:0:22:inbound\n"
         try withLab(script, boot: true) { lab, _ in
             try lab.listen(lab.server, tcp: [22, 80])
             try lab.listen(lab.inside, tcp: [80], udp: [67])
@@ -115,7 +126,8 @@ import RampartTestKit
     }
 
     @Test func bootModeStatefulLetsOutboundAndItsRepliesOnly() throws {
-        let script = "ipsec dynamic set config bootmode stateful\nipsec dynamic set config bootexemptions tcp:0:22:inbound\n"
+        let script =
+            "ipsec dynamic set config bootmode stateful\nipsec dynamic set config bootexemptions tcp:0:22:inbound\n"
         try withLab(script, boot: true) { lab, _ in
             try lab.listen(lab.server, tcp: [22, 80])
             try lab.listen(lab.inside, tcp: [80], udp: [53])
@@ -141,7 +153,9 @@ import RampartTestKit
         let script = Fixtures.blockAll + "ipsec dynamic set config ipsecexempt \(level)\n"
         try withLab(script) { lab, _ in
             try lab.listen(lab.server, tcp: [80])
-            #expect(try lab.tcp(from: lab.external, L.serverExternal4, 80, sourcePort: 88) == (level == 0), "source port 88 at ipsecexempt \(level)")
+            #expect(
+                try lab.tcp(from: lab.external, L.serverExternal4, 80, sourcePort: 88) == (level == 0),
+                "source port 88 at ipsecexempt \(level)")
             #expect(try !lab.tcp(from: lab.external, L.serverExternal4, 80, sourcePort: 1088))
         }
     }

@@ -33,7 +33,9 @@ import RampartTestKit
 
     static func status(_ pid: Int32, _ field: String) -> String {
         let text = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-        return text.split(separator: "\n").first { $0.hasPrefix(field + ":") }.map { $0.dropFirst(field.count + 1).trimmingCharacters(in: .whitespaces) } ?? ""
+        return text.split(separator: "\n").first { $0.hasPrefix(field + ":") }.map {
+            $0.dropFirst(field.count + 1).trimmingCharacters(in: .whitespaces)
+        } ?? ""
     }
 
     @Test func rampartdRunsAsAnOrdinaryUserWithNetAdminAloneAndReadsWhatRootWrites() throws {
@@ -44,7 +46,9 @@ import RampartTestKit
             #expect(chown(cli.directory.path, a.uid, a.gid) == 0 && chmod(cli.directory.path, 0o755) == 0)
             try cli.exec(DaemonTests.policy)
             let store = try #require(Self.owner(cli.store))
-            #expect(store.uid == a.uid && store.mode == 0o600, "root's offline exec hands the store to the directory's owner, readable by it alone: \(store)")
+            #expect(
+                store.uid == a.uid && store.mode == 0o600,
+                "root's offline exec hands the store to the directory's owner, readable by it alone: \(store)")
             #expect(Self.owner(cli.store + ".boot")?.uid == a.uid && Self.owner(cli.store + ".lock")?.uid == a.uid)
             let ns = try Namespace("u")
             defer { ns.delete() }
@@ -54,21 +58,36 @@ import RampartTestKit
             chmod(daemon.notify.path, 0o666)
             try daemon.start()
             let pid = try #require(daemon.process?.processIdentifier)
-            #expect(Self.status(pid, "Uid").split(separator: "\t").allSatisfy { $0 == "\(a.uid)" }, "\(Self.status(pid, "Uid"))")
-            #expect(Self.status(pid, "CapEff") == "0000000000001000", "CAP_NET_ADMIN alone: \(Self.status(pid, "CapEff"))")
-            #expect(try ns.run(["nft", "list", "table", "inet", "rampart"]).out.contains("tcp dport 80"), "\(daemon.log())")
+            #expect(
+                Self.status(pid, "Uid").split(separator: "\t").allSatisfy { $0 == "\(a.uid)" },
+                "\(Self.status(pid, "Uid"))")
+            #expect(
+                Self.status(pid, "CapEff") == "0000000000001000", "CAP_NET_ADMIN alone: \(Self.status(pid, "CapEff"))")
+            #expect(
+                try ns.run(["nft", "list", "table", "inet", "rampart"]).out.contains("tcp dport 80"), "\(daemon.log())")
             #expect(Self.owner(daemon.socket)?.uid == a.uid)
             // A member of the control group queries; root changes the policy online (rampartd
             // writes the store) and offline (root writes it, rampartd reads it on SIGHUP).
             #expect(try daemon.rampart(["status"], allowFailure: true, user: a.member).status == 0)
-            try daemon.rampart(["static", "add", "filter", "filterlist=Web", "srcaddr=any", "dstaddr=me", "protocol=tcp", "dstport=8082"])
-            #expect(daemon.eventually(10) { (try? ns.run(["nft", "list", "table", "inet", "rampart"]))?.out.contains("8082") == true })
+            try daemon.rampart([
+                "static", "add", "filter", "filterlist=Web", "srcaddr=any", "dstaddr=me", "protocol=tcp", "dstport=8082"
+            ])
+            #expect(
+                daemon.eventually(10) {
+                    (try? ns.run(["nft", "list", "table", "inet", "rampart"]))?.out.contains("8082") == true
+                })
             #expect(Self.owner(cli.store)?.uid == a.uid && Self.owner(cli.store)?.mode == 0o600)
-            try sh([RampartCLI.binary, "static", "add", "filter", "filterlist=Web", "srcaddr=any", "dstaddr=me", "protocol=tcp", "dstport=8081",
-                    "--store", cli.store])
+            try sh([
+                RampartCLI.binary, "static", "add", "filter", "filterlist=Web", "srcaddr=any", "dstaddr=me",
+                "protocol=tcp", "dstport=8081",
+                "--store", cli.store
+            ])
             #expect(Self.owner(cli.store)?.uid == a.uid, "root's offline change is handed over too")
             daemon.signal(SIGHUP)
-            #expect(daemon.eventually(10) { (try? ns.run(["nft", "list", "table", "inet", "rampart"]))?.out.contains("8081") == true }, "\(daemon.log())")
+            #expect(
+                daemon.eventually(10) {
+                    (try? ns.run(["nft", "list", "table", "inet", "rampart"]))?.out.contains("8081") == true
+                }, "\(daemon.log())")
             #expect(!daemon.log().contains("cannot read store"), "\(daemon.log())")
         }
     }
@@ -86,7 +105,8 @@ import RampartTestKit
             let charon = try Charon(ns: ns, directory: cli.directory)
             defer { charon.stop() }
             try cli.exec(IPsecTests.policy(peer: "192.0.2.9", psk: "a secret"))
-            let daemon = try DaemonHarness(cli: cli, ns: ns, config: "control_group = \(a.group)\n" + IPsecTests.config(charon))
+            let daemon = try DaemonHarness(
+                cli: cli, ns: ns, config: "control_group = \(a.group)\n" + IPsecTests.config(charon))
             defer { daemon.stop() }
             daemon.unprivileged = (a.uid, a.gid)
             chmod(daemon.notify.path, 0o666)

@@ -56,7 +56,8 @@ import RampartTestKit
     func cases() throws -> [(String, Ruleset)] {
         let web = try storeFrom(String(contentsOfFile: Fixtures.webServerExample, encoding: .utf8))
         let mixed = try storeFrom(Fixtures.mixedFamilies)
-        let extra = try storeFrom("""
+        let extra = try storeFrom(
+            """
             pushd ipsec static
             add filteraction name=P action=permit
             add filter filterlist=Y srcaddr=198.51.128.0 srcmask=17 dstaddr=me protocol=tcp srcport=1024 dstport=80
@@ -76,11 +77,22 @@ import RampartTestKit
             ("mixed", compiler.compile(mixed, addresses: Self.snapshot())),
             ("extra", compiler.compile(extra)),
             ("grouped", compiler.compile(try storeFrom(Fixtures.groupedShapes))),
-            ("extensions", compiler.compile(try storeFrom(Fixtures.extensions + "ipsec dynamic set config ipsecdiagnostics 7\n"))),
-            ("grouped-logged", compiler.compile(try storeFrom(Fixtures.groupedShapes + "ipsec dynamic set config ipsecdiagnostics 7\n"))),
-            ("negotiate-web", compiler.compile(try storeFrom(Fixtures.webServerNegotiating(peer: "198.51.100.20")), addresses: Self.snapshot())),
+            (
+                "extensions",
+                compiler.compile(try storeFrom(Fixtures.extensions + "ipsec dynamic set config ipsecdiagnostics 7\n"))
+            ),
+            (
+                "grouped-logged",
+                compiler.compile(
+                    try storeFrom(Fixtures.groupedShapes + "ipsec dynamic set config ipsecdiagnostics 7\n"))
+            ),
+            (
+                "negotiate-web",
+                compiler.compile(
+                    try storeFrom(Fixtures.webServerNegotiating(peer: "198.51.100.20")), addresses: Self.snapshot())
+            ),
             ("negotiate-all", compiler.compile(try storeFrom(Fixtures.requireSecurity()))),
-            ("negotiate-subnets", compiler.compile(try storeFrom(Fixtures.negotiateSubnets))),
+            ("negotiate-subnets", compiler.compile(try storeFrom(Fixtures.negotiateSubnets)))
         ]
         for mode in DynamicConfig.BootMode.allCases {
             boot.bootMode = mode
@@ -89,12 +101,14 @@ import RampartTestKit
         return cases
     }
 
-    static let goldenDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
+    static let goldenDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+        "Golden")
 
     /// A ruleset's bytecode as a `.payload` file: a comment naming each rule, then its instructions.
     static func payload(_ ruleset: Ruleset, _ rules: [[String]]) -> String {
         let ids = ruleset.chains.flatMap { chain in chain.rules.map { "\(chain.name) \($0.id)" } }
-        return zip(ids, rules).map { id, lines in "# \(id)\n" + lines.map { $0 + "\n" }.joined() }.joined(separator: "\n")
+        return zip(ids, rules).map { id, lines in "# \(id)\n" + lines.map { $0 + "\n" }.joined() }.joined(
+            separator: "\n")
     }
 
     static func golden(_ name: String) throws -> String {
@@ -119,10 +133,15 @@ import RampartTestKit
             try client.apply(ruleset)
             let sent = try #require(transport.transactions.last)
             let rules = sent.messages.filter { $0.hasPrefix("add rule") }.map { message in
-                message.split(separator: "\n").dropFirst().map { String($0.drop { $0 == " " }) }.filter { $0.hasPrefix("[") }
+                message.split(separator: "\n").dropFirst().map { String($0.drop { $0 == " " }) }.filter {
+                    $0.hasPrefix("[")
+                }
             }
             let sentText = Self.payload(ruleset, rules), golden = try Self.golden(name)
-            if sentText != golden, let line = zip(sentText.split(separator: "\n"), golden.split(separator: "\n")).first(where: { $0 != $1 }) {
+            if sentText != golden,
+                let line = zip(sentText.split(separator: "\n"), golden.split(separator: "\n")).first(where: { $0 != $1 }
+                )
+            {
                 Issue.record("\(name): bytes sent differ: \(line.0) vs golden \(line.1)")
             }
             #expect(sentText == golden, "\(name): bytes sent")
@@ -136,20 +155,31 @@ import RampartTestKit
         let update = ProcessInfo.processInfo.environment["RAMPART_UPDATE_GOLDEN"] == "1"
         for (name, ruleset) in try cases() {
             let theirs = try nftBytecode(ruleset)
-            #expect(theirs.count == ruleset.ruleCount, "\(name): nft printed bytecode for \(theirs.count) of \(ruleset.ruleCount) rules")
+            #expect(
+                theirs.count == ruleset.ruleCount,
+                "\(name): nft printed bytecode for \(theirs.count) of \(ruleset.ruleCount) rules")
             let text = Self.payload(ruleset, theirs)
-            if update { try text.write(to: Self.goldenDirectory.appendingPathComponent("\(name).payload"), atomically: true, encoding: .utf8) }
+            if update {
+                try text.write(
+                    to: Self.goldenDirectory.appendingPathComponent("\(name).payload"), atomically: true,
+                    encoding: .utf8)
+            }
             #expect(text == (try Self.golden(name)), "\(name).payload differs from nft's bytecode")
         }
     }
 
     @Test func intervalElementsAsNftSendsThem() {
-        let r = [AddressRange(prefix: IPAddress("192.0.2.53")!, length: 32), AddressRange(prefix: IPAddress("198.51.100.0")!, length: 24)]
+        let r = [
+            AddressRange(prefix: IPAddress("192.0.2.53")!, length: 32),
+            AddressRange(prefix: IPAddress("198.51.100.0")!, length: 24)
+        ]
         let e = Linearizer.intervalElements(r, family: .ipv4)
-        #expect(e.map { Expr.words($0.key) + ($0.end ? " end" : "") } == [
-            "0x00000000 end", "0x350200c0", "0x360200c0 end", "0x006433c6", "0x006533c6 end",
-        ])
-        let top = Linearizer.intervalElements([AddressRange(first: IPAddress("255.255.255.0")!, last: IPAddress("255.255.255.255")!)], family: .ipv4)
+        #expect(
+            e.map { Expr.words($0.key) + ($0.end ? " end" : "") } == [
+                "0x00000000 end", "0x350200c0", "0x360200c0 end", "0x006433c6", "0x006533c6 end"
+            ])
+        let top = Linearizer.intervalElements(
+            [AddressRange(first: IPAddress("255.255.255.0")!, last: IPAddress("255.255.255.255")!)], family: .ipv4)
         #expect(top.count == 2 && top.last?.end == false)
         let zero = Linearizer.intervalElements([AddressRange(prefix: IPAddress("0.0.0.0")!, length: 8)], family: .ipv4)
         #expect(zero.map(\.end) == [false, true])
@@ -164,6 +194,8 @@ import RampartTestKit
 
     @Test func unknownInterfaceIsAnError() {
         let l = Linearizer(interfaceIndex: { _ in nil })
-        #expect(throws: Linearizer.Failure.self) { try l.linearize(RuleSpec([.inputInterface("nope0")], [.accept], id: "x")) }
+        #expect(throws: Linearizer.Failure.self) {
+            try l.linearize(RuleSpec([.inputInterface("nope0")], [.accept], id: "x"))
+        }
     }
 }

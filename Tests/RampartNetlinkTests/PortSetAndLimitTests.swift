@@ -7,7 +7,10 @@ import RampartNetlinkFake
 /// Port-list sets as nft sends them, and the limit on what is applied at all (issue 29, item 10).
 @Suite struct PortSetAndLimitTests {
     @Test func adjacentAndOverlappingItemsMerge() {
-        #expect(PortSet(name: "p", ranges: [443...443, 80...80, 81...90, 85...100, 65535...65535]).ranges == [80...100, 443...443, 65535...65535])
+        #expect(
+            PortSet(name: "p", ranges: [443...443, 80...80, 81...90, 85...100, 65535...65535]).ranges == [
+                80...100, 443...443, 65535...65535
+            ])
         // Interval elements as nft sends them: an end at 0 first, no end after 65535.
         let keys = Linearizer.intervalElements([80...100, 65535...65535]).map { ($0.key, $0.end) }
         #expect(keys.map(\.0) == [[0, 0], [0, 80], [0, 101], [255, 255]])

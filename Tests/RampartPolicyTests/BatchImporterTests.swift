@@ -62,12 +62,15 @@ import Testing
     @Test func listsEverySkippedLineWithItsReason() throws {
         let r = try extract(realistic)
         let reasons = r.skipped.map { "\($0.location.line):\($0.reason)" }
-        #expect(reasons == [
-            "1:echo", "2:comment", "3:comment", "4:setlocal (variables are followed)", "5:title", "6:color", "7:cls",
-            "8:set: variable", "9:set: variable", "10:echo", "16:echo", "16:echo", "17:echo",
-            "19:netsh context 'advfirewall' is not ipsec", "20:not a netsh command ('ipconfig')",
-            "21:cd: '%TEMP%' is not a folder on this machine; relative paths after this line are refused", "22:pause", "23:exit: end of script", "24:after exit",
-        ])
+        #expect(
+            reasons == [
+                "1:echo", "2:comment", "3:comment", "4:setlocal (variables are followed)", "5:title", "6:color",
+                "7:cls",
+                "8:set: variable", "9:set: variable", "10:echo", "16:echo", "16:echo", "17:echo",
+                "19:netsh context 'advfirewall' is not ipsec", "20:not a netsh command ('ipconfig')",
+                "21:cd: '%TEMP%' is not a folder on this machine; relative paths after this line are refused",
+                "22:pause", "23:exit: end of script", "24:after exit"
+            ])
         #expect(r.commands.count == 6)
     }
 
@@ -81,13 +84,18 @@ import Testing
     }
 
     @Test func unresolvedVariableIsAnError() {
-        #expect(failure("netsh ipsec static add policy name=%NOPE%")?.description
-                == "s.bat:1:36: error: variable %NOPE% is not set (define it with 'set NOPE=…' in the file or --define NOPE=VALUE)")
+        #expect(
+            failure("netsh ipsec static add policy name=%NOPE%")?.description
+                == "s.bat:1:36: error: variable %NOPE% is not set (define it with 'set NOPE=…' in the file or --define NOPE=VALUE)"
+        )
     }
 
     @Test func errorsInContinuedLinesNameThePhysicalLine() {
-        let text = "netsh ipsec static add filter filterlist=L ^\n  srcaddr=any ^\n  dstaddr=me protocol=tcp dstport=99999\n"
-        #expect(failure(text)?.description == "s.bat:3:35: error: dstport: '99999' is not a port number from 0 (any) to 65535")
+        let text =
+            "netsh ipsec static add filter filterlist=L ^\n  srcaddr=any ^\n  dstaddr=me protocol=tcp dstport=99999\n"
+        #expect(
+            failure(text)?.description
+                == "s.bat:3:35: error: dstport: '99999' is not a port number from 0 (any) to 65535")
     }
 
     @Test(arguments: [
@@ -100,18 +108,26 @@ import Testing
         ("netsh ipsec static add policy name=%1", "s.bat:1:36: error: batch arguments (%1) are not followed"),
         ("netsh ipsec static add policy name=%~1", "s.bat:1:36: error: batch arguments (%~1) are not followed"),
         ("netsh ipsec static add policy name=%*", "s.bat:1:36: error: batch arguments (%*) are not followed"),
-        ("netsh ipsec static add policy name=%~z0", "s.bat:1:36: error: %~z0: only the modifiers f, d, p, n and x are followed"),
-        ("netsh ipsec static add policy name=%~n0", "s.bat:1:36: error: %~n0 names the batch file itself, but it was read from standard input"),
+        (
+            "netsh ipsec static add policy name=%~z0",
+            "s.bat:1:36: error: %~z0: only the modifiers f, d, p, n and x are followed"
+        ),
+        (
+            "netsh ipsec static add policy name=%~n0",
+            "s.bat:1:36: error: %~n0 names the batch file itself, but it was read from standard input"
+        ),
         ("netsh -f other.txt", "s.bat:1:7: error: netsh -f runs another script"),
         ("netsh exec other.txt", "s.bat:1:7: error: netsh exec runs another script"),
-        ("netsh -r server01 ipsec static show all", "s.bat:1:7: error: netsh -r configures a remote machine"),
+        ("netsh -r server01 ipsec static show all", "s.bat:1:7: error: netsh -r configures a remote machine")
     ])
     func unfollowableConstructsAreErrorsAtTheirLine(text: String, expected: String) {
         let d = failure(text)?.description ?? "no error"
         #expect(d.hasPrefix(expected), "\(d)")
     }
 
-    func applyScript(_ text: String, path: String = "/srv/ipsec/setup.bat", workingDirectory: String = "/root") throws(Diagnostic) -> Interpreter {
+    func applyScript(
+        _ text: String, path: String = "/srv/ipsec/setup.bat", workingDirectory: String = "/root"
+    ) throws(Diagnostic) -> Interpreter {
         var importer = BatchImporter(scriptPath: path)
         var interpreter = Interpreter(store: Store(), workingDirectory: workingDirectory)
         try ScriptRunner.run(commands: try importer.extract(text, file: "s.bat").commands, in: &interpreter)
@@ -119,7 +135,8 @@ import Testing
     }
 
     @Test func theScriptsOwnPathIsFollowed() throws {
-        let i = try applyScript("""
+        let i = try applyScript(
+            """
             @echo off
             cd /d "%~dp0"
             netsh ipsec static add policy name=%~n0 description="%~nx0 %~x0 %~f0 %0"
@@ -132,22 +149,28 @@ import Testing
         let p = try #require(i.store.local.policies.first)
         #expect(p.name == "setup")
         #expect(p.description == "setup.bat .bat /srv/ipsec/setup.bat /srv/ipsec/setup.bat")
-        #expect(i.pendingFiles.map(\.path) == ["/srv/ipsec/backup.txt", "/srv/ipsec/logs/inner.txt", "/srv/ipsec/again.txt"])
+        #expect(
+            i.pendingFiles.map(\.path) == ["/srv/ipsec/backup.txt", "/srv/ipsec/logs/inner.txt", "/srv/ipsec/again.txt"]
+        )
     }
 
     @Test func cdLinesAreListedAsFollowed() throws {
         var importer = BatchImporter(scriptPath: "/srv/ipsec/setup.bat")
-        let r = try importer.extract("cd /d \"%~dp0\"\nset X=1\necho hi\nnetsh ipsec static add policy name=A\n", file: "s.bat")
-        #expect(r.skipped.map(\.listing) == [
-            "s.bat:1:1: followed (cd: relative paths resolve against /srv/ipsec): cd /d \"/srv/ipsec/\"",
-            "s.bat:2:1: followed (set: variable): set X=1",
-            "s.bat:3:1: skipped (echo): echo hi",
-        ])
+        let r = try importer.extract(
+            "cd /d \"%~dp0\"\nset X=1\necho hi\nnetsh ipsec static add policy name=A\n", file: "s.bat")
+        #expect(
+            r.skipped.map(\.listing) == [
+                "s.bat:1:1: followed (cd: relative paths resolve against /srv/ipsec): cd /d \"/srv/ipsec/\"",
+                "s.bat:2:1: followed (set: variable): set X=1",
+                "s.bat:3:1: skipped (echo): echo hi"
+            ])
         #expect(r.commands.count == 1 && r.commands[0].directory == .path("/srv/ipsec"))
     }
 
     @Test func relativeCdResolvesAgainstTheWorkingDirectory() throws {
-        let i = try applyScript("cd conf\nnetsh ipsec static exportpolicy file=a.txt\ncd ..\\..\nnetsh ipsec static exportpolicy file=/tmp/b.txt\n")
+        let i = try applyScript(
+            "cd conf\nnetsh ipsec static exportpolicy file=a.txt\ncd ..\\..\nnetsh ipsec static exportpolicy file=/tmp/b.txt\n"
+        )
         #expect(i.pendingFiles.map(\.path) == ["/root/conf/a.txt", "/tmp/b.txt"])
     }
 
@@ -157,7 +180,10 @@ import Testing
             Issue.record("a relative path after an unfollowed cd was accepted")
         } catch {
             let text = error.description
-            #expect(text.hasPrefix("s.bat:2:38: error: 'out.txt' is relative, but the batch file changed to 'C:\\Scripts' at s.bat:1:1"), "\(text)")
+            #expect(
+                text.hasPrefix(
+                    "s.bat:2:38: error: 'out.txt' is relative, but the batch file changed to 'C:\\Scripts' at s.bat:1:1"
+                ), "\(text)")
         }
         // An absolute path is still fine after it.
         #expect((try? applyScript("cd /d C:\\Scripts\nnetsh ipsec static exportpolicy file=/tmp/out.txt\n")) != nil)
@@ -171,7 +197,8 @@ import Testing
 
     @Test func batchErrorsAreTransactional() {
         // The second command fails: a caller runs on a copy, so nothing of the file is applied.
-        #expect(failure("netsh ipsec static add policy name=A\nnetsh ipsec static add policy name=A")?.description
+        #expect(
+            failure("netsh ipsec static add policy name=A\nnetsh ipsec static add policy name=A")?.description
                 == "s.bat:2:36: error: policy 'A' already exists in the local store")
     }
 }

@@ -3,7 +3,8 @@ import Testing
 
 @Suite struct DynamicCommandTests {
     @Test func setConfigPositionalAndTaggedForms() throws {
-        let i = try run("""
+        let i = try run(
+            """
             pushd ipsec dynamic
             set config ipsecdiagnostics 7
             set config property=ipsecloginterval value=60
@@ -27,10 +28,15 @@ import Testing
     }
 
     @Test func setConfigErrors() {
-        #expect(error(of: "ipsec dynamic set config ipsecloginterval 30")?.description
+        #expect(
+            error(of: "ipsec dynamic set config ipsecloginterval 30")?.description
                 == "t.netsh:1:43: error: ipsecloginterval: '30' is not a whole number from 60 to 86400")
-        #expect(error(of: "ipsec dynamic set config ipsecexempt 4")?.message == "ipsecexempt: '4' is not a whole number from 0 to 3")
-        #expect(error(of: "ipsec dynamic set config bootmode open")?.message == "bootmode: 'open' is not one of permit, block, stateful")
+        #expect(
+            error(of: "ipsec dynamic set config ipsecexempt 4")?.message
+                == "ipsecexempt: '4' is not a whole number from 0 to 3")
+        #expect(
+            error(of: "ipsec dynamic set config bootmode open")?.message
+                == "bootmode: 'open' is not one of permit, block, stateful")
         #expect(error(of: "ipsec dynamic set config colour 4")?.message.hasPrefix("unknown property 'colour'") == true)
         #expect(error(of: "ipsec dynamic set config ipsecdiagnostics")?.message == "'dynamic set config' needs value=")
     }
@@ -42,13 +48,19 @@ import Testing
     }
 
     @Test func runtimeCommandsNeedTheDaemon() {
-        for line in ["add mmpolicy name=m", "add rule srcaddr=any dstaddr=any mmpolicy=m", "delete all", "show rule", "add qmpolicy name=q"] {
-            #expect(error(of: "ipsec dynamic " + line)?.message.contains("rampartd; the daemon is not running") == true, "\(line)")
+        for line in [
+            "add mmpolicy name=m", "add rule srcaddr=any dstaddr=any mmpolicy=m", "delete all", "show rule",
+            "add qmpolicy name=q"
+        ] {
+            #expect(
+                error(of: "ipsec dynamic " + line)?.message.contains("rampartd; the daemon is not running") == true,
+                "\(line)")
         }
     }
 
     @Test func dynamicRulesWithARuntimeState() throws {
-        let i = try run("""
+        let i = try run(
+            """
             pushd ipsec dynamic
             add mmpolicy name=TempMMpolicy mmsec="3DES-SHA1-2"
             add qmpolicy name=Q soft=yes pfsgroup=GRP2 qmsec="ESP[3DES,SHA1]"
@@ -61,9 +73,13 @@ import Testing
         #expect(d.rules.count == 1)
         #expect(d.rules[0].inbound == .permit && d.rules[0].outbound == .negotiate && d.rules[0].qmpolicy == "Q")
         #expect(d.quickModePolicies[0].soft && d.quickModePolicies[0].pfsGroup == "GRP2")
-        #expect(error(of: "ipsec dynamic add rule srcaddr=any dstaddr=me mmpolicy=Nope", dynamic: DynamicState())?.message
+        #expect(
+            error(of: "ipsec dynamic add rule srcaddr=any dstaddr=me mmpolicy=Nope", dynamic: DynamicState())?.message
                 == "no main mode policy named 'Nope'")
-        #expect(error(of: "ipsec dynamic add mmpolicy m\nipsec dynamic add rule any me m\nipsec dynamic delete mmpolicy m", dynamic: DynamicState())?.message
+        #expect(
+            error(
+                of: "ipsec dynamic add mmpolicy m\nipsec dynamic add rule any me m\nipsec dynamic delete mmpolicy m",
+                dynamic: DynamicState())?.message
                 == "main mode policy 'm' is used by a dynamic rule")
     }
 

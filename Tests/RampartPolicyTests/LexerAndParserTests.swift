@@ -3,7 +3,9 @@ import Testing
 
 @Suite struct LexerTests {
     func tokens(_ text: String) throws(Diagnostic) -> [String] {
-        try Lexer.tokenize(SourceLine(file: "f", line: 1, text: text)).map { $0.kind == .equals ? "=" : ($0.quoted ? "\"\($0.text)\"" : $0.text) }
+        try Lexer.tokenize(SourceLine(file: "f", line: 1, text: text)).map {
+            $0.kind == .equals ? "=" : ($0.quoted ? "\"\($0.text)\"" : $0.text)
+        }
     }
 
     @Test func spacesAroundEqualsAreTheSame() throws {
@@ -14,12 +16,17 @@ import Testing
 
     @Test func quotesGroupBlanksAndEquals() throws {
         #expect(try tokens(#"name="IIS Server = web" x"#) == ["name", "=", "\"IIS Server = web\"", "x"])
-        #expect(try tokens(#"qmsec="AH[MD5]:204800k/300s ESP[DES,SHA1]:30000k/480s""#) == ["qmsec", "=", "\"AH[MD5]:204800k/300s ESP[DES,SHA1]:30000k/480s\""])
+        #expect(
+            try tokens(#"qmsec="AH[MD5]:204800k/300s ESP[DES,SHA1]:30000k/480s""#) == [
+                "qmsec", "=", "\"AH[MD5]:204800k/300s ESP[DES,SHA1]:30000k/480s\""
+            ])
         #expect(try tokens(#"a""b"#) == ["\"ab\""])
     }
 
     @Test func unterminatedQuoteNamesItsColumn() {
-        #expect(throws: Diagnostic.error("unterminated double quote", at: SourceLocation(file: "f", line: 1, column: 6))) {
+        #expect(
+            throws: Diagnostic.error("unterminated double quote", at: SourceLocation(file: "f", line: 1, column: 6))
+        ) {
             try Lexer.tokenize(SourceLine(file: "f", line: 1, text: "name=\"abc"))
         }
     }
@@ -51,7 +58,11 @@ import Testing
     }
 
     @Test func ambiguousTagNamesCandidates() {
-        #expect(throws: Diagnostic.error("'filter' is ambiguous: it could be filteraction, filterlist", at: SourceLocation(file: "f", line: 1, column: 46))) {
+        #expect(
+            throws: Diagnostic.error(
+                "'filter' is ambiguous: it could be filteraction, filterlist",
+                at: SourceLocation(file: "f", line: 1, column: 46))
+        ) {
             try parse("static add rule name=r policy=p filterlist=l filter=a")
         }
     }
@@ -71,38 +82,62 @@ import Testing
     }
 
     @Test func trailingFreeTextBecomesDescription() throws {
-        let c = try parse("static add filter filterlist=Web srcaddr=any dstaddr=me protocol=tcp dstport=80 Allow web traffic")
+        let c = try parse(
+            "static add filter filterlist=Web srcaddr=any dstaddr=me protocol=tcp dstport=80 Allow web traffic")
         #expect(c.first("description")?.value == "Allow web traffic")
         #expect(c.warnings.count == 1)
     }
 
     @Test func errorsNameTheirColumn() {
-        #expect(throws: Diagnostic.error("parameter 'name' given twice", at: SourceLocation(file: "f", line: 1, column: 26))) {
+        #expect(
+            throws: Diagnostic.error("parameter 'name' given twice", at: SourceLocation(file: "f", line: 1, column: 26))
+        ) {
             try parse("static add policy name=a name=b")
         }
-        #expect(throws: Diagnostic.error("'static add policy' has no parameter 'colour'; parameters: name, description, mmpfs, qmpermm, mmlifetime, activatedefaultrule, pollinginterval, assign, mmsecmethods", at: SourceLocation(file: "f", line: 1, column: 26))) {
+        #expect(
+            throws: Diagnostic.error(
+                "'static add policy' has no parameter 'colour'; parameters: name, description, mmpfs, qmpermm, mmlifetime, activatedefaultrule, pollinginterval, assign, mmsecmethods",
+                at: SourceLocation(file: "f", line: 1, column: 26))
+        ) {
             try parse("static add policy name=a colour=red")
         }
-        #expect(throws: Diagnostic.error("missing value for 'name'", at: SourceLocation(file: "f", line: 1, column: 24))) {
+        #expect(
+            throws: Diagnostic.error("missing value for 'name'", at: SourceLocation(file: "f", line: 1, column: 24))
+        ) {
             try parse("static add policy name=")
         }
-        #expect(throws: Diagnostic.error("'=' without a parameter name before it", at: SourceLocation(file: "f", line: 1, column: 19))) {
+        #expect(
+            throws: Diagnostic.error(
+                "'=' without a parameter name before it", at: SourceLocation(file: "f", line: 1, column: 19))
+        ) {
             try parse("static add policy =x")
         }
-        #expect(throws: Diagnostic.error("'firewall' is not a netsh ipsec command (rampart speaks only the ipsec context)", at: SourceLocation(file: "f", line: 1, column: 7))) {
+        #expect(
+            throws: Diagnostic.error(
+                "'firewall' is not a netsh ipsec command (rampart speaks only the ipsec context)",
+                at: SourceLocation(file: "f", line: 1, column: 7))
+        ) {
             try parse("netsh firewall set opmode disable", context: .root)
         }
-        #expect(throws: Diagnostic.error("'s' is ambiguous: it could be set, show", at: SourceLocation(file: "f", line: 1, column: 8))) {
+        #expect(
+            throws: Diagnostic.error(
+                "'s' is ambiguous: it could be set, show", at: SourceLocation(file: "f", line: 1, column: 8))
+        ) {
             try parse("static s store")
         }
-        #expect(throws: Diagnostic.error("incomplete command: expected what to add (addressgroup, filter, filteraction, filterlist, policy, rule, schedule)", at: SourceLocation(file: "f", line: 1, column: 11))) {
+        #expect(
+            throws: Diagnostic.error(
+                "incomplete command: expected what to add (addressgroup, filter, filteraction, filterlist, policy, rule, schedule)",
+                at: SourceLocation(file: "f", line: 1, column: 11))
+        ) {
             try parse("static add")
         }
     }
 
     @Test func everyCommandOfTheTableParses() throws {
         for spec in CommandSpec.all {
-            let text = [spec.context == .ipsec ? nil : spec.context.rawValue, spec.verb, spec.noun].compactMap { $0 }.joined(separator: " ")
+            let text = [spec.context == .ipsec ? nil : spec.context.rawValue, spec.verb, spec.noun].compactMap { $0 }
+                .joined(separator: " ")
             #expect(try parse(text).spec.name == spec.name)
         }
     }

@@ -8,8 +8,9 @@ import RampartTestKit
 @Suite struct ScheduleTests {
     static func utc(_ text: String) -> Date { try! Date(text, strategy: .iso8601) }
 
-    static let office = Schedule(name: "Office", days: try! Schedule.parseDays("mon-fri").get(), start: 8 * 60, end: 18 * 60,
-                                 timezone: "America/New_York", seq: 1)
+    static let office = Schedule(
+        name: "Office", days: try! Schedule.parseDays("mon-fri").get(), start: 8 * 60, end: 18 * 60,
+        timezone: "America/New_York", seq: 1)
 
     @Test func officeHoursFollowTheLocalClockAcrossBothDSTChanges() {
         let s = Self.office
@@ -54,7 +55,10 @@ import RampartTestKit
             return nil
         }
         let zones = ["America/New_York", "Europe/Berlin", "Australia/Lord_Howe", "Pacific/Chatham", "UTC"]
-        let starts = ["2026-03-07T00:00:00Z", "2026-03-28T18:00:00Z", "2026-04-04T10:00:00Z", "2026-10-31T20:00:00Z", "2026-09-26T12:00:00Z"]
+        let starts = [
+            "2026-03-07T00:00:00Z", "2026-03-28T18:00:00Z", "2026-04-04T10:00:00Z", "2026-10-31T20:00:00Z",
+            "2026-09-26T12:00:00Z"
+        ]
         var random = SplitMix(state: 7)
         var compared = 0
         for zone in zones {
@@ -62,9 +66,11 @@ import RampartTestKit
                 for _ in 0..<6 {
                     let a = Int(random.next() % 1440), b = Int(random.next() % 1440) + 1
                     guard a != b else { continue }
-                    let s = Schedule(name: "R", days: UInt8(random.next() % 127) + 1, start: a, end: b, timezone: zone, seq: 1)
+                    let s = Schedule(
+                        name: "R", days: UInt8(random.next() % 127) + 1, start: a, end: b, timezone: zone, seq: 1)
                     let from = Self.utc(start).addingTimeInterval(Double(random.next() % (3 * 86_400)))
-                    #expect(s.nextChange(after: from) == scan(s, from), "\(zone) \(s.summary) \(s.hoursText) from \(from)")
+                    #expect(
+                        s.nextChange(after: from) == scan(s, from), "\(zone) \(s.summary) \(s.hoursText) from \(from)")
                     compared += 1
                 }
             }
@@ -73,17 +79,22 @@ import RampartTestKit
     }
 
     @Test func windowsOverMidnightAndInTheSkippedHour() {
-        let night = Schedule(name: "Night", days: try! Schedule.parseDays("fri").get(), start: 22 * 60, end: 6 * 60, timezone: "UTC", seq: 1)
-        #expect(night.isActive(at: Self.utc("2026-03-06T22:00:00Z")))      // Friday 22:00
-        #expect(night.isActive(at: Self.utc("2026-03-07T05:59:00Z")))      // Saturday 05:59: Friday's window
+        let night = Schedule(
+            name: "Night", days: try! Schedule.parseDays("fri").get(), start: 22 * 60, end: 6 * 60, timezone: "UTC",
+            seq: 1)
+        #expect(night.isActive(at: Self.utc("2026-03-06T22:00:00Z")))  // Friday 22:00
+        #expect(night.isActive(at: Self.utc("2026-03-07T05:59:00Z")))  // Saturday 05:59: Friday's window
         #expect(!night.isActive(at: Self.utc("2026-03-07T06:00:00Z")))
-        #expect(!night.isActive(at: Self.utc("2026-03-07T22:00:00Z")))     // Saturday is not listed
+        #expect(!night.isActive(at: Self.utc("2026-03-07T22:00:00Z")))  // Saturday is not listed
         // 02:30-04:00 on the night 02:00-03:00 does not exist: the window opens at 03:00 EDT.
-        let gap = Schedule(name: "Gap", days: try! Schedule.parseDays("sun").get(), start: 150, end: 240, timezone: "America/New_York", seq: 1)
-        #expect(!gap.isActive(at: Self.utc("2026-03-08T06:59:00Z")))       // 01:59 EST
-        #expect(gap.isActive(at: Self.utc("2026-03-08T07:00:00Z")))        // 03:00 EDT
+        let gap = Schedule(
+            name: "Gap", days: try! Schedule.parseDays("sun").get(), start: 150, end: 240, timezone: "America/New_York",
+            seq: 1)
+        #expect(!gap.isActive(at: Self.utc("2026-03-08T06:59:00Z")))  // 01:59 EST
+        #expect(gap.isActive(at: Self.utc("2026-03-08T07:00:00Z")))  // 03:00 EDT
         #expect(gap.nextChange(after: Self.utc("2026-03-08T06:00:00Z")) == Self.utc("2026-03-08T07:00:00Z"))
-        #expect(gap.nextChange(after: Self.utc("2026-03-08T07:00:00Z")) == Self.utc("2026-03-08T08:00:00Z"))  // 04:00 EDT
+        // 04:00 EDT
+        #expect(gap.nextChange(after: Self.utc("2026-03-08T07:00:00Z")) == Self.utc("2026-03-08T08:00:00Z"))
     }
 
     @Test func parsing() throws {
@@ -102,7 +113,8 @@ import RampartTestKit
     }
 
     @Test func commandsStoreAndDump() throws {
-        let i = try runStatic("""
+        let i = try runStatic(
+            """
             add schedule name=Office days=mon-fri hours=08:00-18:00 timezone=America/New_York description="office hours"
             add filteraction name=P action=permit
             add filter filterlist=L srcaddr=any dstaddr=me protocol=tcp dstport=3389
@@ -113,21 +125,27 @@ import RampartTestKit
         #expect(i.store.local.schedules[0].summary == "mon,tue,wed,thu,fri 08:00-18:00 America/New_York")
         #expect(try StoreCodec.decode(StoreCodec.encode(i.store)) == i.store)
         let dumped = ScriptWriter.dump(i.store)
-        #expect(dumped.contains("add schedule name=Office days=mon,tue,wed,thu,fri hours=08:00-18:00 timezone=America/New_York description=\"office hours\""), "\(dumped)")
+        #expect(
+            dumped.contains(
+                "add schedule name=Office days=mon,tue,wed,thu,fri hours=08:00-18:00 timezone=America/New_York description=\"office hours\""
+            ), "\(dumped)")
         #expect(dumped.contains("schedule=Office"))
         let restored = try run(dumped, file: "dump.netsh").store
         #expect(restored.local.schedules.map(\.summary) == i.store.local.schedules.map(\.summary))
         #expect(restored.local.policies[0].rules[0].schedule == "Office")
         // In use: not deletable; a rule clears it with schedule=none, then it is.
-        #expect(staticError("""
-            add schedule name=S days=daily hours=00:00-12:00
-            add filterlist name=L
-            add filteraction name=P action=permit
-            add policy name=Pol
-            add rule name=r policy=Pol filterlist=L filteraction=P schedule=S
-            delete schedule name=S
-            """)?.message.hasPrefix("schedule 'S' is used by rule 'r' of policy 'Pol'") == true)
-        let cleared = try runStatic("""
+        #expect(
+            staticError(
+                """
+                add schedule name=S days=daily hours=00:00-12:00
+                add filterlist name=L
+                add filteraction name=P action=permit
+                add policy name=Pol
+                add rule name=r policy=Pol filterlist=L filteraction=P schedule=S
+                delete schedule name=S
+                """)?.message.hasPrefix("schedule 'S' is used by rule 'r' of policy 'Pol'") == true)
+        let cleared = try runStatic(
+            """
             add schedule name=S days=daily hours=00:00-12:00
             add filterlist name=L
             add filteraction name=P action=permit
@@ -137,8 +155,10 @@ import RampartTestKit
             delete schedule name=S
             """)
         #expect(cleared.store.local.schedules.isEmpty && cleared.store.local.policies[0].rules[0].schedule == nil)
-        #expect(staticError("add filterlist name=L\nadd filteraction name=P action=permit\nadd policy name=Pol\nadd rule name=r policy=Pol filterlist=L filteraction=P schedule=Nope")?.message
+        #expect(
+            staticError(
+                "add filterlist name=L\nadd filteraction name=P action=permit\nadd policy name=Pol\nadd rule name=r policy=Pol filterlist=L filteraction=P schedule=Nope"
+            )?.message
                 .hasPrefix("no schedule named 'Nope' in the local store") == true)
     }
 }
-

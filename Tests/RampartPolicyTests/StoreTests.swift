@@ -6,7 +6,8 @@ import RampartSystem
 
 @Suite struct StoreTests {
     func sample() throws -> Store {
-        try run("""
+        try run(
+            """
             pushd ipsec static
             add filter filterlist=L srcaddr=192.0.2.0/24 dstaddr=me protocol=tcp dstport=22
             add filter filterlist=L srcaddr=2001:db8::1-2001:db8::9 dstaddr=me
@@ -17,7 +18,8 @@ import RampartSystem
             add rule name=R policy=P filterlist=L filteraction=A psk=k
             popd
             dynamic set config bootexemptions tcp:0:22:inbound
-            """).store
+            """
+        ).store
     }
 
     @Test func encodeDecodeRoundTrip() throws {
@@ -34,16 +36,20 @@ import RampartSystem
         #expect(throws: StoreError("not a rampart store (damaged JSON: The given data was not valid JSON.)")) {
             try StoreCodec.decode(Data("{".utf8))
         }
-        let newer = String(decoding: good, as: UTF8.self).replacingOccurrences(of: "\"version\" : 2", with: "\"version\" : 3")
+        let newer = String(decoding: good, as: UTF8.self).replacingOccurrences(
+            of: "\"version\" : 2", with: "\"version\" : 3")
         #expect(throws: StoreError("format version 3 is newer than this rampart understands (2); upgrade rampart")) {
             try StoreCodec.decode(Data(newer.utf8))
         }
-        let dangling = String(decoding: good, as: UTF8.self).replacingOccurrences(of: "\"filterList\" : \"L\"", with: "\"filterList\" : \"Gone\"")
+        let dangling = String(decoding: good, as: UTF8.self).replacingOccurrences(
+            of: "\"filterList\" : \"L\"", with: "\"filterList\" : \"Gone\"")
         #expect(throws: StoreError("rule 'R' of policy 'P' refers to missing filter list 'Gone'")) {
             try StoreCodec.decode(Data(dangling.utf8))
         }
         let foreign = Data(#"{"format":"something-else","version":1}"#.utf8)
-        #expect(throws: StoreError("unknown format 'something-else' (expected 'rampart-store')")) { try StoreCodec.decode(foreign) }
+        #expect(throws: StoreError("unknown format 'something-else' (expected 'rampart-store')")) {
+            try StoreCodec.decode(foreign)
+        }
     }
 
     /// Version 2 writes a filter as one line; every address form, protocol and flag survives it.
@@ -51,11 +57,16 @@ import RampartSystem
         let store = try sample()
         let text = String(decoding: StoreCodec.encode(store), as: UTF8.self)
         #expect(text.contains("\"version\" : 2"))
-        for line in ["192.0.2.0/24 me 6 0 22 mirrored", "2001:db8::1-2001:db8::9 me any 0 0 mirrored", "me server:DNS 17 0 53 mirrored",
-                     "me dns:host.example/24 icmp 0 0 mirrored"] {
+        for line in [
+            "192.0.2.0/24 me 6 0 22 mirrored", "2001:db8::1-2001:db8::9 me any 0 0 mirrored",
+            "me server:DNS 17 0 53 mirrored",
+            "me dns:host.example/24 icmp 0 0 mirrored"
+        ] {
             #expect(text.contains(line), "\(line) in\n\(text)")
         }
-        let described = Filter(seq: 7, source: .any, destination: .me, proto: .tcp, destinationPort: 80, mirrored: false, description: "web  from anywhere ")
+        let described = Filter(
+            seq: 7, source: .any, destination: .me, proto: .tcp, destinationPort: 80, mirrored: false,
+            description: "web  from anywhere ")
         #expect(described.storeLine == "7 any me 6 0 80 one-way web  from anywhere ")
         #expect(try Filter(storeLine: described.storeLine) == described)
     }
@@ -76,32 +87,45 @@ import RampartSystem
             """
         let store = try StoreCodec.decode(Data(v1.utf8))
         let filters = store.local.filterLists[0].filters
-        #expect(filters.map(\.storeLine) == ["2 192.0.2.0/24 me 6 0 22 mirrored ssh", "3 dns:host.example/24 server:DNS icmp 0 0 one-way"])
+        #expect(
+            filters.map(\.storeLine) == [
+                "2 192.0.2.0/24 me 6 0 22 mirrored ssh", "3 dns:host.example/24 server:DNS icmp 0 0 one-way"
+            ])
         let rewritten = StoreCodec.encode(store)
         #expect(String(decoding: rewritten, as: UTF8.self).contains("\"version\" : 2"))
         #expect(try StoreCodec.decode(rewritten) == store)
         // Each version has its own filter form: lines in a version 1 store are refused, and so are objects in version 2.
-        let mixed = String(decoding: rewritten, as: UTF8.self).replacingOccurrences(of: "\"version\" : 2", with: "\"version\" : 1")
+        let mixed = String(decoding: rewritten, as: UTF8.self).replacingOccurrences(
+            of: "\"version\" : 2", with: "\"version\" : 1")
         #expect(throws: StoreError.self) { try StoreCodec.decode(Data(mixed.utf8)) }
-        #expect(throws: StoreError.self) { try StoreCodec.decode(Data(v1.replacingOccurrences(of: "\"version\": 1", with: "\"version\": 2").utf8)) }
+        #expect(throws: StoreError.self) {
+            try StoreCodec.decode(Data(v1.replacingOccurrences(of: "\"version\": 1", with: "\"version\": 2").utf8))
+        }
     }
 
     /// A damaged filter line is refused with its place and the reason.
     @Test func damagedFilterLinesAreRefusedWithTheirPlace() throws {
         let good = String(decoding: StoreCodec.encode(try sample()), as: UTF8.self)
-        for (from, to, reason) in [("192.0.2.0/24 me 6 0 22", "192.0.2.0/33 me 6 0 22", "is not an address with a prefix in range"),
-                                   ("192.0.2.0/24 me 6 0 22", "192.0.2.0/24 me 6 0 70000", "destination port 70000 is not 0...65535"),
-                                   ("192.0.2.0/24 me 6 0 22 mirrored", "192.0.2.0/24 me 6 0 22 both", "'both' is neither mirrored, mirrored-stateful nor one-way"),
-                                   ("192.0.2.0/24 me 6", "192.0.2.0/24 me tcp", "unknown protocol 'tcp'"),
-                                   ("me server:DNS", "me server:NTP", "names no server type"),
-                                   ("192.0.2.0/24 me 6 0 22 mirrored", "192.0.2.0/24 me 6", "has 4 of its 7 fields")] {
+        for (from, to, reason) in [
+            ("192.0.2.0/24 me 6 0 22", "192.0.2.0/33 me 6 0 22", "is not an address with a prefix in range"),
+            ("192.0.2.0/24 me 6 0 22", "192.0.2.0/24 me 6 0 70000", "destination port 70000 is not 0...65535"),
+            (
+                "192.0.2.0/24 me 6 0 22 mirrored", "192.0.2.0/24 me 6 0 22 both",
+                "'both' is neither mirrored, mirrored-stateful nor one-way"
+            ),
+            ("192.0.2.0/24 me 6", "192.0.2.0/24 me tcp", "unknown protocol 'tcp'"),
+            ("me server:DNS", "me server:NTP", "names no server type"),
+            ("192.0.2.0/24 me 6 0 22 mirrored", "192.0.2.0/24 me 6", "has 4 of its 7 fields")
+        ] {
             let bad = good.replacingOccurrences(of: from, with: to)
             #expect(bad != good)
             do {
                 _ = try StoreCodec.decode(Data(bad.utf8))
                 Issue.record("\(to) was accepted")
             } catch {
-                #expect(error.message.contains(reason) && error.message.contains("at .stores.local.filterLists[0].filters["), "\(error.message)")
+                #expect(
+                    error.message.contains(reason)
+                        && error.message.contains("at .stores.local.filterLists[0].filters["), "\(error.message)")
             }
         }
     }
@@ -114,7 +138,8 @@ import RampartSystem
         let store = try sample()
         try file.withExclusiveLock { try file.save(store) }
         #expect(try file.load() == store)
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("sub").path).sorted()
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("sub").path)
+            .sorted()
         #expect(leftovers == ["store.json", "store.json.boot", "store.json.lock"])
         #expect(try file.loadBootConfig() == store.config)
         let corrupt = Data("{\"format\":\"rampart-store\",\"version\":1,\"seq".utf8)
@@ -134,12 +159,17 @@ import RampartSystem
         let dead = try ChildProcess(["true"])
         dead.waitUntilExit()
         let live = getppid()
-        for name in ["store.json.tmp.\(dead.processIdentifier)", "store.json.boot.tmp.\(dead.processIdentifier)", "store.json.tmp.\(live)", "store.json.tmp.x"] {
+        for name in [
+            "store.json.tmp.\(dead.processIdentifier)", "store.json.boot.tmp.\(dead.processIdentifier)",
+            "store.json.tmp.\(live)", "store.json.tmp.x"
+        ] {
             try Data("{".utf8).write(to: dir.appendingPathComponent(name))
         }
         try file.withExclusiveLock { try file.save(try sample()) }
         let left = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
-        #expect(left == ["store.json", "store.json.boot", "store.json.lock", "store.json.tmp.\(live)", "store.json.tmp.x"], "\(left)")
+        #expect(
+            left == ["store.json", "store.json.boot", "store.json.lock", "store.json.tmp.\(live)", "store.json.tmp.x"],
+            "\(left)")
     }
 
     @Test func environmentSelectsTheStore() {
@@ -150,10 +180,12 @@ import RampartSystem
 }
 
 @Suite struct ParserPropertyTests {
-    static let vocabulary = ["ipsec", "static", "dynamic", "add", "set", "delete", "del", "show", "filter", "filterlist",
-                             "filteraction", "rule", "policy", "config", "name", "=", "\"", "srcaddr", "dstaddr", "me", "any",
-                             "DNS", "192.0.2.1", "2001:db8::1", "255.255.255.0", "tcp", "80", "yes", "no", "all", "pushd",
-                             "popd", "mirrored", "qmsec", "ESP[3DES,SHA1]:3600s", "bootmode", "block", "-", "/24", "^", "%X%", "&&"]
+    static let vocabulary = [
+        "ipsec", "static", "dynamic", "add", "set", "delete", "del", "show", "filter", "filterlist",
+        "filteraction", "rule", "policy", "config", "name", "=", "\"", "srcaddr", "dstaddr", "me", "any",
+        "DNS", "192.0.2.1", "2001:db8::1", "255.255.255.0", "tcp", "80", "yes", "no", "all", "pushd",
+        "popd", "mirrored", "qmsec", "ESP[3DES,SHA1]:3600s", "bootmode", "block", "-", "/24", "^", "%X%", "&&"
+    ]
 
     /// Random and mutated lines never crash the lexer, parser or interpreter: they only succeed or return errors.
     @Test func randomAndMutatedLinesOnlyEverReturnErrors() {
@@ -162,13 +194,15 @@ import RampartSystem
             "ipsec static add filter filterlist=Web srcaddr=any dstaddr=me protocol=tcp dstport=80 mirrored=yes",
             "ipsec dynamic set config bootexemptions value=tcp:0:3389:inbound",
             #"ipsec static add filteraction name="A B" action=negotiate qmsec="AH[MD5]:204800k/300s ESP[DES,SHA1]""#,
-            "ipsec static add rule name=R policy=P filterlist=L filteraction=A",
+            "ipsec static add rule name=R policy=P filterlist=L filteraction=A"
         ]
         var outcomes = (ok: 0, failed: 0)
         for round in 0..<10000 {
             var line: String
             if round % 2 == 0 {
-                let words = (0..<Int.random(in: 1...12, using: &rng)).map { _ in Self.vocabulary.randomElement(using: &rng)! }
+                let words = (0..<Int.random(in: 1...12, using: &rng)).map { _ in
+                    Self.vocabulary.randomElement(using: &rng)!
+                }
                 line = words.joined(separator: Bool.random(using: &rng) ? " " : "")
             } else {
                 var chars = Array(seeds.randomElement(using: &rng)!)
@@ -176,8 +210,14 @@ import RampartSystem
                     let position = Int.random(in: 0..<max(1, chars.count), using: &rng)
                     switch Int.random(in: 0..<3, using: &rng) {
                     case 0 where !chars.isEmpty: chars.remove(at: position)
-                    case 1: chars.insert(Character(Unicode.Scalar(UInt8.random(in: 0...255, using: &rng))), at: min(position, chars.count))
-                    default: if !chars.isEmpty { chars[position] = ["=", "\"", " ", ":", "[", "-", "/", "%"].randomElement(using: &rng)! }
+                    case 1:
+                        chars.insert(
+                            Character(Unicode.Scalar(UInt8.random(in: 0...255, using: &rng))),
+                            at: min(position, chars.count))
+                    default:
+                        if !chars.isEmpty {
+                            chars[position] = ["=", "\"", " ", ":", "[", "-", "/", "%"].randomElement(using: &rng)!
+                        }
                     }
                 }
                 line = String(chars)

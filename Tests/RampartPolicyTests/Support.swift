@@ -2,18 +2,21 @@ import Testing
 @testable import RampartPolicy
 
 /// Runs a netsh script (relative to the netsh root, `pushd` allowed) on `store`.
-func run(_ script: String, store: Store = Store(), dynamic: DynamicState? = nil, file: String = "t.netsh",
-         files: [String: String] = [:]) throws(Diagnostic) -> Interpreter {
+func run(
+    _ script: String, store: Store = Store(), dynamic: DynamicState? = nil, file: String = "t.netsh",
+    files: [String: String] = [:]
+) throws(Diagnostic) -> Interpreter {
     var counter = 0
-    var interpreter = Interpreter(store: store, dynamic: dynamic, workingDirectory: "/w",
-                                  readFile: { path in
-                                      guard let text = files[path] else { throw ValueError("no such file \(path)") }
-                                      return text
-                                  },
-                                  makeGUID: {
-                                      counter += 1
-                                      return "{guid-\(counter)}"
-                                  })
+    var interpreter = Interpreter(
+        store: store, dynamic: dynamic, workingDirectory: "/w",
+        readFile: { path in
+            guard let text = files[path] else { throw ValueError("no such file \(path)") }
+            return text
+        },
+        makeGUID: {
+            counter += 1
+            return "{guid-\(counter)}"
+        })
     try ScriptRunner.run(ScriptRunner.lines(of: script, file: file), in: &interpreter)
     return interpreter
 }
@@ -24,7 +27,9 @@ func runStatic(_ lines: String, store: Store = Store()) throws(Diagnostic) -> In
 }
 
 /// The error a script raises, or nil.
-func error(of script: String, store: Store = Store(), dynamic: DynamicState? = nil, file: String = "t.netsh") -> Diagnostic? {
+func error(
+    of script: String, store: Store = Store(), dynamic: DynamicState? = nil, file: String = "t.netsh"
+) -> Diagnostic? {
     do {
         _ = try run(script, store: store, dynamic: dynamic, file: file)
         return nil

@@ -25,7 +25,8 @@ func ips(_ list: [String]) -> [IPAddress] { list.map { IPAddress($0)! } }
     }
 
     @Test func systemdStubIsRecognised() {
-        let stub = "# This is /run/systemd/resolve/stub-resolv.conf managed by man:systemd-resolved(8).\nnameserver 127.0.0.53\noptions edns0 trust-ad\nsearch .\n"
+        let stub =
+            "# This is /run/systemd/resolve/stub-resolv.conf managed by man:systemd-resolved(8).\nnameserver 127.0.0.53\noptions edns0 trust-ad\nsearch .\n"
         #expect(ResolvConf.isResolvedStub(ResolvConf.nameservers(stub)))
         #expect(!ResolvConf.isResolvedStub(ips(["127.0.0.53", "192.0.2.53"])))
         #expect(!ResolvConf.isResolvedStub([]))
@@ -39,7 +40,9 @@ func ips(_ list: [String]) -> [IPAddress] { list.map { IPAddress($0)! } }
     }
 
     @Test func crlfAndEmpty() {
-        #expect(ResolvConf.nameservers("nameserver 198.51.100.1\r\nnameserver 198.51.100.2\r\n") == ips(["198.51.100.1", "198.51.100.2"]))
+        #expect(
+            ResolvConf.nameservers("nameserver 198.51.100.1\r\nnameserver 198.51.100.2\r\n")
+                == ips(["198.51.100.1", "198.51.100.2"]))
         #expect(ResolvConf.nameservers("").isEmpty)
     }
 }
@@ -96,7 +99,8 @@ func ips(_ list: [String]) -> [IPAddress] { list.map { IPAddress($0)! } }
     }
 
     @Test func networkdKeyValue() {
-        let text = "# This is private data. Do not parse.\nADDRESS=192.0.2.10\nNETMASK=255.255.255.0\nROUTER=192.0.2.1 192.0.2.2\nSERVER_ADDRESS=192.0.2.254\nDNS=192.0.2.53 2001:db8::53\nDOMAINNAME=example.test\n"
+        let text =
+            "# This is private data. Do not parse.\nADDRESS=192.0.2.10\nNETMASK=255.255.255.0\nROUTER=192.0.2.1 192.0.2.2\nSERVER_ADDRESS=192.0.2.254\nDNS=192.0.2.53 2001:db8::53\nDOMAINNAME=example.test\n"
         let lease = NetworkdLease.parse(text)
         #expect(lease.dhcpServers == ips(["192.0.2.254"]))
         #expect(lease.routers == ips(["192.0.2.1", "192.0.2.2"]))
@@ -105,7 +109,8 @@ func ips(_ list: [String]) -> [IPAddress] { list.map { IPAddress($0)! } }
     }
 
     @Test func networkdJSON() {
-        let text = #"{"Address":[192,0,2,10],"Router":[[192,0,2,1]],"ServerAddress":"192.0.2.254","DNS":[{"Address":"192.0.2.53"},{"Address":[32,1,13,184,0,0,0,0,0,0,0,0,0,0,0,83]}]}"#
+        let text =
+            #"{"Address":[192,0,2,10],"Router":[[192,0,2,1]],"ServerAddress":"192.0.2.254","DNS":[{"Address":"192.0.2.53"},{"Address":[32,1,13,184,0,0,0,0,0,0,0,0,0,0,0,83]}]}"#
         let lease = NetworkdLease.parse(text)
         #expect(lease.dhcpServers == ips(["192.0.2.254"]))
         #expect(lease.routers == ips(["192.0.2.1"]))
@@ -120,15 +125,17 @@ func ips(_ list: [String]) -> [IPAddress] { list.map { IPAddress($0)! } }
         lease.winsServers = ips(["192.0.2.70"])
         lease.leaseSeconds = 86400
         var message = [UInt8](repeating: 0, count: 236) + [99, 130, 83, 99]
-        message += [53, 1, 5]                                  // DHCPACK
-        message += [54, 4, 192, 0, 2, 254]                     // server identifier
-        message += [3, 4, 192, 0, 2, 1]                        // routers
-        message += [6, 8, 192, 0, 2, 53, 192, 0, 2, 54]        // DNS
-        message += [51, 4, 0, 1, 81, 128]                      // lease time: 86,400 s
-        message += [0, 44, 4, 192, 0, 2, 70, 255]              // pad, NetBIOS name servers, end
+        message += [53, 1, 5]  // DHCPACK
+        message += [54, 4, 192, 0, 2, 254]  // server identifier
+        message += [3, 4, 192, 0, 2, 1]  // routers
+        message += [6, 8, 192, 0, 2, 53, 192, 0, 2, 54]  // DNS
+        message += [51, 4, 0, 1, 81, 128]  // lease time: 86,400 s
+        message += [0, 44, 4, 192, 0, 2, 70, 255]  // pad, NetBIOS name servers, end
         let binary = DhcpcdLease.parseBinary(message)
         #expect(binary == lease)
-        #expect(DhcpcdLease.parseBinary(Array(message.prefix(250))).dhcpServers == ips(["192.0.2.254"]), "a truncated message yields what is complete")
+        #expect(
+            DhcpcdLease.parseBinary(Array(message.prefix(250))).dhcpServers == ips(["192.0.2.254"]),
+            "a truncated message yields what is complete")
     }
 
     /// The current lease is the last one logged for its interface that has not expired, as dhclient
@@ -139,19 +146,23 @@ func ips(_ list: [String]) -> [IPAddress] { list.map { IPAddress($0)! } }
         }
         // 2026-12-02 12:00:00 UTC
         let now: Double = 1_796_212_800
-        let text = block("eth0", "192.0.2.1", "3 2026/12/02 11:00:00")      // expired an hour ago
-            + block("eth0", "192.0.2.2", "4 2026/12/03 12:00:00")           // current, expires tomorrow
-            + block("eth0", "192.0.2.3", "2 2026/12/01 12:00:00")           // an old one logged later: expired
-            + block("eth1", "198.51.100.1", "epoch 1796212000")             // expired (epoch form)
+        let text =
+            block("eth0", "192.0.2.1", "3 2026/12/02 11:00:00")  // expired an hour ago
+            + block("eth0", "192.0.2.2", "4 2026/12/03 12:00:00")  // current, expires tomorrow
+            + block("eth0", "192.0.2.3", "2 2026/12/01 12:00:00")  // an old one logged later: expired
+            + block("eth1", "198.51.100.1", "epoch 1796212000")  // expired (epoch form)
             + block("eth2", "203.0.113.1", "never")
         let leases = DhclientLeases.parse(text, now: now)
         #expect(leases.map(\.interface) == ["eth0", "eth2"], "eth1's only lease has expired")
         #expect(leases.first?.dhcpServers == ips(["192.0.2.2"]) && leases.first?.expires == 1_796_299_200)
         #expect(leases.last?.expires == nil, "never")
-        #expect(DhclientLeases.parse(text, now: 1_796_299_300).map(\.interface) == ["eth2"], "a day later only the lease that never expires is left")
+        #expect(
+            DhclientLeases.parse(text, now: 1_796_299_300).map(\.interface) == ["eth2"],
+            "a day later only the lease that never expires is left")
         // A machine that moved networks (issue 29, item 13): the old network's lease still runs for
         // days, the new network's was logged after it and runs for one: dhclient uses the new one.
-        let moved = block("eth0", "192.0.2.9", "5 2026/12/09 12:00:00") + block("eth0", "198.51.100.8", "4 2026/12/03 12:00:00")
+        let moved =
+            block("eth0", "192.0.2.9", "5 2026/12/09 12:00:00") + block("eth0", "198.51.100.8", "4 2026/12/03 12:00:00")
         #expect(DhclientLeases.parse(moved, now: now).first?.dhcpServers == ips(["198.51.100.8"]))
         // Once the new one has expired (no server answers), dhclient falls back to the old one.
         #expect(DhclientLeases.parse(moved, now: 1_796_299_300).first?.dhcpServers == ips(["192.0.2.9"]))
@@ -160,7 +171,8 @@ func ips(_ list: [String]) -> [IPAddress] { list.map { IPAddress($0)! } }
     /// Found by the dhclient fuzz target (fuzz/run.sh): an `expire` date with a huge field
     /// overflowed the date arithmetic and trapped. Now it is no expiry, and the lease stays usable.
     @Test func fuzzCrashHugeExpiryDateIsRejected() {
-        let text = "lease {\n  interface \"eth0\";\n  option dhcp-server-identifier 192.0.2.1;\n  expire 4 2026/12/04 +07:0055555555555555555525:06;\n}\n"
+        let text =
+            "lease {\n  interface \"eth0\";\n  option dhcp-server-identifier 192.0.2.1;\n  expire 4 2026/12/04 +07:0055555555555555555525:06;\n}\n"
             + "lease {\n  interface \"eth1\";\n  expire 4 99999999999999999/12/04 07:00:00;\n}\n"
             + "lease {\n  interface \"eth2\";\n  expire epoch 1e999;\n}\n"
         let leases = DhclientLeases.parse(text, now: 1_796_212_800)
@@ -169,7 +181,8 @@ func ips(_ list: [String]) -> [IPAddress] { list.map { IPAddress($0)! } }
     }
 
     @Test func smbConfWinsServer() {
-        let text = "[global]\n  workgroup = EXAMPLE\n  wins server = 192.0.2.70, 192.0.2.71 wins.example.test\n; wins server = 192.0.2.99\n[share]\n  wins server = 192.0.2.98\n"
+        let text =
+            "[global]\n  workgroup = EXAMPLE\n  wins server = 192.0.2.70, 192.0.2.71 wins.example.test\n; wins server = 192.0.2.99\n[share]\n  wins server = 192.0.2.98\n"
         #expect(SmbConf.winsServers(text) == ips(["192.0.2.70", "192.0.2.71"]))
     }
 }
@@ -178,7 +191,10 @@ func ips(_ list: [String]) -> [IPAddress] { list.map { IPAddress($0)! } }
 @Suite struct SourceParserPropertyTests {
     @Test func arbitraryBytesNeverCrashAnyParser() {
         var rng = SplitMix(state: 5)
-        let seeds = [LeaseTests.dhclient, "ADDRESS=1\nDNS=192.0.2.1\n", "nameserver 192.0.2.1\n", "[global]\nwins server = 192.0.2.1\n", #"{"DNS":[[1,2,3,4]]}"#]
+        let seeds = [
+            LeaseTests.dhclient, "ADDRESS=1\nDNS=192.0.2.1\n", "nameserver 192.0.2.1\n",
+            "[global]\nwins server = 192.0.2.1\n", #"{"DNS":[[1,2,3,4]]}"#
+        ]
         var total = 0
         for round in 0..<4000 {
             var bytes: [UInt8]
@@ -187,13 +203,17 @@ func ips(_ list: [String]) -> [IPAddress] { list.map { IPAddress($0)! } }
             } else {
                 bytes = Array(seeds.randomElement(using: &rng)!.utf8)
                 for _ in 0..<Int.random(in: 1...8, using: &rng) where !bytes.isEmpty {
-                    bytes[Int.random(in: 0..<bytes.count, using: &rng)] = [UInt8(ascii: "{"), UInt8(ascii: "}"), UInt8(ascii: ";"), UInt8(ascii: "\""), 0, 0xff, UInt8(ascii: "=")].randomElement(using: &rng)!
+                    bytes[Int.random(in: 0..<bytes.count, using: &rng)] = [
+                        UInt8(ascii: "{"), UInt8(ascii: "}"), UInt8(ascii: ";"), UInt8(ascii: "\""), 0, 0xff,
+                        UInt8(ascii: "=")
+                    ].randomElement(using: &rng)!
                 }
             }
             let text = String(decoding: bytes, as: UTF8.self)
             total += ResolvConf.nameservers(text).count + SmbConf.winsServers(text).count
             total += DhclientLeases.parse(text).count + NetworkdLease.parse(text).dnsServers.count
-            total += DhcpcdLease.parseBinary([UInt8](repeating: 0, count: 236) + [99, 130, 83, 99] + bytes).dnsServers.count
+            total +=
+                DhcpcdLease.parseBinary([UInt8](repeating: 0, count: 236) + [99, 130, 83, 99] + bytes).dnsServers.count
         }
         #expect(total > 0, "the mutated seeds still yield addresses sometimes")
     }
