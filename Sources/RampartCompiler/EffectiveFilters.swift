@@ -31,9 +31,10 @@ public struct FilterOrigin: Sendable, Equatable, CustomStringConvertible {
 public struct ActiveFilter: Sendable, Equatable {
     /// `F12`, `F12m` (the mirror half), `D3`, `D3m`; `G7` for a filter of the domain policy.
     public var id: String
+    public var proto: IPProtocolSpec
+    /// The packet's source and destination: the filter's, swapped in a mirror half.
     public var source: AddressSpec
     public var destination: AddressSpec
-    public var proto: IPProtocolSpec
     public var sourcePort: PortMatch
     public var destinationPort: PortMatch
     public var tcpFlags: TCPFlagMatch?
@@ -131,7 +132,7 @@ public enum EffectiveFilters {
         inpass: Bool, soft: Bool, origin: FilterOrigin, group: Int
     ) -> [ActiveFilter] {
         let first = ActiveFilter(
-            id: id, source: f.source, destination: f.destination, proto: f.proto,
+            id: id, proto: f.proto, source: f.source, destination: f.destination,
             sourcePort: f.sourcePort, destinationPort: f.destinationPort, tcpFlags: f.tcpFlags,
             inbound: inbound, outbound: outbound, inpass: inpass, soft: soft,
             origin: origin, group: group, seq: f.seq, isMirror: false)

@@ -136,6 +136,20 @@ final class ResultBox<T>: @unchecked Sendable {
 }
 
 /// Two namespaces joined by a veth pair, with documentation addresses on both ends.
+/// Two fresh namespaces, `PREFIX-a` with `sender` and `PREFIX-b` with `receiver`, on one veth /24;
+/// the caller deletes them.
+public func linkedPair(_ prefix: String, _ sender: String, _ receiver: String) throws -> (Namespace, Namespace) {
+    let a = try Namespace("\(prefix)-a"), b = try Namespace("\(prefix)-b")
+    do {
+        try link(a, ["\(sender)/24"], b, ["\(receiver)/24"])
+    } catch {
+        a.delete()
+        b.delete()
+        throw error
+    }
+    return (a, b)
+}
+
 public func link(_ a: Namespace, _ aAddresses: [String], _ b: Namespace, _ bAddresses: [String]) throws {
     let ifA = "v\(UInt32.random(in: 0...0xffffff))", ifB = "v\(UInt32.random(in: 0...0xffffff))"
     try sh(["ip", "link", "add", ifA, "netns", a.name, "type", "veth", "peer", "name", ifB, "netns", b.name])

@@ -63,6 +63,22 @@ func store(_ script: String) -> Store {
     return try ChildProcess(["/usr/sbin/ip", "netns", "exec", ns.name, rampartdBinary] + arguments, environment: env)
 }
 
+/// rampartd started in `ns` and READY (or 20 s without a notification); stop it with `stopDaemon`.
+@MainActor func readyDaemon(
+    in ns: Namespace, _ arguments: [String], notifyPath: String
+) throws -> (ChildProcess, NotifySocket) {
+    let notify = try NotifySocket(path: notifyPath)
+    let p = try startDaemon(in: ns, arguments, notify: notify)
+    while let m = notify.receive(timeout: 20), !m.contains("READY=1") {}
+    return (p, notify)
+}
+
+func stopDaemon(_ p: ChildProcess, _ notify: NotifySocket) {
+    kill(p.processIdentifier, SIGKILL)
+    p.waitUntilExit()
+    notify.close()
+}
+
 /// Runs a command with posix_spawn and waits: the least overhead a process launch can have, so
 /// process-level timings compare the programs, not the launcher.
 func spawnAndWait(_ arguments: [String]) -> Int32 {
@@ -311,16 +327,10 @@ if sections.contains("sources") {
         store(
             "ipsec static add filter filterlist=L srcaddr=me dstaddr=DNS protocol=udp dstport=53\nipsec static add filteraction name=P action=permit\nipsec static add policy name=X assign=yes\nipsec static add rule name=R policy=X filterlist=L filteraction=P\n"
         ))
-    let notify = try NotifySocket(path: work.appendingPathComponent("notify-src.sock").path)
-    let p = try startDaemon(
+    let (p, notify) = try readyDaemon(
         in: ns, ["--config", config, "--store", storePath, "--socket", work.appendingPathComponent("src.sock").path],
-        notify: notify)
-    defer {
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
-        notify.close()
-    }
-    while let m = notify.receive(timeout: 20), !m.contains("READY=1") {}
+        notifyPath: work.appendingPathComponent("notify-src.sock").path)
+    defer { stopDaemon(p, notify) }
     let monitor = try ns.monitor()
     let committed = DispatchSemaphore(value: 0)
     let wakeup = try Wakeup()
@@ -402,12 +412,11 @@ if sections == ["packets"] {
     var rates = [[Double]](repeating: [], count: cases.count)
     for _ in 0..<runs {
         for (index, c) in cases.enumerated() {
-            let a = try Namespace("pps-a"), b = try Namespace("pps-b")
+            let (a, b) = try linkedPair("pps", sender, receiver)
             defer {
                 a.delete()
                 b.delete()
             }
-            try link(a, ["\(sender)/24"], b, ["\(receiver)/24"])
             if let ruleset = rulesets[index] { try b.client().apply(ruleset) }
             let server = try b.spawn(["iperf3", "-s", "-1", "-B", receiver, "-p", "\(port)"])
             defer {
@@ -619,12 +628,11 @@ if sections == ["flood"] {
     var samples = [[Sample]](repeating: [], count: cases.count)
     for _ in 0..<runs {
         for (index, c) in cases.enumerated() {
-            let a = try Namespace("flood-a"), b = try Namespace("flood-b")
+            let (a, b) = try linkedPair("flood", sender, receiver)
             defer {
                 a.delete()
                 b.delete()
             }
-            try link(a, ["\(sender)/24"], b, ["\(receiver)/24"])
             let work = FileManager.default.temporaryDirectory.appendingPathComponent(
                 "rampart-flood-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
@@ -644,17 +652,11 @@ if sections == ["flood"] {
                     ipsec dynamic set config ipsecdiagnostics \(c.bits)
 
                     """))
-            let notify = try NotifySocket(path: work.appendingPathComponent("notify.sock").path)
-            let p = try startDaemon(
+            let (p, notify) = try readyDaemon(
                 in: b,
                 ["--config", config, "--store", storePath, "--socket", work.appendingPathComponent("c.sock").path],
-                notify: notify)
-            defer {
-                kill(p.processIdentifier, SIGKILL)
-                p.waitUntilExit()
-                notify.close()
-            }
-            while let m = notify.receive(timeout: 20), !m.contains("READY=1") {}
+                notifyPath: work.appendingPathComponent("notify.sock").path)
+            defer { stopDaemon(p, notify) }
             let pid = p.processIdentifier
             let cpu0 = cpuSeconds(pid)
             let t0 = Date()
