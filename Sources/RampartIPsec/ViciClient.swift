@@ -37,20 +37,20 @@ public final class ViciClient: @unchecked Sendable {
         self.timeoutMilliseconds = timeoutMilliseconds
         fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw ViciError(.unreachable, "socket: \(String(cString: strerror(errno)))") }
+        // A failed init of a fully initialized object still runs deinit, which closes the socket:
+        // closing it here too would close whatever descriptor another thread got the number of.
         guard let address = UnixSocketAddress(path: p) else {
-            close(fd)
             throw ViciError(.unreachable, "VICI socket path too long: \(p)")
         }
         guard address.withSockaddr({ connect(fd, $0, $1) }) == 0 else {
             let e = errno
-            close(fd)
             throw ViciError(
                 .unreachable,
                 "cannot reach charon at \(p): \(String(cString: strerror(e)))\(e == EACCES ? Self.accessHint(p) : "")")
         }
     }
 
-    deinit { close(fd) }
+    deinit { if fd >= 0 { close(fd) } }
 
     /// charon makes its socket its own (mode 0770); rampartd under the unit is user rampart.
     static func accessHint(_ path: String) -> String {

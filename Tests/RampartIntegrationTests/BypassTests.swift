@@ -187,33 +187,31 @@ import RampartTestKit
     }
 
     @Test func aRouterAdvertisementDoesNotMakeAGatewayUnlessConfigured() throws {
-        let lab = try Lab()
-        defer { lab.teardown() }
-        let cli = try RampartCLI()
-        defer { cli.cleanup() }
-        try cli.exec(Self.policy)
-        let daemon = try DaemonHarness(
-            cli: cli, ns: lab.server, config: "resolv_conf = \(cli.directory.path)/none.conf\n")
-        defer { daemon.stop() }
-        try daemon.start()
-        let router = try lab.inside.run([
-            "python3", RampartCLI.probe, "nd", "ra", "--dev", try device(lab.inside), "--hops", "255"
-        ]).out
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-        try waitUntil("the server has a default route from the advertisement") {
-            try lab.server.run(["ip", "-6", "route", "show", "default"]).out.contains("via \(router) ")
-        }
-        try waitUntil("rampartd says it ignored the advertised router") {
-            daemon.log().contains("\(router) is a default router by a router advertisement")
-        }
-        #expect(daemon.log().contains("not taken as a GATEWAY"), "\(daemon.log())")
-        #expect(try !lab.server.run(["nft", "list", "set", "inet", "rampart", "gateway_v6"]).out.contains(router))
-        // Trusted on request: the set follows at the next reload.
-        try "resolv_conf = \(cli.directory.path)/none.conf\ngateway_from_router_advertisements = yes\n".write(
-            toFile: daemon.configPath, atomically: true, encoding: .utf8)
-        try daemon.rampart(["reload"])
-        try waitUntil("the advertised router is a GATEWAY") {
-            try lab.server.run(["nft", "list", "set", "inet", "rampart", "gateway_v6"]).out.contains(router)
+        try withLab { lab, cli in
+            try cli.exec(Self.policy)
+            let daemon = try DaemonHarness(
+                cli: cli, ns: lab.server, config: "resolv_conf = \(cli.directory.path)/none.conf\n")
+            defer { daemon.stop() }
+            try daemon.start()
+            let router = try lab.inside.run([
+                "python3", RampartCLI.probe, "nd", "ra", "--dev", try device(lab.inside), "--hops", "255"
+            ]).out
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            try waitUntil("the server has a default route from the advertisement") {
+                try lab.server.run(["ip", "-6", "route", "show", "default"]).out.contains("via \(router) ")
+            }
+            try waitUntil("rampartd says it ignored the advertised router") {
+                daemon.log().contains("\(router) is a default router by a router advertisement")
+            }
+            #expect(daemon.log().contains("not taken as a GATEWAY"), "\(daemon.log())")
+            #expect(try !lab.server.run(["nft", "list", "set", "inet", "rampart", "gateway_v6"]).out.contains(router))
+            // Trusted on request: the set follows at the next reload.
+            try "resolv_conf = \(cli.directory.path)/none.conf\ngateway_from_router_advertisements = yes\n".write(
+                toFile: daemon.configPath, atomically: true, encoding: .utf8)
+            try daemon.rampart(["reload"])
+            try waitUntil("the advertised router is a GATEWAY") {
+                try lab.server.run(["nft", "list", "set", "inet", "rampart", "gateway_v6"]).out.contains(router)
+            }
         }
     }
 }

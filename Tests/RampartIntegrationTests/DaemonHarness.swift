@@ -103,13 +103,8 @@ final class DaemonHarness: @unchecked Sendable {
         notify.close()
     }
 
-    /// Waits until `condition` holds, checking every 20 ms, for at most `seconds`.
+    /// Waits until `condition` holds, for at most `seconds` (`pollUntil`).
     func eventually(_ seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        repeat {
-            if try condition() { return true }
-            usleep(20_000)
-        } while Date() < deadline
-        return false
+        try pollUntil(seconds: seconds, condition)
     }
 }

@@ -20,19 +20,6 @@ import RampartTestKit
         ipsec dynamic set config bootexemptions tcp:0:22:inbound
         """
 
-    func withDaemon(
-        _ script: String = DaemonTests.policy, config: String = "", _ body: (DaemonHarness, Namespace) throws -> Void
-    ) throws {
-        let cli = try RampartCLI()
-        defer { cli.cleanup() }
-        if !script.isEmpty { try cli.exec(script) }
-        let ns = try Namespace("d")
-        defer { ns.delete() }
-        let daemon = try DaemonHarness(cli: cli, ns: ns, config: config)
-        defer { daemon.stop() }
-        try body(daemon, ns)
-    }
-
     /// The boot mode is enforced before the policy, and READY=1 comes only after the policy is committed.
     @Test func startupEnforcesBootModeThenPolicyThenReady() throws {
         try withDaemon { daemon, ns in
@@ -85,30 +72,32 @@ import RampartTestKit
     /// kill -9 leaves the ruleset; a restart reconciles without a gap: a continuous probe at a
     /// blocked port gets nothing through while the daemon is down and starting again.
     @Test func killAndRestartLeaveNoGap() throws {
-        let lab = try Lab()
-        defer { lab.teardown() }
-        let cli = try RampartCLI()
-        defer { cli.cleanup() }
-        try cli.exec(Self.policy)
-        let daemon = try DaemonHarness(cli: cli, ns: lab.server)
-        defer { daemon.stop() }
-        try daemon.start()
-        try lab.listen(lab.server, tcp: [80, 8080])
-        #expect(try lab.tcp(from: lab.inside, Lab.serverInternal4, 80))
-        let probe = try lab.inside.spawnCapturing([
-            "python3", RampartCLI.probe, "attempts", Lab.serverInternal4, "8080", "--seconds", "3"
-        ])
-        usleep(300_000)
-        daemon.kill9()
-        #expect(try lab.server.nftList().contains("comment \"F4\""), "the ruleset outlives the daemon")
-        usleep(300_000)
-        try daemon.start()
-        let result = probe.finish()
-        let through = Int(result.split(separator: " ").first ?? "") ?? -1
-        let tried = Int(result.split(separator: " ").dropFirst(2).first ?? "") ?? 0
-        #expect(through == 0, "connections to a blocked port got through during the restart: \(result)")
-        #expect(tried > 10, "the probe ran: \(result)")
-        #expect(try lab.tcp(from: lab.inside, Lab.serverInternal4, 80))
+        try withLab { lab, cli in
+            try cli.exec(Self.policy)
+            let daemon = try DaemonHarness(cli: cli, ns: lab.server)
+            defer { daemon.stop() }
+            try daemon.start()
+            try lab.listen(lab.server, tcp: [80, 8080])
+            #expect(try lab.tcp(from: lab.inside, Lab.serverInternal4, 80))
+            let probe = try lab.inside.spawnCapturing([
+                "python3", RampartCLI.probe, "attempts", Lab.serverInternal4, "8080", "--seconds", "3"
+            ])
+            // The probe's attempts reach the block rule before the daemon goes, and go on while it is down.
+            try waitUntil("the probe's attempts are dropped") { try rampartDrops(lab.server, chain: "input") > 0 }
+            daemon.kill9()
+            #expect(try lab.server.nftList().contains("comment \"F4\""), "the ruleset outlives the daemon")
+            let whileUp = try rampartDrops(lab.server, chain: "input")
+            try waitUntil("attempts are dropped while the daemon is down") {
+                try rampartDrops(lab.server, chain: "input") > whileUp
+            }
+            try daemon.start()
+            let result = probe.finish()
+            let through = Int(result.split(separator: " ").first ?? "") ?? -1
+            let tried = Int(result.split(separator: " ").dropFirst(2).first ?? "") ?? 0
+            #expect(through == 0, "connections to a blocked port got through during the restart: \(result)")
+            #expect(tried > 10, "the probe ran: \(result)")
+            #expect(try lab.tcp(from: lab.inside, Lab.serverInternal4, 80))
+        }
     }
 
     @Test func sighupWithACorruptStoreKeepsTheRulesAndWithAGoodOneApplies() throws {

@@ -42,8 +42,8 @@ final class Capture: @unchecked Sendable {
         }
         file = directory.appendingPathComponent("capture-\(iface).pcap").path
         process = try ns.spawn(["tcpdump", "-i", iface, "-n", "-U", "-w", file, "ip or ip6"])
-        for _ in 0..<300 where !FileManager.default.fileExists(atPath: file) { usleep(10_000) }
-        usleep(300_000)
+        // tcpdump creates the file after its capture is open and filtered: packets from then on are in it.
+        try waitUntil("tcpdump captures on \(iface)", seconds: 3) { FileManager.default.fileExists(atPath: file) }
     }
 
     /// Stops the capture and returns its packets, one line each.
@@ -68,7 +68,7 @@ struct ESPTrafficTests {
             kill(echo.processIdentifier, SIGKILL)
             echo.waitUntilExit()
         }
-        for _ in 0..<200 where !((try? lab.inside.run(["ss", "-lnH"]).out) ?? "").contains(":5001 ") { usleep(10_000) }
+        _ = pollUntil(seconds: 4) { ((try? lab.inside.run(["ss", "-lnH"]).out) ?? "").contains(":5001 ") }
         let r = try lab.server.run(
             [
                 "python3", RampartCLI.probe, "stream", Lab.internal4, "5001", "--seconds", String(seconds),

@@ -128,10 +128,7 @@ final class EtcdCluster: @unchecked Sendable {
     }
 
     func waitHealthy() throws {
-        for _ in 0..<100 {
-            if let r = try? ctl(["endpoint", "health"], allowFailure: true), r.status == 0 { return }
-            usleep(100_000)
-        }
+        if pollUntil(seconds: 10, { (try? ctl(["endpoint", "health"], allowFailure: true))?.status == 0 }) { return }
         throw ShellError(
             message:
                 "etcd did not become healthy: \((try? String(contentsOfFile: path("m0.log"), encoding: .utf8))?.suffix(2000) ?? "")"

@@ -43,24 +43,25 @@ import RampartTestKit
     /// Europe's 2026 spring-forward night.
     @Test func aScheduledRuleIsInForceOnlyInsideItsWindow() throws {
         let script = Fixtures.officeRDP
-        let lab = try Lab()
-        defer { lab.teardown() }
-        let cli = try RampartCLI()
-        defer { cli.cleanup() }
-        try cli.exec(script)
-        try lab.listen(lab.server, tcp: [3389])
-        for (time, open, what) in [
-            ("2026-03-27T07:30:00Z", true, "Friday 08:30 CET"),
-            ("2026-03-27T17:30:00Z", false, "Friday 18:30 CET"),
-            ("2026-03-28T10:00:00Z", false, "Saturday"),
-            ("2026-03-30T06:30:00Z", true, "Monday 08:30 CEST (06:30 UTC: a winter UTC window would still be closed)"),
-            ("2026-03-30T16:30:00Z", false, "Monday 18:30 CEST")
-        ] {
-            try cli.run(["apply", "--at", time], in: lab.server)
-            #expect(try lab.tcp(from: lab.external, L.serverExternal4, 3389) == open, "\(what)")
+        try withLab { lab, cli in
+            try cli.exec(script)
+            try lab.listen(lab.server, tcp: [3389])
+            for (time, open, what) in [
+                ("2026-03-27T07:30:00Z", true, "Friday 08:30 CET"),
+                ("2026-03-27T17:30:00Z", false, "Friday 18:30 CET"),
+                ("2026-03-28T10:00:00Z", false, "Saturday"),
+                (
+                    "2026-03-30T06:30:00Z", true,
+                    "Monday 08:30 CEST (06:30 UTC: a winter UTC window would still be closed)"
+                ),
+                ("2026-03-30T16:30:00Z", false, "Monday 18:30 CEST")
+            ] {
+                try cli.run(["apply", "--at", time], in: lab.server)
+                #expect(try lab.tcp(from: lab.external, L.serverExternal4, 3389) == open, "\(what)")
+            }
+            let bad = try cli.run(["apply", "--at", "monday morning"], in: lab.server, allowFailure: true)
+            #expect(bad.status != 0 && bad.err.contains("is not an ISO 8601 time"))
         }
-        let bad = try cli.run(["apply", "--at", "monday morning"], in: lab.server, allowFailure: true)
-        #expect(bad.status != 0 && bad.err.contains("is not an ISO 8601 time"))
     }
 
     /// The classic the article says IPSec cannot express: no incoming connections, while replies
@@ -118,62 +119,58 @@ import RampartTestKit
     }
 
     @Test func aGroupChangedLiveLetsItsNewMemberInAndNoOneElse() throws {
-        let lab = try Lab()
-        defer { lab.teardown() }
-        let cli = try RampartCLI()
-        defer { cli.cleanup() }
-        try cli.exec(Self.policy)
-        let daemon = try DaemonHarness(cli: cli, ns: lab.server)
-        defer { daemon.stop() }
-        try daemon.start()
-        try lab.listen(lab.server, tcp: [22])
-        #expect(try !lab.tcp(from: lab.inside, Lab.serverInternal4, 22), "198.51.100.10 is not an admin yet")
-        #expect(try lab.tcp(from: lab.inside, Lab.serverInternal6, 22), "its IPv6 address is")
-        #expect(try !lab.tcp(from: lab.external, Lab.serverExternal4, 22))
-        let before = try lab.server.run(["nft", "-a", "list", "table", "inet", "rampart"]).out
+        try withLab { lab, cli in
+            try cli.exec(Self.policy)
+            let daemon = try DaemonHarness(cli: cli, ns: lab.server)
+            defer { daemon.stop() }
+            try daemon.start()
+            try lab.listen(lab.server, tcp: [22])
+            #expect(try !lab.tcp(from: lab.inside, Lab.serverInternal4, 22), "198.51.100.10 is not an admin yet")
+            #expect(try lab.tcp(from: lab.inside, Lab.serverInternal6, 22), "its IPv6 address is")
+            #expect(try !lab.tcp(from: lab.external, Lab.serverExternal4, 22))
+            let before = try lab.server.run(["nft", "-a", "list", "table", "inet", "rampart"]).out
 
-        let changed = try daemon.rampart(["static", "set", "addressgroup", "name=Admins", "add=\(Lab.internal4)"])
-        #expect(changed.status == 0, "\(changed.err)")
-        #expect(try lab.tcp(from: lab.inside, Lab.serverInternal4, 22), "198.51.100.10 is an admin now")
-        #expect(try !lab.tcp(from: lab.external, Lab.serverExternal4, 22), "203.0.113.10 still is not")
-        let after = try lab.server.run(["nft", "-a", "list", "table", "inet", "rampart"]).out
-        #expect(
-            Self.handles(after) == Self.handles(before) && !Self.handles(before).isEmpty,
-            "rules were replaced:\n\(before)\n\(after)")
-        #expect(after.contains("198.51.100.10") && !before.contains("198.51.100.10"))
-        #expect(daemon.log().contains("set-only"), "\(daemon.log())")
-        // The block filter's counter kept its drops from before the change: three blocked
-        // attempts of one SYN each (two before, one after); a replaced rule would show 1.
-        let counters = try cli.run(["counters"], in: lab.server).out
-        let row = counters.split(separator: "\n").map { $0.split(separator: " ") }.first {
-            $0.count > 5 && $0[5].contains("/ssh/SSH/")
+            let changed = try daemon.rampart(["static", "set", "addressgroup", "name=Admins", "add=\(Lab.internal4)"])
+            #expect(changed.status == 0, "\(changed.err)")
+            #expect(try lab.tcp(from: lab.inside, Lab.serverInternal4, 22), "198.51.100.10 is an admin now")
+            #expect(try !lab.tcp(from: lab.external, Lab.serverExternal4, 22), "203.0.113.10 still is not")
+            let after = try lab.server.run(["nft", "-a", "list", "table", "inet", "rampart"]).out
+            #expect(
+                Self.handles(after) == Self.handles(before) && !Self.handles(before).isEmpty,
+                "rules were replaced:\n\(before)\n\(after)")
+            #expect(after.contains("198.51.100.10") && !before.contains("198.51.100.10"))
+            #expect(daemon.log().contains("set-only"), "\(daemon.log())")
+            // The block filter's counter kept its drops from before the change: three blocked
+            // attempts of one SYN each (two before, one after); a replaced rule would show 1.
+            let counters = try cli.run(["counters"], in: lab.server).out
+            let row = counters.split(separator: "\n").map { $0.split(separator: " ") }.first {
+                $0.count > 5 && $0[5].contains("/ssh/SSH/")
+            }
+            #expect(row?[3] == "3", "\(counters)")
         }
-        #expect(row?[3] == "3", "\(counters)")
     }
 }
 
 /// The shipped example of the extensions does what its comments say.
 @Suite(.serialized) struct ExtensionsExampleTests {
     @Test func theExamplePolicyEnforcesItsComments() throws {
-        let lab = try Lab()
-        defer { lab.teardown() }
-        let cli = try RampartCLI()
-        defer { cli.cleanup() }
-        try cli.exec(try String(contentsOfFile: Fixtures.extensionsExample, encoding: .utf8))
-        // Tuesday 2026-12-01 10:00 CET: office hours.
-        try cli.run(["apply", "--at", "2026-12-01T09:00:00Z"], in: lab.server)
-        try lab.listen(lab.server, tcp: [22, 80, 443, 3000, 3389, 9999])
-        try lab.listen(lab.external, tcp: [80])
-        #expect(try lab.tcp(from: lab.external, Lab.serverExternal4, 443), "web on the list")
-        #expect(try lab.tcp(from: lab.external, Lab.serverExternal4, 3000), "app range")
-        #expect(try !lab.tcp(from: lab.external, Lab.serverExternal4, 9999), "no other connection in")
-        #expect(try !lab.tcp(from: lab.external, Lab.serverExternal4, 22), "203.0.113.10 is not an admin")
-        #expect(try lab.tcp(from: lab.inside, Lab.serverInternal4, 22), "the admin LAN")
-        #expect(try lab.tcp(from: lab.inside, Lab.serverInternal4, 3389), "RDP in office hours")
-        #expect(try lab.tcp(from: lab.server, Lab.external4, 80), "this host's own connections get their replies")
-        // Saturday: RDP closed, the rest unchanged.
-        try cli.run(["apply", "--at", "2026-12-05T09:00:00Z"], in: lab.server)
-        #expect(try !lab.tcp(from: lab.inside, Lab.serverInternal4, 3389), "RDP outside office hours")
-        #expect(try lab.tcp(from: lab.inside, Lab.serverInternal4, 22))
+        try withLab { lab, cli in
+            try cli.exec(try String(contentsOfFile: Fixtures.extensionsExample, encoding: .utf8))
+            // Tuesday 2026-12-01 10:00 CET: office hours.
+            try cli.run(["apply", "--at", "2026-12-01T09:00:00Z"], in: lab.server)
+            try lab.listen(lab.server, tcp: [22, 80, 443, 3000, 3389, 9999])
+            try lab.listen(lab.external, tcp: [80])
+            #expect(try lab.tcp(from: lab.external, Lab.serverExternal4, 443), "web on the list")
+            #expect(try lab.tcp(from: lab.external, Lab.serverExternal4, 3000), "app range")
+            #expect(try !lab.tcp(from: lab.external, Lab.serverExternal4, 9999), "no other connection in")
+            #expect(try !lab.tcp(from: lab.external, Lab.serverExternal4, 22), "203.0.113.10 is not an admin")
+            #expect(try lab.tcp(from: lab.inside, Lab.serverInternal4, 22), "the admin LAN")
+            #expect(try lab.tcp(from: lab.inside, Lab.serverInternal4, 3389), "RDP in office hours")
+            #expect(try lab.tcp(from: lab.server, Lab.external4, 80), "this host's own connections get their replies")
+            // Saturday: RDP closed, the rest unchanged.
+            try cli.run(["apply", "--at", "2026-12-05T09:00:00Z"], in: lab.server)
+            #expect(try !lab.tcp(from: lab.inside, Lab.serverInternal4, 3389), "RDP outside office hours")
+            #expect(try lab.tcp(from: lab.inside, Lab.serverInternal4, 22))
+        }
     }
 }

@@ -40,7 +40,7 @@ final class Charon: @unchecked Sendable {
             "unshare", "--mount", "--propagation", "private", "sh", "-c",
             "mount -t tmpfs tmpfs /run && STRONGSWAN_CONF=\(confPath) exec /usr/sbin/charon-systemd"
         ])
-        for _ in 0..<200 where (try? ViciClient(path: socket)) == nil { usleep(20_000) }
+        _ = pollUntil(seconds: 4) { (try? ViciClient(path: socket)) != nil }
         _ = try ViciClient(path: socket)
     }
 
@@ -126,27 +126,27 @@ func kernelHasESP(_ ns: Namespace) throws -> Bool {
         prepare: (URL, String) throws -> String = { _, _ in "" },
         _ body: (Lab, Host, Host) throws -> Void
     ) throws {
-        let lab = try Lab()
-        defer { lab.teardown() }
-        let a = try RampartCLI(), b = try RampartCLI()
-        defer {
-            a.cleanup()
-            b.cleanup()
+        try withLab { lab, _ in
+            let a = try RampartCLI(), b = try RampartCLI()
+            defer {
+                a.cleanup()
+                b.cleanup()
+            }
+            let charonA = try Charon(ns: lab.server, directory: a.directory)
+            defer { charonA.stop() }
+            let charonB = try Charon(ns: lab.inside, directory: b.directory)
+            defer { charonB.stop() }
+            try a.exec(Self.policy(peer: Lab.internal4, auth: authA, offers: offers))
+            try b.exec(Self.policy(peer: Lab.serverInternal4, auth: authB, offers: offers))
+            let extraA = try prepare(a.directory, Lab.serverInternal4), extraB = try prepare(b.directory, Lab.internal4)
+            let da = try DaemonHarness(cli: a, ns: lab.server, config: Self.config(charonA) + extraA)
+            defer { da.stop() }
+            let db = try DaemonHarness(cli: b, ns: lab.inside, config: Self.config(charonB) + extraB)
+            defer { db.stop() }
+            try da.start()
+            try db.start()
+            try body(lab, Host(cli: a, charon: charonA, daemon: da), Host(cli: b, charon: charonB, daemon: db))
         }
-        let charonA = try Charon(ns: lab.server, directory: a.directory)
-        defer { charonA.stop() }
-        let charonB = try Charon(ns: lab.inside, directory: b.directory)
-        defer { charonB.stop() }
-        try a.exec(Self.policy(peer: Lab.internal4, auth: authA, offers: offers))
-        try b.exec(Self.policy(peer: Lab.serverInternal4, auth: authB, offers: offers))
-        let extraA = try prepare(a.directory, Lab.serverInternal4), extraB = try prepare(b.directory, Lab.internal4)
-        let da = try DaemonHarness(cli: a, ns: lab.server, config: Self.config(charonA) + extraA)
-        defer { da.stop() }
-        let db = try DaemonHarness(cli: b, ns: lab.inside, config: Self.config(charonB) + extraB)
-        defer { db.stop() }
-        try da.start()
-        try db.start()
-        try body(lab, Host(cli: a, charon: charonA, daemon: da), Host(cli: b, charon: charonB, daemon: db))
     }
 
     @Test func negotiateFiltersBecomeTrapPoliciesAndIKEBetweenTwoHosts() throws {
@@ -376,64 +376,67 @@ func kernelHasESP(_ ns: Namespace) throws -> Bool {
     }
 
     @Test func aHostWithoutIPsecIsDroppedUnlessSoftLetsItTalkInClear() throws {
-        let lab = try Lab()
-        defer { lab.teardown() }
-        let a = try RampartCLI()
-        defer { a.cleanup() }
-        let charonA = try Charon(ns: lab.server, directory: a.directory)
-        defer { charonA.stop() }
-        try a.exec(Self.server())
-        let da = try DaemonHarness(cli: a, ns: lab.server, config: Self.config(charonA))
-        defer { da.stop() }
-        try da.start()
-        try lab.listen(lab.server, tcp: [5001, 6001])
-        // Any peer may negotiate (remote %any); the external host only speaks clear TCP.
-        #expect(
-            try !lab.tcp(from: lab.external, Lab.serverExternal4, 5001), "clear traffic on a negotiate filter passed")
-        #expect(
-            try !lab.tcp(from: lab.external, Lab.serverExternal6, 5001),
-            "clear IPv6 traffic on a negotiate filter passed")
-        #expect(try lab.tcp(from: lab.external, Lab.serverExternal4, 6001), "other ports are not negotiated")
-        let counters = try lab.server.run(["nft", "list", "table", "inet", "rampart"]).out
-        #expect(counters.contains("drop"), "\(counters)")
+        try withLab { lab, _ in
+            let a = try RampartCLI()
+            defer { a.cleanup() }
+            let charonA = try Charon(ns: lab.server, directory: a.directory)
+            defer { charonA.stop() }
+            try a.exec(Self.server())
+            let da = try DaemonHarness(cli: a, ns: lab.server, config: Self.config(charonA))
+            defer { da.stop() }
+            try da.start()
+            try lab.listen(lab.server, tcp: [5001, 6001])
+            // Any peer may negotiate (remote %any); the external host only speaks clear TCP.
+            #expect(
+                try !lab.tcp(from: lab.external, Lab.serverExternal4, 5001),
+                "clear traffic on a negotiate filter passed")
+            #expect(
+                try !lab.tcp(from: lab.external, Lab.serverExternal6, 5001),
+                "clear IPv6 traffic on a negotiate filter passed")
+            #expect(try lab.tcp(from: lab.external, Lab.serverExternal4, 6001), "other ports are not negotiated")
+            let counters = try lab.server.run(["nft", "list", "table", "inet", "rampart"]).out
+            #expect(counters.contains("drop"), "\(counters)")
 
-        #expect(try lab.server.run(["ip", "xfrm", "policy"]).out.contains("dport 5001"))
+            #expect(try lab.server.run(["ip", "xfrm", "policy"]).out.contains("dport 5001"))
 
-        // inpass=yes: the clear SYN is accepted, but the answer must be protected (Windows: "always
-        // respond using IPsec"), and this peer cannot negotiate: still no connection.
-        let inpass = try da.rampart(["static", "set", "filteraction", "name=Secure", "inpass=yes"])
-        #expect(inpass.status == 0, "\(inpass.err)")
-        #expect(try !lab.tcp(from: lab.external, Lab.serverExternal4, 5001), "inpass alone must not answer in clear")
+            // inpass=yes: the clear SYN is accepted, but the answer must be protected (Windows: "always
+            // respond using IPsec"), and this peer cannot negotiate: still no connection.
+            let inpass = try da.rampart(["static", "set", "filteraction", "name=Secure", "inpass=yes"])
+            #expect(inpass.status == 0, "\(inpass.err)")
+            #expect(
+                try !lab.tcp(from: lab.external, Lab.serverExternal4, 5001), "inpass alone must not answer in clear")
 
-        // soft=yes: a peer that does not speak IKE is talked to in clear, both ways.
-        let soft = try da.rampart(["static", "set", "filteraction", "name=Secure", "inpass=no", "soft=yes"])
-        #expect(soft.status == 0, "\(soft.err)")
-        #expect(try lab.tcp(from: lab.external, Lab.serverExternal4, 5001), "soft=yes falls back to clear")
-        #expect(try lab.tcp(from: lab.external, Lab.serverExternal6, 5001), "soft=yes falls back to clear (IPv6)")
-        let policies = try lab.server.run(["ip", "xfrm", "policy"]).out
-        #expect(!policies.contains("dport 5001"), "soft: no trap policy that would hold clear packets\n\(policies)")
+            // soft=yes: a peer that does not speak IKE is talked to in clear, both ways.
+            let soft = try da.rampart(["static", "set", "filteraction", "name=Secure", "inpass=no", "soft=yes"])
+            #expect(soft.status == 0, "\(soft.err)")
+            #expect(try lab.tcp(from: lab.external, Lab.serverExternal4, 5001), "soft=yes falls back to clear")
+            #expect(try lab.tcp(from: lab.external, Lab.serverExternal6, 5001), "soft=yes falls back to clear (IPv6)")
+            let policies = try lab.server.run(["ip", "xfrm", "policy"]).out
+            #expect(!policies.contains("dport 5001"), "soft: no trap policy that would hold clear packets\n\(policies)")
+        }
     }
 
     @Test func withoutCharonNegotiateStaysClosedAndIsAProblem() throws {
-        let lab = try Lab()
-        defer { lab.teardown() }
-        let a = try RampartCLI()
-        defer { a.cleanup() }
-        try a.exec(Self.policy(peer: Lab.internal4, psk: "k"))
-        let da = try DaemonHarness(
-            cli: a, ns: lab.server, config: "ipsec_vici_socket = \(a.directory.path)/absent.vici\n")
-        defer { da.stop() }
-        try da.start()
-        try lab.listen(lab.inside, tcp: [5001])
-        #expect(
-            try !lab.tcp(from: lab.server, Lab.internal4, 5001), "negotiate without charon must not pass clear traffic")
-        let status = try da.rampart(["status"], allowFailure: true)
-        #expect(status.out.contains("charon at") && status.out.contains("absent.vici"), "\(status.out)")
-        // The IPsec views say so rather than showing nothing.
-        let mm = try da.rampart(["dynamic", "show", "mmsas"]).out
-        #expect(mm.contains("unknown, charon is not reachable") && mm.contains("absent.vici"), "\(mm)")
-        let monitor = try da.rampart(["monitor", "--once"]).out
-        #expect(monitor.contains("IPsec — Main mode security associations (IKE_SAs): unknown"), "\(monitor)")
+        try withLab { lab, _ in
+            let a = try RampartCLI()
+            defer { a.cleanup() }
+            try a.exec(Self.policy(peer: Lab.internal4, psk: "k"))
+            let da = try DaemonHarness(
+                cli: a, ns: lab.server, config: "ipsec_vici_socket = \(a.directory.path)/absent.vici\n")
+            defer { da.stop() }
+            try da.start()
+            try lab.listen(lab.inside, tcp: [5001])
+            #expect(
+                try !lab.tcp(from: lab.server, Lab.internal4, 5001),
+                "negotiate without charon must not pass clear traffic")
+            let status = try da.rampart(["status"], allowFailure: true)
+            #expect(status.out.contains("charon at") && status.out.contains("absent.vici"), "\(status.out)")
+            // The IPsec views say so rather than showing nothing.
+            let mm = try da.rampart(["dynamic", "show", "mmsas"]).out
+            #expect(mm.contains("unknown, charon is not reachable") && mm.contains("absent.vici"), "\(mm)")
+            let monitor = try da.rampart(["monitor", "--once"]).out
+            #expect(monitor.contains("IPsec — Main mode security associations (IKE_SAs): unknown"), "\(monitor)")
+        }
     }
 }
 

@@ -36,7 +36,7 @@ struct NegotiateShapesTrafficTests {
             kill(echo.processIdentifier, SIGKILL)
             echo.waitUntilExit()
         }
-        for _ in 0..<200 where !((try? ns.run(["ss", "-lnH"]).out) ?? "").contains(":5001 ") { usleep(10_000) }
+        _ = pollUntil(seconds: 4) { ((try? ns.run(["ss", "-lnH"]).out) ?? "").contains(":5001 ") }
         // The first SYN starts IKE (the trap holds it): a second connection if the first timed out.
         var last = (ok: false, text: "")
         for _ in 0..<2 where !last.ok {
@@ -60,72 +60,74 @@ struct NegotiateShapesTrafficTests {
     /// through the block-all, the peer's clear traffic to other ports is blocked, a host without
     /// IPsec is blocked. On main before issue 34 the server's block-all dropped the peer's ESP.
     @Test func theWebServerExampleWithOneNegotiatedPeer() throws {
-        let lab = try Lab()
-        defer { lab.teardown() }
-        let server = try Self.host(
-            lab.server, policy: Fixtures.webServerNegotiating(peer: Lab.internal4, psk: "web-key"))
-        let peer = try Self.host(lab.inside, policy: IPsecTests.policy(peer: Lab.serverInternal4, psk: "web-key"))
-        defer { Self.stop([server, peer]) }
-        let capture = try Capture(lab.server, address: Lab.serverInternal4, directory: server.cli.directory)
-        let run = try Self.stream(from: lab.server, to: lab.inside, address: Lab.internal4)
-        let packets = try capture.stop()
-        #expect(run.ok, "\(run.text)\n\(server.charon.log().suffix(3000))")
-        #expect(packets.filter { $0.contains("ESP(spi=0x") }.count >= 20, "\(packets.joined(separator: "\n"))")
-        #expect(Self.clearOnPort(packets, 5001).isEmpty, "only ESP on the wire: \(packets.joined(separator: "\n"))")
-        print(
-            "shape (a): stream \(run.text.trimmingCharacters(in: .whitespacesAndNewlines)); \(packets.count) packets on the wire, "
-                + "\(packets.filter { $0.contains("ESP(spi=0x") }.count) ESP, \(Self.clearOnPort(packets, 5001).count) clear on 5001"
-        )
-        let counters = try server.daemon.rampart(["counters"]).out
-        #expect(counters.contains("ipsec-esp"), "\(counters)")
-        // The SA as charon and the kernel hold it: ESP with AES in transport mode, authenticated without error.
-        let qm = try server.daemon.rampart(["dynamic", "show", "qmsas"]).out
-        #expect(
-            qm.contains("INSTALLED") && qm.contains("TRANSPORT") && qm.contains("ESP")
-                && qm.contains("AES_CBC/256/HMAC_SHA1_96"), "\(qm)")
-        let state = try lab.server.run(["ip", "-s", "xfrm", "state"]).out
-        #expect(
-            state.contains("proto esp") && state.contains("enc cbc(aes)") && state.contains("mode transport"),
-            "\(state)")
-        let flat = try server.daemon.rampart(["dynamic", "show", "stats"]).out.split(
-            separator: " ", omittingEmptySubsequences: true
-        ).joined(separator: " ")
-        #expect(flat.contains("CHILD_SAs installed") && !flat.contains("CHILD_SAs installed 0"), "\(flat)")
-        #expect(flat.contains("0 XfrmInStateProtoError"), "no packet failed authentication or decryption\n\(flat)")
-        // The peer's clear traffic to another port meets the block-all; so does a host without IPsec.
-        try lab.listen(lab.server, tcp: [8080, 5001])
-        #expect(try !lab.tcp(from: lab.inside, Lab.serverInternal4, 8080))
-        #expect(try !lab.tcp(from: lab.external, Lab.serverExternal4, 5001))
-        try lab.listen(lab.server, tcp: [80])
-        #expect(try lab.tcp(from: lab.external, Lab.serverExternal4, 80), "what the example permits still passes")
+        try withLab { lab, _ in
+            let server = try Self.host(
+                lab.server, policy: Fixtures.webServerNegotiating(peer: Lab.internal4, psk: "web-key"))
+            let peer = try Self.host(lab.inside, policy: IPsecTests.policy(peer: Lab.serverInternal4, psk: "web-key"))
+            defer { Self.stop([server, peer]) }
+            let capture = try Capture(lab.server, address: Lab.serverInternal4, directory: server.cli.directory)
+            let run = try Self.stream(from: lab.server, to: lab.inside, address: Lab.internal4)
+            let packets = try capture.stop()
+            #expect(run.ok, "\(run.text)\n\(server.charon.log().suffix(3000))")
+            #expect(packets.filter { $0.contains("ESP(spi=0x") }.count >= 20, "\(packets.joined(separator: "\n"))")
+            #expect(Self.clearOnPort(packets, 5001).isEmpty, "only ESP on the wire: \(packets.joined(separator: "\n"))")
+            print(
+                "shape (a): stream \(run.text.trimmingCharacters(in: .whitespacesAndNewlines)); \(packets.count) packets on the wire, "
+                    + "\(packets.filter { $0.contains("ESP(spi=0x") }.count) ESP, \(Self.clearOnPort(packets, 5001).count) clear on 5001"
+            )
+            let counters = try server.daemon.rampart(["counters"]).out
+            #expect(counters.contains("ipsec-esp"), "\(counters)")
+            // The SA as charon and the kernel hold it: ESP with AES in transport mode, authenticated without error.
+            let qm = try server.daemon.rampart(["dynamic", "show", "qmsas"]).out
+            #expect(
+                qm.contains("INSTALLED") && qm.contains("TRANSPORT") && qm.contains("ESP")
+                    && qm.contains("AES_CBC/256/HMAC_SHA1_96"), "\(qm)")
+            let state = try lab.server.run(["ip", "-s", "xfrm", "state"]).out
+            #expect(
+                state.contains("proto esp") && state.contains("enc cbc(aes)") && state.contains("mode transport"),
+                "\(state)")
+            let flat = try server.daemon.rampart(["dynamic", "show", "stats"]).out.split(
+                separator: " ", omittingEmptySubsequences: true
+            ).joined(separator: " ")
+            #expect(flat.contains("CHILD_SAs installed") && !flat.contains("CHILD_SAs installed 0"), "\(flat)")
+            #expect(flat.contains("0 XfrmInStateProtoError"), "no packet failed authentication or decryption\n\(flat)")
+            // The peer's clear traffic to another port meets the block-all; so does a host without IPsec.
+            try lab.listen(lab.server, tcp: [8080, 5001])
+            #expect(try !lab.tcp(from: lab.inside, Lab.serverInternal4, 8080))
+            #expect(try !lab.tcp(from: lab.external, Lab.serverExternal4, 5001))
+            try lab.listen(lab.server, tcp: [80])
+            #expect(try lab.tcp(from: lab.external, Lab.serverExternal4, 80), "what the example permits still passes")
+        }
     }
 
     /// (b) "Require security for all traffic" on both hosts: TCP and UDP run over ESP, clear
     /// traffic from a third host is blocked.
     @Test func requireSecurityForAllTrafficBetweenTwoHosts() throws {
-        let lab = try Lab()
-        defer { lab.teardown() }
-        let a = try Self.host(lab.server, policy: Fixtures.requireSecurity(psk: "all-key"))
-        let b = try Self.host(lab.inside, policy: Fixtures.requireSecurity(psk: "all-key"))
-        defer { Self.stop([a, b]) }
-        let capture = try Capture(lab.server, address: Lab.serverInternal4, directory: a.cli.directory)
-        let run = try Self.stream(from: lab.server, to: lab.inside, address: Lab.internal4)
-        try lab.listen(lab.inside, tcp: [6001], udp: [5353])
-        let udp = a.daemon.eventually(10) { (try? lab.udp(from: lab.server, Lab.internal4, 5353, timeout: 1)) == true }
-        let packets = try capture.stop()
-        #expect(run.ok, "\(run.text)\n\(a.charon.log().suffix(3000))")
-        #expect(udp, "UDP over the SA\n\(packets.joined(separator: "\n"))")
-        #expect(
-            Self.clearOnPort(packets, 5001).isEmpty && Self.clearOnPort(packets, 5353).isEmpty,
-            "\(packets.joined(separator: "\n"))")
-        #expect(packets.filter { $0.contains("ESP(spi=0x") }.count >= 20)
-        print(
-            "shape (b): stream \(run.text.trimmingCharacters(in: .whitespacesAndNewlines)), UDP over the SA \(udp); \(packets.count) packets, "
-                + "\(packets.filter { $0.contains("ESP(spi=0x") }.count) ESP, \(Self.clearOnPort(packets, 5001).count + Self.clearOnPort(packets, 5353).count) clear"
-        )
-        // A third host, without IPsec, gets nothing through in clear.
-        try lab.listen(lab.server, tcp: [6002])
-        #expect(try !lab.tcp(from: lab.external, Lab.serverExternal4, 6002))
+        try withLab { lab, _ in
+            let a = try Self.host(lab.server, policy: Fixtures.requireSecurity(psk: "all-key"))
+            let b = try Self.host(lab.inside, policy: Fixtures.requireSecurity(psk: "all-key"))
+            defer { Self.stop([a, b]) }
+            let capture = try Capture(lab.server, address: Lab.serverInternal4, directory: a.cli.directory)
+            let run = try Self.stream(from: lab.server, to: lab.inside, address: Lab.internal4)
+            try lab.listen(lab.inside, tcp: [6001], udp: [5353])
+            let udp = a.daemon.eventually(10) {
+                (try? lab.udp(from: lab.server, Lab.internal4, 5353, timeout: 1)) == true
+            }
+            let packets = try capture.stop()
+            #expect(run.ok, "\(run.text)\n\(a.charon.log().suffix(3000))")
+            #expect(udp, "UDP over the SA\n\(packets.joined(separator: "\n"))")
+            #expect(
+                Self.clearOnPort(packets, 5001).isEmpty && Self.clearOnPort(packets, 5353).isEmpty,
+                "\(packets.joined(separator: "\n"))")
+            #expect(packets.filter { $0.contains("ESP(spi=0x") }.count >= 20)
+            print(
+                "shape (b): stream \(run.text.trimmingCharacters(in: .whitespacesAndNewlines)), UDP over the SA \(udp); \(packets.count) packets, "
+                    + "\(packets.filter { $0.contains("ESP(spi=0x") }.count) ESP, \(Self.clearOnPort(packets, 5001).count + Self.clearOnPort(packets, 5353).count) clear"
+            )
+            // A third host, without IPsec, gets nothing through in clear.
+            try lab.listen(lab.server, tcp: [6002])
+            #expect(try !lab.tcp(from: lab.external, Lab.serverExternal4, 6002))
+        }
     }
 
     /// The server namespace as a NAT router (masquerade) between the inside host and the external one.
@@ -144,70 +146,70 @@ struct NegotiateShapesTrafficTests {
     /// (c) The inside host behind a NAT: IKE moves to UDP 4500, ESP travels in UDP on the wire, the
     /// connection works; without the negotiate rule the same datagrams to 4500 are blocked.
     @Test func throughANATWithUDPEncapsulation() throws {
-        let lab = try Lab()
-        defer { lab.teardown() }
-        try Self.natThroughServer(lab)
-        let blockAll = Fixtures.blockAll
-        // The responder answers anyone with the key: behind a NAT the peer's address is the NAT's.
-        let negotiating = """
-            pushd ipsec static
-            add filteraction name=Secure action=negotiate qmsecmethods="ESP[AES256,SHA1]"
-            add filter filterlist=Svc srcaddr=me dstaddr=any protocol=tcp srcport=5001
-            add rule name=svc policy=Closed filterlist=Svc filteraction=Secure psk="nat-key"
-            popd
-
-            """
-        let responder = blockAll + negotiating
-        // Without the negotiate rule, UDP 4500 from behind the NAT is the block-all's; with it, it passes.
-        let bare = try RampartCLI()
-        defer { bare.cleanup() }
-        try bare.exec(blockAll)
-        let plain = try DaemonHarness(cli: bare, ns: lab.external, config: "")
-        try plain.start()
-        try lab.listen(lab.external, tcp: [], udp: [4500])
-        #expect(try !lab.udp(from: lab.inside, Lab.external4, 4500), "4500 blocked without a negotiate rule")
-        try bare.exec(negotiating)
-        plain.signal(SIGHUP)
-        #expect(
-            plain.eventually(10) { (try? lab.udp(from: lab.inside, Lab.external4, 4500, timeout: 0.5)) == true },
-            "4500 passes for a negotiate peer")
-        plain.stop()
-        lab.stopListeners()
-
-        let initiator =
-            blockAll + """
+        try withLab { lab, _ in
+            try Self.natThroughServer(lab)
+            let blockAll = Fixtures.blockAll
+            // The responder answers anyone with the key: behind a NAT the peer's address is the NAT's.
+            let negotiating = """
                 pushd ipsec static
                 add filteraction name=Secure action=negotiate qmsecmethods="ESP[AES256,SHA1]"
-                add filter filterlist=Svc srcaddr=me dstaddr=\(Lab.external4) protocol=tcp dstport=5001
+                add filter filterlist=Svc srcaddr=me dstaddr=any protocol=tcp srcport=5001
                 add rule name=svc policy=Closed filterlist=Svc filteraction=Secure psk="nat-key"
                 popd
 
                 """
-        let b = try Self.host(lab.external, policy: responder)
-        let a = try Self.host(lab.inside, policy: initiator)
-        defer { Self.stop([a, b]) }
-        let capture = try Capture(lab.server, address: Lab.serverExternal4, directory: b.cli.directory)
-        let run = try Self.stream(from: lab.inside, to: lab.external, address: Lab.external4)
-        let packets = try capture.stop()
-        #expect(run.ok, "\(run.text)\n\(a.charon.log().suffix(3000))\n\(b.charon.log().suffix(2000))")
-        #expect(
-            packets.contains {
-                $0.contains("203.0.113.1.4500 > 203.0.113.10.4500") || $0.contains(".4500: UDP-encap")
-                    || $0.contains("UDP-encap")
-            },
-            "IKE and ESP in UDP 4500 through the NAT\n\(packets.joined(separator: "\n"))")
-        #expect(
-            packets.filter { $0.contains("UDP-encap") && $0.contains("ESP(spi=0x") }.count >= 10,
-            "\(packets.joined(separator: "\n"))")
-        #expect(Self.clearOnPort(packets, 5001).isEmpty, "\(packets.joined(separator: "\n"))")
-        let mm = try b.daemon.rampart(["dynamic", "show", "mmsas"]).out
-        #expect(
-            mm.contains("203.0.113.1:") && mm.contains("203.0.113.10:4500") && mm.contains(" peer "),
-            "the NAT and the ports: \(mm)")
-        let qm = try b.daemon.rampart(["dynamic", "show", "qmsas"]).out
-        #expect(qm.contains("ESP-in-UDP"), "\(qm)")
-        print(
-            "shape (c): stream \(run.text.trimmingCharacters(in: .whitespacesAndNewlines)); \(packets.filter { $0.contains("UDP-encap") && $0.contains("ESP(spi=0x") }.count) "
-                + "ESP-in-UDP packets, \(Self.clearOnPort(packets, 5001).count) clear on 5001\n\(mm)")
+            let responder = blockAll + negotiating
+            // Without the negotiate rule, UDP 4500 from behind the NAT is the block-all's; with it, it passes.
+            let bare = try RampartCLI()
+            defer { bare.cleanup() }
+            try bare.exec(blockAll)
+            let plain = try DaemonHarness(cli: bare, ns: lab.external, config: "")
+            try plain.start()
+            try lab.listen(lab.external, tcp: [], udp: [4500])
+            #expect(try !lab.udp(from: lab.inside, Lab.external4, 4500), "4500 blocked without a negotiate rule")
+            try bare.exec(negotiating)
+            plain.signal(SIGHUP)
+            #expect(
+                plain.eventually(10) { (try? lab.udp(from: lab.inside, Lab.external4, 4500, timeout: 0.5)) == true },
+                "4500 passes for a negotiate peer")
+            plain.stop()
+            lab.stopListeners()
+
+            let initiator =
+                blockAll + """
+                    pushd ipsec static
+                    add filteraction name=Secure action=negotiate qmsecmethods="ESP[AES256,SHA1]"
+                    add filter filterlist=Svc srcaddr=me dstaddr=\(Lab.external4) protocol=tcp dstport=5001
+                    add rule name=svc policy=Closed filterlist=Svc filteraction=Secure psk="nat-key"
+                    popd
+
+                    """
+            let b = try Self.host(lab.external, policy: responder)
+            let a = try Self.host(lab.inside, policy: initiator)
+            defer { Self.stop([a, b]) }
+            let capture = try Capture(lab.server, address: Lab.serverExternal4, directory: b.cli.directory)
+            let run = try Self.stream(from: lab.inside, to: lab.external, address: Lab.external4)
+            let packets = try capture.stop()
+            #expect(run.ok, "\(run.text)\n\(a.charon.log().suffix(3000))\n\(b.charon.log().suffix(2000))")
+            #expect(
+                packets.contains {
+                    $0.contains("203.0.113.1.4500 > 203.0.113.10.4500") || $0.contains(".4500: UDP-encap")
+                        || $0.contains("UDP-encap")
+                },
+                "IKE and ESP in UDP 4500 through the NAT\n\(packets.joined(separator: "\n"))")
+            #expect(
+                packets.filter { $0.contains("UDP-encap") && $0.contains("ESP(spi=0x") }.count >= 10,
+                "\(packets.joined(separator: "\n"))")
+            #expect(Self.clearOnPort(packets, 5001).isEmpty, "\(packets.joined(separator: "\n"))")
+            let mm = try b.daemon.rampart(["dynamic", "show", "mmsas"]).out
+            #expect(
+                mm.contains("203.0.113.1:") && mm.contains("203.0.113.10:4500") && mm.contains(" peer "),
+                "the NAT and the ports: \(mm)")
+            let qm = try b.daemon.rampart(["dynamic", "show", "qmsas"]).out
+            #expect(qm.contains("ESP-in-UDP"), "\(qm)")
+            print(
+                "shape (c): stream \(run.text.trimmingCharacters(in: .whitespacesAndNewlines)); \(packets.filter { $0.contains("UDP-encap") && $0.contains("ESP(spi=0x") }.count) "
+                    + "ESP-in-UDP packets, \(Self.clearOnPort(packets, 5001).count) clear on 5001\n\(mm)")
+        }
     }
 }

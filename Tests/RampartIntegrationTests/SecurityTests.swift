@@ -32,17 +32,9 @@ import RampartTestKit
         _ script: String = DaemonTests.policy, config: String = "", fileLimit: Int? = nil,
         _ body: (DaemonHarness, Namespace) throws -> Void
     ) throws {
-        let cli = try RampartCLI()
-        defer { cli.cleanup() }
-        if !script.isEmpty { try cli.exec(script) }
-        let ns = try Namespace("s")
-        defer { ns.delete() }
-        let daemon = try DaemonHarness(cli: cli, ns: ns, config: config)
-        daemon.fileLimit = fileLimit
-        defer { daemon.stop() }
         // Unprivileged users must reach the socket's directory.
-        chmod(cli.directory.path, 0o755)
-        try body(daemon, ns)
+        try RampartIntegrationTests.withDaemon(
+            script, config: config, fileLimit: fileLimit, nsName: "s", membersReachSocket: true, body)
     }
 
     /// Sends raw request lines as `user` (root when nil) and prints each reply's ok/error.
@@ -341,7 +333,10 @@ import RampartTestKit
             try "store = \(daemon.cli.directory.path)/no-such-store.json\n".write(
                 toFile: daemon.configPath, atomically: true, encoding: .utf8)
             daemon.signal(SIGHUP)
-            usleep(500_000)
+            // The override on the command line keeps the store path, so the failure is the one already
+            // reported; once the second reload has started, a status request waits for its end.
+            #expect(daemon.eventually(10) { daemon.log().components(separatedBy: "] reloading").count - 1 == 2 })
+            _ = try daemon.request(ControlRequest(op: .status))
             #expect(try ns.nftList() == before)
         }
     }

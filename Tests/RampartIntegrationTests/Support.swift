@@ -3,8 +3,9 @@ import Testing
 import RampartNamespaceKit
 import RampartTestKit
 
-/// The `rampart` binary built next to this test bundle, run inside namespaces with its own store.
-struct RampartCLI {
+/// The `rampart` binary built next to this test bundle, run inside namespaces with its own store
+/// directory, removed when the last reference goes (or by `cleanup`).
+final class RampartCLI: @unchecked Sendable {
     static let binary: String = {
         let exe =
             (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
@@ -21,6 +22,8 @@ struct RampartCLI {
     }
 
     func cleanup() { try? FileManager.default.removeItem(at: directory) }
+
+    deinit { cleanup() }
 
     func file(_ name: String, _ text: String) throws -> String {
         let path = directory.appendingPathComponent(name).path
@@ -49,9 +52,11 @@ struct RampartCLI {
 
 /// A server with two clients on veth links, documentation addresses only:
 /// internal 198.51.100.0/24 + 2001:db8:100::/64, external 203.0.113.0/24 + 2001:db8:203::/64.
+/// Torn down (listeners killed, namespaces deleted) when the last reference goes, or by `teardown`.
 final class Lab: @unchecked Sendable {
     let server: Namespace, inside: Namespace, external: Namespace
     private var servers: [ChildProcess] = []
+    private var tornDown = false
 
     static let serverInternal4 = "198.51.100.1", serverInternal6 = "2001:db8:100::1"
     static let serverExternal4 = "203.0.113.1", serverExternal6 = "2001:db8:203::1"
@@ -89,12 +94,10 @@ final class Lab: @unchecked Sendable {
             "--udp", udp.map(String.init).joined(separator: ",")
         ])
         servers.append(p)
-        for _ in 0..<200 {
+        try waitUntil("the probe listener in \(ns.name) listens", seconds: 10) {
             let out = try ns.run(["ss", "-lnH"]).out
-            if tcp.allSatisfy({ out.contains(":\($0) ") }) && udp.allSatisfy({ out.contains(":\($0) ") }) { return }
-            usleep(10_000)
+            return tcp.allSatisfy({ out.contains(":\($0) ") }) && udp.allSatisfy({ out.contains(":\($0) ") })
         }
-        throw ShellError(message: "probe listener did not start in \(ns.name)")
     }
 
     /// True when a TCP connection from `ns` to host:port is established.
@@ -128,13 +131,28 @@ final class Lab: @unchecked Sendable {
     }
 
     func teardown() {
+        guard !tornDown else { return }
+        tornDown = true
         // SIGKILL: a child may inherit a signal mask with SIGTERM blocked from the test runner's thread.
-        for p in servers where p.isRunning {
-            kill(p.processIdentifier, SIGKILL)
-            p.waitUntilExit()
-        }
+        stopListeners()
         for ns in [server, inside, external] { ns.delete() }
     }
+
+    deinit { teardown() }
+}
+
+/// Packets the drop rules of rampart's `chain` counted in `ns` (`nft -j`, the independent oracle):
+/// what tests wait on to know that traffic is reaching the ruleset, instead of sleeping.
+func rampartDrops(_ ns: Namespace, chain: String) throws -> Int {
+    let out = try ns.run(["nft", "-j", "list", "table", "inet", "rampart"]).out
+    let items =
+        ((try? JSONSerialization.jsonObject(with: Data(out.utf8))) as? [String: Any])?["nftables"] as? [[String: Any]]
+        ?? []
+    return items.compactMap { $0["rule"] as? [String: Any] }
+        .filter { $0["chain"] as? String == chain }
+        .compactMap { $0["expr"] as? [[String: Any]] }
+        .filter { expr in expr.contains { $0.keys.contains("drop") } }
+        .flatMap { $0 }.compactMap { ($0["counter"] as? [String: Any])?["packets"] as? Int }.reduce(0, +)
 }
 
 extension String {
@@ -145,24 +163,68 @@ extension String {
     }
 }
 
-/// Polls `condition` until it holds, for 30 s at most; throws naming `what` when it never does.
-func waitUntil(_ what: String, seconds: Double = 30, _ condition: () throws -> Bool) throws {
+/// The one wait of the integration tests: checks `condition` every 20 ms until it holds or
+/// `seconds` have passed; whether it held. Tests wait on what they can see happen (a port that
+/// answers, a line in a log, the daemon's status), never for a fixed time.
+func pollUntil(seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if try condition() { return }
+    repeat {
+        if try condition() { return true }
         usleep(20_000)
-    }
-    throw ShellError(message: "timed out after \(seconds) s waiting until \(what)")
+    } while Date() < deadline
+    return try condition()
 }
 
-/// A fresh lab whose server has `script` applied once with `rampart apply`, torn down (with its
-/// store directory) after `body`.
-func withAppliedLab(_ script: String, _ body: (Lab, RampartCLI) throws -> Void) throws {
+/// `pollUntil`, for 30 s at most; throws naming `what` when it never holds.
+func waitUntil(_ what: String, seconds: Double = 30, _ condition: () throws -> Bool) throws {
+    guard try pollUntil(seconds: seconds, condition) else {
+        throw ShellError(message: "timed out after \(seconds) s waiting until \(what)")
+    }
+}
+
+/// The integration tests' fixture: a fresh lab and a store directory for the server's rampart,
+/// both cleaned up when `body` returns or throws (their deinit), and alive until then.
+func withLab<T>(_ body: (Lab, RampartCLI) throws -> T) throws -> T {
     let lab = try Lab()
-    defer { lab.teardown() }
     let cli = try RampartCLI()
-    defer { cli.cleanup() }
-    try cli.exec(script)
-    try cli.run(["apply"], in: lab.server)
-    try body(lab, cli)
+    return try withExtendedLifetime((lab, cli)) { try body(lab, cli) }
+}
+
+func withLab<T>(_ body: (Lab, RampartCLI) async throws -> T) async throws -> T {
+    let lab = try Lab()
+    let cli = try RampartCLI()
+    defer { withExtendedLifetime((lab, cli)) {} }
+    return try await body(lab, cli)
+}
+
+/// A fresh lab whose server has `script` applied once with `rampart apply` (`withLab`), with the
+/// server types' `addresses` (JSON) or as the boot ruleset (`boot`).
+func withAppliedLab(
+    _ script: String, addresses: String? = nil, boot: Bool = false, _ body: (Lab, RampartCLI) throws -> Void
+) throws {
+    try withLab { lab, cli in
+        try cli.exec(script)
+        var args = ["apply"] + (boot ? ["--boot"] : [])
+        if let addresses { args += ["--addresses", try cli.addresses(addresses)] }
+        try cli.run(args, in: lab.server)
+        try body(lab, cli)
+    }
+}
+
+/// rampartd in a namespace of its own (`nsName`), its store loaded from `script` (none when
+/// empty), stopped and cleaned up when `body` returns or throws. `membersReachSocket` opens the
+/// store directory, where the socket is, to other users.
+func withDaemon(
+    _ script: String = DaemonTests.policy, config: String = "", fileLimit: Int? = nil, nsName: String = "d",
+    membersReachSocket: Bool = false, _ body: (DaemonHarness, Namespace) throws -> Void
+) throws {
+    let cli = try RampartCLI()
+    if !script.isEmpty { try cli.exec(script) }
+    let ns = try Namespace(nsName)
+    defer { ns.delete() }
+    let daemon = try DaemonHarness(cli: cli, ns: ns, config: config)
+    daemon.fileLimit = fileLimit
+    defer { daemon.stop() }
+    if membersReachSocket { chmod(cli.directory.path, 0o755) }
+    try withExtendedLifetime(cli) { try body(daemon, ns) }
 }

@@ -7,27 +7,11 @@ import RampartTestKit
 @Suite(.serialized) struct TrafficTests {
     typealias L = Lab
 
-    /// Runs `body` with a fresh lab and a store loaded from `script`, applied in the server.
-    func withLab(
-        _ script: String, addresses: String? = nil, boot: Bool = false,
-        _ body: (Lab, RampartCLI) throws -> Void
-    ) throws {
-        let lab = try Lab()
-        defer { lab.teardown() }
-        let cli = try RampartCLI()
-        defer { cli.cleanup() }
-        try cli.exec(script)
-        var args = ["apply"] + (boot ? ["--boot"] : [])
-        if let addresses { args += ["--addresses", try cli.addresses(addresses)] }
-        try cli.run(args, in: lab.server)
-        try body(lab, cli)
-    }
-
     static var example: String { (try? String(contentsOfFile: Fixtures.webServerExample, encoding: .utf8)) ?? "" }
 
     @Test func webServerExampleEnforcesTheArticlesPolicy() throws {
         let dns = #"{"dns": ["198.51.100.10", "2001:db8:100::10"], "wins": [], "dhcp": [], "gateway": [], "names": {}}"#
-        try withLab(Self.example, addresses: dns) { lab, _ in
+        try withAppliedLab(Self.example, addresses: dns) { lab, _ in
             try lab.listen(lab.server, tcp: [80, 443, 21, 3389, 8080])
             try lab.listen(lab.inside, tcp: [80, 53], udp: [53])
             try lab.listen(lab.external, tcp: [80, 53], udp: [53])
@@ -75,7 +59,7 @@ import RampartTestKit
     @Test func blockAllBlocksEverythingButLoopbackAndNeighbourDiscovery() throws {
         let script =
             "pushd ipsec static\nadd filteraction name=B action=block\nadd filter filterlist=Everything srcaddr=any dstaddr=any\nadd policy name=P assign=yes\nadd rule name=R policy=P filterlist=Everything filteraction=B\n"
-        try withLab(script) { lab, _ in
+        try withAppliedLab(script) { lab, _ in
             try lab.listen(lab.server, tcp: [80])
             try lab.listen(lab.inside, tcp: [80])
             #expect(try !lab.tcp(from: lab.inside, L.serverInternal4, 80))
@@ -98,7 +82,7 @@ import RampartTestKit
             add rule name=R policy=P filterlist=Everything filteraction=B
             add rule name=W policy=P filterlist=Web filteraction=P
             """
-        try withLab(script) { lab, _ in
+        try withAppliedLab(script) { lab, _ in
             try lab.listen(lab.server, tcp: [80])
             // Forget the neighbours: IPv6 must resolve them again through the block-all policy,
             // which works only because neighbour discovery is always permitted.
@@ -113,7 +97,7 @@ import RampartTestKit
     @Test func bootModeBlockAllowsOnlyExemptionsAndDHCP() throws {
         let script =
             "ipsec dynamic set config bootmode block\nipsec dynamic set config bootexemptions tcp:0:22:inbound\n"
-        try withLab(script, boot: true) { lab, _ in
+        try withAppliedLab(script, boot: true) { lab, _ in
             try lab.listen(lab.server, tcp: [22, 80])
             try lab.listen(lab.inside, tcp: [80], udp: [67])
             #expect(try lab.tcp(from: lab.inside, L.serverInternal4, 22), "boot exemption")
@@ -128,7 +112,7 @@ import RampartTestKit
     @Test func bootModeStatefulLetsOutboundAndItsRepliesOnly() throws {
         let script =
             "ipsec dynamic set config bootmode stateful\nipsec dynamic set config bootexemptions tcp:0:22:inbound\n"
-        try withLab(script, boot: true) { lab, _ in
+        try withAppliedLab(script, boot: true) { lab, _ in
             try lab.listen(lab.server, tcp: [22, 80])
             try lab.listen(lab.inside, tcp: [80], udp: [53])
             #expect(try lab.tcp(from: lab.server, L.internal4, 80), "outbound and its replies")
@@ -140,7 +124,7 @@ import RampartTestKit
     }
 
     @Test func bootModePermitLetsEverythingThrough() throws {
-        try withLab("ipsec dynamic set config bootmode permit\n", boot: true) { lab, _ in
+        try withAppliedLab("ipsec dynamic set config bootmode permit\n", boot: true) { lab, _ in
             try lab.listen(lab.server, tcp: [80])
             try lab.listen(lab.inside, tcp: [80])
             #expect(try lab.tcp(from: lab.inside, L.serverInternal4, 80))
@@ -151,7 +135,7 @@ import RampartTestKit
     @Test(arguments: [0, 3])
     func kerberosExemptionIsASourcePortHole(level: Int) throws {
         let script = Fixtures.blockAll + "ipsec dynamic set config ipsecexempt \(level)\n"
-        try withLab(script) { lab, _ in
+        try withAppliedLab(script) { lab, _ in
             try lab.listen(lab.server, tcp: [80])
             #expect(
                 try lab.tcp(from: lab.external, L.serverExternal4, 80, sourcePort: 88) == (level == 0),

@@ -145,7 +145,7 @@ extension PolicyEngine {
         guard file.exists else {
             if storeState.wasRead {
                 return .failure(
-                    "the store \(config.store) has vanished (deleted, or the configuration names another path); the running ruleset stays in force"
+                    "the store \(config.store) has vanished (deleted, or the configuration names another path)"
                 )
             }
             policy.replace(Store(), .absent)
