@@ -66,7 +66,7 @@ struct TableState: Sendable {
         return ours == now
     }
 
-    /// The table is ours again; whether a failing restore had been reported.
+    /// The table is ours again: the retry is disarmed.
     mutating func restored() -> [Effect] {
         restores += 1
         restoreRetryDelay = nil

@@ -15,7 +15,7 @@ struct Confirmation: Sendable {
     private(set) var pending: PendingConfirm?
     private var tokens = 0
 
-    /// A change is applied pending confirmation until `deadline`, in `seconds`.
+    /// A change is applied pending confirmation until `deadline`; its token names the rollback timer.
     mutating func begin(deadline: Date, previousStore: Store, previousDynamic: DynamicState) -> PendingConfirm {
         tokens += 1
         let change = PendingConfirm(
