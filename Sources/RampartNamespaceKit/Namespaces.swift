@@ -221,6 +221,18 @@ public final class NotifySocket: @unchecked Sendable {
         return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : nil
     }
 
+    /// Receives until a notification has the line `line` (READY=1, STOPPING=1), for at most
+    /// `seconds`: every notification received until then, or nil if it never came.
+    public func wait(for line: String, seconds: Double) -> [String]? {
+        var messages: [String] = []
+        let deadline = Date().addingTimeInterval(seconds)
+        while case let left = deadline.timeIntervalSinceNow, left > 0, let m = receive(timeout: left) {
+            messages.append(m)
+            if m.split(separator: "\n").contains(Substring(line)) { return messages }
+        }
+        return nil
+    }
+
     public func close() {
         if fd >= 0 { Glibc.close(fd) }
         fd = -1

@@ -52,6 +52,9 @@ public struct DaemonStatus: Sendable {
     public var bootMilliseconds: Double?
     public var readyMilliseconds: Double?
     public var restores = 0
+    /// Reloads begun since the start, and whether one runs or waits now.
+    public var reloads = 0
+    public var reloading = false
     public var pendingDeadline: Date?
     public var problems: [String] = []
     public var services: [Service] = []
@@ -61,8 +64,48 @@ public struct DaemonStatus: Sendable {
     public var fleet: String?
     /// What charon holds for the negotiate filters and what it reported (docs/ipsec.md); nil: no negotiate.
     public var ipsec: String?
+    /// Where drop logging stands; nil in the one-line status (it reads the kernel's counters).
+    public var drops: DropActivity?
 
     public init() {}
+}
+
+/// Where drop logging stands: whether every drop the kernel's log rules saw is in the log yet.
+public struct DropActivity: Sendable, Equatable {
+    /// Intervals summarised since rampartd started.
+    public var intervals = 0
+    /// Packets the log rules handed to NFLOG that rampartd has not received or counted lost; nil
+    /// when that is unknown (no NFLOG reader, or the counters could not be read).
+    public var unread: Int?
+    /// An interval is collecting drops (or packets wait to join it): its summary is still to come.
+    public var collecting = false
+    /// Checking the kernel's counters after an NFLOG overrun.
+    public var reconciling = false
+    /// An interval's records wait to be written to `log_file`.
+    public var writing = false
+
+    /// Every drop seen so far is logged: nothing unread, collecting, reconciling or being written.
+    public var idle: Bool { unread == 0 && !collecting && !reconciling && !writing }
+
+    public init() {}
+
+    /// For `rampart status`: "idle, 3 interval(s) logged" or what is still under way.
+    public var description: String {
+        var busy: [String] = []
+        if let unread, unread > 0 { busy.append("\(unread) packet(s) not yet read from NFLOG") }
+        if unread == nil { busy.append("what NFLOG still holds is unknown") }
+        if collecting { busy.append("an interval is collecting") }
+        if reconciling { busy.append("reconciling with the kernel's counters") }
+        if writing { busy.append("writing the drop log") }
+        return (busy.isEmpty ? "idle" : busy.joined(separator: ", ")) + "; \(intervals) interval(s) logged"
+    }
+
+    public var json: JSONValue {
+        .object([
+            ("idle", .bool(idle)), ("intervals", .int(intervals)), ("unread", unread.map { .int($0) } ?? .null),
+            ("collecting", .bool(collecting)), ("reconciling", .bool(reconciling)), ("writing", .bool(writing))
+        ])
+    }
 }
 
 public enum StatusReport {
@@ -87,6 +130,10 @@ public enum StatusReport {
         if let d = s.domain { lines.append("  domain:      \(d)") }
         if let f = s.fleet { lines.append("  fleet:       \(f)") }
         if let i = s.ipsec { lines.append("  ipsec:       \(i)") }
+        if let d = s.drops { lines.append("  drops:       \(d.description)") }
+        if s.reloads > 0 {
+            lines.append("  reloads:     \(s.reloads) since the start\(s.reloading ? ", one under way" : "")")
+        }
         if let a = s.lastApply {
             lines.append(
                 "  last apply:  \(iso(a.at)), \(decimal(a.milliseconds)) ms, \(a.ok ? "ok" : "FAILED"): \(a.result)")
@@ -168,6 +215,8 @@ public enum StatusReport {
         members.append(("domain", s.domain.map { JSONValue.string($0) } ?? JSONValue.null))
         members.append(("fleet", s.fleet.map { JSONValue.string($0) } ?? JSONValue.null))
         members.append(("ipsec", s.ipsec.map { JSONValue.string($0) } ?? JSONValue.null))
+        members.append(("drops", s.drops?.json ?? .null))
+        members.append(("reloads", .object([("count", .int(s.reloads)), ("underWay", .bool(s.reloading))])))
         if let deadline = s.pendingDeadline {
             members.append(("pendingConfirm", .object([("deadline", .string(iso(deadline)))])))
         }

@@ -42,6 +42,13 @@ public final class BackgroundWriter: @unchecked Sendable {
         return true
     }
 
+    /// Whether every job queued so far has run.
+    public var idle: Bool {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return jobs.isEmpty && !running
+    }
+
     /// Blocks until every job queued so far has run (tests, and the daemon's stop).
     public func drain() {
         pthread_mutex_lock(&mutex)

@@ -69,7 +69,7 @@ func store(_ script: String) -> Store {
 ) throws -> (ChildProcess, NotifySocket) {
     let notify = try NotifySocket(path: notifyPath)
     let p = try startDaemon(in: ns, arguments, notify: notify)
-    while let m = notify.receive(timeout: 20), !m.contains("READY=1") {}
+    _ = notify.wait(for: "READY=1", seconds: 20)
     return (p, notify)
 }
 
@@ -273,7 +273,7 @@ if sections.contains("daemon") {
     let notify = try NotifySocket(path: work.appendingPathComponent("notify-idle.sock").path)
     let p = try startDaemon(
         in: ns, ["--store", storePath, "--socket", work.appendingPathComponent("idle.sock").path], notify: notify)
-    while let m = notify.receive(timeout: 20), !m.contains("READY=1") {}
+    _ = notify.wait(for: "READY=1", seconds: 20)
     let pid = p.processIdentifier
     func sample() -> (cpuTicks: Int, switches: [String: Int], rssKiB: Int, anonKiB: Int) {
         let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""

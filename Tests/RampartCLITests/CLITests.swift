@@ -381,13 +381,7 @@ struct CLI {
                 String($0.split(separator: ",", omittingEmptySubsequences: false)[12])
             }
         }
-        func eventually(_ condition: () -> Bool) -> Bool {
-            for _ in 0..<200 {
-                if condition() { return true }
-                usleep(50_000)
-            }
-            return false
-        }
+        func eventually(_ condition: () -> Bool) -> Bool { pollUntil(seconds: 10, condition) }
         #expect(eventually { ports() == ["1"] }, "\(ports())")
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         handle.seekToEndOfFile()

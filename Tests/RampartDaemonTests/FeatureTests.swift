@@ -75,6 +75,7 @@ import RampartSystem
 final class FakeDropSource: DropSource, @unchecked Sendable {
     var accounted = 0
     var idleAt: Int? = 0
+    var holding = false
     func quiet() -> Int? { idleAt }
 }
 
@@ -132,6 +133,32 @@ final class FakeDropSource: DropSource, @unchecked Sendable {
         #expect(effects.count == 1)
         #expect(drops.current?.current(at: 0).lost == 5)
         #expect(drops.reconciliation == .idle)
+    }
+
+    /// Idle means every packet the kernel logged came (or was counted lost) and is summarised.
+    @Test func activityIsIdleOnlyOnceEveryLoggedPacketIsSummarised() {
+        var drops = DropLogging()
+        #expect(drops.activity(kernel: 0).unread == nil, "no reader: unknown, never idle")
+        let source = FakeDropSource()
+        source.accounted = 4
+        drops.attach(source, kernel: 10)
+        #expect(drops.activity(kernel: 10).idle)
+        #expect(drops.activity(kernel: 13).unread == 3 && !drops.activity(kernel: 13).idle, "3 not read yet")
+        #expect(drops.activity(kernel: nil).unread == nil)
+        source.accounted = 7
+        source.holding = true
+        #expect(drops.activity(kernel: 13).collecting, "read, not yet taken by the engine")
+        source.holding = false
+        _ = drops.logged([], lost: 3, overrun: false, at: Self.t0, ruleset: Ruleset(), settings: Self.settings) {
+            _ in ""
+        }
+        #expect(drops.activity(kernel: 13).collecting)
+        _ = drops.finish(at: Self.t0.addingTimeInterval(60))
+        let done = drops.activity(kernel: 13)
+        #expect(done.idle && done.intervals == 1, "\(done.description)")
+        #expect(done.description == "idle; 1 interval(s) logged")
+        drops.rulesReplaced()
+        #expect(drops.activity(kernel: 0).idle, "new rules count from 0")
     }
 
     @Test func aRulesetReplacedMidwayStartsTheReconciliationAgain() {

@@ -61,14 +61,10 @@ final class DaemonHarness: @unchecked Sendable {
                 + [DaemonHarness.binary, "--config", configPath, "--store", cli.store, "--socket", socket],
             environment: env, stdout: .file(logHandle), stderr: .file(logHandle))
         guard waitForReady else { return [] }
-        var messages: [String] = []
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline {
-            guard let m = notify.receive(timeout: 0.5) else { continue }
-            messages.append(m)
-            if m.split(separator: "\n").contains("READY=1") { return messages }
+        guard let messages = notify.wait(for: "READY=1", seconds: 20) else {
+            throw ShellError(message: "rampartd did not report READY=1; log: \(log())")
         }
-        throw ShellError(message: "rampartd did not report READY=1; log: \(log())")
+        return messages
     }
 
     func log() -> String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
@@ -86,6 +82,28 @@ final class DaemonHarness: @unchecked Sendable {
 
     func request(_ request: ControlRequest) throws -> ControlResponse {
         try ControlClient.send(request, to: socket, timeoutSeconds: 30)
+    }
+
+    /// `rampart status --json`, parsed.
+    func status() throws -> [String: Any] {
+        let json = try #require(try request(ControlRequest(op: .status)).json)
+        return try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+    }
+
+    /// Whether rampartd's signal thread (its main thread) waits in sigwait with no signal pending:
+    /// every signal sent so far has been taken.
+    func waitsForSignals() throws -> Bool {
+        let pid = try #require(process?.processIdentifier)
+        let wchan = (try? String(contentsOfFile: "/proc/\(pid)/wchan", encoding: .utf8)) ?? ""
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        let pending = status.split(separator: "\n").filter { $0.hasPrefix("SigPnd:") || $0.hasPrefix("ShdPnd:") }
+        return wchan.contains("sigtimedwait")
+            && pending.allSatisfy { UInt64($0.split(separator: "\t").last ?? "", radix: 16) == 0 }
+    }
+
+    /// The daemon's word that every drop the kernel's log rules saw is read, summarised and written.
+    func dropsIdle() throws -> Bool {
+        (try status()["drops"] as? [String: Any])?["idle"] as? Bool == true
     }
 
     /// Runs the rampart CLI against this daemon.

@@ -128,7 +128,11 @@ import RampartTestKit
             try daemon.start()
             for _ in 0..<20 { daemon.signal(SIGHUP) }
             #expect(daemon.eventually(5) { daemon.log().contains("reloaded:") })
-            usleep(500_000)
+            // Every signal is taken (rampartd waits in sigwait, none pending) and no reload runs or waits.
+            try waitUntil("rampartd has taken every SIGHUP and reloaded") {
+                try daemon.waitsForSignals()
+                    && (try daemon.status()["reloads"] as? [String: Any])?["underWay"] as? Bool == false
+            }
             let reloads = daemon.log().components(separatedBy: "notice rampartd: [RampartDaemon] reloading").count - 1
             #expect(reloads >= 1 && reloads <= 3, "\(reloads) reloads for 20 signals")
         }
@@ -189,14 +193,7 @@ import RampartTestKit
             daemon.signal(SIGTERM)
             #expect(daemon.eventually(5) { daemon.process?.isRunning == false })
             #expect(daemon.process?.terminationStatus == 0, "a clean stop exits 0: \(daemon.log())")
-            var stopping = false
-            while let m = daemon.notify.receive(timeout: 1) {
-                if m.contains("STOPPING=1") {
-                    stopping = true
-                    break
-                }
-            }
-            #expect(stopping, "STOPPING=1 was sent")
+            #expect(daemon.notify.wait(for: "STOPPING=1", seconds: 1) != nil, "STOPPING=1 was sent")
             #expect(!FileManager.default.fileExists(atPath: daemon.socket))
             #expect(try ns.nftList().contains("comment \"F4\""))
         }
@@ -300,7 +297,9 @@ import RampartTestKit
             // Confirmed: the change stays.
             try daemon.rampart(["exec", "--confirm", "2", change])
             #expect(try daemon.rampart(["confirm"]).out.contains("confirmed"))
-            usleep(2_500_000)
+            // The rollback's deadline is gone with the pending change: nothing is left to roll back.
+            #expect(try daemon.status()["pendingConfirm"] == nil)
+            #expect(try daemon.rampart(["status"]).out.contains("PENDING") == false)
             #expect(try ns.nftList().listsPort(2222))
             #expect(try daemon.rampart(["confirm"], allowFailure: true).status != 0, "nothing left to confirm")
         }

@@ -77,12 +77,15 @@ extension HeavySuites {
             return d
         }
 
-        /// Waits for `expected` logged drops to be written, then one interval more: nothing else comes.
+        /// The log once rampartd says drop logging is idle: every packet the kernel's log rules saw
+        /// is read, summarised and written, so nothing else comes. (`expected` drops in the file
+        /// are waited for first, for 20 s at most: a packet still on its way to the rules.)
         static func settle(_ daemon: DaemonHarness, _ file: String, expected: Int) throws -> [[String: Any]] {
             _ = try daemon.eventually(20) {
-                tally(try entries(daemon, file)).logged + tally(try entries(daemon, file)).lost >= expected
+                let t = tally(try entries(daemon, file))
+                return try t.logged + t.lost >= expected && daemon.dropsIdle()
             }
-            Thread.sleep(forTimeInterval: expected == 0 ? 3 : 1.5)
+            try waitUntil("rampartd's drop logging is idle") { try daemon.dropsIdle() }
             return try entries(daemon, file)
         }
 
@@ -343,15 +346,20 @@ extension HeavySuites {
                     "python3", RampartCLI.probe, "flood", L.serverExternal4, "--rate", "100000", "--seconds", "1",
                     "--ports", "1-100"
                 ]).out
-                Thread.sleep(forTimeInterval: 0.2)
-                let counted = Self.delta(try Self.kernelCounts(lab.server), before)["input drop"] ?? 0
-                kill(pid, SIGCONT)
-                _ = try daemon.eventually(30) {
-                    let t = Self.tally(try Self.entries(daemon, file))
-                    return t.logged + t.lost >= counted
+                // The flood's last packets may still be on their way through the rules: counted once
+                // the counters stop moving.
+                var last: [String: Int] = [:]
+                try waitUntil("the kernel's counters stop moving") {
+                    let now = try Self.kernelCounts(lab.server)
+                    defer { last = now }
+                    return now == last
                 }
-                Thread.sleep(forTimeInterval: 2.5)
-                let (_, logged, lost) = Self.tally(try Self.entries(daemon, file))
+                let counted = Self.delta(last, before)["input drop"] ?? 0
+                kill(pid, SIGCONT)
+                // Its 2 s interval has just begun (and the overrun is still to be reconciled): not idle.
+                let activity = try #require(try daemon.status()["drops"] as? [String: Any])
+                #expect(activity["idle"] as? Bool == false, "\(activity)")
+                let (_, logged, lost) = Self.tally(try Self.settle(daemon, file, expected: counted))
                 print(
                     "stopped reader: \(sent.trimmingCharacters(in: .whitespacesAndNewlines)) sent, \(counted) dropped by the kernel, \(logged) logged, \(lost) lost"
                 )

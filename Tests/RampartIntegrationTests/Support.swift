@@ -163,25 +163,6 @@ extension String {
     }
 }
 
-/// The one wait of the integration tests: checks `condition` every 20 ms until it holds or
-/// `seconds` have passed; whether it held. Tests wait on what they can see happen (a port that
-/// answers, a line in a log, the daemon's status), never for a fixed time.
-func pollUntil(seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    repeat {
-        if try condition() { return true }
-        usleep(20_000)
-    } while Date() < deadline
-    return try condition()
-}
-
-/// `pollUntil`, for 30 s at most; throws naming `what` when it never holds.
-func waitUntil(_ what: String, seconds: Double = 30, _ condition: () throws -> Bool) throws {
-    guard try pollUntil(seconds: seconds, condition) else {
-        throw ShellError(message: "timed out after \(seconds) s waiting until \(what)")
-    }
-}
-
 /// The integration tests' fixture: a fresh lab and a store directory for the server's rampart,
 /// both cleaned up when `body` returns or throws (their deinit), and alive until then.
 func withLab<T>(_ body: (Lab, RampartCLI) throws -> T) throws -> T {

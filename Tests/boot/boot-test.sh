@@ -46,9 +46,13 @@ mkdir -p "$root/etc/systemd/system/rampartd.service.d"
 printf '[Service]\nReadWritePaths=/var/lib/prometheus/node-exporter\n' > "$root/etc/systemd/system/rampartd.service.d/textfile.conf"
 
 # The marker collects the evidence once the system is up, then powers off.
+install -D -m 0644 "$here/wait-for.sh" "$root/usr/local/lib/rampart-test/wait-for.sh"
 cat > "$root/usr/local/bin/rampart-collect" <<'SH'
 #!/bin/sh
+. /usr/local/lib/rampart-test/wait-for.sh
 o=/out
+lists_8081() { nft list ruleset | grep -q "dport 8081"; }
+journal_has_drops() { journalctl -q -o json MESSAGE_ID=b0652373b651450e94d4462294043fbd | grep -q .; }
 systemctl is-active rampartd.service > $o/active
 systemctl show -p ActiveEnterTimestampMonotonic --value rampartd.service > $o/rampartd.ts
 systemctl show -p ActiveEnterTimestampMonotonic --value network-pre.target > $o/netpre.ts
@@ -67,7 +71,7 @@ stat -c '%U %a' /var/lib/rampart/store.json > $o/store.stat 2>&1
 stat -c '%U %a' /var/lib/rampart > $o/statedir.stat 2>&1
 rampart static add filter filterlist="Web In" srcaddr=any dstaddr=me protocol=tcp dstport=8081 --store /var/lib/rampart/store.json > $o/offline.txt 2>&1
 systemctl reload rampartd.service > $o/reload.txt 2>&1
-for i in $(seq 50); do nft list ruleset | grep -q "dport 8081" && break; sleep 0.1; done
+wait_for 50 lists_8081
 nft list ruleset > $o/ruleset-after-reload.txt 2>&1
 systemctl show -p MainPID --value rampartd.service > $o/pid.after
 systemd-analyze verify /etc/systemd/system/rampartd.service > $o/verify.txt 2>&1; echo $? > $o/verify.rc
@@ -78,10 +82,10 @@ ip link add rp0 type veth peer name rp1
 echo 1 > /proc/sys/net/ipv6/conf/rp0/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/rp1/disable_ipv6
 ip addr add 192.0.2.1/24 dev rp0 && ip link set rp0 up && ip link set rp1 up
 bash -c 'for i in 1 2 3 4 5; do echo x 2>/dev/null > /dev/udp/192.0.2.2/9; done' 2>/dev/null
-for i in $(seq 100); do journalctl -q -o json MESSAGE_ID=b0652373b651450e94d4462294043fbd | grep -q . && break; sleep 0.1; done
+wait_for 100 journal_has_drops
 journalctl -b -q --no-pager -o json MESSAGE_ID=5fc87e72c7924a2c9bb114fbaef7a8bf MESSAGE_ID=b0652373b651450e94d4462294043fbd > $o/drops.json 2>&1
 rampart logs --format json > $o/logs.json 2>&1
-for i in $(seq 50); do grep -q "F16" /var/log/rampart/drops.log 2>/dev/null && break; sleep 0.1; done
+wait_for 50 grep -qs "F16" /var/log/rampart/drops.log
 cat /var/log/rampart/drops.log > $o/drops.log 2>&1
 stat -c '%U %a' /var/log/rampart/drops.log > $o/drops.log.stat 2>&1
 cat /var/lib/prometheus/node-exporter/rampart.prom > $o/rampart.prom 2>&1

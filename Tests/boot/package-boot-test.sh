@@ -16,6 +16,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 source "$repo/scripts/common.sh"
 source "$here/rootfs.sh"
+source "$here/wait-for.sh"
 ensure_boot_tools
 container=rp-boot-$$ prober=rp-probe-$$
 boot_extra_cleanup() {
@@ -42,9 +43,15 @@ for ns in "$container" "$prober"; do ip -n "$ns" link set lo up; done
 ip -n "$container" link set rb0 up
 ip -n "$prober" link set rb1 up
 
+install -D -m 0644 "$here/wait-for.sh" "$root/usr/local/lib/rampart-test/wait-for.sh"
 cat > "$root/usr/local/bin/rampart-package" <<'SH'
 #!/bin/sh
+. /usr/local/lib/rampart-test/wait-for.sh
 o=/out
+# Whether more than $1 of the prober's datagrams have arrived (the probe table's first counter).
+arrived_over() {
+    [ "$(nft list chain inet probe before | sed -n 's/.*counter packets \([0-9]*\).*/\1/p')" -gt "$1" ] 2>/dev/null
+}
 exec >$o/marker.log 2>&1
 dpkg -i /debs/old.deb >$o/install.txt 2>&1; echo $? >$o/install.rc
 systemctl is-active rampartd.service >$o/active.installed
@@ -66,16 +73,19 @@ nft add rule inet probe before udp dport 9 counter comment '"arrived"'
 nft add chain inet probe after '{ type filter hook input priority 100; }'
 nft add rule inet probe after udp dport 9 counter comment '"passed"'
 touch $o/probe-now
-for i in $(seq 300); do [ -e $o/probing ] && break; sleep 0.1; done
-sleep 0.5
+wait_for 300 test -e $o/probing
+# The prober's datagrams reach the host before the upgrade begins.
+wait_for 100 arrived_over 0
 systemctl show -p MainPID --value rampartd.service >$o/pid.old
 dpkg -i /debs/new.deb >$o/upgrade.txt 2>&1; echo $? >$o/upgrade.rc
 systemctl show -p MainPID --value rampartd.service >$o/pid.new
 systemctl is-active rampartd.service >$o/active.upgraded
 dpkg-query -W -f '${Version}' rampart >$o/version.upgraded
-sleep 0.5
+# And go on after it: 500 more (a quarter of a second) before the prober is told to stop.
+upgraded_at="$(nft list chain inet probe before | sed -n 's/.*counter packets \([0-9]*\).*/\1/p')"
+wait_for 100 arrived_over $((upgraded_at + 500))
 touch $o/upgraded
-for i in $(seq 300); do [ -e $o/probed ] && break; sleep 0.1; done
+wait_for 300 test -e $o/probed
 nft -j list table inet probe >$o/probe.json
 rampart status >$o/status.upgraded 2>&1
 journalctl -b --no-pager -u rampartd.service >$o/journal.txt 2>&1
@@ -112,7 +122,8 @@ nspawn=$!
 
 # The prober: 2,000 datagrams a second to the blocked port from just before the upgrade until
 # just after it (each flood bounded: 1 s, at most 2,000), summing what it sent.
-for i in $(seq 1500); do [ -e "$out/probe-now" ] && break; [ -d /proc/$nspawn ] || break; sleep 0.1; done
+probe_now_or_gone() { [ -e "$out/probe-now" ] || [ ! -d /proc/$nspawn ]; }
+wait_for 1500 probe_now_or_gone || true
 sent=0
 if [ -e "$out/probe-now" ]; then
     touch "$out/probing"

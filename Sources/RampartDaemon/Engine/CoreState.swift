@@ -28,6 +28,8 @@ struct Channels: Sendable {
     let ipsecBell = Doorbell()
     let serviceBell = Doorbell()
     let fileWriter = BackgroundWriter(name: "rampartd.files", limit: 8 << 20)
+    /// SIGHUPs coalesce here: one reload runs, one more may wait (`Lifecycle.serveSignals`).
+    let reloadGate = ReloadGate()
 }
 
 /// Where startup is, and when its steps were done.
@@ -37,6 +39,8 @@ struct Timeline: Sendable {
     private(set) var readyMilliseconds: Double?
     /// A reload asked for before READY runs once ready.
     private(set) var reloadAfterStartup = false
+    /// Reloads begun since the start (SIGHUP or `rampart reload`).
+    private(set) var reloads = 0
 
     mutating func enter(_ next: Phase) { phase = next }
 
@@ -53,6 +57,7 @@ struct Timeline: Sendable {
             reloadAfterStartup = true
             return false
         }
+        reloads += 1
         return true
     }
 

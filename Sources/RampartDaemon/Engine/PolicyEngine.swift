@@ -237,6 +237,7 @@ extension PolicyEngine {
     /// The port id of our netlink socket: notifications carrying it are our own changes.
     public nonisolated var portID: UInt32 { launch.portID }
     nonisolated var fileWriter: BackgroundWriter { channels.fileWriter }
+    nonisolated var reloadGate: ReloadGate { channels.reloadGate }
     nonisolated var serviceBell: Doorbell { channels.serviceBell }
     nonisolated var lookupBell: Doorbell { channels.lookupBell }
     nonisolated var ipsecBell: Doorbell { channels.ipsecBell }

@@ -166,7 +166,7 @@ extension PolicyEngine {
             storePath: config.store)
         switch prepared.operation {
         case .status:
-            let status = status()
+            let status = fullStatus()
             return await offEngine {
                 ControlResponse(ok: true, text: StatusReport.text(status), json: StatusReport.json(status).rendered())
             }

@@ -53,6 +53,7 @@ extension PolicyEngine {
         s.bootMilliseconds = timeline.bootMilliseconds
         s.readyMilliseconds = timeline.readyMilliseconds
         s.restores = table.restores
+        (s.reloads, s.reloading) = (timeline.reloads, reloadGate.busy)
         s.pendingDeadline = confirmation.pending?.deadline
         s.problems = problemList().map(\.message)
         s.services = health.services.sorted { $0.key < $1.key }.map { name, state in
@@ -65,6 +66,16 @@ extension PolicyEngine {
     }
 
     func statusLine() -> String { StatusReport.line(status()) }
+
+    /// The status with where drop logging stands, which costs a dump of the table's rule counters.
+    func fullStatus() -> DaemonStatus {
+        var s = status()
+        let kernel =
+            applied == nil ? 0 : try? RuleCounter.loggedPackets(client.ruleCounters(), group: config.logGroup)
+        s.drops = drops.activity(kernel: kernel)
+        s.drops?.writing = !fileWriter.idle
+        return s
+    }
 
     public func addressBook() -> AddressBookReport { book.report(names: hostNames()) }
 }

@@ -90,7 +90,7 @@ public final class Lifecycle: Sendable {
     /// leaving the ruleset in force, and return. The signals are blocked in every thread
     /// (`takeOverSignalsAndExecutor`) and taken here with sigwait: no handler, no dispatch source.
     public func serveSignals() {
-        let gate = ReloadGate()
+        let gate = engine.reloadGate
         var set = daemonSignalSet()
         while true {
             var sig: Int32 = 0

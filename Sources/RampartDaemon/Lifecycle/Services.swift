@@ -319,6 +319,9 @@ final class ReloadGate: Sendable {
         }
     }
 
+    /// Whether a reload runs or waits to.
+    var busy: Bool { state.withLockedValue { $0.running } }
+
     /// True when another reload was requested meanwhile.
     func finish() -> Bool {
         state.withLockedValue { s in

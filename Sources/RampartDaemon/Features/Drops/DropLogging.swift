@@ -9,6 +9,8 @@ protocol DropSource: AnyObject, Sendable {
     var accounted: Int { get }
     /// The reader's event count when it is idle with nothing in its socket; nil while busy.
     func quiet() -> Int?
+    /// Whether packets or losses wait for the engine to take them.
+    var holding: Bool { get }
 }
 
 extension DropQueue: DropSource {}
@@ -53,6 +55,8 @@ struct DropLogging: Sendable {
     private(set) var current: DropAggregator?
     private(set) var lastSummary: DropAggregator.Summary?
     private(set) var totals = DropTotals()
+    /// Intervals summarised since the start.
+    private(set) var intervals = 0
     /// Interface names by index, cached for the interval: a flood must not cost an ioctl a packet.
     private var interfaceNames: [UInt32: String] = [:]
     /// The reader's queue, the kernel's logged count and the queue's `accounted` when they last
@@ -112,6 +116,7 @@ struct DropLogging: Sendable {
         interfaceNames = [:]
         lastSummary = summary
         totals.add(summary)
+        intervals += 1
         return summary
     }
 
@@ -125,6 +130,22 @@ struct DropLogging: Sendable {
     /// The running interval's summary so far, then the last one's: what the monitor shows.
     func recentSummaries(at time: Date) -> [DropAggregator.Summary] {
         (current.map { [$0.current(at: time.timeIntervalSince1970)] } ?? []) + (lastSummary.map { [$0] } ?? [])
+    }
+
+    /// Where drop logging stands, given what the kernel's log rules have counted now (nil: the
+    /// counters could not be read): what is unread is what they counted beyond what came or was
+    /// counted lost. The file writer's part is the caller's.
+    func activity(kernel: UInt64?) -> DropActivity {
+        var activity = DropActivity()
+        activity.intervals = intervals
+        activity.collecting = current != nil
+        activity.reconciling = reconciliation != .idle
+        if let source, let baseline, let kernel {
+            let beyond = (Int(kernel) - Int(baseline.kernel)) - (source.accounted - baseline.accounted)
+            activity.unread = max(0, beyond)
+            activity.collecting = activity.collecting || source.holding
+        }
+        return activity
     }
 
     /// The drop-log service's queue: from now on, what it accounts for is compared with what the

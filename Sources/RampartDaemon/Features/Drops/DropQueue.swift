@@ -88,6 +88,9 @@ final class DropQueue: Sendable {
     /// Every rampart packet that came or was counted lost since the start.
     var accounted: Int { state.withLockedValue { $0.accounted } }
 
+    /// Whether packets or losses wait for the engine to take them.
+    var holding: Bool { state.withLockedValue { !$0.packets.isEmpty || $0.lost > 0 || $0.overrun } }
+
     /// The event count when the reader is idle with nothing waiting in the socket, else nil. Under
     /// the lock: a reader between its receive and its push is `receiving`, and one that has not
     /// yet received leaves the socket readable.
