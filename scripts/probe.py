@@ -84,6 +84,31 @@ def echo(port):
         threading.Thread(target=answer, args=(conn,), daemon=True).start()
 
 
+def session(host, port):
+    """Holds one TCP connection to an echo server (an admin's SSH session): says its local end,
+    then sends each line read from stdin and prints "echoed" when it comes back, "lost" when it
+    does not within 2 s (a later echo of it is skipped)."""
+    s = socket.create_connection((host, port), timeout=10)
+    print("connected %s %d" % s.getsockname()[:2], flush=True)
+    s.settimeout(2)
+    pending = b""
+    for line in sys.stdin:
+        token = line.strip().encode() + b"\n"
+        try:
+            s.sendall(token)
+            while token not in pending:
+                chunk = s.recv(4096)
+                if not chunk:
+                    print("closed", flush=True)
+                    return 1
+                pending += chunk
+            pending = pending.split(token, 1)[1]
+            print("echoed", flush=True)
+        except socket.timeout:
+            print("lost", flush=True)
+    return 0
+
+
 def stream(host, port, seconds, interval):
     s = socket.create_connection((host, port), timeout=10)
     s.settimeout(10)
@@ -379,6 +404,9 @@ def main():
     p.add_argument("--to", default="")
     p.add_argument("--count", type=int, default=1)
     p.add_argument("--src", default="")
+    p = sub.add_parser("session")
+    p.add_argument("host")
+    p.add_argument("port", type=int)
     p = sub.add_parser("stream")
     p.add_argument("host")
     p.add_argument("port", type=int)
@@ -387,6 +415,8 @@ def main():
     a = parser.parse_args()
     if a.cmd == "echo":
         echo(a.tcp)
+    elif a.cmd == "session":
+        sys.exit(session(a.host, a.port))
     elif a.cmd == "sink":
         sink(a.udp, a.seconds)
     elif a.cmd == "send":

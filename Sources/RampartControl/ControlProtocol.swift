@@ -37,6 +37,9 @@ public enum ControlErrorCode: String, Codable, Sendable, CaseIterable {
     case stopping
     /// The configuration could not be reloaded.
     case config
+    /// The change would cut an established SSH session (the admin's own, or any to a local port
+    /// 22); nothing was changed. `--confirm` or `--force` apply it.
+    case wouldCutSession = "would-cut-session"
 }
 
 /// A request whose `op` this version does not know (decoded, so the reply can say which).
@@ -62,9 +65,13 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var location: String?
     /// The client's directory, for relative `exportpolicy`/`importpolicy` paths.
     public var workingDirectory: String?
+    /// Changes: the SSH sessions the client runs in (`SSH_CONNECTION` values), which the change
+    /// must not cut; and `force`, to apply it even so.
+    public var sessions: [String]?
+    public var force: Bool?
 
     enum CodingKeys: String, CodingKey {
-        case op, args, name, script, dryRun, confirmSeconds, defines, location, workingDirectory
+        case op, args, name, script, dryRun, confirmSeconds, defines, location, workingDirectory, sessions, force
     }
 
     public init(from decoder: any Decoder) throws {
@@ -80,6 +87,8 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         defines = try c.decodeIfPresent([String: String].self, forKey: .defines)
         location = try c.decodeIfPresent(String.self, forKey: .location)
         workingDirectory = try c.decodeIfPresent(String.self, forKey: .workingDirectory)
+        sessions = try c.decodeIfPresent([String].self, forKey: .sessions)
+        force = try c.decodeIfPresent(Bool.self, forKey: .force)
     }
 
     public init(

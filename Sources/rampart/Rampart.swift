@@ -63,6 +63,11 @@ struct GlobalOptions: ParsableArguments {
             "rampartd's control socket (default $RAMPART_SOCKET or /run/rampart/control.sock).", valueName: "PATH"))
     var socket: String?
 
+    @Flag(
+        name: .long,
+        help: "Apply a change even if it would cut an established SSH session (also RAMPART_ASSUME_YES=1).")
+    var force = false
+
     var storeFile: StoreFile { StoreFile.resolve(option: store) }
 
     var socketPath: String { controlSocketPath(option: socket) }

@@ -153,6 +153,11 @@ func render(_ outputs: [Output], json: Bool) {
 func viaDaemon(_ request: ControlRequest, global: GlobalOptions, changes: Bool, required: Bool = false) throws -> Bool {
     if global.store != nil && global.socket == nil && !required { return false }
     let path = global.socketPath
+    var request = request
+    if changes {
+        request.sessions = clientSessions()
+        request.force = forced(global) ? true : nil
+    }
     let response: ControlResponse
     do {
         response = try ControlClient.send(request, to: path)

@@ -407,6 +407,10 @@ extension PolicyEngine {
                     return Self.withSkipped(prepared, response)
                 }
                 let newDynamic = plan.result.dynamic ?? dynamic
+                if var refused = lockoutRefusal(plan.result.store, newDynamic, request) {
+                    refused.diagnostics = response.diagnostics
+                    return refused
+                }
                 let previous = (dynamic: dynamic, enforcement: enforcement)
                 let ruleset = compiler.compile(
                     plan.result.store, dynamic: newDynamic, addresses: addresses, at: wallNow)
@@ -427,21 +431,23 @@ extension PolicyEngine {
                 clearProblem(.apply)
                 timeline.enter(.running)
                 resolveNames()
-                if let pending = confirmation.pending, let seconds = request.confirmSeconds {
-                    logger.notice(
-                        "change applied pending confirmation; rollback at \(StatusReport.iso(pending.deadline))")
-                    schedule(.confirmDeadline(token: pending.token), after: .seconds(seconds))
-                }
-                if let seconds = request.confirmSeconds {
-                    response.text +=
-                        "applied; run 'rampart confirm' within \(seconds) seconds or the previous policy comes back (also if rampartd restarts meanwhile)\n"
-                }
+                if let seconds = request.confirmSeconds { response.text += armConfirmation(seconds) }
                 response.files = Self.files(plan.result)
                 return Self.withSkipped(prepared, response)
             }
         } catch {
             return .failure(.store, "\(error)")
         }
+    }
+
+    /// A change just applied with --confirm: its rollback is scheduled; what the client is told.
+    func armConfirmation(_ seconds: Int) -> String {
+        if let pending = confirmation.pending {
+            logger.notice("change applied pending confirmation; rollback at \(StatusReport.iso(pending.deadline))")
+            schedule(.confirmDeadline(token: pending.token), after: .seconds(seconds))
+        }
+        return
+            "applied; run 'rampart confirm' within \(seconds) seconds or the previous policy comes back (also if rampartd restarts meanwhile)\n"
     }
 
     /// After the kernel took the new ruleset: the journal first (with --confirm: whatever stops us
