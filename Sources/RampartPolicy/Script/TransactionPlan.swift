@@ -36,6 +36,7 @@ public struct TransactionPlan {
         } catch {
             return .failure(Failure(error: error, diagnostics: interpreter.diagnostics))
         }
+        interpreter.diagnostics += DeadObjects.warnings(before: store, after: interpreter.store)
         return .success(TransactionPlan(before: store, dynamicBefore: dynamic, result: interpreter))
     }
 
