@@ -56,11 +56,19 @@ public struct DropLogQuery: Sendable {
         return (a, n)
     }
 
-    /// `2026-12-02T01:23:45Z`, `2026-12-02 01:23[:45]` and `2026-12-02` (UTC), `now`, or relative
-    /// to now: `-30s`, `-10m`, `-2h`, `-1d`.
+    /// `2026-12-02T01:23:45Z` (or with an offset, `+01:00`), `2026-12-02 01:23[:45]` and
+    /// `2026-12-02` (UTC), `@EPOCH` (seconds), `now`, `today` and `yesterday` (00:00 UTC), or
+    /// relative to now: `-30s`, `-10m`, `-2h`, `-1d`.
     public static func time(_ text: String, now: Double) -> Double? {
         let t = String(text.trimming())
-        if t == "now" { return now }
+        let midnight = (now / 86_400).rounded(.down) * 86_400
+        switch t.lowercased() {
+        case "now": return now
+        case "today": return midnight
+        case "yesterday": return midnight - 86_400
+        default: break
+        }
+        if t.hasPrefix("@") { return Double(t.dropFirst()).flatMap { $0.isFinite ? $0 : nil } }
         if t.hasPrefix("-"), let unit = t.last, let n = Double(t.dropFirst().dropLast()) {
             let scale: Double? = ["s": 1, "m": 60, "h": 3600, "d": 86400][unit]
             return scale.map { now - n * $0 }
@@ -68,7 +76,7 @@ public struct DropLogQuery: Sendable {
         var iso = String(t.map { $0 == " " ? "T" : $0 })
         if iso.count == 10 { iso += "T00:00:00" }
         if iso.count == 16 { iso += ":00" }
-        if !iso.hasSuffix("Z") { iso += "Z" }
+        if !iso.hasSuffix("Z") && iso.wholeMatch(of: /.*T.*[+-]\d\d:?\d\d/) == nil { iso += "Z" }
         return (try? Date(iso, strategy: .iso8601))?.timeIntervalSince1970
     }
 

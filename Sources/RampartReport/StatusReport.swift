@@ -66,6 +66,8 @@ public struct DaemonStatus: Sendable {
     public var ipsec: String?
     /// Where drop logging stands; nil in the one-line status (it reads the kernel's counters).
     public var drops: DropActivity?
+    /// rampartd.conf's `log_file`: where the drop records go besides the journal.
+    public var logFile: String?
 
     public init() {}
 }
@@ -119,7 +121,11 @@ public enum StatusReport {
 
     public static func text(_ s: DaemonStatus) -> String {
         var lines = [
-            "rampartd \(s.state) (pid \(s.pid), up since \(iso(s.startedAt)))",
+            "rampartd \(s.state) (pid \(s.pid), up since \(iso(s.startedAt)))", "  policy:      \(policyLine(s))"
+        ]
+        // What needs the admin first, then the rest.
+        for p in s.problems { lines.append("  PROBLEM:     \(p)") }
+        lines += [
             s.restoreFailing
                 ? "  enforcing:   NOTHING: the \(s.enforcing) could not be restored (see PROBLEM)"
                 : "  enforcing:   the \(s.enforcing) (\(s.rules) rules, \(s.sets) sets)",
@@ -158,11 +164,19 @@ public enum StatusReport {
                                 : " (failed \(service.failures) time\(service.failures == 1 ? "" : "s"), last: \(service.lastFailure ?? "?"))")
                     }.joined(separator: "\n"))
         }
-        for p in s.problems { lines.append("  PROBLEM:     \(p)") }
         for l in s.failedLookups {
             lines.append("  LOOKUP:      \(l.name) failed (\(l.error)); its set keeps the last known addresses")
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The assigned policy of each store location ("local: Web Server; persistent: none"), and
+    /// the domain's when there is one.
+    static func policyLine(_ s: DaemonStatus) -> String {
+        guard s.assignedPolicies.contains(where: { $0.name != nil }) else {
+            return "none assigned: no stored filter is in force"
+        }
+        return s.assignedPolicies.map { "\($0.location): \($0.name ?? "none")" }.joined(separator: "; ")
     }
 
     public static func json(_ s: DaemonStatus) -> JSONValue {
@@ -216,6 +230,7 @@ public enum StatusReport {
         members.append(("fleet", s.fleet.map { JSONValue.string($0) } ?? JSONValue.null))
         members.append(("ipsec", s.ipsec.map { JSONValue.string($0) } ?? JSONValue.null))
         members.append(("drops", s.drops?.json ?? .null))
+        members.append(("logFile", s.logFile.map { .string($0) } ?? .null))
         members.append(("reloads", .object([("count", .int(s.reloads)), ("underWay", .bool(s.reloading))])))
         if let deadline = s.pendingDeadline {
             members.append(("pendingConfirm", .object([("deadline", .string(iso(deadline)))])))

@@ -4,6 +4,7 @@ import Glibc
 import RampartReport
 import RampartSystem
 import RampartConfig
+import RampartControl
 
 extension DropLogQuery.Format: ExpressibleByArgument {}
 
@@ -23,7 +24,7 @@ struct Logs: ParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Records whose packets end at or after TIME (2026-12-02T01:00:00Z, '2026-12-02 01:00', -10m, -2h, -1d).",
+            "Records whose packets end at or after TIME (2026-12-02T01:00:00Z, '2026-12-02 01:00', @EPOCH, today, yesterday, -10m, -2h, -1d).",
             valueName: "TIME"))
     var since: String?
 
@@ -76,19 +77,46 @@ struct Logs: ParsableCommand {
         }
         let out = Output(query: query, format: format, flushes: follow)
         out.write(DropLogQuery.header(format))
-        let configured = file == nil && !journal ? try configuredLogFile() : nil
-        if let path = file ?? configured {
+        if let path = file {
             try readFile(path, out: out)
-        } else {
+        } else if journal || Self.journalRuns {
             try readJournal(out: out)
+        } else {
+            try readFile(try configuredLogFile(), out: out)
         }
     }
 
-    /// rampartd.conf's log_file, when the journal is not there to read (no journald running).
-    func configuredLogFile() throws -> String? {
-        if access("/run/systemd/journal/socket", F_OK) == 0 && access("/usr/bin/journalctl", X_OK) == 0 { return nil }
-        guard let text = try DaemonConfig.readFile(config) else { return nil }
-        return try DaemonConfig.parse(text, file: config).logFile
+    static var journalRuns: Bool {
+        access("/run/systemd/journal/socket", F_OK) == 0 && access("/usr/bin/journalctl", X_OK) == 0
+    }
+
+    /// Where rampartd writes its records when there is no journal to read: the log_file of the
+    /// rampartd that runs (its status says), else of rampartd.conf. None: an error that says
+    /// where it looked, rather than an empty answer that reads as "no drops".
+    func configuredLogFile() throws -> String {
+        let socket = controlSocketPath(option: nil)
+        var looked = ["no journal (journald's socket /run/systemd/journal/socket is missing)"]
+        if let reply = try? ControlClient.send(ControlRequest(op: .status), to: socket, timeoutSeconds: 5) {
+            if let json = reply.json, let path = Self.logFile(statusJSON: json) { return path }
+            looked.append("rampartd (\(socket)) writes no log_file")
+        } else {
+            looked.append("rampartd is not running at \(socket)")
+            if let text = try DaemonConfig.readFile(config),
+                let path = try DaemonConfig.parse(text, file: config).logFile
+            {
+                return path
+            }
+            looked.append("\(config) sets no log_file")
+        }
+        printError(
+            "rampart: error: no drop records to read: \(looked.joined(separator: "; ")). Set log_file in \(config) and reload rampartd, or read a saved log with --file FILE"
+        )
+        throw ExitCode.failure
+    }
+
+    static func logFile(statusJSON json: String) -> String? {
+        struct Status: Decodable { var logFile: String? }
+        return (try? JSONDecoder().decode(Status.self, from: Data(json.utf8)))?.logFile
     }
 
     final class Output {

@@ -86,6 +86,13 @@ func normalizedArguments(_ raw: [String]) -> [String] {
     {
         args[0] = first.lowercased()
     }
+    // `--since -1h` as journalctl takes it: a value that starts with '-' is the option's value,
+    // not another option.
+    for i in args.indices.dropLast().reversed()
+    where ["--since", "--until"].contains(args[i]) && args[i + 1].hasPrefix("-") && args[i + 1].count > 1 {
+        args[i] += "=" + args[i + 1]
+        args.remove(at: i + 1)
+    }
     return args
 }
 

@@ -343,8 +343,12 @@ struct CLI {
             ],
             "records whose packets overlap the window")
         #expect(try counts(["--since", "2026-12-02T08:19:06Z"]) == ["total 2"])
-        let bad = try cli.run(["logs", "--file", export, "--since", "yesterday"])
-        #expect(bad.status != 0 && bad.stderr.contains("--since: not a time: 'yesterday'"))
+        let bad = try cli.run(["logs", "--file", export, "--since", "soon"])
+        #expect(bad.status != 0 && bad.stderr.contains("--since: not a time: 'soon'"))
+        // journalctl's forms, as separate words too.
+        #expect(try counts(["--since", "-1h"]) == [], "the export is from 2026-12-02: nothing in the last hour")
+        #expect(try counts(["--since", "@1796199546"]) == ["total 2"], "@EPOCH")
+        #expect(try counts(["--since", "2026-12-02T09:19:06+01:00"]) == ["total 2"], "an offset")
         let missing = try cli.run(["logs", "--file", cli.directory.appendingPathComponent("none.log").path])
         #expect(missing.status != 0 && missing.stderr.contains("cannot read"), "\(missing.stderr)")
     }

@@ -88,7 +88,11 @@ import Testing
         let status = await f.engine.status()
         #expect(status.state == "degraded")
         #expect(status.storeState.hasPrefix("corrupt on disk (running the previous policy)"))
-        #expect(StatusReport.text(status).contains("PROBLEM:"))
+        // The policy in force, then the problem, before anything else.
+        let lines = StatusReport.text(status).split(separator: "\n")
+        #expect(lines[1].hasPrefix("  policy:      local: "), "\(lines)")
+        #expect(lines[1].contains("persistent: none"), "\(lines)")
+        #expect(lines[2].hasPrefix("  PROBLEM:     "), "\(lines)")
         // Fixed: the next reload applies and the problem clears.
         try f.storeFile.save(try EngineFixture.store(EngineFixture.webServer))
         #expect(await f.engine.reload() == nil)

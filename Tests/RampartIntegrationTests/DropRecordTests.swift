@@ -254,6 +254,13 @@ extension HeavySuites {
                     row["dst-port"] == "6001" && row["src-port"] == "-" && row["count"] == "4"
                         && row["direction"] == "in")
                 #expect(row["filter"] == "F3" && row["rule"] == "b" && row["policy"] == "P", "\(row)")
+                // With no journal here, `rampart logs` reads the running rampartd's log_file, as the
+                // README's command is written (`--since -1h`, two words).
+                try waitUntil("the record is in the drop log file") { try daemon.dropsIdle() }
+                let logs = try daemon.rampart(["logs", "--since", "-1h", "--format", "csv"])
+                #expect(
+                    logs.out.split(separator: "\n").count == 2 && logs.out.contains(",\(L.serverExternal4),6001,"),
+                    "\(logs.out) \(logs.err)")
             }
         }
 

@@ -25,6 +25,7 @@ extension PolicyEngine {
             s.storeState = storeState.description
         }
         s.socket = config.socket
+        s.logFile = config.logFile
         s.bootMode = store.config.bootMode.rawValue
         s.assignedPolicies = StoreLocation.allCases.map { location in
             let name = store[location].assignedPolicy?.name

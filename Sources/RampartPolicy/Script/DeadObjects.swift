@@ -13,7 +13,8 @@ enum DeadObjects {
         let rules = after.policies.flatMap(\.rules)
         let usedLists = rules.map(\.filterList).filter { !$0.isEmpty }
         let usedActions = rules.map(\.filterAction).filter { !$0.isEmpty }
-        let wasUsed = Set(before.policies.flatMap(\.rules).flatMap { [$0.filterList.lowercased(), $0.filterAction.lowercased()] })
+        let wasUsed = Set(
+            before.policies.flatMap(\.rules).flatMap { [$0.filterList.lowercased(), $0.filterAction.lowercased()] })
         let place = location == .local ? "" : " (persistent store)"
         var out: [Diagnostic] = []
         for list in after.filterLists where !usedLists.contains(where: { $0.lowercased() == list.name.lowercased() }) {
