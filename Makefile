@@ -14,6 +14,7 @@ install:
 
 # The Debian package: dist/rampart_VERSION_amd64.deb (debian/README.source).
 deb:
+	./scripts/build-deps.sh
 	dpkg-buildpackage -us -uc -b
 	mkdir -p dist
 	v=$$(dpkg-parsechangelog -S Version); for f in ../rampart_$${v}_amd64.* ../rampart-dbgsym_$${v}_amd64.deb; do \

@@ -16,6 +16,14 @@ as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
+# The demo and the tests need root (network namespaces): run as root, or again through sudo
+# where there is one.
+become_root() {
+    [ "$(id -u)" -eq 0 ] && return 0
+    command -v sudo >/dev/null 2>&1 || { echo "$(basename "$0"): run as root (network namespaces need it)" >&2; exit 1; }
+    exec sudo "$0" "$@"
+}
+
 # Debian packages: nft (the test oracle), ip/ss/unshare (namespaces), python3 (traffic probes),
 # and the netlink libraries rampart links against.
 # What `make deb` and its checks need (scripts/package-test.sh).

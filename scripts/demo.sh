@@ -6,6 +6,7 @@
 # records (rampart logs) and the monitor shows one frame. Documentation addresses only, on veth
 # links between the demo's own namespaces; everything is deleted on exit.
 source "$(dirname "$0")/common.sh"
+become_root "$@"
 cd "$repo_root"
 ensure_packages
 swift build -q

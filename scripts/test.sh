@@ -4,6 +4,7 @@
 # Debian package's checks, and every suite once more under AddressSanitizer. Needs root (network
 # namespaces); installs what it needs.
 source "$(dirname "$0")/common.sh"
+become_root "$@"
 cd "$repo_root"
 ensure_packages
 # Readable code, checked before anything is built: the formatter's rules (.swift-format, 120
