@@ -103,7 +103,10 @@ import Testing
         ("if exist x.txt netsh ipsec static add policy name=A", "s.bat:1:1: error: cannot follow 'if'"),
         ("for %%i in (1 2) do netsh ipsec static add policy name=P%%i", "s.bat:1:1: error: cannot follow 'for'"),
         ("call :sub", "s.bat:1:1: error: cannot follow 'call'"),
-        ("set /p NAME=Policy name?", "s.bat:1:1: error: 'set /p' reads from the keyboard"),
+        (
+            "set /p NAME=Policy name?",
+            "s.bat:1:1: error: 'set /p' reads NAME from the keyboard; give it with --define NAME=VALUE"
+        ),
         ("netsh ipsec static show all | find \"x\"", "s.bat:1:29: error: pipes are not followed"),
         ("netsh ipsec static add policy name=%1", "s.bat:1:36: error: batch arguments (%1) are not followed"),
         ("netsh ipsec static add policy name=%~1", "s.bat:1:36: error: batch arguments (%~1) are not followed"),

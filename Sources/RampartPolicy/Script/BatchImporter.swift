@@ -34,6 +34,8 @@ public struct BatchImporter {
     }
 
     public var variables: [String: String]
+    /// The names given with --define: they answer a `set /p` prompt.
+    let defined: Set<String>
     /// The batch file's absolute path: `%0` and `%~dp0` name it.
     public var scriptPath: String?
     /// Where `cd` and `pushd` left the batch file; nil until one is followed.
@@ -45,6 +47,7 @@ public struct BatchImporter {
     public init(defines: [String: String] = [:], scriptPath: String? = nil) {
         variables = [:]
         for (k, v) in defines { variables[k.uppercased()] = v }
+        defined = Set(defines.keys.map { $0.uppercased() })
         self.scriptPath = scriptPath
     }
 
@@ -337,8 +340,12 @@ public struct BatchImporter {
         var body = line.text.dropFirst(program.count)
         while let f = body.first, f == " " || f == "\t" { body = body.dropFirst() }
         if body.lowercased().hasPrefix("/p") {
+            // `set /p NAME=prompt`: a value given with --define NAME=VALUE stands for the answer.
+            let rest = body.dropFirst(2).drop { $0 == " " || $0 == "\t" }
+            let name = rest.firstIndex(of: "=").map { String(rest[..<$0]).uppercased() } ?? ""
+            if !name.isEmpty, defined.contains(name) { return }
             throw .error(
-                "'set /p' reads from the keyboard; define the value with --define NAME=VALUE instead",
+                "'set /p' reads \(name.isEmpty ? "a value" : name) from the keyboard; give it with --define \(name.isEmpty ? "NAME" : name)=VALUE",
                 at: line.location(at: 0))
         }
         if body.lowercased().hasPrefix("/a") {
@@ -541,7 +548,9 @@ public struct BatchImporter {
                         i += 2
                         continue
                     }
-                    throw .error("pipes are not followed", at: line.location(at: i))
+                    throw .error(
+                        "pipes are not followed (rampart runs no other program): take the '|' and what follows off the line, or put REM before it to skip it",
+                        at: line.location(at: i))
                 }
                 if c == "<" {
                     throw .error("input redirection is not followed", at: line.location(at: i))

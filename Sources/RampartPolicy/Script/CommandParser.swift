@@ -220,7 +220,13 @@ public enum CommandParser {
         }
         let spec = params.first { $0.name == name }!
         if command.arguments[name] != nil && !spec.repeatable {
-            throw .error("parameter '\(name)' given twice", at: t.location)
+            // PowerShell's 'quoted words' are not netsh quoting: their words become values of their own.
+            let quotes =
+                command.arguments.values.joined().contains { $0.value.contains("'") } || valueToken.text.contains("'")
+            throw .error(
+                "parameter '\(name)' given twice"
+                    + (quotes ? "; single quotes are not netsh quoting: use double quotes (\"…\")" : ""),
+                at: t.location)
         }
         command.arguments[name, default: []].append(
             CommandArgument(tag: name, value: valueToken.text, quoted: valueToken.quoted, location: valueToken.location)

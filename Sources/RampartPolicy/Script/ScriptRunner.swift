@@ -94,13 +94,26 @@ public enum ScriptRunner {
     public static func parse(commands: [BatchImporter.Command]) throws(Diagnostic) -> ParsedScript {
         var script = ParsedScript()
         for c in commands {
-            let tokens = try Lexer.tokenize(c.line)
-            guard !tokens.isEmpty else { continue }
-            var parsed = try CommandParser.parse(tokens, context: c.context, line: c.line)
-            parsed.directory = c.directory
-            script.commands.append(parsed)
+            do {
+                let tokens = try Lexer.tokenize(c.line)
+                guard !tokens.isEmpty else { continue }
+                var parsed = try CommandParser.parse(tokens, context: c.context, line: c.line)
+                parsed.directory = c.directory
+                script.commands.append(parsed)
+            } catch {
+                throw began(error, c.line)
+            }
         }
         return script
+    }
+
+    /// An error in a command that `^` joined from several physical lines says where it began.
+    static func began(_ error: Diagnostic, _ line: SourceLine) -> Diagnostic {
+        let start = line.location(at: 0)
+        guard let at = error.location, at.line != start.line, at.file == start.file else { return error }
+        var said = error
+        said.message += " (this command began at line \(start.line), joined with ^)"
+        return said
     }
 
     /// Runs a parsed script; the first error stops it and is thrown.

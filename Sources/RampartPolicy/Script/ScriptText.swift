@@ -161,11 +161,33 @@ extension ScriptText.Encoding: CustomStringConvertible {
 
 /// What `exec` and `import` run, parsed in full first (by the CLI offline and by rampartd alike).
 public enum ScriptPlan {
+    /// A `.bat`/`.cmd` name, or a first command cmd.exe knows and netsh does not (`@echo off`, `REM`, `set`).
+    static func isBatchFile(_ text: String, file: String) -> Bool {
+        let lower = file.lowercased()
+        if lower.hasSuffix(".bat") || lower.hasSuffix(".cmd") { return true }
+        let lines = text.split(whereSeparator: \.isNewline).lazy.map { $0.drop { $0 == " " || $0 == "\t" } }
+        guard let word = lines.first(where: { !$0.isEmpty })?.split(separator: " ").first?.lowercased() else {
+            return false
+        }
+        return ["@echo", "echo", "rem", "::", "@rem", "setlocal", "@setlocal", "goto", "call", "if", "for"].contains(
+            word)
+    }
+
     /// A netsh script file. A file with no command at all is refused: it is nearly always the
     /// wrong file or a wrong encoding, and applying nothing with success would hide that.
     public static func exec(_ text: String, file: String) throws(Diagnostic) -> ParsedScript {
         let lines = ScriptRunner.lines(of: text, file: file)
-        let script = try ScriptRunner.parse(lines)
+        let script: ParsedScript
+        do {
+            script = try ScriptRunner.parse(lines)
+        } catch {
+            // A Windows batch file given to exec: the way on is import.
+            var hinted = error
+            if error.severity == .error, isBatchFile(text, file: file) {
+                hinted.message += "; this looks like a Windows batch file: run it with 'rampart import \(file)'"
+            }
+            throw hinted
+        }
         guard !script.commands.isEmpty else {
             throw .error(
                 "no netsh command in the script (\(lines.count) line\(lines.count == 1 ? "" : "s") of comments, contexts or blanks); nothing was changed",
@@ -185,14 +207,22 @@ public enum ScriptPlan {
     public static func `import`(
         _ text: String, file: String, defines: [String: String], scriptPath: String? = nil
     ) throws(Diagnostic) -> (script: ParsedScript, skipped: [BatchImporter.Skipped]) {
-        var importer = BatchImporter(defines: defines, scriptPath: scriptPath)
-        let extracted = try importer.extract(text, file: file)
-        let script = try ScriptRunner.parse(commands: extracted.commands)
-        guard !script.commands.isEmpty else {
-            throw .error(
-                "no netsh ipsec command in the batch file (\(extracted.skipped.count) line\(extracted.skipped.count == 1 ? "" : "s") skipped); nothing was changed",
-                at: SourceLocation(file: file, line: 1, column: 1))
+        do throws(Diagnostic) {
+            var importer = BatchImporter(defines: defines, scriptPath: scriptPath)
+            let extracted = try importer.extract(text, file: file)
+            let script = try ScriptRunner.parse(commands: extracted.commands)
+            guard !script.commands.isEmpty else {
+                throw Diagnostic.error(
+                    "no netsh ipsec command in the batch file (\(extracted.skipped.count) line\(extracted.skipped.count == 1 ? "" : "s") skipped); nothing was changed",
+                    at: SourceLocation(file: file, line: 1, column: 1))
+            }
+            return (script, extracted.skipped)
+        } catch {
+            // A netsh script given to import: its lines are not batch commands; exec runs them.
+            guard (try? exec(text, file: file))?.commands.isEmpty == false else { throw error }
+            var hinted = error
+            hinted.message += "; this is a netsh script, not a batch file: run it with 'rampart exec \(file)'"
+            throw hinted
         }
-        return (script, extracted.skipped)
     }
 }
