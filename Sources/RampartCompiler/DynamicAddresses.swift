@@ -12,6 +12,18 @@ public struct DynamicAddresses: Sendable, Equatable, Codable {
 
     public init() {}
 
+    enum CodingKeys: String, CodingKey { case dns, wins, dhcp, gateway, names }
+
+    /// A snapshot may hold only what it knows (`{"dns": [...]}`): the rest is empty.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        dns = try c.decodeIfPresent([IPAddress].self, forKey: .dns) ?? []
+        wins = try c.decodeIfPresent([IPAddress].self, forKey: .wins) ?? []
+        dhcp = try c.decodeIfPresent([IPAddress].self, forKey: .dhcp) ?? []
+        gateway = try c.decodeIfPresent([IPAddress].self, forKey: .gateway) ?? []
+        names = try c.decodeIfPresent([String: [IPAddress]].self, forKey: .names) ?? [:]
+    }
+
     public func addresses(for type: ServerType) -> [IPAddress] {
         switch type {
         case .dns: return dns

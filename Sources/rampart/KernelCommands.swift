@@ -36,12 +36,20 @@ struct AddressOptions: ParsableArguments {
         return date
     }
 
+    /// Says which server types and host names have no addresses in what this command compiles with.
+    func warnEmpty(_ store: Store) throws {
+        let filters = EffectiveFilters.collect(store, at: try instant())
+        for w in EmptyAddresses.warnings(filters, addresses: try snapshot()) { printError("rampart: warning: \(w)") }
+    }
+
     func snapshot() throws -> DynamicAddresses {
         guard let addresses else { return DynamicAddresses() }
         do {
             return try JSONDecoder().decode(DynamicAddresses.self, from: Data(readInput(addresses).utf8))
         } catch let error as DecodingError {
-            printError("rampart: error: \(addresses): not a dynamic-address snapshot: \(error)")
+            printError(
+                "rampart: error: \(addresses): not a dynamic-address snapshot (\(StoreCodec.describe(error))); a snapshot is a JSON object with any of \"dns\", \"wins\", \"dhcp\", \"gateway\" (lists of addresses) and \"names\" (host name to addresses), e.g. {\"dns\": [\"192.0.2.53\"], \"names\": {\"update.example.com\": [\"203.0.113.10\"]}}"
+            )
             throw ExitCode.failure
         }
     }
@@ -92,6 +100,7 @@ struct Apply: ParsableCommand {
             boot
             ? compiler.compileBoot(store.config)
             : compiler.compile(store, addresses: try addressOptions.snapshot(), at: try addressOptions.instant())
+        if !boot && !setsOnly { try addressOptions.warnEmpty(store) }
         do throws(NetlinkError) {
             let client = try NftablesClient()
             var report: NftablesClient.Report?

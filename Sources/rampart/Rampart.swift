@@ -381,6 +381,7 @@ struct Compile: ParsableCommand {
             boot
             ? compiler.compileBoot(store.config)
             : compiler.compile(store, addresses: snapshot, at: try addressOptions.instant())
+        if !boot { try addressOptions.warnEmpty(store) }
         if global.json {
             print(NftRenderer.json(ruleset).rendered())
         } else {

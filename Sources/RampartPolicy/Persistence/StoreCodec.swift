@@ -210,7 +210,7 @@ public enum StoreCodec {
         return walk(root, "")
     }
 
-    static func describe(_ error: any Error) -> String {
+    public static func describe(_ error: any Error) -> String {
         switch error {
         case DecodingError.dataCorrupted(let c):
             return
