@@ -98,7 +98,8 @@ func transaction(_ script: ParsedScript, global: GlobalOptions, dryRun: Bool) th
         case .failure(let failure):
             for d in failure.diagnostics { printError(d) }
             printError(failure.error)
-            printError("rampart: nothing was changed")
+            // A query that fails changed nothing by nature: saying so would only confuse.
+            if !readOnly { printError("rampart: nothing was changed") }
             throw ExitCode.failure
         }
         for d in plan.result.diagnostics { printError(d) }

@@ -308,9 +308,12 @@ extension PolicyEngine {
             workingDirectory: prepared.request.workingDirectory ?? "/", readFile: readFile
         )
         .mapError {
-            Failed(
+            // A query that fails changed nothing by nature: saying so would only confuse.
+            let query = prepared.script?.isQuery ?? true
+            return Failed(
                 response: .failure(
-                    .script, "\($0.error)\nnothing was changed", diagnostics: $0.diagnostics.map(\.description)))
+                    .script, "\($0.error)" + (query ? "" : "\nnothing was changed"),
+                    diagnostics: $0.diagnostics.map(\.description)))
         }
     }
 
