@@ -278,7 +278,7 @@ struct Exec: ParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "The file's encoding: auto (a BOM, else UTF-16 by its NULs, else UTF-8), utf-8, utf-16le, utf-16be, latin1, cp1252.",
+            "The file's encoding: auto (a BOM, else UTF-16 by its NULs, else UTF-8), utf-8, utf-16le, utf-16be, gbk, gb18030, big5, shift_jis, cp932, euc-kr, latin1, cp1250 to cp1258.",
             valueName: "NAME"))
     var encoding: ScriptText.Encoding = .auto
 

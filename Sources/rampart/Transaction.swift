@@ -42,8 +42,11 @@ func readInput(_ path: String, encoding: ScriptText.Encoding = .auto) throws -> 
         }
     }
     do {
-        return try ScriptText.decode([UInt8](data), file: path == "-" ? "<stdin>" : path, encoding: encoding)
+        return try ScriptText.decode(
+            [UInt8](data), file: path == "-" ? "<stdin>" : path, encoding: encoding, legacy: iconvDecoder)
     } catch {
+        var error = error
+        if error.message.hasPrefix("invalid UTF-8") { error.message += likelyEncodings([UInt8](data)) }
         printError(error)
         printError("rampart: nothing was changed")
         throw ExitCode.failure

@@ -12,9 +12,38 @@ public enum ScriptText {
         case latin1
         /// Windows-1252, the "ANSI" code page of Western Windows installations.
         case cp1252
+        /// Decoded by the caller's `legacy` decoder (glibc's iconv in the CLI): Chinese (GBK, its
+        /// superset GB18030, Big5), Japanese (Shift_JIS as Windows writes it, code page 932),
+        /// Korean (EUC-KR) and the other Windows code pages.
+        case gbk, gb18030, big5
+        case shiftJIS = "shift_jis"
+        case cp932
+        case eucKR = "euc-kr"
+        case cp1250, cp1251, cp1253, cp1254, cp1255, cp1256, cp1257, cp1258
+
+        /// The iconv name of an encoding ScriptText does not decode itself; nil for its own.
+        public var iconvName: String? {
+            switch self {
+            case .auto, .utf8, .utf16le, .utf16be, .latin1, .cp1252: return nil
+            case .shiftJIS, .cp932: return "CP932"
+            case .eucKR: return "EUC-KR"
+            default: return rawValue.uppercased()
+            }
+        }
     }
 
-    public static func decode(_ bytes: [UInt8], file: String, encoding: Encoding = .auto) throws(Diagnostic) -> String {
+    /// Decodes `bytes` from an encoding with an `iconvName`: the text, or the offset of the first
+    /// byte that is not a character of it.
+    public typealias LegacyDecoder = @Sendable ([UInt8], String) -> Result<String, LegacyFailure>
+    public struct LegacyFailure: Error, Sendable {
+        public var offset: Int?
+        public init(offset: Int?) { self.offset = offset }
+    }
+
+    public static func decode(
+        _ bytes: [UInt8], file: String, encoding: Encoding = .auto, legacy: LegacyDecoder? = nil
+    ) throws(Diagnostic) -> String {
+        if let name = encoding.iconvName { return try decode(bytes, iconv: name, encoding, file: file, legacy) }
         switch encoding {
         case .auto:
             if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { return try utf8(bytes[3...], file: file) }
@@ -62,6 +91,29 @@ public enum ScriptText {
                 scalars.append(s)
             }
             return String(scalars)
+        default:
+            preconditionFailure("\(encoding) has an iconv name")
+        }
+    }
+
+    static func decode(
+        _ bytes: [UInt8], iconv name: String, _ encoding: Encoding, file: String, _ legacy: LegacyDecoder?
+    ) throws(Diagnostic) -> String {
+        guard let legacy else {
+            throw .error(
+                "\(encoding) is decoded by the rampart command only", at: SourceLocation(file: file, line: 1, column: 1)
+            )
+        }
+        switch legacy(bytes, name) {
+        case .success(let text): return text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text
+        case .failure(let failure):
+            guard let at = failure.offset else {
+                throw .error(
+                    "this system cannot decode \(encoding) (iconv)", at: SourceLocation(file: file, line: 1, column: 1))
+            }
+            throw .error(
+                "byte 0x\(hex(bytes[min(at, bytes.count - 1)])) is not a character in \(encoding): is the file in another encoding?",
+                at: location(ofByte: at, in: bytes[...], file: file))
         }
     }
 
@@ -83,7 +135,7 @@ public enum ScriptText {
             case .error:
                 offset = bytes.startIndex + consumed
                 throw .error(
-                    "invalid UTF-8 (byte 0x\(hex(bytes[offset]))): save the file as UTF-8, or name its encoding with --encoding (latin1, cp1252, utf-16le, utf-16be)",
+                    "invalid UTF-8 (byte 0x\(hex(bytes[offset]))): save the file as UTF-8, or name its encoding with --encoding NAME",
                     at: location(ofByte: offset, in: bytes, file: file))
             }
         }
@@ -128,7 +180,7 @@ public enum ScriptText {
     }
 
     /// Line and column (in characters, as far as they decode) of byte `offset`.
-    static func location(ofByte offset: Int, in bytes: ArraySlice<UInt8>, file: String) -> SourceLocation {
+    public static func location(ofByte offset: Int, in bytes: ArraySlice<UInt8>, file: String) -> SourceLocation {
         let before = bytes[bytes.startIndex..<offset]
         let lineStart = before.lastIndex(of: 0x0A).map { $0 + 1 } ?? bytes.startIndex
         let line = before.reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
