@@ -55,6 +55,21 @@ struct AddressOptions: ParsableArguments {
     }
 }
 
+/// Whether a rampartd answers at `socket` and enforces in this network namespace: a one-shot
+/// apply or flush in another one (`ip netns exec test rampart apply`, to try a policy) touches
+/// no table of its. When its namespace cannot be read (not root), it is taken to be this one.
+func daemonEnforcesHere(socket: String) -> Bool {
+    guard let reply = try? ControlClient.send(ControlRequest(op: .status), to: socket, timeoutSeconds: 10) else {
+        return false
+    }
+    struct Status: Decodable { var pid: Int32 }
+    guard let json = reply.json, let pid = try? JSONDecoder().decode(Status.self, from: Data(json.utf8)).pid,
+        let theirs = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/net"),
+        let ours = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/net")
+    else { return true }
+    return theirs == ours
+}
+
 func kernelFailure(_ error: NetlinkError) -> ExitCode {
     printError("rampart: error: \(error)")
     if error.errno == EPERM {
@@ -86,9 +101,7 @@ struct Apply: ParsableCommand {
 
     func run() throws {
         // With rampartd running, it owns the table and would undo a one-shot apply.
-        if global.store == nil,
-            (try? ControlClient.send(ControlRequest(op: .status), to: global.socketPath, timeoutSeconds: 10)) != nil
-        {
+        if global.store == nil, daemonEnforcesHere(socket: global.socketPath) {
             printError(
                 "rampart: error: rampartd is running and enforces the store; use 'rampart reload' (or 'systemctl reload rampartd')"
             )
@@ -137,9 +150,7 @@ struct Flush: ParsableCommand {
 
     func run() throws {
         // rampartd would restore the table at once: it has to be stopped first.
-        if (try? ControlClient.send(
-            ControlRequest(op: .status), to: controlSocketPath(option: socket), timeoutSeconds: 10)) != nil
-        {
+        if daemonEnforcesHere(socket: controlSocketPath(option: socket)) {
             printError(
                 "rampart: error: rampartd is running and would restore the table at once; stop it first ('systemctl stop rampartd')"
             )
