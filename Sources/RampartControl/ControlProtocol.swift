@@ -40,6 +40,9 @@ public enum ControlErrorCode: String, Codable, Sendable, CaseIterable {
     /// The change would cut an established SSH session (the admin's own, or any to a local port
     /// 22); nothing was changed. `--confirm` or `--force` apply it.
     case wouldCutSession = "would-cut-session"
+    /// The change was applied, but charon could not take its negotiate filters: their clear
+    /// traffic is dropped and no SA carries it yet.
+    case ipsec
 }
 
 /// A request whose `op` this version does not know (decoded, so the reply can say which).

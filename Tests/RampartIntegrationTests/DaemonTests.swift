@@ -279,6 +279,24 @@ import RampartTestKit
         print("unknown op:", ask(b'{"op":"format c:"}\n'))
         """#
 
+    /// A negotiate policy with no charon to negotiate: applied (its clear traffic is dropped, as it
+    /// says until an SA carries it), and the exec fails saying so.
+    @Test func aNegotiatePolicyWithoutCharonIsAppliedAndTheExecSaysItIsNotAsWritten() throws {
+        try withDaemon(config: "ipsec_vici_socket = /nonexistent/charon.vici\n") { daemon, ns in
+            try daemon.start()
+            let file = try daemon.cli.file(
+                "negotiate.netsh", IPsecTests.policy(peer: "198.51.100.10", psk: "s3cret"))
+            let r = try daemon.rampart(["exec", file], allowFailure: true)
+            #expect(r.status == 1)
+            #expect(
+                r.err.contains("rampart: error: applied, but not as written: charon at /nonexistent/charon.vici: "),
+                "\(r.err)")
+            #expect(r.err.contains("start charon (or remove the negotiate rules)"), "\(r.err)")
+            #expect(try ns.nftList().listsPort(5001), "applied")
+            #expect(try daemon.rampart(["dump"]).out.contains("action=negotiate"), "stored")
+        }
+    }
+
     @Test func execConfirmRollsBackUnlessConfirmed() throws {
         try withDaemon { daemon, ns in
             try daemon.start()

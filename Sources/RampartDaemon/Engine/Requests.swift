@@ -436,11 +436,23 @@ extension PolicyEngine {
                 resolveNames()
                 if let seconds = request.confirmSeconds { response.text += armConfirmation(seconds) }
                 response.files = Self.files(plan.result)
-                return Self.withSkipped(prepared, response)
+                return Self.withSkipped(prepared, ipsecShortfall(response))
             }
         } catch {
             return .failure(.store, "\(error)")
         }
+    }
+
+    /// A change applied whose negotiate filters charon could not take (docs/ipsec.md): it stays
+    /// applied — their clear traffic is dropped, as the policy says until an SA carries it — but
+    /// the request fails, so a script learns that the policy is not enforced as written.
+    func ipsecShortfall(_ response: ControlResponse) -> ControlResponse {
+        guard let problem = health.problems[.ipsec] else { return response }
+        var failed = response
+        (failed.ok, failed.code) = (false, .ipsec)
+        failed.error =
+            "applied, but not as written: \(problem.replacingOccurrences(of: ", retrying", with: "")); rampartd retries and 'rampart status' shows it; start charon (or remove the negotiate rules)"
+        return failed
     }
 
     /// A change just applied with --confirm: its rollback is scheduled; what the client is told.
