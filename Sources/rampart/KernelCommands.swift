@@ -55,6 +55,27 @@ struct AddressOptions: ParsableArguments {
     }
 }
 
+extension Apply {
+    /// The lockout guard of an interactive one-shot apply (rampart(8)): the established SSH
+    /// sessions in this namespace through the new policy; one it would drop refuses the apply
+    /// (there is no rollback without rampartd) unless --force. The table in force is not
+    /// compared: every drop counts. Scripts (no terminal) are not asked.
+    func refuseLockout(_ store: Store) throws {
+        guard isatty(0) == 1, !forced(global) else { return }
+        let sessions = Session.guarded(client: clientSessions()) { path in
+            (try? SourceFile.read(path, limit: 64 << 20).get()).map { String(decoding: $0, as: UTF8.self) }
+        }
+        guard !sessions.isEmpty else { return }
+        let after = ReferenceEvaluator(
+            store: store, addresses: try addressOptions.snapshot(), host: Host(LocalAddresses.snapshot()),
+            at: try addressOptions.instant())
+        let cuts = SessionGuard.cuts(sessions, before: nil, after: after)
+        guard !cuts.isEmpty else { return }
+        printError("rampart: error: " + SessionGuard.refusal(cuts, retry: .testNamespace))
+        throw ExitCode.failure
+    }
+}
+
 /// Whether a rampartd answers at `socket` and enforces in this network namespace: a one-shot
 /// apply or flush in another one (`ip netns exec test rampart apply`, to try a policy) touches
 /// no table of its. When its namespace cannot be read (not root), it is taken to be this one.
@@ -113,7 +134,10 @@ struct Apply: ParsableCommand {
             boot
             ? compiler.compileBoot(store.config)
             : compiler.compile(store, addresses: try addressOptions.snapshot(), at: try addressOptions.instant())
-        if !boot && !setsOnly { try addressOptions.warnEmpty(store) }
+        if !boot && !setsOnly {
+            try addressOptions.warnEmpty(store)
+            try refuseLockout(store)
+        }
         do throws(NetlinkError) {
             let client = try NftablesClient()
             var report: NftablesClient.Report?

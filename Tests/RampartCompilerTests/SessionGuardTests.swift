@@ -76,7 +76,7 @@ import Testing
         let other = try #require(Session(sshConnection: "203.0.113.10 40000 198.51.100.1 22"))
         #expect(SessionGuard.cuts([other], before: nil, after: before).count == 1, "outside the SSH list")
         #expect(
-            SessionGuard.refusal(cuts, exec: false) == """
+            SessionGuard.refusal(cuts, retry: .fileConfirm) == """
                 this change would cut an established SSH session; nothing was changed:
                   your session 198.51.100.10:51000 -> 198.51.100.1:22: its arriving packets would be dropped by F4 [local/P/block/Everything/#1]
                 To try it with an automatic rollback, put the commands in a file and run 'rampart exec --confirm 60 FILE': the previous policy comes back unless 'rampart confirm' follows within 60 seconds.

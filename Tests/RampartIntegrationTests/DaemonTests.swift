@@ -346,9 +346,15 @@ import RampartTestKit
             #expect(try ns.nftList().listsPort(4443))
             let json = try daemon.rampart(["show", "active", "--json"]).out
             #expect(json.contains(#""fossenRank""#))
-            let applyWhileRunning = try daemon.rampart(["apply"], allowFailure: true)
+            // In rampartd's own namespace: a one-shot apply or flush there would fight it.
+            func here(_ words: [String]) throws -> (status: Int32, out: String, err: String) {
+                try ns.run(
+                    ["env", "RAMPART_SOCKET=\(daemon.socket)", "RAMPART_STORE=\(daemon.cli.store)", RampartCLI.binary]
+                        + words, allowFailure: true)
+            }
+            let applyWhileRunning = try here(["apply"])
             #expect(applyWhileRunning.status != 0 && applyWhileRunning.err.contains("rampartd is running"))
-            let flushWhileRunning = try daemon.rampart(["flush"], allowFailure: true)
+            let flushWhileRunning = try here(["flush"])
             #expect(flushWhileRunning.status != 0 && flushWhileRunning.err.contains("stop it first"))
             #expect(try ns.nftList().contains("table inet rampart"))
         }

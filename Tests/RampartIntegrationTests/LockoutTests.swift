@@ -74,6 +74,39 @@ import RampartTestKit
     }
 }
 
+extension LockoutTests {
+    /// An interactive one-shot apply (a terminal, given by script(1)) in the namespace the session
+    /// ends in: refused, nothing applied; with --force, applied.
+    @Test func anInteractiveApplyThatWouldCutASessionIsRefused() throws {
+        try withLab { lab, cli in
+            try cli.exec(Self.before + Self.change)
+            let sshd = try lab.server.spawn(["python3", RampartCLI.probe, "echo", "--tcp", "22"])
+            defer { sshd.killGroup() }
+            try waitUntil("the echo server listens on 22") { try lab.server.run(["ss", "-lnH"]).out.contains(":22 ") }
+            let session = try HeldSession(lab.inside, Lab.serverInternal4, 22)
+            #expect(session.echoes())
+            func apply(_ extra: String) throws -> (status: Int32, out: String, err: String) {
+                try lab.server.run(
+                    [
+                        "env", "RAMPART_STORE=\(cli.store)", "RAMPART_SOCKET=/nonexistent", "script", "-qec",
+                        "\(RampartCLI.binary) apply\(extra)", "/dev/null"
+                    ], allowFailure: true)
+            }
+            let refused = try apply("")
+            #expect(refused.status == 1, "\(refused)")
+            #expect(refused.out.contains("this change would cut an established SSH session"), "\(refused.out)")
+            #expect(refused.out.contains("session \(session.endpoints):"), "\(refused.out)")
+            #expect(refused.out.contains("Nothing rolls back a one-shot apply"), "\(refused.out)")
+            #expect(try !lab.server.nftList().contains("table inet rampart"), "nothing applied")
+            #expect(session.echoes())
+            let forced = try apply(" --force")
+            #expect(forced.status == 0, "\(forced)")
+            #expect(try lab.server.nftList().contains("table inet rampart"))
+            #expect(!session.echoes(), "forced: cut")
+        }
+    }
+}
+
 /// A TCP connection held open by `probe.py session` in `ns`: each `echoes()` sends a line and
 /// says whether it came back within 2 s.
 final class HeldSession: @unchecked Sendable {

@@ -48,6 +48,24 @@ public struct Session: Sendable, Equatable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The sessions a change must not cut, in the caller's network namespace: the established
+    /// connections to local port 22 and to the local port of each of the client's own sessions
+    /// (`SSH_CONNECTION` values), the client's marked. A session the client names that does not
+    /// end here (another namespace, one long gone) cannot be cut by this table and is left out.
+    /// `read` gives /proc/self/net/tcp and tcp6 (nil: unreadable).
+    public static func guarded(client: [String], read: (String) -> String?) -> [Session] {
+        let own = Set(client.compactMap(Session.init(sshConnection:)))
+        let ports = Set([22] + own.map(\.localPort))
+        let found = ["/proc/self/net/tcp", "/proc/self/net/tcp6"].compactMap(read).flatMap {
+            established(procNetTCP: $0, localPorts: ports)
+        }
+        return found.map { session in
+            var marked = session
+            marked.yours = own.contains { $0.endpoints == session.endpoints }
+            return marked
+        }
+    }
+
     static func endpoint(_ field: Substring) -> (IPAddress, UInt16)? {
         let parts = field.split(separator: ":")
         guard parts.count == 2, let port = UInt16(parts[1], radix: 16), parts[0].count == 8 || parts[0].count == 32
@@ -123,19 +141,31 @@ public enum SessionGuard {
         ]
     }
 
+    /// How the refused change can still be tried: again with --confirm (a script through
+    /// rampartd), from a file with it (a single command), or only in a test namespace (offline
+    /// apply, where nothing rolls back).
+    public enum Retry: Sendable { case execConfirm, fileConfirm, testNamespace }
+
     /// The refusal: each session cut and what cuts it, nothing changed, and the two ways on.
-    /// `exec`: the change came as a script (`--confirm` is its option); else a single command.
-    public static func refusal(_ cuts: [Cut], exec: Bool) -> String {
+    public static func refusal(_ cuts: [Cut], retry: Retry) -> String {
         let list = cuts.map { "  \($0)" }.joined(separator: "\n")
-        let retry =
-            exec
-            ? "run it again with --confirm 60"
-            : "put the commands in a file and run 'rampart exec --confirm 60 FILE'"
         let what = cuts.count == 1 ? "an established SSH session" : "\(cuts.count) established SSH sessions"
+        let rollback = ": the previous policy comes back unless 'rampart confirm' follows within 60 seconds."
+        let first: String
+        switch retry {
+        case .execConfirm: first = "To try it with an automatic rollback, run it again with --confirm 60" + rollback
+        case .fileConfirm:
+            first =
+                "To try it with an automatic rollback, put the commands in a file and run 'rampart exec --confirm 60 FILE'"
+                + rollback
+        case .testNamespace:
+            first =
+                "Nothing rolls back a one-shot apply: try the policy in a test namespace first ('ip netns exec test rampart apply'), or through rampartd with 'rampart exec --confirm 60'."
+        }
         return """
             this change would cut \(what); nothing was changed:
             \(list)
-            To try it with an automatic rollback, \(retry): the previous policy comes back unless 'rampart confirm' follows within 60 seconds.
+            \(first)
             To apply it anyway, add --force (or set RAMPART_ASSUME_YES=1).
             """
     }
