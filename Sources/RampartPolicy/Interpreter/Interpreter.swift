@@ -62,6 +62,12 @@ public struct Interpreter {
     /// Match keys of the filters of lists that `add filter` has touched, so the duplicate warning
     /// costs O(1) per filter in scripts of thousands. Dropped by every other command.
     var filterKeys: [String: Set<Filter.MatchKey>] = [:]
+    /// The store the transaction began with, and the numbers `add filter` may take back from it
+    /// per list (`FilterIdentity`), built when a list is first added to.
+    let initialStore: Store
+    var reusableIDs: [String: [String: [Int]]] = [:]
+    /// The numbers of the filters of lists `add filter` touched: dropped with `filterKeys`.
+    var listSeqs: [String: Set<Int>] = [:]
 
     public init(
         store: Store, dynamic: DynamicState? = nil, workingDirectory: String = ".",
@@ -69,6 +75,7 @@ public struct Interpreter {
         makeGUID: @escaping () -> String = Interpreter.randomGUID
     ) {
         self.store = store
+        self.initialStore = store
         self.dynamic = dynamic
         self.workingDirectory = workingDirectory
         self.readFile = readFile
@@ -94,7 +101,10 @@ public struct Interpreter {
     /// Runs one command. On error the interpreter's state is unspecified: callers run scripts on a copy.
     public mutating func execute(_ command: ParsedCommand) throws(Diagnostic) {
         diagnostics += command.warnings
-        if !(command.spec.verb == "add" && command.spec.noun == "filter") { filterKeys.removeAll() }
+        if !(command.spec.verb == "add" && command.spec.noun == "filter") {
+            filterKeys.removeAll()
+            listSeqs.removeAll()
+        }
         let args = Args(command: command)
         switch command.spec.context {
         case .static: try executeStatic(args)

@@ -209,7 +209,8 @@ extension Interpreter {
             index = current.filterLists.count - 1
         }
         var stored = filter
-        stored.seq = store.nextSequence()
+        stored.seq = reusedID(for: filter, listIndex: index) ?? store.nextSequence()
+        listSeqs[FilterIdentity.listKey(location, current.filterLists[index].name)]?.insert(stored.seq)
         let cacheKey = current.filterLists[index].name.lowercased()
         var keys = filterKeys.removeValue(forKey: cacheKey) ?? Set(current.filterLists[index].filters.map(\.matchKey))
         if !keys.insert(stored.matchKey).inserted {
@@ -219,6 +220,24 @@ extension Interpreter {
         }
         filterKeys[cacheKey] = keys
         current.filterLists[index].filters.append(stored)
+    }
+
+    /// The number a filter deleted from this list earlier (with the same match) had, when no
+    /// filter of the list has it now (`FilterIdentity`).
+    mutating func reusedID(for filter: Filter, listIndex index: Int) -> Int? {
+        let name = current.filterLists[index].name
+        let key = FilterIdentity.listKey(location, name)
+        if reusableIDs[key] == nil {
+            reusableIDs[key] = FilterIdentity.known(in: initialStore, location: location, list: name)
+        }
+        let content = FilterIdentity.contentKey(filter)
+        guard var candidates = reusableIDs[key]?[content], !candidates.isEmpty else { return nil }
+        let taken = listSeqs[key] ?? Set(current.filterLists[index].filters.map(\.seq))
+        listSeqs[key] = taken
+        guard let i = candidates.firstIndex(where: { !taken.contains($0) }) else { return nil }
+        let n = candidates.remove(at: i)
+        reusableIDs[key]?[content] = candidates
+        return n
     }
 
     mutating func deleteFilter(_ a: Args) throws(Diagnostic) {

@@ -92,6 +92,9 @@ public struct Store: Hashable, Sendable, Codable {
     public var config = DynamicConfig()
     /// The last creation number handed out; every object and filter gets the next one.
     public var sequence: Int = 0
+    /// The numbers of deleted filters, by store location and list, then by what they matched: a
+    /// filter added again takes its number back (`FilterIdentity`).
+    public var retiredFilterIDs: [String: [String: [Int]]] = [:]
     /// The domain policy in force (rampartd only), never written to the store file: while it is
     /// here, its assigned policy replaces the local store's (docs/fleet.md).
     public var domain: DomainLayer? = nil

@@ -32,6 +32,8 @@ public enum StoreCodec {
         var sequence: Int
         var config: DynamicConfig
         var stores: Stores
+        /// Written only when there is one (`FilterIdentity`).
+        var retiredFilterIDs: [String: [String: [Int]]]?
     }
 
     struct Stores: Codable {
@@ -42,7 +44,8 @@ public enum StoreCodec {
     static func document(_ store: Store) -> Document {
         Document(
             format: format, version: version, sequence: store.sequence, config: store.config,
-            stores: Stores(local: store.local, persistent: store.persistent))
+            stores: Stores(local: store.local, persistent: store.persistent),
+            retiredFilterIDs: store.retiredFilterIDs.isEmpty ? nil : store.retiredFilterIDs)
     }
 
     static func store(_ doc: Document) -> Store {
@@ -51,6 +54,7 @@ public enum StoreCodec {
         store.config = doc.config
         store.local = doc.stores.local
         store.persistent = doc.stores.persistent
+        store.retiredFilterIDs = doc.retiredFilterIDs ?? [:]
         return store
     }
 
@@ -253,6 +257,9 @@ struct StoreValidator {
         try Self.range(c.ipsecLogInterval, 60...86400, "config.ipsecLogInterval")
         try Self.range(c.ipsecExempt, 0...3, "config.ipsecExempt")
         try Self.range(store.sequence, 0...StoreCodec.maxCounter, "sequence")
+        for seqs in store.retiredFilterIDs.values.flatMap(\.values) {
+            for n in seqs { try Self.range(n, 1...store.sequence, "retiredFilterIDs") }
+        }
         for location in StoreLocation.allCases { try validate(location) }
     }
 

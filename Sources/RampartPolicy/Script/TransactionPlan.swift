@@ -37,6 +37,7 @@ public struct TransactionPlan {
             return .failure(Failure(error: error, diagnostics: interpreter.diagnostics))
         }
         interpreter.diagnostics += DeadObjects.warnings(before: store, after: interpreter.store)
+        if interpreter.store != store { FilterIdentity.retire(before: store, after: &interpreter.store) }
         return .success(TransactionPlan(before: store, dynamicBefore: dynamic, result: interpreter))
     }
 
