@@ -14,6 +14,11 @@ public enum SourceFile {
         public init(message: String) { self.message = message }
     }
 
+    /// `read`, as text; nil when it cannot be read.
+    public static func text(_ path: String, limit: Int) -> String? {
+        (try? read(path, limit: limit).get()).map { String(decoding: $0, as: UTF8.self) }
+    }
+
     public static func read(_ path: String, limit: Int) -> Result<[UInt8], Failure> {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard fd >= 0 else {

@@ -62,9 +62,7 @@ extension Apply {
     /// compared: every drop counts. Scripts (no terminal) are not asked.
     func refuseLockout(_ store: Store) throws {
         guard isatty(0) == 1, !forced(global) else { return }
-        let sessions = Session.guarded(client: clientSessions()) { path in
-            (try? SourceFile.read(path, limit: 64 << 20).get()).map { String(decoding: $0, as: UTF8.self) }
-        }
+        let sessions = Session.guarded(client: clientSessions()) { SourceFile.text($0, limit: 64 << 20) }
         guard !sessions.isEmpty else { return }
         let after = ReferenceEvaluator(
             store: store, addresses: try addressOptions.snapshot(), host: Host(LocalAddresses.snapshot()),

@@ -67,9 +67,12 @@ extension PolicyEngine {
 
     /// The drop-log service's queue: what it accounts for is compared with the kernel's counters from now on.
     func attachDropSource(_ queue: DropQueue) {
-        let kernel =
-            applied == nil ? 0 : (try? RuleCounter.loggedPackets(client.ruleCounters(), group: config.logGroup)) ?? 0
-        drops.attach(queue, kernel: kernel)
+        drops.attach(queue, kernel: kernelLoggedCount() ?? 0)
+    }
+
+    /// What the log rules in force handed to NFLOG (0 with none in force; nil: unreadable).
+    func kernelLoggedCount() -> UInt64? {
+        applied == nil ? 0 : try? RuleCounter.loggedPackets(client.ruleCounters(), group: config.logGroup)
     }
 
     /// The next step of reconciling with the kernel's counters after an NFLOG overrun (`DropLogging.reconcile`).

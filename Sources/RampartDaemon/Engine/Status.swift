@@ -71,9 +71,7 @@ extension PolicyEngine {
     /// The status with where drop logging stands, which costs a dump of the table's rule counters.
     func fullStatus() -> DaemonStatus {
         var s = status()
-        let kernel =
-            applied == nil ? 0 : try? RuleCounter.loggedPackets(client.ruleCounters(), group: config.logGroup)
-        s.drops = drops.activity(kernel: kernel)
+        s.drops = drops.activity(kernel: kernelLoggedCount())
         s.drops?.writing = !fileWriter.idle
         return s
     }

@@ -13,9 +13,7 @@ extension PolicyEngine {
     /// `--force` apply it anyway.
     func lockoutRefusal(_ newStore: Store, _ newDynamic: DynamicState, _ request: ControlRequest) -> ControlResponse? {
         guard request.force != true, request.confirmSeconds == nil, request.dryRun != true else { return nil }
-        let sessions = Session.guarded(client: request.sessions ?? []) { path in
-            (try? SourceFile.read(path, limit: 64 << 20).get()).map { String(decoding: $0, as: UTF8.self) }
-        }
+        let sessions = Session.guarded(client: request.sessions ?? []) { SourceFile.text($0, limit: 64 << 20) }
         guard !sessions.isEmpty else { return nil }
         let host = Host(LocalAddresses.snapshot())
         let now = wallNow
