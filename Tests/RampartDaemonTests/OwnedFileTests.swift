@@ -145,4 +145,28 @@ import Synchronization
         f.engine.fileWriter.drain()
         #expect(await eventually(5) { await f.engine.status().problems.contains { $0.contains("not a regular file") } })
     }
+
+    /// An interval that holds only losses (the kernel counters' tail after an NFLOG overrun) is a
+    /// total line in `log_file`, as it is in the journal: the file's totals add up.
+    @Test func anIntervalOfLossesAloneIsWrittenToTheLogFile() async throws {
+        let path = directory + "/drops.log"
+        let f = try EngineFixture(
+            policy: """
+                pushd ipsec static
+                add filteraction name=Block action=block
+                add filter filterlist=Ban srcaddr=203.0.113.8 dstaddr=me mirrored=no
+                add policy name=P assign=yes
+                add rule name=b policy=P filterlist=Ban filteraction=Block
+                popd
+                ipsec dynamic set config ipsecdiagnostics 7
+
+                """, configure: { $0.logFile = path })
+        try await f.start()
+        await f.engine.dropsLogged([], lost: 17, overrun: true)
+        await f.engine.fireDueTimers(now: .now + .seconds(3600))
+        f.engine.fileWriter.drain()
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        let totals = text.split(separator: "\n").filter { $0.hasPrefix("#Remark: total ") }
+        #expect(totals.count == 1 && totals[0].hasSuffix(" logged=0 itemised=0 records=0 not-itemised=0 lost=17"), "\(text)")
+    }
 }

@@ -41,7 +41,10 @@ extension PolicyEngine {
             for (key, value) in DropLog.journalFields(entry) { fields[key] = .string(value) }
             logger.notice("\(DropLog.message(entry))", metadata: fields)
         }
-        guard let path = config.logFile, !summary.records.isEmpty else { return }
+        // An interval of losses alone (a reconciliation after the flood's last record) is written
+        // too: the file's totals must add up to what the kernel counted.
+        guard let path = config.logFile, summary.itemised + summary.notItemised.values.reduce(0, +) + summary.lost > 0
+        else { return }
         let file = LogFile(path: path, maxBytes: config.logFileMaxBytes, header: W3CLog.header(software: "rampartd"))
         let text = W3CLog.lines(entries)
         let queued = fileWriter.submit(bytes: text.utf8.count) { [self] in
