@@ -167,6 +167,8 @@ import Synchronization
         f.engine.fileWriter.drain()
         let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
         let totals = text.split(separator: "\n").filter { $0.hasPrefix("#Remark: total ") }
-        #expect(totals.count == 1 && totals[0].hasSuffix(" logged=0 itemised=0 records=0 not-itemised=0 lost=17"), "\(text)")
+        #expect(
+            totals.count == 1 && totals[0].hasSuffix(" logged=0 itemised=0 records=0 not-itemised=0 lost=17"), "\(text)"
+        )
     }
 }

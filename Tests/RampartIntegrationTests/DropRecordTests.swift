@@ -254,6 +254,12 @@ extension HeavySuites {
                     row["dst-port"] == "6001" && row["src-port"] == "-" && row["count"] == "4"
                         && row["direction"] == "in")
                 #expect(row["filter"] == "F3" && row["rule"] == "b" && row["policy"] == "P", "\(row)")
+                // `ip -o addr show to A`: "3: v123@if2    inet 203.0.113.1/24 …"
+                let link = try lab.server.run(["ip", "-o", "addr", "show", "to", L.serverExternal4]).out
+                    .split(separator: " ").dropFirst().first?.split(separator: "@").first.map(String.init)
+                #expect(
+                    row["filterlist"] == "B" && row["origin"] == "local/P/b/B/#1" && row["interface"] == link
+                        && row["icmptype"] == "-" && row["last-date"] == row["date"], "the trailing fields: \(row)")
                 // With no journal here, `rampart logs` reads the running rampartd's log_file, as the
                 // README's command is written (`--since -1h`, two words).
                 try waitUntil("the record is in the drop log file") { try daemon.dropsIdle() }
