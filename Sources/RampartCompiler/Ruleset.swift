@@ -377,11 +377,17 @@ public struct RuleCounter: Sendable, Equatable {
     public var logGroup: UInt16?
     /// Whether the rule has a counter of its own (a log rule before a drop rule has none).
     public var counted: Bool
+    /// 4 or 6 when the rule matches one family only (an `ip`/`ip6` address or `meta nfproto`).
+    public var family: UInt8?
+    /// For a filter set's element: the set (its rule has the set's name as its id).
+    public var set: String?
 
     public init(
         chain: String, handle: UInt64, id: String, packets: UInt64, bytes: UInt64, logGroup: UInt16? = nil,
-        counted: Bool = true
+        counted: Bool = true, family: UInt8? = nil, set: String? = nil
     ) {
+        self.family = family
+        self.set = set
         self.chain = chain
         self.handle = handle
         self.id = id

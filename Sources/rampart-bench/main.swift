@@ -522,7 +522,7 @@ if sections == ["stages"] {
                     RuleCounter(chain: chain.name, handle: UInt64($0.offset), id: $0.element.id, packets: 1, bytes: 64)
                 }
             }
-            row.append(time { _ = CounterListing.text(counters, origins: CounterListing.origins(s)) })
+            row.append(time { _ = CounterListing.text(CounterListing.rows(counters, ranks: CounterListing.ranks(s))) })
             row.append(time { _ = ScriptWriter.dump(s) })
             _ = filters
             table.append(row)

@@ -189,14 +189,42 @@ struct Flush: ParsableCommand {
 
 struct Counters: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Per-rule packet and byte counters of table inet rampart, mapped to filters.")
+        abstract: "Packet and byte counters of table inet rampart: one row per filter, by rank.",
+        discussion: """
+            Fixed rules (loopback, exemptions, invalid) come first, then every filter in the match \
+            order of 'show active', its rules and set elements summed, with the IPv4 and IPv6 parts \
+            as columns and LOG saying its drops are logged. Examples:
+              rampart counters --nonzero
+              rampart counters --top 10
+              rampart counters --filter F16,F16m --json
+            """)
 
     @OptionGroup var global: GlobalOptions
 
+    @Flag(name: .long, help: "Only rows that counted packets.")
+    var nonzero = false
+
+    @Option(name: .long, help: ArgumentHelp("Only these filters (comma-separated ids).", valueName: "IDS"))
+    var filter: String?
+
+    @Option(name: .long, help: ArgumentHelp("The N rows with the most packets, most first.", valueName: "N"))
+    var top: Int?
+
+    func validate() throws {
+        if let top, top < 1 { throw ValidationError("--top takes a number of rows from 1 up, e.g. --top 10") }
+    }
+
+    var options: CounterListing.Options {
+        CounterListing.Options(
+            nonzero: nonzero, filters: Set((filter ?? "").split(separator: ",").map(String.init)), top: top)
+    }
+
     func run() throws {
         // Through rampartd when it runs: a group member cannot read the kernel's table.
-        if try viaDaemon(ControlRequest(op: .counters), global: global, changes: false) { return }
-        let counters: [NftablesClient.RuleCounter]
+        if try viaDaemon(ControlRequest(op: .counters, args: options.words), global: global, changes: false) {
+            return
+        }
+        let counters: [RuleCounter]
         do {
             let client = try NftablesClient()
             guard try client.tableExists() else {
@@ -207,12 +235,13 @@ struct Counters: ParsableCommand {
         } catch let error as NetlinkError {
             throw kernelFailure(error)
         }
-        // Map filter ids to their origin in the store, when the store is readable.
-        let origins = CounterListing.origins((try? global.storeFile.load()) ?? Store())
+        // Ranks and origins from the store, when it is readable.
+        let rows = CounterListing.rows(
+            counters, ranks: CounterListing.ranks((try? global.storeFile.load()) ?? Store()), options: options)
         if global.json {
-            print(CounterListing.json(counters, origins: origins).rendered())
+            print(CounterListing.json(rows).rendered())
         } else {
-            print(CounterListing.text(counters, origins: origins), terminator: "")
+            print(CounterListing.text(rows), terminator: "")
         }
     }
 }

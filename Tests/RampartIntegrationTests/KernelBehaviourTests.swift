@@ -109,6 +109,10 @@ import RampartTestKit
         let b = try cli.addresses(
             #"{"dns": ["192.0.2.54", "2001:db8::54"], "wins": [], "dhcp": [], "gateway": [], "names": {}}"#)
         try cli.run(["apply", "--addresses", a], in: ns)
+        try ns.run([
+            "python3", "-c",
+            "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nfor _ in range(2): s.sendto(b'q', ('192.0.2.53', 53))"
+        ])
         // Three connection attempts to a blocked port: their SYNs are dropped and counted by F16.
         for _ in 0..<3 {
             _ = try client.run(
@@ -116,10 +120,15 @@ import RampartTestKit
         }
         let before = try cli.run(["counters", "--json"], in: ns).out
         let blockAll = try (JSONSerialization.jsonObject(with: Data(before.utf8)) as? [[String: Any]] ?? [])
-            .first {
-                $0["id"] as? String == "F16" && $0["chain"] as? String == "input" && ($0["packets"] as? Int ?? 0) > 0
-            }
-        #expect(blockAll?["packets"] as? Int == 3, "\(before)")
+            .first { $0["id"] as? String == "F16" }
+        let input = (blockAll?["parts"] as? [[String: Any]] ?? []).filter { $0["chain"] as? String == "input" }
+        #expect(input.reduce(0) { $0 + ($1["packets"] as? Int ?? 0) } == 3, "\(before)")
+        // Two DNS queries out, IPv4: counted by F13's IPv4 part (its rule reads `ip daddr @dns_v4`).
+        let dns = try (JSONSerialization.jsonObject(with: Data(before.utf8)) as? [[String: Any]] ?? [])
+            .first { $0["id"] as? String == "F13" }
+        #expect(
+            dns?["ipv4"] as? Int == 2 && dns?["ipv6"] as? Int == 0 && dns?["packets"] as? Int == 2
+                && (dns?["rank"] as? Int ?? 0) > 0, "\(String(describing: dns))")
         #expect(blockAll?["origin"] as? String == "local/Web Server/Block all/All Traffic/#1")
         let update = try cli.run(["apply", "--sets-only", "--addresses", b], in: ns)
         #expect(update.out.hasPrefix("replaced the elements of 2 sets (2 elements)"))

@@ -185,7 +185,7 @@ extension PolicyEngine {
                     words, store: snapshot.store, dynamic: snapshot.dynamic, addresses: addresses, at: now,
                     maxConsidered: most)
             }
-        case .counters: return await counters(snapshot)
+        case .counters: return await counters(snapshot, args: prepared.request.args ?? [])
         case .metrics:
             let metrics: MetricsSnapshot
             do {
@@ -228,18 +228,19 @@ extension PolicyEngine {
         }
     }
 
-    func counters(_ snapshot: Snapshot) async -> ControlResponse {
+    func counters(_ snapshot: Snapshot, args: [String]) async -> ControlResponse {
         let counters: [RuleCounter]
         do {
             counters = try readingTable { try client.ruleCounters() + client.elementCounters() }
         } catch {
             return .failure(.kernel, "cannot read the counters: \(error)")
         }
+        let options = CounterListing.Options(words: args)
         return await offEngine {
-            let origins = CounterListing.origins(snapshot.store, dynamic: snapshot.dynamic)
+            let rows = CounterListing.rows(
+                counters, ranks: CounterListing.ranks(snapshot.store, dynamic: snapshot.dynamic), options: options)
             return ControlResponse(
-                ok: true, text: CounterListing.text(counters, origins: origins),
-                json: CounterListing.json(counters, origins: origins).rendered())
+                ok: true, text: CounterListing.text(rows), json: CounterListing.json(rows).rendered())
         }
     }
 

@@ -319,23 +319,51 @@ public final class NftablesClient {
                     counter.id =
                         RuleComment.decode(Array(UnsafeRawBufferPointer(start: data, count: Int(length)))) ?? ""
                 }
-                let iterator = nftnl_expr_iter_create(rule)!
-                defer { nftnl_expr_iter_destroy(iterator) }
-                while let e = nftnl_expr_iter_next(iterator) {
-                    switch String(cString: nftnl_expr_get_str(e, attr(NFTNL_EXPR_NAME))) {
-                    case "counter":
-                        counter.counted = true
-                        counter.packets = nftnl_expr_get_u64(e, attr(NFTNL_EXPR_CTR_PACKETS))
-                        counter.bytes = nftnl_expr_get_u64(e, attr(NFTNL_EXPR_CTR_BYTES))
-                    case "log" where nftnl_expr_is_set(e, attr(NFTNL_EXPR_LOG_GROUP)):
-                        counter.logGroup = nftnl_expr_get_u16(e, attr(NFTNL_EXPR_LOG_GROUP))
-                    default: break
-                    }
-                }
+                Self.readExpressions(rule, into: &counter)
                 out.append(counter)
             }
         }
         return out
+    }
+
+    /// A rule's counter, log group and family from its expressions.
+    private static func readExpressions(_ rule: OpaquePointer, into counter: inout RuleCounter) {
+        let iterator = nftnl_expr_iter_create(rule)!
+        defer { nftnl_expr_iter_destroy(iterator) }
+        var nfproto = false
+        while let e = nftnl_expr_iter_next(iterator) {
+            switch String(cString: nftnl_expr_get_str(e, attr(NFTNL_EXPR_NAME))) {
+            case "counter":
+                counter.counted = true
+                counter.packets = nftnl_expr_get_u64(e, attr(NFTNL_EXPR_CTR_PACKETS))
+                counter.bytes = nftnl_expr_get_u64(e, attr(NFTNL_EXPR_CTR_BYTES))
+            case "log" where nftnl_expr_is_set(e, attr(NFTNL_EXPR_LOG_GROUP)):
+                counter.logGroup = nftnl_expr_get_u16(e, attr(NFTNL_EXPR_LOG_GROUP))
+            // ip saddr / ip6 daddr …: a 4- or 16-byte load from the network header
+            case "payload"
+            where nftnl_expr_get_u32(e, attr(NFTNL_EXPR_PAYLOAD_BASE)) == NFT_PAYLOAD_NETWORK_HEADER.rawValue:
+                switch nftnl_expr_get_u32(e, attr(NFTNL_EXPR_PAYLOAD_LEN)) {
+                case 4: counter.family = counter.family ?? 4
+                case 16: counter.family = counter.family ?? 6
+                default: break
+                }
+            // meta nfproto ipv4|ipv6: the load, then the comparison with NFPROTO_IPV4 (2) or NFPROTO_IPV6 (10)
+            case "meta":
+                nfproto = nftnl_expr_get_u32(e, attr(NFTNL_EXPR_META_KEY)) == NFT_META_NFPROTO.rawValue
+                continue
+            case "cmp" where nfproto:
+                var length: UInt32 = 0
+                if let data = nftnl_expr_get(e, attr(NFTNL_EXPR_CMP_DATA), &length), length == 1 {
+                    switch data.load(as: UInt8.self) {
+                    case UInt8(NFPROTO_IPV4): counter.family = 4
+                    case UInt8(NFPROTO_IPV6): counter.family = 6
+                    default: break
+                    }
+                }
+            default: break
+            }
+            nfproto = false
+        }
     }
 
     /// The per-element counters of the filter sets (grouped filters): one row per element, with
@@ -354,7 +382,7 @@ public final class NftablesClient {
             let chain = String(name.prefix { $0 != "_" })
             for message in replies
             where message.type == UInt16((NFNL_SUBSYS_NFTABLES << 8) | Int32(NFT_MSG_NEWSETELEM.rawValue)) {
-                out += Self.elementCounters(message, chain: chain)
+                out += Self.elementCounters(message, chain: chain, setName: name)
             }
         }
         return out
@@ -386,7 +414,11 @@ public final class NftablesClient {
     }
 
     /// The counters of each element of one NEWSETELEM reply that carries its filter's id.
-    private static func elementCounters(_ message: NetlinkMessages.Message, chain: String) -> [RuleCounter] {
+    private static func elementCounters(
+        _ message: NetlinkMessages.Message, chain: String, setName: String
+    )
+        -> [RuleCounter]
+    {
         Array(message.data).withUnsafeBytes { raw in
             let set = nftnl_set_alloc()!
             defer { nftnl_set_free(set) }
@@ -413,7 +445,9 @@ public final class NftablesClient {
                         }
                         return 0
                     }, Unmanaged.passUnretained(totals).toOpaque())
-                out.append(RuleCounter(chain: chain, handle: 0, id: id, packets: totals.packets, bytes: totals.bytes))
+                out.append(
+                    RuleCounter(
+                        chain: chain, handle: 0, id: id, packets: totals.packets, bytes: totals.bytes, set: setName))
             }
             return out
         }
