@@ -9,8 +9,31 @@ public enum ExplainReport {
         "\(f.id) rank \(rank) (\(f.weight.pairLabel) #\(f.weight.fossenRank), \(f.action(for: hook).rawValue)): \(ActiveListing.matchText(f))  [\(f.origin)]"
     }
 
+    /// The filters shown of those considered before the decision: the nearest few (brief), or
+    /// every one in order up to a member's bound (`--all`).
+    public struct Considered: Sendable {
+        public var shown: [ReferenceEvaluator.NearMiss]
+        public var total: Int
+        public var all: Bool
+        public init(shown: [ReferenceEvaluator.NearMiss], total: Int, all: Bool) {
+            self.shown = shown
+            self.total = total
+            self.all = all
+        }
+    }
+
+    /// "destination address and destination port do not match: DNS has no addresses here"
+    static func missText(_ m: ReferenceEvaluator.NearMiss) -> String {
+        let parts = m.mismatches.map(\.description)
+        let verb = parts.count == 1 ? "does not match" : "do not match"
+        let what =
+            parts.count <= 2
+            ? parts.joined(separator: " and ") : parts.dropLast().joined(separator: ", ") + " and " + parts.last!
+        return "\(what) \(verb)" + (m.empty.isEmpty ? "" : ": " + m.empty.joined(separator: "; "))
+    }
+
     public static func text(
-        _ e: ReferenceEvaluator.Explanation, packet: Packet, hook: Chain.Hook, maxConsidered: Int? = nil
+        _ e: ReferenceEvaluator.Explanation, packet: Packet, hook: Chain.Hook, considered: Considered
     ) -> String {
         var lines = [
             "\(hook == .input ? "in" : "out") \(packet)",
@@ -41,23 +64,29 @@ public enum ExplainReport {
         } else {
             lines.append("decided by: no filter matches: permitted (as in Windows)")
         }
-        if !e.considered.isEmpty {
-            lines.append("considered before it, in order:")
-            let shown = e.considered.prefix(maxConsidered ?? e.considered.count)
-            for c in shown {
-                lines.append("  \(filterText(c.filter, rank: c.rank, hook)) — \(c.mismatch) does not match")
-            }
-            if shown.count < e.considered.count {
-                lines.append(
-                    "  … and \(e.considered.count - shown.count) more (a group member sees the first \(shown.count); root sees all)"
-                )
-            }
-        }
+        lines += consideredLines(considered, hook)
         return lines.joined(separator: "\n") + "\n"
     }
 
+    static func consideredLines(_ c: Considered, _ hook: Chain.Hook) -> [String] {
+        guard c.total > 0 else { return [] }
+        var lines =
+            c.all
+            ? ["considered before it, in order:"]
+            : ["nearest that did not match, of \(c.total) considered before it:"]
+        for m in c.shown { lines.append("  \(filterText(m.filter, rank: m.rank, hook)) — \(missText(m))") }
+        let more = c.total - c.shown.count
+        if more > 0 {
+            lines.append(
+                c.all
+                    ? "  … and \(more) more (a group member sees the first \(c.shown.count); root sees all)"
+                    : "  … and \(more) more: --all lists every filter considered, in order")
+        }
+        return lines
+    }
+
     public static func json(
-        _ e: ReferenceEvaluator.Explanation, packet: Packet, hook: Chain.Hook, maxConsidered: Int? = nil
+        _ e: ReferenceEvaluator.Explanation, packet: Packet, hook: Chain.Hook, considered: Considered
     ) -> JSONValue {
         func filter(_ f: ActiveFilter, _ rank: Int) -> [(String, JSONValue)] {
             [
@@ -101,11 +130,16 @@ public enum ExplainReport {
             (
                 "considered",
                 .array(
-                    e.considered.prefix(maxConsidered ?? e.considered.count).map {
-                        .object(filter($0.filter, $0.rank) + [("mismatch", .string($0.mismatch.description))])
+                    considered.shown.map { m in
+                        .object(
+                            filter(m.filter, m.rank) + [
+                                ("mismatch", .string(m.mismatches.first?.description ?? "")),
+                                ("mismatches", .array(m.mismatches.map { .string($0.description) })),
+                                ("empty", .array(m.empty.map { .string($0) }))
+                            ])
                     })
             ),
-            ("consideredTotal", .int(e.considered.count))
+            ("consideredTotal", .int(considered.total)), ("detail", .string(considered.all ? "all" : "brief"))
         ])
     }
 
@@ -145,20 +179,34 @@ public enum ExplainReport {
 /// The whole of `rampart explain`, from the words to the rendering, as the CLI (offline) and
 /// rampartd (on what it enforces) both run it.
 public enum ExplainRun {
+    /// The filters a brief answer shows.
+    public static let nearestShown = 5
+
+    /// `words` may hold `all` (`--all`): every filter considered, up to `maxConsidered`.
     public static func run(
         _ words: [String], store: Store, dynamic: DynamicState?, addresses: DynamicAddresses,
         host: Host, at time: Date = Date(), maxConsidered: Int? = nil
     ) -> Result<(text: String, json: JSONValue), PacketQuery.Failure> {
         do throws(PacketQuery.Failure) {
-            let query = try PacketQuery.parse(words)
+            let all = words.contains("all")
+            let query = try PacketQuery.parse(words.filter { $0 != "all" })
             let packet = try query.packet(on: host)
             let evaluator = ReferenceEvaluator(
                 store: store, dynamic: dynamic, addresses: addresses, host: host, at: time)
             let explanation = evaluator.explain(packet, query.hook)
+            // The filters considered are those of the pass that decided: the encrypted one's when it dropped.
+            let decided = explanation.encryptedPass.flatMap { $0.decided ? $0.packet : nil } ?? packet
+            let shown =
+                all
+                ? explanation.considered.prefix(maxConsidered ?? explanation.considered.count).map {
+                    evaluator.nearMiss($0.filter, rank: $0.rank, decided, query.hook)
+                }
+                : evaluator.nearest(explanation, decided, query.hook, limit: nearestShown)
+            let considered = ExplainReport.Considered(shown: shown, total: explanation.considered.count, all: all)
             return .success(
                 (
-                    ExplainReport.text(explanation, packet: packet, hook: query.hook, maxConsidered: maxConsidered),
-                    ExplainReport.json(explanation, packet: packet, hook: query.hook, maxConsidered: maxConsidered)
+                    ExplainReport.text(explanation, packet: packet, hook: query.hook, considered: considered),
+                    ExplainReport.json(explanation, packet: packet, hook: query.hook, considered: considered)
                 ))
         } catch {
             return .failure(error)

@@ -475,7 +475,7 @@ struct Reload: ParsableCommand {
 struct Explain: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
-            "What the policy does to one packet, which filter decides, and why the filters before it did not match.",
+            "What the policy does to one packet, which filter decides, and the nearest filters before it that did not match.",
         discussion: """
             PACKET is: in|out PROTO SOURCE [to] DESTINATION, PROTO tcp, udp, icmp or a number, an \
             endpoint ADDRESS:PORT, [IPV6]:PORT, or me[:PORT] (ports with tcp and udp only; esp and ah name 50 and 51); '->' \
@@ -523,11 +523,19 @@ struct Explain: ParsableCommand {
     )
     var hopLimit: UInt8?
 
+    @Flag(
+        name: .long,
+        help:
+            "Every filter considered before the deciding one, in order (default: the nearest few that did not match)."
+    )
+    var all = false
+
     @Argument(parsing: .allUnrecognized, help: ArgumentHelp("The packet.", valueName: "PACKET"))
     var packet: [String] = []
 
     func run() throws {
         var words = packet
+        if all { words.append("all") }
         if let icmpType { words.append("icmp-type=\(icmpType)") }
         if ipsec || natTraversal { words.append("ipsec") }
         if natTraversal { words.append("nat-t") }

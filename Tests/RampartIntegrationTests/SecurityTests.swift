@@ -791,7 +791,7 @@ import RampartTestKit
                     text.out.split(separator: "\n").count == 4 && text.err.contains("ranks 1–3 of 1200"),
                     "\(text.out) \(text.err)")
                 // A packet the last filter decides: every filter before it was considered.
-                let words = ["explain", "in", "udp", "198.51.100.200:40000", "to", "me:11199"]
+                let words = ["explain", "--all", "in", "udp", "198.51.100.200:40000", "to", "me:11199"]
                 let explained = try daemon.rampart(words, user: users.member)
                 let lines = explained.out.split(separator: "\n").filter { $0.hasPrefix("  F") }
                 #expect(
@@ -802,6 +802,12 @@ import RampartTestKit
                 #expect(
                     all.out.split(separator: "\n").filter { $0.hasPrefix("  F") }.count == 1199,
                     "\(all.out.suffix(400))")
+                // Without --all, the nearest five.
+                let brief = try daemon.rampart(Array(words.filter { $0 != "--all" }), user: users.member)
+                #expect(
+                    brief.out.split(separator: "\n").filter { $0.hasPrefix("  F") }.count == 5
+                        && brief.out.contains("… and 1194 more: --all lists every filter considered, in order"),
+                    "\(brief.out)")
             }
         }
     }
