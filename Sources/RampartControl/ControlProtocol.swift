@@ -137,6 +137,9 @@ public struct ControlResponse: Codable, Sendable, Equatable {
     public var json: String?
     /// Files for the client to write.
     public var files: [ControlFile]?
+    /// A change: host names its filters use that the store's did not, for the client to check
+    /// that they resolve (it warns about those that do not).
+    public var hostNames: [String]?
 
     public init(
         ok: Bool, error: String? = nil, code: ControlErrorCode? = nil, diagnostics: [String] = [], text: String = "",

@@ -1,7 +1,9 @@
 import RampartIPsec
 import ArgumentParser
 import FoundationEssentials
+import Dispatch
 import Glibc
+import Synchronization
 import RampartCompiler
 import RampartControl
 import RampartPolicy
@@ -123,6 +125,7 @@ func transaction(_ script: ParsedScript, global: GlobalOptions, dryRun: Bool) th
         if plan.storeChanged {
             try file.save(plan.result.store)
         }
+        warnUnresolved(plan.newHostNames)
         for pending in files {
             try writeAtomically(Data(pending.contents.utf8), to: pending.path)
         }
@@ -186,6 +189,7 @@ func viaDaemon(_ request: ControlRequest, global: GlobalOptions, changes: Bool, 
         printError(response.code == .script ? message : "rampart: error: \(message)")
         throw ExitCode.failure
     }
+    warnUnresolved(response.hostNames ?? [])
     for file in response.files ?? [] {
         do {
             try writeAtomically(Data(file.contents.utf8), to: file.path)
@@ -201,4 +205,37 @@ func viaDaemon(_ request: ControlRequest, global: GlobalOptions, changes: Bool, 
     }
     if changes { printError("rampart: applied by rampartd") }
     return true
+}
+
+/// After a change: the host names it brought that do not resolve here, each warned with its name
+/// (a typo is a filter that matches nothing). At most 16 names, 3 s in all: getaddrinfo(3) cannot
+/// be cancelled, so a slow lookup is left running and reported as such.
+func warnUnresolved(_ names: [String]) {
+    guard !names.isEmpty else { return }
+    let checked = Array(names.prefix(16))
+    let results = Mutex<[String: Result<[IPAddress], HostLookupError>]>([:])
+    let group = DispatchGroup()
+    for name in checked {
+        DispatchQueue.global().async(group: group) {
+            let result = HostLookup.resolve(name)
+            results.withLock { $0[name] = result }
+        }
+    }
+    _ = group.wait(timeout: .now() + 3)
+    let found = results.withLock { $0 }
+    for name in checked {
+        let next = "its filters match nothing until it does; check the spelling, or use an address"
+        switch found[name] {
+        case .failure(let error)?:
+            printError("rampart: warning: host name '\(name)' does not resolve here (\(error.message)): \(next)")
+        case .success(let addresses)? where addresses.isEmpty:
+            printError("rampart: warning: host name '\(name)' has no addresses: \(next)")
+        case nil:
+            printError("rampart: warning: host name '\(name)' did not resolve within 3 s: \(next)")
+        case .success?: break
+        }
+    }
+    if names.count > checked.count {
+        printError("rampart: note: \(names.count - checked.count) more new host name(s) were not checked")
+    }
 }

@@ -100,6 +100,32 @@ struct CLI {
     }
 
     /// One version: debian/changelog's top entry, written into Version.swift by scripts/version.sh.
+    /// A host name a change brings that does not resolve is warned with its name (issue 31,
+    /// item 2); one that resolves (from /etc/hosts) is not, nor is a name already in the store.
+    @Test func aNewHostNameThatDoesNotResolveIsWarned() throws {
+        let cli = try CLI()
+        defer { cli.cleanup() }
+        let add = try cli.run([
+            "static", "add", "filter", "filterlist=U", "srcaddr=me", "dstaddr=no-such-host.invalid", "protocol=tcp",
+            "dstport=443"
+        ])
+        #expect(add.status == 0, "\(add.stderr)")
+        #expect(
+            add.stderr.contains("rampart: warning: host name 'no-such-host.invalid' d")
+                && add.stderr.contains(
+                    "its filters match nothing until it does; check the spelling, or use an address"),
+            "\(add.stderr)")
+        let again = try cli.run([
+            "static", "add", "filter", "filterlist=U", "srcaddr=me", "dstaddr=no-such-host.invalid", "protocol=tcp",
+            "dstport=80"
+        ])
+        #expect(!again.stderr.contains("host name"), "already in the store: not checked again: \(again.stderr)")
+        let local = try cli.run([
+            "static", "add", "filter", "filterlist=U", "srcaddr=me", "dstaddr=localhost", "protocol=tcp", "dstport=80"
+        ])
+        #expect(!local.stderr.contains("host name"), "\(local.stderr)")
+    }
+
     @Test func versionIsTheChangelogs() throws {
         let changelog = try String(
             contentsOf: CLI.repository.appendingPathComponent("debian/changelog"), encoding: .utf8)

@@ -217,6 +217,13 @@ import RampartTestKit
             chmod(daemon.cli.directory.path, 0o755)
             #expect(try daemon.rampart(["status"]).out.contains("rampartd running"))
             #expect(try daemon.rampart(["static", "add", "policy", "name=ByRoot"]).status == 0)
+            // Through rampartd too, a new host name that does not resolve is warned with its name.
+            let named = try daemon.rampart([
+                "static", "add", "filter", "filterlist=U", "srcaddr=me", "dstaddr=no-such-host.invalid"
+            ])
+            #expect(
+                named.status == 0 && named.err.contains("rampart: warning: host name 'no-such-host.invalid' d"),
+                "\(named.err)")
             let memberStatus = try daemon.rampart(["status"], user: member)
             #expect(memberStatus.status == 0 && memberStatus.out.contains("rampartd running"), "\(memberStatus.err)")
             #expect(try daemon.rampart(["show", "policy", "ByRoot"], user: member).status == 0)

@@ -437,6 +437,8 @@ extension PolicyEngine {
                 resolveNames()
                 if let seconds = request.confirmSeconds { response.text += armConfirmation(seconds) }
                 response.files = Self.files(plan.result)
+                let names = plan.newHostNames
+                response.hostNames = names.isEmpty ? nil : names
                 return Self.withSkipped(prepared, ipsecShortfall(response))
             }
         } catch {

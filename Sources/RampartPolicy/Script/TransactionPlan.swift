@@ -41,6 +41,24 @@ public struct TransactionPlan {
         return .success(TransactionPlan(before: store, dynamicBefore: dynamic, result: interpreter))
     }
 
+    /// Host names the new store's filters use that the old one's did not: the caller checks that
+    /// they resolve (a typo in a name is a filter that matches nothing).
+    public var newHostNames: [String] {
+        Self.hostNames(result.store).subtracting(Self.hostNames(before)).sorted()
+    }
+
+    static func hostNames(_ store: Store) -> Set<String> {
+        var names = Set<String>()
+        for policyStore in [store.local, store.persistent] {
+            for list in policyStore.filterLists {
+                for f in list.filters {
+                    for side in [f.source, f.destination] { if case .dnsName(let n, _) = side { names.insert(n) } }
+                }
+            }
+        }
+        return names
+    }
+
     /// What a dry run says about the store.
     public var dryRunSummary: String {
         "dry run: the store would \(storeChanged ? "" : "not ")change"
