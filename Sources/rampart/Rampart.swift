@@ -316,6 +316,13 @@ struct Import: ParsableCommand {
     @Flag(name: .long, help: "Check the batch file against the store and report; write nothing.")
     var dryRun = false
 
+    @Flag(
+        name: .long,
+        help:
+            "Print the netsh commands found, each after a '# FILE:LINE' comment, as a script for 'rampart exec'; change nothing."
+    )
+    var extract = false
+
     @Option(
         name: .long, parsing: .singleValue,
         help: ArgumentHelp("Set a batch variable (%NAME%).", valueName: "NAME=VALUE"))
@@ -341,6 +348,13 @@ struct Import: ParsableCommand {
         }
         let text = try readInput(file, encoding: encoding)
         let path = ScriptPlan.scriptPath(file, workingDirectory: FileManager.default.currentDirectoryPath)
+        if extract {
+            print(
+                try parsed { () throws(Diagnostic) in
+                    try ScriptPlan.extract(text, file: file, defines: defines, scriptPath: path)
+                }, terminator: "")
+            return
+        }
         let planned = try parsed { () throws(Diagnostic) in
             try ScriptPlan.import(text, file: file, defines: defines, scriptPath: path)
         }

@@ -126,6 +126,48 @@ struct CLI {
         #expect(!local.stderr.contains("host name"), "\(local.stderr)")
     }
 
+    /// `import --extract` (issue 31, item 6): the batch file's netsh commands for review, each with
+    /// its file and line, variables expanded; `exec` of that makes the store `import` makes.
+    @Test func importExtractPrintsAScriptThatExecMakesTheSameStoreFrom() throws {
+        let cli = try CLI()
+        defer { cli.cleanup() }
+        let batch = try cli.write(
+            "lockdown.bat",
+            """
+            @echo off
+            REM lockdown
+            set SERVER=192.0.2.10
+            netsh ipsec static add policy name="Web" assign=yes
+            netsh ipsec static add filter filterlist="Web In" srcaddr=any ^
+               dstaddr=%SERVER% protocol=tcp dstport=80
+            netsh -c "ipsec static" add filteraction name=Permit action=permit
+            netsh ipsec static add rule name=w policy=Web filterlist="Web In" filteraction=Permit
+            echo done
+
+            """)
+        let extracted = try cli.run(["import", "--extract", batch])
+        #expect(
+            extracted.status == 0
+                && extracted.stdout == """
+                    # \(batch):4
+                    ipsec static add policy name="Web" assign=yes
+                    # \(batch):5-6
+                    ipsec static add filter filterlist="Web In" srcaddr=any    dstaddr=192.0.2.10 protocol=tcp dstport=80
+                    # \(batch):7
+                    ipsec static add filteraction name=Permit action=permit
+                    # \(batch):8
+                    ipsec static add rule name=w policy=Web filterlist="Web In" filteraction=Permit
+
+                    """,
+            "\(extracted.stdout)\(extracted.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: cli.store), "--extract changes nothing")
+        #expect(try cli.run(["exec", "-"], stdin: extracted.stdout).status == 0)
+        let viaExec = try cli.run(["dump"]).stdout
+        try FileManager.default.removeItem(atPath: cli.store)
+        #expect(try cli.run(["import", batch]).status == 0)
+        #expect(try cli.run(["dump"]).stdout == viaExec, "the same store either way")
+    }
+
     @Test func versionIsTheChangelogs() throws {
         let changelog = try String(
             contentsOf: CLI.repository.appendingPathComponent("debian/changelog"), encoding: .utf8)

@@ -256,6 +256,26 @@ public enum ScriptPlan {
         return BatchImporter.normalize(file.hasPrefix("/") ? file : workingDirectory + "/" + file)
     }
 
+    /// `import --extract`: the batch file's netsh commands as a netsh script for `exec`, each
+    /// after a `# FILE:LINE` comment (`FILE:FIRST-LAST` for a command joined with `^`), with
+    /// its variables expanded and its context (`netsh -c`, `pushd`) spelled out.
+    public static func extract(
+        _ text: String, file: String, defines: [String: String], scriptPath: String? = nil
+    ) throws(Diagnostic) -> String {
+        var importer = BatchImporter(defines: defines, scriptPath: scriptPath)
+        let extracted = try importer.extract(text, file: file)
+        var out = ""
+        for command in extracted.commands {
+            let lines = command.line.origins.map(\.line)
+            let first = lines.min() ?? command.line.end.line, last = lines.max() ?? first
+            out += "# \(command.line.file):\(first)\(last > first ? "-\(last)" : "")\n"
+            let prefix = command.context == .root ? "" : "\(command.context) "
+            let words = command.line.characters.drop { $0 == " " || $0 == "\t" }
+            out += prefix + String(words.reversed().drop { $0 == " " || $0 == "\t" }.reversed()) + "\n"
+        }
+        return out
+    }
+
     public static func `import`(
         _ text: String, file: String, defines: [String: String], scriptPath: String? = nil
     ) throws(Diagnostic) -> (script: ParsedScript, skipped: [BatchImporter.Skipped]) {
