@@ -73,11 +73,16 @@ public struct HostReport: Codable, Sendable, Equatable {
     public var problems: [String]
     public var seen: String
     public var version: String
+    /// SSH sessions the revision in force cut when it arrived (the pushing admin was not there
+    /// to confirm): "revision 7 cut session 198.51.100.7:51000 -> 192.0.2.10:22: …".
+    public var cutSessions: [String]?
 
     public init(
         host: String, revision: Int64?, cached: Bool, policy: String?, health: String, applied: String?,
-        refusedRevision: Int64?, error: String?, problems: [String], seen: String, version: String
+        refusedRevision: Int64?, error: String?, problems: [String], seen: String, version: String,
+        cutSessions: [String]? = nil
     ) {
+        self.cutSessions = cutSessions
         self.host = host
         self.revision = revision
         self.cached = cached

@@ -374,6 +374,7 @@ extension Domain {
                     row.health = report.health
                     row.applied = report.applied
                     row.error = report.error.map { "revision \(report.refusedRevision ?? 0) refused: \($0)" }
+                    row.cut = report.cutSessions ?? []
                 } else {
                     row.error = "unreadable status key"
                 }
@@ -408,6 +409,7 @@ struct HostRow {
     var applied: String?
     var error: String?
     var converged = false
+    var cut: [String] = []
 
     init(host: String) { self.host = host }
 
@@ -419,6 +421,7 @@ struct HostRow {
         fields.append(("health", JSONValue.string(health)))
         fields.append(("applied", applied.map { JSONValue.string($0) } ?? JSONValue.null))
         fields.append(("error", error.map { JSONValue.string($0) } ?? JSONValue.null))
+        fields.append(("cutSessions", JSONValue.array(cut.map { JSONValue.string($0) })))
         return JSONValue.object(fields)
     }
 
@@ -429,6 +432,7 @@ struct HostRow {
             HistoryRow.pad(host, 20) + " " + HistoryRow.pad(revisionText, 9) + " " + HistoryRow.pad(convergedText, 10)
         text += " " + HistoryRow.pad(health, 9) + " " + HistoryRow.pad(applied ?? "-", 21)
         if let error { text += " " + error }
+        for c in cut { text += "\n" + HistoryRow.pad("", 20) + " " + c }
         return text
     }
 }

@@ -280,6 +280,27 @@ final class FakeDropSource: DropSource, @unchecked Sendable {
         #expect(fleet.adopt(nil)?.revision == 7)
         #expect(fleet.line == nil)
     }
+
+    /// A revision that cut SSH sessions says so in the host's report until one that cuts none.
+    @Test func sessionsARevisionCutAreReportedUntilTheNextOne() {
+        var fleet = FleetState()
+        _ = fleet.adopt(Self.layer(9, cached: false))
+        #expect(
+            fleet.accepted(cutting: ["session 198.51.100.7:50000 -> 192.0.2.10:22: …"], revision: 9) == [
+                .clear(.domain),
+                .log(
+                    .warning,
+                    "domain policy revision 9 cut an SSH session: session 198.51.100.7:50000 -> 192.0.2.10:22: …")
+            ])
+        let at = Date(timeIntervalSince1970: 0)
+        #expect(
+            fleet.hostReport(host: "h", health: "running", problems: [], at: at).cutSessions == [
+                "revision 9 cut session 198.51.100.7:50000 -> 192.0.2.10:22: …"
+            ])
+        _ = fleet.adopt(Self.layer(10, cached: false))
+        #expect(fleet.accepted(cutting: [], revision: 10) == [.clear(.domain)])
+        #expect(fleet.hostReport(host: "h", health: "running", problems: [], at: at).cutSessions == nil)
+    }
 }
 
 @Suite struct AddressBookTests {

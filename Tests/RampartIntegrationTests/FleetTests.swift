@@ -90,9 +90,15 @@ extension HeavySuites {
                 let h = try Host(index: i, ns: namespaces[i], cluster: etcd)
                 hosts.append(h)
                 if i == 1 { try "{ not a store".write(toFile: h.cli.store, atomically: true, encoding: .utf8) }
-                h.listener = try h.ns.spawn(["python3", RampartCLI.probe, "serve", "--tcp", "22,2222", "--udp", ""])
+                // h0's port 22 is an echo server, so an admin's session can be held open to it.
+                h.listener = try h.ns.spawn([
+                    "python3", RampartCLI.probe, "serve", "--tcp", i == 0 ? "2222" : "22,2222", "--udp", ""
+                ])
                 try h.daemon.start()
             }
+            let sshd = try hosts[0].ns.spawn(["python3", RampartCLI.probe, "echo", "--tcp", "22"])
+            defer { sshd.killGroup() }
+            try waitUntil("h0's echo server listens on 22") { try hosts[0].ns.run(["ss", "-lnH"]).out.contains(":22 ") }
             let admin = try etcd.write("admin.password", "admin-secret\n")
             let scratch = try RampartCLI()
             defer { scratch.cleanup() }
@@ -136,6 +142,10 @@ extension HeavySuites {
 
             // No domain policy yet, no local policy: nothing is filtered.
             #expect(try open(hosts[0], 22) && open(hosts[0], 2222))
+            // An admin's SSH session to h0, which the first push cuts: nobody is there to confirm,
+            // so h0 applies it and its report (and `domain status`) names the session.
+            let session = try HeldSession(etcdNS, hosts[0].address, 22)
+            #expect(session.echoes())
 
             // 1. A push reaches every host that can apply it within 2 s, enforced and reported.
             let r1 = try push(blocking: 22)
@@ -156,6 +166,14 @@ extension HeavySuites {
             let statusOut = try domain("status", [], allowFailure: true)
             #expect(statusOut.status != 0, "one host has not converged")
             #expect(statusOut.out.contains("2 of 3 hosts converged"), "\(statusOut.out)")
+            #expect(!session.echoes(), "the push cut the session")
+            let cut = "revision \(r1) cut session \(session.endpoints): its arriving packets would be dropped by G"
+            let h0Report = try reported(hosts[0])
+            #expect(
+                ((h0Report?["cutSessions"] as? [String]) ?? []).contains { $0.hasPrefix(cut) },
+                "\(String(describing: h0Report))")
+            #expect(statusOut.out.contains(cut), "\(statusOut.out)")
+            #expect(try reported(hosts[2])?["cutSessions"] == nil, "h2 had no session to cut")
             let shown = try hosts[0].status()
             #expect((shown["domain"] as? String ?? "").contains("group 'web', etcd revision \(r1)"), "\(shown)")
             let domainRow: String = (shown["assignedPolicies"] as? [String: Any])?["domain"] as? String ?? ""

@@ -66,13 +66,16 @@ extension PolicyEngine {
             return refuseDomain(revision, "\(error)")
         }
         let arrived = environment.wallClock()
+        let before = store
         let previous = fleet.adopt(
             DomainLayer(group: group, revision: revision, arrived: arrived, cached: false, store: made))
+        // Nobody is at this host to confirm: it applies, and what it cuts is in the host's report.
+        let cuts = sessionCuts(client: [], from: before, to: store, dynamic)
         if case .failure(let error) = applyCurrent(reason: "domain policy of group '\(group)', revision \(revision)") {
             _ = fleet.adopt(previous)
             return refuseDomain(revision, "the kernel rejected its ruleset: \(error.message)")
         }
-        perform(fleet.accepted())
+        perform(fleet.accepted(cutting: cuts.map(\.description), revision: revision))
         do {
             try DomainCache(group: group, revision: revision, arrived: arrived, script: script).save(config.domainCache)
         } catch {
@@ -88,7 +91,9 @@ extension PolicyEngine {
 
     /// The group's policy key was deleted: the local store's assigned policy applies again.
     public func domainPolicyWithdrawn(group: String, revision: Int64) -> DomainOutcome {
+        let before = store
         guard let previous = fleet.adopt(nil) else { return .unchanged }
+        let cuts = sessionCuts(client: [], from: before, to: store, dynamic)
         if case .failure(let error) = applyCurrent(
             reason: "domain policy of group '\(group)' withdrawn at revision \(revision)")
         {
@@ -96,7 +101,7 @@ extension PolicyEngine {
             return refuseDomain(revision, "withdrawing it: the kernel rejected the local ruleset: \(error.message)")
         }
         DomainCache.remove(config.domainCache)
-        perform(fleet.accepted())
+        perform(fleet.accepted(cutting: cuts.map(\.description), revision: revision))
         logger.notice(
             "the domain policy of group '\(group)' was withdrawn (revision \(revision)): the local store's policy applies"
         )

@@ -11,6 +11,8 @@ struct FleetState: Sendable {
     private(set) var domain: DomainLayer?
     private(set) var connection: String?
     private(set) var refused: (revision: Int64, reason: String)?
+    /// The SSH sessions the last revision adopted cut (none: nil), for `domain status`.
+    private(set) var cut: (revision: Int64, sessions: [String])?
 
     /// Whether `revision` of `group` is the one in force; a cached one is now confirmed by etcd.
     mutating func confirms(group: String, revision: Int64) -> [Effect]? {
@@ -26,10 +28,12 @@ struct FleetState: Sendable {
         return domain
     }
 
-    /// The layer adopted is enforced: no refusal stands.
-    mutating func accepted() -> [Effect] {
+    /// The layer adopted is enforced: no refusal stands; the sessions it cut are on record.
+    mutating func accepted(cutting sessions: [String] = [], revision: Int64? = nil) -> [Effect] {
         refused = nil
+        cut = sessions.isEmpty ? nil : revision.map { ($0, sessions) }
         return [.clear(.domain)]
+            + sessions.map { .log(.warning, "domain policy revision \(revision ?? 0) cut an SSH session: \($0)") }
     }
 
     mutating func refuse(_ revision: Int64, _ reason: String) -> [Effect] {
@@ -59,6 +63,7 @@ struct FleetState: Sendable {
             policy: domain?.store.assignedPolicy?.name, health: health,
             applied: domain.map { StatusReport.iso(Date(timeIntervalSince1970: $0.arrived)) },
             refusedRevision: refused?.revision, error: refused?.reason,
-            problems: problems, seen: StatusReport.iso(now), version: RampartVersion.current)
+            problems: problems, seen: StatusReport.iso(now), version: RampartVersion.current,
+            cutSessions: cut.map { c in c.sessions.map { "revision \(c.revision) cut \($0)" } })
     }
 }

@@ -13,20 +13,30 @@ extension PolicyEngine {
     /// `--force` apply it anyway.
     func lockoutRefusal(_ newStore: Store, _ newDynamic: DynamicState, _ request: ControlRequest) -> ControlResponse? {
         guard request.force != true, request.confirmSeconds == nil, request.dryRun != true else { return nil }
-        let sessions = Session.guarded(client: request.sessions ?? []) { SourceFile.text($0, limit: 64 << 20) }
-        guard !sessions.isEmpty else { return nil }
+        let cuts = sessionCuts(client: request.sessions ?? [], from: store, to: newStore, newDynamic)
+        guard !cuts.isEmpty else { return nil }
+        logger.warning("refused a \(request.op.rawValue) request: it would cut \(cuts.map(\.description))")
+        return .failure(
+            .wouldCutSession, SessionGuard.refusal(cuts, retry: request.op == .exec ? .execConfirm : .fileConfirm))
+    }
+
+    /// The sessions (the client's and every established one to a local SSH port) that the policy
+    /// in force lets through and `newStore` would drop.
+    func sessionCuts(
+        client: [String], from current: Store, to newStore: Store, _ newDynamic: DynamicState
+    )
+        -> [SessionGuard.Cut]
+    {
+        let sessions = Session.guarded(client: client) { SourceFile.text($0, limit: 64 << 20) }
+        guard !sessions.isEmpty else { return [] }
         let host = Host(LocalAddresses.snapshot())
         let now = wallNow
         // In the boot mode the stored policy is not what filters: every drop is the change's.
         let before: ReferenceEvaluator? =
             if case .policy = enforcement {
-                ReferenceEvaluator(store: store, dynamic: dynamic, addresses: addresses, host: host, at: now)
+                ReferenceEvaluator(store: current, dynamic: dynamic, addresses: addresses, host: host, at: now)
             } else { nil }
         let after = ReferenceEvaluator(store: newStore, dynamic: newDynamic, addresses: addresses, host: host, at: now)
-        let cuts = SessionGuard.cuts(sessions, before: before, after: after)
-        guard !cuts.isEmpty else { return nil }
-        logger.warning("refused a \(request.op.rawValue) request: it would cut \(cuts.map(\.description))")
-        return .failure(
-            .wouldCutSession, SessionGuard.refusal(cuts, retry: request.op == .exec ? .execConfirm : .fileConfirm))
+        return SessionGuard.cuts(sessions, before: before, after: after)
     }
 }
