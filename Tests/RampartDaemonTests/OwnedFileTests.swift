@@ -117,22 +117,25 @@ import Synchronization
         #expect(order.withLock { $0 } == [1, 2])
     }
 
+    /// One host's traffic blocked, its drops logged.
+    static let loggedBlock = """
+        pushd ipsec static
+        add filteraction name=Block action=block
+        add filter filterlist=Ban srcaddr=203.0.113.8 dstaddr=me mirrored=no
+        add policy name=P assign=yes
+        add rule name=b policy=P filterlist=Ban filteraction=Block
+        popd
+        ipsec dynamic set config ipsecdiagnostics 7
+
+        """
+
     /// A FIFO planted at `log_file` (issue 29, item 4): the engine goes on answering, and the
     /// refusal is a problem in the status.
     @Test func aFifoAtLogFileNeitherFreezesTheEngineNorIsWritten() async throws {
         let fifo = directory + "/drops.log"
         #expect(mkfifo(fifo, 0o666) == 0)
         let f = try EngineFixture(
-            policy: """
-                pushd ipsec static
-                add filteraction name=Block action=block
-                add filter filterlist=Ban srcaddr=203.0.113.8 dstaddr=me mirrored=no
-                add policy name=P assign=yes
-                add rule name=b policy=P filterlist=Ban filteraction=Block
-                popd
-                ipsec dynamic set config ipsecdiagnostics 7
-
-                """, configure: { $0.logFile = fifo })
+            policy: Self.loggedBlock, configure: { $0.logFile = fifo })
         try await f.start()
         let set = try #require(
             await f.engine.applied?.chains.first { $0.name == "input" }?.rules.first { $0.id.hasPrefix("F") })
@@ -151,16 +154,7 @@ import Synchronization
     @Test func anIntervalOfLossesAloneIsWrittenToTheLogFile() async throws {
         let path = directory + "/drops.log"
         let f = try EngineFixture(
-            policy: """
-                pushd ipsec static
-                add filteraction name=Block action=block
-                add filter filterlist=Ban srcaddr=203.0.113.8 dstaddr=me mirrored=no
-                add policy name=P assign=yes
-                add rule name=b policy=P filterlist=Ban filteraction=Block
-                popd
-                ipsec dynamic set config ipsecdiagnostics 7
-
-                """, configure: { $0.logFile = path })
+            policy: Self.loggedBlock, configure: { $0.logFile = path })
         try await f.start()
         await f.engine.dropsLogged([], lost: 17, overrun: true)
         await f.engine.fireDueTimers(now: .now + .seconds(3600))
