@@ -63,6 +63,8 @@ let package = Package(
         .target(name: "RampartVici", swiftSettings: strict),
         // Pure parsers of the files dynamic addresses come from: resolv.conf, DHCP leases, smb.conf.
         .target(name: "RampartSources", dependencies: ["RampartPolicy"], swiftSettings: strict),
+        // Windows' own IPsec policy stores (registry exports, LDIF) read into their objects. Pure.
+        .target(name: "RampartMigration", dependencies: ["RampartPolicy"], swiftSettings: strict),
         // The control-socket protocol and its blocking client (shared by rampart and rampartd).
         .target(name: "RampartControl", dependencies: ["RampartPolicy", "RampartSyscall"], swiftSettings: strict),
         // The etcd client for domain policy (fleet): range, txn, lease, watch over the JSON gateway.
@@ -126,7 +128,7 @@ let package = Package(
             name: "rampart-fuzz",
             dependencies: [
                 "RampartIPsec", "RampartVici", "RampartConfig", "RampartPolicy", "RampartSources", "RampartNetlink",
-                "RampartControl", "RampartCompiler", "RampartReport", "RampartSystem"
+                "RampartControl", "RampartCompiler", "RampartReport", "RampartSystem", "RampartMigration"
             ],
             swiftSettings: strict),
         // Benchmarks against nft -f (docs/benchmarks.md); not part of the product.
@@ -146,6 +148,9 @@ let package = Package(
             exclude: ["Golden"], swiftSettings: strict),
         .testTarget(
             name: "RampartSourcesTests", dependencies: ["RampartSources", "RampartPolicy", "RampartTestKit"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "RampartMigrationTests", dependencies: ["RampartMigration", "RampartPolicy", "RampartTestKit"],
             swiftSettings: strict),
         .testTarget(
             name: "RampartControlTests", dependencies: ["RampartControl", "RampartPolicy"], swiftSettings: strict),

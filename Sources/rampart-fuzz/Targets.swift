@@ -9,11 +9,13 @@ import RampartSources
 import RampartSystem
 import RampartVici
 import RampartConfig
+import RampartMigration
 
 /// Every parser that takes outside input, as a fuzz target: bytes in, nothing out but a crash
 /// (or a sanitizer report) when a parser is wrong. docs/fuzzing.md.
 enum FuzzTarget: String, CaseIterable {
     case netsh, batch, store, bootconfig, resolvconf, smbconf, dhclient, networkd, dhcpcd, daemonconfig, control
+    case regexport, ldif, ipsecdata
     case netlink, nftmonitor, route, nflog, journal, w3c, packet, vici
 
     func run(_ bytes: [UInt8]) {
@@ -21,8 +23,31 @@ enum FuzzTarget: String, CaseIterable {
         case .netsh, .batch, .store, .bootconfig, .resolvconf, .smbconf, .dhclient, .networkd, .dhcpcd, .daemonconfig,
             .control:
             runFileParser(bytes)
+        case .regexport, .ldif, .ipsecdata:
+            runWindowsStore(bytes)
         case .netlink, .nftmonitor, .route, .nflog, .journal, .w3c, .packet, .vici:
             runWireParser(bytes)
+        }
+    }
+
+    /// Windows' policy stores (issue 32): a regedit export or an LDIF export, read into objects.
+    private func runWindowsStore(_ bytes: [UInt8]) {
+        let text = String(decoding: bytes, as: UTF8.self)
+        switch self {
+        case .regexport:
+            guard let export = try? RegistryExport.parse(text, file: "fuzz.reg") else { return }
+            _ = try? WindowsPolicyObjects.from(export)
+        case .ldif:
+            guard let ldif = try? LDIF.parse(text, file: "fuzz.ldf") else { return }
+            _ = WindowsPolicyObjects.from(ldif)
+        case .ipsecdata:
+            // Each class's decoder on the same bytes: the seeds start with each class's GUID.
+            _ = try? PolicyData.decode(bytes)
+            _ = try? ISAKMPData.decode(bytes)
+            _ = try? NFAData.decode(bytes)
+            _ = try? NegotiationData.decode(bytes)
+            _ = try? FilterData.decode(bytes)
+        default: return
         }
     }
 
