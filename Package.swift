@@ -118,7 +118,7 @@ let package = Package(
             dependencies: [
                 "RampartPolicy", "RampartCompiler", "RampartNetlink", "RampartControl", "RampartSystem",
                 "RampartReport", "RampartFleet", "RampartIPsec", "RampartVici", "RampartConfig", "RampartSyscall",
-                .product(name: "ArgumentParser", package: "swift-argument-parser")
+                "RampartMigration", .product(name: "ArgumentParser", package: "swift-argument-parser")
             ],
             swiftSettings: strict
         ),
@@ -151,7 +151,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "RampartMigrationTests", dependencies: ["RampartMigration", "RampartPolicy", "RampartTestKit"],
-            swiftSettings: strict),
+            exclude: ["Golden"], swiftSettings: strict),
         .testTarget(
             name: "RampartControlTests", dependencies: ["RampartControl", "RampartPolicy"], swiftSettings: strict),
         .testTarget(

@@ -163,12 +163,17 @@ extension FilterData {
         }
     }
 
+    /// What both filter layouts begin with: the names, the description, the id, the mirror flag.
+    static func writeHead(_ names: (String, String, String), _ id: String, _ mirrored: UInt32, _ w: inout BlobWriter) {
+        w.lengthPrefixedText(names.0)
+        w.lengthPrefixedText(names.1)
+        w.lengthPrefixedText(names.2)
+        w.guid(id)
+        w.u32(mirrored)
+    }
+
     static func write(_ f: Legacy, _ w: inout BlobWriter) {
-        w.lengthPrefixedText(f.sourceName)
-        w.lengthPrefixedText(f.destinationName)
-        w.lengthPrefixedText(f.description)
-        w.guid(f.id)
-        w.u32(f.mirrored)
+        writeHead((f.sourceName, f.destinationName, f.description), f.id, f.mirrored, &w)
         for a in [f.source, f.sourceMask, f.destination, f.destinationMask, f.tunnel] { w.ipv4(a) }
         w.u32(f.proto)
         w.u16(f.sourcePort)
@@ -179,11 +184,7 @@ extension FilterData {
     }
 
     static func write(_ f: V2, _ w: inout BlobWriter) {
-        w.lengthPrefixedText(f.sourceName)
-        w.lengthPrefixedText(f.destinationName)
-        w.lengthPrefixedText(f.description)
-        w.guid(f.id)
-        w.u32(f.mirrored)
+        writeHead((f.sourceName, f.destinationName, f.description), f.id, f.mirrored, &w)
         for a in [f.source, f.destination] {
             w.u32(a.type)
             w.u32(a.version)

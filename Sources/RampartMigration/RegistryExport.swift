@@ -13,11 +13,17 @@ public struct RegistryExport: Sendable, Equatable {
         case binary(kind: Int, bytes: [UInt8])
         case deleted
 
-        /// REG_SZ, or REG_EXPAND_SZ / REG_MULTI_SZ (UTF-16LE, NUL-separated) as their strings.
-        public var strings: [String]? {
+        /// REG_SZ, or REG_EXPAND_SZ / REG_MULTI_SZ as their strings: NUL-separated UTF-16LE in a
+        /// version 5 export, single bytes (the ANSI code page, read as Latin-1) in `REGEDIT4`.
+        public func strings(version: Int = 5) -> [String]? {
             switch self {
             case .string(let s): return [s]
             case .binary(let kind, let bytes) where kind == 2 || kind == 7:
+                if version == 4 {
+                    return bytes.split(separator: 0).map {
+                        String(String.UnicodeScalarView($0.map { Unicode.Scalar($0) }))
+                    }
+                }
                 return Self.utf16Strings(bytes)
             default: return nil
             }

@@ -42,6 +42,8 @@ public struct WindowsPolicyObjects: Sendable, Equatable {
     /// Values and attributes the specification does not give a class, each naming its object.
     public var warnings: [Diagnostic] = []
 
+    public init() {}
+
     public static let referenceNames = [
         "ipsecownersreference", "ipsecnfareference", "ipsecfilterreference", "ipsecnegotiationpolicyreference",
         "ipsecisakmpreference"
@@ -88,7 +90,7 @@ extension WindowsPolicyObjects {
                 continue
             }
             if relative.isEmpty {
-                if let active = key.value("ActivePolicy")?.strings?.first {
+                if let active = key.value("ActivePolicy")?.strings(version: export.version)?.first {
                     out.activePolicy = objectName(active)?.1
                 }
                 continue
@@ -99,7 +101,7 @@ extension WindowsPolicyObjects {
             }
             out.objects.removeAll { $0.guid == guid && $0.objectClass == objectClass }
             if key.deleted { continue }
-            out.objects.append(try object(objectClass, guid, key, warnings: &out.warnings))
+            out.objects.append(try object(objectClass, guid, key, version: export.version, warnings: &out.warnings))
         }
         return out
     }
@@ -117,25 +119,27 @@ extension WindowsPolicyObjects {
     }
 
     static func object(
-        _ c: ObjectClass, _ guid: String, _ key: RegistryExport.Key, warnings: inout [Diagnostic]
+        _ c: ObjectClass, _ guid: String, _ key: RegistryExport.Key, version: Int, warnings: inout [Diagnostic]
     ) throws(Diagnostic) -> Object {
         var o = Object(objectClass: c, guid: guid, location: key.location)
         for (name, value) in key.values {
             let lower = name.lowercased()
             switch (lower, value) {
-            case ("ipsecname", _): o.name = value.strings?.first
-            case ("description", _): o.description = value.strings?.first
+            case ("ipsecname", _): o.name = value.strings(version: version)?.first
+            case ("description", _): o.description = value.strings(version: version)?.first
             case ("whenchanged", .dword(let t)): o.whenChanged = String(t)
             case ("ipsecdatatype", .dword(let t)): o.dataType = t
             case ("ipsecdata", .binary(_, let bytes)): o.data = bytes
             case ("ipsecid", _):
-                guard let id = value.strings?.first.flatMap({ canonicalGUID(Substring($0)) }), id == guid else {
+                guard let id = value.strings(version: version)?.first.flatMap({ canonicalGUID(Substring($0)) }),
+                    id == guid
+                else {
                     throw .error("\(c.rawValue)\(guid): ipsecID does not name the key's own GUID", at: key.location)
                 }
             case (_, _) where referenceNames.contains(lower):
-                o.references[lower] = (value.strings ?? []).compactMap { objectName($0)?.1 }
+                o.references[lower] = (value.strings(version: version) ?? []).compactMap { objectName($0)?.1 }
             case ("ipsecnegotiationpolicyaction", _), ("ipsecnegotiationpolicytype", _):
-                o.attributes[lower] = value.strings?.first.flatMap { canonicalGUID(Substring($0)) }
+                o.attributes[lower] = value.strings(version: version)?.first.flatMap { canonicalGUID(Substring($0)) }
             default:
                 warnings.append(
                     .warning(

@@ -309,7 +309,16 @@ struct Exec: ParsableCommand {
 
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Extract and run the netsh ipsec commands of a Windows .bat/.cmd file, as one transaction.")
+        abstract:
+            "Import a Windows policy as one transaction: the netsh commands of a .bat/.cmd file, or a registry (.reg) or LDIF export of Windows' IPsec policy store.",
+        discussion: """
+            A registry export of HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\IPSec\\Policy\\Local \
+            (regedit or 'reg export', any version and encoding) or an LDIF export of \
+            CN=IP Security,CN=System (ldifde -f, ldapsearch) becomes the store objects the \
+            equivalent netsh commands make; --netsh prints those commands instead. Examples:
+              rampart import lockdown.bat
+              rampart import --netsh policy.reg > policy.netsh
+            """)
 
     @OptionGroup var global: GlobalOptions
 
@@ -322,6 +331,13 @@ struct Import: ParsableCommand {
             "Print the netsh commands found, each after a '# FILE:LINE' comment, as a script for 'rampart exec'; change nothing."
     )
     var extract = false
+
+    @Flag(
+        name: .long,
+        help:
+            "For a registry or LDIF export: print the equivalent netsh script (each object's GUID and whenChanged in its first lines) for review or 'rampart exec'; change nothing."
+    )
+    var netsh = false
 
     @Option(
         name: .long, parsing: .singleValue,
@@ -346,7 +362,21 @@ struct Import: ParsableCommand {
             }
             defines[String(d[..<eq])] = String(d[d.index(after: eq)...])
         }
+        if file.lowercased().hasSuffix(".ipsec") {
+            printError("rampart: error: " + WindowsStore.ipsecFileRefusal(file))
+            throw ExitCode.failure
+        }
         let text = try readInput(file, encoding: encoding)
+        if let kind = WindowsStore.kind(text) {
+            try importWindowsStore(kind, text: text)
+            return
+        }
+        if netsh {
+            printError(
+                "rampart: error: --netsh is for registry and LDIF exports; for a batch file, --extract prints its netsh commands"
+            )
+            throw ExitCode.failure
+        }
         let path = ScriptPlan.scriptPath(file, workingDirectory: FileManager.default.currentDirectoryPath)
         if extract {
             print(

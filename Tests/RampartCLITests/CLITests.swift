@@ -168,6 +168,44 @@ struct CLI {
         #expect(try cli.run(["dump"]).stdout == viaExec, "the same store either way")
     }
 
+    /// Windows' own policy store (issue 32): a regedit export in UTF-16LE (as regedit writes it),
+    /// UTF-8 and REGEDIT4, and an LDIF export, each imported in one transaction, make the same
+    /// store; `--netsh` prints the netsh script, and `exec` of it makes that store too.
+    @Test func windowsPolicyStoresImportAsTheirNetshScript() throws {
+        let forms = Self.golden.appendingPathComponent("windows")
+        var dumps: [String] = []
+        for name in ["web.reg", "web-utf8.reg", "web-regedit4.reg", "web.ldf"] {
+            let cli = try CLI()
+            defer { cli.cleanup() }
+            let r = try cli.run(["import", forms.appendingPathComponent(name).path])
+            #expect(r.status == 0, "\(name): \(r.stderr)")
+            dumps.append(try cli.run(["dump"]).stdout)
+        }
+        #expect(Set(dumps).count == 1, "every form gives the same store")
+        #expect(
+            dumps[0].contains(
+                "add rule name=\"Admin in\" policy=\"Web Server\" filterlist=Admin filteraction=Secure conntype=dialup activate=no tunnel=203.0.113.1"
+            ))
+        let cli = try CLI()
+        defer { cli.cleanup() }
+        let netsh = try cli.run(["import", "--netsh", forms.appendingPathComponent("web.reg").path])
+        #expect(
+            netsh.status == 0 && netsh.stdout.hasPrefix("# netsh commands equivalent to the Windows policy objects of ")
+        )
+        #expect(!FileManager.default.fileExists(atPath: cli.store), "--netsh changes nothing")
+        #expect(try cli.run(["exec", "-"], stdin: netsh.stdout).status == 0)
+        #expect(try cli.run(["dump"]).stdout == dumps[0], "exec of the printed script makes the same store")
+        let file = try cli.write("policy.ipsec", "binary")
+        let refused = try cli.run(["import", file])
+        #expect(
+            refused.status != 0
+                && refused.stderr.contains(
+                    "reg export HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\IPSec\\Policy\\Local policy.reg"),
+            "\(refused.stderr)")
+        let batch = try cli.write("x.bat", "netsh ipsec static add policy name=P\r\n")
+        #expect(try cli.run(["import", "--netsh", batch]).stderr.contains("--extract prints its netsh commands"))
+    }
+
     @Test func versionIsTheChangelogs() throws {
         let changelog = try String(
             contentsOf: CLI.repository.appendingPathComponent("debian/changelog"), encoding: .utf8)

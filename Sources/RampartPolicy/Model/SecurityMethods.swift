@@ -96,6 +96,12 @@ public struct MainModeOffer: Hashable, Sendable, Codable, CustomStringConvertibl
 
     public var description: String { "\(confidentiality)-\(hash)-\(group)" }
 
+    public init(confidentiality: String, hash: String, group: Int) {
+        self.confidentiality = confidentiality
+        self.hash = hash
+        self.group = group
+    }
+
     public static func parse(_ text: String) -> Result<MainModeOffer, ValueError> {
         let parts = text.uppercased().split(separator: "-").map(String.init)
         guard parts.count == 3, ["DES", "3DES", "AES128", "AES192", "AES256"].contains(parts[0]),
