@@ -6,6 +6,8 @@ import RampartPolicy
 struct BlobReader {
     let bytes: [UInt8]
     private(set) var offset = 0
+    /// Fields the specification says are written as zero and ignored on reading, that hold data.
+    private(set) var nonZero: [String] = []
 
     init(_ bytes: [UInt8]) { self.bytes = bytes }
 
@@ -20,6 +22,11 @@ struct BlobReader {
     }
 
     mutating func u8(_ field: String) throws(BlobError) -> UInt8 { try take(1, field).first! }
+
+    /// A field that "MUST be written as 0 and MUST be ignored when read": skipped, and noted if it is not zero.
+    mutating func zero(_ n: Int, _ field: String) throws(BlobError) {
+        if try take(n, field).contains(where: { $0 != 0 }) { nonZero.append(field) }
+    }
 
     mutating func u16(_ field: String) throws(BlobError) -> UInt16 {
         let b = try take(2, field)

@@ -84,8 +84,20 @@ extension WindowsPolicyConversion {
         diagnostics.append(Diagnostic(.note, "\(Self.label(o)): \(message)", at: o.location))
     }
 
+    /// Windows resolved a host name when the filter was made and kept its address: that address
+    /// is imported, and the name said (`srcaddr=NAME` would follow it live instead).
+    mutating func hostNames(_ source: String, _ destination: String, _ id: String, _ o: WindowsPolicyObjects.Object) {
+        for (side, name) in [("source", source), ("destination", destination)] where !name.isEmpty {
+            diagnosticsNote(
+                o,
+                "filter \(id): the \(side) was entered as the host name \(name); its address as Windows resolved it then is imported"
+            )
+        }
+    }
+
     /// A V2 filter: address types (any, one, range, subnet, me, server types), IPv4 or IPv6, port ranges.
-    func filter(_ f: FilterData.V2, _ o: WindowsPolicyObjects.Object) throws(Diagnostic) -> Filter {
+    mutating func filter(_ f: FilterData.V2, _ o: WindowsPolicyObjects.Object) throws(Diagnostic) -> Filter {
+        hostNames(f.sourceName, f.destinationName, f.id, o)
         func port(_ p: FilterData.V2.Port) throws(Diagnostic) -> PortMatch {
             switch p.type {
             case 0: return .any

@@ -30,6 +30,7 @@ public struct NFAData: Sendable, Equatable {
     public var alternateFlags: [UInt32]? = nil
     public var ipv6Tunnel: [UInt8]? = nil
     public var leftover = 0
+    public var reserved: [String] = []
 
     public init(
         auths: [Auth], interfaceType: UInt32, interfaceName: String = "", tunnelAddress: UInt32 = 0,
@@ -68,6 +69,7 @@ public struct NFAData: Sendable, Equatable {
             tunnelEndpointName: try r.lengthPrefixedText("Tunnel-End-Point-Name"))
         try data.readTail(&r)
         data.leftover = PolicyBlobs.leftover(r)
+        data.reserved = r.nonZero
         return data
     }
 
@@ -95,7 +97,7 @@ public struct NFAData: Sendable, Equatable {
                 for _ in 0..<count { alternates.append(try Self.auth(&r, "Alt-Auth-Method")) }
                 alternateAuths = alternates
             case 2:
-                _ = try r.u32("Zero1")
+                try r.zero(4, "Zero1")
                 let count = alternateAuths?.count ?? auths.count
                 var flags: [UInt32] = []
                 for _ in 0..<count { flags.append(try r.u32("Alt-Auth-Method-Flags")) }

@@ -95,6 +95,8 @@ public struct ISAKMPData: Sendable, Equatable {
     public var mmLifetime: UInt32
     public var methods: [Method]
     public var leftover = 0
+    /// Zero fields that hold data (`BlobReader.zero`).
+    public var reserved: [String] = []
 
     public init(
         instance: String, masterPFSRequired: UInt32 = 0, options: UInt32 = 0, newDH: [UInt8] = [0, 0, 0, 0],
@@ -113,11 +115,11 @@ public struct ISAKMPData: Sendable, Equatable {
         var r = BlobReader(bytes)
         _ = try PolicyBlobs.header(&r, PolicyBlobs.isakmpID, "ipsecISAKMPPolicy")
         let instance = try r.guid("ISAKMP-Policy-Instance")
-        _ = try r.u32("Zero1")
+        try r.zero(4, "Zero1")
         let pfs = try r.u32("Master-PFS-Required"), options = try r.u32("ISAKMP-Options")
         let newDH = Array(try r.take(4, "New-DH-1…4"))
         let qmLimit = try r.u32("QM-Limit"), lifetime = try r.u32("MM-Lifetime")
-        _ = try r.take(20, "Zero2")
+        try r.zero(20, "Zero2")
         let count = try PolicyBlobs.bounded(try r.u32("Security-Method-Count"), 64, r, "Security-Method-Count")
         var methods: [Method] = []
         for _ in 0..<count { methods.append(try method(&r)) }
@@ -125,18 +127,19 @@ public struct ISAKMPData: Sendable, Equatable {
             instance: instance, masterPFSRequired: pfs, options: options, newDH: newDH, qmLimit: qmLimit,
             mmLifetime: lifetime, methods: methods)
         data.leftover = PolicyBlobs.leftover(r)
+        data.reserved = r.nonZero
         return data
     }
 
     /// One 64-byte Security-Method.
     static func method(_ r: inout BlobReader) throws(BlobError) -> Method {
-        _ = try r.take(4, "Major-Version, Minor-Version, Zero3")
+        try r.zero(4, "Major-Version, Minor-Version, Zero3")
         let encryption = try r.u64("Encryption-Algorithm-ID")
-        _ = try r.u32("Zero4")
+        try r.zero(4, "Zero4")
         let hash = try r.u64("Hash-Algorithm-ID")
-        _ = try r.take(12, "Zero5, Zero6")
+        try r.zero(12, "Zero5, Zero6")
         let random = try r.u8("Random-Function")
-        _ = try r.take(7, "Zero7")
+        try r.zero(7, "Zero7")
         return Method(
             encryption: encryption, hash: hash, randomFunction: random, oakleyGroup: try r.u32("Oakley-Group"),
             qmLimit: try r.u32("QM-Limit"), lifetimeKB: try r.u32("Oakley-Lifetime-KB"),
@@ -185,6 +188,7 @@ public struct NegotiationData: Sendable, Equatable {
 
     public var offers: [Offer]
     public var leftover = 0
+    public var reserved: [String] = []
 
     public init(offers: [Offer]) { self.offers = offers }
 
@@ -196,6 +200,7 @@ public struct NegotiationData: Sendable, Equatable {
         for _ in 0..<count { offers.append(try offer(&r)) }
         var data = NegotiationData(offers: offers)
         data.leftover = PolicyBlobs.leftover(r)
+        data.reserved = r.nonZero
         return data
     }
 
@@ -211,8 +216,12 @@ public struct NegotiationData: Sendable, Equatable {
             let a = Offer.Algorithm(
                 identifier: try r.u32("Algorithm-Identifier"), integrity: try r.u32("ESP-Integrity-Identifier"),
                 offerType: try r.u32("Offer-Type"))
-            _ = try r.take(8, "Zero1")
-            if i < count { algorithms.append(a) }
+            if i < count {
+                try r.zero(8, "Zero1 of algorithm \(i + 1)")
+                algorithms.append(a)
+            } else {
+                _ = try r.take(8, "Zero1")
+            }
         }
         return Offer(
             lifetimeSeconds: seconds, lifetimeKB: kb, options: options, pfsRequired: pfs, algorithms: algorithms)

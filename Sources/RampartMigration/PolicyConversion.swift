@@ -12,6 +12,7 @@ extension WindowsPolicyConversion {
 
     mutating func addFilterAction(_ o: WindowsPolicyObjects.Object) throws(Diagnostic) {
         let data = try Self.decoded(o) { b throws(BlobError) in try NegotiationData.decode(b) }
+        report(o, leftover: data.leftover, reserved: data.reserved)
         let guid = o.attributes["ipsecnegotiationpolicyaction"] ?? "(none)"
         guard let (kind, inpass) = Self.actions[guid] else {
             throw .error(
@@ -69,6 +70,7 @@ extension WindowsPolicyConversion {
 
     mutating func addPolicy(_ o: WindowsPolicyObjects.Object) throws(Diagnostic) {
         let data = try Self.decoded(o) { b throws(BlobError) in try PolicyData.decode(b) }
+        report(o, leftover: data.leftover)
         var p = Policy(name: name(o, fallback: "Policy"), guid: o.guid, seq: store.policies.count + 1)
         p.description = o.description ?? ""
         p.pollingInterval = data.pollingInterval == 0 ? 10_800 : Int(data.pollingInterval)

@@ -4,6 +4,7 @@ import RampartPolicy
 extension WindowsPolicyConversion {
     mutating func mainMode(_ o: WindowsPolicyObjects.Object, _ p: inout Policy) throws(Diagnostic) {
         let data = try Self.decoded(o) { b throws(BlobError) in try ISAKMPData.decode(b) }
+        report(o, leftover: data.leftover, reserved: data.reserved)
         p.mmpfs = data.masterPFSRequired != 0
         p.qmpermm = Int(data.qmLimit)
         p.mmlifetime = data.mmLifetime == 0 ? 480 : Int((data.mmLifetime + 59) / 60)
@@ -44,6 +45,12 @@ extension WindowsPolicyConversion {
 
     mutating func addRule(_ o: WindowsPolicyObjects.Object, to p: inout Policy) throws(Diagnostic) {
         let data = try Self.decoded(o) { b throws(BlobError) in try NFAData.decode(b) }
+        report(o, leftover: data.leftover, reserved: data.reserved)
+        if !data.interfaceName.isEmpty {
+            warn(
+                "\(Self.label(o)): Interface-Name \(data.interfaceName) is not carried over (rampart's rules follow conntype)",
+                at: o.location)
+        }
         let auths = try Self.authMethods(data, o)
         guard let action = object(.negotiation, o.references["ipsecnegotiationpolicyreference"]?.first) else {
             warn(

@@ -81,6 +81,18 @@ public struct WindowsPolicyConversion: Sendable {
         }
     }
 
+    /// What a blob held beyond its fields: bytes after the structure, zero fields with data.
+    mutating func report(_ o: WindowsPolicyObjects.Object, leftover: Int, reserved: [String] = []) {
+        if leftover > 0 {
+            warn("\(Self.label(o)): \(leftover) byte(s) after its ipsecData's fields: ignored", at: o.location)
+        }
+        if !reserved.isEmpty {
+            warn(
+                "\(Self.label(o)): ipsecData field(s) \(reserved.joined(separator: ", ")) hold data, which [MS-GPIPSEC] §2.2.1 says to ignore: ignored",
+                at: o.location)
+        }
+    }
+
     /// A netsh name for the object: its ipsecName, else its description, else class and GUID;
     /// made unique among its class's names.
     mutating func name(_ o: WindowsPolicyObjects.Object, fallback: String) -> String {

@@ -88,3 +88,84 @@ import Testing
         }
     }
 }
+
+/// Honest about the edges (issue 32, item 3): each is a warning or an error that names the
+/// object (class, GUID, name) and the field.
+@Suite struct EdgeTests {
+    static func converted(_ change: (inout WindowsPolicyObjects) -> Void) -> (WindowsPolicyConversion?, [String]) {
+        var objects = PolicyFixture.objects
+        change(&objects)
+        do {
+            let c = try WindowsPolicyConversion.convert(objects)
+            return (c, c.diagnostics.map(\.message))
+        } catch {
+            return (nil, [error.message])
+        }
+    }
+
+    static func index(_ guid: String, _ o: WindowsPolicyObjects) -> Int { o.objects.firstIndex { $0.guid == guid }! }
+
+    @Test func danglingReferencesAndOrphansAreWarningsNamingTheObject() {
+        let (c, messages) = Self.converted { o in
+            // The DNS rule's filter action is gone; a rule no policy has; the assignment points nowhere.
+            o.objects.removeAll { $0.guid == PolicyFixture.pass }
+            o.objects[Self.index(PolicyFixture.nfaDNS, o)].references["ipsecnegotiationpolicyreference"] = [
+                PolicyFixture.pass
+            ]
+            var orphan = o.objects[Self.index(PolicyFixture.nfaWeb, o)]
+            orphan.guid = "{116CA92D-D536-4A44-BDCE-17D8363ED9FF}"
+            o.objects.append(orphan)
+            o.activePolicy = "{00000000-0000-0000-0000-0000000000AA}"
+        }
+        #expect(c?.store.policies.first?.rules.map(\.name) == ["Web", "Admin in"])
+        #expect(
+            messages.contains(
+                "ipsecNFA{116CA92D-D536-4A44-BDCE-17D8363ED942} \"DNS\": its filter action (ipsecNegotiationPolicyReference) is not in the file: the rule is not imported"
+            ), "\(messages)")
+        #expect(
+            messages.contains(
+                "ipsecNFA{116CA92D-D536-4A44-BDCE-17D8363ED9FF} \"Web\": no policy in the file has this rule: not imported"
+            ))
+        #expect(
+            messages.contains(
+                "the assigned policy ipsecPolicy{00000000-0000-0000-0000-0000000000AA} is not in the file: no policy is assigned"
+            ))
+    }
+
+    @Test func valuesOutsideTheSpecificationAreErrorsAndIgnoredDataIsSaid() {
+        let (_, mask) = Self.converted { o in
+            let data = FilterData(legacy: [
+                PolicyFixture.legacy(9, 0xC000_0200, 0xFF00_FF00, 0, 0xFFFF_FFFF, proto: 6, port: 80)
+            ])
+            o.objects[Self.index(PolicyFixture.web, o)].data = data.encode()
+        }
+        #expect(
+            mask == [
+                "ipsecFilter{2FE2FD79-0389-4D6C-8794-55C4D444DB31} \"Web In\": filter {00000000-0000-0000-0000-000000000009}: source mask 255.0.255.0 is not contiguous"
+            ])
+        let (_, action) = Self.converted { o in
+            o.objects[Self.index(PolicyFixture.block, o)].attributes["ipsecnegotiationpolicyaction"] =
+                "{00000000-0000-0000-0000-000000000001}"
+        }
+        #expect(
+            action.first?.contains(
+                "\"Block\": ipsecNegotiationPolicyAction {00000000-0000-0000-0000-000000000001} is not block, permit, negotiate or inbound pass-through"
+            ) == true, "\(action)")
+        let (_, type) = Self.converted { o in o.objects[Self.index(PolicyFixture.web, o)].dataType = 255 }
+        #expect(type.first?.hasSuffix("ipsecDataType is 255, not 256 ([MS-GPIPSEC] §2.2.1)") == true)
+        let (_, truncated) = Self.converted { o in o.objects[Self.index(PolicyFixture.nfaWeb, o)].data?.removeLast(30) }
+        #expect(
+            truncated.first?.hasPrefix("ipsecNFA{116CA92D-D536-4A44-BDCE-17D8363ED941} \"Web\": ipsecData at byte ")
+                == true, "\(truncated)")
+        let (c, zero) = Self.converted { o in
+            var bytes = o.objects[Self.index(PolicyFixture.isakmp, o)].data!
+            bytes[62] = 7  // inside Zero2 (bytes 60–79)
+            o.objects[Self.index(PolicyFixture.isakmp, o)].data = bytes
+        }
+        #expect(c != nil)
+        #expect(
+            zero.contains {
+                $0.hasSuffix("ipsecData field(s) Zero2 hold data, which [MS-GPIPSEC] §2.2.1 says to ignore: ignored")
+            }, "\(zero)")
+    }
+}
