@@ -135,6 +135,10 @@ import RampartTestKit
         netsh ipsec static add filter filterlist="Admin In" srcaddr=198.51.100.10 dstaddr=me protocol=tcp dstport=22 mirrored=yes\r
 
         """.write(to: work.appendingPathComponent("lockdown.bat"), atomically: true, encoding: .utf8)
+        // A regedit export of a Windows server's local policy store (docs/migration.md).
+        try FileManager.default.copyItem(
+            at: Fixtures.repositoryRoot.appendingPathComponent("Tests/RampartCLITests/Golden/windows/web.reg"),
+            to: work.appendingPathComponent("policy.reg"))
         return work.path
     }
 }
