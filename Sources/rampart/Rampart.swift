@@ -37,7 +37,7 @@ struct Rampart: ParsableCommand {
         subcommands: [
             NetshStatic.self, NetshDynamic.self, Show.self, Exec.self, Import.self, Status.self, Confirm.self,
             Reload.self, Compile.self, Apply.self, Flush.self, Counters.self, Dump.self, Explain.self, Logs.self,
-            Metrics.self, Monitor.self, SAs.self, Domain.self, UpgradeStore.self
+            Metrics.self, Monitor.self, SAs.self, Domain.self, UpgradeStore.self, ExportPolicy.self
         ]
     )
 }

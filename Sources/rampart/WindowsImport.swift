@@ -3,6 +3,7 @@ import Foundation
 import RampartControl
 import RampartMigration
 import RampartPolicy
+import RampartSystem
 
 /// Windows' own policy stores that `rampart import` reads besides batch files (docs/migration.md).
 enum WindowsStore {
@@ -60,5 +61,54 @@ extension Import {
             op: .exec, name: name, script: script, dryRun: dryRun, location: global.location.rawValue)
         if try viaDaemon(request, global: global, changes: !dryRun) { return }
         try transaction(plan, global: global, dryRun: dryRun)
+    }
+}
+
+/// `rampart exportpolicy`: a store location's objects to a file, as rampart's netsh export or
+/// as a `.reg` Windows imports (docs/migration.md).
+struct ExportPolicy: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "exportpolicy",
+        abstract:
+            "Write a store's policies to a file: a netsh script, or a .reg that Windows imports with 'reg import'.",
+        discussion: """
+            --format reg writes Windows' local policy store (HKLM\\\\SOFTWARE\\\\Policies\\\\Microsoft\\\\Windows\\\\IPSec\\\\Policy\\\\Local) \\
+            as regedit does (UTF-16 with a BOM); what Windows cannot hold (rampart's extensions, AES, \\
+            SHA-256, host names) is refused. Examples:
+              rampart exportpolicy --format reg --location persistent boot.reg
+              rampart exportpolicy --format netsh web.netsh
+            """)
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case netsh, reg
+    }
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .long, help: "netsh (rampart's export, read by importpolicy) or reg (for Windows).")
+    var format: Format = .netsh
+
+    @Argument(help: "The file to write.")
+    var file: String
+
+    func run() throws {
+        let store = try loadStore(global.storeFile)[global.location]
+        let data: Data
+        switch format {
+        case .netsh:
+            data = Data(ScriptWriter.export(store, location: global.location).utf8)
+        case .reg:
+            let objects = try parsed { () throws(Diagnostic) in
+                try WindowsPolicyExport.objects(store, now: UInt32(Date().timeIntervalSince1970))
+            }
+            // regedit's own form: UTF-16LE with a byte-order mark.
+            var bytes: [UInt8] = [0xFF, 0xFE]
+            for u in objects.registryExport().utf16 { bytes += [UInt8(u & 0xff), UInt8(u >> 8)] }
+            data = Data(bytes)
+        }
+        try writeAtomically(data, to: file)
+        print(
+            "wrote the \(global.location.rawValue) store's \(store.policies.count) policies to \(file)"
+                + (format == .reg ? "; on Windows: reg import \(file)" : ""))
     }
 }

@@ -206,6 +206,37 @@ struct CLI {
         #expect(try cli.run(["import", "--netsh", batch]).stderr.contains("--extract prints its netsh commands"))
     }
 
+    /// `exportpolicy --format reg` (issue 32, item 4): a policy built with netsh commands, written as
+    /// regedit writes a .reg and imported again, is the same policy; a rampart extension is refused.
+    @Test func aPolicyExportedAsRegImportsAsItself() throws {
+        let cli = try CLI()
+        defer { cli.cleanup() }
+        let example = try String(contentsOfFile: Self.example, encoding: .utf8)
+        #expect(try cli.run(["exec", "-"], stdin: example).status == 0)
+        let reg = cli.directory.appendingPathComponent("web.reg").path
+        let refused = try cli.run(["exportpolicy", "--format", "reg", reg])
+        #expect(
+            refused.status != 0
+                && refused.stderr.contains(
+                    "filter list 'Web Out': filter F10 is mirrored=stateful, which a Windows policy cannot hold"),
+            "\(refused.stderr)")
+        let plain = example.replacingOccurrences(of: "mirrored=stateful", with: "mirrored=yes")
+        let fresh = try CLI()
+        defer { fresh.cleanup() }
+        #expect(try fresh.run(["exec", "-"], stdin: plain).status == 0)
+        let written = try fresh.run(["exportpolicy", "--format", "reg", reg])
+        #expect(written.status == 0 && written.stdout.contains("on Windows: reg import"), "\(written.stderr)")
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: reg)))
+        #expect(bytes.prefix(4) == [0xFF, 0xFE, 0x57, 0x00], "UTF-16LE with a BOM, as regedit writes it")
+        let again = try CLI()
+        defer { again.cleanup() }
+        #expect(try again.run(["import", reg]).status == 0)
+        let before = fresh.directory.appendingPathComponent("a.netsh").path,
+            after = again.directory.appendingPathComponent("b.netsh").path
+        #expect(try fresh.run(["exportpolicy", before]).status == 0 && again.run(["exportpolicy", after]).status == 0)
+        #expect(try String(contentsOfFile: before, encoding: .utf8) == String(contentsOfFile: after, encoding: .utf8))
+    }
+
     @Test func versionIsTheChangelogs() throws {
         let changelog = try String(
             contentsOf: CLI.repository.appendingPathComponent("debian/changelog"), encoding: .utf8)

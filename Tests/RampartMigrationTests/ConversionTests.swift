@@ -34,6 +34,19 @@ import Testing
                 && made.policies.first?.assigned == true)
     }
 
+    /// The store the fixture makes, written back as Windows objects and read again: the same
+    /// netsh commands (every field of every class goes both ways).
+    @Test func theStoreGoesBackToWindowsObjectsAndReturns() throws {
+        let store = try WindowsPolicyConversion.convert(PolicyFixture.objects).store
+        let back = try WindowsPolicyExport.objects(store, now: 1_165_238_076)
+        let again = try WindowsPolicyConversion.convert(back).store
+        #expect(ScriptWriter.commands(for: again) == ScriptWriter.commands(for: store))
+        let text = back.registryExport()
+        #expect(
+            try WindowsPolicyConversion.convert(WindowsPolicyObjects.from(RegistryExport.parse(text, file: "x.reg")))
+                .store == again)
+    }
+
     /// The same objects through a registry export written by the writer and read back.
     @Test func aRegistryExportRoundTripsTheObjects() throws {
         let text = PolicyFixture.objects.registryExport()
