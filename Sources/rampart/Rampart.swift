@@ -351,7 +351,7 @@ struct Import: ParsableCommand {
         ))
     var encoding: ScriptText.Encoding = .auto
 
-    @Argument(help: "The batch file.")
+    @Argument(help: "The batch file, registry export or LDIF export.")
     var file: String
 
     func run() throws {

@@ -72,9 +72,10 @@ struct ExportPolicy: ParsableCommand {
         abstract:
             "Write a store's policies to a file: a netsh script, or a .reg that Windows imports with 'reg import'.",
         discussion: """
-            --format reg writes Windows' local policy store (HKLM\\\\SOFTWARE\\\\Policies\\\\Microsoft\\\\Windows\\\\IPSec\\\\Policy\\\\Local) \\
-            as regedit does (UTF-16 with a BOM); what Windows cannot hold (rampart's extensions, AES, \\
-            SHA-256, host names) is refused. Examples:
+            --format reg writes Windows' local policy store \
+            (HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\IPSec\\Policy\\Local) as regedit does (UTF-16 with \
+            a BOM); what Windows cannot hold (rampart's extensions, AES, SHA-256, host names) is refused. \
+            Examples:
               rampart exportpolicy --format reg --location persistent boot.reg
               rampart exportpolicy --format netsh web.netsh
             """)
