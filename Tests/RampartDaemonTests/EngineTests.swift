@@ -243,6 +243,36 @@ import Testing
         #expect(await f.engine.status().restores == 3)
     }
 
+    /// Found by the soak test: a DNS change whose set update ran in the moment the table was
+    /// gone failed (ENOENT); the restore put back the ruleset with the old DNS servers and the
+    /// problem stayed. The restore is followed by the update it missed.
+    @Test func anAddressChangeWhileTheTableIsGoneIsInTheRestoredTable() async throws {
+        let f = try EngineFixture()
+        try await f.start()
+        f.transport.deleteTableExternally()
+        try "nameserver 192.0.2.99\n".write(toFile: f.config.resolvConf, atomically: true, encoding: .utf8)
+        f.transport.rejectNextTransaction(errno: ENOENT)
+        await f.engine.sourceChanged(.dns)
+        await f.engine.fireDueTimers(now: .now + .seconds(1))
+        #expect(await f.engine.status().problems.contains { $0.contains("updating the DNS sets failed") })
+        let before = f.transport.transactions.count
+        await f.engine.tableChanged(
+            TableChange(operations: ["delete table"], processName: "nft", processID: 99, overrun: false))
+        #expect(f.transport.transactions.count == before + 2, "the restore, then the update it missed")
+        let update = try #require(f.transport.transactions.last)
+        #expect(update.committed && update.isSetOnly, "\(update.text)")
+        let dns = await f.engine.enforcement.ruleset?.sets.first { $0.name == "dns_v4" }
+        #expect(dns?.elements.map(\.description) == ["192.0.2.99"])
+        let status = await f.engine.status()
+        #expect(status.problems.isEmpty, "\(status.problems)")
+        #expect(status.state == "running")
+        // The next restore has nothing to add.
+        f.transport.deleteTableExternally()
+        await f.engine.tableChanged(
+            TableChange(operations: ["delete table"], processName: "nft", processID: 99, overrun: false))
+        #expect(f.transport.transactions.count == before + 3)
+    }
+
     @Test func failedRestoreIsRetriedUntilItWorks() async throws {
         let f = try EngineFixture()
         try await f.start()

@@ -375,6 +375,11 @@ extension PolicyEngine {
                 logger.notice("table inet rampart is ours again: the \(enforcement) is enforced")
             }
             clearProblem(.restore)
+            // An address change whose set update found the table gone is in the book but not in
+            // the ruleset just restored: it goes in now.
+            if case .policy(let ruleset) = enforcement {
+                updateSets(sources: Set(ruleset.sets.map(\.source)), onlyChanged: true)
+            }
         case .failure(let error):
             perform(table.restoreFailed(error.message))
         }

@@ -111,13 +111,19 @@ extension PolicyEngine {
     /// Replaces the elements of `type`'s sets that the applied ruleset has.
     func updateSets(for type: ServerType) { updateSets(sources: [type.rawValue]) }
 
-    func updateSets(sources: Set<String>) {
+    /// `onlyChanged`: leave out the sets whose elements the ruleset in force already has (after a
+    /// restore, which puts back the ruleset as last enforced).
+    func updateSets(sources: Set<String>, onlyChanged: Bool = false) {
         guard case .policy(var ruleset) = enforcement else { return }
         let fresh = compiler.compile(store, dynamic: dynamic, addresses: book.addresses, at: wallNow)
         let sets = fresh.sets.filter { set in
-            sources.contains(set.source) && ruleset.sets.contains { $0.name == set.name }
+            sources.contains(set.source)
+                && ruleset.sets.contains { $0.name == set.name && (!onlyChanged || $0.elements != set.elements) }
         }
-        guard !sets.isEmpty else { return }
+        guard !sets.isEmpty else {
+            if onlyChanged { clearProblem(.sets) }
+            return
+        }
         let clock = ContinuousClock.now
         do {
             try client.replaceElements(of: sets)
