@@ -51,6 +51,8 @@ public struct ActiveFilter: Sendable, Equatable {
     /// The mirror half of a `mirrored=stateful` filter: it matches only packets of established or
     /// related connections (`ct state established,related`).
     public var repliesOnly = false
+    /// The rule's `conntype=`: the interfaces the filter applies on (`ConnectionType.includes`).
+    public var connection: ConnectionType = .all
 
     public var weight: Weight { Weight(self) }
 
@@ -86,7 +88,8 @@ public enum EffectiveFilters {
                         filterList: list.name, position: position + 1)
                     out += halves(
                         of: filter, id: "\(prefix)\(filter.seq)", inbound: action.action, outbound: action.action,
-                        inpass: action.inpass, soft: action.soft, origin: origin, group: 0)
+                        inpass: action.inpass, soft: action.soft, origin: origin, group: 0,
+                        connection: rule.connectionType)
                 }
             }
         }
@@ -94,7 +97,8 @@ public enum EffectiveFilters {
             let soft = dynamic?.quickModePolicies.first { $0.name == rule.qmpolicy }?.soft ?? false
             out += halves(
                 of: rule.filter, id: "D\(rule.seq)", inbound: rule.inbound, outbound: rule.outbound,
-                inpass: false, soft: soft, origin: FilterOrigin(source: .dynamic), group: 1)
+                inpass: false, soft: soft, origin: FilterOrigin(source: .dynamic), group: 1,
+                connection: rule.connectionType)
         }
         return out
     }
@@ -129,13 +133,14 @@ public enum EffectiveFilters {
     /// flags are not directional and stay as they are.
     static func halves(
         of f: Filter, id: String, inbound: FilterActionKind, outbound: FilterActionKind,
-        inpass: Bool, soft: Bool, origin: FilterOrigin, group: Int
+        inpass: Bool, soft: Bool, origin: FilterOrigin, group: Int, connection: ConnectionType
     ) -> [ActiveFilter] {
-        let first = ActiveFilter(
+        var first = ActiveFilter(
             id: id, proto: f.proto, source: f.source, destination: f.destination,
             sourcePort: f.sourcePort, destinationPort: f.destinationPort, tcpFlags: f.tcpFlags,
             inbound: inbound, outbound: outbound, inpass: inpass, soft: soft,
             origin: origin, group: group, seq: f.seq, isMirror: false)
+        first.connection = connection
         guard f.mirrored else { return [first] }
         var mirror = first
         mirror.id = id + "m"

@@ -114,6 +114,7 @@ enum Grouping {
 
     static func conflict(_ x: Match, _ y: Match) -> Bool {
         switch (x, y) {
+        case (.linkType(let h1, let c1), .linkType(let h2, let c2)): return h1 == h2 && c1 != c2
         case (.address(let s1, let m1), .address(let s2, let m2)):
             if m1.family != m2.family { return true }
             guard s1 == s2, let r1 = literal(m1), let r2 = literal(m2) else { return false }

@@ -109,6 +109,9 @@ public enum NftRenderer {
         switch m {
         case .inputInterface(let name): return "iif \"\(name)\""
         case .outputInterface(let name): return "oif \"\(name)\""
+        case .linkType(let hook, let c):
+            let key = hook == .input ? "meta iiftype" : "meta oiftype"
+            return "\(key) \(c == .dialup ? ">=" : "<") \(ConnectionType.firstDialupLinkType)"
         case .address(let side, let a):
             let key = (a.family == .ipv4 ? "ip " : "ip6 ") + (side == .source ? "saddr" : "daddr")
             switch a {

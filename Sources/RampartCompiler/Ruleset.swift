@@ -292,6 +292,9 @@ public enum CtState: String, Sendable {
 public enum Match: Sendable, Equatable {
     case inputInterface(String)
     case outputInterface(String)
+    /// `meta iiftype|oiftype >= 512` (dialup) or `< 512` (lan): the link type of the packet's
+    /// interface at this hook (`ConnectionType.includes`); never `.all`.
+    case linkType(Chain.Hook, ConnectionType)
     case address(PacketSide, AddressMatch)
     /// The key of a filter set (`ip saddr & MASK . tcp dport @name`), in it or not.
     case filterSet(String, FilterSet.Key)

@@ -149,6 +149,7 @@ public struct RulesetCompiler {
         var out: [RuleSpec] = []
         for family in families(of: f) {
             var matches: [Match] = []
+            if f.connection != .all { matches.append(.linkType(hook, f.connection)) }
             // A stateful mirror's reply half: only what the first half's traffic opened.
             if f.repliesOnly { matches.append(.ctState([.established, .related])) }
             matches += address(f.source, side: .source, family: family, origin: f.origin, sets: &sets)

@@ -190,6 +190,29 @@ public enum Fixtures {
 
     /// (c) negotiate with whole networks of both families under a block-all (the peers of a host
     /// behind a NAT appear as the NAT's addresses).
+    /// Rules by interface type: SSH from the LAN only, a web port for dial-up (PPP, tun) only,
+    /// grouped runs of each, and a block of everything else on every interface.
+    public static let connectionTypes = """
+        pushd ipsec static
+        add filteraction name=Permit action=permit
+        add filteraction name=Block action=block
+        add filter filterlist=Everything srcaddr=any dstaddr=me
+        add filter filterlist=Ssh srcaddr=any dstaddr=me protocol=tcp dstport=22
+        add filter filterlist=Web srcaddr=any dstaddr=me protocol=tcp dstport=80
+        add filter filterlist=Web srcaddr=any dstaddr=me protocol=tcp dstport=443
+        add filter filterlist=Web srcaddr=any dstaddr=me protocol=tcp dstport=8080
+        add filter filterlist=Bad srcaddr=192.0.2.7 dstaddr=me
+        add filter filterlist=Bad srcaddr=192.0.2.8 dstaddr=me
+        add filter filterlist=Bad srcaddr=2001:db8::7 dstaddr=me
+        add policy name=C assign=yes
+        add rule name=block policy=C filterlist=Everything filteraction=Block
+        add rule name=ssh policy=C filterlist=Ssh filteraction=Permit conntype=lan
+        add rule name=web policy=C filterlist=Web filteraction=Permit conntype=dialup
+        add rule name=bad policy=C filterlist=Bad filteraction=Block conntype=dialup
+        popd
+
+        """
+
     public static let negotiateSubnets = """
         pushd ipsec static
         add filteraction name=Secure action=negotiate qmsecmethods="ESP[AES256,SHA1]"

@@ -563,6 +563,13 @@ struct Explain: ParsableCommand {
     @Option(
         name: .long,
         help:
+            "The kind of interface, for rules with conntype=: lan (default: Ethernet, Wi-Fi, bridges, veth) or dialup (PPP, tun, WireGuard, tunnels)."
+    )
+    var conntype: String?
+
+    @Option(
+        name: .long,
+        help:
             "IPv6's hop limit as it arrives (default 255: sent on this link; neighbour discovery is exempt only with 255)."
     )
     var hopLimit: UInt8?
@@ -587,6 +594,7 @@ struct Explain: ParsableCommand {
         if let tcpFlags { words.append("flags=\(tcpFlags)") }
         if let hopLimit { words.append("hoplimit=\(hopLimit)") }
         if let state { words.append("state=\(state)") }
+        if let conntype { words.append("conntype=\(conntype)") }
         // --at asks about another time than the daemon's now: answered from the store file.
         if addressOptions.addresses == nil, addressOptions.at == nil,
             try viaDaemon(ControlRequest(op: .explain, args: words), global: global, changes: false)

@@ -20,6 +20,7 @@ import RampartTestKit
         ("negotiate-web", { try Fixtures.webServerNegotiating(peer: "198.51.100.20") }, []),
         ("negotiate-all", { Fixtures.requireSecurity() }, []),
         ("negotiate-subnets", { Fixtures.negotiateSubnets }, []),
+        ("conntype", { Fixtures.connectionTypes }, []),
         (
             "blocklist-logged",
             { Fixtures.blocklist(entries: 1_850) + "ipsec dynamic set config ipsecdiagnostics 7\n" }, []

@@ -92,7 +92,8 @@ import RampartTestKit
                     try storeFrom(Fixtures.webServerNegotiating(peer: "198.51.100.20")), addresses: Self.snapshot())
             ),
             ("negotiate-all", compiler.compile(try storeFrom(Fixtures.requireSecurity()))),
-            ("negotiate-subnets", compiler.compile(try storeFrom(Fixtures.negotiateSubnets)))
+            ("negotiate-subnets", compiler.compile(try storeFrom(Fixtures.negotiateSubnets))),
+            ("conntype", compiler.compile(try storeFrom(Fixtures.connectionTypes)))
         ]
         for mode in DynamicConfig.BootMode.allCases {
             boot.bootMode = mode

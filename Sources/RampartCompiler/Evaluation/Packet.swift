@@ -15,6 +15,8 @@ public struct Packet: Sendable, Equatable, CustomStringConvertible {
     public var tcpFlags: UInt8
     /// The input interface at the input hook, the output interface at the output hook.
     public var interface: String
+    /// That interface's link type (ARPHRD_*): 1 Ethernet, 512 PPP, 65534 tun (`ConnectionType`).
+    public var linkType: UInt16 = 1
     /// Decrypted by (input) or to be encrypted by (output) an IPsec SA.
     public var ipsec: Bool
     public var conntrack: CtState

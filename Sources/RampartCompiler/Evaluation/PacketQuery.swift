@@ -1,7 +1,8 @@
 import RampartPolicy
 
 /// The packet `rampart explain` asks about, from its words:
-/// `in|out PROTO SOURCE [->|to] DESTINATION [icmp-type=N] [flags=syn+ack] [ipsec] [nat-t] [interface=NAME]`, where PROTO is
+/// `in|out PROTO SOURCE [->|to] DESTINATION [icmp-type=N] [flags=syn+ack] [ipsec] [nat-t] [interface=NAME]
+/// [conntype=lan|dialup]`, where PROTO is
 /// tcp, udp, icmp or a number, and an endpoint is `ADDRESS[:PORT]`, `[IPV6]:PORT` or `me[:PORT]`.
 public struct PacketQuery: Sendable, Equatable {
     public enum Endpoint: Sendable, Equatable {
@@ -22,6 +23,8 @@ public struct PacketQuery: Sendable, Equatable {
     public var ipsec = false
     public var natTraversal = false
     public var interface = "eth0"
+    /// The interface's kind (`conntype=dialup`): Ethernet (1) unless told, PPP (512) for dialup.
+    public var linkType: UInt16 = 1
     /// IPv6's hop limit as it arrives (`hoplimit=N`); 255 is what a neighbour on the link sends.
     public var hopLimit: UInt8 = 255
     /// The connection's state as conntrack sees it (`state=established`); a new connection by default.
@@ -85,6 +88,12 @@ public struct PacketQuery: Sendable, Equatable {
             ipsec = true
             natTraversal = true
         case ("interface", let name?) where !name.isEmpty: interface = name
+        case ("conntype", let kind?):
+            switch kind.lowercased() {
+            case "lan": linkType = 1
+            case "dialup": linkType = 512
+            default: throw Failure(description: "conntype takes lan or dialup (the kind of interface the packet uses)")
+            }
         case ("icmp-type", let n?):
             guard proto == nil || proto == 1 || proto == 58, let t = UInt8(n) else {
                 throw Failure(description: "icmp-type takes 0-255, with icmp only")
@@ -106,7 +115,7 @@ public struct PacketQuery: Sendable, Equatable {
         default:
             throw Failure(
                 description:
-                    "unexpected '\(word)'; after the packet: icmp-type=N, flags=F+G, hoplimit=N, state=S, ipsec, nat-t, interface=NAME"
+                    "unexpected '\(word)'; after the packet: icmp-type=N, flags=F+G, hoplimit=N, state=S, ipsec, nat-t, interface=NAME, conntype=lan|dialup"
             )
         }
     }
@@ -174,6 +183,7 @@ public struct PacketQuery: Sendable, Equatable {
         if number == 1 || number == 58 { p.icmpType = icmpType ?? (number == 1 ? 8 : 128) }
         p.hopLimit = hopLimit
         p.conntrack = conntrack
+        p.linkType = linkType
         return p
     }
 }

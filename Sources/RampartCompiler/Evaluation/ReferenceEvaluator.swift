@@ -40,6 +40,8 @@ public struct ReferenceEvaluator: Sendable {
     /// Why a filter did not match a packet.
     public enum Mismatch: Sendable, Equatable, CustomStringConvertible {
         case source, destination, proto, sourcePort, destinationPort, tcpFlags, connectionState
+        /// The rule's `conntype=` does not take the packet's interface.
+        case connectionType(ConnectionType)
 
         public var description: String {
             switch self {
@@ -50,6 +52,9 @@ public struct ReferenceEvaluator: Sendable {
             case .destinationPort: return "destination port"
             case .tcpFlags: return "TCP flags"
             case .connectionState: return "connection state (a stateful mirror's reply half takes replies only)"
+            case .connectionType(let c):
+                return
+                    "interface type (its rule has conntype=\(c.rawValue); the interface is \(c == .lan ? "dialup" : "lan"))"
             }
         }
     }
@@ -151,6 +156,7 @@ public struct ReferenceEvaluator: Sendable {
 
     /// nil when `f` matches `p`, else the first part that does not.
     public func mismatch(_ f: ActiveFilter, _ p: Packet, _ hook: Chain.Hook) -> Mismatch? {
+        if !f.connection.includes(linkType: p.linkType) { return .connectionType(f.connection) }
         if let m = fieldMismatch(f, p, hook) { return m }
         if f.repliesOnly, p.conntrack != .established, p.conntrack != .related { return .connectionState }
         return nil

@@ -53,6 +53,8 @@ public struct RulesetEvaluator: Sendable {
         switch m {
         case .inputInterface(let name), .outputInterface(let name):
             return p.interface == name
+        case .linkType(_, let connection):
+            return connection.includes(linkType: p.linkType)
         case .address(let side, let match):
             let a = side == .source ? p.source : p.destination
             // `ip saddr …` / `ip6 saddr …` imply the family.

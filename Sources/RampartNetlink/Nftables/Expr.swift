@@ -3,12 +3,14 @@
 /// verdicts to register 0, exactly as nft does, so `nft list ruleset` reads our rules back unchanged.
 public enum Expr: Equatable, Sendable {
     public enum MetaKey: Sendable {
-        case iif, oif, nfproto, l4proto, secpath
+        case iif, oif, iiftype, oiftype, nfproto, l4proto, secpath
 
         var name: String {
             switch self {
             case .iif: return "iif"
             case .oif: return "oif"
+            case .iiftype: return "iiftype"
+            case .oiftype: return "oiftype"
             case .nfproto: return "nfproto"
             case .l4proto: return "l4proto"
             case .secpath: return "secpath"

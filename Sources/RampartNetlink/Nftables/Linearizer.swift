@@ -55,6 +55,7 @@ public struct Linearizer: Sendable {
             } else {
                 code.interface(input: false, ifindex)
             }
+        case .linkType(let hook, let connection): code.linkType(input: hook == .input, connection)
         case .address(let side, let address): code.address(side, address)
         case .filterSet(let name, let key): code.filterSet(name, key)
         case .fibAddressType(let side, let type): code.fibType(side, type)

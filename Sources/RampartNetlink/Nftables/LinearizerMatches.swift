@@ -117,6 +117,15 @@ struct RuleBytecode {
         ]
     }
 
+    mutating func linkType(input: Bool, _ connection: ConnectionType) {
+        // meta iiftype|oiftype >= 512 (dialup) or < 512 (lan): meta load iiftype|oiftype,
+        // byteorder hton (2 bytes: the type is host order), cmp gte|lt 0x0200
+        out += [
+            .meta(input ? .iiftype : .oiftype), .byteorderHton(length: 2, size: 2),
+            .cmp(connection == .dialup ? .gte : .lt, Linearizer.be16(ConnectionType.firstDialupLinkType))
+        ]
+    }
+
     mutating func l4proto(_ proto: UInt8) {
         // meta l4proto N
         out += [.meta(.l4proto), .cmp(.eq, [proto])]

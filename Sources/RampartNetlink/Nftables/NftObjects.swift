@@ -285,6 +285,8 @@ func metaKey(_ key: Expr.MetaKey) -> UInt32 {
     switch key {
     case .iif: return UInt32(NFT_META_IIF.rawValue)
     case .oif: return UInt32(NFT_META_OIF.rawValue)
+    case .iiftype: return UInt32(NFT_META_IFTYPE.rawValue)  // NFT_META_IIFTYPE is a #define of it
+    case .oiftype: return UInt32(NFT_META_OIFTYPE.rawValue)
     case .nfproto: return UInt32(NFT_META_NFPROTO.rawValue)
     case .l4proto: return UInt32(NFT_META_L4PROTO.rawValue)
     case .secpath: return UInt32(NFT_META_SECPATH.rawValue)

@@ -32,6 +32,21 @@ public struct FilterAction: Hashable, Sendable, Codable {
 
 public enum ConnectionType: String, Codable, Sendable, CaseIterable {
     case lan, dialup, all
+
+    /// Link types (ARPHRD_*) from here up are point-to-point or raw-IP links: PPP (512), raw-IP
+    /// modems (519), IP-in-IP, SIT and GRE tunnels (768 and up), tun and WireGuard (65534). Below
+    /// it: Ethernet and what presents itself as Ethernet (Wi-Fi, bridges, bonds, VLANs, veth,
+    /// macvlan, tap), InfiniBand. Loopback (772) never reaches a filter.
+    public static let firstDialupLinkType: UInt16 = 512
+
+    /// Whether a rule of this connection type applies on an interface of link type `type`.
+    public func includes(linkType type: UInt16) -> Bool {
+        switch self {
+        case .all: return true
+        case .lan: return type < Self.firstDialupLinkType
+        case .dialup: return type >= Self.firstDialupLinkType
+        }
+    }
 }
 
 public struct Rule: Hashable, Sendable, Codable {
