@@ -24,6 +24,10 @@
   probe.py stream HOST PORT --seconds S --interval I   one TCP connection: a numbered line every I s for
                                             S s, each echoed back in order; prints "sent N echoed M";
                                             exit 0 only if every line came back on that one connection
+  probe.py tunlink NS_A NS_B --name IFACE   a point-to-point link between two network namespaces: a tun
+                                            device IFACE in each (link type none, as PPP or WireGuard
+                                            would be), packets relayed between them until killed;
+                                            prints "ready" once both exist
 """
 import struct
 import argparse
@@ -348,6 +352,33 @@ def flood(host, rate, seconds, first, last):
     return 0
 
 
+def tunlink(ns_a, ns_b, name):
+    import ctypes
+    import fcntl
+    import os
+    libc = ctypes.CDLL(None, use_errno=True)
+    fds = []
+    for ns in (ns_a, ns_b):
+        nsfd = os.open("/run/netns/" + ns, os.O_RDONLY)
+        # setns(fd, CLONE_NEWNET): this process only; it configures nothing in any namespace.
+        if libc.setns(nsfd, 0x40000000) != 0:
+            raise OSError(ctypes.get_errno(), "setns " + ns)
+        os.close(nsfd)
+        fd = os.open("/dev/net/tun", os.O_RDWR)
+        # TUNSETIFF with IFF_TUN | IFF_NO_PI: the device appears in the namespace entered.
+        fcntl.ioctl(fd, 0x400454CA, struct.pack("16sH", name.encode(), 0x0001 | 0x1000))
+        fds.append(fd)
+    print("ready", flush=True)
+    while True:
+        readable, _, _ = select.select(fds, [], [])
+        for fd in readable:
+            packet = os.read(fd, 65536)
+            try:
+                os.write(fds[1] if fd == fds[0] else fds[0], packet)
+            except OSError:
+                pass  # the other end is down: the packet is lost, as on a link that is down
+
+
 def ports(text):
     return [int(p) for p in text.split(",") if p]
 
@@ -407,6 +438,10 @@ def main():
     p = sub.add_parser("session")
     p.add_argument("host")
     p.add_argument("port", type=int)
+    p = sub.add_parser("tunlink")
+    p.add_argument("ns_a")
+    p.add_argument("ns_b")
+    p.add_argument("--name", required=True)
     p = sub.add_parser("stream")
     p.add_argument("host")
     p.add_argument("port", type=int)
@@ -415,6 +450,8 @@ def main():
     a = parser.parse_args()
     if a.cmd == "echo":
         echo(a.tcp)
+    elif a.cmd == "tunlink":
+        tunlink(a.ns_a, a.ns_b, a.name)
     elif a.cmd == "session":
         sys.exit(session(a.host, a.port))
     elif a.cmd == "sink":

@@ -19,6 +19,7 @@ extension ReferenceEvaluator {
     /// Every part of `f` that `p` does not match (the first is `mismatch`'s answer).
     public func nearMiss(_ f: ActiveFilter, rank: Int, _ p: Packet, _ hook: Chain.Hook) -> NearMiss {
         var miss = NearMiss(filter: f, rank: rank, mismatches: [], empty: [], distance: 0)
+        if !f.connection.includes(linkType: p.linkType) { miss.mismatches.append(.connectionType(f.connection)) }
         let sides: [(AddressSpec, IPAddress, Mismatch, Bool)] = [
             (f.source, p.source, .source, false), (f.destination, p.destination, .destination, hook == .input)
         ]

@@ -55,7 +55,7 @@ public struct Packet: Sendable, Equatable, CustomStringConvertible {
         let what =
             hasPorts ? "proto \(proto)" : (proto == 1 || proto == 58) ? "icmp type \(icmpType)" : "proto \(proto)"
         return
-            "\(endpoint(source, sourcePort)) -> \(endpoint(destination, destinationPort)) \(what) on \(interface)\(ipsec ? natTraversal ? " (ipsec, nat-t)" : " (ipsec)" : "")"
+            "\(endpoint(source, sourcePort)) -> \(endpoint(destination, destinationPort)) \(what) on \(interface)\(linkType >= ConnectionType.firstDialupLinkType ? " (dialup)" : "")\(ipsec ? natTraversal ? " (ipsec, nat-t)" : " (ipsec)" : "")"
     }
 
     /// The packet the SA carries this one in: ESP between the same addresses (transport mode), or
