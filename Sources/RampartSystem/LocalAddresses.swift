@@ -48,6 +48,33 @@ public enum LocalAddresses {
             local: local.sorted(), broadcast: broadcast.sorted(), anycast: anycast.subtracting(local).sorted())
     }
 
+    /// The link type (ARPHRD_*, `/sys/class/net/NAME/type`) of the interface that holds each
+    /// local address: what a rule's `conntype=` sees for a session to that address. An address
+    /// whose interface's type cannot be read is left out (taken as Ethernet).
+    public static func linkTypes() -> [IPAddress: UInt16] {
+        var list: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&list) == 0, let first = list else { return [:] }
+        defer { freeifaddrs(first) }
+        var types: [IPAddress: UInt16] = [:], byName: [String: UInt16?] = [:]
+        var cursor: UnsafeMutablePointer<ifaddrs>? = first
+        while let entry = cursor {
+            cursor = entry.pointee.ifa_next
+            guard let address = entry.pointee.ifa_addr.flatMap(address(of:)), let label = entry.pointee.ifa_name
+            else { continue }
+            // An alias label (`eth0:1`) names its device's address.
+            let name = String(cString: label).split(separator: ":").first.map(String.init) ?? ""
+            guard !name.isEmpty, !name.contains("/"), !name.hasPrefix(".") else { continue }
+            let type =
+                byName[name]
+                ?? SourceFile.text("/sys/class/net/\(name)/type", limit: 64).flatMap {
+                    $0.split(whereSeparator: { $0 == "\n" || $0 == " " }).first.flatMap { UInt16($0) }
+                }
+            byName[name] = type
+            if let type { types[address] = type }
+        }
+        return types
+    }
+
     static func address(of sa: UnsafeMutablePointer<sockaddr>) -> IPAddress? {
         if sa.pointee.sa_family == sa_family_t(AF_INET) {
             return sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {

@@ -62,8 +62,9 @@ extension Apply {
     /// compared: every drop counts. Scripts (no terminal) are not asked.
     func refuseLockout(_ store: Store) throws {
         guard isatty(0) == 1, !forced(global) else { return }
-        let sessions = Session.guarded(client: clientSessions()) { SourceFile.text($0, limit: 64 << 20) }
-        guard !sessions.isEmpty else { return }
+        let found = Session.guarded(client: clientSessions()) { SourceFile.text($0, limit: 64 << 20) }
+        guard !found.isEmpty else { return }
+        let sessions = SessionGuard.onLinks(found, LocalAddresses.linkTypes())
         let after = ReferenceEvaluator(
             store: store, addresses: try addressOptions.snapshot(), host: Host(LocalAddresses.snapshot()),
             at: try addressOptions.instant())

@@ -25,6 +25,19 @@ import Testing
 
         """
 
+    /// A session is judged on the kind of interface its local address is on: SSH permitted from
+    /// the LAN only cuts an admin who came in over WireGuard (link type 65534), not one on the LAN.
+    @Test func aSessionIsJudgedOnItsInterfacesKind() throws {
+        let after = try Self.evaluator(
+            Self.sshAndBlock.replacingOccurrences(
+                of: "filterlist=SSH filteraction=Permit", with: "filterlist=SSH filteraction=Permit conntype=lan"))
+        let session = try #require(Session(sshConnection: "198.51.100.10 51000 198.51.100.1 22"))
+        let local = IPAddress("198.51.100.1")!
+        #expect(SessionGuard.cuts(SessionGuard.onLinks([session], [local: 1]), before: nil, after: after).isEmpty)
+        let cuts = SessionGuard.cuts(SessionGuard.onLinks([session], [local: 65534]), before: nil, after: after)
+        #expect(cuts.map(\.decidedBy) == ["F4 [local/P/block/Everything/#1]"], "\(cuts)")
+    }
+
     @Test func sshConnectionIsReadAsOpenSSHWritesIt() {
         let v4 = Session(sshConnection: "198.51.100.10 51000 198.51.100.1 22")
         #expect(v4?.endpoints == "198.51.100.10:51000 -> 198.51.100.1:22")

@@ -44,6 +44,13 @@ public struct Packet: Sendable, Equatable, CustomStringConvertible {
 
     public var family: IPAddress.Family { source.family }
 
+    /// The same packet on an interface of link type `type`.
+    public func onLink(_ type: UInt16) -> Packet {
+        var p = self
+        p.linkType = type
+        return p
+    }
+
     /// TCP, UDP, SCTP, DCCP and UDP-Lite carry ports where `th sport`/`th dport` read them.
     public var hasPorts: Bool { [6, 17, 33, 132, 136].contains(proto) }
 

@@ -9,6 +9,8 @@ public struct Session: Sendable, Equatable, Hashable, CustomStringConvertible {
     public var localPort: UInt16
     /// The session the client runs in (its `SSH_CONNECTION`).
     public var yours = false
+    /// The link type of the interface of its local address (`conntype=`): Ethernet unless known.
+    public var linkType: UInt16 = 1
 
     public init(remote: IPAddress, remotePort: UInt16, local: IPAddress, localPort: UInt16) {
         (self.remote, self.remotePort, self.local, self.localPort) = (remote, remotePort, local, localPort)
@@ -124,19 +126,30 @@ public enum SessionGuard {
     }
 
     /// The session's next packets: an ACK arriving from the peer, one leaving for it.
+    /// The sessions with the link types of their local addresses' interfaces.
+    public static func onLinks(_ sessions: [Session], _ types: [IPAddress: UInt16]) -> [Session] {
+        sessions.map { s in
+            var s = s
+            s.linkType = types[s.local] ?? 1
+            return s
+        }
+    }
+
     static func packets(_ s: Session) -> [(Chain.Hook, Packet)] {
         [
             (
                 .input,
                 Packet(
                     source: s.remote, destination: s.local, proto: 6, sourcePort: s.remotePort,
-                    destinationPort: s.localPort, tcpFlags: 0x10, conntrack: .established)
+                    destinationPort: s.localPort, tcpFlags: 0x10, conntrack: .established
+                ).onLink(s.linkType)
             ),
             (
                 .output,
                 Packet(
                     source: s.local, destination: s.remote, proto: 6, sourcePort: s.localPort,
-                    destinationPort: s.remotePort, tcpFlags: 0x10, conntrack: .established)
+                    destinationPort: s.remotePort, tcpFlags: 0x10, conntrack: .established
+                ).onLink(s.linkType)
             )
         ]
     }

@@ -27,8 +27,9 @@ extension PolicyEngine {
     )
         -> [SessionGuard.Cut]
     {
-        let sessions = Session.guarded(client: client) { SourceFile.text($0, limit: 64 << 20) }
-        guard !sessions.isEmpty else { return [] }
+        let found = Session.guarded(client: client) { SourceFile.text($0, limit: 64 << 20) }
+        guard !found.isEmpty else { return [] }
+        let sessions = SessionGuard.onLinks(found, LocalAddresses.linkTypes())
         let host = Host(LocalAddresses.snapshot())
         let now = wallNow
         // In the boot mode the stored policy is not what filters: every drop is the change's.
