@@ -61,8 +61,17 @@ enum FuzzTarget: String, CaseIterable {
             var interpreter = Interpreter(store: Store(), makeGUID: { "{00000000-0000-0000-0000-000000000000}" })
             try? ScriptRunner.run(ScriptRunner.lines(of: decoded, file: "fuzz.netsh"), in: &interpreter)
         case .batch:
-            guard let decoded = try? ScriptText.decode(bytes, file: "fuzz.bat"),
-                let planned = try? ScriptPlan.import(decoded, file: "fuzz.bat", defines: ["X": "192.0.2.1"])
+            guard let decoded = try? ScriptText.decode(bytes, file: "fuzz.bat") else { return }
+            // `reg add`/`reg delete` lines for the policy store, as `rampart import` reads them.
+            if let batch = try? ScriptPlan.batch(decoded, file: "fuzz.bat", defines: ["X": "192.0.2.1"]),
+                !batch.registry.isEmpty,
+                let export = try? RegCommands.export(
+                    batch.registry.map { .init(location: $0.location, arguments: $0.arguments) }),
+                let objects = try? WindowsPolicyObjects.from(export)
+            {
+                _ = try? WindowsPolicyConversion.convert(objects)
+            }
+            guard let planned = try? ScriptPlan.import(decoded, file: "fuzz.bat", defines: ["X": "192.0.2.1"])
             else { return }
             var interpreter = Interpreter(store: Store(), makeGUID: { "{00000000-0000-0000-0000-000000000000}" })
             try? ScriptRunner.run(planned.script, in: &interpreter)

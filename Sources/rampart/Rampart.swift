@@ -310,7 +310,7 @@ struct Exec: ParsableCommand {
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
-            "Import a Windows policy as one transaction: the netsh commands of a .bat/.cmd file, or a registry (.reg) or LDIF export of Windows' IPsec policy store.",
+            "Import a Windows policy as one transaction: a .bat/.cmd file's netsh commands (and reg add lines for the policy store), or a registry (.reg) or LDIF export of Windows' IPsec policy store.",
         discussion: """
             A registry export of HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\IPSec\\Policy\\Local \
             (regedit or 'reg export', any version and encoding) or an LDIF export of \
@@ -371,13 +371,19 @@ struct Import: ParsableCommand {
             try importWindowsStore(kind, text: text)
             return
         }
+        let path = ScriptPlan.scriptPath(file, workingDirectory: FileManager.default.currentDirectoryPath)
+        if !extract, let batch = try? ScriptPlan.batch(text, file: file, defines: defines, scriptPath: path),
+            !batch.registry.isEmpty
+        {
+            try importRegistryBatch(batch, text: text, defines: defines, scriptPath: path)
+            return
+        }
         if netsh {
             printError(
                 "rampart: error: --netsh is for registry and LDIF exports; for a batch file, --extract prints its netsh commands"
             )
             throw ExitCode.failure
         }
-        let path = ScriptPlan.scriptPath(file, workingDirectory: FileManager.default.currentDirectoryPath)
         if extract {
             print(
                 try parsed { () throws(Diagnostic) in

@@ -50,7 +50,36 @@ extension Import {
             return c
         }
         for d in conversion.diagnostics { printError(d) }
-        let script = conversion.script(source: file)
+        try run(conversion.script(source: file))
+    }
+
+    /// A batch file with `reg add`/`reg delete` lines for the policy store: the objects they
+    /// leave become netsh commands, followed by the file's own netsh commands, run as one script.
+    func importRegistryBatch(
+        _ batch: BatchImporter.Result, text: String, defines: [String: String], scriptPath: String?
+    ) throws {
+        let conversion = try parsed { () throws(Diagnostic) in
+            let lines = batch.registry.map { RegCommands.Line(location: $0.location, arguments: $0.arguments) }
+            let objects = try WindowsPolicyObjects.from(RegCommands.export(lines))
+            var c = try WindowsPolicyConversion.convert(objects)
+            if let late = batch.registry.first(where: { $0.afterCommands > 0 }) {
+                c.diagnostics.append(
+                    .warning(
+                        "the objects of the reg lines are made before the file's netsh commands run, whatever their order; this reg line comes after a netsh command",
+                        at: late.location))
+            }
+            return c
+        }
+        for d in conversion.diagnostics { printError(d) }
+        let commands = try parsed { () throws(Diagnostic) in
+            try ScriptPlan.extract(text, file: file, defines: defines, scriptPath: scriptPath)
+        }
+        if !netsh { for s in batch.skipped { print(s.listing) } }
+        try run(conversion.script(source: file) + commands)
+    }
+
+    /// The converted script: printed with --netsh, else run as `exec` runs one.
+    private func run(_ script: String) throws {
         if netsh {
             print(script, terminator: "")
             return

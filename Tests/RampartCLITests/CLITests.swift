@@ -174,7 +174,7 @@ struct CLI {
     @Test func windowsPolicyStoresImportAsTheirNetshScript() throws {
         let forms = Self.golden.appendingPathComponent("windows")
         var dumps: [String] = []
-        for name in ["web.reg", "web-utf8.reg", "web-regedit4.reg", "web.ldf"] {
+        for name in ["web.reg", "web-utf8.reg", "web-regedit4.reg", "web.ldf", "web-reg-add.bat"] {
             let cli = try CLI()
             defer { cli.cleanup() }
             let r = try cli.run(["import", forms.appendingPathComponent(name).path])
@@ -204,6 +204,27 @@ struct CLI {
             "\(refused.stderr)")
         let batch = try cli.write("x.bat", "netsh ipsec static add policy name=P\r\n")
         #expect(try cli.run(["import", "--netsh", batch]).stderr.contains("--extract prints its netsh commands"))
+        // reg add lines and netsh lines in one batch: the registry's objects first, a warning
+        // when a reg line comes after a netsh command, one script that exec turns into the store.
+        let lines = try String(contentsOf: forms.appendingPathComponent("web-reg-add.bat"), encoding: .utf8)
+            .components(separatedBy: "\r\n")
+        let mixed = try cli.write(
+            "mixed.bat",
+            (lines.dropLast(2) + ["netsh ipsec static set policy name=\"Web Server\" pollinginterval=600"]
+                + lines.suffix(2)).joined(separator: "\r\n"))
+        let printed = try cli.run(["import", "--netsh", mixed])
+        #expect(printed.status == 0, "\(printed.stderr)")
+        #expect(
+            printed.stderr.contains(
+                "warning: the objects of the reg lines are made before the file's netsh commands run, whatever their order"
+            ), "\(printed.stderr)")
+        #expect(
+            printed.stdout.hasSuffix(
+                "ipsec static set policy name=\"Web Server\" pollinginterval=600\n"), "\(printed.stdout)")
+        let fresh = try CLI()
+        defer { fresh.cleanup() }
+        #expect(try fresh.run(["exec", "-"], stdin: printed.stdout).status == 0)
+        #expect(try fresh.run(["dump"]).stdout.contains("pollinginterval=600"))
     }
 
     /// `exportpolicy --format reg` (issue 32, item 4): a policy built with netsh commands, written as

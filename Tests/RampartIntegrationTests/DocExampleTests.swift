@@ -19,7 +19,7 @@ import RampartTestKit
     static func examples() throws -> [Example] {
         let root = Fixtures.repositoryRoot
         var out: [Example] = []
-        for doc in ["README.md", "docs/rampart.md"] {
+        for doc in ["README.md", "docs/rampart.md", "docs/migration.md"] {
             let lines = try String(contentsOf: root.appendingPathComponent(doc), encoding: .utf8).split(
                 separator: "\n", omittingEmptySubsequences: false)
             var fenced = false, synopsis = false
@@ -37,6 +37,10 @@ import RampartTestKit
                 if let hash = command.range(of: " #") { command = String(command[..<hash.lowerBound]) }
                 command = command.trimmingCharacters(in: .whitespaces)
                 guard command.hasPrefix("rampart ") || command.hasPrefix("ip netns exec ") else { continue }
+                // migration.md's premise is a host the policy moves to: its own store, no rampartd.
+                if doc == "docs/migration.md" {
+                    command = "RAMPART_SOCKET=$PWD/none.sock RAMPART_STORE=$PWD/migrated.json " + command
+                }
                 out.append(Example(source: "\(doc):\(n + 1)", command: command))
             }
         }
@@ -139,6 +143,10 @@ import RampartTestKit
         try FileManager.default.copyItem(
             at: Fixtures.repositoryRoot.appendingPathComponent("Tests/RampartCLITests/Golden/windows/web.reg"),
             to: work.appendingPathComponent("policy.reg"))
+        // The same store as a hardening script's `reg add` lines.
+        try FileManager.default.copyItem(
+            at: Fixtures.repositoryRoot.appendingPathComponent("Tests/RampartCLITests/Golden/windows/web-reg-add.bat"),
+            to: work.appendingPathComponent("hardening.bat"))
         return work.path
     }
 }

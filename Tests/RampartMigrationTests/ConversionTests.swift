@@ -78,7 +78,8 @@ import Testing
         return [
             ("web.reg", Data(utf16)), ("web-utf8.reg", Data(v5.utf8)),
             ("web-regedit4.reg", Data(PolicyFixture.objects.registryExport(version: 4).utf8)),
-            ("web.ldf", Data(PolicyFixture.ldif.replacingOccurrences(of: "\n", with: "\r\n").utf8))
+            ("web.ldf", Data(PolicyFixture.ldif.replacingOccurrences(of: "\n", with: "\r\n").utf8)),
+            ("web-reg-add.bat", Data(PolicyFixture.regAddBatch.utf8))
         ]
     }
 
@@ -92,10 +93,17 @@ import Testing
             }
             #expect(try Data(contentsOf: path) == data, "\(name) is what the writers make")
             let text = try ScriptText.decode([UInt8](data), file: name)
-            let objects =
-                name.hasSuffix(".ldf")
-                ? WindowsPolicyObjects.from(try LDIF.parse(text, file: name))
-                : try WindowsPolicyObjects.from(RegistryExport.parse(text, file: name))
+            let objects: WindowsPolicyObjects
+            if name.hasSuffix(".ldf") {
+                objects = WindowsPolicyObjects.from(try LDIF.parse(text, file: name))
+            } else if name.hasSuffix(".bat") {
+                let batch = try ScriptPlan.batch(text, file: name, defines: [:])
+                #expect(batch.commands.isEmpty && batch.registry.count > 100, "\(name): \(batch.registry.count)")
+                objects = try WindowsPolicyObjects.from(
+                    RegCommands.export(batch.registry.map { .init(location: $0.location, arguments: $0.arguments) }))
+            } else {
+                objects = try WindowsPolicyObjects.from(RegistryExport.parse(text, file: name))
+            }
             #expect(objects.warnings.isEmpty, "\(name): \(objects.warnings)")
             #expect(try WindowsPolicyConversion.convert(objects).store == expected, "\(name)")
         }

@@ -180,3 +180,51 @@ extension PolicyFixture {
         return out
     }
 }
+
+extension PolicyFixture {
+    /// The objects as a hardening script writes them: `reg add` lines (a variable for the key,
+    /// REG_MULTI_SZ joined by `\0`, redirections), after a `reg delete` that clears the store, and
+    /// an object added and deleted again on the way.
+    static var regAddBatch: String {
+        let key = "%KEY%"
+        let local = "SOFTWARE\\Policies\\Microsoft\\Windows\\IPSec\\Policy\\Local"
+        func add(_ path: String, _ name: String, _ type: String, _ data: String) -> String {
+            "reg add \"\(path)\" /v \(name) /t \(type) /d \"\(data)\" /f >nul"
+        }
+        var lines = [
+            "@echo off", "rem Windows' IPsec policy store as reg add lines",
+            "set KEY=HKLM\\\(local)", "reg delete \"\(key)\" /f >nul 2>&1"
+        ]
+        let o = objects
+        for object in o.objects {
+            let path = "\(key)\\\(object.objectClass.rawValue)\(object.guid)"
+            if let name = object.name { lines.append(add(path, "ipsecName", "REG_SZ", name)) }
+            if let d = object.description { lines.append(add(path, "description", "REG_SZ", d)) }
+            lines.append(add(path, "ipsecID", "REG_SZ", object.guid))
+            lines.append(add(path, "ipsecDataType", "REG_DWORD", "0x" + String(object.dataType ?? 256, radix: 16)))
+            if let data = object.data {
+                lines.append(
+                    add(
+                        path, "ipsecData", "REG_BINARY",
+                        data.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()))
+            }
+            if let t = object.whenChanged { lines.append(add(path, "whenChanged", "REG_DWORD", t)) }
+            for (name, value) in object.attributes.sorted(by: { $0.key < $1.key }) {
+                lines.append(add(path, name, "REG_SZ", value))
+            }
+            for (name, guids) in object.references.sorted(by: { $0.key < $1.key }) {
+                let paths = guids.map { g in
+                    "\(local)\\\(o.objects.first { $0.guid == g }?.objectClass.rawValue ?? "ipsecPolicy")\(g)"
+                }
+                let single = name == "ipsecnegotiationpolicyreference" || name == "ipsecisakmpreference"
+                lines.append(
+                    add(path, name, single ? "REG_SZ" : "REG_MULTI_SZ", paths.joined(separator: "\\0")))
+            }
+        }
+        let stale = "\(key)\\ipsecFilter{00000000-0000-0000-0000-00000000DEAD}"
+        lines.append(add(stale, "ipsecName", "REG_SZ", "stale"))
+        lines.append("reg delete \"\(stale)\" /f")
+        lines.append(add(key, "ActivePolicy", "REG_SZ", "\(local)\\ipsecPolicy\(o.activePolicy!)"))
+        return lines.joined(separator: "\r\n") + "\r\n"
+    }
+}

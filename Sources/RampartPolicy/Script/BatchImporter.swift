@@ -27,8 +27,17 @@ public struct BatchImporter {
         }
     }
 
+    /// A `reg add` / `reg delete` line for Windows' IPsec policy store: the words after the
+    /// program, for RampartMigration's `RegCommands`, and how many netsh commands came before it.
+    public struct RegistryLine: Sendable, Equatable {
+        public var location: SourceLocation
+        public var arguments: String
+        public var afterCommands: Int
+    }
+
     public struct Result: Sendable {
         public var commands: [Command] = []
+        public var registry: [RegistryLine] = []
         public var skipped: [Skipped] = []
         public var variables: [String: String] = [:]
     }
@@ -122,6 +131,7 @@ public struct BatchImporter {
 
     enum Outcome {
         case command(SourceLine, NetshContext)
+        case registry(String)
         case skip(String)
         case followed(String)
         case exit
@@ -140,6 +150,10 @@ public struct BatchImporter {
         switch try classify(line, unresolved: unresolved) {
         case .command(let command, let context):
             result.commands.append(Command(line: command, context: context, directory: directory))
+        case .registry(let arguments):
+            result.registry.append(
+                RegistryLine(location: line.location(at: 0), arguments: arguments, afterCommands: result.commands.count)
+            )
         case .skip(let reason): result.skipped.append(.init(location: line.location(at: 0), text: text, reason: reason))
         case .followed(let reason):
             result.skipped.append(.init(location: line.location(at: 0), text: text, reason: reason, followed: true))
@@ -179,6 +193,9 @@ public struct BatchImporter {
         if isNetshProgram(program) {
             return try netshCommand(line, programLength: program.count, unresolved: unresolved)
         }
+        if let base = programBase(program), base == "reg" || base == "reg.exe" {
+            return try registryCommand(line, programLength: program.count, unresolved: unresolved)
+        }
         try checkResolved(
             line, unresolved: unresolved, from: 0, to: min(program.count, line.characters.count),
             purpose: "the program name")
@@ -186,10 +203,40 @@ public struct BatchImporter {
     }
 
     private func isNetshProgram(_ word: String) -> Bool {
+        programBase(word).map(CommandParser.isNetsh) ?? false
+    }
+
+    /// The program's file name, without its folder or quotes, lowercased.
+    private func programBase(_ word: String) -> String? {
         var w = word
         if w.hasPrefix("\""), w.hasSuffix("\""), w.count >= 2 { w = String(w.dropFirst().dropLast()) }
-        let base = w.split(whereSeparator: { $0 == "\\" || $0 == "/" }).last.map(String.init) ?? w
-        return CommandParser.isNetsh(base)
+        return (w.split(whereSeparator: { $0 == "\\" || $0 == "/" }).last.map(String.init) ?? w).lowercased()
+    }
+
+    static let policyStoreKey = "\\software\\policies\\microsoft\\windows\\ipsec\\policy\\local"
+
+    /// `reg add|delete` of Windows' IPsec policy store is imported (`Result.registry`); other
+    /// keys and other reg operations are skipped, saying why.
+    private func registryCommand(
+        _ line: SourceLine, programLength: Int, unresolved: [Unresolved]
+    ) throws(Diagnostic) -> Outcome {
+        let rest = String(line.characters[programLength...])
+        let operation = firstWord(rest.trimmingBlanks).lowercased()
+        guard operation == "add" || operation == "delete" else {
+            return .skip(
+                operation == "import"
+                    ? "reg import: give that .reg file to 'rampart import'" : "reg \(operation): changes no policy")
+        }
+        let lower = rest.lowercased()
+        guard
+            lower.contains(Self.policyStoreKey + "\"") || lower.contains(Self.policyStoreKey + "\\")
+                || lower.contains(Self.policyStoreKey + " ") || lower.hasSuffix(Self.policyStoreKey)
+        else {
+            return .skip("reg \(operation): a key outside Windows' IPsec policy store")
+        }
+        try checkResolved(
+            line, unresolved: unresolved, from: programLength, to: line.characters.count, purpose: "the reg command")
+        return .registry(rest)
     }
 
     private func netshCommand(

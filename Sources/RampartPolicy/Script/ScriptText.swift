@@ -265,6 +265,10 @@ public enum ScriptPlan {
         var importer = BatchImporter(defines: defines, scriptPath: scriptPath)
         let extracted = try importer.extract(text, file: file)
         var out = ""
+        for line in extracted.registry {
+            out +=
+                "# \(line.location.file):\(line.location.line) writes Windows' policy store (rampart import converts it): reg\(line.arguments)\n"
+        }
         for command in extracted.commands {
             let lines = command.line.origins.map(\.line)
             let first = lines.min() ?? command.line.end.line, last = lines.max() ?? first
@@ -276,12 +280,27 @@ public enum ScriptPlan {
         return out
     }
 
+    /// The batch file as the importer reads it: its netsh commands, `reg` lines for the policy
+    /// store and the lines skipped.
+    public static func batch(
+        _ text: String, file: String, defines: [String: String], scriptPath: String? = nil
+    ) throws(Diagnostic) -> BatchImporter.Result {
+        var importer = BatchImporter(defines: defines, scriptPath: scriptPath)
+        return try importer.extract(text, file: file)
+    }
+
     public static func `import`(
         _ text: String, file: String, defines: [String: String], scriptPath: String? = nil
     ) throws(Diagnostic) -> (script: ParsedScript, skipped: [BatchImporter.Skipped]) {
         do throws(Diagnostic) {
             var importer = BatchImporter(defines: defines, scriptPath: scriptPath)
             let extracted = try importer.extract(text, file: file)
+            if let first = extracted.registry.first {
+                // The conversion lives in RampartMigration, which the CLI runs before it asks rampartd.
+                throw Diagnostic.error(
+                    "this batch file writes Windows' IPsec policy store with reg (\(extracted.registry.count) line\(extracted.registry.count == 1 ? "" : "s")); run 'rampart import \(file)', which converts them",
+                    at: first.location)
+            }
             let script = try ScriptRunner.parse(commands: extracted.commands)
             guard !script.commands.isEmpty else {
                 throw Diagnostic.error(
