@@ -53,6 +53,9 @@ public struct ActiveFilter: Sendable, Equatable {
     public var repliesOnly = false
     /// The rule's `conntype=`: the interfaces the filter applies on (`ConnectionType.includes`).
     public var connection: ConnectionType = .all
+    /// The rule's tunnel endpoint (`tunnel=`): a negotiate filter's SA runs to it, not to the
+    /// filter's remote side, so its ESP and IKE come from there (`NegotiationTransport`).
+    public var tunnel: AddressSpec?
 
     public var weight: Weight { Weight(self) }
 
@@ -89,7 +92,7 @@ public enum EffectiveFilters {
                     out += halves(
                         of: filter, id: "\(prefix)\(filter.seq)", inbound: action.action, outbound: action.action,
                         inpass: action.inpass, soft: action.soft, origin: origin, group: 0,
-                        connection: rule.connectionType)
+                        connection: rule.connectionType, tunnel: rule.tunnel)
                 }
             }
         }
@@ -98,7 +101,7 @@ public enum EffectiveFilters {
             out += halves(
                 of: rule.filter, id: "D\(rule.seq)", inbound: rule.inbound, outbound: rule.outbound,
                 inpass: false, soft: soft, origin: FilterOrigin(source: .dynamic), group: 1,
-                connection: rule.connectionType)
+                connection: rule.connectionType, tunnel: rule.tunnelDestination)
         }
         return out
     }
@@ -133,7 +136,8 @@ public enum EffectiveFilters {
     /// flags are not directional and stay as they are.
     static func halves(
         of f: Filter, id: String, inbound: FilterActionKind, outbound: FilterActionKind,
-        inpass: Bool, soft: Bool, origin: FilterOrigin, group: Int, connection: ConnectionType
+        inpass: Bool, soft: Bool, origin: FilterOrigin, group: Int, connection: ConnectionType,
+        tunnel: AddressSpec? = nil
     ) -> [ActiveFilter] {
         var first = ActiveFilter(
             id: id, proto: f.proto, source: f.source, destination: f.destination,
@@ -141,6 +145,7 @@ public enum EffectiveFilters {
             inbound: inbound, outbound: outbound, inpass: inpass, soft: soft,
             origin: origin, group: group, seq: f.seq, isMirror: false)
         first.connection = connection
+        first.tunnel = tunnel
         guard f.mirrored else { return [first] }
         var mirror = first
         mirror.id = id + "m"

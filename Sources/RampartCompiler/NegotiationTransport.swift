@@ -7,7 +7,8 @@ import RampartPolicy
 /// the filters, so that the clear packet inside is what the filters decide, as there.
 ///
 /// The peers are the remote sides of the filters that negotiate in either direction: the side that
-/// is not `me` (both, when neither is); `any` when one of them is any. Shared by the compiler and
+/// is not `me` (both, when neither is); `any` when one of them is any; for a tunnel rule's filter,
+/// its tunnel endpoint (the SA runs to the gateway, not to the network behind it). Shared by the compiler and
 /// the reference evaluator, so both decide these packets alike.
 public struct NegotiationTransport: Sendable, Equatable {
     /// A peer's address, with the filter it comes from (an address group is the filter's scope's).
@@ -26,7 +27,8 @@ public struct NegotiationTransport: Sendable, Equatable {
         var peers: [Peer] = []
         for f in filters where f.inbound == .negotiate || f.outbound == .negotiate {
             let remote: [AddressSpec] =
-                f.destination.isMe ? [f.source] : f.source.isMe ? [f.destination] : [f.source, f.destination]
+                f.tunnel.map { [$0] }
+                ?? (f.destination.isMe ? [f.source] : f.source.isMe ? [f.destination] : [f.source, f.destination])
             for spec in remote where !spec.isMe {
                 if case .group = spec {
                     if !peers.contains(Peer(address: spec, origin: f.origin)) {

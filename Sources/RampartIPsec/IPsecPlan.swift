@@ -19,6 +19,8 @@ public struct IPsecPlan: Sendable, Equatable {
         /// `trap` negotiates on the first packet; `none` only answers a peer that negotiates.
         public var startAction: String
         public var reqid: Int
+        /// `transport`, or `tunnel` for a rule with a tunnel endpoint (`tunnel=`).
+        public var mode = "transport"
     }
 
     public enum Authentication: Sendable, Equatable {
@@ -99,17 +101,19 @@ public struct IPsecPlan: Sendable, Equatable {
         var ikeVersion: Int
         var childless: String
         var revocation: String
+        /// This host's addresses: a rule whose tunnel endpoint is one of them is a tunnel's inbound half.
+        var local: Set<IPAddress> = []
     }
 
     public static func make(
         _ store: Store, dynamic: DynamicState? = nil, ikeVersion: Int = 2, childless: String = "allow",
-        at time: Date = Date()
+        localAddresses: [IPAddress] = [], at time: Date = Date()
     ) -> IPsecPlan {
         var plan = IPsecPlan()
         var reqid = firstReqid
         let shared = Shared(
             ikeVersion: ikeVersion, childless: childless,
-            revocation: store.config.strongCRLCheck == 2 ? "strict" : "relaxed")
+            revocation: store.config.strongCRLCheck == 2 ? "strict" : "relaxed", local: Set(localAddresses))
         for location in [StoreLocation.persistent, .local] {
             addRules(of: store, location, shared, at: time, reqid: &reqid, to: &plan)
         }
@@ -143,6 +147,8 @@ public struct IPsecPlan: Sendable, Equatable {
             let action = s.filterActions[ai]
             guard action.action == .negotiate else { continue }
             let where_ = "rule '\(rule.name)' of policy '\(policy.name)'"
+            guard case .use(let tunnel) = tunnelEndpoint(rule.tunnel, in: policy, shared, where_: where_, plan: &plan)
+            else { continue }
             guard let auth = authentication(rule.authMethods, where_: where_, plan: &plan) else { continue }
             let esp = quickModeProposals(
                 action.qmsecmethods, pfs: action.qmpfs || policy.mmpfs,
@@ -155,7 +161,7 @@ public struct IPsecPlan: Sendable, Equatable {
             add(
                 connection, filters: filters, esp: esp, offersFrom: "filter action '\(action.name)'", key: auth.1,
                 startAction: (action.inpass || action.soft) ? "none" : "trap",
-                answerOnly: action.soft || action.inpass,
+                answerOnly: action.soft || action.inpass, tunnel: tunnel,
                 reqid: &reqid, to: &plan)
         }
     }
@@ -165,6 +171,9 @@ public struct IPsecPlan: Sendable, Equatable {
         to plan: inout IPsecPlan
     ) {
         let where_ = "dynamic rule \(rule.seq)"
+        guard
+            case .use(let tunnel) = tunnelEndpoint(rule.tunnelDestination, in: nil, shared, where_: where_, plan: &plan)
+        else { return }
         guard let auth = authentication(rule.authMethods, where_: where_, plan: &plan) else { return }
         let mm = dynamic.mainModePolicies.first { $0.name.lowercased() == rule.mmpolicy.lowercased() }
         let qm = rule.qmpolicy.flatMap { name in
@@ -190,14 +199,60 @@ public struct IPsecPlan: Sendable, Equatable {
         add(
             connection, filters: [("D\(rule.seq)", rule.filter)], esp: esp,
             offersFrom: "quick mode policy '\(qm?.name ?? "default")'",
-            key: auth.1, startAction: start, answerOnly: start == "none", reqid: &reqid, to: &plan)
+            key: auth.1, startAction: start, answerOnly: start == "none", tunnel: tunnel, reqid: &reqid, to: &plan)
+    }
+
+    enum TunnelUse { case use(String?), skip }
+
+    /// A rule's tunnel endpoint: nil for transport mode; the peer's address for a tunnel; a rule
+    /// whose endpoint is this host is a tunnel's inbound half (Windows writes a rule for each
+    /// direction), carried by the SA of the rule whose endpoint is the other end, which charon
+    /// installs for both directions. Anything but one address is refused.
+    static func tunnelEndpoint(
+        _ spec: AddressSpec?, in policy: Policy?, _ shared: Shared, where_: String, plan: inout IPsecPlan
+    ) -> TunnelUse {
+        guard let spec else { return .use(nil) }
+        let address: IPAddress
+        switch spec {
+        case .me: return inboundHalf(policy, shared, where_: where_, plan: &plan)
+        case .subnet(let ip, let p) where p == ip.family.bits: address = ip
+        case .range(let a, let b) where a == b: address = a
+        default:
+            plan.refused.append(
+                "\(where_): the tunnel endpoint \(spec) is not an IP address (charon needs the peer's address): give tunnel=ADDRESS"
+            )
+            return .skip
+        }
+        if shared.local.contains(address) { return inboundHalf(policy, shared, where_: where_, plan: &plan) }
+        return .use(address.description)
+    }
+
+    static func inboundHalf(_ policy: Policy?, _ shared: Shared, where_: String, plan: inout IPsecPlan) -> TunnelUse {
+        let outbound = policy?.rules.contains { r in
+            guard r.active, let t = r.tunnel else { return false }
+            switch t {
+            case .subnet(let ip, let p): return p == ip.family.bits && !shared.local.contains(ip)
+            case .range(let a, let b): return a == b && !shared.local.contains(a)
+            default: return false
+            }
+        }
+        guard outbound == true else {
+            plan.refused.append(
+                "\(where_): its tunnel endpoint is this host, and no rule of its policy has the other end as its endpoint: add the outbound rule (tunnel=THE PEER'S ADDRESS)"
+            )
+            return .skip
+        }
+        plan.warnings.append(
+            "\(where_): its tunnel endpoint is this host: the inbound half of a tunnel, carried by the SA of the rule whose endpoint is the other end"
+        )
+        return .skip
     }
 
     /// One connection with a CHILD_SA per filter (per port item), its key, into `plan`.
     static func add(
         _ c: Connection, filters: [(String, Filter)], esp: (esp: [String], ah: [String], seconds: Int, bytes: Int?),
-        offersFrom: String, key: String?, startAction: String, answerOnly: Bool, reqid: inout Int,
-        to plan: inout IPsecPlan
+        offersFrom: String, key: String?, startAction: String, answerOnly: Bool, tunnel: String? = nil,
+        reqid: inout Int, to plan: inout IPsecPlan
     ) {
         var connection = c
         guard !esp.esp.isEmpty || !esp.ah.isEmpty else {
@@ -214,11 +269,15 @@ public struct IPsecPlan: Sendable, Equatable {
                     Child(
                         name: n == 0 ? id : "\(id)-\(n + 1)", filterID: id, localTS: side.local, remoteTS: side.remote,
                         espProposals: esp.esp, ahProposals: esp.ah, lifeSeconds: esp.seconds, lifeBytes: esp.bytes,
-                        startAction: startAction, reqid: reqid))
+                        startAction: startAction, reqid: reqid, mode: tunnel == nil ? "transport" : "tunnel"))
                 reqid += 1
             }
         }
         guard !connection.children.isEmpty else { return }
+        // A tunnel's peer is its endpoint, whatever the selectors hold.
+        if let tunnel {
+            (peers, anyPeer) = ([tunnel], false)
+        }
         connection.remoteAddresses = anyPeer ? ["%any"] : peers.sorted()
         // A key is found by the peer's address; a certificate names its holder itself.
         if case .psk = connection.authentication {

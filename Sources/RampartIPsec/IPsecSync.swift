@@ -141,7 +141,7 @@ public enum IPsecSync {
         var children = ViciMessage()
         for ch in c.children {
             var child = ViciMessage()
-            child["mode"] = "transport"
+            child["mode"] = .string(ch.mode)
             child["local_ts"] = .strings(ch.localTS.split(separator: ",").map(String.init))
             child["remote_ts"] = .strings(ch.remoteTS.split(separator: ",").map(String.init))
             if !ch.espProposals.isEmpty { child["esp_proposals"] = .strings(ch.espProposals) }

@@ -281,3 +281,53 @@ private func plan(
         #expect(IPsecEvent.address(in: "sending packet: from 2001:db8::1[500] to 2001:db8::2[500]") == "2001:db8::1")
     }
 }
+
+/// `tunnel=` (issue 32, item 5): a negotiate rule with a tunnel endpoint is a tunnel-mode
+/// connection to that endpoint, its filters the traffic selectors; Windows' rule for the other
+/// direction, whose endpoint is this host, is carried by the same SA.
+@Suite struct TunnelPlanTests {
+    static let rules = """
+        pushd ipsec static
+        add filteraction name=N action=negotiate qmsecmethods="ESP[AES256,SHA1]"
+        add filter filterlist=Out srcaddr=me dstaddr=192.0.2.0 dstmask=24 mirrored=no
+        add filter filterlist=In srcaddr=192.0.2.0 srcmask=24 dstaddr=me mirrored=no
+        add policy name=P assign=yes
+        add rule name=out policy=P filterlist=Out filteraction=N tunnel=198.51.100.10 psk=k
+        add rule name=in policy=P filterlist=In filteraction=N tunnel=198.51.100.1 psk=k
+
+        """
+
+    @Test func aTunnelRuleIsATunnelModeConnectionToItsEndpoint() throws {
+        let p = IPsecPlan.make(try storeFrom(Self.rules), localAddresses: [IPAddress("198.51.100.1")!])
+        #expect(p.connections.count == 1 && p.refused.isEmpty, "\(p.refused)")
+        let c = try #require(p.connections.first)
+        #expect(c.remoteAddresses == ["198.51.100.10"] && c.remoteID == "198.51.100.10")
+        #expect(c.children.map(\.mode) == ["tunnel"])
+        #expect(c.children.map(\.localTS) == ["dynamic"] && c.children.map(\.remoteTS) == ["192.0.2.0/24"])
+        #expect(p.secrets.map(\.owners) == [["198.51.100.10"]])
+        #expect(
+            p.warnings.contains {
+                $0.contains("rule 'in' of policy 'P': its tunnel endpoint is this host: the inbound half of a tunnel")
+            }, "\(p.warnings)")
+        let child = IPsecSync.message(c).section(c.name)?.section("children")?.section(c.children[0].name)
+        #expect(child?.string("mode") == "tunnel")
+    }
+
+    @Test func anInboundHalfAloneAndAnEndpointThatIsNotOneAddressAreRefused() throws {
+        let alone = Self.rules.replacingOccurrences(of: "tunnel=198.51.100.10", with: "tunnel=198.51.100.1")
+        let p = IPsecPlan.make(try storeFrom(alone), localAddresses: [IPAddress("198.51.100.1")!])
+        #expect(p.connections.isEmpty)
+        #expect(p.refused.contains { $0.contains("no rule of its policy has the other end as its endpoint") })
+        let named = Self.rules.replacingOccurrences(of: "tunnel=198.51.100.10", with: "tunnel=gw.example.com")
+        let q = IPsecPlan.make(try storeFrom(named), localAddresses: [IPAddress("198.51.100.1")!])
+        #expect(
+            q.refused.contains { $0.contains("the tunnel endpoint gw.example.com is not an IP address") },
+            "\(q.refused)")
+    }
+
+    @Test func theTunnelsESPAndIKEPassFromItsEndpoint() throws {
+        let filters = EffectiveFilters.collect(try storeFrom(Self.rules))
+        let peers = NegotiationTransport(filters).peers.map(\.address.description)
+        #expect(peers == ["198.51.100.10", "198.51.100.1"], "the endpoints, not the network behind them: \(peers)")
+    }
+}

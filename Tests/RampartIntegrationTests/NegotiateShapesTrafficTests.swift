@@ -212,4 +212,71 @@ struct NegotiateShapesTrafficTests {
                     + "ESP-in-UDP packets, \(Self.clearOnPort(packets, 5001).count) clear on 5001\n\(mm)")
         }
     }
+
+    /// Windows' two tunnel rules (out: tunnel=the gateway, in: tunnel=this host) for a network
+    /// behind a gateway, on both ends, each under a block-all.
+    static func tunnelPolicy(local: String, network: String, gateway: String, me: String) -> String {
+        Fixtures.blockAll + """
+            pushd ipsec static
+            add filteraction name=Secure action=negotiate qmsecmethods="ESP[AES256,SHA1]"
+            add filter filterlist=Out srcaddr=\(local) dstaddr=\(network) mirrored=no
+            add filter filterlist=In srcaddr=\(network) dstaddr=\(local) mirrored=no
+            add rule name=out policy=Closed filterlist=Out filteraction=Secure tunnel=\(gateway) psk="tunnel-key"
+            add rule name=in policy=Closed filterlist=In filteraction=Secure tunnel=\(me) psk="tunnel-key"
+            popd
+
+            """
+    }
+
+    /// (d) `tunnel=` (issue 32, item 5): the server reaches a network behind the inside host (its
+    /// gateway) through a tunnel-mode SA: the inner connection to 192.0.2.77 works, the wire
+    /// between the endpoints carries only ESP between their own addresses, and charon and the
+    /// kernel hold a tunnel-mode SA. Before, the rule was enforced as transport mode and IKE went
+    /// to 192.0.2.77 itself.
+    @Test func aTunnelToTheNetworkBehindAGateway() throws {
+        try withLab { lab, _ in
+            let inner = "192.0.2.77"
+            try lab.inside.run(["ip", "addr", "add", "\(inner)/32", "dev", "lo"])
+            try lab.server.run(["ip", "route", "add", "192.0.2.0/24", "via", Lab.internal4])
+            let server = try Self.host(
+                lab.server,
+                policy: Self.tunnelPolicy(
+                    local: "me", network: "192.0.2.0/24", gateway: Lab.internal4, me: Lab.serverInternal4))
+            let gateway = try Self.host(
+                lab.inside,
+                policy: Self.tunnelPolicy(
+                    local: "192.0.2.0/24", network: Lab.serverInternal4, gateway: Lab.serverInternal4,
+                    me: Lab.internal4))
+            defer { Self.stop([server, gateway]) }
+            // What each end sends (a capture of both directions would show the decrypted packets too).
+            let captures = [
+                try Capture(lab.server, address: Lab.serverInternal4, directory: server.cli.directory, sent: true),
+                try Capture(lab.inside, address: Lab.internal4, directory: gateway.cli.directory, sent: true)
+            ]
+            let run = try Self.stream(from: lab.server, to: lab.inside, address: inner)
+            let packets = try captures.flatMap { try $0.stop() }
+            #expect(run.ok, "\(run.text)\n\(server.charon.log().suffix(3000))\n\(gateway.charon.log().suffix(2000))")
+            let esp = packets.filter { $0.contains("ESP(spi=0x") }
+            #expect(esp.count >= 20, "\(packets.joined(separator: "\n"))")
+            #expect(
+                esp.allSatisfy {
+                    $0.contains("\(Lab.serverInternal4) > \(Lab.internal4): ESP")
+                        || $0.contains("\(Lab.internal4) > \(Lab.serverInternal4): ESP")
+                }, "ESP between the endpoints only\n\(esp.joined(separator: "\n"))")
+            #expect(
+                Self.clearOnPort(packets, 5001).isEmpty && !packets.contains { $0.contains(inner) },
+                "the inner addresses never on the wire: \(packets.joined(separator: "\n"))")
+            let qm = try server.daemon.rampart(["dynamic", "show", "qmsas"]).out
+            #expect(qm.contains("INSTALLED") && qm.contains("TUNNEL"), "\(qm)")
+            let state = try lab.server.run(["ip", "xfrm", "state"]).out
+            #expect(state.contains("mode tunnel") && !state.contains("mode transport"), "\(state)")
+            print(
+                "shape (d): stream \(run.text.trimmingCharacters(in: .whitespacesAndNewlines)); \(packets.count) packets on the wire, "
+                    + "\(esp.count) ESP between \(Lab.serverInternal4) and \(Lab.internal4), \(Self.clearOnPort(packets, 5001).count) clear"
+            )
+            // The block-all still holds for clear traffic from elsewhere.
+            try lab.listen(lab.server, tcp: [6003])
+            #expect(try !lab.tcp(from: lab.external, Lab.serverExternal4, 6003))
+        }
+    }
 }

@@ -3,6 +3,7 @@ import Logging
 import RampartCompiler
 import RampartIPsec
 import RampartPolicy
+import RampartSystem
 import RampartReport
 import RampartVici
 
@@ -39,7 +40,8 @@ extension PolicyEngine {
     /// missing or refuses opens nothing: it is a problem, retried with backoff (docs/ipsec.md).
     func syncIPsec() {
         var plan = IPsecPlan.make(
-            store, dynamic: dynamic, ikeVersion: config.ipsecIKEVersion, childless: config.ipsecChildless, at: wallNow)
+            store, dynamic: dynamic, ikeVersion: config.ipsecIKEVersion, childless: config.ipsecChildless,
+            localAddresses: LocalAddresses.current(), at: wallNow)
         if plan.needsCertificates {
             plan.credentials = IPsecPlan.Credentials(
                 certificate: config.ipsecCertificate, privateKey: config.ipsecPrivateKey,
