@@ -53,11 +53,29 @@ extension WindowsPolicyConversion {
             diagnosticsNote(
                 o, "filter \(f.id) carries a tunnel address; rampart takes the tunnel from the rule (tunnel=)")
         }
-        return Filter(
-            seq: 0, source: try side(f.source, f.sourceMask, special: special?.source, "source"),
-            destination: try side(f.destination, f.destinationMask, special: special?.destination, "destination"),
-            proto: try Self.proto(f.proto, o), sourcePort: PortMatch(f.sourcePort),
-            destinationPort: PortMatch(f.destinationPort), mirrored: f.mirrored != 0, description: f.description)
+        return try Self.serverAgainstMe(
+            Filter(
+                seq: 0, source: try side(f.source, f.sourceMask, special: special?.source, "source"),
+                destination: try side(f.destination, f.destinationMask, special: special?.destination, "destination"),
+                proto: try Self.proto(f.proto, o), sourcePort: PortMatch(f.sourcePort),
+                destinationPort: PortMatch(f.destinationPort), mirrored: f.mirrored != 0, description: f.description),
+            f.id, o)
+    }
+
+    /// netsh takes a server type only against `me` (the interpreter refuses anything else), so
+    /// the object is refused here, named, rather than by the script it would become.
+    static func serverAgainstMe(
+        _ f: Filter, _ id: String, _ o: WindowsPolicyObjects.Object
+    ) throws(Diagnostic)
+        -> Filter
+    {
+        for (server, other) in [(f.source, f.destination), (f.destination, f.source)] {
+            guard case .server(let type) = server, !other.isMe else { continue }
+            throw .error(
+                "\(label(o)): filter \(id): \(type.rawValue) against \(other): a server type is taken only against 'me' (as netsh takes it); make that side 'me' on Windows and export again",
+                at: o.location)
+        }
+        return f
     }
 
     /// 0x01–0x04 a server type as the source, 0x81–0x84 as the destination.
@@ -109,11 +127,13 @@ extension WindowsPolicyConversion {
                     at: o.location)
             }
         }
-        return Filter(
-            seq: 0, source: try Self.address(f.source, f.id, o), destination: try Self.address(f.destination, f.id, o),
-            proto: try Self.proto(f.proto, o), sourcePort: try port(f.sourcePort),
-            destinationPort: try port(f.destinationPort),
-            mirrored: f.mirrored != 0, description: f.description)
+        return try Self.serverAgainstMe(
+            Filter(
+                seq: 0, source: try Self.address(f.source, f.id, o),
+                destination: try Self.address(f.destination, f.id, o), proto: try Self.proto(f.proto, o),
+                sourcePort: try port(f.sourcePort), destinationPort: try port(f.destinationPort),
+                mirrored: f.mirrored != 0, description: f.description),
+            f.id, o)
     }
 
     static func address(

@@ -18,7 +18,7 @@ import Testing
         #expect(script == golden, "\(script)")
         #expect(
             c.diagnostics.map(\.message) == [
-                "ipsecFilter{2FE2FD79-0389-4D6C-8794-55C4D444DB33} \"Admin\": 2 V2 filter(s) and 1 legacy one(s): the V2 filters are imported"
+                "ipsecFilter{2FE2FD79-0389-4D6C-8794-55C4D444DB33} \"Admin\": 7 V2 filter(s) and 1 legacy one(s): the V2 filters are imported"
             ])
         // The script runs: exec of it makes the store the conversion made (names and values).
         var interpreter = Interpreter(store: Store(), makeGUID: { "{00000000-0000-0000-0000-000000000000}" })
@@ -164,6 +164,16 @@ import Testing
             mask == [
                 "ipsecFilter{2FE2FD79-0389-4D6C-8794-55C4D444DB31} \"Web In\": filter {00000000-0000-0000-0000-000000000009}: source mask 255.0.255.0 is not contiguous"
             ])
+        let (_, server) = Self.converted { o in
+            let data = FilterData(legacy: [
+                PolicyFixture.legacy(9, 0xC000_0201, 0xFFFF_FFFF, 0, 0, proto: 17, port: 53, special: 0x81)
+            ])
+            o.objects[Self.index(PolicyFixture.dns, o)].data = data.encode()
+        }
+        #expect(
+            server == [
+                "ipsecFilter{2FE2FD79-0389-4D6C-8794-55C4D444DB32} \"DNS Out\": filter {00000000-0000-0000-0000-000000000009}: DNS against 192.0.2.1: a server type is taken only against 'me' (as netsh takes it); make that side 'me' on Windows and export again"
+            ], "\(server)")
         let (_, action) = Self.converted { o in
             o.objects[Self.index(PolicyFixture.block, o)].attributes["ipsecnegotiationpolicyaction"] =
                 "{00000000-0000-0000-0000-000000000001}"

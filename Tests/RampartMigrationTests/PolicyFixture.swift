@@ -40,12 +40,32 @@ enum PolicyFixture {
             special: special)
     }
 
+    static func v2(
+        _ id: Int, source: FilterData.V2.Address, destination: FilterData.V2.Address, port: UInt16
+    ) -> FilterData.V2 {
+        .init(
+            description: "", id: String(format: "{00000000-0000-0000-0000-%012X}", id), mirrored: 1,
+            source: source, destination: destination, sourcePort: .init(type: 0),
+            destinationPort: .init(type: 1, port: port), proto: 17)
+    }
+
     static var filters: [WindowsPolicyObjects.Object] {
         let webData = FilterData(legacy: [
             legacy(1, 0, 0, 0, 0xFFFF_FFFF, proto: 6, port: 80, description: "HTTP"),
             legacy(2, 0, 0, 0, 0xFFFF_FFFF, proto: 6, port: 443)
         ])
-        let dnsData = FilterData(legacy: [legacy(3, 0, 0xFFFF_FFFF, 0, 0, proto: 17, port: 53, special: 0x81)])
+        // Every special server type (Legacy-Special-Filter 1–4: as the source; 0x81–0x84: as the
+        // destination), the other side this host.
+        let dnsData = FilterData(legacy: [
+            legacy(3, 0, 0xFFFF_FFFF, 0, 0, proto: 17, port: 53, special: 0x81),
+            legacy(7, 0, 0, 0, 0xFFFF_FFFF, proto: 17, port: 0, special: 1),
+            legacy(8, 0, 0, 0, 0xFFFF_FFFF, proto: 17, port: 137, special: 2),
+            legacy(9, 0, 0, 0, 0xFFFF_FFFF, proto: 17, port: 68, special: 3),
+            legacy(10, 0, 0, 0, 0xFFFF_FFFF, proto: 1, port: 0, special: 4),
+            legacy(11, 0, 0xFFFF_FFFF, 0, 0, proto: 17, port: 137, special: 0x82),
+            legacy(12, 0, 0xFFFF_FFFF, 0, 0, proto: 17, port: 67, special: 0x83),
+            legacy(13, 0, 0xFFFF_FFFF, 0, 0, proto: 1, port: 0, special: 0x84)
+        ])
         var adminData = FilterData(legacy: [legacy(4, 0xC633_640A, 0xFFFF_FFFF, 0, 0xFFFF_FFFF, proto: 6, port: 3389)])
         let v6: [UInt8] = [0x20, 0x01, 0x0d, 0xb8] + [UInt8](repeating: 0, count: 12)
         func pad(_ b: [UInt8]) -> [UInt8] { b + [UInt8](repeating: 0, count: 16 - b.count) }
@@ -61,7 +81,16 @@ enum PolicyFixture {
                 description: "", id: "{00000000-0000-0000-0000-000000000006}", mirrored: 1,
                 source: .init(type: 4, version: 2, address: v6, secondary: pad([64])),
                 destination: .init(type: 8, version: 3),
-                sourcePort: .init(type: 0), destinationPort: .init(type: 2, port: 22, end: 23), proto: 6)
+                sourcePort: .init(type: 0), destinationPort: .init(type: 2, port: 22, end: 23), proto: 6),
+            // V2's server types (0x10 DNS … 0x80 gateway, both families) against this host; any and
+            // one address.
+            v2(0x14, source: .init(type: 0x10, version: 3), destination: .init(type: 8, version: 3), port: 53),
+            v2(0x15, source: .init(type: 8, version: 3), destination: .init(type: 0x40, version: 3), port: 67),
+            v2(0x16, source: .init(type: 0x20, version: 3), destination: .init(type: 8, version: 3), port: 137),
+            v2(0x17, source: .init(type: 8, version: 3), destination: .init(type: 0x80, version: 3), port: 123),
+            v2(
+                0x18, source: .init(type: 0, version: 3),
+                destination: .init(type: 1, version: 1, address: pad([203, 0, 113, 5])), port: 25)
         ]
         return [
             object(
