@@ -49,6 +49,11 @@ extension WindowsPolicyConversion {
                 "\(Self.label(o)): filter \(f.id): Legacy-Special-Filter \(f.special) is not 1–4 or 0x81–0x84",
                 at: o.location)
         }
+        if f.options != 0 {
+            diagnosticsNote(
+                o, "filter \(f.id): Legacy-Filter-Options \(f.options) is not 0, as §2.2.1.5.1 says it must be: ignored"
+            )
+        }
         if f.isTunnel != 0 {
             diagnosticsNote(
                 o, "filter \(f.id) carries a tunnel address; rampart takes the tunnel from the rule (tunnel=)")

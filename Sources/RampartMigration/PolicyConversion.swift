@@ -27,6 +27,11 @@ extension WindowsPolicyConversion {
             let qm = try Self.quickMode(data, o)
             (a.qmsecmethods, a.soft, a.qmpfs) = (qm.offers, qm.soft, qm.pfs)
         }
+        for (i, offer) in data.offers.enumerated() where offer.options != 0 {
+            warn(
+                "\(Self.label(o)): offer \(i + 1): Negotiation-Options \(offer.options) is not 0, as §2.2.1.4.1 says it must be: ignored",
+                at: o.location)
+        }
         store.filterActions.append(a)
     }
 

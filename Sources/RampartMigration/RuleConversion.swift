@@ -41,6 +41,32 @@ extension WindowsPolicyConversion {
                     group: group))
         }
         p.mmsecmethods = offers
+        methodFieldsWithoutCounterpart(o, data)
+    }
+
+    /// Fields of §2.2.1.2.1 that netsh's policy (and charon's connection) has no place for: said
+    /// when they hold anything but what the policy-level fields already give.
+    mutating func methodFieldsWithoutCounterpart(_ o: WindowsPolicyObjects.Object, _ data: ISAKMPData) {
+        if data.options != 0 {
+            warn(
+                "\(Self.label(o)): ISAKMP-Options \(data.options) (certificate-to-account mapping, no certificate request) has no counterpart in rampart or charon: not imported",
+                at: o.location)
+        }
+        for (i, m) in data.methods.enumerated() {
+            var fields: [String] = []
+            if m.qmLimit != 0 && m.qmLimit != data.qmLimit { fields.append("QM-Limit \(m.qmLimit)") }
+            if m.lifetimeSeconds != 0 && m.lifetimeSeconds != data.mmLifetime {
+                fields.append("Oakley-Lifetime-Secs \(m.lifetimeSeconds)")
+            }
+            if m.lifetimeKB != 0 { fields.append("Oakley-Lifetime-KB \(m.lifetimeKB)") }
+            if m.pfsIdentityRequired != 0 && m.pfsIdentityRequired != data.masterPFSRequired {
+                fields.append("PFS-Identity-Required \(m.pfsIdentityRequired)")
+            }
+            guard !fields.isEmpty else { continue }
+            warn(
+                "\(Self.label(o)): security method \(i + 1): \(fields.joined(separator: ", ")): netsh has these once per policy (qmpermm, mmlifetime, mmpfs), taken from the policy's own fields",
+                at: o.location)
+        }
     }
 
     mutating func addRule(_ o: WindowsPolicyObjects.Object, to p: inout Policy) throws(Diagnostic) {
@@ -49,6 +75,11 @@ extension WindowsPolicyConversion {
         if !data.interfaceName.isEmpty {
             warn(
                 "\(Self.label(o)): Interface-Name \(data.interfaceName) is not carried over (rampart's rules follow conntype)",
+                at: o.location)
+        }
+        if !data.tunnelEndpointName.isEmpty {
+            warn(
+                "\(Self.label(o)): Tunnel-End-Point-Name \(data.tunnelEndpointName) is not carried over: the tunnel is its address (Tunnel-Address)",
                 at: o.location)
         }
         let auths = try Self.authMethods(data, o)

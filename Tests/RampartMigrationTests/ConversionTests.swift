@@ -153,6 +153,42 @@ import Testing
             ))
     }
 
+    /// Fields with meaning that netsh's objects have no place for, or that the specification says
+    /// must be 0, are said when they hold anything else.
+    @Test func fieldsWithoutACounterpartAreSaid() throws {
+        let (c, messages) = Self.converted { o in
+            let i = Self.index(PolicyFixture.isakmp, o)
+            var mm = try! ISAKMPData.decode(o.objects[i].data!)
+            mm.options = 1
+            mm.methods[0].lifetimeSeconds = 600
+            mm.methods[1].pfsIdentityRequired = 1
+            o.objects[i].data = mm.encode()
+            let s = Self.index(PolicyFixture.secure, o)
+            var qm = try! NegotiationData.decode(o.objects[s].data!)
+            qm.offers[0].options = 2
+            o.objects[s].data = qm.encode()
+            let w = Self.index(PolicyFixture.web, o)
+            var f = try! FilterData.decode(o.objects[w].data!)
+            f.legacy[0].options = 4
+            o.objects[w].data = f.encode()
+            let r = Self.index(PolicyFixture.nfaAdmin, o)
+            var nfa = try! NFAData.decode(o.objects[r].data!)
+            nfa.tunnelEndpointName = "gw.contoso.com"
+            o.objects[r].data = nfa.encode()
+        }
+        #expect(c != nil)
+        for expected in [
+            "ipsecISAKMPPolicy{12A63239-DFB6-4F7A-9E84-FEA90E81202A}: ISAKMP-Options 1 (certificate-to-account mapping, no certificate request) has no counterpart in rampart or charon: not imported",
+            "ipsecISAKMPPolicy{12A63239-DFB6-4F7A-9E84-FEA90E81202A}: security method 1: Oakley-Lifetime-Secs 600: netsh has these once per policy (qmpermm, mmlifetime, mmpfs), taken from the policy's own fields",
+            "ipsecISAKMPPolicy{12A63239-DFB6-4F7A-9E84-FEA90E81202A}: security method 2: PFS-Identity-Required 1: netsh has these once per policy",
+            "\"Secure\": offer 1: Negotiation-Options 2 is not 0, as §2.2.1.4.1 says it must be: ignored",
+            "\"Web In\": filter {00000000-0000-0000-0000-000000000001}: Legacy-Filter-Options 4 is not 0, as §2.2.1.5.1 says it must be: ignored",
+            "\"Admin in\": Tunnel-End-Point-Name gw.contoso.com is not carried over: the tunnel is its address (Tunnel-Address)"
+        ] {
+            #expect(messages.contains { $0.contains(expected) }, "\(expected)\n\(messages)")
+        }
+    }
+
     @Test func valuesOutsideTheSpecificationAreErrorsAndIgnoredDataIsSaid() {
         let (_, mask) = Self.converted { o in
             let data = FilterData(legacy: [
