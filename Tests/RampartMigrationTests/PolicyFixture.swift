@@ -13,7 +13,7 @@ enum PolicyFixture {
         admin = "{2FE2FD79-0389-4D6C-8794-55C4D444DB33}"
     static let permit = "{72385233-70FA-11D1-864C-14A300000001}", block = "{72385233-70FA-11D1-864C-14A300000002}",
         secure = "{72385233-70FA-11D1-864C-14A300000003}", pass = "{72385233-70FA-11D1-864C-14A300000004}",
-        response = "{72385233-70FA-11D1-864C-14A300000005}"
+        response = "{72385233-70FA-11D1-864C-14A300000005}", legacyOffers = "{72385233-70FA-11D1-864C-14A300000006}"
     static let nfaWeb = "{116CA92D-D536-4A44-BDCE-17D8363ED941}", nfaDNS = "{116CA92D-D536-4A44-BDCE-17D8363ED942}",
         nfaAdmin = "{116CA92D-D536-4A44-BDCE-17D8363ED943}", nfaDefault = "{116CA92D-D536-4A44-BDCE-17D8363ED944}"
 
@@ -128,7 +128,22 @@ enum PolicyFixture {
         return [
             action(permit, "Permit", g.permit, []), action(block, "Block", g.block, []),
             action(secure, "Secure", g.secure, [esp, ah, clear]), action(pass, "", g.pass, [esp]),
-            action(response, "", g.secure, [esp], type: g.response)
+            action(response, "", g.secure, [esp], type: g.response),
+            // The algorithm values the other offers do not use: AH MD5, ESP without encryption,
+            // ESP without integrity.
+            action(
+                legacyOffers, "Legacy offers", g.secure,
+                [
+                    .init(
+                        lifetimeSeconds: 900, lifetimeKB: 0, pfsRequired: 0,
+                        algorithms: [.init(identifier: 1, integrity: 0, offerType: 1)]),
+                    .init(
+                        lifetimeSeconds: 0, lifetimeKB: 50_000, pfsRequired: 0,
+                        algorithms: [.init(identifier: 1, integrity: 2, offerType: 2)]),
+                    .init(
+                        lifetimeSeconds: 0, lifetimeKB: 0, pfsRequired: 0,
+                        algorithms: [.init(identifier: 2, integrity: 0, offerType: 2)])
+                ])
         ]
     }
 
@@ -163,9 +178,14 @@ enum PolicyFixture {
 
     static var objects: WindowsPolicyObjects {
         var o = WindowsPolicyObjects()
+        // Every encryption, hash and group value, a Random-Function and a New-DH offer.
         let mm = ISAKMPData(
-            instance: isakmp, qmLimit: 0, mmLifetime: 28_800,
-            methods: [.init(encryption: 2, hash: 2, oakleyGroup: 2), .init(encryption: 1, hash: 1, oakleyGroup: 1)])
+            instance: isakmp, newDH: [4, 0, 0, 0], qmLimit: 0, mmLifetime: 28_800,
+            methods: [
+                .init(encryption: 2, hash: 2, oakleyGroup: 2), .init(encryption: 1, hash: 1, oakleyGroup: 1),
+                .init(encryption: 3, hash: 2, oakleyGroup: 0x1000_0001),
+                .init(encryption: 0, hash: 0, randomFunction: 2, oakleyGroup: 0)
+            ])
         o.objects =
             [
                 object(
