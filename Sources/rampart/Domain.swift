@@ -127,7 +127,7 @@ extension Domain {
         static let configuration = CommandConfiguration(
             abstract: "Check a netsh script as 'exec --dry-run' does, then publish it as the group's domain policy.",
             discussion:
-                "The write is a compare-and-swap on the revision read (or --expect-revision): if another admin pushed meanwhile, nothing is written."
+                "The write is a compare-and-swap on the revision read (or --expect-revision): if another admin pushed meanwhile, nothing is written. A registry or LDIF export of a Windows policy store is published as the netsh script of its objects (what 'rampart import --netsh' prints)."
         )
 
         @OptionGroup var etcd: EtcdOptions
@@ -136,12 +136,13 @@ extension Domain {
             help: ArgumentHelp(
                 "Write only if the policy is still at this revision (0: not yet published).", valueName: "N"))
         var expectRevision: Int64?
-        @Argument(help: "The netsh script ('-' for standard input).")
+        @Argument(help: "The netsh script ('-' for standard input), or a Windows registry or LDIF export.")
         var file: String
 
         func run() throws {
-            let text = try readInput(file)
             let name = file == "-" ? "<stdin>" : file
+            let input = try readInput(file)
+            let text = try WindowsStore.kind(input).map { try WindowsStore.netshScript($0, text: input, file: name) } ?? input
             let made = try checkDomainScript(text, file: name, group: etcd.group)
             let key = etcd.policyKey, expected = expectRevision
             let outcome: (Int64, Int64?) = try etcd.run { (client: EtcdClient) async throws -> (Int64, Int64?) in

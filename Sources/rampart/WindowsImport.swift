@@ -23,17 +23,9 @@ enum WindowsStore {
 
     /// A `.ipsec` file (netsh's `exportpolicy`, the snap-in's "Export Policies") has no published
     /// format: the way to a file rampart reads goes through any Windows machine.
-    static func ipsecFileRefusal(_ path: String) -> String {
-        "\(path) is a policy file written by 'netsh ipsec static exportpolicy' or the IP Security Policies snap-in, whose format is not published; "
-            + "on any Windows machine, import it ('netsh ipsec static importpolicy file=\(path)'), export the local store "
-            + "('reg export HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\IPSec\\Policy\\Local policy.reg'), and give that file to 'rampart import'"
-    }
-}
-
-extension Import {
-    /// A registry or LDIF export: its objects become a netsh script, which runs as `exec` runs
-    /// one (through rampartd when it runs), or is printed with --netsh.
-    func importWindowsStore(_ kind: WindowsStore, text: String) throws {
+    /// A registry or LDIF export as the netsh script of its objects (for `import` and
+    /// `domain push`), its warnings and notes printed.
+    static func netshScript(_ kind: WindowsStore, text: String, file: String) throws -> String {
         let conversion = try parsed { () throws(Diagnostic) in
             let objects =
                 kind == .registry
@@ -50,7 +42,21 @@ extension Import {
             return c
         }
         for d in conversion.diagnostics { printError(d) }
-        try run(conversion.script(source: file))
+        return conversion.script(source: file)
+    }
+
+    static func ipsecFileRefusal(_ path: String) -> String {
+        "\(path) is a policy file written by 'netsh ipsec static exportpolicy' or the IP Security Policies snap-in, whose format is not published; "
+            + "on any Windows machine, import it ('netsh ipsec static importpolicy file=\(path)'), export the local store "
+            + "('reg export HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\IPSec\\Policy\\Local policy.reg'), and give that file to 'rampart import'"
+    }
+}
+
+extension Import {
+    /// A registry or LDIF export: its objects become a netsh script, which runs as `exec` runs
+    /// one (through rampartd when it runs), or is printed with --netsh.
+    func importWindowsStore(_ kind: WindowsStore, text: String) throws {
+        try run(try WindowsStore.netshScript(kind, text: text, file: file))
     }
 
     /// A batch file with `reg add`/`reg delete` lines for the policy store: the objects they

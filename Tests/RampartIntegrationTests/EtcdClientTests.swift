@@ -174,6 +174,17 @@ extension HeavySuites {
             #expect(try domain("show").out == DomainPolicyScripts.ssh(port: 22) + "\n")
             #expect(try domain("history").out.split(separator: "\n").count == 4)
 
+            // A Windows policy store export is published as the netsh script of its objects.
+            let exported = Fixtures.repositoryRoot.appendingPathComponent(
+                "Tests/RampartCLITests/Golden/windows/web.reg")
+            let windows = try domain("push", [exported.path])
+            #expect(windows.out.contains("policy 'Web Server' published at revision"), "\(windows)")
+            let published = try domain("show").out
+            #expect(
+                published.hasPrefix("# netsh commands equivalent to the Windows policy objects of ")
+                    && published.contains("add policy name=\"Web Server\""), "\(published)")
+            #expect(try domain("rollback", ["--to", String(r1)]).status == 0)
+
             // A host's credentials cannot publish.
             let hostPassword = try cluster.write("host1.password", "host1-secret\n")
             let denied = try sh(
