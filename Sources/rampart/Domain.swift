@@ -142,7 +142,8 @@ extension Domain {
         func run() throws {
             let name = file == "-" ? "<stdin>" : file
             let input = try readInput(file)
-            let text = try WindowsStore.kind(input).map { try WindowsStore.netshScript($0, text: input, file: name) } ?? input
+            let text =
+                try WindowsStore.kind(input).map { try WindowsStore.netshScript($0, text: input, file: name) } ?? input
             let made = try checkDomainScript(text, file: name, group: etcd.group)
             let key = etcd.policyKey, expected = expectRevision
             let outcome: (Int64, Int64?) = try etcd.run { (client: EtcdClient) async throws -> (Int64, Int64?) in
