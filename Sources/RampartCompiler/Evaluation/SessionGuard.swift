@@ -125,7 +125,6 @@ public enum SessionGuard {
         return cuts
     }
 
-    /// The session's next packets: an ACK arriving from the peer, one leaving for it.
     /// The sessions with the link types of their local addresses' interfaces.
     public static func onLinks(_ sessions: [Session], _ types: [IPAddress: UInt16]) -> [Session] {
         sessions.map { s in
@@ -135,6 +134,7 @@ public enum SessionGuard {
         }
     }
 
+    /// The session's next packets: an ACK arriving from the peer, one leaving for it.
     static func packets(_ s: Session) -> [(Chain.Hook, Packet)] {
         [
             (

@@ -3,8 +3,8 @@ import Logging
 import RampartCompiler
 import RampartIPsec
 import RampartPolicy
-import RampartSystem
 import RampartReport
+import RampartSystem
 import RampartVici
 
 /// The IPsec feature's side effects (its state is `IPsecState`): charon over VICI, off no thread
