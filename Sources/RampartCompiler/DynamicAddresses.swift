@@ -42,13 +42,36 @@ public enum SetNaming {
 
     static func suffix(_ family: IPAddress.Family) -> String { family == .ipv4 ? "v4" : "v6" }
 
-    /// A set of grouped filters: `input_f3_v4`, `output_f1_v6`, `input_f2` (ports only) (`Grouping`).
+    /// A set of grouped filters: `input_f3c9a01b2_v4`, `output_f0e1d2c3b_v6`, `input_f7a6b5c4d` (ports
+    /// only), `input_f3c9a01b2x2_v4` (a second run of the same shape) (`Grouping`).
     public static func isFilterSet(_ name: String) -> Bool {
         let parts = name.split(separator: "_")
         return (parts.count == 2 || parts.count == 3) && (parts[0] == "input" || parts[0] == "output")
             && parts[1].hasPrefix("f")
-            && parts[1].count > 1 && parts[1].dropFirst().allSatisfy(\.isNumber)
+            && parts[1].count > 1 && parts[1].dropFirst().allSatisfy { $0.isHexDigit || $0 == "x" }
             && (parts.count == 2 || parts[2] == "v4" || parts[2] == "v6")
+    }
+
+    /// The name of a filter set: the chain, then 32 bits of FNV-1a over the shape of the rule
+    /// that looks it up (its matches, verdict and whether it logs), so the same run keeps its name
+    /// whatever else the policy gains or loses; `x2`, `x3` for further runs of one shape.
+    static func filterSet(chain: String, shape: String, family: IPAddress.Family?, taken: inout Set<String>) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in shape.utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x100_0000_01b3
+        }
+        let digits = String(UInt32(truncatingIfNeeded: hash ^ (hash >> 32)), radix: 16)
+        let base = "\(chain)_f" + String(repeating: "0", count: 8 - digits.count) + digits
+        let tail = family.map { "_" + suffix($0) } ?? ""
+        var name = base + tail
+        var n = 2
+        while taken.contains(name) {
+            name = "\(base)x\(n)\(tail)"
+            n += 1
+        }
+        taken.insert(name)
+        return name
     }
 
     /// A set base name per (host name, prefix), unique even when sanitising makes two names collide.

@@ -211,7 +211,8 @@ enum Grouping {
         private var requirements: [Requirement] = []
         private var taken: [Bool] = []
         private(set) var out: [RuleSpec] = []
-        private var count = 0
+        /// The set names given so far in this chain (`SetNaming.filterSet`).
+        private var names = Set<String>()
 
         init(_ chainRules: [RuleSpec], chain: String) {
             self.chain = chain
@@ -303,9 +304,9 @@ enum Grouping {
                     emit(part[0].rule)
                     continue
                 }
-                count += 1
                 let (set, rule) = Grouping.rule(
-                    over: part, first: first, template: rules[i], chain: chain, number: count)
+                    over: part, first: first, template: rules[i], chain: chain, logged: logRule[i] != nil,
+                    names: &names)
                 sets.append(set)
                 if let log = logRule[i] { out.append(Self.logRule(log, over: rule)) }
                 out.append(rule)
@@ -337,7 +338,7 @@ enum Grouping {
     /// The rule and set for members of one prefix length: the key holds the fields that vary
     /// among them; a field they all share stays a plain match.
     static func rule(
-        over part: [Member], first: Keyed, template: RuleSpec, chain: String, number: Int
+        over part: [Member], first: Keyed, template: RuleSpec, chain: String, logged: Bool, names: inout Set<String>
     ) -> (FilterSet, RuleSpec) {
         let sharedAddress = part.allSatisfy { $0.address == part[0].address } ? part[0].address : nil
         let sharedPort = part.allSatisfy { $0.port == part[0].port } ? part[0].port : nil
@@ -348,13 +349,6 @@ enum Grouping {
         if let p = first.port, sharedPort == nil {
             key.port = FilterSet.PortField(side: p.side, proto: p.proto)
         }
-        let name = "\(chain)_f\(number)" + (key.address.map { "_" + SetNaming.suffix($0.family) } ?? "")
-        let set = FilterSet(
-            name: name, key: key,
-            elements: part.map {
-                FilterSet.Element(
-                    address: key.address == nil ? nil : $0.address, port: key.port == nil ? nil : $0.port, id: $0.id)
-            })
         // The lookup takes the place of its first field; a second key field's own match goes.
         var matches = template.matches
         var lookupAt: Int?, folded: Int?
@@ -374,8 +368,20 @@ enum Grouping {
                 folded = index
             }
         }
-        matches[lookupAt!] = .filterSet(name, key)
+        matches[lookupAt!] = .filterSet("", key)
         if let folded { matches.remove(at: folded) }
+        // Named after the rule's shape, not its place: a filter added elsewhere renames no set,
+        // so a delta transaction touches only the sets whose members changed.
+        let name = SetNaming.filterSet(
+            chain: chain, shape: "\(matches)|\(template.statements)|\(logged)", family: key.address?.family,
+            taken: &names)
+        matches[lookupAt!] = .filterSet(name, key)
+        let set = FilterSet(
+            name: name, key: key,
+            elements: part.map {
+                FilterSet.Element(
+                    address: key.address == nil ? nil : $0.address, port: key.port == nil ? nil : $0.port, id: $0.id)
+            })
         var rule = template
         rule.matches = matches
         rule.id = name

@@ -13,7 +13,13 @@ public final class RecordingTransport: NetlinkTransport, @unchecked Sendable {
         public var committed: Bool
 
         /// Only set-element messages (a set-only update): no table, chain or rule.
-        public var isSetOnly: Bool { messages.allSatisfy { $0.hasPrefix("flush set") || $0.hasPrefix("add element") } }
+        public var isSetOnly: Bool {
+            messages.allSatisfy {
+                $0.hasPrefix("flush set") || $0.hasPrefix("add element") || $0.hasPrefix("delete element")
+            }
+        }
+        /// A delta: no table replaced (rules and elements added or deleted in place).
+        public var isDelta: Bool { !messages.contains { $0.hasPrefix("delete table") || $0.hasPrefix("add table") } }
         public var text: String { messages.joined(separator: "\n") }
     }
 
@@ -22,7 +28,10 @@ public final class RecordingTransport: NetlinkTransport, @unchecked Sendable {
     private var queue: [[UInt8]] = []
     private var _transactions: [Transaction] = []
     private var tableExists = false
-    private var rules: [[UInt8]] = []
+    /// The rules in force, in chain order, each as the NEWRULE message that made it with the handle
+    /// the model gave it.
+    private var rules: [(chain: String, handle: UInt64, message: [UInt8])] = []
+    private var nextHandle: UInt64 = 1
     private var rejectNext: Int32?
     private var _ruleDumps = 0
     /// How many rule dumps (counter reads) were asked for.
@@ -60,8 +69,10 @@ public final class RecordingTransport: NetlinkTransport, @unchecked Sendable {
     /// counted), as a rule dump will show it.
     public func setCounters(ofRule id: String, packets: UInt64) {
         lock.with {
-            rules = rules.map { message in
-                message.withUnsafeBytes { raw -> [UInt8] in
+            rules = rules.map { entry in
+                var entry = entry
+                let message = entry.message
+                entry.message = message.withUnsafeBytes { raw -> [UInt8] in
                     let rule = nftnl_rule_alloc()!
                     defer { nftnl_rule_free(rule) }
                     guard nftnl_rule_nlmsg_parse(raw.baseAddress!.assumingMemoryBound(to: nlmsghdr.self), rule) >= 0
@@ -90,6 +101,7 @@ public final class RecordingTransport: NetlinkTransport, @unchecked Sendable {
                         return Array(out.prefix(Int(nlh.pointee.nlmsg_len)))
                     }
                 }
+                return entry
             }
         }
     }
@@ -135,7 +147,10 @@ public final class RecordingTransport: NetlinkTransport, @unchecked Sendable {
                 tableExists = false
                 rules = []
             case Int32(NFT_MSG_NEWRULE.rawValue) where message.type >> 8 == UInt16(NFNL_SUBSYS_NFTABLES):
-                rules.append(Array(message.data))
+                addRule(message)
+            case Int32(NFT_MSG_DELRULE.rawValue) where message.type >> 8 == UInt16(NFNL_SUBSYS_NFTABLES):
+                let handle = Self.parseRule(Array(message.data)).handle
+                rules.removeAll { $0.handle == handle }
             default: break
             }
             if message.flags & UInt16(NLM_F_ACK) != 0 { queue.append(error(0, for: message)) }
@@ -165,9 +180,10 @@ public final class RecordingTransport: NetlinkTransport, @unchecked Sendable {
             queue.append(error(ENOENT, for: message))
         } else if type == Int32(NFT_MSG_GETRULE.rawValue) {
             _ruleDumps += 1
+            let chain = Self.parseRule(Array(message.data)).chain
             var datagram: [UInt8] = []
-            for rule in rules {
-                var copy = rule
+            for rule in rules where chain == nil || rule.chain == chain {
+                var copy = rule.message
                 for (i, b) in Wire.le32(message.sequence).enumerated() { copy[8 + i] = b }
                 datagram += copy
             }
@@ -176,6 +192,57 @@ public final class RecordingTransport: NetlinkTransport, @unchecked Sendable {
             queue.append(datagram)
         } else {
             queue.append(error(EOPNOTSUPP, for: message))
+        }
+    }
+
+    /// A NEWRULE: numbered, and placed as nf_tables places it — after (NLM_F_APPEND) or before the
+    /// rule NFTA_RULE_POSITION names, else at the chain's end (APPEND) or head.
+    private func addRule(_ message: NetlinkMessages.Message) {
+        let bytes = Array(message.data)
+        let parsed = Self.parseRule(bytes)
+        let handle = nextHandle
+        nextHandle += 1
+        let stored = bytes.withUnsafeBytes { raw -> [UInt8] in
+            let rule = nftnl_rule_alloc()!
+            defer { nftnl_rule_free(rule) }
+            _ = nftnl_rule_nlmsg_parse(raw.baseAddress!.assumingMemoryBound(to: nlmsghdr.self), rule)
+            nftnl_rule_unset(rule, UInt16(NFTNL_RULE_POSITION.rawValue))
+            nftnl_rule_set_u64(rule, UInt16(NFTNL_RULE_HANDLE.rawValue), handle)
+            var buffer = [UInt8](repeating: 0, count: bytes.count + 64)
+            return buffer.withUnsafeMutableBytes { out -> [UInt8] in
+                let nlh = nftnl_nlmsg_build_hdr(
+                    out.baseAddress!.assumingMemoryBound(to: CChar.self), UInt16(NFT_MSG_NEWRULE.rawValue),
+                    UInt16(NFPROTO_INET), 0, message.sequence)!
+                nftnl_rule_nlmsg_build_payload(nlh, rule)
+                return Array(out.prefix(Int(nlh.pointee.nlmsg_len)))
+            }
+        }
+        let entry = (chain: parsed.chain ?? "", handle: handle, message: stored)
+        let append = message.flags & UInt16(NLM_F_APPEND) != 0
+        if let position = parsed.position, let at = rules.firstIndex(where: { $0.handle == position }) {
+            rules.insert(entry, at: append ? at + 1 : at)
+        } else if append {
+            rules.append(entry)
+        } else {
+            rules.insert(entry, at: rules.firstIndex { $0.chain == entry.chain } ?? rules.count)
+        }
+    }
+
+    /// A rule message's chain, handle and position, where it has them.
+    static func parseRule(_ bytes: [UInt8]) -> (chain: String?, handle: UInt64?, position: UInt64?) {
+        bytes.withUnsafeBytes { raw in
+            let rule = nftnl_rule_alloc()!
+            defer { nftnl_rule_free(rule) }
+            guard nftnl_rule_nlmsg_parse(raw.baseAddress!.assumingMemoryBound(to: nlmsghdr.self), rule) >= 0 else {
+                return (nil, nil, nil)
+            }
+            func u64(_ a: nftnl_rule_attr) -> UInt64? {
+                nftnl_rule_is_set(rule, UInt16(a.rawValue)) ? nftnl_rule_get_u64(rule, UInt16(a.rawValue)) : nil
+            }
+            let chain =
+                nftnl_rule_is_set(rule, UInt16(NFTNL_RULE_CHAIN.rawValue))
+                ? String(cString: nftnl_rule_get_str(rule, UInt16(NFTNL_RULE_CHAIN.rawValue))) : nil
+            return (chain, u64(NFTNL_RULE_HANDLE), u64(NFTNL_RULE_POSITION))
         }
     }
 
@@ -221,7 +288,14 @@ public final class RecordingTransport: NetlinkTransport, @unchecked Sendable {
                 defer { nftnl_set_free(s) }
                 _ = nftnl_set_elems_nlmsg_parse(nlh, s)
                 if type == Int32(NFT_MSG_DELSETELEM.rawValue) {
-                    return "flush set " + String(cString: nftnl_set_get_str(s, UInt16(NFTNL_SET_NAME.rawValue)))
+                    let name = String(cString: nftnl_set_get_str(s, UInt16(NFTNL_SET_NAME.rawValue)))
+                    guard
+                        nftnl_set_elems_iter_create(s).map({ i in
+                            defer { nftnl_set_elems_iter_destroy(i) }
+                            return nftnl_set_elems_iter_next(i) != nil
+                        }) == true
+                    else { return "flush set " + name }
+                    return "delete element " + text { nftnl_set_snprintf($0, $1, s, 0, 0) }
                 }
                 return "add element " + text { nftnl_set_snprintf($0, $1, s, 0, 0) }
             case Int32(NFT_MSG_NEWRULE.rawValue):
@@ -229,6 +303,18 @@ public final class RecordingTransport: NetlinkTransport, @unchecked Sendable {
                 defer { nftnl_rule_free(r) }
                 _ = nftnl_rule_nlmsg_parse(nlh, r)
                 return "add rule " + text { nftnl_rule_snprintf($0, $1, r, 0, 0) }
+            case Int32(NFT_MSG_DELRULE.rawValue):
+                let r = nftnl_rule_alloc()!
+                defer { nftnl_rule_free(r) }
+                _ = nftnl_rule_nlmsg_parse(nlh, r)
+                return "delete rule "
+                    + String(cString: nftnl_rule_get_str(r, UInt16(NFTNL_RULE_CHAIN.rawValue)))
+                    + " handle \(nftnl_rule_get_u64(r, UInt16(NFTNL_RULE_HANDLE.rawValue)))"
+            case Int32(NFT_MSG_DELSET.rawValue):
+                let s = nftnl_set_alloc()!
+                defer { nftnl_set_free(s) }
+                _ = nftnl_set_nlmsg_parse(nlh, s)
+                return "delete set " + String(cString: nftnl_set_get_str(s, UInt16(NFTNL_SET_NAME.rawValue)))
             default:
                 return "message type \(message.type)"
             }

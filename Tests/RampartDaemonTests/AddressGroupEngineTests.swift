@@ -41,7 +41,8 @@ import RampartPolicy
         #expect(try f.storeFile.load().local.addressGroups.first?.members.count == 4, "the store has the change")
         let status = await f.engine.status()
         #expect(
-            status.lastApply?.result.hasPrefix("set-only: 1 sets") == true, "\(String(describing: status.lastApply))")
+            status.lastApply?.result == "delta: +0 −0 rules, +0 −0 elements, 1 sets",
+            "\(String(describing: status.lastApply))")
 
         // A new filter naming the group changes the rules: a full replace.
         #expect(

@@ -93,17 +93,22 @@ import Testing
         #expect(lines[1].hasPrefix("  policy:      local: "), "\(lines)")
         #expect(lines[1].contains("persistent: none"), "\(lines)")
         #expect(lines[2].hasPrefix("  PROBLEM:     "), "\(lines)")
-        // Fixed: the next reload applies and the problem clears.
+        // Fixed: the next reload applies and the problem clears. The policy is the one in force:
+        // the delta is empty and nothing goes to the kernel.
         try f.storeFile.save(try EngineFixture.store(EngineFixture.webServer))
         #expect(await f.engine.reload() == nil)
-        #expect(f.transport.transactions.count == before + 1)
+        #expect(f.transport.transactions.count == before)
         #expect(await f.engine.status().state == "running")
+        #expect(await f.engine.status().lastApply?.result == "unchanged")
     }
 
     @Test func reloadKeepsTheRulesetWhenTheKernelRefuses() async throws {
         let f = try EngineFixture()
         try await f.start()
         let applied = await f.engine.applied
+        // A store that changes the rules (drops are logged), refused by the kernel.
+        try f.storeFile.save(
+            try EngineFixture.store(EngineFixture.webServer + "\nipsec dynamic set config ipsecdiagnostics 7\n"))
         f.transport.rejectNextTransaction(errno: EINVAL)
         let error = await f.engine.reload()
         #expect(error?.contains("the kernel rejected the new ruleset") == true)

@@ -64,7 +64,7 @@ import Testing
         let window = await f.exec("ipsec static add policy name=Y\n", confirm: 100_000)
         #expect(window.code == .badRequest)
         f.transport.rejectNextTransaction(errno: EINVAL)
-        let kernel = await f.exec("ipsec static add policy name=Y\n")
+        let kernel = await f.exec("ipsec static add policy name=Y\nipsec dynamic set config ipsecdiagnostics 7\n")
         #expect(kernel.code == .kernel)
         #expect(
             try f.storeFile.load().local.policies.contains { $0.name == "Y" } == false,

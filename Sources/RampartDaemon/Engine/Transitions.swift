@@ -220,17 +220,26 @@ extension PolicyEngine {
     }
 
     /// Commits `target`'s ruleset; on success it is what is enforced, on failure nothing changes.
-    func apply(_ target: Enforcement, reason: String, scheduleInstant: Date? = nil) -> Result<Void, NetlinkError> {
+    /// `whole`: replace the table even where a delta would do (a restore: the table in the kernel
+    /// is not the one in force).
+    func apply(
+        _ target: Enforcement, reason: String, scheduleInstant: Date? = nil, whole: Bool = false
+    ) -> Result<
+        Void, NetlinkError
+    > {
         defer { planScheduleCheck(after: scheduleInstant) }
         guard let ruleset = target.ruleset else { return .success(()) }
-        // Only set elements differ (an address group changed): flush and refill those sets in one
-        // transaction; rules and counters stay. If that fails (the table was removed behind our
-        // back), the full apply below puts everything back.
-        if case .policy(let current) = enforcement, case .policy = target,
-            let changed = ruleset.setChanges(from: current), !changed.isEmpty,
-            applySetsOnly(target, changed, reason: reason)
+        // Policy to policy: only what differs goes to the kernel, and every rule and element that
+        // stays keeps its counter. If the delta fails (the table was changed behind our back), the
+        // full replacement below puts everything back.
+        if !whole, case .policy(let current) = enforcement, case .policy = target,
+            let delta = RulesetDelta.between(current, ruleset)
         {
-            return .success(())
+            switch applyDelta(target, delta, from: current, reason: reason) {
+            case .applied: return .success(())
+            case .refused(let error): return .failure(error)
+            case .tableDiffers: break
+            }
         }
         let clock = ContinuousClock.now
         do {
@@ -260,24 +269,48 @@ extension PolicyEngine {
         }
     }
 
-    /// The set-only transaction; false when it failed and the table is to be replaced instead.
-    private func applySetsOnly(_ target: Enforcement, _ changed: [NamedSet], reason: String) -> Bool {
+    enum DeltaOutcome {
+        case applied
+        /// The kernel refused the new rules themselves: a replacement would be refused too.
+        case refused(NetlinkError)
+        /// The table is not as rampartd left it (a rule, set or element missing or extra): replace it.
+        case tableDiffers
+    }
+
+    /// The delta transaction.
+    private func applyDelta(
+        _ target: Enforcement, _ delta: RulesetDelta, from current: Ruleset, reason: String
+    )
+        -> DeltaOutcome
+    {
+        guard !delta.isEmpty else {
+            table.committed(
+                target, generation: table.generation, at: Date(), milliseconds: 0, result: "unchanged", whole: false)
+            return .applied
+        }
         let clock = ContinuousClock.now
         do {
-            let report = try client.replaceElements(of: changed)
+            let report = try client.applyDelta(delta, from: current)
             let generation = try? client.generation()
             let elapsed = Self.ms(ContinuousClock.now - clock)
+            let summary =
+                "delta: +\(report.rulesInserted) −\(report.rulesDeleted) rules, +\(report.elementsAdded) −\(report.elementsRemoved) elements, \(report.sets) sets"
             table.committed(
-                target, generation: generation, at: Date(), milliseconds: elapsed,
-                result: "set-only: \(changed.count) sets, \(report.setElements) elements", whole: false)
+                target, generation: generation, at: Date(), milliseconds: elapsed, result: summary, whole: false)
+            if delta.changesLogRules(in: current) { drops.rulesChanged(kernel: kernelLoggedCount() ?? 0) }
             logger.info(
-                "updated \(changed.map(\.name).joined(separator: ", ")) set-only (\(reason)): \(report.setElements) elements in \(Self.fmt(elapsed)) ms"
+                "applied the \(target) (\(reason)) as a \(summary), \(report.messages) messages in \(Self.fmt(elapsed)) ms"
             )
             syncIPsec()
-            return true
+            return .applied
+        } catch  where error.errno == nil || error.errno == ENOENT || error.errno == EEXIST {
+            logger.warning("the table is not as rampartd left it (\(error.message)); replacing it whole")
+            return .tableDiffers
         } catch {
-            logger.warning("set-only update failed (\(error.message)); replacing the table instead")
-            return false
+            table.failed(at: Date(), milliseconds: Self.ms(ContinuousClock.now - clock), error: error.message)
+            logger.error(
+                "applying the \(target) failed (\(reason)); the previous ruleset stays in force: \(error.message)")
+            return .refused(error)
         }
     }
 
@@ -368,7 +401,7 @@ extension PolicyEngine {
 
     func restore() {
         guard applied != nil else { return }
-        switch apply(enforcement, reason: "restore after a foreign change") {
+        switch apply(enforcement, reason: "restore after a foreign change", whole: true) {
         case .success:
             perform(table.restored())
             if health.problems[.restore] != nil {

@@ -175,15 +175,26 @@ final class SetObject {
 final class RuleObject {
     fileprivate let handle: OpaquePointer
 
-    init(table: String, chain: String, comment: String, expressions: [Expr]) {
+    /// `position`: the handle of the rule in force this one goes after (NLM_F_APPEND) or before.
+    init(table: String, chain: String, comment: String, expressions: [Expr], position: UInt64? = nil) {
         handle = nftnl_rule_alloc()
         nftnl_rule_set_str(handle, attr(NFTNL_RULE_TABLE), table)
         nftnl_rule_set_str(handle, attr(NFTNL_RULE_CHAIN), chain)
         nftnl_rule_set_u32(handle, attr(NFTNL_RULE_FAMILY), UInt32(NFPROTO_INET))
+        if let position { nftnl_rule_set_u64(handle, attr(NFTNL_RULE_POSITION), position) }
         for e in expressions { nftnl_rule_add_expr(handle, RuleObject.make(e)) }
         // comment "ID": user data TLV type NFTNL_UDATA_RULE_COMMENT (0), NUL-terminated.
         var udata = RuleComment.encode(comment)
         _ = nftnl_rule_set_data(handle, attr(NFTNL_RULE_USERDATA), &udata, UInt32(udata.count))
+    }
+
+    /// A rule in force, named by its handle (for DELRULE).
+    init(table: String, chain: String, handle ruleHandle: UInt64) {
+        handle = nftnl_rule_alloc()
+        nftnl_rule_set_str(handle, attr(NFTNL_RULE_TABLE), table)
+        nftnl_rule_set_str(handle, attr(NFTNL_RULE_CHAIN), chain)
+        nftnl_rule_set_u32(handle, attr(NFTNL_RULE_FAMILY), UInt32(NFPROTO_INET))
+        nftnl_rule_set_u64(handle, attr(NFTNL_RULE_HANDLE), ruleHandle)
     }
 
     deinit { nftnl_rule_free(handle) }

@@ -114,8 +114,7 @@ public final class NftablesClient {
             let object = SetObject(table: table, portSet: set.name, id: id)
             // set NAME { type inet_service; flags interval; elements = { A-B, … } }
             batch.add(NFT_MSG_NEWSET, flags: NLM_F_CREATE, label: "set \(set.name)") { object.build($0) }
-            let keys = Linearizer.intervalElements(set.ranges).map { ($0.key, $0.end, String?.none) }
-            addChunks(of: set.name, id: id, keys, chunk: NftablesClient.elementsPerMessage[.ipv4]!, to: batch)
+            addPortElements(set, id: id, to: batch)
             elements += set.ranges.count
         }
         return (ids, elements)
@@ -148,7 +147,7 @@ public final class NftablesClient {
     }
 
     /// Adds the elements of `set` in as many NEWSETELEM messages as the 64 KiB limit needs.
-    private func addElements(_ set: NamedSet, id: UInt32?, to batch: Batch) -> Int {
+    func addElements(_ set: NamedSet, id: UInt32?, to batch: Batch) -> Int {
         guard !set.elements.isEmpty else { return 0 }
         let elements = Linearizer.intervalElements(set.elements, family: set.family)
         addChunks(
@@ -158,7 +157,7 @@ public final class NftablesClient {
     }
 
     /// The same for a filter set: one element per filter, with its id as the comment.
-    private func addElements(_ set: FilterSet, id: UInt32, to batch: Batch) -> Int {
+    func addElements(_ set: FilterSet, id: UInt32?, to batch: Batch) -> Int {
         guard !set.elements.isEmpty else { return 0 }
         let elements = set.elements.map { (SetObject.key($0, set.key), false, Optional($0.id)) }
         // Comments (and IPv6 keys) make elements longer: fewer per message, under the 64 KiB limit.
@@ -168,7 +167,7 @@ public final class NftablesClient {
         return set.elements.count
     }
 
-    private func addChunks(
+    func addChunks(
         of name: String, id: UInt32?, _ elements: [([UInt8], Bool, String?)], chunk: Int, to batch: Batch
     ) {
         var start = 0
@@ -197,11 +196,7 @@ public final class NftablesClient {
         let batch = Batch(numbers: numbers)
         var elements = 0
         for set in sets {
-            // flush set inet rampart NAME: DELSETELEM naming the set without an element list
-            batch.add(NFT_MSG_DELSETELEM, flags: 0, label: "flush set \(set.name)") { nlh in
-                mnl_attr_put_strz(nlh, UInt16(NFTA_SET_ELEM_LIST_TABLE.rawValue), self.table)
-                mnl_attr_put_strz(nlh, UInt16(NFTA_SET_ELEM_LIST_SET.rawValue), set.name)
-            }
+            flush(set.name, in: batch)
             elements += addElements(set, id: nil, to: batch)
         }
         batch.finish()
@@ -227,7 +222,7 @@ public final class NftablesClient {
 
     // MARK: transactions
 
-    private func commit(_ batch: Batch) throws(NetlinkError) {
+    func commit(_ batch: Batch) throws(NetlinkError) {
         transport.sizeBuffers(bytes: batch.bytes.count, messages: batch.messageCount)
         try transport.send(batch.bytes)
         var committed = false
@@ -290,11 +285,12 @@ public final class NftablesClient {
         throw NetlinkError("nf_tables answered no generation id")
     }
 
-    /// Every rule of our table with its counter, in chain order.
-    public func ruleCounters() throws(NetlinkError) -> [RuleCounter] {
+    /// Every rule of our table (of one chain, when named) with its counter, in chain order.
+    public func ruleCounters(chain: String? = nil) throws(NetlinkError) -> [RuleCounter] {
         let replies = try dump(NFT_MSG_GETRULE, flags: NLM_F_DUMP) { nlh in
             let r = nftnl_rule_alloc()!
             nftnl_rule_set_str(r, attr(NFTNL_RULE_TABLE), self.table)
+            if let chain { nftnl_rule_set_str(r, attr(NFTNL_RULE_CHAIN), chain) }
             nftnl_rule_set_u32(r, attr(NFTNL_RULE_FAMILY), UInt32(NFPROTO_INET))
             nftnl_rule_nlmsg_build_payload(nlh, r)
             nftnl_rule_free(r)

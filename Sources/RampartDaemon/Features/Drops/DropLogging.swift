@@ -161,6 +161,13 @@ struct DropLogging: Sendable {
         baseline = (0, source?.accounted ?? 0)
     }
 
+    /// A delta added or deleted log rules: the kernel's logged count is `kernel` now (the deleted
+    /// rules' counts went with them), and is compared with what the reader accounts for from here.
+    mutating func rulesChanged(kernel: UInt64) {
+        generation += 1
+        baseline = (kernel, source?.accounted ?? 0)
+    }
+
     /// What a step of reconciliation needs next.
     enum ReconcileStep: Equatable {
         case done([Effect])
