@@ -368,8 +368,13 @@ enum Grouping {
                 folded = index
             }
         }
+        // The lookup goes last: an element's counter counts every packet the lookup finds, so every
+        // other match must have passed by then (`ip saddr @set udp dport 5001` would count the
+        // address's packets to every port).
         matches[lookupAt!] = .filterSet("", key)
         if let folded { matches.remove(at: folded) }
+        matches.append(matches.remove(at: lookupAt!))
+        lookupAt = matches.count - 1
         // Named after the rule's shape, not its place: a filter added elsewhere renames no set,
         // so a delta transaction touches only the sets whose members changed.
         let name = SetNaming.filterSet(

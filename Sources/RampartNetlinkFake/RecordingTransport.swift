@@ -303,21 +303,31 @@ public final class RecordingTransport: NetlinkTransport, @unchecked Sendable {
                 defer { nftnl_rule_free(r) }
                 _ = nftnl_rule_nlmsg_parse(nlh, r)
                 return "add rule " + text { nftnl_rule_snprintf($0, $1, r, 0, 0) }
-            case Int32(NFT_MSG_DELRULE.rawValue):
-                let r = nftnl_rule_alloc()!
-                defer { nftnl_rule_free(r) }
-                _ = nftnl_rule_nlmsg_parse(nlh, r)
-                return "delete rule "
-                    + String(cString: nftnl_rule_get_str(r, UInt16(NFTNL_RULE_CHAIN.rawValue)))
-                    + " handle \(nftnl_rule_get_u64(r, UInt16(NFTNL_RULE_HANDLE.rawValue)))"
-            case Int32(NFT_MSG_DELSET.rawValue):
-                let s = nftnl_set_alloc()!
-                defer { nftnl_set_free(s) }
-                _ = nftnl_set_nlmsg_parse(nlh, s)
-                return "delete set " + String(cString: nftnl_set_get_str(s, UInt16(NFTNL_SET_NAME.rawValue)))
+            case Int32(NFT_MSG_DELRULE.rawValue), Int32(NFT_MSG_DELSET.rawValue):
+                return renderDeletion(type, nlh)
             default:
                 return "message type \(message.type)"
             }
+        }
+    }
+
+    /// `delete rule CHAIN handle H`, `delete set NAME`.
+    static func renderDeletion(_ type: Int32, _ nlh: UnsafePointer<nlmsghdr>) -> String {
+        switch type {
+        case Int32(NFT_MSG_DELRULE.rawValue):
+            let r = nftnl_rule_alloc()!
+            defer { nftnl_rule_free(r) }
+            _ = nftnl_rule_nlmsg_parse(nlh, r)
+            return "delete rule "
+                + String(cString: nftnl_rule_get_str(r, UInt16(NFTNL_RULE_CHAIN.rawValue)))
+                + " handle \(nftnl_rule_get_u64(r, UInt16(NFTNL_RULE_HANDLE.rawValue)))"
+        case Int32(NFT_MSG_DELSET.rawValue):
+            let s = nftnl_set_alloc()!
+            defer { nftnl_set_free(s) }
+            _ = nftnl_set_nlmsg_parse(nlh, s)
+            return "delete set " + String(cString: nftnl_set_get_str(s, UInt16(NFTNL_SET_NAME.rawValue)))
+        default:
+            return "message type \(type)"
         }
     }
 }

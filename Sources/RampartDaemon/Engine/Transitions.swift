@@ -243,7 +243,12 @@ extension PolicyEngine {
         }
         let clock = ContinuousClock.now
         do {
-            let report = try client.apply(ruleset)
+            // A replacement of one policy by another carries every filter's count over.
+            var seeds = CounterSeeds()
+            if !whole, case .policy = enforcement, case .policy = target {
+                seeds = (try? client.counterSeeds()) ?? seeds
+            }
+            let report = try client.apply(ruleset, seeds: seeds)
             let generation = try? client.generation()
             if let refusal = report.defragmentationMissing {
                 logger.warning(

@@ -150,8 +150,9 @@ final class SetObject {
 
     deinit { nftnl_set_free(handle) }
 
-    /// `comment`: the element's comment (a filter set's start elements carry their filter's id).
-    func add(key: [UInt8], end: Bool, comment: String? = nil) {
+    /// `comment`: the element's comment (a filter set's start elements carry their filter's id);
+    /// `seed`: where its counter starts (the count of the filter's element or rule it replaces).
+    func add(key: [UInt8], end: Bool, comment: String? = nil, seed: CounterSeeds.Counts? = nil) {
         guard let element = nftnl_set_elem_alloc() else { return }
         var key = key
         _ = nftnl_set_elem_set(element, attr(NFTNL_SET_ELEM_KEY), &key, UInt32(key.count))
@@ -162,6 +163,13 @@ final class SetObject {
             // elements = { ADDRESS comment "F12" }: the same user data as a rule comment.
             var udata = RuleComment.encode(comment)
             _ = nftnl_set_elem_set(element, attr(NFTNL_SET_ELEM_USERDATA), &udata, UInt32(udata.count))
+        }
+        if let seed {
+            // elements = { KEY counter packets P bytes B comment "F12" }
+            let counter = nftnl_expr_alloc("counter")!
+            nftnl_expr_set_u64(counter, attr(NFTNL_EXPR_CTR_PACKETS), seed.packets)
+            nftnl_expr_set_u64(counter, attr(NFTNL_EXPR_CTR_BYTES), seed.bytes)
+            nftnl_set_elem_add_expr(element, counter)
         }
         nftnl_set_elem_add(handle, element)
     }
@@ -176,13 +184,25 @@ final class RuleObject {
     fileprivate let handle: OpaquePointer
 
     /// `position`: the handle of the rule in force this one goes after (NLM_F_APPEND) or before.
-    init(table: String, chain: String, comment: String, expressions: [Expr], position: UInt64? = nil) {
+    /// `seed`: where the rule's counter starts.
+    init(
+        table: String, chain: String, comment: String, expressions: [Expr], position: UInt64? = nil,
+        seed: CounterSeeds.Counts? = nil
+    ) {
         handle = nftnl_rule_alloc()
         nftnl_rule_set_str(handle, attr(NFTNL_RULE_TABLE), table)
         nftnl_rule_set_str(handle, attr(NFTNL_RULE_CHAIN), chain)
         nftnl_rule_set_u32(handle, attr(NFTNL_RULE_FAMILY), UInt32(NFPROTO_INET))
         if let position { nftnl_rule_set_u64(handle, attr(NFTNL_RULE_POSITION), position) }
-        for e in expressions { nftnl_rule_add_expr(handle, RuleObject.make(e)) }
+        for e in expressions {
+            let x = RuleObject.make(e)
+            if case .counter = e, let seed {
+                // counter packets P bytes B
+                nftnl_expr_set_u64(x, attr(NFTNL_EXPR_CTR_PACKETS), seed.packets)
+                nftnl_expr_set_u64(x, attr(NFTNL_EXPR_CTR_BYTES), seed.bytes)
+            }
+            nftnl_rule_add_expr(handle, x)
+        }
         // comment "ID": user data TLV type NFTNL_UDATA_RULE_COMMENT (0), NUL-terminated.
         var udata = RuleComment.encode(comment)
         _ = nftnl_rule_set_data(handle, attr(NFTNL_RULE_USERDATA), &udata, UInt32(udata.count))

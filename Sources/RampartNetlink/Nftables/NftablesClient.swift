@@ -51,21 +51,24 @@ public final class NftablesClient {
     /// delete it, create it anew with its sets, chains and rules. Either all of it is in force
     /// afterwards, or — on any error — the previous table is untouched.
     @discardableResult
-    public func apply(_ ruleset: Ruleset) throws(NetlinkError) -> Report {
+    /// `seeds`: where the counters of the new rules and elements start (those of the table being
+    /// replaced, read just before: `counterSeeds()`), so a replacement does not reset them.
+    public func apply(_ ruleset: Ruleset, seeds: CounterSeeds = CounterSeeds()) throws(NetlinkError) -> Report {
         do {
-            return try replace(with: ruleset)
+            return try replace(with: ruleset, seeds: seeds)
         } catch  where error.message.contains("rule defrag (chain defrag)") && ruleset.chains.contains(.defrag) {
             // A kernel without nft_tproxy: the policy without the defrag chain beats no policy;
             // the report says so (fragments to permitted ports may then be dropped).
             var without = ruleset
             without.chains.removeAll { $0 == .defrag }
-            var report = try replace(with: without)
+            var report = try replace(with: without, seeds: seeds)
             report.defragmentationMissing = error.message
             return report
         }
     }
 
-    private func replace(with ruleset: Ruleset) throws(NetlinkError) -> Report {
+    private func replace(with ruleset: Ruleset, seeds: CounterSeeds) throws(NetlinkError) -> Report {
+        var seeds = seeds
         if let problem = RulesetLimits.problem(ruleset) { throw NetlinkError(problem + "; nothing was changed") }
         let batch = Batch(numbers: numbers)
         let tableObject = TableObject(name: table)
@@ -76,12 +79,12 @@ public final class NftablesClient {
         batch.add(NFT_MSG_DELTABLE, flags: 0, label: "delete table inet \(table)") { tableObject.build($0) }
         batch.add(NFT_MSG_NEWTABLE, flags: NLM_F_CREATE, label: "table inet \(table)") { tableObject.build($0) }
 
-        let (ids, elements) = addSets(ruleset, to: batch)
+        let (ids, elements) = addSets(ruleset, seeds: &seeds, to: batch)
         for chain in ruleset.chains {
             let object = ChainObject(table: table, chain: chain)
             batch.add(NFT_MSG_NEWCHAIN, flags: NLM_F_CREATE, label: "chain \(chain.name)") { object.build($0) }
         }
-        let rules = try addRules(ruleset, setIDs: ids, to: batch)
+        let rules = try addRules(ruleset, setIDs: ids, seeds: &seeds, to: batch)
         batch.finish()
         try commit(batch)
         return Report(messages: batch.messageCount, bytes: batch.bytes.count, rules: rules, setElements: elements)
@@ -89,7 +92,11 @@ public final class NftablesClient {
 
     /// Every set of the ruleset with its elements; each set's batch-local id by name, and the
     /// number of elements.
-    private func addSets(_ ruleset: Ruleset, to batch: Batch) -> (ids: [String: UInt32], elements: Int) {
+    private func addSets(
+        _ ruleset: Ruleset, seeds: inout CounterSeeds, to batch: Batch
+    ) -> (
+        ids: [String: UInt32], elements: Int
+    ) {
         var ids: [String: UInt32] = [:]
         var elements = 0
         for (i, set) in ruleset.sets.enumerated() {
@@ -106,7 +113,7 @@ public final class NftablesClient {
             let object = SetObject(table: table, filterSet: set, id: id)
             // set NAME { type KEY . KEY; flags interval; }: a grouped filter's key
             batch.add(NFT_MSG_NEWSET, flags: NLM_F_CREATE, label: "set \(set.name)") { object.build($0) }
-            elements += addElements(set, id: id, to: batch)
+            elements += addElements(set, id: id, seeds: &seeds, to: batch)
         }
         for (i, set) in ruleset.portSets.enumerated() {
             let id = UInt32(ruleset.sets.count + ruleset.filterSets.count + i + 1)
@@ -121,20 +128,25 @@ public final class NftablesClient {
     }
 
     /// Every rule of every chain, linearized with the sets' batch-local ids; how many.
-    private func addRules(_ ruleset: Ruleset, setIDs ids: [String: UInt32], to batch: Batch) throws(NetlinkError) -> Int
-    {
+    private func addRules(
+        _ ruleset: Ruleset, setIDs ids: [String: UInt32], seeds: inout CounterSeeds, to batch: Batch
+    ) throws(NetlinkError) -> Int {
         var linearizer = self.linearizer
         linearizer.setIDs = ids
         var rules = 0
         for chain in ruleset.chains {
-            for rule in chain.rules {
+            for (i, rule) in chain.rules.enumerated() {
                 let expressions: [Expr]
                 do {
                     expressions = try linearizer.linearize(rule)
                 } catch {
                     throw NetlinkError("cannot build rule \(rule.id) of chain \(chain.name): \(error.description)")
                 }
-                let object = RuleObject(table: table, chain: chain.name, comment: rule.id, expressions: expressions)
+                let seed = seeds.take(
+                    chain: chain.name, id: rule.id, expressions: expressions,
+                    afterUncountedLog: i > 0 && CounterSeeds.isUncountedLog(chain.rules[i - 1], of: rule))
+                let object = RuleObject(
+                    table: table, chain: chain.name, comment: rule.id, expressions: expressions, seed: seed)
                 let label = "rule \(rule.id) (chain \(chain.name)\(rule.origin.isEmpty ? "" : ", \(rule.origin)"))"
                 // add rule inet rampart CHAIN MATCHES STATEMENTS comment "ID"
                 batch.add(NFT_MSG_NEWRULE, flags: NLM_F_CREATE | NLM_F_APPEND, label: label, expressions: expressions) {
@@ -151,30 +163,43 @@ public final class NftablesClient {
         guard !set.elements.isEmpty else { return 0 }
         let elements = Linearizer.intervalElements(set.elements, family: set.family)
         addChunks(
-            of: set.name, id: id, elements.map { ($0.key, $0.end, nil) },
+            of: set.name, id: id, elements.map { ElementSpec(key: $0.key, end: $0.end) },
             chunk: NftablesClient.elementsPerMessage[set.family]!, to: batch)
         return set.elements.count
     }
 
-    /// The same for a filter set: one element per filter, with its id as the comment.
-    func addElements(_ set: FilterSet, id: UInt32?, to batch: Batch) -> Int {
+    /// The same for a filter set: one element per filter, with its id as the comment, its counter
+    /// starting from the seed its filter has.
+    func addElements(_ set: FilterSet, id: UInt32?, seeds: inout CounterSeeds, to batch: Batch) -> Int {
         guard !set.elements.isEmpty else { return 0 }
-        let elements = set.elements.map { (SetObject.key($0, set.key), false, Optional($0.id)) }
-        // Comments (and IPv6 keys) make elements longer: fewer per message, under the 64 KiB limit.
+        let chain = String(set.name.prefix { $0 != "_" })
+        var seeded = false
+        let elements = set.elements.map { e in
+            let seed = seeds.take(chain: chain, set: set, id: e.id)
+            seeded = seeded || seed != nil
+            return ElementSpec(key: SetObject.key(e, set.key), end: false, comment: e.id, seed: seed)
+        }
+        // Comments, counters and IPv6 keys make elements longer: fewer per message, under 64 KiB.
         addChunks(
             of: set.name, id: id, elements,
-            chunk: NftablesClient.elementsPerMessage[set.key.address?.family ?? .ipv4]! / 2, to: batch)
+            chunk: NftablesClient.elementsPerMessage[set.key.address?.family ?? .ipv4]! / (seeded ? 4 : 2), to: batch)
         return set.elements.count
     }
 
-    func addChunks(
-        of name: String, id: UInt32?, _ elements: [([UInt8], Bool, String?)], chunk: Int, to batch: Batch
-    ) {
+    /// One element as sent: its key, whether it ends an interval, its comment and counter.
+    struct ElementSpec {
+        var key: [UInt8]
+        var end: Bool
+        var comment: String? = nil
+        var seed: CounterSeeds.Counts? = nil
+    }
+
+    func addChunks(of name: String, id: UInt32?, _ elements: [ElementSpec], chunk: Int, to batch: Batch) {
         var start = 0
         while start < elements.count {
             let object = SetObject(table: table, name: name, id: id)
             for e in elements[start..<min(start + chunk, elements.count)] {
-                object.add(key: e.0, end: e.1, comment: e.2)
+                object.add(key: e.key, end: e.end, comment: e.comment, seed: e.seed)
             }
             // elements = { … } of set NAME (one message per chunk)
             batch.add(
@@ -366,20 +391,30 @@ public final class NftablesClient {
     /// its filter's id (the element comment) and the chain of the rule that uses the set.
     public func elementCounters() throws(NetlinkError) -> [RuleCounter] {
         var out: [RuleCounter] = []
-        for name in try filterSetNames() {
-            let replies = try dump(NFT_MSG_GETSETELEM, flags: NLM_F_DUMP) { nlh in
-                let set = nftnl_set_alloc()!
-                nftnl_set_set_str(set, attr(NFTNL_SET_TABLE), self.table)
-                nftnl_set_set_str(set, attr(NFTNL_SET_NAME), name)
-                nftnl_set_set_u32(set, attr(NFTNL_SET_FAMILY), UInt32(NFPROTO_INET))
-                nftnl_set_elems_nlmsg_build_payload(nlh, set)
-                nftnl_set_free(set)
-            }
-            let chain = String(name.prefix { $0 != "_" })
-            for message in replies
-            where message.type == UInt16((NFNL_SUBSYS_NFTABLES << 8) | Int32(NFT_MSG_NEWSETELEM.rawValue)) {
-                out += Self.elementCounters(message, chain: chain, setName: name)
-            }
+        for name in try filterSetNames() { out += try elementCounters(ofSet: name) }
+        return out
+    }
+
+    /// The table's counters as seeds for a replacement: every rule's and filter-set element's.
+    public func counterSeeds() throws(NetlinkError) -> CounterSeeds {
+        CounterSeeds(try ruleCounters() + elementCounters())
+    }
+
+    /// The per-element counters of one filter set.
+    func elementCounters(ofSet name: String) throws(NetlinkError) -> [RuleCounter] {
+        var out: [RuleCounter] = []
+        let replies = try dump(NFT_MSG_GETSETELEM, flags: NLM_F_DUMP) { nlh in
+            let set = nftnl_set_alloc()!
+            nftnl_set_set_str(set, attr(NFTNL_SET_TABLE), self.table)
+            nftnl_set_set_str(set, attr(NFTNL_SET_NAME), name)
+            nftnl_set_set_u32(set, attr(NFTNL_SET_FAMILY), UInt32(NFPROTO_INET))
+            nftnl_set_elems_nlmsg_build_payload(nlh, set)
+            nftnl_set_free(set)
+        }
+        let chain = String(name.prefix { $0 != "_" })
+        for message in replies
+        where message.type == UInt16((NFNL_SUBSYS_NFTABLES << 8) | Int32(NFT_MSG_NEWSETELEM.rawValue)) {
+            out += Self.elementCounters(message, chain: chain, setName: name)
         }
         return out
     }

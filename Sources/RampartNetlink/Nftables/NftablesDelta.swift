@@ -23,6 +23,7 @@ extension NftablesClient {
     @discardableResult
     public func applyDelta(_ delta: RulesetDelta, from current: Ruleset) throws(NetlinkError) -> DeltaReport {
         var handles: [String: [UInt64]] = [:]
+        var seeds = CounterSeeds()
         for edit in delta.chains {
             guard let chain = current.chains.first(where: { $0.name == edit.chain }) else {
                 throw NetlinkError("chain \(edit.chain) is not in the ruleset in force")
@@ -32,7 +33,10 @@ extension NftablesClient {
                 throw NetlinkError("chain \(edit.chain) is not as rampartd left it: \(inForce.count) rules in force")
             }
             handles[edit.chain] = inForce.map(\.handle)
+            let deleted = Set(edit.deleted)
+            seeds.add(inForce, keeping: { deleted.contains($0) })
         }
+        try seedFromElements(delta, current: current, into: &seeds)
         let batch = Batch(numbers: numbers)
         for edit in delta.chains {
             for index in edit.deleted {
@@ -51,14 +55,14 @@ extension NftablesClient {
             // delete set inet rampart NAME
             batch.add(NFT_MSG_DELSET, flags: 0, label: "delete set \(name)") { object.build($0) }
         }
-        let ids = addSets(of: delta, to: batch)
+        let ids = addSets(of: delta, seeds: &seeds, to: batch)
         for edit in delta.elements where !edit.added.isEmpty {
             let set = FilterSet(name: edit.set, key: edit.key, elements: edit.added)
             // add element inet rampart NAME { KEY comment "F12", … }
-            _ = addElements(set, id: nil, to: batch)
+            _ = addElements(set, id: nil, seeds: &seeds, to: batch)
         }
         for edit in delta.chains {
-            try insertRules(edit, handles: handles[edit.chain]!, setIDs: ids, to: batch)
+            try insertRules(edit, handles: handles[edit.chain]!, setIDs: ids, seeds: &seeds, to: batch)
         }
         batch.finish()
         try commit(batch)
@@ -84,8 +88,32 @@ extension NftablesClient {
         }
     }
 
+    /// The counts of the filter-set elements the delta removes (with their sets or alone) whose
+    /// filters come back as another rule or element: read from the kernel only when there are such.
+    private func seedFromElements(
+        _ delta: RulesetDelta, current: Ruleset, into seeds: inout CounterSeeds
+    )
+        throws(NetlinkError)
+    {
+        var comingBack = Set<String>()
+        for edit in delta.chains {
+            for insertion in edit.inserted { for rule in insertion.rules { comingBack.insert(rule.id) } }
+        }
+        for edit in delta.elements { for e in edit.added { comingBack.insert(e.id) } }
+        for set in delta.addedFilterSets { for e in set.elements { comingBack.insert(e.id) } }
+        guard !comingBack.isEmpty else { return }
+        let removedSets = Set(delta.removedSets)
+        var sets: [String] = delta.elements.filter { $0.removed.contains { comingBack.contains($0.id) } }.map(\.set)
+        sets += current.filterSets.filter {
+            removedSets.contains($0.name) && $0.elements.contains { comingBack.contains($0.id) }
+        }.map(\.name)
+        for name in sets {
+            seeds.add(try elementCounters(ofSet: name).filter { comingBack.contains($0.id) }, keeping: { _ in true })
+        }
+    }
+
     /// The new sets with their elements, and the refilled ones; the new sets' batch-local ids.
-    private func addSets(of delta: RulesetDelta, to batch: Batch) -> [String: UInt32] {
+    private func addSets(of delta: RulesetDelta, seeds: inout CounterSeeds, to batch: Batch) -> [String: UInt32] {
         var ids: [String: UInt32] = [:]
         func nextID(_ name: String) -> UInt32 {
             let id = UInt32(ids.count + 1)
@@ -102,7 +130,7 @@ extension NftablesClient {
             let object = SetObject(table: table, filterSet: set, id: nextID(set.name))
             // set NAME { type KEY . KEY; counter; }
             batch.add(NFT_MSG_NEWSET, flags: NLM_F_CREATE, label: "set \(set.name)") { object.build($0) }
-            _ = addElements(set, id: ids[set.name], to: batch)
+            _ = addElements(set, id: ids[set.name], seeds: &seeds, to: batch)
         }
         for set in delta.addedPortSets {
             let object = SetObject(table: table, portSet: set.name, id: nextID(set.name))
@@ -122,7 +150,7 @@ extension NftablesClient {
     }
 
     func addPortElements(_ set: PortSet, id: UInt32?, to batch: Batch) {
-        let keys = Linearizer.intervalElements(set.ranges).map { ($0.key, $0.end, String?.none) }
+        let keys = Linearizer.intervalElements(set.ranges).map { ElementSpec(key: $0.key, end: $0.end) }
         addChunks(of: set.name, id: id, keys, chunk: NftablesClient.elementsPerMessage[.ipv4]!, to: batch)
     }
 
@@ -137,7 +165,8 @@ extension NftablesClient {
     /// One chain's new rules in their places. A run after rule H goes in last first, each right
     /// after H; a run before rule H (the head of the chain) goes in first first, each right before H.
     private func insertRules(
-        _ edit: RulesetDelta.ChainEdit, handles: [UInt64], setIDs: [String: UInt32], to batch: Batch
+        _ edit: RulesetDelta.ChainEdit, handles: [UInt64], setIDs: [String: UInt32], seeds: inout CounterSeeds,
+        to batch: Batch
     ) throws(NetlinkError) {
         var linearizer = self.linearizer
         linearizer.setIDs = setIDs
@@ -148,16 +177,24 @@ extension NftablesClient {
                 case .before(let i): (handles[i], false)
                 case .end: (nil, true)
                 }
-            let ordered = position != nil && after ? Array(insertion.rules.reversed()) : insertion.rules
-            for rule in ordered {
+            var built: [(rule: RuleSpec, expressions: [Expr], seed: CounterSeeds.Counts?)] = []
+            for (i, rule) in insertion.rules.enumerated() {
                 let expressions: [Expr]
                 do {
                     expressions = try linearizer.linearize(rule)
                 } catch {
                     throw NetlinkError("cannot build rule \(rule.id) of chain \(edit.chain): \(error.description)")
                 }
+                let seed = seeds.take(
+                    chain: edit.chain, id: rule.id, expressions: expressions,
+                    afterUncountedLog: i > 0 && CounterSeeds.isUncountedLog(insertion.rules[i - 1], of: rule))
+                built.append((rule, expressions, seed))
+            }
+            if position != nil && after { built.reverse() }
+            for (rule, expressions, seed) in built {
                 let object = RuleObject(
-                    table: table, chain: edit.chain, comment: rule.id, expressions: expressions, position: position)
+                    table: table, chain: edit.chain, comment: rule.id, expressions: expressions, position: position,
+                    seed: seed)
                 let label = "rule \(rule.id) (chain \(edit.chain)\(rule.origin.isEmpty ? "" : ", \(rule.origin)"))"
                 // add|insert rule inet rampart CHAIN [position H] MATCHES STATEMENTS comment "ID"
                 batch.add(
