@@ -36,7 +36,7 @@ while let a = arguments.popFirst() {
     default:
         FileHandle.standardError.write(
             Data(
-                "usage: rampart-bench [--runs N] [--idle-seconds S] [--only apply|daemon|sources|packets|stages|commands|flood] [--flood-seconds S] [--cases none,10u,10000u,10,1000,10000,100000,blocklist] [--rampart PATH] [--rampartd PATH]\n"
+                "usage: rampart-bench [--runs N] [--idle-seconds S] [--only apply|daemon|sources|packets|stages|commands|flood|edits] [--flood-seconds S] [--cases none,10u,10000u,10,1000,10000,100000,blocklist] [--rampart PATH] [--rampartd PATH]\n"
                     .utf8))
         exit(64)
     }
@@ -699,5 +699,83 @@ if sections == ["flood"] {
         print(
             "| \(c.name) | \(Int(median(s.map(\.dropped)).rounded())) | \(fmt(median(s.map(\.cpu)))) % | \(fmt(median(s.map(\.peak)))) MiB "
                 + "| \(Int(median(s.map(\.logged)))) | \(Int(median(s.map(\.lost)))) |")
+    }
+}
+
+// One filter added or removed through rampartd at 1,000, 10,000 and 100,000 filters: each edit
+// timed end to end as the `rampart` process that asks for it (the request, the daemon's store
+// load, compile, delta transaction and store write, the reply), with the daemon's own time for
+// the transaction (`lastApply.ms`: reading the edited chains' handles and the commit) and what
+// it touched; beside it, `nft add element` and `nft add rule` processes adding one key or one
+// rule to the same ruleset in another namespace (`nsenter --net`), the anchor. Medians and p99
+// of `runs` edits, alternately an addition and its removal. Only with `--only edits`.
+if sections == ["edits"] {
+    func percentile(_ xs: [Double], _ p: Double) -> Double {
+        let s = xs.sorted()
+        return s[min(s.count - 1, max(0, Int((Double(s.count) * p).rounded(.up)) - 1))]
+    }
+    func lastApply() -> (ms: Double, result: String) {
+        let out = (try? sh([rampartBinary, "status", "--json"]).out) ?? ""
+        let json = (try? JSONSerialization.jsonObject(with: Data(out.utf8))) as? [String: Any]
+        let last = json?["lastApply"] as? [String: Any]
+        return (Double(last?["ms"] as? String ?? "") ?? .nan, last?["result"] as? String ?? "")
+    }
+    print("")
+    print(
+        "| filters | one-filter edit through rampartd, CLI end to end: median | p99 | rampartd's transaction: median | p99 | touched (typical) | `nft add element` process | `nft add rule` process |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for filters in [1_000, 10_000, 100_000] {
+        let s = store(Fixtures.synthetic(filters: filters))
+        let storePath = work.appendingPathComponent("edits-store.json").path
+        try StoreFile(path: storePath).save(s)
+        let socket = work.appendingPathComponent("edits.sock").path
+        setenv("RAMPART_SOCKET", socket, 1)
+        let ns = try Namespace("edits"), anchor = try Namespace("anchor")
+        defer {
+            ns.delete()
+            anchor.delete()
+        }
+        let (p, notify) = try readyDaemon(
+            in: ns, ["--store", storePath, "--socket", socket],
+            notifyPath: work.appendingPathComponent("n-edits.sock").path)
+        defer { stopDaemon(p, notify) }
+        let ruleset = RulesetCompiler().compile(s)
+        try anchor.client().apply(ruleset)
+        let set = ruleset.filterSets.first {
+            $0.key.address?.family == .ipv4 && $0.key.address?.length == 32 && $0.key.port != nil
+        }!
+        let chain = String(set.name.prefix { $0 != "_" })
+        var cli: [Double] = [], kernel: [Double] = [], element: [Double] = [], rule: [Double] = []
+        var touched: [String: Int] = [:]
+        for i in 0...(2 * runs) {
+            let address = "198.51.77.\(i / 2 % 250 + 1)"
+            let verb = i % 2 == 0 ? "add" : "delete"
+            let t = timed([
+                rampartBinary, "static", verb, "filter", "filterlist=L0", "srcaddr=\(address)", "dstaddr=me",
+                "protocol=tcp", "dstport=1", "mirrored=no"
+            ])
+            let applied = lastApply()
+            let nsenter = ["nsenter", "--net=/run/netns/\(anchor.name)", "nft"]
+            let e = timed(nsenter + [verb, "element", "inet", "rampart", set.name, "{ \(address) . 1 }"])
+            let r =
+                i % 2 == 0
+                ? timed(
+                    nsenter + [
+                        "add", "rule", "inet", "rampart", chain, "ip", "saddr", address, "tcp", "dport", "1", "counter",
+                        "accept"
+                    ]) : nil
+            if i == 0 { continue }
+            cli.append(t)
+            kernel.append(applied.ms)
+            element.append(e)
+            if let r { rule.append(r) }
+            touched[applied.result, default: 0] += 1
+        }
+        let typical = touched.max { $0.value < $1.value }?.key ?? ""
+        print(
+            "| \(filters) | \(fmt(median(cli))) ms | \(fmt(percentile(cli, 0.99))) ms | \(fmt(median(kernel))) ms | \(fmt(percentile(kernel, 0.99))) ms | \(typical) | \(fmt(median(element))) ms | \(fmt(median(rule))) ms |"
+        )
+        FileHandle.standardError.write(Data("\(filters) filters: \(touched)\n".utf8))
     }
 }

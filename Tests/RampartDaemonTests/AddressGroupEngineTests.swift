@@ -4,7 +4,7 @@ import Testing
 import RampartPolicy
 
 /// An address group changed through rampartd is a set-only transaction: rules and their
-/// counters stay; anything else is the usual full replace.
+/// counters stay; other changes are deltas of rules and elements in place.
 @Suite struct AddressGroupEngineTests {
     static let policy = """
         pushd ipsec static
@@ -44,12 +44,33 @@ import RampartPolicy
             status.lastApply?.result == "delta: +0 −0 rules, +0 −0 elements, 1 sets",
             "\(String(describing: status.lastApply))")
 
-        // A new filter naming the group changes the rules: a full replace.
+        // A new filter naming the group is a rule per family, inserted in place: nothing replaced.
         #expect(
             await f.exec(
                 "pushd ipsec static\nadd filter filterlist=Admins srcaddr=group:Admins dstaddr=me protocol=tcp dstport=2222 mirrored=no"
             ).ok)
-        #expect(f.transport.transactions.last?.isSetOnly == false)
+        let added = try #require(f.transport.transactions.last)
+        #expect(added.isDelta && !added.isSetOnly, "\(added.text)")
+        #expect(added.messages.count == 2 && added.messages.allSatisfy { $0.hasPrefix("add rule") }, "\(added.text)")
+        #expect(await f.engine.applied?.ruleCount == (rules ?? 0) + 2)
+
+        // Two host blocks make a set; a third is one element added to it.
+        #expect(
+            await f.exec(
+                "pushd ipsec static\nadd filter filterlist=SSH srcaddr=203.0.113.1 dstaddr=me mirrored=no\nadd filter filterlist=SSH srcaddr=203.0.113.2 dstaddr=me mirrored=no"
+            ).ok)
+        #expect(
+            await f.exec("pushd ipsec static\nadd filter filterlist=SSH srcaddr=203.0.113.3 dstaddr=me mirrored=no").ok)
+        let element = try #require(f.transport.transactions.last)
+        #expect(element.isDelta && element.messages.count == 1, "\(element.text)")
+        #expect(element.messages.first?.hasPrefix("add element input_f") == true, "\(element.text)")
+        let result = await f.engine.status().lastApply?.result
+        #expect(result == "delta: +0 −0 rules, +1 −0 elements, 0 sets", "\(result ?? "")")
+        // And its removal is one element deleted.
+        #expect(
+            await f.exec("pushd ipsec static\ndelete filter filterlist=SSH srcaddr=203.0.113.3 dstaddr=me mirrored=no")
+                .ok)
+        #expect(f.transport.transactions.last?.messages.map { String($0.prefix(14)) } == ["delete element"])
 
         // A refused change (the group still in use) changes nothing.
         let count = f.transport.transactions.count
