@@ -1,5 +1,4 @@
 import FoundationEssentials
-import FoundationInternationalization
 
 /// When a rule is active (a rampart extension): `add schedule name=Office days=mon-fri
 /// hours=08:00-18:00 [timezone=Europe/Berlin]`, `add rule … schedule=Office`. The window is read
@@ -83,7 +82,7 @@ public struct Schedule: Hashable, Sendable, Codable {
     }
 
     public static func parseTimeZone(_ text: String) -> Result<String, ValueError> {
-        guard TimeZone(identifier: text) != nil, text.contains("/") || text == "UTC" else {
+        guard ZoneInfo.named(text) != nil, text.contains("/") || text == "UTC" else {
             return .failure(
                 ValueError("'\(text)' is not a time zone of the tz database (Europe/Berlin, America/New_York, UTC)"))
         }
@@ -100,19 +99,18 @@ public struct Schedule: Hashable, Sendable, Codable {
         return "\(hm(start))-\(hm(end))"
     }
 
-    public var zone: TimeZone { timezone.flatMap(TimeZone.init(identifier:)) ?? TimeZone.current }
+    /// The schedule's zone from the system's tz database (ZoneInfo); the host's own for none, and
+    /// UTC if a zone checked when it was written has gone from the database since.
+    public var zone: ZoneInfo { ZoneInfo.named(timezone) ?? ZoneInfo.named(nil) ?? .utc }
 
     /// True when the wall clock of the schedule's zone at `instant` is inside a window: on a
     /// listed day from `start` to `end`, or (over midnight) after `start` on a listed day or
     /// before `end` on the day after one. Wall-clock times a DST change skips never occur (a
     /// window starting at 02:30 on that night starts at 03:00); times it repeats count twice.
     public func isActive(at instant: Date) -> Bool {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = zone
-        let c = calendar.dateComponents([.weekday, .hour, .minute], from: instant)
-        // Foundation's weekday: 1 Sunday … 7 Saturday; ours: 0 Monday … 6 Sunday.
-        let day = (c.weekday! + 5) % 7
-        let minute = c.hour! * 60 + c.minute!
+        let c = zone.wallClock(at: instant)
+        let day = c.weekday
+        let minute = c.hour * 60 + c.minute
         func listed(_ d: Int) -> Bool { days & (1 << UInt8((d + 7) % 7)) != 0 }
         if start < end { return listed(day) && minute >= start && minute < end }
         return (listed(day) && minute >= start) || (listed(day - 1) && minute < end)
@@ -124,8 +122,7 @@ public struct Schedule: Hashable, Sendable, Codable {
     /// (a DST shift moved the wall clock), a binary search finds the minute it happened.
     public func nextChange(after instant: Date) -> Date? {
         let now = isActive(at: instant)
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = zone
+        let zone = self.zone
         var last = (instant.timeIntervalSince1970 / 60).rounded(.down)  // minutes since the epoch
         var t = last + 1
         let limit = last + 8 * 24 * 60
@@ -139,8 +136,8 @@ public struct Schedule: Hashable, Sendable, Codable {
                 }
                 return Date(timeIntervalSince1970: high * 60)
             }
-            let c = calendar.dateComponents([.hour, .minute], from: Date(timeIntervalSince1970: t * 60))
-            let m = c.hour! * 60 + c.minute!
+            let c = zone.wallClock(at: Date(timeIntervalSince1970: t * 60))
+            let m = c.hour * 60 + c.minute
             let steps = [start, end % 1440, 0].map { ($0 - m + 1440) % 1440 }.filter { $0 > 0 }
             last = t
             // Never more than an hour at once: a DST change can move the wall clock by up to that.
