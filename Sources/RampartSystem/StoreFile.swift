@@ -31,6 +31,25 @@ public struct StoreFile: Sendable {
         return lstat(path, &info) == 0
     }
 
+    /// One version of the store file: its device, inode, size, modification and change times. Every
+    /// save renames a new file into place (a new inode, a new change time), so an equal stamp is the
+    /// version read or written before.
+    public struct Stamp: Sendable, Equatable {
+        var device: UInt64, inode: UInt64, size: Int64
+        var modified: Int64, modifiedNanoseconds: Int64, changed: Int64, changedNanoseconds: Int64
+    }
+
+    /// The stamp of the file the store path names now (following links, as reading does); nil when
+    /// there is none.
+    public func stamp() -> Stamp? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return Stamp(
+            device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
+            modified: Int64(info.st_mtim.tv_sec), modifiedNanoseconds: Int64(info.st_mtim.tv_nsec),
+            changed: Int64(info.st_ctim.tv_sec), changedNanoseconds: Int64(info.st_ctim.tv_nsec))
+    }
+
     /// Reads the store; a missing file is an empty store, anything unreadable is an error.
     public func load() throws(StoreError) -> Store {
         guard exists else { return Store() }

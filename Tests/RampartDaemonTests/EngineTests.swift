@@ -117,6 +117,27 @@ import Testing
         #expect(await f.engine.status().state == "degraded")
     }
 
+    /// A request decodes the store only when the file is not the version rampartd last read or
+    /// wrote: another writer's version (a new file renamed into place) is read, never overwritten.
+    @Test func aStoreWrittenByAnotherWriterIsReadAgain() async throws {
+        let f = try EngineFixture()
+        try await f.start()
+        #expect(await f.exec("ipsec static add policy name=First\n").ok)
+        var other = try f.storeFile.load()
+        #expect(other.local.policies.contains { $0.name == "First" })
+        // Another writer (the CLI without rampartd, a restore from backup) replaces the file.
+        try StoreFile(path: f.storeFile.path).withExclusiveLock {
+            var interpreter = Interpreter(store: other)
+            try ScriptRunner.run(
+                ScriptRunner.lines(of: "ipsec static add policy name=Outside\n", file: "o"), in: &interpreter)
+            other = interpreter.store
+            try f.storeFile.save(other)
+        }
+        #expect(await f.exec("ipsec static add policy name=Second\n").ok)
+        let names = try f.storeFile.load().local.policies.map(\.name)
+        #expect(names.contains("First") && names.contains("Outside") && names.contains("Second"), "\(names)")
+    }
+
     @Test func confirmedChangeStays() async throws {
         let f = try EngineFixture()
         try await f.start()

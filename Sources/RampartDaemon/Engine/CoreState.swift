@@ -75,6 +75,23 @@ struct PolicyState: Sendable {
     private(set) var local = Store()
     private(set) var state = StoreState.notLoaded
     private(set) var dynamic = DynamicState()
+    /// The store file as rampartd last read or wrote it: a request reads it again only when its
+    /// stamp changed (another writer), not 100,000 filters' decoding for every edit.
+    private var onDisk: (stamp: StoreFile.Stamp, store: Store)?
+
+    /// The store on disk, decoded only when it is not the version last read or written.
+    mutating func read(_ file: StoreFile) throws(StoreError) -> Store {
+        // The stamp before the read: a writer in between makes the next stamp differ, never the
+        // cached copy older than its stamp.
+        let stamp = file.stamp()
+        if let stamp, let cached = onDisk, cached.stamp == stamp { return cached.store }
+        let store = try file.load()
+        onDisk = stamp.map { ($0, store) }
+        return store
+    }
+
+    /// `store` was just written to `file`.
+    mutating func wrote(_ store: Store, to file: StoreFile) { onDisk = file.stamp().map { ($0, store) } }
 
     mutating func replace(_ store: Store, _ state: StoreState) {
         local = store

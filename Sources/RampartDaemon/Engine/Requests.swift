@@ -396,7 +396,7 @@ extension PolicyEngine {
             return try file.withExclusiveLock { () throws -> ControlResponse in
                 let onDisk: Store
                 do {
-                    onDisk = try file.load()
+                    onDisk = try policy.read(file)
                 } catch {
                     return .failure(.store, "\(error); fix or remove the store, then 'systemctl reload rampartd'")
                 }
@@ -487,6 +487,7 @@ extension PolicyEngine {
         guard plan.storeChanged else { return nil }
         do {
             try file.save(plan.result.store)
+            policy.wrote(plan.result.store, to: file)
             return nil
         } catch {
             if request.confirmSeconds != nil {
