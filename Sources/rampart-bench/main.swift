@@ -720,6 +720,13 @@ if sections == ["edits"] {
         let last = json?["lastApply"] as? [String: Any]
         return (Double(last?["ms"] as? String ?? "") ?? .nan, last?["result"] as? String ?? "")
     }
+    /// VmRSS of `pid`, KiB.
+    func residentKiB(_ pid: Int32) -> Int {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+    }
+    var memory: [(filters: Int, ready: Int, edited: Int)] = []
     print("")
     print(
         "| filters | one-filter edit through rampartd, CLI end to end: median | p99 | rampartd's transaction: median | p99 | touched (typical) | `nft add element` process | `nft add rule` process |"
@@ -740,6 +747,7 @@ if sections == ["edits"] {
             in: ns, ["--store", storePath, "--socket", socket],
             notifyPath: work.appendingPathComponent("n-edits.sock").path)
         defer { stopDaemon(p, notify) }
+        let readyKiB = residentKiB(p.processIdentifier)
         let ruleset = RulesetCompiler().compile(s)
         try anchor.client().apply(ruleset)
         let set = ruleset.filterSets.first {
@@ -777,5 +785,14 @@ if sections == ["edits"] {
             "| \(filters) | \(fmt(median(cli))) ms | \(fmt(percentile(cli, 0.99))) ms | \(fmt(median(kernel))) ms | \(fmt(percentile(kernel, 0.99))) ms | \(typical) | \(fmt(median(element))) ms | \(fmt(median(rule))) ms |"
         )
         FileHandle.standardError.write(Data("\(filters) filters: \(touched)\n".utf8))
+        memory.append((filters, readyKiB, residentKiB(p.processIdentifier)))
+    }
+    print("")
+    print("| filters | rampartd resident after READY | after the edits | per filter after the edits |")
+    print("|---|---|---|---|")
+    for m in memory {
+        print(
+            "| \(m.filters) | \(m.ready / 1024) MiB | \(m.edited / 1024) MiB | \(fmt(Double(m.edited) * 1024 / Double(m.filters))) bytes |"
+        )
     }
 }
