@@ -135,16 +135,10 @@ public final class NftablesClient {
         linearizer.setIDs = ids
         var rules = 0
         for chain in ruleset.chains {
-            for (i, rule) in chain.rules.enumerated() {
-                let expressions: [Expr]
-                do {
-                    expressions = try linearizer.linearize(rule)
-                } catch {
-                    throw NetlinkError("cannot build rule \(rule.id) of chain \(chain.name): \(error.description)")
-                }
-                let seed = seeds.take(
-                    chain: chain.name, id: rule.id, expressions: expressions,
-                    afterUncountedLog: i > 0 && CounterSeeds.isUncountedLog(chain.rules[i - 1], of: rule))
+            for i in chain.rules.indices {
+                let rule = chain.rules[i]
+                let (expressions, seed) = try Self.build(
+                    rule, after: i > 0 ? chain.rules[i - 1] : nil, chain: chain.name, linearizer, seeds: &seeds)
                 let object = RuleObject(
                     table: table, chain: chain.name, comment: rule.id, expressions: expressions, seed: seed)
                 let label = "rule \(rule.id) (chain \(chain.name)\(rule.origin.isEmpty ? "" : ", \(rule.origin)"))"
@@ -156,6 +150,24 @@ public final class NftablesClient {
             }
         }
         return rules
+    }
+
+    /// A rule's instructions, and where its counter starts (`previous`: the rule before it in the
+    /// chain as sent, which may be its uncounted log rule).
+    static func build(
+        _ rule: RuleSpec, after previous: RuleSpec?, chain: String, _ linearizer: Linearizer,
+        seeds: inout CounterSeeds
+    ) throws(NetlinkError) -> ([Expr], CounterSeeds.Counts?) {
+        let expressions: [Expr]
+        do {
+            expressions = try linearizer.linearize(rule)
+        } catch {
+            throw NetlinkError("cannot build rule \(rule.id) of chain \(chain): \(error.description)")
+        }
+        let seed = seeds.take(
+            chain: chain, id: rule.id, expressions: expressions,
+            afterUncountedLog: previous.map { CounterSeeds.isUncountedLog($0, of: rule) } ?? false)
+        return (expressions, seed)
     }
 
     /// Adds the elements of `set` in as many NEWSETELEM messages as the 64 KiB limit needs.

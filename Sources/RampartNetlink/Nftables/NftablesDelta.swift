@@ -179,15 +179,8 @@ extension NftablesClient {
                 }
             var built: [(rule: RuleSpec, expressions: [Expr], seed: CounterSeeds.Counts?)] = []
             for (i, rule) in insertion.rules.enumerated() {
-                let expressions: [Expr]
-                do {
-                    expressions = try linearizer.linearize(rule)
-                } catch {
-                    throw NetlinkError("cannot build rule \(rule.id) of chain \(edit.chain): \(error.description)")
-                }
-                let seed = seeds.take(
-                    chain: edit.chain, id: rule.id, expressions: expressions,
-                    afterUncountedLog: i > 0 && CounterSeeds.isUncountedLog(insertion.rules[i - 1], of: rule))
+                let (expressions, seed) = try Self.build(
+                    rule, after: i > 0 ? insertion.rules[i - 1] : nil, chain: edit.chain, linearizer, seeds: &seeds)
                 built.append((rule, expressions, seed))
             }
             if position != nil && after { built.reverse() }
