@@ -291,6 +291,9 @@ extension PolicyEngine {
         guard !delta.isEmpty else {
             table.committed(
                 target, generation: table.generation, at: Date(), milliseconds: 0, result: "unchanged", whole: false)
+            // The rules are the same, but a reload may have changed what charon is given (a key, a
+            // main-mode offer): it is synced as after any apply.
+            syncIPsec()
             return .applied
         }
         let clock = ContinuousClock.now
