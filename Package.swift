@@ -18,9 +18,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
-        // etcd's JSON gateway (docs/fleet.md): HTTP/1.1 with TLS client certificates and a
-        // streaming body for /v3/watch; NIOSSL for the certificate files.
-        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // etcd's JSON gateway (docs/fleet.md): HTTP/1.1 (NIOHTTP1) with TLS client certificates
+        // (NIOSSL) and a streaming body for /v3/watch, in RampartFleet's GatewayHTTP. (Not
+        // async-http-client: it brings Foundation and ICU's data, 34 MB, into rampartd.)
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0")
     ],
     targets: [
@@ -72,10 +72,10 @@ let package = Package(
             name: "RampartFleet",
             dependencies: [
                 "RampartPolicy",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOFoundationCompat", package: "swift-nio")
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio")
             ], swiftSettings: strict),
         // The daemon's services: startup, reload, self-healing, control socket, systemd notification.
         .target(

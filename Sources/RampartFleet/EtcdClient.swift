@@ -1,8 +1,6 @@
-import AsyncHTTPClient
 import FoundationEssentials
 import NIOConcurrencyHelpers
 import NIOCore
-import NIOFoundationCompat
 import NIOSSL
 
 /// How rampartd and `rampart domain` reach etcd (rampartd.conf's etcd_* keys).
@@ -93,11 +91,11 @@ public struct EtcdWatchBatch: Sendable {
     public var events: [EtcdEvent]
 }
 
-/// etcd v3 through its JSON gateway, over async-http-client (TLS with client certificates,
-/// streaming bodies for watch). One endpoint is used until it fails; then the next is tried.
+/// etcd v3 through its JSON gateway (`GatewayHTTP`: TLS with client certificates, streaming
+/// bodies for watch). One endpoint is used until it fails; then the next is tried.
 public final class EtcdClient: Sendable {
     public let settings: EtcdSettings
-    private let http: HTTPClient
+    private let http: GatewayHTTP
     private struct State {
         var endpoint = 0
         var token: String?
@@ -125,20 +123,17 @@ public final class EtcdClient: Sendable {
         if (settings.certificateFile == nil) != (settings.keyFile == nil) {
             throw EtcdError(.settings, "a client certificate needs its key, and a key its certificate")
         }
-        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
-        configuration.timeout = .init(connect: .seconds(2), read: nil)
-        configuration.connectionPool.idleTimeout = .seconds(30)
-        // Never inflate replies: etcd's gateway does not compress, and this keeps the zlib that
-        // swift-nio-extras vendors out of reach of anything a server sends (debian/rampart.lintian-overrides).
-        configuration.decompression = .disabled
-        // No retry of connection establishment: a dead endpoint must fail fast so the next is tried.
-        configuration.connectionPool.retryConnectionEstablishment = false
-        http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        // A connection per request, connected within 2 s and never retried: a dead endpoint fails
+        // fast so the next is tried.
+        do {
+            http = try GatewayHTTP(tls: tls, needed: settings.endpoints.contains { $0.hasPrefix("https://") })
+        } catch {
+            throw EtcdError(.settings, "TLS settings: \(error)")
+        }
     }
 
-    public func shutdown() async {
-        try? await http.shutdown()
-    }
+    /// Nothing to release: each request's connection closes with it (kept for the callers' symmetry).
+    public func shutdown() async {}
 
     // MARK: KV
 
@@ -288,7 +283,7 @@ public final class EtcdClient: Sendable {
         let response = try await open(path, body, deadline: deadline)
         let bytes: ByteBuffer
         do {
-            bytes = try await response.body.collect(upTo: 16 << 20)
+            bytes = try await response.collect(upTo: 16 << 20)
         } catch {
             throw EtcdError(.unreachable, "\(path): \(error)")
         }
@@ -319,9 +314,9 @@ public final class EtcdClient: Sendable {
     /// reached; authenticates first (and again when the token expired) when a user is set.
     private func open<Request: Encodable>(
         _ path: String, _ body: Request, deadline: NIODeadline
-    ) async throws(EtcdError) -> HTTPClientResponse {
-        let payload: Data
-        do { payload = try JSONEncoder().encode(body) } catch {
+    ) async throws(EtcdError) -> GatewayResponse {
+        let payload: [UInt8]
+        do { payload = Array(try JSONEncoder().encode(body)) } catch {
             throw EtcdError(.badReply, "cannot encode \(path): \(error)")
         }
         var lastError = EtcdError(.unreachable, "no endpoint tried")
@@ -341,12 +336,12 @@ public final class EtcdClient: Sendable {
                     state.withLockedValue { $0.token = token }
                 }
                 let response = try await send(endpoint + path, payload, token: token, deadline: deadline)
-                if response.status == .ok { return response }
-                let text = try? await response.body.collect(upTo: 1 << 16)
+                if response.status == 200 { return response }
+                let text = try? await response.collect(upTo: 1 << 16)
                 let error =
                     (text.flatMap { try? JSONDecoder().decode(GatewayError.self, from: Data($0.readableBytesView)) })
-                    .map { Self.classify($0, status: Int(response.status.code)) }
-                    ?? EtcdError(.server, "\(path): HTTP \(response.status.code)")
+                    .map { Self.classify($0, status: response.status) }
+                    ?? EtcdError(.server, "\(path): HTTP \(response.status)")
                 if error.message.contains("invalid auth token") || error.message.contains("token"),
                     settings.user != nil, !reauthenticated
                 {
@@ -382,17 +377,18 @@ public final class EtcdClient: Sendable {
     }
 
     private func authenticate(_ endpoint: String, deadline: NIODeadline) async throws(EtcdError) -> String {
-        let payload: Data
+        let payload: [UInt8]
         do {
-            payload = try JSONEncoder().encode(
-                AuthenticateRequest(name: settings.user ?? "", password: settings.password ?? ""))
+            payload = Array(
+                try JSONEncoder().encode(
+                    AuthenticateRequest(name: settings.user ?? "", password: settings.password ?? "")))
         } catch { throw EtcdError(.badReply, "cannot encode the authentication request") }
         let response = try await send(endpoint + "/v3/auth/authenticate", payload, token: nil, deadline: deadline)
         let bytes: ByteBuffer
-        do { bytes = try await response.body.collect(upTo: 1 << 16) } catch {
+        do { bytes = try await response.collect(upTo: 1 << 16) } catch {
             throw EtcdError(.unreachable, "\(endpoint): \(error)")
         }
-        guard response.status == .ok else {
+        guard response.status == 200 else {
             let error = try? JSONDecoder().decode(GatewayError.self, from: Data(bytes.readableBytesView))
             if let message = error?.message, Self.transient(message) {
                 throw EtcdError(.unreachable, "\(endpoint): \(message)")
@@ -400,7 +396,7 @@ public final class EtcdClient: Sendable {
             // The password is never part of a message.
             throw EtcdError(
                 .denied,
-                "user '\(settings.user ?? "")' was refused: \(error?.message ?? "HTTP \(response.status.code) \(String(decoding: bytes.readableBytesView.prefix(200), as: UTF8.self))")"
+                "user '\(settings.user ?? "")' was refused: \(error?.message ?? "HTTP \(response.status) \(String(decoding: bytes.readableBytesView.prefix(200), as: UTF8.self))")"
             )
         }
         guard
@@ -412,15 +408,10 @@ public final class EtcdClient: Sendable {
     }
 
     private func send(
-        _ url: String, _ payload: Data, token: String?, deadline: NIODeadline
-    ) async throws(EtcdError) -> HTTPClientResponse {
-        var request = HTTPClientRequest(url: url)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        if let token { request.headers.add(name: "Authorization", value: token) }
-        request.body = .bytes(ByteBuffer(data: payload))
+        _ url: String, _ payload: [UInt8], token: String?, deadline: NIODeadline
+    ) async throws(EtcdError) -> GatewayResponse {
         do {
-            return try await http.execute(request, deadline: deadline)
+            return try await http.post(url, payload, token: token, deadline: deadline)
         } catch {
             throw EtcdError(.unreachable, "\(url): \(Self.describe(error))")
         }

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import RampartFleet
+@testable import RampartFleet
 import RampartNamespaceKit
 import RampartTestKit
 
@@ -104,6 +104,24 @@ extension HeavySuites {
         @Test func prefixEndIsTheNextKey() {
             #expect(EtcdClient.prefixEnd("/a/") == Array("/a0".utf8))
             #expect(EtcdClient.prefixEnd("a\u{7F}") == [0x61, 0x80])
+        }
+
+        /// The endpoints an admin writes, as the gateway client connects to them: an address is
+        /// checked against the certificate's addresses (no SNI), a name is sent as SNI.
+        @Test func gatewayTargets() throws {
+            let v4 = try #require(GatewayHTTP.Target("https://198.51.100.1:2379/v3/kv/range"))
+            #expect(v4 == GatewayHTTP.Target(tls: true, host: "198.51.100.1", port: 2379, path: "/v3/kv/range"))
+            #expect(v4.isAddress && v4.hostHeader == "198.51.100.1:2379")
+            let v6 = try #require(GatewayHTTP.Target("http://[2001:db8::1]:2379/v3/watch"))
+            #expect(v6.host == "2001:db8::1" && v6.port == 2379 && !v6.tls && v6.isAddress)
+            #expect(v6.hostHeader == "[2001:db8::1]:2379")
+            let name = try #require(GatewayHTTP.Target("https://etcd-1.example.net/v3/kv/put"))
+            #expect(name.port == 443 && !name.isAddress && name.path == "/v3/kv/put")
+            for bad in [
+                "ftp://198.51.100.1:2379/", "https://:2379/", "https://198.51.100.1:0/", "https://198.51.100.1:99999/"
+            ] {
+                #expect(GatewayHTTP.Target(bad) == nil, "\(bad)")
+            }
         }
     }
 

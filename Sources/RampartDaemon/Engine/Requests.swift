@@ -454,7 +454,7 @@ extension PolicyEngine {
         var failed = response
         (failed.ok, failed.code) = (false, .ipsec)
         failed.error =
-            "applied, but not as written: \(problem.replacingOccurrences(of: ", retrying", with: "")); rampartd retries and 'rampart status' shows it; start charon (or remove the negotiate rules)"
+            "applied, but not as written: \(problem.replacing(", retrying", with: "")); rampartd retries and 'rampart status' shows it; start charon (or remove the negotiate rules)"
         return failed
     }
 
