@@ -323,6 +323,7 @@ public final class EtcdClient: Sendable {
         var reauthenticated = false
         var attempts = 0
         var electing = false
+        let started = NIODeadline.now()
         // Every endpoint once (and once more); while the cluster elects a leader, until the deadline.
         while attempts < settings.endpoints.count + 1 || (electing && NIODeadline.now() < deadline) {
             attempts += 1
@@ -337,11 +338,7 @@ public final class EtcdClient: Sendable {
                 }
                 let response = try await send(endpoint + path, payload, token: token, deadline: deadline)
                 if response.status == 200 { return response }
-                let text = try? await response.collect(upTo: 1 << 16)
-                let error =
-                    (text.flatMap { try? JSONDecoder().decode(GatewayError.self, from: Data($0.readableBytesView)) })
-                    .map { Self.classify($0, status: response.status) }
-                    ?? EtcdError(.server, "\(path): HTTP \(response.status)")
+                let error = await Self.refusal(response, path)
                 if error.message.contains("invalid auth token") || error.message.contains("token"),
                     settings.user != nil, !reauthenticated
                 {
@@ -362,13 +359,24 @@ public final class EtcdClient: Sendable {
                 guard error.kind == .unreachable else { throw error }
                 if Self.transient(error.message) { electing = true }
                 lastError = error
-                state.withLockedValue {
-                    $0.endpoint = index + 1
-                    $0.token = nil
-                }
+                // The token stays: etcd's tokens hold on every member (a refused one is replaced above),
+                // and a login during an election is one more request through raft.
+                state.withLockedValue { $0.endpoint = index + 1 }
             }
         }
-        throw lastError
+        let tenths = (NIODeadline.now().uptimeNanoseconds - started.uptimeNanoseconds) / 100_000_000
+        throw EtcdError(
+            .unreachable,
+            "\(lastError.message) (\(attempts) attempts in \(tenths / 10).\(tenths % 10) s; "
+                + "check the members with `etcdctl endpoint health`)")
+    }
+
+    /// The error a reply other than 200 carries (etcd's gateway says it in JSON).
+    private static func refusal(_ response: GatewayResponse, _ path: String) async -> EtcdError {
+        let text = try? await response.collect(upTo: 1 << 16)
+        return (text.flatMap { try? JSONDecoder().decode(GatewayError.self, from: Data($0.readableBytesView)) })
+            .map { classify($0, status: response.status) }
+            ?? EtcdError(.server, "\(path): HTTP \(response.status)")
     }
 
     /// What a member answers while the cluster has no leader or is electing one: worth asking again.
