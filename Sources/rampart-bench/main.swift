@@ -32,11 +32,15 @@ while let a = arguments.popFirst() {
     case "--rampart": rampartBinary = arguments.popFirst() ?? rampartBinary
     case "--rampartd": rampartdBinary = arguments.popFirst() ?? rampartdBinary
     case "--flood-seconds": floodSeconds = Int(arguments.popFirst() ?? "") ?? floodSeconds
+    case "--fixture":
+        // The synthetic policy of N filters as a netsh script, for profiling by hand.
+        print(Fixtures.synthetic(filters: Int(arguments.popFirst() ?? "") ?? 1_000), terminator: "")
+        exit(0)
     case "--cases": packetCases = Set((arguments.popFirst() ?? "").split(separator: ",").map(String.init))
     default:
         FileHandle.standardError.write(
             Data(
-                "usage: rampart-bench [--runs N] [--idle-seconds S] [--only apply|daemon|sources|packets|stages|commands|flood|edits] [--flood-seconds S] [--cases none,10u,10000u,10,1000,10000,100000,blocklist] [--rampart PATH] [--rampartd PATH]\n"
+                "usage: rampart-bench [--runs N] [--idle-seconds S] [--only apply|daemon|sources|packets|stages|commands|flood|edits] [--flood-seconds S] [--cases none,10u,10000u,10,1000,10000,100000,blocklist] [--rampart PATH] [--rampartd PATH] [--fixture N]\n"
                     .utf8))
         exit(64)
     }
@@ -122,6 +126,7 @@ let workloads: [(String, String)] = [
     ("100 filters", Fixtures.synthetic(filters: 100)),
     ("1,000 filters", Fixtures.synthetic(filters: 1_000)),
     ("10,000 filters", Fixtures.synthetic(filters: 10_000)),
+    ("100,000 filters", Fixtures.synthetic(filters: 100_000)),
     ("1,850-filter block list", Fixtures.blocklist(entries: 1_850))
 ]
 

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The SSH sessions this command runs in, for rampartd's lockout guard: `SSH_CONNECTION` from our
 /// environment or, when sudo or su dropped it, from the nearest ancestor process that has it
@@ -14,7 +15,7 @@ func clientSessions() -> [String] {
         }
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
             let line = status.split(separator: "\n").first(where: { $0.hasPrefix("PPid:") }),
-            let parent = Int32(line.dropFirst(5).trimmingCharacters(in: .whitespaces))
+            let parent = Int32(line.dropFirst(5).filter { $0 != " " && $0 != "\t" })
         else { break }
         pid = parent
     }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import RampartControl
 import RampartMigration
 import RampartPolicy
@@ -12,7 +12,8 @@ enum WindowsStore {
     /// By the first line that is not blank or a comment: regedit's header, or LDIF's `dn:`/`version:`.
     static func kind(_ text: String) -> WindowsStore? {
         for line in text.split(whereSeparator: \.isNewline) {
-            let t = line.trimmingCharacters(in: CharacterSet.whitespaces.union(["\u{FEFF}"]))
+            let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\u{FEFF}" }
+            let t = String(line.drop(while: blank).reversed().drop(while: blank).reversed())
             if t.isEmpty || t.hasPrefix("#") || t.hasPrefix(";") { continue }
             if t == "Windows Registry Editor Version 5.00" || t == "REGEDIT4" { return .registry }
             let lower = t.lowercased()
