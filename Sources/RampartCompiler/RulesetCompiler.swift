@@ -32,7 +32,12 @@ public struct RulesetCompiler {
         _ store: Store, dynamic: DynamicState? = nil, addresses: DynamicAddresses = DynamicAddresses(),
         at time: Date = Date()
     ) -> Ruleset {
-        let filters = EffectiveFilters.collect(store, dynamic: dynamic, at: time)
+        compile(store, filters: EffectiveFilters.collect(store, dynamic: dynamic, at: time), addresses: addresses)
+    }
+
+    /// The ruleset of `filters`, the store's effective filters (`EffectiveFilters.collect`) when the
+    /// caller has them already.
+    public func compile(_ store: Store, filters: [ActiveFilter], addresses: DynamicAddresses) -> Ruleset {
         var sets = SetCollector(addresses: addresses, filters: filters, groups: GroupTable(store))
         let transport = NegotiationTransport(filters)
         var chains: [Chain] = []

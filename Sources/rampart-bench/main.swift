@@ -18,6 +18,8 @@ import RampartSyscall
 var runs = 7
 var idleSeconds = 60
 var floodSeconds = 3
+var churnSeconds = 3600
+var churnFilters = 100_000
 var packetCases: Set<String>?
 var sections: Set<String> = ["apply", "daemon", "sources"]
 let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
@@ -31,6 +33,8 @@ while let a = arguments.popFirst() {
     case "--only": sections = [arguments.popFirst() ?? ""]
     case "--rampart": rampartBinary = arguments.popFirst() ?? rampartBinary
     case "--rampartd": rampartdBinary = arguments.popFirst() ?? rampartdBinary
+    case "--churn-seconds": churnSeconds = Int(arguments.popFirst() ?? "") ?? churnSeconds
+    case "--churn-filters": churnFilters = Int(arguments.popFirst() ?? "") ?? churnFilters
     case "--flood-seconds": floodSeconds = Int(arguments.popFirst() ?? "") ?? floodSeconds
     case "--fixture":
         // The synthetic policy of N filters as a netsh script, for profiling by hand.
@@ -40,7 +44,7 @@ while let a = arguments.popFirst() {
     default:
         FileHandle.standardError.write(
             Data(
-                "usage: rampart-bench [--runs N] [--idle-seconds S] [--only apply|daemon|sources|packets|stages|commands|flood|edits] [--flood-seconds S] [--cases none,10u,10000u,10,1000,10000,100000,blocklist] [--rampart PATH] [--rampartd PATH] [--fixture N]\n"
+                "usage: rampart-bench [--runs N] [--idle-seconds S] [--only apply|daemon|sources|packets|stages|commands|flood|edits|churn] [--flood-seconds S] [--cases none,10u,10000u,10,1000,10000,100000,blocklist] [--rampart PATH] [--rampartd PATH] [--fixture N] [--churn-seconds S] [--churn-filters N]\n"
                     .utf8))
         exit(64)
     }
@@ -800,4 +804,8 @@ if sections == ["edits"] {
             "| \(m.filters) | \(m.ready / 1024) MiB | \(m.edited / 1024) MiB | \(fmt(Double(m.edited) * 1024 / Double(m.filters))) bytes |"
         )
     }
+}
+
+if sections == ["churn"] {
+    try churn(filters: churnFilters, seconds: churnSeconds, pause: 2, every: 600, work: work)
 }
