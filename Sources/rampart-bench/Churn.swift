@@ -23,7 +23,8 @@ import RampartTestKit
     let ns = try Namespace("churn")
     defer { ns.delete() }
     let (p, notify) = try readyDaemon(
-        in: ns, ["--store", storePath, "--socket", socket], notifyPath: work.appendingPathComponent("n-churn.sock").path)
+        in: ns, ["--store", storePath, "--socket", socket], notifyPath: work.appendingPathComponent("n-churn.sock").path
+    )
     defer { stopDaemon(p, notify) }
     let start = ContinuousClock.now
     var rows: [(label: String, edits: Int, rss: Int, peak: Int)] = []
@@ -46,13 +47,16 @@ import RampartTestKit
         Thread.sleep(forTimeInterval: pause)
     }
     let end = memory(p.processIdentifier)
-    rows.append(("at the end (\(Int((ContinuousClock.now - start).components.seconds / 60)) min)", edits, end.rss, end.peak))
+    rows.append(
+        ("at the end (\(Int((ContinuousClock.now - start).components.seconds / 60)) min)", edits, end.rss, end.peak))
     print("")
     print("rampartd with \(filters) filters, a one-filter edit every \(pause) s (after the last), \(Date())")
     print("")
     print("| when | edits | resident (VmRSS) | peak (VmHWM) | resident per filter |")
     print("|---|---|---|---|---|")
     for r in rows {
-        print("| \(r.label) | \(r.edits) | \(r.rss / 1024) MiB | \(r.peak / 1024) MiB | \(r.rss * 1024 / filters) bytes |")
+        print(
+            "| \(r.label) | \(r.edits) | \(r.rss / 1024) MiB | \(r.peak / 1024) MiB | \(r.rss * 1024 / filters) bytes |"
+        )
     }
 }
