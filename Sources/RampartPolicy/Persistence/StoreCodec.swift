@@ -263,27 +263,30 @@ struct StoreValidator {
         for location in StoreLocation.allCases { try validate(location) }
     }
 
-    static func range(_ value: Int, _ allowed: ClosedRange<Int>, _ what: String) throws(StoreError) {
+    static func range(
+        _ value: Int, _ allowed: ClosedRange<Int>, _ what: @autoclosure () -> String
+    ) throws(StoreError) {
         guard allowed.contains(value) else {
-            throw StoreError("\(what) is \(value), outside \(allowed.lowerBound)...\(allowed.upperBound)")
+            throw StoreError("\(what()) is \(value), outside \(allowed.lowerBound)...\(allowed.upperBound)")
         }
     }
 
-    static func address(_ a: AddressSpec, _ what: String) throws(StoreError) {
+    // `what` is built only for an error: two per filter were most of validating a large store.
+    static func address(_ a: AddressSpec, _ what: @autoclosure () -> String) throws(StoreError) {
         switch a {
         case .dnsName(let name, let prefix):
-            guard Values.isHostName(name) else { throw StoreError("\(what): '\(name)' is not a host name") }
-            if let prefix { try range(prefix, 0...32, "\(what): the prefix of \(name)") }
+            guard Values.isHostName(name) else { throw StoreError("\(what()): '\(name)' is not a host name") }
+            if let prefix { try range(prefix, 0...32, "\(what()): the prefix of \(name)") }
         case .subnet(let ip, let prefix):
-            try range(prefix, 0...ip.family.bits, "\(what): the prefix of \(ip)")
+            try range(prefix, 0...ip.family.bits, "\(what()): the prefix of \(ip)")
         default:
             break
         }
     }
 
-    mutating func seq(_ n: Int, _ what: String) throws(StoreError) {
+    mutating func seq(_ n: Int, _ what: @autoclosure () -> String) throws(StoreError) {
         guard n > 0, n <= store.sequence, seqs.insert(n).inserted else {
-            throw StoreError("\(what) has an invalid or duplicate sequence number \(n)")
+            throw StoreError("\(what()) has an invalid or duplicate sequence number \(n)")
         }
     }
 
