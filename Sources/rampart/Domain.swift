@@ -11,6 +11,7 @@ import RampartSystem
 /// (docs/fleet.md), the Group Policy side of Rampart.
 struct Domain: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "domain",
         abstract: "Publish and inspect domain policies in etcd (the fleet's Group Policy).",
         discussion:
             "Connection options default to $RAMPART_ETCD_ENDPOINTS, $RAMPART_ETCD_CA, $RAMPART_ETCD_CERT, $RAMPART_ETCD_KEY, $RAMPART_ETCD_USER and $RAMPART_ETCD_PASSWORD_FILE. See docs/fleet.md.",
@@ -125,6 +126,7 @@ func checkDomainScript(_ text: String, file: String, group: String) throws -> Po
 extension Domain {
     struct Push: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "push",
             abstract: "Check a netsh script as 'exec --dry-run' does, then publish it as the group's domain policy.",
             discussion:
                 "The write is a compare-and-swap on the revision read (or --expect-revision): if another admin pushed meanwhile, nothing is written. A registry or LDIF export of a Windows policy store is published as the netsh script of its objects (what 'rampart import --netsh' prints)."
@@ -232,6 +234,7 @@ extension Domain {
 
     struct History: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "history",
             abstract: "The revisions of the group's domain policy, newest first.")
 
         @OptionGroup var etcd: EtcdOptions
@@ -278,6 +281,7 @@ extension Domain {
 
     struct Diff: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "diff",
             abstract:
                 "Compare two revisions of the group's domain policy (default: the one before the newest, and the newest)."
         )
@@ -311,6 +315,7 @@ extension Domain {
 
     struct Rollback: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "rollback",
             abstract: "Publish an earlier revision of the group's domain policy again, as a new revision.",
             discussion:
                 "The old script is checked again as 'domain push' checks it, and written with a compare-and-swap on the newest revision."

@@ -103,6 +103,7 @@ func kernelFailure(_ error: NetlinkError) -> ExitCode {
 
 struct Apply: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "apply",
         abstract: "Compile the store and apply it once, in one transaction, in this network namespace (no daemon).")
 
     @OptionGroup var global: GlobalOptions
@@ -168,6 +169,7 @@ struct Apply: ParsableCommand {
 
 struct Flush: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "flush",
         abstract: "Remove table inet rampart (only it) from this network namespace.")
 
     @Option(
@@ -195,6 +197,7 @@ struct Flush: ParsableCommand {
 
 struct Counters: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "counters",
         abstract: "Packet and byte counters of table inet rampart: one row per filter, by rank.",
         discussion: """
             Fixed rules (loopback, exemptions, invalid) come first, then every filter in the match \

@@ -10,6 +10,7 @@ extension DropLogQuery.Format: ExpressibleByArgument {}
 
 struct Logs: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "logs",
         abstract: "Show rampartd's drop records: from the journal, or from the W3C log file.",
         discussion: """
             rampartd writes one record per aggregate of dropped packets at the end of each \

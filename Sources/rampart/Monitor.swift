@@ -7,6 +7,7 @@ import RampartSystem
 
 struct Monitor: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "monitor",
         abstract:
             "The IP Security Monitor for rampart: policy, generic and specific filters, counters, drops and sets, live.",
         discussion: """

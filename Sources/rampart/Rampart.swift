@@ -154,6 +154,7 @@ typealias NetshDynamic = NetshCommand<DynamicContext>
 
 struct Dump: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "dump",
         abstract: "Print the whole configuration as a netsh script that 'rampart exec' restores.")
 
     @OptionGroup var global: GlobalOptions
@@ -201,6 +202,7 @@ struct UpgradeStore: ParsableCommand {
 
 struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "show",
         abstract:
             "Show stored objects ('show all', 'show policy NAME', …), the effective ordered filter list ('show active'), or IPsec's SAs and statistics ('show mmsas', 'show qmsas', 'show stats')."
     )
@@ -261,6 +263,7 @@ struct Show: ParsableCommand {
 
 struct Exec: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "exec",
         abstract: "Run a netsh script file as one transaction: all of it is applied, or none of it.")
 
     @OptionGroup var global: GlobalOptions
@@ -309,6 +312,7 @@ struct Exec: ParsableCommand {
 
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "import",
         abstract:
             "Import a Windows policy as one transaction: a .bat/.cmd file's netsh commands (and reg add lines for the policy store), or a registry (.reg) or LDIF export of Windows' IPsec policy store.",
         discussion: """
@@ -411,6 +415,7 @@ struct Import: ParsableCommand {
 
 struct Compile: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "compile",
         abstract: "Compile the store into the nftables ruleset of table inet rampart (nothing is applied).")
 
     @OptionGroup var global: GlobalOptions
@@ -445,6 +450,7 @@ struct Compile: ParsableCommand {
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "status",
         abstract: "What rampartd is doing: boot mode, store, policies, last apply, problems.")
 
     @OptionGroup var global: GlobalOptions
@@ -456,6 +462,7 @@ struct Status: ParsableCommand {
 
 struct Metrics: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "metrics",
         abstract:
             "rampartd's metrics as Prometheus text: per-filter packets and bytes, logged drops, sets, applies, health.",
         discussion:
@@ -502,6 +509,7 @@ struct SAs: ParsableCommand {
 
 struct Confirm: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "confirm",
         abstract: "Keep the change made with 'rampart exec --confirm SECONDS'.")
 
     @OptionGroup var global: GlobalOptions
@@ -513,6 +521,7 @@ struct Confirm: ParsableCommand {
 
 struct Reload: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "reload",
         abstract: "Ask rampartd to re-read its configuration and the store and apply them (as SIGHUP does).")
 
     @OptionGroup var global: GlobalOptions
@@ -524,6 +533,7 @@ struct Reload: ParsableCommand {
 
 struct Explain: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "explain",
         abstract:
             "What the policy does to one packet, which filter decides, and the nearest filters before it that did not match.",
         discussion: """
