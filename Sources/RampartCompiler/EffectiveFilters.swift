@@ -70,16 +70,7 @@ public enum EffectiveFilters {
     /// schedule is in force whenever it is active.
     public static func collect(_ store: Store, dynamic: DynamicState? = nil, at time: Date = Date()) -> [ActiveFilter] {
         var out: [ActiveFilter] = []
-        for location in [StoreLocation.persistent, .local] {
-            var s = store[location]
-            var source = FilterOrigin.Source.store(location)
-            var prefix = "F"
-            if location == .local, store.domainDecides, let domain = store.domain {
-                s = domain.store
-                source = .domain(group: domain.group)
-                prefix = "G"
-            }
-            guard let policy = s.assignedPolicy else { continue }
+        for (s, policy, source, prefix) in assignedPolicies(store) {
             for rule in policy.rules where rule.active && inForce(rule, s, at: time) {
                 guard let li = s.filterListIndex(rule.filterList), let ai = s.filterActionIndex(rule.filterAction)
                 else { continue }
@@ -89,21 +80,61 @@ public enum EffectiveFilters {
                     let origin = FilterOrigin(
                         source: source, policy: policy.name, rule: rule.name,
                         filterList: list.name, position: position + 1)
-                    out += halves(
+                    appendHalves(
                         of: filter, id: "\(prefix)\(filter.seq)", inbound: action.action, outbound: action.action,
                         inpass: action.inpass, soft: action.soft, origin: origin, group: 0,
-                        connection: rule.connectionType, tunnel: rule.tunnel)
+                        connection: rule.connectionType, tunnel: rule.tunnel, to: &out)
                 }
             }
         }
         for rule in dynamic?.rules ?? [] {
             let soft = dynamic?.quickModePolicies.first { $0.name == rule.qmpolicy }?.soft ?? false
-            out += halves(
+            appendHalves(
                 of: rule.filter, id: "D\(rule.seq)", inbound: rule.inbound, outbound: rule.outbound,
                 inpass: false, soft: soft, origin: FilterOrigin(source: .dynamic), group: 1,
-                connection: rule.connectionType, tunnel: rule.tunnelDestination)
+                connection: rule.connectionType, tunnel: rule.tunnelDestination, to: &out)
         }
         return out
+    }
+
+    /// The assigned policy of the persistent store, then of the local one or the domain policy
+    /// that takes its place (Group Policy's precedence), with where their filters come from and
+    /// the letter of their IDs.
+    static func assignedPolicies(
+        _ store: Store
+    ) -> [(store: PolicyStore, policy: Policy, source: FilterOrigin.Source, prefix: String)] {
+        var out: [(PolicyStore, Policy, FilterOrigin.Source, String)] = []
+        for location in [StoreLocation.persistent, .local] {
+            var s = store[location]
+            var source = FilterOrigin.Source.store(location)
+            var prefix = "F"
+            if location == .local, store.domainDecides, let domain = store.domain {
+                s = domain.store
+                source = .domain(group: domain.group)
+                prefix = "G"
+            }
+            if let policy = s.assignedPolicy { out.append((s, policy, source, prefix)) }
+        }
+        return out
+    }
+
+    /// The host names the filters in force use (what `collect` would give, without building the
+    /// filters: rampartd asks after every change), sorted.
+    public static func hostNames(_ store: Store, dynamic: DynamicState? = nil, at time: Date = Date()) -> [String] {
+        var names = Set<String>()
+        func note(_ f: Filter) {
+            if case .dnsName(let n, _) = f.source { names.insert(n) }
+            if case .dnsName(let n, _) = f.destination { names.insert(n) }
+        }
+        for (s, policy, _, _) in assignedPolicies(store) {
+            for rule in policy.rules where rule.active && inForce(rule, s, at: time) {
+                guard let li = s.filterListIndex(rule.filterList), s.filterActionIndex(rule.filterAction) != nil
+                else { continue }
+                s.filterLists[li].filters.forEach(note)
+            }
+        }
+        dynamic?.rules.forEach { note($0.filter) }
+        return names.sorted()
     }
 
     public static func inForce(_ rule: Rule, _ store: PolicyStore, at time: Date) -> Bool {
@@ -133,12 +164,12 @@ public enum EffectiveFilters {
     }
 
     /// A mirrored filter swaps addresses (with their masks) and ports in its second half; TCP
-    /// flags are not directional and stay as they are.
-    static func halves(
+    /// flags are not directional and stay as they are. Appended in place (no array per filter).
+    static func appendHalves(
         of f: Filter, id: String, inbound: FilterActionKind, outbound: FilterActionKind,
         inpass: Bool, soft: Bool, origin: FilterOrigin, group: Int, connection: ConnectionType,
-        tunnel: AddressSpec? = nil
-    ) -> [ActiveFilter] {
+        tunnel: AddressSpec? = nil, to out: inout [ActiveFilter]
+    ) {
         var first = ActiveFilter(
             id: id, proto: f.proto, source: f.source, destination: f.destination,
             sourcePort: f.sourcePort, destinationPort: f.destinationPort, tcpFlags: f.tcpFlags,
@@ -146,7 +177,7 @@ public enum EffectiveFilters {
             origin: origin, group: group, seq: f.seq, isMirror: false)
         first.connection = connection
         first.tunnel = tunnel
-        guard f.mirrored else { return [first] }
+        guard f.mirrored else { return out.append(first) }
         var mirror = first
         mirror.id = id + "m"
         mirror.source = f.destination
@@ -155,8 +186,8 @@ public enum EffectiveFilters {
         mirror.destinationPort = f.sourcePort
         mirror.isMirror = true
         mirror.repliesOnly = f.statefulMirror
+        out.append(first)
         // A mirror identical to its original (any<->any, same ports) would only repeat it.
-        if mirror.source == first.source && mirror.sourcePort == first.sourcePort { return [first] }
-        return [first, mirror]
+        if mirror.source != first.source || mirror.sourcePort != first.sourcePort { out.append(mirror) }
     }
 }

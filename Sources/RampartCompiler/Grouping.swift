@@ -233,6 +233,7 @@ enum Grouping {
             }
             // A filter with more than one rule here (negotiate's pair, both families) keeps them.
             var rulesPerFilter: [String: Int] = [:]
+            rulesPerFilter.reserveCapacity(rules.count)
             for rule in rules { rulesPerFilter[rule.id, default: 0] += 1 }
             keys = rules.map { rulesPerFilter[$0.id] == 1 ? keyed($0) : nil }
             requirements = rules.map(Requirement.init)

@@ -49,6 +49,46 @@ struct DomainPolicyTests {
         #expect(EffectiveFilters.collect(store).filter { !$0.isMirror }.map(\.destinationPort) == [9100, 80])
     }
 
+    /// rampartd asks for the host names in force after every change; they are the names of the
+    /// filters `collect` gives, through every layer: inactive and unassigned ones left out.
+    @Test func hostNamesAreThoseOfTheFiltersInForce() throws {
+        var store = try storeFrom(
+            """
+            pushd ipsec static
+            add filteraction name=Permit action=permit
+            add filter filterlist="Web" srcaddr=me dstaddr=b.example protocol=tcp dstport=80
+            add filter filterlist="Web" srcaddr=a.example dstaddr=me protocol=tcp dstport=80
+            add filter filterlist="Off" srcaddr=off.example dstaddr=me
+            add filter filterlist="Other" srcaddr=other.example dstaddr=me
+            add policy name="Local" assign=yes
+            add rule name="Web" policy="Local" filterlist="Web" filteraction=Permit
+            add rule name="Off" policy="Local" filterlist="Off" filteraction=Permit activate=no
+            add policy name="Unassigned"
+            add rule name="Other" policy="Unassigned" filterlist="Other" filteraction=Permit
+            set store location=persistent
+            add filteraction name=Permit action=permit
+            add filter filterlist="Mgmt" srcaddr=mgmt.example dstaddr=me protocol=tcp dstport=22
+            add policy name="Boot" assign=yes
+            add rule name="Mgmt" policy="Boot" filterlist="Mgmt" filteraction=Permit
+            """)
+        func fromFilters() -> [String] {
+            Set(
+                EffectiveFilters.collect(store).flatMap { f in
+                    [f.source, f.destination].compactMap { if case .dnsName(let n, _) = $0 { n } else { nil } }
+                }
+            ).sorted()
+        }
+        #expect(EffectiveFilters.hostNames(store) == ["a.example", "b.example", "mgmt.example"])
+        #expect(EffectiveFilters.hostNames(store) == fromFilters())
+        store.domain = DomainLayer(
+            group: "web", revision: 1, arrived: 0, cached: false,
+            store: try DomainScript.evaluate(
+                Self.domainScript + "\nadd filter filterlist=\"SSH\" srcaddr=fleet.example dstaddr=me", file: "etcd:web"
+            ))
+        #expect(EffectiveFilters.hostNames(store) == ["fleet.example", "mgmt.example"])
+        #expect(EffectiveFilters.hostNames(store) == fromFilters())
+    }
+
     @Test func theDomainLayerIsNeverWrittenToTheStoreFile() throws {
         var store = try hostStore()
         store.domain = DomainLayer(

@@ -145,13 +145,7 @@ extension PolicyEngine {
     }
 
     /// The host names the effective filters use.
-    func hostNames() -> [String] {
-        var names = Set<String>()
-        for f in EffectiveFilters.collect(store, dynamic: dynamic) {
-            for side in [f.source, f.destination] { if case .dnsName(let n, _) = side { names.insert(n) } }
-        }
-        return names.sorted()
-    }
+    func hostNames() -> [String] { EffectiveFilters.hostNames(store, dynamic: dynamic) }
 
     /// Hands every host name to the lookup service (all A and AAAA records, off the engine);
     /// `namesResolved` updates their sets and schedules the next round. A failed lookup keeps
