@@ -130,12 +130,13 @@ import RampartSystem
         }
     }
 
-    /// A list long enough to be parsed on every core decodes to the same filters in the same
-    /// order, and of two damaged lines the first is the one named.
+    /// A list long enough to be parsed and written on every core decodes to the same filters in
+    /// the same order and back to the same lines, and of two damaged lines the first is named.
     @Test func largeListsParseInOrderAndNameTheFirstDamagedLine() throws {
         let lines = (0..<10_000).map { "\($0 + 1) 198.51.\($0 / 250).\($0 % 250 + 1) me 6 0 \($0 % 1000 + 1) one-way" }
         let parsed = try Filter.parse(lines).get()
         #expect(parsed.map(\.storeLine) == lines)
+        #expect(Filter.lines(parsed) == lines)
         var bad = lines
         bad[9_000] = "9001 198.51.0.1 me 6 0 70000 one-way"
         bad[6_000] = "6001 198.51.0.1/33 me 6 0 1 one-way"

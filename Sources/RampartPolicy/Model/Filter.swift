@@ -217,7 +217,7 @@ extension FilterList: Codable {
         try c.encode(description, forKey: .description)
         try c.encode(guid, forKey: .guid)
         try c.encode(seq, forKey: .seq)
-        try c.encode(filters.map(\.storeLine), forKey: .filters)
+        try c.encode(Filter.lines(filters), forKey: .filters)
     }
 }
 
@@ -253,6 +253,19 @@ extension Filter {
             }
         }
         return .success(all)
+    }
+
+    /// `storeLine` of each filter, on every core for a large list (every save writes them all).
+    static func lines(_ filters: [Filter]) -> [String] {
+        let chunks = min(ProcessInfo.processInfo.activeProcessorCount, filters.count / 4096)
+        guard chunks > 1 else { return filters.map(\.storeLine) }
+        let size = (filters.count + chunks - 1) / chunks
+        let parts = Mutex([Int: [String]]())
+        DispatchQueue.concurrentPerform(iterations: chunks) { k in
+            let part = filters[k * size..<min(filters.count, (k + 1) * size)].map(\.storeLine)
+            parts.withLock { $0[k] = part }
+        }
+        return (0..<chunks).flatMap { k in parts.withLock { $0[k]! } }
     }
 
     private static func parse(_ lines: [String], _ range: Range<Int>) -> Result<[Filter], LineFailure> {
