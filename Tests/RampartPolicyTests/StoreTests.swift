@@ -139,12 +139,13 @@ import RampartSystem
         #expect(Filter.lines(parsed) == lines)
         var bad = lines
         bad[9_000] = "9001 198.51.0.1 me 6 0 70000 one-way"
-        bad[6_000] = "6001 198.51.0.1/33 me 6 0 1 one-way"
+        bad[3_000] = "3001 198.51.0.1/33 me 6 0 1 one-way"
         guard case .failure(let failure) = Filter.parse(bad) else {
             Issue.record("a damaged line was accepted")
             return
         }
-        #expect(failure.line == 6_000, "\(failure.error.message)")
+        // The first chunk's failure, though the second chunk's may be found first.
+        #expect(failure.line == 3_000, "\(failure.error.message)")
     }
 
     @Test func fileSaveIsAtomicAndLoadRefusesCorruptFilesUntouched() throws {

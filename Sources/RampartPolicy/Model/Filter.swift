@@ -236,18 +236,10 @@ extension Filter {
     /// The filters of `lines`, or the first line that is not one. Large lists are parsed on every
     /// core: a 100,000-filter list was a tenth of a one-shot `rampart apply` on one.
     static func parse(_ lines: [String]) -> Result<[Filter], LineFailure> {
-        let chunks = min(ProcessInfo.processInfo.activeProcessorCount, lines.count / 4096)
-        guard chunks > 1 else { return parse(lines, 0..<lines.count) }
-        let size = (lines.count + chunks - 1) / chunks
-        let parts = Mutex([Int: Result<[Filter], LineFailure>]())
-        DispatchQueue.concurrentPerform(iterations: chunks) { k in
-            let part = parse(lines, k * size..<min(lines.count, (k + 1) * size))
-            parts.withLock { $0[k] = part }
-        }
         var all: [Filter] = []
         all.reserveCapacity(lines.count)
-        for k in 0..<chunks {
-            switch parts.withLock({ $0[k]! }) {
+        for part in inChunks(lines.count, { parse(lines, $0) }) {
+            switch part {
             case .success(let filters): all += filters
             case .failure(let failure): return .failure(failure)
             }
@@ -257,15 +249,21 @@ extension Filter {
 
     /// `storeLine` of each filter, on every core for a large list (every save writes them all).
     static func lines(_ filters: [Filter]) -> [String] {
-        let chunks = min(ProcessInfo.processInfo.activeProcessorCount, filters.count / 4096)
-        guard chunks > 1 else { return filters.map(\.storeLine) }
-        let size = (filters.count + chunks - 1) / chunks
-        let parts = Mutex([Int: [String]]())
+        inChunks(filters.count) { filters[$0].map(\.storeLine) }.flatMap { $0 }
+    }
+
+    /// `body` of consecutive ranges covering 0..<count, in order: one range per core when there are
+    /// at least 4,096 items per core, else one.
+    private static func inChunks<T: Sendable>(_ count: Int, _ body: @Sendable (Range<Int>) -> T) -> [T] {
+        let chunks = min(ProcessInfo.processInfo.activeProcessorCount, count / 4096)
+        guard chunks > 1 else { return [body(0..<count)] }
+        let size = (count + chunks - 1) / chunks
+        let parts = Mutex([Int: T]())
         DispatchQueue.concurrentPerform(iterations: chunks) { k in
-            let part = filters[k * size..<min(filters.count, (k + 1) * size)].map(\.storeLine)
+            let part = body(k * size..<min(count, (k + 1) * size))
             parts.withLock { $0[k] = part }
         }
-        return (0..<chunks).flatMap { k in parts.withLock { $0[k]! } }
+        return parts.withLock { parts in (0..<chunks).map { parts[$0]! } }
     }
 
     private static func parse(_ lines: [String], _ range: Range<Int>) -> Result<[Filter], LineFailure> {
