@@ -11,7 +11,7 @@ set -euo pipefail
 rounds="${1:-5}"
 bin="$(cd "$(dirname "$0")/.." && pwd)/.build/release"
 work="$(mktemp -d)"
-trap 'ip netns del rpv-s 2>/dev/null || true; ip netns del rpv-r 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; ip netns del rpv-s 2>/dev/null || true; ip netns del rpv-r 2>/dev/null || true; rm -rf "$work"' EXIT
 "$bin/rampart-bench" --fixture 10000 > "$work/policy.netsh"
 "$bin/rampart" exec --store "$work/store.json" "$work/policy.netsh" > /dev/null
 "$bin/rampart" compile --nft --store "$work/store.json" > "$work/a.nft"
